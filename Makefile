@@ -1,0 +1,41 @@
+# Seatline. `make run` starts the system; `make test` tests it. Both set up what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test test-fast services clean
+
+run: $(VENV)/.runtime services
+	@scripts/run.sh
+
+test: $(VENV)/.dev services
+	@scripts/test.sh
+
+# The fast tier: everything but the suites marked slow.
+test-fast: $(VENV)/.dev services
+	@scripts/test.sh -m "not slow"
+
+services:
+	@scripts/services.sh seatline seatline_test
+
+$(VENV)/bin/python:
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "==> installing python3-venv"; \
+	  if [ "$$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq python3-venv; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq python3-venv; fi; \
+	  rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
+	@$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	@echo "==> installing Python requirements"
+	@$(BIN)/pip install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	@echo "==> installing Python requirements (with test tools)"
+	@$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime
+
+clean:
+	rm -rf $(VENV) .pytest_cache

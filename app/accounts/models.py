@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Identity, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+
+ROLES = ("fan", "manager", "admin")
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('fan', 'manager', 'admin')", name="role_known"),
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+        CheckConstraint("length(name) BETWEEN 1 AND 100", name="name_length"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16), server_default="fan")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

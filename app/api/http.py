@@ -1,0 +1,131 @@
+"""Translate HTTP to service calls: parse bodies and ids, authenticate, render errors."""
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeVar
+
+import orjson
+import pydantic
+from flask import Flask, Response, current_app, g, request
+from flask.json.provider import JSONProvider
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException
+
+from app.accounts.tokens import AuthenticatedUser, TokenError, verify_token
+from app.errors import AuthRequired, DomainError, Forbidden, InvalidToken, ValidationFailed
+
+log = logging.getLogger(__name__)
+Model = TypeVar("Model", bound=pydantic.BaseModel)
+MAX_ID = 2**63 - 1
+
+
+class OrjsonProvider(JSONProvider):
+    """orjson renders datetimes as ISO 8601 with their offset and UUIDs as strings."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return orjson.loads(s)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        obj = args[0] if len(args) == 1 else (args or kwargs)
+        return current_app.response_class(orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS), mimetype="application/json")
+
+
+def json_bytes_response(payload: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(payload, status=status, mimetype="application/json", headers=headers)
+
+
+def parse_body(model: type[Model]) -> Model:
+    raw = request.get_data(cache=True)
+    try:
+        data = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError as exc:
+        raise ValidationFailed("request body is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise ValidationFailed("request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        fields = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}
+            for err in exc.errors(include_url=False, include_input=False)
+        ]
+        raise ValidationFailed("request body is invalid", fields=fields) from exc
+
+
+def parse_id(raw: str, not_found: type[DomainError], what: str) -> int:
+    """Path ids are decimal strings; anything else names nothing that exists."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > MAX_ID:
+        raise not_found(f"{what} {raw[:40]!r} does not exist")
+    return int(raw)
+
+
+def current_user() -> AuthenticatedUser:
+    user = g.get("user")
+    if user is not None:
+        return user
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise AuthRequired("this call needs an Authorization: Bearer <token> header")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("the Authorization header must be 'Bearer <token>'")
+    try:
+        user = verify_token(current_app.extensions["seatline.settings"].secret_key, token.strip())
+    except TokenError as exc:
+        raise InvalidToken("the bearer token is invalid or expired") from exc
+    g.user = user
+    return user
+
+
+def check_body_user(user: AuthenticatedUser, body_user_id: str | None) -> None:
+    if body_user_id is not None and body_user_id != user.user_id:
+        raise Forbidden("userId in the body is not the authenticated user")
+
+
+HTTP_CODES = {
+    400: "VALIDATION_FAILED",
+    401: "AUTH_REQUIRED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any) -> Response:
+    body = orjson.dumps({"error": {"code": code, "message": message, **details}})
+    return json_bytes_response(body, status=status, headers=headers)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError) -> Response:
+        headers = {"Retry-After": str(exc.details.get("retryAfter", 2))} if exc.status in (429, 503) else None
+        return json_bytes_response(orjson.dumps(exc.to_body()), status=exc.status, headers=headers)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        response = error_response(status, HTTP_CODES.get(status, "HTTP_ERROR"), exc.description or exc.name)
+        if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def _database_unavailable(exc: Exception) -> Response:
+        log.warning("database unavailable: %s", exc)
+        return error_response(
+            503, "DEGRADED", "the booking service is busy; try again shortly", headers={"Retry-After": "2"}, retryAfter=2
+        )
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "INTERNAL_ERROR", "something went wrong on our side")

@@ -1,0 +1,16 @@
+"""A venue layout is a list of seats with their place on the map."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SeatSpec:
+    seat_id: str
+    section: str
+    row: str
+    number: int
+    x: int
+    y: int
+    tier: str
+    accessible: bool

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+
+SHOW_STATUSES = ("SCHEDULED", "CANCELLED")
+
+
+class City(db.Model):
+    __tablename__ = "cities"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    country: Mapped[str] = mapped_column(String(2))
+    # IANA zone name; a city's "date" is its local calendar date.
+    timezone: Mapped[str] = mapped_column(Text)
+
+
+class Venue(db.Model):
+    __tablename__ = "venues"
+    __table_args__ = (UniqueConstraint("city_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    city_id: Mapped[int] = mapped_column(ForeignKey("cities.id"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class VenueSeat(db.Model):
+    """One seat of a venue's layout. ``seat_id`` is the public, venue-unique label."""
+
+    __tablename__ = "venue_seats"
+    __table_args__ = (
+        UniqueConstraint("venue_id", "section", "row", "number"),
+        CheckConstraint("number > 0", name="number_positive"),
+        CheckConstraint("length(seat_id) BETWEEN 1 AND 32", name="seat_id_length"),
+    )
+
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id", ondelete="CASCADE"), primary_key=True)
+    seat_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    section: Mapped[str] = mapped_column(Text)
+    row: Mapped[str] = mapped_column(Text)
+    number: Mapped[int] = mapped_column(Integer)
+    # Position on the drawn map, in seat-width units (gaps are missing positions).
+    x: Mapped[int] = mapped_column(Integer)
+    y: Mapped[int] = mapped_column(Integer)
+    tier: Mapped[str] = mapped_column(String(32))
+    accessible: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # Display and iteration order of the layout (compact seat maps rely on it).
+    ordinal: Mapped[int] = mapped_column(Integer)
+
+
+class Event(db.Model):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    title: Mapped[str] = mapped_column(Text, unique=True)
+    category: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+
+
+class Show(db.Model):
+    __tablename__ = "shows"
+    __table_args__ = (
+        # Lets show_seats reference (show, venue) so a show's seats are its venue's seats.
+        UniqueConstraint("id", "venue_id", name="shows_id_venue_key"),
+        UniqueConstraint("event_id", "venue_id", "starts_at"),
+        CheckConstraint("status IN ('SCHEDULED', 'CANCELLED')", name="status_known"),
+        CheckConstraint("sale_opens_at < sale_closes_at", name="sale_window_ordered"),
+        CheckConstraint("sale_closes_at <= starts_at + interval '1 day'", name="sale_closes_near_start"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    sale_opens_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sale_closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), server_default="SCHEDULED")
+    queue_required: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # e.g. {"rules": [{"hoursBefore": 48, "refundPercent": 100}, ...], "feeMinor": 0}
+    refund_policy: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+
+
+class ShowPrice(db.Model):
+    __tablename__ = "show_prices"
+    __table_args__ = (CheckConstraint("price >= 0", name="price_not_negative"),)
+
+    show_id: Mapped[int] = mapped_column(ForeignKey("shows.id", ondelete="CASCADE"), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Minor units of the show's currency (paise, cents, pence).
+    price: Mapped[int] = mapped_column(Integer)

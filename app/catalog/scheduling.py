@@ -1,0 +1,105 @@
+"""Creating cities, venues with their layouts, events and shows. Each call is idempotent on natural keys."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from app.catalog.layout import SeatSpec
+from app.inventory.queries import create_show_seats
+from app.unit_of_work import UnitOfWork
+
+DEFAULT_REFUND_POLICY: dict[str, Any] = {
+    "rules": [{"hoursBefore": 48, "refundPercent": 100}, {"hoursBefore": 24, "refundPercent": 50}],
+    "feeMinor": 0,
+}
+
+
+def ensure_city(uow: UnitOfWork, name: str, country: str, timezone: str) -> int:
+    uow.execute(
+        "INSERT INTO cities (name, country, timezone) VALUES (:name, :country, :tz) ON CONFLICT (name) DO NOTHING",
+        {"name": name, "country": country, "tz": timezone},
+    )
+    return uow.execute("SELECT id FROM cities WHERE name = :name", {"name": name}).scalar_one()
+
+
+def ensure_venue(uow: UnitOfWork, city_id: int, name: str, kind: str, address: str, seats: Sequence[SeatSpec]) -> int:
+    uow.execute(
+        """
+        INSERT INTO venues (city_id, name, kind, address) VALUES (:city_id, :name, :kind, :address)
+        ON CONFLICT (city_id, name) DO NOTHING
+        """,
+        {"city_id": city_id, "name": name, "kind": kind, "address": address},
+    )
+    venue_id = uow.execute(
+        "SELECT id FROM venues WHERE city_id = :city_id AND name = :name", {"city_id": city_id, "name": name}
+    ).scalar_one()
+    has_layout = uow.execute("SELECT EXISTS (SELECT 1 FROM venue_seats WHERE venue_id = :v)", {"v": venue_id}).scalar()
+    if not has_layout:
+        uow.execute(
+            """
+            INSERT INTO venue_seats (venue_id, seat_id, section, row, number, x, y, tier, accessible, ordinal)
+            VALUES (:venue_id, :seat_id, :section, :row, :number, :x, :y, :tier, :accessible, :ordinal)
+            """,
+            [
+                {"venue_id": venue_id, "seat_id": s.seat_id, "section": s.section, "row": s.row, "number": s.number,
+                 "x": s.x, "y": s.y, "tier": s.tier, "accessible": s.accessible, "ordinal": i}
+                for i, s in enumerate(seats)
+            ],
+        )
+    return venue_id
+
+
+def ensure_event(uow: UnitOfWork, title: str, category: str, description: str, duration_minutes: int) -> int:
+    uow.execute(
+        """
+        INSERT INTO events (title, category, description, duration_minutes)
+        VALUES (:title, :category, :description, :duration) ON CONFLICT (title) DO NOTHING
+        """,
+        {"title": title, "category": category, "description": description, "duration": duration_minutes},
+    )
+    return uow.execute("SELECT id FROM events WHERE title = :title", {"title": title}).scalar_one()
+
+
+def schedule_show(
+    uow: UnitOfWork,
+    *,
+    event_id: int,
+    venue_id: int,
+    starts_at: datetime,
+    sale_opens_at: datetime,
+    sale_closes_at: datetime,
+    currency: str,
+    prices: Mapping[str, int],
+    queue_required: bool = False,
+    refund_policy: Mapping[str, Any] | None = None,
+) -> int:
+    """Creates the show with a price for every tier of the venue and all its seats AVAILABLE."""
+    row = uow.execute(
+        """
+        INSERT INTO shows (event_id, venue_id, starts_at, sale_opens_at, sale_closes_at, currency,
+                           queue_required, refund_policy)
+        VALUES (:event_id, :venue_id, :starts_at, :opens, :closes, :currency, :queue, CAST(:policy AS jsonb))
+        ON CONFLICT (event_id, venue_id, starts_at) DO NOTHING
+        RETURNING id
+        """,
+        {
+            "event_id": event_id, "venue_id": venue_id, "starts_at": starts_at, "opens": sale_opens_at,
+            "closes": sale_closes_at, "currency": currency, "queue": queue_required,
+            "policy": orjson.dumps(refund_policy or DEFAULT_REFUND_POLICY).decode(),
+        },
+    ).first()
+    if row is None:
+        return uow.execute(
+            "SELECT id FROM shows WHERE event_id = :e AND venue_id = :v AND starts_at = :s",
+            {"e": event_id, "v": venue_id, "s": starts_at},
+        ).scalar_one()
+    show_id = row.id
+    uow.execute(
+        "INSERT INTO show_prices (show_id, tier, price) VALUES (:show_id, :tier, :price)",
+        [{"show_id": show_id, "tier": tier, "price": price} for tier, price in prices.items()],
+    )
+    create_show_seats(uow, show_id, venue_id)
+    return show_id

@@ -1,0 +1,95 @@
+"""Typed configuration read from the environment, in one place.
+
+Nothing here runs at import time: ``Settings.from_env()`` is called by
+``create_app()``. Development and test get working defaults; production refuses
+to start without its secrets.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DEV_SECRET = "dev-only-secret-change-me-in-production-0123456789"
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable configuration."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = "postgresql+psycopg://seatline:seatline@127.0.0.1:5432/seatline"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    secret_key: str = DEV_SECRET
+    # Bearer tokens for fans and managers.
+    auth_token_ttl_seconds: int = 12 * 3600
+    # Holds and limits.
+    hold_ttl_seconds: int = 300
+    max_seats_per_hold: int = 8
+    max_held_seats_per_user_show: int = 8
+    # Seat maps may be this stale at most (the contract allows 2 s end to end:
+    # 1 s in Redis plus 1 s at an edge cache).
+    seatmap_cache_seconds: int = 1
+    # Argon2id cost. Tests lower it; production keeps the library's defaults.
+    password_time_cost: int = 3
+    password_memory_cost_kib: int = 65536
+    # Postgres connection pool per process.
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_pool_timeout_seconds: float = 2.0
+    db_statement_timeout_ms: int = 5000
+    # Redis is a hint: never wait long for it.
+    redis_socket_timeout_seconds: float = 0.25
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(field.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[field.name] = _coerce(field.name, raw, field.type)
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.env not in {"development", "test", "production"}:
+            raise ConfigError(f"ENV must be development, test or production, not {self.env!r}")
+        if self.is_production:
+            missing = [
+                name
+                for name, value in (("SECRET_KEY", self.secret_key),)
+                if not value or value == DEV_SECRET
+            ]
+            if missing:
+                raise ConfigError(f"production needs these secrets in the environment: {', '.join(missing)}")
+            if len(self.secret_key) < 32:
+                raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+        for name in ("hold_ttl_seconds", "max_seats_per_hold", "max_held_seats_per_user_show", "auth_token_ttl_seconds"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name.upper()} must be positive")
+
+
+def _coerce(name: str, raw: str, annotation: Any) -> Any:
+    kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+    except ValueError as exc:
+        raise ConfigError(f"{name.upper()}={raw!r} is not a valid {kind}") from exc
+    return raw

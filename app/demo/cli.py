@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from app.demo.seed import DEMO_FAN, DEMO_MANAGER, DEMO_PASSWORD, seed_demo
+from app.unit_of_work import unit_of_work
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command() -> None:
+    """Load the demo cities, venues, shows and users (idempotent)."""
+    with unit_of_work() as uow:
+        summary = seed_demo(uow, current_app.extensions["seatline.passwords"])
+    click.echo(f"demo data ready: {summary.cities} cities, {summary.venues} venues, {summary.shows} shows")
+    click.echo(f"demo fan: {DEMO_FAN} / {DEMO_PASSWORD}   demo manager: {DEMO_MANAGER} / {DEMO_PASSWORD}")

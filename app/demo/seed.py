@@ -1,0 +1,109 @@
+"""Demo content: three cities in three time zones, a cinema, a concert hall and a stadium,
+with shows across the next 14 days. Safe to run any number of times."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from app.accounts import services as accounts
+from app.accounts.passwords import Passwords
+from app.catalog import scheduling
+from app.demo import layouts
+from app.errors import EmailTaken
+from app.unit_of_work import UnitOfWork
+
+DEMO_PASSWORD = "seatline-demo"
+DEMO_FAN = "fan@example.com"
+DEMO_MANAGER = "manager@example.com"
+DAYS = 14
+
+CINEMA_PRICES = {"front": 20000, "standard": 30000, "premium": 50000}  # paise
+HALL_PRICES = {"premium": 8500, "standard": 5500, "value": 2500}  # pence
+STADIUM_PRICES = {"floor": 25000, "lower": 15000, "upper": 7500}  # cents
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    cities: int
+    venues: int
+    shows: int
+
+
+def seed_demo(uow: UnitOfWork, passwords: Passwords, today_utc: date | None = None) -> SeedSummary:
+    today_utc = today_utc or datetime.now(ZoneInfo("UTC")).date()
+    _ensure_user(uow, passwords, DEMO_FAN, "Demo Fan", "fan")
+    _ensure_user(uow, passwords, DEMO_MANAGER, "Demo Manager", "manager")
+
+    bengaluru = scheduling.ensure_city(uow, "Bengaluru", "IN", "Asia/Kolkata")
+    london = scheduling.ensure_city(uow, "London", "GB", "Europe/London")
+    new_york = scheduling.ensure_city(uow, "New York", "US", "America/New_York")
+
+    cinema = scheduling.ensure_venue(uow, bengaluru, "Lumen Cinema", "cinema", "12 MG Road, Bengaluru", layouts.cinema())
+    hall = scheduling.ensure_venue(
+        uow, london, "Riverside Concert Hall", "concert_hall", "1 Embankment Walk, London", layouts.concert_hall()
+    )
+    stadium = scheduling.ensure_venue(
+        uow, new_york, "Harbor Stadium", "stadium", "100 Pier Avenue, New York", layouts.stadium()
+    )
+
+    monsoon = scheduling.ensure_event(uow, "The Last Monsoon", "movie", "A family drama set over one wet summer.", 142)
+    orbit = scheduling.ensure_event(uow, "Orbit Nine", "movie", "Six astronauts, one way home.", 128)
+    strings = scheduling.ensure_event(uow, "Aurora Strings: The Four Seasons", "concert", "Vivaldi by candlelight.", 95)
+    jazz = scheduling.ensure_event(uow, "Midnight Jazz Orchestra", "concert", "Big-band standards until late.", 120)
+    tour = scheduling.ensure_event(uow, "Nova: The Starlight Tour", "concert", "The stadium tour of the year.", 180)
+    derby = scheduling.ensure_event(uow, "Harbor City FC vs Bay United", "sport", "The derby, under the lights.", 120)
+
+    shows = 0
+    kolkata, london_tz, ny_tz = ZoneInfo("Asia/Kolkata"), ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
+    for offset in range(DAYS):
+        day = today_utc + timedelta(days=offset)
+        # Later shows go on sale a week ahead, so some sales open in the future.
+        for slot, (hour, minute) in enumerate(((13, 0), (17, 30), (21, 0))):
+            starts = _at(day, hour, minute, kolkata)
+            scheduling.schedule_show(
+                uow, event_id=(monsoon, orbit)[(offset + slot) % 2], venue_id=cinema, starts_at=starts,
+                sale_opens_at=_sale_opens(starts), sale_closes_at=starts, currency="INR", prices=CINEMA_PRICES,
+            )
+            shows += 1
+        if offset % 2 == 0:
+            starts = _at(day, 19, 30, london_tz)
+            scheduling.schedule_show(
+                uow, event_id=(strings, jazz)[(offset // 2) % 2], venue_id=hall, starts_at=starts,
+                sale_opens_at=_sale_opens(starts), sale_closes_at=starts, currency="GBP", prices=HALL_PRICES,
+            )
+            shows += 1
+
+    derby_start = _at(today_utc + timedelta(days=3), 19, 0, ny_tz)
+    scheduling.schedule_show(
+        uow, event_id=derby, venue_id=stadium, starts_at=derby_start, sale_opens_at=derby_start - timedelta(days=30),
+        sale_closes_at=derby_start, currency="USD", prices=STADIUM_PRICES,
+    )
+    # The high-demand sale: queue-protected, open now.
+    tour_start = _at(today_utc + timedelta(days=6), 20, 0, ny_tz)
+    scheduling.schedule_show(
+        uow, event_id=tour, venue_id=stadium, starts_at=tour_start, sale_opens_at=tour_start - timedelta(days=30),
+        sale_closes_at=tour_start, currency="USD", prices=STADIUM_PRICES, queue_required=True,
+    )
+    shows += 2
+    uow.commit()
+    return SeedSummary(cities=3, venues=3, shows=shows)
+
+
+def _at(day: date, hour: int, minute: int, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=zone)
+
+
+def _sale_opens(starts: datetime) -> datetime:
+    # Sales open a week ahead: this week's shows are on sale, next week's open later.
+    return starts - timedelta(days=7)
+
+
+def _ensure_user(uow: UnitOfWork, passwords: Passwords, email: str, name: str, role: str) -> None:
+    exists = uow.execute("SELECT 1 FROM users WHERE email = :e", {"e": email}).first()
+    if exists:
+        return
+    try:
+        accounts.register(uow, passwords, email, DEMO_PASSWORD, name, role=role)
+    except EmailTaken:
+        pass

@@ -1,0 +1,98 @@
+"""Domain errors raised by services, and their mapping to the HTTP contract.
+
+Services raise these with a machine-readable code; entry points turn them into
+``{"error": {"code", "message", ...}}`` with the status the contract names.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "ERROR"
+    status = 400
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.details}}
+
+
+class ValidationFailed(DomainError):
+    code = "VALIDATION_FAILED"
+    status = 400
+
+
+class AuthRequired(DomainError):
+    code = "AUTH_REQUIRED"
+    status = 401
+
+
+class InvalidToken(DomainError):
+    code = "INVALID_TOKEN"
+    status = 401
+
+
+class InvalidCredentials(DomainError):
+    code = "INVALID_CREDENTIALS"
+    status = 401
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
+    status = 403
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+    status = 404
+
+
+class CityNotFound(NotFound):
+    code = "CITY_NOT_FOUND"
+
+
+class ShowNotFound(NotFound):
+    code = "SHOW_NOT_FOUND"
+
+
+class HoldNotFound(NotFound):
+    code = "HOLD_NOT_FOUND"
+
+
+class EmailTaken(DomainError):
+    code = "EMAIL_TAKEN"
+    status = 409
+
+
+class SeatsUnavailable(DomainError):
+    code = "SEATS_UNAVAILABLE"
+    status = 409
+
+
+class HoldNotActive(DomainError):
+    code = "HOLD_NOT_ACTIVE"
+    status = 409
+
+
+class SaleClosed(DomainError):
+    code = "SALE_CLOSED"
+    status = 422
+
+
+class SeatLimitExceeded(DomainError):
+    code = "SEAT_LIMIT_EXCEEDED"
+    status = 422
+
+
+class PayloadTooLarge(DomainError):
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+
+
+class Degraded(DomainError):
+    code = "DEGRADED"
+    status = 503

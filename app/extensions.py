@@ -1,0 +1,41 @@
+"""Extensions, created unbound and initialised in ``create_app``."""
+from __future__ import annotations
+
+import redis
+from flask import Flask, current_app
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+from app.config import Settings
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+
+
+class RedisStore:
+    """Holds one Redis client (with its connection pool) per application."""
+
+    def init_app(self, app: Flask, settings: Settings) -> None:
+        app.extensions["seatline.redis"] = redis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.redis_socket_timeout_seconds,
+            socket_connect_timeout=settings.redis_socket_timeout_seconds,
+            health_check_interval=30,
+        )
+
+    @property
+    def client(self) -> redis.Redis:
+        return current_app.extensions["seatline.redis"]
+
+
+redis_store = RedisStore()
+
+
+def settings() -> Settings:
+    return current_app.extensions["seatline.settings"]

@@ -1,0 +1,71 @@
+"""The per-show "likely taken" hint in Redis.
+
+A sorted set per show maps seat id -> the time (epoch seconds) until which the
+seat is believed taken. It lets an obviously doomed hold fail fast without
+touching Postgres. It is written only after a commit, it can only ever
+*reject*, and losing it (flush, restart, outage) just sends every request to
+Postgres, which decides.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+
+import redis
+
+log = logging.getLogger(__name__)
+
+# How long a seat that Postgres reported taken (without telling us until when)
+# is assumed to stay taken.
+SEEN_TAKEN_SECONDS = 5.0
+KEY_TTL_SECONDS = 7 * 24 * 3600
+BOOKED_FOREVER = math.inf
+
+
+def _key(show_id: int) -> str:
+    return f"seat-hints:{show_id}"
+
+
+class SeatHints:
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+
+    def likely_taken(self, show_id: int, seat_ids: Sequence[str], now: float | None = None) -> list[str]:
+        now = time.time() if now is None else now
+        try:
+            scores = self._client.zmscore(_key(show_id), list(seat_ids))
+        except redis.RedisError as exc:
+            log.warning("seat hints unavailable, asking Postgres: %s", exc)
+            return []
+        return [seat for seat, until in zip(seat_ids, scores) if until is not None and until > now]
+
+    def mark_taken(self, show_id: int, seat_ids: Sequence[str], until: float) -> None:
+        self._write(show_id, {seat: until for seat in seat_ids}, only_extend=False)
+
+    def mark_seen_taken(self, show_id: int, seat_ids: Sequence[str], now: float | None = None) -> None:
+        until = (time.time() if now is None else now) + SEEN_TAKEN_SECONDS
+        self._write(show_id, {seat: until for seat in seat_ids}, only_extend=True)
+
+    def clear(self, show_id: int, seat_ids: Sequence[str]) -> None:
+        if not seat_ids:
+            return
+        try:
+            self._client.zrem(_key(show_id), *seat_ids)
+        except redis.RedisError as exc:
+            log.warning("could not clear seat hints for show %s: %s", show_id, exc)
+
+    def _write(self, show_id: int, scores: dict[str, float], only_extend: bool) -> None:
+        if not scores:
+            return
+        key = _key(show_id)
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.zadd(key, scores, gt=only_extend)
+            # Drop entries that have lapsed so the set stays the size of what is taken.
+            pipe.zremrangebyscore(key, "-inf", time.time())
+            pipe.expire(key, KEY_TTL_SECONDS)
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("could not update seat hints for show %s: %s", show_id, exc)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+
+SEAT_STATUSES = ("AVAILABLE", "HELD", "BOOKED")
+HOLD_STATUSES = ("ACTIVE", "EXPIRED", "RELEASED", "CONFIRMED")
+
+
+class ShowSeat(db.Model):
+    """The state of one seat for one show. Changed only by conditional updates."""
+
+    __tablename__ = "show_seats"
+    __table_args__ = (
+        ForeignKeyConstraint(["show_id", "venue_id"], ["shows.id", "shows.venue_id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["venue_id", "seat_id"], ["venue_seats.venue_id", "venue_seats.seat_id"]),
+        CheckConstraint("status IN ('AVAILABLE', 'HELD', 'BOOKED')", name="status_known"),
+        CheckConstraint("(status = 'HELD') = (hold_id IS NOT NULL)", name="hold_iff_held"),
+        CheckConstraint("(status = 'HELD') = (hold_expires_at IS NOT NULL)", name="expiry_iff_held"),
+        CheckConstraint("(status = 'BOOKED') = (booking_id IS NOT NULL)", name="booking_iff_booked"),
+        Index("ix_show_seats_hold_id", "hold_id", postgresql_where=text("hold_id IS NOT NULL")),
+        Index("ix_show_seats_booking_id", "booking_id", postgresql_where=text("booking_id IS NOT NULL")),
+    )
+
+    show_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    seat_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    venue_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), server_default="AVAILABLE")
+    hold_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("holds.id"))
+    hold_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("bookings.id"))
+
+
+class Hold(db.Model):
+    __tablename__ = "holds"
+    __table_args__ = (
+        CheckConstraint("status IN ('ACTIVE', 'EXPIRED', 'RELEASED', 'CONFIRMED')", name="status_known"),
+        CheckConstraint("cardinality(seat_ids) >= 1", name="has_seats"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint("expires_at > created_at", name="expires_after_creation"),
+        CheckConstraint("(status IN ('RELEASED', 'EXPIRED')) = (ended_at IS NOT NULL)", name="ended_iff_released"),
+        Index("ix_holds_user_show_active", "user_id", "show_id", postgresql_where=text("status = 'ACTIVE'")),
+        Index("ix_holds_expiry_active", "expires_at", postgresql_where=text("status = 'ACTIVE'")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    show_id: Mapped[int] = mapped_column(ForeignKey("shows.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(16), server_default="ACTIVE")
+    seat_ids: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,158 @@
+"""Every statement that reads or changes seat state. The hot paths are here, in plain SQL.
+
+Seat state changes only through conditional updates: a seat is taken only if it
+is AVAILABLE, or HELD by a hold whose time ran out (so correctness never waits
+for a sweeper). Rows are locked in seat-id order so that overlapping requests
+queue behind each other instead of deadlocking.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
+
+from app.unit_of_work import UnitOfWork
+
+# A seat is free to take if it is AVAILABLE or its hold has lapsed.
+SEAT_IS_FREE = "(status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= now()))"
+
+
+def lock_user_show(uow: UnitOfWork, user_id: int, show_id: int) -> None:
+    """Serialise one user's holds on one show, so the per-user seat cap holds under concurrency."""
+    uow.execute("SELECT pg_advisory_xact_lock(CAST(:show_id AS int), CAST(:user_id AS int))",
+                {"show_id": show_id % 2**31, "user_id": user_id % 2**31})
+
+
+def seats_held_by_user(uow: UnitOfWork, user_id: int, show_id: int) -> int:
+    return uow.execute(
+        """
+        SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM holds
+        WHERE user_id = :user_id AND show_id = :show_id AND status = 'ACTIVE' AND expires_at > now()
+        """,
+        {"user_id": user_id, "show_id": show_id},
+    ).scalar_one()
+
+
+def insert_hold_if_on_sale(
+    uow: UnitOfWork, hold_id: uuid.UUID, user_id: int, show_id: int, seat_ids: list[str], ttl_seconds: int
+) -> Row[Any] | None:
+    """Creates the hold row, priced from the show's tiers, only while the show is on sale."""
+    return uow.execute(
+        """
+        INSERT INTO holds (id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at)
+        SELECT :hold_id, s.id, :user_id, :seat_ids,
+               (SELECT coalesce(sum(p.price), 0)
+                  FROM venue_seats vs JOIN show_prices p ON p.show_id = s.id AND p.tier = vs.tier
+                 WHERE vs.venue_id = s.venue_id AND vs.seat_id = ANY(:seat_ids)),
+               s.currency, now(), now() + make_interval(secs => :ttl)
+        FROM shows s
+        WHERE s.id = :show_id AND s.status = 'SCHEDULED'
+          AND now() >= s.sale_opens_at AND now() < s.sale_closes_at
+        RETURNING created_at, expires_at, amount, currency
+        """,
+        {"hold_id": hold_id, "user_id": user_id, "show_id": show_id, "seat_ids": seat_ids, "ttl": ttl_seconds},
+    ).first()
+
+
+def take_free_seats(
+    uow: UnitOfWork, show_id: int, seat_ids: list[str], hold_id: uuid.UUID, expires_at: datetime
+) -> list[str]:
+    """Marks those of ``seat_ids`` that are free as HELD by ``hold_id``; returns the ones it got.
+
+    Holds whose seats are taken over after they lapsed are marked EXPIRED in the
+    same statement, so the holds table keeps agreeing with the seats.
+    """
+    rows = uow.execute(
+        f"""
+        WITH candidates AS (
+            SELECT show_id, seat_id, hold_id AS lapsed_hold_id
+            FROM show_seats
+            WHERE show_id = :show_id AND seat_id = ANY(:seat_ids) AND {SEAT_IS_FREE}
+            ORDER BY seat_id
+            FOR UPDATE
+        ), taken AS (
+            UPDATE show_seats ss
+            SET status = 'HELD', hold_id = :hold_id, hold_expires_at = :expires_at
+            FROM candidates c
+            WHERE ss.show_id = c.show_id AND ss.seat_id = c.seat_id
+            RETURNING ss.seat_id, c.lapsed_hold_id
+        ), lapsed AS (
+            UPDATE holds SET status = 'EXPIRED', ended_at = now()
+            WHERE id IN (SELECT lapsed_hold_id FROM taken) AND status = 'ACTIVE' AND expires_at <= now()
+        )
+        SELECT seat_id FROM taken
+        """,
+        {"show_id": show_id, "seat_ids": seat_ids, "hold_id": hold_id, "expires_at": expires_at},
+    )
+    return [r.seat_id for r in rows]
+
+
+def existing_seat_ids(uow: UnitOfWork, show_id: int, seat_ids: list[str]) -> set[str]:
+    return {
+        r.seat_id
+        for r in uow.execute(
+            "SELECT seat_id FROM show_seats WHERE show_id = :show_id AND seat_id = ANY(:seat_ids)",
+            {"show_id": show_id, "seat_ids": seat_ids},
+        )
+    }
+
+
+def show_sale_window(uow: UnitOfWork, show_id: int) -> Row[Any] | None:
+    return uow.execute(
+        "SELECT status, sale_opens_at, sale_closes_at, now() AS db_now FROM shows WHERE id = :id", {"id": show_id}
+    ).first()
+
+
+def get_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> Row[Any] | None:
+    return uow.execute(
+        """
+        SELECT id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at, ended_at,
+               CASE WHEN status = 'ACTIVE' AND expires_at <= now() THEN 'EXPIRED' ELSE status END AS status
+        FROM holds WHERE id = :id
+        """,
+        {"id": hold_id},
+    ).first()
+
+
+def release_hold(uow: UnitOfWork, hold_id: uuid.UUID, user_id: int) -> list[str] | None:
+    """Ends an ACTIVE hold of the user and frees the seats it still holds; None if it was not ACTIVE."""
+    ended = uow.execute(
+        """
+        UPDATE holds
+        SET status = CASE WHEN expires_at <= now() THEN 'EXPIRED' ELSE 'RELEASED' END, ended_at = now()
+        WHERE id = :hold_id AND user_id = :user_id AND status = 'ACTIVE'
+        RETURNING show_id
+        """,
+        {"hold_id": hold_id, "user_id": user_id},
+    ).first()
+    if ended is None:
+        return None
+    rows = uow.execute(
+        """
+        WITH mine AS (
+            SELECT show_id, seat_id FROM show_seats
+            WHERE show_id = :show_id AND hold_id = :hold_id AND status = 'HELD'
+            ORDER BY seat_id
+            FOR UPDATE
+        )
+        UPDATE show_seats ss SET status = 'AVAILABLE', hold_id = NULL, hold_expires_at = NULL
+        FROM mine WHERE ss.show_id = mine.show_id AND ss.seat_id = mine.seat_id
+        RETURNING ss.seat_id
+        """,
+        {"show_id": ended.show_id, "hold_id": hold_id},
+    )
+    return [r.seat_id for r in rows]
+
+
+def create_show_seats(uow: UnitOfWork, show_id: int, venue_id: int) -> int:
+    """Every seat of the venue's layout becomes AVAILABLE for the show."""
+    return uow.execute(
+        """
+        INSERT INTO show_seats (show_id, seat_id, venue_id)
+        SELECT :show_id, seat_id, venue_id FROM venue_seats WHERE venue_id = :venue_id
+        ON CONFLICT DO NOTHING
+        """,
+        {"show_id": show_id, "venue_id": venue_id},
+    ).rowcount

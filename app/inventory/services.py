@@ -1,0 +1,145 @@
+"""Seat holds: all or nothing, decided by Postgres, hinted by Redis."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.errors import HoldNotActive, HoldNotFound, SaleClosed, SeatLimitExceeded, SeatsUnavailable, ShowNotFound, ValidationFailed
+from app.inventory import queries
+from app.inventory.hints import SeatHints
+from app.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class HoldLimits:
+    ttl_seconds: int
+    max_seats_per_hold: int
+    max_held_seats_per_user_show: int
+
+
+@dataclass(frozen=True)
+class HoldView:
+    hold_id: uuid.UUID
+    show_id: int
+    user_id: int
+    status: str
+    seat_ids: list[str]
+    amount: int
+    currency: str
+    created_at: datetime
+    expires_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "holdId": str(self.hold_id),
+            "showId": str(self.show_id),
+            "status": self.status,
+            "seatIds": self.seat_ids,
+            "amount": self.amount,
+            "currency": self.currency,
+            "createdAt": self.created_at.isoformat(),
+            "expiresAt": self.expires_at.isoformat(),
+        }
+
+
+def validate_seat_request(seat_ids: list[str], limits: HoldLimits) -> None:
+    if not seat_ids:
+        raise ValidationFailed("seatIds must name at least one seat", fields=[{"field": "seatIds", "message": "empty"}])
+    if len(seat_ids) > limits.max_seats_per_hold:
+        raise ValidationFailed(
+            f"at most {limits.max_seats_per_hold} seats can be held at once",
+            fields=[{"field": "seatIds", "message": f"more than {limits.max_seats_per_hold} seats"}],
+        )
+    duplicates = sorted({s for s in seat_ids if seat_ids.count(s) > 1})
+    if duplicates:
+        raise ValidationFailed(
+            "seatIds lists a seat more than once",
+            fields=[{"field": "seatIds", "message": "duplicate seats"}],
+            duplicateSeatIds=duplicates,
+        )
+
+
+def hold_seats(
+    uow: UnitOfWork, hints: SeatHints, limits: HoldLimits, user_id: int, show_id: int, seat_ids: list[str]
+) -> HoldView:
+    validate_seat_request(seat_ids, limits)
+
+    doomed = hints.likely_taken(show_id, seat_ids)
+    if doomed:
+        raise SeatsUnavailable("some of those seats are already taken", seatIds=doomed)
+
+    queries.lock_user_show(uow, user_id, show_id)
+    already_held = queries.seats_held_by_user(uow, user_id, show_id)
+    if already_held + len(seat_ids) > limits.max_held_seats_per_user_show:
+        raise SeatLimitExceeded(
+            f"you may hold at most {limits.max_held_seats_per_user_show} seats for this show at once",
+            limit=limits.max_held_seats_per_user_show,
+            held=already_held,
+        )
+
+    hold_id = uuid.uuid4()
+    hold = queries.insert_hold_if_on_sale(uow, hold_id, user_id, show_id, seat_ids, limits.ttl_seconds)
+    if hold is None:
+        uow.rollback()
+        raise _why_not_on_sale(uow, show_id)
+
+    taken = queries.take_free_seats(uow, show_id, seat_ids, hold_id, hold.expires_at)
+    if len(taken) < len(seat_ids):
+        uow.rollback()
+        unknown = set(seat_ids) - queries.existing_seat_ids(uow, show_id, seat_ids)
+        if unknown:
+            raise ValidationFailed(
+                "seatIds names seats this show does not have",
+                fields=[{"field": "seatIds", "message": "unknown seats"}],
+                unknownSeatIds=sorted(unknown),
+            )
+        unavailable = [s for s in seat_ids if s not in set(taken)]
+        hints.mark_seen_taken(show_id, unavailable)
+        raise SeatsUnavailable("some of those seats are already taken", seatIds=unavailable)
+
+    uow.commit()
+    hints.mark_taken(show_id, seat_ids, hold.expires_at.timestamp())
+    return HoldView(
+        hold_id=hold_id, show_id=show_id, user_id=user_id, status="ACTIVE", seat_ids=list(seat_ids),
+        amount=hold.amount, currency=hold.currency, created_at=hold.created_at, expires_at=hold.expires_at,
+    )
+
+
+def _why_not_on_sale(uow: UnitOfWork, show_id: int) -> Exception:
+    show = queries.show_sale_window(uow, show_id)
+    if show is None:
+        return ShowNotFound(f"show {show_id} does not exist")
+    if show.status == "CANCELLED":
+        return SaleClosed("this show has been cancelled", saleStatus="CANCELLED")
+    if show.db_now < show.sale_opens_at:
+        return SaleClosed(
+            "the sale for this show has not opened yet", saleStatus="NOT_OPEN", saleOpensAt=show.sale_opens_at.isoformat()
+        )
+    return SaleClosed("the sale for this show has ended", saleStatus="CLOSED")
+
+
+def get_hold(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> HoldView:
+    row = queries.get_hold(uow, hold_id)
+    # Another user's hold is indistinguishable from one that does not exist.
+    if row is None or row.user_id != user_id:
+        raise HoldNotFound(f"hold {hold_id} does not exist")
+    return HoldView(
+        hold_id=row.id, show_id=row.show_id, user_id=row.user_id, status=row.status, seat_ids=list(row.seat_ids),
+        amount=row.amount, currency=row.currency, created_at=row.created_at, expires_at=row.expires_at,
+    )
+
+
+def release_hold(uow: UnitOfWork, hints: SeatHints, user_id: int, hold_id: uuid.UUID) -> HoldView:
+    freed = queries.release_hold(uow, hold_id, user_id)
+    if freed is None:
+        uow.rollback()
+        hold = get_hold(uow, user_id, hold_id)
+        if hold.status == "CONFIRMED":
+            raise HoldNotActive("this hold has been paid for and cannot be released", status=hold.status)
+        return hold  # already released or expired: releasing again changes nothing
+    uow.commit()
+    hold = get_hold(uow, user_id, hold_id)
+    hints.clear(hold.show_id, freed)
+    return hold

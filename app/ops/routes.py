@@ -1,0 +1,36 @@
+"""Liveness and readiness for process managers and load balancers."""
+from __future__ import annotations
+
+import redis
+from flask import Blueprint
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.extensions import redis_store
+from app.unit_of_work import unit_of_work
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    return {"status": "ok"}, 200, {"Cache-Control": "no-store"}
+
+
+@bp.get("/readyz")
+def readyz():
+    checks: dict[str, str] = {}
+    try:
+        with unit_of_work() as uow:
+            uow.execute("SELECT 1")
+        checks["postgres"] = "ok"
+    except SQLAlchemyError as exc:
+        checks["postgres"] = f"unavailable: {type(exc).__name__}"
+    try:
+        redis_store.client.ping()
+        checks["redis"] = "ok"
+    except redis.RedisError as exc:
+        checks["redis"] = f"unavailable: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503, {
+        "Cache-Control": "no-store"
+    }

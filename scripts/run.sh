@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Prepares the development database and starts every Seatline process in the foreground.
+# Ctrl-C stops them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export ENV=${ENV:-development}
+export DATABASE_URL=${DATABASE_URL:-postgresql+psycopg://seatline:seatline@127.0.0.1:5432/seatline}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+export WEB_BIND=${WEB_BIND:-127.0.0.1:8000}
+export FLASK_APP=wsgi
+export PATH="$PWD/.venv/bin:$PATH"
+
+flask db upgrade
+flask seed-demo
+
+cat <<TXT
+
+  Seatline is starting at http://${WEB_BIND}/
+  API:      http://${WEB_BIND}/api/v1/openapi.json
+  Demo fan: fan@example.com / seatline-demo
+  Manager:  manager@example.com / seatline-demo
+  Ctrl-C stops every process.
+
+TXT
+exec honcho start -f Procfile

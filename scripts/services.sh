@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Makes sure PostgreSQL and Redis are installed and running, and that Seatline's
+# role and databases exist. Safe to run any number of times; starts only what is
+# not already listening. Usage: scripts/services.sh [database ...]
+set -euo pipefail
+
+PGHOST_ADDR=${PGHOST_ADDR:-127.0.0.1}
+PGPORT=${PGPORT:-5432}
+REDIS_PORT=${REDIS_PORT:-6379}
+DB_USER=${DB_USER:-seatline}
+DB_PASSWORD=${DB_PASSWORD:-seatline}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" -eq 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+pg_listening() { pg_isready -q -h "$PGHOST_ADDR" -p "$PGPORT" 2>/dev/null; }
+redis_listening() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
+
+ensure_postgres() {
+  pg_listening && return
+  if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    say "installing PostgreSQL from Debian's packages"
+    apt_install postgresql
+  fi
+  say "starting PostgreSQL"
+  local version
+  version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+  if [ -z "$version" ]; then
+    echo "no PostgreSQL cluster found under /etc/postgresql" >&2
+    exit 1
+  fi
+  if ! as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null; then
+    as_root pg_ctlcluster "$version" main start
+  fi
+  for _ in $(seq 1 30); do pg_listening && break; sleep 0.5; done
+  pg_listening || { echo "PostgreSQL did not start" >&2; exit 1; }
+}
+
+ensure_redis() {
+  if ! redis_listening; then
+    if ! command -v redis-server >/dev/null; then
+      say "installing Redis from Debian's packages"
+      apt_install redis-server
+    fi
+    say "starting Redis on port $REDIS_PORT"
+    as_root mkdir -p /var/lib/redis /var/log/redis
+    as_root redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
+      --dir /var/lib/redis --logfile /var/log/redis/seatline.log
+    for _ in $(seq 1 30); do redis_listening && break; sleep 0.2; done
+    redis_listening || { echo "Redis did not start" >&2; exit 1; }
+  fi
+}
+
+# Runs SQL as the PostgreSQL superuser: over TCP where trust auth allows it,
+# otherwise as the postgres OS user over the local socket (Debian's default).
+pg_admin() {
+  if psql -h "$PGHOST_ADDR" -p "$PGPORT" -U postgres -d postgres -Atqc 'SELECT 1' >/dev/null 2>&1 </dev/null; then
+    psql -h "$PGHOST_ADDR" -p "$PGPORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -Atq "$@"
+  else
+    as_root runuser -u postgres -- psql -p "$PGPORT" -d postgres -v ON_ERROR_STOP=1 -Atq "$@"
+  fi
+}
+
+ensure_databases() {
+  if [ "$(pg_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '$DB_USER'")" != "1" ]; then
+    say "creating database role $DB_USER"
+    pg_admin -c "CREATE ROLE $DB_USER LOGIN PASSWORD '$DB_PASSWORD' CREATEDB"
+  fi
+  for db in "$@"; do
+    if [ "$(pg_admin -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != "1" ]; then
+      say "creating database $db"
+      pg_admin -c "CREATE DATABASE $db OWNER $DB_USER"
+    fi
+  done
+}
+
+if ! command -v psql >/dev/null || ! command -v redis-cli >/dev/null; then
+  say "installing database clients"
+  command -v psql >/dev/null || apt_install postgresql-client
+  command -v redis-cli >/dev/null || apt_install redis-tools
+fi
+ensure_postgres
+ensure_redis
+ensure_databases "${@:-seatline}"
