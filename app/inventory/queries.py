@@ -117,12 +117,16 @@ def get_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> Row[Any] | None:
 
 
 def release_hold(uow: UnitOfWork, hold_id: uuid.UUID, user_id: int) -> list[str] | None:
-    """Ends an ACTIVE hold of the user and frees the seats it still holds; None if it was not ACTIVE."""
+    """Ends the user's hold and frees the seats it still holds; None if it was paid for or is not theirs.
+
+    A lapsed hold may still have seats nobody took over: releasing it frees those too.
+    """
     ended = uow.execute(
         """
         UPDATE holds
-        SET status = CASE WHEN expires_at <= now() THEN 'EXPIRED' ELSE 'RELEASED' END, ended_at = now()
-        WHERE id = :hold_id AND user_id = :user_id AND status = 'ACTIVE'
+        SET status = CASE WHEN status = 'EXPIRED' OR expires_at <= now() THEN 'EXPIRED' ELSE 'RELEASED' END,
+            ended_at = coalesce(ended_at, now())
+        WHERE id = :hold_id AND user_id = :user_id AND status IN ('ACTIVE', 'EXPIRED')
         RETURNING show_id
         """,
         {"hold_id": hold_id, "user_id": user_id},

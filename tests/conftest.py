@@ -1,0 +1,28 @@
+"""Shared fixtures. Tests that touch storage use the real PostgreSQL and Redis that
+`make test` prepares (a separate database and Redis database)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from app.config import Settings
+
+
+def settings_for_tests(**overrides) -> Settings:
+    base = dict(
+        env="test",
+        database_url=os.environ.get(
+            "DATABASE_URL", "postgresql+psycopg://seatline:seatline@127.0.0.1:5432/seatline_test"
+        ),
+        redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+        password_time_cost=1,
+        password_memory_cost_kib=1024,
+        # Room for the concurrency suites' many threads.
+        db_pool_size=40,
+        db_max_overflow=40,
+        db_pool_timeout_seconds=10.0,
+    )
+    base.update(overrides)
+    return Settings(**base)
