@@ -9,5 +9,5 @@ threads = int(os.environ.get("WEB_THREADS", 4))
 timeout = 30
 graceful_timeout = 10
 keepalive = 5
-accesslog = os.environ.get("WEB_ACCESS_LOG", "-")
+accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None
 errorlog = "-"

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from app.catalog.layout import SeatSpec
+from app.errors import ValidationFailed
 from app.inventory.queries import create_show_seats
 from app.unit_of_work import UnitOfWork
 
@@ -77,6 +78,11 @@ def schedule_show(
     refund_policy: Mapping[str, Any] | None = None,
 ) -> int:
     """Creates the show with a price for every tier of the venue and all its seats AVAILABLE."""
+    tiers = set(uow.execute("SELECT DISTINCT tier FROM venue_seats WHERE venue_id = :v", {"v": venue_id}).scalars())
+    unpriced = tiers - set(prices)
+    if unpriced:
+        # A seat without a price could never be shown or sold correctly.
+        raise ValidationFailed("every price tier of the venue needs a price", unpricedTiers=sorted(unpriced))
     row = uow.execute(
         """
         INSERT INTO shows (event_id, venue_id, starts_at, sale_opens_at, sale_closes_at, currency,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from tests.integration.conftest import fetch
+from tests.support.db import fetch
 
 REGISTER = "/api/v1/auth/register"
 TOKEN = "/api/v1/auth/token"

@@ -55,7 +55,7 @@ def test_authenticated_calls_refuse_bad_tokens(app, client, make, case):
         response = getattr(client, method)(path, json=body, headers=headers)
         assert response.status_code == 401, (method, path)
         assert response.get_json()["error"]["code"] == code
-    from tests.integration.conftest import fetch
+    from tests.support.db import fetch
 
     assert fetch(app, "SELECT id FROM holds") == []
 

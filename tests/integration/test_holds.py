@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.integration.conftest import fetch, run_sql
+from tests.support.db import fetch, run_sql
 
 
 def hold(client, fan, show_id, seats, **extra):

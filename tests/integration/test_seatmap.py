@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.integration.conftest import fetch, run_sql
+from tests.support.db import fetch, run_sql
 
 
 def seatmap(client, show_id, **params):

@@ -1,0 +1,89 @@
+"""`make run`'s script from an empty database, twice: migrate, seed, serve, stop on Ctrl-C."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+import requests
+
+from tests.e2e.conftest import ROOT, free_port, wait_until_up
+
+pytestmark = pytest.mark.slow
+DATABASE = "seatline_e2e_run"
+
+
+@pytest.fixture
+def empty_database(app):  # noqa: F811  (the app fixture proves Postgres is up)
+    with psycopg.connect("host=127.0.0.1 user=seatline password=seatline dbname=postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DATABASE}")
+    yield f"postgresql+psycopg://seatline:seatline@127.0.0.1:5432/{DATABASE}"
+    with psycopg.connect("host=127.0.0.1 user=seatline password=seatline dbname=postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+
+
+def start_run_script(database_url: str, port: int) -> tuple[subprocess.Popen, list[str]]:
+    env = {
+        **os.environ,
+        "ENV": "development",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": "redis://127.0.0.1:6379/14",
+        "WEB_BIND": f"127.0.0.1:{port}",
+        "WEB_WORKERS": "2",
+        "WEB_ACCESS_LOG": "",
+    }
+    proc = subprocess.Popen(
+        ["bash", "scripts/run.sh"], cwd=ROOT, env=env, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()  # type: ignore[arg-type]
+    return proc, lines
+
+
+def stop_with_ctrl_c(proc: subprocess.Popen, port: int) -> None:
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(30)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database):
+    for _ in range(2):
+        port = free_port()
+        proc, output = start_run_script(empty_database, port)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(f"{base}/readyz", proc, timeout=120)
+            assert any(f"{base}/" in line for line in output), output
+            assert any("fan@example.com" in line for line in output)
+            token = requests.post(
+                f"{base}/api/v1/auth/token", json={"email": "fan@example.com", "password": "seatline-demo"}
+            ).json()["token"]
+            cities = {c["name"]: c for c in requests.get(f"{base}/api/v1/cities").json()["cities"]}
+            assert {"Bengaluru", "London", "New York"} <= set(cities)
+            assert cities["Bengaluru"]["timezone"] == "Asia/Kolkata"
+            tomorrow = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=1)).date().isoformat()
+            shows = requests.get(
+                f"{base}/api/v1/cities/{cities['Bengaluru']['cityId']}/shows", params={"date": tomorrow}
+            ).json()["shows"]
+            on_sale = next(s for s in shows if s["saleStatus"] == "ON_SALE")
+            seats = [
+                s["seatId"] for s in requests.get(f"{base}/api/v1/shows/{on_sale['showId']}/seatmap").json()["seats"]
+                if s["status"] == "AVAILABLE"
+            ][:2]
+            held = requests.post(
+                f"{base}/api/v1/shows/{on_sale['showId']}/holds", json={"seatIds": seats},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert held.status_code == 201, held.text
+            requests.delete(f"{base}/api/v1/holds/{held.json()['holdId']}", headers={"Authorization": f"Bearer {token}"})
+        finally:
+            stop_with_ctrl_c(proc, port)
+    assert proc.returncode is not None

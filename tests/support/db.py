@@ -1,0 +1,167 @@
+"""Storage fixtures shared by the integration and e2e tiers: a migrated test database,
+a clean slate per test, and builders for users and shows."""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.accounts.tokens import issue_token
+from app.catalog import scheduling
+from app.catalog.layout import SeatSpec
+from app.extensions import db
+from app.unit_of_work import unit_of_work
+from tests.conftest import settings_for_tests
+from tests.support.contract import ContractClient
+
+TABLES = (
+    "webhook_events, payments, bookings, show_seats, holds, show_prices, shows, "
+    "events, venue_seats, venues, cities, users"
+)
+
+
+def _reset_schema(database_url: str) -> None:
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app() -> Iterator[Flask]:
+    settings = settings_for_tests()
+    _reset_schema(settings.database_url)
+    application = create_app(settings)
+    with application.app_context():
+        upgrade()  # the schema comes only from the migrations
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def clean_state(app: Flask) -> Iterator[None]:
+    with app.app_context():
+        db.session.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+        db.session.remove()
+    redis_client(app).flushdb()
+    yield
+
+
+def redis_client(app: Flask) -> redis.Redis:
+    return app.extensions["seatline.redis"]
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    app.test_client_class = ContractClient
+    return app.test_client()
+
+
+@pytest.fixture
+def rds(app: Flask) -> redis.Redis:
+    return redis_client(app)
+
+
+_emails = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Fan:
+    user_id: int
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass(frozen=True)
+class ShowFixture:
+    show_id: int
+    venue_id: int
+    city_id: int
+    seat_ids: list[str]
+
+
+class Builder:
+    """Creates users and shows directly through the services, fast."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def fan(self, role: str = "fan") -> Fan:
+        with self.app.app_context(), unit_of_work() as uow:
+            email = f"user{next(_emails)}@example.com"
+            user_id = uow.execute(
+                "INSERT INTO users (email, name, password_hash, role) VALUES (:e, 'Test User', 'x', :r) RETURNING id",
+                {"e": email, "r": role},
+            ).scalar_one()
+            uow.commit()
+        settings = self.app.extensions["seatline.settings"]
+        return Fan(user_id, issue_token(settings.secret_key, user_id, role, 3600))
+
+    def show(
+        self,
+        rows: int = 5,
+        per_row: int = 10,
+        *,
+        city: str = "Testville",
+        timezone_name: str = "Asia/Kolkata",
+        starts_in: timedelta = timedelta(days=3),
+        sale_opens_in: timedelta = timedelta(days=-1),
+        sale_closes_in: timedelta | None = None,
+        starts_at: datetime | None = None,
+        title: str | None = None,
+        prices: dict[str, int] | None = None,
+        status: str = "SCHEDULED",
+    ) -> ShowFixture:
+        now = datetime.now(timezone.utc)
+        starts = starts_at or now + starts_in
+        seats = [
+            SeatSpec(f"{chr(65 + r)}{n}", "Main", chr(65 + r), n, n, r, "gold" if r == 0 else "silver", r == 0 and n == 1)
+            for r in range(rows)
+            for n in range(1, per_row + 1)
+        ]
+        with self.app.app_context(), unit_of_work() as uow:
+            city_id = scheduling.ensure_city(uow, city, "IN", timezone_name)
+            venue_id = scheduling.ensure_venue(uow, city_id, f"Hall {rows}x{per_row}", "theatre", "", seats)
+            event_id = scheduling.ensure_event(uow, title or f"Event {next(_emails)}", "concert", "", 90)
+            show_id = scheduling.schedule_show(
+                uow, event_id=event_id, venue_id=venue_id, starts_at=starts,
+                sale_opens_at=min(now + sale_opens_in, starts - timedelta(hours=1)),
+                sale_closes_at=now + sale_closes_in if sale_closes_in is not None else starts,
+                currency="INR", prices=prices or {"gold": 50000, "silver": 25000},
+            )
+            if status != "SCHEDULED":
+                uow.execute("UPDATE shows SET status = :s WHERE id = :id", {"s": status, "id": show_id})
+            uow.commit()
+        return ShowFixture(show_id, venue_id, city_id, [s.seat_id for s in seats])
+
+
+@pytest.fixture
+def make(app: Flask) -> Builder:
+    return Builder(app)
+
+
+def fetch(app: Flask, sql: str, **params):
+    with app.app_context(), unit_of_work() as uow:
+        return uow.execute(sql, params).all()
+
+
+def run_sql(app: Flask, sql: str, **params) -> None:
+    """Changes rows behind the API's back, committed (to set up states such as a lapsed hold)."""
+    with app.app_context(), unit_of_work() as uow:
+        uow.execute(sql, params)
+        uow.commit()

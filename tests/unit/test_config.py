@@ -1,0 +1,37 @@
+import pytest
+
+from app.config import DEV_SECRET, ConfigError, Settings
+
+
+def test_development_defaults_work_out_of_the_box():
+    settings = Settings.from_env({})
+    assert settings.env == "development"
+    assert settings.hold_ttl_seconds == 300
+    assert settings.max_seats_per_hold == 8
+    assert settings.database_url.startswith("postgresql+psycopg://")
+
+
+def test_values_come_from_the_environment_with_types():
+    settings = Settings.from_env({"HOLD_TTL_SECONDS": "120", "MAX_SEATS_PER_HOLD": "4", "DB_POOL_TIMEOUT_SECONDS": "0.5"})
+    assert settings.hold_ttl_seconds == 120 and settings.max_seats_per_hold == 4
+    assert settings.db_pool_timeout_seconds == 0.5
+
+
+@pytest.mark.parametrize("env", [{"HOLD_TTL_SECONDS": "soon"}, {"HOLD_TTL_SECONDS": "0"}, {"ENV": "staging"}])
+def test_bad_values_fail_fast(env):
+    with pytest.raises(ConfigError):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize("secret", [None, DEV_SECRET, "short"])
+def test_production_refuses_to_start_without_a_real_secret(secret):
+    env = {"ENV": "production"}
+    if secret:
+        env["SECRET_KEY"] = secret
+    with pytest.raises(ConfigError):
+        Settings.from_env(env)
+
+
+def test_production_starts_with_its_secrets():
+    settings = Settings.from_env({"ENV": "production", "SECRET_KEY": "x" * 40})
+    assert settings.is_production

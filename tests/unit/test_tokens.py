@@ -1,0 +1,47 @@
+import time
+
+import jwt
+import pytest
+
+from app.accounts.tokens import AuthenticatedUser, TokenError, issue_token, verify_token
+
+SECRET = "unit-test-secret-0123456789-0123456789"
+
+
+def test_round_trip_carries_user_and_role():
+    token = issue_token(SECRET, 42, "manager", 60)
+    assert verify_token(SECRET, token) == AuthenticatedUser(42, "manager")
+
+
+def test_expired_tokens_are_refused_after_the_leeway():
+    token = issue_token(SECRET, 1, "fan", 60, now=time.time() - 120)
+    with pytest.raises(TokenError):
+        verify_token(SECRET, token)
+
+
+def test_small_clock_skew_is_tolerated():
+    token = issue_token(SECRET, 1, "fan", 60, now=time.time() - 70)  # expired 10 s ago
+    assert verify_token(SECRET, token).id == 1
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "1", "role": "root"},
+        {"sub": "abc", "role": "fan"},
+        {"role": "fan"},
+        {"sub": "1", "role": "fan", "aud": "someone-else"},
+    ],
+)
+def test_malformed_claims_are_refused(claims):
+    now = int(time.time())
+    token = jwt.encode({"aud": "seatline-api", "iat": now, "exp": now + 60, **claims}, SECRET, algorithm="HS256")
+    with pytest.raises(TokenError):
+        verify_token(SECRET, token)
+
+
+def test_other_algorithms_are_refused():
+    now = int(time.time())
+    token = jwt.encode({"sub": "1", "role": "fan", "aud": "seatline-api", "iat": now, "exp": now + 60}, SECRET, algorithm="HS512")
+    with pytest.raises(TokenError):
+        verify_token(SECRET, token)
