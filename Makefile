@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 
 .PHONY: run test test-fast services clean
 
-run: $(VENV)/.runtime services
+run: $(VENV)/.runtime
 	@scripts/run.sh
 
 test: $(VENV)/.dev services

@@ -11,6 +11,12 @@ export WEB_BIND=${WEB_BIND:-127.0.0.1:8000}
 export FLASK_APP=wsgi
 export PATH="$PWD/.venv/bin:$PATH"
 
+# Whatever services this run starts, it stops again when it ends.
+export SERVICES_RECORD="$PWD/.run/services-started-by-run"
+rm -f "$SERVICES_RECORD"
+trap 'scripts/services.sh --stop-recorded "$SERVICES_RECORD"' EXIT
+scripts/services.sh seatline
+
 flask db upgrade
 flask seed-demo
 
@@ -23,4 +29,4 @@ cat <<TXT
   Ctrl-C stops every process.
 
 TXT
-exec honcho start -f Procfile
+honcho start -f Procfile || true

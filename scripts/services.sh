@@ -2,6 +2,8 @@
 # Makes sure PostgreSQL and Redis are installed and running, and that Seatline's
 # role and databases exist. Safe to run any number of times; starts only what is
 # not already listening. Usage: scripts/services.sh [database ...]
+# With SERVICES_RECORD=FILE, each service it starts is noted in FILE so that the
+# caller can stop exactly those again (see stop_recorded_services below).
 set -euo pipefail
 
 PGHOST_ADDR=${PGHOST_ADDR:-127.0.0.1}
@@ -9,6 +11,9 @@ PGPORT=${PGPORT:-5432}
 REDIS_PORT=${REDIS_PORT:-6379}
 DB_USER=${DB_USER:-seatline}
 DB_PASSWORD=${DB_PASSWORD:-seatline}
+
+SERVICES_RECORD=${SERVICES_RECORD:-}
+record() { if [ -n "$SERVICES_RECORD" ]; then mkdir -p "$(dirname "$SERVICES_RECORD")"; echo "$*" >>"$SERVICES_RECORD"; fi; }
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -40,6 +45,7 @@ ensure_postgres() {
   fi
   for _ in $(seq 1 30); do pg_listening && break; sleep 0.5; done
   pg_listening || { echo "PostgreSQL did not start" >&2; exit 1; }
+  record postgres "$version"
 }
 
 ensure_redis() {
@@ -54,6 +60,7 @@ ensure_redis() {
       --dir /var/lib/redis --logfile /var/log/redis/seatline.log
     for _ in $(seq 1 30); do redis_listening && break; sleep 0.2; done
     redis_listening || { echo "Redis did not start" >&2; exit 1; }
+    record redis "$REDIS_PORT"
   fi
 }
 
@@ -79,6 +86,25 @@ ensure_databases() {
     fi
   done
 }
+
+# Stops what an earlier run noted in FILE, then forgets it.
+stop_recorded_services() {
+  local file=$1 kind arg
+  [ -f "$file" ] || return 0
+  while read -r kind arg; do
+    case "$kind" in
+      redis) say "stopping Redis"; redis-cli -p "$arg" shutdown nosave >/dev/null 2>&1 || true ;;
+      postgres) say "stopping PostgreSQL"; as_root pg_ctlcluster --skip-systemctl-redirect "$arg" main stop 2>/dev/null \
+                  || as_root pg_ctlcluster "$arg" main stop || true ;;
+    esac
+  done <"$file"
+  rm -f "$file"
+}
+
+if [ "${1:-}" = "--stop-recorded" ]; then
+  stop_recorded_services "$2"
+  exit 0
+fi
 
 if ! command -v psql >/dev/null || ! command -v redis-cli >/dev/null; then
   say "installing database clients"

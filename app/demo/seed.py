@@ -86,6 +86,8 @@ def seed_demo(uow: UnitOfWork, passwords: Passwords, today_utc: date | None = No
         sale_closes_at=tour_start, currency="USD", prices=STADIUM_PRICES, queue_required=True,
     )
     shows += 2
+    # Fresh statistics after a bulk load, so seat-map queries get good plans from the start.
+    uow.execute("ANALYZE venue_seats, show_seats, shows, show_prices")
     uow.commit()
     return SeedSummary(cities=3, venues=3, shows=shows)
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+import redis
 import requests
 
 from tests.e2e.conftest import ROOT, free_port, wait_until_up
@@ -28,12 +29,13 @@ def empty_database(app):  # noqa: F811  (the app fixture proves Postgres is up)
         conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
-def start_run_script(database_url: str, port: int) -> tuple[subprocess.Popen, list[str]]:
+def start_run_script(database_url: str, port: int, redis_port: int = 6379) -> tuple[subprocess.Popen, list[str]]:
     env = {
         **os.environ,
         "ENV": "development",
         "DATABASE_URL": database_url,
-        "REDIS_URL": "redis://127.0.0.1:6379/14",
+        "REDIS_PORT": str(redis_port),
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/14",
         "WEB_BIND": f"127.0.0.1:{port}",
         "WEB_WORKERS": "2",
         "WEB_ACCESS_LOG": "",
@@ -54,10 +56,19 @@ def stop_with_ctrl_c(proc: subprocess.Popen, port: int) -> None:
         requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
 
 
+def redis_answers(port: int) -> bool:
+    try:
+        return redis.Redis(port=port, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        return False
+
+
 def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database):
-    for _ in range(2):
+    # The second run finds no Redis on its port: it must start one, and stop it again on Ctrl-C.
+    for redis_port in (6379, free_port()):
         port = free_port()
-        proc, output = start_run_script(empty_database, port)
+        started_redis = not redis_answers(redis_port)
+        proc, output = start_run_script(empty_database, port, redis_port)
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_up(f"{base}/readyz", proc, timeout=120)
@@ -84,6 +95,8 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database):
             )
             assert held.status_code == 201, held.text
             requests.delete(f"{base}/api/v1/holds/{held.json()['holdId']}", headers={"Authorization": f"Bearer {token}"})
+            assert redis_answers(redis_port)
         finally:
             stop_with_ctrl_c(proc, port)
-    assert proc.returncode is not None
+        assert redis_answers(redis_port) != started_redis, "Ctrl-C must stop the Redis this run started, and only it"
+    assert redis_answers(6379)
