@@ -1,14 +1,25 @@
-"""Seat maps: rendered from Postgres, cached in Redis for at most ``seatmap_cache_seconds``.
+"""Seat maps: a show's layout (cached per process) joined with its seats' current states.
 
 Three shapes of the same data:
 - full: every seat with its layout, tier, price and state (the contract's shape);
 - a section of it (``?section=``), for big venues drawn section by section;
 - compact (``?format=compact``): seat ids in layout order plus one status
-  character per seat, for clients that already know the layout.
-A held seat whose hold has lapsed reads AVAILABLE in all of them.
+  character per seat, for clients that already know the layout;
+and a per-section summary. A held seat whose hold has lapsed reads AVAILABLE in
+all of them.
+
+The layout part of a seat (id, section, row, number, tier, price, position)
+changes only when the venue's seats or the show's prices change, so it is
+rendered to JSON once per process and keyed on ``venues.layout_version`` (bumped
+by a trigger on any change to ``venue_seats``) and the show's prices. Each render
+then costs one status query plus joining bytes: the stadium's 62,400 seats come
+out of Postgres and into JSON without building a Python object per seat.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -17,101 +28,176 @@ from app.errors import NotFound, ShowNotFound
 from app.unit_of_work import UnitOfWork
 
 STATUS_CODES = {"AVAILABLE": "A", "HELD": "H", "BOOKED": "B"}
-EFFECTIVE_STATUS = "CASE WHEN ss.status = 'HELD' AND ss.hold_expires_at <= now() THEN 'AVAILABLE' ELSE ss.status END"
+_STATUS_TAIL = {code: orjson.dumps(status) + b"}" for status, code in STATUS_CODES.items()}
+# One letter per seat; a held seat whose hold has lapsed reads A(VAILABLE).
+EFFECTIVE_CODE = (
+    "CASE WHEN status = 'BOOKED' THEN 'B' WHEN status = 'HELD' AND hold_expires_at > now() THEN 'H' ELSE 'A' END"
+)
+LAYOUT_CACHE_SIZE = 16
 
 
 class SectionNotFound(NotFound):
     code = "SECTION_NOT_FOUND"
 
 
-def _now_and_check(uow: UnitOfWork, show_id: int) -> str:
-    row = uow.execute("SELECT now() AS db_now, EXISTS (SELECT 1 FROM shows WHERE id = :id) AS found", {"id": show_id}).one()
-    if not row.found:
+@dataclass(frozen=True)
+class SectionLayout:
+    name: str
+    positions: tuple[int, ...]
+    price_from: int
+    price_to: int
+    bounds: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ShowLayout:
+    seat_ids: tuple[str, ...]  # layout order
+    fragments: tuple[bytes, ...]  # each seat's JSON object up to its status value
+    sections: dict[str, SectionLayout]  # in layout order
+
+
+class _LayoutCache:
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[Any, ...], ShowLayout] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> ShowLayout | None:
+        with self._lock:
+            layout = self._items.get(key)
+            if layout is not None:
+                self._items.move_to_end(key)
+            return layout
+
+    def put(self, key: tuple[Any, ...], layout: ShowLayout) -> None:
+        with self._lock:
+            self._items[key] = layout
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_layouts = _LayoutCache(LAYOUT_CACHE_SIZE)
+
+
+def _show_layout(uow: UnitOfWork, show_id: int) -> tuple[ShowLayout, str]:
+    """The show's layout and the database time the render is as of."""
+    head = uow.execute(
+        """
+        SELECT now() AS db_now, s.venue_id, v.layout_version,
+               (SELECT array_agg(tier || '=' || price ORDER BY tier) FROM show_prices WHERE show_id = s.id) AS prices
+        FROM shows s JOIN venues v ON v.id = s.venue_id WHERE s.id = :id
+        """,
+        {"id": show_id},
+    ).first()
+    if head is None:
         raise ShowNotFound(f"show {show_id} does not exist")
-    return row.db_now.isoformat()
+    key = (show_id, head.venue_id, head.layout_version, tuple(head.prices or ()))
+    layout = _layouts.get(key)
+    if layout is None:
+        layout = _build_layout(uow, show_id, head.venue_id)
+        _layouts.put(key, layout)
+    return layout, head.db_now.isoformat()
+
+
+def _build_layout(uow: UnitOfWork, show_id: int, venue_id: int) -> ShowLayout:
+    rows = uow.execute(
+        """
+        SELECT vs.seat_id, vs.section, vs.row, vs.number, vs.tier, p.price, vs.accessible, vs.x, vs.y
+        FROM venue_seats vs JOIN show_prices p ON p.show_id = :show_id AND p.tier = vs.tier
+        WHERE vs.venue_id = :venue_id
+        ORDER BY vs.ordinal
+        """,
+        {"show_id": show_id, "venue_id": venue_id},
+    ).all()
+    seat_ids, fragments, by_section = [], [], {}
+    for position, (seat_id, section, row, number, tier, price, accessible, x, y) in enumerate(rows):
+        seat = {
+            "seatId": seat_id, "section": section, "row": row, "number": number, "tier": tier, "price": price,
+            "accessible": accessible, "x": x, "y": y,
+        }
+        seat_ids.append(seat_id)
+        fragments.append(orjson.dumps(seat)[:-1] + b',"status":')
+        by_section.setdefault(section, []).append((position, price, x, y))
+    sections = {
+        name: SectionLayout(
+            name=name,
+            positions=tuple(p for p, *_ in seats),
+            price_from=min(price for _, price, _, _ in seats),
+            price_to=max(price for _, price, _, _ in seats),
+            bounds={
+                "minX": min(x for *_, x, _ in seats), "minY": min(y for *_, y in seats),
+                "maxX": max(x for *_, x, _ in seats), "maxY": max(y for *_, y in seats),
+            },
+        )
+        for name, seats in by_section.items()
+    }
+    return ShowLayout(tuple(seat_ids), tuple(fragments), sections)
+
+
+def _statuses(uow: UnitOfWork, show_id: int, seat_ids: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Seat id -> status code letter. Two aggregates over the same rows pair up in order,
+    and one row back is far cheaper than one row per seat."""
+    only = "" if seat_ids is None else "AND seat_id = ANY(:seats)"
+    ids, codes = uow.execute(
+        f"""
+        SELECT array_agg(seat_id), string_agg({EFFECTIVE_CODE}, '')
+        FROM show_seats WHERE show_id = :id {only}
+        """,
+        {"id": show_id, "seats": list(seat_ids or ())},
+    ).one()
+    return dict(zip(ids or (), codes or ""))
+
+
+def _seats_json(layout: ShowLayout, positions: range | tuple[int, ...], statuses: dict[str, str]) -> bytes:
+    ids, fragments = layout.seat_ids, layout.fragments
+    return b"[" + b",".join(fragments[i] + _STATUS_TAIL[statuses[ids[i]]] for i in positions) + b"]"
 
 
 def render_full(uow: UnitOfWork, show_id: int, section: str | None = None) -> bytes:
-    as_of = _now_and_check(uow, show_id)
-    rows = uow.execute(
-        f"""
-        SELECT vs.seat_id, vs.section, vs.row, vs.number, vs.tier, p.price, vs.accessible, vs.x, vs.y,
-               {EFFECTIVE_STATUS} AS status
-        FROM show_seats ss
-        JOIN venue_seats vs ON vs.venue_id = ss.venue_id AND vs.seat_id = ss.seat_id
-        JOIN show_prices p ON p.show_id = ss.show_id AND p.tier = vs.tier
-        WHERE ss.show_id = :show_id AND (CAST(:section AS text) IS NULL OR vs.section = :section)
-        ORDER BY vs.ordinal
-        """,
-        {"show_id": show_id, "section": section},
-    ).all()
-    if section is not None and not rows:
-        raise SectionNotFound(f"show {show_id} has no section {section[:40]!r}")
-    seats = [
-        {
-            "seatId": r[0], "section": r[1], "row": r[2], "number": r[3], "tier": r[4], "price": r[5],
-            "accessible": r[6], "x": r[7], "y": r[8], "status": r[9],
-        }
-        for r in rows
-    ]
-    body: dict[str, Any] = {"showId": str(show_id), "asOf": as_of, "seats": seats}
-    if section is not None:
-        body["section"] = section
-    return orjson.dumps(body)
+    layout, as_of = _show_layout(uow, show_id)
+    head: dict[str, Any] = {"showId": str(show_id), "asOf": as_of}
+    if section is None:
+        positions: range | tuple[int, ...] = range(len(layout.seat_ids))
+        statuses = _statuses(uow, show_id)
+    else:
+        part = layout.sections.get(section)
+        if part is None:
+            raise SectionNotFound(f"show {show_id} has no section {section[:40]!r}")
+        head["section"] = section
+        positions = part.positions
+        statuses = _statuses(uow, show_id, tuple(layout.seat_ids[i] for i in positions))
+    return orjson.dumps(head)[:-1] + b',"seats":' + _seats_json(layout, positions, statuses) + b"}"
 
 
 def render_compact(uow: UnitOfWork, show_id: int) -> bytes:
-    as_of = _now_and_check(uow, show_id)
-    row = uow.execute(
-        f"""
-        SELECT coalesce(array_agg(vs.seat_id ORDER BY vs.ordinal), '{{}}') AS seat_ids,
-               coalesce(string_agg(CASE {EFFECTIVE_STATUS} WHEN 'AVAILABLE' THEN 'A' WHEN 'HELD' THEN 'H' ELSE 'B' END,
-                                   '' ORDER BY vs.ordinal), '') AS status
-        FROM show_seats ss
-        JOIN venue_seats vs ON vs.venue_id = ss.venue_id AND vs.seat_id = ss.seat_id
-        WHERE ss.show_id = :show_id
-        """,
-        {"show_id": show_id},
-    ).one()
+    layout, as_of = _show_layout(uow, show_id)
+    statuses = _statuses(uow, show_id)
     return orjson.dumps(
         {
             "showId": str(show_id),
             "asOf": as_of,
             "format": "compact",
             "statusCodes": {code: status for status, code in STATUS_CODES.items()},
-            "seatIds": row.seat_ids,
-            "status": row.status,
+            "seatIds": layout.seat_ids,
+            "status": "".join(statuses[seat] for seat in layout.seat_ids),
         }
     )
 
 
 def render_sections(uow: UnitOfWork, show_id: int) -> bytes:
-    as_of = _now_and_check(uow, show_id)
-    rows = uow.execute(
-        f"""
-        SELECT vs.section,
-               count(*) AS seats,
-               count(*) FILTER (WHERE {EFFECTIVE_STATUS} = 'AVAILABLE') AS available,
-               count(*) FILTER (WHERE {EFFECTIVE_STATUS} = 'HELD') AS held,
-               count(*) FILTER (WHERE ss.status = 'BOOKED') AS booked,
-               min(p.price) AS price_from, max(p.price) AS price_to,
-               min(vs.ordinal) AS first_ordinal, min(vs.x) AS min_x, min(vs.y) AS min_y,
-               max(vs.x) AS max_x, max(vs.y) AS max_y
-        FROM show_seats ss
-        JOIN venue_seats vs ON vs.venue_id = ss.venue_id AND vs.seat_id = ss.seat_id
-        JOIN show_prices p ON p.show_id = ss.show_id AND p.tier = vs.tier
-        WHERE ss.show_id = :show_id
-        GROUP BY vs.section
-        ORDER BY first_ordinal
-        """,
-        {"show_id": show_id},
-    )
-    sections = [
-        {
-            "section": r.section, "seats": r.seats, "available": r.available, "held": r.held, "booked": r.booked,
-            "priceFrom": r.price_from, "priceTo": r.price_to,
-            "bounds": {"minX": r.min_x, "minY": r.min_y, "maxX": r.max_x, "maxY": r.max_y},
-        }
-        for r in rows
-    ]
+    layout, as_of = _show_layout(uow, show_id)
+    statuses = _statuses(uow, show_id)
+    sections = []
+    for part in layout.sections.values():
+        counts = {"A": 0, "H": 0, "B": 0}
+        for i in part.positions:
+            counts[statuses[layout.seat_ids[i]]] += 1
+        sections.append(
+            {
+                "section": part.name, "seats": len(part.positions), "available": counts["A"],
+                "held": counts["H"], "booked": counts["B"], "priceFrom": part.price_from,
+                "priceTo": part.price_to, "bounds": part.bounds,
+            }
+        )
     return orjson.dumps({"showId": str(show_id), "asOf": as_of, "sections": sections})
