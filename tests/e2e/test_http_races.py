@@ -7,42 +7,21 @@ import threading
 import pytest
 import requests
 
-from tests.support.races import Attempt, assert_one_winner_per_seat
+from tests.support.races import Attempt, assert_one_winner_per_seat, run_together
 
 pytestmark = pytest.mark.slow
 CLIENTS = 50
 
 
 def http_race(base: str, fans, show_id: int, seat_sets, chaos=None) -> list[Attempt]:
-    barrier = threading.Barrier(len(fans) + (1 if chaos else 0))
-    results: list[Attempt | None] = [None] * len(fans)
-    stop = threading.Event()
-
-    def attempt(i: int) -> None:
+    def attempt(i: int, start_line: threading.Barrier) -> Attempt:
         with requests.Session() as http:
             http.get(f"{base}/healthz")  # open the connection before the start line
-            barrier.wait()
+            start_line.wait()
             r = http.post(f"{base}/api/v1/shows/{show_id}/holds", json={"seatIds": seat_sets[i]}, headers=fans[i].headers)
-            results[i] = Attempt(fans[i].user_id, seat_sets[i], r.status_code, r.json())
+            return Attempt(fans[i].user_id, seat_sets[i], r.status_code, r.json())
 
-    def run_chaos() -> None:
-        barrier.wait()
-        while not stop.is_set():
-            chaos()
-            stop.wait(0.001)
-
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(fans))]
-    if chaos:
-        threads.append(threading.Thread(target=run_chaos))
-    for t in threads:
-        t.start()
-    for t in threads[:len(fans)]:
-        t.join(60)
-    stop.set()
-    for t in threads[len(fans):]:
-        t.join(5)
-    assert all(r is not None for r in results)
-    return results  # type: ignore[return-value]
+    return run_together(len(fans), attempt, chaos)
 
 
 def test_same_seats_across_processes(app, live_server, make):

@@ -7,40 +7,21 @@ from __future__ import annotations
 
 import random
 import threading
+
 from tests.support.db import fetch
-from tests.support.races import Attempt, assert_one_winner_per_seat
+from tests.support.races import Attempt, assert_one_winner_per_seat, run_together
 
 CLIENTS = 50
 
 
 def race(app, fans, show_id, seat_sets, chaos=None) -> list[Attempt]:
-    barrier = threading.Barrier(len(fans) + (1 if chaos else 0))
-    results: list[Attempt | None] = [None] * len(fans)
-    stop = threading.Event()
-
-    def attempt(i: int) -> None:
+    def attempt(i: int, start_line: threading.Barrier) -> Attempt:
         client = app.test_client()
-        barrier.wait()
+        start_line.wait()
         response = client.post(f"/api/v1/shows/{show_id}/holds", json={"seatIds": seat_sets[i]}, headers=fans[i].headers)
-        results[i] = Attempt(fans[i].user_id, seat_sets[i], response.status_code, response.get_json())
+        return Attempt(fans[i].user_id, seat_sets[i], response.status_code, response.get_json())
 
-    def run_chaos() -> None:
-        barrier.wait()
-        while not stop.is_set():
-            chaos()
-            stop.wait(0.002)
-
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(fans))]
-    chaos_thread = threading.Thread(target=run_chaos) if chaos else None
-    for t in threads + ([chaos_thread] if chaos_thread else []):
-        t.start()
-    for t in threads:
-        t.join(60)
-    stop.set()
-    if chaos_thread:
-        chaos_thread.join(5)
-    assert all(r is not None for r in results), "a client did not finish"
-    return results  # type: ignore[return-value]
+    return run_together(len(fans), attempt, chaos)
 
 
 def test_fifty_clients_race_for_the_same_two_seats_over_many_rounds(app, make):

@@ -1,6 +1,8 @@
 """What a fair race for seats must end in, checked from the responses and from Postgres."""
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask
@@ -16,6 +18,37 @@ class Attempt:
     seats: list[str]
     status: int
     body: dict
+
+
+def run_together(clients: int, attempt: Callable[[int, threading.Barrier], Attempt],
+                 chaos: Callable[[], object] | None = None) -> list[Attempt]:
+    """Runs ``attempt(i, start_line)`` in one thread per client; each waits at the start line
+    (a barrier) once it is ready, so the requests leave together. ``chaos`` runs in a loop
+    alongside until every client is done."""
+    start_line = threading.Barrier(clients + (1 if chaos else 0))
+    results: list[Attempt | None] = [None] * clients
+    done = threading.Event()
+
+    def client(i: int) -> None:
+        results[i] = attempt(i, start_line)
+
+    def run_chaos() -> None:
+        start_line.wait()
+        while not done.is_set():
+            chaos()
+            done.wait(0.001)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    chaos_thread = threading.Thread(target=run_chaos) if chaos else None
+    for t in threads + ([chaos_thread] if chaos_thread else []):
+        t.start()
+    for t in threads:
+        t.join(60)
+    done.set()
+    if chaos_thread:
+        chaos_thread.join(5)
+    assert all(r is not None for r in results), "a client did not finish"
+    return results  # type: ignore[return-value]
 
 
 def assert_one_winner_per_seat(app: Flask, show_id: int, attempts: list[Attempt]) -> None:
