@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from flask import Flask, current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -27,6 +29,9 @@ class RedisStore:
             socket_timeout=settings.redis_socket_timeout_seconds,
             socket_connect_timeout=settings.redis_socket_timeout_seconds,
             health_check_interval=30,
+            # Redis only holds hints and caches: one quick reconnect, then carry on without it
+            # (the client's default of ten retries with back-off would stall requests for seconds).
+            retry=Retry(NoBackoff(), 1),
         )
 
     @property

@@ -45,8 +45,8 @@ class Venue(db.Model):
     name: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(32))
     address: Mapped[str] = mapped_column(Text, server_default="")
-    # Bumped by a trigger whenever the venue's seats change (migration 0002).
-    layout_version: Mapped[int] = mapped_column(Integer, server_default="1")
+    # Renewed from a sequence by a trigger whenever the venue's seats change (migration 0002).
+    layout_version: Mapped[int] = mapped_column(BigInteger, server_default=text("nextval('venue_layout_versions')"))
 
 
 class VenueSeat(db.Model):

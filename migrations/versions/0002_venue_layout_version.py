@@ -1,7 +1,9 @@
-"""venues.layout_version, bumped by the database whenever a venue's seats change
+"""venues.layout_version, renewed by the database whenever a venue's seats change
 
 Seat-map renderers cache a venue's layout per process and key it on this
 version, so any change to venue_seats, by any code path, invalidates them.
+Versions come from one sequence, so no two layouts ever share one (not even
+after a venue id is reused).
 
 Revision ID: 0002_venue_layout_version
 Revises: 0001_core_schema
@@ -16,12 +18,16 @@ depends_on = None
 
 
 def upgrade():
-    op.add_column("venues", sa.Column("layout_version", sa.Integer(), server_default="1", nullable=False))
+    op.execute("CREATE SEQUENCE venue_layout_versions")
+    op.add_column(
+        "venues",
+        sa.Column("layout_version", sa.BigInteger(), server_default=sa.text("nextval('venue_layout_versions')"), nullable=False),
+    )
     op.execute(
         """
         CREATE FUNCTION bump_layout_version() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            UPDATE venues SET layout_version = layout_version + 1
+            UPDATE venues SET layout_version = nextval('venue_layout_versions')
             WHERE id IN (SELECT venue_id FROM changed_seats);
             RETURN NULL;
         END $$;
@@ -45,3 +51,4 @@ def downgrade():
         """
     )
     op.drop_column("venues", "layout_version")
+    op.execute("DROP SEQUENCE venue_layout_versions")

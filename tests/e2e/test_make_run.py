@@ -58,7 +58,7 @@ def stop_with_ctrl_c(proc: subprocess.Popen, port: int) -> None:
 
 def redis_answers(port: int) -> bool:
     try:
-        return redis.Redis(port=port, socket_connect_timeout=0.5).ping()
+        return redis.Redis(port=port, socket_connect_timeout=0.5, retry=None).ping()
     except redis.RedisError:
         return False
 

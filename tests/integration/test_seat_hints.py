@@ -28,6 +28,6 @@ def test_clearing_and_redis_outage(rds):
     assert hints.likely_taken(1, ["A1"]) == []
     import redis
 
-    gone = SeatHints(redis.Redis(port=1, socket_connect_timeout=0.1))
+    gone = SeatHints(redis.Redis(port=1, socket_connect_timeout=0.1, retry=None))
     assert gone.likely_taken(1, ["A1"]) == []  # no hint: Postgres decides
     gone.mark_taken(1, ["A1"], until=time.time() + 60)  # does not raise
