@@ -11,3 +11,6 @@ graceful_timeout = 10
 keepalive = 5
 accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None
 errorlog = "-"
+# Several gunicorns run side by side (web, the gateway simulator, test servers): a shared
+# control socket path would make them step on each other.
+control_socket_disable = True

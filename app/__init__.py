@@ -37,12 +37,14 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     _configure_logging(settings)
 
     from app.accounts.passwords import Passwords
+    from app.payments.gateway import PaymentGateway
     from app.api.http import OrjsonProvider, register_error_handlers
     from app.extensions import db, migrate, redis_store
 
     app.json = OrjsonProvider(app)
     app.extensions["seatline.settings"] = settings
     app.extensions["seatline.passwords"] = Passwords(settings.password_time_cost, settings.password_memory_cost_kib)
+    app.extensions["seatline.gateway"] = PaymentGateway(settings)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     redis_store.init_app(app, settings)
@@ -50,15 +52,19 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from app import models  # noqa: F401  (every table registered for Alembic)
     from app.accounts.routes import bp as accounts_bp
     from app.api.docs import bp as docs_bp
+    from app.booking.routes import bp as booking_bp
     from app.catalog.routes import bp as catalog_bp
     from app.demo.cli import seed_demo_command
     from app.inventory.routes import bp as inventory_bp
     from app.ops.routes import bp as ops_bp
+    from app.payments.routes import bp as payments_bp
+    from workers.cli import scheduler_command, worker_command
 
-    for blueprint in (accounts_bp, catalog_bp, inventory_bp, docs_bp, ops_bp):
+    for blueprint in (accounts_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, docs_bp, ops_bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
-    app.cli.add_command(seed_demo_command)
+    for command in (seed_demo_command, worker_command, scheduler_command):
+        app.cli.add_command(command)
 
     @app.get("/")
     def index():

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 DEV_SECRET = "dev-only-secret-change-me-in-production-0123456789"
+DEV_GATEWAY_KEY = "sk_test_seatline_dev"
+DEV_WEBHOOK_SECRET = "whsec_dev_secret"
 
 
 class ConfigError(RuntimeError):
@@ -44,6 +46,24 @@ class Settings:
     db_statement_timeout_ms: int = 5000
     # Redis is a hint: never wait long for it.
     redis_socket_timeout_seconds: float = 0.25
+    # Payment gateway (Stripe's API; the local simulator in development and tests).
+    gateway_api_base: str = "http://127.0.0.1:12111"
+    gateway_api_key: str = DEV_GATEWAY_KEY
+    webhook_secret: str = DEV_WEBHOOK_SECRET
+    gateway_timeout_seconds: float = 5.0
+    gateway_max_retries: int = 2
+    # Background work.
+    sweeper_interval_seconds: int = 30
+    reconcile_interval_seconds: int = 60
+    # An intent unsettled this long is asked about at the gateway, webhook or not.
+    reconcile_after_seconds: int = 60
+    # Notifications.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "Seatline <tickets@seatline.example>"
+    sms_backend: str = "outbox"
+    public_url: str = "http://127.0.0.1:8000"
 
     @property
     def is_production(self) -> bool:
@@ -69,8 +89,12 @@ class Settings:
         if self.is_production:
             missing = [
                 name
-                for name, value in (("SECRET_KEY", self.secret_key),)
-                if not value or value == DEV_SECRET
+                for name, value, dev_value in (
+                    ("SECRET_KEY", self.secret_key, DEV_SECRET),
+                    ("GATEWAY_API_KEY", self.gateway_api_key, DEV_GATEWAY_KEY),
+                    ("WEBHOOK_SECRET", self.webhook_secret, DEV_WEBHOOK_SECRET),
+                )
+                if not value or value == dev_value
             ]
             if missing:
                 raise ConfigError(f"production needs these secrets in the environment: {', '.join(missing)}")

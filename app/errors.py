@@ -96,3 +96,22 @@ class PayloadTooLarge(DomainError):
 class Degraded(DomainError):
     code = "DEGRADED"
     status = 503
+
+
+class PaymentNotCompleted(DomainError):
+    code = "PAYMENT_NOT_COMPLETED"
+    status = 402
+
+
+class HoldExpired(DomainError):
+    code = "HOLD_EXPIRED"
+    status = 409
+
+
+class BookingNotFound(NotFound):
+    code = "BOOKING_NOT_FOUND"
+
+
+class CancellationNotAllowed(DomainError):
+    code = "CANCELLATION_NOT_ALLOWED"
+    status = 422

@@ -1,10 +1,11 @@
 """Every table, imported in one place so Alembic sees the whole schema."""
 from app.accounts.models import User
-from app.booking.models import Booking, Payment, WebhookEvent
+from app.booking.models import Booking, Payment, Refund, WebhookEvent
 from app.catalog.models import City, Event, Show, ShowPrice, Venue, VenueSeat
 from app.inventory.models import Hold, ShowSeat
+from app.notifications.models import Notification, SmsMessage
 
 __all__ = [
-    "Booking", "City", "Event", "Hold", "Payment", "Show", "ShowPrice", "ShowSeat",
-    "User", "Venue", "VenueSeat", "WebhookEvent",
+    "Booking", "City", "Event", "Hold", "Notification", "Payment", "Refund", "Show", "ShowPrice", "ShowSeat",
+    "SmsMessage", "User", "Venue", "VenueSeat", "WebhookEvent",
 ]

@@ -8,6 +8,13 @@ export ENV=${ENV:-development}
 export DATABASE_URL=${DATABASE_URL:-postgresql+psycopg://seatline:seatline@127.0.0.1:5432/seatline}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 export WEB_BIND=${WEB_BIND:-127.0.0.1:8000}
+# The local stand-ins for the payment gateway and for SMTP, and where they send back to.
+export SMTP_PORT=${SMTP_PORT:-1025}
+export GATEWAY_BIND=${GATEWAY_BIND:-127.0.0.1:12111}
+export GATEWAY_API_BASE=${GATEWAY_API_BASE:-http://${GATEWAY_BIND}}
+export SIM_WEBHOOK_URL=${SIM_WEBHOOK_URL:-http://${WEB_BIND}/api/v1/payments/webhook}
+export SIM_WEBHOOK_SECRET=${WEBHOOK_SECRET:-whsec_dev_secret}
+export PUBLIC_URL=${PUBLIC_URL:-http://${WEB_BIND}}
 export FLASK_APP=wsgi
 export PATH="$PWD/.venv/bin:$PATH"
 
@@ -19,6 +26,7 @@ scripts/services.sh seatline
 
 flask db upgrade
 flask seed-demo
+mkdir -p .run/mailbox
 
 cat <<TXT
 
@@ -26,6 +34,8 @@ cat <<TXT
   API:      http://${WEB_BIND}/api/v1/openapi.json
   Demo fan: fan@example.com / seatline-demo
   Manager:  manager@example.com / seatline-demo
+  Payments: the gateway simulator at http://${GATEWAY_BIND}/ (test cards pm_card_visa, pm_card_chargeDeclined)
+  Email:    every message lands in .run/mailbox/new/ (one file per message)
   Ctrl-C stops every process.
 
 TXT

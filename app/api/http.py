@@ -127,5 +127,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if app.config.get("PROPAGATE_EXCEPTIONS"):
+            raise exc
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "INTERNAL_ERROR", "something went wrong on our side")

@@ -49,6 +49,7 @@ class Payment(db.Model):
 
     payment_intent_id: Mapped[str] = mapped_column(Text, primary_key=True)
     hold_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("holds.id"), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20), server_default="REQUIRES_PAYMENT")
@@ -67,3 +68,20 @@ class WebhookEvent(db.Model):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Refund(db.Model):
+    """At most one refund per payment (unique payment_intent_id): money is never returned twice."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    payment_intent_id: Mapped[str] = mapped_column(ForeignKey("payments.payment_intent_id"), unique=True)
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"))
+    amount: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), server_default="PENDING")
+    gateway_refund_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -34,6 +34,8 @@ def seed_demo(uow: UnitOfWork, passwords: Passwords, today_utc: date | None = No
     today_utc = today_utc or datetime.now(ZoneInfo("UTC")).date()
     _ensure_user(uow, passwords, DEMO_FAN, "Demo Fan", "fan")
     _ensure_user(uow, passwords, DEMO_MANAGER, "Demo Manager", "manager")
+    # The demo fan gets SMS too (the development SMS backend records them in sms_outbox).
+    uow.execute("UPDATE users SET phone = '+15555550100' WHERE email = :e AND phone IS NULL", {"e": DEMO_FAN})
 
     bengaluru = scheduling.ensure_city(uow, "Bengaluru", "IN", "Asia/Kolkata")
     london = scheduling.ensure_city(uow, "London", "GB", "Europe/London")

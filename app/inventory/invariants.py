@@ -7,23 +7,25 @@ from __future__ import annotations
 
 from app.unit_of_work import UnitOfWork
 
+# A hold is live while ACTIVE and unexpired, or while its payment may still succeed.
+LIVE = "h.status = 'ACTIVE' AND (h.expires_at > now() OR h.payment_started_at IS NOT NULL)"
+
 RULES: dict[str, str] = {
     "a held seat belongs to a live hold of the same show that lists it": """
         SELECT ss.show_id, ss.seat_id, ss.hold_id FROM show_seats ss
         LEFT JOIN holds h ON h.id = ss.hold_id
         WHERE ss.status = 'HELD' AND ss.hold_expires_at > now()
           AND (h.id IS NULL OR h.status <> 'ACTIVE' OR h.show_id <> ss.show_id OR NOT ss.seat_id = ANY(h.seat_ids)
-               OR h.expires_at <> ss.hold_expires_at)
+               OR ss.hold_expires_at <> CASE WHEN h.payment_started_at IS NULL THEN h.expires_at ELSE 'infinity' END)
     """,
-    "a live hold holds every seat it lists": """
+    "a live hold holds every seat it lists": f"""
         SELECT h.id, s.seat_id FROM holds h CROSS JOIN LATERAL unnest(h.seat_ids) AS s(seat_id)
         LEFT JOIN show_seats ss ON ss.show_id = h.show_id AND ss.seat_id = s.seat_id
-        WHERE h.status = 'ACTIVE' AND h.expires_at > now()
-          AND (ss.seat_id IS NULL OR ss.status <> 'HELD' OR ss.hold_id <> h.id)
+        WHERE {LIVE} AND (ss.seat_id IS NULL OR ss.status <> 'HELD' OR ss.hold_id <> h.id)
     """,
-    "no seat is listed by two live holds": """
+    "no seat is listed by two live holds": f"""
         SELECT h.show_id, s.seat_id, count(*) FROM holds h CROSS JOIN LATERAL unnest(h.seat_ids) AS s(seat_id)
-        WHERE h.status = 'ACTIVE' AND h.expires_at > now()
+        WHERE {LIVE}
         GROUP BY h.show_id, s.seat_id HAVING count(*) > 1
     """,
     "no seat is in two confirmed bookings": """
@@ -36,10 +38,10 @@ RULES: dict[str, str] = {
         WHERE ss.status = 'BOOKED'
           AND (b.id IS NULL OR b.status <> 'CONFIRMED' OR b.show_id <> ss.show_id OR NOT ss.seat_id = ANY(b.seat_ids))
     """,
-    "a live hold's seats are not booked by someone else": """
+    "a live hold's seats are not booked by someone else": f"""
         SELECT h.id, s.seat_id FROM holds h CROSS JOIN LATERAL unnest(h.seat_ids) AS s(seat_id)
         JOIN bookings b ON b.show_id = h.show_id AND b.status = 'CONFIRMED' AND s.seat_id = ANY(b.seat_ids)
-        WHERE h.status = 'ACTIVE' AND h.expires_at > now() AND b.hold_id <> h.id
+        WHERE {LIVE} AND b.hold_id <> h.id
     """,
 }
 

@@ -71,3 +71,6 @@ class Hold(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when payment starts; while set and unsettled the hold's seats cannot lapse (rule 4).
+    payment_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    payment_intent_id: Mapped[str | None] = mapped_column(Text, unique=True)

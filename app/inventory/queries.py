@@ -109,7 +109,9 @@ def get_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> Row[Any] | None:
     return uow.execute(
         """
         SELECT id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at, ended_at,
-               CASE WHEN status = 'ACTIVE' AND expires_at <= now() THEN 'EXPIRED' ELSE status END AS status
+               payment_intent_id, payment_started_at,
+               CASE WHEN status = 'ACTIVE' AND expires_at <= now() AND payment_started_at IS NULL THEN 'EXPIRED'
+                    ELSE status END AS status
         FROM holds WHERE id = :id
         """,
         {"id": hold_id},
@@ -127,6 +129,7 @@ def release_hold(uow: UnitOfWork, hold_id: uuid.UUID, user_id: int) -> list[str]
         SET status = CASE WHEN status = 'EXPIRED' OR expires_at <= now() THEN 'EXPIRED' ELSE 'RELEASED' END,
             ended_at = coalesce(ended_at, now())
         WHERE id = :hold_id AND user_id = :user_id AND status IN ('ACTIVE', 'EXPIRED')
+          AND (status = 'EXPIRED' OR payment_started_at IS NULL)  -- a paying hold ends through the gateway
         RETURNING show_id
         """,
         {"hold_id": hold_id, "user_id": user_id},

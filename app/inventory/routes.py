@@ -3,16 +3,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.api.http import check_body_user, current_user, json_bytes_response, parse_body, parse_id
-from app.errors import HoldNotFound, ShowNotFound, ValidationFailed
+from app.booking import saga
+from app.errors import HoldNotActive, HoldNotFound, ShowNotFound, ValidationFailed
 from app.extensions import redis_store, settings
 from app.inventory import seatmap, services
 from app.inventory.hints import SeatHints
 from app.response_cache import cached_bytes
 from app.unit_of_work import unit_of_work
+from workers.dispatch import run_followups, schedule_hold_expiry
 
 bp = Blueprint("inventory_api", __name__, url_prefix="/api/v1")
 
@@ -89,6 +91,7 @@ def create_hold(show_id: str):
     check_body_user(user, body.userId)
     with unit_of_work() as uow:
         hold = services.hold_seats(uow, SeatHints(redis_store.client), _limits(), user.id, sid, body.seatIds)
+    schedule_hold_expiry(str(hold.hold_id), hold.expires_at)
     return hold.to_json(), 201, {"Location": f"/api/v1/holds/{hold.hold_id}"}
 
 
@@ -103,6 +106,16 @@ def get_hold(hold_id: str):
 @bp.delete("/holds/<hold_id>")
 def release_hold(hold_id: str):
     user = current_user()
-    with unit_of_work() as uow:
-        hold = services.release_hold(uow, SeatHints(redis_store.client), user.id, _hold_id(hold_id))
+    hid = _hold_id(hold_id)
+    try:
+        with unit_of_work() as uow:
+            hold = services.release_hold(uow, SeatHints(redis_store.client), user.id, hid)
+    except services.PaymentInFlight:
+        with unit_of_work() as uow:
+            settlement = saga.release_paying_hold(uow, current_app.extensions["seatline.gateway"], user.id, hid)
+        run_followups(settlement.followups)
+        with unit_of_work() as uow:
+            hold = services.get_hold(uow, user.id, hid)
+        if hold.status == "CONFIRMED":
+            raise HoldNotActive("this hold has been paid for and cannot be released", status=hold.status)
     return hold.to_json(), 200

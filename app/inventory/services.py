@@ -30,6 +30,8 @@ class HoldView:
     currency: str
     created_at: datetime
     expires_at: datetime
+    payment_intent_id: str | None = None
+    payment_started: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,6 +43,7 @@ class HoldView:
             "currency": self.currency,
             "createdAt": self.created_at.isoformat(),
             "expiresAt": self.expires_at.isoformat(),
+            "paymentIntentId": self.payment_intent_id,
         }
 
 
@@ -128,7 +131,12 @@ def get_hold(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> HoldView:
     return HoldView(
         hold_id=row.id, show_id=row.show_id, user_id=row.user_id, status=row.status, seat_ids=list(row.seat_ids),
         amount=row.amount, currency=row.currency, created_at=row.created_at, expires_at=row.expires_at,
+        payment_intent_id=row.payment_intent_id, payment_started=row.payment_started_at is not None,
     )
+
+
+class PaymentInFlight(Exception):
+    """The hold's payment may still succeed: only the gateway can end it (rule 4)."""
 
 
 def release_hold(uow: UnitOfWork, hints: SeatHints, user_id: int, hold_id: uuid.UUID) -> HoldView:
@@ -136,6 +144,8 @@ def release_hold(uow: UnitOfWork, hints: SeatHints, user_id: int, hold_id: uuid.
     if freed is None:
         uow.rollback()
         hold = get_hold(uow, user_id, hold_id)
+        if hold.status == "ACTIVE" and hold.payment_started:
+            raise PaymentInFlight(hold_id)
         if hold.status == "CONFIRMED":
             raise HoldNotActive("this hold has been paid for and cannot be released", status=hold.status)
         return hold  # already released or expired: releasing again changes nothing

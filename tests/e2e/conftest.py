@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.db import Builder, app, clean_state, make, rds  # noqa: F401  (fixtures)
+from tests.support.db import Builder, app, clean_state, make, rds, smtp_sink  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,6 +1,9 @@
 import pytest
 
-from tests.support.db import Builder, app, client, clean_state, make, rds  # noqa: F401  (fixtures)
+from tests.support.db import (  # noqa: F401  (fixtures)
+    Builder, _jobs_use_the_test_app, app, client, clean_state, gateway, mail, make, rds, simulator_process, smtp_sink,
+    web_server,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@ a clean slate per test, and builders for users and shows."""
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -22,9 +23,12 @@ from app.extensions import db
 from app.unit_of_work import unit_of_work
 from tests.conftest import settings_for_tests
 from tests.support.contract import ContractClient
+from tests.support.services import (
+    WEBHOOK_SECRET, MailSink, Simulator, ThreadedServer, free_port, smtp_sink, start_simulator,
+)
 
 TABLES = (
-    "webhook_events, payments, bookings, show_seats, holds, show_prices, shows, "
+    "sms_outbox, notifications, refunds, webhook_events, payments, bookings, show_seats, holds, show_prices, shows, "
     "events, venue_seats, venues, cities, users"
 )
 
@@ -38,15 +42,75 @@ def _reset_schema(database_url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def app() -> Iterator[Flask]:
-    settings = settings_for_tests()
+def app(smtp_sink) -> Iterator[Flask]:
+    _, smtp_port = smtp_sink
+    simulator_port = free_port()  # the simulator starts there only for tests that ask for it
+    settings = settings_for_tests(
+        gateway_api_base=f"http://127.0.0.1:{simulator_port}",
+        webhook_secret=WEBHOOK_SECRET,
+        smtp_port=smtp_port,
+        gateway_timeout_seconds=2.0,
+    )
     _reset_schema(settings.database_url)
     application = create_app(settings)
+    application.test_client_class = ContractClient
+    application.config["PROPAGATE_EXCEPTIONS"] = os.environ.get("SEATLINE_TEST_RAISE") == "1"
+    application.config["SIMULATOR_PORT"] = simulator_port
     with application.app_context():
         upgrade()  # the schema comes only from the migrations
     yield application
     with application.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def web_server(app) -> Iterator[ThreadedServer]:
+    """The app under test on a real port, so the simulator's webhooks can reach it."""
+    server = ThreadedServer(app)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def simulator_process(app, web_server) -> Iterator[Simulator]:
+    proc, sim = start_simulator(f"{web_server.url}/api/v1/payments/webhook", port=app.config["SIMULATOR_PORT"])
+    yield sim
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def gateway(simulator_process) -> Simulator:
+    simulator_process.reset()
+    return simulator_process
+
+
+@pytest.fixture
+def mail(smtp_sink) -> MailSink:
+    sink, _ = smtp_sink
+    sink.clear()
+    return sink
+
+
+@pytest.fixture(autouse=True)
+def _jobs_use_the_test_app(app, monkeypatch):
+    import workers.jobs
+
+    monkeypatch.setattr(workers.jobs, "job_app", lambda: app)
+
+
+def run_jobs(app: Flask) -> None:
+    """Works every queued job to the end with a real RQ worker (no fork, burst mode)."""
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from workers import queues
+
+    connection = redis.Redis.from_url(app.extensions["seatline.settings"].redis_url)
+    worker = SimpleWorker(
+        [queues.queue(name, connection) for name in queues.ALL_QUEUES], connection=connection, serializer=JSONSerializer
+    )
+    worker.work(burst=True, with_scheduler=False)
 
 
 @pytest.fixture
@@ -65,7 +129,6 @@ def redis_client(app: Flask) -> redis.Redis:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    app.test_client_class = ContractClient
     return app.test_client()
 
 

@@ -32,6 +32,14 @@ def test_production_refuses_to_start_without_a_real_secret(secret):
         Settings.from_env(env)
 
 
+PRODUCTION = {"ENV": "production", "SECRET_KEY": "x" * 40, "GATEWAY_API_KEY": "sk_live_abc", "WEBHOOK_SECRET": "whsec_live"}
+
+
 def test_production_starts_with_its_secrets():
-    settings = Settings.from_env({"ENV": "production", "SECRET_KEY": "x" * 40})
-    assert settings.is_production
+    assert Settings.from_env(PRODUCTION).is_production
+
+
+@pytest.mark.parametrize("missing", ["GATEWAY_API_KEY", "WEBHOOK_SECRET"])
+def test_production_needs_the_gateway_secrets(missing):
+    with pytest.raises(ConfigError, match=missing):
+        Settings.from_env({k: v for k, v in PRODUCTION.items() if k != missing})

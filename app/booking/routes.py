@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from flask import Blueprint, current_app
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from app.api.http import current_user, parse_body
+from app.booking import saga, services
+from app.errors import BookingNotFound, HoldNotFound
+from app.unit_of_work import unit_of_work
+from workers.dispatch import run_followups
+
+bp = Blueprint("booking_api", __name__, url_prefix="/api/v1")
+
+
+class ConfirmRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    paymentIntentId: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+def _uuid(raw: str, not_found: type, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise not_found(f"{what} {raw[:40]!r} does not exist") from exc
+
+
+@bp.post("/holds/<hold_id>/confirm")
+def confirm(hold_id: str):
+    user = current_user()
+    hid = _uuid(hold_id, HoldNotFound, "hold")
+    body = parse_body(ConfirmRequest)
+    with unit_of_work() as uow:
+        settlement = saga.confirm(uow, current_app.extensions["seatline.gateway"], user.id, hid, body.paymentIntentId)
+    run_followups(settlement.followups)
+    saga.raise_unless_booked(settlement)
+    return {"bookingId": str(settlement.booking_id)}, 201 if settlement.created else 200
+
+
+@bp.get("/bookings")
+def list_bookings():
+    user = current_user()
+    with unit_of_work() as uow:
+        bookings = services.list_bookings(uow, user.id)
+    return {"bookings": bookings}, 200, {"Cache-Control": "no-store"}
+
+
+@bp.get("/bookings/<booking_id>")
+def get_booking(booking_id: str):
+    user = current_user()
+    with unit_of_work() as uow:
+        booking = services.get_booking(uow, user.id, _uuid(booking_id, BookingNotFound, "booking"))
+    return booking, 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/bookings/<booking_id>/cancel")
+def cancel_booking(booking_id: str):
+    user = current_user()
+    with unit_of_work() as uow:
+        body, followups = services.cancel_booking(uow, user.id, _uuid(booking_id, BookingNotFound, "booking"))
+    run_followups(followups)
+    return body, 200

@@ -1,0 +1,269 @@
+"""From hold to booking (or refund): every path that settles a payment goes through here.
+
+- ``start_payment``: protects the hold's seats (rule 4), then creates one intent per hold
+  at the gateway with an idempotency key derived from the hold.
+- ``settle_intent``: asks the gateway what became of an intent and acts on it. Confirm
+  calls, webhooks, reconciliation and hold expiry all end here, in any order and any
+  number of times: the hold row lock serialises them and the unique payment intent id
+  on bookings makes a second booking impossible.
+- ``expire_hold``: a lapsed hold is released; if its payment may still succeed, the
+  intent is cancelled at the gateway first and whatever the gateway answers decides.
+
+Side effects outside Postgres (jobs, hints) are returned as ``Followups`` and run by
+the caller after commit; anything they carry is also recorded in Postgres, so a lost
+job is found again by the sweeper.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.booking import queries
+from app.errors import Degraded, HoldExpired, HoldNotFound, PaymentNotCompleted, ValidationFailed
+from app.notifications.outbox import booking_context, format_money, queue_message
+from app.payments.gateway import GatewayUnavailable, Intent, PaymentGateway
+from app.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Followups:
+    notifications: list[int] = field(default_factory=list)
+    refunds: list[uuid.UUID] = field(default_factory=list)
+    booked_seats: dict[int, list[str]] = field(default_factory=dict)
+    freed_seats: dict[int, list[str]] = field(default_factory=dict)
+
+    def merge(self, other: Followups) -> Followups:
+        self.notifications += other.notifications
+        self.refunds += other.refunds
+        for target, source in ((self.booked_seats, other.booked_seats), (self.freed_seats, other.freed_seats)):
+            for show_id, seats in source.items():
+                target.setdefault(show_id, []).extend(seats)
+        return self
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What became of a payment: a booking (new or found), a refund, or nothing yet."""
+
+    outcome: str  # BOOKED | REFUNDED | PENDING | CANCELED
+    booking_id: uuid.UUID | None = None
+    created: bool = False
+    payment_status: str | None = None
+    followups: Followups = field(default_factory=Followups)
+
+
+def intent_idempotency_key(hold_id: uuid.UUID) -> str:
+    return f"seatline-hold-{hold_id}-intent"
+
+
+def _intent_metadata(hold: Any) -> dict[str, str]:
+    return {"hold_id": str(hold.id), "user_id": str(hold.user_id), "show_id": str(hold.show_id)}
+
+
+# ---------------------------------------------------------------- starting a payment
+
+
+def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID) -> Intent:
+    hold = queries.lock_hold(uow, hold_id)
+    if hold is None or hold.user_id != user_id:
+        raise HoldNotFound(f"hold {hold_id} does not exist")
+    if hold.payment_intent_id is not None:
+        uow.rollback()
+        return _gateway(lambda: gateway.retrieve_intent(hold.payment_intent_id))
+    if hold.status != "ACTIVE" or (not hold.live and hold.payment_started_at is None):
+        raise HoldExpired("this hold has run out; hold the seats again", status=hold.status)
+    if hold.payment_started_at is None:
+        protected = queries.protect_seats_while_paying(uow, hold.id, hold.show_id)
+        if protected != len(hold.seat_ids):
+            raise HoldExpired("this hold has run out; hold the seats again")
+    uow.commit()  # seats are protected before the gateway can possibly take money
+
+    intent = _gateway(
+        lambda: gateway.create_intent(hold.amount, hold.currency, _intent_metadata(hold), intent_idempotency_key(hold.id))
+    )
+    hold = queries.lock_hold(uow, hold_id)
+    queries.record_intent(uow, hold, intent.id)
+    uow.commit()
+    return intent
+
+
+def _gateway(call):
+    try:
+        return call()
+    except GatewayUnavailable as exc:
+        log.warning("payment gateway unavailable: %s", exc)
+        raise Degraded(
+            "the payment service is not answering; your seats stay held, try again in a moment", retryAfter=5
+        ) from exc
+
+
+# ---------------------------------------------------------------- confirming
+
+
+def confirm(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID, intent_id: str) -> Settlement:
+    """Settles the hold's intent; the caller runs the followups, then ``raise_unless_booked``."""
+    hold = uow.execute("SELECT user_id, payment_intent_id FROM holds WHERE id = :id", {"id": hold_id}).first()
+    if hold is None or hold.user_id != user_id:
+        raise HoldNotFound(f"hold {hold_id} does not exist")
+    if hold.payment_intent_id != intent_id:
+        raise ValidationFailed(
+            "paymentIntentId is not this hold's payment", fields=[{"field": "paymentIntentId", "message": "not this hold's"}]
+        )
+    existing = queries.booking_for_intent(uow, intent_id)
+    uow.rollback()
+    if existing is not None:
+        return Settlement("BOOKED", booking_id=existing, created=False)
+    intent = _gateway(lambda: gateway.retrieve_intent(intent_id))
+    return settle_intent(uow, gateway, intent)
+
+
+def raise_unless_booked(settlement: Settlement) -> None:
+    """What a fan's confirm call is told when the payment did not end in a booking."""
+    if settlement.outcome == "REFUNDED":
+        raise HoldExpired(
+            "your hold ran out and its seats were taken before the payment arrived; the payment is being refunded",
+            refund=True,
+        )
+    if settlement.outcome != "BOOKED":
+        raise PaymentNotCompleted(
+            "the payment has not been completed at the gateway", paymentStatus=settlement.payment_status
+        )
+
+
+# ---------------------------------------------------------------- settling
+
+
+def settle_intent(uow: UnitOfWork, gateway: PaymentGateway, intent: Intent) -> Settlement:
+    """Brings Postgres in line with the gateway's view of one intent. Idempotent."""
+    hold_id = _hold_of(uow, intent)
+    if hold_id is None:
+        log.error("intent %s names no hold of ours; leaving it alone", intent.id)
+        return Settlement("PENDING", payment_status=intent.status)
+    hold = queries.lock_hold(uow, hold_id)
+    if hold is None:
+        return Settlement("PENDING", payment_status=intent.status)
+    queries.record_intent(uow, hold, intent.id)
+
+    if intent.succeeded:
+        settlement = _settle_success(uow, hold, intent)
+    elif intent.status == "canceled":
+        settlement = _settle_cancellation(uow, hold, intent)
+    else:
+        status = "FAILED" if intent.status == "requires_payment_method" else "PROCESSING"
+        queries.set_payment_status(uow, intent.id, status)
+        settlement = Settlement("PENDING", payment_status=intent.status)
+    uow.commit()
+    return settlement
+
+
+def _hold_of(uow: UnitOfWork, intent: Intent) -> uuid.UUID | None:
+    known = uow.execute("SELECT hold_id FROM payments WHERE payment_intent_id = :pi", {"pi": intent.id}).scalar()
+    if known is not None:
+        return known
+    try:
+        return uuid.UUID(intent.metadata.get("hold_id", ""))
+    except ValueError:
+        return None
+
+
+def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent) -> Settlement:
+    queries.set_payment_status(uow, intent.id, "SUCCEEDED")
+    existing = queries.booking_for_intent(uow, intent.id)
+    if existing is not None:
+        return Settlement("BOOKED", booking_id=existing)
+    if queries.refund_for_intent(uow, intent.id) is not None:
+        return Settlement("REFUNDED")
+    if intent.amount_received != hold.amount or intent.currency != hold.currency:
+        log.error("intent %s paid %s %s for a hold of %s %s; refunding", intent.id, intent.amount_received,
+                  intent.currency, hold.amount, hold.currency)
+        return _refund_instead(uow, hold, intent, "AMOUNT_MISMATCH")
+
+    booking_id = uuid.uuid4()
+    attempt = uow.session.begin_nested()
+    queries.insert_booking(uow, booking_id, hold, intent.id)
+    booked = queries.book_seats(uow, hold, booking_id)
+    if len(booked) < len(hold.seat_ids):
+        attempt.rollback()
+        return _refund_instead(uow, hold, intent, "HOLD_LAPSED")
+    attempt.commit()
+    queries.mark_hold(uow, hold.id, "CONFIRMED")
+    followups = Followups(booked_seats={hold.show_id: list(hold.seat_ids)})
+    followups.notifications += queue_message(
+        uow, hold.user_id, "booking_confirmed", str(booking_id), booking_context(uow, booking_id)
+    )
+    return Settlement("BOOKED", booking_id=booking_id, created=True, followups=followups)
+
+
+def _refund_instead(uow: UnitOfWork, hold: Any, intent: Intent, reason: str) -> Settlement:
+    """The money came but the seats cannot be had: release what the hold still has and refund in full."""
+    freed = queries.free_hold_seats(uow, hold.id, hold.show_id)
+    if hold.status == "ACTIVE":
+        queries.mark_hold(uow, hold.id, "EXPIRED")
+    followups = Followups(freed_seats={hold.show_id: freed})
+    refund_id = queries.insert_refund(uow, intent.id, intent.amount_received, reason, None)
+    if refund_id is not None:
+        followups.refunds.append(refund_id)
+        title = uow.execute(
+            "SELECT e.title FROM shows s JOIN events e ON e.id = s.event_id WHERE s.id = :id", {"id": hold.show_id}
+        ).scalar_one()
+        followups.notifications += queue_message(
+            uow, hold.user_id, "payment_refunded", intent.id,
+            {"title": title, "seats": ", ".join(hold.seat_ids), "amount": format_money(intent.amount_received, intent.currency)},
+        )
+    return Settlement("REFUNDED", followups=followups)
+
+
+def _settle_cancellation(uow: UnitOfWork, hold: Any, intent: Intent) -> Settlement:
+    """The intent was cancelled at the gateway: it can no longer succeed, so its seats go back on sale."""
+    queries.set_payment_status(uow, intent.id, "CANCELED")
+    followups = Followups()
+    if hold.status == "ACTIVE" and hold.payment_intent_id == intent.id:
+        followups.freed_seats[hold.show_id] = queries.free_hold_seats(uow, hold.id, hold.show_id)
+        queries.mark_hold(uow, hold.id, "EXPIRED" if not hold.live else "RELEASED")
+    return Settlement("CANCELED", payment_status="canceled", followups=followups)
+
+
+# ---------------------------------------------------------------- expiry
+
+
+def expire_hold(uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID) -> Settlement | None:
+    """Ends one lapsed hold. Without a payment: its seats are freed. With one: the gateway decides."""
+    hold = queries.lock_hold(uow, hold_id)
+    if hold is None or hold.status != "ACTIVE" or hold.live:
+        uow.rollback()
+        return None
+    if hold.payment_started_at is None:
+        freed = queries.free_hold_seats(uow, hold.id, hold.show_id)
+        queries.mark_hold(uow, hold.id, "EXPIRED")
+        uow.commit()
+        return Settlement("CANCELED", followups=Followups(freed_seats={hold.show_id: freed}))
+    uow.rollback()  # never hold a row lock across a gateway call
+    intent = _current_intent(gateway, hold)
+    if not intent.succeeded and intent.status != "canceled":
+        intent = gateway.cancel_intent(intent.id)
+    return settle_intent(uow, gateway, intent)
+
+
+def release_paying_hold(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID) -> Settlement:
+    """The fan lets go of a hold whose payment has started: cancel the intent at the gateway first;
+    if the payment got through meanwhile, the fan has a booking instead."""
+    hold = queries.lock_hold(uow, hold_id)
+    uow.rollback()
+    if hold is None or hold.user_id != user_id:
+        raise HoldNotFound(f"hold {hold_id} does not exist")
+    intent = _gateway(lambda: _current_intent(gateway, hold))
+    if not intent.succeeded and intent.status != "canceled":
+        intent = _gateway(lambda: gateway.cancel_intent(intent.id))
+    return settle_intent(uow, gateway, intent)
+
+
+def _current_intent(gateway: PaymentGateway, hold: Any) -> Intent:
+    # Without a recorded intent id the create call's answer was lost: the same idempotency
+    # key returns the intent if it exists (and creates it if not), so it can be cancelled.
+    if hold.payment_intent_id is None:
+        return gateway.create_intent(hold.amount, hold.currency, _intent_metadata(hold), intent_idempotency_key(hold.id))
+    return gateway.retrieve_intent(hold.payment_intent_id)

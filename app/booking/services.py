@@ -1,0 +1,103 @@
+"""Fans' bookings: listing them and cancelling them under the show's refund policy."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from app.booking import queries
+from app.booking.refund_policy import refund_for
+from app.booking.saga import Followups
+from app.errors import BookingNotFound, CancellationNotAllowed
+from app.notifications.outbox import booking_context, queue_message
+from app.unit_of_work import UnitOfWork
+
+BOOKING_SELECT = """
+    SELECT b.id, b.hold_id, b.show_id, b.seat_ids, b.amount, b.currency, b.status, b.refund_amount,
+           b.payment_intent_id, b.created_at, b.cancelled_at, b.user_id,
+           e.title, s.starts_at, v.name AS venue_name, c.timezone,
+           r.status AS refund_status, r.amount AS refund_total
+    FROM bookings b
+    JOIN shows s ON s.id = b.show_id JOIN events e ON e.id = s.event_id
+    JOIN venues v ON v.id = s.venue_id JOIN cities c ON c.id = v.city_id
+    LEFT JOIN refunds r ON r.payment_intent_id = b.payment_intent_id
+"""
+
+
+def _view(row: Any) -> dict[str, Any]:
+    from zoneinfo import ZoneInfo
+
+    return {
+        "bookingId": str(row.id),
+        "holdId": str(row.hold_id),
+        "showId": str(row.show_id),
+        "title": row.title,
+        "venueName": row.venue_name,
+        "startTime": row.starts_at.astimezone(ZoneInfo(row.timezone)).isoformat(),
+        "seatIds": list(row.seat_ids),
+        "amount": row.amount,
+        "currency": row.currency,
+        "status": row.status,
+        "paymentIntentId": row.payment_intent_id,
+        "refundAmount": row.refund_amount,
+        "refund": None if row.refund_status is None else {"amount": row.refund_total, "status": row.refund_status},
+        "createdAt": row.created_at.isoformat(),
+        "cancelledAt": row.cancelled_at.isoformat() if row.cancelled_at else None,
+    }
+
+
+def list_bookings(uow: UnitOfWork, user_id: int) -> list[dict[str, Any]]:
+    rows = uow.execute(f"{BOOKING_SELECT} WHERE b.user_id = :u ORDER BY s.starts_at, b.created_at", {"u": user_id})
+    return [_view(r) for r in rows]
+
+
+def get_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> dict[str, Any]:
+    row = uow.execute(f"{BOOKING_SELECT} WHERE b.id = :id", {"id": booking_id}).first()
+    if row is None or row.user_id != user_id:
+        raise BookingNotFound(f"booking {booking_id} does not exist")
+    return _view(row)
+
+
+def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> tuple[dict[str, Any], Followups]:
+    row = uow.execute(
+        """
+        SELECT b.id, b.user_id, b.show_id, b.status, b.amount, b.payment_intent_id, b.seat_ids,
+               s.starts_at, s.refund_policy, now() AS db_now
+        FROM bookings b JOIN shows s ON s.id = b.show_id WHERE b.id = :id FOR UPDATE OF b
+        """,
+        {"id": booking_id},
+    ).first()
+    if row is None or row.user_id != user_id:
+        raise BookingNotFound(f"booking {booking_id} does not exist")
+    followups = Followups()
+    if row.status == "CONFIRMED":
+        refund = refund_for(row.refund_policy, row.amount, row.starts_at, row.db_now)
+        if refund is None:
+            raise CancellationNotAllowed("this booking can no longer be cancelled under the show's refund policy")
+        uow.execute(
+            "UPDATE bookings SET status = 'CANCELLED', cancelled_at = now(), refund_amount = :r WHERE id = :id",
+            {"r": refund, "id": booking_id},
+        )
+        freed = uow.execute(
+            """
+            WITH mine AS (
+                SELECT show_id, seat_id FROM show_seats WHERE show_id = :show_id AND booking_id = :id
+                ORDER BY seat_id FOR UPDATE
+            )
+            UPDATE show_seats ss SET status = 'AVAILABLE', booking_id = NULL
+            FROM mine WHERE ss.show_id = mine.show_id AND ss.seat_id = mine.seat_id
+            RETURNING ss.seat_id
+            """,
+            {"show_id": row.show_id, "id": booking_id},
+        )
+        followups.freed_seats[row.show_id] = [r.seat_id for r in freed]
+        if refund > 0:
+            refund_id = queries.insert_refund(uow, row.payment_intent_id, refund, "CUSTOMER_CANCELLED", booking_id)
+            if refund_id is not None:
+                followups.refunds.append(refund_id)
+        context = booking_context(uow, booking_id)
+        followups.notifications += queue_message(
+            uow, user_id, "booking_cancelled", str(booking_id), {**context, "refund_minor": refund}
+        )
+        uow.commit()
+    booking = get_booking(uow, user_id, booking_id)
+    return {"bookingId": booking["bookingId"], "status": booking["status"], "refundAmount": booking["refundAmount"]}, followups

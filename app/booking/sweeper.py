@@ -1,0 +1,135 @@
+"""The safety net: set-based statements that find work a lost or late job left behind."""
+from __future__ import annotations
+
+import uuid
+
+from app.unit_of_work import UnitOfWork
+
+
+def release_expired_holds(uow: UnitOfWork, batch: int = 1000) -> tuple[int, dict[int, list[str]]]:
+    """Expires up to ``batch`` lapsed holds that have no payment in flight and frees their seats,
+    in one statement. Returns how many holds ended and the seats freed per show."""
+    rows = uow.execute(
+        """
+        WITH expired AS (
+            SELECT id, show_id FROM holds
+            WHERE status = 'ACTIVE' AND expires_at <= now() AND payment_started_at IS NULL
+            ORDER BY expires_at
+            LIMIT :batch
+            FOR UPDATE SKIP LOCKED
+        ), seats AS (
+            SELECT ss.show_id, ss.seat_id FROM show_seats ss
+            JOIN expired e ON ss.hold_id = e.id AND ss.show_id = e.show_id
+            WHERE ss.status = 'HELD'
+            ORDER BY ss.show_id, ss.seat_id
+            FOR UPDATE OF ss
+        ), freed AS (
+            UPDATE show_seats ss SET status = 'AVAILABLE', hold_id = NULL, hold_expires_at = NULL
+            FROM seats WHERE ss.show_id = seats.show_id AND ss.seat_id = seats.seat_id
+            RETURNING ss.show_id, ss.seat_id
+        ), ended AS (
+            UPDATE holds h SET status = 'EXPIRED', ended_at = now()
+            FROM expired WHERE h.id = expired.id
+            RETURNING h.id
+        )
+        SELECT (SELECT count(*) FROM ended) AS ended,
+               (SELECT coalesce(array_agg(show_id), '{}') FROM freed) AS show_ids,
+               (SELECT coalesce(array_agg(seat_id), '{}') FROM freed) AS seat_ids
+        """,
+        {"batch": batch},
+    ).one()
+    uow.commit()
+    return rows.ended, _by_show(zip(rows.show_ids, rows.seat_ids))
+
+
+def free_orphaned_seats(uow: UnitOfWork, batch: int = 5000) -> dict[int, list[str]]:
+    """Seats still marked HELD by a hold that has ended (it lapsed and lost only some seats)."""
+    rows = uow.execute(
+        """
+        WITH orphans AS (
+            SELECT ss.show_id, ss.seat_id FROM show_seats ss JOIN holds h ON h.id = ss.hold_id
+            WHERE ss.status = 'HELD' AND h.status IN ('EXPIRED', 'RELEASED') AND ss.hold_expires_at <= now()
+            ORDER BY ss.show_id, ss.seat_id
+            LIMIT :batch
+            FOR UPDATE OF ss SKIP LOCKED
+        )
+        UPDATE show_seats ss SET status = 'AVAILABLE', hold_id = NULL, hold_expires_at = NULL
+        FROM orphans WHERE ss.show_id = orphans.show_id AND ss.seat_id = orphans.seat_id
+        RETURNING ss.show_id, ss.seat_id
+        """,
+        {"batch": batch},
+    ).all()
+    uow.commit()
+    return _by_show(rows)
+
+
+def _by_show(pairs) -> dict[int, list[str]]:
+    freed: dict[int, list[str]] = {}
+    for show_id, seat_id in pairs:
+        freed.setdefault(show_id, []).append(seat_id)
+    return freed
+
+
+def lapsed_paying_holds(uow: UnitOfWork, limit: int = 500) -> list[uuid.UUID]:
+    """Lapsed holds whose payment may still succeed: the gateway must settle each one."""
+    return list(
+        uow.execute(
+            """
+            SELECT id FROM holds
+            WHERE status = 'ACTIVE' AND expires_at <= now() AND payment_started_at IS NOT NULL
+            ORDER BY expires_at LIMIT :limit
+            """,
+            {"limit": limit},
+        ).scalars()
+    )
+
+
+def stale_open_payments(uow: UnitOfWork, older_than_seconds: int, limit: int = 500) -> list[str]:
+    return list(
+        uow.execute(
+            """
+            SELECT payment_intent_id FROM payments
+            WHERE status IN ('REQUIRES_PAYMENT', 'PROCESSING', 'FAILED')
+              AND updated_at <= now() - make_interval(secs => :age)
+            ORDER BY updated_at LIMIT :limit
+            """,
+            {"age": older_than_seconds, "limit": limit},
+        ).scalars()
+    )
+
+
+def unprocessed_events(uow: UnitOfWork, older_than_seconds: int, limit: int = 500) -> list[str]:
+    return list(
+        uow.execute(
+            """
+            SELECT event_id FROM webhook_events
+            WHERE processed_at IS NULL AND received_at <= now() - make_interval(secs => :age)
+            ORDER BY received_at LIMIT :limit
+            """,
+            {"age": older_than_seconds, "limit": limit},
+        ).scalars()
+    )
+
+
+def pending_refunds(uow: UnitOfWork, older_than_seconds: int, limit: int = 500) -> list[uuid.UUID]:
+    return list(
+        uow.execute(
+            """
+            SELECT id FROM refunds WHERE status = 'PENDING' AND created_at <= now() - make_interval(secs => :age)
+            ORDER BY created_at LIMIT :limit
+            """,
+            {"age": older_than_seconds, "limit": limit},
+        ).scalars()
+    )
+
+
+def pending_notifications(uow: UnitOfWork, older_than_seconds: int, limit: int = 500) -> list[int]:
+    return list(
+        uow.execute(
+            """
+            SELECT id FROM notifications WHERE status = 'PENDING' AND created_at <= now() - make_interval(secs => :age)
+            ORDER BY created_at LIMIT :limit
+            """,
+            {"age": older_than_seconds, "limit": limit},
+        ).scalars()
+    )

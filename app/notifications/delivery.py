@@ -1,0 +1,88 @@
+"""Delivering queued notifications: email over SMTP, SMS through a provider adapter."""
+from __future__ import annotations
+
+import logging
+import smtplib
+import uuid
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Protocol
+
+from app.config import Settings
+from app.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class Channel(Protocol):
+    def send(self, uow: UnitOfWork, notification_id: int, recipient: str, subject: str, body: str) -> None: ...
+
+
+class EmailChannel:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def send(self, uow: UnitOfWork, notification_id: int, recipient: str, subject: str, body: str) -> None:
+        message = EmailMessage()
+        message["From"] = self._settings.mail_from
+        message["To"] = recipient
+        message["Subject"] = subject
+        # A stable id: if a crash makes us send twice, mail software sees one message.
+        message["Message-ID"] = make_msgid(idstring=f"notification-{notification_id}", domain="seatline.example")
+        message["X-Seatline-Notification"] = str(notification_id)
+        message.set_content(body)
+        with smtplib.SMTP(self._settings.smtp_host, self._settings.smtp_port, timeout=self._settings.smtp_timeout_seconds) as smtp:
+            smtp.send_message(message)
+
+
+class SmsProvider(Protocol):
+    def send_sms(self, uow: UnitOfWork, to_number: str, body: str, reference: str) -> str: ...
+
+
+class OutboxSmsProvider:
+    """Development backend: records each message in the sms_outbox table instead of sending it."""
+
+    def send_sms(self, uow: UnitOfWork, to_number: str, body: str, reference: str) -> str:
+        message_id = f"dev-{uuid.uuid5(uuid.NAMESPACE_URL, reference)}"
+        uow.execute(
+            """
+            INSERT INTO sms_outbox (to_number, body, provider_message_id) VALUES (:to, :body, :mid)
+            ON CONFLICT (provider_message_id) DO NOTHING
+            """,
+            {"to": to_number, "body": body, "mid": message_id},
+        )
+        return message_id
+
+
+class SmsChannel:
+    def __init__(self, provider: SmsProvider) -> None:
+        self._provider = provider
+
+    def send(self, uow: UnitOfWork, notification_id: int, recipient: str, subject: str, body: str) -> None:
+        self._provider.send_sms(uow, recipient, body, reference=f"notification-{notification_id}")
+
+
+def channels_for(settings: Settings) -> dict[str, Channel]:
+    if settings.sms_backend != "outbox":
+        raise ValueError(f"unknown SMS_BACKEND {settings.sms_backend!r}")
+    return {"email": EmailChannel(settings), "sms": SmsChannel(OutboxSmsProvider())}
+
+
+def send_notification(uow: UnitOfWork, channels: dict[str, Channel], notification_id: int) -> bool:
+    """Sends one pending notification; True if this call sent it. The row stays locked while sending,
+    so two workers never send the same message at the same time."""
+    row = uow.execute(
+        """
+        SELECT id, channel, recipient, subject, body FROM notifications
+        WHERE id = :id AND status = 'PENDING' FOR UPDATE SKIP LOCKED
+        """,
+        {"id": notification_id},
+    ).first()
+    if row is None:
+        uow.rollback()
+        return False
+    uow.execute("UPDATE notifications SET attempts = attempts + 1 WHERE id = :id", {"id": row.id})
+    channels[row.channel].send(uow, row.id, row.recipient, row.subject, row.body)
+    uow.execute("UPDATE notifications SET status = 'SENT', sent_at = now() WHERE id = :id", {"id": row.id})
+    uow.commit()
+    return True

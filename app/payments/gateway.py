@@ -1,0 +1,127 @@
+"""The one place Seatline talks to the payment gateway, through the official ``stripe`` package.
+
+Pointed at the local simulator in development and tests and at Stripe in
+production: the difference is configuration (``GATEWAY_API_BASE``,
+``GATEWAY_API_KEY``, ``WEBHOOK_SECRET``), not code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+
+from app.config import Settings
+
+
+class GatewayUnavailable(Exception):
+    """The gateway timed out, failed or could not be reached; the outcome of the call is unknown."""
+
+
+class GatewayRejected(Exception):
+    """The gateway understood the request and refused it (e.g. the intent is in the wrong state)."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class InvalidWebhook(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Intent:
+    id: str
+    status: str  # requires_payment_method | requires_confirmation | processing | succeeded | canceled | ...
+    amount: int
+    amount_received: int
+    currency: str  # upper-case ISO 4217, as Seatline stores it
+    client_secret: str | None
+    metadata: dict[str, str]
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+
+@dataclass(frozen=True)
+class GatewayRefund:
+    id: str
+    status: str
+    amount: int
+
+
+def _intent(stripe_object: Any) -> Intent:
+    obj = stripe_object.to_dict()
+    return Intent(
+        id=obj["id"],
+        status=obj["status"],
+        amount=int(obj["amount"]),
+        amount_received=int(obj.get("amount_received") or 0),
+        currency=str(obj["currency"]).upper(),
+        client_secret=obj.get("client_secret"),
+        metadata=dict(obj.get("metadata") or {}),
+    )
+
+
+class PaymentGateway:
+    def __init__(self, settings: Settings) -> None:
+        self._client = stripe.StripeClient(
+            settings.gateway_api_key,
+            base_addresses={"api": settings.gateway_api_base},
+            http_client=stripe.RequestsClient(timeout=settings.gateway_timeout_seconds),
+            # The client retries network errors and 5xx itself, reusing the idempotency key.
+            max_network_retries=settings.gateway_max_retries,
+        )
+        self._webhook_secret = settings.webhook_secret
+
+    def create_intent(self, amount: int, currency: str, metadata: dict[str, str], idempotency_key: str) -> Intent:
+        return self._call(
+            lambda: self._client.v1.payment_intents.create(
+                params={
+                    "amount": amount,
+                    "currency": currency.lower(),
+                    "metadata": metadata,
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        )
+
+    def retrieve_intent(self, intent_id: str) -> Intent:
+        return self._call(lambda: self._client.v1.payment_intents.retrieve(intent_id))
+
+    def cancel_intent(self, intent_id: str) -> Intent:
+        """Cancels an unsettled intent; if it already succeeded or was cancelled, returns it as it is."""
+        try:
+            return self._call(lambda: self._client.v1.payment_intents.cancel(intent_id))
+        except GatewayRejected:
+            return self.retrieve_intent(intent_id)
+
+    def refund(self, intent_id: str, amount: int, idempotency_key: str) -> GatewayRefund:
+        try:
+            refund = self._client.v1.refunds.create(
+                params={"payment_intent": intent_id, "amount": amount}, options={"idempotency_key": idempotency_key}
+            )
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            raise GatewayUnavailable(str(exc)) from exc
+        except stripe.StripeError as exc:
+            raise GatewayRejected(str(exc), getattr(exc, "code", None)) from exc
+        return GatewayRefund(id=refund.id, status=refund.status, amount=int(refund.amount))
+
+    def parse_webhook(self, payload: bytes, signature: str | None) -> dict[str, Any]:
+        """Verifies Stripe's signature scheme (with its 5-minute replay window) and returns the event."""
+        try:
+            event = stripe.Webhook.construct_event(payload, signature, self._webhook_secret)
+        except (ValueError, stripe.SignatureVerificationError) as exc:
+            raise InvalidWebhook(str(exc)) from exc
+        return event.to_dict()
+
+    @staticmethod
+    def _call(request) -> Intent:
+        try:
+            return _intent(request())
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            raise GatewayUnavailable(str(exc)) from exc
+        except stripe.StripeError as exc:
+            raise GatewayRejected(str(exc), getattr(exc, "code", None)) from exc

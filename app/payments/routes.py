@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, current_app, request
+
+from app.api.http import current_user, error_response
+from app.booking import saga
+from app.errors import HoldNotFound
+from app.payments import services
+from app.payments.gateway import InvalidWebhook
+from app.unit_of_work import unit_of_work
+from workers import queues
+
+bp = Blueprint("payments_api", __name__, url_prefix="/api/v1")
+
+
+def _hold_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise HoldNotFound(f"hold {raw[:40]!r} does not exist") from exc
+
+
+@bp.post("/holds/<hold_id>/payment-intents")
+def create_payment_intent(hold_id: str):
+    user = current_user()
+    with unit_of_work() as uow:
+        intent = saga.start_payment(uow, current_app.extensions["seatline.gateway"], user.id, _hold_id(hold_id))
+    body = {
+        "paymentIntentId": intent.id,
+        "clientSecret": intent.client_secret,
+        "amount": intent.amount,
+        "currency": intent.currency,
+        "status": intent.status,
+    }
+    return body, 201, {"Cache-Control": "no-store"}
+
+
+@bp.post("/payments/webhook")
+def gateway_webhook():
+    gateway = current_app.extensions["seatline.gateway"]
+    try:
+        event = gateway.parse_webhook(request.get_data(cache=False), request.headers.get("Stripe-Signature"))
+    except InvalidWebhook:
+        return error_response(400, "INVALID_SIGNATURE", "the webhook signature does not verify")
+    with unit_of_work() as uow:
+        new = services.record_webhook_event(uow, event)
+    if new:
+        # Acknowledge quickly; a worker does the work. If Redis is down the sweeper re-queues it.
+        queues.enqueue(
+            current_app.extensions["seatline.redis"], queues.WEBHOOKS, "workers.jobs.process_webhook_event",
+            event["id"], job_id=f"webhook-{event['id']}",
+        )
+    return {"received": True, "duplicate": not new}, 200

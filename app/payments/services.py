@@ -1,0 +1,83 @@
+"""Gateway events and refunds."""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import orjson
+
+from app.booking.saga import Followups, settle_intent
+from app.payments.gateway import GatewayRejected, PaymentGateway
+from app.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+def record_webhook_event(uow: UnitOfWork, event: dict[str, Any]) -> bool:
+    """Stores the event once by its gateway id; False if it had been received before."""
+    new = uow.execute(
+        """
+        INSERT INTO webhook_events (event_id, type, payload) VALUES (:id, :type, CAST(:payload AS jsonb))
+        ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+        """,
+        {"id": event["id"], "type": event["type"], "payload": orjson.dumps(event).decode()},
+    ).first()
+    uow.commit()
+    return new is not None
+
+
+def process_webhook_event(uow: UnitOfWork, gateway: PaymentGateway, event_id: str) -> Followups:
+    """Acts on a stored event by asking the gateway for the intent's current state, so duplicate,
+    late and out-of-order deliveries all end the same way."""
+    event = uow.execute(
+        "SELECT type, payload, processed_at FROM webhook_events WHERE event_id = :id", {"id": event_id}
+    ).first()
+    uow.rollback()
+    if event is None or event.processed_at is not None:
+        return Followups()
+    obj = event.payload["data"]["object"]
+    followups = Followups()
+    if event.type.startswith("payment_intent."):
+        followups = settle_intent(uow, gateway, gateway.retrieve_intent(obj["id"])).followups
+    elif event.type == "charge.refunded" and obj.get("payment_intent"):
+        uow.execute(
+            "UPDATE payments SET refunded_amount = :r, updated_at = now() WHERE payment_intent_id = :pi",
+            {"r": int(obj.get("amount_refunded") or 0), "pi": obj["payment_intent"]},
+        )
+    uow.execute("UPDATE webhook_events SET processed_at = now() WHERE event_id = :id", {"id": event_id})
+    uow.commit()
+    return followups
+
+
+def execute_refund(uow: UnitOfWork, gateway: PaymentGateway, refund_id: uuid.UUID) -> None:
+    """Sends a pending refund to the gateway. The idempotency key is the refund's own id, so a
+    retry after a timeout can never refund twice."""
+    refund = uow.execute(
+        "SELECT id, payment_intent_id, amount, status FROM refunds WHERE id = :id", {"id": refund_id}
+    ).first()
+    if refund is None or refund.status != "PENDING":
+        uow.rollback()
+        return
+    uow.execute("UPDATE refunds SET attempts = attempts + 1 WHERE id = :id", {"id": refund_id})
+    uow.commit()
+    try:
+        done = gateway.refund(refund.payment_intent_id, refund.amount, idempotency_key=f"seatline-refund-{refund.id}")
+    except GatewayRejected as exc:
+        log.error("gateway refused refund %s: %s", refund_id, exc)
+        uow.execute("UPDATE refunds SET status = 'FAILED' WHERE id = :id AND status = 'PENDING'", {"id": refund_id})
+        uow.commit()
+        return
+    uow.execute(
+        """
+        UPDATE refunds SET status = 'SUCCEEDED', gateway_refund_id = :gid, completed_at = now()
+        WHERE id = :id AND status = 'PENDING'
+        """,
+        {"gid": done.id, "id": refund_id},
+    )
+    uow.execute(
+        "UPDATE payments SET refunded_amount = refunded_amount + :a, updated_at = now() WHERE payment_intent_id = :pi "
+        "AND refunded_amount + :a <= amount",
+        {"a": refund.amount, "pi": refund.payment_intent_id},
+    )
+    uow.commit()

@@ -1,0 +1,1 @@
+"""Background work on RQ: hold expiry, webhook processing, refunds, notifications, reconciliation."""

@@ -1,0 +1,109 @@
+"""RQ jobs. Each takes ids, opens its own app context and unit of work, and is idempotent."""
+from __future__ import annotations
+
+import logging
+import uuid
+from functools import cache
+
+from flask import Flask
+
+from app.booking import saga, sweeper
+from app.booking.saga import Followups
+from app.notifications.delivery import channels_for, send_notification as deliver
+from app.payments import services as payments
+from app.unit_of_work import unit_of_work
+from workers import queues
+from workers.dispatch import run_followups
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def job_app() -> Flask:
+    from app import create_app
+
+    return create_app()
+
+
+def _gateway(app: Flask):
+    return app.extensions["seatline.gateway"]
+
+
+def process_webhook_event(event_id: str) -> None:
+    app = job_app()
+    with app.app_context():
+        with unit_of_work() as uow:
+            followups = payments.process_webhook_event(uow, _gateway(app), event_id)
+        run_followups(followups)
+
+
+def settle_payment_intent(intent_id: str) -> str:
+    app = job_app()
+    with app.app_context():
+        gateway = _gateway(app)
+        with unit_of_work() as uow:
+            settlement = saga.settle_intent(uow, gateway, gateway.retrieve_intent(intent_id))
+        run_followups(settlement.followups)
+        return settlement.outcome
+
+
+def expire_hold(hold_id: str) -> str | None:
+    app = job_app()
+    with app.app_context():
+        with unit_of_work() as uow:
+            settlement = saga.expire_hold(uow, _gateway(app), uuid.UUID(hold_id))
+        if settlement is None:
+            return None
+        run_followups(settlement.followups)
+        return settlement.outcome
+
+
+def execute_refund(refund_id: str) -> None:
+    app = job_app()
+    with app.app_context():
+        with unit_of_work() as uow:
+            payments.execute_refund(uow, _gateway(app), uuid.UUID(refund_id))
+
+
+def send_notification(notification_id: int) -> bool:
+    app = job_app()
+    with app.app_context():
+        with unit_of_work() as uow:
+            return deliver(uow, channels_for(app.extensions["seatline.settings"]), notification_id)
+
+
+def sweep() -> dict[str, int]:
+    """Periodic safety net: expire lapsed holds in batches and re-queue anything left behind."""
+    app = job_app()
+    with app.app_context():
+        settings = app.extensions["seatline.settings"]
+        client = app.extensions["seatline.redis"]
+        counts = {"holds_expired": 0}
+        with unit_of_work() as uow:
+            while True:
+                ended, freed = sweeper.release_expired_holds(uow)
+                counts["holds_expired"] += ended
+                run_followups(Followups(freed_seats=freed))
+                if ended == 0:
+                    break
+            run_followups(Followups(freed_seats=sweeper.free_orphaned_seats(uow)))
+            age = settings.reconcile_after_seconds
+            work = {
+                "expire_hold": [str(h) for h in sweeper.lapsed_paying_holds(uow)],
+                "settle_payment_intent": sweeper.stale_open_payments(uow, age),
+                "process_webhook_event": sweeper.unprocessed_events(uow, 30),
+                "execute_refund": [str(r) for r in sweeper.pending_refunds(uow, 30)],
+                "send_notification": sweeper.pending_notifications(uow, 60),
+            }
+        queue_of = {
+            "expire_hold": queues.HOLDS, "settle_payment_intent": queues.PAYMENTS,
+            "process_webhook_event": queues.WEBHOOKS, "execute_refund": queues.PAYMENTS,
+            "send_notification": queues.NOTIFICATIONS,
+        }
+        for func, ids in work.items():
+            for item in ids:
+                queues.enqueue(client, queue_of[func], f"workers.jobs.{func}", item, job_id=f"sweep-{func}-{item}")
+            counts[func] = len(ids)
+        if any(counts.values()):
+            log.info("sweep: %s", counts)
+        return counts
