@@ -57,6 +57,8 @@ class Settings:
     reconcile_interval_seconds: int = 60
     # An intent unsettled this long is asked about at the gateway, webhook or not.
     reconcile_after_seconds: int = 60
+    # Outbox work (webhook events, refunds, notifications) still pending after this long is re-queued.
+    outbox_retry_after_seconds: int = 30
     # Notifications.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

@@ -87,13 +87,13 @@ def sweep() -> dict[str, int]:
                 if ended == 0:
                     break
             run_followups(Followups(freed_seats=sweeper.free_orphaned_seats(uow)))
-            age = settings.reconcile_after_seconds
+            retry_after = settings.outbox_retry_after_seconds
             work = {
                 "expire_hold": [str(h) for h in sweeper.lapsed_paying_holds(uow)],
-                "settle_payment_intent": sweeper.stale_open_payments(uow, age),
-                "process_webhook_event": sweeper.unprocessed_events(uow, 30),
-                "execute_refund": [str(r) for r in sweeper.pending_refunds(uow, 30)],
-                "send_notification": sweeper.pending_notifications(uow, 60),
+                "settle_payment_intent": sweeper.stale_open_payments(uow, settings.reconcile_after_seconds),
+                "process_webhook_event": sweeper.unprocessed_events(uow, retry_after),
+                "execute_refund": [str(r) for r in sweeper.pending_refunds(uow, retry_after)],
+                "send_notification": sweeper.pending_notifications(uow, retry_after),
             }
         queue_of = {
             "expire_hold": queues.HOLDS, "settle_payment_intent": queues.PAYMENTS,

@@ -118,4 +118,7 @@ def release_hold(hold_id: str):
             hold = services.get_hold(uow, user.id, hid)
         if hold.status == "CONFIRMED":
             raise HoldNotActive("this hold has been paid for and cannot be released", status=hold.status)
+        if hold.status == "ACTIVE":
+            # The gateway would not cancel the payment (it is being processed): it may still succeed.
+            raise HoldNotActive("the payment for this hold is being processed; try again shortly", status=hold.status)
     return hold.to_json(), 200

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, request
 
 from app.api.http import current_user, error_response
 from app.booking import saga
-from app.errors import HoldNotFound
+from app.errors import HoldNotFound, ValidationFailed
 from app.payments import services
 from app.payments.gateway import InvalidWebhook
 from app.unit_of_work import unit_of_work
@@ -44,6 +44,8 @@ def gateway_webhook():
         event = gateway.parse_webhook(request.get_data(cache=False), request.headers.get("Stripe-Signature"))
     except InvalidWebhook:
         return error_response(400, "INVALID_SIGNATURE", "the webhook signature does not verify")
+    if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+        raise ValidationFailed("a webhook must be an event with an id and a type")
     with unit_of_work() as uow:
         new = services.record_webhook_event(uow, event)
     if new:

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.support.db import Builder, app, clean_state, make, rds, smtp_sink  # noqa: F401  (fixtures)
+from tests.support.services import Simulator, start_simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,11 +38,10 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
 
 
 @pytest.fixture(scope="session")
-def live_server(app) -> Iterator[str]:  # noqa: F811
+def stack_env(app, smtp_sink) -> dict[str, str]:  # noqa: F811
+    """The environment every process of the stack under test shares."""
     settings = app.extensions["seatline.settings"]
-    port = free_port()
-    env = {
-        **os.environ,
+    return {
         "ENV": "test",
         "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url,
@@ -50,6 +50,21 @@ def live_server(app) -> Iterator[str]:  # noqa: F811
         "PASSWORD_MEMORY_COST_KIB": "1024",
         "DB_POOL_SIZE": "8",
         "DB_MAX_OVERFLOW": "4",
+        "GATEWAY_API_BASE": settings.gateway_api_base,
+        "WEBHOOK_SECRET": settings.webhook_secret,
+        "GATEWAY_TIMEOUT_SECONDS": "2",
+        "SMTP_PORT": str(smtp_sink[1]),
+        "RECONCILE_AFTER_SECONDS": "1",
+        "OUTBOX_RETRY_AFTER_SECONDS": "1",
+    }
+
+
+@pytest.fixture(scope="session")
+def live_server(app, stack_env) -> Iterator[str]:  # noqa: F811
+    port = free_port()
+    env = {
+        **os.environ,
+        **stack_env,
         "WEB_BIND": f"127.0.0.1:{port}",
         "WEB_WORKERS": "4",
         "WEB_THREADS": "16",
@@ -70,3 +85,50 @@ def live_server(app) -> Iterator[str]:  # noqa: F811
 @pytest.fixture(autouse=True)
 def _clean(clean_state):  # noqa: F811
     yield
+
+
+@pytest.fixture(scope="session")
+def live_gateway(app, live_server) -> Iterator[Simulator]:  # noqa: F811
+    """The gateway simulator, sending its webhooks to the live web server."""
+    proc, sim = start_simulator(f"{live_server}/api/v1/payments/webhook", port=app.config["SIMULATOR_PORT"])
+    yield sim
+    proc.terminate()
+    proc.wait(10)
+
+
+class WorkerProcess:
+    """`flask worker` as its own process group, so a test can kill it mid-job like a crash."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self._env = {**os.environ, **env, "FLASK_APP": "wsgi"}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [str(ROOT / ".venv/bin/flask"), "worker"], cwd=ROOT, env=self._env, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    def kill(self) -> None:
+        import signal
+
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def worker(stack_env) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(stack_env)
+    process.start()
+    yield process
+    process.stop()
