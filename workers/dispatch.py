@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import math
 
-from flask import current_app
-
 from app.booking.saga import Followups
 from app.extensions import redis_store
 from app.inventory.hints import SeatHints
@@ -29,7 +27,3 @@ def schedule_hold_expiry(hold_id: str, expires_at) -> None:
     """The delayed job that ends a hold on time (the sweeper catches any it misses)."""
     queues.enqueue(redis_store.client, queues.HOLDS, "workers.jobs.expire_hold", hold_id,
                    job_id=f"expire-hold-{hold_id}", at=expires_at)
-
-
-def settings():
-    return current_app.extensions["seatline.settings"]

@@ -9,13 +9,12 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
-    ForeignKeyConstraint,
     Identity,
     Integer,
     String,
     Text,
     UniqueConstraint,
-    func,
+
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB

@@ -39,6 +39,8 @@ def start_run_script(database_url: str, port: int, redis_port: int = 6379) -> tu
         "WEB_BIND": f"127.0.0.1:{port}",
         "WEB_WORKERS": "2",
         "WEB_ACCESS_LOG": "",
+        "GATEWAY_BIND": f"127.0.0.1:{free_port()}",
+        "SMTP_PORT": str(free_port()),
     }
     proc = subprocess.Popen(
         ["bash", "scripts/run.sh"], cwd=ROOT, env=env, start_new_session=True,
