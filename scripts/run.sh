@@ -26,7 +26,7 @@ scripts/services.sh seatline
 
 flask db upgrade
 flask seed-demo
-mkdir -p .run/mailbox
+mkdir -p .run/mailbox/new .run/mailbox/cur .run/mailbox/tmp  # a Maildir the SMTP sink files into
 
 cat <<TXT
 

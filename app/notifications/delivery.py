@@ -5,7 +5,6 @@ import logging
 import smtplib
 import uuid
 from email.message import EmailMessage
-from email.utils import make_msgid
 from typing import Protocol
 
 from app.config import Settings
@@ -28,7 +27,7 @@ class EmailChannel:
         message["To"] = recipient
         message["Subject"] = subject
         # A stable id: if a crash makes us send twice, mail software sees one message.
-        message["Message-ID"] = make_msgid(idstring=f"notification-{notification_id}", domain="seatline.example")
+        message["Message-ID"] = f"<notification-{notification_id}@seatline.example>"
         message["X-Seatline-Notification"] = str(notification_id)
         message.set_content(body)
         with smtplib.SMTP(self._settings.smtp_host, self._settings.smtp_port, timeout=self._settings.smtp_timeout_seconds) as smtp:

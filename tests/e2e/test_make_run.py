@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from tests.e2e.conftest import ROOT, free_port, wait_until_up
 
 pytestmark = pytest.mark.slow
 DATABASE = "seatline_e2e_run"
+MAILBOX = ROOT / ".run" / "mailbox" / "new"
 
 
 @pytest.fixture
@@ -29,7 +31,8 @@ def empty_database(app):  # noqa: F811  (the app fixture proves Postgres is up)
         conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
-def start_run_script(database_url: str, port: int, redis_port: int = 6379) -> tuple[subprocess.Popen, list[str]]:
+def start_run_script(database_url: str, port: int, redis_port: int = 6379) -> tuple[subprocess.Popen, list[str], str]:
+    gateway = f"127.0.0.1:{free_port()}"
     env = {
         **os.environ,
         "ENV": "development",
@@ -39,7 +42,7 @@ def start_run_script(database_url: str, port: int, redis_port: int = 6379) -> tu
         "WEB_BIND": f"127.0.0.1:{port}",
         "WEB_WORKERS": "2",
         "WEB_ACCESS_LOG": "",
-        "GATEWAY_BIND": f"127.0.0.1:{free_port()}",
+        "GATEWAY_BIND": gateway,
         "SMTP_PORT": str(free_port()),
     }
     proc = subprocess.Popen(
@@ -48,7 +51,7 @@ def start_run_script(database_url: str, port: int, redis_port: int = 6379) -> tu
     )
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()  # type: ignore[arg-type]
-    return proc, lines
+    return proc, lines, f"http://{gateway}"
 
 
 def stop_with_ctrl_c(proc: subprocess.Popen, port: int) -> None:
@@ -70,7 +73,7 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database):
     for redis_port in (6379, free_port()):
         port = free_port()
         started_redis = not redis_answers(redis_port)
-        proc, output = start_run_script(empty_database, port, redis_port)
+        proc, output, gateway = start_run_script(empty_database, port, redis_port)
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_up(f"{base}/readyz", proc, timeout=120)
@@ -96,7 +99,19 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database):
                 headers={"Authorization": f"Bearer {token}"},
             )
             assert held.status_code == 201, held.text
-            requests.delete(f"{base}/api/v1/holds/{held.json()['holdId']}", headers={"Authorization": f"Bearer {token}"})
+            # Pay at the simulator; the webhook, the worker and the SMTP sink do the rest.
+            auth = {"Authorization": f"Bearer {token}"}
+            mails_before = len(list(MAILBOX.glob("*")))
+            intent = requests.post(f"{base}/api/v1/holds/{held.json()['holdId']}/payment-intents", headers=auth).json()
+            paid = requests.post(f"{gateway}/v1/payment_intents/{intent['paymentIntentId']}/confirm",
+                                 data={"payment_method": "pm_card_visa"}, auth=("sk_test_demo", ""))
+            assert paid.json()["status"] == "succeeded"
+            deadline = time.monotonic() + 30
+            while len(list(MAILBOX.glob("*"))) == mails_before:
+                assert time.monotonic() < deadline, "no confirmation email reached the mailbox"
+                time.sleep(0.2)
+            bookings = requests.get(f"{base}/api/v1/bookings", headers=auth).json()["bookings"]
+            assert any(b["seatIds"] == seats for b in bookings)
             assert redis_answers(redis_port)
         finally:
             stop_with_ctrl_c(proc, port)
