@@ -1,8 +1,6 @@
 """Runs what a committed transaction asked for: queue the jobs, update the seat hints."""
 from __future__ import annotations
 
-import math
-
 from app.booking.saga import Followups
 from app.extensions import redis_store
 from app.inventory.hints import SeatHints
@@ -18,7 +16,7 @@ def run_followups(followups: Followups) -> None:
         queues.enqueue(client, queues.PAYMENTS, "workers.jobs.execute_refund", str(refund_id), job_id=f"refund-{refund_id}")
     hints = SeatHints(client)
     for show_id, seats in followups.booked_seats.items():
-        hints.mark_taken(show_id, seats, until=math.inf)
+        hints.mark_booked(show_id, seats)
     for show_id, seats in followups.freed_seats.items():
         hints.clear(show_id, seats)
 

@@ -9,7 +9,6 @@ Postgres, which decides.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Sequence
 
@@ -21,7 +20,9 @@ log = logging.getLogger(__name__)
 # is assumed to stay taken.
 SEEN_TAKEN_SECONDS = 5.0
 KEY_TTL_SECONDS = 7 * 24 * 3600
-BOOKED_FOREVER = math.inf
+# Booked seats are hinted for a while, not forever: a hint that outlived its truth (a
+# database restored or recreated under a live Redis) must heal by itself.
+BOOKED_HINT_SECONDS = 600.0
 
 
 def _key(show_id: int) -> str:
@@ -43,6 +44,9 @@ class SeatHints:
 
     def mark_taken(self, show_id: int, seat_ids: Sequence[str], until: float) -> None:
         self._write(show_id, {seat: until for seat in seat_ids}, only_extend=False)
+
+    def mark_booked(self, show_id: int, seat_ids: Sequence[str]) -> None:
+        self._write(show_id, {seat: time.time() + BOOKED_HINT_SECONDS for seat in seat_ids}, only_extend=False)
 
     def mark_seen_taken(self, show_id: int, seat_ids: Sequence[str], now: float | None = None) -> None:
         until = (time.time() if now is None else now) + SEEN_TAKEN_SECONDS

@@ -73,6 +73,8 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database):
     for redis_port in (6379, free_port()):
         port = free_port()
         started_redis = not redis_answers(redis_port)
+        if not started_redis:
+            redis.Redis(port=redis_port, db=14).flushdb()  # the database is new: so is what Redis knows
         proc, output, gateway = start_run_script(empty_database, port, redis_port)
         base = f"http://127.0.0.1:{port}"
         try:

@@ -31,3 +31,13 @@ def test_clearing_and_redis_outage(rds):
     gone = SeatHints(redis.Redis(port=1, socket_connect_timeout=0.1, retry=None))
     assert gone.likely_taken(1, ["A1"]) == []  # no hint: Postgres decides
     gone.mark_taken(1, ["A1"], until=time.time() + 60)  # does not raise
+
+
+def test_booked_hints_heal_by_themselves(rds):
+    from app.inventory.hints import BOOKED_HINT_SECONDS
+
+    hints = SeatHints(rds)
+    now = time.time()
+    hints.mark_booked(1, ["A1"])
+    assert hints.likely_taken(1, ["A1"], now=now) == ["A1"]
+    assert hints.likely_taken(1, ["A1"], now=now + BOOKED_HINT_SECONDS + 1) == []
