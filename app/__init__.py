@@ -14,9 +14,35 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
+    """The web app: JSON API, pages, webhook receiver."""
+    app = create_base_app(__name__, config)
+    from app.accounts.routes import bp as accounts_bp
+    from app.api.docs import bp as docs_bp
+    from app.booking.routes import bp as booking_bp
+    from app.catalog.routes import bp as catalog_bp
+    from app.demo.cli import seed_demo_command
+    from app.inventory.routes import bp as inventory_bp
+    from app.payments.routes import bp as payments_bp
+    from queue_gate.cli import gate_keys_command
+    from workers.cli import scheduler_command, worker_command
+
+    for blueprint in (accounts_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, docs_bp):
+        app.register_blueprint(blueprint)
+    for command in (seed_demo_command, worker_command, scheduler_command, gate_keys_command):
+        app.cli.add_command(command)
+
+    @app.get("/")
+    def index():
+        return render_template("index.html")
+
+    return app
+
+
+def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | None = None) -> Flask:
+    """What every Seatline process shares: configuration, Postgres, Redis, the gateway, errors, health."""
     settings = config if isinstance(config, Settings) else Settings.from_env(**dict(config or {}))
 
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder="static")
+    app = Flask(import_name, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "app" / "static"))
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
@@ -37,39 +63,25 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     _configure_logging(settings)
 
     from app.accounts.passwords import Passwords
-    from app.payments.gateway import PaymentGateway
+    from app.admission import AdmissionVerifier
     from app.api.http import OrjsonProvider, register_error_handlers
     from app.extensions import db, migrate, redis_store
+    from app.ops.routes import bp as ops_bp
+    from app.payments.gateway import PaymentGateway
 
     app.json = OrjsonProvider(app)
     app.extensions["seatline.settings"] = settings
     app.extensions["seatline.passwords"] = Passwords(settings.password_time_cost, settings.password_memory_cost_kib)
     app.extensions["seatline.gateway"] = PaymentGateway(settings)
+    app.extensions["seatline.admission"] = AdmissionVerifier(settings.gate_jwks or None, settings.gate_jwks_url or None)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     redis_store.init_app(app, settings)
 
     from app import models  # noqa: F401  (every table registered for Alembic)
-    from app.accounts.routes import bp as accounts_bp
-    from app.api.docs import bp as docs_bp
-    from app.booking.routes import bp as booking_bp
-    from app.catalog.routes import bp as catalog_bp
-    from app.demo.cli import seed_demo_command
-    from app.inventory.routes import bp as inventory_bp
-    from app.ops.routes import bp as ops_bp
-    from app.payments.routes import bp as payments_bp
-    from workers.cli import scheduler_command, worker_command
 
-    for blueprint in (accounts_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, docs_bp, ops_bp):
-        app.register_blueprint(blueprint)
+    app.register_blueprint(ops_bp)
     register_error_handlers(app)
-    for command in (seed_demo_command, worker_command, scheduler_command):
-        app.cli.add_command(command)
-
-    @app.get("/")
-    def index():
-        return render_template("index.html")
-
     return app
 
 

@@ -66,6 +66,14 @@ class Settings:
     mail_from: str = "Seatline <tickets@seatline.example>"
     sms_backend: str = "outbox"
     public_url: str = "http://127.0.0.1:8000"
+    # Queue gate. The gate signs admission tokens with GATE_SIGNING_KEYS (JSON list of
+    # {"kid", "private_pem"}, newest first) or the file GATE_SIGNING_KEYS_FILE; the web app
+    # verifies them with public keys only: GATE_JWKS (a JWKS document) or GATE_JWKS_URL.
+    gate_signing_keys: str = ""
+    gate_signing_keys_file: str = ""
+    gate_jwks: str = ""
+    gate_jwks_url: str = "http://127.0.0.1:8001/gate/v1/jwks.json"
+    gate_show_up_seconds: int = 60
 
     @property
     def is_production(self) -> bool:

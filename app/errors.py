@@ -115,3 +115,8 @@ class BookingNotFound(NotFound):
 class CancellationNotAllowed(DomainError):
     code = "CANCELLATION_NOT_ALLOWED"
     status = 422
+
+
+class AdmissionRequired(DomainError):
+    code = "ADMISSION_REQUIRED"
+    status = 403

@@ -4,8 +4,9 @@ from app.booking.models import Booking, Payment, Refund, WebhookEvent
 from app.catalog.models import City, Event, Show, ShowPrice, Venue, VenueSeat
 from app.inventory.models import Hold, ShowSeat
 from app.notifications.models import Notification, SmsMessage
+from queue_gate.models import GateQueue, GateTicket
 
 __all__ = [
-    "Booking", "City", "Event", "Hold", "Notification", "Payment", "Refund", "Show", "ShowPrice", "ShowSeat",
+    "Booking", "City", "GateQueue", "GateTicket", "Event", "Hold", "Notification", "Payment", "Refund", "Show", "ShowPrice", "ShowSeat",
     "SmsMessage", "User", "Venue", "VenueSeat", "WebhookEvent",
 ]

@@ -2,11 +2,15 @@
 `make test` prepares (a separate database and Redis database)."""
 from __future__ import annotations
 
+import json
 import os
 
-import pytest
-
 from app.config import Settings
+from queue_gate.keys import jwks, load_keys, new_key_entry
+
+# One signing key set per test session; the web app gets only its public half.
+GATE_KEYS = json.dumps([new_key_entry()])
+GATE_JWKS = json.dumps(jwks(load_keys(GATE_KEYS)))
 
 
 def settings_for_tests(**overrides) -> Settings:
@@ -23,6 +27,8 @@ def settings_for_tests(**overrides) -> Settings:
         db_pool_size=40,
         db_max_overflow=40,
         db_pool_timeout_seconds=10.0,
+        gate_signing_keys=GATE_KEYS,
+        gate_jwks=GATE_JWKS,
     )
     base.update(overrides)
     return Settings(**base)

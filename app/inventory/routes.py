@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.api.http import check_body_user, current_user, json_bytes_response, parse_body, parse_id
 from app.booking import saga
-from app.errors import HoldNotActive, HoldNotFound, ShowNotFound, ValidationFailed
+from app import admission
+from app.errors import AdmissionRequired, HoldNotActive, HoldNotFound, ShowNotFound, ValidationFailed
 from app.extensions import redis_store, settings
 from app.inventory import seatmap, services
 from app.inventory.hints import SeatHints
@@ -83,6 +84,21 @@ def seat_map_sections(show_id: str):
     return _seatmap_response(sid, f"seatmap:{sid}:sections", lambda uow: seatmap.render_sections(uow, sid))
 
 
+def _check_admission(uow, user_id: int, show_id: int) -> None:
+    """A queue-protected sale needs the gate's admission token for this fan and event."""
+    show = uow.execute("SELECT event_id, queue_required FROM shows WHERE id = :id", {"id": show_id}).first()
+    if show is None or not show.queue_required:
+        return
+    token = request.headers.get(admission.HEADER) or request.cookies.get(admission.COOKIE)
+    try:
+        current_app.extensions["seatline.admission"].verify(token, user_id, show.event_id)
+    except admission.AdmissionRefused as exc:
+        raise AdmissionRequired(
+            "this sale is behind the waiting room: join the queue to get an admission token",
+            reason=str(exc), eventId=str(show.event_id),
+        ) from exc
+
+
 @bp.post("/shows/<show_id>/holds")
 def create_hold(show_id: str):
     user = current_user()
@@ -90,6 +106,7 @@ def create_hold(show_id: str):
     body = parse_body(HoldRequest)
     check_body_user(user, body.userId)
     with unit_of_work() as uow:
+        _check_admission(uow, user.id, sid)
         hold = services.hold_seats(uow, SeatHints(redis_store.client), _limits(), user.id, sid, body.seatIds)
     schedule_hold_expiry(str(hold.hold_id), hold.expires_at)
     return hold.to_json(), 201, {"Location": f"/api/v1/holds/{hold.hold_id}"}

@@ -56,6 +56,8 @@ def stack_env(app, smtp_sink) -> dict[str, str]:  # noqa: F811
         "SMTP_PORT": str(smtp_sink[1]),
         "RECONCILE_AFTER_SECONDS": "1",
         "OUTBOX_RETRY_AFTER_SECONDS": "1",
+        "GATE_SIGNING_KEYS": settings.gate_signing_keys,
+        "GATE_JWKS": settings.gate_jwks,
     }
 
 

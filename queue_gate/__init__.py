@@ -1,0 +1,31 @@
+"""The queue gate: Seatline's virtual waiting room, a process of its own (``queue_gate.wsgi:app``).
+
+It admits fans to queue-protected sales in batches and signs their admission tokens;
+see ``waiting_room.py`` for how Redis and Postgres share the work.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from app import create_base_app
+from app.config import Settings
+
+
+def create_gate_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
+    app = create_base_app(__name__, config)
+    from queue_gate.keys import load_keys
+    from queue_gate.routes import bp
+
+    settings = app.extensions["seatline.settings"]
+    raw = settings.gate_signing_keys
+    if not raw and settings.gate_signing_keys_file:
+        raw = Path(settings.gate_signing_keys_file).read_text()
+    if not raw:
+        raise RuntimeError("the gate needs GATE_SIGNING_KEYS or GATE_SIGNING_KEYS_FILE (see `flask gate-keys`)")
+    app.extensions["seatline.gate_keys"] = load_keys(raw)
+    app.register_blueprint(bp)
+    return app

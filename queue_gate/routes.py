@@ -1,0 +1,180 @@
+"""The gate's HTTP API: joining, status, the counter, JWKS, and managers' controls."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Annotated, Any
+
+from flask import Blueprint, current_app, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from app import admission
+from app.api.http import current_user, parse_body, parse_id
+from app.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from app.extensions import redis_store
+from app.unit_of_work import unit_of_work
+from queue_gate.waiting_room import InvalidTransition, QueueClosed, QueueNotFound, Settings, WaitingRoom
+
+bp = Blueprint("gate_api", __name__, url_prefix="/gate/v1")
+
+
+class EventNotFound(NotFound):
+    code = "EVENT_NOT_FOUND"
+
+
+class QueueMissing(NotFound):
+    code = "QUEUE_NOT_FOUND"
+
+
+class TicketNotFound(NotFound):
+    code = "TICKET_NOT_FOUND"
+
+
+class QueueIsClosed(DomainError):
+    code = "QUEUE_CLOSED"
+    status = 409
+
+
+class InvalidQueueTransition(DomainError):
+    code = "INVALID_QUEUE_STATE"
+    status = 409
+
+
+class OpenQueueRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    batchSize: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    admissionIntervalSeconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    maxActive: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
+    sessionSeconds: Annotated[int, Field(ge=30, le=86_400)] = 600
+    saleOpensAt: Annotated[datetime | None, Field(strict=False)] = None
+
+
+def _room(event_id: int) -> WaitingRoom:
+    return WaitingRoom(redis_store.client, event_id, current_app.extensions["seatline.settings"].gate_show_up_seconds)
+
+
+def _event_id(raw: str) -> int:
+    return parse_id(raw, EventNotFound, "event")
+
+
+def _require_manager() -> None:
+    if current_user().role not in ("manager", "admin"):
+        raise Forbidden("only venue managers can control waiting rooms")
+
+
+def _guard(call):
+    try:
+        return call()
+    except QueueNotFound as exc:
+        raise QueueMissing(f"event {exc.args[0]} has no waiting room") from exc
+    except QueueClosed as exc:
+        raise QueueIsClosed("this waiting room is closed") from exc
+    except InvalidTransition as exc:
+        current, wanted = exc.args
+        raise InvalidQueueTransition(f"a {current} waiting room cannot become {wanted}", state=current) from exc
+
+
+@bp.post("/queues/<event_id>/join")
+def join(event_id: str):
+    user = current_user()
+    eid = _event_id(event_id)
+    with unit_of_work() as uow:
+        place = _guard(lambda: _room(eid).join(uow, user.id))
+    body = {"ticket": place.ticket, "position": place.position, "state": place.state}
+    return body, 201 if place.new else 200, {"Cache-Control": "no-store"}
+
+
+@bp.get("/queues/<event_id>/status")
+def status(event_id: str):
+    eid = _event_id(event_id)
+    ticket = request.args.get("ticket", "")
+    if not ticket or len(ticket) > 64:
+        raise ValidationFailed("ticket is required", fields=[{"field": "ticket", "message": "missing or too long"}])
+    room = _room(eid)
+    with unit_of_work() as uow:
+        _guard(lambda: room.admit_due(uow))  # admissions happen on schedule, driven by whoever asks
+    info = room.status(ticket)
+    if info is None:
+        raise TicketNotFound("no such ticket in this waiting room")
+    body = {k: info[k] for k in ("state", "position", "aheadOfYou", "estimatedWaitSeconds")}
+    if info["state"] == "ADMITTED":
+        body.update(_admission(room, eid, ticket, info["userId"]))
+    return body, 200, {"Cache-Control": "no-store"}
+
+
+def _admission(room: WaitingRoom, event_id: int, ticket: str, user_id: int) -> dict[str, Any]:
+    keys = current_app.extensions["seatline.gate_keys"]
+    session = int(room.r.hget(room.key("meta"), "session") or 600)
+    expires = room.claim(ticket, session)
+    issued = expires - session
+    # Same claims every poll, and Ed25519 signatures are deterministic: the same token each time.
+    jti = hashlib.sha256(f"{ticket}:{issued}".encode()).hexdigest()[:32]
+    token = admission.issue(keys[0].private_key, keys[0].kid, user_id, event_id, session, now=issued, jti=jti)
+    return {"admissionToken": token, "admissionExpiresAt": int(expires)}
+
+
+@bp.get("/queues/<event_id>/counter")
+def counter(event_id: str):
+    eid = _event_id(event_id)
+    room = _room(eid)
+    with unit_of_work() as uow:
+        _guard(lambda: room.ensure_loaded(uow))
+    return room.counter(), 200, {"Cache-Control": "public, max-age=1"}
+
+
+@bp.get("/jwks.json")
+def jwks():
+    from queue_gate.keys import jwks as jwks_document
+
+    return jwks_document(current_app.extensions["seatline.gate_keys"]), 200, {"Cache-Control": "public, max-age=300"}
+
+
+@bp.put("/queues/<event_id>")
+def open_queue(event_id: str):
+    _require_manager()
+    eid = _event_id(event_id)
+    body = parse_body(OpenQueueRequest)
+    with unit_of_work() as uow:
+        if uow.execute("SELECT 1 FROM events WHERE id = :e", {"e": eid}).first() is None:
+            raise EventNotFound(f"event {eid} does not exist")
+        figures = _room(eid).open(uow, Settings(body.batchSize, body.admissionIntervalSeconds, body.maxActive,
+                                                body.sessionSeconds, body.saleOpensAt))
+    return figures, 200
+
+
+@bp.get("/queues/<event_id>/stats")
+def stats(event_id: str):
+    _require_manager()
+    eid = _event_id(event_id)
+    room = _room(eid)
+    with unit_of_work() as uow:
+        _guard(lambda: room.admit_due(uow))
+    return _guard(room.figures), 200, {"Cache-Control": "no-store"}
+
+
+def _control(event_id: str, state: str):
+    _require_manager()
+    eid = _event_id(event_id)
+    with unit_of_work() as uow:
+        figures = _guard(lambda: _room(eid).set_state(uow, state))
+    return figures, 200
+
+
+@bp.post("/queues/<event_id>/pause")
+def pause(event_id: str):
+    return _control(event_id, "PAUSED")
+
+
+@bp.post("/queues/<event_id>/resume")
+def resume(event_id: str):
+    return _control(event_id, "OPEN")
+
+
+@bp.post("/queues/<event_id>/drain")
+def drain(event_id: str):
+    return _control(event_id, "DRAINING")
+
+
+@bp.post("/queues/<event_id>/close")
+def close(event_id: str):
+    return _control(event_id, "CLOSED")

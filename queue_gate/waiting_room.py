@@ -1,0 +1,456 @@
+"""The waiting room: Redis runs it, Postgres remembers it.
+
+Per event, under ``gate:{event}:``:
+- ``meta``   hash: state, batch, interval, cap, session, opens_at, serving (admitted up to
+             this position), next_admit_at, admitted_total, abandoned_total;
+- ``users``  hash: user id -> ticket (one place per user);
+- ``t:{ticket}`` hash: user, pre (joined before the sale opened), pos, claimed;
+- ``pre``    list: pre-queue tickets in join order, until the lottery places them;
+- ``order``  list: the queue; a ticket's position is its index + 1 (``~`` marks a place
+             whose ticket was lost with Redis and is skipped);
+- ``active`` sorted set: admitted tickets -> when they stop counting against the cap;
+- ``admits`` list: ``time:count`` of recent batches, for the measured admission rate.
+
+Joining is one Lua script (atomic, idempotent per user); every join is also written to
+``gate_tickets`` before it is answered, and every admission to ``gate_queues`` /
+``gate_tickets`` before Redis hears of it, so a Redis flush is rebuilt from Postgres
+without a position given twice or the cap exceeded. Status checks read four Redis keys
+and never touch Postgres.
+
+Abandonment is detected by time: an admitted fan has ``show_up_seconds`` to collect the
+admission token, then counts against the cap until the token's session ends.
+"""
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import redis
+
+from app.unit_of_work import UnitOfWork
+
+STATES = ("PREQUEUE", "DRAWING", "OPEN", "PAUSED", "DRAINING", "CLOSED")
+PLACEHOLDER = "~"
+
+JOIN = """
+local meta, users, pre, order = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local user, ticket, now, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local state = redis.call('HGET', meta, 'state')
+if not state then return {'NOQUEUE'} end
+local existing = redis.call('HGET', users, user)
+if existing then
+  return {'EXISTING', existing, redis.call('HGET', prefix .. existing, 'pos') or ''}
+end
+if state == 'CLOSED' then return {'CLOSED'} end
+redis.call('HSET', users, user, ticket)
+if state == 'PREQUEUE' then
+  redis.call('RPUSH', pre, ticket)
+  redis.call('HSET', prefix .. ticket, 'user', user, 'pre', '1', 'joined', now)
+  return {'NEW', ticket, ''}
+end
+local pos = redis.call('RPUSH', order, ticket)
+redis.call('HSET', prefix .. ticket, 'user', user, 'pre', '0', 'pos', pos, 'joined', now)
+return {'NEW', ticket, tostring(pos)}
+"""
+
+# Closes the pre-queue atomically: later joiners queue behind every pre-queue place.
+BEGIN_DRAW = """
+local meta, pre, order = KEYS[1], KEYS[2], KEYS[3]
+if redis.call('HGET', meta, 'state') ~= 'PREQUEUE' then return nil end
+local tickets = redis.call('LRANGE', pre, 0, -1)
+for i = 1, #tickets do redis.call('RPUSH', order, '~') end
+redis.call('HSET', meta, 'state', 'DRAWING')
+redis.call('DEL', pre)
+return tickets
+"""
+
+
+# Pausing or draining applies once the sale has opened; before it, a queue can only be closed.
+TRANSITIONS = {
+    "PREQUEUE": ("CLOSED",),
+    "DRAWING": ("CLOSED",),
+    "OPEN": ("PAUSED", "DRAINING", "CLOSED"),
+    "PAUSED": ("OPEN", "DRAINING", "CLOSED"),
+    "DRAINING": ("OPEN", "PAUSED", "CLOSED"),
+    "CLOSED": (),
+}
+
+
+class QueueNotFound(Exception):
+    pass
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+class QueueClosed(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Place:
+    ticket: str
+    position: int | None
+    state: str
+    new: bool
+
+
+@dataclass(frozen=True)
+class Settings:
+    batch_size: int = 1000
+    admission_interval_seconds: float = 10.0
+    max_active: int = 5000
+    session_seconds: int = 600
+    sale_opens_at: datetime | None = None
+
+
+class WaitingRoom:
+    def __init__(self, client: redis.Redis, event_id: int, show_up_seconds: int = 60) -> None:
+        self.r = client
+        self.event_id = event_id
+        self.prefix = f"gate:{event_id}:"
+        self.show_up_seconds = show_up_seconds
+        self._join = client.register_script(JOIN)
+        self._begin_draw = client.register_script(BEGIN_DRAW)
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    # ------------------------------------------------------------ set-up and controls
+
+    def open(self, uow: UnitOfWork, settings: Settings) -> dict[str, Any]:
+        opens_at = settings.sale_opens_at or datetime.now(timezone.utc)
+        state = "PREQUEUE" if opens_at > datetime.now(timezone.utc) else "OPEN"
+        uow.execute(
+            """
+            INSERT INTO gate_queues (event_id, state, batch_size, admission_interval_seconds, max_active,
+                                     session_seconds, sale_opens_at)
+            VALUES (:e, :state, :batch, :interval, :cap, :session, :opens)
+            ON CONFLICT (event_id) DO UPDATE SET batch_size = EXCLUDED.batch_size,
+                admission_interval_seconds = EXCLUDED.admission_interval_seconds, max_active = EXCLUDED.max_active,
+                session_seconds = EXCLUDED.session_seconds, sale_opens_at = EXCLUDED.sale_opens_at,
+                updated_at = now()
+            """,
+            {"e": self.event_id, "state": state, "batch": settings.batch_size,
+             "interval": settings.admission_interval_seconds, "cap": settings.max_active,
+             "session": settings.session_seconds, "opens": opens_at},
+        )
+        uow.commit()
+        self.ensure_loaded(uow, force_settings=True)
+        return self.figures()
+
+    def set_state(self, uow: UnitOfWork, state: str) -> dict[str, Any]:
+        self.ensure_loaded(uow)
+        current = self._meta()["state"]
+        if state not in TRANSITIONS.get(current, ()):
+            raise InvalidTransition(current, state)
+        uow.execute("UPDATE gate_queues SET state = :s, updated_at = now() WHERE event_id = :e",
+                    {"s": state, "e": self.event_id})
+        uow.commit()
+        self.r.hset(self.key("meta"), mapping={"state": state, "next_admit_at": 0})
+        return self.figures()
+
+    # ------------------------------------------------------------ fans
+
+    def join(self, uow: UnitOfWork, user_id: int) -> Place:
+        self.ensure_loaded(uow)
+        ticket = f"tk_{secrets.token_urlsafe(18)}"
+        keys = [self.key("meta"), self.key("users"), self.key("pre"), self.key("order")]
+        result = [x.decode() if isinstance(x, bytes) else x for x in
+                  self._join(keys=keys, args=[user_id, ticket, time.time(), self.key("t:")])]
+        if result[0] == "NOQUEUE":
+            raise QueueNotFound(self.event_id)
+        if result[0] == "CLOSED":
+            raise QueueClosed(self.event_id)
+        ticket, position = result[1], int(result[2]) if result[2] else None
+        # Durable before it is answered: a Redis flush must not give this place to anyone else.
+        uow.execute(
+            """
+            INSERT INTO gate_tickets (event_id, user_id, ticket, prequeue, position)
+            VALUES (:e, :u, :t, :pre, :pos)
+            ON CONFLICT (event_id, user_id) DO NOTHING
+            """,
+            {"e": self.event_id, "u": user_id, "t": ticket, "pre": position is None, "pos": position},
+        )
+        uow.commit()
+        return Place(ticket, position, "WAITING", result[0] == "NEW")
+
+    def status(self, ticket: str, now: float | None = None) -> dict[str, Any] | None:
+        """O(1) in Redis. Returns None for an unknown ticket."""
+        now = time.time() if now is None else now
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hgetall(self.key(f"t:{ticket}"))
+        pipe.hmget(self.key("meta"), "state", "serving", "batch", "interval", "opens_at", "next_admit_at")
+        pipe.zscore(self.key("active"), ticket)
+        pipe.lrange(self.key("admits"), 0, 9)
+        info, meta, active_until, admits = pipe.execute()
+        if not info:
+            return None
+        state, serving, batch, interval, opens_at, next_admit_at = meta
+        if state is None:
+            return None
+        serving = int(serving or 0)
+        position = int(info[b"pos"]) if b"pos" in info else None
+        user_id = int(info[b"user"])
+        body: dict[str, Any] = {"userId": user_id, "queueState": state.decode(), "position": position}
+        if position is not None and position <= serving:
+            claimed = float(info.get(b"claimed", 0) or 0)
+            if active_until is not None and active_until > now:
+                body.update(state="ADMITTED", aheadOfYou=0, estimatedWaitSeconds=0, claimed=claimed,
+                            sessionEndsAt=active_until if claimed else None)
+            else:
+                body.update(state="EXPIRED", aheadOfYou=0, estimatedWaitSeconds=0)
+            return body
+        ahead = None if position is None else position - serving - 1
+        body.update(
+            state="WAITING",
+            aheadOfYou=ahead,
+            estimatedWaitSeconds=self._estimate(
+                position, serving, int(batch or 1), float(interval or 1), admits, now,
+                float(opens_at or 0), float(next_admit_at or 0),
+            ),
+        )
+        return body
+
+    def claim(self, ticket: str, session_seconds: int, now: float | None = None) -> float:
+        """The admitted fan collects the token: the cap slot now lasts for the session."""
+        now = time.time() if now is None else now
+        key = self.key(f"t:{ticket}")
+        claimed = self.r.hget(key, "claimed")
+        if claimed:
+            return float(claimed) + session_seconds
+        self.r.hsetnx(key, "claimed", now)
+        claimed_at = float(self.r.hget(key, "claimed"))
+        self.r.zadd(self.key("active"), {ticket: claimed_at + session_seconds}, xx=True, gt=True)
+        return claimed_at + session_seconds
+
+    def heartbeat(self, ticket: str) -> None:
+        """A fan still on the waiting-room page (nothing to extend; kept for presence figures)."""
+        self.r.hset(self.key(f"t:{ticket}"), "seen", time.time())
+
+    def counter(self) -> dict[str, int]:
+        serving, length = self.r.pipeline(transaction=False).hget(self.key("meta"), "serving").llen(self.key("order")).execute()
+        pre = self.r.llen(self.key("pre"))
+        return {"servingUpTo": int(serving or 0), "queueLength": int(length or 0) + int(pre or 0)}
+
+    # ------------------------------------------------------------ admission
+
+    def admit_due(self, uow: UnitOfWork, now: float | None = None) -> int:
+        """Runs the lottery when the sale opens, then admits a batch if one is due. Safe to call
+        from anywhere at any rate: a lock lets one caller act and the schedule decides."""
+        now = time.time() if now is None else now
+        self.ensure_loaded(uow)
+        meta = self._meta()
+        if meta.get("state") in ("PREQUEUE",) and now >= float(meta.get("opens_at", 0)):
+            if self._lock("draw"):
+                try:
+                    self._draw(uow)
+                finally:
+                    self._unlock("draw")
+            meta = self._meta()
+        if meta.get("state") not in ("OPEN", "DRAINING") or now < float(meta.get("next_admit_at", 0)):
+            return 0
+        if not self._lock("admit"):
+            return 0
+        try:
+            return self._admit(uow, self._meta(), now)
+        finally:
+            self._unlock("admit")
+
+    def _admit(self, uow: UnitOfWork, meta: dict[str, str], now: float) -> int:
+        if now < float(meta.get("next_admit_at", 0)):
+            return 0
+        expired = self.r.zremrangebyscore(self.key("active"), "-inf", now)
+        active = self.r.zcard(self.key("active"))
+        serving = int(meta.get("serving", 0))
+        length = self.r.llen(self.key("order"))
+        cap_room = int(meta["cap"]) - active
+        waiting = length - serving
+        batch = waiting if meta["state"] == "DRAINING" else int(meta["batch"])
+        k = max(0, min(batch, cap_room, waiting))
+        if k:
+            tickets = [t.decode() for t in self.r.lrange(self.key("order"), serving, serving + k - 1)]
+            uow.execute(
+                """
+                UPDATE gate_queues SET serving_up_to = :upto, updated_at = now()
+                WHERE event_id = :e AND serving_up_to = :serving
+                """,
+                {"upto": serving + k, "e": self.event_id, "serving": serving},
+            )
+            uow.execute(
+                """
+                UPDATE gate_tickets SET admitted_at = to_timestamp(:now)
+                WHERE event_id = :e AND position > :serving AND position <= :upto AND admitted_at IS NULL
+                """,
+                {"now": now, "e": self.event_id, "serving": serving, "upto": serving + k},
+            )
+            uow.commit()
+            real = {t: now + self.show_up_seconds for t in tickets if t != PLACEHOLDER}
+            pipe = self.r.pipeline(transaction=True)
+            if real:
+                pipe.zadd(self.key("active"), real)
+            pipe.hset(self.key("meta"), "serving", serving + k)
+            pipe.hincrby(self.key("meta"), "admitted_total", len(real))
+            pipe.lpush(self.key("admits"), f"{now}:{len(real)}")
+            pipe.ltrim(self.key("admits"), 0, 29)
+            pipe.execute()
+        self.r.hset(self.key("meta"), mapping={"next_admit_at": now + float(meta["interval"])})
+        if expired:
+            self.r.hincrby(self.key("meta"), "ended_total", expired)
+        return k
+
+    def _draw(self, uow: UnitOfWork) -> None:
+        """The lottery: pre-queue places in a random order, independent of when fans joined."""
+        tickets = self._begin_draw(keys=[self.key("meta"), self.key("pre"), self.key("order")])
+        if tickets is None:
+            return
+        tickets = [t.decode() for t in tickets]
+        secrets.SystemRandom().shuffle(tickets)
+        if tickets:
+            uow.execute(
+                """
+                UPDATE gate_tickets g SET position = d.position
+                FROM unnest(CAST(:tickets AS text[])) WITH ORDINALITY AS d(ticket, position)
+                WHERE g.event_id = :e AND g.ticket = d.ticket
+                """,
+                {"tickets": tickets, "e": self.event_id},
+            )
+        uow.execute("UPDATE gate_queues SET state = 'OPEN', updated_at = now() WHERE event_id = :e", {"e": self.event_id})
+        uow.commit()
+        pipe = self.r.pipeline(transaction=True)
+        for index, ticket in enumerate(tickets):
+            pipe.lset(self.key("order"), index, ticket)
+            pipe.hset(self.key(f"t:{ticket}"), "pos", index + 1)
+        pipe.hset(self.key("meta"), mapping={"state": "OPEN", "next_admit_at": 0})
+        pipe.execute()
+
+    # ------------------------------------------------------------ figures
+
+    def figures(self, now: float | None = None) -> dict[str, Any]:
+        now = time.time() if now is None else now
+        meta = self._meta()
+        if not meta:
+            raise QueueNotFound(self.event_id)
+        counter = self.counter()
+        active = self.r.zcount(self.key("active"), now, "+inf")
+        admitted = int(meta.get("admitted_total", 0))
+        return {
+            "eventId": str(self.event_id),
+            "state": meta["state"],
+            "batchSize": int(meta["batch"]),
+            "admissionIntervalSeconds": float(meta["interval"]),
+            "maxActive": int(meta["cap"]),
+            "sessionSeconds": int(meta["session"]),
+            "saleOpensAt": datetime.fromtimestamp(float(meta["opens_at"]), timezone.utc).isoformat(),
+            "queueLength": counter["queueLength"],
+            "waiting": counter["queueLength"] - counter["servingUpTo"],
+            "servingUpTo": counter["servingUpTo"],
+            "admitted": admitted,
+            "active": active,
+            "ended": int(meta.get("ended_total", 0)),
+            "admissionRatePerMinute": round(self._rate(self.r.lrange(self.key("admits"), 0, 9), now) * 60, 1),
+        }
+
+    def _estimate(self, position, serving, batch, interval, admits, now, opens_at, next_admit_at) -> int | None:
+        if position is None:
+            # Still in the pre-queue: the draw happens at the opening.
+            return max(0, math.ceil(opens_at - now))
+        remaining = position - serving
+        rate = self._rate(admits, now)
+        if rate <= 0:
+            rate = batch / interval
+        # Count from the next scheduled batch, so the estimate only falls while the place does not move.
+        wait = max(0.0, next_admit_at - now) + max(0.0, (remaining - batch) / rate)
+        return math.ceil(wait)
+
+    @staticmethod
+    def _rate(admits: list[bytes], now: float) -> float:
+        """Fans admitted per second over the recent batches."""
+        entries = [tuple(map(float, a.decode().split(":"))) for a in admits]
+        if len(entries) < 2:
+            return 0.0
+        oldest = min(t for t, _ in entries)
+        span = max(now - oldest, 1.0)
+        return sum(n for t, n in entries if t > oldest) / span
+
+    # ------------------------------------------------------------ recovery
+
+    def _meta(self) -> dict[str, str]:
+        return {k.decode(): v.decode() for k, v in self.r.hgetall(self.key("meta")).items()}
+
+    def ensure_loaded(self, uow: UnitOfWork, force_settings: bool = False) -> None:
+        """Rebuilds this queue in Redis from Postgres when Redis has lost it."""
+        if not force_settings and self.r.exists(self.key("meta")):
+            return
+        row = uow.execute(
+            """
+            SELECT state, batch_size, admission_interval_seconds, max_active, session_seconds,
+                   extract(epoch FROM sale_opens_at) AS opens_at, serving_up_to
+            FROM gate_queues WHERE event_id = :e
+            """,
+            {"e": self.event_id},
+        ).first()
+        uow.rollback()
+        if row is None:
+            raise QueueNotFound(self.event_id)
+        settings = {"batch": row.batch_size, "interval": row.admission_interval_seconds, "cap": row.max_active,
+                    "session": row.session_seconds, "opens_at": float(row.opens_at)}
+        if self.r.exists(self.key("meta")):
+            self.r.hset(self.key("meta"), mapping=settings)
+            return
+        if not self._lock("rebuild"):
+            time.sleep(0.2)
+            if not self.r.exists(self.key("meta")):
+                raise QueueNotFound(self.event_id)
+            return
+        try:
+            self._rebuild(uow, row, settings)
+        finally:
+            self._unlock("rebuild")
+
+    def _rebuild(self, uow: UnitOfWork, row: Any, settings: dict[str, Any]) -> None:
+        tickets = uow.execute(
+            """
+            SELECT user_id, ticket, prequeue, position, extract(epoch FROM admitted_at) AS admitted_at
+            FROM gate_tickets WHERE event_id = :e ORDER BY position NULLS LAST, joined_at
+            """,
+            {"e": self.event_id},
+        ).all()
+        uow.rollback()
+        state = "OPEN" if row.state == "DRAWING" else row.state
+        top = max((t.position or 0 for t in tickets), default=0)
+        order = [PLACEHOLDER] * top
+        pipe = self.r.pipeline(transaction=True)
+        for t in [self.key(n) for n in ("users", "pre", "order", "active", "admits")]:
+            pipe.delete(t)
+        now = time.time()
+        for t in tickets:
+            fields = {"user": t.user_id, "pre": int(t.prequeue), "joined": now}
+            if t.position is not None:
+                order[t.position - 1] = t.ticket
+                fields["pos"] = t.position
+            elif state == "PREQUEUE":
+                pipe.rpush(self.key("pre"), t.ticket)
+            pipe.hset(self.key("users"), t.user_id, t.ticket)
+            pipe.hset(self.key(f"t:{t.ticket}"), mapping=fields)
+            if t.admitted_at is not None:
+                # Until its session could have ended, an admission counts against the cap.
+                until = float(t.admitted_at) + row.session_seconds
+                if until > now:
+                    pipe.zadd(self.key("active"), {t.ticket: until})
+        if order:
+            pipe.rpush(self.key("order"), *order)
+        pipe.hset(self.key("meta"), mapping={**settings, "state": state, "serving": row.serving_up_to,
+                                             "next_admit_at": 0, "admitted_total": row.serving_up_to})
+        pipe.execute()
+
+    def _lock(self, name: str) -> bool:
+        return bool(self.r.set(self.key(f"lock:{name}"), b"1", nx=True, px=5000))
+
+    def _unlock(self, name: str) -> None:
+        self.r.delete(self.key(f"lock:{name}"))

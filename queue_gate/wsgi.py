@@ -1,0 +1,3 @@
+from queue_gate import create_gate_app
+
+app = create_gate_app()
