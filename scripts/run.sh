@@ -15,6 +15,10 @@ export GATEWAY_API_BASE=${GATEWAY_API_BASE:-http://${GATEWAY_BIND}}
 export SIM_WEBHOOK_URL=${SIM_WEBHOOK_URL:-http://${WEB_BIND}/api/v1/payments/webhook}
 export SIM_WEBHOOK_SECRET=${WEBHOOK_SECRET:-whsec_dev_secret}
 export PUBLIC_URL=${PUBLIC_URL:-http://${WEB_BIND}}
+# The waiting room: its own process, signing admission tokens with keys kept in .run/.
+export GATE_BIND=${GATE_BIND:-127.0.0.1:8001}
+export GATE_SIGNING_KEYS_FILE=${GATE_SIGNING_KEYS_FILE:-$PWD/.run/gate-keys.json}
+export GATE_JWKS_URL=${GATE_JWKS_URL:-http://${GATE_BIND}/gate/v1/jwks.json}
 export FLASK_APP=wsgi
 export PATH="$PWD/.venv/bin:$PATH"
 
@@ -26,12 +30,14 @@ scripts/services.sh seatline
 
 flask db upgrade
 flask seed-demo
+[ -f "$GATE_SIGNING_KEYS_FILE" ] || flask gate-keys "$GATE_SIGNING_KEYS_FILE"
 mkdir -p .run/mailbox/new .run/mailbox/cur .run/mailbox/tmp  # a Maildir the SMTP sink files into
 
 cat <<TXT
 
   Seatline is starting at http://${WEB_BIND}/
   API:      http://${WEB_BIND}/api/v1/openapi.json
+  Gate:     http://${GATE_BIND}/gate/v1/  (waiting room for the queue-protected tour date)
   Demo fan: fan@example.com / seatline-demo
   Manager:  manager@example.com / seatline-demo
   Payments: the gateway simulator at http://${GATEWAY_BIND}/ (test cards pm_card_visa, pm_card_chargeDeclined)

@@ -15,6 +15,7 @@ from rq_scheduler import Scheduler
 from workers import queues
 
 SWEEP_JOB_ID = "seatline-periodic-sweep"
+GATE_TICK_JOB_ID = "seatline-gate-tick"
 
 
 class JsonJob(Job):
@@ -56,15 +57,17 @@ def scheduler_command() -> None:
     connection = _worker_connection()
     interval = current_app.extensions["seatline.settings"].sweeper_interval_seconds
     scheduler = Scheduler(queue_name=queues.HOLDS, connection=connection, job_class=JsonJob, interval=1)
-    if SWEEP_JOB_ID in scheduler:
-        scheduler.cancel(SWEEP_JOB_ID)
-    scheduler.schedule(
-        scheduled_time=datetime.now(timezone.utc),
-        func="workers.jobs.sweep",
-        interval=interval,
-        repeat=None,
-        id=SWEEP_JOB_ID,
-        timeout=queues.JOB_TIMEOUT,
-        result_ttl=interval * 2,
-    )
+    for job_id, func, every in ((SWEEP_JOB_ID, "workers.jobs.sweep", interval),
+                                (GATE_TICK_JOB_ID, "workers.jobs.gate_tick", 1)):
+        if job_id in scheduler:
+            scheduler.cancel(job_id)
+        scheduler.schedule(
+            scheduled_time=datetime.now(timezone.utc),
+            func=func,
+            interval=every,
+            repeat=None,
+            id=job_id,
+            timeout=queues.JOB_TIMEOUT,
+            result_ttl=every * 2,
+        )
     scheduler.run()

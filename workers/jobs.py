@@ -107,3 +107,25 @@ def sweep() -> dict[str, int]:
         if any(counts.values()):
             log.info("sweep: %s", counts)
         return counts
+
+
+def gate_tick() -> int:
+    """Every second: draws pre-queues whose sale has opened and admits the batches that are due."""
+    from queue_gate.waiting_room import QueueNotFound, WaitingRoom
+
+    app = job_app()
+    with app.app_context():
+        settings = app.extensions["seatline.settings"]
+        admitted = 0
+        with unit_of_work() as uow:
+            events = uow.execute(
+                "SELECT event_id FROM gate_queues WHERE state IN ('PREQUEUE', 'DRAWING', 'OPEN', 'DRAINING')"
+            ).scalars().all()
+            uow.rollback()
+            for event_id in events:
+                room = WaitingRoom(app.extensions["seatline.redis"], event_id, settings.gate_show_up_seconds)
+                try:
+                    admitted += room.admit_due(uow)
+                except QueueNotFound:
+                    continue
+        return admitted

@@ -83,11 +83,21 @@ def seed_demo(uow: UnitOfWork, passwords: Passwords, today_utc: date | None = No
     )
     # The high-demand sale: queue-protected, open now.
     tour_start = _at(today_utc + timedelta(days=6), 20, 0, ny_tz)
-    scheduling.schedule_show(
+    tour_show = scheduling.schedule_show(
         uow, event_id=tour, venue_id=stadium, starts_at=tour_start, sale_opens_at=tour_start - timedelta(days=30),
         sale_closes_at=tour_start, currency="USD", prices=STADIUM_PRICES, queue_required=True,
     )
     shows += 2
+    # Its waiting room admits small batches every few seconds, so a newcomer can watch it move.
+    uow.execute(
+        """
+        INSERT INTO gate_queues (event_id, state, batch_size, admission_interval_seconds, max_active,
+                                 session_seconds, sale_opens_at)
+        SELECT event_id, 'OPEN', 5, 3, 25, 600, now() FROM shows WHERE id = :show
+        ON CONFLICT (event_id) DO NOTHING
+        """,
+        {"show": tour_show},
+    )
     # Fresh statistics after a bulk load, so seat-map queries get good plans from the start.
     uow.execute("ANALYZE venue_seats, show_seats, shows, show_prices")
     uow.commit()

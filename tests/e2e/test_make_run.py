@@ -33,6 +33,7 @@ def empty_database(app):  # noqa: F811  (the app fixture proves Postgres is up)
 
 def start_run_script(database_url: str, port: int, redis_port: int = 6379) -> tuple[subprocess.Popen, list[str], str]:
     gateway = f"127.0.0.1:{free_port()}"
+    gate = f"127.0.0.1:{free_port()}"
     env = {
         **os.environ,
         "ENV": "development",
@@ -43,6 +44,7 @@ def start_run_script(database_url: str, port: int, redis_port: int = 6379) -> tu
         "WEB_WORKERS": "2",
         "WEB_ACCESS_LOG": "",
         "GATEWAY_BIND": gateway,
+        "GATE_BIND": gate,
         "SMTP_PORT": str(free_port()),
     }
     proc = subprocess.Popen(
@@ -51,7 +53,7 @@ def start_run_script(database_url: str, port: int, redis_port: int = 6379) -> tu
     )
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()  # type: ignore[arg-type]
-    return proc, lines, f"http://{gateway}"
+    return proc, lines, f"http://{gateway}", f"http://{gate}"
 
 
 def stop_with_ctrl_c(proc: subprocess.Popen, port: int) -> None:
@@ -75,7 +77,7 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database):
         started_redis = not redis_answers(redis_port)
         if not started_redis:
             redis.Redis(port=redis_port, db=14).flushdb()  # the database is new: so is what Redis knows
-        proc, output, gateway = start_run_script(empty_database, port, redis_port)
+        proc, output, gateway, gate = start_run_script(empty_database, port, redis_port)
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_up(f"{base}/readyz", proc, timeout=120)
@@ -114,8 +116,30 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database):
                 time.sleep(0.2)
             bookings = requests.get(f"{base}/api/v1/bookings", headers=auth).json()["bookings"]
             assert any(b["seatIds"] == seats for b in bookings)
+
+            # The high-demand tour date is behind the waiting room: join, get admitted, hold.
+            tour = next(s for s in requests.get(f"{base}/api/v1/cities/{cities['New York']['cityId']}/shows",
+                                                params={"date": _local_date(base, 51)}).json()["shows"]
+                        if s["queueRequired"])
+            refused = requests.post(f"{base}/api/v1/shows/{tour['showId']}/holds", json={"seatIds": ["101-1-1"]}, headers=auth)
+            assert refused.status_code == 403 and refused.json()["error"]["code"] == "ADMISSION_REQUIRED"
+            wait_until_up(f"{gate}/readyz", proc)
+            place = requests.post(f"{gate}/gate/v1/queues/{tour['eventId']}/join", headers=auth).json()
+            deadline = time.monotonic() + 30
+            while (status := requests.get(f"{gate}/gate/v1/queues/{tour['eventId']}/status",
+                                          params={"ticket": place["ticket"]}).json())["state"] != "ADMITTED":
+                assert time.monotonic() < deadline, status
+                time.sleep(0.5)
+            admitted = requests.post(f"{base}/api/v1/shows/{tour['showId']}/holds", json={"seatIds": ["101-1-1"]},
+                                     headers={**auth, "X-Admission-Token": status["admissionToken"]})
+            assert admitted.status_code == 201, admitted.text
+            requests.delete(f"{base}/api/v1/holds/{admitted.json()['holdId']}", headers=auth)
             assert redis_answers(redis_port)
         finally:
             stop_with_ctrl_c(proc, port)
         assert redis_answers(redis_port) != started_redis, "Ctrl-C must stop the Redis this run started, and only it"
     assert redis_answers(6379)
+
+
+def _local_date(base: str, show_id: int) -> str:
+    return datetime.fromisoformat(requests.get(f"{base}/api/v1/shows/{show_id}").json()["startTime"]).date().isoformat()
