@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 import orjson
 import pydantic
+import redis
 from flask import Flask, Response, current_app, g, request
 from flask.json.provider import JSONProvider
 from sqlalchemy.exc import OperationalError
@@ -116,6 +117,15 @@ def register_error_handlers(app: Flask) -> None:
         if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         return response
+
+    @app.errorhandler(redis.RedisError)
+    def _redis_unavailable(exc: Exception) -> Response:
+        # Only the waiting room needs Redis to answer at all; it must never fail open.
+        log.warning("redis unavailable: %s", exc)
+        return error_response(
+            503, "DEGRADED", "the waiting room is reconnecting; your place is kept, try again shortly",
+            headers={"Retry-After": "2"}, retryAfter=2,
+        )
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(PoolTimeout)

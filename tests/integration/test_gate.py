@@ -303,3 +303,16 @@ def test_jwks_verifies_with_a_standard_library_and_survives_rotation(gate_app, g
     new_web = create_app(settings).test_client()
     assert len(new_gate.get("/gate/v1/jwks.json").get_json()["keys"]) == 2
     assert hold_with(new_web, fan, show.show_id, token).status_code == 201  # the old key's token
+
+
+def test_redis_down_the_gate_fails_closed_and_admitted_fans_keep_booking(gate_app, gate, client, make):
+    show, event_id, fan, token = admitted_token(gate_app, gate, make)
+    cut_off = create_gate_app(settings_for_tests(redis_url="redis://127.0.0.1:1/0")).test_client()
+    down = cut_off.post(f"/gate/v1/queues/{event_id}/join", headers=make.fan().headers)
+    assert down.status_code == 503 and down.headers["Retry-After"] == "2"
+    assert down.get_json()["error"]["code"] == "DEGRADED"
+    from app import create_app
+
+    web_without_redis = create_app(settings_for_tests(redis_url="redis://127.0.0.1:1/0")).test_client()
+    assert hold_with(web_without_redis, fan, show.show_id).status_code == 403  # no token: never let in
+    assert hold_with(web_without_redis, fan, show.show_id, token).status_code == 201  # token checked without Redis
