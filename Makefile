@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast services clean
+.PHONY: run test test-fast services clean bench-gate
 
 run: $(VENV)/.runtime
 	@scripts/run.sh
@@ -39,3 +39,8 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Waiting-room join/status throughput against a bare Flask endpoint (needs wrk: apt-get install wrk).
+bench-gate: $(VENV)/.dev services
+	@command -v wrk >/dev/null || { echo "==> installing wrk"; apt-get install -y -qq wrk >/dev/null 2>&1 || sudo apt-get install -y -qq wrk; }
+	@$(BIN)/python -m bench.gate_throughput

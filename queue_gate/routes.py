@@ -91,25 +91,31 @@ def status(event_id: str):
     if not ticket or len(ticket) > 64:
         raise ValidationFailed("ticket is required", fields=[{"field": "ticket", "message": "missing or too long"}])
     room = _room(eid)
-    with unit_of_work() as uow:
-        _guard(lambda: room.admit_due(uow))  # admissions happen on schedule, driven by whoever asks
     info = room.status(ticket)
+    if info is None or info["admissionDue"]:
+        # Redis lost the queue (rebuild it), or a batch is due and no tick has run yet.
+        with unit_of_work() as uow:
+            _guard(lambda: room.admit_due(uow))
+        info = room.status(ticket)
     if info is None:
         raise TicketNotFound("no such ticket in this waiting room")
     body = {k: info[k] for k in ("state", "position", "aheadOfYou", "estimatedWaitSeconds")}
     if info["state"] == "ADMITTED":
-        body.update(_admission(room, eid, ticket, info["userId"]))
+        body.update(_admission(room, eid, ticket, info["userId"], info))
     return body, 200, {"Cache-Control": "no-store"}
 
 
-def _admission(room: WaitingRoom, event_id: int, ticket: str, user_id: int) -> dict[str, Any]:
+def _admission(room: WaitingRoom, event_id: int, ticket: str, user_id: int, info: dict[str, Any]) -> dict[str, Any]:
+    if info.get("token"):
+        return {"admissionToken": info["token"], "admissionExpiresAt": int(info["sessionEndsAt"])}
     keys = current_app.extensions["seatline.gate_keys"]
     session = int(room.r.hget(room.key("meta"), "session") or 600)
     expires = room.claim(ticket, session)
     issued = expires - session
-    # Same claims every poll, and Ed25519 signatures are deterministic: the same token each time.
+    # Same claims on every path, and Ed25519 signatures are deterministic: the same token each time.
     jti = hashlib.sha256(f"{ticket}:{issued}".encode()).hexdigest()[:32]
     token = admission.issue(keys[0].private_key, keys[0].kid, user_id, event_id, session, now=issued, jti=jti)
+    room.remember_token(ticket, token)
     return {"admissionToken": token, "admissionExpiresAt": int(expires)}
 
 

@@ -197,12 +197,18 @@ class WaitingRoom:
         serving = int(serving or 0)
         position = int(info[b"pos"]) if b"pos" in info else None
         user_id = int(info[b"user"])
-        body: dict[str, Any] = {"userId": user_id, "queueState": state.decode(), "position": position}
+        due = (state in (b"OPEN", b"DRAINING") and now >= float(next_admit_at or 0)) or (
+            state == b"PREQUEUE" and now >= float(opens_at or 0)
+        )
+        body: dict[str, Any] = {"userId": user_id, "queueState": state.decode(), "position": position,
+                                "admissionDue": due}
         if position is not None and position <= serving:
             claimed = float(info.get(b"claimed", 0) or 0)
             if active_until is not None and active_until > now:
+                token = info.get(b"token")
                 body.update(state="ADMITTED", aheadOfYou=0, estimatedWaitSeconds=0, claimed=claimed,
-                            sessionEndsAt=active_until if claimed else None)
+                            sessionEndsAt=active_until if claimed else None,
+                            token=token.decode() if token and claimed else None)
             else:
                 body.update(state="EXPIRED", aheadOfYou=0, estimatedWaitSeconds=0)
             return body
@@ -228,6 +234,10 @@ class WaitingRoom:
         claimed_at = float(self.r.hget(key, "claimed"))
         self.r.zadd(self.key("active"), {ticket: claimed_at + session_seconds}, xx=True, gt=True)
         return claimed_at + session_seconds
+
+    def remember_token(self, ticket: str, token: str) -> None:
+        """Polling again returns the stored token instead of signing it again."""
+        self.r.hset(self.key(f"t:{ticket}"), "token", token)
 
     def heartbeat(self, ticket: str) -> None:
         """A fan still on the waiting-room page (nothing to extend; kept for presence figures)."""
