@@ -23,9 +23,10 @@ def settings_for_tests(**overrides) -> Settings:
         secret_key="test-secret-key-that-is-long-enough-0123456789",
         password_time_cost=1,
         password_memory_cost_kib=1024,
-        # Room for the concurrency suites' many threads.
-        db_pool_size=40,
-        db_max_overflow=40,
+        # Room for the concurrency suites' many threads, without keeping them all open afterwards:
+        # every app in a test run shares one PostgreSQL with max_connections = 100.
+        db_pool_size=4,
+        db_max_overflow=56,
         db_pool_timeout_seconds=10.0,
         gate_signing_keys=GATE_KEYS,
         gate_jwks=GATE_JWKS,

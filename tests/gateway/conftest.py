@@ -81,7 +81,7 @@ class Receiver:
         """Acknowledged deliveries, parsed, in arrival order."""
         return [json.loads(r["body"]) for r in self.all() if 200 <= r["status"] < 300]
 
-    def wait_for(self, n: int, timeout: float = 5.0, acked: bool = True) -> list[dict[str, Any]]:
+    def wait_for(self, n: int, timeout: float = 15.0, acked: bool = True) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while True:
             got = self.acked() if acked else self.all()
@@ -120,7 +120,7 @@ class Sim:
     def events(self, **filters: Any) -> list[dict[str, Any]]:
         return self.get("/_sim/events", **filters)["data"]
 
-    def wait_events(self, pred, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def wait_events(self, pred, timeout: float = 15.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while True:
             events = self.events()
