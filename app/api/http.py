@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any, TypeVar
 
 import orjson
@@ -62,6 +63,14 @@ def parse_id(raw: str, not_found: type[DomainError], what: str) -> int:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > MAX_ID:
         raise not_found(f"{what} {raw[:40]!r} does not exist")
     return int(raw)
+
+
+def parse_uuid(raw: str, not_found: type[DomainError], what: str) -> uuid.UUID:
+    """Hold and booking ids are UUIDs; anything else names nothing that exists."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise not_found(f"{what} {raw[:40]!r} does not exist") from exc
 
 
 def current_user() -> AuthenticatedUser:

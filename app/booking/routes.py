@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from flask import Blueprint, current_app
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from app.api.http import current_user, parse_body
+from app.api.http import current_user, parse_body, parse_uuid
 from app.booking import saga, services
 from app.errors import BookingNotFound, HoldNotFound
 from app.unit_of_work import unit_of_work
@@ -20,17 +19,10 @@ class ConfirmRequest(BaseModel):
     paymentIntentId: Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
-def _uuid(raw: str, not_found: type, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError as exc:
-        raise not_found(f"{what} {raw[:40]!r} does not exist") from exc
-
-
 @bp.post("/holds/<hold_id>/confirm")
 def confirm(hold_id: str):
     user = current_user()
-    hid = _uuid(hold_id, HoldNotFound, "hold")
+    hid = parse_uuid(hold_id, HoldNotFound, "hold")
     body = parse_body(ConfirmRequest)
     with unit_of_work() as uow:
         settlement = saga.confirm(uow, current_app.extensions["seatline.gateway"], user.id, hid, body.paymentIntentId)
@@ -51,7 +43,7 @@ def list_bookings():
 def get_booking(booking_id: str):
     user = current_user()
     with unit_of_work() as uow:
-        booking = services.get_booking(uow, user.id, _uuid(booking_id, BookingNotFound, "booking"))
+        booking = services.get_booking(uow, user.id, parse_uuid(booking_id, BookingNotFound, "booking"))
     return booking, 200, {"Cache-Control": "no-store"}
 
 
@@ -59,6 +51,6 @@ def get_booking(booking_id: str):
 def cancel_booking(booking_id: str):
     user = current_user()
     with unit_of_work() as uow:
-        body, followups = services.cancel_booking(uow, user.id, _uuid(booking_id, BookingNotFound, "booking"))
+        body, followups = services.cancel_booking(uow, user.id, parse_uuid(booking_id, BookingNotFound, "booking"))
     run_followups(followups)
     return body, 200

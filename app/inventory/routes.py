@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.api.http import check_body_user, current_user, json_bytes_response, parse_body, parse_id
+from app.api.http import check_body_user, current_user, json_bytes_response, parse_body, parse_id, parse_uuid
 from app.booking import saga
 from app import admission
 from app.errors import AdmissionRequired, HoldNotActive, HoldNotFound, ShowNotFound, ValidationFailed
@@ -38,13 +37,6 @@ def _limits() -> services.HoldLimits:
         max_seats_per_hold=config.max_seats_per_hold,
         max_held_seats_per_user_show=config.max_held_seats_per_user_show,
     )
-
-
-def _hold_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError as exc:
-        raise HoldNotFound(f"hold {raw[:40]!r} does not exist") from exc
 
 
 def _seatmap_response(show_id: int, key: str, render) -> object:
@@ -116,14 +108,14 @@ def create_hold(show_id: str):
 def get_hold(hold_id: str):
     user = current_user()
     with unit_of_work() as uow:
-        hold = services.get_hold(uow, user.id, _hold_id(hold_id))
+        hold = services.get_hold(uow, user.id, parse_uuid(hold_id, HoldNotFound, "hold"))
     return hold.to_json(), 200, {"Cache-Control": "no-store"}
 
 
 @bp.delete("/holds/<hold_id>")
 def release_hold(hold_id: str):
     user = current_user()
-    hid = _hold_id(hold_id)
+    hid = parse_uuid(hold_id, HoldNotFound, "hold")
     try:
         with unit_of_work() as uow:
             hold = services.release_hold(uow, SeatHints(redis_store.client), user.id, hid)

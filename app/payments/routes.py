@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import uuid
-
 from flask import Blueprint, current_app, request
 
-from app.api.http import current_user, error_response
+from app.api.http import current_user, error_response, parse_uuid
 from app.booking import saga
 from app.errors import HoldNotFound, ValidationFailed
 from app.payments import services
@@ -15,18 +13,12 @@ from workers import queues
 bp = Blueprint("payments_api", __name__, url_prefix="/api/v1")
 
 
-def _hold_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError as exc:
-        raise HoldNotFound(f"hold {raw[:40]!r} does not exist") from exc
-
-
 @bp.post("/holds/<hold_id>/payment-intents")
 def create_payment_intent(hold_id: str):
     user = current_user()
     with unit_of_work() as uow:
-        intent = saga.start_payment(uow, current_app.extensions["seatline.gateway"], user.id, _hold_id(hold_id))
+        hid = parse_uuid(hold_id, HoldNotFound, "hold")
+        intent = saga.start_payment(uow, current_app.extensions["seatline.gateway"], user.id, hid)
     body = {
         "paymentIntentId": intent.id,
         "clientSecret": intent.client_secret,

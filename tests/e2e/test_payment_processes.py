@@ -2,7 +2,6 @@
 (killed mid-job and restarted), and an SMTP server."""
 from __future__ import annotations
 
-import time
 
 import pytest
 import requests
@@ -10,19 +9,14 @@ import requests
 from app.booking.invariants import money_invariant_violations
 from app.unit_of_work import unit_of_work
 from tests.support.db import fetch
+from tests.support.polling import wait_for
 from tests.support.races import run_together
 
 pytestmark = pytest.mark.slow
 
 
-def until(predicate, timeout=20.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
+def until(predicate, timeout=20.0):
+    return wait_for(predicate, timeout=timeout, interval=0.1)
 
 
 def pay_at_gateway(gateway, intent_id: str, card: str = "pm_card_visa") -> requests.Response:

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 from rq_scheduler import Scheduler
 
 import workers.jobs
-from tests.integration.test_payments import confirm, hold, start_payment, wait_for
+from tests.integration.test_payments import confirm, hold, start_payment
+from tests.support.polling import wait_for
 from tests.support.db import fetch, run_jobs, run_sql
 from workers import queues
 from workers.cli import JsonJob

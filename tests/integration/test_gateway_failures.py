@@ -6,13 +6,15 @@ import hmac
 import json
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
 import workers.jobs
 from tests.integration.test_payments import (
-    assert_money_invariants, confirm, hold, start_payment, wait_for,
+    assert_money_invariants, confirm, hold, start_payment,
 )
+from tests.support.polling import wait_for
 from tests.support.db import fetch, run_jobs
 from tests.support.services import WEBHOOK_SECRET
 
@@ -147,14 +149,10 @@ def test_dropped_webhook_is_settled_by_reconciliation(app, client, make, gateway
     gateway.succeed(intent)  # the fan never calls confirm and the webhook is lost
     time.sleep(0.5)
     assert fetch(app, "SELECT id FROM bookings") == []
-    monkeypatch.setattr(app.extensions["seatline.settings"], "reconcile_after_seconds", 0, raising=False) if False else None
-    from dataclasses import replace
-
-    app.extensions["seatline.settings"], saved = replace(app.extensions["seatline.settings"], reconcile_after_seconds=0), app.extensions["seatline.settings"]
-    try:
-        counts = workers.jobs.sweep()
-    finally:
-        app.extensions["seatline.settings"] = saved
+    # Reconcile at once instead of after the usual minute of silence.
+    settings = app.extensions["seatline.settings"]
+    monkeypatch.setitem(app.extensions, "seatline.settings", replace(settings, reconcile_after_seconds=0))
+    counts = workers.jobs.sweep()
     assert counts["settle_payment_intent"] == 1
     run_jobs(app)
     assert len(fetch(app, "SELECT id FROM bookings")) == 1

@@ -9,6 +9,7 @@ import pytest
 from app.booking.invariants import money_invariant_violations
 from app.unit_of_work import unit_of_work
 from tests.support.db import fetch, run_jobs, run_sql
+from tests.support.polling import wait_for
 
 
 def hold(client, fan, show_id, seats):
@@ -28,16 +29,6 @@ def confirm(client, fan, hold_id, intent_id):
 def assert_money_invariants(app, gateway):
     with app.app_context(), unit_of_work() as uow:
         assert money_invariant_violations(uow, gateway.intents()) == {}
-
-
-def wait_for(predicate, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def test_pay_confirm_book_and_email(app, client, make, gateway, mail):
