@@ -7,7 +7,7 @@ import click
 import redis
 from flask import current_app
 from flask.cli import with_appcontext
-from rq import Worker
+from rq import SimpleWorker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq_scheduler import Scheduler
@@ -42,7 +42,10 @@ def _worker_connection() -> redis.Redis:
 def worker_command(burst: bool) -> None:
     """Run an RQ worker on every Seatline queue (delayed jobs included)."""
     connection = _worker_connection()
-    worker = Worker(
+    # Jobs run in this process, reusing one app and its connection pool: forking a work horse
+    # per job would build the app and open new database connections every time (the gate's
+    # admission tick runs every second).
+    worker = SimpleWorker(
         [queues.queue(name, connection) for name in queues.ALL_QUEUES],
         connection=connection,
         serializer=JSONSerializer,

@@ -19,6 +19,19 @@ def until(predicate, timeout=20.0):
     return wait_for(predicate, timeout=timeout, interval=0.1)
 
 
+def sweep_until(app, predicate, timeout=30.0):
+    """Runs the periodic sweeper, as rq-scheduler would, until ``predicate`` holds."""
+    from workers import queues
+
+    def swept():
+        if predicate():
+            return True
+        queues.enqueue(app.extensions["seatline.redis"], queues.HOLDS, "workers.jobs.sweep")
+        return False
+
+    return wait_for(swept, timeout=timeout, interval=1.0)
+
+
 def pay_at_gateway(gateway, intent_id: str, card: str = "pm_card_visa") -> requests.Response:
     """What Stripe Elements does in the fan's browser: confirm the intent with a card."""
     return requests.post(
@@ -107,11 +120,8 @@ def test_worker_killed_in_the_middle_of_a_refund_and_restarted(app, live_server,
     assert fetch(app, "SELECT status FROM refunds")[0].status == "PENDING"
 
     worker.start()
-    # The periodic sweeper (run here by hand, as rq-scheduler would) re-queues the pending refund.
-    from workers import queues
-
-    queues.enqueue(app.extensions["seatline.redis"], queues.HOLDS, "workers.jobs.sweep")
-    until(lambda: fetch(app, "SELECT status FROM refunds")[0].status == "SUCCEEDED", timeout=30)
+    # The periodic sweeper re-queues the refund the dead worker left pending.
+    sweep_until(app, lambda: fetch(app, "SELECT status FROM refunds")[0].status == "SUCCEEDED")
     assert live_gateway.intent(intent["paymentIntentId"])["refund_count"] == 1
     assert_invariants(app, live_gateway)
 
@@ -133,8 +143,5 @@ def test_worker_killed_while_webhooks_wait_then_dropped_webhook_reconciled(
         pay_at_gateway(live_gateway, intent)
     until(lambda: len(fetch(app, "SELECT 1 FROM webhook_events")) == 2)
     worker.start()
-    from workers import queues
-
-    queues.enqueue(app.extensions["seatline.redis"], queues.HOLDS, "workers.jobs.sweep")
-    until(lambda: len(fetch(app, "SELECT id FROM bookings")) == 3, timeout=30)
+    sweep_until(app, lambda: len(fetch(app, "SELECT id FROM bookings")) == 3)
     assert_invariants(app, live_gateway)
