@@ -4,12 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast services clean bench-gate
+.PHONY: run test test-fast services browser clean bench-gate
 
 run: $(VENV)/.runtime
 	@scripts/run.sh
 
-test: $(VENV)/.dev services
+test: $(VENV)/.dev services browser
 	@scripts/test.sh
 
 # The fast tier: everything but the suites marked slow.
@@ -18,6 +18,9 @@ test-fast: $(VENV)/.dev services
 
 services:
 	@scripts/services.sh seatline seatline_test
+
+browser:
+	@scripts/browser.sh
 
 $(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \

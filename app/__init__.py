@@ -23,10 +23,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from app.demo.cli import seed_demo_command
     from app.inventory.routes import bp as inventory_bp
     from app.payments.routes import bp as payments_bp
+    from app.site.routes import bp as site_bp
     from queue_gate.cli import gate_keys_command
     from workers.cli import scheduler_command, worker_command
 
-    for blueprint in (accounts_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, docs_bp):
+    for blueprint in (accounts_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, docs_bp, site_bp):
         app.register_blueprint(blueprint)
     for command in (seed_demo_command, worker_command, scheduler_command, gate_keys_command):
         app.cli.add_command(command)
@@ -70,6 +71,7 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
     from app.payments.gateway import PaymentGateway
 
     app.json = OrjsonProvider(app)
+    app.config["PUBLIC_URL"] = settings.public_url
     app.extensions["seatline.settings"] = settings
     app.extensions["seatline.passwords"] = Passwords(settings.password_time_cost, settings.password_memory_cost_kib)
     app.extensions["seatline.gateway"] = PaymentGateway(settings)

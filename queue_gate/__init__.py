@@ -18,6 +18,7 @@ from app.config import Settings
 def create_gate_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app = create_base_app(__name__, config)
     from queue_gate.keys import load_keys
+    from queue_gate.pages import bp as pages_bp
     from queue_gate.routes import bp
 
     settings = app.extensions["seatline.settings"]
@@ -28,4 +29,6 @@ def create_gate_app(config: Settings | Mapping[str, Any] | None = None) -> Flask
         raise RuntimeError("the gate needs GATE_SIGNING_KEYS or GATE_SIGNING_KEYS_FILE (see `flask gate-keys`)")
     app.extensions["seatline.gate_keys"] = load_keys(raw)
     app.register_blueprint(bp)
+    app.register_blueprint(pages_bp)
+    app.config["PUBLIC_URL"] = settings.public_url
     return app

@@ -134,3 +134,39 @@ def worker(stack_env) -> Iterator[WorkerProcess]:
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def live_gate(app, live_server, stack_env) -> Iterator[str]:  # noqa: F811
+    """The queue gate under gunicorn, sending admitted fans back to the live web server."""
+    port = free_port()
+    env = {**os.environ, **stack_env, "PUBLIC_URL": live_server, "WEB_WORKERS": "2", "WEB_ACCESS_LOG": ""}
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+         "queue_gate.wsgi:app"], cwd=ROOT, env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{base}/readyz", proc)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        yield chromium
+        chromium.close()

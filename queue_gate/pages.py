@@ -1,0 +1,98 @@
+"""The waiting-room page: one URL answers with the full page or, for htmx, the status panel."""
+from __future__ import annotations
+
+import random
+import time
+
+import redis
+from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for
+
+from app import admission
+from app.unit_of_work import unit_of_work
+from queue_gate.routes import _admission, _room
+from queue_gate.waiting_room import QueueNotFound
+
+bp = Blueprint("gate_pages", __name__, url_prefix="/gate/queues")
+
+HTMX = "vendor/htmx-2.0.11.min.js"
+
+
+def poll_delay(state: str, estimated_wait: int | None, degraded: bool) -> float | None:
+    """Seconds until the page asks again: soon when the turn is near, rarely when it is far,
+    longer while the gate is degraded, and jittered so thousands of pages do not ask in step."""
+    if state != "WAITING":
+        return None
+    base = 2.0 if estimated_wait is None else min(30.0, max(2.0, estimated_wait / 10))
+    if degraded:
+        base = min(60.0, base * 3)
+    return round(base * random.uniform(0.8, 1.3), 1)
+
+
+def _wait_text(seconds: int | None) -> str:
+    if not seconds:
+        return "moments"
+    minutes = round(seconds / 60)
+    return f"{seconds} seconds" if seconds < 90 else f"{minutes} minutes"
+
+
+@bp.get("/<int:event_id>/wait")
+def waiting_room(event_id: int) -> Response:
+    ticket = request.args.get("ticket", "")
+    room = _room(event_id)
+    degraded = False
+    try:
+        info = room.status(ticket) if ticket else None
+        if info is None or info.get("admissionDue"):
+            with unit_of_work() as uow:
+                room.admit_due(uow)
+            info = room.status(ticket) if ticket else None
+        if info is not None:
+            room.heartbeat(ticket)
+    except QueueNotFound:
+        abort(404)
+    except redis.RedisError:
+        # Never fail open: keep the fan waiting, poll more slowly, say what is happening.
+        degraded, info = True, {"state": "WAITING", "position": None, "aheadOfYou": None, "estimatedWaitSeconds": None}
+    if info is None:
+        abort(404)
+    context = {
+        "status": info,
+        "degraded": degraded,
+        "poll_seconds": poll_delay(info["state"], info.get("estimatedWaitSeconds"), degraded),
+        "self_url": url_for("gate_pages.waiting_room", event_id=event_id, ticket=ticket),
+        "enter_url": url_for("gate_pages.enter", event_id=event_id, ticket=ticket),
+        "wait_text": _wait_text(info.get("estimatedWaitSeconds")),
+        "htmx_url": url_for("static", filename=HTMX),
+    }
+    if request.headers.get("HX-Request"):
+        response = make_response(render_template("gate/_status.html", **context))
+        if info["state"] == "ADMITTED":
+            response.headers["HX-Redirect"] = context["enter_url"]
+    else:
+        response = make_response(render_template("gate/waiting_room.html", **context))
+    response.headers["Vary"] = "HX-Request"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/<int:event_id>/enter")
+def enter(event_id: int) -> Response:
+    """Hands the admitted fan their token as a cookie and sends them to the seat map."""
+    ticket = request.args.get("ticket", "")
+    room = _room(event_id)
+    info = room.status(ticket) if ticket else None
+    if info is None or info["state"] != "ADMITTED":
+        return redirect(url_for("gate_pages.waiting_room", event_id=event_id, ticket=ticket), code=303)
+    granted = _admission(room, event_id, ticket, info["userId"], info)
+    settings = current_app.extensions["seatline.settings"]
+    with unit_of_work() as uow:
+        show_id = uow.execute(
+            "SELECT id FROM shows WHERE event_id = :e AND queue_required ORDER BY starts_at LIMIT 1", {"e": event_id}
+        ).scalar()
+    target = f"{settings.public_url}/shows/{show_id}" if show_id else settings.public_url
+    response = redirect(target, code=303)
+    response.set_cookie(
+        admission.COOKIE, granted["admissionToken"], max_age=int(granted["admissionExpiresAt"] - time.time()),
+        httponly=True, secure=settings.is_production or request.is_secure, samesite="Lax", path="/",
+    )
+    return response
