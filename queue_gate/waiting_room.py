@@ -8,7 +8,8 @@ Per event, under ``gate:{event}:``:
 - ``pre``    list: pre-queue tickets in join order, until the lottery places them;
 - ``order``  list: the queue; a ticket's position is its index + 1 (``~`` marks a place
              whose ticket was lost with Redis and is skipped);
-- ``active`` sorted set: admitted tickets -> when they stop counting against the cap;
+- ``active`` sorted set: admitted tickets -> when they stop counting against the cap (an
+             admitted fan who never collects the token is counted as abandoned);
 - ``admits`` list: ``time:count`` of recent batches, for the measured admission rate.
 
 Joining is one Lua script (atomic, idempotent per user); every join is also written to
@@ -275,7 +276,15 @@ class WaitingRoom:
     def _admit(self, uow: UnitOfWork, meta: dict[str, str], now: float) -> int:
         if now < float(meta.get("next_admit_at", 0)):
             return 0
-        expired = self.r.zremrangebyscore(self.key("active"), "-inf", now)
+        expired = [t.decode() for t in self.r.zrangebyscore(self.key("active"), "-inf", now)]
+        if expired:
+            claimed = self.r.pipeline(transaction=False)
+            for ticket in expired:
+                claimed.hexists(self.key(f"t:{ticket}"), "claimed")
+            never_came = sum(1 for came in claimed.execute() if not came)
+            self.r.zrem(self.key("active"), *expired)
+            self.r.hincrby(self.key("meta"), "abandoned_total", never_came)
+            self.r.hincrby(self.key("meta"), "ended_total", len(expired) - never_came)
         active = self.r.zcard(self.key("active"))
         serving = int(meta.get("serving", 0))
         length = self.r.llen(self.key("order"))
@@ -310,8 +319,6 @@ class WaitingRoom:
             pipe.ltrim(self.key("admits"), 0, 29)
             pipe.execute()
         self.r.hset(self.key("meta"), mapping={"next_admit_at": now + float(meta["interval"])})
-        if expired:
-            self.r.hincrby(self.key("meta"), "ended_total", expired)
         return k
 
     def _draw(self, uow: UnitOfWork) -> None:
@@ -362,7 +369,8 @@ class WaitingRoom:
             "servingUpTo": counter["servingUpTo"],
             "admitted": admitted,
             "active": active,
-            "ended": int(meta.get("ended_total", 0)),
+            "abandoned": int(meta.get("abandoned_total", 0)),
+            "sessionsEnded": int(meta.get("ended_total", 0)),
             "admissionRatePerMinute": round(self._rate(self.r.lrange(self.key("admits"), 0, 9), now) * 60, 1),
         }
 
@@ -380,13 +388,13 @@ class WaitingRoom:
 
     @staticmethod
     def _rate(admits: list[bytes], now: float) -> float:
-        """Fans admitted per second over the recent batches."""
+        """Fans admitted per second across the recent batches. Measured between batches, not up to
+        now, so that a pause does not make everyone's estimate creep up while nobody moves."""
         entries = [tuple(map(float, a.decode().split(":"))) for a in admits]
         if len(entries) < 2:
             return 0.0
-        oldest = min(t for t, _ in entries)
-        span = max(now - oldest, 1.0)
-        return sum(n for t, n in entries if t > oldest) / span
+        oldest, newest = min(t for t, _ in entries), max(t for t, _ in entries)
+        return sum(n for t, n in entries if t > oldest) / max(newest - oldest, 1.0)
 
     # ------------------------------------------------------------ recovery
 

@@ -316,3 +316,31 @@ def test_redis_down_the_gate_fails_closed_and_admitted_fans_keep_booking(gate_ap
     web_without_redis = create_app(settings_for_tests(redis_url="redis://127.0.0.1:1/0")).test_client()
     assert hold_with(web_without_redis, fan, show.show_id).status_code == 403  # no token: never let in
     assert hold_with(web_without_redis, fan, show.show_id, token).status_code == 201  # token checked without Redis
+
+
+def test_estimate_does_not_creep_up_while_the_queue_stands_still(gate_app, gate, make):
+    _, event_id = event_with_show(make)
+    manager = make.fan(role="manager")
+    open_queue(gate, manager, event_id, batchSize=2, admissionIntervalSeconds=5, maxActive=1000)
+    tickets = [join(gate, make.fan(), event_id)["ticket"] for _ in range(20)]
+    now = time.time()
+    for i in range(3):
+        admit(gate_app, event_id, now=now + 5 * i)
+    gate.post(f"/gate/v1/queues/{event_id}/pause", headers=manager.headers)
+    room = WaitingRoom(gate_app.extensions["seatline.redis"], event_id)
+    estimates = [room.status(tickets[-1], now=now + 10 + t)["estimatedWaitSeconds"] for t in (1, 30, 300, 3000)]
+    assert estimates == sorted(estimates, reverse=True) or len(set(estimates)) == 1, estimates
+    assert estimates[0] > 0
+
+
+def test_manager_figures_count_abandonment(gate_app, gate, make):
+    _, event_id = event_with_show(make)
+    manager = make.fan(role="manager")
+    open_queue(gate, manager, event_id, batchSize=2, admissionIntervalSeconds=1, maxActive=2)
+    tickets = [join(gate, make.fan(), event_id)["ticket"] for _ in range(3)]
+    now = time.time()
+    admit(gate_app, event_id, now=now)
+    status(gate, event_id, tickets[0])  # collects the token; the second admitted fan never comes
+    admit(gate_app, event_id, now=now + 61)
+    stats = gate.get(f"/gate/v1/queues/{event_id}/stats", headers=manager.headers).get_json()
+    assert stats["abandoned"] == 1 and stats["admitted"] == 3 and stats["active"] == 2
