@@ -73,6 +73,7 @@ class Settings:
     gate_signing_keys_file: str = ""
     gate_jwks: str = ""
     gate_jwks_url: str = "http://127.0.0.1:8001/gate/v1/jwks.json"
+    gate_public_url: str = "http://127.0.0.1:8001"
     gate_show_up_seconds: int = 60
 
     @property

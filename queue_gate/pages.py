@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 import random
+import secrets
 import time
 
 import redis
 from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for
 
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
 from app import admission
+from app.accounts.services import authenticate
+from app.errors import InvalidCredentials
 from app.unit_of_work import unit_of_work
 from queue_gate.routes import _admission, _room
-from queue_gate.waiting_room import QueueNotFound
+from queue_gate.waiting_room import QueueClosed, QueueNotFound
 
 bp = Blueprint("gate_pages", __name__, url_prefix="/gate/queues")
 
@@ -71,6 +76,57 @@ def waiting_room(event_id: int) -> Response:
     else:
         response = make_response(render_template("gate/waiting_room.html", **context))
     response.headers["Vary"] = "HX-Request"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+CSRF_COOKIE = "seatline_gate_csrf"
+
+
+def _csrf_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="gate-join-form")
+
+
+@bp.route("/<int:event_id>", methods=["GET", "POST"])
+def join_page(event_id: int) -> Response:
+    """Sign in and take a place: the way in for fans arriving from the show's page."""
+    with unit_of_work() as uow:
+        event = uow.execute(
+            """
+            SELECT e.title, q.state FROM events e JOIN gate_queues q ON q.event_id = e.id WHERE e.id = :e
+            """,
+            {"e": event_id},
+        ).first()
+    if event is None:
+        abort(404)
+    context = {"title": event.title, "prequeue": event.state == "PREQUEUE", "error": None, "email": None}
+    if request.method == "POST":
+        # Double-submit check: the form's token must be the one this browser was given.
+        form_token = request.form.get("csrf_token", "")
+        try:
+            _csrf_serializer().loads(form_token, max_age=3600)
+            valid = form_token == request.cookies.get(CSRF_COOKIE)
+        except BadSignature:
+            valid = False
+        if not valid:
+            abort(400)
+        context["email"] = request.form.get("email", "")[:254]
+        try:
+            with unit_of_work() as uow:
+                account = authenticate(uow, current_app.extensions["seatline.passwords"], context["email"],
+                                       request.form.get("password", "")[:128])
+            with unit_of_work() as uow:
+                place = _room(event_id).join(uow, account.user_id)
+            return redirect(url_for("gate_pages.waiting_room", event_id=event_id, ticket=place.ticket), code=303)
+        except InvalidCredentials:
+            context["error"] = "That email and password don't match an account."
+        except QueueClosed:
+            context["error"] = "This waiting room is closed."
+    token = _csrf_serializer().dumps(secrets.token_hex(8))
+    response = make_response(render_template("gate/join.html", csrf_token=token, **context),
+                             200 if context["error"] is None else 422)
+    settings = current_app.extensions["seatline.settings"]
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Lax", secure=settings.is_production)
     response.headers["Cache-Control"] = "no-store"
     return response
 

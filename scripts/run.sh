@@ -19,6 +19,7 @@ export PUBLIC_URL=${PUBLIC_URL:-http://${WEB_BIND}}
 export GATE_BIND=${GATE_BIND:-127.0.0.1:8001}
 export GATE_SIGNING_KEYS_FILE=${GATE_SIGNING_KEYS_FILE:-$PWD/.run/gate-keys.json}
 export GATE_JWKS_URL=${GATE_JWKS_URL:-http://${GATE_BIND}/gate/v1/jwks.json}
+export GATE_PUBLIC_URL=${GATE_PUBLIC_URL:-http://${GATE_BIND}}
 export FLASK_APP=wsgi
 export PATH="$PWD/.venv/bin:$PATH"
 

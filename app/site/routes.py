@@ -30,7 +30,8 @@ def show_page(show_id: int):
                     request.cookies.get(admission.COOKIE), int(show["eventId"])
                 )
             except admission.AdmissionRefused:
-                return render_template("site/waiting_room_required.html", show=show), 403
+                join_url = f"{settings().gate_public_url}/gate/queues/{show['eventId']}"
+                return render_template("site/waiting_room_required.html", show=show, join_url=join_url), 403
         sections = orjson.loads(seatmap.render_sections(uow, show_id))["sections"]
     start = datetime.fromisoformat(show["startTime"])
     return render_template(

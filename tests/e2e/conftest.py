@@ -37,11 +37,15 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
     raise RuntimeError(f"{url} did not come up in {timeout} s")
 
 
+GATE_PORT = free_port()
+
+
 @pytest.fixture(scope="session")
 def stack_env(app, smtp_sink) -> dict[str, str]:  # noqa: F811
     """The environment every process of the stack under test shares."""
     settings = app.extensions["seatline.settings"]
     return {
+        "GATE_PUBLIC_URL": f"http://127.0.0.1:{GATE_PORT}",
         "ENV": "test",
         "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url,
@@ -139,7 +143,7 @@ def worker(stack_env) -> Iterator[WorkerProcess]:
 @pytest.fixture(scope="session")
 def live_gate(app, live_server, stack_env) -> Iterator[str]:  # noqa: F811
     """The queue gate under gunicorn, sending admitted fans back to the live web server."""
-    port = free_port()
+    port = GATE_PORT
     env = {**os.environ, **stack_env, "PUBLIC_URL": live_server, "WEB_WORKERS": "2", "WEB_ACCESS_LOG": ""}
     proc = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",

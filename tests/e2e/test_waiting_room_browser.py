@@ -23,11 +23,18 @@ def test_from_the_queue_to_the_seat_map_in_a_browser(app, live_server, live_gate
     ahead = [make.fan() for _ in range(2)]
     for fan in ahead:
         requests.post(f"{live_gate}/gate/v1/queues/{event_id}/join", headers=fan.headers)
-    fan = make.fan()
-    ticket = requests.post(f"{live_gate}/gate/v1/queues/{event_id}/join", headers=fan.headers).json()["ticket"]
+    registered = requests.post(f"{live_server}/api/v1/auth/register",
+                               json={"email": "queuer@example.com", "password": "s3cret-pass", "name": "Q"}).json()
+    headers = {"Authorization": f"Bearer {registered['token']}"}
 
+    # The fan arrives at the show's page, is sent to the queue, signs in there and waits.
     page = browser.new_page()
-    page.goto(f"{live_gate}/gate/queues/{event_id}/wait?ticket={ticket}")
+    page.goto(f"{live_server}/shows/{show.show_id}")
+    assert "behind the waiting room" in page.text_content("main")
+    page.click("[data-testid=join]")
+    page.fill("#email", "queuer@example.com")
+    page.fill("#password", "s3cret-pass")
+    page.click("button[type=submit]")
     page.wait_for_selector("[data-testid=position]")
     assert int(page.text_content("[data-testid=position]")) == 3
     assert page.get_attribute("progress", "max") == "3"
@@ -42,10 +49,10 @@ def test_from_the_queue_to_the_seat_map_in_a_browser(app, live_server, live_gate
 
     # The cookie the gate set is the fan's pass to hold seats; without it, the sale is closed to them.
     held = requests.post(f"{live_server}/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1"]},
-                         headers=fan.headers, cookies={"seatline_admission": cookie["value"]})
+                         headers=headers, cookies={"seatline_admission": cookie["value"]})
     assert held.status_code == 201, held.text
     refused = requests.post(f"{live_server}/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A2"]},
-                            headers=fan.headers)
+                            headers=headers)
     assert refused.status_code == 403
     blocked = browser.new_page()
     blocked.goto(f"{live_server}/shows/{show.show_id}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import json
 import threading
 import time
@@ -344,3 +345,27 @@ def test_manager_figures_count_abandonment(gate_app, gate, make):
     admit(gate_app, event_id, now=now + 61)
     stats = gate.get(f"/gate/v1/queues/{event_id}/stats", headers=manager.headers).get_json()
     assert stats["abandoned"] == 1 and stats["admitted"] == 3 and stats["active"] == 2
+
+
+def test_the_join_form_signs_in_checks_csrf_and_places_the_fan(gate, make, client):
+    _, event_id = event_with_show(make)
+    open_queue(gate, make.fan(role="manager"), event_id)
+    client.post("/api/v1/auth/register", json={"email": "form@example.com", "password": "s3cret-pass", "name": "F"})
+    page = gate.get(f"/gate/queues/{event_id}")
+    assert page.status_code == 200
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    forged = gate_app_client_without_cookie(gate)
+    assert forged.post(f"/gate/queues/{event_id}", data={"csrf_token": token, "email": "form@example.com",
+                                                          "password": "s3cret-pass"}).status_code == 400
+    wrong = gate.post(f"/gate/queues/{event_id}", data={"csrf_token": token, "email": "form@example.com",
+                                                        "password": "nope-nope"})
+    assert wrong.status_code == 422 and "match an account" in wrong.get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', wrong.get_data(as_text=True)).group(1)
+    joined = gate.post(f"/gate/queues/{event_id}", data={"csrf_token": token, "email": "form@example.com",
+                                                         "password": "s3cret-pass"})
+    assert joined.status_code == 303 and "/wait?ticket=tk_" in joined.headers["Location"]
+    assert gate.get("/gate/queues/999999").status_code == 404
+
+
+def gate_app_client_without_cookie(gate):
+    return gate.application.test_client()  # a new browser: it never received the form's cookie
