@@ -12,6 +12,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app import admission
 from app.accounts.services import authenticate
+from app.catalog import queries as catalog_queries
 from app.errors import InvalidCredentials
 from app.unit_of_work import unit_of_work
 from queue_gate.routes import _admission, _room
@@ -91,12 +92,7 @@ def _csrf_serializer() -> URLSafeTimedSerializer:
 def join_page(event_id: int) -> Response:
     """Sign in and take a place: the way in for fans arriving from the show's page."""
     with unit_of_work() as uow:
-        event = uow.execute(
-            """
-            SELECT e.title, q.state FROM events e JOIN gate_queues q ON q.event_id = e.id WHERE e.id = :e
-            """,
-            {"e": event_id},
-        ).first()
+        event = catalog_queries.event_queue(uow, event_id)
     if event is None:
         abort(404)
     context = {"title": event.title, "prequeue": event.state == "PREQUEUE", "error": None, "email": None}
@@ -142,9 +138,7 @@ def enter(event_id: int) -> Response:
     granted = _admission(room, event_id, ticket, info["userId"], info)
     settings = current_app.extensions["seatline.settings"]
     with unit_of_work() as uow:
-        show_id = uow.execute(
-            "SELECT id FROM shows WHERE event_id = :e AND queue_required ORDER BY starts_at LIMIT 1", {"e": event_id}
-        ).scalar()
+        show_id = catalog_queries.protected_show_of_event(uow, event_id)
     target = f"{settings.public_url}/shows/{show_id}" if show_id else settings.public_url
     response = redirect(target, code=303)
     response.set_cookie(

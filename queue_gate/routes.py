@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app import admission
 from app.api.http import current_user, parse_body, parse_id
+from app.catalog import queries as catalog_queries
 from app.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from app.extensions import redis_store
 from app.unit_of_work import unit_of_work
@@ -141,7 +142,7 @@ def open_queue(event_id: str):
     eid = _event_id(event_id)
     body = parse_body(OpenQueueRequest)
     with unit_of_work() as uow:
-        if uow.execute("SELECT 1 FROM events WHERE id = :e", {"e": eid}).first() is None:
+        if not catalog_queries.event_exists(uow, eid):
             raise EventNotFound(f"event {eid} does not exist")
         figures = _room(eid).open(uow, Settings(body.batchSize, body.admissionIntervalSeconds, body.maxActive,
                                                 body.sessionSeconds, body.saleOpensAt))

@@ -62,3 +62,24 @@ def show_prices(uow: UnitOfWork, show_id: int) -> list[Row[Any]]:
     return list(
         uow.execute("SELECT tier, price FROM show_prices WHERE show_id = :id ORDER BY price DESC, tier", {"id": show_id})
     )
+
+
+def admission_rule(uow: UnitOfWork, show_id: int) -> Row[Any] | None:
+    """Which event's waiting room guards this show, if any."""
+    return uow.execute("SELECT event_id, queue_required FROM shows WHERE id = :id", {"id": show_id}).first()
+
+
+def protected_show_of_event(uow: UnitOfWork, event_id: int) -> int | None:
+    return uow.execute(
+        "SELECT id FROM shows WHERE event_id = :e AND queue_required ORDER BY starts_at LIMIT 1", {"e": event_id}
+    ).scalar()
+
+
+def event_exists(uow: UnitOfWork, event_id: int) -> bool:
+    return uow.execute("SELECT EXISTS (SELECT 1 FROM events WHERE id = :e)", {"e": event_id}).scalar_one()
+
+
+def event_queue(uow: UnitOfWork, event_id: int) -> Row[Any] | None:
+    return uow.execute(
+        "SELECT e.title, q.state FROM events e JOIN gate_queues q ON q.event_id = e.id WHERE e.id = :e", {"e": event_id}
+    ).first()

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.api.http import check_body_user, current_user, json_bytes_response, parse_body, parse_id, parse_uuid
 from app.booking import saga
+from app.catalog import queries as catalog_queries
 from app import admission
 from app.errors import AdmissionRequired, HoldNotActive, HoldNotFound, ShowNotFound, ValidationFailed
 from app.extensions import redis_store, settings
@@ -78,7 +79,7 @@ def seat_map_sections(show_id: str):
 
 def _check_admission(uow, user_id: int, show_id: int) -> None:
     """A queue-protected sale needs the gate's admission token for this fan and event."""
-    show = uow.execute("SELECT event_id, queue_required FROM shows WHERE id = :id", {"id": show_id}).first()
+    show = catalog_queries.admission_rule(uow, show_id)
     if show is None or not show.queue_required:
         return
     token = request.headers.get(admission.HEADER) or request.cookies.get(admission.COOKIE)
