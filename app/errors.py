@@ -120,3 +120,28 @@ class CancellationNotAllowed(DomainError):
 class AdmissionRequired(DomainError):
     code = "ADMISSION_REQUIRED"
     status = 403
+
+
+# The waiting room's errors.
+
+
+class EventNotFound(NotFound):
+    code = "EVENT_NOT_FOUND"
+
+
+class QueueMissing(NotFound):
+    code = "QUEUE_NOT_FOUND"
+
+
+class TicketNotFound(NotFound):
+    code = "TICKET_NOT_FOUND"
+
+
+class QueueIsClosed(DomainError):
+    code = "QUEUE_CLOSED"
+    status = 409
+
+
+class InvalidQueueTransition(DomainError):
+    code = "INVALID_QUEUE_STATE"
+    status = 409

@@ -11,34 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from app import admission
 from app.api.http import current_user, parse_body, parse_id
 from app.catalog import queries as catalog_queries
-from app.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from app.errors import (
+    EventNotFound, Forbidden, InvalidQueueTransition, QueueIsClosed, QueueMissing, TicketNotFound, ValidationFailed,
+)
 from app.extensions import redis_store
 from app.unit_of_work import unit_of_work
 from queue_gate.waiting_room import InvalidTransition, QueueClosed, QueueNotFound, Settings, WaitingRoom
 
 bp = Blueprint("gate_api", __name__, url_prefix="/gate/v1")
-
-
-class EventNotFound(NotFound):
-    code = "EVENT_NOT_FOUND"
-
-
-class QueueMissing(NotFound):
-    code = "QUEUE_NOT_FOUND"
-
-
-class TicketNotFound(NotFound):
-    code = "TICKET_NOT_FOUND"
-
-
-class QueueIsClosed(DomainError):
-    code = "QUEUE_CLOSED"
-    status = 409
-
-
-class InvalidQueueTransition(DomainError):
-    code = "INVALID_QUEUE_STATE"
-    status = 409
 
 
 class OpenQueueRequest(BaseModel):

@@ -1,6 +1,8 @@
 """Runs what a committed transaction asked for: queue the jobs, update the seat hints."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from app.booking.saga import Followups
 from app.extensions import redis_store
 from app.inventory.hints import SeatHints
@@ -21,7 +23,8 @@ def run_followups(followups: Followups) -> None:
         hints.clear(show_id, seats)
 
 
-def schedule_hold_expiry(hold_id: str, expires_at) -> None:
-    """The delayed job that ends a hold on time (the sweeper catches any it misses)."""
+def schedule_hold_expiry(hold_id: str, expires_at: datetime) -> None:
+    """The delayed job that ends a hold on time (the sweeper catches any it misses). It runs a
+    second late so that a clock a little ahead of the database's does not find the hold still live."""
     queues.enqueue(redis_store.client, queues.HOLDS, "workers.jobs.expire_hold", hold_id,
-                   job_id=f"expire-hold-{hold_id}", at=expires_at)
+                   job_id=f"expire-hold-{hold_id}", at=expires_at + timedelta(seconds=1))
