@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask
 
 from app.config import Settings
 
@@ -27,14 +27,19 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from queue_gate.cli import gate_keys_command
     from workers.cli import scheduler_command, worker_command
 
-    for blueprint in (accounts_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, docs_bp, site_bp):
+    from app.extensions import csrf
+    from app.site.auth import bp as site_auth_bp
+
+    api_blueprints = (accounts_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, docs_bp)
+    for blueprint in (*api_blueprints, site_bp, site_auth_bp):
         app.register_blueprint(blueprint)
+    # Forms and htmx requests carry a CSRF token; the JSON API authenticates with bearer tokens
+    # (and the gateway with signatures), which a browser never sends on its own.
+    csrf.init_app(app)
+    for blueprint in api_blueprints:
+        csrf.exempt(blueprint)
     for command in (seed_demo_command, worker_command, scheduler_command, gate_keys_command):
         app.cli.add_command(command)
-
-    @app.get("/")
-    def index():
-        return render_template("index.html")
 
     return app
 
@@ -60,6 +65,12 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
         },
         MAX_CONTENT_LENGTH=64 * 1024,
         JSON_SORT_KEYS=False,
+        SESSION_COOKIE_NAME="seatline_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        PERMANENT_SESSION_LIFETIME=settings.auth_token_ttl_seconds,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
     _configure_logging(settings)
 

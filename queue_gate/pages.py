@@ -119,7 +119,7 @@ def join_page(event_id: int) -> Response:
         except QueueClosed:
             context["error"] = "This waiting room is closed."
     token = _csrf_serializer().dumps(secrets.token_hex(8))
-    response = make_response(render_template("gate/join.html", csrf_token=token, **context),
+    response = make_response(render_template("gate/join.html", form_token=token, **context),
                              200 if context["error"] is None else 422)
     settings = current_app.extensions["seatline.settings"]
     response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Lax", secure=settings.is_production)

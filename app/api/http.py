@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import orjson
 import pydantic
 import redis
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, render_template, request
 from flask.json.provider import JSONProvider
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -108,6 +108,23 @@ HTTP_CODES = {
 }
 
 
+PAGE_MESSAGES = {
+    400: "Something in that request wasn't right. Going back and trying again usually helps.",
+    403: "You can't see this page.",
+    404: "We couldn't find that page.",
+    405: "That isn't something this page can do.",
+    409: "Someone else got there first.",
+    422: "That can't be done right now.",
+    429: "Too many requests — give it a moment and try again.",
+    503: "We're very busy right now. Please try again in a moment.",
+}
+
+
+def _wants_page() -> bool:
+    """People browsing get pages; API clients, the gateway and the gate's API get JSON."""
+    return not request.path.startswith(("/api/", "/gate/v1/", "/healthz", "/readyz"))
+
+
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any) -> Response:
     body = orjson.dumps({"error": {"code": code, "message": message, **details}})
     return json_bytes_response(body, status=status, headers=headers)
@@ -122,6 +139,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
+        if _wants_page():
+            return Response(render_template("site/error.html", status=status, message=PAGE_MESSAGES.get(
+                status, exc.description or exc.name)), status=status, mimetype="text/html")
         response = error_response(status, HTTP_CODES.get(status, "HTTP_ERROR"), exc.description or exc.name)
         if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]

@@ -1,0 +1,80 @@
+"""Signing up, in and out of the fan site, with a session cookie (the API keeps bearer tokens)."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, Length
+
+from app.accounts import services
+from app.errors import EmailTaken, InvalidCredentials
+from app.unit_of_work import unit_of_work
+
+bp = Blueprint("site_auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
+
+
+class SignupForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=100)])
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField("Password (8 characters or more)", validators=[DataRequired(), Length(min=8, max=128)])
+
+
+def _sign_in(account: services.Account, name: str | None = None) -> None:
+    session.clear()  # a fresh session on every sign-in: no fixation
+    session.permanent = True
+    session["user_id"] = account.user_id
+    session["role"] = account.role
+    if name:
+        session["name"] = name
+
+
+def _next_url() -> str:
+    target = request.args.get("next", "")
+    # Only same-site paths: never an open redirect.
+    return target if target.startswith("/") and not target.startswith("//") else url_for("site.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            with unit_of_work() as uow:
+                account = services.authenticate(uow, current_app.extensions["seatline.passwords"],
+                                                form.email.data, form.password.data)
+                name = uow.execute("SELECT name FROM users WHERE id = :id", {"id": account.user_id}).scalar()
+            _sign_in(account, name)
+            return redirect(_next_url(), code=303)
+        except InvalidCredentials:
+            error = "That email and password don't match an account."
+    status = 200 if request.method == "GET" else (422 if error or form.errors else 200)
+    return render_template("site/login.html", form=form, error=error), status
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    form = SignupForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            with unit_of_work() as uow:
+                account = services.register(uow, current_app.extensions["seatline.passwords"],
+                                            form.email.data, form.password.data, form.name.data.strip())
+            _sign_in(account, form.name.data.strip())
+            return redirect(_next_url(), code=303)
+        except EmailTaken:
+            error = "There is already an account with that email. Log in instead?"
+    status = 200 if request.method == "GET" else (422 if error or form.errors else 200)
+    return render_template("site/signup.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("site.home"), code=303)

@@ -1,0 +1,73 @@
+"""The fan site's first pages: browsing by city and date, signing up, in and out, error pages."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+
+def token_of(response) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', response.get_data(as_text=True))
+    return match.group(1)
+
+
+def test_home_lists_shows_grouped_by_event_for_a_city_and_date(app, client, make):
+    local = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=2)).replace(hour=18, minute=30, second=0, microsecond=0)
+    show = make.show(city="Kolkata", starts_at=local, title="Night Film")
+    make.show(city="Kolkata", starts_at=local + timedelta(hours=2), title="Night Film")
+    page = client.get("/", query_string={"city": str(show.city_id), "date": local.date().isoformat()})
+    assert page.status_code == 200 and "HX-Request" in page.headers["Vary"]
+    html = page.get_data(as_text=True)
+    assert html.count("<h3>Night Film") == 1 and "18:30" in html and "20:30" in html
+    assert f'href="/shows/{show.show_id}"' in html and "<html" in html
+    fragment = client.get("/", query_string={"city": str(show.city_id), "date": local.date().isoformat()},
+                          headers={"HX-Request": "true"})
+    assert "<html" not in fragment.get_data(as_text=True) and "Night Film" in fragment.get_data(as_text=True)
+    other_day = client.get("/", query_string={"city": str(show.city_id), "date": "2030-01-01"}).get_data(as_text=True)
+    assert "No shows on this day" in other_day
+    assert client.get("/", query_string={"city": "nope", "date": "junk"}).status_code == 200  # falls back to defaults
+
+
+def test_sign_up_log_out_and_back_in_with_csrf(client, make):
+    form = client.get("/signup")
+    response = client.post("/signup", data={"csrf_token": token_of(form), "name": "Ada", "email": "ada@example.com",
+                                            "password": "correct horse"})
+    assert response.status_code == 303
+    home = client.get("/")
+    assert "Hello, Ada" in home.get_data(as_text=True)
+    assert client.post("/logout").status_code == 400  # no CSRF token: refused
+    assert "Hello, Ada" in client.get("/").get_data(as_text=True)
+    assert client.post("/logout", data={"csrf_token": token_of(home)}).status_code == 303
+    assert "Log in" in client.get("/").get_data(as_text=True)
+    login = client.get("/login")
+    wrong = client.post("/login", data={"csrf_token": token_of(login), "email": "ada@example.com", "password": "nope"})
+    assert wrong.status_code == 422 and "match an account" in wrong.get_data(as_text=True)
+    right = client.post("/login?next=/shows/1", data={"csrf_token": token_of(wrong), "email": "ADA@example.com",
+                                                      "password": "correct horse"})
+    assert right.status_code == 303 and right.headers["Location"] == "/shows/1"
+    cookie = client.get_cookie("seatline_session")
+    assert cookie.http_only and cookie.same_site == "Lax"
+
+
+def test_forms_refuse_posts_without_the_csrf_token_and_bad_input(client):
+    assert client.post("/login", data={"email": "a@example.com", "password": "x"}).status_code == 400
+    form = client.get("/signup")
+    short = client.post("/signup", data={"csrf_token": token_of(form), "name": "A", "email": "not-an-email",
+                                         "password": "short"})
+    assert short.status_code == 422
+    assert short.get_data(as_text=True).count('role="alert"') >= 2
+
+
+def test_no_open_redirect_after_login(client):
+    client.post("/api/v1/auth/register", json={"email": "r@example.com", "password": "correct horse", "name": "R"})
+    login = client.get("/login")
+    response = client.post("/login?next=//evil.example/x", data={"csrf_token": token_of(login),
+                                                                 "email": "r@example.com", "password": "correct horse"})
+    assert response.headers["Location"] == "/"
+
+
+def test_pages_get_html_errors_and_the_api_keeps_json(client):
+    page = client.get("/no/such/page")
+    assert page.status_code == 404 and page.mimetype == "text/html" and "find that page" in page.get_data(as_text=True)
+    api = client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and api.get_json()["error"]["code"] == "NOT_FOUND"
