@@ -4,14 +4,18 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import orjson
-from flask import Blueprint, abort, current_app, make_response, render_template, request
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, session, url_for
 
 from app import admission
+from app.catalog import queries as catalog_queries
 from app.catalog import services as catalog
-from app.errors import ShowNotFound
-from app.extensions import settings
+from app.errors import DomainError, HoldNotFound, SeatsUnavailable, ShowNotFound
+from app.extensions import redis_store, settings
+from app.inventory import services as inventory
+from app.inventory.hints import SeatHints
 from app.inventory import seatmap
 from app.unit_of_work import unit_of_work
+from workers.dispatch import schedule_hold_expiry
 
 bp = Blueprint("site", __name__)
 
@@ -43,29 +47,131 @@ def home():
     return response
 
 
-@bp.get("/shows/<int:show_id>")
-def show_page(show_id: int):
+FULL_MAP_LIMIT = 3000  # above this, the page shows sections first, then one section's seats
+
+
+def _admission_for_page(show: dict) -> admission.Admission | None | str:
+    """The fan's admission for a queue-protected show, None for an open sale, or the join URL."""
+    if not show["queueRequired"]:
+        return None
+    try:
+        return current_app.extensions["seatline.admission"].verify_for_event(
+            request.cookies.get(admission.COOKIE), int(show["eventId"])
+        )
+    except admission.AdmissionRefused:
+        return f"{settings().gate_public_url}/gate/queues/{show['eventId']}"
+
+
+def _rows(seats: list[dict]) -> list[list[dict | None]]:
+    """Seats laid out by their map position; None marks a gap (an aisle, a missing seat)."""
+    if not seats:
+        return []
+    min_x, min_y = min(s["x"] for s in seats), min(s["y"] for s in seats)
+    width = max(s["x"] for s in seats) - min_x + 1
+    grid: dict[int, list[dict | None]] = {}
+    for seat in seats:
+        row = grid.setdefault(seat["y"] - min_y, [None] * width)
+        row[seat["x"] - min_x] = seat
+    return [grid[y] for y in sorted(grid)]
+
+
+def render_show_page(show_id: int, message: str | None = None, selected: list[str] | None = None, status: int = 200):
+    section = request.values.get("section")
     with unit_of_work() as uow:
         try:
             show = catalog.show_detail(uow, show_id, settings().max_seats_per_hold)
         except ShowNotFound:
             abort(404)
-        granted = None
-        if show["queueRequired"]:
-            try:
-                granted = current_app.extensions["seatline.admission"].verify_for_event(
-                    request.cookies.get(admission.COOKIE), int(show["eventId"])
-                )
-            except admission.AdmissionRefused:
-                join_url = f"{settings().gate_public_url}/gate/queues/{show['eventId']}"
-                return render_template("site/waiting_room_required.html", show=show, join_url=join_url), 403
+        granted = _admission_for_page(show)
+        if isinstance(granted, str):
+            return render_template("site/waiting_room_required.html", show=show, join_url=granted), 403
         sections = orjson.loads(seatmap.render_sections(uow, show_id))["sections"]
+        big = show["venue"]["seatCount"] > FULL_MAP_LIMIT
+        seats: list[dict] = []
+        if section and section in {s["section"] for s in sections}:
+            seats = orjson.loads(seatmap.render_full(uow, show_id, section))["seats"]
+        elif not big:
+            seats = orjson.loads(seatmap.render_full(uow, show_id))["seats"]
+            section = None
     start = datetime.fromisoformat(show["startTime"])
     return render_template(
         "site/show.html",
         show=show,
         sections=sections,
+        section=section,
+        big=big,
+        rows=_rows(seats),
+        tiers=sorted({(s["tier"], s["price"]) for s in seats}, key=lambda t: -t[1]),
+        selected=set(selected or []),
+        message=message,
         start_text=start.strftime("%a %d %b %Y, %H:%M"),
         admission=granted,
         admission_until=datetime.fromtimestamp(granted.expires_at, timezone.utc).strftime("%H:%M UTC") if granted else None,
-    )
+    ), status
+
+
+@bp.get("/shows/<int:show_id>")
+def show_page(show_id: int):
+    return render_show_page(show_id)
+
+
+@bp.post("/shows/<int:show_id>/hold")
+def hold_from_page(show_id: int):
+    user_id = session.get("user_id")
+    seats = request.form.getlist("seat")
+    if not user_id:
+        return redirect(url_for("site_auth.login", next=url_for("site.show_page", show_id=show_id)), code=303)
+    try:
+        with unit_of_work() as uow:
+            show = catalog_queries.admission_rule(uow, show_id)
+            if show is None:
+                abort(404)
+            if show.queue_required:
+                current_app.extensions["seatline.admission"].verify(
+                    request.cookies.get(admission.COOKIE), user_id, show.event_id
+                )
+            hold = inventory.hold_seats(uow, SeatHints(redis_store.client), _limits(), user_id, show_id, seats)
+        schedule_hold_expiry(str(hold.hold_id), hold.expires_at)
+        return redirect(url_for("site.hold_page", hold_id=hold.hold_id), code=303)
+    except admission.AdmissionRefused:
+        return render_show_page(show_id, "Your admission to this sale has ended: join the queue again.", seats, 403)
+    except SeatsUnavailable as exc:
+        taken = exc.details.get("seatIds", [])
+        message = f"Sorry, {', '.join(taken)} {'was' if len(taken) == 1 else 'were'} just taken. The rest of your selection is kept."
+        return render_show_page(show_id, message, [s for s in seats if s not in taken], 409)
+    except DomainError as exc:
+        return render_show_page(show_id, exc.message[:1].upper() + exc.message[1:] + ".", seats, exc.status)
+
+
+def _limits() -> inventory.HoldLimits:
+    config = settings()
+    return inventory.HoldLimits(config.hold_ttl_seconds, config.max_seats_per_hold, config.max_held_seats_per_user_show)
+
+
+@bp.get("/holds/<uuid:hold_id>")
+def hold_page(hold_id):
+    user_id = session.get("user_id")
+    if not user_id:
+        return redirect(url_for("site_auth.login", next=request.path), code=303)
+    with unit_of_work() as uow:
+        try:
+            hold = inventory.get_hold(uow, user_id, hold_id)
+        except HoldNotFound:
+            abort(404)
+        show = catalog.show_detail(uow, hold.show_id, settings().max_seats_per_hold)
+    return render_template("site/hold.html", hold=hold.to_json(), show=show)
+
+
+@bp.post("/holds/<uuid:hold_id>/release")
+def release_from_page(hold_id):
+    user_id = session.get("user_id")
+    if not user_id:
+        abort(403)
+    with unit_of_work() as uow:
+        try:
+            hold = inventory.release_hold(uow, SeatHints(redis_store.client), user_id, hold_id)
+        except HoldNotFound:
+            abort(404)
+        except inventory.PaymentInFlight:
+            abort(409)
+    return redirect(url_for("site.show_page", show_id=hold.show_id), code=303)

@@ -71,3 +71,68 @@ def test_pages_get_html_errors_and_the_api_keeps_json(client):
     assert page.status_code == 404 and page.mimetype == "text/html" and "find that page" in page.get_data(as_text=True)
     api = client.get("/api/v1/no-such-thing")
     assert api.status_code == 404 and api.get_json()["error"]["code"] == "NOT_FOUND"
+
+
+def signed_in(client, email="fan@example.com"):
+    client.post("/api/v1/auth/register", json={"email": email, "password": "correct horse", "name": "Fan"})
+    login = client.get("/login")
+    client.post("/login", data={"csrf_token": token_of(login), "email": email, "password": "correct horse"})
+    return client
+
+
+def test_seat_map_page_holds_the_selected_seats(app, client, make):
+    show = make.show(rows=2, per_row=4)
+    signed_in(client)
+    page = client.get(f"/shows/{show.show_id}")
+    html = page.get_data(as_text=True)
+    assert html.count('name="seat"') == 8
+    assert 'aria-label="Main, row A, seat 1, INR 500.00, available, wheelchair accessible"' in html
+    held = client.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["B2", "B3"]})
+    assert held.status_code == 303 and held.headers["Location"].startswith("/holds/")
+    hold_page = client.get(held.headers["Location"]).get_data(as_text=True)
+    assert "B2, B3" in hold_page and "INR 500.00" in hold_page and "data-expires=" in hold_page
+    after = client.get(f"/shows/{show.show_id}").get_data(as_text=True)
+    assert re.search(r'value="B2"[^>]*disabled', after)
+
+
+def test_a_taken_seat_is_named_and_the_rest_of_the_selection_kept(app, client, make):
+    show, rival = make.show(rows=2, per_row=4), make.fan()
+    signed_in(client)
+    page = client.get(f"/shows/{show.show_id}")
+    client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A3"]}, headers=rival.headers)
+    lost = client.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["A2", "A3"]})
+    assert lost.status_code == 409
+    html = lost.get_data(as_text=True)
+    assert "A3 was just taken" in html
+    assert re.search(r'value="A2"[^>]*checked', html)
+
+
+def test_holding_needs_a_login_and_a_csrf_token(client, make):
+    show = make.show()
+    page = client.get(f"/shows/{show.show_id}")
+    anonymous = client.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["A1"]})
+    assert anonymous.status_code == 303 and anonymous.headers["Location"].startswith("/login?next=")
+    signed_in(client, "csrf@example.com")
+    assert client.post(f"/shows/{show.show_id}/hold", data={"seat": ["A1"]}).status_code == 400
+
+
+def test_releasing_from_the_hold_page(app, client, make):
+    show = make.show()
+    signed_in(client, "release@example.com")
+    page = client.get(f"/shows/{show.show_id}")
+    location = client.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["C1"]}).headers["Location"]
+    hold_page = client.get(location)
+    released = client.post(f"{location}/release", data={"csrf_token": token_of(hold_page)})
+    assert released.status_code == 303
+    assert "is released" in client.get(location).get_data(as_text=True)
+    other = make.fan()
+    assert client.get(f"/holds/00000000-0000-0000-0000-000000000000").status_code == 404
+    assert other  # another user's hold reads as missing (covered by the API tests too)
+
+
+def test_big_venues_show_sections_first(app, client, make):
+    show = make.show(rows=60, per_row=60)
+    page = client.get(f"/shows/{show.show_id}").get_data(as_text=True)
+    assert 'name="seat"' not in page and "?section=Main" in page
+    section = client.get(f"/shows/{show.show_id}?section=Main").get_data(as_text=True)
+    assert section.count('name="seat"') == 3600
