@@ -101,3 +101,14 @@ def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> tupl
         uow.commit()
     booking = get_booking(uow, user_id, booking_id)
     return {"bookingId": booking["bookingId"], "status": booking["status"], "refundAmount": booking["refundAmount"]}, followups
+
+
+def refund_quote(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> tuple[dict[str, Any], int | None]:
+    """The booking, and what cancelling it now would refund (None: the policy does not allow it)."""
+    booking = get_booking(uow, user_id, booking_id)
+    show = uow.execute(
+        "SELECT refund_policy, starts_at, now() AS db_now FROM shows WHERE id = :id", {"id": int(booking["showId"])}
+    ).one()
+    if booking["status"] != "CONFIRMED":
+        return booking, None
+    return booking, refund_for(show.refund_policy, booking["amount"], show.starts_at, show.db_now)

@@ -91,6 +91,13 @@ class PaymentGateway:
     def retrieve_intent(self, intent_id: str) -> Intent:
         return self._call(lambda: self._client.v1.payment_intents.retrieve(intent_id))
 
+    def confirm_intent(self, intent_id: str, payment_method: str) -> Intent:
+        """Pays an intent with a payment method (what Stripe.js does in the browser); a decline
+        raises GatewayRejected with code ``card_declined``."""
+        return self._call(
+            lambda: self._client.v1.payment_intents.confirm(intent_id, params={"payment_method": payment_method})
+        )
+
     def cancel_intent(self, intent_id: str) -> Intent:
         """Cancels an unsettled intent; if it already succeeded or was cancelled, returns it as it is."""
         try:

@@ -136,3 +136,31 @@ def test_big_venues_show_sections_first(app, client, make):
     assert 'name="seat"' not in page and "?section=Main" in page
     section = client.get(f"/shows/{show.show_id}?section=Main").get_data(as_text=True)
     assert section.count('name="seat"') == 3600
+
+
+def test_checkout_with_test_cards_then_tickets_and_cancellation(app, client, make, gateway):
+    from tests.support.db import run_jobs
+
+    show = make.show(rows=2, per_row=4)
+    signed_in(client, "buyer@example.com")
+    page = client.get(f"/shows/{show.show_id}")
+    hold_url = client.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["A1", "A2"]}).headers["Location"]
+    assert "/checkout" in client.get(hold_url).get_data(as_text=True)
+    checkout = client.get(f"{hold_url}/checkout")
+    assert checkout.status_code == 200 and "Pay INR 1000.00" in checkout.get_data(as_text=True)
+    declined = client.post(f"{hold_url}/checkout", data={"csrf_token": token_of(checkout), "card": "4000 0000 0000 0002"})
+    assert declined.status_code == 402 and "declined" in declined.get_data(as_text=True)
+    bogus = client.post(f"{hold_url}/checkout", data={"csrf_token": token_of(declined), "card": "1234"})
+    assert bogus.status_code == 402
+    paid = client.post(f"{hold_url}/checkout", data={"csrf_token": token_of(bogus), "card": "4242 4242 4242 4242"})
+    assert paid.status_code == 303 and "/bookings/" in paid.headers["Location"]
+    booking = client.get(paid.headers["Location"])
+    html = booking.get_data(as_text=True)
+    assert html.count("<svg") == 2 and "Cancelling now refunds" in html and "INR 1000.00" in html
+    cancelled = client.post(f"{paid.headers['Location']}/cancel", data={"csrf_token": token_of(booking)})
+    assert cancelled.status_code == 303
+    run_jobs(app)
+    after = client.get(paid.headers["Location"]).get_data(as_text=True)
+    assert "Booking cancelled" in after and "refund" in after
+    assert "Stadium" not in client.get("/bookings").get_data(as_text=True)
+    assert len(gateway.intents()) == 1 and gateway.intents()[0]["amount_refunded"] == 100000
