@@ -12,6 +12,7 @@ from app.catalog import services as catalog
 from app.errors import DomainError, HoldNotFound, SeatsUnavailable, ShowNotFound
 from app.extensions import redis_store, settings
 from app.inventory import services as inventory
+from app.inventory.best_available import find_best
 from app.inventory.hints import SeatHints
 from app.inventory import seatmap
 from app.unit_of_work import unit_of_work
@@ -118,9 +119,15 @@ def show_page(show_id: int):
 @bp.post("/shows/<int:show_id>/hold")
 def hold_from_page(show_id: int):
     user_id = session.get("user_id")
-    seats = request.form.getlist("seat")
     if not user_id:
         return redirect(url_for("site_auth.login", next=url_for("site.show_page", show_id=show_id)), code=303)
+    seats = request.form.getlist("seat")
+    hold_id, failure = _hold(show_id, user_id, seats)
+    return failure or redirect(url_for("site.hold_page", hold_id=hold_id), code=303)
+
+
+def _hold(show_id: int, user_id: int, seats: list[str]):
+    """Holds the seats for the signed-in fan: (hold id, None), or (None, the page telling why not)."""
     try:
         with unit_of_work() as uow:
             show = catalog_queries.admission_rule(uow, show_id)
@@ -132,15 +139,41 @@ def hold_from_page(show_id: int):
                 )
             hold = inventory.hold_seats(uow, SeatHints(redis_store.client), _limits(), user_id, show_id, seats)
         schedule_hold_expiry(str(hold.hold_id), hold.expires_at)
-        return redirect(url_for("site.hold_page", hold_id=hold.hold_id), code=303)
+        return hold.hold_id, None
     except admission.AdmissionRefused:
-        return render_show_page(show_id, "Your admission to this sale has ended: join the queue again.", seats, 403)
+        return None, render_show_page(show_id, "Your admission to this sale has ended: join the queue again.", seats, 403)
     except SeatsUnavailable as exc:
         taken = exc.details.get("seatIds", [])
         message = f"Sorry, {', '.join(taken)} {'was' if len(taken) == 1 else 'were'} just taken. The rest of your selection is kept."
-        return render_show_page(show_id, message, [s for s in seats if s not in taken], 409)
+        return None, render_show_page(show_id, message, [s for s in seats if s not in taken], 409)
     except DomainError as exc:
-        return render_show_page(show_id, exc.message[:1].upper() + exc.message[1:] + ".", seats, exc.status)
+        return None, render_show_page(show_id, exc.message[:1].upper() + exc.message[1:] + ".", seats, exc.status)
+
+
+@bp.post("/shows/<int:show_id>/best")
+def hold_best_available(show_id: int):
+    """Finds N adjacent seats in a tier and holds them in one go (trying again if someone is faster)."""
+    user_id = session.get("user_id")
+    if not user_id:
+        return redirect(url_for("site_auth.login", next=url_for("site.show_page", show_id=show_id)), code=303)
+    tier = request.form.get("tier", "")
+    try:
+        count = int(request.form.get("count", ""))
+    except ValueError:
+        return render_show_page(show_id, "Choose how many seats you want.", None, 400)
+    if not 1 <= count <= settings().max_seats_per_hold:
+        return render_show_page(show_id, f"You can hold 1 to {settings().max_seats_per_hold} seats at once.", None, 400)
+    failure = None
+    for _ in range(3):  # someone may take the best seats between looking and holding
+        with unit_of_work() as uow:
+            seats = orjson.loads(seatmap.render_full(uow, show_id))["seats"]
+        best = find_best(seats, count, tier)
+        if best is None:
+            return render_show_page(show_id, f"There are no {count} seats together in {tier} any more.", None, 409)
+        hold_id, failure = _hold(show_id, user_id, best)
+        if hold_id is not None:
+            return redirect(url_for("site.hold_page", hold_id=hold_id), code=303)
+    return failure
 
 
 def _limits() -> inventory.HoldLimits:

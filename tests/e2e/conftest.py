@@ -174,3 +174,13 @@ def browser():
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def _close_pages(request):
+    """Pages left open keep polling the live server, and their queries would then run into the
+    next tests' TRUNCATE: every browser test ends with its pages closed."""
+    yield
+    if "browser" in request.fixturenames:
+        for context in request.getfixturevalue("browser").contexts:
+            context.close()

@@ -63,3 +63,31 @@ def test_keyboard_selection_live_refresh_and_hold(live_server, browser, make):
     page.reload()
     assert re.fullmatch(r"[45]:\d\d", page.text_content("[data-testid=countdown]"))
     page.screenshot(path=str(SCREENSHOTS / "hold.png"), full_page=True)
+
+
+def test_two_browsers_race_for_the_same_seat(live_server, browser, make):
+    import requests
+
+    show = make.show(rows=2, per_row=5, title="Race Night")
+    pages = []
+    for who in ("first", "second"):
+        requests.post(f"{live_server}/api/v1/auth/register",
+                      json={"email": f"{who}@example.com", "password": "correct horse", "name": who})
+        context = browser.new_context()  # separate cookies: two different fans
+        page = context.new_page()
+        page.goto(f"{live_server}/login?next=/shows/{show.show_id}")
+        page.fill("#email", f"{who}@example.com")
+        page.fill("#password", "correct horse")
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{live_server}/shows/{show.show_id}")
+        page.check("input[value=A3]")
+        page.check("input[value=A4]")
+        pages.append(page)
+    for page in pages:
+        page.click("text=Hold seats")
+    pages[0].wait_for_url(re.compile(r".*/holds/"))
+    loser = pages[1]
+    loser.wait_for_selector("[data-testid=message]")
+    assert "A3, A4 were just taken" in loser.text_content("[data-testid=message]")
+    assert loser.is_disabled("input[value=A3]")
+    loser.screenshot(path=str(SCREENSHOTS / "seat-taken.png"), full_page=True)

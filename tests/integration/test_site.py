@@ -164,3 +164,19 @@ def test_checkout_with_test_cards_then_tickets_and_cancellation(app, client, mak
     assert "Booking cancelled" in after and "refund" in after
     assert "Stadium" not in client.get("/bookings").get_data(as_text=True)
     assert len(gateway.intents()) == 1 and gateway.intents()[0]["amount_refunded"] == 100000
+
+
+def test_best_available_holds_adjacent_seats_near_the_centre(app, client, make):
+    show = make.show(rows=3, per_row=9)
+    signed_in(client, "best@example.com")
+    page = client.get(f"/shows/{show.show_id}")
+    assert 'data-testid="best"' in page.get_data(as_text=True)
+    held = client.post(f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "3", "tier": "silver"})
+    assert held.status_code == 303
+    assert "B4, B5, B6" in client.get(held.headers["Location"]).get_data(as_text=True)
+    over_cap = client.post(f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "8", "tier": "gold"})
+    assert over_cap.status_code == 422 and "at most 8 seats" in over_cap.get_data(as_text=True)  # 3 held already
+    nothing = client.post(f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "2", "tier": "platinum"})
+    assert nothing.status_code == 409 and "no 2 seats together" in nothing.get_data(as_text=True)
+    bad = client.post(f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "99", "tier": "gold"})
+    assert bad.status_code == 400
