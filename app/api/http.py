@@ -133,6 +133,9 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError) -> Response:
+        if _wants_page():
+            return Response(render_template("site/error.html", status=exc.status, message=exc.message[:1].upper()
+                                            + exc.message[1:] + "."), status=exc.status, mimetype="text/html")
         headers = {"Retry-After": str(exc.details.get("retryAfter", 2))} if exc.status in (429, 503) else None
         return json_bytes_response(orjson.dumps(exc.to_body()), status=exc.status, headers=headers)
 

@@ -180,3 +180,10 @@ def test_best_available_holds_adjacent_seats_near_the_centre(app, client, make):
     assert nothing.status_code == 409 and "no 2 seats together" in nothing.get_data(as_text=True)
     bad = client.post(f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "99", "tier": "gold"})
     assert bad.status_code == 400
+
+
+def test_domain_errors_on_pages_are_pages(client, make):
+    client.post("/api/v1/auth/register", json={"email": "p@example.com", "password": "correct horse", "name": "P"})
+    signed_in(client, "p@example.com")
+    missing = client.get("/bookings/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"

@@ -1,0 +1,100 @@
+"""A fan's whole journey in Chromium, from the home page to the confirmation email and a refund."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+
+from tests.e2e.conftest import ROOT, SCREENSHOTS, free_port, wait_until_up
+from tests.support.db import fetch
+from tests.support.polling import wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def log_in(page, base, email, next_path):
+    page.goto(f"{base}/login?next={next_path}")
+    page.fill("#email", email)
+    page.fill("#password", "correct horse")
+    page.keyboard.press("Enter")
+
+
+def test_home_to_confirmation_email_and_refund(app, live_server, live_gateway, worker, browser, make, smtp_sink):
+    live_gateway.reset()
+    sink, _ = smtp_sink
+    sink.clear()
+    soon = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=3)).replace(hour=18, minute=0, second=0, microsecond=0)
+    show = make.show(city="Mysuru", starts_at=soon, title="Journey Film")
+    requests.post(f"{live_server}/api/v1/auth/register",
+                  json={"email": "journey@example.com", "password": "correct horse", "name": "Jo"})
+    page = browser.new_page()
+    page.goto(f"{live_server}/?date={soon.date().isoformat()}")
+    page.select_option("#city", label="Mysuru")
+    page.click("text=Journey Film >> xpath=ancestor::article//a")
+    page.wait_for_url(f"{live_server}/shows/{show.show_id}")
+    log_in(page, live_server, "journey@example.com", f"/shows/{show.show_id}")
+    page.wait_for_url(f"{live_server}/shows/{show.show_id}")
+    page.check("input[value=B4]")
+    page.check("input[value=B5]")
+    page.click("text=Hold seats")
+    page.click("[data-testid=pay]")
+    page.fill("#card", "4000 0000 0000 0002")
+    page.click("button >> text=Pay INR")
+    assert "declined" in page.text_content("[data-testid=payment-error]")
+    page.fill("#card", "4242 4242 4242 4242")
+    page.click("button >> text=Pay INR")
+    page.wait_for_selector("[data-testid=tickets]")
+    assert page.locator("[data-testid=tickets] svg").count() == 2
+    page.screenshot(path=str(SCREENSHOTS / "confirmation.png"), full_page=True)
+    email = wait_for(lambda: sink.to("journey@example.com"), timeout=20)
+    assert "B4, B5" in email[0].get_payload()
+
+    page.click("text=All my bookings")
+    page.click("text=Journey Film")
+    quote = page.text_content("[data-testid=refund-quote]")
+    assert quote == "INR 500.00"  # both silver seats, refunded in full three days ahead
+    page.screenshot(path=str(SCREENSHOTS / "cancel.png"), full_page=True)
+    page.click("text=Cancel and refund")
+    page.wait_for_selector("text=Booking cancelled")
+    wait_for(lambda: live_gateway.intents()[0]["amount_refunded"] == 50000, timeout=20)
+    wait_for(lambda: len(sink.to("journey@example.com")) == 2, timeout=20)
+
+
+@pytest.fixture
+def short_hold_server(app, stack_env):
+    """The web app with three-second holds, to watch a countdown run out."""
+    port = free_port()
+    env = {**os.environ, **stack_env, "HOLD_TTL_SECONDS": "3", "WEB_BIND": f"127.0.0.1:{port}",
+           "WEB_WORKERS": "1", "WEB_ACCESS_LOG": ""}
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    wait_until_up(f"{base}/readyz", proc)
+    yield base
+    proc.terminate()
+    proc.wait(20)
+
+
+def test_countdown_runs_out_and_the_seats_come_back_at_phone_width(short_hold_server, browser, make):
+    base = short_hold_server
+    show = make.show(rows=2, per_row=5, title="Short Hold")
+    requests.post(f"{base}/api/v1/auth/register", json={"email": "short@example.com", "password": "correct horse", "name": "S"})
+    context = browser.new_context(viewport={"width": 375, "height": 812})
+    page = context.new_page()
+    log_in(page, base, "short@example.com", f"/shows/{show.show_id}")
+    page.wait_for_url(f"{base}/shows/{show.show_id}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # nothing spills sideways on a phone
+    page.screenshot(path=str(SCREENSHOTS / "seat-map-phone.png"), full_page=True)
+    page.check("input[value=A3]")
+    page.click("text=Hold seats")
+    page.wait_for_selector("text=the hold has ended", timeout=10_000)
+    page.click("text=Back to the seat map")
+    page.wait_for_function("!document.querySelector('input[value=A3]').disabled", timeout=10_000)
+    assert re.search("available", page.get_attribute("input[value=A3]", "aria-label"))
+    assert fetch  # the database agrees through the API below
+    statuses = {s["seatId"]: s["status"] for s in requests.get(f"{base}/api/v1/shows/{show.show_id}/seatmap").json()["seats"]}
+    assert statuses["A3"] == "AVAILABLE"
