@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -65,19 +66,12 @@ def stack_env(app, smtp_sink) -> dict[str, str]:  # noqa: F811
     }
 
 
-@pytest.fixture(scope="session")
-def live_server(app, stack_env) -> Iterator[str]:  # noqa: F811
-    port = free_port()
-    env = {
-        **os.environ,
-        **stack_env,
-        "WEB_BIND": f"127.0.0.1:{port}",
-        "WEB_WORKERS": "4",
-        "WEB_THREADS": "16",
-        "WEB_ACCESS_LOG": "",
-    }
+@contextmanager
+def gunicorn(module: str, port: int, env: dict[str, str]) -> Iterator[str]:
+    """Serves ``module`` with the project's gunicorn settings on ``port`` until the block ends."""
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env
+        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", module],
+        cwd=ROOT, env={**os.environ, "WEB_ACCESS_LOG": "", **env},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -86,6 +80,12 @@ def live_server(app, stack_env) -> Iterator[str]:  # noqa: F811
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+@pytest.fixture(scope="session")
+def live_server(app, stack_env) -> Iterator[str]:  # noqa: F811
+    with gunicorn("wsgi:app", free_port(), {**stack_env, "WEB_WORKERS": "4", "WEB_THREADS": "16"}) as base:
+        yield base
 
 
 @pytest.fixture(autouse=True)
@@ -143,19 +143,8 @@ def worker(stack_env) -> Iterator[WorkerProcess]:
 @pytest.fixture(scope="session")
 def live_gate(app, live_server, stack_env) -> Iterator[str]:  # noqa: F811
     """The queue gate under gunicorn, sending admitted fans back to the live web server."""
-    port = GATE_PORT
-    env = {**os.environ, **stack_env, "PUBLIC_URL": live_server, "WEB_WORKERS": "2", "WEB_ACCESS_LOG": ""}
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-         "queue_gate.wsgi:app"], cwd=ROOT, env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{base}/readyz", proc)
+    with gunicorn("queue_gate.wsgi:app", GATE_PORT, {**stack_env, "PUBLIC_URL": live_server, "WEB_WORKERS": "2"}) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(20)
 
 
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
