@@ -81,6 +81,17 @@ TRANSITIONS = {
 }
 
 
+_registered: dict[int, tuple[Any, Any]] = {}
+
+
+def _scripts(client: redis.Redis) -> tuple[Any, Any]:
+    """Lua scripts, registered (and hashed) once per client instead of on every request."""
+    scripts = _registered.get(id(client))
+    if scripts is None:
+        scripts = _registered[id(client)] = (client.register_script(JOIN), client.register_script(BEGIN_DRAW))
+    return scripts
+
+
 class QueueNotFound(Exception):
     pass
 
@@ -116,8 +127,7 @@ class WaitingRoom:
         self.event_id = event_id
         self.prefix = f"gate:{event_id}:"
         self.show_up_seconds = show_up_seconds
-        self._join = client.register_script(JOIN)
-        self._begin_draw = client.register_script(BEGIN_DRAW)
+        self._join, self._begin_draw = _scripts(client)
 
     def key(self, name: str) -> str:
         return self.prefix + name

@@ -7,9 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.api.http import check_body_user, current_user, json_bytes_response, parse_body, parse_id, parse_uuid
 from app.booking import saga
-from app.catalog import queries as catalog_queries
 from app import admission
-from app.errors import AdmissionRequired, HoldNotActive, HoldNotFound, ShowNotFound, ValidationFailed
+from app.errors import HoldNotActive, HoldNotFound, ShowNotFound, ValidationFailed
 from app.extensions import redis_store, settings
 from app.inventory import seatmap, services
 from app.inventory.hints import SeatHints
@@ -29,15 +28,6 @@ class HoldRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     seatIds: Annotated[list[SeatId], Field(max_length=MAX_LISTED_SEATS)]
     userId: str | None = None
-
-
-def _limits() -> services.HoldLimits:
-    config = settings()
-    return services.HoldLimits(
-        ttl_seconds=config.hold_ttl_seconds,
-        max_seats_per_hold=config.max_seats_per_hold,
-        max_held_seats_per_user_show=config.max_held_seats_per_user_show,
-    )
 
 
 def _seatmap_response(show_id: int, key: str, render) -> object:
@@ -77,21 +67,6 @@ def seat_map_sections(show_id: str):
     return _seatmap_response(sid, f"seatmap:{sid}:sections", lambda uow: seatmap.render_sections(uow, sid))
 
 
-def _check_admission(uow, user_id: int, show_id: int) -> None:
-    """A queue-protected sale needs the gate's admission token for this fan and event."""
-    show = catalog_queries.admission_rule(uow, show_id)
-    if show is None or not show.queue_required:
-        return
-    token = request.headers.get(admission.HEADER) or request.cookies.get(admission.COOKIE)
-    try:
-        current_app.extensions["seatline.admission"].verify(token, user_id, show.event_id)
-    except admission.AdmissionRefused as exc:
-        raise AdmissionRequired(
-            "this sale is behind the waiting room: join the queue to get an admission token",
-            reason=str(exc), eventId=str(show.event_id),
-        ) from exc
-
-
 @bp.post("/shows/<show_id>/holds")
 def create_hold(show_id: str):
     user = current_user()
@@ -99,8 +74,9 @@ def create_hold(show_id: str):
     body = parse_body(HoldRequest)
     check_body_user(user, body.userId)
     with unit_of_work() as uow:
-        _check_admission(uow, user.id, sid)
-        hold = services.hold_seats(uow, SeatHints(redis_store.client), _limits(), user.id, sid, body.seatIds)
+        token = request.headers.get(admission.HEADER) or request.cookies.get(admission.COOKIE)
+        services.check_admission(uow, current_app.extensions["seatline.admission"], user.id, sid, token)
+        hold = services.hold_seats(uow, SeatHints(redis_store.client), services.HoldLimits.from_settings(settings()), user.id, sid, body.seatIds)
     schedule_hold_expiry(str(hold.hold_id), hold.expires_at)
     return hold.to_json(), 201, {"Location": f"/api/v1/holds/{hold.hold_id}"}
 

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.errors import HoldNotActive, HoldNotFound, SaleClosed, SeatLimitExceeded, SeatsUnavailable, ShowNotFound, ValidationFailed
+from app.admission import AdmissionRefused
+from app.catalog import queries as catalog_queries
+from app.errors import AdmissionRequired, HoldNotActive, HoldNotFound, SaleClosed, SeatLimitExceeded, SeatsUnavailable, ShowNotFound, ValidationFailed
 from app.inventory import queries
 from app.inventory.hints import SeatHints
 from app.unit_of_work import UnitOfWork
@@ -17,6 +19,24 @@ class HoldLimits:
     ttl_seconds: int
     max_seats_per_hold: int
     max_held_seats_per_user_show: int
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> HoldLimits:
+        return cls(settings.hold_ttl_seconds, settings.max_seats_per_hold, settings.max_held_seats_per_user_show)
+
+
+def check_admission(uow: UnitOfWork, verifier: Any, user_id: int, show_id: int, token: str | None) -> None:
+    """A queue-protected sale needs the gate's admission token for this fan and event."""
+    show = catalog_queries.admission_rule(uow, show_id)
+    if show is None or not show.queue_required:
+        return
+    try:
+        verifier.verify(token, user_id, show.event_id)
+    except AdmissionRefused as exc:
+        raise AdmissionRequired(
+            "this sale is behind the waiting room: join the queue to get an admission token",
+            reason=str(exc), eventId=str(show.event_id),
+        ) from exc
 
 
 @dataclass(frozen=True)

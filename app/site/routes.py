@@ -7,9 +7,8 @@ import orjson
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, session, url_for
 
 from app import admission
-from app.catalog import queries as catalog_queries
 from app.catalog import services as catalog
-from app.errors import DomainError, HoldNotFound, SeatsUnavailable, ShowNotFound
+from app.errors import AdmissionRequired, DomainError, HoldNotFound, SeatsUnavailable, ShowNotFound
 from app.extensions import redis_store, settings
 from app.inventory import services as inventory
 from app.inventory.best_available import find_best
@@ -130,17 +129,13 @@ def _hold(show_id: int, user_id: int, seats: list[str]):
     """Holds the seats for the signed-in fan: (hold id, None), or (None, the page telling why not)."""
     try:
         with unit_of_work() as uow:
-            show = catalog_queries.admission_rule(uow, show_id)
-            if show is None:
-                abort(404)
-            if show.queue_required:
-                current_app.extensions["seatline.admission"].verify(
-                    request.cookies.get(admission.COOKIE), user_id, show.event_id
-                )
-            hold = inventory.hold_seats(uow, SeatHints(redis_store.client), _limits(), user_id, show_id, seats)
+            inventory.check_admission(uow, current_app.extensions["seatline.admission"], user_id, show_id,
+                                      request.cookies.get(admission.COOKIE))
+            hold = inventory.hold_seats(uow, SeatHints(redis_store.client),
+                                        inventory.HoldLimits.from_settings(settings()), user_id, show_id, seats)
         schedule_hold_expiry(str(hold.hold_id), hold.expires_at)
         return hold.hold_id, None
-    except admission.AdmissionRefused:
+    except AdmissionRequired:
         return None, render_show_page(show_id, "Your admission to this sale has ended: join the queue again.", seats, 403)
     except SeatsUnavailable as exc:
         taken = exc.details.get("seatIds", [])
@@ -174,11 +169,6 @@ def hold_best_available(show_id: int):
         if hold_id is not None:
             return redirect(url_for("site.hold_page", hold_id=hold_id), code=303)
     return failure
-
-
-def _limits() -> inventory.HoldLimits:
-    config = settings()
-    return inventory.HoldLimits(config.hold_ttl_seconds, config.max_seats_per_hold, config.max_held_seats_per_user_show)
 
 
 @bp.get("/holds/<uuid:hold_id>")
