@@ -145,3 +145,35 @@ class QueueIsClosed(DomainError):
 class InvalidQueueTransition(DomainError):
     code = "INVALID_QUEUE_STATE"
     status = 409
+
+
+# Venue managers' errors.
+
+
+class VenueNotFound(NotFound):
+    code = "VENUE_NOT_FOUND"
+
+
+class LayoutInUse(DomainError):
+    code = "LAYOUT_IN_USE"
+    status = 409
+
+
+class ShowExists(DomainError):
+    code = "SHOW_EXISTS"
+    status = 409
+
+
+class EventExists(DomainError):
+    code = "EVENT_EXISTS"
+    status = 409
+
+
+class VenueExists(DomainError):
+    code = "VENUE_EXISTS"
+    status = 409
+
+
+class ShowCancelled(DomainError):
+    code = "SHOW_CANCELLED"
+    status = 409

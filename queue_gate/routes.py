@@ -10,13 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app import admission
 from app.api.http import current_user, parse_body, parse_id
-from app.catalog import queries as catalog_queries
-from app.errors import (
-    EventNotFound, Forbidden, InvalidQueueTransition, QueueIsClosed, QueueMissing, TicketNotFound, ValidationFailed,
-)
+from app.errors import EventNotFound, TicketNotFound, ValidationFailed
 from app.extensions import redis_store
-from app.unit_of_work import unit_of_work
-from queue_gate.waiting_room import InvalidTransition, QueueClosed, QueueNotFound, Settings, WaitingRoom
+from app.manage import access
+from app.unit_of_work import UnitOfWork, unit_of_work
+from queue_gate.control import guard as _guard
+from queue_gate.waiting_room import Settings, WaitingRoom
 
 bp = Blueprint("gate_api", __name__, url_prefix="/gate/v1")
 
@@ -38,21 +37,10 @@ def _event_id(raw: str) -> int:
     return parse_id(raw, EventNotFound, "event")
 
 
-def _require_manager() -> None:
-    if current_user().role not in ("manager", "admin"):
-        raise Forbidden("only venue managers can control waiting rooms")
-
-
-def _guard(call):
-    try:
-        return call()
-    except QueueNotFound as exc:
-        raise QueueMissing(f"event {exc.args[0]} has no waiting room") from exc
-    except QueueClosed as exc:
-        raise QueueIsClosed("this waiting room is closed") from exc
-    except InvalidTransition as exc:
-        current, wanted = exc.args
-        raise InvalidQueueTransition(f"a {current} waiting room cannot become {wanted}", state=current) from exc
+def _require_owner(uow: UnitOfWork, event_id: int) -> None:
+    """Only a manager of the organisation that owns the event (or an admin) controls its waiting room;
+    another organisation's event answers 404 like one that does not exist."""
+    access.event(uow, access.load_actor(uow, current_user().id), event_id)
 
 
 @bp.post("/queues/<event_id>/join")
@@ -118,12 +106,10 @@ def jwks():
 
 @bp.put("/queues/<event_id>")
 def open_queue(event_id: str):
-    _require_manager()
     eid = _event_id(event_id)
-    body = parse_body(OpenQueueRequest)
     with unit_of_work() as uow:
-        if not catalog_queries.event_exists(uow, eid):
-            raise EventNotFound(f"event {eid} does not exist")
+        _require_owner(uow, eid)
+        body = parse_body(OpenQueueRequest)
         figures = _room(eid).open(uow, Settings(body.batchSize, body.admissionIntervalSeconds, body.maxActive,
                                                 body.sessionSeconds, body.saleOpensAt))
     return figures, 200
@@ -131,18 +117,18 @@ def open_queue(event_id: str):
 
 @bp.get("/queues/<event_id>/stats")
 def stats(event_id: str):
-    _require_manager()
     eid = _event_id(event_id)
     room = _room(eid)
     with unit_of_work() as uow:
+        _require_owner(uow, eid)
         _guard(lambda: room.admit_due(uow))
     return _guard(room.figures), 200, {"Cache-Control": "no-store"}
 
 
 def _control(event_id: str, state: str):
-    _require_manager()
     eid = _event_id(event_id)
     with unit_of_work() as uow:
+        _require_owner(uow, eid)
         figures = _guard(lambda: _room(eid).set_state(uow, state))
     return figures, 200
 

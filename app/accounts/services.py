@@ -16,18 +16,21 @@ class Account:
     role: str
 
 
-def register(uow: UnitOfWork, passwords: Passwords, email: str, password: str, name: str, role: str = "fan") -> Account:
+def register(
+    uow: UnitOfWork, passwords: Passwords, email: str, password: str, name: str, role: str = "fan",
+    organisation_id: int | None = None,
+) -> Account:
     email = email.lower()
     password_hash = passwords.hash(password)
     try:
         row = uow.execute(
             """
-            INSERT INTO users (email, name, password_hash, role)
-            VALUES (:email, :name, :password_hash, :role)
+            INSERT INTO users (email, name, password_hash, role, organisation_id)
+            VALUES (:email, :name, :password_hash, :role, :org)
             ON CONFLICT (email) DO NOTHING
             RETURNING id
             """,
-            {"email": email, "name": name, "password_hash": password_hash, "role": role},
+            {"email": email, "name": name, "password_hash": password_hash, "role": role, "org": organisation_id},
         ).first()
     except IntegrityError as exc:  # a check constraint; validation should have caught it
         raise EmailTaken("that email address cannot be registered") from exc

@@ -32,7 +32,9 @@ def money_invariant_violations(uow: UnitOfWork, gateway_intents: list[dict[str, 
                 fail("only succeeded payments are refunded", intent["id"])
             continue
         booking, refund = bookings.get(intent["id"]), refunds.get(intent["id"])
-        if booking is None and (refund is None or refund.reason not in ("HOLD_LAPSED", "AMOUNT_MISMATCH")):
+        # A payment without a booking is refunded because it could not be booked: its hold had lapsed,
+        # the amount was wrong, or the show was cancelled before it arrived.
+        if booking is None and (refund is None or refund.reason not in ("HOLD_LAPSED", "AMOUNT_MISMATCH", "SHOW_CANCELLED")):
             fail("every succeeded payment is a booking or refunded", intent["id"])
         if booking is not None and refund is not None and refund.reason in ("HOLD_LAPSED", "AMOUNT_MISMATCH"):
             fail("a booked payment is not also refunded as unbookable", intent["id"])
@@ -44,6 +46,8 @@ def money_invariant_violations(uow: UnitOfWork, gateway_intents: list[dict[str, 
         if intent.get("amount_refunded", 0) != expected_refund:
             fail("the gateway refunded exactly what Seatline decided", (intent["id"], intent.get("amount_refunded"), expected_refund))
     for intent_id, booking in bookings.items():
+        if booking.status == "CANCELLED" and booking.refund_amount != (refunds[intent_id].amount if intent_id in refunds else 0):
+            fail("a cancelled booking's refund is the one recorded", intent_id)
         intent = intents.get(intent_id)
         if intent is None or intent["status"] != "succeeded":
             fail("no booking without a succeeded payment", intent_id)

@@ -49,6 +49,10 @@ def record_intent(uow: UnitOfWork, hold: Row[Any], intent_id: str) -> None:
     )
 
 
+def show_cancelled(uow: UnitOfWork, show_id: int) -> bool:
+    return uow.execute("SELECT status = 'CANCELLED' FROM shows WHERE id = :id", {"id": show_id}).scalar_one()
+
+
 def booking_for_intent(uow: UnitOfWork, intent_id: str) -> uuid.UUID | None:
     return uow.execute("SELECT id FROM bookings WHERE payment_intent_id = :pi", {"pi": intent_id}).scalar()
 

@@ -182,6 +182,9 @@ def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent) -> Settlement:
                   intent.currency, hold.amount, hold.currency)
         return _refund_instead(uow, hold, intent, "AMOUNT_MISMATCH")
 
+    if queries.show_cancelled(uow, hold.show_id):
+        return _refund_instead(uow, hold, intent, "SHOW_CANCELLED")
+
     booking_id = uuid.uuid4()
     attempt = uow.session.begin_nested()
     queries.insert_booking(uow, booking_id, hold, intent.id)
@@ -212,7 +215,8 @@ def _refund_instead(uow: UnitOfWork, hold: Any, intent: Intent, reason: str) -> 
         ).scalar_one()
         followups.notifications += queue_message(
             uow, hold.user_id, "payment_refunded", intent.id,
-            {"title": title, "seats": ", ".join(hold.seat_ids), "amount": format_money(intent.amount_received, intent.currency)},
+            {"title": title, "seats": ", ".join(hold.seat_ids), "reason": reason,
+             "amount": format_money(intent.amount_received, intent.currency)},
         )
     return Settlement("REFUNDED", followups=followups)
 
@@ -255,9 +259,19 @@ def release_paying_hold(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, 
     uow.rollback()
     if hold is None or hold.user_id != user_id:
         raise HoldNotFound(f"hold {hold_id} does not exist")
-    intent = _gateway(lambda: _current_intent(gateway, hold))
+    return _gateway(lambda: end_paying_hold(uow, gateway, hold_id))
+
+
+def end_paying_hold(uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID) -> Settlement:
+    """Cancels the hold's intent at the gateway unless it already succeeded, then settles on the answer.
+    Raises GatewayUnavailable if the gateway does not answer (the caller retries)."""
+    hold = queries.lock_hold(uow, hold_id)
+    uow.rollback()  # never hold a row lock across a gateway call
+    if hold is None:
+        raise HoldNotFound(f"hold {hold_id} does not exist")
+    intent = _current_intent(gateway, hold)
     if not intent.succeeded and intent.status != "canceled":
-        intent = _gateway(lambda: gateway.cancel_intent(intent.id))
+        intent = gateway.cancel_intent(intent.id)
     return settle_intent(uow, gateway, intent)
 
 

@@ -14,3 +14,5 @@ class SeatSpec:
     y: int
     tier: str
     accessible: bool
+    companion: bool = False
+    sellable: bool = True

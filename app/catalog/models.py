@@ -41,6 +41,7 @@ class Venue(db.Model):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     city_id: Mapped[int] = mapped_column(ForeignKey("cities.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     name: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(32))
     address: Mapped[str] = mapped_column(Text, server_default="")
@@ -68,15 +69,21 @@ class VenueSeat(db.Model):
     y: Mapped[int] = mapped_column(Integer)
     tier: Mapped[str] = mapped_column(String(32))
     accessible: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # Next to a wheelchair space, for the person coming along.
+    companion: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # False for seats that are never sold (camera platforms, restricted view): BLOCKED in every show.
+    sellable: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     # Display and iteration order of the layout (compact seat maps rely on it).
     ordinal: Mapped[int] = mapped_column(Integer)
 
 
 class Event(db.Model):
     __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("organisation_id", "title", name="events_organisation_title_key"),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    title: Mapped[str] = mapped_column(Text, unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    title: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(String(32))
     description: Mapped[str] = mapped_column(Text, server_default="")
     duration_minutes: Mapped[int] = mapped_column(Integer)
@@ -92,6 +99,7 @@ class Show(db.Model):
         CheckConstraint("sale_opens_at < sale_closes_at", name="sale_window_ordered"),
         CheckConstraint("sale_closes_at <= starts_at + interval '1 day'", name="sale_closes_near_start"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+        CheckConstraint("(status = 'CANCELLED') = (cancelled_at IS NOT NULL)", name="cancelled_iff_cancelled_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -105,6 +113,8 @@ class Show(db.Model):
     queue_required: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     # e.g. {"rules": [{"hoursBefore": 48, "refundPercent": 100}, ...], "feeMinor": 0}
     refund_policy: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class ShowPrice(db.Model):

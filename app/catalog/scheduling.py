@@ -26,13 +26,21 @@ def ensure_city(uow: UnitOfWork, name: str, country: str, timezone: str) -> int:
     return uow.execute("SELECT id FROM cities WHERE name = :name", {"name": name}).scalar_one()
 
 
-def ensure_venue(uow: UnitOfWork, city_id: int, name: str, kind: str, address: str, seats: Sequence[SeatSpec]) -> int:
+def ensure_organisation(uow: UnitOfWork, name: str) -> int:
+    uow.execute("INSERT INTO organisations (name) VALUES (:name) ON CONFLICT (name) DO NOTHING", {"name": name})
+    return uow.execute("SELECT id FROM organisations WHERE name = :name", {"name": name}).scalar_one()
+
+
+def ensure_venue(
+    uow: UnitOfWork, city_id: int, name: str, kind: str, address: str, seats: Sequence[SeatSpec], *, organisation_id: int
+) -> int:
     uow.execute(
         """
-        INSERT INTO venues (city_id, name, kind, address) VALUES (:city_id, :name, :kind, :address)
+        INSERT INTO venues (city_id, organisation_id, name, kind, address)
+        VALUES (:city_id, :org, :name, :kind, :address)
         ON CONFLICT (city_id, name) DO NOTHING
         """,
-        {"city_id": city_id, "name": name, "kind": kind, "address": address},
+        {"city_id": city_id, "org": organisation_id, "name": name, "kind": kind, "address": address},
     )
     venue_id = uow.execute(
         "SELECT id FROM venues WHERE city_id = :city_id AND name = :name", {"city_id": city_id, "name": name}
@@ -43,37 +51,46 @@ def ensure_venue(uow: UnitOfWork, city_id: int, name: str, kind: str, address: s
     return venue_id
 
 
-def add_layout(uow: UnitOfWork, venue_id: int, seats: Sequence[SeatSpec]) -> None:
+def add_layout(uow: UnitOfWork, venue_id: int, seats: Sequence[SeatSpec], ordinals: Sequence[int] | None = None) -> None:
     """Adds the seats in one statement (a 60,000-seat stadium in well under a second)."""
-    columns = list(zip(*[(s.seat_id, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible) for s in seats]))
+    if not seats:
+        return
+    names = ("seat_ids", "sections", "rows", "numbers", "xs", "ys", "tiers", "accessible", "companion", "sellable",
+             "ordinals")
+    ordinals = ordinals if ordinals is not None else range(len(seats))
+    columns = list(zip(*[
+        (s.seat_id, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion, s.sellable, o)
+        for s, o in zip(seats, ordinals, strict=True)
+    ]))
     uow.execute(
         """
-        INSERT INTO venue_seats (venue_id, seat_id, section, row, number, x, y, tier, accessible, ordinal)
-        SELECT :venue_id, seat_id, section, row, number, x, y, tier, accessible, ordinal - 1
+        INSERT INTO venue_seats (venue_id, seat_id, section, row, number, x, y, tier, accessible, companion, sellable,
+                                 ordinal)
+        SELECT :venue_id, seat_id, section, row, number, x, y, tier, accessible, companion, sellable, ordinal
         FROM unnest(CAST(:seat_ids AS text[]), CAST(:sections AS text[]), CAST(:rows AS text[]),
                     CAST(:numbers AS int[]), CAST(:xs AS int[]), CAST(:ys AS int[]), CAST(:tiers AS text[]),
-                    CAST(:accessible AS boolean[]))
-             WITH ORDINALITY AS t(seat_id, section, row, number, x, y, tier, accessible, ordinal)
+                    CAST(:accessible AS boolean[]), CAST(:companion AS boolean[]), CAST(:sellable AS boolean[]),
+                    CAST(:ordinals AS int[]))
+             AS t(seat_id, section, row, number, x, y, tier, accessible, companion, sellable, ordinal)
         """,
-        dict(
-            zip(
-                ("seat_ids", "sections", "rows", "numbers", "xs", "ys", "tiers", "accessible"),
-                (list(c) for c in columns),
-            ),
-            venue_id=venue_id,
-        ),
+        dict(zip(names, (list(c) for c in columns)), venue_id=venue_id),
     )
 
 
-def ensure_event(uow: UnitOfWork, title: str, category: str, description: str, duration_minutes: int) -> int:
+def ensure_event(
+    uow: UnitOfWork, title: str, category: str, description: str, duration_minutes: int, *, organisation_id: int
+) -> int:
     uow.execute(
         """
-        INSERT INTO events (title, category, description, duration_minutes)
-        VALUES (:title, :category, :description, :duration) ON CONFLICT (title) DO NOTHING
+        INSERT INTO events (organisation_id, title, category, description, duration_minutes)
+        VALUES (:org, :title, :category, :description, :duration) ON CONFLICT (organisation_id, title) DO NOTHING
         """,
-        {"title": title, "category": category, "description": description, "duration": duration_minutes},
+        {"org": organisation_id, "title": title, "category": category, "description": description,
+         "duration": duration_minutes},
     )
-    return uow.execute("SELECT id FROM events WHERE title = :title", {"title": title}).scalar_one()
+    return uow.execute(
+        "SELECT id FROM events WHERE organisation_id = :org AND title = :title", {"org": organisation_id, "title": title}
+    ).scalar_one()
 
 
 def schedule_show(

@@ -16,6 +16,8 @@ from app.unit_of_work import UnitOfWork
 DEMO_PASSWORD = "seatline-demo"
 DEMO_FAN = "fan@example.com"
 DEMO_MANAGER = "manager@example.com"
+DEMO_ADMIN = "admin@example.com"
+DEMO_ORGANISATION = "Seatline Demo Venues"
 DAYS = 14
 
 CINEMA_PRICES = {"front": 20000, "standard": 30000, "premium": 50000}  # paise
@@ -32,8 +34,10 @@ class SeedSummary:
 
 def seed_demo(uow: UnitOfWork, passwords: Passwords, today_utc: date | None = None) -> SeedSummary:
     today_utc = today_utc or datetime.now(ZoneInfo("UTC")).date()
+    org = scheduling.ensure_organisation(uow, DEMO_ORGANISATION)
     _ensure_user(uow, passwords, DEMO_FAN, "Demo Fan", "fan")
-    _ensure_user(uow, passwords, DEMO_MANAGER, "Demo Manager", "manager")
+    _ensure_user(uow, passwords, DEMO_MANAGER, "Demo Manager", "manager", org)
+    _ensure_user(uow, passwords, DEMO_ADMIN, "Demo Admin", "admin")
     # The demo fan gets SMS too (the development SMS backend records them in sms_outbox).
     uow.execute("UPDATE users SET phone = '+15555550100' WHERE email = :e AND phone IS NULL", {"e": DEMO_FAN})
 
@@ -41,20 +45,26 @@ def seed_demo(uow: UnitOfWork, passwords: Passwords, today_utc: date | None = No
     london = scheduling.ensure_city(uow, "London", "GB", "Europe/London")
     new_york = scheduling.ensure_city(uow, "New York", "US", "America/New_York")
 
-    cinema = scheduling.ensure_venue(uow, bengaluru, "Lumen Cinema", "cinema", "12 MG Road, Bengaluru", layouts.cinema())
+    cinema = scheduling.ensure_venue(
+        uow, bengaluru, "Lumen Cinema", "cinema", "12 MG Road, Bengaluru", layouts.cinema(), organisation_id=org
+    )
     hall = scheduling.ensure_venue(
-        uow, london, "Riverside Concert Hall", "concert_hall", "1 Embankment Walk, London", layouts.concert_hall()
+        uow, london, "Riverside Concert Hall", "concert_hall", "1 Embankment Walk, London", layouts.concert_hall(),
+        organisation_id=org,
     )
     stadium = scheduling.ensure_venue(
-        uow, new_york, "Harbor Stadium", "stadium", "100 Pier Avenue, New York", layouts.stadium()
+        uow, new_york, "Harbor Stadium", "stadium", "100 Pier Avenue, New York", layouts.stadium(), organisation_id=org
     )
 
-    monsoon = scheduling.ensure_event(uow, "The Last Monsoon", "movie", "A family drama set over one wet summer.", 142)
-    orbit = scheduling.ensure_event(uow, "Orbit Nine", "movie", "Six astronauts, one way home.", 128)
-    strings = scheduling.ensure_event(uow, "Aurora Strings: The Four Seasons", "concert", "Vivaldi by candlelight.", 95)
-    jazz = scheduling.ensure_event(uow, "Midnight Jazz Orchestra", "concert", "Big-band standards until late.", 120)
-    tour = scheduling.ensure_event(uow, "Nova: The Starlight Tour", "concert", "The stadium tour of the year.", 180)
-    derby = scheduling.ensure_event(uow, "Harbor City FC vs Bay United", "sport", "The derby, under the lights.", 120)
+    def event(title: str, category: str, description: str, minutes: int) -> int:
+        return scheduling.ensure_event(uow, title, category, description, minutes, organisation_id=org)
+
+    monsoon = event("The Last Monsoon", "movie", "A family drama set over one wet summer.", 142)
+    orbit = event("Orbit Nine", "movie", "Six astronauts, one way home.", 128)
+    strings = event("Aurora Strings: The Four Seasons", "concert", "Vivaldi by candlelight.", 95)
+    jazz = event("Midnight Jazz Orchestra", "concert", "Big-band standards until late.", 120)
+    tour = event("Nova: The Starlight Tour", "concert", "The stadium tour of the year.", 180)
+    derby = event("Harbor City FC vs Bay United", "sport", "The derby, under the lights.", 120)
 
     shows = 0
     kolkata, london_tz, ny_tz = ZoneInfo("Asia/Kolkata"), ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
@@ -113,11 +123,13 @@ def _sale_opens(starts: datetime) -> datetime:
     return starts - timedelta(days=7)
 
 
-def _ensure_user(uow: UnitOfWork, passwords: Passwords, email: str, name: str, role: str) -> None:
+def _ensure_user(
+    uow: UnitOfWork, passwords: Passwords, email: str, name: str, role: str, organisation_id: int | None = None
+) -> None:
     exists = uow.execute("SELECT 1 FROM users WHERE email = :e", {"e": email}).first()
     if exists:
         return
     try:
-        accounts.register(uow, passwords, email, DEMO_PASSWORD, name, role=role)
+        accounts.register(uow, passwords, email, DEMO_PASSWORD, name, role=role, organisation_id=organisation_id)
     except EmailTaken:
         pass

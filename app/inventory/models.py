@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 
-SEAT_STATUSES = ("AVAILABLE", "HELD", "BOOKED")
+SEAT_STATUSES = ("AVAILABLE", "HELD", "BOOKED", "BLOCKED")
 HOLD_STATUSES = ("ACTIVE", "EXPIRED", "RELEASED", "CONFIRMED")
 
 
@@ -32,7 +32,11 @@ class ShowSeat(db.Model):
     __table_args__ = (
         ForeignKeyConstraint(["show_id", "venue_id"], ["shows.id", "shows.venue_id"], ondelete="CASCADE"),
         ForeignKeyConstraint(["venue_id", "seat_id"], ["venue_seats.venue_id", "venue_seats.seat_id"]),
-        CheckConstraint("status IN ('AVAILABLE', 'HELD', 'BOOKED')", name="status_known"),
+        CheckConstraint("status IN ('AVAILABLE', 'HELD', 'BOOKED', 'BLOCKED')", name="status_known"),
+        # Out of sale by the box office: a kill (never sold) or held for the house.
+        CheckConstraint("(status = 'BLOCKED') = (block_kind IS NOT NULL)", name="block_iff_blocked"),
+        CheckConstraint("block_kind IS NULL OR block_kind IN ('KILL', 'HOUSE')", name="block_kind_known"),
+        Index("ix_show_seats_show_status", "show_id", "status"),
         CheckConstraint("(status = 'HELD') = (hold_id IS NOT NULL)", name="hold_iff_held"),
         CheckConstraint("(status = 'HELD') = (hold_expires_at IS NOT NULL)", name="expiry_iff_held"),
         CheckConstraint("(status = 'BOOKED') = (booking_id IS NOT NULL)", name="booking_iff_booked"),
@@ -47,6 +51,7 @@ class ShowSeat(db.Model):
     hold_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("holds.id"))
     hold_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     booking_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("bookings.id"))
+    block_kind: Mapped[str | None] = mapped_column(String(8))
 
 
 class Hold(db.Model):
@@ -59,6 +64,7 @@ class Hold(db.Model):
         CheckConstraint("(status IN ('RELEASED', 'EXPIRED')) = (ended_at IS NOT NULL)", name="ended_iff_released"),
         Index("ix_holds_user_show_active", "user_id", "show_id", postgresql_where=text("status = 'ACTIVE'")),
         Index("ix_holds_expiry_active", "expires_at", postgresql_where=text("status = 'ACTIVE'")),
+        Index("ix_holds_show_created", "show_id", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -154,11 +154,14 @@ def release_hold(uow: UnitOfWork, hold_id: uuid.UUID, user_id: int) -> list[str]
 
 
 def create_show_seats(uow: UnitOfWork, show_id: int, venue_id: int) -> int:
-    """Every seat of the venue's layout becomes AVAILABLE for the show."""
+    """Every seat of the venue's layout joins the show: AVAILABLE, or BLOCKED (a kill) if never sold."""
     return uow.execute(
         """
-        INSERT INTO show_seats (show_id, seat_id, venue_id)
-        SELECT :show_id, seat_id, venue_id FROM venue_seats WHERE venue_id = :venue_id
+        INSERT INTO show_seats (show_id, seat_id, venue_id, status, block_kind)
+        SELECT :show_id, seat_id, venue_id,
+               CASE WHEN sellable THEN 'AVAILABLE' ELSE 'BLOCKED' END,
+               CASE WHEN sellable THEN NULL ELSE 'KILL' END
+        FROM venue_seats WHERE venue_id = :venue_id
         ON CONFLICT DO NOTHING
         """,
         {"show_id": show_id, "venue_id": venue_id},

@@ -29,9 +29,11 @@ from app.unit_of_work import UnitOfWork
 
 STATUS_CODES = {"AVAILABLE": "A", "HELD": "H", "BOOKED": "B"}
 _STATUS_TAIL = {code: orjson.dumps(status) + b"}" for status, code in STATUS_CODES.items()}
-# One letter per seat; a held seat whose hold has lapsed reads A(VAILABLE).
+# One letter per seat; a held seat whose hold has lapsed reads A(VAILABLE). A seat the box office took
+# out of sale reads B: fans see it as not for sale, within the contract's three states.
 EFFECTIVE_CODE = (
-    "CASE WHEN status = 'BOOKED' THEN 'B' WHEN status = 'HELD' AND hold_expires_at > now() THEN 'H' ELSE 'A' END"
+    "CASE WHEN status IN ('BOOKED', 'BLOCKED') THEN 'B' WHEN status = 'HELD' AND hold_expires_at > now() THEN 'H'"
+    " ELSE 'A' END"
 )
 LAYOUT_CACHE_SIZE = 16
 

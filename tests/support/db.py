@@ -29,7 +29,7 @@ from tests.support.services import (
 
 TABLES = (
     "gate_tickets, gate_queues, sms_outbox, notifications, refunds, webhook_events, payments, bookings, show_seats, holds, show_prices, shows, "
-    "events, venue_seats, venues, cities, users"
+    "events, venue_seats, venues, cities, users, organisations"
 )
 
 
@@ -138,6 +138,7 @@ def rds(app: Flask) -> redis.Redis:
 
 
 _emails = itertools.count(1)
+TEST_ORGANISATION = "Test Venues Ltd"
 
 
 @dataclass(frozen=True)
@@ -164,12 +165,19 @@ class Builder:
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def fan(self, role: str = "fan") -> Fan:
+    def fan(self, role: str = "fan", organisation: str | None = None) -> Fan:
+        """A user with a bearer token; a manager belongs to ``organisation`` (the builder's shows' by default)."""
         with self.app.app_context(), unit_of_work() as uow:
             email = f"user{next(_emails)}@example.com"
+            org = None
+            if role == "manager":
+                org = scheduling.ensure_organisation(uow, organisation or TEST_ORGANISATION)
             user_id = uow.execute(
-                "INSERT INTO users (email, name, password_hash, role) VALUES (:e, 'Test User', 'x', :r) RETURNING id",
-                {"e": email, "r": role},
+                """
+                INSERT INTO users (email, name, password_hash, role, organisation_id)
+                VALUES (:e, 'Test User', 'x', :r, :org) RETURNING id
+                """,
+                {"e": email, "r": role, "org": org},
             ).scalar_one()
             uow.commit()
         settings = self.app.extensions["seatline.settings"]
@@ -189,6 +197,7 @@ class Builder:
         title: str | None = None,
         prices: dict[str, int] | None = None,
         status: str = "SCHEDULED",
+        organisation: str = TEST_ORGANISATION,
     ) -> ShowFixture:
         now = datetime.now(timezone.utc)
         starts = starts_at or now + starts_in
@@ -198,9 +207,14 @@ class Builder:
             for n in range(1, per_row + 1)
         ]
         with self.app.app_context(), unit_of_work() as uow:
+            org = scheduling.ensure_organisation(uow, organisation)
             city_id = scheduling.ensure_city(uow, city, "IN", timezone_name)
-            venue_id = scheduling.ensure_venue(uow, city_id, f"Hall {rows}x{per_row}", "theatre", "", seats)
-            event_id = scheduling.ensure_event(uow, title or f"Event {next(_emails)}", "concert", "", 90)
+            venue_id = scheduling.ensure_venue(
+                uow, city_id, f"Hall {rows}x{per_row}", "theatre", "", seats, organisation_id=org
+            )
+            event_id = scheduling.ensure_event(
+                uow, title or f"Event {next(_emails)}", "concert", "", 90, organisation_id=org
+            )
             show_id = scheduling.schedule_show(
                 uow, event_id=event_id, venue_id=venue_id, starts_at=starts,
                 sale_opens_at=min(now + sale_opens_in, starts - timedelta(hours=1)),
@@ -208,7 +222,9 @@ class Builder:
                 currency="INR", prices=prices or {"gold": 50000, "silver": 25000},
             )
             if status != "SCHEDULED":
-                uow.execute("UPDATE shows SET status = :s WHERE id = :id", {"s": status, "id": show_id})
+                uow.execute(
+                    "UPDATE shows SET status = :s, cancelled_at = now() WHERE id = :id", {"s": status, "id": show_id}
+                )
             uow.commit()
         return ShowFixture(show_id, venue_id, city_id, [s.seat_id for s in seats])
 

@@ -1,0 +1,1 @@
+"""Venue managers: venues and layouts, events and shows, the box office, live sales, cancellation."""
