@@ -22,6 +22,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from app.catalog.routes import bp as catalog_bp
     from app.demo.cli import seed_demo_command
     from app.inventory.routes import bp as inventory_bp
+    from app.manage.api import bp as manage_api_bp
+    from app.manage.pages import bp as manage_pages_bp
     from app.payments.routes import bp as payments_bp
     from app.site.routes import bp as site_bp
     from queue_gate.cli import gate_keys_command
@@ -31,8 +33,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from app.site.auth import bp as site_auth_bp
     from app.site.checkout import bp as site_checkout_bp
 
-    api_blueprints = (accounts_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, docs_bp)
-    for blueprint in (*api_blueprints, site_bp, site_auth_bp, site_checkout_bp):
+    api_blueprints = (accounts_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, manage_api_bp, docs_bp)
+    for blueprint in (*api_blueprints, site_bp, site_auth_bp, site_checkout_bp, manage_pages_bp):
         app.register_blueprint(blueprint)
     # Forms and htmx requests carry a CSRF token; the JSON API authenticates with bearer tokens
     # (and the gateway with signatures), which a browser never sends on its own.

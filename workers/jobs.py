@@ -65,6 +65,20 @@ def execute_refund(refund_id: str) -> None:
             payments.execute_refund(uow, _gateway(app), uuid.UUID(refund_id))
 
 
+def cancel_show(show_id: int) -> bool:
+    """Ends a cancelled show's holds and cancels and refunds its bookings, a bounded amount per run;
+    queues itself again while work is left (and the sweeper reruns it if that is lost)."""
+    from app.manage import cancellation
+
+    app = job_app()
+    with app.app_context():
+        with unit_of_work() as uow:
+            finished = cancellation.work(uow, _gateway(app), int(show_id), run_followups)
+        if not finished:
+            queues.enqueue(app.extensions["seatline.redis"], queues.PAYMENTS, "workers.jobs.cancel_show", int(show_id))
+        return finished
+
+
 def send_notification(notification_id: int) -> bool:
     app = job_app()
     with app.app_context():
@@ -74,6 +88,8 @@ def send_notification(notification_id: int) -> bool:
 
 def sweep() -> dict[str, int]:
     """Periodic safety net: expire lapsed holds in batches and re-queue anything left behind."""
+    from app.manage import cancellation
+
     app = job_app()
     with app.app_context():
         settings = app.extensions["seatline.settings"]
@@ -94,11 +110,12 @@ def sweep() -> dict[str, int]:
                 "process_webhook_event": sweeper.unprocessed_events(uow, retry_after),
                 "execute_refund": [str(r) for r in sweeper.pending_refunds(uow, retry_after)],
                 "send_notification": sweeper.pending_notifications(uow, retry_after),
+                "cancel_show": cancellation.unfinished(uow),
             }
         queue_of = {
             "expire_hold": queues.HOLDS, "settle_payment_intent": queues.PAYMENTS,
             "process_webhook_event": queues.WEBHOOKS, "execute_refund": queues.PAYMENTS,
-            "send_notification": queues.NOTIFICATIONS,
+            "send_notification": queues.NOTIFICATIONS, "cancel_show": queues.PAYMENTS,
         }
         for func, ids in work.items():
             for item in ids:

@@ -8,7 +8,7 @@ from flask import render_template
 
 from app.unit_of_work import UnitOfWork
 
-KINDS = ("booking_confirmed", "booking_cancelled", "payment_refunded")
+KINDS = ("booking_confirmed", "booking_cancelled", "payment_refunded", "show_cancelled")
 
 
 def queue_message(uow: UnitOfWork, user_id: int, kind: str, event_key: str, context: dict[str, Any]) -> list[int]:

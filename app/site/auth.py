@@ -33,10 +33,12 @@ def _sign_in(account: services.Account, name: str | None = None) -> None:
         session["name"] = name
 
 
-def _next_url() -> str:
+def _next_url(role: str = "fan") -> str:
     target = request.args.get("next", "")
     # Only same-site paths: never an open redirect.
-    return target if target.startswith("/") and not target.startswith("//") else url_for("site.home")
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("manage.overview") if role in ("manager", "admin") else url_for("site.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -50,7 +52,7 @@ def login():
                                                 form.email.data, form.password.data)
                 name = uow.execute("SELECT name FROM users WHERE id = :id", {"id": account.user_id}).scalar()
             _sign_in(account, name)
-            return redirect(_next_url(), code=303)
+            return redirect(_next_url(account.role), code=303)
         except InvalidCredentials:
             error = "That email and password don't match an account."
     status = 200 if request.method == "GET" else (422 if error or form.errors else 200)

@@ -80,9 +80,9 @@ def contract_problems(method: str, path: str, status: int, headers: Any, mimetyp
     pointer = pointer or _pointer("paths", template, method.lower(), "responses", str(status))
     problems = []
     if "content" in response:
-        if mimetype != "application/json":
+        if mimetype not in response["content"]:
             problems.append(f"{method} {template} {status}: content type {mimetype}")
-        else:
+        elif mimetype == "application/json":
             validator = Draft202012Validator(
                 {"$ref": f"{BASE}#/{pointer}/{_pointer('content', 'application/json', 'schema')}"},
                 registry=_registry(),

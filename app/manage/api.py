@@ -1,0 +1,508 @@
+"""The manager API, /api/v1/manage: everything the dashboard does, for scripts and other clients.
+
+Routes parse, call a service with the actor and map the result; the services scope
+every read and write to the actor's organisation.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from flask import Blueprint, Response, current_app, request
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+
+from app.api.http import current_user, parse_body, parse_id
+from app.catalog.layout import SeatSpec
+from app.errors import EventNotFound, NotFound, PayloadTooLarge, ShowNotFound, ValidationFailed, VenueNotFound
+from app.extensions import redis_store
+from app.manage import box_office, cancellation, dashboard, layouts, shows, venues
+from app.manage.access import Actor, load_actor
+from app.manage.layouts import LayoutRejected, RowBlock
+from app.unit_of_work import UnitOfWork, unit_of_work
+
+bp = Blueprint("manage_api", __name__, url_prefix="/api/v1/manage")
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Text = Annotated[str, StringConstraints(max_length=2000)]
+SeatId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+Tier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+Minor = Annotated[int, Field(ge=0, le=100_000_000)]
+IMPORT_LIMIT = 8 * 1024 * 1024
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+def actor(uow: UnitOfWork) -> Actor:
+    return load_actor(uow, current_user().id)
+
+
+# ---------------------------------------------------------------- venues and layouts
+
+
+class VenueRequest(Strict):
+    cityId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")]
+    name: Name
+    kind: Literal[venues.VENUE_KINDS]  # type: ignore[valid-type]
+    address: Text = ""
+    organisationId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")] | None = None
+
+
+@bp.get("/venues")
+def list_venues():
+    with unit_of_work() as uow:
+        return {"venues": venues.list_venues(uow, actor(uow))}
+
+
+@bp.post("/venues")
+def create_venue():
+    body = parse_body(VenueRequest)
+    with unit_of_work() as uow:
+        venue_id = venues.create_venue(uow, actor(uow), int(body.cityId), body.name, body.kind, body.address,
+                                       int(body.organisationId) if body.organisationId else None)
+        return venues.get_venue(uow, actor(uow), venue_id), 201
+
+
+def _venue_id(raw: str) -> int:
+    return parse_id(raw, VenueNotFound, "venue")
+
+
+@bp.get("/venues/<venue_id>")
+def get_venue(venue_id: str):
+    with unit_of_work() as uow:
+        return venues.get_venue(uow, actor(uow), _venue_id(venue_id))
+
+
+@bp.get("/venues/<venue_id>/layout")
+def get_layout(venue_id: str):
+    with unit_of_work() as uow:
+        seats = venues.get_layout(uow, actor(uow), _venue_id(venue_id))
+    if request.args.get("format") == "csv":
+        return Response(layouts.to_csv(seats), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="venue-{int(venue_id)}-layout.csv"'})
+    return {"venueId": str(_venue_id(venue_id)), "seats": [venues.seat_view(s) for s in seats]}
+
+
+class SeatRequest(Strict):
+    seatId: Annotated[str, StringConstraints(pattern=layouts.SEAT_ID.pattern)]
+    section: Annotated[str, StringConstraints(pattern=layouts.LABEL.pattern)]
+    row: Annotated[str, StringConstraints(pattern=layouts.LABEL.pattern)]
+    number: Annotated[int, Field(ge=1, le=9999)]
+    tier: Tier
+    x: Annotated[int, Field(ge=0, le=layouts.MAX_COORDINATE)]
+    y: Annotated[int, Field(ge=0, le=layouts.MAX_COORDINATE)]
+    accessible: bool = False
+    companion: bool = False
+    sellable: bool = True
+
+
+class LayoutRequest(Strict):
+    seats: Annotated[list[SeatRequest], Field(min_length=1, max_length=layouts.MAX_SEATS)]
+
+
+def _layout_change(call) -> dict[str, Any]:
+    try:
+        return call()
+    except LayoutRejected as exc:
+        raise venues.layout_rejected_error(exc) from exc
+
+
+@bp.put("/venues/<venue_id>/layout")
+def replace_layout(venue_id: str):
+    vid = _venue_id(venue_id)
+    request.max_content_length = IMPORT_LIMIT
+    body = parse_body(LayoutRequest)
+    seats = [SeatSpec(s.seatId, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion, s.sellable)
+             for s in body.seats]
+    with unit_of_work() as uow:
+        return _layout_change(lambda: venues.apply_layout(uow, actor(uow), vid, seats))
+
+
+@bp.post("/venues/<venue_id>/layout/import")
+def import_layout(venue_id: str):
+    """The body is the CSV file itself (Content-Type: text/csv); it replaces the layout."""
+    vid = _venue_id(venue_id)
+    request.max_content_length = IMPORT_LIMIT
+    if request.mimetype not in ("text/csv", "text/plain"):
+        raise ValidationFailed("send the layout as a CSV body with Content-Type: text/csv")
+    raw = request.get_data(cache=False)
+    if len(raw) > IMPORT_LIMIT:
+        raise PayloadTooLarge("a layout file is at most 8 MiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed("the file must be UTF-8 text", lines=[{"line": 0, "message": "not UTF-8"}]) from exc
+    with unit_of_work() as uow:
+        return _layout_change(lambda: venues.apply_layout(uow, actor(uow), vid, layouts.parse_csv(text)))
+
+
+class BlockRequest(Strict):
+    section: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    rows: Annotated[str, StringConstraints(min_length=1, max_length=400)]
+    seatsPerRow: Annotated[int, Field(ge=1, le=500)]
+    tier: Tier
+    firstNumber: Annotated[int, Field(ge=1, le=9000)] = 1
+    aislesAfter: Annotated[list[Annotated[int, Field(ge=1, le=9999)]], Field(max_length=50)] = []
+    accessible: Annotated[list[SeatId], Field(max_length=500)] = []
+    companion: Annotated[list[SeatId], Field(max_length=500)] = []
+    notForSale: Annotated[list[SeatId], Field(max_length=500)] = []
+    seatIdPrefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{0,12}$")] = ""
+
+
+def row_block(body: BlockRequest) -> RowBlock:
+    try:
+        rows = layouts.parse_rows(body.rows)
+    except ValueError as exc:
+        raise ValidationFailed(f"rows: {exc}", fields=[{"field": "rows", "message": str(exc)}]) from exc
+    return RowBlock(body.section, rows, body.seatsPerRow, body.tier, body.firstNumber, tuple(body.aislesAfter),
+                    tuple(body.accessible), tuple(body.companion), tuple(body.notForSale), body.seatIdPrefix)
+
+
+@bp.post("/venues/<venue_id>/layout/blocks")
+def add_block(venue_id: str):
+    vid = _venue_id(venue_id)
+    block = row_block(parse_body(BlockRequest))
+    with unit_of_work() as uow:
+        return _layout_change(lambda: venues.add_block(uow, actor(uow), vid, block)), 201
+
+
+@bp.delete("/venues/<venue_id>/layout/sections/<path:section>")
+def remove_section(venue_id: str, section: str):
+    vid = _venue_id(venue_id)
+    with unit_of_work() as uow:
+        return _layout_change(lambda: venues.remove_section(uow, actor(uow), vid, section))
+
+
+class MarkSeatsRequest(Strict):
+    seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=10_000)]
+    tier: Tier | None = None
+    accessible: bool | None = None
+    companion: bool | None = None
+    sellable: bool | None = None
+
+
+@bp.patch("/venues/<venue_id>/layout/seats")
+def mark_seats(venue_id: str):
+    vid = _venue_id(venue_id)
+    body = parse_body(MarkSeatsRequest)
+    changes = {k: v for k, v in body.model_dump(exclude={"seatIds"}).items() if v is not None}
+    if not changes:
+        raise ValidationFailed("say what to change: tier, accessible, companion or sellable")
+    with unit_of_work() as uow:
+        return _layout_change(lambda: venues.mark_seats(uow, actor(uow), vid, body.seatIds, changes))
+
+
+# ---------------------------------------------------------------- events and shows
+
+
+class EventRequest(Strict):
+    title: Name
+    category: Literal[shows.EVENT_CATEGORIES]  # type: ignore[valid-type]
+    description: Text = ""
+    durationMinutes: Annotated[int, Field(ge=1, le=24 * 60)]
+    organisationId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")] | None = None
+
+
+@bp.get("/events")
+def list_events():
+    with unit_of_work() as uow:
+        return {"events": shows.list_events(uow, actor(uow))}
+
+
+@bp.post("/events")
+def create_event():
+    body = parse_body(EventRequest)
+    with unit_of_work() as uow:
+        event_id = shows.create_event(uow, actor(uow), body.title, body.category, body.description,
+                                      body.durationMinutes, int(body.organisationId) if body.organisationId else None)
+    return {"eventId": str(event_id), "title": body.title}, 201
+
+
+class RefundRule(Strict):
+    hoursBefore: Annotated[int, Field(ge=0, le=24 * 365)]
+    refundPercent: Annotated[int, Field(ge=0, le=100)]
+
+
+class RefundPolicy(Strict):
+    rules: Annotated[list[RefundRule], Field(max_length=10)]
+    feeMinor: Minor = 0
+
+
+class QueueRequest(Strict):
+    batchSize: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    admissionIntervalSeconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    maxActive: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
+    sessionSeconds: Annotated[int, Field(ge=30, le=86_400)] = 600
+
+    def settings(self) -> shows.QueueSettings:
+        return shows.QueueSettings(self.batchSize, self.admissionIntervalSeconds, self.maxActive, self.sessionSeconds)
+
+
+def _iso_text(value: Any) -> Any:
+    if not isinstance(value, str) or len(value) < 16:
+        raise ValueError("must be an ISO 8601 date and time, e.g. 2026-12-01T19:30 (the venue's time) or with an offset")
+    return value
+
+
+# A date and time as text; without an offset it is the venue's local time.
+Time = Annotated[datetime, BeforeValidator(_iso_text), Field(strict=False)]
+Prices = Annotated[dict[Tier, Minor], Field(min_length=1, max_length=50)]
+
+
+class ShowRequest(Strict):
+    eventId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")]
+    venueId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")]
+    startTime: Time
+    saleOpensAt: Time
+    saleClosesAt: Time | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    prices: Prices
+    refundPolicy: RefundPolicy | None = None
+    queue: QueueRequest | None = None
+
+    @field_validator("startTime", "saleOpensAt", "saleClosesAt")
+    @classmethod
+    def _bounded(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not 2000 <= value.year <= 2100:
+            raise ValueError("must be between the years 2000 and 2100")
+        return value
+
+
+class ShowChangeRequest(Strict):
+    startTime: Time | None = None
+    saleOpensAt: Time | None = None
+    saleClosesAt: Time | None = None
+    prices: Prices | None = None
+    refundPolicy: RefundPolicy | None = None
+    queue: QueueRequest | None = None
+    queueRequired: bool | None = None
+
+    _bounded = field_validator("startTime", "saleOpensAt", "saleClosesAt")(ShowRequest._bounded.__func__)  # type: ignore[attr-defined]
+
+
+@bp.get("/shows")
+def list_shows():
+    with unit_of_work() as uow:
+        return {"shows": shows.list_shows(uow, actor(uow))}
+
+
+@bp.post("/shows")
+def create_show():
+    body = parse_body(ShowRequest)
+    data = shows.ShowInput(
+        event_id=int(body.eventId), venue_id=int(body.venueId), starts_at=body.startTime,
+        sale_opens_at=body.saleOpensAt, sale_closes_at=body.saleClosesAt, currency=body.currency,
+        prices=dict(body.prices), refund_policy=body.refundPolicy.model_dump() if body.refundPolicy else None,
+        queue=body.queue.settings() if body.queue else None,
+    )
+    with unit_of_work() as uow:
+        who = actor(uow)
+        show_id = shows.create_show(uow, who, data, redis_store.client)
+        return shows.get_show(uow, who, show_id), 201
+
+
+def _show_id(raw: str) -> int:
+    return parse_id(raw, ShowNotFound, "show")
+
+
+@bp.get("/shows/<show_id>")
+def get_show(show_id: str):
+    with unit_of_work() as uow:
+        return shows.get_show(uow, actor(uow), _show_id(show_id))
+
+
+def show_changes(body: ShowChangeRequest) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for field, key in (("startTime", "starts_at"), ("saleOpensAt", "sale_opens_at"), ("saleClosesAt", "sale_closes_at")):
+        if getattr(body, field) is not None:
+            changes[key] = getattr(body, field)
+    if body.prices is not None:
+        changes["prices"] = dict(body.prices)
+    if body.refundPolicy is not None:
+        changes["refund_policy"] = body.refundPolicy.model_dump()
+    if body.queue is not None:
+        changes["queue"] = body.queue.settings()
+    elif body.queueRequired is not None:
+        changes["queue"] = shows.KEEP_QUEUE if body.queueRequired else None
+    return changes
+
+
+@bp.patch("/shows/<show_id>")
+def update_show(show_id: str):
+    sid = _show_id(show_id)
+    changes = show_changes(parse_body(ShowChangeRequest))
+    if not changes:
+        raise ValidationFailed("nothing to change")
+    with unit_of_work() as uow:
+        who = actor(uow)
+        shows.update_show(uow, who, sid, changes, redis_store.client)
+        return shows.get_show(uow, who, sid)
+
+
+@bp.get("/shows/<show_id>/dashboard")
+def show_dashboard(show_id: str):
+    sid = _show_id(show_id)
+    with unit_of_work() as uow:
+        figures = dashboard.figures(uow, actor(uow), sid, redis_store.client)
+    return figures, 200, {"Cache-Control": "no-store"}
+
+
+@bp.get("/shows/<show_id>/seats")
+def show_seats(show_id: str):
+    sid = _show_id(show_id)
+    section = request.args.get("section")
+    with unit_of_work() as uow:
+        return box_office.seat_states(uow, actor(uow), sid, section)
+
+
+class BlockSeatsRequest(Strict):
+    seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=box_office.MAX_SEATS_PER_CHANGE)]
+    kind: Literal["KILL", "HOUSE"] = "HOUSE"
+
+
+class UnblockSeatsRequest(Strict):
+    seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=box_office.MAX_SEATS_PER_CHANGE)]
+
+
+def seats_changed(show_id: int, blocked: list[str] = (), freed: list[str] = ()) -> None:  # type: ignore[assignment]
+    """After commit: the seat hints and the dashboard follow the box office's change."""
+    from app.booking.saga import Followups
+    from workers.dispatch import run_followups
+
+    run_followups(Followups(booked_seats={show_id: list(blocked)}, freed_seats={show_id: list(freed)}))
+    dashboard.forget(redis_store.client, show_id)
+
+
+@bp.post("/shows/<show_id>/seats/block")
+def block_seats(show_id: str):
+    sid = _show_id(show_id)
+    body = parse_body(BlockSeatsRequest)
+    with unit_of_work() as uow:
+        seats = box_office.block_seats(uow, actor(uow), sid, body.seatIds, body.kind)
+    seats_changed(sid, blocked=seats)
+    return {"showId": str(sid), "seatIds": seats, "status": "BLOCKED", "kind": body.kind}
+
+
+@bp.post("/shows/<show_id>/seats/unblock")
+def unblock_seats(show_id: str):
+    sid = _show_id(show_id)
+    body = parse_body(UnblockSeatsRequest)
+    with unit_of_work() as uow:
+        seats = box_office.unblock_seats(uow, actor(uow), sid, body.seatIds)
+    seats_changed(sid, freed=seats)
+    return {"showId": str(sid), "seatIds": seats, "status": "AVAILABLE"}
+
+
+class CancelRequest(Strict):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+
+
+def start_cancellation(who: Actor, show_id: int, reason: str) -> tuple[dict[str, Any], bool]:
+    """Cancels the show and queues the job that refunds everyone; shared by the API and the dashboard."""
+    from workers import queues
+
+    with unit_of_work() as uow:
+        newly = cancellation.cancel_show(uow, who, show_id, reason)
+        progress = cancellation.progress(uow, show_id)
+    if newly or not progress["done"]:
+        queues.enqueue(redis_store.client, queues.PAYMENTS, "workers.jobs.cancel_show", show_id,
+                       job_id=f"cancel-show-{show_id}")
+    if newly:
+        _close_waiting_room_if_unused(show_id)
+    dashboard.forget(redis_store.client, show_id)
+    return progress, newly
+
+
+def _close_waiting_room_if_unused(show_id: int) -> None:
+    """Fans still queueing for the event's only protected show would queue for nothing: close the room."""
+    import redis
+
+    from app.errors import DomainError
+    from queue_gate.control import control_queue
+
+    with unit_of_work() as uow:
+        event_id = uow.execute(
+            """
+            SELECT s.event_id FROM shows s JOIN gate_queues q ON q.event_id = s.event_id
+            WHERE s.id = :id AND q.state <> 'CLOSED' AND NOT EXISTS (
+                SELECT 1 FROM shows o WHERE o.event_id = s.event_id AND o.queue_required AND o.status = 'SCHEDULED')
+            """,
+            {"id": show_id},
+        ).scalar()
+        if event_id is None:
+            return
+        try:
+            control_queue(uow, redis_store.client, current_app.extensions["seatline.settings"], event_id, "close")
+        except (DomainError, redis.RedisError) as exc:
+            import logging
+
+            logging.getLogger(__name__).warning("could not close the waiting room of event %s: %s", event_id, exc)
+
+
+@bp.post("/shows/<show_id>/cancel")
+def cancel_show(show_id: str):
+    sid = _show_id(show_id)
+    raw = request.get_data(cache=True)
+    reason = parse_body(CancelRequest).reason if raw.strip() else ""
+    with unit_of_work() as uow:
+        who = actor(uow)
+    progress, newly = start_cancellation(who, sid, reason)
+    return progress, 202 if newly else 200
+
+
+@bp.get("/shows/<show_id>/cancellation")
+def cancellation_progress(show_id: str):
+    sid = _show_id(show_id)
+    with unit_of_work() as uow:
+        from app.manage import access
+
+        access.show(uow, actor(uow), sid)
+        return cancellation.progress(uow, sid), 200, {"Cache-Control": "no-store"}
+
+
+@bp.get("/shows/<show_id>/bookings.csv")
+def export_bookings(show_id: str):
+    sid = _show_id(show_id)
+    with unit_of_work() as uow:
+        body = box_office.bookings_csv(uow, actor(uow), sid)
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="show-{sid}-bookings.csv"', "Cache-Control": "no-store"})
+
+
+# ---------------------------------------------------------------- waiting rooms
+
+
+def _event_id(raw: str) -> int:
+    return parse_id(raw, EventNotFound, "event")
+
+
+def room_figures(who: Actor | None, event_id: int, call: str, settings: QueueRequest | None = None) -> dict[str, Any]:
+    """Runs one waiting-room control for an event the actor (the caller's, if None) owns; shared with the dashboard."""
+    from queue_gate.control import control_queue
+
+    with unit_of_work() as uow:
+        from app.manage import access
+
+        access.event(uow, who or actor(uow), event_id)
+        return control_queue(uow, redis_store.client, current_app.extensions["seatline.settings"], event_id, call,
+                             settings.settings() if settings else None)
+
+
+@bp.get("/events/<event_id>/queue")
+def queue_figures(event_id: str):
+    return room_figures(None, _event_id(event_id), "figures"), 200, {"Cache-Control": "no-store"}
+
+
+@bp.put("/events/<event_id>/queue")
+def open_queue(event_id: str):
+    eid = _event_id(event_id)
+    return room_figures(None, eid, "open", parse_body(QueueRequest))
+
+
+@bp.post("/events/<event_id>/queue/<action>")
+def control_queue(event_id: str, action: str):
+    eid = _event_id(event_id)
+    if action not in ("pause", "resume", "drain", "close"):
+        raise NotFound(f"a waiting room has no action {action[:20]!r}: pause, resume, drain or close")
+    return room_figures(None, eid, action)

@@ -1,0 +1,193 @@
+"""The box office's view of a show: who holds or booked each seat, and seats taken out of sale.
+
+Blocking takes only free seats (AVAILABLE, or HELD by a hold that has lapsed), all or
+nothing, with the same row locks in seat order as holds, so it never races a fan's hold
+into a double sale.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from app.errors import SeatsUnavailable, ShowCancelled, ValidationFailed
+from app.inventory.seatmap import SectionNotFound
+from app.manage import access
+from app.manage.access import Actor
+from app.unit_of_work import UnitOfWork
+
+BLOCK_KINDS = ("KILL", "HOUSE")
+MAX_SEATS_PER_CHANGE = 5000
+
+
+def sections(uow: UnitOfWork, show_id: int) -> list[str]:
+    return list(uow.execute(
+        """
+        SELECT vs.section FROM shows s JOIN venue_seats vs ON vs.venue_id = s.venue_id
+        WHERE s.id = :id GROUP BY vs.section ORDER BY min(vs.ordinal)
+        """,
+        {"id": show_id},
+    ).scalars())
+
+
+def seat_states(uow: UnitOfWork, actor: Actor, show_id: int, section: str | None) -> dict[str, Any]:
+    show = access.show(uow, actor, show_id)
+    names = sections(uow, show_id)
+    if section is None:
+        section = names[0] if names else ""
+    elif section not in names:
+        raise SectionNotFound(f"show {show_id} has no section {section[:40]!r}")
+    rows = uow.execute(
+        """
+        SELECT vs.seat_id, vs.row, vs.number, vs.x, vs.y, vs.tier, vs.accessible, vs.companion, p.price,
+               CASE WHEN ss.status = 'HELD' AND ss.hold_expires_at <= now() THEN 'AVAILABLE' ELSE ss.status END
+                   AS status,
+               ss.block_kind, h.id AS hold_id, h.expires_at AS hold_expires_at, h.payment_started_at,
+               hu.id AS holder_id, hu.name AS holder_name, hu.email AS holder_email,
+               b.id AS booking_id, bu.id AS booker_id, bu.name AS booker_name, bu.email AS booker_email
+        FROM venue_seats vs
+        JOIN show_seats ss ON ss.show_id = :show AND ss.venue_id = vs.venue_id AND ss.seat_id = vs.seat_id
+        LEFT JOIN show_prices p ON p.show_id = :show AND p.tier = vs.tier
+        LEFT JOIN holds h ON h.id = ss.hold_id AND ss.hold_expires_at > now()
+        LEFT JOIN users hu ON hu.id = h.user_id
+        LEFT JOIN bookings b ON b.id = ss.booking_id
+        LEFT JOIN users bu ON bu.id = b.user_id
+        WHERE vs.venue_id = :venue AND vs.section = :section
+        ORDER BY vs.ordinal
+        """,
+        {"show": show_id, "venue": show.venue_id, "section": section},
+    )
+    seats = []
+    for r in rows:
+        seat: dict[str, Any] = {
+            "seatId": r.seat_id, "row": r.row, "number": r.number, "x": r.x, "y": r.y, "tier": r.tier,
+            "price": r.price, "accessible": r.accessible, "companion": r.companion, "status": r.status,
+            "blockKind": r.block_kind, "holder": None,
+        }
+        if r.status == "HELD" and r.hold_id is not None:
+            seat["holder"] = {"userId": str(r.holder_id), "name": r.holder_name, "email": r.holder_email,
+                              "holdId": str(r.hold_id), "paying": r.payment_started_at is not None,
+                              "expiresAt": r.hold_expires_at.isoformat()}
+        elif r.status == "BOOKED" and r.booking_id is not None:
+            seat["holder"] = {"userId": str(r.booker_id), "name": r.booker_name, "email": r.booker_email,
+                              "bookingId": str(r.booking_id)}
+        seats.append(seat)
+    return {"showId": str(show_id), "status": show.status, "sections": names, "section": section, "seats": seats}
+
+
+def _check_seat_ids(uow: UnitOfWork, show_id: int, seat_ids: Sequence[str]) -> list[str]:
+    wanted = sorted(set(seat_ids))
+    if not wanted or len(wanted) > MAX_SEATS_PER_CHANGE:
+        raise ValidationFailed(f"name 1 to {MAX_SEATS_PER_CHANGE} seats")
+    if len(wanted) != len(seat_ids):
+        raise ValidationFailed("a seat is named twice")
+    known = set(uow.execute("SELECT seat_id FROM show_seats WHERE show_id = :s AND seat_id = ANY(:ids)",
+                            {"s": show_id, "ids": wanted}).scalars())
+    unknown = [s for s in wanted if s not in known]
+    if unknown:
+        raise ValidationFailed("unknown seat ids", seatIds=unknown[:20])
+    return wanted
+
+
+def block_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequence[str], kind: str) -> list[str]:
+    """Takes free seats out of sale, all or nothing; 409 names the seats someone holds or booked."""
+    show = access.show(uow, actor, show_id)
+    if show.status == "CANCELLED":
+        raise ShowCancelled("this show is cancelled")
+    wanted = _check_seat_ids(uow, show_id, seat_ids)
+    rows = uow.execute(
+        """
+        WITH candidates AS (
+            SELECT show_id, seat_id, hold_id AS lapsed_hold_id FROM show_seats
+            WHERE show_id = :show AND seat_id = ANY(:ids)
+              AND (status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= now()) OR status = 'BLOCKED')
+            ORDER BY seat_id FOR UPDATE
+        ), taken AS (
+            UPDATE show_seats ss SET status = 'BLOCKED', block_kind = :kind, hold_id = NULL, hold_expires_at = NULL
+            FROM candidates c WHERE ss.show_id = c.show_id AND ss.seat_id = c.seat_id
+            RETURNING ss.seat_id, c.lapsed_hold_id
+        ), lapsed AS (
+            UPDATE holds SET status = 'EXPIRED', ended_at = now()
+            WHERE id IN (SELECT lapsed_hold_id FROM taken) AND status = 'ACTIVE' AND expires_at <= now()
+              AND payment_started_at IS NULL
+        )
+        SELECT seat_id FROM taken
+        """,
+        {"show": show_id, "ids": wanted, "kind": kind},
+    )
+    got = {r.seat_id for r in rows}
+    missing = [s for s in wanted if s not in got]
+    if missing:
+        uow.rollback()
+        raise SeatsUnavailable("some of these seats are held or booked by fans", seatIds=missing)
+    uow.commit()
+    return wanted
+
+
+def unblock_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequence[str]) -> list[str]:
+    """Puts seats back on sale; seats that were not out of sale, and seats the venue's layout never
+    sells (change the layout for those), are left as they are."""
+    show = access.show(uow, actor, show_id)
+    if show.status == "CANCELLED":
+        raise ShowCancelled("this show is cancelled")
+    wanted = _check_seat_ids(uow, show_id, seat_ids)
+    freed = list(uow.execute(
+        """
+        WITH mine AS (
+            SELECT ss.show_id, ss.seat_id FROM show_seats ss
+            JOIN venue_seats vs ON vs.venue_id = ss.venue_id AND vs.seat_id = ss.seat_id
+            WHERE ss.show_id = :show AND ss.seat_id = ANY(:ids) AND ss.status = 'BLOCKED' AND vs.sellable
+            ORDER BY ss.seat_id FOR UPDATE OF ss
+        )
+        UPDATE show_seats ss SET status = 'AVAILABLE', block_kind = NULL
+        FROM mine WHERE ss.show_id = mine.show_id AND ss.seat_id = mine.seat_id
+        RETURNING ss.seat_id
+        """,
+        {"show": show_id, "ids": wanted},
+    ).scalars())
+    uow.commit()
+    return sorted(freed)
+
+
+# ---------------------------------------------------------------- export
+
+EXPORT_COLUMNS = ("booking_id", "status", "booked_at", "cancelled_at", "fan_name", "fan_email", "seats", "seat_count",
+                  "amount", "refund_amount", "refund_status", "currency", "payment_intent_id")
+
+
+def bookings_csv(uow: UnitOfWork, actor: Actor, show_id: int) -> str:
+    """The show's bookings as CSV (one line per booking); times in the venue's time zone."""
+    show = access.show(uow, actor, show_id)
+    tz = ZoneInfo(show.timezone)
+    rows = uow.execute(
+        """
+        SELECT b.id, b.status, b.created_at, b.cancelled_at, u.name, u.email, b.seat_ids, b.amount,
+               b.refund_amount, r.status AS refund_status, b.currency, b.payment_intent_id
+        FROM bookings b JOIN users u ON u.id = b.user_id
+        LEFT JOIN refunds r ON r.payment_intent_id = b.payment_intent_id
+        WHERE b.show_id = :show ORDER BY b.created_at, b.id
+        """,
+        {"show": show_id},
+    ).all()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for r in rows:
+        writer.writerow((
+            r.id, r.status, r.created_at.astimezone(tz).isoformat(),
+            r.cancelled_at.astimezone(tz).isoformat() if r.cancelled_at else "",
+            _safe(r.name), _safe(r.email), " ".join(r.seat_ids), len(r.seat_ids), _money(r.amount),
+            _money(r.refund_amount), r.refund_status or "", r.currency, r.payment_intent_id,
+        ))
+    return out.getvalue()
+
+
+def _money(minor: int) -> str:
+    return f"{minor // 100}.{minor % 100:02d}"
+
+
+def _safe(text: str) -> str:
+    """Spreadsheets run cells that start with = + - @ as formulas; a fan's name must stay text."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -1,0 +1,183 @@
+"""Cancelling a show: the sale stops at once, then background jobs refund everyone.
+
+1. ``cancel_show`` marks the show CANCELLED in one short transaction. From that
+   commit on no hold can be made (holds are inserted only for SCHEDULED shows) and
+   no payment can turn into a booking (settling refunds instead).
+2. ``work`` (run by the ``cancel_show`` job, any number of times, in any order) ends
+   the show's live holds, and cancels its confirmed bookings in batches: each gets a
+   full refund row and one "show cancelled" message in the same transaction, then
+   jobs carry them out. Refunds are unique per payment and messages per booking, so
+   a crash anywhere and a rerun never pays or writes twice; the sweeper reruns the
+   job for any cancelled show that still has confirmed bookings or live holds.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from app.booking import queries as booking_queries
+from app.booking.saga import Followups, end_paying_hold
+from app.manage import access
+from app.manage.access import Actor
+from app.notifications.outbox import booking_context, queue_message
+from app.payments.gateway import PaymentGateway
+from app.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+BATCH = 50
+
+
+def cancel_show(uow: UnitOfWork, actor: Actor, show_id: int, reason: str) -> bool:
+    """Stops the sale; True if this call cancelled it (False: it already was)."""
+    show = access.show(uow, actor, show_id, lock=True)
+    if show.status == "CANCELLED":
+        uow.rollback()
+        return False
+    uow.execute(
+        "UPDATE shows SET status = 'CANCELLED', cancelled_at = now(), cancel_reason = :reason WHERE id = :id",
+        {"reason": reason or None, "id": show_id},
+    )
+    uow.commit()
+    log.info("show %s cancelled by user %s", show_id, actor.user_id)
+    return True
+
+
+def progress(uow: UnitOfWork, show_id: int) -> dict[str, Any]:
+    row = uow.execute(
+        """
+        SELECT count(b.id) AS bookings,
+               count(b.id) FILTER (WHERE b.status = 'CANCELLED') AS cancelled,
+               count(r.id) FILTER (WHERE r.status = 'SUCCEEDED') AS refunded,
+               count(r.id) FILTER (WHERE r.status = 'PENDING') AS refunds_pending,
+               count(r.id) FILTER (WHERE r.status = 'FAILED') AS refunds_failed,
+               count(n.id) FILTER (WHERE n.status = 'SENT') AS emails_sent,
+               (SELECT count(*) FROM holds h WHERE h.show_id = :s AND h.status = 'ACTIVE') AS live_holds,
+               (SELECT status FROM shows WHERE id = :s) AS show_status
+        FROM bookings b
+        LEFT JOIN refunds r ON r.payment_intent_id = b.payment_intent_id
+        LEFT JOIN notifications n ON n.dedupe_key = :key_prefix || b.id || :key_suffix
+        WHERE b.show_id = :s
+        """,
+        {"s": show_id, "key_prefix": "show_cancelled:", "key_suffix": ":email"},
+    ).one()
+    cancelled = row.show_status == "CANCELLED"
+    return {
+        "showId": str(show_id),
+        "status": row.show_status,
+        "bookings": row.bookings,
+        "bookingsCancelled": row.cancelled,
+        "refundsCompleted": row.refunded,
+        "refundsPending": row.refunds_pending,
+        "refundsFailed": row.refunds_failed,
+        "emailsSent": row.emails_sent,
+        "liveHolds": row.live_holds,
+        "done": cancelled and row.cancelled == row.bookings and row.refunds_pending == 0 and row.live_holds == 0,
+    }
+
+
+def _release_unpaid_holds(uow: UnitOfWork, show_id: int) -> Followups:
+    rows = uow.execute(
+        """
+        WITH ended AS (
+            UPDATE holds SET status = 'RELEASED', ended_at = now()
+            WHERE show_id = :s AND status = 'ACTIVE' AND payment_started_at IS NULL
+            RETURNING id
+        ), seats AS (
+            SELECT show_id, seat_id FROM show_seats
+            WHERE show_id = :s AND status = 'HELD' AND hold_id IN (SELECT id FROM ended)
+            ORDER BY seat_id FOR UPDATE
+        )
+        UPDATE show_seats ss SET status = 'AVAILABLE', hold_id = NULL, hold_expires_at = NULL
+        FROM seats WHERE ss.show_id = seats.show_id AND ss.seat_id = seats.seat_id
+        RETURNING ss.seat_id
+        """,
+        {"s": show_id},
+    )
+    return Followups(freed_seats={show_id: [r.seat_id for r in rows]})
+
+
+def _paying_holds(uow: UnitOfWork, show_id: int) -> list[uuid.UUID]:
+    return list(uow.execute(
+        "SELECT id FROM holds WHERE show_id = :s AND status = 'ACTIVE' AND payment_started_at IS NOT NULL",
+        {"s": show_id},
+    ).scalars())
+
+
+def _cancel_bookings(uow: UnitOfWork, show_id: int, reason: str | None) -> tuple[int, Followups]:
+    """Cancels up to BATCH confirmed bookings with a full refund each; returns how many."""
+    batch = uow.execute(
+        """
+        SELECT id, user_id, amount, payment_intent_id FROM bookings
+        WHERE show_id = :s AND status = 'CONFIRMED' ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED
+        """,
+        {"s": show_id, "n": BATCH},
+    ).all()
+    followups = Followups()
+    if not batch:
+        return 0, followups
+    ids = [b.id for b in batch]
+    uow.execute(
+        """
+        UPDATE bookings SET status = 'CANCELLED', cancelled_at = now(), refund_amount = amount
+        WHERE id = ANY(:ids) AND status = 'CONFIRMED'
+        """,
+        {"ids": ids},
+    )
+    freed = uow.execute(
+        """
+        WITH theirs AS (
+            SELECT show_id, seat_id FROM show_seats WHERE show_id = :s AND booking_id = ANY(:ids)
+            ORDER BY seat_id FOR UPDATE
+        )
+        UPDATE show_seats ss SET status = 'AVAILABLE', booking_id = NULL
+        FROM theirs WHERE ss.show_id = theirs.show_id AND ss.seat_id = theirs.seat_id
+        RETURNING ss.seat_id
+        """,
+        {"s": show_id, "ids": ids},
+    )
+    followups.freed_seats[show_id] = [r.seat_id for r in freed]
+    for b in batch:
+        if b.amount > 0:
+            refund_id = booking_queries.insert_refund(uow, b.payment_intent_id, b.amount, "SHOW_CANCELLED", b.id)
+            if refund_id is not None:
+                followups.refunds.append(refund_id)
+        context = {**booking_context(uow, b.id), "reason": reason or ""}
+        followups.notifications += queue_message(uow, b.user_id, "show_cancelled", str(b.id), context)
+    uow.commit()
+    return len(batch), followups
+
+
+def work(uow: UnitOfWork, gateway: PaymentGateway, show_id: int, run_followups, max_batches: int = 40) -> bool:
+    """One pass of the cancellation; True when nothing is left to cancel (refunds may still be running)."""
+    show = uow.execute("SELECT status, cancel_reason FROM shows WHERE id = :id", {"id": show_id}).first()
+    if show is None or show.status != "CANCELLED":
+        uow.rollback()
+        return True
+    followups = _release_unpaid_holds(uow, show_id)
+    uow.commit()
+    run_followups(followups)
+    # A hold whose payment has started ends through the gateway: cancelled there, or refunded if it was paid.
+    for hold_id in _paying_holds(uow, show_id):
+        uow.rollback()
+        settlement = end_paying_hold(uow, gateway, hold_id)
+        run_followups(settlement.followups)
+    for _ in range(max_batches):
+        cancelled, followups = _cancel_bookings(uow, show_id, show.cancel_reason)
+        run_followups(followups)
+        if cancelled == 0:
+            return True
+    return False
+
+
+def unfinished(uow: UnitOfWork, limit: int = 100) -> list[int]:
+    """Cancelled shows that still have confirmed bookings or live holds (the sweeper reruns their job)."""
+    return list(uow.execute(
+        """
+        SELECT s.id FROM shows s WHERE s.status = 'CANCELLED'
+          AND (EXISTS (SELECT 1 FROM bookings b WHERE b.show_id = s.id AND b.status = 'CONFIRMED')
+               OR EXISTS (SELECT 1 FROM holds h WHERE h.show_id = s.id AND h.status = 'ACTIVE'))
+        ORDER BY s.id LIMIT :n
+        """,
+        {"n": limit},
+    ).scalars())

@@ -1,0 +1,158 @@
+"""Live figures of a sale, cheap enough to read every few seconds while the sale runs.
+
+Everything comes from indexed aggregates: seat counts by status from the
+(show_id, status) index, activity from the (show_id, created_at) indexes over the
+last hour only, the waiting room from its Redis counters. The result is shared
+through Redis for ``CACHE_SECONDS``, so any number of open dashboards cost the
+database one set of queries per show every two seconds.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import redis
+
+from app.manage import access
+from app.manage.access import Actor
+from app.unit_of_work import UnitOfWork
+
+CACHE_SECONDS = 2
+WINDOW_MINUTES = 60
+
+
+def _key(show_id: int) -> str:
+    return f"manage:dashboard:{show_id}"
+
+
+def figures(uow: UnitOfWork, actor: Actor, show_id: int, client: redis.Redis | None) -> dict[str, Any]:
+    show = access.show(uow, actor, show_id)  # the check comes before any cached figure is shown
+    if client is not None:
+        try:
+            cached = client.get(_key(show_id))
+            if cached:
+                return orjson.loads(cached)
+        except redis.RedisError:
+            client = None
+    result = _compute(uow, show, client)
+    if client is not None:
+        try:
+            client.set(_key(show_id), orjson.dumps(result), ex=CACHE_SECONDS)
+        except redis.RedisError:
+            pass
+    return result
+
+
+def forget(client: redis.Redis, show_id: int) -> None:
+    try:
+        client.delete(_key(show_id))
+    except redis.RedisError:
+        pass
+
+
+def _compute(uow: UnitOfWork, show: Any, client: redis.Redis | None) -> dict[str, Any]:
+    show_id = show.id
+    counts = {r.status: r.n for r in uow.execute(
+        "SELECT status, count(*) AS n FROM show_seats WHERE show_id = :s GROUP BY status", {"s": show_id})}
+    lapsed = uow.execute(
+        "SELECT count(*) FROM show_seats WHERE show_id = :s AND status = 'HELD' AND hold_expires_at <= now()",
+        {"s": show_id},
+    ).scalar_one()
+    money = uow.execute(
+        """
+        SELECT count(*) FILTER (WHERE status = 'CONFIRMED') AS confirmed,
+               count(*) FILTER (WHERE status = 'CANCELLED') AS cancelled,
+               coalesce(sum(amount) FILTER (WHERE status = 'CONFIRMED'), 0) AS revenue,
+               coalesce(sum(refund_amount), 0) AS refunded
+        FROM bookings WHERE show_id = :s
+        """,
+        {"s": show_id},
+    ).one()
+    recent = uow.execute(
+        """
+        SELECT
+          (SELECT count(*) FROM holds WHERE show_id = :s AND created_at > now() - interval '1 minute') AS holds_1m,
+          (SELECT count(*) FROM bookings WHERE show_id = :s AND created_at > now() - interval '1 minute')
+              AS bookings_1m,
+          (SELECT count(*) FROM payments p JOIN holds h ON h.id = p.hold_id
+            WHERE h.show_id = :s AND h.created_at > now() - make_interval(mins => :window)
+              AND p.status = 'FAILED') AS failures,
+          now() AS db_now
+        """,
+        {"s": show_id, "window": WINDOW_MINUTES},
+    ).one()
+    series = uow.execute(
+        """
+        WITH minutes AS (
+            SELECT generate_series(date_trunc('minute', now()) - make_interval(mins => :window - 1),
+                                   date_trunc('minute', now()), interval '1 minute') AS minute
+        ), h AS (
+            SELECT date_trunc('minute', created_at) AS minute, count(*) AS n FROM holds
+            WHERE show_id = :s AND created_at >= date_trunc('minute', now()) - make_interval(mins => :window - 1)
+            GROUP BY 1
+        ), b AS (
+            SELECT date_trunc('minute', created_at) AS minute, count(*) AS n, sum(cardinality(seat_ids)) AS seats
+            FROM bookings
+            WHERE show_id = :s AND created_at >= date_trunc('minute', now()) - make_interval(mins => :window - 1)
+            GROUP BY 1
+        )
+        SELECT m.minute, coalesce(h.n, 0) AS holds, coalesce(b.n, 0) AS bookings, coalesce(b.seats, 0) AS seats
+        FROM minutes m LEFT JOIN h USING (minute) LEFT JOIN b USING (minute) ORDER BY m.minute
+        """,
+        {"s": show_id, "window": WINDOW_MINUTES},
+    ).all()
+    held = counts.get("HELD", 0) - lapsed
+    result: dict[str, Any] = {
+        "showId": str(show_id),
+        "status": show.status,
+        "asOf": recent.db_now.isoformat(),
+        "seats": {
+            "total": sum(counts.values()),
+            "available": counts.get("AVAILABLE", 0) + lapsed,
+            "held": held,
+            "booked": counts.get("BOOKED", 0),
+            "blocked": counts.get("BLOCKED", 0),
+        },
+        "bookings": {"confirmed": money.confirmed, "cancelled": money.cancelled},
+        "revenue": {"amount": money.revenue, "refunded": money.refunded, "currency": show.currency},
+        "holdsPerMinute": recent.holds_1m,
+        "bookingsPerMinute": recent.bookings_1m,
+        "paymentFailures": recent.failures,
+        "salesOverTime": [
+            {"minute": r.minute.isoformat(), "holds": r.holds, "bookings": r.bookings, "seatsBooked": r.seats}
+            for r in series
+        ],
+        "waitingRoom": _waiting_room(uow, show, client),
+    }
+    return result
+
+
+def _waiting_room(uow: UnitOfWork, show: Any, client: redis.Redis | None) -> dict[str, Any] | None:
+    if not show.queue_required or client is None:
+        return None
+    from flask import current_app
+
+    from queue_gate.waiting_room import QueueNotFound, WaitingRoom
+
+    room = WaitingRoom(client, show.event_id, current_app.extensions["seatline.settings"].gate_show_up_seconds)
+    try:
+        room.ensure_loaded(uow)
+        f = room.figures()
+    except (QueueNotFound, redis.RedisError):
+        return None
+    return {k: f[k] for k in ("state", "queueLength", "waiting", "admitted", "active", "admissionRatePerMinute")}
+
+
+def chart(series: list[dict[str, Any]], width: int = 600, height: int = 160) -> dict[str, Any]:
+    """Bars of seats booked per minute and a line of holds per minute, scaled to the box, for an inline SVG."""
+    top = max([p["seatsBooked"] for p in series] + [p["holds"] for p in series] + [1])
+    step = width / max(len(series), 1)
+    bars, points = [], []
+    for i, p in enumerate(series):
+        h = p["seatsBooked"] / top * (height - 20)
+        bars.append({"x": round(i * step + 1, 1), "y": round(height - h, 1), "w": round(max(step - 2, 1), 1),
+                     "h": round(h, 1), "label": f"{p['minute'][11:16]}: {p['seatsBooked']} seats booked"})
+        points.append(f"{round(i * step + step / 2, 1)},{round(height - p['holds'] / top * (height - 20), 1)}")
+    total = sum(p["seatsBooked"] for p in series)
+    return {"width": width, "height": height, "bars": bars, "line": " ".join(points), "top": top, "total": total,
+            "first": series[0]["minute"][11:16] if series else "", "last": series[-1]["minute"][11:16] if series else ""}

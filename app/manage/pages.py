@@ -1,0 +1,498 @@
+"""The manager dashboard: server-rendered pages and htmx fragments over the same services as the API."""
+from __future__ import annotations
+
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+import pydantic
+from flask import (
+    Blueprint, Response, abort, flash, g, make_response, redirect, render_template, request, session, url_for,
+)
+
+from app.catalog import services as catalog
+from app.errors import DomainError, EventNotFound, ShowNotFound, ValidationFailed, VenueNotFound
+from app.extensions import redis_store
+from app.manage import access, api, box_office, cancellation, dashboard, layouts, shows, venues
+from app.manage.access import Actor
+from app.manage.layouts import LayoutRejected
+from app.unit_of_work import UnitOfWork, unit_of_work
+
+bp = Blueprint("manage", __name__, url_prefix="/manage")
+PREVIEW_LIMIT = 3000
+
+
+def manager_page(view):
+    """Signed-in managers and admins only: others are sent to log in, fans get 403."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any):
+        user_id = session.get("user_id")
+        if not user_id:
+            return redirect(url_for("site_auth.login", next=request.full_path.rstrip("?")), code=303)
+        with unit_of_work() as uow:
+            g.actor = access.load_actor(uow, int(user_id))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def actor() -> Actor:
+    return g.actor
+
+
+def _id(raw: str, error: type[DomainError], what: str) -> int:
+    from app.api.http import parse_id
+
+    return parse_id(raw, error, what)
+
+
+def _form(model: type[pydantic.BaseModel], data: dict[str, Any]) -> Any:
+    """A form read through the API's own request model, so both accept exactly the same values."""
+    try:
+        return model.model_validate(data, strict=False)
+    except pydantic.ValidationError as exc:
+        fields = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                  for e in exc.errors(include_url=False, include_input=False)]
+        raise ValidationFailed("some fields need another look", fields=fields) from exc
+
+
+def _errors(exc: DomainError) -> list[str]:
+    messages = [exc.message[:1].upper() + exc.message[1:] + "."]
+    for item in exc.details.get("fields", []) + exc.details.get("lines", []):
+        where = f"line {item['line']}" if "line" in item else item["field"]
+        messages.append(f"{where}: {item['message']}" if where != "line 0" else item["message"])
+    for key in ("seatIds", "showIds", "unpricedTiers", "unknownTiers"):
+        if exc.details.get(key):
+            messages.append(f"{key}: {', '.join(exc.details[key][:20])}")
+    return messages
+
+
+# ---------------------------------------------------------------- overview
+
+
+@bp.get("", strict_slashes=False)
+@manager_page
+def overview():
+    with unit_of_work() as uow:
+        who = actor()
+        context = {
+            "venues": venues.list_venues(uow, who), "events": shows.list_events(uow, who),
+            "shows": shows.list_shows(uow, who),
+            "organisation": uow.execute("SELECT name FROM organisations WHERE id = :id",
+                                        {"id": who.organisation_id}).scalar(),
+        }
+    return render_template("manage/overview.html", **context)
+
+
+# ---------------------------------------------------------------- venues
+
+
+@bp.route("/venues/new", methods=["GET", "POST"])
+@manager_page
+def new_venue():
+    errors: list[str] = []
+    with unit_of_work() as uow:
+        cities = catalog.list_cities(uow)
+    if request.method == "POST":
+        data = {k: request.form.get(k, "") for k in ("cityId", "name", "kind", "address")}
+        if actor().is_admin:
+            data["organisationId"] = request.form.get("organisationId") or None
+        try:
+            body = _form(api.VenueRequest, data)
+            with unit_of_work() as uow:
+                venue_id = venues.create_venue(uow, actor(), int(body.cityId), body.name, body.kind, body.address,
+                                               int(body.organisationId) if body.organisationId else None)
+            flash("Venue created. Now build its seat layout.")
+            return redirect(url_for("manage.venue", venue_id=venue_id), code=303)
+        except DomainError as exc:
+            errors = _errors(exc)
+    return render_template("manage/venue_new.html", cities=cities, kinds=venues.VENUE_KINDS, errors=errors,
+                           form=request.form), 422 if errors else 200
+
+
+def _venue_context(uow: UnitOfWork, venue_id: int) -> dict[str, Any]:
+    venue = venues.get_venue(uow, actor(), venue_id)
+    seats = venues.get_layout(uow, actor(), venue_id) if venue["seatCount"] <= PREVIEW_LIMIT else []
+    preview: dict[str, list[Any]] = {}
+    for s in seats:
+        preview.setdefault(s.section, []).append(s)
+    top = {name: min(s.y for s in part) for name, part in preview.items()}
+    left = {name: min(s.x for s in part) for name, part in preview.items()}
+    return {"venue": venue, "preview": preview, "top": top, "left": left, "tiers": sorted({s.tier for s in seats})}
+
+
+@bp.get("/venues/<venue_id>")
+@manager_page
+def venue(venue_id: str):
+    vid = _id(venue_id, VenueNotFound, "venue")
+    with unit_of_work() as uow:
+        context = _venue_context(uow, vid)
+    return render_template("manage/venue.html", errors=[], **context)
+
+
+def _venue_change(venue_id: str, change) -> Response:
+    vid = _id(venue_id, VenueNotFound, "venue")
+    try:
+        with unit_of_work() as uow:
+            try:
+                result = change(uow, vid)
+            except LayoutRejected as exc:
+                raise venues.layout_rejected_error(exc) from exc
+        flash(f"Layout saved: {result['seats']} seats ({result['added']} added, {result['removed']} removed, "
+              f"{result['changed']} changed).")
+        return redirect(url_for("manage.venue", venue_id=vid), code=303)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        with unit_of_work() as uow:
+            context = _venue_context(uow, vid)
+        return make_response(render_template("manage/venue.html", errors=_errors(exc), **context), 422)
+
+
+@bp.post("/venues/<venue_id>/blocks")
+@manager_page
+def add_block(venue_id: str):
+    form = request.form
+    data = {
+        "section": form.get("section", ""), "rows": form.get("rows", ""), "seatsPerRow": form.get("seatsPerRow", ""),
+        "tier": form.get("tier", "").strip().lower(), "firstNumber": form.get("firstNumber") or 1,
+        "aislesAfter": [a for a in layouts.seat_list(form.get("aislesAfter", ""))],
+        "accessible": list(layouts.seat_list(form.get("accessible", ""))),
+        "companion": list(layouts.seat_list(form.get("companion", ""))),
+        "notForSale": list(layouts.seat_list(form.get("notForSale", ""))),
+        "seatIdPrefix": form.get("seatIdPrefix", "").strip(),
+    }
+    return _venue_change(venue_id, lambda uow, vid: venues.add_block(uow, actor(), vid, api.row_block(
+        _form(api.BlockRequest, data))))
+
+
+@bp.post("/venues/<venue_id>/import")
+@manager_page
+def import_layout(venue_id: str):
+    request.max_content_length = api.IMPORT_LIMIT
+    upload = request.files.get("file")
+
+    def change(uow: UnitOfWork, vid: int):
+        if upload is None or not upload.filename:
+            raise ValidationFailed("choose a CSV file to import")
+        raw = upload.read(api.IMPORT_LIMIT + 1)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationFailed("the file must be UTF-8 text") from exc
+        return venues.apply_layout(uow, actor(), vid, layouts.parse_csv(text))
+
+    return _venue_change(venue_id, change)
+
+
+@bp.post("/venues/<venue_id>/sections/delete")
+@manager_page
+def remove_section(venue_id: str):
+    section = request.form.get("section", "")
+    return _venue_change(venue_id, lambda uow, vid: venues.remove_section(uow, actor(), vid, section))
+
+
+MARKS = {
+    "accessible": {"accessible": True}, "not-accessible": {"accessible": False},
+    "companion": {"companion": True}, "not-companion": {"companion": False},
+    "not-for-sale": {"sellable": False}, "for-sale": {"sellable": True},
+}
+
+
+@bp.post("/venues/<venue_id>/seats")
+@manager_page
+def mark_seats(venue_id: str):
+    seat_ids = list(layouts.seat_list(request.form.get("seatIds", "")))
+    mark = request.form.get("mark", "")
+
+    def change(uow: UnitOfWork, vid: int):
+        changes = dict(MARKS.get(mark, {}))
+        if mark == "tier":
+            changes = {"tier": _form(api.MarkSeatsRequest, {"seatIds": seat_ids or ["-"],
+                                                            "tier": request.form.get("tier", "").strip()}).tier}
+        if not changes:
+            raise ValidationFailed("choose what to do with the seats")
+        if not seat_ids:
+            raise ValidationFailed("name the seats to change, e.g. A1 A2 B7")
+        return venues.mark_seats(uow, actor(), vid, seat_ids, changes)
+
+    return _venue_change(venue_id, change)
+
+
+@bp.get("/venues/<venue_id>/layout.csv")
+@manager_page
+def layout_csv(venue_id: str):
+    vid = _id(venue_id, VenueNotFound, "venue")
+    with unit_of_work() as uow:
+        seats = venues.get_layout(uow, actor(), vid)
+    return Response(layouts.to_csv(seats), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="venue-{vid}-layout.csv"'})
+
+
+@bp.get("/venues/<venue_id>/tiers")
+@manager_page
+def venue_tiers(venue_id: str):
+    """The price inputs for a venue's tiers (swapped into the show form when the venue changes)."""
+    vid = _id(venue_id, VenueNotFound, "venue")
+    with unit_of_work() as uow:
+        access.venue(uow, actor(), vid)
+        from app.manage import queries
+
+        tiers = queries.venue_tiers(uow, vid)
+    return render_template("manage/_price_inputs.html", tiers=tiers, prices={})
+
+
+# ---------------------------------------------------------------- events
+
+
+@bp.route("/events/new", methods=["GET", "POST"])
+@manager_page
+def new_event():
+    errors: list[str] = []
+    if request.method == "POST":
+        data = {k: request.form.get(k, "") for k in ("title", "category", "description", "durationMinutes")}
+        if actor().is_admin:
+            data["organisationId"] = request.form.get("organisationId") or None
+        try:
+            body = _form(api.EventRequest, data)
+            with unit_of_work() as uow:
+                shows.create_event(uow, actor(), body.title, body.category, body.description, body.durationMinutes,
+                                   int(body.organisationId) if body.organisationId else None)
+            flash(f"Event “{body.title}” created. Schedule its shows next.")
+            return redirect(url_for("manage.new_show"), code=303)
+        except DomainError as exc:
+            errors = _errors(exc)
+    return render_template("manage/event_new.html", categories=shows.EVENT_CATEGORIES, errors=errors,
+                           form=request.form), 422 if errors else 200
+
+
+# ---------------------------------------------------------------- shows
+
+
+def _show_form_data(form: Any, with_ids: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if with_ids:
+        data.update(eventId=form.get("eventId", ""), venueId=form.get("venueId", ""),
+                    currency=form.get("currency", "").strip().upper())
+    for field in ("startTime", "saleOpensAt", "saleClosesAt"):
+        if form.get(field):
+            data[field] = form.get(field)
+    prices = {}
+    for key, value in form.items():
+        if key.startswith("price-") and value.strip():
+            try:
+                prices[key[6:]] = round(float(value) * 100)
+            except ValueError:
+                prices[key[6:]] = value
+    if prices or with_ids:
+        data["prices"] = prices
+    rules = []
+    for hours, percent in (("refundFullHours", 100), ("refundHalfHours", 50)):
+        if form.get(hours, "").strip():
+            rules.append({"hoursBefore": form.get(hours).strip(), "refundPercent": percent})
+    fee = form.get("refundFee", "").strip() or "0"
+    data["refundPolicy"] = {"rules": rules, "feeMinor": round(float(fee) * 100) if _number(fee) else fee}
+    if form.get("queueRequired"):
+        data["queue"] = {k: form.get(k) for k in ("batchSize", "admissionIntervalSeconds", "maxActive",
+                                                   "sessionSeconds") if form.get(k)}
+    elif not with_ids:
+        data["queueRequired"] = False
+    return data
+
+
+def _number(raw: str) -> bool:
+    try:
+        float(raw)
+        return True
+    except ValueError:
+        return False
+
+
+def _show_form_options(uow: UnitOfWork) -> dict[str, Any]:
+    return {"events": shows.list_events(uow, actor()), "venues": venues.list_venues(uow, actor())}
+
+
+@bp.route("/shows/new", methods=["GET", "POST"])
+@manager_page
+def new_show():
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            body = _form(api.ShowRequest, _show_form_data(request.form, with_ids=True))
+            data = shows.ShowInput(
+                event_id=int(body.eventId), venue_id=int(body.venueId), starts_at=body.startTime,
+                sale_opens_at=body.saleOpensAt, sale_closes_at=body.saleClosesAt, currency=body.currency,
+                prices=dict(body.prices), refund_policy=body.refundPolicy.model_dump() if body.refundPolicy else None,
+                queue=body.queue.settings() if body.queue else None,
+            )
+            with unit_of_work() as uow:
+                show_id = shows.create_show(uow, actor(), data, redis_store.client)
+            flash("Show scheduled.")
+            return redirect(url_for("manage.show", show_id=show_id), code=303)
+        except DomainError as exc:
+            if exc.status == 404 and not isinstance(exc, (EventNotFound, VenueNotFound)):
+                raise
+            errors = _errors(exc)
+    with unit_of_work() as uow:
+        options = _show_form_options(uow)
+        venue_id = request.values.get("venueId") or (options["venues"][0]["venueId"] if options["venues"] else None)
+        from app.manage import queries
+
+        tiers = []
+        if venue_id and venue_id.isdigit():
+            try:
+                access.venue(uow, actor(), int(venue_id))
+                tiers = queries.venue_tiers(uow, int(venue_id))
+            except VenueNotFound:
+                tiers = []
+    prices = {k[6:]: v for k, v in request.form.items() if k.startswith("price-")}
+    return render_template("manage/show_form.html", show=None, errors=errors, form=request.form, tiers=tiers,
+                           prices=prices, selected_venue=venue_id, **options), 422 if errors else 200
+
+
+@bp.get("/shows/<show_id>")
+@manager_page
+def show(show_id: str):
+    sid = _id(show_id, ShowNotFound, "show")
+    with unit_of_work() as uow:
+        detail = shows.get_show(uow, actor(), sid)
+        figures = dashboard.figures(uow, actor(), sid, redis_store.client)
+        progress = cancellation.progress(uow, sid) if detail["status"] == "CANCELLED" else None
+    return render_template("manage/show.html", show=detail, figures=figures, chart=dashboard.chart(
+        figures["salesOverTime"]), progress=progress)
+
+
+@bp.get("/shows/<show_id>/figures")
+@manager_page
+def show_figures(show_id: str):
+    """The live part of the dashboard; htmx polls it every few seconds."""
+    sid = _id(show_id, ShowNotFound, "show")
+    with unit_of_work() as uow:
+        detail = shows.get_show(uow, actor(), sid)
+        figures = dashboard.figures(uow, actor(), sid, redis_store.client)
+        progress = cancellation.progress(uow, sid) if detail["status"] == "CANCELLED" else None
+    response = make_response(render_template("manage/_figures.html", show=detail, figures=figures,
+                                             chart=dashboard.chart(figures["salesOverTime"]), progress=progress))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/shows/<show_id>/edit", methods=["GET", "POST"])
+@manager_page
+def edit_show(show_id: str):
+    sid = _id(show_id, ShowNotFound, "show")
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            changes = api.show_changes(_form(api.ShowChangeRequest, _show_form_data(request.form, with_ids=False)))
+            with unit_of_work() as uow:
+                shows.update_show(uow, actor(), sid, changes, redis_store.client)
+            dashboard.forget(redis_store.client, sid)
+            flash("Show updated.")
+            return redirect(url_for("manage.show", show_id=sid), code=303)
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            errors = _errors(exc)
+    with unit_of_work() as uow:
+        detail = shows.get_show(uow, actor(), sid)
+        from app.manage import queries
+
+        tiers = queries.venue_tiers(uow, int(detail["venueId"]))
+    prices = {t: f"{p / 100:.2f}" for t, p in detail["prices"].items()}
+    return render_template("manage/show_form.html", show=detail, errors=errors, form=request.form, tiers=tiers,
+                           prices=prices, selected_venue=detail["venueId"], events=[], venues=[]), \
+        422 if errors else 200
+
+
+@bp.post("/shows/<show_id>/queue/<action>")
+@manager_page
+def queue_action(show_id: str, action: str):
+    sid = _id(show_id, ShowNotFound, "show")
+    if action not in ("pause", "resume", "drain", "close"):
+        abort(404)
+    with unit_of_work() as uow:
+        event_id = int(shows.get_show(uow, actor(), sid)["eventId"])
+    try:
+        api.room_figures(actor(), event_id, action)
+        flash(f"Waiting room: {action} done.")
+    except DomainError as exc:
+        flash(_errors(exc)[0])
+    dashboard.forget(redis_store.client, sid)
+    return redirect(url_for("manage.show", show_id=sid), code=303)
+
+
+@bp.post("/shows/<show_id>/cancel")
+@manager_page
+def cancel(show_id: str):
+    sid = _id(show_id, ShowNotFound, "show")
+    if request.form.get("confirm") != "CANCEL":
+        flash("The show was not cancelled: type CANCEL to confirm.")
+        return redirect(url_for("manage.show", show_id=sid), code=303)
+    _, newly = api.start_cancellation(actor(), sid, request.form.get("reason", "").strip()[:500])
+    flash("Show cancelled. Every booking is being refunded in full." if newly else "This show was already cancelled.")
+    return redirect(url_for("manage.show", show_id=sid), code=303)
+
+
+@bp.get("/shows/<show_id>/bookings.csv")
+@manager_page
+def bookings_csv(show_id: str):
+    sid = _id(show_id, ShowNotFound, "show")
+    with unit_of_work() as uow:
+        body = box_office.bookings_csv(uow, actor(), sid)
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="show-{sid}-bookings.csv"', "Cache-Control": "no-store"})
+
+
+# ---------------------------------------------------------------- box office
+
+
+@bp.get("/shows/<show_id>/seats")
+@manager_page
+def seats(show_id: str):
+    sid = _id(show_id, ShowNotFound, "show")
+    with unit_of_work() as uow:
+        detail = shows.get_show(uow, actor(), sid)
+        states = box_office.seat_states(uow, actor(), sid, request.args.get("section"))
+    left = min((s["x"] for s in states["seats"]), default=0)
+    top = min((s["y"] for s in states["seats"]), default=0)
+    return render_template("manage/seats.html", show=detail, states=states, left=left, top=top)
+
+
+@bp.post("/shows/<show_id>/seats")
+@manager_page
+def change_seats(show_id: str):
+    sid = _id(show_id, ShowNotFound, "show")
+    seat_ids = request.form.getlist("seat") or list(layouts.seat_list(request.form.get("seatIds", "")))
+    action = request.form.get("action", "")
+    section = request.form.get("section") or None
+    try:
+        with unit_of_work() as uow:
+            if action in ("KILL", "HOUSE"):
+                done = box_office.block_seats(uow, actor(), sid, seat_ids, action)
+                api.seats_changed(sid, blocked=done)
+                flash(f"Taken out of sale ({'kill' if action == 'KILL' else 'house'}): {' '.join(done)}")
+            elif action == "release":
+                done = box_office.unblock_seats(uow, actor(), sid, seat_ids)
+                api.seats_changed(sid, freed=done)
+                flash(f"Back on sale: {' '.join(done) or 'none of those seats were out of sale'}")
+            else:
+                raise ValidationFailed("choose what to do with the seats")
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(" ".join(_errors(exc)))
+    return redirect(url_for("manage.seats", show_id=sid, section=section), code=303)
+
+
+@bp.app_template_filter("local_time")
+def local_time(value: str) -> str:
+    return datetime.fromisoformat(value).strftime("%a %d %b %Y, %H:%M")
+
+
+@bp.app_template_filter("money")
+def money(minor: int | None, currency: str = "") -> str:
+    if minor is None:
+        return "—"
+    return f"{currency} {minor / 100:,.2f}".strip()

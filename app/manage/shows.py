@@ -1,0 +1,249 @@
+"""Events and shows as managers create and change them. Times without an offset are the venue's local time."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+import logging
+
+import redis
+from sqlalchemy.exc import IntegrityError
+
+from app.catalog import scheduling
+from app.errors import EventExists, ShowCancelled, ShowExists, ValidationFailed
+from app.manage import access, queries
+from app.manage.access import Actor
+from app.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+EVENT_CATEGORIES = ("concert", "movie", "sport", "theatre", "comedy", "other")
+
+
+# ---------------------------------------------------------------- events
+
+
+def list_events(uow: UnitOfWork, actor: Actor) -> list[dict[str, Any]]:
+    return [
+        {"eventId": str(r.id), "title": r.title, "category": r.category, "description": r.description,
+         "durationMinutes": r.duration_minutes, "organisationId": str(r.organisation_id), "queueState": r.queue_state}
+        for r in queries.list_events(uow, actor)
+    ]
+
+
+def create_event(uow: UnitOfWork, actor: Actor, title: str, category: str, description: str, minutes: int,
+                 organisation_id: int | None = None) -> int:
+    owner = actor.organisation_id if not actor.is_admin else organisation_id
+    if owner is None:
+        raise ValidationFailed("an admin must say which organisation owns the event",
+                               fields=[{"field": "organisationId", "message": "required for admins"}])
+    if not queries.organisation_exists(uow, owner):
+        raise ValidationFailed("no organisation has that id", fields=[{"field": "organisationId", "message": "unknown"}])
+    if queries.event_title_taken(uow, owner, title):
+        raise EventExists("your organisation already has an event with that title")
+    try:
+        event_id = queries.insert_event(uow, owner, title, category, description, minutes)
+        uow.commit()
+    except IntegrityError as exc:  # created by a concurrent request since the check
+        raise EventExists("your organisation already has an event with that title") from exc
+    return event_id
+
+
+# ---------------------------------------------------------------- times
+
+
+def venue_time(value: datetime, zone: str, field: str) -> datetime:
+    """An aware datetime; a naive one is read as the venue's wall-clock time, which must exist there."""
+    if value.tzinfo is not None:
+        return value
+    tz = ZoneInfo(zone)
+    local = value.replace(tzinfo=tz)
+    round_trip = local.astimezone(timezone.utc).astimezone(tz)
+    if round_trip.replace(tzinfo=None) != value:
+        raise ValidationFailed(
+            f"{field}: {value:%Y-%m-%d %H:%M} does not exist in {zone} (the clocks change then)",
+            fields=[{"field": field, "message": "not a time that exists in the venue's time zone"}],
+        )
+    return local
+
+
+# ---------------------------------------------------------------- shows
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    batch_size: int = 1000
+    admission_interval_seconds: float = 10.0
+    max_active: int = 5000
+    session_seconds: int = 600
+
+
+KEEP_QUEUE = object()  # queue-protected, with the event's waiting room as it is (defaults if it has none)
+
+
+@dataclass(frozen=True)
+class ShowInput:
+    event_id: int
+    venue_id: int
+    starts_at: datetime
+    sale_opens_at: datetime
+    sale_closes_at: datetime | None
+    currency: str
+    prices: dict[str, int]
+    refund_policy: dict[str, Any] | None = None
+    queue: QueueSettings | None = None
+
+
+def _check_window(starts: datetime, opens: datetime, closes: datetime, now: datetime | None = None) -> None:
+    problems = []
+    if opens >= closes:
+        problems.append({"field": "saleClosesAt", "message": "the sale must close after it opens"})
+    if (closes - starts).total_seconds() > 86_400:
+        problems.append({"field": "saleClosesAt", "message": "the sale closes at the latest a day after the start"})
+    if now is not None and starts <= now:
+        problems.append({"field": "startTime", "message": "the show must start in the future"})
+    if problems:
+        raise ValidationFailed("the show's times do not fit together", fields=problems)
+
+
+def create_show(uow: UnitOfWork, actor: Actor, data: ShowInput, redis_client: Any = None) -> int:
+    event = access.event(uow, actor, data.event_id)
+    venue = access.venue(uow, actor, data.venue_id)
+    if event.organisation_id != venue.organisation_id:
+        raise ValidationFailed("the event and the venue belong to different organisations")
+    starts = venue_time(data.starts_at, venue.timezone, "startTime")
+    opens = venue_time(data.sale_opens_at, venue.timezone, "saleOpensAt")
+    closes = venue_time(data.sale_closes_at, venue.timezone, "saleClosesAt") if data.sale_closes_at else starts
+    db_now = uow.execute("SELECT now()").scalar_one()
+    _check_window(starts, opens, closes, db_now)
+    tiers = queries.venue_tiers(uow, venue.id)
+    if not tiers:
+        raise ValidationFailed("the venue has no seats yet: build its layout first")
+    extra = sorted(set(data.prices) - set(tiers))
+    if extra:
+        raise ValidationFailed("prices name tiers the venue does not have", unknownTiers=extra)
+    if queries.show_exists(uow, event.id, venue.id, starts):
+        raise ShowExists("this event already has a show at this venue at that time")
+    # Serialises creating shows of one event, so two identical requests cannot both pass the check above
+    # (schedule_show would quietly return the other's show).
+    uow.execute("SELECT id FROM events WHERE id = :id FOR UPDATE", {"id": event.id})
+    if queries.show_exists(uow, event.id, venue.id, starts):
+        raise ShowExists("this event already has a show at this venue at that time")
+    show_id = scheduling.schedule_show(
+        uow, event_id=event.id, venue_id=venue.id, starts_at=starts, sale_opens_at=opens, sale_closes_at=closes,
+        currency=data.currency, prices=data.prices, queue_required=data.queue is not None,
+        refund_policy=data.refund_policy,
+    )
+    if data.queue is not None:
+        _open_queue(uow, event.id, data.queue, opens, redis_client)
+    uow.commit()
+    return show_id
+
+
+def _open_queue(uow: UnitOfWork, event_id: int, queue: QueueSettings, opens: datetime, redis_client: Any) -> None:
+    from flask import current_app
+
+    from queue_gate.waiting_room import Settings, WaitingRoom
+
+    show_up = current_app.extensions["seatline.settings"].gate_show_up_seconds
+    room = WaitingRoom(redis_client, event_id, show_up)
+    try:
+        room.open(uow, Settings(queue.batch_size, queue.admission_interval_seconds, queue.max_active,
+                                queue.session_seconds, opens))
+    except redis.RedisError:
+        # The settings are committed in Postgres; the gate loads them into Redis on its next request.
+        log.warning("waiting room of event %s saved, but Redis is unavailable; the gate will load it", event_id)
+
+
+def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, Any], redis_client: Any = None) -> None:
+    """Changes start time, sale window, prices, refund policy or waiting room of a scheduled show.
+
+    Holds and bookings already made keep the price they were made at.
+    """
+    show = access.show(uow, actor, show_id, lock=True)
+    if show.status == "CANCELLED":
+        raise ShowCancelled("this show is cancelled and can no longer be changed")
+    tz = show.timezone
+    starts = venue_time(changes["starts_at"], tz, "startTime") if "starts_at" in changes else show.starts_at
+    opens = venue_time(changes["sale_opens_at"], tz, "saleOpensAt") if "sale_opens_at" in changes else show.sale_opens_at
+    closes = (venue_time(changes["sale_closes_at"], tz, "saleClosesAt") if "sale_closes_at" in changes
+              else show.sale_closes_at)
+    _check_window(starts, opens, closes, show.db_now if "starts_at" in changes else None)
+    row: dict[str, Any] = {}
+    if "starts_at" in changes:
+        if starts != show.starts_at and queries.show_exists(uow, show.event_id, show.venue_id, starts):
+            raise ShowExists("this event already has a show at this venue at that time")
+        row["starts_at"] = starts
+    if "sale_opens_at" in changes:
+        row["sale_opens_at"] = opens
+    if "sale_closes_at" in changes:
+        row["sale_closes_at"] = closes
+    if "refund_policy" in changes:
+        row["refund_policy"] = orjson.dumps(changes["refund_policy"]).decode()
+    if "prices" in changes:
+        tiers = set(queries.venue_tiers(uow, show.venue_id))
+        prices = changes["prices"]
+        extra = sorted(set(prices) - tiers)
+        if extra:
+            raise ValidationFailed("prices name tiers the venue does not have", unknownTiers=extra)
+        queries.set_prices(uow, show.id, prices)
+    if "queue" in changes:
+        queue = changes["queue"]
+        row["queue_required"] = queue is not None
+        has_room = uow.execute("SELECT EXISTS (SELECT 1 FROM gate_queues WHERE event_id = :e)",
+                               {"e": show.event_id}).scalar_one()
+        # Settings given are applied; "queue-protected" alone keeps the event's room as it is set up.
+        if isinstance(queue, QueueSettings) or (queue is KEEP_QUEUE and not has_room):
+            _open_queue(uow, show.event_id, queue if isinstance(queue, QueueSettings) else QueueSettings(), opens,
+                        redis_client)
+    queries.update_show(uow, show.id, row)
+    uow.commit()
+
+
+def list_shows(uow: UnitOfWork, actor: Actor) -> list[dict[str, Any]]:
+    return [_show_summary(r) for r in queries.list_shows(uow, actor)]
+
+
+def _local(value: datetime, tz: str) -> str:
+    return value.astimezone(ZoneInfo(tz)).isoformat()
+
+
+def _show_summary(r: Any) -> dict[str, Any]:
+    from app.catalog.services import sale_status
+
+    return {
+        "showId": str(r.id), "eventId": str(r.event_id), "title": r.title, "venueId": str(r.venue_id),
+        "venueName": r.venue_name, "cityName": r.city_name, "startTime": _local(r.starts_at, r.timezone),
+        "saleOpensAt": _local(r.sale_opens_at, r.timezone), "saleClosesAt": _local(r.sale_closes_at, r.timezone),
+        "status": r.status, "saleStatus": sale_status(r.status, r.sale_opens_at, r.sale_closes_at, r.db_now),
+        "queueRequired": r.queue_required, "currency": r.currency,
+    }
+
+
+def get_show(uow: UnitOfWork, actor: Actor, show_id: int) -> dict[str, Any]:
+    show = access.show(uow, actor, show_id)
+    prices = {r.tier: r.price for r in uow.execute(
+        "SELECT tier, price FROM show_prices WHERE show_id = :id ORDER BY price DESC", {"id": show_id})}
+    queue = uow.execute(
+        """
+        SELECT state, batch_size, admission_interval_seconds, max_active, session_seconds
+        FROM gate_queues WHERE event_id = :e
+        """,
+        {"e": show.event_id},
+    ).first()
+    return {
+        **_show_summary(show),
+        "timezone": show.timezone,
+        "prices": prices,
+        "refundPolicy": show.refund_policy,
+        "cancelledAt": show.cancelled_at.isoformat() if show.cancelled_at else None,
+        "cancelReason": show.cancel_reason,
+        "queue": None if queue is None else {
+            "state": queue.state, "batchSize": queue.batch_size,
+            "admissionIntervalSeconds": queue.admission_interval_seconds, "maxActive": queue.max_active,
+            "sessionSeconds": queue.session_seconds,
+        },
+    }

@@ -1,0 +1,188 @@
+"""Venues and their seat layouts. Every change goes through ``apply_layout``, which compares the new
+layout with the old one and refuses destructive changes while a show is selling or has sold seats."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from app.catalog import queries as catalog_queries
+from app.catalog.layout import SeatSpec
+from app.catalog.scheduling import add_layout
+from app.errors import CityNotFound, LayoutInUse, ValidationFailed, VenueExists
+from app.manage import access, queries
+from app.manage.access import Actor
+from app.manage.layouts import MAX_SEATS, LayoutRejected, LineError, RowBlock, build_block
+from app.unit_of_work import UnitOfWork
+
+VENUE_KINDS = ("cinema", "theatre", "concert_hall", "stadium", "arena", "club", "other")
+
+
+def list_venues(uow: UnitOfWork, actor: Actor) -> list[dict[str, Any]]:
+    return [_venue_view(r) for r in queries.list_venues(uow, actor)]
+
+
+def _venue_view(row: Any) -> dict[str, Any]:
+    return {
+        "venueId": str(row.id), "name": row.name, "kind": row.kind, "address": row.address,
+        "cityId": str(row.city_id), "cityName": row.city_name, "timezone": row.timezone,
+        "organisationId": str(row.organisation_id), "seatCount": getattr(row, "seat_count", None),
+    }
+
+
+def create_venue(uow: UnitOfWork, actor: Actor, city_id: int, name: str, kind: str, address: str,
+                 organisation_id: int | None = None) -> int:
+    """A venue with no seats yet, owned by the manager's organisation (an admin names one)."""
+    owner = actor.organisation_id if not actor.is_admin else organisation_id
+    if owner is None:
+        raise ValidationFailed("an admin must say which organisation owns the venue",
+                               fields=[{"field": "organisationId", "message": "required for admins"}])
+    if not queries.organisation_exists(uow, owner):
+        raise ValidationFailed("no organisation has that id", fields=[{"field": "organisationId", "message": "unknown"}])
+    if catalog_queries.get_city(uow, city_id) is None:
+        raise CityNotFound(f"city {city_id} does not exist")
+    if queries.venue_exists(uow, city_id, name):
+        raise VenueExists("there is already a venue with that name in this city")
+    try:
+        venue_id = queries.insert_venue(uow, owner, city_id, name, kind, address)
+        uow.commit()
+    except IntegrityError as exc:  # created by a concurrent request since the check
+        raise VenueExists("there is already a venue with that name in this city") from exc
+    return venue_id
+
+
+def get_venue(uow: UnitOfWork, actor: Actor, venue_id: int) -> dict[str, Any]:
+    row = access.venue(uow, actor, venue_id)
+    seats = queries.layout(uow, venue_id)
+    return {**_venue_view(row), "seatCount": len(seats), "layoutVersion": str(row.layout_version),
+            "sections": summarise(seats), "locked": bool(queries.seats_in_use(uow, venue_id))}
+
+
+def summarise(seats: Sequence[SeatSpec]) -> list[dict[str, Any]]:
+    sections: dict[str, dict[str, Any]] = {}
+    for s in seats:
+        part = sections.setdefault(s.section, {"section": s.section, "seats": 0, "rows": [], "tiers": [],
+                                               "accessible": 0, "companion": 0, "notForSale": 0})
+        part["seats"] += 1
+        if s.row not in part["rows"]:
+            part["rows"].append(s.row)
+        if s.tier not in part["tiers"]:
+            part["tiers"].append(s.tier)
+        part["accessible"] += s.accessible
+        part["companion"] += s.companion
+        part["notForSale"] += not s.sellable
+    return list(sections.values())
+
+
+def seat_view(s: SeatSpec) -> dict[str, Any]:
+    return {"seatId": s.seat_id, "section": s.section, "row": s.row, "number": s.number, "x": s.x, "y": s.y,
+            "tier": s.tier, "accessible": s.accessible, "companion": s.companion, "sellable": s.sellable}
+
+
+def get_layout(uow: UnitOfWork, actor: Actor, venue_id: int, *, for_change: bool = False) -> list[SeatSpec]:
+    """The venue's seats in layout order; ``for_change`` locks the venue first, so an edit made from
+    this reading cannot overwrite another made meanwhile."""
+    access.venue(uow, actor, venue_id, lock=for_change)
+    return queries.layout(uow, venue_id)
+
+
+def apply_layout(uow: UnitOfWork, actor: Actor, venue_id: int, seats: Sequence[SeatSpec]) -> dict[str, int]:
+    """Makes ``seats`` the venue's layout, in their order. Returns what changed.
+
+    Destructive changes (removing a seat, or changing its section, row, number or tier)
+    are refused with LAYOUT_IN_USE while any scheduled show at the venue has booked or
+    held seats. New seats join every scheduled show; a seat that stops being sellable is
+    taken out of sale in them (and put back when it is sellable again).
+    """
+    access.venue(uow, actor, venue_id, lock=True)  # one layout change at a time per venue
+    _check_unique(seats)
+    if len(seats) > MAX_SEATS:
+        raise LayoutRejected([LineError(0, f"a layout has at most {MAX_SEATS} seats")])
+    old = {s.seat_id: s for s in queries.layout(uow, venue_id)}
+    new_ids = {s.seat_id for s in seats}
+    removed = [i for i in old if i not in new_ids]
+    changed = [s.seat_id for s in seats if s.seat_id in old and _label(old[s.seat_id]) != _label(s)]
+    if removed or changed:
+        in_use = queries.seats_in_use(uow, venue_id)
+        if in_use:
+            raise LayoutInUse(
+                "shows at this venue have booked or held seats: seats can be added, moved or marked, "
+                "but not removed, renumbered or re-priced",
+                showIds=[str(i) for i in in_use], removedSeats=removed[:20], changedSeats=changed[:20],
+            )
+    new_tiers = sorted({s.tier for s in seats} - {s.tier for s in old.values()})
+    if new_tiers:
+        unpriced = queries.scheduled_shows_missing_tiers(uow, venue_id, new_tiers)
+        if unpriced:
+            raise ValidationFailed(
+                "shows at this venue have no price for the new tier(s): set their prices first",
+                unpricedTiers=new_tiers, showIds=[str(r.id) for r in unpriced],
+            )
+    if removed:
+        queries.remove_seats(uow, venue_id, removed)
+    staying = [(i, s) for i, s in enumerate(seats) if s.seat_id in old]
+    queries.update_seats(uow, venue_id, staying)
+    added = [(ordinal, seat) for ordinal, seat in enumerate(seats) if seat.seat_id not in old]
+    add_layout(uow, venue_id, [s for _, s in added], [o for o, _ in added])
+    queries.sync_show_seats(uow, venue_id)
+    uow.commit()
+    return {"seats": len(seats), "added": len(new_ids - set(old)), "removed": len(removed),
+            "changed": sum(1 for s in seats if s.seat_id in old and old[s.seat_id] != s)}
+
+
+def _label(s: SeatSpec) -> tuple[str, str, int, str]:
+    return (s.section, s.row, s.number, s.tier)
+
+
+def _check_unique(seats: Sequence[SeatSpec]) -> None:
+    ids: set[str] = set()
+    places: set[tuple[str, str, int]] = set()
+    errors = []
+    for n, s in enumerate(seats, start=1):
+        if s.seat_id in ids:
+            errors.append(LineError(n, f"seat id {s.seat_id} is used twice"))
+        if (s.section, s.row, s.number) in places:
+            errors.append(LineError(n, f"{s.section} row {s.row} seat {s.number} appears twice"))
+        ids.add(s.seat_id)
+        places.add((s.section, s.row, s.number))
+    if errors:
+        raise LayoutRejected(errors)
+
+
+def add_block(uow: UnitOfWork, actor: Actor, venue_id: int, block: RowBlock) -> dict[str, int]:
+    """The editor's "add rows": the block goes below what the venue has."""
+    seats = get_layout(uow, actor, venue_id, for_change=True)
+    top = max((s.y for s in seats), default=-2) + 2
+    added = build_block(block, top)
+    clashes = sorted({s.seat_id for s in seats} & {s.seat_id for s in added})
+    if clashes:
+        raise LayoutRejected([LineError(0, f"seat ids already in the layout: {', '.join(clashes[:10])}; "
+                                           "give this block a seat id prefix")])
+    return apply_layout(uow, actor, venue_id, [*seats, *added])
+
+
+def remove_section(uow: UnitOfWork, actor: Actor, venue_id: int, section: str) -> dict[str, int]:
+    seats = get_layout(uow, actor, venue_id, for_change=True)
+    if not any(s.section == section for s in seats):
+        raise ValidationFailed(f"the venue has no section {section[:40]!r}")
+    return apply_layout(uow, actor, venue_id, [s for s in seats if s.section != section])
+
+
+def mark_seats(uow: UnitOfWork, actor: Actor, venue_id: int, seat_ids: Sequence[str], changes: dict[str, Any]) -> dict[str, int]:
+    """Sets tier, accessible, companion or sellable on the named seats."""
+    seats = get_layout(uow, actor, venue_id, for_change=True)
+    known = {s.seat_id for s in seats}
+    unknown = sorted(set(seat_ids) - known)
+    if unknown:
+        raise ValidationFailed("unknown seat ids", seatIds=unknown[:20])
+    wanted = set(seat_ids)
+    return apply_layout(uow, actor, venue_id, [replace(s, **changes) if s.seat_id in wanted else s for s in seats])
+
+
+def layout_rejected_error(exc: LayoutRejected) -> ValidationFailed:
+    first = exc.errors[0]
+    where = f"line {first.line}: " if first.line else ""
+    return ValidationFailed(f"the layout was not saved: {where}{first.message}",
+                            lines=[e.as_dict() for e in exc.errors])
