@@ -40,7 +40,8 @@ cat <<TXT
   API:      http://${WEB_BIND}/api/v1/openapi.json
   Gate:     http://${GATE_BIND}/gate/v1/  (waiting room for the queue-protected tour date)
   Demo fan: fan@example.com / seatline-demo
-  Manager:  manager@example.com / seatline-demo
+  Manager:  manager@example.com / seatline-demo  (dashboard: http://${WEB_BIND}/manage)
+  Admin:    admin@example.com / seatline-demo  (sees every organisation)
   Payments: the gateway simulator at http://${GATEWAY_BIND}/ (test cards pm_card_visa, pm_card_chargeDeclined)
   Email:    every message lands in .run/mailbox/new/ (one file per message)
   Ctrl-C stops every process.
