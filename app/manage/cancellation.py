@@ -21,7 +21,7 @@ from app.booking.saga import Followups, end_paying_hold
 from app.manage import access
 from app.manage.access import Actor
 from app.notifications.outbox import booking_context, queue_message
-from app.payments.gateway import PaymentGateway
+from app.payments.gateway import GatewayUnavailable, PaymentGateway
 from app.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,12 @@ def _cancel_bookings(uow: UnitOfWork, show_id: int, reason: str | None) -> tuple
 
 
 def work(uow: UnitOfWork, gateway: PaymentGateway, show_id: int, run_followups, max_batches: int = 40) -> bool:
-    """One pass of the cancellation; True when nothing is left to cancel (refunds may still be running)."""
+    """One pass of the cancellation; True when nothing is left to cancel (refunds may still be running).
+
+    Bookings come first: they need only Postgres. Holds whose payment has started need the
+    gateway; if it does not answer, the pass ends with GatewayUnavailable once everything
+    else is done, so the job is retried with back-off (and the sweeper reruns it anyway).
+    """
     show = uow.execute("SELECT status, cancel_reason FROM shows WHERE id = :id", {"id": show_id}).first()
     if show is None or show.status != "CANCELLED":
         uow.rollback()
@@ -157,17 +162,27 @@ def work(uow: UnitOfWork, gateway: PaymentGateway, show_id: int, run_followups, 
     followups = _release_unpaid_holds(uow, show_id)
     uow.commit()
     run_followups(followups)
-    # A hold whose payment has started ends through the gateway: cancelled there, or refunded if it was paid.
-    for hold_id in _paying_holds(uow, show_id):
-        uow.rollback()
-        settlement = end_paying_hold(uow, gateway, hold_id)
-        run_followups(settlement.followups)
+    finished = False
     for _ in range(max_batches):
         cancelled, followups = _cancel_bookings(uow, show_id, show.cancel_reason)
         run_followups(followups)
         if cancelled == 0:
-            return True
-    return False
+            finished = True
+            break
+    # A hold whose payment has started ends through the gateway: cancelled there, or refunded if it was paid.
+    unreachable: GatewayUnavailable | None = None
+    for hold_id in _paying_holds(uow, show_id):
+        uow.rollback()
+        try:
+            settlement = end_paying_hold(uow, gateway, hold_id)
+        except GatewayUnavailable as exc:
+            log.warning("show %s: hold %s waits for the gateway: %s", show_id, hold_id, exc)
+            unreachable = exc
+            continue
+        run_followups(settlement.followups)
+    if unreachable is not None:
+        raise unreachable
+    return finished
 
 
 def unfinished(uow: UnitOfWork, limit: int = 100) -> list[int]:

@@ -457,3 +457,29 @@ def test_queue_protection_keeps_the_rooms_settings(client, app, owner):
     # Cancelling the event's only protected show closes its waiting room.
     client.post(f"/api/v1/manage/shows/{show['showId']}/cancel", headers=owner.headers)
     assert fetch(app, "SELECT state FROM gate_queues WHERE event_id = :e", e=int(show["eventId"]))[0].state == "CLOSED"
+
+
+def test_a_gateway_outage_during_cancellation_delays_only_the_paying_holds(client, app, make, owner, gateway):
+    from app.payments.gateway import GatewayUnavailable
+    from workers import jobs
+
+    show = scheduled_show(client, app, owner)
+    sid, fan, payer = show["showId"], make.fan(), make.fan()
+    booking_id = book(client, gateway, fan, sid, ["A1"])
+    paying = client.post(f"/api/v1/shows/{sid}/holds", json={"seatIds": ["B2"]}, headers=payer.headers).get_json()
+    client.post(f"/api/v1/holds/{paying['holdId']}/payment-intents", headers=payer.headers)
+    client.post(f"/api/v1/manage/shows/{sid}/cancel", headers=owner.headers)
+    gateway.fault(kind="api_error", path="/v1/payment_intents", count=50)
+    with pytest.raises(GatewayUnavailable):
+        jobs.cancel_show(int(sid))
+    # The bookings did not wait for the gateway; the paying hold does.
+    assert fetch(app, "SELECT status FROM bookings WHERE id = :b", b=booking_id)[0].status == "CANCELLED"
+    assert fetch(app, "SELECT status FROM holds WHERE id = :h", h=paying["holdId"])[0].status == "ACTIVE"
+    gateway.clear_faults()
+    assert jobs.cancel_show(int(sid)) is True
+    run_jobs(app)
+    assert fetch(app, "SELECT status FROM holds WHERE id = :h", h=paying["holdId"])[0].status != "ACTIVE"
+    progress = client.get(f"/api/v1/manage/shows/{sid}/cancellation", headers=owner.headers).get_json()
+    assert progress["done"] and progress["refundsCompleted"] == 1
+    with app.app_context(), unit_of_work() as uow:
+        assert money_invariant_violations(uow, gateway.intents()) == {}
