@@ -4,7 +4,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.demo.seed import DEMO_FAN, DEMO_MANAGER, DEMO_PASSWORD, seed_demo
+from app.demo.seed import DEMO_ADMIN, DEMO_FAN, DEMO_MANAGER, DEMO_PASSWORD, seed_demo
 from app.unit_of_work import unit_of_work
 
 
@@ -15,4 +15,5 @@ def seed_demo_command() -> None:
     with unit_of_work() as uow:
         summary = seed_demo(uow, current_app.extensions["seatline.passwords"])
     click.echo(f"demo data ready: {summary.cities} cities, {summary.venues} venues, {summary.shows} shows")
-    click.echo(f"demo fan: {DEMO_FAN} / {DEMO_PASSWORD}   demo manager: {DEMO_MANAGER} / {DEMO_PASSWORD}")
+    click.echo(f"demo fan: {DEMO_FAN} / {DEMO_PASSWORD}   demo manager: {DEMO_MANAGER} / {DEMO_PASSWORD}"
+               f"   demo admin: {DEMO_ADMIN} / {DEMO_PASSWORD}")
