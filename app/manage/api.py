@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from app.api.http import current_user, parse_body, parse_id
@@ -18,7 +18,7 @@ from app.extensions import redis_store
 from app.manage import box_office, cancellation, dashboard, layouts, shows, venues
 from app.manage.access import Actor, load_actor
 from app.manage.layouts import LayoutRejected, RowBlock
-from app.unit_of_work import UnitOfWork, unit_of_work
+from app.unit_of_work import unit_of_work
 
 bp = Blueprint("manage_api", __name__, url_prefix="/api/v1/manage")
 
@@ -34,8 +34,16 @@ class Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
-def actor(uow: UnitOfWork) -> Actor:
-    return load_actor(uow, current_user().id)
+@bp.before_request
+def _managers_only() -> None:
+    """Authentication (401) and the role (403) come before anything about the request is looked at."""
+    with unit_of_work() as uow:
+        g.manage_actor = load_actor(uow, current_user().id)
+
+
+def actor() -> Actor:
+    """The caller, as ``_managers_only`` loaded them."""
+    return g.manage_actor
 
 
 # ---------------------------------------------------------------- venues and layouts
@@ -52,16 +60,16 @@ class VenueRequest(Strict):
 @bp.get("/venues")
 def list_venues():
     with unit_of_work() as uow:
-        return {"venues": venues.list_venues(uow, actor(uow))}
+        return {"venues": venues.list_venues(uow, actor())}
 
 
 @bp.post("/venues")
 def create_venue():
     body = parse_body(VenueRequest)
     with unit_of_work() as uow:
-        venue_id = venues.create_venue(uow, actor(uow), int(body.cityId), body.name, body.kind, body.address,
+        venue_id = venues.create_venue(uow, actor(), int(body.cityId), body.name, body.kind, body.address,
                                        int(body.organisationId) if body.organisationId else None)
-        return venues.get_venue(uow, actor(uow), venue_id), 201
+        return venues.get_venue(uow, actor(), venue_id), 201
 
 
 def _venue_id(raw: str) -> int:
@@ -71,13 +79,13 @@ def _venue_id(raw: str) -> int:
 @bp.get("/venues/<venue_id>")
 def get_venue(venue_id: str):
     with unit_of_work() as uow:
-        return venues.get_venue(uow, actor(uow), _venue_id(venue_id))
+        return venues.get_venue(uow, actor(), _venue_id(venue_id))
 
 
 @bp.get("/venues/<venue_id>/layout")
 def get_layout(venue_id: str):
     with unit_of_work() as uow:
-        seats = venues.get_layout(uow, actor(uow), _venue_id(venue_id))
+        seats = venues.get_layout(uow, actor(), _venue_id(venue_id))
     if request.args.get("format") == "csv":
         return Response(layouts.to_csv(seats), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="venue-{int(venue_id)}-layout.csv"'})
@@ -116,7 +124,7 @@ def replace_layout(venue_id: str):
     seats = [SeatSpec(s.seatId, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion, s.sellable)
              for s in body.seats]
     with unit_of_work() as uow:
-        return _layout_change(lambda: venues.apply_layout(uow, actor(uow), vid, seats))
+        return _layout_change(lambda: venues.apply_layout(uow, actor(), vid, seats))
 
 
 @bp.post("/venues/<venue_id>/layout/import")
@@ -134,7 +142,7 @@ def import_layout(venue_id: str):
     except UnicodeDecodeError as exc:
         raise ValidationFailed("the file must be UTF-8 text", lines=[{"line": 0, "message": "not UTF-8"}]) from exc
     with unit_of_work() as uow:
-        return _layout_change(lambda: venues.apply_layout(uow, actor(uow), vid, layouts.parse_csv(text)))
+        return _layout_change(lambda: venues.apply_layout(uow, actor(), vid, layouts.parse_csv(text)))
 
 
 class BlockRequest(Strict):
@@ -164,14 +172,14 @@ def add_block(venue_id: str):
     vid = _venue_id(venue_id)
     block = row_block(parse_body(BlockRequest))
     with unit_of_work() as uow:
-        return _layout_change(lambda: venues.add_block(uow, actor(uow), vid, block)), 201
+        return _layout_change(lambda: venues.add_block(uow, actor(), vid, block)), 201
 
 
 @bp.delete("/venues/<venue_id>/layout/sections/<path:section>")
 def remove_section(venue_id: str, section: str):
     vid = _venue_id(venue_id)
     with unit_of_work() as uow:
-        return _layout_change(lambda: venues.remove_section(uow, actor(uow), vid, section))
+        return _layout_change(lambda: venues.remove_section(uow, actor(), vid, section))
 
 
 class MarkSeatsRequest(Strict):
@@ -190,7 +198,7 @@ def mark_seats(venue_id: str):
     if not changes:
         raise ValidationFailed("say what to change: tier, accessible, companion or sellable")
     with unit_of_work() as uow:
-        return _layout_change(lambda: venues.mark_seats(uow, actor(uow), vid, body.seatIds, changes))
+        return _layout_change(lambda: venues.mark_seats(uow, actor(), vid, body.seatIds, changes))
 
 
 # ---------------------------------------------------------------- events and shows
@@ -207,14 +215,14 @@ class EventRequest(Strict):
 @bp.get("/events")
 def list_events():
     with unit_of_work() as uow:
-        return {"events": shows.list_events(uow, actor(uow))}
+        return {"events": shows.list_events(uow, actor())}
 
 
 @bp.post("/events")
 def create_event():
     body = parse_body(EventRequest)
     with unit_of_work() as uow:
-        event_id = shows.create_event(uow, actor(uow), body.title, body.category, body.description,
+        event_id = shows.create_event(uow, actor(), body.title, body.category, body.description,
                                       body.durationMinutes, int(body.organisationId) if body.organisationId else None)
     return {"eventId": str(event_id), "title": body.title}, 201
 
@@ -284,7 +292,7 @@ class ShowChangeRequest(Strict):
 @bp.get("/shows")
 def list_shows():
     with unit_of_work() as uow:
-        return {"shows": shows.list_shows(uow, actor(uow))}
+        return {"shows": shows.list_shows(uow, actor())}
 
 
 @bp.post("/shows")
@@ -297,7 +305,7 @@ def create_show():
         queue=body.queue.settings() if body.queue else None,
     )
     with unit_of_work() as uow:
-        who = actor(uow)
+        who = actor()
         show_id = shows.create_show(uow, who, data, redis_store.client)
         return shows.get_show(uow, who, show_id), 201
 
@@ -309,7 +317,7 @@ def _show_id(raw: str) -> int:
 @bp.get("/shows/<show_id>")
 def get_show(show_id: str):
     with unit_of_work() as uow:
-        return shows.get_show(uow, actor(uow), _show_id(show_id))
+        return shows.get_show(uow, actor(), _show_id(show_id))
 
 
 def show_changes(body: ShowChangeRequest) -> dict[str, Any]:
@@ -335,7 +343,7 @@ def update_show(show_id: str):
     if not changes:
         raise ValidationFailed("nothing to change")
     with unit_of_work() as uow:
-        who = actor(uow)
+        who = actor()
         shows.update_show(uow, who, sid, changes, redis_store.client)
         return shows.get_show(uow, who, sid)
 
@@ -344,7 +352,7 @@ def update_show(show_id: str):
 def show_dashboard(show_id: str):
     sid = _show_id(show_id)
     with unit_of_work() as uow:
-        figures = dashboard.figures(uow, actor(uow), sid, redis_store.client)
+        figures = dashboard.figures(uow, actor(), sid, redis_store.client)
     return figures, 200, {"Cache-Control": "no-store"}
 
 
@@ -353,7 +361,7 @@ def show_seats(show_id: str):
     sid = _show_id(show_id)
     section = request.args.get("section")
     with unit_of_work() as uow:
-        return box_office.seat_states(uow, actor(uow), sid, section)
+        return box_office.seat_states(uow, actor(), sid, section)
 
 
 class BlockSeatsRequest(Strict):
@@ -379,7 +387,7 @@ def block_seats(show_id: str):
     sid = _show_id(show_id)
     body = parse_body(BlockSeatsRequest)
     with unit_of_work() as uow:
-        seats = box_office.block_seats(uow, actor(uow), sid, body.seatIds, body.kind)
+        seats = box_office.block_seats(uow, actor(), sid, body.seatIds, body.kind)
     seats_changed(sid, blocked=seats)
     return {"showId": str(sid), "seatIds": seats, "status": "BLOCKED", "kind": body.kind}
 
@@ -389,7 +397,7 @@ def unblock_seats(show_id: str):
     sid = _show_id(show_id)
     body = parse_body(UnblockSeatsRequest)
     with unit_of_work() as uow:
-        seats = box_office.unblock_seats(uow, actor(uow), sid, body.seatIds)
+        seats = box_office.unblock_seats(uow, actor(), sid, body.seatIds)
     seats_changed(sid, freed=seats)
     return {"showId": str(sid), "seatIds": seats, "status": "AVAILABLE"}
 
@@ -446,7 +454,7 @@ def cancel_show(show_id: str):
     raw = request.get_data(cache=True)
     reason = parse_body(CancelRequest).reason if raw.strip() else ""
     with unit_of_work() as uow:
-        who = actor(uow)
+        who = actor()
     progress, newly = start_cancellation(who, sid, reason)
     return progress, 202 if newly else 200
 
@@ -457,7 +465,7 @@ def cancellation_progress(show_id: str):
     with unit_of_work() as uow:
         from app.manage import access
 
-        access.show(uow, actor(uow), sid)
+        access.show(uow, actor(), sid)
         return cancellation.progress(uow, sid), 200, {"Cache-Control": "no-store"}
 
 
@@ -465,7 +473,7 @@ def cancellation_progress(show_id: str):
 def export_bookings(show_id: str):
     sid = _show_id(show_id)
     with unit_of_work() as uow:
-        body = box_office.bookings_csv(uow, actor(uow), sid)
+        body = box_office.bookings_csv(uow, actor(), sid)
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="show-{sid}-bookings.csv"', "Cache-Control": "no-store"})
 
@@ -484,7 +492,7 @@ def room_figures(who: Actor | None, event_id: int, call: str, settings: QueueReq
     with unit_of_work() as uow:
         from app.manage import access
 
-        access.event(uow, who or actor(uow), event_id)
+        access.event(uow, who or actor(), event_id)
         return control_queue(uow, redis_store.client, current_app.extensions["seatline.settings"], event_id, call,
                              settings.settings() if settings else None)
 

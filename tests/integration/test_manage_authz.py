@@ -237,3 +237,12 @@ def test_page_forms_need_the_csrf_token(client, app, world):
     r = client.post(f"/manage/shows/{world.show_id}/cancel", data={"confirm": "CANCEL"})
     assert r.status_code == 400
     assert fetch(app, "SELECT status FROM shows WHERE id = :s", s=int(world.show_id))[0].status == "SCHEDULED"
+
+
+def test_who_you_are_is_checked_before_what_you_sent(client, world):
+    """A stranger learns nothing from the validation of a body or an id: 401/403 come first."""
+    for headers, status in (({}, 401), (world.fan.headers, 403)):
+        assert client.post("/api/v1/manage/shows", data=b"{not json", headers=headers).status_code == status
+        assert client.get("/api/v1/manage/shows/not-a-number", headers=headers).status_code == status
+        assert client.post("/api/v1/manage/venues/1/layout/import", data="x", content_type="text/csv",
+                           headers=headers).status_code == status
