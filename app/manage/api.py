@@ -227,6 +227,27 @@ def create_event():
     return {"eventId": str(event_id), "title": body.title}, 201
 
 
+class EventChangeRequest(Strict):
+    title: Name | None = None
+    category: Literal[shows.EVENT_CATEGORIES] | None = None  # type: ignore[valid-type]
+    description: Text | None = None
+    durationMinutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = None
+
+    def changes(self) -> dict[str, Any]:
+        names = {"title": "title", "category": "category", "description": "description", "durationMinutes": "minutes"}
+        return {names[k]: v for k, v in self.model_dump().items() if v is not None}
+
+
+@bp.patch("/events/<event_id>")
+def update_event(event_id: str):
+    eid = _event_id(event_id)
+    changes = parse_body(EventChangeRequest).changes()
+    if not changes:
+        raise ValidationFailed("nothing to change")
+    with unit_of_work() as uow:
+        return shows.update_event(uow, actor(), eid, changes)
+
+
 class RefundRule(Strict):
     hoursBefore: Annotated[int, Field(ge=0, le=24 * 365)]
     refundPercent: Annotated[int, Field(ge=0, le=100)]

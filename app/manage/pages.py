@@ -267,6 +267,33 @@ def new_event():
                            form=request.form), 422 if errors else 200
 
 
+@bp.route("/events/<event_id>/edit", methods=["GET", "POST"])
+@manager_page
+def edit_event(event_id: str):
+    eid = _id(event_id, EventNotFound, "event")
+    errors: list[str] = []
+    with unit_of_work() as uow:
+        access.event(uow, actor(), eid)
+        event = next(e for e in shows.list_events(uow, actor()) if e["eventId"] == str(eid))
+    if request.method == "POST":
+        data = {k: request.form.get(k, "") for k in ("title", "category", "description", "durationMinutes")}
+        try:
+            changes = _form(api.EventChangeRequest, data).changes()
+            with unit_of_work() as uow:
+                shows.update_event(uow, actor(), eid, changes)
+            flash("Event updated.")
+            return redirect(url_for("manage.overview"), code=303)
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            errors = _errors(exc)
+    return render_template("manage/event_new.html", categories=shows.EVENT_CATEGORIES, errors=errors,
+                           form=request.form if request.method == "POST" else {
+                               "title": event["title"], "category": event["category"],
+                               "description": event["description"], "durationMinutes": event["durationMinutes"]},
+                           event=event), 422 if errors else 200
+
+
 # ---------------------------------------------------------------- shows
 
 

@@ -174,6 +174,14 @@ def insert_event(uow: UnitOfWork, organisation_id: int, title: str, category: st
     ).scalar_one()
 
 
+def update_event(uow: UnitOfWork, event_id: int, changes: dict[str, Any]) -> None:
+    columns = {"title": "title", "category": "category", "description": "description", "minutes": "duration_minutes"}
+    assert set(changes) <= set(columns)
+    if changes:
+        sets = ", ".join(f"{columns[k]} = :{k}" for k in sorted(changes))
+        uow.execute(f"UPDATE events SET {sets} WHERE id = :id", {**changes, "id": event_id})
+
+
 def list_shows(uow: UnitOfWork, actor: Actor, limit: int = 500) -> list[Row[Any]]:
     return list(uow.execute(
         f"""

@@ -52,6 +52,20 @@ def create_event(uow: UnitOfWork, actor: Actor, title: str, category: str, descr
     return event_id
 
 
+def update_event(uow: UnitOfWork, actor: Actor, event_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    """Changes an event's title, category, description or length; its shows follow (they show the event)."""
+    event = access.event(uow, actor, event_id)
+    if "title" in changes and changes["title"] != event.title and queries.event_title_taken(
+            uow, event.organisation_id, changes["title"]):
+        raise EventExists("your organisation already has an event with that title")
+    try:
+        queries.update_event(uow, event_id, changes)
+        uow.commit()
+    except IntegrityError as exc:
+        raise EventExists("your organisation already has an event with that title") from exc
+    return next(e for e in list_events(uow, actor) if e["eventId"] == str(event_id))
+
+
 # ---------------------------------------------------------------- times
 
 

@@ -483,3 +483,17 @@ def test_a_gateway_outage_during_cancellation_delays_only_the_paying_holds(clien
     assert progress["done"] and progress["refundsCompleted"] == 1
     with app.app_context(), unit_of_work() as uow:
         assert money_invariant_violations(uow, gateway.intents()) == {}
+
+
+def test_edit_an_event(client, app, make, owner):
+    first, second = create_event(client, owner, "First Light"), create_event(client, owner, "Second Light")
+    r = client.patch(f"/api/v1/manage/events/{first}", json={"title": "First Light (matinee)", "durationMinutes": 80},
+                     headers=owner.headers)
+    assert r.status_code == 200 and r.get_json()["title"] == "First Light (matinee)"
+    assert r.get_json()["durationMinutes"] == 80
+    taken = client.patch(f"/api/v1/manage/events/{first}", json={"title": "Second Light"}, headers=owner.headers)
+    assert taken.status_code == 409
+    assert client.patch(f"/api/v1/manage/events/{first}", json={}, headers=owner.headers).status_code == 400
+    rival = make.fan(role="manager", organisation="Rival Venues")
+    assert client.patch(f"/api/v1/manage/events/{second}", json={"title": "Mine"}, headers=rival.headers).status_code == 404
+    assert fetch(app, "SELECT title FROM events WHERE id = :e", e=int(second))[0].title == "Second Light"

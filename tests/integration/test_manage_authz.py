@@ -71,6 +71,7 @@ def api_calls(w: World) -> list[tuple[str, str, dict, int]]:
         # Authorised, but a layout with bookings cannot lose seats.
         ("DELETE", f"/api/v1/manage/venues/{v}/layout/sections/Annex", {}, 409),
         ("GET", "/api/v1/manage/events", {}, 200),
+        ("PATCH", f"/api/v1/manage/events/{e}", {"json": {"description": "Now with strings."}}, 200),
         ("GET", "/api/v1/manage/shows", {}, 200),
         ("GET", f"/api/v1/manage/shows/{s}", {}, 200),
         ("PATCH", f"/api/v1/manage/shows/{s}", {"json": {"prices": {"gold": 50001}}}, 200),
@@ -179,7 +180,10 @@ def page_calls(w: World) -> list[tuple[str, str, dict]]:
     v, s = w.venue_id, w.show_id
     return [
         ("GET", "/manage", {}), ("GET", "/manage/venues/new", {}), ("GET", "/manage/events/new", {}),
-        ("GET", "/manage/shows/new", {}), ("GET", f"/manage/venues/{v}", {}), ("GET", f"/manage/venues/{v}/tiers", {}),
+        ("GET", "/manage/shows/new", {}), ("GET", f"/manage/venues/{v}", {}),
+        ("GET", f"/manage/events/{w.event_id}/edit", {}),
+        ("POST", f"/manage/events/{w.event_id}/edit", {"title": "Renamed", "category": "concert",
+                                                        "durationMinutes": "90", "description": ""}), ("GET", f"/manage/venues/{v}/tiers", {}),
         ("GET", f"/manage/venues/{v}/layout.csv", {}), ("GET", f"/manage/shows/{s}", {}),
         ("GET", f"/manage/shows/{s}/figures", {}), ("GET", f"/manage/shows/{s}/edit", {}),
         ("GET", f"/manage/shows/{s}/seats", {}), ("GET", f"/manage/shows/{s}/bookings.csv", {}),
