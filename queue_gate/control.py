@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import redis
@@ -30,9 +31,10 @@ def guard(call: Callable[[], T]) -> T:
 
 def control_queue(
     uow: UnitOfWork, client: redis.Redis, app_settings: AppSettings, event_id: int, action: str,
-    settings: Any = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
-    """``figures``, ``open`` (with QueueSettings-like ``settings``), or one of STATES' actions."""
+    """``figures``, ``open`` (with ``settings``; the sale's opening comes from the event's protected shows),
+    or one of STATES' actions."""
     room = WaitingRoom(client, event_id, app_settings.gate_show_up_seconds)
 
     def run() -> dict[str, Any]:
@@ -44,8 +46,7 @@ def control_queue(
                 "SELECT min(sale_opens_at) FROM shows WHERE event_id = :e AND queue_required AND status = 'SCHEDULED'",
                 {"e": event_id},
             ).scalar()
-            return room.open(uow, Settings(settings.batch_size, settings.admission_interval_seconds,
-                                           settings.max_active, settings.session_seconds, opens))
+            return room.open(uow, replace(settings, sale_opens_at=opens))
         return room.set_state(uow, STATES[action])
 
     return guard(run)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from app.errors import EventNotFound, Forbidden, ShowNotFound, VenueNotFound
+from app.errors import EventNotFound, Forbidden, ShowNotFound, ValidationFailed, VenueNotFound
 from app.unit_of_work import UnitOfWork
 
 MANAGING_ROLES = ("manager", "admin")
@@ -44,6 +44,17 @@ def load_actor(uow: UnitOfWork, user_id: int) -> Actor:
     if row is None or row.role not in MANAGING_ROLES:
         raise Forbidden("only venue managers can do this")
     return Actor(row.id, row.role, row.organisation_id)
+
+
+def owning_organisation(uow: UnitOfWork, actor: Actor, organisation_id: int | None) -> int:
+    """Who will own what the actor creates: a manager's own organisation; the one an admin names."""
+    owner = actor.organisation_id if not actor.is_admin else organisation_id
+    if owner is None:
+        raise ValidationFailed("an admin must say which organisation will own it",
+                               fields=[{"field": "organisationId", "message": "required for admins"}])
+    if not uow.execute("SELECT EXISTS (SELECT 1 FROM organisations WHERE id = :id)", {"id": owner}).scalar_one():
+        raise ValidationFailed("no organisation has that id", fields=[{"field": "organisationId", "message": "unknown"}])
+    return owner
 
 
 def venue(uow: UnitOfWork, actor: Actor, venue_id: int, *, lock: bool = False) -> Row[Any]:

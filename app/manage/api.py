@@ -298,6 +298,15 @@ class ShowRequest(Strict):
         return value
 
 
+    def show_input(self) -> shows.ShowInput:
+        return shows.ShowInput(
+            event_id=int(self.eventId), venue_id=int(self.venueId), starts_at=self.startTime,
+            sale_opens_at=self.saleOpensAt, sale_closes_at=self.saleClosesAt, currency=self.currency,
+            prices=dict(self.prices), refund_policy=self.refundPolicy.model_dump() if self.refundPolicy else None,
+            queue=self.queue.settings() if self.queue else None,
+        )
+
+
 class ShowChangeRequest(Strict):
     startTime: Time | None = None
     saleOpensAt: Time | None = None
@@ -318,13 +327,7 @@ def list_shows():
 
 @bp.post("/shows")
 def create_show():
-    body = parse_body(ShowRequest)
-    data = shows.ShowInput(
-        event_id=int(body.eventId), venue_id=int(body.venueId), starts_at=body.startTime,
-        sale_opens_at=body.saleOpensAt, sale_closes_at=body.saleClosesAt, currency=body.currency,
-        prices=dict(body.prices), refund_policy=body.refundPolicy.model_dump() if body.refundPolicy else None,
-        queue=body.queue.settings() if body.queue else None,
-    )
+    data = parse_body(ShowRequest).show_input()
     with unit_of_work() as uow:
         who = actor()
         show_id = shows.create_show(uow, who, data, redis_store.client)

@@ -346,13 +346,7 @@ def new_show():
     errors: list[str] = []
     if request.method == "POST":
         try:
-            body = _form(api.ShowRequest, _show_form_data(request.form, with_ids=True))
-            data = shows.ShowInput(
-                event_id=int(body.eventId), venue_id=int(body.venueId), starts_at=body.startTime,
-                sale_opens_at=body.saleOpensAt, sale_closes_at=body.saleClosesAt, currency=body.currency,
-                prices=dict(body.prices), refund_policy=body.refundPolicy.model_dump() if body.refundPolicy else None,
-                queue=body.queue.settings() if body.queue else None,
-            )
+            data = _form(api.ShowRequest, _show_form_data(request.form, with_ids=True)).show_input()
             with unit_of_work() as uow:
                 show_id = shows.create_show(uow, actor(), data, redis_store.client)
             flash("Show scheduled.")
@@ -378,29 +372,26 @@ def new_show():
                            prices=prices, selected_venue=venue_id, **options), 422 if errors else 200
 
 
-@bp.get("/shows/<show_id>")
-@manager_page
-def show(show_id: str):
+def _live_sale(show_id: str) -> dict[str, Any]:
     sid = _id(show_id, ShowNotFound, "show")
     with unit_of_work() as uow:
         detail = shows.get_show(uow, actor(), sid)
         figures = dashboard.figures(uow, actor(), sid, redis_store.client)
         progress = cancellation.progress(uow, sid) if detail["status"] == "CANCELLED" else None
-    return render_template("manage/show.html", show=detail, figures=figures, chart=dashboard.chart(
-        figures["salesOverTime"]), progress=progress)
+    return {"show": detail, "figures": figures, "chart": dashboard.chart(figures["salesOverTime"]), "progress": progress}
+
+
+@bp.get("/shows/<show_id>")
+@manager_page
+def show(show_id: str):
+    return render_template("manage/show.html", **_live_sale(show_id))
 
 
 @bp.get("/shows/<show_id>/figures")
 @manager_page
 def show_figures(show_id: str):
     """The live part of the dashboard; htmx polls it every few seconds."""
-    sid = _id(show_id, ShowNotFound, "show")
-    with unit_of_work() as uow:
-        detail = shows.get_show(uow, actor(), sid)
-        figures = dashboard.figures(uow, actor(), sid, redis_store.client)
-        progress = cancellation.progress(uow, sid) if detail["status"] == "CANCELLED" else None
-    response = make_response(render_template("manage/_figures.html", show=detail, figures=figures,
-                                             chart=dashboard.chart(figures["salesOverTime"]), progress=progress))
+    response = make_response(render_template("manage/_figures.html", **_live_sale(show_id)))
     response.headers["Cache-Control"] = "no-store"
     return response
 

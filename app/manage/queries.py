@@ -25,10 +25,6 @@ def list_venues(uow: UnitOfWork, actor: Actor) -> list[Row[Any]]:
     ))
 
 
-def organisation_exists(uow: UnitOfWork, organisation_id: int) -> bool:
-    return uow.execute("SELECT EXISTS (SELECT 1 FROM organisations WHERE id = :id)", {"id": organisation_id}).scalar_one()
-
-
 def venue_exists(uow: UnitOfWork, city_id: int, name: str) -> bool:
     return uow.execute("SELECT EXISTS (SELECT 1 FROM venues WHERE city_id = :c AND name = :n)",
                        {"c": city_id, "n": name}).scalar_one()

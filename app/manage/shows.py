@@ -1,7 +1,7 @@
 """Events and shows as managers create and change them. Times without an offset are the venue's local time."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ from app.errors import EventExists, ShowCancelled, ShowExists, ValidationFailed
 from app.manage import access, queries
 from app.manage.access import Actor
 from app.unit_of_work import UnitOfWork
+from queue_gate.waiting_room import Settings as QueueSettings  # a waiting room's batch, interval, cap, session
 
 log = logging.getLogger(__name__)
 EVENT_CATEGORIES = ("concert", "movie", "sport", "theatre", "comedy", "other")
@@ -36,12 +37,7 @@ def list_events(uow: UnitOfWork, actor: Actor) -> list[dict[str, Any]]:
 
 def create_event(uow: UnitOfWork, actor: Actor, title: str, category: str, description: str, minutes: int,
                  organisation_id: int | None = None) -> int:
-    owner = actor.organisation_id if not actor.is_admin else organisation_id
-    if owner is None:
-        raise ValidationFailed("an admin must say which organisation owns the event",
-                               fields=[{"field": "organisationId", "message": "required for admins"}])
-    if not queries.organisation_exists(uow, owner):
-        raise ValidationFailed("no organisation has that id", fields=[{"field": "organisationId", "message": "unknown"}])
+    owner = access.owning_organisation(uow, actor, organisation_id)
     if queries.event_title_taken(uow, owner, title):
         raise EventExists("your organisation already has an event with that title")
     try:
@@ -85,14 +81,6 @@ def venue_time(value: datetime, zone: str, field: str) -> datetime:
 
 
 # ---------------------------------------------------------------- shows
-
-
-@dataclass(frozen=True)
-class QueueSettings:
-    batch_size: int = 1000
-    admission_interval_seconds: float = 10.0
-    max_active: int = 5000
-    session_seconds: int = 600
 
 
 KEEP_QUEUE = object()  # queue-protected, with the event's waiting room as it is (defaults if it has none)
@@ -160,13 +148,12 @@ def create_show(uow: UnitOfWork, actor: Actor, data: ShowInput, redis_client: An
 def _open_queue(uow: UnitOfWork, event_id: int, queue: QueueSettings, opens: datetime, redis_client: Any) -> None:
     from flask import current_app
 
-    from queue_gate.waiting_room import Settings, WaitingRoom
+    from queue_gate.waiting_room import WaitingRoom
 
     show_up = current_app.extensions["seatline.settings"].gate_show_up_seconds
     room = WaitingRoom(redis_client, event_id, show_up)
     try:
-        room.open(uow, Settings(queue.batch_size, queue.admission_interval_seconds, queue.max_active,
-                                queue.session_seconds, opens))
+        room.open(uow, replace(queue, sale_opens_at=opens))
     except redis.RedisError:
         # The settings are committed in Postgres; the gate loads them into Redis on its next request.
         log.warning("waiting room of event %s saved, but Redis is unavailable; the gate will load it", event_id)

@@ -35,12 +35,7 @@ def _venue_view(row: Any) -> dict[str, Any]:
 def create_venue(uow: UnitOfWork, actor: Actor, city_id: int, name: str, kind: str, address: str,
                  organisation_id: int | None = None) -> int:
     """A venue with no seats yet, owned by the manager's organisation (an admin names one)."""
-    owner = actor.organisation_id if not actor.is_admin else organisation_id
-    if owner is None:
-        raise ValidationFailed("an admin must say which organisation owns the venue",
-                               fields=[{"field": "organisationId", "message": "required for admins"}])
-    if not queries.organisation_exists(uow, owner):
-        raise ValidationFailed("no organisation has that id", fields=[{"field": "organisationId", "message": "unknown"}])
+    owner = access.owning_organisation(uow, actor, organisation_id)
     if catalog_queries.get_city(uow, city_id) is None:
         raise CityNotFound(f"city {city_id} does not exist")
     if queries.venue_exists(uow, city_id, name):
