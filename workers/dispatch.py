@@ -24,7 +24,9 @@ def run_followups(followups: Followups) -> None:
 
 
 def schedule_hold_expiry(hold_id: str, expires_at: datetime) -> None:
-    """The delayed job that ends a hold on time (the sweeper catches any it misses). It runs a
-    second late so that a clock a little ahead of the database's does not find the hold still live."""
+    """The delayed job that ends a paying hold on time: once its time is up, only the gateway can say
+    whether the payment went through. A hold nobody pays for needs no job: its seats are free to take
+    the moment it lapses, and the sweeper tidies its rows. The sweeper also catches any job lost here.
+    It runs a second late so that a clock a little ahead of the database's does not find the hold live."""
     queues.enqueue(redis_store.client, queues.HOLDS, "workers.jobs.expire_hold", hold_id,
                    job_id=f"expire-hold-{hold_id}", at=expires_at + timedelta(seconds=1))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from app.booking import queries
@@ -67,16 +68,24 @@ def _intent_metadata(hold: Any) -> dict[str, str]:
 # ---------------------------------------------------------------- starting a payment
 
 
-def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID) -> Intent:
+@dataclass(frozen=True)
+class PaymentStart:
+    intent: Intent
+    # Set when this call started the payment: the hold's expiry, when a job must ask the gateway.
+    expires_at: datetime | None = None
+
+
+def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID) -> PaymentStart:
     hold = queries.lock_hold(uow, hold_id)
     if hold is None or hold.user_id != user_id:
         raise HoldNotFound(f"hold {hold_id} does not exist")
     if hold.payment_intent_id is not None:
         uow.rollback()
-        return _gateway(lambda: gateway.retrieve_intent(hold.payment_intent_id))
+        return PaymentStart(_gateway(lambda: gateway.retrieve_intent(hold.payment_intent_id)))
     if hold.status != "ACTIVE" or (not hold.live and hold.payment_started_at is None):
         raise HoldExpired("this hold has run out; hold the seats again", status=hold.status)
-    if hold.payment_started_at is None:
+    starting = hold.payment_started_at is None
+    if starting:
         protected = queries.protect_seats_while_paying(uow, hold.id, hold.show_id)
         if protected != len(hold.seat_ids):
             raise HoldExpired("this hold has run out; hold the seats again")
@@ -88,7 +97,7 @@ def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_i
     hold = queries.lock_hold(uow, hold_id)
     queries.record_intent(uow, hold, intent.id)
     uow.commit()
-    return intent
+    return PaymentStart(intent, hold.expires_at if starting else None)
 
 
 def _gateway(call):

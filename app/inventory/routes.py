@@ -14,7 +14,7 @@ from app.inventory import seatmap, services
 from app.inventory.hints import SeatHints
 from app.response_cache import cached_bytes
 from app.unit_of_work import unit_of_work
-from workers.dispatch import run_followups, schedule_hold_expiry
+from workers.dispatch import run_followups
 
 bp = Blueprint("inventory_api", __name__, url_prefix="/api/v1")
 
@@ -77,7 +77,6 @@ def create_hold(show_id: str):
         token = request.headers.get(admission.HEADER) or request.cookies.get(admission.COOKIE)
         services.check_admission(uow, current_app.extensions["seatline.admission"], user.id, sid, token)
         hold = services.hold_seats(uow, SeatHints(redis_store.client), services.HoldLimits.from_settings(settings()), user.id, sid, body.seatIds)
-    schedule_hold_expiry(str(hold.hold_id), hold.expires_at)
     return hold.to_json(), 201, {"Location": f"/api/v1/holds/{hold.hold_id}"}
 
 

@@ -9,6 +9,7 @@ from app.payments import services
 from app.payments.gateway import InvalidWebhook
 from app.unit_of_work import unit_of_work
 from workers import queues
+from workers.dispatch import schedule_hold_expiry
 
 bp = Blueprint("payments_api", __name__, url_prefix="/api/v1")
 
@@ -18,7 +19,10 @@ def create_payment_intent(hold_id: str):
     user = current_user()
     with unit_of_work() as uow:
         hid = parse_uuid(hold_id, HoldNotFound, "hold")
-        intent = saga.start_payment(uow, current_app.extensions["seatline.gateway"], user.id, hid)
+        started = saga.start_payment(uow, current_app.extensions["seatline.gateway"], user.id, hid)
+    if started.expires_at is not None:
+        schedule_hold_expiry(str(hid), started.expires_at)
+    intent = started.intent
     body = {
         "paymentIntentId": intent.id,
         "clientSecret": intent.client_secret,

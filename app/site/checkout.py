@@ -14,6 +14,7 @@ from app.errors import BookingNotFound, CancellationNotAllowed, DomainError, Hol
 from app.inventory import services as inventory
 from app.payments.gateway import GatewayRejected, GatewayUnavailable
 from app.unit_of_work import unit_of_work
+from workers.dispatch import schedule_hold_expiry
 from workers.dispatch import run_followups
 
 bp = Blueprint("site_checkout", __name__)
@@ -40,7 +41,10 @@ def checkout(hold_id: uuid.UUID):
         with unit_of_work() as uow:
             hold = inventory.get_hold(uow, user_id, hold_id)
         with unit_of_work() as uow:
-            intent = saga.start_payment(uow, gateway, user_id, hold_id)
+            started = saga.start_payment(uow, gateway, user_id, hold_id)
+        if started.expires_at is not None:
+            schedule_hold_expiry(str(hold_id), started.expires_at)
+        intent = started.intent
     except HoldNotFound:
         abort(404)
     except DomainError as exc:

@@ -15,7 +15,6 @@ from app.inventory.best_available import find_best
 from app.inventory.hints import SeatHints
 from app.inventory import seatmap
 from app.unit_of_work import unit_of_work
-from workers.dispatch import schedule_hold_expiry
 
 bp = Blueprint("site", __name__)
 
@@ -133,7 +132,6 @@ def _hold(show_id: int, user_id: int, seats: list[str]):
                                       request.cookies.get(admission.COOKIE))
             hold = inventory.hold_seats(uow, SeatHints(redis_store.client),
                                         inventory.HoldLimits.from_settings(settings()), user_id, show_id, seats)
-        schedule_hold_expiry(str(hold.hold_id), hold.expires_at)
         return hold.hold_id, None
     except AdmissionRequired:
         return None, render_show_page(show_id, "Your admission to this sale has ended: join the queue again.", seats, 403)
