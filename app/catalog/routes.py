@@ -3,19 +3,33 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from flask import Blueprint, request
+import orjson
+from flask import Blueprint, Response, request
 
-from app.api.http import parse_id
+from app.api.http import json_bytes_response, parse_id
 from app.catalog import services
 from app.errors import CityNotFound, ShowNotFound, ValidationFailed
-from app.extensions import settings
+from app.extensions import redis_store, settings
+from app.response_cache import cached_bytes
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("catalog_api", __name__, url_prefix="/api/v1")
 
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
-# Browsing is shared by everyone: let an edge cache serve it for a moment.
-CATALOG_CACHE = "public, max-age=2"
+# Browsing is shared by everyone: the server keeps a rendered answer for 1 s in Redis and an edge
+# may keep it 1 s more, so a listing or a show's detail is at most 2 s old end to end.
+CATALOG_CACHE = "public, max-age=1"
+CATALOG_CACHE_MS = 1000
+
+
+def _shared(key: str, build) -> Response:
+    """The rendered body from the shared cache, or built (and stored) on a miss; errors are never stored."""
+    def render() -> bytes:
+        with unit_of_work() as uow:
+            return orjson.dumps(build(uow))
+
+    return json_bytes_response(cached_bytes(redis_store.client, key, CATALOG_CACHE_MS, render),
+                               headers={"Cache-Control": CATALOG_CACHE})
 
 
 def _parse_date(raw: str) -> date:
@@ -38,15 +52,16 @@ def cities():
 def shows_by_date(city_id: str):
     cid = parse_id(city_id, CityNotFound, "city")
     raw_date = request.args.get("date")
-    with unit_of_work() as uow:
-        day = _parse_date(raw_date) if raw_date is not None else services.city_today(uow, cid)
-        body = services.shows_on_date(uow, cid, day)
-    return body, 200, {"Cache-Control": CATALOG_CACHE}
+    if raw_date is None:
+        with unit_of_work() as uow:
+            day = services.city_today(uow, cid)
+    else:
+        day = _parse_date(raw_date)
+    return _shared(f"catalog:shows:{cid}:{day.isoformat()}", lambda uow: services.shows_on_date(uow, cid, day))
 
 
 @bp.get("/shows/<show_id>")
 def show_detail(show_id: str):
     sid = parse_id(show_id, ShowNotFound, "show")
-    with unit_of_work() as uow:
-        body = services.show_detail(uow, sid, settings().max_seats_per_hold)
-    return body, 200, {"Cache-Control": CATALOG_CACHE}
+    limit = settings().max_seats_per_hold
+    return _shared(f"catalog:show:{sid}", lambda uow: services.show_detail(uow, sid, limit))
