@@ -4,12 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast services browser clean bench-gate
+.PHONY: run test test-fast services browser nginx clean bench-gate
 
 run: $(VENV)/.runtime
 	@scripts/run.sh
 
-test: $(VENV)/.dev services browser
+test: $(VENV)/.dev services browser nginx
 	@scripts/test.sh
 
 # The fast tier: everything but the suites marked slow.
@@ -21,6 +21,10 @@ services:
 
 browser:
 	@scripts/browser.sh
+
+# The edge's nginx (the e2e tier runs it in front of the test servers).
+nginx:
+	@scripts/services.sh --nginx
 
 $(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \

@@ -77,14 +77,16 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
     )
     _configure_logging(settings)
 
+    from app import static_files
     from app.accounts.passwords import Passwords
     from app.admission import AdmissionVerifier
-    from app.api.http import OrjsonProvider, register_error_handlers
+    from app.api.http import OrjsonProvider, SharedResponsesCarryNoSession, register_error_handlers
     from app.extensions import db, migrate, redis_store
     from app.ops.routes import bp as ops_bp
     from app.payments.gateway import PaymentGateway
 
     app.json = OrjsonProvider(app)
+    app.session_interface = SharedResponsesCarryNoSession()
     app.config["PUBLIC_URL"] = settings.public_url
     app.extensions["seatline.settings"] = settings
     app.extensions["seatline.passwords"] = Passwords(settings.password_time_cost, settings.password_memory_cost_kib)
@@ -98,6 +100,7 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
 
     app.register_blueprint(ops_bp)
     register_error_handlers(app)
+    static_files.init_app(app)
     return app
 
 

@@ -8,26 +8,31 @@ export ENV=${ENV:-development}
 export DATABASE_URL=${DATABASE_URL:-postgresql+psycopg://seatline:seatline@127.0.0.1:5432/seatline}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 export WEB_BIND=${WEB_BIND:-127.0.0.1:8000}
+# The edge (nginx, scripts/edge.sh): the one origin browsers see, serving the web app, the
+# gate's pages and API under /gate/, and static files.
+export EDGE_BIND=${EDGE_BIND:-127.0.0.1:8080}
 # The local stand-ins for the payment gateway and for SMTP, and where they send back to.
 export SMTP_PORT=${SMTP_PORT:-1025}
 export GATEWAY_BIND=${GATEWAY_BIND:-127.0.0.1:12111}
 export GATEWAY_API_BASE=${GATEWAY_API_BASE:-http://${GATEWAY_BIND}}
 export SIM_WEBHOOK_URL=${SIM_WEBHOOK_URL:-http://${WEB_BIND}/api/v1/payments/webhook}
 export SIM_WEBHOOK_SECRET=${WEBHOOK_SECRET:-whsec_dev_secret}
-export PUBLIC_URL=${PUBLIC_URL:-http://${WEB_BIND}}
+export PUBLIC_URL=${PUBLIC_URL:-http://${EDGE_BIND}}
 # The waiting room: its own process, signing admission tokens with keys kept in .run/.
 export GATE_BIND=${GATE_BIND:-127.0.0.1:8001}
 export GATE_SIGNING_KEYS_FILE=${GATE_SIGNING_KEYS_FILE:-$PWD/.run/gate-keys.json}
 export GATE_JWKS_URL=${GATE_JWKS_URL:-http://${GATE_BIND}/gate/v1/jwks.json}
-export GATE_PUBLIC_URL=${GATE_PUBLIC_URL:-http://${GATE_BIND}}
+export GATE_PUBLIC_URL=${GATE_PUBLIC_URL:-http://${EDGE_BIND}}
 export FLASK_APP=wsgi
 export PATH="$PWD/.venv/bin:$PATH"
 
-# Whatever services this run starts, it stops again when it ends.
-export SERVICES_RECORD="$PWD/.run/services-started-by-run"
+# Whatever services this run starts, it stops again when it ends (a record of its own, so runs
+# side by side each stop only what they started).
+export SERVICES_RECORD="$PWD/.run/services-started-by-run.$$"
 rm -f "$SERVICES_RECORD"
 trap 'scripts/services.sh --stop-recorded "$SERVICES_RECORD"' EXIT
 scripts/services.sh seatline
+scripts/services.sh --nginx
 
 flask db upgrade
 flask seed-demo
@@ -36,11 +41,12 @@ mkdir -p .run/mailbox/new .run/mailbox/cur .run/mailbox/tmp  # a Maildir the SMT
 
 cat <<TXT
 
-  Seatline is starting at http://${WEB_BIND}/
-  API:      http://${WEB_BIND}/api/v1/openapi.json
-  Gate:     http://${GATE_BIND}/gate/v1/  (waiting room for the queue-protected tour date)
+  Seatline is starting at http://${EDGE_BIND}/
+  API:      http://${EDGE_BIND}/api/v1/openapi.json
+  Gate:     http://${EDGE_BIND}/gate/v1/  (waiting room for the queue-protected tour date)
+  Edge:     nginx at http://${EDGE_BIND}/ in front of web http://${WEB_BIND}/ and gate http://${GATE_BIND}/
   Demo fan: fan@example.com / seatline-demo
-  Manager:  manager@example.com / seatline-demo  (dashboard: http://${WEB_BIND}/manage)
+  Manager:  manager@example.com / seatline-demo  (dashboard: http://${EDGE_BIND}/manage)
   Admin:    admin@example.com / seatline-demo  (sees every organisation)
   Payments: the gateway simulator at http://${GATEWAY_BIND}/ (test cards pm_card_visa, pm_card_chargeDeclined)
   Email:    every message lands in .run/mailbox/new/ (one file per message)

@@ -2,6 +2,7 @@
 # Makes sure PostgreSQL and Redis are installed and running, and that Seatline's
 # role and databases exist. Safe to run any number of times; starts only what is
 # not already listening. Usage: scripts/services.sh [database ...]
+# `scripts/services.sh --nginx` only installs nginx for the edge (scripts/edge.sh runs it).
 # With SERVICES_RECORD=FILE, each service it starts is noted in FILE so that the
 # caller can stop exactly those again (see stop_recorded_services below).
 set -euo pipefail
@@ -87,6 +88,30 @@ ensure_databases() {
   done
 }
 
+# nginx runs as Seatline's own foreground process (scripts/edge.sh), never as the system's
+# service: Debian would start that on port 80 as the package is installed (policy-rc.d's
+# 101 forbids it) and at every boot (disabled here).
+ensure_nginx() {
+  command -v envsubst >/dev/null || apt_install gettext-base
+  if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then return; fi
+  say "installing nginx from Debian's packages (its system service stays off)"
+  (
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+      trap 'as_root rm -f "$policy"' EXIT
+      printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+      as_root chmod 755 "$policy"
+    fi
+    apt_install nginx
+  )
+  if [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now nginx >/dev/null 2>&1 || true
+  else
+    as_root update-rc.d nginx disable >/dev/null 2>&1 || true
+    as_root /usr/sbin/nginx -s quit >/dev/null 2>&1 || true
+  fi
+}
+
 # Stops what an earlier run noted in FILE, then forgets it.
 stop_recorded_services() {
   local file=$1 kind arg
@@ -103,6 +128,10 @@ stop_recorded_services() {
 
 if [ "${1:-}" = "--stop-recorded" ]; then
   stop_recorded_services "$2"
+  exit 0
+fi
+if [ "${1:-}" = "--nginx" ]; then
+  ensure_nginx
   exit 0
 fi
 

@@ -10,6 +10,7 @@ import pydantic
 import redis
 from flask import Flask, Response, current_app, g, render_template, request
 from flask.json.provider import JSONProvider
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -34,6 +35,16 @@ class OrjsonProvider(JSONProvider):
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = args[0] if len(args) == 1 else (args or kwargs)
         return current_app.response_class(orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS), mimetype="application/json")
+
+
+class SharedResponsesCarryNoSession(SecureCookieSessionInterface):
+    """A ``Cache-Control: public`` response (catalog, seat maps) is one copy shared by everyone
+    through the edge or a CDN: it never carries a signed-in fan's session cookie or ``Vary:
+    Cookie``, which would keep it out of those caches (or, in a careless one, hand the cookie on)."""
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        if not response.cache_control.public:
+            super().save_session(app, session, response)
 
 
 def json_bytes_response(payload: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:

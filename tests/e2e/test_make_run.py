@@ -1,4 +1,4 @@
-"""`make run`'s script from an empty database, twice: migrate, seed, serve, stop on Ctrl-C."""
+"""`make run`'s script from an empty database, twice: migrate, seed, serve through the edge, stop on Ctrl-C."""
 from __future__ import annotations
 
 import os
@@ -7,31 +7,41 @@ import subprocess
 import threading
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 import redis
 import requests
+from sqlalchemy.engine import make_url
 
 from tests.e2e.conftest import ROOT, free_port, wait_until_up
 
 pytestmark = pytest.mark.slow
-DATABASE = "seatline_e2e_run"
 MAILBOX = ROOT / ".run" / "mailbox" / "new"
 
 
 @pytest.fixture
 def empty_database(app):  # noqa: F811  (the app fixture proves Postgres is up)
+    # Named after this run's test database, so test runs side by side never share it.
+    database = f"{make_url(app.extensions['seatline.settings'].database_url).database}_run"
     with psycopg.connect("host=127.0.0.1 user=seatline password=seatline dbname=postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    yield f"postgresql+psycopg://seatline:seatline@127.0.0.1:5432/{DATABASE}"
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {database}")
+    yield f"postgresql+psycopg://seatline:seatline@127.0.0.1:5432/{database}"
     with psycopg.connect("host=127.0.0.1 user=seatline password=seatline dbname=postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
-def start_run_script(database_url: str, port: int, redis_port: int = 6379) -> tuple[subprocess.Popen, list[str], str]:
+@pytest.fixture
+def redis_db(rds) -> int:  # noqa: F811
+    """The test run's own Redis database (flushed before each test) holds the script's Redis state."""
+    return rds.connection_pool.connection_kwargs["db"]
+
+
+def start_run_script(database_url: str, port: int, edge_port: int, edge_dir: Path, redis_port: int, redis_db: int
+                     ) -> tuple[subprocess.Popen, list[str], str, str]:
     gateway = f"127.0.0.1:{free_port()}"
     gate = f"127.0.0.1:{free_port()}"
     env = {
@@ -39,8 +49,10 @@ def start_run_script(database_url: str, port: int, redis_port: int = 6379) -> tu
         "ENV": "development",
         "DATABASE_URL": database_url,
         "REDIS_PORT": str(redis_port),
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/14",
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/{redis_db}",
         "WEB_BIND": f"127.0.0.1:{port}",
+        "EDGE_BIND": f"127.0.0.1:{edge_port}",
+        "EDGE_DIR": str(edge_dir),
         "WEB_WORKERS": "2",
         "WEB_ACCESS_LOG": "",
         "GATEWAY_BIND": gateway,
@@ -56,11 +68,12 @@ def start_run_script(database_url: str, port: int, redis_port: int = 6379) -> tu
     return proc, lines, f"http://{gateway}", f"http://{gate}"
 
 
-def stop_with_ctrl_c(proc: subprocess.Popen, port: int) -> None:
+def stop_with_ctrl_c(proc: subprocess.Popen, *ports: int) -> None:
     os.killpg(proc.pid, signal.SIGINT)
     proc.wait(30)
-    with pytest.raises(requests.ConnectionError):
-        requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    for port in ports:
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
 
 
 def redis_answers(port: int) -> bool:
@@ -70,18 +83,19 @@ def redis_answers(port: int) -> bool:
         return False
 
 
-def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database):
+def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redis_db, tmp_path):
     # The second run finds no Redis on its port: it must start one, and stop it again on Ctrl-C.
     for redis_port in (6379, free_port()):
-        port = free_port()
+        port, edge_port = free_port(), free_port()
         started_redis = not redis_answers(redis_port)
-        if not started_redis:
-            redis.Redis(port=redis_port, db=14).flushdb()  # the database is new: so is what Redis knows
-        proc, output, gateway, gate = start_run_script(empty_database, port, redis_port)
-        base = f"http://127.0.0.1:{port}"
+        proc, output, gateway, gate = start_run_script(
+            empty_database, port, edge_port, tmp_path / f"nginx-{edge_port}", redis_port, redis_db
+        )
+        # Everything below goes through the edge, the URL the script says to open.
+        base = f"http://127.0.0.1:{edge_port}"
         try:
             wait_until_up(f"{base}/readyz", proc, timeout=120)
-            assert any(f"{base}/" in line for line in output), output
+            assert any(f"Seatline is starting at {base}/" in line for line in output), output
             assert any("fan@example.com" in line for line in output)
             token = requests.post(
                 f"{base}/api/v1/auth/token", json={"email": "fan@example.com", "password": "seatline-demo"}
@@ -124,9 +138,9 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database):
             refused = requests.post(f"{base}/api/v1/shows/{tour['showId']}/holds", json={"seatIds": ["101-1-1"]}, headers=auth)
             assert refused.status_code == 403 and refused.json()["error"]["code"] == "ADMISSION_REQUIRED"
             wait_until_up(f"{gate}/readyz", proc)
-            place = requests.post(f"{gate}/gate/v1/queues/{tour['eventId']}/join", headers=auth).json()
+            place = requests.post(f"{base}/gate/v1/queues/{tour['eventId']}/join", headers=auth).json()
             deadline = time.monotonic() + 30
-            while (status := requests.get(f"{gate}/gate/v1/queues/{tour['eventId']}/status",
+            while (status := requests.get(f"{base}/gate/v1/queues/{tour['eventId']}/status",
                                           params={"ticket": place["ticket"]}).json())["state"] != "ADMITTED":
                 assert time.monotonic() < deadline, status
                 time.sleep(0.5)
@@ -136,7 +150,7 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database):
             requests.delete(f"{base}/api/v1/holds/{admitted.json()['holdId']}", headers=auth)
             assert redis_answers(redis_port)
         finally:
-            stop_with_ctrl_c(proc, port)
+            stop_with_ctrl_c(proc, port, edge_port)
         assert redis_answers(redis_port) != started_redis, "Ctrl-C must stop the Redis this run started, and only it"
     assert redis_answers(6379)
 

@@ -1,0 +1,282 @@
+"""The edge: nginx with the repo's config (`scripts/edge.sh`) in front of a web and a gate gunicorn.
+
+Both servers write access logs, so the tests count the requests that really reached the app
+instead of trusting the edge's own `X-Cache-Status`.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.conftest import ROOT, free_port, gunicorn, wait_until_up
+from tests.support.db import fetch, run_sql
+
+pytestmark = pytest.mark.slow
+
+A_YEAR = "public, max-age=31536000, immutable"
+# Seat maps are at most 2 s old, counted from the moment they are rendered; rendering and sending one
+# takes a moment more. (Without the edge's per-second keys the worst case here is 2.9 s.)
+SLACK = 0.2
+
+
+@dataclass(frozen=True)
+class Edge:
+    """The edge's URL, the web server's own (behind it) and the servers' access logs."""
+
+    url: str
+    web: str
+    web_log: Path
+    gate_log: Path
+
+    def reached(self, log: Path, needle: str) -> int:
+        """How many requests whose line holds ``needle`` reached the server writing ``log``."""
+        time.sleep(0.3)  # gunicorn logs a request just after answering it
+        return sum(needle in line for line in log.read_text().splitlines())
+
+
+@pytest.fixture(scope="module")
+def edge(stack_env, tmp_path_factory) -> Iterator[Edge]:
+    if not (shutil.which("nginx") or os.access("/usr/sbin/nginx", os.X_OK)):
+        pytest.fail("nginx is missing: `make nginx` installs it (`make test` does)")
+    tmp = tmp_path_factory.mktemp("edge")
+    edge_port, web_port, gate_port = free_port(), free_port(), free_port()
+    url = f"http://127.0.0.1:{edge_port}"
+    env = {**stack_env, "PUBLIC_URL": url, "GATE_PUBLIC_URL": url, "WEB_THREADS": "8"}
+    web_log, gate_log = tmp / "web-access.log", tmp / "gate-access.log"
+    with gunicorn("wsgi:app", web_port, {**env, "WEB_WORKERS": "2", "WEB_ACCESS_LOG": str(web_log)}), \
+            gunicorn("queue_gate.wsgi:app", gate_port, {**env, "WEB_WORKERS": "1", "WEB_ACCESS_LOG": str(gate_log)}):
+        proc = subprocess.Popen([str(ROOT / "scripts" / "edge.sh")], cwd=ROOT, env={
+            **os.environ, "EDGE_BIND": f"127.0.0.1:{edge_port}", "WEB_BIND": f"127.0.0.1:{web_port}",
+            "GATE_BIND": f"127.0.0.1:{gate_port}", "EDGE_DIR": str(tmp / "nginx"),
+        })
+        try:
+            wait_until_up(f"{url}/readyz", proc, timeout=20)
+            yield Edge(url, f"http://127.0.0.1:{web_port}", web_log, gate_log)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def next_second(margin: float = 0.02) -> None:
+    """Waits until the wall clock has just ticked: the edge keeps an entry only until its second ends."""
+    time.sleep(1 - time.time() % 1 + margin)
+
+
+def probe() -> str:
+    """A query string no one asked for yet: a cold cache key, and a needle for the access logs."""
+    return f"probe={uuid.uuid4().hex}"
+
+
+def test_static_files_are_kept_a_year_under_urls_that_change_with_them(edge, make):
+    show = make.show()
+    page = requests.get(f"{edge.url}/shows/{show.show_id}")
+    assert page.status_code == 200
+    urls = re.findall(r'src="(/static/[^"]+)"', page.text)
+    assert {u.partition("?")[0] for u in urls} == {"/static/vendor/htmx-2.0.11.min.js", "/static/js/seatmap.js"}
+    for url in urls:
+        path, _, version = url.partition("?v=")
+        content = (ROOT / "app" / path.lstrip("/")).read_bytes()
+        assert version == hashlib.sha256(content).hexdigest()[:12]
+        served = requests.get(edge.url + url)
+        assert served.status_code == 200 and served.content == content
+        assert served.headers["Cache-Control"] == A_YEAR
+        assert served.headers["Content-Encoding"] == "gzip"
+    # Without its version a URL may name any content: browsers must ask again.
+    assert requests.get(f"{edge.url}/static/js/seatmap.js").headers["Cache-Control"] == "no-cache"
+    assert edge.reached(edge.web_log, "/static/") == 0, "nginx serves app/static itself"
+
+
+def test_a_catalog_response_is_shared_within_its_max_age_and_fetched_again_after_it(edge, make):
+    show = make.show()
+    query = probe()
+    path = f"/api/v1/shows/{show.show_id}?{query}"
+    next_second()
+    first, second = requests.get(edge.url + path), requests.get(edge.url + path)
+    assert [first.headers["X-Cache-Status"], second.headers["X-Cache-Status"]] == ["MISS", "HIT"]
+    assert second.json() == first.json()
+    assert edge.reached(edge.web_log, query) == 1
+    cache_control = requests.get(edge.web + path).headers["Cache-Control"]
+    assert second.headers["Cache-Control"] == cache_control, "the app's own header, unchanged"
+
+    time.sleep(int(re.fullmatch(r"public, max-age=(\d+)", cache_control).group(1)) + 0.1)
+    assert requests.get(edge.url + path).headers["X-Cache-Status"] == "MISS"
+    assert edge.reached(edge.web_log, query) == 3  # and the one straight to the app
+
+
+def test_a_burst_of_identical_misses_reaches_the_app_once(edge, make):
+    show = make.show(rows=10, per_row=20)
+    query = probe()
+    url = f"{edge.url}/api/v1/shows/{show.show_id}/seatmap?{query}"
+    start = threading.Barrier(50, action=next_second)
+
+    def ask(_: int) -> requests.Response:
+        start.wait()
+        return requests.get(url)
+
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(pool.map(ask, range(50)))
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.content for a in answers}) == 1
+    assert edge.reached(edge.web_log, query) == 1
+    assert collections.Counter(a.headers["X-Cache-Status"] for a in answers) == {"MISS": 1, "HIT": 49}
+
+
+def test_requests_with_authorization_are_never_served_from_or_stored_in_the_cache(edge, make):
+    fan, show = make.fan(), make.show()
+    query = probe()
+    url = f"{edge.url}/api/v1/shows/{show.show_id}/seatmap?{query}"
+    next_second()
+    statuses = [
+        requests.get(url, headers=fan.headers),  # not stored ...
+        requests.get(url),                       # ... so this one misses too
+        requests.get(url),
+        requests.get(url, headers=fan.headers),  # and never served from the copy just stored
+    ]
+    assert [s.headers["X-Cache-Status"] for s in statuses] == ["BYPASS", "MISS", "HIT", "BYPASS"]
+    assert edge.reached(edge.web_log, query) == 3
+
+
+def test_a_seat_map_through_the_edge_is_never_more_than_2_s_old(edge, make):
+    """The contract's bound end to end: up to 1 s in the app's Redis cache, less than 1 s at the edge.
+    Another client renews the app's copy at a tenth past every second (as another edge would), so
+    the edge, asking when a second begins, gets copies already 0.9 s old: the worst case."""
+    fan, show = make.fan(), make.show()
+    path = f"/api/v1/shows/{show.show_id}/seatmap"
+    oldest = 0.0
+
+    def seats() -> dict[str, str]:
+        nonlocal oldest
+        body = requests.get(edge.url + path).json()
+        oldest = max(oldest, time.time() - datetime.fromisoformat(body["asOf"]).timestamp())
+        return {s["seatId"]: s["status"] for s in body["seats"]}
+
+    stop = threading.Event()
+
+    def renew_at_a_tenth_past_each_second() -> None:
+        while not stop.wait((0.1 - time.time()) % 1):
+            requests.get(edge.web + path)
+
+    renewer = threading.Thread(target=renew_at_a_tenth_past_each_second)
+    renewer.start()
+    try:
+        # Holds at different moments of the second, each after polling long enough to keep both caches warm.
+        for seat, warm in (("A1", 1.3), ("B5", 1.55), ("C9", 1.8)):
+            until = time.monotonic() + warm
+            while time.monotonic() < until:
+                assert seats()[seat] == "AVAILABLE"
+                time.sleep(0.02)
+            held = requests.post(f"{edge.url}/api/v1/shows/{show.show_id}/holds", json={"seatIds": [seat]},
+                                 headers=fan.headers)
+            assert held.status_code == 201, held.text
+            done = time.monotonic()
+            while seats()[seat] != "HELD":
+                assert time.monotonic() - done < SLACK + 2, f"{seat} still AVAILABLE at the edge 2 s after its hold"
+                time.sleep(0.02)
+    finally:
+        stop.set()
+        renewer.join()
+    assert 1.5 < oldest < SLACK + 2
+
+
+def test_the_gate_counter_is_shared_for_at_most_a_second(edge, app, make):
+    show = make.show()
+    run_sql(app, "UPDATE shows SET queue_required = true WHERE id = :s", s=show.show_id)
+    event_id = fetch(app, "SELECT event_id FROM shows WHERE id = :s", s=show.show_id)[0].event_id
+    opened = requests.put(f"{edge.url}/gate/v1/queues/{event_id}", headers=make.fan(role="manager").headers,
+                          json={"batchSize": 1, "admissionIntervalSeconds": 3600, "maxActive": 1})
+    assert opened.status_code == 200, opened.text
+    query = probe()
+    url = f"{edge.url}/gate/v1/queues/{event_id}/counter?{query}"
+    next_second()
+    first, second = requests.get(url), requests.get(url)
+    assert [first.headers["X-Cache-Status"], second.headers["X-Cache-Status"]] == ["MISS", "HIT"]
+    assert second.headers["Cache-Control"] == "public, max-age=1"
+    assert edge.reached(edge.gate_log, query) == 1
+    next_second()
+    assert requests.get(url).headers["X-Cache-Status"] == "MISS"
+    assert edge.reached(edge.gate_log, query) == 2
+
+    before = requests.get(url).json()["queueLength"]
+    joined = requests.post(f"{edge.url}/gate/v1/queues/{event_id}/join", headers=make.fan().headers)
+    assert joined.status_code == 201 and "X-Cache-Status" not in joined.headers
+    since = time.monotonic()
+    while requests.get(url).json()["queueLength"] == before:
+        assert time.monotonic() - since < SLACK + 1, "the counter through the edge is more than a second old"
+        time.sleep(0.02)
+
+
+def test_personal_and_state_changing_requests_go_straight_through(edge, make):
+    fan, show = make.fan(), make.show()
+    held = requests.post(f"{edge.url}/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1"]}, headers=fan.headers)
+    assert held.status_code == 201, held.text
+    hold = f"/api/v1/holds/{held.json()['holdId']}"
+    for _ in range(3):
+        mine = requests.get(edge.url + hold, headers=fan.headers)
+        assert mine.status_code == 200 and mine.headers["Cache-Control"] == "no-store"
+        assert "X-Cache-Status" not in mine.headers
+    assert requests.get(f"{edge.url}/api/v1/bookings", headers=fan.headers).headers["Cache-Control"] == "no-store"
+    assert requests.delete(edge.url + hold, headers=fan.headers).status_code == 200
+    query = probe()
+    for _ in range(3):
+        assert requests.get(f"{edge.url}/?{query}").status_code == 200
+    assert edge.reached(edge.web_log, hold) == 4  # three reads and the release
+    assert edge.reached(edge.web_log, query) == 3
+
+
+def test_pages_and_the_waiting_room_work_through_one_origin(edge, app, make):
+    show = make.show(title="Edge Night")
+    account = {"email": "edge@example.com", "password": "s3cret-pass"}
+    assert requests.post(f"{edge.url}/api/v1/auth/register", json={**account, "name": "Edge"}).status_code == 201
+    browser = requests.Session()
+
+    login = browser.get(f"{edge.url}/login")
+    signed_in = browser.post(f"{edge.url}/login", data={**account, "csrf_token": _csrf_token(login.text)})
+    assert signed_in.status_code == 200 and signed_in.url == f"{edge.url}/"
+    assert "Edge Night" in browser.get(f"{edge.url}/shows/{show.show_id}").text
+
+    # Signed in, a fan still shares the seat map: shared responses carry no session cookie.
+    url = f"{edge.url}/api/v1/shows/{show.show_id}/seatmap?{probe()}"
+    next_second()
+    polls = [browser.get(url), browser.get(url)]
+    assert "seatline_session=" in polls[0].request.headers["Cookie"]
+    assert [p.headers["X-Cache-Status"] for p in polls] == ["MISS", "HIT"]
+    assert not any("Set-Cookie" in p.headers or "Cookie" in p.headers.get("Vary", "") for p in polls)
+
+    # The queue-protected sale: the show's page sends the fan to the gate's pages on the same origin.
+    run_sql(app, "UPDATE shows SET queue_required = true WHERE id = :s", s=show.show_id)
+    event_id = fetch(app, "SELECT event_id FROM shows WHERE id = :s", s=show.show_id)[0].event_id
+    requests.put(f"{edge.url}/gate/v1/queues/{event_id}", headers=make.fan(role="manager").headers,
+                 json={"batchSize": 1, "admissionIntervalSeconds": 1, "maxActive": 10}).raise_for_status()
+    join_url = f"{edge.url}/gate/queues/{event_id}"
+    assert f'href="{join_url}"' in browser.get(f"{edge.url}/shows/{show.show_id}").text
+    join = browser.get(join_url)
+    waiting = browser.post(join_url, data={**account, "csrf_token": _csrf_token(join.text)})
+    assert waiting.status_code == 200 and waiting.url.startswith(f"{join_url}/wait?ticket=")
+    assert re.search(r'src="/static/vendor/htmx-2\.0\.11\.min\.js\?v=[0-9a-f]{12}"', waiting.text)
+    deadline = time.monotonic() + 15
+    while "HX-Redirect" not in (status := browser.get(waiting.url, headers={"HX-Request": "true"})).headers:
+        assert time.monotonic() < deadline, status.text
+        time.sleep(0.3)
+    seats = browser.get(edge.url + status.headers["HX-Redirect"])
+    assert seats.url == f"{edge.url}/shows/{show.show_id}"
+    assert 'data-testid="admitted"' in seats.text
+    assert "seatline_admission" in browser.cookies
+
+
+def _csrf_token(page: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
