@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 export EDGE_BIND=${EDGE_BIND:-127.0.0.1:8080}
 export WEB_BIND=${WEB_BIND:-127.0.0.1:8000}
 export GATE_BIND=${GATE_BIND:-127.0.0.1:8001}
-export STATIC_ROOT=$PWD/app/static
+export STATIC_ROOT=${STATIC_ROOT:-$PWD/app/static}
 EDGE_DIR=${EDGE_DIR:-$PWD/.run/nginx/${EDGE_BIND##*:}}
 
 mkdir -p "$EDGE_DIR/tmp"
