@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast services browser nginx clean bench-gate
+.PHONY: run test test-fast services browser nginx clean bench bench-gate flash-sale
 
 run: $(VENV)/.runtime
 	@scripts/run.sh
@@ -47,7 +47,19 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 clean:
 	rm -rf $(VENV) .pytest_cache
 
+# Every scenario of bench/suite.py against its baseline in the same run; writes bench/RESULTS.md.
+# wrk and pgbench drive the load (installed here if missing). ARGS="--seconds 5 --only holds" for a part.
+bench: $(VENV)/.dev services nginx
+	@command -v wrk >/dev/null || { echo "==> installing wrk"; scripts/services.sh --install wrk; }
+	@pgbench --version >/dev/null 2>&1 || { echo "==> installing pgbench"; scripts/services.sh --install postgresql-15; }
+	@$(BIN)/python -m bench.suite $(ARGS)
+
 # Waiting-room join/status throughput against a bare Flask endpoint (needs wrk: apt-get install wrk).
 bench-gate: $(VENV)/.dev services
 	@command -v wrk >/dev/null || { echo "==> installing wrk"; apt-get install -y -qq wrk >/dev/null 2>&1 || sudo apt-get install -y -qq wrk; }
 	@$(BIN)/python -m bench.gate_throughput
+
+# 20,000 fans, a waiting room and a 2,000-seat show, end to end on this machine; checks the
+# invariants, then writes bench/FLASH_SALE.md and bench/flash_sale.png. ARGS="--fans 2000 --seats 200" for a quick one.
+flash-sale: $(VENV)/.dev services
+	@$(BIN)/python -m bench.flash_sale $(ARGS)

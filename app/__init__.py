@@ -59,10 +59,11 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
             "pool_size": settings.db_pool_size,
             "max_overflow": settings.db_max_overflow,
             "pool_timeout": settings.db_pool_timeout_seconds,
-            "pool_pre_ping": True,
+            "pool_pre_ping": settings.db_pool_pre_ping,
             # Bounded waits: a stuck statement or lock fails instead of piling up requests.
             "connect_args": {
                 "connect_timeout": 3,
+                "prepare_threshold": None if settings.db_prepare_threshold < 0 else settings.db_prepare_threshold,
                 "options": f"-c statement_timeout={settings.db_statement_timeout_ms} -c lock_timeout=3000",
             },
         },

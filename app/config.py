@@ -44,6 +44,10 @@ class Settings:
     db_max_overflow: int = 10
     db_pool_timeout_seconds: float = 2.0
     db_statement_timeout_ms: int = 5000
+    # Check each connection as it leaves the pool (one round trip), so a restarted Postgres costs no failed request.
+    db_pool_pre_ping: bool = True
+    # psycopg prepares a statement after it has run this many times on a connection; -1 never prepares.
+    db_prepare_threshold: int = 5
     # Redis is a hint: never wait long for it.
     redis_socket_timeout_seconds: float = 0.25
     # Payment gateway (Stripe's API; the local simulator in development and tests).

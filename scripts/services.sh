@@ -2,7 +2,8 @@
 # Makes sure PostgreSQL and Redis are installed and running, and that Seatline's
 # role and databases exist. Safe to run any number of times; starts only what is
 # not already listening. Usage: scripts/services.sh [database ...]
-# `scripts/services.sh --nginx` only installs nginx for the edge (scripts/edge.sh runs it).
+# `scripts/services.sh --nginx` only installs nginx for the edge (scripts/edge.sh runs it);
+# `--install PACKAGE...` installs Debian packages (the benchmarks' wrk and pgbench).
 # With SERVICES_RECORD=FILE, each service it starts is noted in FILE so that the
 # caller can stop exactly those again (see stop_recorded_services below).
 set -euo pipefail
@@ -128,6 +129,11 @@ stop_recorded_services() {
 
 if [ "${1:-}" = "--stop-recorded" ]; then
   stop_recorded_services "$2"
+  exit 0
+fi
+if [ "${1:-}" = "--install" ]; then  # benchmark tools: scripts/services.sh --install wrk
+  shift
+  apt_install "$@"
   exit 0
 fi
 if [ "${1:-}" = "--nginx" ]; then

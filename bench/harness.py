@@ -1,0 +1,208 @@
+"""What every benchmark needs: its own database, the real processes, and load generators that are
+not the bottleneck (wrk with Lua scripts for HTTP, pgbench for SQL), each reporting its own CPU use."""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".venv" / "bin"
+DB = "seatline_bench"
+DB_URL = f"postgresql+psycopg://seatline:seatline@127.0.0.1:5432/{DB}"
+PG = f"host=127.0.0.1 user=seatline password=seatline dbname={DB}"
+REDIS_URL = "redis://127.0.0.1:6379/10"
+SECRET = "bench-secret-key-0123456789-0123456789-0123"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    return {
+        **os.environ, "ENV": "development", "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "FLASK_APP": "wsgi",
+        "SECRET_KEY": SECRET, "WEB_ACCESS_LOG": "", "PASSWORD_TIME_COST": "1", "PASSWORD_MEMORY_COST_KIB": "1024",
+        **extra,
+    }
+
+
+def fresh_database(env: dict[str, str]) -> None:
+    with psycopg.connect("host=127.0.0.1 user=seatline password=seatline dbname=postgres", autocommit=True) as c:
+        c.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        c.execute(f"CREATE DATABASE {DB}")
+    subprocess.run([str(BIN / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([str(BIN / "flask"), "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(["redis-cli", "-n", REDIS_URL.rsplit("/", 1)[1], "flushdb"], check=True, capture_output=True)
+
+
+def sql(statement: str, params: tuple | dict | None = None) -> list[tuple]:
+    with psycopg.connect(PG, autocommit=True) as c:
+        cur = c.execute(statement, params)
+        return cur.fetchall() if cur.description else []
+
+
+@contextmanager
+def gunicorn(module: str, env: dict[str, str], health: str = "/healthz", **settings: str) -> Iterator[str]:
+    """Serves ``module`` with the project's gunicorn settings (overridable) on a free port."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", module],
+        cwd=ROOT, env={**env, **settings}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_up(base + health, proc)
+        time.sleep(1.5)  # every worker finishes booting before anything is measured
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+@contextmanager
+def edge(web: str, gate: str, static_root: Path) -> Iterator[str]:
+    """The repo's nginx edge (scripts/edge.sh) in front of ``web`` and ``gate``, serving ``static_root``."""
+    port = free_port()
+    work = Path(tempfile.mkdtemp())
+    env = {**os.environ, "EDGE_BIND": f"127.0.0.1:{port}", "WEB_BIND": web.split("//")[1],
+           "GATE_BIND": gate.split("//")[1], "STATIC_ROOT": str(static_root), "EDGE_DIR": str(work)}
+    proc = subprocess.Popen([str(ROOT / "scripts" / "edge.sh")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_up(base + "/api/v1/cities", proc)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def wait_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {proc.returncode}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int = 0
+    generator_cpu: float = 0.0  # share of one core the load generator used
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+WRK_STATUS = """
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) ok, created, conflict, client_error, server_error = 0, 0, 0, 0, 0 end
+function response(status, headers, body)
+  if status == 201 then created = created + 1 end
+  if status < 300 then ok = ok + 1 elseif status == 409 then conflict = conflict + 1
+  elseif status < 500 then client_error = client_error + 1 else server_error = server_error + 1 end
+end
+function done(summary, latency, requests)
+  local t = {ok = 0, created = 0, conflict = 0, client_error = 0, server_error = 0}
+  for _, thread in ipairs(threads) do
+    for k, _ in pairs(t) do t[k] = t[k] + thread:get(k) end
+  end
+  io.write(string.format("STATUS ok=%d created=%d conflict=%d client_error=%d server_error=%d\\n",
+                         t.ok, t.created, t.conflict, t.client_error, t.server_error))
+end
+"""
+
+
+def wrk(name: str, url: str, seconds: int = 10, connections: int = 32, threads: int = 2,
+        script: str | None = None) -> Result:
+    """Drives ``url`` with wrk for ``seconds``; ``script`` is Lua defining ``request`` (status counting is added)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write((script or "") + WRK_STATUS)
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua.name, url]
+    before = os.times()
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    after = os.times()
+    os.unlink(lua.name)
+    cpu = (after.children_user + after.children_system) - (before.children_user + before.children_system)
+    pct = dict(re.findall(r"\s+(50|99)%\s+([\d.]+\w+)", out))
+    status = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", out.split("STATUS", 1)[1]))
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return Result(
+        name=name, rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        p50_ms=_ms(pct["50"]), p99_ms=_ms(pct["99"]),
+        errors=status["server_error"] + (sum(int(x) for x in socket_errors.groups()) if socket_errors else 0),
+        generator_cpu=cpu / seconds, extra=status,
+    )
+
+
+def pgbench(name: str, script: str, seconds: int = 10, clients: int = 16, **variables: object) -> Result:
+    """Runs ``script`` (pgbench's language) against the bench database; latency percentiles from its log."""
+    work = Path(tempfile.mkdtemp())
+    (work / "script.sql").write_text(script)
+    args = ["pgbench", "-n", "-h", "127.0.0.1", "-U", "seatline", f"-c{clients}", "-j2", f"-T{seconds}",
+            "-f", str(work / "script.sql"), "-l", "--log-prefix", str(work / "log")]
+    for key, value in variables.items():
+        args += ["-D", f"{key}={value}"]
+    before = os.times()
+    out = subprocess.run([*args, DB], capture_output=True, text=True, env={**os.environ, "PGPASSWORD": "seatline"})
+    after = os.times()
+    if out.returncode != 0 and "tps" not in out.stdout:
+        raise RuntimeError(f"pgbench failed: {out.stderr[-2000:]}")
+    latencies = []
+    for log in work.glob("log*"):
+        for line in log.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3:
+                latencies.append(int(parts[2]) / 1000)  # microseconds
+    shutil.rmtree(work)
+    latencies.sort()
+    tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out.stdout).group(1))
+    failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
+    cpu = (after.children_user + after.children_system) - (before.children_user + before.children_system)
+    return Result(name, tps, percentile(latencies, 50), percentile(latencies, 99),
+                  errors=int(failed.group(1)) if failed else 0, generator_cpu=cpu / seconds)
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    if not ordered:
+        return math.nan
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    pg = sql("SHOW server_version")[0][0]
+    return (f"{platform.node()}: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}, PostgreSQL {pg}")
