@@ -61,5 +61,5 @@ bench-gate: $(VENV)/.dev services
 
 # 20,000 fans, a waiting room and a 2,000-seat show, end to end on this machine; checks the
 # invariants, then writes bench/FLASH_SALE.md and bench/flash_sale.png. ARGS="--fans 2000 --seats 200" for a quick one.
-flash-sale: $(VENV)/.dev services
+flash-sale: $(VENV)/.dev services nginx
 	@$(BIN)/python -m bench.flash_sale $(ARGS)
