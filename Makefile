@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast services browser nginx clean bench bench-gate flash-sale
+.PHONY: run test test-fast services browser nginx clean bench flash-sale
 
 run: $(VENV)/.runtime
 	@scripts/run.sh
@@ -54,10 +54,6 @@ bench: $(VENV)/.dev services nginx
 	@pgbench --version >/dev/null 2>&1 || { echo "==> installing pgbench"; scripts/services.sh --install postgresql-15; }
 	@$(BIN)/python -m bench.suite $(ARGS)
 
-# Waiting-room join/status throughput against a bare Flask endpoint (needs wrk: apt-get install wrk).
-bench-gate: $(VENV)/.dev services
-	@command -v wrk >/dev/null || { echo "==> installing wrk"; apt-get install -y -qq wrk >/dev/null 2>&1 || sudo apt-get install -y -qq wrk; }
-	@$(BIN)/python -m bench.gate_throughput
 
 # 20,000 fans, a waiting room and a 2,000-seat show, end to end on this machine; checks the
 # invariants, then writes bench/FLASH_SALE.md and bench/flash_sale.png. ARGS="--fans 2000 --seats 200" for a quick one.

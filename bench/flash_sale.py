@@ -262,17 +262,9 @@ def _machine_busy() -> tuple[float, float]:
 
 
 def wait_http(url: str, proc: subprocess.Popen, name: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode} while starting")
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{name}: {url} did not answer 200 within {timeout:.0f} s")
+    from bench.harness import wait_up
+
+    wait_up(url, proc, timeout, name)
 
 
 def wait_port(port: int, proc: subprocess.Popen, name: str, timeout: float = 30) -> None:

@@ -94,18 +94,19 @@ def edge(web: str, gate: str, static_root: Path) -> Iterator[str]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def wait_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+def wait_up(url: str, proc: subprocess.Popen, timeout: float = 60, name: str = "the server") -> None:
+    """Until ``url`` answers 200; fails at once if ``proc`` exits meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited with {proc.returncode}")
+            raise RuntimeError(f"{name} exited with {proc.returncode} while starting")
         try:
             if requests.get(url, timeout=1).status_code == 200:
                 return
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
+    raise RuntimeError(f"{name}: {url} did not answer 200 within {timeout:.0f} s")
 
 
 @dataclass
