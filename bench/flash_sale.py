@@ -1359,7 +1359,7 @@ def report(params: Params, sim: Simulation, checks: list, facts: dict, cpu: dict
     row("declined, then paid", str(rec.counts["declined"]))
     row("holds abandoned / released", f"{rec.counts['abandoned']} / {rec.counts['released']} (server: "
         f"{facts['expired']} expired, {facts['released']} released)")
-    row("hold lapsed before the fan's card went through",
+    row("hold lapsed before the card was paid",
         f"{rec.counts['hold lapsed before the card was confirmed (intent cancelled)']} (the intent was cancelled at "
         f"the gateway; {rec.counts['hold expired before payment (refunded)']} confirmed too late and were refunded)")
     row("shoppers who got no seat", f"{rec.counts['session ended without a hold']} ran out of session time, "
