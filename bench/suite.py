@@ -33,6 +33,7 @@ SPREAD_SHOWS = 1000
 SPREAD_SEATS = 100
 USERS = 20000
 HOLD_TTL = 3  # short, so lapsed seats come back and the hot show stays contended for the whole run
+HOLD_CAP = 8  # seats one user may hold per show: the app's default (MAX_HELD_SEATS_PER_USER_SHOW)
 
 
 # ---------------------------------------------------------------- data
@@ -130,21 +131,25 @@ HOLD_SQL = """
 \\set show random(:show_first, :show_last)
 \\set seat random(1, :seats)
 BEGIN;
-SELECT pg_advisory_xact_lock(:show, :u);
-SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM holds
- WHERE user_id = :u AND show_id = :show AND status = 'ACTIVE' AND expires_at > now();
-WITH h AS (
+SELECT event_id, queue_required, pg_advisory_xact_lock(:show, :u) FROM shows WHERE id = :show;
+WITH mine AS (
+  SELECT coalesce(sum(cardinality(seat_ids)), 0) AS held FROM holds
+  WHERE user_id = :u AND show_id = :show AND status = 'ACTIVE' AND expires_at > now()
+), h AS (
   INSERT INTO holds (id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at)
   SELECT gen_random_uuid(), s.id, :u, ARRAY[:prefix || :seat],
          (SELECT coalesce(sum(p.price), 0) FROM venue_seats vs JOIN show_prices p ON p.show_id = s.id AND p.tier = vs.tier
            WHERE vs.venue_id = s.venue_id AND vs.seat_id = ANY(ARRAY[:prefix || :seat])),
          s.currency, now(), now() + make_interval(secs => :ttl)
-  FROM shows s WHERE s.id = :show AND s.status = 'SCHEDULED' AND now() >= s.sale_opens_at AND now() < s.sale_closes_at
-  RETURNING id, expires_at
+  FROM shows s, mine
+  WHERE s.id = :show AND s.status = 'SCHEDULED' AND now() >= s.sale_opens_at AND now() < s.sale_closes_at
+    AND mine.held + 1 <= :cap
+  RETURNING id, created_at, expires_at, amount, currency
 ), candidates AS (
   SELECT show_id, seat_id, hold_id AS lapsed_hold_id FROM show_seats
   WHERE show_id = :show AND seat_id = ANY(ARRAY[:prefix || :seat])
     AND (status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= now()))
+    AND EXISTS (SELECT 1 FROM h)
   ORDER BY seat_id FOR UPDATE
 ), taken AS (
   UPDATE show_seats ss SET status = 'HELD', hold_id = (SELECT id FROM h), hold_expires_at = (SELECT expires_at FROM h)
@@ -154,7 +159,7 @@ WITH h AS (
   UPDATE holds SET status = 'EXPIRED', ended_at = now()
   WHERE id IN (SELECT lapsed_hold_id FROM taken) AND status = 'ACTIVE' AND expires_at <= now()
 )
-SELECT count(*) AS got FROM taken \\gset
+SELECT cardinality(ARRAY(SELECT seat_id FROM taken)) AS got FROM mine LEFT JOIN h ON true \\gset
 \\if :got = 0
 ROLLBACK;
 \\else
@@ -169,7 +174,7 @@ def hold_pair(data: dict, base: str, name: str, first: int, count: int, seats: i
         "tokens": data["tokens"], "first": first, "count": count, "seats": seats, "prefix": prefix})
     sql_run = pgbench(f"{name}: pgbench, same SQL", HOLD_SQL, seconds, clients=connections,
                       u_first=data["users"][0], u_last=data["users"][1], show_first=first, show_last=first + count - 1,
-                      seats=seats, prefix=f"'{prefix}'", ttl=HOLD_TTL)
+                      seats=seats, prefix=f"'{prefix}'", ttl=HOLD_TTL, cap=HOLD_CAP)
     return app_run, sql_run
 
 

@@ -64,11 +64,6 @@ def show_prices(uow: UnitOfWork, show_id: int) -> list[Row[Any]]:
     )
 
 
-def admission_rule(uow: UnitOfWork, show_id: int) -> Row[Any] | None:
-    """Which event's waiting room guards this show, if any."""
-    return uow.execute("SELECT event_id, queue_required FROM shows WHERE id = :id", {"id": show_id}).first()
-
-
 def protected_show_of_event(uow: UnitOfWork, event_id: int) -> int | None:
     return uow.execute(
         "SELECT id FROM shows WHERE event_id = :e AND queue_required ORDER BY starts_at LIMIT 1", {"e": event_id}

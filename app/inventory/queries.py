@@ -19,62 +19,67 @@ from app.unit_of_work import UnitOfWork
 SEAT_IS_FREE = "(status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= now()))"
 
 
-def lock_user_show(uow: UnitOfWork, user_id: int, show_id: int) -> None:
-    """Serialise one user's holds on one show, so the per-user seat cap holds under concurrency."""
-    uow.execute("SELECT pg_advisory_xact_lock(CAST(:show_id AS int), CAST(:user_id AS int))",
-                {"show_id": show_id % 2**31, "user_id": user_id % 2**31})
-
-
-def seats_held_by_user(uow: UnitOfWork, user_id: int, show_id: int) -> int:
+def lock_user_show(uow: UnitOfWork, user_id: int, show_id: int) -> Row[Any] | None:
+    """Serialises one user's holds on one show, so that the per-user seat cap holds under
+    concurrency, and reads which waiting room guards the show (None: no such show)."""
     return uow.execute(
         """
-        SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM holds
-        WHERE user_id = :user_id AND show_id = :show_id AND status = 'ACTIVE' AND expires_at > now()
+        SELECT event_id, queue_required, pg_advisory_xact_lock(CAST(:show_key AS int), CAST(:user_key AS int))
+        FROM shows WHERE id = :show_id
         """,
-        {"user_id": user_id, "show_id": show_id},
-    ).scalar_one()
-
-
-def insert_hold_if_on_sale(
-    uow: UnitOfWork, hold_id: uuid.UUID, user_id: int, show_id: int, seat_ids: list[str], ttl_seconds: int
-) -> Row[Any] | None:
-    """Creates the hold row, priced from the show's tiers, only while the show is on sale."""
-    return uow.execute(
-        """
-        INSERT INTO holds (id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at)
-        SELECT :hold_id, s.id, :user_id, :seat_ids,
-               (SELECT coalesce(sum(p.price), 0)
-                  FROM venue_seats vs JOIN show_prices p ON p.show_id = s.id AND p.tier = vs.tier
-                 WHERE vs.venue_id = s.venue_id AND vs.seat_id = ANY(:seat_ids)),
-               s.currency, now(), now() + make_interval(secs => :ttl)
-        FROM shows s
-        WHERE s.id = :show_id AND s.status = 'SCHEDULED'
-          AND now() >= s.sale_opens_at AND now() < s.sale_closes_at
-        RETURNING created_at, expires_at, amount, currency
-        """,
-        {"hold_id": hold_id, "user_id": user_id, "show_id": show_id, "seat_ids": seat_ids, "ttl": ttl_seconds},
+        {"show_id": show_id, "show_key": show_id % 2**31, "user_key": user_id % 2**31},
     ).first()
 
 
-def take_free_seats(
-    uow: UnitOfWork, show_id: int, seat_ids: list[str], hold_id: uuid.UUID, expires_at: datetime
-) -> list[str]:
-    """Marks those of ``seat_ids`` that are free as HELD by ``hold_id``; returns the ones it got.
+class HoldAttempt:
+    """What :func:`hold_free_seats` did: the hold row (None when the show is not on sale or the
+    user is over the cap), the seats the user already held, and the seats it took."""
 
-    Holds whose seats are taken over after they lapsed are marked EXPIRED in the
-    same statement, so the holds table keeps agreeing with the seats.
+    __slots__ = ("hold", "already_held", "taken")
+
+    def __init__(self, hold: Row[Any] | None, already_held: int, taken: list[str]) -> None:
+        self.hold, self.already_held, self.taken = hold, already_held, taken
+
+
+def hold_free_seats(
+    uow: UnitOfWork, hold_id: uuid.UUID, user_id: int, show_id: int, seat_ids: list[str], ttl_seconds: int,
+    max_seats: int,
+) -> HoldAttempt:
+    """One statement: creates the hold, priced from the show's tiers, only while the show is on
+    sale and the user stays within ``max_seats`` for it, and marks those of ``seat_ids`` that are
+    free as HELD by it. The caller keeps the hold only if every seat was taken.
+
+    Run after :func:`lock_user_show` in the same transaction: this statement's snapshot then
+    sees every hold the user's earlier requests committed. Holds whose seats are taken over after
+    they lapsed are marked EXPIRED here too, so the holds table keeps agreeing with the seats.
     """
-    rows = uow.execute(
+    row = uow.execute(
         f"""
-        WITH candidates AS (
+        WITH mine AS (
+            SELECT coalesce(sum(cardinality(seat_ids)), 0) AS held FROM holds
+            WHERE user_id = :user_id AND show_id = :show_id AND status = 'ACTIVE' AND expires_at > now()
+        ), h AS (
+            INSERT INTO holds (id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at)
+            SELECT :hold_id, s.id, :user_id, :seat_ids,
+                   (SELECT coalesce(sum(p.price), 0)
+                      FROM venue_seats vs JOIN show_prices p ON p.show_id = s.id AND p.tier = vs.tier
+                     WHERE vs.venue_id = s.venue_id AND vs.seat_id = ANY(:seat_ids)),
+                   s.currency, now(), now() + make_interval(secs => :ttl)
+            FROM shows s, mine
+            WHERE s.id = :show_id AND s.status = 'SCHEDULED'
+              AND now() >= s.sale_opens_at AND now() < s.sale_closes_at
+              AND mine.held + cardinality(CAST(:seat_ids AS text[])) <= :max_seats
+            RETURNING created_at, expires_at, amount, currency
+        ), candidates AS (
             SELECT show_id, seat_id, hold_id AS lapsed_hold_id
             FROM show_seats
             WHERE show_id = :show_id AND seat_id = ANY(:seat_ids) AND {SEAT_IS_FREE}
+              AND EXISTS (SELECT 1 FROM h)
             ORDER BY seat_id
             FOR UPDATE
         ), taken AS (
             UPDATE show_seats ss
-            SET status = 'HELD', hold_id = :hold_id, hold_expires_at = :expires_at
+            SET status = 'HELD', hold_id = :hold_id, hold_expires_at = (SELECT expires_at FROM h)
             FROM candidates c
             WHERE ss.show_id = c.show_id AND ss.seat_id = c.seat_id
             RETURNING ss.seat_id, c.lapsed_hold_id
@@ -82,11 +87,14 @@ def take_free_seats(
             UPDATE holds SET status = 'EXPIRED', ended_at = now()
             WHERE id IN (SELECT lapsed_hold_id FROM taken) AND status = 'ACTIVE' AND expires_at <= now()
         )
-        SELECT seat_id FROM taken
+        SELECT mine.held, h.created_at, h.expires_at, h.amount, h.currency,
+               ARRAY(SELECT seat_id FROM taken) AS taken
+        FROM mine LEFT JOIN h ON true
         """,
-        {"show_id": show_id, "seat_ids": seat_ids, "hold_id": hold_id, "expires_at": expires_at},
-    )
-    return [r.seat_id for r in rows]
+        {"hold_id": hold_id, "user_id": user_id, "show_id": show_id, "seat_ids": seat_ids, "ttl": ttl_seconds,
+         "max_seats": max_seats},
+    ).one()
+    return HoldAttempt(row if row.expires_at is not None else None, row.held, list(row.taken))
 
 
 def existing_seat_ids(uow: UnitOfWork, show_id: int, seat_ids: list[str]) -> set[str]:

@@ -75,8 +75,10 @@ def create_hold(show_id: str):
     check_body_user(user, body.userId)
     with unit_of_work() as uow:
         token = request.headers.get(admission.HEADER) or request.cookies.get(admission.COOKIE)
-        services.check_admission(uow, current_app.extensions["seatline.admission"], user.id, sid, token)
-        hold = services.hold_seats(uow, SeatHints(redis_store.client), services.HoldLimits.from_settings(settings()), user.id, sid, body.seatIds)
+        hold = services.hold_seats(
+            uow, SeatHints(redis_store.client), services.HoldLimits.from_settings(settings()), user.id, sid,
+            body.seatIds, services.AdmissionCheck(current_app.extensions["seatline.admission"], token),
+        )
     return hold.to_json(), 201, {"Location": f"/api/v1/holds/{hold.hold_id}"}
 
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from app.admission import AdmissionRefused
-from app.catalog import queries as catalog_queries
 from app.errors import AdmissionRequired, HoldNotActive, HoldNotFound, SaleClosed, SeatLimitExceeded, SeatsUnavailable, ShowNotFound, ValidationFailed
 from app.inventory import queries
 from app.inventory.hints import SeatHints
@@ -25,18 +26,24 @@ class HoldLimits:
         return cls(settings.hold_ttl_seconds, settings.max_seats_per_hold, settings.max_held_seats_per_user_show)
 
 
-def check_admission(uow: UnitOfWork, verifier: Any, user_id: int, show_id: int, token: str | None) -> None:
-    """A queue-protected sale needs the gate's admission token for this fan and event."""
-    show = catalog_queries.admission_rule(uow, show_id)
-    if show is None or not show.queue_required:
-        return
-    try:
-        verifier.verify(token, user_id, show.event_id)
-    except AdmissionRefused as exc:
-        raise AdmissionRequired(
-            "this sale is behind the waiting room: join the queue to get an admission token",
-            reason=str(exc), eventId=str(show.event_id),
-        ) from exc
+@dataclass(frozen=True)
+class AdmissionCheck:
+    """The gate's admission token a fan presented (None: none), and what verifies it."""
+
+    verifier: Any
+    token: str | None
+
+    def require(self, rule: Row[Any] | None, user_id: int) -> None:
+        """A queue-protected sale needs the gate's admission token for this fan and event."""
+        if rule is None or not rule.queue_required:
+            return
+        try:
+            self.verifier.verify(self.token, user_id, rule.event_id)
+        except AdmissionRefused as exc:
+            raise AdmissionRequired(
+                "this sale is behind the waiting room: join the queue to get an admission token",
+                reason=str(exc), eventId=str(rule.event_id),
+            ) from exc
 
 
 @dataclass(frozen=True)
@@ -85,30 +92,36 @@ def validate_seat_request(seat_ids: list[str], limits: HoldLimits) -> None:
 
 
 def hold_seats(
-    uow: UnitOfWork, hints: SeatHints, limits: HoldLimits, user_id: int, show_id: int, seat_ids: list[str]
+    uow: UnitOfWork, hints: SeatHints, limits: HoldLimits, user_id: int, show_id: int, seat_ids: list[str],
+    admission: AdmissionCheck,
 ) -> HoldView:
+    """Holds all of ``seat_ids`` for the user, or none of them. Two statements: the first takes the
+    user's lock on the show and reads its admission rule, the second does the rest."""
+    rule = queries.lock_user_show(uow, user_id, show_id)
+    admission.require(rule, user_id)
     validate_seat_request(seat_ids, limits)
 
     doomed = hints.likely_taken(show_id, seat_ids)
     if doomed:
+        uow.rollback()
         raise SeatsUnavailable("some of those seats are already taken", seatIds=doomed)
 
-    queries.lock_user_show(uow, user_id, show_id)
-    already_held = queries.seats_held_by_user(uow, user_id, show_id)
-    if already_held + len(seat_ids) > limits.max_held_seats_per_user_show:
-        raise SeatLimitExceeded(
-            f"you may hold at most {limits.max_held_seats_per_user_show} seats for this show at once",
-            limit=limits.max_held_seats_per_user_show,
-            held=already_held,
-        )
-
     hold_id = uuid.uuid4()
-    hold = queries.insert_hold_if_on_sale(uow, hold_id, user_id, show_id, seat_ids, limits.ttl_seconds)
+    attempt = queries.hold_free_seats(
+        uow, hold_id, user_id, show_id, seat_ids, limits.ttl_seconds, limits.max_held_seats_per_user_show
+    )
+    hold = attempt.hold
     if hold is None:
         uow.rollback()
+        if rule is not None and attempt.already_held + len(seat_ids) > limits.max_held_seats_per_user_show:
+            raise SeatLimitExceeded(
+                f"you may hold at most {limits.max_held_seats_per_user_show} seats for this show at once",
+                limit=limits.max_held_seats_per_user_show,
+                held=attempt.already_held,
+            )
         raise _why_not_on_sale(uow, show_id)
 
-    taken = queries.take_free_seats(uow, show_id, seat_ids, hold_id, hold.expires_at)
+    taken = attempt.taken
     if len(taken) < len(seat_ids):
         uow.rollback()
         unknown = set(seat_ids) - queries.existing_seat_ids(uow, show_id, seat_ids)

@@ -128,10 +128,11 @@ def _hold(show_id: int, user_id: int, seats: list[str]):
     """Holds the seats for the signed-in fan: (hold id, None), or (None, the page telling why not)."""
     try:
         with unit_of_work() as uow:
-            inventory.check_admission(uow, current_app.extensions["seatline.admission"], user_id, show_id,
-                                      request.cookies.get(admission.COOKIE))
-            hold = inventory.hold_seats(uow, SeatHints(redis_store.client),
-                                        inventory.HoldLimits.from_settings(settings()), user_id, show_id, seats)
+            hold = inventory.hold_seats(
+                uow, SeatHints(redis_store.client), inventory.HoldLimits.from_settings(settings()), user_id, show_id,
+                seats, inventory.AdmissionCheck(current_app.extensions["seatline.admission"],
+                                                request.cookies.get(admission.COOKIE)),
+            )
         return hold.hold_id, None
     except AdmissionRequired:
         return None, render_show_page(show_id, "Your admission to this sale has ended: join the queue again.", seats, 403)
