@@ -6,9 +6,10 @@ Needs `make run`'s set-up (PostgreSQL, Redis, the dev venv); `make flash-sale` r
 
 Everything it uses is its own: the database seatline_flash (dropped, re-created and migrated
 each run), Redis database 11 (flushed), free ports, and these processes, started here and
-stopped at the end (also on Ctrl-C or a failure): gunicorn `wsgi:app` (web) and
-`queue_gate.wsgi:app` (gate) with the project's gunicorn settings, the nginx edge in front of
-both (`scripts/edge.sh`, as `make run`: every client request goes through it), two `flask
+stopped at the end (also on Ctrl-C or a failure): gunicorn `wsgi:app` (web, and again as
+browse: the catalog and seat maps, as the Procfile) and `queue_gate.wsgi:app` (gate) with the
+project's gunicorn settings, the nginx edge in front of them (`scripts/edge.sh`, as `make run`:
+every client request goes through it), two `flask
 worker`s, `flask scheduler` (the sweeper, and the waiting room's admission tick every second),
 the gateway simulator sending its webhooks straight to the web process, and an SMTP sink.
 
@@ -162,7 +163,7 @@ def parse_args(argv: list[str] | None = None) -> Params:
                     a.out_dir, not a.no_write)
     params.derive()
     web = (params.web_workers or 2 * (os.cpu_count() or 1)) * (params.web_threads + DB_MAX_OVERFLOW)
-    gate = 2 * (os.cpu_count() or 1) * (DB_POOL_SIZE + DB_MAX_OVERFLOW)
+    gate = 2 * (os.cpu_count() or 1) * (DB_POOL_SIZE + DB_MAX_OVERFLOW) + 2 * (DB_POOL_SIZE + DB_MAX_OVERFLOW)  # + browse
     if web + gate + params.workers * (DB_POOL_SIZE + DB_MAX_OVERFLOW) > 80:
         p.error(f"that many web threads could open {web} database connections; PostgreSQL allows 100 for everyone")
     return params
@@ -282,6 +283,7 @@ def wait_port(port: int, proc: subprocess.Popen, name: str, timeout: float = 30)
 @dataclass
 class Ports:
     web: int = field(default_factory=free_port)
+    browse: int = field(default_factory=free_port)  # catalog and seat maps, behind the edge
     gate: int = field(default_factory=free_port)
     gateway: int = field(default_factory=free_port)
     smtp: int = field(default_factory=free_port)
@@ -355,6 +357,10 @@ def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str],
         web_env["WEB_WORKERS"] = str(params.web_workers)
     web = stack.start("web", [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{ports.web}", "wsgi:app"],
                       web_env)
+    browse = None
+    if ports.edge:  # as the Procfile's `browse`: the edge sends catalog and seat-map requests there
+        browse = stack.start("browse", [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{ports.browse}",
+                                        "--workers", "2", "wsgi:app"], env)
     gate = stack.start("gate", [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{ports.gate}",
                                 "queue_gate.wsgi:app"], {**env, "GATE_SIGNING_KEYS": signing_keys})
     edge = None
@@ -363,7 +369,7 @@ def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str],
         shutil.rmtree(edge_dir, ignore_errors=True)
         edge = stack.start("edge", [str(ROOT / "scripts" / "edge.sh")], {
             **env, "EDGE_BIND": f"127.0.0.1:{ports.edge}", "WEB_BIND": f"127.0.0.1:{ports.web}",
-            "GATE_BIND": f"127.0.0.1:{ports.gate}", "STATIC_ROOT": str(ROOT / "app" / "static"),
+            "BROWSE_BIND": f"127.0.0.1:{ports.browse}", "GATE_BIND": f"127.0.0.1:{ports.gate}", "STATIC_ROOT": str(ROOT / "app" / "static"),
             "EDGE_DIR": str(edge_dir)})
     for i in range(params.workers):
         stack.start(f"worker-{i + 1}", [str(BIN / "flask"), "worker"], env)
@@ -371,6 +377,8 @@ def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str],
     wait_port(ports.smtp, smtp, "smtp sink")
     wait_http(f"{ports.gateway_url}/_sim/health", gateway, "gateway simulator")
     wait_http(f"{ports.web_url}/readyz", web, "web")
+    if browse:
+        wait_http(f"http://127.0.0.1:{ports.browse}/readyz", browse, "browse")
     wait_http(f"{ports.gate_url}/readyz", gate, "gate")
     if edge:
         wait_http(f"{ports.front_web}/api/v1/cities", edge, "edge (nginx)")
@@ -772,7 +780,7 @@ class Simulation:
                 if info["state"] == "EXPIRED":
                     self.rec.mark("admission expired before use")
                     return None
-                delay = poll_delay("WAITING", info.get("estimatedWaitSeconds"), False)
+                delay = poll_delay("WAITING", info.get("estimatedWaitSeconds"), False, drawn=info.get("position") is not None)
             else:
                 degraded = True
                 delay = poll_delay("WAITING", None, degraded)
@@ -1401,7 +1409,7 @@ def report(params: Params, sim: Simulation, checks: list, facts: dict, cpu: dict
         w(f"  {name:<28}{seconds:>8.1f} s  {seconds / wall * 100:>5.0f} % of one core")
     w("")
     w("CPU per 10-s window (% of one core; 200 % is the whole machine) next to browsing p95")
-    cols = ["loadgen fans", "edge", "gate", "web", "worker-1", "worker-2", "gateway", "postgres", "redis", "machine"]
+    cols = ["loadgen fans", "edge", "gate", "web", "browse", "worker-1", "worker-2", "gateway", "postgres", "redis", "machine"]
     w(f"  {'window':<14}" + "".join(f"{c.replace('loadgen ', 'lg-'):>10}" for c in cols) + f"{'browse p95':>12}")
     p95 = {r["k"]: r["p95"] for r in browse_windows(sim)}
     for k, row in cpu_windows(sim, cols):
@@ -1567,8 +1575,8 @@ def write_results(params: Params, text: str, info: dict[str, str], started: date
   {f"no more often than every {params.min_poll:g} s (an experiment)" if params.min_poll else "as its page does"};
   {params.browsers} browsing clients (listing, show, seat map once a second each, in their own process)
 - processes, all on this one machine with the load generator: web ({params.web_workers or 2 * os.cpu_count()}
-  gunicorn workers x {params.web_threads} threads), gate ({2 * os.cpu_count()} x 4, gunicorn.conf.py),
-  {"the nginx edge in front of both (scripts/edge.sh)" if params.edge else "no edge (clients go straight to gunicorn)"},
+  gunicorn workers x {params.web_threads} threads), {"browse (2 x 4, catalog and seat maps, as the Procfile), " if params.edge else ""}gate ({2 * os.cpu_count()} x 4, gunicorn.conf.py),
+  {"the nginx edge in front of them (scripts/edge.sh)" if params.edge else "no edge (clients go straight to gunicorn)"},
   {params.workers} `flask worker`, `flask scheduler`, the gateway simulator, an SMTP sink
 
 ![the sale over time]({chart_name})

@@ -23,15 +23,32 @@ bp = Blueprint("gate_pages", __name__, url_prefix="/gate/queues")
 HTMX = "vendor/htmx-2.0.11.min.js"
 
 
-def poll_delay(state: str, estimated_wait: int | None, degraded: bool) -> float | None:
-    """Seconds until the page asks again: soon when the turn is near, rarely when it is far,
-    longer while the gate is degraded, and jittered so thousands of pages do not ask in step."""
+# The longest a waiting page sleeps between two asks, jitter included; well inside the gate's
+# show-up window (60 s by default), so a fan admitted just after asking still comes in time.
+POLL_MAX_SECONDS = 48.0
+
+
+def poll_delay(state: str, estimated_wait: int | None, degraded: bool, drawn: bool = True) -> float | None:
+    """Seconds until the page asks again.
+
+    Before the opening's draw (``drawn`` false) the estimate is the time until the opening: the
+    page asks once the draw has happened, each page at a random moment of the first 15 s, so
+    that tens of thousands of pre-queued fans do not all ask in the same second. After the draw
+    a page asks again when about half of its estimated wait has passed (soon when the turn is
+    near, rarely when it is far): the number of asks per second then grows with the logarithm
+    of the queue's length rather than with the length. Longer while the gate is degraded, and
+    always jittered so that pages do not ask in step."""
     if state != "WAITING":
         return None
-    base = 2.0 if estimated_wait is None else min(30.0, max(2.0, estimated_wait / 10))
     if degraded:
-        base = min(60.0, base * 3)
-    return round(base * random.uniform(0.8, 1.3), 1)
+        return round(6.0 * random.uniform(0.8, 1.3), 2)
+    if estimated_wait is None:
+        return round(2.0 * random.uniform(0.8, 1.3), 2)
+    if not drawn:
+        if estimated_wait > 40:
+            return round(min(40.0, estimated_wait - 20) * random.uniform(0.8, 1.2), 2)
+        return round(estimated_wait + random.uniform(1.0, 15.0), 2)
+    return round(min(40.0, max(2.0, estimated_wait / 2)) * random.uniform(0.8, 1.2), 2)
 
 
 def _wait_text(seconds: int | None) -> str:
@@ -64,7 +81,8 @@ def waiting_room(event_id: int) -> Response:
     context = {
         "status": info,
         "degraded": degraded,
-        "poll_seconds": poll_delay(info["state"], info.get("estimatedWaitSeconds"), degraded),
+        "poll_seconds": poll_delay(info["state"], info.get("estimatedWaitSeconds"), degraded,
+                                   drawn=info.get("position") is not None),
         "self_url": url_for("gate_pages.waiting_room", event_id=event_id, ticket=ticket),
         "enter_url": url_for("gate_pages.enter", event_id=event_id, ticket=ticket),
         "wait_text": _wait_text(info.get("estimatedWaitSeconds")),
