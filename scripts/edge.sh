@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The edge: nginx in front of the web and gate processes, in the foreground (`edge` in the
 # Procfile; `scripts/services.sh --nginx` installs nginx). Renders
-# deploy/nginx/seatline.conf.template for EDGE_BIND, WEB_BIND and GATE_BIND into EDGE_DIR
+# deploy/nginx/seatline.conf.template for EDGE_BIND, WEB_BIND, BROWSE_BIND and GATE_BIND into EDGE_DIR
 # (default .run/nginx/PORT/: one per port, so edges side by side never share their pid, cache
 # or temp files) and runs nginx there.
 set -euo pipefail
@@ -10,11 +10,16 @@ cd "$(dirname "$0")/.."
 export EDGE_BIND=${EDGE_BIND:-127.0.0.1:8080}
 export WEB_BIND=${WEB_BIND:-127.0.0.1:8000}
 export GATE_BIND=${GATE_BIND:-127.0.0.1:8001}
+# The browse process (catalog and seat maps); without one the web process serves them. With one,
+# the web process stands in while it is down.
+export BROWSE_BIND=${BROWSE_BIND:-$WEB_BIND}
+export BROWSE_BACKUP=""
+[ "$BROWSE_BIND" = "$WEB_BIND" ] || BROWSE_BACKUP=$'\n        server '"$WEB_BIND"' backup;'
 export STATIC_ROOT=${STATIC_ROOT:-$PWD/app/static}
 EDGE_DIR=${EDGE_DIR:-$PWD/.run/nginx/${EDGE_BIND##*:}}
 
 mkdir -p "$EDGE_DIR/tmp"
-envsubst '${EDGE_BIND} ${WEB_BIND} ${GATE_BIND} ${STATIC_ROOT}' \
+envsubst '${EDGE_BIND} ${WEB_BIND} ${BROWSE_BIND} ${BROWSE_BACKUP} ${GATE_BIND} ${STATIC_ROOT}' \
   <deploy/nginx/seatline.conf.template >"$EDGE_DIR/nginx.conf"
 
 # As root nginx would run its workers as www-data, which may not be able to read this checkout:

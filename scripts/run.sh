@@ -11,6 +11,9 @@ export WEB_BIND=${WEB_BIND:-127.0.0.1:8000}
 # The edge (nginx, scripts/edge.sh): the one origin browsers see, serving the web app, the
 # gate's pages and API under /gate/, and static files.
 export EDGE_BIND=${EDGE_BIND:-127.0.0.1:8080}
+# The same app again, for browsing only (catalog and seat maps; the edge sends them there), so
+# that a sale's booking traffic never leaves browsers waiting for a thread.
+export BROWSE_BIND=${BROWSE_BIND:-127.0.0.1:8002}
 # The local stand-ins for the payment gateway and for SMTP, and where they send back to.
 export SMTP_PORT=${SMTP_PORT:-1025}
 export GATEWAY_BIND=${GATEWAY_BIND:-127.0.0.1:12111}
@@ -44,7 +47,7 @@ cat <<TXT
   Seatline is starting at http://${EDGE_BIND}/
   API:      http://${EDGE_BIND}/api/v1/openapi.json
   Gate:     http://${EDGE_BIND}/gate/v1/  (waiting room for the queue-protected tour date)
-  Edge:     nginx at http://${EDGE_BIND}/ in front of web http://${WEB_BIND}/ and gate http://${GATE_BIND}/
+  Edge:     nginx at http://${EDGE_BIND}/ in front of web http://${WEB_BIND}/, browse http://${BROWSE_BIND}/ and gate http://${GATE_BIND}/
   Demo fan: fan@example.com / seatline-demo
   Manager:  manager@example.com / seatline-demo  (dashboard: http://${EDGE_BIND}/manage)
   Admin:    admin@example.com / seatline-demo  (sees every organisation)

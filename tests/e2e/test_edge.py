@@ -280,3 +280,45 @@ def test_pages_and_the_waiting_room_work_through_one_origin(edge, app, make):
 
 def _csrf_token(page: str) -> str:
     return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def test_browsing_has_processes_of_its_own_and_the_web_process_stands_in_for_them(stack_env, tmp_path, make):
+    # The Procfile's `browse` runs the app again for the catalog and seat maps, so that a sale's
+    # bookings cannot take every thread browsing needs; when it is down, web answers instead.
+    fan, show = make.fan(), make.show()
+    edge_port, web_port, browse_port = free_port(), free_port(), free_port()
+    url = f"http://127.0.0.1:{edge_port}"
+    env = {**stack_env, "PUBLIC_URL": url, "WEB_WORKERS": "1"}
+    web_log, browse_log = tmp_path / "web-access.log", tmp_path / "browse-access.log"
+    logs = Edge(url, "", web_log, browse_log)
+    with gunicorn("wsgi:app", web_port, {**env, "WEB_ACCESS_LOG": str(web_log)}):
+        browse = subprocess.Popen(
+            [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{browse_port}", "wsgi:app"],
+            cwd=ROOT, env={**os.environ, **env, "WEB_ACCESS_LOG": str(browse_log)})
+        edge = subprocess.Popen([str(ROOT / "scripts" / "edge.sh")], cwd=ROOT, env={
+            **os.environ, "EDGE_BIND": f"127.0.0.1:{edge_port}", "WEB_BIND": f"127.0.0.1:{web_port}",
+            "BROWSE_BIND": f"127.0.0.1:{browse_port}", "GATE_BIND": f"127.0.0.1:{free_port()}",
+            "EDGE_DIR": str(tmp_path / "nginx")})
+        try:
+            wait_until_up(f"http://127.0.0.1:{browse_port}/readyz", browse)
+            wait_until_up(f"{url}/readyz", edge, timeout=20)
+            query = probe()
+            for path in (f"/api/v1/shows/{show.show_id}", f"/api/v1/shows/{show.show_id}/seatmap"):
+                assert requests.get(f"{url}{path}?{query}").status_code == 200
+            held = requests.post(f"{url}/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1"]},
+                                 headers=fan.headers)
+            assert held.status_code == 201, held.text
+            assert logs.reached(browse_log, query) == 2 and logs.reached(web_log, query) == 0
+            assert logs.reached(web_log, "/holds") == 1 and logs.reached(browse_log, "/holds") == 0
+
+            browse.terminate()
+            browse.wait(20)
+            query = probe()
+            seatmap = requests.get(f"{url}/api/v1/shows/{show.show_id}/seatmap?{query}")
+            assert seatmap.status_code == 200
+            assert {s["seatId"]: s["status"] for s in seatmap.json()["seats"]}["A1"] == "HELD"
+            assert logs.reached(web_log, query) == 1
+        finally:
+            for proc in (edge, browse):
+                proc.terminate()
+                proc.wait(20)

@@ -40,8 +40,8 @@ def redis_db(rds) -> int:  # noqa: F811
     return rds.connection_pool.connection_kwargs["db"]
 
 
-def start_run_script(database_url: str, port: int, edge_port: int, edge_dir: Path, redis_port: int, redis_db: int
-                     ) -> tuple[subprocess.Popen, list[str], str, str]:
+def start_run_script(database_url: str, port: int, edge_port: int, edge_dir: Path, redis_port: int, redis_db: int,
+                     browse_port: int) -> tuple[subprocess.Popen, list[str], str, str]:
     gateway = f"127.0.0.1:{free_port()}"
     gate = f"127.0.0.1:{free_port()}"
     env = {
@@ -51,6 +51,7 @@ def start_run_script(database_url: str, port: int, edge_port: int, edge_dir: Pat
         "REDIS_PORT": str(redis_port),
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/{redis_db}",
         "WEB_BIND": f"127.0.0.1:{port}",
+        "BROWSE_BIND": f"127.0.0.1:{browse_port}",
         "EDGE_BIND": f"127.0.0.1:{edge_port}",
         "EDGE_DIR": str(edge_dir),
         "WEB_WORKERS": "2",
@@ -86,15 +87,17 @@ def redis_answers(port: int) -> bool:
 def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redis_db, tmp_path):
     # The second run finds no Redis on its port: it must start one, and stop it again on Ctrl-C.
     for redis_port in (6379, free_port()):
-        port, edge_port = free_port(), free_port()
+        port, edge_port, browse_port = free_port(), free_port(), free_port()
         started_redis = not redis_answers(redis_port)
         proc, output, gateway, gate = start_run_script(
-            empty_database, port, edge_port, tmp_path / f"nginx-{edge_port}", redis_port, redis_db
+            empty_database, port, edge_port, tmp_path / f"nginx-{edge_port}", redis_port, redis_db, browse_port
         )
         # Everything below goes through the edge, the URL the script says to open.
         base = f"http://127.0.0.1:{edge_port}"
         try:
             wait_until_up(f"{base}/readyz", proc, timeout=120)
+            # Browsing has its own processes (the Procfile's `browse`), which the edge sends it to.
+            wait_until_up(f"http://127.0.0.1:{browse_port}/readyz", proc)
             assert any(f"Seatline is starting at {base}/" in line for line in output), output
             assert any("fan@example.com" in line for line in output)
             token = requests.post(
@@ -150,7 +153,7 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redi
             requests.delete(f"{base}/api/v1/holds/{admitted.json()['holdId']}", headers=auth)
             assert redis_answers(redis_port)
         finally:
-            stop_with_ctrl_c(proc, port, edge_port)
+            stop_with_ctrl_c(proc, port, edge_port, browse_port)
         assert redis_answers(redis_port) != started_redis, "Ctrl-C must stop the Redis this run started, and only it"
     assert redis_answers(6379)
 
