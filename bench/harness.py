@@ -127,7 +127,11 @@ def _ms(text: str) -> float:
 
 WRK_STATUS = """
 local threads = {}
-function setup(thread) table.insert(threads, thread) end
+local scenario_setup = setup  -- a scenario's own setup (e.g. splitting a list between threads) still runs
+function setup(thread)
+  table.insert(threads, thread)
+  if scenario_setup then scenario_setup(thread) end
+end
 function init(args) ok, created, conflict, client_error, server_error = 0, 0, 0, 0, 0 end
 function response(status, headers, body)
   if status == 201 then created = created + 1 end
