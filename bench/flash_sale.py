@@ -315,6 +315,7 @@ class Ports:
 # gunicorn settings (2 x cores workers, 4 threads), so the run holds at most about 60 connections of
 # the server's 100 however hard it is pushed, and other work on the machine keeps its share.
 DB_POOL_SIZE, DB_MAX_OVERFLOW = 4, 2
+LOADGEN_NICE = 5  # the simulated fans' process priority (os.nice); see main()
 
 
 def stack_env(params: Params, ports: Ports, secret: str, jwks: str) -> dict[str, str]:
@@ -359,8 +360,11 @@ def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str],
                       web_env)
     browse = None
     if ports.edge:  # as the Procfile's `browse`: the edge sends catalog and seat-map requests there
+        # Its access log keeps each request's time inside the app (seconds, last field): set against
+        # what the browsing clients measured, it tells time in the app from time on the way to it.
         browse = stack.start("browse", [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{ports.browse}",
-                                        "--workers", "2", "wsgi:app"], env)
+                                        "--workers", "2", "--access-logfile", str(stack.logdir / "browse-access.log"),
+                                        "--access-logformat", '%(t)s "%(r)s" %(s)s %(L)s', "wsgi:app"], env)
     gate = stack.start("gate", [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{ports.gate}",
                                 "queue_gate.wsgi:app"], {**env, "GATE_SIGNING_KEYS": signing_keys})
     edge = None
@@ -1349,6 +1353,7 @@ def report(params: Params, sim: Simulation, checks: list, facts: dict, cpu: dict
         f"session {params.session} s; holds last {params.hold_ttl} s")
     row("clients reach web and gate", "through the nginx edge (scripts/edge.sh, as `make run`)" if params.edge
         else "directly, without the edge (a comparison)")
+    row("load generators", f"fans at nice {LOADGEN_NICE} (they yield to the servers), browsing clients at normal priority")
     row("fans poll the waiting room", f"no more often than every {params.min_poll:g} s (an experiment)"
         if params.min_poll else "as its own page does (queue_gate.pages.poll_delay)")
     row("joins", f"{params.fans} in {sim.last_join_at - sim.joins_start:.1f} s; the sale opened "
@@ -1654,6 +1659,11 @@ def main(argv: list[str] | None = None) -> int:
         gc.freeze()
         gc.disable()
         browsing.start()
+        # The simulated fans are not part of the system under test but share its two cores: they run
+        # at a lower priority (the browsing clients, started just before, keep the normal one), so
+        # that what they take from the servers is what is left over, as on a separate machine.
+        # Their own event-loop lag (in the report) shows what that costs them.
+        os.nice(LOADGEN_NICE)
         sim.loadgen_pids = {"loadgen fans": os.getpid(), "loadgen browsers": browsing.proc.pid}
         cpu0, wall0 = cpu_snapshot(stack, sim.loadgen_pids), time.monotonic()
         try:
