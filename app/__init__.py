@@ -102,6 +102,9 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
     app.register_blueprint(ops_bp)
     register_error_handlers(app)
     static_files.init_app(app)
+    from app import security
+
+    security.init_app(app, settings)
     return app
 
 
