@@ -43,7 +43,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         csrf.exempt(blueprint)
     for command in (seed_demo_command, worker_command, scheduler_command, gate_keys_command):
         app.cli.add_command(command)
+    from app import circuit
 
+    circuit.init_app(app, app.extensions["seatline.settings"])  # after every blueprint: it wraps their views
     return app
 
 
@@ -102,9 +104,10 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
     app.register_blueprint(ops_bp)
     register_error_handlers(app)
     static_files.init_app(app)
-    from app import security
+    from app import response_cache, security
 
     security.init_app(app, settings)
+    response_cache.init_app(app)
     return app
 
 

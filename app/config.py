@@ -56,6 +56,10 @@ class Settings:
     webhook_secret: str = DEV_WEBHOOK_SECRET
     gateway_timeout_seconds: float = 5.0
     gateway_max_retries: int = 2
+    # Circuit breakers (app/circuit.py): after this many failures in a row reaching Postgres on the
+    # booking path, or the payment gateway, calls fail fast for the reset time, then one is let through.
+    breaker_fail_max: int = 5
+    breaker_reset_seconds: float = 10.0
     # Background work.
     sweeper_interval_seconds: int = 30
     reconcile_interval_seconds: int = 60

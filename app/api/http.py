@@ -136,6 +136,13 @@ def _wants_page() -> bool:
     return not request.path.startswith(("/api/", "/gate/v1/", "/healthz", "/readyz"))
 
 
+def _busy_page(retry_after: int = 2) -> Response:
+    """What a fan sees while booking is degraded: the sale is still on, come back in a moment."""
+    response = Response(render_template("site/busy.html", retry_after=retry_after), status=503, mimetype="text/html")
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any) -> Response:
     body = orjson.dumps({"error": {"code": code, "message": message, **details}})
     return json_bytes_response(body, status=status, headers=headers)
@@ -144,6 +151,8 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError) -> Response:
+        if _wants_page() and exc.status == 503:
+            return _busy_page(int(exc.details.get("retryAfter", 2)))
         if _wants_page():
             return Response(render_template("site/error.html", status=exc.status, message=exc.message[:1].upper()
                                             + exc.message[1:] + "."), status=exc.status, mimetype="text/html")
@@ -174,6 +183,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(PoolTimeout)
     def _database_unavailable(exc: Exception) -> Response:
         log.warning("database unavailable: %s", exc)
+        if _wants_page():
+            return _busy_page()
         return error_response(
             503, "DEGRADED", "the booking service is busy; try again shortly", headers={"Retry-After": "2"}, retryAfter=2
         )

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pybreaker
 import stripe
 
+from app.circuit import breaker
 from app.config import Settings
 
 
@@ -75,6 +77,9 @@ class PaymentGateway:
             max_network_retries=settings.gateway_max_retries,
         )
         self._webhook_secret = settings.webhook_secret
+        # After a run of timeouts and 5xx, calls fail fast (GatewayUnavailable, as if the gateway had
+        # not answered) instead of each one waiting for its timeout and retries.
+        self.breaker = breaker("gateway", settings, lambda exc: isinstance(exc, GatewayUnavailable))
 
     def create_intent(self, amount: int, currency: str, metadata: dict[str, str], idempotency_key: str) -> Intent:
         return self._call(
@@ -106,14 +111,9 @@ class PaymentGateway:
             return self.retrieve_intent(intent_id)
 
     def refund(self, intent_id: str, amount: int, idempotency_key: str) -> GatewayRefund:
-        try:
-            refund = self._client.v1.refunds.create(
-                params={"payment_intent": intent_id, "amount": amount}, options={"idempotency_key": idempotency_key}
-            )
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
-            raise GatewayUnavailable(str(exc)) from exc
-        except stripe.StripeError as exc:
-            raise GatewayRejected(str(exc), getattr(exc, "code", None)) from exc
+        refund = self._guarded(lambda: self._client.v1.refunds.create(
+            params={"payment_intent": intent_id, "amount": amount}, options={"idempotency_key": idempotency_key}
+        ))
         return GatewayRefund(id=refund.id, status=refund.status, amount=int(refund.amount))
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> dict[str, Any]:
@@ -124,11 +124,21 @@ class PaymentGateway:
             raise InvalidWebhook(str(exc)) from exc
         return event.to_dict()
 
-    @staticmethod
-    def _call(request) -> Intent:
+    def _call(self, request) -> Intent:
+        return _intent(self._guarded(request))
+
+    def _guarded(self, request) -> Any:
+        """One call to the gateway through its breaker, its errors translated."""
         try:
-            return _intent(request())
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
-            raise GatewayUnavailable(str(exc)) from exc
-        except stripe.StripeError as exc:
-            raise GatewayRejected(str(exc), getattr(exc, "code", None)) from exc
+            return self.breaker.call(_translated, request)
+        except pybreaker.CircuitBreakerError as exc:
+            raise GatewayUnavailable("the payment gateway failed repeatedly; not calling it for a moment") from exc
+
+
+def _translated(request) -> Any:
+    try:
+        return request()
+    except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+        raise GatewayUnavailable(str(exc)) from exc
+    except stripe.StripeError as exc:
+        raise GatewayRejected(str(exc), getattr(exc, "code", None)) from exc

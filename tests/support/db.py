@@ -120,6 +120,10 @@ def clean_state(app: Flask) -> Iterator[None]:
         db.session.commit()
         db.session.remove()
     redis_client(app).flushdb()
+    # Each test starts with closed circuit breakers: one that provokes gateway or database failures
+    # must not make the next one fail fast.
+    for cb in (app.extensions["seatline.gateway"].breaker, *app.extensions.get("seatline.breakers", {}).values()):
+        cb.close()
     yield
 
 
