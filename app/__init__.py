@@ -18,6 +18,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app = create_base_app(__name__, config)
     from app.accounts.routes import bp as accounts_bp
     from app.api.docs import bp as docs_bp
+    from app.audit.cli import audit_log_command
     from app.booking.routes import bp as booking_bp
     from app.catalog.routes import bp as catalog_bp
     from app.demo.cli import seed_demo_command
@@ -41,11 +42,14 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     for blueprint in api_blueprints:
         csrf.exempt(blueprint)
-    for command in (seed_demo_command, worker_command, scheduler_command, gate_keys_command):
+    for command in (seed_demo_command, worker_command, scheduler_command, gate_keys_command, audit_log_command):
         app.cli.add_command(command)
     from app import circuit
 
     circuit.init_app(app, app.extensions["seatline.settings"])  # after every blueprint: it wraps their views
+    from app.api import rate_limits
+
+    rate_limits.init_app(app)  # after every blueprint: it limits the endpoints they registered
     return app
 
 
@@ -54,6 +58,12 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
     settings = config if isinstance(config, Settings) else Settings.from_env(**dict(config or {}))
 
     app = Flask(import_name, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "app" / "static"))
+    if settings.trusted_proxy_hops:
+        # Behind the edge, the client's address is the X-Forwarded-For entry the last trusted proxy
+        # added; entries a client sent itself come before it and are ignored.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,

@@ -17,6 +17,10 @@ DEV_GATEWAY_KEY = "sk_test_seatline_dev"
 DEV_WEBHOOK_SECRET = "whsec_dev_secret"
 
 
+# Settings also read from another environment variable, which wins over the field's own name.
+ENV_ALIASES = {"max_held_seats_per_user_show": ("MAX_SEATS_PER_USER_SHOW",)}
+
+
 class ConfigError(RuntimeError):
     """The environment does not describe a runnable configuration."""
 
@@ -32,6 +36,8 @@ class Settings:
     # Holds and limits.
     hold_ttl_seconds: int = 300
     max_seats_per_hold: int = 8
+    # Seats one fan may have for one show, held and booked together (anti-scalping). Read from
+    # MAX_SEATS_PER_USER_SHOW, or from its old name MAX_HELD_SEATS_PER_USER_SHOW (see ENV_ALIASES).
     max_held_seats_per_user_show: int = 8
     # Seat maps may be this stale at most (the contract allows 2 s end to end:
     # 1 s in Redis plus 1 s at an edge cache).
@@ -83,6 +89,30 @@ class Settings:
     gate_jwks_url: str = "http://127.0.0.1:8001/gate/v1/jwks.json"
     gate_public_url: str = "http://127.0.0.1:8001"
     gate_show_up_seconds: int = 60
+    # Rate limits (Flask-Limiter, counted in Redis). Each is one or more "N/period" items joined
+    # by ";" (e.g. "30/minute;300/hour"); an empty value turns that limit off. Per fan (the
+    # authenticated user), per client IP, and for logins per submitted email. A fan never comes
+    # near these; a bot soon does. Many fans can share one IP (offices, mobile carriers), so the
+    # per-IP limits are the larger ones.
+    rate_limits_enabled: bool = True
+    rate_limit_storage_url: str = ""  # empty: REDIS_URL
+    rate_limit_holds: str = "30/minute;300/hour"
+    rate_limit_holds_per_ip: str = "300/minute;3000/hour"
+    rate_limit_payment_intents: str = "20/minute;200/hour"
+    rate_limit_payment_intents_per_ip: str = "200/minute;2000/hour"
+    rate_limit_joins: str = "20/minute;200/hour"
+    rate_limit_joins_per_ip: str = "300/minute;3000/hour"
+    # Failed logins per email (password guessing); every login attempt per IP.
+    rate_limit_logins: str = "10/minute;30/hour"
+    rate_limit_logins_per_ip: str = "60/minute;600/hour"
+    rate_limit_signups_per_ip: str = "20/minute;200/hour"
+    # While the limit store is unreachable each process counts on its own (in memory), allowing
+    # this fraction of every limit (at least 1 per period): several processes then add up to
+    # about the configured limits instead of a multiple of them.
+    rate_limit_fallback_divisor: int = 4
+    # How many proxies in front of the app each add one X-Forwarded-For entry (the edge: 1).
+    # 0 trusts no header: the client's address is the TCP peer's.
+    trusted_proxy_hops: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -93,8 +123,9 @@ class Settings:
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
-            raw = environ.get(field.name.upper())
-            if raw is None or raw == "":
+            raw = next((environ[name] for name in (*ENV_ALIASES.get(field.name, ()), field.name.upper())
+                        if environ.get(name) not in (None, "")), None)
+            if raw is None:
                 continue
             values[field.name] = _coerce(field.name, raw, field.type)
         values.update(overrides)
@@ -119,9 +150,22 @@ class Settings:
                 raise ConfigError(f"production needs these secrets in the environment: {', '.join(missing)}")
             if len(self.secret_key) < 32:
                 raise ConfigError("SECRET_KEY must be at least 32 characters in production")
-        for name in ("hold_ttl_seconds", "max_seats_per_hold", "max_held_seats_per_user_show", "auth_token_ttl_seconds"):
+        for name in ("hold_ttl_seconds", "max_seats_per_hold", "max_held_seats_per_user_show", "auth_token_ttl_seconds",
+                     "rate_limit_fallback_divisor"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
+        if self.trusted_proxy_hops < 0:
+            raise ConfigError("TRUSTED_PROXY_HOPS must be 0 or more")
+        from limits import parse_many
+
+        for field in dataclasses.fields(self):
+            if field.name.startswith("rate_limit_") and field.type == "str" and field.name != "rate_limit_storage_url":
+                value = getattr(self, field.name)
+                try:
+                    if value:
+                        parse_many(value)
+                except ValueError as exc:
+                    raise ConfigError(f"{field.name.upper()}={value!r} is not a rate limit like '30/minute;300/hour'") from exc
 
 
 def _coerce(name: str, raw: str, annotation: Any) -> Any:

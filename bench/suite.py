@@ -33,7 +33,7 @@ SPREAD_SHOWS = 1000
 SPREAD_SEATS = 100
 USERS = 20000
 HOLD_TTL = 3  # short, so lapsed seats come back and the hot show stays contended for the whole run
-HOLD_CAP = 8  # seats one user may hold per show: the app's default (MAX_HELD_SEATS_PER_USER_SHOW)
+HOLD_CAP = 8  # seats one user may hold and have booked per show: the app's default (MAX_SEATS_PER_USER_SHOW)
 
 
 # ---------------------------------------------------------------- data
@@ -133,8 +133,11 @@ HOLD_SQL = """
 BEGIN;
 SELECT event_id, queue_required, pg_advisory_xact_lock(:show, :u) FROM shows WHERE id = :show;
 WITH mine AS (
-  SELECT coalesce(sum(cardinality(seat_ids)), 0) AS held FROM holds
-  WHERE user_id = :u AND show_id = :show AND status = 'ACTIVE' AND expires_at > now()
+  SELECT (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM holds
+           WHERE user_id = :u AND show_id = :show AND status = 'ACTIVE'
+             AND (expires_at > now() OR payment_started_at IS NOT NULL))
+       + (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM bookings
+           WHERE user_id = :u AND show_id = :show AND status = 'CONFIRMED') AS held
 ), h AS (
   INSERT INTO holds (id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at)
   SELECT gen_random_uuid(), s.id, :u, ARRAY[:prefix || :seat],
@@ -158,6 +161,18 @@ WITH mine AS (
 ), lapsed AS (
   UPDATE holds SET status = 'EXPIRED', ended_at = now()
   WHERE id IN (SELECT lapsed_hold_id FROM taken) AND status = 'ACTIVE' AND expires_at <= now()
+  RETURNING id, show_id, user_id, seat_ids
+), audit AS (
+  INSERT INTO audit_log (actor_user_id, actor_kind, action, subject_type, subject_id, show_id, details)
+  SELECT CAST(:u AS bigint), 'fan', 'hold.created', 'hold', CAST(h.id AS text), CAST(:show AS bigint),
+         jsonb_build_object('seatIds', CAST(ARRAY[:prefix || :seat] AS text[]), 'amount', h.amount,
+                            'currency', h.currency, 'expiresAt', h.expires_at)
+  FROM h WHERE (SELECT count(*) FROM taken) = cardinality(CAST(ARRAY[:prefix || :seat] AS text[]))
+  UNION ALL
+  SELECT CAST(NULL AS bigint), 'system', 'hold.expired', 'hold', CAST(l.id AS text), l.show_id,
+         jsonb_build_object('seatIds', l.seat_ids, 'userId', l.user_id, 'reason', 'LAPSED',
+                            'seatsTakenBy', CAST((SELECT id FROM h) AS text))
+  FROM lapsed l
 )
 SELECT cardinality(ARRAY(SELECT seat_id FROM taken)) AS got FROM mine LEFT JOIN h ON true \\gset
 \\if :got = 0
@@ -370,9 +385,17 @@ SELECT r.id FROM refunds r JOIN holds h ON h.payment_intent_id = r.payment_inten
 SELECT s.status = 'CANCELLED' FROM shows s JOIN holds h ON h.show_id = s.id
  WHERE h.id = (SELECT hold_id FROM bench_confirm WHERE n = :n);
 SAVEPOINT booking;
-INSERT INTO bookings (id, hold_id, show_id, user_id, payment_intent_id, seat_ids, amount, currency)
-SELECT gen_random_uuid(), id, show_id, user_id, payment_intent_id, seat_ids, amount, currency FROM holds
- WHERE id = (SELECT hold_id FROM bench_confirm WHERE n = :n);
+WITH b AS (
+  INSERT INTO bookings (id, hold_id, show_id, user_id, payment_intent_id, seat_ids, amount, currency)
+  SELECT gen_random_uuid(), id, show_id, user_id, payment_intent_id, seat_ids, amount, currency FROM holds
+   WHERE id = (SELECT hold_id FROM bench_confirm WHERE n = :n)
+  RETURNING id, hold_id, show_id, user_id, payment_intent_id, seat_ids, amount, currency
+)
+INSERT INTO audit_log (actor_user_id, actor_kind, action, subject_type, subject_id, show_id, details)
+SELECT b.user_id, 'fan', 'booking.confirmed', 'booking', CAST(b.id AS text), b.show_id,
+       jsonb_build_object('holdId', b.hold_id, 'userId', b.user_id, 'paymentIntentId', b.payment_intent_id,
+                          'seatIds', b.seat_ids, 'amount', b.amount, 'currency', b.currency)
+FROM b;
 WITH mine AS (SELECT hold_id FROM bench_confirm WHERE n = :n), candidates AS (
   SELECT ss.show_id, ss.seat_id FROM show_seats ss JOIN holds h ON h.show_id = ss.show_id AND ss.seat_id = ANY(h.seat_ids)
   WHERE h.id = (SELECT hold_id FROM mine) AND ss.hold_id = h.id AND ss.status = 'HELD'

@@ -31,4 +31,7 @@ def create_gate_app(config: Settings | Mapping[str, Any] | None = None) -> Flask
     app.register_blueprint(bp)
     app.register_blueprint(pages_bp)
     app.config["PUBLIC_URL"] = settings.public_url
+    from app.api import rate_limits
+
+    rate_limits.init_app(app)  # after every blueprint: it limits the endpoints they registered
     return app

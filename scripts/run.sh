@@ -26,6 +26,9 @@ export GATE_BIND=${GATE_BIND:-127.0.0.1:8001}
 export GATE_SIGNING_KEYS_FILE=${GATE_SIGNING_KEYS_FILE:-$PWD/.run/gate-keys.json}
 export GATE_JWKS_URL=${GATE_JWKS_URL:-http://${GATE_BIND}/gate/v1/jwks.json}
 export GATE_PUBLIC_URL=${GATE_PUBLIC_URL:-http://${EDGE_BIND}}
+# web, browse and gate are reached through the edge, which appends the client's address to
+# X-Forwarded-For: the rate limits per client IP count that address (one trusted proxy hop).
+export TRUSTED_PROXY_HOPS=${TRUSTED_PROXY_HOPS:-1}
 export FLASK_APP=wsgi
 export PATH="$PWD/.venv/bin:$PATH"
 

@@ -13,6 +13,17 @@ GATE_KEYS = json.dumps([new_key_entry()])
 GATE_JWKS = json.dumps(jwks(load_keys(GATE_KEYS)))
 
 
+# Every client of a test run is 127.0.0.1, so the per-IP rate limits (meant for many fans behind
+# one address at most) would trip the suites that race fifty clients or queue hundreds of fans.
+# The per-fan and per-email limits keep their defaults; tests/integration/test_rate_limits.py
+# sets small limits of its own.
+PER_IP_LIMITS = {
+    name: "100000/minute"
+    for name in ("rate_limit_holds_per_ip", "rate_limit_payment_intents_per_ip", "rate_limit_joins_per_ip",
+                 "rate_limit_logins_per_ip", "rate_limit_signups_per_ip")
+}
+
+
 def settings_for_tests(**overrides) -> Settings:
     base = dict(
         env="test",
@@ -30,6 +41,7 @@ def settings_for_tests(**overrides) -> Settings:
         db_pool_timeout_seconds=10.0,
         gate_signing_keys=GATE_KEYS,
         gate_jwks=GATE_JWKS,
+        **PER_IP_LIMITS,
     )
     base.update(overrides)
     return Settings(**base)

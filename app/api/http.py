@@ -11,7 +11,7 @@ import redis
 from flask import Flask, Response, current_app, g, render_template, request
 from flask.json.provider import JSONProvider
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -59,6 +59,11 @@ def parse_body(model: type[Model]) -> Model:
         raise ValidationFailed("request body is not valid JSON") from exc
     if not isinstance(data, dict):
         raise ValidationFailed("request body must be a JSON object")
+    if b"\\u0000" in raw:
+        nul = _fields_with_nul(data)
+        if nul:
+            raise ValidationFailed("text must not contain the NUL character (U+0000)",
+                                   fields=[{"field": f, "message": "contains U+0000"} for f in nul])
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -67,6 +72,24 @@ def parse_body(model: type[Model]) -> Model:
             for err in exc.errors(include_url=False, include_input=False)
         ]
         raise ValidationFailed("request body is invalid", fields=fields) from exc
+
+
+def _fields_with_nul(data: Any) -> list[str]:
+    """Where a parsed body has U+0000 in a string or a key (up to 20 places): JSON allows it, but no
+    PostgreSQL text column can store it, so it is refused as invalid input before it reaches one."""
+    found: list[str] = []
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), data)]
+    while stack and len(found) < 20:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                found.append(".".join(str(p) for p in path).replace("\x00", "\\u0000") or "body")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                stack.append(((*path, key), item if "\x00" not in key else "\x00"))
+        elif isinstance(value, list):
+            stack.extend(((*path, i), item) for i, item in enumerate(value))
+    return sorted(found)
 
 
 def parse_id(raw: str, not_found: type[DomainError], what: str) -> int:
@@ -188,6 +211,14 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(
             503, "DEGRADED", "the booking service is busy; try again shortly", headers={"Retry-After": "2"}, retryAfter=2
         )
+
+    @app.errorhandler(DataError)
+    def _unstorable_text(exc: DataError) -> Response:
+        # Form fields, query strings and paths may carry U+0000 (JSON bodies are checked in
+        # parse_body); psycopg refuses to send it, before anything reaches the database.
+        if "NUL" not in str(exc.orig):
+            return _unexpected(exc)
+        return _domain(ValidationFailed("text must not contain the NUL character (U+0000)"))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

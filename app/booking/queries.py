@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from app.audit import log as audit
+from app.audit.log import AuditActor
 from app.unit_of_work import UnitOfWork
 
 HOLD_COLUMNS = """
@@ -61,14 +63,24 @@ def refund_for_intent(uow: UnitOfWork, intent_id: str) -> Row[Any] | None:
     return uow.execute("SELECT id, reason, amount, status FROM refunds WHERE payment_intent_id = :pi", {"pi": intent_id}).first()
 
 
-def insert_booking(uow: UnitOfWork, booking_id: uuid.UUID, hold: Row[Any], intent_id: str) -> None:
+def insert_booking(uow: UnitOfWork, booking_id: uuid.UUID, hold: Row[Any], intent_id: str, who: AuditActor) -> None:
+    """The booking row and its ``booking.confirmed`` audit row, in one statement: a payment intent
+    yields at most one booking (unique on bookings), so at most one such row, however many settlers race."""
     uow.execute(
-        """
-        INSERT INTO bookings (id, hold_id, show_id, user_id, payment_intent_id, seat_ids, amount, currency)
-        VALUES (:id, :hold_id, :show_id, :user_id, :pi, :seat_ids, :amount, :currency)
+        f"""
+        WITH b AS (
+            INSERT INTO bookings (id, hold_id, show_id, user_id, payment_intent_id, seat_ids, amount, currency)
+            VALUES (:id, :hold_id, :show_id, :user_id, :pi, :seat_ids, :amount, :currency)
+            RETURNING id, hold_id, show_id, user_id, payment_intent_id, seat_ids, amount, currency
+        )
+        INSERT INTO audit_log {audit.COLUMNS}
+        SELECT {audit.ACTOR}, 'booking.confirmed', 'booking', CAST(b.id AS text), b.show_id,
+               jsonb_build_object('holdId', b.hold_id, 'userId', b.user_id, 'paymentIntentId', b.payment_intent_id,
+                                  'seatIds', b.seat_ids, 'amount', b.amount, 'currency', b.currency)
+        FROM b
         """,
         {"id": booking_id, "hold_id": hold.id, "show_id": hold.show_id, "user_id": hold.user_id, "pi": intent_id,
-         "seat_ids": list(hold.seat_ids), "amount": hold.amount, "currency": hold.currency},
+         "seat_ids": list(hold.seat_ids), "amount": hold.amount, "currency": hold.currency, **who.params},
     )
 
 
@@ -99,6 +111,27 @@ def mark_hold(uow: UnitOfWork, hold_id: uuid.UUID, status: str) -> None:
     uow.execute(f"UPDATE holds SET status = :status, ended_at = {ended} WHERE id = :id", {"status": status, "id": hold_id})
 
 
+def end_hold(uow: UnitOfWork, hold_id: uuid.UUID, status: str, who: AuditActor, reason: str) -> None:
+    """An ACTIVE hold becomes EXPIRED or RELEASED, with its ``hold.expired`` or ``hold.released`` audit row."""
+    if status not in ("EXPIRED", "RELEASED"):
+        raise ValueError(f"a hold ends EXPIRED or RELEASED, not {status}")
+    uow.execute(
+        f"""
+        WITH ended AS (
+            UPDATE holds SET status = :status, ended_at = now()
+            WHERE id = :id AND status = 'ACTIVE'
+            RETURNING id, show_id, user_id, seat_ids, payment_intent_id
+        )
+        INSERT INTO audit_log {audit.COLUMNS}
+        SELECT {audit.ACTOR}, :action, 'hold', CAST(e.id AS text), e.show_id,
+               jsonb_build_object('seatIds', e.seat_ids, 'userId', e.user_id, 'reason', CAST(:reason AS text),
+                                  'paymentIntentId', e.payment_intent_id)
+        FROM ended e
+        """,
+        {"status": status, "id": hold_id, "action": f"hold.{status.lower()}", "reason": reason, **who.params},
+    )
+
+
 def free_hold_seats(uow: UnitOfWork, hold_id: uuid.UUID, show_id: int) -> list[str]:
     rows = uow.execute(
         """
@@ -126,14 +159,27 @@ def set_payment_status(uow: UnitOfWork, intent_id: str, status: str) -> None:
     )
 
 
-def insert_refund(uow: UnitOfWork, intent_id: str, amount: int, reason: str, booking_id: uuid.UUID | None) -> uuid.UUID | None:
-    """Creates the payment's one refund; None if it already has one."""
+def insert_refund(uow: UnitOfWork, intent_id: str, amount: int, reason: str, booking_id: uuid.UUID | None,
+                  who: AuditActor) -> uuid.UUID | None:
+    """Creates the payment's one refund, with its ``payment.refunded`` audit row; None if it already has one
+    (and then no row)."""
     return uow.execute(
-        """
-        INSERT INTO refunds (id, payment_intent_id, booking_id, amount, reason)
-        VALUES (:id, :pi, :booking_id, :amount, :reason)
-        ON CONFLICT (payment_intent_id) DO NOTHING
-        RETURNING id
+        f"""
+        WITH r AS (
+            INSERT INTO refunds (id, payment_intent_id, booking_id, amount, reason)
+            VALUES (:id, :pi, :booking_id, :amount, :reason)
+            ON CONFLICT (payment_intent_id) DO NOTHING
+            RETURNING id, payment_intent_id, booking_id, amount, reason
+        ), audit AS (
+            INSERT INTO audit_log {audit.COLUMNS}
+            SELECT {audit.ACTOR}, 'payment.refunded', 'payment', r.payment_intent_id, h.show_id,
+                   jsonb_build_object('refundId', r.id, 'bookingId', r.booking_id, 'amount', r.amount,
+                                      'currency', p.currency, 'reason', r.reason, 'userId', p.user_id)
+            FROM r LEFT JOIN payments p ON p.payment_intent_id = r.payment_intent_id
+            LEFT JOIN holds h ON h.id = p.hold_id
+        )
+        SELECT id FROM r
         """,
-        {"id": uuid.uuid4(), "pi": intent_id, "booking_id": booking_id, "amount": amount, "reason": reason},
+        {"id": uuid.uuid4(), "pi": intent_id, "booking_id": booking_id, "amount": amount, "reason": reason,
+         **who.params},
     ).scalar()

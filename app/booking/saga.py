@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from app.audit import log as audit
+from app.audit.log import AuditActor
 from app.booking import queries
 from app.errors import Degraded, HoldExpired, HoldNotFound, PaymentNotCompleted, ValidationFailed
 from app.notifications.outbox import booking_context, format_money, queue_message
@@ -127,7 +129,7 @@ def confirm(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uui
     if existing is not None:
         return Settlement("BOOKED", booking_id=existing, created=False)
     intent = _gateway(lambda: gateway.retrieve_intent(intent_id))
-    return settle_intent(uow, gateway, intent)
+    return settle_intent(uow, gateway, intent, audit.fan(user_id))
 
 
 def raise_unless_booked(settlement: Settlement) -> None:
@@ -146,8 +148,13 @@ def raise_unless_booked(settlement: Settlement) -> None:
 # ---------------------------------------------------------------- settling
 
 
-def settle_intent(uow: UnitOfWork, gateway: PaymentGateway, intent: Intent) -> Settlement:
-    """Brings Postgres in line with the gateway's view of one intent. Idempotent."""
+def settle_intent(
+    uow: UnitOfWork, gateway: PaymentGateway, intent: Intent, who: AuditActor = audit.SYSTEM
+) -> Settlement:
+    """Brings Postgres in line with the gateway's view of one intent. Idempotent.
+
+    ``who`` asked: the fan's confirm call, the gateway's webhook, or the system (reconciliation,
+    expiry, a show's cancellation); the audit rows of whatever this changes name them."""
     hold_id = _hold_of(uow, intent)
     if hold_id is None:
         log.error("intent %s names no hold of ours; leaving it alone", intent.id)
@@ -158,9 +165,9 @@ def settle_intent(uow: UnitOfWork, gateway: PaymentGateway, intent: Intent) -> S
     queries.record_intent(uow, hold, intent.id)
 
     if intent.succeeded:
-        settlement = _settle_success(uow, hold, intent)
+        settlement = _settle_success(uow, hold, intent, who)
     elif intent.status == "canceled":
-        settlement = _settle_cancellation(uow, hold, intent)
+        settlement = _settle_cancellation(uow, hold, intent, who)
     else:
         status = "FAILED" if intent.status == "requires_payment_method" else "PROCESSING"
         queries.set_payment_status(uow, intent.id, status)
@@ -179,7 +186,7 @@ def _hold_of(uow: UnitOfWork, intent: Intent) -> uuid.UUID | None:
         return None
 
 
-def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent) -> Settlement:
+def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditActor) -> Settlement:
     queries.set_payment_status(uow, intent.id, "SUCCEEDED")
     existing = queries.booking_for_intent(uow, intent.id)
     if existing is not None:
@@ -189,18 +196,18 @@ def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent) -> Settlement:
     if intent.amount_received != hold.amount or intent.currency != hold.currency:
         log.error("intent %s paid %s %s for a hold of %s %s; refunding", intent.id, intent.amount_received,
                   intent.currency, hold.amount, hold.currency)
-        return _refund_instead(uow, hold, intent, "AMOUNT_MISMATCH")
+        return _refund_instead(uow, hold, intent, "AMOUNT_MISMATCH", who)
 
     if queries.show_cancelled(uow, hold.show_id):
-        return _refund_instead(uow, hold, intent, "SHOW_CANCELLED")
+        return _refund_instead(uow, hold, intent, "SHOW_CANCELLED", who)
 
     booking_id = uuid.uuid4()
     attempt = uow.session.begin_nested()
-    queries.insert_booking(uow, booking_id, hold, intent.id)
+    queries.insert_booking(uow, booking_id, hold, intent.id, who)
     booked = queries.book_seats(uow, hold, booking_id)
     if len(booked) < len(hold.seat_ids):
         attempt.rollback()
-        return _refund_instead(uow, hold, intent, "HOLD_LAPSED")
+        return _refund_instead(uow, hold, intent, "HOLD_LAPSED", who)
     attempt.commit()
     queries.mark_hold(uow, hold.id, "CONFIRMED")
     followups = Followups(booked_seats={hold.show_id: list(hold.seat_ids)})
@@ -210,13 +217,13 @@ def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent) -> Settlement:
     return Settlement("BOOKED", booking_id=booking_id, created=True, followups=followups)
 
 
-def _refund_instead(uow: UnitOfWork, hold: Any, intent: Intent, reason: str) -> Settlement:
+def _refund_instead(uow: UnitOfWork, hold: Any, intent: Intent, reason: str, who: AuditActor) -> Settlement:
     """The money came but the seats cannot be had: release what the hold still has and refund in full."""
     freed = queries.free_hold_seats(uow, hold.id, hold.show_id)
     if hold.status == "ACTIVE":
-        queries.mark_hold(uow, hold.id, "EXPIRED")
+        queries.end_hold(uow, hold.id, "EXPIRED", who, reason)
     followups = Followups(freed_seats={hold.show_id: freed})
-    refund_id = queries.insert_refund(uow, intent.id, intent.amount_received, reason, None)
+    refund_id = queries.insert_refund(uow, intent.id, intent.amount_received, reason, None, who)
     if refund_id is not None:
         followups.refunds.append(refund_id)
         title = uow.execute(
@@ -230,13 +237,13 @@ def _refund_instead(uow: UnitOfWork, hold: Any, intent: Intent, reason: str) -> 
     return Settlement("REFUNDED", followups=followups)
 
 
-def _settle_cancellation(uow: UnitOfWork, hold: Any, intent: Intent) -> Settlement:
+def _settle_cancellation(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditActor) -> Settlement:
     """The intent was cancelled at the gateway: it can no longer succeed, so its seats go back on sale."""
     queries.set_payment_status(uow, intent.id, "CANCELED")
     followups = Followups()
     if hold.status == "ACTIVE" and hold.payment_intent_id == intent.id:
         followups.freed_seats[hold.show_id] = queries.free_hold_seats(uow, hold.id, hold.show_id)
-        queries.mark_hold(uow, hold.id, "EXPIRED" if not hold.live else "RELEASED")
+        queries.end_hold(uow, hold.id, "EXPIRED" if not hold.live else "RELEASED", who, "PAYMENT_CANCELED")
     return Settlement("CANCELED", payment_status="canceled", followups=followups)
 
 
@@ -251,14 +258,14 @@ def expire_hold(uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID) ->
         return None
     if hold.payment_started_at is None:
         freed = queries.free_hold_seats(uow, hold.id, hold.show_id)
-        queries.mark_hold(uow, hold.id, "EXPIRED")
+        queries.end_hold(uow, hold.id, "EXPIRED", audit.SYSTEM, "LAPSED")
         uow.commit()
         return Settlement("CANCELED", followups=Followups(freed_seats={hold.show_id: freed}))
     uow.rollback()  # never hold a row lock across a gateway call
     intent = _current_intent(gateway, hold)
     if not intent.succeeded and intent.status != "canceled":
         intent = gateway.cancel_intent(intent.id)
-    return settle_intent(uow, gateway, intent)
+    return settle_intent(uow, gateway, intent, audit.SYSTEM)
 
 
 def release_paying_hold(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID) -> Settlement:
@@ -268,10 +275,11 @@ def release_paying_hold(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, 
     uow.rollback()
     if hold is None or hold.user_id != user_id:
         raise HoldNotFound(f"hold {hold_id} does not exist")
-    return _gateway(lambda: end_paying_hold(uow, gateway, hold_id))
+    return _gateway(lambda: end_paying_hold(uow, gateway, hold_id, audit.fan(user_id)))
 
 
-def end_paying_hold(uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID) -> Settlement:
+def end_paying_hold(uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID,
+                    who: AuditActor = audit.SYSTEM) -> Settlement:
     """Cancels the hold's intent at the gateway unless it already succeeded, then settles on the answer.
     Raises GatewayUnavailable if the gateway does not answer (the caller retries)."""
     hold = queries.lock_hold(uow, hold_id)
@@ -281,7 +289,7 @@ def end_paying_hold(uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID
     intent = _current_intent(gateway, hold)
     if not intent.succeeded and intent.status != "canceled":
         intent = gateway.cancel_intent(intent.id)
-    return settle_intent(uow, gateway, intent)
+    return settle_intent(uow, gateway, intent, who)
 
 
 def _current_intent(gateway: PaymentGateway, hold: Any) -> Intent:

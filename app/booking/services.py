@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from app.audit import log as audit
 from app.booking import queries
 from app.booking.refund_policy import refund_for
 from app.booking.saga import Followups
@@ -90,8 +91,12 @@ def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> tupl
             {"show_id": row.show_id, "id": booking_id},
         )
         followups.freed_seats[row.show_id] = [r.seat_id for r in freed]
+        who = audit.fan(user_id)
+        audit.record(uow, who, "booking.cancelled", "booking", booking_id, show_id=row.show_id, details={
+            "seatIds": list(row.seat_ids), "amount": row.amount, "refundAmount": refund,
+            "paymentIntentId": row.payment_intent_id, "reason": "CUSTOMER_CANCELLED"})
         if refund > 0:
-            refund_id = queries.insert_refund(uow, row.payment_intent_id, refund, "CUSTOMER_CANCELLED", booking_id)
+            refund_id = queries.insert_refund(uow, row.payment_intent_id, refund, "CUSTOMER_CANCELLED", booking_id, who)
             if refund_id is not None:
                 followups.refunds.append(refund_id)
         context = booking_context(uow, booking_id)

@@ -8,7 +8,8 @@ from app.unit_of_work import UnitOfWork
 
 def release_expired_holds(uow: UnitOfWork, batch: int = 1000) -> tuple[int, dict[int, list[str]]]:
     """Expires up to ``batch`` lapsed holds that have no payment in flight and frees their seats,
-    in one statement. Returns how many holds ended and the seats freed per show."""
+    in one statement, with one ``hold.expired`` audit row per hold. Returns how many holds ended
+    and the seats freed per show."""
     rows = uow.execute(
         """
         WITH expired AS (
@@ -30,7 +31,12 @@ def release_expired_holds(uow: UnitOfWork, batch: int = 1000) -> tuple[int, dict
         ), ended AS (
             UPDATE holds h SET status = 'EXPIRED', ended_at = now()
             FROM expired WHERE h.id = expired.id
-            RETURNING h.id
+            RETURNING h.id, h.show_id, h.user_id, h.seat_ids
+        ), audit AS (
+            INSERT INTO audit_log (actor_user_id, actor_kind, action, subject_type, subject_id, show_id, details)
+            SELECT CAST(NULL AS bigint), 'system', 'hold.expired', 'hold', CAST(ended.id AS text), ended.show_id,
+                   jsonb_build_object('seatIds', ended.seat_ids, 'userId', ended.user_id, 'reason', 'LAPSED')
+            FROM ended
         )
         SELECT (SELECT count(*) FROM ended) AS ended,
                (SELECT coalesce(array_agg(show_id), '{}') FROM freed) AS show_ids,

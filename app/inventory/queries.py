@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from app.audit import log as audit
 from app.unit_of_work import UnitOfWork
 
 # A seat is free to take if it is AVAILABLE or its hold has lapsed.
@@ -33,12 +34,13 @@ def lock_user_show(uow: UnitOfWork, user_id: int, show_id: int) -> Row[Any] | No
 
 class HoldAttempt:
     """What :func:`hold_free_seats` did: the hold row (None when the show is not on sale or the
-    user is over the cap), the seats the user already held, and the seats it took."""
+    user is over the cap), the seats of the show the user already had (held or booked), and the
+    seats it took."""
 
-    __slots__ = ("hold", "already_held", "taken")
+    __slots__ = ("hold", "already_has", "taken")
 
-    def __init__(self, hold: Row[Any] | None, already_held: int, taken: list[str]) -> None:
-        self.hold, self.already_held, self.taken = hold, already_held, taken
+    def __init__(self, hold: Row[Any] | None, already_has: int, taken: list[str]) -> None:
+        self.hold, self.already_has, self.taken = hold, already_has, taken
 
 
 def hold_free_seats(
@@ -49,15 +51,26 @@ def hold_free_seats(
     sale and the user stays within ``max_seats`` for it, and marks those of ``seat_ids`` that are
     free as HELD by it. The caller keeps the hold only if every seat was taken.
 
-    Run after :func:`lock_user_show` in the same transaction: this statement's snapshot then
-    sees every hold the user's earlier requests committed. Holds whose seats are taken over after
-    they lapsed are marked EXPIRED here too, so the holds table keeps agreeing with the seats.
+    The cap counts the seats the user holds (live holds, and paying holds whatever their expiry:
+    their seats stay protected) plus the seats of their confirmed bookings for the show, so paying
+    for seats does not make room for more. Run after :func:`lock_user_show` in the same
+    transaction: this statement's snapshot then sees every hold and booking the user's earlier
+    requests committed (a hold becomes a booking in one transaction, so a seat never counts twice
+    or not at all). Holds whose seats are taken over after they lapsed are marked EXPIRED here too,
+    so the holds table keeps agreeing with the seats.
+
+    The audit rows are written here too: ``hold.created`` only when every seat was taken (the
+    caller rolls back otherwise, which would remove it anyway), and ``hold.expired`` for each
+    lapsed hold that lost seats.
     """
     row = uow.execute(
         f"""
         WITH mine AS (
-            SELECT coalesce(sum(cardinality(seat_ids)), 0) AS held FROM holds
-            WHERE user_id = :user_id AND show_id = :show_id AND status = 'ACTIVE' AND expires_at > now()
+            SELECT (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM holds
+                     WHERE user_id = :user_id AND show_id = :show_id AND status = 'ACTIVE'
+                       AND (expires_at > now() OR payment_started_at IS NOT NULL))
+                 + (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM bookings
+                     WHERE user_id = :user_id AND show_id = :show_id AND status = 'CONFIRMED') AS held
         ), h AS (
             INSERT INTO holds (id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at)
             SELECT :hold_id, s.id, :user_id, :seat_ids,
@@ -86,6 +99,19 @@ def hold_free_seats(
         ), lapsed AS (
             UPDATE holds SET status = 'EXPIRED', ended_at = now()
             WHERE id IN (SELECT lapsed_hold_id FROM taken) AND status = 'ACTIVE' AND expires_at <= now()
+            RETURNING id, show_id, user_id, seat_ids
+        ), audit AS (
+            INSERT INTO audit_log {audit.COLUMNS}
+            SELECT CAST(:user_id AS bigint), 'fan', 'hold.created', 'hold', CAST(:hold_id AS text),
+                   CAST(:show_id AS bigint),
+                   jsonb_build_object('seatIds', CAST(:seat_ids AS text[]), 'amount', h.amount,
+                                      'currency', h.currency, 'expiresAt', h.expires_at)
+            FROM h WHERE (SELECT count(*) FROM taken) = cardinality(CAST(:seat_ids AS text[]))
+            UNION ALL
+            SELECT CAST(NULL AS bigint), 'system', 'hold.expired', 'hold', CAST(l.id AS text), l.show_id,
+                   jsonb_build_object('seatIds', l.seat_ids, 'userId', l.user_id, 'reason', 'LAPSED',
+                                      'seatsTakenBy', CAST(:hold_id AS text))
+            FROM lapsed l
         )
         SELECT mine.held, h.created_at, h.expires_at, h.amount, h.currency,
                ARRAY(SELECT seat_id FROM taken) AS taken
@@ -129,16 +155,30 @@ def get_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> Row[Any] | None:
 def release_hold(uow: UnitOfWork, hold_id: uuid.UUID, user_id: int) -> list[str] | None:
     """Ends the user's hold and frees the seats it still holds; None if it was paid for or is not theirs.
 
-    A lapsed hold may still have seats nobody took over: releasing it frees those too.
+    A lapsed hold may still have seats nobody took over: releasing it frees those too. The hold's
+    end (RELEASED, or EXPIRED if its time had run out) is audited once, when it happens: releasing
+    a hold that had already ended writes no row.
     """
     ended = uow.execute(
-        """
-        UPDATE holds
-        SET status = CASE WHEN status = 'EXPIRED' OR expires_at <= now() THEN 'EXPIRED' ELSE 'RELEASED' END,
-            ended_at = coalesce(ended_at, now())
-        WHERE id = :hold_id AND user_id = :user_id AND status IN ('ACTIVE', 'EXPIRED')
-          AND (status = 'EXPIRED' OR payment_started_at IS NULL)  -- a paying hold ends through the gateway
-        RETURNING show_id
+        f"""
+        WITH target AS (
+            SELECT id, show_id, status FROM holds
+            WHERE id = :hold_id AND user_id = :user_id AND status IN ('ACTIVE', 'EXPIRED')
+              AND (status = 'EXPIRED' OR payment_started_at IS NULL)  -- a paying hold ends through the gateway
+            FOR UPDATE
+        ), ended AS (
+            UPDATE holds h
+            SET status = CASE WHEN h.expires_at <= now() THEN 'EXPIRED' ELSE 'RELEASED' END, ended_at = now()
+            FROM target t WHERE h.id = t.id AND t.status = 'ACTIVE'
+            RETURNING h.id, h.show_id, h.status, h.seat_ids
+        ), audit AS (
+            INSERT INTO audit_log {audit.COLUMNS}
+            SELECT CAST(:user_id AS bigint), 'fan',
+                   CASE e.status WHEN 'EXPIRED' THEN 'hold.expired' ELSE 'hold.released' END,
+                   'hold', CAST(e.id AS text), e.show_id, jsonb_build_object('seatIds', e.seat_ids)
+            FROM ended e
+        )
+        SELECT show_id FROM target
         """,
         {"hold_id": hold_id, "user_id": user_id},
     ).first()

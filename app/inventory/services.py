@@ -113,12 +113,9 @@ def hold_seats(
     hold = attempt.hold
     if hold is None:
         uow.rollback()
-        if rule is not None and attempt.already_held + len(seat_ids) > limits.max_held_seats_per_user_show:
-            raise SeatLimitExceeded(
-                f"you may hold at most {limits.max_held_seats_per_user_show} seats for this show at once",
-                limit=limits.max_held_seats_per_user_show,
-                held=attempt.already_held,
-            )
+        if rule is not None and attempt.already_has + len(seat_ids) > limits.max_held_seats_per_user_show:
+            raise SeatLimitExceeded(seat_limit_message(limits.max_held_seats_per_user_show, attempt.already_has),
+                                    limit=limits.max_held_seats_per_user_show, held=attempt.already_has)
         raise _why_not_on_sale(uow, show_id)
 
     taken = attempt.taken
@@ -141,6 +138,13 @@ def hold_seats(
         hold_id=hold_id, show_id=show_id, user_id=user_id, status="ACTIVE", seat_ids=list(seat_ids),
         amount=hold.amount, currency=hold.currency, created_at=hold.created_at, expires_at=hold.expires_at,
     )
+
+
+def seat_limit_message(limit: int, has: int) -> str:
+    """Why a hold is over the per-fan cap, which counts seats held and seats booked together."""
+    already = "none yet" if has == 0 else f"{has} already"
+    return (f"you can have at most {limit} seats for this show, held and booked together "
+            f"(you have {already})")
 
 
 def _why_not_on_sale(uow: UnitOfWork, show_id: int) -> Exception:

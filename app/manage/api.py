@@ -5,6 +5,7 @@ every read and write to the actor's organisation.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -84,12 +85,16 @@ def get_venue(venue_id: str):
 
 @bp.get("/venues/<venue_id>/layout")
 def get_layout(venue_id: str):
+    vid = _venue_id(venue_id)
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise ValidationFailed("format must be json or csv", fields=[{"field": "format", "message": "unknown format"}])
     with unit_of_work() as uow:
-        seats = venues.get_layout(uow, actor(), _venue_id(venue_id))
-    if request.args.get("format") == "csv":
+        seats = venues.get_layout(uow, actor(), vid)
+    if fmt == "csv":
         return Response(layouts.to_csv(seats), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="venue-{int(venue_id)}-layout.csv"'})
-    return {"venueId": str(_venue_id(venue_id)), "seats": [venues.seat_view(s) for s in seats]}
+                        headers={"Content-Disposition": f'attachment; filename="venue-{vid}-layout.csv"'})
+    return {"venueId": str(vid), "seats": [venues.seat_view(s) for s in seats]}
 
 
 class SeatRequest(Strict):
@@ -268,8 +273,12 @@ class QueueRequest(Strict):
         return shows.QueueSettings(self.batchSize, self.admissionIntervalSeconds, self.maxActive, self.sessionSeconds)
 
 
+# The date and the hours and minutes, at least; pydantic would also read a bare number as Unix time.
+ISO_TIME_START = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+
+
 def _iso_text(value: Any) -> Any:
-    if not isinstance(value, str) or len(value) < 16:
+    if not isinstance(value, str) or not ISO_TIME_START.match(value):
         raise ValueError("must be an ISO 8601 date and time, e.g. 2026-12-01T19:30 (the venue's time) or with an offset")
     return value
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.audit import log as audit
 from app.errors import SeatsUnavailable, ShowCancelled, ValidationFailed
 from app.inventory.seatmap import SectionNotFound
 from app.manage import access
@@ -19,6 +20,7 @@ from app.manage.access import Actor
 from app.unit_of_work import UnitOfWork
 
 BLOCK_KINDS = ("KILL", "HOUSE")
+BLOCK_ACTIONS = {"KILL": "seats.killed", "HOUSE": "seats.house_held"}
 MAX_SEATS_PER_CHANGE = 5000
 
 
@@ -98,7 +100,7 @@ def block_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequence[
         raise ShowCancelled("this show is cancelled")
     wanted = _check_seat_ids(uow, show_id, seat_ids)
     rows = uow.execute(
-        """
+        f"""
         WITH candidates AS (
             SELECT show_id, seat_id, hold_id AS lapsed_hold_id FROM show_seats
             WHERE show_id = :show AND seat_id = ANY(:ids)
@@ -112,6 +114,13 @@ def block_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequence[
             UPDATE holds SET status = 'EXPIRED', ended_at = now()
             WHERE id IN (SELECT lapsed_hold_id FROM taken) AND status = 'ACTIVE' AND expires_at <= now()
               AND payment_started_at IS NULL
+            RETURNING id, show_id, user_id, seat_ids
+        ), audit AS (
+            INSERT INTO audit_log {audit.COLUMNS}
+            SELECT CAST(NULL AS bigint), 'system', 'hold.expired', 'hold', CAST(l.id AS text), l.show_id,
+                   jsonb_build_object('seatIds', l.seat_ids, 'userId', l.user_id, 'reason', 'LAPSED',
+                                      'seatsTakenBy', 'box office')
+            FROM lapsed l
         )
         SELECT seat_id FROM taken
         """,
@@ -122,6 +131,8 @@ def block_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequence[
     if missing:
         uow.rollback()
         raise SeatsUnavailable("some of these seats are held or booked by fans", seatIds=missing)
+    audit.record(uow, audit.manager(actor), BLOCK_ACTIONS[kind], "show", show_id, show_id=show_id,
+                 details={"seatIds": wanted, "kind": kind})
     uow.commit()
     return wanted
 
@@ -147,6 +158,9 @@ def unblock_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequenc
         """,
         {"show": show_id, "ids": wanted},
     ).scalars())
+    if freed:
+        audit.record(uow, audit.manager(actor), "seats.released", "show", show_id, show_id=show_id,
+                     details={"seatIds": sorted(freed)})
     uow.commit()
     return sorted(freed)
 

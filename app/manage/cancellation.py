@@ -16,6 +16,7 @@ import logging
 import uuid
 from typing import Any
 
+from app.audit import log as audit
 from app.booking import queries as booking_queries
 from app.booking.saga import Followups, end_paying_hold
 from app.manage import access
@@ -38,6 +39,8 @@ def cancel_show(uow: UnitOfWork, actor: Actor, show_id: int, reason: str) -> boo
         "UPDATE shows SET status = 'CANCELLED', cancelled_at = now(), cancel_reason = :reason WHERE id = :id",
         {"reason": reason or None, "id": show_id},
     )
+    audit.record(uow, audit.manager(actor), "show.cancelled", "show", show_id, show_id=show_id,
+                 details={"reason": reason or None, "title": show.title})
     uow.commit()
     log.info("show %s cancelled by user %s", show_id, actor.user_id)
     return True
@@ -78,11 +81,16 @@ def progress(uow: UnitOfWork, show_id: int) -> dict[str, Any]:
 
 def _release_unpaid_holds(uow: UnitOfWork, show_id: int) -> Followups:
     rows = uow.execute(
-        """
+        f"""
         WITH ended AS (
             UPDATE holds SET status = 'RELEASED', ended_at = now()
             WHERE show_id = :s AND status = 'ACTIVE' AND payment_started_at IS NULL
-            RETURNING id
+            RETURNING id, user_id, seat_ids
+        ), audit AS (
+            INSERT INTO audit_log {audit.COLUMNS}
+            SELECT CAST(NULL AS bigint), 'system', 'hold.released', 'hold', CAST(ended.id AS text), CAST(:s AS bigint),
+                   jsonb_build_object('seatIds', ended.seat_ids, 'userId', ended.user_id, 'reason', 'SHOW_CANCELLED')
+            FROM ended
         ), seats AS (
             SELECT show_id, seat_id FROM show_seats
             WHERE show_id = :s AND status = 'HELD' AND hold_id IN (SELECT id FROM ended)
@@ -118,9 +126,18 @@ def _cancel_bookings(uow: UnitOfWork, show_id: int, reason: str | None) -> tuple
         return 0, followups
     ids = [b.id for b in batch]
     uow.execute(
-        """
-        UPDATE bookings SET status = 'CANCELLED', cancelled_at = now(), refund_amount = amount
-        WHERE id = ANY(:ids) AND status = 'CONFIRMED'
+        f"""
+        WITH cancelled AS (
+            UPDATE bookings SET status = 'CANCELLED', cancelled_at = now(), refund_amount = amount
+            WHERE id = ANY(:ids) AND status = 'CONFIRMED'
+            RETURNING id, show_id, user_id, seat_ids, amount, refund_amount, payment_intent_id
+        )
+        INSERT INTO audit_log {audit.COLUMNS}
+        SELECT CAST(NULL AS bigint), 'system', 'booking.cancelled', 'booking', CAST(c.id AS text), c.show_id,
+               jsonb_build_object('userId', c.user_id, 'seatIds', c.seat_ids, 'amount', c.amount,
+                                  'refundAmount', c.refund_amount, 'paymentIntentId', c.payment_intent_id,
+                                  'reason', 'SHOW_CANCELLED')
+        FROM cancelled c
         """,
         {"ids": ids},
     )
@@ -139,7 +156,8 @@ def _cancel_bookings(uow: UnitOfWork, show_id: int, reason: str | None) -> tuple
     followups.freed_seats[show_id] = [r.seat_id for r in freed]
     for b in batch:
         if b.amount > 0:
-            refund_id = booking_queries.insert_refund(uow, b.payment_intent_id, b.amount, "SHOW_CANCELLED", b.id)
+            refund_id = booking_queries.insert_refund(uow, b.payment_intent_id, b.amount, "SHOW_CANCELLED", b.id,
+                                                      audit.SYSTEM)
             if refund_id is not None:
                 followups.refunds.append(refund_id)
         context = {**booking_context(uow, b.id), "reason": reason or ""}
@@ -174,7 +192,7 @@ def work(uow: UnitOfWork, gateway: PaymentGateway, show_id: int, run_followups, 
     for hold_id in _paying_holds(uow, show_id):
         uow.rollback()
         try:
-            settlement = end_paying_hold(uow, gateway, hold_id)
+            settlement = end_paying_hold(uow, gateway, hold_id, audit.SYSTEM)
         except GatewayUnavailable as exc:
             log.warning("show %s: hold %s waits for the gateway: %s", show_id, hold_id, exc)
             unreachable = exc

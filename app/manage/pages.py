@@ -1,6 +1,7 @@
 """The manager dashboard: server-rendered pages and htmx fragments over the same services as the API."""
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from functools import wraps
 from typing import Any
@@ -308,10 +309,7 @@ def _show_form_data(form: Any, with_ids: bool) -> dict[str, Any]:
     prices = {}
     for key, value in form.items():
         if key.startswith("price-") and value.strip():
-            try:
-                prices[key[6:]] = round(float(value) * 100)
-            except ValueError:
-                prices[key[6:]] = value
+            prices[key[6:]] = _minor_units(value)
     if prices or with_ids:
         data["prices"] = prices
     rules = []
@@ -319,7 +317,7 @@ def _show_form_data(form: Any, with_ids: bool) -> dict[str, Any]:
         if form.get(hours, "").strip():
             rules.append({"hoursBefore": form.get(hours).strip(), "refundPercent": percent})
     fee = form.get("refundFee", "").strip() or "0"
-    data["refundPolicy"] = {"rules": rules, "feeMinor": round(float(fee) * 100) if _number(fee) else fee}
+    data["refundPolicy"] = {"rules": rules, "feeMinor": _minor_units(fee)}
     if form.get("queueRequired"):
         data["queue"] = {k: form.get(k) for k in ("batchSize", "admissionIntervalSeconds", "maxActive",
                                                    "sessionSeconds") if form.get(k)}
@@ -328,12 +326,15 @@ def _show_form_data(form: Any, with_ids: bool) -> dict[str, Any]:
     return data
 
 
-def _number(raw: str) -> bool:
+def _minor_units(raw: str) -> Any:
+    """An amount typed in major units (`12.50`) in minor units (1250). Anything else, including
+    `inf`, `nan` and numbers too large for a float, is passed on as typed for the form's request
+    model to refuse."""
     try:
-        float(raw)
-        return True
+        minor = float(raw) * 100
     except ValueError:
-        return False
+        return raw
+    return round(minor) if math.isfinite(minor) else raw
 
 
 def _show_form_options(uow: UnitOfWork) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import logging
 import redis
 from sqlalchemy.exc import IntegrityError
 
+from app.audit import log as audit
 from app.catalog import scheduling
 from app.errors import EventExists, ShowCancelled, ShowExists, ValidationFailed
 from app.manage import access, queries
@@ -42,6 +43,8 @@ def create_event(uow: UnitOfWork, actor: Actor, title: str, category: str, descr
         raise EventExists("your organisation already has an event with that title")
     try:
         event_id = queries.insert_event(uow, owner, title, category, description, minutes)
+        audit.record(uow, audit.manager(actor), "event.created", "event", event_id, details={
+            "title": title, "category": category, "durationMinutes": minutes, "organisationId": owner})
         uow.commit()
     except IntegrityError as exc:  # created by a concurrent request since the check
         raise EventExists("your organisation already has an event with that title") from exc
@@ -56,6 +59,8 @@ def update_event(uow: UnitOfWork, actor: Actor, event_id: int, changes: dict[str
         raise EventExists("your organisation already has an event with that title")
     try:
         queries.update_event(uow, event_id, changes)
+        audit.record(uow, audit.manager(actor), "event.updated", "event", event_id,
+                     details={"changes": changes, "titleBefore": event.title})
         uow.commit()
     except IntegrityError as exc:
         raise EventExists("your organisation already has an event with that title") from exc
@@ -139,10 +144,21 @@ def create_show(uow: UnitOfWork, actor: Actor, data: ShowInput, redis_client: An
         currency=data.currency, prices=data.prices, queue_required=data.queue is not None,
         refund_policy=data.refund_policy,
     )
+    audit.record(uow, audit.manager(actor), "show.created", "show", show_id, show_id=show_id, details={
+        "eventId": event.id, "venueId": venue.id, "startsAt": starts, "saleOpensAt": opens, "saleClosesAt": closes,
+        "currency": data.currency, "prices": data.prices, "refundPolicy": data.refund_policy,
+        "queue": _queue_detail(data.queue)})
     if data.queue is not None:
-        _open_queue(uow, event.id, data.queue, opens, redis_client)
+        _open_queue(uow, event.id, data.queue, opens, redis_client)  # commits the show with the room's settings
     uow.commit()
     return show_id
+
+
+def _queue_detail(queue: Any) -> Any:
+    """A waiting-room setting as the audit log records it."""
+    if queue is KEEP_QUEUE:
+        return "KEEP"
+    return queue  # None, or QueueSettings (a dataclass: stored as an object)
 
 
 def _open_queue(uow: UnitOfWork, event_id: int, queue: QueueSettings, opens: datetime, redis_client: Any) -> None:
@@ -192,15 +208,25 @@ def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, 
             raise ValidationFailed("prices name tiers the venue does not have", unknownTiers=extra)
         queries.set_prices(uow, show.id, prices)
     if "queue" in changes:
+        row["queue_required"] = changes["queue"] is not None
+    queries.update_show(uow, show.id, row)
+    after = {**changes, **{k: v for k, v in (("starts_at", starts), ("sale_opens_at", opens),
+                                             ("sale_closes_at", closes)) if k in changes}}
+    if "queue" in changes:
+        after["queue"] = _queue_detail(changes["queue"])
+    before = {"starts_at": show.starts_at, "sale_opens_at": show.sale_opens_at, "sale_closes_at": show.sale_closes_at,
+              "refund_policy": show.refund_policy, "queue": {"queueRequired": show.queue_required}}
+    audit.record(uow, audit.manager(actor), "show.updated", "show", show.id, show_id=show.id,
+                 details={"changes": after, "before": {k: v for k, v in before.items() if k in after}})
+    if "queue" in changes:
         queue = changes["queue"]
-        row["queue_required"] = queue is not None
         has_room = uow.execute("SELECT EXISTS (SELECT 1 FROM gate_queues WHERE event_id = :e)",
                                {"e": show.event_id}).scalar_one()
         # Settings given are applied; "queue-protected" alone keeps the event's room as it is set up.
+        # Opening the room commits the show's changes with its settings.
         if isinstance(queue, QueueSettings) or (queue is KEEP_QUEUE and not has_room):
             _open_queue(uow, show.event_id, queue if isinstance(queue, QueueSettings) else QueueSettings(), opens,
                         redis_client)
-    queries.update_show(uow, show.id, row)
     uow.commit()
 
 

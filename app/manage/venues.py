@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from app.audit import log as audit
 from app.catalog import queries as catalog_queries
 from app.catalog.layout import SeatSpec
 from app.catalog.scheduling import add_layout
@@ -18,6 +19,7 @@ from app.manage.layouts import MAX_SEATS, LayoutRejected, LineError, RowBlock, b
 from app.unit_of_work import UnitOfWork
 
 VENUE_KINDS = ("cinema", "theatre", "concert_hall", "stadium", "arena", "club", "other")
+AUDITED_SEAT_IDS = 200  # a layout change's audit row names at most this many seats of each kind; counts are exact
 
 
 def list_venues(uow: UnitOfWork, actor: Actor) -> list[dict[str, Any]]:
@@ -42,6 +44,8 @@ def create_venue(uow: UnitOfWork, actor: Actor, city_id: int, name: str, kind: s
         raise VenueExists("there is already a venue with that name in this city")
     try:
         venue_id = queries.insert_venue(uow, owner, city_id, name, kind, address)
+        audit.record(uow, audit.manager(actor), "venue.created", "venue", venue_id, details={
+            "name": name, "kind": kind, "address": address, "cityId": city_id, "organisationId": owner})
         uow.commit()
     except IntegrityError as exc:  # created by a concurrent request since the check
         raise VenueExists("there is already a venue with that name in this city") from exc
@@ -122,9 +126,14 @@ def apply_layout(uow: UnitOfWork, actor: Actor, venue_id: int, seats: Sequence[S
     added = [(ordinal, seat) for ordinal, seat in enumerate(seats) if seat.seat_id not in old]
     add_layout(uow, venue_id, [s for _, s in added], [o for o, _ in added])
     queries.sync_show_seats(uow, venue_id)
+    modified = [s.seat_id for s in seats if s.seat_id in old and old[s.seat_id] != s]
+    summary = {"seats": len(seats), "added": len(added), "removed": len(removed), "changed": len(modified)}
+    if added or removed or modified or [s.seat_id for s in seats] != list(old):
+        audit.record(uow, audit.manager(actor), "layout.changed", "venue", venue_id, details={
+            **summary, "addedSeats": [s.seat_id for _, s in added][:AUDITED_SEAT_IDS],
+            "removedSeats": removed[:AUDITED_SEAT_IDS], "changedSeats": modified[:AUDITED_SEAT_IDS]})
     uow.commit()
-    return {"seats": len(seats), "added": len(new_ids - set(old)), "removed": len(removed),
-            "changed": sum(1 for s in seats if s.seat_id in old and old[s.seat_id] != s)}
+    return summary
 
 
 def _label(s: SeatSpec) -> tuple[str, str, int, str]:

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import redis
-from flask import Blueprint
+from flask import Blueprint, Response, current_app
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import redis_store
+from app.ops.metrics import registry
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("ops", __name__)
@@ -34,3 +36,10 @@ def readyz():
     return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503, {
         "Cache-Control": "no-store"
     }
+
+
+@bp.get("/metrics")
+def metrics():
+    """This process's figures in Prometheus' text format."""
+    return Response(generate_latest(registry(current_app)), content_type=CONTENT_TYPE_LATEST,
+                    headers={"Cache-Control": "no-store"})

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from app.audit import log as audit
 from app.booking.saga import Followups, settle_intent
 from app.payments.gateway import GatewayRejected, PaymentGateway
 from app.unit_of_work import UnitOfWork
@@ -39,7 +40,7 @@ def process_webhook_event(uow: UnitOfWork, gateway: PaymentGateway, event_id: st
     obj = event.payload["data"]["object"]
     followups = Followups()
     if event.type.startswith("payment_intent."):
-        followups = settle_intent(uow, gateway, gateway.retrieve_intent(obj["id"])).followups
+        followups = settle_intent(uow, gateway, gateway.retrieve_intent(obj["id"]), audit.GATEWAY).followups
     elif event.type == "charge.refunded" and obj.get("payment_intent"):
         uow.execute(
             "UPDATE payments SET refunded_amount = :r, updated_at = now() WHERE payment_intent_id = :pi",
@@ -65,13 +66,34 @@ def execute_refund(uow: UnitOfWork, gateway: PaymentGateway, refund_id: uuid.UUI
         done = gateway.refund(refund.payment_intent_id, refund.amount, idempotency_key=f"seatline-refund-{refund.id}")
     except GatewayRejected as exc:
         log.error("gateway refused refund %s: %s", refund_id, exc)
-        uow.execute("UPDATE refunds SET status = 'FAILED' WHERE id = :id AND status = 'PENDING'", {"id": refund_id})
+        uow.execute(
+            f"""
+            WITH r AS (
+                UPDATE refunds SET status = 'FAILED' WHERE id = :id AND status = 'PENDING'
+                RETURNING id, payment_intent_id, amount
+            )
+            INSERT INTO audit_log {audit.COLUMNS}
+            SELECT CAST(NULL AS bigint), 'system', 'refund.failed', 'payment', r.payment_intent_id, h.show_id,
+                   jsonb_build_object('refundId', r.id, 'amount', r.amount, 'error', CAST(:error AS text))
+            FROM r LEFT JOIN payments p ON p.payment_intent_id = r.payment_intent_id
+            LEFT JOIN holds h ON h.id = p.hold_id
+            """,
+            {"id": refund_id, "error": str(exc)[:500]},
+        )
         uow.commit()
         return
     uow.execute(
-        """
-        UPDATE refunds SET status = 'SUCCEEDED', gateway_refund_id = :gid, completed_at = now()
-        WHERE id = :id AND status = 'PENDING'
+        f"""
+        WITH r AS (
+            UPDATE refunds SET status = 'SUCCEEDED', gateway_refund_id = :gid, completed_at = now()
+            WHERE id = :id AND status = 'PENDING'
+            RETURNING id, payment_intent_id, amount, gateway_refund_id
+        )
+        INSERT INTO audit_log {audit.COLUMNS}
+        SELECT CAST(NULL AS bigint), 'system', 'refund.succeeded', 'payment', r.payment_intent_id, h.show_id,
+               jsonb_build_object('refundId', r.id, 'amount', r.amount, 'gatewayRefundId', r.gateway_refund_id)
+        FROM r LEFT JOIN payments p ON p.payment_intent_id = r.payment_intent_id
+        LEFT JOIN holds h ON h.id = p.hold_id
         """,
         {"gid": done.id, "id": refund_id},
     )

@@ -167,6 +167,8 @@ def hold_best_available(show_id: int):
         hold_id, failure = _hold(show_id, user_id, best)
         if hold_id is not None:
             return redirect(url_for("site.hold_page", hold_id=hold_id), code=303)
+        if failure[1] != 409:
+            return failure  # not a race for the seats (the per-fan cap, the sale): another try ends the same way
     return failure
 
 

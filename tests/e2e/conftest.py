@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import PER_IP_LIMITS
 from tests.support.db import Builder, app, clean_state, make, rds, smtp_sink  # noqa: F401  (fixtures)
 from tests.support.services import Simulator, start_simulator
 
@@ -63,6 +64,7 @@ def stack_env(app, smtp_sink) -> dict[str, str]:  # noqa: F811
         "OUTBOX_RETRY_AFTER_SECONDS": "1",
         "GATE_SIGNING_KEYS": settings.gate_signing_keys,
         "GATE_JWKS": settings.gate_jwks,
+        **{name.upper(): value for name, value in PER_IP_LIMITS.items()},
     }
 
 

@@ -43,3 +43,13 @@ def test_production_starts_with_its_secrets():
 def test_production_needs_the_gateway_secrets(missing):
     with pytest.raises(ConfigError, match=missing):
         Settings.from_env({k: v for k, v in PRODUCTION.items() if k != missing})
+
+
+def test_the_per_fan_seat_cap_reads_its_new_name_and_still_its_old_one():
+    assert Settings.from_env({}).max_held_seats_per_user_show == 8
+    assert Settings.from_env({"MAX_HELD_SEATS_PER_USER_SHOW": "6"}).max_held_seats_per_user_show == 6
+    assert Settings.from_env({"MAX_SEATS_PER_USER_SHOW": "4"}).max_held_seats_per_user_show == 4
+    both = {"MAX_SEATS_PER_USER_SHOW": "4", "MAX_HELD_SEATS_PER_USER_SHOW": "6"}
+    assert Settings.from_env(both).max_held_seats_per_user_show == 4
+    with pytest.raises(ConfigError):
+        Settings.from_env({"MAX_SEATS_PER_USER_SHOW": "0"})
