@@ -131,7 +131,8 @@ HOLD_SQL = """
 \\set show random(:show_first, :show_last)
 \\set seat random(1, :seats)
 BEGIN;
-SELECT event_id, queue_required, pg_advisory_xact_lock(:show, :u) FROM shows WHERE id = :show;
+SELECT event_id, queue_required, EXISTS (SELECT 1 FROM users WHERE id = :u) AS user_exists,
+       pg_advisory_xact_lock(:show, :u) FROM shows WHERE id = :show;
 WITH mine AS (
   SELECT (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM holds
            WHERE user_id = :u AND show_id = :show AND status = 'ACTIVE'

@@ -22,13 +22,15 @@ SEAT_IS_FREE = "(status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <=
 
 def lock_user_show(uow: UnitOfWork, user_id: int, show_id: int) -> Row[Any] | None:
     """Serialises one user's holds on one show, so that the per-user seat cap holds under
-    concurrency, and reads which waiting room guards the show (None: no such show)."""
+    concurrency, and reads which waiting room guards the show (None: no such show) and whether the
+    token's user still exists (a signed token outlives a deleted account)."""
     return uow.execute(
         """
-        SELECT event_id, queue_required, pg_advisory_xact_lock(CAST(:show_key AS int), CAST(:user_key AS int))
+        SELECT event_id, queue_required, EXISTS (SELECT 1 FROM users WHERE id = :user_id) AS user_exists,
+               pg_advisory_xact_lock(CAST(:show_key AS int), CAST(:user_key AS int))
         FROM shows WHERE id = :show_id
         """,
-        {"show_id": show_id, "show_key": show_id % 2**31, "user_key": user_id % 2**31},
+        {"show_id": show_id, "user_id": user_id, "show_key": show_id % 2**31, "user_key": user_id % 2**31},
     ).first()
 
 

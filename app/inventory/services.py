@@ -9,7 +9,10 @@ from typing import Any
 from sqlalchemy import Row
 
 from app.admission import AdmissionRefused
-from app.errors import AdmissionRequired, HoldNotActive, HoldNotFound, SaleClosed, SeatLimitExceeded, SeatsUnavailable, ShowNotFound, ValidationFailed
+from app.errors import (
+    AdmissionRequired, HoldNotActive, HoldNotFound, InvalidToken, SaleClosed, SeatLimitExceeded, SeatsUnavailable,
+    ShowNotFound, ValidationFailed,
+)
 from app.inventory import queries
 from app.inventory.hints import SeatHints
 from app.unit_of_work import UnitOfWork
@@ -98,6 +101,8 @@ def hold_seats(
     """Holds all of ``seat_ids`` for the user, or none of them. Two statements: the first takes the
     user's lock on the show and reads its admission rule, the second does the rest."""
     rule = queries.lock_user_show(uow, user_id, show_id)
+    if rule is not None and not rule.user_exists:
+        raise InvalidToken("this token's account no longer exists; sign in again")
     admission.require(rule, user_id)
     validate_seat_request(seat_ids, limits)
 

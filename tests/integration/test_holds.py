@@ -251,3 +251,13 @@ def test_released_seats_stop_counting_against_the_cap(client, make):
     assert hold(client, fan, show.show_id, ["B1"]).status_code == 422
     client.delete(f"/api/v1/holds/{hold_id}", headers=fan.headers)
     assert hold(client, fan, show.show_id, ["B1"]).status_code == 201
+
+
+def test_a_token_whose_account_is_gone_is_refused_and_holds_nothing(app, client, make):
+    # Tokens are verified without a database call, so a signed token outlives a deleted account.
+    fan, show = make.fan(), make.show()
+    run_sql(app, "DELETE FROM users WHERE id = :u", u=fan.user_id)
+    answer = client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1"]}, headers=fan.headers)
+    assert answer.status_code == 401 and answer.json["error"]["code"] == "INVALID_TOKEN"
+    assert fetch(app, "SELECT count(*) FROM holds")[0][0] == 0
+    assert fetch(app, "SELECT count(*) FROM show_seats WHERE status <> 'AVAILABLE'")[0][0] == 0
