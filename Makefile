@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast services browser nginx clean bench flash-sale
+.PHONY: run test test-fast chaos services browser nginx clean bench flash-sale
 
 run: $(VENV)/.runtime
 	@scripts/run.sh
@@ -15,6 +15,12 @@ test: $(VENV)/.dev services browser nginx
 # The fast tier: everything but the suites marked slow.
 test-fast: $(VENV)/.dev services
 	@scripts/test.sh -m "not slow"
+
+# Fault injection (tests/chaos, marked chaos; `make test` leaves it out): Redis killed and flushed,
+# PostgreSQL restarted, workers SIGKILLed mid-job, the scheduler paused, the gateway misbehaving, each
+# during a sale against real processes on a private PostgreSQL cluster and Redis server.
+chaos: $(VENV)/.dev services nginx
+	@scripts/test.sh -m chaos tests/chaos
 
 services:
 	@scripts/services.sh seatline seatline_test

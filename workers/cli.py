@@ -1,6 +1,10 @@
 """`flask worker` and `flask scheduler`: the background processes, started from the app's CLI."""
 from __future__ import annotations
 
+import logging
+import signal
+import time
+from contextlib import suppress
 from datetime import datetime, timezone
 
 import click
@@ -8,14 +12,21 @@ import redis
 from flask import current_app
 from flask.cli import with_appcontext
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq_scheduler import Scheduler
 
 from workers import queues
 
+log = logging.getLogger(__name__)
+
 SWEEP_JOB_ID = "seatline-periodic-sweep"
 GATE_TICK_JOB_ID = "seatline-gate-tick"
+# How often a worker checks that its delayed-job scheduler is alive (RQ restarts it when it is not, e.g.
+# after Redis went away) and cleans its registries; RQ's default is every 10 minutes.
+WORKER_MAINTENANCE_SECONDS = 30
+REDIS_RETRY_SECONDS = 1.0
 
 
 class JsonJob(Job):
@@ -36,21 +47,136 @@ def _worker_connection() -> redis.Redis:
     return redis.Redis.from_url(current_app.extensions["seatline.settings"].redis_url)
 
 
+class SeatlineWorker(SimpleWorker):
+    """Jobs run in this process, reusing one app and its connection pool: forking a work horse per job
+    would build the app and open new database connections every time (the gate's admission tick runs
+    every second). Remembers whether it was asked to stop, so that a stop can be told from RQ giving up
+    on a lost Redis connection."""
+
+    stopping = False
+
+    def request_stop(self, signum, frame):
+        self.stopping = True
+        super().request_stop(signum, frame)
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @with_appcontext
 def worker_command(burst: bool) -> None:
-    """Run an RQ worker on every Seatline queue (delayed jobs included)."""
+    """Run an RQ worker on every Seatline queue (delayed jobs included).
+
+    RQ's worker waits out a lost Redis connection only while it waits for a job; lost anywhere else
+    (between two jobs, say) it ends its loop. Redis is rebuildable and may restart at any time, so the
+    worker then starts again once Redis answers, until it is asked to stop."""
     connection = _worker_connection()
-    # Jobs run in this process, reusing one app and its connection pool: forking a work horse
-    # per job would build the app and open new database connections every time (the gate's
-    # admission tick runs every second).
-    worker = SimpleWorker(
-        [queues.queue(name, connection) for name in queues.ALL_QUEUES],
-        connection=connection,
-        serializer=JSONSerializer,
-    )
-    worker.work(with_scheduler=True, burst=burst)
+    worker: SeatlineWorker | None = None
+
+    def stopping() -> bool:
+        return worker is not None and worker.stopping
+
+    while True:
+        try:
+            # Until a worker has run, SIGTERM has its default effect; after, the last worker's handler
+            # notes it (raising StopRequested when idle, as here).
+            _wait_for_redis(connection, stopping)
+        except StopRequested:
+            return
+        if stopping():
+            return
+        try:
+            worker = SeatlineWorker(
+                [queues.queue(name, connection) for name in queues.ALL_QUEUES],
+                connection=connection,
+                serializer=JSONSerializer,
+                maintenance_interval=WORKER_MAINTENANCE_SECONDS,
+            )
+            worker.work(with_scheduler=True, burst=burst)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:  # from its start or its teardown
+            log.warning("worker lost Redis: %s", exc)
+            with suppress(Exception):
+                worker.pubsub_thread.stop()
+        if burst or stopping():
+            return
+        log.warning("the worker ended on a Redis error; a new one starts once Redis answers")
+
+
+def _wait_for_redis(connection: redis.Redis, stopping=lambda: False) -> None:
+    announced = False
+    while not stopping():
+        try:
+            connection.ping()
+            return
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if not announced:
+                log.warning("waiting for Redis: %s", exc)
+                announced = True
+            time.sleep(REDIS_RETRY_SECONDS)
+
+
+class PeriodicScheduler(Scheduler):
+    """rq-scheduler running Seatline's periodic jobs, through Redis restarts and flushes.
+
+    The schedule lives in Redis: after Redis restarts empty or is flushed, the periodic jobs (the
+    sweeper, the gate's admission tick) would never run again. So before each pass the scheduler puts
+    back any that are missing. A lost connection ends rq-scheduler's loop: ``run_forever`` waits for
+    Redis and carries on instead."""
+
+    def __init__(self, periodic: tuple[tuple[str, str, int], ...], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.periodic = periodic
+        self.redis_lost = False
+
+    def schedule_periodic(self, replace: bool = False) -> None:
+        for job_id, func, every in self.periodic:
+            if job_id in self:
+                if not replace:
+                    continue
+                self.cancel(job_id)
+            elif not replace:
+                self.log.warning("periodic job %s was missing from the schedule (Redis lost it); scheduled again",
+                                 job_id)
+            self.schedule(
+                scheduled_time=datetime.now(timezone.utc),
+                func=func,
+                interval=every,
+                repeat=None,
+                id=job_id,
+                timeout=queues.JOB_TIMEOUT,
+                result_ttl=every * 2,
+            )
+
+    def enqueue_jobs(self):
+        self.redis_lost = False
+        self.schedule_periodic()
+        return super().enqueue_jobs()
+
+    def register_birth(self) -> None:
+        # A key under this scheduler's own name can only be left over from before a lost connection.
+        self.connection.delete(self.key)
+        super().register_birth()
+
+    def _install_signal_handlers(self) -> None:
+        def stop(signum, frame):
+            self.log.info("Shutting down RQ scheduler...")
+            with suppress(redis.RedisError):
+                self.register_death()
+                self.remove_lock()
+            raise SystemExit()
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+
+    def run_forever(self) -> None:
+        while True:
+            try:
+                self.run()
+                return
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if not self.redis_lost:  # once per outage
+                    self.log.warning("scheduler lost Redis (%s); carrying on once it answers", exc)
+                    self.redis_lost = True
+                time.sleep(REDIS_RETRY_SECONDS)
 
 
 @click.command("scheduler")
@@ -59,18 +185,14 @@ def scheduler_command() -> None:
     """Run rq-scheduler with the periodic sweeper (hold expiry safety net and reconciliation)."""
     connection = _worker_connection()
     interval = current_app.extensions["seatline.settings"].sweeper_interval_seconds
-    scheduler = Scheduler(queue_name=queues.HOLDS, connection=connection, job_class=JsonJob, interval=1)
-    for job_id, func, every in ((SWEEP_JOB_ID, "workers.jobs.sweep", interval),
-                                (GATE_TICK_JOB_ID, "workers.jobs.gate_tick", 1)):
-        if job_id in scheduler:
-            scheduler.cancel(job_id)
-        scheduler.schedule(
-            scheduled_time=datetime.now(timezone.utc),
-            func=func,
-            interval=every,
-            repeat=None,
-            id=job_id,
-            timeout=queues.JOB_TIMEOUT,
-            result_ttl=every * 2,
-        )
-    scheduler.run()
+    periodic = ((SWEEP_JOB_ID, "workers.jobs.sweep", interval), (GATE_TICK_JOB_ID, "workers.jobs.gate_tick", 1))
+    scheduler = PeriodicScheduler(periodic, queue_name=queues.HOLDS, connection=connection, job_class=JsonJob,
+                                  interval=1)
+    while True:
+        _wait_for_redis(connection)
+        try:
+            scheduler.schedule_periodic(replace=True)  # this run's intervals replace any earlier ones
+            break
+        except (redis.ConnectionError, redis.TimeoutError):
+            continue
+    scheduler.run_forever()
