@@ -65,7 +65,7 @@ class Settings:
     # Circuit breakers (app/circuit.py): after this many failures in a row reaching Postgres on the
     # booking path, or the payment gateway, calls fail fast for the reset time, then one is let through.
     breaker_fail_max: int = 5
-    breaker_reset_seconds: float = 10.0
+    breaker_reset_seconds: float = 2.0
     # Background work.
     sweeper_interval_seconds: int = 30
     reconcile_interval_seconds: int = 60
