@@ -9,34 +9,20 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterable
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
 
 import psycopg
 import redis
-import requests
 from aiosmtpd.controller import Controller
+
+from tests.support.services import MailSink, free_port  # noqa: F401  (free_port: for the scenarios)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
-# Ports other work on this machine uses (make run, the benchmarks): never taken even when free.
-RESERVED_PORTS = {5432, 6379, 8000, 8001, 8002, 8080, 12111, 1025}
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in RESERVED_PORTS:
-            return port
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
@@ -193,13 +179,12 @@ class PrivatePostgres:
 # ------------------------------------------------------------------------------------------ SMTP
 
 
-class SlowMailSink:
-    """An aiosmtpd handler that keeps every message; told to, it stalls in DATA for one recipient
-    (a slow mail server), and says when such a stall has begun."""
+class SlowMailSink(MailSink):
+    """The tests' mail sink; told to, it stalls in DATA for one recipient (a slow mail server),
+    and says when such a stall has begun."""
 
     def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self._lock = threading.Lock()
+        super().__init__()
         self._slow: dict[str, float] = {}
         self.stalled: set[str] = set()
 
@@ -217,13 +202,7 @@ class SlowMailSink:
             with self._lock:
                 self.stalled.update(envelope.rcpt_tos)
             await asyncio.sleep(delay)
-        with self._lock:
-            self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-    def to(self, address: str) -> list[Message]:
-        with self._lock:
-            return [m for m in self.messages if m["To"] == address]
+        return await super().handle_DATA(server, session, envelope)
 
 
 class SmtpServer:
@@ -351,15 +330,3 @@ class Stack:
                 except ProcessLookupError:
                     pass
                 proc.wait(5)
-
-
-def wait_http(url: str, proc: subprocess.Popen, name: str, timeout: float = 60) -> None:
-    def up() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode} while starting")
-        try:
-            return requests.get(url, timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    wait_for(up, timeout, 0.1, f"{name} answering {url}")

@@ -12,7 +12,8 @@ import redis
 
 from app.booking.invariants import money_invariant_violations
 from app.unit_of_work import unit_of_work
-from tests.chaos.infra import PrivatePostgres, PrivateRedis, SmtpServer, Stack, free_port, wait_for, wait_http
+from tests.chaos.infra import PrivatePostgres, PrivateRedis, SmtpServer, Stack, free_port, wait_for
+from tests.support.services import wait_until_up
 from tests.chaos.sale import Sale, Tally
 from tests.support.db import Builder
 from tests.support.services import Simulator
@@ -97,8 +98,8 @@ class Scenario:
             self.stack.start_worker()
         self.stack.start_scheduler()
         self.sim = Simulator(gateway)
-        wait_http(f"{gateway}/_sim/health", gw, "gateway simulator")
-        wait_http(f"{self.web}/readyz", web, "web")
+        wait_until_up(f"{gateway}/_sim/health", gw, name="gateway simulator")
+        wait_until_up(f"{self.web}/readyz", web, name="web")
         self.wait_for_background(workers)
         self.started_in = time.monotonic() - begun
 
