@@ -60,7 +60,9 @@ def cached_bytes(client: redis.Redis, key: str, ttl_ms: int, build: Callable[[],
     try:
         pipe = client.pipeline(transaction=False)
         pipe.set(key, value, px=ttl_ms)
-        pipe.set(f"{key}:last", value, ex=LAST_GOOD_SECONDS)
+        # The last good copy is copied inside Redis: a stadium's 9 MB map crosses the wire once.
+        pipe.copy(key, f"{key}:last", replace=True)
+        pipe.expire(f"{key}:last", LAST_GOOD_SECONDS)
         pipe.delete(f"{key}:rebuild")
         pipe.execute()
     except redis.RedisError as exc:
