@@ -39,8 +39,9 @@ class Settings:
     # Seats one fan may have for one show, held and booked together (anti-scalping). Read from
     # MAX_SEATS_PER_USER_SHOW, or from its old name MAX_HELD_SEATS_PER_USER_SHOW (see ENV_ALIASES).
     max_held_seats_per_user_show: int = 8
-    # Seat maps may be this stale at most (the contract allows 2 s end to end:
-    # 1 s in Redis plus 1 s at an edge cache).
+    # A seat map is kept in Redis until the end of the second it was built in (and this many
+    # seconds less one more), and an edge may serve it one second more while it revalidates
+    # (app/response_cache.py): 1 keeps seat maps within the contract's 2 s end to end.
     seatmap_cache_seconds: int = 1
     # Argon2id cost. Tests lower it; production keeps the library's defaults.
     password_time_cost: int = 3

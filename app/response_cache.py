@@ -4,6 +4,12 @@ Only one process rebuilds a key at a time; the others wait briefly for its
 result. If Redis is unreachable the response is built directly: a cache outage
 costs speed, never correctness.
 
+A copy lives until the end of a whole second (``seconds - 1`` after the one it was built in),
+and carries the moment it was built, so a response can tell caches in front exactly how long it
+may be kept (``shared_response``): the edge keeps it fresh until the same second ends and may
+serve it for one second more while it fetches the next copy in the background (README, "The edge
+and a CDN"). A copy is therefore never more than ``seconds + 1`` old when a client gets it.
+
 Every rebuild also keeps a "last good" copy for an hour. When Postgres cannot be reached, the
 catalog and seat maps are answered from it (DESIGN rule 6: browsing survives booking trouble),
 marked with a ``Warning: 110`` header; a seat map's own ``asOf`` says how old it is. Holds are
@@ -12,11 +18,15 @@ still decided by Postgres alone, so a stale map can only make a seat look free t
 from __future__ import annotations
 
 import logging
+import math
+import struct
 import time
 from collections.abc import Callable
 
 import redis
 from flask import Flask, Response, g, has_request_context
+
+from app.api.http import json_bytes_response
 
 from app.circuit import database_unreachable
 
@@ -27,26 +37,50 @@ LAST_GOOD_SECONDS = 3600
 STALE_WARNING = '110 - "Response is Stale"'
 WAIT_FOR_PEER_SECONDS = 1.0
 POLL_SECONDS = 0.02
+# A stored copy: the time it was built (seconds since the epoch, big-endian double), then the body.
+_BUILT_AT = struct.Struct("!d")
 
 
-def cached_bytes(client: redis.Redis, key: str, ttl_ms: int, build: Callable[[], bytes]) -> bytes:
+def shared_response(client: redis.Redis, key: str, seconds: int, build: Callable[[], bytes]) -> Response:
+    """A JSON response everyone shares, from the cache or built, with the headers caches in front obey.
+
+    ``Cache-Control`` lets any cache keep it ``seconds`` and serve it ``stale-while-revalidate``
+    one second more; ``X-Accel-Expires`` tells the edge (nginx, which counts whole seconds) the
+    last second it is fresh, counted from when this copy was built rather than from now, so that
+    the second the edge may add while revalidating keeps the whole under ``seconds + 1``.
+    """
+    built_at, body = cached_bytes(client, key, seconds, build)
+    if g.get("served_stale"):
+        # The last good copy, marked with a Warning: the edge may share it until this second ends.
+        built_at = time.time()
+    return json_bytes_response(body, headers={
+        "Cache-Control": f"public, max-age={seconds}, stale-while-revalidate=1",
+        # After Cache-Control: nginx 1.22 lets the later of the two set the expiry.
+        "X-Accel-Expires": f"@{math.floor(built_at) + seconds - 1}",
+    })
+
+
+def cached_bytes(client: redis.Redis, key: str, seconds: int, build: Callable[[], bytes]) -> tuple[float, bytes]:
+    """``(built_at, body)``: the stored copy of ``key``, or ``build()``'s, stored until the end of the
+    second ``seconds - 1`` after this one."""
     try:
-        hit = client.get(key)
-        if hit is not None:
-            return hit
-        if not client.set(f"{key}:rebuild", b"1", nx=True, ex=LOCK_SECONDS):
-            deadline = time.monotonic() + WAIT_FOR_PEER_SECONDS
-            while time.monotonic() < deadline:
-                time.sleep(POLL_SECONDS)
-                hit = client.get(key)
-                if hit is not None:
-                    return hit
+        deadline = time.monotonic() + WAIT_FOR_PEER_SECONDS
+        while True:
+            hit = client.get(key)
+            if hit is not None:
+                return _unpack(hit)
+            # Whoever takes the lock rebuilds; the rest wait for its copy. A copy finished just as its
+            # second ended is gone at once: the lock is free again and the next to look rebuilds.
+            if client.set(f"{key}:rebuild", b"1", nx=True, ex=LOCK_SECONDS) or time.monotonic() > deadline:
+                break
+            time.sleep(POLL_SECONDS)
     except redis.RedisError as exc:
         log.warning("response cache unavailable, building %s directly: %s", key, exc)
-        return build()
+        return time.time(), build()
 
     try:
-        value = build()
+        built_at = time.time()
+        body = build()
     except BaseException as exc:
         _forget_lock(client, key)
         if database_unreachable(exc):
@@ -55,11 +89,12 @@ def cached_bytes(client: redis.Redis, key: str, ttl_ms: int, build: Callable[[],
                 log.warning("database unreachable; serving the last good copy of %s: %s", key, exc)
                 if has_request_context():
                     g.served_stale = True
-                return stale
+                return _unpack(stale)
         raise
     try:
         pipe = client.pipeline(transaction=False)
-        pipe.set(key, value, px=ttl_ms)
+        # Gone when its last second ends, by Redis's clock (this machine's, as nginx's).
+        pipe.set(key, _BUILT_AT.pack(built_at) + body, pxat=(math.floor(built_at) + seconds) * 1000)
         # The last good copy is copied inside Redis: a stadium's 9 MB map crosses the wire once.
         pipe.copy(key, f"{key}:last", replace=True)
         pipe.expire(f"{key}:last", LAST_GOOD_SECONDS)
@@ -67,7 +102,11 @@ def cached_bytes(client: redis.Redis, key: str, ttl_ms: int, build: Callable[[],
         pipe.execute()
     except redis.RedisError as exc:
         log.warning("could not store %s in the response cache: %s", key, exc)
-    return value
+    return built_at, body
+
+
+def _unpack(stored: bytes) -> tuple[float, bytes]:
+    return _BUILT_AT.unpack_from(stored)[0], stored[_BUILT_AT.size:]
 
 
 def _last_good(client: redis.Redis, key: str) -> bytes | None:

@@ -6,20 +6,20 @@ from datetime import date
 import orjson
 from flask import Blueprint, Response, request
 
-from app.api.http import json_bytes_response, parse_id
+from app.api.http import parse_id
 from app.catalog import services
 from app.errors import CityNotFound, ShowNotFound, ValidationFailed
 from app.extensions import redis_store, settings
-from app.response_cache import cached_bytes
+from app.response_cache import shared_response
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("catalog_api", __name__, url_prefix="/api/v1")
 
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
-# Browsing is shared by everyone: the server keeps a rendered answer for 1 s in Redis and an edge
-# may keep it 1 s more, so a listing or a show's detail is at most 2 s old end to end.
-CATALOG_CACHE = "public, max-age=1"
-CATALOG_CACHE_MS = 1000
+# Browsing is shared by everyone: the server keeps a rendered answer in Redis until the end of the
+# second it was built in, and an edge may keep it 1 s more, so a listing or a show's detail is at
+# most 2 s old end to end (app/response_cache.py).
+CATALOG_CACHE_SECONDS = 1
 
 
 def _shared(key: str, build) -> Response:
@@ -28,8 +28,7 @@ def _shared(key: str, build) -> Response:
         with unit_of_work() as uow:
             return orjson.dumps(build(uow))
 
-    return json_bytes_response(cached_bytes(redis_store.client, key, CATALOG_CACHE_MS, render),
-                               headers={"Cache-Control": CATALOG_CACHE})
+    return shared_response(redis_store.client, key, CATALOG_CACHE_SECONDS, render)
 
 
 def _parse_date(raw: str) -> date:

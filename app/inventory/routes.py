@@ -5,14 +5,14 @@ from typing import Annotated
 from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.api.http import check_body_user, current_user, json_bytes_response, parse_body, parse_id, parse_uuid
+from app.api.http import check_body_user, current_user, parse_body, parse_id, parse_uuid
 from app.booking import saga
 from app import admission
 from app.errors import HoldNotActive, HoldNotFound, ShowNotFound, ValidationFailed
 from app.extensions import redis_store, settings
 from app.inventory import seatmap, services
 from app.inventory.hints import SeatHints
-from app.response_cache import cached_bytes
+from app.response_cache import shared_response
 from app.unit_of_work import unit_of_work
 from workers.dispatch import run_followups
 
@@ -37,8 +37,7 @@ def _seatmap_response(show_id: int, key: str, render) -> object:
         with unit_of_work() as uow:
             return render(uow)
 
-    payload = cached_bytes(redis_store.client, key, config.seatmap_cache_seconds * 1000, build)
-    return json_bytes_response(payload, headers={"Cache-Control": f"public, max-age={config.seatmap_cache_seconds}"})
+    return shared_response(redis_store.client, key, config.seatmap_cache_seconds, build)
 
 
 @bp.get("/shows/<show_id>/seatmap")
