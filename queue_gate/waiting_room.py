@@ -169,11 +169,18 @@ class WaitingRoom:
     # ------------------------------------------------------------ fans
 
     def join(self, uow: UnitOfWork, user_id: int) -> Place:
-        self.ensure_loaded(uow)
         ticket = f"tk_{secrets.token_urlsafe(18)}"
         keys = [self.key("meta"), self.key("users"), self.key("pre"), self.key("order")]
-        result = [x.decode() if isinstance(x, bytes) else x for x in
-                  self._join(keys=keys, args=[user_id, ticket, time.time(), self.key("t:")])]
+
+        def take_a_place() -> list[Any]:
+            return [x.decode() if isinstance(x, bytes) else x for x in
+                    self._join(keys=keys, args=[user_id, ticket, time.time(), self.key("t:")])]
+
+        result = take_a_place()
+        if result[0] == "NOQUEUE":
+            # Redis lost the queue (or never had it): rebuild it from Postgres, then try again.
+            self.ensure_loaded(uow)
+            result = take_a_place()
         if result[0] == "NOQUEUE":
             raise QueueNotFound(self.event_id)
         if result[0] == "CLOSED":
@@ -182,12 +189,13 @@ class WaitingRoom:
         # Recorded before it is answered: a Redis flush must not give this place to anyone else. The
         # commit does not wait for the disk (it is visible to every reader at once, so a rebuild after a
         # Redis flush finds it); only a Postgres crash in the same instant could lose the last joins,
-        # which then live on in Redis. Joining is the waiting room's busiest write.
-        uow.execute("SET LOCAL synchronous_commit TO OFF")
+        # which then live on in Redis. Joining is the waiting room's busiest write: one statement, which
+        # also sets synchronous_commit for its own transaction (set_config(..., true) is SET LOCAL).
         uow.execute(
             """
             INSERT INTO gate_tickets (event_id, user_id, ticket, prequeue, position)
-            VALUES (:e, :u, :t, :pre, :pos)
+            SELECT CAST(:e AS bigint), CAST(:u AS bigint), CAST(:t AS text), CAST(:pre AS boolean), CAST(:pos AS integer)
+            FROM (SELECT set_config('synchronous_commit', 'off', true)) AS local_setting
             ON CONFLICT (event_id, user_id) DO NOTHING
             """,
             {"e": self.event_id, "u": user_id, "t": ticket, "pre": position is None, "pos": position},
