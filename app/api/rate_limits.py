@@ -288,6 +288,11 @@ def init_app(app: Flask) -> None:
     limits = RateLimits(app, settings)
     app.extensions[EXTENSION] = limits
     limits.apply(app)
+    # Every limit is a decorator's, checked by the view it wraps. The hook Flask-Limiter adds before
+    # every request looks for application-wide limits, and Seatline sets none: without it an
+    # unlimited call (a waiting page's status poll, a seat map) costs ~0.1 ms less.
+    hooks = app.before_request_funcs.get(None, [])
+    hooks[:] = [hook for hook in hooks if hook != limits.limiter._check_request_limit]
     app.register_error_handler(RateLimitExceeded, _rate_limited)
     # The store's state also changes on calls without limits (the limiter looks for it coming back).
     app.after_request(_note_outage)
