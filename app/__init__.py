@@ -113,6 +113,9 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
 
     app.register_blueprint(ops_bp)
     register_error_handlers(app)
+    from app.ops import abandoned
+
+    abandoned.init_app(app)  # first of the hooks before a request: a dropped one costs nothing more
     static_files.init_app(app)
     from app import response_cache, security
 
