@@ -4,15 +4,11 @@ Only one process rebuilds a key at a time; the others wait briefly for its
 result. If Redis is unreachable the response is built directly: a cache outage
 costs speed, never correctness.
 
-A copy is fresh until the end of a whole second (``seconds - 1`` after the one it was built in)
+A copy lives until the end of a whole second (``seconds - 1`` after the one it was built in),
 and carries the moment it was built, so a response can tell caches in front exactly how long it
 may be kept (``shared_response``): the edge keeps it fresh until the same second ends and may
 serve it for one second more while it fetches the next copy in the background (README, "The edge
-and a CDN"). Here too a copy is kept one second past its freshness: a request in that second gets
-it at once while a thread of this process builds the next one (one rebuild at a time across every
-process). So the edge's renewal, which holds up the next request on a fan's connection until it
-is answered (nginx finishes a request only when its background subrequest has), costs a Redis
-read rather than a render. A copy is never more than ``seconds + 1`` old when a client gets it.
+and a CDN"). A copy is therefore never more than ``seconds + 1`` old when a client gets it.
 
 Every rebuild also keeps a "last good" copy for an hour. When Postgres cannot be reached, the
 catalog and seat maps are answered from it (DESIGN rule 6: browsing survives booking trouble),
@@ -26,10 +22,9 @@ import math
 import struct
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import redis
-from flask import Flask, Response, current_app, g, has_request_context
+from flask import Flask, Response, g, has_request_context
 
 from app.api.http import json_bytes_response
 
@@ -44,8 +39,6 @@ WAIT_FOR_PEER_SECONDS = 1.0
 POLL_SECONDS = 0.02
 # A stored copy: the time it was built (seconds since the epoch, big-endian double), then the body.
 _BUILT_AT = struct.Struct("!d")
-# Renewals of copies past their freshness, behind the requests that found them (per process).
-_renewals = ThreadPoolExecutor(max_workers=2, thread_name_prefix="response-cache-renewal")
 
 
 def shared_response(client: redis.Redis, key: str, seconds: int, build: Callable[[], bytes]) -> Response:
@@ -68,43 +61,23 @@ def shared_response(client: redis.Redis, key: str, seconds: int, build: Callable
 
 
 def cached_bytes(client: redis.Redis, key: str, seconds: int, build: Callable[[], bytes]) -> tuple[float, bytes]:
-    """``(built_at, body)``: the stored copy of ``key``, or ``build()``'s. A copy past its freshness is
-    still answered, in the one second it is kept for that, and renewed behind the answer."""
+    """``(built_at, body)``: the stored copy of ``key``, or ``build()``'s, stored until the end of the
+    second ``seconds - 1`` after this one."""
     try:
         deadline = time.monotonic() + WAIT_FOR_PEER_SECONDS
         while True:
             hit = client.get(key)
             if hit is not None:
-                built_at, body = _unpack(hit)
-                if math.floor(built_at) + seconds <= time.time() and _lock(client, key):
-                    _renewals.submit(_renew, current_app._get_current_object(), client, key, seconds, build)
-                return built_at, body
-            # Whoever takes the lock builds; the rest wait for its copy. A copy finished after its last
-            # second had ended is gone at once: the lock is free again and the next to look builds.
-            if _lock(client, key) or time.monotonic() > deadline:
+                return _unpack(hit)
+            # Whoever takes the lock rebuilds; the rest wait for its copy. A copy finished just as its
+            # second ended is gone at once: the lock is free again and the next to look rebuilds.
+            if client.set(f"{key}:rebuild", b"1", nx=True, ex=LOCK_SECONDS) or time.monotonic() > deadline:
                 break
             time.sleep(POLL_SECONDS)
     except redis.RedisError as exc:
         log.warning("response cache unavailable, building %s directly: %s", key, exc)
         return time.time(), build()
-    return _rebuild(client, key, seconds, build)
 
-
-def _lock(client: redis.Redis, key: str) -> bool:
-    return bool(client.set(f"{key}:rebuild", b"1", nx=True, ex=LOCK_SECONDS))
-
-
-def _renew(app: Flask, client: redis.Redis, key: str, seconds: int, build: Callable[[], bytes]) -> None:
-    with app.app_context():
-        try:
-            _rebuild(client, key, seconds, build)
-        except Exception:  # the next request past the copy's freshness tries again
-            log.exception("could not renew %s in the response cache", key)
-
-
-def _rebuild(client: redis.Redis, key: str, seconds: int, build: Callable[[], bytes]) -> tuple[float, bytes]:
-    """Builds ``key`` (its lock held) and stores the copy: fresh for ``seconds`` whole seconds from the
-    start of this one, kept one more."""
     try:
         built_at = time.time()
         body = build()
@@ -121,7 +94,7 @@ def _rebuild(client: redis.Redis, key: str, seconds: int, build: Callable[[], by
     try:
         pipe = client.pipeline(transaction=False)
         # Gone when its last second ends, by Redis's clock (this machine's, as nginx's).
-        pipe.set(key, _BUILT_AT.pack(built_at) + body, pxat=(math.floor(built_at) + seconds + 1) * 1000)
+        pipe.set(key, _BUILT_AT.pack(built_at) + body, pxat=(math.floor(built_at) + seconds) * 1000)
         # The last good copy is copied inside Redis: a stadium's 9 MB map crosses the wire once.
         pipe.copy(key, f"{key}:last", replace=True)
         pipe.expire(f"{key}:last", LAST_GOOD_SECONDS)
