@@ -77,6 +77,8 @@ import psycopg
 import redis
 import requests
 
+from tests.support.processes import free_port, stop_process_groups, wait_until_up
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -86,8 +88,6 @@ PG = "host=127.0.0.1 port=5432 user=seatline password=seatline"
 DB_URL = f"postgresql+psycopg://seatline:seatline@127.0.0.1:5432/{DB}"
 REDIS_DB = 11
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
-# Ports other work on this machine uses; never take them even if they happen to be free.
-RESERVED_PORTS = {8000, 8001, 8080, 12111, 1025}
 BIN = ROOT / ".venv" / "bin"
 CITY_TZ = "Europe/London"
 # What a fan's browser (Stripe Elements) authenticates with at the gateway: basic auth, the key as user.
@@ -172,15 +172,6 @@ def parse_args(argv: list[str] | None = None) -> Params:
 # ---------------------------------------------------------------------------------------------- processes
 
 
-def free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in RESERVED_PORTS:
-            return port
-
-
 class Stack:
     """The processes of one run, each in its own process group, stopped in reverse order."""
 
@@ -205,22 +196,7 @@ class Stack:
         if self._stopped:
             return
         self._stopped = True
-        for name, proc in reversed(list(self.procs.items())):
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + 20
-        for name, proc in self.procs.items():
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # the group this run started, and only it
-                except ProcessLookupError:
-                    pass
-                proc.wait(5)
+        stop_process_groups(list(self.procs.values()), grace=20)
 
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -263,9 +239,7 @@ def _machine_busy() -> tuple[float, float]:
 
 
 def wait_http(url: str, proc: subprocess.Popen, name: str, timeout: float = 60) -> None:
-    from bench.harness import wait_up
-
-    wait_up(url, proc, timeout, name)
+    wait_until_up(url, proc, timeout, name)
 
 
 def wait_port(port: int, proc: subprocess.Popen, name: str, timeout: float = 30) -> None:

@@ -7,7 +7,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-import requests
+
+from tests.support.processes import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
@@ -26,12 +26,6 @@ DB_URL = f"postgresql+psycopg://seatline:seatline@127.0.0.1:5432/{DB}"
 PG = f"host=127.0.0.1 user=seatline password=seatline dbname={DB}"
 REDIS_URL = "redis://127.0.0.1:6379/10"
 SECRET = "bench-secret-key-0123456789-0123456789-0123"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # The load generators run on this machine: every request comes from 127.0.0.1, so the per-IP rate
@@ -74,7 +68,7 @@ def gunicorn(module: str, env: dict[str, str], health: str = "/healthz", **setti
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_up(base + health, proc)
+        wait_until_up(base + health, proc)
         time.sleep(1.5)  # every worker finishes booting before anything is measured
         yield base
     finally:
@@ -93,27 +87,12 @@ def edge(web: str, gate: str, static_root: Path) -> Iterator[str]:
                             stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_up(base + "/api/v1/cities", proc)
+        wait_until_up(base + "/api/v1/cities", proc)
         yield base
     finally:
         proc.terminate()
         proc.wait(20)
         shutil.rmtree(work, ignore_errors=True)
-
-
-def wait_up(url: str, proc: subprocess.Popen, timeout: float = 60, name: str = "the server") -> None:
-    """Until ``url`` answers 200; fails at once if ``proc`` exits meanwhile."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode} while starting")
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{name}: {url} did not answer 200 within {timeout:.0f} s")
 
 
 @dataclass

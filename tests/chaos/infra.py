@@ -19,6 +19,7 @@ import psycopg
 import redis
 from aiosmtpd.controller import Controller
 
+from tests.support.processes import stop_process_groups
 from tests.support.services import MailSink, free_port  # noqa: F401  (free_port: for the scenarios)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -313,20 +314,4 @@ class Stack:
         return "\n".join(out)
 
     def stop(self) -> None:
-        for name, proc in reversed(list(self.procs.items())):
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGCONT)  # a paused process cannot act on SIGTERM
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + 15
-        for name, proc in self.procs.items():
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(5)
+        stop_process_groups(list(self.procs.values()), grace=15)

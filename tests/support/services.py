@@ -4,7 +4,6 @@ reach the app under test."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,36 +18,10 @@ import requests
 from aiosmtpd.controller import Controller
 from werkzeug.serving import make_server
 
+from tests.support.processes import free_port, wait_until_up  # noqa: F401  (wait_until_up: re-exported)
+
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_SECRET = "whsec_test_secret"
-
-
-# Ports other work on this machine uses (make run, the benchmarks): never handed out even when free.
-RESERVED_PORTS = {5432, 6379, 8000, 8001, 8002, 8080, 12111, 1025}
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in RESERVED_PORTS:
-            return port
-
-
-def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60, name: str = "server") -> None:
-    """Waits until ``url`` answers 200; fails at once if ``proc`` exits first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode} while starting")
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{name} did not answer {url} within {timeout:.0f} s")
 
 
 class MailSink:

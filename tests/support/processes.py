@@ -1,0 +1,62 @@
+"""Starting and stopping real processes on this machine: free ports, waiting until a server answers,
+stopping process groups. Shared by the test suites and the benchmarks (`bench/`), so it needs
+nothing but the standard library and requests."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+
+import requests
+
+# Ports other work on this machine uses (make run, the benchmarks): never handed out even when free.
+RESERVED_PORTS = {5432, 6379, 8000, 8001, 8002, 8080, 12111, 1025}
+
+
+def free_port() -> int:
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in RESERVED_PORTS:
+            return port
+
+
+def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60, name: str = "server") -> None:
+    """Waits until ``url`` answers 200; fails at once if ``proc`` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode} while starting")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not answer {url} within {timeout:.0f} s")
+
+
+def stop_process_groups(procs: Sequence[subprocess.Popen], grace: float) -> None:
+    """Stops processes started with ``start_new_session=True``, each with its whole group: SIGTERM in
+    the reverse of ``procs``' order, then SIGKILL for any group still there after ``grace`` seconds."""
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGCONT)  # a paused process cannot act on SIGTERM
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # the group this run started, and only it
+            except ProcessLookupError:
+                pass
+            proc.wait(5)
