@@ -178,6 +178,18 @@ def test_pause_resume_drain_and_close(gate_app, gate, make):
     assert bad.status_code == 409
 
 
+def test_a_join_that_finds_the_queue_gone_from_redis_rebuilds_it_first(gate, make, rds):
+    # The join script answers NOQUEUE when Redis lost the queue; the join rebuilds it from Postgres
+    # and takes its place then, behind everyone who joined before.
+    _, event_id = event_with_show(make)
+    open_queue(gate, make.fan(role="manager"), event_id, batchSize=4, admissionIntervalSeconds=3600, maxActive=4)
+    fans = [make.fan() for _ in range(3)]
+    tickets = [join(gate, fan, event_id)["ticket"] for fan in fans]
+    rds.flushdb()
+    assert join(gate, make.fan(), event_id)["position"] == 4
+    assert join(gate, fans[0], event_id)["ticket"] == tickets[0]
+
+
 def test_redis_flushed_mid_queue_is_rebuilt_without_duplicates_or_passing_the_cap(gate_app, gate, make, rds):
     _, event_id = event_with_show(make)
     manager = make.fan(role="manager")
