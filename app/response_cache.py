@@ -27,7 +27,6 @@ import redis
 from flask import Flask, Response, g, has_request_context
 
 from app.api.http import json_bytes_response
-
 from app.circuit import database_unreachable
 
 log = logging.getLogger(__name__)
