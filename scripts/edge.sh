@@ -15,11 +15,13 @@ export GATE_BIND=${GATE_BIND:-127.0.0.1:8001}
 export BROWSE_BIND=${BROWSE_BIND:-$WEB_BIND}
 export BROWSE_BACKUP=""
 [ "$BROWSE_BIND" = "$WEB_BIND" ] || BROWSE_BACKUP=$'\n        server '"$WEB_BIND"' backup;'
+# Joins the gate works on at once; more are answered 429 with Retry-After by the edge itself.
+export GATE_JOINS_IN_FLIGHT=${GATE_JOINS_IN_FLIGHT:-64}
 export STATIC_ROOT=${STATIC_ROOT:-$PWD/app/static}
 EDGE_DIR=${EDGE_DIR:-$PWD/.run/nginx/${EDGE_BIND##*:}}
 
 mkdir -p "$EDGE_DIR/tmp"
-envsubst '${EDGE_BIND} ${WEB_BIND} ${BROWSE_BIND} ${BROWSE_BACKUP} ${GATE_BIND} ${STATIC_ROOT}' \
+envsubst '${EDGE_BIND} ${WEB_BIND} ${BROWSE_BIND} ${BROWSE_BACKUP} ${GATE_BIND} ${GATE_JOINS_IN_FLIGHT} ${STATIC_ROOT}' \
   <deploy/nginx/seatline.conf.template >"$EDGE_DIR/nginx.conf"
 
 # As root nginx would run its workers as www-data, which may not be able to read this checkout:

@@ -363,3 +363,60 @@ def test_browsing_has_processes_of_its_own_and_the_web_process_stands_in_for_the
             for proc in (edge, browse):
                 proc.terminate()
                 proc.wait(20)
+
+
+def test_joins_beyond_what_the_gate_works_on_at_once_are_turned_away_at_the_edge(stack_env, tmp_path, app, make):
+    # A crowd arriving faster than the gate seats it: with the gate frozen, the joins it already has
+    # wait, and the next ones are answered by the edge at once, in the contract's shape.
+    show = make.show()
+    run_sql(app, "UPDATE shows SET queue_required = true WHERE id = :s", s=show.show_id)
+    event_id = fetch(app, "SELECT event_id FROM shows WHERE id = :s", s=show.show_id)[0].event_id
+    edge_port, gate_port = free_port(), free_port()
+    url = f"http://127.0.0.1:{edge_port}"
+    join = f"{url}/gate/v1/queues/{event_id}/join"
+    fans = [make.fan() for _ in range(4)]
+    with gunicorn("queue_gate.wsgi:app", gate_port, {**stack_env, "PUBLIC_URL": url, "WEB_WORKERS": "1"}):
+        edge = subprocess.Popen([str(ROOT / "scripts" / "edge.sh")], cwd=ROOT, env={
+            **os.environ, "EDGE_BIND": f"127.0.0.1:{edge_port}", "WEB_BIND": f"127.0.0.1:{free_port()}",
+            "GATE_BIND": f"127.0.0.1:{gate_port}", "GATE_JOINS_IN_FLIGHT": "2", "EDGE_DIR": str(tmp_path / "nginx")})
+        gate = [int(pid) for pid in subprocess.run(
+            ["pgrep", "-f", "--", f"--bind 127.0.0.1:{gate_port} queue_gate.wsgi:app"], capture_output=True, text=True,
+        ).stdout.split()]
+        try:
+            wait_until_up(f"{url}/gate/v1/jwks.json", edge, timeout=20)
+            requests.put(f"{url}/gate/v1/queues/{event_id}", headers=make.fan(role="manager").headers,
+                         json={"batchSize": 1, "admissionIntervalSeconds": 3600, "maxActive": 1}).raise_for_status()
+            for pid in gate:
+                os.kill(pid, signal.SIGSTOP)
+            with ThreadPoolExecutor(2) as pool:
+                waiting = [pool.submit(requests.post, join, headers=fan.headers, timeout=30) for fan in fans[:2]]
+                time.sleep(0.5)
+                assert not any(f.done() for f in waiting), "the frozen gate answered"
+                busy = requests.post(join, headers=fans[2].headers, timeout=5)
+                assert busy.status_code == 429
+                assert busy.headers["Content-Type"] == "application/json"
+                assert busy.headers["Cache-Control"] == "no-store"
+                retry = int(busy.headers["Retry-After"])
+                assert 1 <= retry <= 3
+                assert busy.json() == {"error": {
+                    "code": "RATE_LIMITED", "retryAfter": retry,
+                    "message": f"the waiting room is seating many fans at once; try again in {retry} s"}}
+                # The join form is counted too, and answers with a page that goes back to the form.
+                form = requests.post(f"{url}/gate/queues/{event_id}", data={"email": "x@example.com"}, timeout=5)
+                assert form.status_code == 429 and form.headers["Content-Type"].startswith("text/html")
+                assert f'content="{form.headers["Retry-After"]}; url=/gate/queues/{event_id}"' in form.text
+                for pid in gate:
+                    os.kill(pid, signal.SIGCONT)
+                assert [f.result().status_code for f in waiting] == [201, 201]
+            # Once the gate has caught up, the fan turned away gets a place like anyone.
+            again = requests.post(join, headers=fans[2].headers, timeout=10)
+            assert again.status_code == 201, again.text
+            # The gate's own 429 (one fan joining too often) passes through the edge as the gate wrote it.
+            answers = [requests.post(join, headers=fans[3].headers, timeout=10) for _ in range(21)]
+            assert {a.status_code for a in answers} == {201, 200, 429}
+            assert answers[-1].json()["error"]["message"].startswith("too many waiting-room joins")
+        finally:
+            for pid in gate:
+                os.kill(pid, signal.SIGCONT)
+            edge.terminate()
+            edge.wait(20)
