@@ -89,7 +89,9 @@ class Settings:
     gate_jwks: str = ""
     gate_jwks_url: str = "http://127.0.0.1:8001/gate/v1/jwks.json"
     gate_public_url: str = "http://127.0.0.1:8001"
-    gate_show_up_seconds: int = 60
+    # How long an admitted fan has to come and collect the admission token; above the longest a
+    # waiting page waits between two asks (queue_gate.pages.POLL_MAX_SECONDS, 108 s).
+    gate_show_up_seconds: int = 120
     # Rate limits (Flask-Limiter, counted in Redis). Each is one or more "N/period" items joined
     # by ";" (e.g. "30/minute;300/hour"); an empty value turns that limit off. Per fan (the
     # authenticated user), per client IP, and for logins per submitted email. A fan never comes

@@ -23,9 +23,12 @@ bp = Blueprint("gate_pages", __name__, url_prefix="/gate/queues")
 HTMX = "vendor/htmx-2.0.11.min.js"
 
 
-# The longest a waiting page sleeps between two asks, jitter included; well inside the gate's
-# show-up window (60 s by default), so a fan admitted just after asking still comes in time.
-POLL_MAX_SECONDS = 48.0
+# The longest a waiting page waits between two asks, before jitter, and with it: inside the gate's
+# show-up window (120 s by default, GATE_SHOW_UP_SECONDS), so a fan admitted just after asking
+# still comes in time. Each fan far back asks about once this often: with 18,000 waiting fans,
+# 40 s made the waiting room's polls most of the gate's work during a sale.
+POLL_CAP_SECONDS = 90.0
+POLL_MAX_SECONDS = POLL_CAP_SECONDS * 1.2
 
 
 def poll_delay(state: str, estimated_wait: int | None, degraded: bool, drawn: bool = True) -> float | None:
@@ -46,9 +49,9 @@ def poll_delay(state: str, estimated_wait: int | None, degraded: bool, drawn: bo
         return round(2.0 * random.uniform(0.8, 1.3), 2)
     if not drawn:
         if estimated_wait > 40:
-            return round(min(40.0, estimated_wait - 20) * random.uniform(0.8, 1.2), 2)
+            return round(min(POLL_CAP_SECONDS, estimated_wait - 20) * random.uniform(0.8, 1.2), 2)
         return round(estimated_wait + random.uniform(1.0, 15.0), 2)
-    return round(min(40.0, max(2.0, estimated_wait / 2)) * random.uniform(0.8, 1.2), 2)
+    return round(min(POLL_CAP_SECONDS, max(2.0, estimated_wait / 2)) * random.uniform(0.8, 1.2), 2)
 
 
 def _wait_text(seconds: int | None) -> str:

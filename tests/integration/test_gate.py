@@ -57,7 +57,8 @@ def status(gate, event_id, ticket):
 
 def admit(gate_app, event_id, now=None):
     with gate_app.app_context(), unit_of_work() as uow:
-        return WaitingRoom(gate_app.extensions["seatline.redis"], event_id).admit_due(uow, now=now)
+        return WaitingRoom(gate_app.extensions["seatline.redis"], event_id,
+                           gate_app.extensions["seatline.settings"].gate_show_up_seconds).admit_due(uow, now=now)
 
 
 def test_joining_is_idempotent_and_needs_a_fan(gate, make):
@@ -153,7 +154,9 @@ def test_fans_who_never_show_up_stop_counting_against_the_cap(gate_app, gate, ma
     assert "admissionToken" in status(gate, event_id, tickets[0])  # collected: holds its slot for the session
     # The second admitted fan never comes back: after the show-up window their slot frees up.
     assert admit(gate_app, event_id, now=now + 2) == 0
-    assert admit(gate_app, event_id, now=now + 61) == 1
+    show_up = gate_app.extensions["seatline.settings"].gate_show_up_seconds
+    assert admit(gate_app, event_id, now=now + show_up - 1) == 0
+    assert admit(gate_app, event_id, now=now + show_up + 1) == 1
     assert status(gate, event_id, tickets[1])["state"] == "EXPIRED"
     assert status(gate, event_id, tickets[2])["state"] == "ADMITTED"
 
@@ -354,7 +357,7 @@ def test_manager_figures_count_abandonment(gate_app, gate, make):
     now = time.time()
     admit(gate_app, event_id, now=now)
     status(gate, event_id, tickets[0])  # collects the token; the second admitted fan never comes
-    admit(gate_app, event_id, now=now + 61)
+    admit(gate_app, event_id, now=now + gate_app.extensions["seatline.settings"].gate_show_up_seconds + 1)
     stats = gate.get(f"/gate/v1/queues/{event_id}/stats", headers=manager.headers).get_json()
     assert stats["abandoned"] == 1 and stats["admitted"] == 3 and stats["active"] == 2
 
