@@ -23,10 +23,11 @@ bp = Blueprint("gate_pages", __name__, url_prefix="/gate/queues")
 HTMX = "vendor/htmx-2.0.11.min.js"
 
 
-# The longest a waiting page waits between two asks, before jitter, and with it: inside the gate's
-# show-up window (120 s by default, GATE_SHOW_UP_SECONDS), so a fan admitted just after asking
-# still comes in time. Each fan far back asks about once this often: with 18,000 waiting fans,
-# 40 s made the waiting room's polls most of the gate's work during a sale.
+# The longest a waiting page waits between two asks: POLL_CAP_SECONDS before jitter,
+# POLL_MAX_SECONDS with it, which stays inside the gate's show-up window (120 s by default,
+# GATE_SHOW_UP_SECONDS), so a fan admitted just after asking still comes in time. A fan far
+# back asks about once per cap: with 18,000 waiting fans a cap of 40 s made their polls most
+# of the gate's work during a sale.
 POLL_CAP_SECONDS = 90.0
 POLL_MAX_SECONDS = POLL_CAP_SECONDS * 1.2
 
