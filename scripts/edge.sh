@@ -18,10 +18,15 @@ export BROWSE_BACKUP=""
 # Joins the gate works on at once; more are answered 429 with Retry-After by the edge itself.
 export GATE_JOINS_IN_FLIGHT=${GATE_JOINS_IN_FLIGHT:-64}
 export STATIC_ROOT=${STATIC_ROOT:-$PWD/app/static}
-EDGE_DIR=${EDGE_DIR:-$PWD/.run/nginx/${EDGE_BIND##*:}}
+export EDGE_DIR=${EDGE_DIR:-$PWD/.run/nginx/${EDGE_BIND##*:}}
+case "$EDGE_DIR" in /*) ;; *) EDGE_DIR=$PWD/$EDGE_DIR ;; esac
+# The catalog cache's own server listens on a unix socket in EDGE_DIR (the template says why).
+socket=$EDGE_DIR/browse-cache.sock
+[ "${#socket}" -lt 108 ] || { echo "EDGE_DIR is too long for a unix socket path: $socket" >&2; exit 1; }
 
 mkdir -p "$EDGE_DIR/tmp"
-envsubst '${EDGE_BIND} ${WEB_BIND} ${BROWSE_BIND} ${BROWSE_BACKUP} ${GATE_BIND} ${GATE_JOINS_IN_FLIGHT} ${STATIC_ROOT}' \
+rm -f "$socket"  # left by an nginx that did not stop cleanly
+envsubst '${EDGE_BIND} ${WEB_BIND} ${BROWSE_BIND} ${BROWSE_BACKUP} ${GATE_BIND} ${GATE_JOINS_IN_FLIGHT} ${STATIC_ROOT} ${EDGE_DIR}' \
   <deploy/nginx/seatline.conf.template >"$EDGE_DIR/nginx.conf"
 
 # As root nginx would run its workers as www-data, which may not be able to read this checkout:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import http.client
 import os
 import re
 import shutil
@@ -206,9 +207,7 @@ def test_a_seat_map_through_the_edge_is_never_more_than_2_s_old(edge, make):
     assert oldest < SLACK + 2
 
     # The app freezes (every process of it stopped): renewals hang.
-    web = [int(pid) for pid in subprocess.run(
-        ["pgrep", "-f", "--", f"--bind {edge.web.removeprefix('http://')} wsgi:app"], capture_output=True, text=True,
-    ).stdout.split()]
+    web = _web_pids(edge)
     assert len(web) == 3, "the web master and its two workers"
     seats()
     for pid in web:
@@ -232,6 +231,48 @@ def test_a_seat_map_through_the_edge_is_never_more_than_2_s_old(edge, make):
     assert {"STALE", "UPDATING"} & {cache for _, cache in served}
     assert waited, "past 2 s the edge stopped serving the old copy"
     assert seats()[1] < SLACK + 2
+
+
+def _web_pids(edge: Edge) -> list[int]:
+    return [int(pid) for pid in subprocess.run(
+        ["pgrep", "-f", "--", f"--bind {edge.web.removeprefix('http://')} wsgi:app"], capture_output=True, text=True,
+    ).stdout.split()]
+
+
+def test_a_renewal_in_the_background_never_holds_up_the_fans_next_request(edge, make):
+    # nginx holds the next request on a connection until the renewal that connection's request
+    # started has been answered. A fan's browser keeps its connection: the renewal must not be
+    # started on it. With the app frozen the renewal never ends, and the fan's next request on the
+    # same connection is still answered at once.
+    show = make.show()
+    path = f"/api/v1/shows/{show.show_id}/seatmap?{probe()}"
+    host, port = edge.url.removeprefix("http://").split(":")
+    browser = http.client.HTTPConnection(host, int(port), timeout=2)
+
+    def get() -> tuple[str, str, tuple]:
+        browser.request("GET", path)
+        answer = browser.getresponse()
+        answer.read()
+        assert answer.status == 200
+        return answer.getheader("X-Cache-Status"), answer.getheader("Date"), browser.sock.getsockname()
+
+    next_second()
+    missed, built, connection = get()
+    assert missed == "MISS"
+    next_second()  # the copy is stale now, within the app's stale-while-revalidate
+    web = _web_pids(edge)
+    assert len(web) == 3, "the web master and its two workers"
+    for pid in web:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        stale, first, _ = get()  # a renewal is now under way, and stuck
+        updating, again, same = get()  # on the same connection: times out if held behind it
+    finally:
+        for pid in web:
+            os.kill(pid, signal.SIGCONT)
+        browser.close()
+    assert (stale, updating) == ("STALE", "UPDATING")
+    assert first == again == built and same == connection
 
 
 def test_the_gate_counter_is_shared_for_at_most_a_second(edge, app, make):
