@@ -122,7 +122,7 @@ class Settings:
 
 
 class WaitingRoom:
-    def __init__(self, client: redis.Redis, event_id: int, show_up_seconds: int = 120) -> None:
+    def __init__(self, client: redis.Redis, event_id: int, show_up_seconds: int) -> None:
         self.r = client
         self.event_id = event_id
         self.prefix = f"gate:{event_id}:"

@@ -343,7 +343,8 @@ def test_estimate_does_not_creep_up_while_the_queue_stands_still(gate_app, gate,
     for i in range(3):
         admit(gate_app, event_id, now=now + 5 * i)
     gate.post(f"/gate/v1/queues/{event_id}/pause", headers=manager.headers)
-    room = WaitingRoom(gate_app.extensions["seatline.redis"], event_id)
+    room = WaitingRoom(gate_app.extensions["seatline.redis"], event_id,
+                       gate_app.extensions["seatline.settings"].gate_show_up_seconds)
     estimates = [room.status(tickets[-1], now=now + 10 + t)["estimatedWaitSeconds"] for t in (1, 30, 300, 3000)]
     assert estimates == sorted(estimates, reverse=True) or len(set(estimates)) == 1, estimates
     assert estimates[0] > 0
