@@ -238,10 +238,6 @@ def _machine_busy() -> tuple[float, float]:
     return (sum(parts[:8]) - idle) / CLK_TCK, sum(parts[:8]) / CLK_TCK
 
 
-def wait_http(url: str, proc: subprocess.Popen, name: str, timeout: float = 60) -> None:
-    wait_until_up(url, proc, timeout, name)
-
-
 def wait_port(port: int, proc: subprocess.Popen, name: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -362,13 +358,13 @@ def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str],
         stack.start(f"worker-{i + 1}", [str(BIN / "flask"), "worker"], env)
     scheduler = stack.start("scheduler", [str(BIN / "flask"), "scheduler"], env)
     wait_port(ports.smtp, smtp, "smtp sink")
-    wait_http(f"{ports.gateway_url}/_sim/health", gateway, "gateway simulator")
-    wait_http(f"{ports.web_url}/readyz", web, "web")
+    wait_until_up(f"{ports.gateway_url}/_sim/health", gateway, name="gateway simulator")
+    wait_until_up(f"{ports.web_url}/readyz", web, name="web")
     if browse:
-        wait_http(f"http://127.0.0.1:{ports.browse}/readyz", browse, "browse")
-    wait_http(f"{ports.gate_url}/readyz", gate, "gate")
+        wait_until_up(f"http://127.0.0.1:{ports.browse}/readyz", browse, name="browse")
+    wait_until_up(f"{ports.gate_url}/readyz", gate, name="gate")
     if edge:
-        wait_http(f"{ports.front_web}/api/v1/cities", edge, "edge (nginx)")
+        wait_until_up(f"{ports.front_web}/api/v1/cities", edge, name="edge (nginx)")
     r = redis.Redis.from_url(REDIS_URL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

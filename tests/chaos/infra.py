@@ -20,7 +20,8 @@ import redis
 from aiosmtpd.controller import Controller
 
 from tests.support.processes import stop_process_groups
-from tests.support.services import MailSink, free_port  # noqa: F401  (free_port: for the scenarios)
+from tests.support.processes import free_port  # noqa: F401  (also for the scenarios)
+from tests.support.services import MailSink
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"

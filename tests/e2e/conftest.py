@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import PER_IP_LIMITS
 from tests.support.db import Builder, app, clean_state, make, rds, smtp_sink  # noqa: F401  (fixtures)
-from tests.support.services import Simulator, free_port, start_simulator, wait_until_up  # noqa: F401  (re-exported)
+from tests.support.processes import free_port, wait_until_up  # noqa: F401  (for the e2e tests)
+from tests.support.services import Simulator, start_simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 

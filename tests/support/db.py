@@ -23,8 +23,9 @@ from app.extensions import db
 from app.unit_of_work import unit_of_work
 from tests.conftest import settings_for_tests
 from tests.support.contract import ContractClient
+from tests.support.processes import free_port
 from tests.support.services import (
-    WEBHOOK_SECRET, MailSink, Simulator, ThreadedServer, free_port, smtp_sink, start_simulator,
+    WEBHOOK_SECRET, MailSink, Simulator, ThreadedServer, smtp_sink, start_simulator,
 )
 
 TABLES = (

@@ -18,7 +18,7 @@ import requests
 from aiosmtpd.controller import Controller
 from werkzeug.serving import make_server
 
-from tests.support.processes import free_port, wait_until_up  # noqa: F401  (wait_until_up: re-exported)
+from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_SECRET = "whsec_test_secret"
