@@ -8,12 +8,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+import psycopg
 import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from app.accounts.tokens import issue_token
@@ -117,15 +119,30 @@ def run_jobs(app: Flask) -> None:
 @pytest.fixture
 def clean_state(app: Flask) -> Iterator[None]:
     with app.app_context():
-        db.session.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-        db.session.commit()
-        db.session.remove()
+        _truncate_all()
     redis_client(app).flushdb()
     # Each test starts with closed circuit breakers: one that provokes gateway or database failures
     # must not make the next one fail fast.
     for cb in (app.extensions["seatline.gateway"].breaker, *app.extensions.get("seatline.breakers", {}).values()):
         cb.close()
     yield
+
+
+def _truncate_all(attempts: int = 5) -> None:
+    """Empties every table. A request of the previous test that a server process is still finishing
+    (an edge cache renewal, the gate's tick) can hold a share lock the TRUNCATE needs while it waits
+    for one the TRUNCATE took; Postgres then aborts one side as a deadlock, sometimes this one: retry."""
+    for attempt in range(attempts):
+        try:
+            db.session.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+            db.session.commit()
+            return
+        except OperationalError as exc:
+            db.session.rollback()
+            if not isinstance(exc.orig, psycopg.errors.DeadlockDetected) or attempt == attempts - 1:
+                raise
+        finally:
+            db.session.remove()
 
 
 def redis_client(app: Flask) -> redis.Redis:
