@@ -31,7 +31,7 @@ from app.errors import (
     Degraded, HoldExpired, HoldNotFound, PaymentNotCompleted, PaymentNotNeeded, PaymentRefused, SaleClosed,
     ValidationFailed,
 )
-from app.notifications.outbox import booking_context, format_money, queue_message
+from app.notifications.outbox import booking_context, message_money, queue_message
 from app.payments.gateway import ChargeRefused, GatewayUnavailable, Intent, PaymentGateway
 from app.unit_of_work import UnitOfWork
 
@@ -287,7 +287,7 @@ def _refund_instead(uow: UnitOfWork, hold: Any, intent: Intent, reason: str, who
         followups.notifications += queue_message(
             uow, hold.user_id, "payment_refunded", intent.id,
             {"title": title, "seats": ", ".join(hold.seat_ids), "reason": reason,
-             "amount": format_money(intent.amount_received, intent.currency)},
+             "amount": message_money(intent.amount_received, intent.currency)},
         )
     return Settlement("REFUNDED", followups=followups)
 
