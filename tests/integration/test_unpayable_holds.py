@@ -177,3 +177,28 @@ def test_a_free_hold_that_lapsed_is_not_booked(app, client, quick_app, make, gat
     late = client.post(f"/api/v1/holds/{held['holdId']}/confirm", headers=fan.headers)
     assert late.status_code == 409 and late.get_json()["error"]["code"] == "HOLD_EXPIRED"
     assert fetch(app, "SELECT id FROM bookings") == []
+
+
+def test_the_site_offers_get_tickets_for_free_seats_and_books_them(app, client, make, gateway, mail):
+    import re
+
+    def token_of(response) -> str:
+        return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', response.get_data(as_text=True)).group(1)
+
+    show = make.show(rows=2, per_row=4, prices={"gold": 0, "silver": 0})
+    client.post("/api/v1/auth/register", json={"email": "free@example.com", "password": "correct horse", "name": "F"})
+    login = client.get("/login")
+    client.post("/login", data={"csrf_token": token_of(login), "email": "free@example.com", "password": "correct horse"})
+    page = client.get(f"/shows/{show.show_id}")
+    hold_url = client.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["B1"]}
+                           ).headers["Location"]
+    hold_page = client.get(hold_url).get_data(as_text=True)
+    assert "Get tickets" in hold_page and "Free" in hold_page
+    checkout = client.get(f"{hold_url}/checkout")
+    html = checkout.get_data(as_text=True)
+    assert checkout.status_code == 200 and "Get tickets" in html and 'name="card"' not in html
+    booked = client.post(f"{hold_url}/checkout", data={"csrf_token": token_of(checkout)})
+    assert booked.status_code == 303 and "/bookings/" in booked.headers["Location"]
+    assert "Free tickets" in client.get(booked.headers["Location"]).get_data(as_text=True)
+    assert gateway.intents() == []
+    assert [r.status for r in fetch(app, "SELECT status FROM bookings")] == ["CONFIRMED"]
