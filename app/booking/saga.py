@@ -169,7 +169,6 @@ def confirm_free(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> Settlemen
     return Settlement("BOOKED", booking_id=booking_id, created=True, followups=followups)
 
 
-
 def confirm(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID, intent_id: str) -> Settlement:
     """Settles the hold's intent; the caller runs the followups, then ``raise_unless_booked``."""
     hold = uow.execute("SELECT user_id, payment_intent_id FROM holds WHERE id = :id", {"id": hold_id}).first()
