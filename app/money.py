@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import format_currency
+from babel.numbers import format_currency, get_currency_precision
 
 DEFAULT_LOCALE = "en"
 # The gateway's largest charge, in minor units, for every currency below (Stripe: eight digits).
@@ -58,6 +58,10 @@ class UnsupportedCurrency(ValueError):
     pass
 
 
+class TooManyDecimals(ValueError):
+    """An amount with more decimals than its currency has (a third decimal of a pound, any of a yen)."""
+
+
 def currency(code: str) -> Currency:
     found = CURRENCIES.get(code.upper()) if isinstance(code, str) else None
     if found is None:
@@ -66,7 +70,10 @@ def currency(code: str) -> Currency:
 
 
 def exponent(code: str) -> int:
-    return currency(code).exponent
+    """ISO 4217 minor-unit digits. A currency Seatline does not sell in (a show from before that was
+    checked) is still shown and converted, with the digits Babel's CLDR data gives it."""
+    known = CURRENCIES.get(code.upper())
+    return known.exponent if known is not None else get_currency_precision(code.upper())
 
 
 def to_minor(major: str | int | Decimal, code: str) -> int:
@@ -80,7 +87,7 @@ def to_minor(major: str | int | Decimal, code: str) -> int:
         raise ValueError(f"{major!r} is not an amount")
     minor = value.scaleb(exponent(code))
     if minor != minor.to_integral_value():
-        raise ValueError(f"{code} amounts have at most {exponent(code)} decimals")
+        raise TooManyDecimals(f"{code} amounts have at most {exponent(code)} decimals")
     return int(minor)
 
 
@@ -96,10 +103,7 @@ def format_money(minor: int | None, code: str, locale: str | None = None) -> str
     if minor is None:
         return "—"
     code = code.upper()
-    where = locale or request_locale()
-    if code not in CURRENCIES:  # an amount of a currency Seatline no longer sells in is still shown
-        return f"{code} {minor}"
-    return format_currency(to_major(minor, code), code, locale=where)
+    return format_currency(to_major(minor, code), code, locale=locale or request_locale())
 
 
 def request_locale() -> str:

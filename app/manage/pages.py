@@ -340,10 +340,10 @@ def _minor_units(raw: str, currency: str, field: str, problems: list[dict[str, s
     anything that is not a number at all is passed on as typed for the form's request model to refuse."""
     try:
         return money.to_minor(raw, currency)
-    except ValueError as exc:
-        if "decimals" in str(exc):
-            problems.append({"field": field, "message": str(exc)})
-            return 0
+    except money.TooManyDecimals as exc:
+        problems.append({"field": field, "message": str(exc)})
+        return 0
+    except ValueError:
         return raw
 
 
