@@ -25,6 +25,8 @@ from babel.numbers import format_currency, get_currency_precision
 DEFAULT_LOCALE = "en"
 # The gateway's largest charge, in minor units, for every currency below (Stripe: eight digits).
 GATEWAY_MAX_MINOR = 99_999_999
+# Typed amounts of this many digits before the point are refused before any arithmetic (``1e999999``).
+AMOUNT_DIGITS = 12
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,10 @@ def to_minor(major: str | int | Decimal, code: str) -> int:
         value = Decimal(str(major).strip())
     except InvalidOperation:
         raise ValueError(f"{major!r} is not an amount") from None
-    if not value.is_finite():
-        raise ValueError(f"{major!r} is not an amount")
+    if not value.is_finite() or (value and value.adjusted() >= AMOUNT_DIGITS):
+        raise ValueError(f"{major!r} is not an amount Seatline can take")
+    if value and value.adjusted() < -AMOUNT_DIGITS:
+        raise TooManyDecimals(f"{code} amounts have at most {exponent(code)} decimals")
     minor = value.scaleb(exponent(code))
     if minor != minor.to_integral_value():
         raise TooManyDecimals(f"{code} amounts have at most {exponent(code)} decimals")

@@ -69,3 +69,14 @@ def test_every_currency_seatline_sells_in_is_one_the_gateway_charges_within_its_
     assert ours.maximum <= stripe_rules.MAX_AMOUNT
     if theirs in stripe_rules.THREE_DECIMAL:
         assert ours.step % 10 == 0
+
+
+@pytest.mark.parametrize("typed", ["1e999999999", "-1e400", "1e12"])
+def test_absurd_amounts_are_refused_before_any_arithmetic(typed):
+    with pytest.raises(ValueError):
+        money.to_minor(typed, "GBP")
+
+
+def test_a_vanishingly_small_amount_is_too_many_decimals_not_zero():
+    with pytest.raises(money.TooManyDecimals):
+        money.to_minor("1e-999999999", "GBP")
