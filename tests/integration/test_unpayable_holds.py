@@ -202,3 +202,18 @@ def test_the_site_offers_get_tickets_for_free_seats_and_books_them(app, client, 
     assert "Free tickets" in client.get(booked.headers["Location"]).get_data(as_text=True)
     assert gateway.intents() == []
     assert [r.status for r in fetch(app, "SELECT status FROM bookings")] == ["CONFIRMED"]
+
+
+def test_cancelling_a_free_show_cancels_its_bookings_without_a_refund(app, client, make, gateway, mail):
+    show, fan, manager = make.show(prices={"gold": 0, "silver": 0}), make.fan(), make.fan(role="manager")
+    held = hold(client, fan, show.show_id, ["C1"])
+    booking_id = client.post(f"/api/v1/holds/{held['holdId']}/confirm", headers=fan.headers).get_json()["bookingId"]
+    r = client.post(f"/api/v1/manage/shows/{show.show_id}/cancel", json={"reason": "Rain"}, headers=manager.headers)
+    assert r.status_code in (200, 202), r.get_json()
+    run_jobs(app)
+    booking = client.get(f"/api/v1/bookings/{booking_id}", headers=fan.headers).get_json()
+    assert (booking["status"], booking["refundAmount"], booking["refund"]) == ("CANCELLED", 0, None)
+    assert gateway.intents() == [] and fetch(app, "SELECT id FROM refunds") == []
+    email = fetch(app, "SELECT email FROM users WHERE id = :u", u=fan.user_id)[0].email
+    cancelled = wait_for(lambda: [m for m in mail.to(email) if "cancelled" in m["Subject"]])
+    assert "nothing to refund" in cancelled[0].get_payload(decode=True).decode()
