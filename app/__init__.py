@@ -37,6 +37,12 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     api_blueprints = (accounts_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, manage_api_bp, docs_bp)
     for blueprint in (*api_blueprints, site_bp, site_auth_bp, site_checkout_bp, manage_pages_bp):
         app.register_blueprint(blueprint)
+    from app import money
+
+    app.add_template_filter(money.format_money, "money")  # every page shows money through it
+    app.add_template_filter(money.to_major, "major")  # an amount in major units, for form fields
+    app.add_template_filter(money.exponent, "currency_exponent")
+    app.add_template_global(money.request_locale, "money_locale")
     # Forms and htmx requests carry a CSRF token; the JSON API authenticates with bearer tokens
     # (and the gateway with signatures), which a browser never sends on its own.
     csrf.init_app(app)

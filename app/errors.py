@@ -103,6 +103,20 @@ class PaymentNotCompleted(DomainError):
     status = 402
 
 
+class PaymentRefused(DomainError):
+    """The gateway will not take a payment of this amount or currency; nothing was charged."""
+
+    code = "PAYMENT_REFUSED"
+    status = 422
+
+
+class PaymentNotNeeded(DomainError):
+    """The hold costs nothing: it is confirmed without a payment."""
+
+    code = "PAYMENT_NOT_NEEDED"
+    status = 422
+
+
 class HoldExpired(DomainError):
     code = "HOLD_EXPIRED"
     status = 409

@@ -38,7 +38,10 @@ be the variable names or the lower-case field names, e.g. ``{"webhook_url": ...}
 Stripe API subset (form-encoded bodies, ``Authorization: Bearer sk_test_...``; any key
 that starts with ``sk_test_`` is accepted, anything else is a 401):
 
-- ``POST /v1/payment_intents`` -- ``amount`` (integer >= 1), ``currency`` (3 letters),
+- ``POST /v1/payment_intents`` -- ``amount`` (integer >= 1, in the currency's smallest unit),
+  ``currency`` (3 letters; Stripe's per-currency rules in ``currencies.py``: a currency not
+  listed there is 400 ``invalid_request_error`` with param ``currency``, an amount below its
+  minimum charge 400 ``amount_too_small``, above 99,999,999 ``amount_too_large``),
   ``metadata[...]``, optional ``payment_method`` and ``confirm=true``, plus a few
   harmless Stripe params (``description``, ``receipt_email``, ``automatic_payment_methods``,
   ``payment_method_types``, ``capture_method=automatic|automatic_async``, ``expand``...).

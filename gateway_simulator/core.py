@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+from . import currencies
 from .config import SimConfig
 
 log = logging.getLogger("gateway_simulator")
@@ -164,6 +165,26 @@ def _int_param(params: dict[str, Any], name: str, required: bool, minimum: int =
     if value > 99_999_999:
         raise invalid("Amount must be no more than 99999999", code="amount_too_large", param=name)
     return value
+
+
+def _check_charge(amount: int, currency: str) -> None:
+    """Stripe's per-currency rules for a charge (``currencies.py``)."""
+    if currency not in currencies.MINIMUM_CHARGE:
+        raise invalid(
+            f"Invalid currency: {currency}. Stripe currently supports these currencies: "
+            f"{', '.join(sorted(currencies.MINIMUM_CHARGE))}",
+            param="currency",
+        )
+    minimum = currencies.MINIMUM_CHARGE[currency]
+    if amount < minimum:
+        raise invalid(f"Amount must be at least {currencies.show(minimum, currency)}", code="amount_too_small",
+                      param="amount")
+    if amount > currencies.MAX_AMOUNT:
+        raise invalid(f"Amount must be no more than {currencies.show(currencies.MAX_AMOUNT, currency)}",
+                      code="amount_too_large", param="amount")
+    if currency in currencies.THREE_DECIMAL and amount % 10:
+        raise invalid(f"Amounts in {currency} must be a multiple of 10 (the last digit must be 0).",
+                      code="parameter_invalid_integer", param="amount")
 
 
 def _bool_param(params: dict[str, Any], name: str) -> bool:
@@ -537,6 +558,7 @@ class Simulator:
             raise invalid("Missing required param: currency.", code="parameter_missing", param="currency")
         if not isinstance(currency, str) or not re.fullmatch(r"[A-Za-z]{3}", currency):
             raise invalid(f"Invalid currency: {currency}", code="parameter_invalid_string", param="currency")
+        _check_charge(amount, currency.lower())
         metadata = _metadata(params)
         confirm = _bool_param(params, "confirm")
         pm = _str_param(params, "payment_method")

@@ -18,7 +18,10 @@ def money_invariant_violations(uow: UnitOfWork, gateway_intents: list[dict[str, 
     ``amount_received``, ``amount_refunded``, ``refund_count`` and ``metadata``."""
     broken = seat_invariant_violations(uow)  # first: it opens the repeatable-read snapshot
     bookings = {r.payment_intent_id: r for r in uow.execute(
-        "SELECT payment_intent_id, status, amount, refund_amount FROM bookings")}
+        "SELECT payment_intent_id, status, amount, refund_amount FROM bookings WHERE payment_intent_id IS NOT NULL")}
+    # A free booking (amount 0) has no payment to match at the gateway.
+    for free in uow.execute("SELECT id FROM bookings WHERE payment_intent_id IS NULL AND amount <> 0"):
+        broken.setdefault("a booking without a payment is free", []).append(str(free.id))
     refunds = {r.payment_intent_id: r for r in uow.execute(
         "SELECT payment_intent_id, amount, reason, status FROM refunds")}
     intents = {i["id"]: i for i in gateway_intents}

@@ -18,6 +18,7 @@ class Booking(db.Model):
         CheckConstraint("(status = 'CANCELLED') = (cancelled_at IS NOT NULL)", name="cancelled_iff_cancelled_at"),
         CheckConstraint("cardinality(seat_ids) >= 1", name="has_seats"),
         CheckConstraint("amount >= 0 AND refund_amount BETWEEN 0 AND amount", name="amounts_sane"),
+        CheckConstraint("payment_intent_id IS NOT NULL OR amount = 0", name="paid_unless_free"),
         Index("ix_bookings_show_created", "show_id", "created_at"),
     )
 
@@ -25,8 +26,8 @@ class Booking(db.Model):
     hold_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("holds.id"), unique=True)
     show_id: Mapped[int] = mapped_column(ForeignKey("shows.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    # A payment intent yields at most one booking.
-    payment_intent_id: Mapped[str] = mapped_column(Text, unique=True)
+    # A payment intent yields at most one booking. None only for a free booking (amount 0).
+    payment_intent_id: Mapped[str | None] = mapped_column(Text, unique=True)
     seat_ids: Mapped[list[str]] = mapped_column(ARRAY(Text))
     amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))

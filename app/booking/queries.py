@@ -38,6 +38,37 @@ def protect_seats_while_paying(uow: UnitOfWork, hold_id: uuid.UUID, show_id: int
     ).rowcount
 
 
+def unprotect_seats(uow: UnitOfWork, hold_id: uuid.UUID, show_id: int) -> None:
+    """Undoes ``protect_seats_while_paying`` for a hold that has no intent (the gateway refused to
+    create one): the seats lapse with the hold again, and a later attempt protects them anew."""
+    started = uow.execute(
+        """
+        UPDATE holds SET payment_started_at = NULL
+        WHERE id = :id AND status = 'ACTIVE' AND payment_intent_id IS NULL
+        RETURNING expires_at
+        """,
+        {"id": hold_id},
+    ).first()
+    if started is None:
+        return
+    uow.execute(
+        """
+        WITH mine AS (
+            SELECT show_id, seat_id FROM show_seats
+            WHERE show_id = :show_id AND hold_id = :hold_id AND status = 'HELD'
+            ORDER BY seat_id FOR UPDATE
+        )
+        UPDATE show_seats ss SET hold_expires_at = :expires_at
+        FROM mine WHERE ss.show_id = mine.show_id AND ss.seat_id = mine.seat_id
+        """,
+        {"show_id": show_id, "hold_id": hold_id, "expires_at": started.expires_at},
+    )
+
+
+def booking_for_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> uuid.UUID | None:
+    return uow.execute("SELECT id FROM bookings WHERE hold_id = :id", {"id": hold_id}).scalar()
+
+
 def record_intent(uow: UnitOfWork, hold: Row[Any], intent_id: str) -> None:
     uow.execute("UPDATE holds SET payment_intent_id = :pi WHERE id = :id AND payment_intent_id IS NULL",
                 {"pi": intent_id, "id": hold.id})
@@ -63,9 +94,11 @@ def refund_for_intent(uow: UnitOfWork, intent_id: str) -> Row[Any] | None:
     return uow.execute("SELECT id, reason, amount, status FROM refunds WHERE payment_intent_id = :pi", {"pi": intent_id}).first()
 
 
-def insert_booking(uow: UnitOfWork, booking_id: uuid.UUID, hold: Row[Any], intent_id: str, who: AuditActor) -> None:
+def insert_booking(uow: UnitOfWork, booking_id: uuid.UUID, hold: Row[Any], intent_id: str | None,
+                   who: AuditActor) -> None:
     """The booking row and its ``booking.confirmed`` audit row, in one statement: a payment intent
-    yields at most one booking (unique on bookings), so at most one such row, however many settlers race."""
+    yields at most one booking (unique on bookings), so at most one such row, however many settlers race.
+    A free hold's booking has no intent (``intent_id`` None; only an amount of 0 may have none)."""
     uow.execute(
         f"""
         WITH b AS (

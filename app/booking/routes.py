@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from app.api.http import current_user, parse_body, parse_uuid
@@ -16,16 +16,21 @@ bp = Blueprint("booking_api", __name__, url_prefix="/api/v1")
 
 class ConfirmRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
-    paymentIntentId: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    # Left out (or an empty body) for a hold that costs nothing: it is booked without a payment.
+    paymentIntentId: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
 
 
 @bp.post("/holds/<hold_id>/confirm")
 def confirm(hold_id: str):
     user = current_user()
     hid = parse_uuid(hold_id, HoldNotFound, "hold")
-    body = parse_body(ConfirmRequest)
+    body = parse_body(ConfirmRequest) if request.get_data(cache=True) else ConfirmRequest()
     with unit_of_work() as uow:
-        settlement = saga.confirm(uow, current_app.extensions["seatline.gateway"], user.id, hid, body.paymentIntentId)
+        if body.paymentIntentId is None:
+            settlement = saga.confirm_free(uow, user.id, hid)
+        else:
+            settlement = saga.confirm(uow, current_app.extensions["seatline.gateway"], user.id, hid,
+                                      body.paymentIntentId)
     run_followups(settlement.followups)
     saga.raise_unless_booked(settlement)
     return {"bookingId": str(settlement.booking_id)}, 201 if settlement.created else 200

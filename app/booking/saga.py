@@ -8,6 +8,9 @@
   on bookings makes a second booking impossible.
 - ``expire_hold``: a lapsed hold is released; if its payment may still succeed, the
   intent is cancelled at the gateway first and whatever the gateway answers decides.
+  A hold whose intent the gateway refused to create (``ChargeRefused``) has no payment:
+  its seats are freed at once.
+- ``confirm_free``: a hold that costs nothing becomes a booking without any payment.
 
 Side effects outside Postgres (jobs, hints) are returned as ``Followups`` and run by
 the caller after commit; anything they carry is also recorded in Postgres, so a lost
@@ -24,9 +27,12 @@ from typing import Any
 from app.audit import log as audit
 from app.audit.log import AuditActor
 from app.booking import queries
-from app.errors import Degraded, HoldExpired, HoldNotFound, PaymentNotCompleted, ValidationFailed
-from app.notifications.outbox import booking_context, format_money, queue_message
-from app.payments.gateway import GatewayUnavailable, Intent, PaymentGateway
+from app.errors import (
+    Degraded, HoldExpired, HoldNotFound, PaymentNotCompleted, PaymentNotNeeded, PaymentRefused, SaleClosed,
+    ValidationFailed,
+)
+from app.notifications.outbox import booking_context, message_money, queue_message
+from app.payments.gateway import ChargeRefused, GatewayUnavailable, Intent, PaymentGateway
 from app.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -86,6 +92,9 @@ def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_i
         return PaymentStart(_gateway(lambda: gateway.retrieve_intent(hold.payment_intent_id)))
     if hold.status != "ACTIVE" or (not hold.live and hold.payment_started_at is None):
         raise HoldExpired("this hold has run out; hold the seats again", status=hold.status)
+    if hold.amount == 0:
+        raise PaymentNotNeeded("these seats are free: confirm the hold without a payment", amount=0,
+                               currency=hold.currency)
     starting = hold.payment_started_at is None
     if starting:
         protected = queries.protect_seats_while_paying(uow, hold.id, hold.show_id)
@@ -93,9 +102,20 @@ def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_i
             raise HoldExpired("this hold has run out; hold the seats again")
     uow.commit()  # seats are protected before the gateway can possibly take money
 
-    intent = _gateway(
-        lambda: gateway.create_intent(hold.amount, hold.currency, _intent_metadata(hold), intent_idempotency_key(hold.id))
-    )
+    try:
+        intent = _gateway(
+            lambda: gateway.create_intent(hold.amount, hold.currency, _intent_metadata(hold),
+                                          intent_idempotency_key(hold.id))
+        )
+    except ChargeRefused as exc:
+        # No intent exists, so no payment can succeed: the seats go back to an ordinary hold that lapses.
+        queries.unprotect_seats(uow, hold_id, hold.show_id)
+        uow.commit()
+        log.warning("gateway refused a payment of %s %s for hold %s: %s", hold.amount, hold.currency, hold_id, exc)
+        raise PaymentRefused(
+            f"the payment service will not take this payment: {exc}", gatewayCode=exc.code, param=exc.param,
+            amount=hold.amount, currency=hold.currency,
+        ) from exc
     hold = queries.lock_hold(uow, hold_id)
     queries.record_intent(uow, hold, intent.id)
     uow.commit()
@@ -113,6 +133,40 @@ def _gateway(call):
 
 
 # ---------------------------------------------------------------- confirming
+
+
+def confirm_free(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> Settlement:
+    """Books a hold that costs nothing (free seats): no payment, no gateway. Idempotent: a repeat
+    finds the booking. The caller runs the followups, then ``raise_unless_booked``."""
+    hold = queries.lock_hold(uow, hold_id)
+    if hold is None or hold.user_id != user_id:
+        raise HoldNotFound(f"hold {hold_id} does not exist")
+    if hold.amount != 0:
+        raise ValidationFailed(
+            "this hold has to be paid for: confirm it with its paymentIntentId",
+            fields=[{"field": "paymentIntentId", "message": "required for a hold that costs money"}],
+        )
+    existing = queries.booking_for_hold(uow, hold.id)
+    if existing is not None:
+        uow.rollback()
+        return Settlement("BOOKED", booking_id=existing, created=False)
+    if hold.status != "ACTIVE" or not hold.live:
+        raise HoldExpired("this hold has run out; hold the seats again", status=hold.status)
+    if queries.show_cancelled(uow, hold.show_id):
+        raise SaleClosed("this show has been cancelled", saleStatus="CANCELLED")
+    booking_id = uuid.uuid4()
+    queries.insert_booking(uow, booking_id, hold, None, audit.fan(user_id))
+    booked = queries.book_seats(uow, hold, booking_id)
+    if len(booked) < len(hold.seat_ids):  # cannot happen to a live hold; never book part of one
+        uow.rollback()
+        raise HoldExpired("this hold has run out; hold the seats again")
+    queries.mark_hold(uow, hold.id, "CONFIRMED")
+    followups = Followups(booked_seats={hold.show_id: list(hold.seat_ids)})
+    followups.notifications += queue_message(
+        uow, hold.user_id, "booking_confirmed", str(booking_id), booking_context(uow, booking_id)
+    )
+    uow.commit()
+    return Settlement("BOOKED", booking_id=booking_id, created=True, followups=followups)
 
 
 def confirm(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID, intent_id: str) -> Settlement:
@@ -232,7 +286,7 @@ def _refund_instead(uow: UnitOfWork, hold: Any, intent: Intent, reason: str, who
         followups.notifications += queue_message(
             uow, hold.user_id, "payment_refunded", intent.id,
             {"title": title, "seats": ", ".join(hold.seat_ids), "reason": reason,
-             "amount": format_money(intent.amount_received, intent.currency)},
+             "amount": message_money(intent.amount_received, intent.currency)},
         )
     return Settlement("REFUNDED", followups=followups)
 
@@ -262,7 +316,10 @@ def expire_hold(uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID) ->
         uow.commit()
         return Settlement("CANCELED", followups=Followups(freed_seats={hold.show_id: freed}))
     uow.rollback()  # never hold a row lock across a gateway call
-    intent = _current_intent(gateway, hold)
+    try:
+        intent = _current_intent(gateway, hold)
+    except ChargeRefused:
+        return end_unpayable_hold(uow, hold_id, audit.SYSTEM)
     if not intent.succeeded and intent.status != "canceled":
         intent = gateway.cancel_intent(intent.id)
     return settle_intent(uow, gateway, intent, audit.SYSTEM)
@@ -286,10 +343,26 @@ def end_paying_hold(uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID
     uow.rollback()  # never hold a row lock across a gateway call
     if hold is None:
         raise HoldNotFound(f"hold {hold_id} does not exist")
-    intent = _current_intent(gateway, hold)
+    try:
+        intent = _current_intent(gateway, hold)
+    except ChargeRefused:
+        return end_unpayable_hold(uow, hold_id, who)
     if not intent.succeeded and intent.status != "canceled":
         intent = gateway.cancel_intent(intent.id)
     return settle_intent(uow, gateway, intent, who)
+
+
+def end_unpayable_hold(uow: UnitOfWork, hold_id: uuid.UUID, who: AuditActor = audit.SYSTEM) -> Settlement:
+    """The gateway refused to create the hold's intent: no payment exists or ever can, so the hold
+    ends like one nobody paid for and its seats are free again (no retry: the answer would not change)."""
+    hold = queries.lock_hold(uow, hold_id)
+    if hold is None or hold.status != "ACTIVE" or hold.payment_intent_id is not None:
+        uow.rollback()
+        return Settlement("PENDING")
+    freed = queries.free_hold_seats(uow, hold.id, hold.show_id)
+    queries.end_hold(uow, hold.id, "RELEASED" if hold.live else "EXPIRED", who, "PAYMENT_REFUSED")
+    uow.commit()
+    return Settlement("CANCELED", followups=Followups(freed_seats={hold.show_id: freed}))
 
 
 def _current_intent(gateway: PaymentGateway, hold: Any) -> Intent:

@@ -17,6 +17,7 @@ from app.errors import SeatsUnavailable, ShowCancelled, ValidationFailed
 from app.inventory.seatmap import SectionNotFound
 from app.manage import access
 from app.manage.access import Actor
+from app.money import to_major
 from app.unit_of_work import UnitOfWork
 
 BLOCK_KINDS = ("KILL", "HOUSE")
@@ -192,14 +193,15 @@ def bookings_csv(uow: UnitOfWork, actor: Actor, show_id: int) -> str:
         writer.writerow((
             r.id, r.status, r.created_at.astimezone(tz).isoformat(),
             r.cancelled_at.astimezone(tz).isoformat() if r.cancelled_at else "",
-            _safe(r.name), _safe(r.email), " ".join(r.seat_ids), len(r.seat_ids), _money(r.amount),
-            _money(r.refund_amount), r.refund_status or "", r.currency, r.payment_intent_id,
+            _safe(r.name), _safe(r.email), " ".join(r.seat_ids), len(r.seat_ids), _money(r.amount, r.currency),
+            _money(r.refund_amount, r.currency), r.refund_status or "", r.currency, r.payment_intent_id,
         ))
     return out.getvalue()
 
 
-def _money(minor: int) -> str:
-    return f"{minor // 100}.{minor % 100:02d}"
+def _money(minor: int, currency: str) -> str:
+    """Major units with the currency's own decimals (3000 JPY, 12.50 GBP, 12.350 KWD)."""
+    return str(to_major(minor, currency))
 
 
 def _safe(text: str) -> str:

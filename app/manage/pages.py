@@ -1,7 +1,6 @@
 """The manager dashboard: server-rendered pages and htmx fragments over the same services as the API."""
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from functools import wraps
 from typing import Any
@@ -11,6 +10,7 @@ from flask import (
     Blueprint, Response, abort, flash, g, make_response, redirect, render_template, request, session, url_for,
 )
 
+from app import money
 from app.catalog import services as catalog
 from app.errors import DomainError, EventNotFound, ShowNotFound, ValidationFailed, VenueNotFound
 from app.extensions import redis_store
@@ -298,18 +298,24 @@ def edit_event(event_id: str):
 # ---------------------------------------------------------------- shows
 
 
-def _show_form_data(form: Any, with_ids: bool) -> dict[str, Any]:
+def _show_form_data(form: Any, with_ids: bool, currency: str | None = None) -> dict[str, Any]:
+    """The show form as the API's request body. Amounts are typed in major units of the show's
+    currency (``currency``, or the form's own for a new show) and sent in minor units."""
     data: dict[str, Any] = {}
     if with_ids:
-        data.update(eventId=form.get("eventId", ""), venueId=form.get("venueId", ""),
-                    currency=form.get("currency", "").strip().upper())
+        currency = form.get("currency", "").strip().upper()
+        data.update(eventId=form.get("eventId", ""), venueId=form.get("venueId", ""), currency=currency)
+    if currency not in money.CURRENCIES:
+        raise ValidationFailed("choose a currency Seatline sells in", fields=[{"field": "currency", "message": (
+            f"one of {', '.join(sorted(money.CURRENCIES))}")}])
+    problems: list[dict[str, str]] = []
     for field in ("startTime", "saleOpensAt", "saleClosesAt"):
         if form.get(field):
             data[field] = form.get(field)
     prices = {}
     for key, value in form.items():
         if key.startswith("price-") and value.strip():
-            prices[key[6:]] = _minor_units(value)
+            prices[key[6:]] = _minor_units(value, currency, f"prices.{key[6:]}", problems)
     if prices or with_ids:
         data["prices"] = prices
     rules = []
@@ -317,7 +323,9 @@ def _show_form_data(form: Any, with_ids: bool) -> dict[str, Any]:
         if form.get(hours, "").strip():
             rules.append({"hoursBefore": form.get(hours).strip(), "refundPercent": percent})
     fee = form.get("refundFee", "").strip() or "0"
-    data["refundPolicy"] = {"rules": rules, "feeMinor": _minor_units(fee)}
+    data["refundPolicy"] = {"rules": rules, "feeMinor": _minor_units(fee, currency, "refundFee", problems)}
+    if problems:
+        raise ValidationFailed("some fields need another look", fields=problems)
     if form.get("queueRequired"):
         data["queue"] = {k: form.get(k) for k in ("batchSize", "admissionIntervalSeconds", "maxActive",
                                                    "sessionSeconds") if form.get(k)}
@@ -326,15 +334,17 @@ def _show_form_data(form: Any, with_ids: bool) -> dict[str, Any]:
     return data
 
 
-def _minor_units(raw: str) -> Any:
-    """An amount typed in major units (`12.50`) in minor units (1250). Anything else, including
-    `inf`, `nan` and numbers too large for a float, is passed on as typed for the form's request
-    model to refuse."""
+def _minor_units(raw: str, currency: str, field: str, problems: list[dict[str, str]]) -> Any:
+    """An amount typed in major units of the currency (`12.50` GBP, `3000` JPY, `1.250` KWD) in minor
+    units (1250, 3000, 1250). One with more decimals than the currency has is a problem of ``field``;
+    anything that is not a number at all is passed on as typed for the form's request model to refuse."""
     try:
-        minor = float(raw) * 100
+        return money.to_minor(raw, currency)
+    except money.TooManyDecimals as exc:
+        problems.append({"field": field, "message": str(exc)})
+        return 0
     except ValueError:
         return raw
-    return round(minor) if math.isfinite(minor) else raw
 
 
 def _show_form_options(uow: UnitOfWork) -> dict[str, Any]:
@@ -404,7 +414,9 @@ def edit_show(show_id: str):
     errors: list[str] = []
     if request.method == "POST":
         try:
-            changes = api.show_changes(_form(api.ShowChangeRequest, _show_form_data(request.form, with_ids=False)))
+            with unit_of_work() as uow:
+                currency = shows.get_show(uow, actor(), sid)["currency"]
+            changes = api.show_changes(_form(api.ShowChangeRequest, _show_form_data(request.form, False, currency)))
             with unit_of_work() as uow:
                 shows.update_show(uow, actor(), sid, changes, redis_store.client)
             dashboard.forget(redis_store.client, sid)
@@ -419,7 +431,7 @@ def edit_show(show_id: str):
         from app.manage import queries
 
         tiers = queries.venue_tiers(uow, int(detail["venueId"]))
-    prices = {t: f"{p / 100:.2f}" for t, p in detail["prices"].items()}
+    prices = {t: str(money.to_major(p, detail["currency"])) for t, p in detail["prices"].items()}
     return render_template("manage/show_form.html", show=detail, errors=errors, form=request.form, tiers=tiers,
                            prices=prices, selected_venue=detail["venueId"], events=[], venues=[]), \
         422 if errors else 200
@@ -510,8 +522,4 @@ def local_time(value: str) -> str:
     return datetime.fromisoformat(value).strftime("%a %d %b %Y, %H:%M")
 
 
-@bp.app_template_filter("money")
-def money(minor: int | None, currency: str = "") -> str:
-    if minor is None:
-        return "—"
-    return f"{currency} {minor / 100:,.2f}".strip()
+

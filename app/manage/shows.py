@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audit import log as audit
 from app.catalog import scheduling
+from app import money
 from app.errors import EventExists, ShowCancelled, ShowExists, ValidationFailed
 from app.manage import access, queries
 from app.manage.access import Actor
@@ -116,11 +117,22 @@ def _check_window(starts: datetime, opens: datetime, closes: datetime, now: date
         raise ValidationFailed("the show's times do not fit together", fields=problems)
 
 
+def check_prices(currency: str, prices: dict[str, int]) -> None:
+    """Every price is one the payment gateway will charge in this currency (``money.price_problems``):
+    a show nobody could pay for would strand the seats of every hold at payment time."""
+    from app.extensions import settings
+
+    problems = money.price_problems(currency, prices, settings().max_seats_per_hold)
+    if problems:
+        raise ValidationFailed("the payment gateway could not charge these prices", fields=problems)
+
+
 def create_show(uow: UnitOfWork, actor: Actor, data: ShowInput, redis_client: Any = None) -> int:
     event = access.event(uow, actor, data.event_id)
     venue = access.venue(uow, actor, data.venue_id)
     if event.organisation_id != venue.organisation_id:
         raise ValidationFailed("the event and the venue belong to different organisations")
+    check_prices(data.currency, data.prices)
     starts = venue_time(data.starts_at, venue.timezone, "startTime")
     opens = venue_time(data.sale_opens_at, venue.timezone, "saleOpensAt")
     closes = venue_time(data.sale_closes_at, venue.timezone, "saleClosesAt") if data.sale_closes_at else starts
@@ -206,6 +218,7 @@ def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, 
         extra = sorted(set(prices) - tiers)
         if extra:
             raise ValidationFailed("prices name tiers the venue does not have", unknownTiers=extra)
+        check_prices(show.currency, prices)
         queries.set_prices(uow, show.id, prices)
     if "queue" in changes:
         row["queue_required"] = changes["queue"] is not None

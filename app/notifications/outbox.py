@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import render_template
 
+from app.money import DEFAULT_LOCALE, format_money
 from app.unit_of_work import UnitOfWork
 
 KINDS = ("booking_confirmed", "booking_cancelled", "payment_refunded", "show_cancelled")
@@ -57,10 +58,13 @@ def booking_context(uow: UnitOfWork, booking_id: Any) -> dict[str, Any]:
         "venue": row.venue,
         "starts": starts.strftime("%a %d %b %Y, %H:%M %Z"),
         "seats": ", ".join(row.seat_ids),
-        "amount": format_money(row.amount, row.currency),
-        "refund": format_money(row.refund_amount, row.currency),
+        "amount": message_money(row.amount, row.currency),
+        "amount_minor": row.amount,
+        "refund": message_money(row.refund_amount, row.currency),
     }
 
 
-def format_money(minor: int, currency: str) -> str:
-    return f"{currency} {minor / 100:,.2f}"
+def message_money(minor: int, currency: str) -> str:
+    """Money in an email or SMS. Fans have no locale of their own yet, and a message must read the
+    same whichever request or job wrote it, so every message uses the default locale."""
+    return format_money(minor, currency, DEFAULT_LOCALE)

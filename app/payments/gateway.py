@@ -28,6 +28,16 @@ class GatewayRejected(Exception):
         self.code = code
 
 
+class ChargeRefused(GatewayRejected):
+    """The gateway refused to create an intent for this amount or currency (below its minimum
+    charge, above its maximum, a currency it does not take): no intent exists, and asking again
+    gets the same answer."""
+
+    def __init__(self, message: str, code: str | None = None, param: str | None = None) -> None:
+        super().__init__(message, code)
+        self.param = param
+
+
 class InvalidWebhook(Exception):
     pass
 
@@ -82,16 +92,26 @@ class PaymentGateway:
         self.breaker = breaker("gateway", settings, lambda exc: isinstance(exc, GatewayUnavailable))
 
     def create_intent(self, amount: int, currency: str, metadata: dict[str, str], idempotency_key: str) -> Intent:
-        return self._call(
-            lambda: self._client.v1.payment_intents.create(
-                params={
-                    "amount": amount,
-                    "currency": currency.lower(),
-                    "metadata": metadata,
-                },
-                options={"idempotency_key": idempotency_key},
-            )
-        )
+        """Raises ChargeRefused when the gateway will not charge this amount in this currency."""
+
+        def create() -> Any:
+            try:
+                return self._client.v1.payment_intents.create(
+                    params={
+                        "amount": amount,
+                        "currency": currency.lower(),
+                        "metadata": metadata,
+                    },
+                    options={"idempotency_key": idempotency_key},
+                )
+            except stripe.IdempotencyError:
+                raise  # an intent may exist under this key: not a refusal of the charge
+            except stripe.InvalidRequestError as exc:
+                if exc.param in ("amount", "currency"):
+                    raise ChargeRefused(exc.user_message or str(exc), exc.code, exc.param) from exc
+                raise
+
+        return self._call(create)
 
     def retrieve_intent(self, intent_id: str) -> Intent:
         return self._call(lambda: self._client.v1.payment_intents.retrieve(intent_id))

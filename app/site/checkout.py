@@ -40,6 +40,8 @@ def checkout(hold_id: uuid.UUID):
     try:
         with unit_of_work() as uow:
             hold = inventory.get_hold(uow, user_id, hold_id)
+        if hold.amount == 0:
+            return _free_checkout(user_id, hold)
         with unit_of_work() as uow:
             started = saga.start_payment(uow, gateway, user_id, hold_id)
         if started.expires_at is not None:
@@ -70,6 +72,20 @@ def checkout(hold_id: uuid.UUID):
                 error = exc.message
     status = 200 if error is None else 402
     return render_template("site/checkout.html", hold=hold.to_json(), intent=intent, error=error), status
+
+
+def _free_checkout(user_id: int, hold: inventory.HoldView):
+    """Free seats: "Get tickets" books them without a payment (no card form, no gateway)."""
+    if request.method == "GET":
+        return render_template("site/checkout.html", hold=hold.to_json(), intent=None, error=None)
+    try:
+        with unit_of_work() as uow:
+            settlement = saga.confirm_free(uow, user_id, hold.hold_id)
+        run_followups(settlement.followups)
+        saga.raise_unless_booked(settlement)
+    except DomainError as exc:
+        return render_template("site/checkout.html", hold=hold.to_json(), intent=None, error=exc.message), exc.status
+    return redirect(url_for("site_checkout.booking_page", booking_id=settlement.booking_id), code=303)
 
 
 def _qr(booking_id: str, seat: str) -> str:

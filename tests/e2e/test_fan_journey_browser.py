@@ -41,10 +41,10 @@ def test_home_to_confirmation_email_and_refund(app, live_server, live_gateway, w
     page.click("text=Hold seats")
     page.click("[data-testid=pay]")
     page.fill("#card", "4000 0000 0000 0002")
-    page.click("button >> text=Pay INR")
+    page.click("button >> text=Pay ₹")
     assert "declined" in page.text_content("[data-testid=payment-error]")
     page.fill("#card", "4242 4242 4242 4242")
-    page.click("button >> text=Pay INR")
+    page.click("button >> text=Pay ₹")
     page.wait_for_selector("[data-testid=tickets]")
     assert page.locator("[data-testid=tickets] svg").count() == 2
     page.screenshot(path=str(SCREENSHOTS / "confirmation.png"), full_page=True)
@@ -54,7 +54,7 @@ def test_home_to_confirmation_email_and_refund(app, live_server, live_gateway, w
     page.click("text=All my bookings")
     page.click("text=Journey Film")
     quote = page.text_content("[data-testid=refund-quote]")
-    assert quote == "INR 500.00"  # both silver seats, refunded in full three days ahead
+    assert quote == "₹500.00"  # both silver seats, refunded in full three days ahead
     page.screenshot(path=str(SCREENSHOTS / "cancel.png"), full_page=True)
     page.click("text=Cancel and refund")
     page.wait_for_selector("text=Booking cancelled")

@@ -46,7 +46,7 @@ def test_keyboard_selection_live_refresh_and_hold(live_server, browser, make):
     page.keyboard.press("Tab")
     page.keyboard.press("Space")
     assert page.text_content("[data-testid=count]") == "2"
-    assert page.text_content("[data-testid=total]") == "INR 500.00"
+    assert page.text_content("[data-testid=total]") == "₹500.00"
 
     # Someone else takes a seat the fan has selected: the page notices within a few seconds.
     requests.post(f"{live_server}/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["B3"]}, headers=rival.headers)

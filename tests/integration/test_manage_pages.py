@@ -76,7 +76,7 @@ def test_build_a_venue_schedule_a_show_and_watch_it(client, app, make, gateway):
     fan = make.fan()
     book(client, gateway, fan, show_id, ["A2", "A3"])
     dashboard = client.get(show_url).get_data(as_text=True)
-    assert re.search(r'data-testid="booked">2<', dashboard) and "GBP 25.00" in dashboard
+    assert re.search(r'data-testid="booked">2<', dashboard) and "£25.00" in dashboard
     assert 'hx-trigger="every 3s"' in dashboard
     fragment = client.get(f"{show_url}/figures")
     assert fragment.headers["Cache-Control"] == "no-store" and 'id="figures"' in fragment.get_data(as_text=True)

@@ -86,11 +86,11 @@ def test_seat_map_page_holds_the_selected_seats(app, client, make):
     page = client.get(f"/shows/{show.show_id}")
     html = page.get_data(as_text=True)
     assert html.count('name="seat"') == 8
-    assert 'aria-label="Main, row A, seat 1, INR 500.00, available, wheelchair accessible"' in html
+    assert 'aria-label="Main, row A, seat 1, ₹500.00, available, wheelchair accessible"' in html
     held = client.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["B2", "B3"]})
     assert held.status_code == 303 and held.headers["Location"].startswith("/holds/")
     hold_page = client.get(held.headers["Location"]).get_data(as_text=True)
-    assert "B2, B3" in hold_page and "INR 500.00" in hold_page and "data-expires=" in hold_page
+    assert "B2, B3" in hold_page and "₹500.00" in hold_page and "data-expires=" in hold_page
     after = client.get(f"/shows/{show.show_id}").get_data(as_text=True)
     assert re.search(r'value="B2"[^>]*disabled', after)
 
@@ -147,7 +147,7 @@ def test_checkout_with_test_cards_then_tickets_and_cancellation(app, client, mak
     hold_url = client.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["A1", "A2"]}).headers["Location"]
     assert "/checkout" in client.get(hold_url).get_data(as_text=True)
     checkout = client.get(f"{hold_url}/checkout")
-    assert checkout.status_code == 200 and "Pay INR 1000.00" in checkout.get_data(as_text=True)
+    assert checkout.status_code == 200 and "Pay ₹1,000.00" in checkout.get_data(as_text=True)
     declined = client.post(f"{hold_url}/checkout", data={"csrf_token": token_of(checkout), "card": "4000 0000 0000 0002"})
     assert declined.status_code == 402 and "declined" in declined.get_data(as_text=True)
     bogus = client.post(f"{hold_url}/checkout", data={"csrf_token": token_of(declined), "card": "1234"})
@@ -156,7 +156,7 @@ def test_checkout_with_test_cards_then_tickets_and_cancellation(app, client, mak
     assert paid.status_code == 303 and "/bookings/" in paid.headers["Location"]
     booking = client.get(paid.headers["Location"])
     html = booking.get_data(as_text=True)
-    assert html.count("<svg") == 2 and "Cancelling now refunds" in html and "INR 1000.00" in html
+    assert html.count("<svg") == 2 and "Cancelling now refunds" in html and "₹1,000.00" in html
     cancelled = client.post(f"{paid.headers['Location']}/cancel", data={"csrf_token": token_of(booking)})
     assert cancelled.status_code == 303
     run_jobs(app)

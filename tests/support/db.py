@@ -220,6 +220,7 @@ class Builder:
         prices: dict[str, int] | None = None,
         status: str = "SCHEDULED",
         organisation: str = TEST_ORGANISATION,
+        currency: str = "INR",
     ) -> ShowFixture:
         now = datetime.now(timezone.utc)
         starts = starts_at or now + starts_in
@@ -241,7 +242,7 @@ class Builder:
                 uow, event_id=event_id, venue_id=venue_id, starts_at=starts,
                 sale_opens_at=min(now + sale_opens_in, starts - timedelta(hours=1)),
                 sale_closes_at=now + sale_closes_in if sale_closes_in is not None else starts,
-                currency="INR", prices=prices or {"gold": 50000, "silver": 25000},
+                currency=currency, prices=prices if prices is not None else {"gold": 50000, "silver": 25000},
             )
             if status != "SCHEDULED":
                 uow.execute(

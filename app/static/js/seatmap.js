@@ -8,12 +8,21 @@
   const byId = new Map(boxes.map((b) => [b.value, b]));
   const currency = form.dataset.currency;
   const max = Number(form.dataset.max);
+  // Prices are in minor units: 10^-exponent of the currency (2 for pence, 0 for yen, 3 for fils).
+  const exponent = Number(form.dataset.exponent || 2);
+  let money;
+  try {
+    money = new Intl.NumberFormat((form.dataset.locale || "en").replace("_", "-"),
+      { style: "currency", currency: currency, minimumFractionDigits: exponent, maximumFractionDigits: exponent });
+  } catch (e) {
+    money = { format: (n) => currency + " " + n.toFixed(exponent) };
+  }
 
   function updateTotal() {
     const chosen = boxes.filter((b) => b.checked);
     const total = chosen.reduce((sum, b) => sum + Number(b.dataset.price), 0);
     document.querySelector("[data-testid=count]").textContent = String(chosen.length);
-    document.querySelector("[data-testid=total]").textContent = currency + " " + (total / 100).toFixed(2);
+    document.querySelector("[data-testid=total]").textContent = money.format(total / 10 ** exponent);
     boxes.forEach((b) => { if (!b.checked && !b.dataset.taken) b.disabled = chosen.length >= max; });
   }
 
