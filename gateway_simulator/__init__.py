@@ -91,7 +91,9 @@ timeouts, connection errors and redirects) is retried after
 thread delivers in order of due time, so without faults events arrive in the order they
 happened.
 
-Control API (JSON, no auth), for tests:
+Control API (JSON, no auth), for tests. It hands out the webhook secret and can settle any
+payment, so it answers only clients on the loopback interface (127.0.0.0/8, ::1), and never
+when ``ENV=production``: anyone else gets a plain 404, as if it did not exist.
 
 - ``GET  /_sim/health`` -> ``{"ok": true, "webhook_thread": bool}``.
 - ``POST /_sim/reset`` -- forget all intents, charges, refunds, events, idempotency keys,
@@ -154,12 +156,13 @@ that lasts until cleared):
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import logging
 import os
 import sys
 from typing import Any, Mapping
 
-from flask import Flask
+from flask import Flask, abort, request
 
 from .config import SimConfig
 from .core import Simulator
@@ -179,6 +182,16 @@ def _setup_logging() -> None:
         logger.propagate = False
 
 
+def is_loopback(address: str | None) -> bool:
+    """Whether a client address is this machine's loopback (an IPv4 one mapped into IPv6 too)."""
+    try:
+        ip = ipaddress.ip_address((address or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the simulator's Flask app. ``config`` overrides the ``SIM_*`` environment.
 
@@ -195,6 +208,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(make_api_blueprint(sim))
     app.register_blueprint(make_control_blueprint(sim))
     register_error_handlers(app)
+    production = os.environ.get("ENV", "").strip().lower() == "production"
+
+    @app.before_request
+    def _control_api_is_local_only() -> None:
+        if request.path.startswith("/_sim") and (production or not is_loopback(request.remote_addr)):
+            abort(404)
 
     @app.before_request
     def _start_delivery_thread() -> None:

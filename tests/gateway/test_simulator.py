@@ -458,3 +458,30 @@ def test_concurrent_confirms_charge_once(sim: Sim) -> None:
         t.join()
     assert sorted(outcomes) == ["ok"] + ["payment_intent_unexpected_state"] * 5
     assert len(sim.get(f"/_sim/payment_intents/{pi.id}")["charges"]) == 1
+
+
+def test_control_api_answers_only_loopback_clients_and_never_in_production(monkeypatch) -> None:
+    # /_sim hands out the webhook secret and settles payments: nobody but this machine may ask.
+    from gateway_simulator import create_app
+
+    local = create_app({"webhook_secret": "whsec_secret_of_this_test"}).test_client()
+    for address in ("127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"):
+        answer = local.get("/_sim/config", environ_base={"REMOTE_ADDR": address})
+        assert answer.status_code == 200 and answer.json["webhook_secret"] == "whsec_secret_of_this_test", address
+    for address in ("192.0.2.2", "10.0.0.7", "fd00::2", "::ffff:192.0.2.2", ""):
+        for method, path in (("GET", "/_sim/config"), ("GET", "/_sim/events"), ("POST", "/_sim/reset"),
+                             ("POST", "/_sim/config"), ("GET", "/_sim/health")):
+            answer = local.open(path, method=method, json={"webhook_secret": "whsec_stolen"},
+                                environ_base={"REMOTE_ADDR": address})
+            assert answer.status_code == 404, (address, method, path)
+            assert b"whsec_" not in answer.data
+    assert local.get("/_sim/config", environ_base={"REMOTE_ADDR": "127.0.0.1"}).json["webhook_secret"] == \
+        "whsec_secret_of_this_test", "a refused request changed nothing"
+
+    monkeypatch.setenv("ENV", "production")
+    production = create_app({"webhook_secret": "whsec_secret_of_this_test"}).test_client()
+    answer = production.get("/_sim/config", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert answer.status_code == 404 and b"whsec_" not in answer.data
+    # The Stripe API itself still answers (the control API is what production leaves out).
+    assert production.get("/v1/payment_intents/pi_unknown", headers={"Authorization": "Bearer sk_test_x"},
+                          environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 404
