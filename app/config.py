@@ -43,6 +43,9 @@ class Settings:
     # seconds less one more), and an edge may serve it one second more while it revalidates
     # (app/response_cache.py): 1 keeps seat maps within the contract's 2 s end to end.
     seatmap_cache_seconds: int = 1
+    # The dates a listing answers for: from the day before today to this many days after it (any
+    # other date is 400 VALIDATION_FAILED, so made-up dates cannot fill the cache with copies).
+    booking_horizon_days: int = 730
     # Argon2id cost. Tests lower it; production keeps the library's defaults.
     password_time_cost: int = 3
     password_memory_cost_kib: int = 65536
@@ -154,7 +157,7 @@ class Settings:
             if len(self.secret_key) < 32:
                 raise ConfigError("SECRET_KEY must be at least 32 characters in production")
         for name in ("hold_ttl_seconds", "max_seats_per_hold", "max_held_seats_per_user_show", "auth_token_ttl_seconds",
-                     "rate_limit_fallback_divisor"):
+                     "rate_limit_fallback_divisor", "booking_horizon_days"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
         if self.trusted_proxy_hops < 0:

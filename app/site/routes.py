@@ -34,7 +34,11 @@ def home():
             day = date.fromisoformat(raw_date) if raw_date else catalog.city_today(uow, int(city_id))
         except ValueError:
             day = catalog.city_today(uow, int(city_id))
-        listing = catalog.shows_on_date(uow, int(city_id), day)
+        if catalog.in_listing_window(day, settings().booking_horizon_days):
+            listing = catalog.shows_on_date(uow, int(city_id), day)
+        else:  # nothing is on sale that far away (and 9999-12-31 has no next day to end at)
+            timezone_name = next(c["timezone"] for c in cities if c["cityId"] == city_id)
+            listing = {"cityId": city_id, "date": day.isoformat(), "timezone": timezone_name, "shows": []}
     groups: dict[str, dict] = {}
     for show in listing["shows"]:
         group = groups.setdefault(show["eventId"], {"title": show["title"], "category": show["category"], "shows": []})
