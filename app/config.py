@@ -66,6 +66,9 @@ class Settings:
     webhook_secret: str = DEV_WEBHOOK_SECRET
     gateway_timeout_seconds: float = 5.0
     gateway_max_retries: int = 2
+    # An intent fetched from the gateway answers repeated questions about it for this long (per
+    # process; never used to settle a payment). 0 turns it off.
+    gateway_intent_cache_seconds: float = 3.0
     # Circuit breakers (app/circuit.py): after this many failures in a row reaching Postgres on the
     # booking path, or the payment gateway, calls fail fast for the reset time, then one is let through.
     breaker_fail_max: int = 5
@@ -112,6 +115,10 @@ class Settings:
     rate_limit_logins: str = "10/minute;30/hour"
     rate_limit_logins_per_ip: str = "60/minute;600/hour"
     rate_limit_signups_per_ip: str = "20/minute;200/hour"
+    # Confirming a payment, releasing a hold (its payment may need cancelling) and paying on the
+    # checkout page each ask the payment gateway.
+    rate_limit_gateway_calls: str = "60/minute;600/hour"
+    rate_limit_gateway_calls_per_ip: str = "600/minute;6000/hour"
     # While the limit store is unreachable each process counts on its own (in memory), allowing
     # this fraction of every limit (at least 1 per period): several processes then add up to
     # about the configured limits instead of a multiple of them.

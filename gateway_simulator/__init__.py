@@ -127,7 +127,8 @@ that lasts until cleared):
 
 - ``{"kind": "api_error", "path": "/v1/refunds", "method"?: "POST", "count": 2,
   "status"?: 500, "after"?: false, "should_retry"?: null, "message"?: ...}`` -- answer
-  with a 5xx ``api_error`` (``stripe.APIError``) before doing anything; the key is not
+  with a 5xx ``api_error`` (``stripe.APIError``) before doing anything (``"status": 429``:
+  Stripe's rate limit, ``code`` ``rate_limit``, ``stripe.RateLimitError``); the key is not
   stored, so a retry with the same key runs for real. ``"after": true`` runs the request
   first (and stores its real answer under the idempotency key) and only then answers 500:
   "it happened but the response was lost"; a retry with the same key then replays the
