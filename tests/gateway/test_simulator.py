@@ -2,7 +2,11 @@
 drives it, plus its control API and fault injection."""
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -10,7 +14,7 @@ import pytest
 import requests
 import stripe
 
-from tests.gateway.conftest import MAX_ATTEMPTS, RETRY_BASE, WEBHOOK_SECRET, Sim
+from tests.gateway.conftest import MAX_ATTEMPTS, RETRY_BASE, ROOT, WEBHOOK_SECRET, Sim, free_port
 
 
 def new_intent(client: stripe.StripeClient, amount: int = 1000, key: str | None = None, **params):
@@ -485,3 +489,36 @@ def test_control_api_answers_only_loopback_clients_and_never_in_production(monke
     # The Stripe API itself still answers (the control API is what production leaves out).
     assert production.get("/v1/payment_intents/pi_unknown", headers={"Authorization": "Bearer sk_test_x"},
                           environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 404
+
+
+def test_a_simulator_bound_to_every_interface_still_keeps_its_control_api_to_this_machine(tmp_path) -> None:
+    # The same over real sockets: the simulator listens on 0.0.0.0 and is asked through this machine's
+    # own non-loopback address, as another host on the network would ask it.
+    addresses = [a for a in subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+                 if ipaddress.ip_address(a).version == 4 and not ipaddress.ip_address(a).is_loopback]
+    if not addresses:
+        pytest.skip("this machine has no non-loopback IPv4 address to ask through")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "2", "-b", f"0.0.0.0:{port}",
+         "--no-control-socket", "gateway_simulator.wsgi:app"],
+        cwd=ROOT, env={**os.environ, "SIM_WEBHOOK_SECRET": "whsec_kept_local"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                local = requests.get(f"http://127.0.0.1:{port}/_sim/config", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and proc.poll() is None, "the simulator did not start"
+                time.sleep(0.1)
+        assert local.status_code == 200 and local.json()["webhook_secret"] == "whsec_kept_local"
+        remote = requests.get(f"http://{addresses[0]}:{port}/_sim/config", timeout=5)
+        assert remote.status_code == 404 and "whsec_" not in remote.text
+        reset = requests.post(f"http://{addresses[0]}:{port}/_sim/reset", timeout=5)
+        assert reset.status_code == 404
+    finally:
+        proc.terminate()
+        proc.wait(10)
