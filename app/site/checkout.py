@@ -43,6 +43,8 @@ def checkout(hold_id: uuid.UUID):
             hold = inventory.get_hold(uow, user_id, hold_id).to_json()
     except HoldNotFound:
         abort(404)
+    if hold["status"] == "CONFIRMED":
+        return _checkout_page(hold, "These seats are paid for: your tickets are in My bookings.", 409, payable=False)
     if hold["status"] != "ACTIVE":
         return _checkout_page(hold, f"This hold is {hold['status'].lower()}: hold the seats again.", 409, payable=False)
     if request.method == "GET":
