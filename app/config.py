@@ -43,6 +43,9 @@ class Settings:
     # seconds less one more), and an edge may serve it one second more while it revalidates
     # (app/response_cache.py): 1 keeps seat maps within the contract's 2 s end to end.
     seatmap_cache_seconds: int = 1
+    # The dates a listing answers for: from the day before today to this many days after it (any
+    # other date is 400 VALIDATION_FAILED, so made-up dates cannot fill the cache with copies).
+    booking_horizon_days: int = 730
     # Argon2id cost. Tests lower it; production keeps the library's defaults.
     password_time_cost: int = 3
     password_memory_cost_kib: int = 65536
@@ -63,6 +66,9 @@ class Settings:
     webhook_secret: str = DEV_WEBHOOK_SECRET
     gateway_timeout_seconds: float = 5.0
     gateway_max_retries: int = 2
+    # An intent fetched from the gateway answers repeated questions about it for this long (per
+    # process; never used to settle a payment). 0 turns it off.
+    gateway_intent_cache_seconds: float = 3.0
     # Circuit breakers (app/circuit.py): after this many failures in a row reaching Postgres on the
     # booking path, or the payment gateway, calls fail fast for the reset time, then one is let through.
     breaker_fail_max: int = 5
@@ -109,6 +115,10 @@ class Settings:
     rate_limit_logins: str = "10/minute;30/hour"
     rate_limit_logins_per_ip: str = "60/minute;600/hour"
     rate_limit_signups_per_ip: str = "20/minute;200/hour"
+    # Confirming a payment, releasing a hold (its payment may need cancelling) and paying on the
+    # checkout page each ask the payment gateway.
+    rate_limit_gateway_calls: str = "60/minute;600/hour"
+    rate_limit_gateway_calls_per_ip: str = "600/minute;6000/hour"
     # While the limit store is unreachable each process counts on its own (in memory), allowing
     # this fraction of every limit (at least 1 per period): several processes then add up to
     # about the configured limits instead of a multiple of them.
@@ -154,7 +164,7 @@ class Settings:
             if len(self.secret_key) < 32:
                 raise ConfigError("SECRET_KEY must be at least 32 characters in production")
         for name in ("hold_ttl_seconds", "max_seats_per_hold", "max_held_seats_per_user_show", "auth_token_ttl_seconds",
-                     "rate_limit_fallback_divisor"):
+                     "rate_limit_fallback_divisor", "booking_horizon_days"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
         if self.trusted_proxy_hops < 0:

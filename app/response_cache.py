@@ -10,7 +10,8 @@ may be kept (``shared_response``): the edge keeps it fresh until the same second
 serve it for one second more while it fetches the next copy in the background (README, "The edge
 and a CDN"). A copy is therefore never more than ``seconds + 1`` old when a client gets it.
 
-Every rebuild also keeps a "last good" copy for an hour. When Postgres cannot be reached, the
+Every rebuild of real content also keeps a "last good" copy for an hour (the caller says what is
+real: an empty listing is not, and errors are never stored at all). When Postgres cannot be reached, the
 catalog and seat maps are answered from it (DESIGN rule 6: browsing survives booking trouble),
 marked with a ``Warning: 110`` header; a seat map's own ``asOf`` says how old it is. Holds are
 still decided by Postgres alone, so a stale map can only make a seat look free that is not.
@@ -40,7 +41,8 @@ POLL_SECONDS = 0.02
 _BUILT_AT = struct.Struct("!d")
 
 
-def shared_response(client: redis.Redis, key: str, seconds: int, build: Callable[[], bytes]) -> Response:
+def shared_response(client: redis.Redis, key: str, seconds: int, build: Callable[[], bytes],
+                    keep_last_good: Callable[[], bool] = lambda: True) -> Response:
     """A JSON response everyone shares, from the cache or built, with the headers caches in front obey.
 
     ``Cache-Control`` lets any cache keep it ``seconds`` and serve it ``stale-while-revalidate``
@@ -48,7 +50,7 @@ def shared_response(client: redis.Redis, key: str, seconds: int, build: Callable
     last second it is fresh, counted from when this copy was built rather than from now, so that
     the second the edge may add while revalidating keeps the whole under ``seconds + 1``.
     """
-    built_at, body = cached_bytes(client, key, seconds, build)
+    built_at, body = cached_bytes(client, key, seconds, build, keep_last_good)
     if g.get("served_stale"):
         # The last good copy, marked with a Warning: the edge may share it until this second ends.
         built_at = time.time()
@@ -59,9 +61,11 @@ def shared_response(client: redis.Redis, key: str, seconds: int, build: Callable
     })
 
 
-def cached_bytes(client: redis.Redis, key: str, seconds: int, build: Callable[[], bytes]) -> tuple[float, bytes]:
+def cached_bytes(client: redis.Redis, key: str, seconds: int, build: Callable[[], bytes],
+                 keep_last_good: Callable[[], bool] = lambda: True) -> tuple[float, bytes]:
     """``(built_at, body)``: the stored copy of ``key``, or ``build()``'s, stored until the end of the
-    second ``seconds - 1`` after this one."""
+    second ``seconds - 1`` after this one; and as the last good copy if ``keep_last_good()`` says so
+    (asked after ``build()``)."""
     try:
         deadline = time.monotonic() + WAIT_FOR_PEER_SECONDS
         while True:
@@ -94,9 +98,10 @@ def cached_bytes(client: redis.Redis, key: str, seconds: int, build: Callable[[]
         pipe = client.pipeline(transaction=False)
         # Gone when its last second ends, by Redis's clock (this machine's, as nginx's).
         pipe.set(key, _BUILT_AT.pack(built_at) + body, pxat=(math.floor(built_at) + seconds) * 1000)
-        # The last good copy is copied inside Redis: a stadium's 9 MB map crosses the wire once.
-        pipe.copy(key, f"{key}:last", replace=True)
-        pipe.expire(f"{key}:last", LAST_GOOD_SECONDS)
+        if keep_last_good():
+            # The last good copy is copied inside Redis: a stadium's 9 MB map crosses the wire once.
+            pipe.copy(key, f"{key}:last", replace=True)
+            pipe.expire(f"{key}:last", LAST_GOOD_SECONDS)
         pipe.delete(f"{key}:rebuild")
         pipe.execute()
     except redis.RedisError as exc:

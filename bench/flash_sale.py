@@ -320,7 +320,7 @@ def stack_env(params: Params, ports: Ports, secret: str, jwks: str) -> dict[str,
         # the run's rates. The per-fan limits stay as deployed (a fan that keeps being refused sleeps
         # for the Retry-After it is given, like a browser).
         **{f"RATE_LIMIT_{what}_PER_IP": "10000000/minute"
-           for what in ("HOLDS", "PAYMENT_INTENTS", "JOINS", "LOGINS", "SIGNUPS")},
+           for what in ("HOLDS", "PAYMENT_INTENTS", "JOINS", "LOGINS", "SIGNUPS", "GATEWAY_CALLS")},
     })
     return env
 

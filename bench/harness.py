@@ -32,7 +32,7 @@ SECRET = "bench-secret-key-0123456789-0123456789-0123"
 # limits (meant for a crowd behind one address at most) are raised far above any run's rate. The
 # per-fan limits stay as deployed: the runs spread their requests over 20,000 fans.
 PER_IP_RATE_LIMITS = {f"RATE_LIMIT_{what}_PER_IP": "10000000/minute"
-                      for what in ("HOLDS", "PAYMENT_INTENTS", "JOINS", "LOGINS", "SIGNUPS")}
+                      for what in ("HOLDS", "PAYMENT_INTENTS", "JOINS", "LOGINS", "SIGNUPS", "GATEWAY_CALLS")}
 
 
 def base_env(**extra: str) -> dict[str, str]:

@@ -94,7 +94,9 @@ timeouts, connection errors and redirects) is retried after
 thread delivers in order of due time, so without faults events arrive in the order they
 happened.
 
-Control API (JSON, no auth), for tests:
+Control API (JSON, no auth), for tests. It hands out the webhook secret and can settle any
+payment, so it answers only clients on the loopback interface (127.0.0.0/8, ::1), and never
+when ``ENV=production``: anyone else gets a plain 404, as if it did not exist.
 
 - ``GET  /_sim/health`` -> ``{"ok": true, "webhook_thread": bool}``.
 - ``POST /_sim/reset`` -- forget all intents, charges, refunds, events, idempotency keys,
@@ -128,7 +130,8 @@ that lasts until cleared):
 
 - ``{"kind": "api_error", "path": "/v1/refunds", "method"?: "POST", "count": 2,
   "status"?: 500, "after"?: false, "should_retry"?: null, "message"?: ...}`` -- answer
-  with a 5xx ``api_error`` (``stripe.APIError``) before doing anything; the key is not
+  with a 5xx ``api_error`` (``stripe.APIError``) before doing anything (``"status": 429``:
+  Stripe's rate limit, ``code`` ``rate_limit``, ``stripe.RateLimitError``); the key is not
   stored, so a retry with the same key runs for real. ``"after": true`` runs the request
   first (and stores its real answer under the idempotency key) and only then answers 500:
   "it happened but the response was lost"; a retry with the same key then replays the
@@ -157,12 +160,13 @@ that lasts until cleared):
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import logging
 import os
 import sys
 from typing import Any, Mapping
 
-from flask import Flask
+from flask import Flask, abort, request
 
 from .config import SimConfig
 from .core import Simulator
@@ -182,6 +186,16 @@ def _setup_logging() -> None:
         logger.propagate = False
 
 
+def is_loopback(address: str | None) -> bool:
+    """Whether a client address is this machine's loopback (an IPv4 one mapped into IPv6 too)."""
+    try:
+        ip = ipaddress.ip_address((address or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the simulator's Flask app. ``config`` overrides the ``SIM_*`` environment.
 
@@ -198,6 +212,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(make_api_blueprint(sim))
     app.register_blueprint(make_control_blueprint(sim))
     register_error_handlers(app)
+    production = os.environ.get("ENV", "").strip().lower() == "production"
+
+    @app.before_request
+    def _control_api_is_local_only() -> None:
+        if request.path.startswith("/_sim") and (production or not is_loopback(request.remote_addr)):
+            abort(404)
 
     @app.before_request
     def _start_delivery_thread() -> None:

@@ -48,7 +48,10 @@ def _api_key() -> str:
 
 
 def _fault_response(fault: dict[str, Any], request_id: str) -> Response:
-    err = StripeError(fault["status"], "api_error", fault["message"], store=False)
+    if fault["status"] == 429:  # Stripe's rate limit (stripe.RateLimitError), which it does not retry by itself
+        err = StripeError(429, "invalid_request_error", fault["message"], code="rate_limit", store=False)
+    else:
+        err = StripeError(fault["status"], "api_error", fault["message"], store=False)
     headers = {"Request-Id": request_id}
     if fault.get("should_retry") is not None:
         headers["Stripe-Should-Retry"] = "true" if fault["should_retry"] else "false"

@@ -339,8 +339,8 @@ def validate_fault(spec: Any) -> dict[str, Any]:
         fault["drop"] = bool(spec.get("drop", False))
     if kind == "api_error":
         status = spec.get("status", 500)
-        if not isinstance(status, int) or not 500 <= status <= 599:
-            raise ValueError("status must be a 5xx integer")
+        if not isinstance(status, int) or isinstance(status, bool) or not (status == 429 or 500 <= status <= 599):
+            raise ValueError("status must be 429 or a 5xx integer")
         fault["status"] = status
         fault["after"] = bool(spec.get("after", False))
         fault["should_retry"] = spec.get("should_retry")

@@ -20,7 +20,7 @@ GATE_JWKS = json.dumps(jwks(load_keys(GATE_KEYS)))
 PER_IP_LIMITS = {
     name: "100000/minute"
     for name in ("rate_limit_holds_per_ip", "rate_limit_payment_intents_per_ip", "rate_limit_joins_per_ip",
-                 "rate_limit_logins_per_ip", "rate_limit_signups_per_ip")
+                 "rate_limit_logins_per_ip", "rate_limit_signups_per_ip", "rate_limit_gateway_calls_per_ip")
 }
 
 

@@ -122,6 +122,12 @@ LOGINS = (
     Rule("rate_limit_logins_per_ip", "logins-ip", client_ip),
 )
 SIGNUPS = (Rule("rate_limit_signups_per_ip", "signups-ip", client_ip),)
+# Calls that ask the payment gateway each time (confirming, releasing a hold whose payment started,
+# paying on the checkout page): a loop of them would use up the gateway's own limit for everyone.
+GATEWAY_CALLS = (
+    Rule("rate_limit_gateway_calls", "gateway-calls", fan),
+    Rule("rate_limit_gateway_calls_per_ip", "gateway-calls-ip", client_ip),
+)
 
 # Endpoints of the web app and of the gate; each app limits those it has.
 ENDPOINTS: dict[str, tuple[Rule, ...]] = {
@@ -136,7 +142,13 @@ ENDPOINTS: dict[str, tuple[Rule, ...]] = {
     "site_auth.login": LOGINS,
     "accounts_api.register": SIGNUPS,
     "site_auth.signup": SIGNUPS,
+    "booking_api.confirm": GATEWAY_CALLS,
+    "inventory_api.release_hold": GATEWAY_CALLS,
+    "site_checkout.checkout": GATEWAY_CALLS,
+    "site.release_from_page": GATEWAY_CALLS,
 }
+# The methods a limit counts: POST unless named here (showing a form is free).
+METHODS: dict[str, list[str]] = {"inventory_api.release_hold": ["DELETE"]}
 
 WHAT = {
     "holds": "seat holds", "holds-ip": "seat holds from your network",
@@ -144,6 +156,8 @@ WHAT = {
     "joins": "waiting-room joins", "joins-ip": "waiting-room joins from your network",
     "logins": "failed logins for this email", "logins-ip": "logins from your network",
     "signups-ip": "sign-ups from your network",
+    "gateway-calls": "payment confirmations and releases",
+    "gateway-calls-ip": "payment confirmations and releases from your network",
 }
 
 
@@ -228,7 +242,7 @@ class RateLimits:
                     lambda setting=rule.setting: self.value(setting),
                     scope=rule.scope,
                     key_func=rule.key,
-                    methods=["POST"],
+                    methods=METHODS.get(endpoint, ["POST"]),
                     exempt_when=lambda key=rule.key: key() is None,
                     deduct_when=_failed_login if rule.failures_only else None,
                 )(view)

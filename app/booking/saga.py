@@ -89,7 +89,8 @@ def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_i
         raise HoldNotFound(f"hold {hold_id} does not exist")
     if hold.payment_intent_id is not None:
         uow.rollback()
-        return PaymentStart(_gateway(lambda: gateway.retrieve_intent(hold.payment_intent_id)))
+        # Only an answer (the same intent again): a copy fetched in the last few seconds will do.
+        return PaymentStart(_gateway(lambda: gateway.recent_intent(hold.payment_intent_id)))
     if hold.status != "ACTIVE" or (not hold.live and hold.payment_started_at is None):
         raise HoldExpired("this hold has run out; hold the seats again", status=hold.status)
     if hold.amount == 0:
@@ -128,7 +129,8 @@ def _gateway(call):
     except GatewayUnavailable as exc:
         log.warning("payment gateway unavailable: %s", exc)
         raise Degraded(
-            "the payment service is not answering; your seats stay held, try again in a moment", retryAfter=5
+            "the payment service is not answering; your seats stay held, try again in a moment",
+            retryAfter=getattr(exc, "retry_after", 5),
         ) from exc
 
 

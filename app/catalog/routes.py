@@ -22,13 +22,18 @@ DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 CATALOG_CACHE_SECONDS = 1
 
 
-def _shared(key: str, build) -> Response:
-    """The rendered body from the shared cache, or built (and stored) on a miss; errors are never stored."""
+def _shared(key: str, build, worth_keeping=lambda body: True) -> Response:
+    """The rendered body from the shared cache, or built (and stored) on a miss; errors are never stored,
+    and a last good copy is kept only of what ``worth_keeping`` says is real content."""
+    kept = [True]
+
     def render() -> bytes:
         with unit_of_work() as uow:
-            return orjson.dumps(build(uow))
+            body = build(uow)
+        kept[0] = worth_keeping(body)
+        return orjson.dumps(body)
 
-    return shared_response(redis_store.client, key, CATALOG_CACHE_SECONDS, render)
+    return shared_response(redis_store.client, key, CATALOG_CACHE_SECONDS, render, keep_last_good=lambda: kept[0])
 
 
 def _parse_date(raw: str) -> date:
@@ -38,6 +43,17 @@ def _parse_date(raw: str) -> date:
         return date.fromisoformat(raw)
     except ValueError as exc:
         raise ValidationFailed("date is not a real calendar date", fields=[{"field": "date", "message": str(exc)}]) from exc
+
+
+def _listed_date(raw: str) -> date:
+    day = _parse_date(raw)
+    horizon = settings().booking_horizon_days
+    if not services.in_listing_window(day, horizon):
+        raise ValidationFailed(
+            f"date must be from the day before today to {horizon} days ahead",
+            fields=[{"field": "date", "message": f"outside the booking horizon ({horizon} days)"}],
+        )
+    return day
 
 
 @bp.get("/cities")
@@ -55,8 +71,10 @@ def shows_by_date(city_id: str):
         with unit_of_work() as uow:
             day = services.city_today(uow, cid)
     else:
-        day = _parse_date(raw_date)
-    return _shared(f"catalog:shows:{cid}:{day.isoformat()}", lambda uow: services.shows_on_date(uow, cid, day))
+        day = _listed_date(raw_date)
+    # A day without shows is answered (and shared for its second) but not kept as a last good copy.
+    return _shared(f"catalog:shows:{cid}:{day.isoformat()}", lambda uow: services.shows_on_date(uow, cid, day),
+                   worth_keeping=lambda body: bool(body["shows"]))
 
 
 @bp.get("/shows/<show_id>")

@@ -1,7 +1,7 @@
 """Catalog rules: a city's date is its local calendar date; sale status is derived, never stored."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,18 @@ def list_cities(uow: UnitOfWork) -> list[dict[str, Any]]:
         {"cityId": str(c.id), "name": c.name, "country": c.country, "timezone": c.timezone}
         for c in queries.list_cities(uow)
     ]
+
+
+def listing_window(utc_today: date, horizon_days: int) -> tuple[date, date]:
+    """The first and last dates a listing answers for: from the day before today to ``horizon_days``
+    after it, in every city's time zone (a city's date is at most a day off UTC's). Any other date is
+    refused, so made-up dates cannot make new cache keys (nor overflow a date, as 9999-12-31 did)."""
+    return utc_today - timedelta(days=2), utc_today + timedelta(days=horizon_days + 1)
+
+
+def in_listing_window(day: date, horizon_days: int) -> bool:
+    first, last = listing_window(datetime.now(timezone.utc).date(), horizon_days)
+    return first <= day <= last
 
 
 def city_today(uow: UnitOfWork, city_id: int) -> date:

@@ -10,18 +10,21 @@ def find_best(seats: Iterable[dict[str, Any]], count: int, tier: str) -> list[st
     """``seats`` as the seat map gives them (seatId, section, row, x, y, tier, status). Adjacent means
     neighbouring map positions in the same section and row: an aisle breaks a run. Among all runs of
     ``count`` free seats, the one whose middle is nearest the section's centre line wins, then the one
-    nearest the stage (smallest y)."""
+    nearest the stage (smallest y).
+
+    The work is O(seats × count) (sorting each row aside), whatever the layout: one pass finds each
+    section's extent, and runs are looked for among the free seats only, never cell by cell."""
     if count < 1:
         return None
-    everything = list(seats)
-    centre: dict[str, float] = {}
-    for section in {s["section"] for s in everything}:
-        xs = [s["x"] for s in everything if s["section"] == section]
-        centre[section] = (min(xs) + max(xs)) / 2
+    extent: dict[str, tuple[int, int]] = {}
     rows: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for seat in everything:
+    for seat in seats:
+        section, x = seat["section"], seat["x"]
+        low, high = extent.get(section, (x, x))
+        extent[section] = (min(low, x), max(high, x))
         if seat["tier"] == tier and seat["status"] == "AVAILABLE":
-            rows[(seat["section"], seat["row"])].append(seat)
+            rows[(section, seat["row"])].append(seat)
+    centre = {section: (low + high) / 2 for section, (low, high) in extent.items()}
     best: tuple[float, int, list[str]] | None = None
     for (section, _), free in rows.items():
         free.sort(key=lambda s: s["x"])

@@ -7,7 +7,9 @@ CSV format (a header line, then one seat per line; see ``docs/layout-example.csv
 - ``section``, ``row``, ``number`` (a whole number from 1) and ``tier`` are required.
 - ``seat_id`` defaults to row + number (``A12``) when the file has one section, and to
   section-row+number (``Balcony-A12``) when it has several.
-- ``x``/``y`` place the seat on the drawn map, in seat widths. By default a seat sits at
+- ``x``/``y`` place the seat on the drawn map, in seat widths, from 0 to 999 (the map is at most
+  1000 × 1000 seat widths: room for the demo's 62,400-seat stadium, about 620 × 630, with plenty
+  to spare, and a bound on what a seat map page draws). By default a seat sits at
   its number along its row (so gaps in numbering are aisles) and rows stack in the order
   they first appear, with a blank row between sections.
 - ``accessible``, ``companion`` and ``sellable`` take yes/no, true/false or 1/0; default
@@ -31,7 +33,8 @@ SEAT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 LABEL = re.compile(r"^[^\x00-\x1f]{1,40}$")
 TIER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 TRUE, FALSE = {"yes", "y", "true", "t", "1"}, {"no", "n", "false", "f", "0", ""}
-MAX_COORDINATE = 100_000
+# x and y run from 0 to this: the drawn map is at most (MAX_COORDINATE + 1) seat widths each way.
+MAX_COORDINATE = 999
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,8 @@ def parse_csv(text: str) -> list[SeatSpec]:
         x = _int(r["x"], 0, MAX_COORDINATE) if r.get("x") else number
         y = _int(r["y"], 0, MAX_COORDINATE) if r.get("y") else row_y[(section, row)]
         if x is None or y is None:
-            problems.append(f"x and y must be whole numbers from 0 to {MAX_COORDINATE}")
+            problems.append(f"x and y must be whole numbers from 0 to {MAX_COORDINATE} (the drawn map is at most "
+                            f"{MAX_COORDINATE + 1} x {MAX_COORDINATE + 1} seat widths)")
         seat_id = r.get("seat_id") or (f"{row}{number}" if single_section else f"{section}-{row}{number}")
         seat_id = seat_id.replace(" ", "")
         if not SEAT_ID.match(seat_id):
@@ -146,6 +150,16 @@ def parse_csv(text: str) -> list[SeatSpec]:
     if errors:
         raise LayoutRejected(sorted(errors, key=lambda e: e.line))
     return seats
+
+
+def outside_drawn_area(seats: Iterable[SeatSpec]) -> LineError | None:
+    """The first seat placed outside the drawn map, as the error that says so; None if all fit."""
+    for n, seat in enumerate(seats, start=1):
+        if not (0 <= seat.x <= MAX_COORDINATE and 0 <= seat.y <= MAX_COORDINATE):
+            return LineError(0, f"seat {seat.seat_id} (number {n}) is at x={seat.x}, y={seat.y}: x and y must be from 0 "
+                                f"to {MAX_COORDINATE} (the drawn map is at most {MAX_COORDINATE + 1} x "
+                                f"{MAX_COORDINATE + 1} seat widths)")
+    return None
 
 
 def _int(raw: str, low: int, high: int) -> int | None:

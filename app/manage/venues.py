@@ -15,7 +15,7 @@ from app.catalog.scheduling import add_layout
 from app.errors import CityNotFound, LayoutInUse, ValidationFailed, VenueExists
 from app.manage import access, queries
 from app.manage.access import Actor
-from app.manage.layouts import MAX_SEATS, LayoutRejected, LineError, RowBlock, build_block
+from app.manage.layouts import MAX_SEATS, LayoutRejected, LineError, RowBlock, build_block, outside_drawn_area
 from app.unit_of_work import UnitOfWork
 
 VENUE_KINDS = ("cinema", "theatre", "concert_hall", "stadium", "arena", "club", "other")
@@ -99,6 +99,10 @@ def apply_layout(uow: UnitOfWork, actor: Actor, venue_id: int, seats: Sequence[S
     _check_unique(seats)
     if len(seats) > MAX_SEATS:
         raise LayoutRejected([LineError(0, f"a layout has at most {MAX_SEATS} seats")])
+    # Every way in (the API's seat list, a CSV, the row builder stacking blocks downwards) ends here.
+    stray = outside_drawn_area(seats)
+    if stray is not None:
+        raise LayoutRejected([stray])
     old = {s.seat_id: s for s in queries.layout(uow, venue_id)}
     new_ids = {s.seat_id for s in seats}
     removed = [i for i in old if i not in new_ids]

@@ -1,8 +1,15 @@
-"""Liveness and readiness for process managers and load balancers."""
+"""Liveness and readiness for process managers and load balancers.
+
+``/healthz`` says only that the process answers, to anyone. ``/readyz`` (which names the stores
+the process depends on) and ``/metrics`` are for operators: they are served on each process's own
+address, which the edge does not route (it answers 404 for them, deploy/nginx), and a request that
+came through a proxy anyway (it carries ``X-Forwarded-For``, which the edge adds to everything it
+passes on) is answered 404 here too.
+"""
 from __future__ import annotations
 
 import redis
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, abort, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -18,8 +25,14 @@ def healthz():
     return {"status": "ok"}, 200, {"Cache-Control": "no-store"}
 
 
+def _internal_only() -> None:
+    if "X-Forwarded-For" in request.headers:
+        abort(404)
+
+
 @bp.get("/readyz")
 def readyz():
+    _internal_only()
     checks: dict[str, str] = {}
     try:
         with unit_of_work() as uow:
@@ -41,5 +54,6 @@ def readyz():
 @bp.get("/metrics")
 def metrics():
     """This process's figures in Prometheus' text format."""
+    _internal_only()
     return Response(generate_latest(registry(current_app)), content_type=CONTENT_TYPE_LATEST,
                     headers={"Cache-Control": "no-store"})

@@ -6,6 +6,9 @@ production: the difference is configuration (``GATEWAY_API_BASE``,
 """
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +21,15 @@ from app.config import Settings
 
 class GatewayUnavailable(Exception):
     """The gateway timed out, failed or could not be reached; the outcome of the call is unknown."""
+
+
+class GatewayRateLimited(GatewayUnavailable):
+    """The gateway answered 429: too many requests from Seatline's key just now. It is up, so this is
+    no outage for the breaker; the caller answers 503 with ``retry_after`` and tries again later."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class GatewayRejected(Exception):
@@ -88,8 +100,10 @@ class PaymentGateway:
         )
         self._webhook_secret = settings.webhook_secret
         # After a run of timeouts and 5xx, calls fail fast (GatewayUnavailable, as if the gateway had
-        # not answered) instead of each one waiting for its timeout and retries.
-        self.breaker = breaker("gateway", settings, lambda exc: isinstance(exc, GatewayUnavailable))
+        # not answered) instead of each one waiting for its timeout and retries. A 429 is the gateway
+        # answering: it does not count, or one looping client would close payments for every fan.
+        self.breaker = breaker("gateway", settings, _outage)
+        self._recent = _RecentIntents(settings.gateway_intent_cache_seconds)
 
     def create_intent(self, amount: int, currency: str, metadata: dict[str, str], idempotency_key: str) -> Intent:
         """Raises ChargeRefused when the gateway will not charge this amount in this currency."""
@@ -114,7 +128,15 @@ class PaymentGateway:
         return self._call(create)
 
     def retrieve_intent(self, intent_id: str) -> Intent:
+        """The intent as the gateway says it is now: what settling a payment acts on."""
         return self._call(lambda: self._client.v1.payment_intents.retrieve(intent_id))
+
+    def recent_intent(self, intent_id: str) -> Intent:
+        """The intent as this process last heard of it, if that was within GATEWAY_INTENT_CACHE_SECONDS,
+        else fetched. Only for answering a client (its amount, client secret, status): nothing is ever
+        settled on it, so a copy a few seconds old can only make an answer that old."""
+        cached = self._recent.get(intent_id)
+        return cached if cached is not None else self.retrieve_intent(intent_id)
 
     def confirm_intent(self, intent_id: str, payment_method: str) -> Intent:
         """Pays an intent with a payment method (what Stripe.js does in the browser); a decline
@@ -145,7 +167,9 @@ class PaymentGateway:
         return event.to_dict()
 
     def _call(self, request) -> Intent:
-        return _intent(self._guarded(request))
+        intent = _intent(self._guarded(request))
+        self._recent.put(intent)
+        return intent
 
     def _guarded(self, request) -> Any:
         """One call to the gateway through its breaker, its errors translated."""
@@ -155,10 +179,53 @@ class PaymentGateway:
             raise GatewayUnavailable("the payment gateway failed repeatedly; not calling it for a moment") from exc
 
 
+def _outage(exc: BaseException) -> bool:
+    """What the breaker counts: no answer, or a failing one; not a 429 (the gateway answered)."""
+    return isinstance(exc, GatewayUnavailable) and not isinstance(exc, GatewayRateLimited)
+
+
+class _RecentIntents:
+    """Intents this process fetched in the last few seconds, by id (at most ``SIZE``, oldest dropped)."""
+
+    SIZE = 10_000
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._items: OrderedDict[str, tuple[float, Intent]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, intent: Intent) -> None:
+        if self._seconds <= 0:
+            return
+        with self._lock:
+            self._items[intent.id] = (time.monotonic() + self._seconds, intent)
+            self._items.move_to_end(intent.id)
+            while len(self._items) > self.SIZE:
+                self._items.popitem(last=False)
+
+    def get(self, intent_id: str) -> Intent | None:
+        with self._lock:
+            found = self._items.get(intent_id)
+            if found is None or found[0] <= time.monotonic():
+                return None
+            return found[1]
+
+
+def _retry_after(exc: stripe.StripeError) -> int:
+    """The gateway's Retry-After, if it sent a sensible one; else 2 s (Stripe's limits are per second)."""
+    try:
+        seconds = int((exc.headers or {}).get("Retry-After", ""))
+    except (TypeError, ValueError):
+        return 2
+    return min(max(seconds, 1), 60)
+
+
 def _translated(request) -> Any:
     try:
         return request()
-    except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+    except stripe.RateLimitError as exc:
+        raise GatewayRateLimited(str(exc), _retry_after(exc)) from exc
+    except (stripe.APIConnectionError, stripe.APIError) as exc:
         raise GatewayUnavailable(str(exc)) from exc
     except stripe.StripeError as exc:
         raise GatewayRejected(str(exc), getattr(exc, "code", None)) from exc

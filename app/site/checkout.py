@@ -32,59 +32,74 @@ def _user_id() -> int:
 
 @bp.route("/holds/<uuid:hold_id>/checkout", methods=["GET", "POST"])
 def checkout(hold_id: uuid.UUID):
+    """GET shows the card form and changes nothing (no intent, no protected seats: looking at a page,
+    or a browser prefetching it, must not start a payment). POST pays: it starts the payment (seats
+    protected, one intent per hold), pays it with the card and settles on the gateway's answer."""
     user_id = session.get("user_id")
     if not user_id:
         return redirect(url_for("site_auth.login", next=request.path), code=303)
-    gateway = current_app.extensions["seatline.gateway"]
-    error = None
     try:
         with unit_of_work() as uow:
-            hold = inventory.get_hold(uow, user_id, hold_id)
-        if hold.amount == 0:
-            return _free_checkout(user_id, hold)
+            hold = inventory.get_hold(uow, user_id, hold_id).to_json()
+    except HoldNotFound:
+        abort(404)
+    if hold["status"] == "CONFIRMED":
+        return _checkout_page(hold, "These seats are paid for: your tickets are in My bookings.", 409, payable=False)
+    if hold["status"] != "ACTIVE":
+        return _checkout_page(hold, f"This hold is {hold['status'].lower()}: hold the seats again.", 409, payable=False)
+    if hold["amount"] == 0:
+        return _free_checkout(user_id, hold)
+    if request.method == "GET":
+        return _checkout_page(hold, None, 200)
+
+    card = re.sub(r"\D", "", request.form.get("card", ""))
+    method = TEST_CARDS.get(card)
+    if method is None:  # refused before anything reaches the gateway
+        return _checkout_page(hold, "That card number was not accepted. Use a test card: 4242 4242 4242 4242 pays, "
+                                    "4000 0000 0000 0002 is declined.", 402)
+    gateway = current_app.extensions["seatline.gateway"]
+    try:
         with unit_of_work() as uow:
             started = saga.start_payment(uow, gateway, user_id, hold_id)
         if started.expires_at is not None:
             schedule_hold_expiry(str(hold_id), started.expires_at)
-        intent = started.intent
+        gateway.confirm_intent(started.intent.id, method)
+        with unit_of_work() as uow:
+            settlement = saga.confirm(uow, gateway, user_id, hold_id, started.intent.id)
+        run_followups(settlement.followups)
+        saga.raise_unless_booked(settlement)
     except HoldNotFound:
         abort(404)
+    except GatewayRejected:
+        return _checkout_page(hold, "Your card was declined. Your seats are still held: try another card.", 402)
+    except GatewayUnavailable as exc:
+        return _checkout_page(hold, "The payment service is busy or not answering. Your seats are still held: try "
+                                    "again in a moment.", 503, retry_after=getattr(exc, "retry_after", 5))
     except DomainError as exc:
-        return render_template("site/checkout.html", hold=hold.to_json(), error=exc.message, intent=None), exc.status
-    if request.method == "POST":
-        card = re.sub(r"\D", "", request.form.get("card", ""))
-        method = TEST_CARDS.get(card)
-        if method is None:
-            error = "That card number was not accepted. Use a test card: 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined."
-        else:
-            try:
-                gateway.confirm_intent(intent.id, method)
-                with unit_of_work() as uow:
-                    settlement = saga.confirm(uow, gateway, user_id, hold_id, intent.id)
-                run_followups(settlement.followups)
-                saga.raise_unless_booked(settlement)
-                return redirect(url_for("site_checkout.booking_page", booking_id=settlement.booking_id), code=303)
-            except GatewayRejected:
-                error = "Your card was declined. Your seats are still held: try another card."
-            except GatewayUnavailable:
-                error = "The payment service is not answering. Your seats are still held: try again in a moment."
-            except DomainError as exc:
-                error = exc.message
-    status = 200 if error is None else 402
-    return render_template("site/checkout.html", hold=hold.to_json(), intent=intent, error=error), status
+        retry_after = exc.details.get("retryAfter") if exc.status in (429, 503) else None
+        return _checkout_page(hold, exc.message[:1].upper() + exc.message[1:] + ".", exc.status,
+                              payable=exc.status in (402, 429, 503), retry_after=retry_after)
+    return redirect(url_for("site_checkout.booking_page", booking_id=settlement.booking_id), code=303)
 
 
-def _free_checkout(user_id: int, hold: inventory.HoldView):
+def _checkout_page(hold: dict, error: str | None, status: int, *, payable: bool = True, retry_after: int | None = None):
+    headers = {"Cache-Control": "no-store"}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return render_template("site/checkout.html", hold=hold, payable=payable, error=error), status, headers
+
+
+def _free_checkout(user_id: int, hold: dict):
     """Free seats: "Get tickets" books them without a payment (no card form, no gateway)."""
     if request.method == "GET":
-        return render_template("site/checkout.html", hold=hold.to_json(), intent=None, error=None)
+        return _checkout_page(hold, None, 200)
     try:
         with unit_of_work() as uow:
-            settlement = saga.confirm_free(uow, user_id, hold.hold_id)
+            settlement = saga.confirm_free(uow, user_id, uuid.UUID(hold["holdId"]))
         run_followups(settlement.followups)
         saga.raise_unless_booked(settlement)
     except DomainError as exc:
-        return render_template("site/checkout.html", hold=hold.to_json(), intent=None, error=exc.message), exc.status
+        return _checkout_page(hold, exc.message, exc.status, payable=False)
     return redirect(url_for("site_checkout.booking_page", booking_id=settlement.booking_id), code=303)
 
 

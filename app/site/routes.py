@@ -34,7 +34,11 @@ def home():
             day = date.fromisoformat(raw_date) if raw_date else catalog.city_today(uow, int(city_id))
         except ValueError:
             day = catalog.city_today(uow, int(city_id))
-        listing = catalog.shows_on_date(uow, int(city_id), day)
+        if catalog.in_listing_window(day, settings().booking_horizon_days):
+            listing = catalog.shows_on_date(uow, int(city_id), day)
+        else:  # nothing is on sale that far away (and 9999-12-31 has no next day to end at)
+            timezone_name = next(c["timezone"] for c in cities if c["cityId"] == city_id)
+            listing = {"cityId": city_id, "date": day.isoformat(), "timezone": timezone_name, "shows": []}
     groups: dict[str, dict] = {}
     for show in listing["shows"]:
         group = groups.setdefault(show["eventId"], {"title": show["title"], "category": show["category"], "shows": []})
@@ -61,17 +65,41 @@ def _admission_for_page(show: dict) -> admission.Admission | None | str:
         return f"{settings().gate_public_url}/gate/queues/{show['eventId']}"
 
 
+# The map is drawn cell by cell while that costs at most this many cells per seat (plus the slack):
+# every real layout, whose rows are dense. Past it each run of empty cells is drawn as one gap.
+GRID_CELLS_PER_SEAT = 4
+GRID_SLACK_CELLS = 1000
+
+
 def _rows(seats: list[dict]) -> list[list[dict | None]]:
-    """Seats laid out by their map position; None marks a gap (an aisle, a missing seat)."""
+    """Seats laid out by their map position; None marks a gap (an aisle, a missing seat).
+
+    The work and the page are O(seats), whatever the coordinates: a layout saved before the drawn
+    area was bounded (seats at x = 0 and x = 100,000) gets one gap for each run of empty cells
+    instead of a hundred thousand of them per row."""
     if not seats:
         return []
-    min_x, min_y = min(s["x"] for s in seats), min(s["y"] for s in seats)
-    width = max(s["x"] for s in seats) - min_x + 1
-    grid: dict[int, list[dict | None]] = {}
+    by_y: dict[int, list[dict]] = {}
     for seat in seats:
-        row = grid.setdefault(seat["y"] - min_y, [None] * width)
-        row[seat["x"] - min_x] = seat
-    return [grid[y] for y in sorted(grid)]
+        by_y.setdefault(seat["y"], []).append(seat)
+    min_x = min(s["x"] for s in seats)
+    width = max(s["x"] for s in seats) - min_x + 1
+    cell_by_cell = len(by_y) * width <= GRID_CELLS_PER_SEAT * len(seats) + GRID_SLACK_CELLS
+    rows: list[list[dict | None]] = []
+    for y in sorted(by_y):
+        if cell_by_cell:
+            row: list[dict | None] = [None] * width
+            for seat in by_y[y]:
+                row[seat["x"] - min_x] = seat
+        else:
+            row, last_x = [], min_x - 1
+            for seat in sorted(by_y[y], key=lambda s: s["x"]):
+                if seat["x"] > last_x + 1:
+                    row.append(None)
+                row.append(seat)
+                last_x = seat["x"]
+        rows.append(row)
+    return rows
 
 
 def render_show_page(show_id: int, message: str | None = None, selected: list[str] | None = None, status: int = 200):

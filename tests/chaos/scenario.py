@@ -89,6 +89,7 @@ class Scenario:
             # Every fan here comes from 127.0.0.1: the per-IP limits would count them all as one client.
             "RATE_LIMIT_HOLDS_PER_IP": "100000/minute",
             "RATE_LIMIT_PAYMENT_INTENTS_PER_IP": "100000/minute",
+            "RATE_LIMIT_GATEWAY_CALLS_PER_IP": "100000/minute",
             **(env or {}),
         }
         self.stack = Stack(self.logdir, base_env)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import http.client
+import itertools
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import orjson
 import pytest
 import requests
 
@@ -67,11 +69,23 @@ def edge(stack_env, tmp_path_factory) -> Iterator[Edge]:
             "GATE_BIND": f"127.0.0.1:{gate_port}", "EDGE_DIR": str(tmp / "nginx"),
         })
         try:
-            wait_until_up(f"{url}/readyz", proc, timeout=20)
+            wait_until_up(f"{url}/healthz", proc, timeout=20)
             yield Edge(url, f"http://127.0.0.1:{web_port}", web_log, gate_log)
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+_ids = itertools.count(int(time.time() * 10) % 1_000_000_000, 1000)
+
+
+@pytest.fixture(autouse=True)
+def _ids_this_edge_has_not_seen(_clean, app):
+    """Every test's cities, events and shows get ids no earlier test of this module had (the database
+    starts each test afresh, the edge's cache does not), so their URLs are cold cache keys."""
+    start = next(_ids)
+    for table in ("cities", "events", "shows"):
+        run_sql(app, f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), :n, false)", n=start)
 
 
 def next_second(margin: float = 0.02) -> None:
@@ -80,8 +94,14 @@ def next_second(margin: float = 0.02) -> None:
 
 
 def probe() -> str:
-    """A query string no one asked for yet: a cold cache key, and a needle for the access logs."""
+    """A query string no one asked for yet: a needle for the access logs of what is not cached (the
+    edge keys its cache on the parameters the app reads, and passes on only those)."""
     return f"probe={uuid.uuid4().hex}"
+
+
+def asked(path: str) -> str:
+    """A needle for the access logs: a GET of exactly ``path`` (its query string included)."""
+    return f'"GET {path} HTTP/'
 
 
 def test_static_files_are_kept_a_year_under_urls_that_change_with_them(edge, make):
@@ -105,8 +125,8 @@ def test_static_files_are_kept_a_year_under_urls_that_change_with_them(edge, mak
 
 def test_a_catalog_response_is_shared_until_its_second_ends_then_renewed_in_the_background(edge, make):
     show = make.show()
-    query = probe()
-    path = f"/api/v1/shows/{show.show_id}?{query}"
+    path = f"/api/v1/shows/{show.show_id}"
+    query = asked(path)
     get = lambda: requests.get(edge.url + path)  # noqa: E731
     next_second()
     first, second = get(), get()
@@ -137,14 +157,14 @@ def test_a_catalog_response_is_shared_until_its_second_ends_then_renewed_in_the_
 
 def test_a_burst_of_identical_misses_reaches_the_app_once(edge, make):
     show = make.show(rows=10, per_row=20)
-    query = probe()
-    url = f"{edge.url}/api/v1/shows/{show.show_id}/seatmap?{query}"
+    query = asked(f"/api/v1/shows/{show.show_id}/seatmap")
+    url = f"{edge.url}/api/v1/shows/{show.show_id}/seatmap"
 
     def warm_the_app() -> None:
         # The app's own Redis copy (1 s) answers the edge's fill, as it does for a seat map anyone
         # has looked at: the lock is timed for that (50 ms), not for a first render from Postgres.
         next_second()
-        assert requests.get(f"{edge.web}/api/v1/shows/{show.show_id}/seatmap").status_code == 200
+        assert requests.get(f"{edge.web}/api/v1/shows/{show.show_id}/seatmap?format=full").status_code == 200
 
     start = threading.Barrier(50, action=warm_the_app)
 
@@ -162,8 +182,8 @@ def test_a_burst_of_identical_misses_reaches_the_app_once(edge, make):
 
 def test_requests_with_authorization_are_never_served_from_or_stored_in_the_cache(edge, make):
     fan, show = make.fan(), make.show()
-    query = probe()
-    url = f"{edge.url}/api/v1/shows/{show.show_id}/seatmap?{query}"
+    query = asked(f"/api/v1/shows/{show.show_id}/seatmap")
+    url = f"{edge.url}/api/v1/shows/{show.show_id}/seatmap"
     next_second()
     statuses = [
         requests.get(url, headers=fan.headers),  # not stored ...
@@ -245,7 +265,7 @@ def test_a_renewal_in_the_background_never_holds_up_the_fans_next_request(edge, 
     # started on it. With the app frozen the renewal never ends, and the fan's next request on the
     # same connection is still answered at once.
     show = make.show()
-    path = f"/api/v1/shows/{show.show_id}/seatmap?{probe()}"
+    path = f"/api/v1/shows/{show.show_id}/seatmap"
     host, port = edge.url.removeprefix("http://").split(":")
     browser = http.client.HTTPConnection(host, int(port), timeout=2)
 
@@ -282,8 +302,8 @@ def test_the_gate_counter_is_shared_for_at_most_a_second(edge, app, make):
     opened = requests.put(f"{edge.url}/gate/v1/queues/{event_id}", headers=make.fan(role="manager").headers,
                           json={"batchSize": 1, "admissionIntervalSeconds": 3600, "maxActive": 1})
     assert opened.status_code == 200, opened.text
-    query = probe()
-    url = f"{edge.url}/gate/v1/queues/{event_id}/counter?{query}"
+    query = asked(f"/gate/v1/queues/{event_id}/counter")
+    url = f"{edge.url}/gate/v1/queues/{event_id}/counter"
     next_second()
     first, second = requests.get(url), requests.get(url)
     assert [first.headers["X-Cache-Status"], second.headers["X-Cache-Status"]] == ["MISS", "HIT"]
@@ -300,6 +320,63 @@ def test_the_gate_counter_is_shared_for_at_most_a_second(edge, app, make):
     while requests.get(url).json()["queueLength"] == before:
         assert time.monotonic() - since < SLACK + 1, "the counter through the edge is more than a second old"
         time.sleep(0.02)
+
+
+def test_the_cache_is_keyed_on_the_parameters_the_app_reads_and_only_those_reach_it(edge, make):
+    show = make.show()
+    seatmap = f"/api/v1/shows/{show.show_id}/seatmap"
+    listing = f"/api/v1/cities/{show.city_id}/shows"
+    day = requests.get(f"{edge.web}/api/v1/shows/{show.show_id}").json()["startTime"][:10]
+    next_second()
+    first = requests.get(edge.url + seatmap)
+    assert first.headers["X-Cache-Status"] == "MISS"
+    # Made-up parameters, in any number and order, are the same request: the copy answers them.
+    noise = [f"x={uuid.uuid4().hex}", f"utm_source={uuid.uuid4().hex}&y=1", f"x={uuid.uuid4().hex}&format=full&z"]
+    for extra in noise[:2]:
+        again = requests.get(f"{edge.url}{seatmap}?{extra}")
+        assert again.headers["X-Cache-Status"] == "HIT" and again.content == first.content, extra
+    assert edge.reached(edge.web_log, asked(seatmap)) == 1
+    assert edge.reached(edge.web_log, "utm_source") == edge.reached(edge.web_log, "x=") == 0
+    # A parameter the app reads is part of the key, and reaches the app alone.
+    full = requests.get(f"{edge.url}{seatmap}?{noise[2]}")
+    assert full.headers["X-Cache-Status"] == "MISS" and full.json()["seats"] == first.json()["seats"]
+    assert edge.reached(edge.web_log, asked(f"{seatmap}?format=full")) == 1
+    compact = requests.get(f"{edge.url}{seatmap}?format=compact&x=1")
+    assert compact.headers["X-Cache-Status"] == "MISS" and compact.json()["format"] == "compact"
+    # A name the app would decode into one it reads (d%61te) never reaches it: no copy under a key
+    # that does not say what it holds.
+    listed = requests.get(f"{edge.url}{listing}?date={day}&x=1")
+    assert listed.status_code == 200 and listed.json()["date"] == day
+    assert requests.get(f"{edge.url}{listing}?date={day}&y=2").headers["X-Cache-Status"] == "HIT"
+    host, port = edge.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    connection.request("GET", f"{listing}?d%61te={day}")  # as sent: requests would unescape the name
+    disguised = connection.getresponse()
+    assert disguised.status == 200 and orjson.loads(disguised.read())["date"] != day
+    connection.close()
+    assert edge.reached(edge.web_log, "d%61te") == 0
+
+
+def test_operators_endpoints_are_not_served_at_the_public_origin(edge):
+    host, port = edge.url.removeprefix("http://").split(":")
+    before = [edge.reached(edge.web_log, name) for name in ("metrics", "readyz")]
+    for path in ("/metrics", "/readyz", "/metrics?name=x", "/readyz/", "//metrics", "/%6Detrics", "/./readyz",
+                 "/api/../metrics"):
+        connection = http.client.HTTPConnection(host, int(port), timeout=5)
+        connection.request("GET", path)
+        answer = connection.getresponse()
+        body = answer.read()
+        connection.close()
+        assert answer.status == 404, path
+        assert b"seatline_" not in body and b"postgres" not in body, path
+    assert [edge.reached(edge.web_log, name) for name in ("metrics", "readyz")] == before, "none reached the app"
+    # Liveness says nothing and stays public; operators ask each process on its own address.
+    assert requests.get(f"{edge.url}/healthz").json() == {"status": "ok"}
+    assert requests.get(f"{edge.web}/readyz").json()["status"] == "ready"
+    assert "seatline_" in requests.get(f"{edge.web}/metrics").text
+    # A request that came through a proxy is refused by the process too.
+    for path in ("/metrics", "/readyz"):
+        assert requests.get(f"{edge.web}{path}", headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 404
 
 
 def test_personal_and_state_changing_requests_go_straight_through(edge, make):
@@ -332,7 +409,7 @@ def test_pages_and_the_waiting_room_work_through_one_origin(edge, app, make):
     assert "Edge Night" in browser.get(f"{edge.url}/shows/{show.show_id}").text
 
     # Signed in, a fan still shares the seat map: shared responses carry no session cookie.
-    url = f"{edge.url}/api/v1/shows/{show.show_id}/seatmap?{probe()}"
+    url = f"{edge.url}/api/v1/shows/{show.show_id}/seatmap"
     next_second()
     polls = [browser.get(url), browser.get(url)]
     assert "seatline_session=" in polls[0].request.headers["Cookie"]
@@ -383,23 +460,25 @@ def test_browsing_has_processes_of_its_own_and_the_web_process_stands_in_for_the
             "EDGE_DIR": str(tmp_path / "nginx")})
         try:
             wait_until_up(f"http://127.0.0.1:{browse_port}/readyz", browse)
-            wait_until_up(f"{url}/readyz", edge, timeout=20)
-            query = probe()
-            for path in (f"/api/v1/shows/{show.show_id}", f"/api/v1/shows/{show.show_id}/seatmap"):
-                assert requests.get(f"{url}{path}?{query}").status_code == 200
+            wait_until_up(f"{url}/healthz", edge, timeout=20)
+            paths = (f"/api/v1/shows/{show.show_id}", f"/api/v1/shows/{show.show_id}/seatmap")
+            for path in paths:
+                assert requests.get(f"{url}{path}").status_code == 200
             held = requests.post(f"{url}/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1"]},
                                  headers=fan.headers)
             assert held.status_code == 201, held.text
-            assert logs.reached(browse_log, query) == 2 and logs.reached(web_log, query) == 0
+            assert [logs.reached(browse_log, asked(p)) for p in paths] == [1, 1]
+            assert [logs.reached(web_log, asked(p)) for p in paths] == [0, 0]
             assert logs.reached(web_log, "/holds") == 1 and logs.reached(browse_log, "/holds") == 0
 
             browse.terminate()
             browse.wait(20)
-            query = probe()
-            seatmap = requests.get(f"{url}/api/v1/shows/{show.show_id}/seatmap?{query}")
+            next_second()
+            next_second()  # the edge's copy from before the hold may not be served any more
+            seatmap = requests.get(f"{url}{paths[1]}")
             assert seatmap.status_code == 200
             assert {s["seatId"]: s["status"] for s in seatmap.json()["seats"]}["A1"] == "HELD"
-            assert logs.reached(web_log, query) == 1
+            assert logs.reached(web_log, asked(paths[1])) == 1
         finally:
             for proc in (edge, browse):
                 proc.terminate()

@@ -95,7 +95,9 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redi
         # Everything below goes through the edge, the URL the script says to open.
         base = f"http://127.0.0.1:{edge_port}"
         try:
-            wait_until_up(f"{base}/readyz", proc, timeout=120)
+            # Readiness is asked of the process itself: the edge does not route /readyz.
+            wait_until_up(f"http://127.0.0.1:{port}/readyz", proc, timeout=120)
+            wait_until_up(f"{base}/healthz", proc, timeout=30)
             # Browsing has its own processes (the Procfile's `browse`), which the edge sends it to.
             wait_until_up(f"http://127.0.0.1:{browse_port}/readyz", proc)
             assert any(f"Seatline is starting at {base}/" in line for line in output), output

@@ -2,7 +2,11 @@
 drives it, plus its control API and fault injection."""
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -10,7 +14,7 @@ import pytest
 import requests
 import stripe
 
-from tests.gateway.conftest import MAX_ATTEMPTS, RETRY_BASE, WEBHOOK_SECRET, Sim
+from tests.gateway.conftest import MAX_ATTEMPTS, RETRY_BASE, ROOT, WEBHOOK_SECRET, Sim, free_port
 
 
 def new_intent(client: stripe.StripeClient, amount: int = 1000, key: str | None = None, **params):
@@ -458,3 +462,63 @@ def test_concurrent_confirms_charge_once(sim: Sim) -> None:
         t.join()
     assert sorted(outcomes) == ["ok"] + ["payment_intent_unexpected_state"] * 5
     assert len(sim.get(f"/_sim/payment_intents/{pi.id}")["charges"]) == 1
+
+
+def test_control_api_answers_only_loopback_clients_and_never_in_production(monkeypatch) -> None:
+    # /_sim hands out the webhook secret and settles payments: nobody but this machine may ask.
+    from gateway_simulator import create_app
+
+    local = create_app({"webhook_secret": "whsec_secret_of_this_test"}).test_client()
+    for address in ("127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"):
+        answer = local.get("/_sim/config", environ_base={"REMOTE_ADDR": address})
+        assert answer.status_code == 200 and answer.json["webhook_secret"] == "whsec_secret_of_this_test", address
+    for address in ("192.0.2.2", "10.0.0.7", "fd00::2", "::ffff:192.0.2.2", ""):
+        for method, path in (("GET", "/_sim/config"), ("GET", "/_sim/events"), ("POST", "/_sim/reset"),
+                             ("POST", "/_sim/config"), ("GET", "/_sim/health")):
+            answer = local.open(path, method=method, json={"webhook_secret": "whsec_stolen"},
+                                environ_base={"REMOTE_ADDR": address})
+            assert answer.status_code == 404, (address, method, path)
+            assert b"whsec_" not in answer.data
+    assert local.get("/_sim/config", environ_base={"REMOTE_ADDR": "127.0.0.1"}).json["webhook_secret"] == \
+        "whsec_secret_of_this_test", "a refused request changed nothing"
+
+    monkeypatch.setenv("ENV", "production")
+    production = create_app({"webhook_secret": "whsec_secret_of_this_test"}).test_client()
+    answer = production.get("/_sim/config", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert answer.status_code == 404 and b"whsec_" not in answer.data
+    # The Stripe API itself still answers (the control API is what production leaves out).
+    assert production.get("/v1/payment_intents/pi_unknown", headers={"Authorization": "Bearer sk_test_x"},
+                          environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 404
+
+
+def test_a_simulator_bound_to_every_interface_still_keeps_its_control_api_to_this_machine(tmp_path) -> None:
+    # The same over real sockets: the simulator listens on 0.0.0.0 and is asked through this machine's
+    # own non-loopback address, as another host on the network would ask it.
+    addresses = [a for a in subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+                 if ipaddress.ip_address(a).version == 4 and not ipaddress.ip_address(a).is_loopback]
+    if not addresses:
+        pytest.skip("this machine has no non-loopback IPv4 address to ask through")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "2", "-b", f"0.0.0.0:{port}",
+         "--no-control-socket", "gateway_simulator.wsgi:app"],
+        cwd=ROOT, env={**os.environ, "SIM_WEBHOOK_SECRET": "whsec_kept_local"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                local = requests.get(f"http://127.0.0.1:{port}/_sim/config", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and proc.poll() is None, "the simulator did not start"
+                time.sleep(0.1)
+        assert local.status_code == 200 and local.json()["webhook_secret"] == "whsec_kept_local"
+        remote = requests.get(f"http://{addresses[0]}:{port}/_sim/config", timeout=5)
+        assert remote.status_code == 404 and "whsec_" not in remote.text
+        reset = requests.post(f"http://{addresses[0]}:{port}/_sim/reset", timeout=5)
+        assert reset.status_code == 404
+    finally:
+        proc.terminate()
+        proc.wait(10)

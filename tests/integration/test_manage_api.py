@@ -111,6 +111,38 @@ def test_build_a_venue_with_rows_aisles_and_marked_seats(client, app, owner):
     assert removed.status_code == 200 and removed.get_json()["removed"] == 8
 
 
+def test_a_layout_must_fit_the_drawn_area_however_it_is_saved(client, app, owner):
+    # Seats across x = 0..100,000 made every view of the show's page build hundreds of millions of
+    # cells: the drawn map is at most 1000 x 1000 seat widths (the demo stadium is about 620 x 630).
+    venue_id = create_venue(client, app, owner)
+    seat = {"seatId": "A1", "section": "Stalls", "row": "A", "number": 1, "tier": "standard", "x": 0, "y": 0}
+    far = {**seat, "seatId": "A2", "number": 2, "x": 100_000}
+    for body in ({"seats": [seat, far]}, {"seats": [seat, {**far, "x": 1000}]}, {"seats": [seat, {**far, "x": 5, "y": 1000}]}):
+        r = client.put(f"/api/v1/manage/venues/{venue_id}/layout", json=body, headers=owner.headers)
+        assert r.status_code == 400 and r.get_json()["error"]["code"] == "VALIDATION_FAILED"
+        assert "999" in str(r.get_json()["error"]), r.get_json()
+    fits = client.put(f"/api/v1/manage/venues/{venue_id}/layout",
+                      json={"seats": [seat, {**far, "x": 999, "y": 999}]}, headers=owner.headers)
+    assert fits.status_code == 200, fits.get_json()
+
+    url = f"/api/v1/manage/venues/{venue_id}/layout/import"
+    for line in ("Stalls,A,2,standard,A2,100000,0", "Stalls,A,2,standard,A2,1000,0", "Stalls,A,2,standard,A2,0,1000"):
+        wide = f"section,row,number,tier,seat_id,x,y\nStalls,B,1,standard,B1,0,1\n{line}\n"
+        r = client.post(url, data=wide, content_type="text/csv", headers=owner.headers)
+        assert r.status_code == 400, line
+        assert "from 0 to 999" in r.get_json()["error"]["lines"][0]["message"]
+    # The row builder stacks each block below the last: past the bottom of the map it is refused too.
+    other = create_venue(client, app, owner, name="The Deep Hall")
+    assert add_rows(client, owner, other, rows="1-990", seatsPerRow=1, aislesAfter=[], accessible=[], companion=[],
+                    notForSale=[]).status_code == 201
+    deeper = add_rows(client, owner, other, rows="1-20", seatsPerRow=1, aislesAfter=[], accessible=[], companion=[],
+                      notForSale=[], seatIdPrefix="LOW-", section="Lower")
+    assert deeper.status_code == 400 and "999" in deeper.get_json()["error"]["message"]
+    assert len(client.get(f"/api/v1/manage/venues/{other}/layout", headers=owner.headers).get_json()["seats"]) == 990
+    layout = client.get(f"/api/v1/manage/venues/{venue_id}/layout", headers=owner.headers).get_json()["seats"]
+    assert sorted((s["seatId"], s["x"], s["y"]) for s in layout) == [("A1", 0, 0), ("A2", 999, 999)], "refusals stored nothing"
+
+
 def test_csv_import_good_and_bad_files(client, app, owner):
     venue_id = create_venue(client, app, owner)
     url = f"/api/v1/manage/venues/{venue_id}/layout/import"

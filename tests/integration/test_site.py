@@ -5,6 +5,8 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from tests.support.db import run_sql
+
 
 def token_of(response) -> str:
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', response.get_data(as_text=True))
@@ -187,3 +189,23 @@ def test_domain_errors_on_pages_are_pages(client, make):
     signed_in(client, "p@example.com")
     missing = client.get("/bookings/00000000-0000-0000-0000-000000000000")
     assert missing.status_code == 404 and missing.mimetype == "text/html"
+
+
+def test_a_layout_spread_across_a_huge_area_draws_by_seat_not_by_empty_cell(app, client, make):
+    # A layout saved before the drawn area was bounded: 50 seats across x = 0..100,000. The page and
+    # best available must cost what the seats cost, not what the area would.
+    show = make.show(rows=5, per_row=10)
+    run_sql(app, "UPDATE venue_seats SET x = number * 10000 WHERE venue_id = :v", v=show.venue_id)
+    signed_in(client, "wide@example.com")
+    page = client.get(f"/shows/{show.show_id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and html.count('name="seat"') == 50
+    assert html.count('class="gap"') <= 50, "one gap per run of empty cells, at most one before each seat"
+    assert len(html) < 50 * 2000, len(html)
+    held = client.post(f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "1", "tier": "silver"})
+    assert held.status_code == 303
+    # A real layout still draws every aisle cell by cell.
+    normal = make.show(rows=2, per_row=4, city="Normalton")
+    run_sql(app, "UPDATE venue_seats SET x = x + 1 WHERE venue_id = :v AND number > 2", v=normal.venue_id)
+    drawn = client.get(f"/shows/{normal.show_id}").get_data(as_text=True)
+    assert drawn.count('class="gap"') == 2, "the aisle after seat 2, in each row"
