@@ -1,8 +1,10 @@
 """Typed configuration read from the environment, in one place.
 
 Nothing here runs at import time: ``Settings.from_env()`` is called by
-``create_app()``. Development and test get working defaults; production refuses
-to start without its secrets.
+``create_app()``. Without ``ENV`` the rules are production's: a process started
+with no environment refuses to start without its secrets, so the repository's
+development secret never signs anything by accident. ``make run`` says
+``ENV=development`` and the tests ``ENV=test``; those two get working defaults.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ class ConfigError(RuntimeError):
 
 @dataclass(frozen=True)
 class Settings:
-    env: str = "development"
+    env: str = "production"
     database_url: str = "postgresql+psycopg://seatline:seatline@127.0.0.1:5432/seatline"
     redis_url: str = "redis://127.0.0.1:6379/0"
     secret_key: str = DEV_SECRET

@@ -98,6 +98,7 @@ def start_simulator(webhook_url: str, port: int | None = None) -> tuple[subproce
     port = port or free_port()
     env = {
         **os.environ,
+        "ENV": "test",  # never production's rules by default (README "Security")
         "SIM_WEBHOOK_URL": webhook_url,
         "SIM_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "SIM_RETRY_BASE_SECONDS": "0.2",
