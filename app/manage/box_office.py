@@ -18,6 +18,7 @@ from app.errors import SeatsUnavailable, ShowCancelled, ValidationFailed
 from app.inventory.seatmap import SectionNotFound
 from app.manage import access
 from app.manage.access import Actor
+from app.spreadsheet import safe_cell
 from app.unit_of_work import UnitOfWork
 
 BLOCK_KINDS = ("KILL", "HOUSE")
@@ -205,4 +206,4 @@ def _money(minor: int) -> str:
 
 def _safe(text: str) -> str:
     """Spreadsheets run cells that start with = + - @ as formulas; a fan's name must stay text."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return safe_cell(text)
