@@ -38,7 +38,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (*api_blueprints, site_bp, site_auth_bp, site_checkout_bp, manage_pages_bp):
         app.register_blueprint(blueprint)
     # Forms and htmx requests carry a CSRF token; the JSON API authenticates with bearer tokens
-    # (and the gateway with signatures), which a browser never sends on its own.
+    # (and the gateway with signatures), which a browser never sends on its own. The check reads
+    # the form: an upload's larger limit must be in place before it.
+    from app.manage.pages import raise_upload_limits
+
+    app.before_request(raise_upload_limits)
     csrf.init_app(app)
     for blueprint in api_blueprints:
         csrf.exempt(blueprint)

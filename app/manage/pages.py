@@ -10,6 +10,7 @@ import pydantic
 from flask import (
     Blueprint, Response, abort, flash, g, make_response, redirect, render_template, request, session, url_for,
 )
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.catalog import services as catalog
 from app.errors import DomainError, EventNotFound, ShowNotFound, ValidationFailed, VenueNotFound
@@ -168,10 +169,29 @@ def add_block(venue_id: str):
         _form(api.BlockRequest, data))))
 
 
+# Forms are limited to MAX_CONTENT_LENGTH (64 KiB); these endpoints take more. The CSRF check
+# reads the form before any view runs, so the limit is raised by raise_upload_limits, which
+# app/__init__.py registers ahead of it.
+UPLOAD_LIMITS = {"manage.import_layout": (api.IMPORT_LIMIT, "A layout file is at most 8 MiB.")}
+
+
+def raise_upload_limits() -> None:
+    limit = UPLOAD_LIMITS.get(request.endpoint or "")
+    if limit is not None:
+        request.max_content_length = limit[0]
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> Response:
+    """A body over the endpoint's limit, refused before the form is read (nothing changes)."""
+    limit = UPLOAD_LIMITS.get(request.endpoint or "")
+    message = limit[1] if limit else "That is more than this form takes."
+    return Response(render_template("site/error.html", status=413, message=message), status=413, mimetype="text/html")
+
+
 @bp.post("/venues/<venue_id>/import")
 @manager_page
 def import_layout(venue_id: str):
-    request.max_content_length = api.IMPORT_LIMIT
     upload = request.files.get("file")
 
     def change(uow: UnitOfWork, vid: int):
