@@ -46,7 +46,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     for blueprint in api_blueprints:
         csrf.exempt(blueprint)
-    for command in (seed_demo_command, worker_command, scheduler_command, gate_keys_command, audit_log_command):
+    from app.notifications.cli import dead_letters_command
+
+    for command in (seed_demo_command, worker_command, scheduler_command, gate_keys_command, audit_log_command,
+                    dead_letters_command):
         app.cli.add_command(command)
     from app import circuit
 
