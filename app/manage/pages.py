@@ -18,6 +18,7 @@ from app.extensions import redis_store
 from app.manage import access, api, box_office, cancellation, dashboard, layouts, shows, venues
 from app.manage.access import Actor
 from app.manage.layouts import LayoutRejected
+from app.notifications.cli import dead_letters
 from app.unit_of_work import UnitOfWork, unit_of_work
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -83,6 +84,7 @@ def overview():
             "shows": shows.list_shows(uow, who),
             "organisation": uow.execute("SELECT name FROM organisations WHERE id = :id",
                                         {"id": who.organisation_id}).scalar(),
+            "dead_letters": dead_letters(uow, who),
         }
     return render_template("manage/overview.html", **context)
 

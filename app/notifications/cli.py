@@ -1,10 +1,28 @@
-"""`flask dead-letters`: messages given up after NOTIFICATION_MAX_ATTEMPTS, and giving one another go."""
+"""Messages given up after NOTIFICATION_MAX_ATTEMPTS: `flask dead-letters` lists them (and gives one
+another go); the manager dashboard shows an organisation its own."""
 from __future__ import annotations
+
+from typing import Any
 
 import click
 from flask.cli import with_appcontext
 
 from app.unit_of_work import unit_of_work
+
+
+def dead_letters(uow, actor, limit: int = 20) -> list[Any]:
+    """The DEAD messages the manager's organisation sent (every one for an admin), newest first."""
+    from app.manage.access import owned
+
+    return uow.execute(
+        f"""
+        SELECT n.id, to_char(n.created_at AT TIME ZONE 'UTC', 'DD Mon YYYY, HH24:MI "UTC"') AS written, n.kind,
+               n.channel, n.recipient, n.attempts, n.last_error
+        FROM notifications n
+        WHERE n.status = 'DEAD' AND {owned('n')} ORDER BY n.created_at DESC, n.id DESC LIMIT :limit
+        """,
+        {**actor.scope, "limit": limit},
+    ).all()
 
 
 @click.command("dead-letters")

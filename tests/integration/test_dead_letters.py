@@ -73,9 +73,22 @@ def test_a_message_that_always_fails_ends_dead_after_its_attempts(app, client, m
     with app.app_context(), unit_of_work() as uow:
         assert nid not in sweeper.pending_notifications(uow, 0)
     assert workers.jobs.sweep()["send_notification"] == 0
+    # The organisation's managers see it on their dashboard; another organisation's do not.
+    from tests.integration.test_manage_pages import signed_in
+
+    signed_in(client, make.fan(role="manager"))
+    page = client.get("/manage").get_data(as_text=True)
+    assert 'data-testid="dead-letters"' in page and BOUNCE in page and "550" in page
+    other = app.test_client()
+    signed_in(other, make.fan(role="manager", organisation="Someone Else"))
+    assert BOUNCE not in other.get("/manage").get_data(as_text=True)
     listing = app.test_cli_runner().invoke(args=["dead-letters"])
     assert listing.exit_code == 0 and f"{nid} " in listing.output and "550" in listing.output
     assert "1 dead notification(s)" in listing.output
+    again = app.test_cli_runner().invoke(args=["dead-letters", "--requeue", str(nid)])
+    assert again.exit_code == 0, again.output
+    assert fetch(app, "SELECT status, attempts FROM notifications WHERE id = :id", id=nid)[0] == ("PENDING", 0)
+    assert app.test_cli_runner().invoke(args=["dead-letters", "--requeue", str(nid)]).exit_code != 0
 
 
 @pytest.mark.parametrize("poisoned", [1000])
