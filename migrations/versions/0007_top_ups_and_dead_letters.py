@@ -32,6 +32,19 @@ def upgrade():
     op.add_column("notifications", sa.Column("last_error", sa.Text(), nullable=True))
     op.add_column("notifications", sa.Column("organisation_id", sa.BigInteger(),
                                              sa.ForeignKey("organisations.id"), nullable=True))
+    # Messages already written: their dedupe key ("kind:<booking id or payment intent id>:channel")
+    # names the booking or payment, and so the show and its organisation.
+    op.execute("""
+        UPDATE notifications n SET organisation_id = e.organisation_id
+        FROM bookings b JOIN shows s ON s.id = b.show_id JOIN events e ON e.id = s.event_id
+        WHERE split_part(n.dedupe_key, ':', 2) = CAST(b.id AS text)
+    """)
+    op.execute("""
+        UPDATE notifications n SET organisation_id = e.organisation_id
+        FROM payments p JOIN holds h ON h.id = p.hold_id JOIN shows s ON s.id = h.show_id
+        JOIN events e ON e.id = s.event_id
+        WHERE n.organisation_id IS NULL AND split_part(n.dedupe_key, ':', 2) = p.payment_intent_id
+    """)
     op.drop_constraint("status_known", "notifications", type_="check")
     op.create_check_constraint("status_known", "notifications", "status IN ('PENDING', 'SENT', 'FAILED', 'DEAD')")
     op.create_index("ix_notifications_pending", "notifications", ["organisation_id", "created_at"],
