@@ -44,11 +44,18 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.add_template_filter(money.exponent, "currency_exponent")
     app.add_template_global(money.request_locale, "money_locale")
     # Forms and htmx requests carry a CSRF token; the JSON API authenticates with bearer tokens
-    # (and the gateway with signatures), which a browser never sends on its own.
+    # (and the gateway with signatures), which a browser never sends on its own. The check reads
+    # the form: an upload's larger limit must be in place before it.
+    from app.manage.pages import raise_upload_limits
+
+    app.before_request(raise_upload_limits)
     csrf.init_app(app)
     for blueprint in api_blueprints:
         csrf.exempt(blueprint)
-    for command in (seed_demo_command, worker_command, scheduler_command, gate_keys_command, audit_log_command):
+    from app.notifications.cli import dead_letters_command
+
+    for command in (seed_demo_command, worker_command, scheduler_command, gate_keys_command, audit_log_command,
+                    dead_letters_command):
         app.cli.add_command(command)
     from app import circuit
 

@@ -1,8 +1,10 @@
 """Typed configuration read from the environment, in one place.
 
 Nothing here runs at import time: ``Settings.from_env()`` is called by
-``create_app()``. Development and test get working defaults; production refuses
-to start without its secrets.
+``create_app()``. Without ``ENV`` the rules are production's: a process started
+with no environment refuses to start without its secrets, so the repository's
+development secret never signs anything by accident. ``make run`` says
+``ENV=development`` and the tests ``ENV=test``; those two get working defaults.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ class ConfigError(RuntimeError):
 
 @dataclass(frozen=True)
 class Settings:
-    env: str = "development"
+    env: str = "production"
     database_url: str = "postgresql+psycopg://seatline:seatline@127.0.0.1:5432/seatline"
     redis_url: str = "redis://127.0.0.1:6379/0"
     secret_key: str = DEV_SECRET
@@ -80,7 +82,10 @@ class Settings:
     reconcile_after_seconds: int = 60
     # Outbox work (webhook events, refunds, notifications) still pending after this long is re-queued.
     outbox_retry_after_seconds: int = 30
-    # Notifications.
+    # Notifications. A message that fails this many times is given up (DEAD, with its last error);
+    # each sweep re-queues at most this many of one organisation's pending messages, oldest first.
+    notification_max_attempts: int = 5
+    notification_sweep_per_organisation: int = 50
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_timeout_seconds: float = 10.0
@@ -164,7 +169,8 @@ class Settings:
             if len(self.secret_key) < 32:
                 raise ConfigError("SECRET_KEY must be at least 32 characters in production")
         for name in ("hold_ttl_seconds", "max_seats_per_hold", "max_held_seats_per_user_show", "auth_token_ttl_seconds",
-                     "rate_limit_fallback_divisor", "booking_horizon_days"):
+                     "rate_limit_fallback_divisor", "booking_horizon_days", "notification_max_attempts",
+                     "notification_sweep_per_organisation"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
         if self.trusted_proxy_hops < 0:

@@ -7,6 +7,7 @@ verifying until they expire. ``flask gate-keys rotate`` adds a new key at the fr
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,21 @@ def rotate_file(path: Path, keep: int = 3) -> dict[str, Any]:
     entries = json.loads(path.read_text()) if path.exists() else []
     entries = [new_key_entry(), *entries][: keep + 1]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(entries, indent=2))
-    path.chmod(0o600)
+    write_private(path, json.dumps(entries, indent=2))
     return jwks(load_keys(json.dumps(entries)))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Writes a file only its owner can read, from the moment it exists: a new file is created with
+    mode 0600 (never written first and restricted after), then renamed over ``path`` in one step."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -83,7 +83,8 @@ def send_notification(notification_id: int) -> bool:
     app = job_app()
     with app.app_context():
         with unit_of_work() as uow:
-            return deliver(uow, channels_for(app.extensions["seatline.settings"]), notification_id)
+            settings = app.extensions["seatline.settings"]
+            return deliver(uow, channels_for(settings), notification_id, settings.notification_max_attempts)
 
 
 def sweep() -> dict[str, int]:
@@ -109,7 +110,8 @@ def sweep() -> dict[str, int]:
                 "settle_payment_intent": sweeper.stale_open_payments(uow, settings.reconcile_after_seconds),
                 "process_webhook_event": sweeper.unprocessed_events(uow, retry_after),
                 "execute_refund": [str(r) for r in sweeper.pending_refunds(uow, retry_after)],
-                "send_notification": sweeper.pending_notifications(uow, retry_after),
+                "send_notification": sweeper.pending_notifications(
+                    uow, retry_after, per_organisation=settings.notification_sweep_per_organisation),
                 "cancel_show": cancellation.unfinished(uow),
             }
         queue_of = {

@@ -3,18 +3,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from flask import Blueprint, current_app
-from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, StringConstraints
 
 from app.accounts import services
 from app.accounts.tokens import issue_token
 from app.api.http import parse_body
 from app.extensions import settings
+from app.text import single_line
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("accounts_api", __name__, url_prefix="/api/v1/auth")
 
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Annotated[str, BeforeValidator(lambda v: single_line(v) if isinstance(v, str) else v),
+                 StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
 class RegisterRequest(BaseModel):

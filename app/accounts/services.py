@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.passwords import Passwords
 from app.errors import EmailTaken, InvalidCredentials
+from app.text import single_line
 from app.unit_of_work import UnitOfWork
 
 
@@ -20,7 +21,7 @@ def register(
     uow: UnitOfWork, passwords: Passwords, email: str, password: str, name: str, role: str = "fan",
     organisation_id: int | None = None,
 ) -> Account:
-    email = email.lower()
+    email, name = email.lower(), single_line(name)
     password_hash = passwords.hash(password)
     try:
         row = uow.execute(

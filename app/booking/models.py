@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -73,12 +73,16 @@ class WebhookEvent(db.Model):
 
 
 class Refund(db.Model):
-    """At most one refund per payment (unique payment_intent_id): money is never returned twice."""
+    """A payment's refund, and at most one top-up when its show is cancelled after the fan had
+    cancelled under the refund policy (unique per payment and ``top_up``): together never more
+    than was paid, and never returned twice."""
 
     __tablename__ = "refunds"
+    __table_args__ = (UniqueConstraint("payment_intent_id", "top_up", name="refunds_payment_intent_id_top_up_key"),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    payment_intent_id: Mapped[str] = mapped_column(ForeignKey("payments.payment_intent_id"), unique=True)
+    payment_intent_id: Mapped[str] = mapped_column(ForeignKey("payments.payment_intent_id"))
+    top_up: Mapped[bool] = mapped_column(Boolean, server_default=false())
     booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"))
     amount: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(32))

@@ -193,26 +193,39 @@ def set_payment_status(uow: UnitOfWork, intent_id: str, status: str) -> None:
 
 
 def insert_refund(uow: UnitOfWork, intent_id: str, amount: int, reason: str, booking_id: uuid.UUID | None,
-                  who: AuditActor) -> uuid.UUID | None:
-    """Creates the payment's one refund, with its ``payment.refunded`` audit row; None if it already has one
-    (and then no row)."""
+                  who: AuditActor, *, top_up: bool = False) -> uuid.UUID | None:
+    """Creates the payment's one refund (or, ``top_up``, its one top-up after a show cancellation), with its
+    ``payment.refunded`` audit row; None if it already has one (and then no row)."""
     return uow.execute(
         f"""
         WITH r AS (
-            INSERT INTO refunds (id, payment_intent_id, booking_id, amount, reason)
-            VALUES (:id, :pi, :booking_id, :amount, :reason)
-            ON CONFLICT (payment_intent_id) DO NOTHING
-            RETURNING id, payment_intent_id, booking_id, amount, reason
+            INSERT INTO refunds (id, payment_intent_id, booking_id, amount, reason, top_up)
+            VALUES (:id, :pi, :booking_id, :amount, :reason, :top_up)
+            ON CONFLICT (payment_intent_id, top_up) DO NOTHING
+            RETURNING id, payment_intent_id, booking_id, amount, reason, top_up
         ), audit AS (
             INSERT INTO audit_log {audit.COLUMNS}
             SELECT {audit.ACTOR}, 'payment.refunded', 'payment', r.payment_intent_id, h.show_id,
                    jsonb_build_object('refundId', r.id, 'bookingId', r.booking_id, 'amount', r.amount,
                                       'currency', p.currency, 'reason', r.reason, 'userId', p.user_id)
+                   || CASE WHEN r.top_up THEN jsonb_build_object('topUp', true) ELSE '{{}}'::jsonb END
             FROM r LEFT JOIN payments p ON p.payment_intent_id = r.payment_intent_id
             LEFT JOIN holds h ON h.id = p.hold_id
         )
         SELECT id FROM r
         """,
         {"id": uuid.uuid4(), "pi": intent_id, "booking_id": booking_id, "amount": amount, "reason": reason,
-         **who.params},
+         "top_up": top_up, **who.params},
     ).scalar()
+
+
+# A booking's refunds as one: their total and one status (PENDING while any is, then FAILED if any
+# failed). Joined as ``r`` (``r.amount``, ``r.status``; both NULL without a refund) on ``b``, a booking.
+REFUND_SUMMARY_JOIN = """
+    LEFT JOIN LATERAL (
+        SELECT sum(amount) AS amount,
+               CASE WHEN bool_or(status = 'PENDING') THEN 'PENDING' WHEN bool_or(status = 'FAILED') THEN 'FAILED'
+                    ELSE 'SUCCEEDED' END AS status
+        FROM refunds WHERE payment_intent_id = b.payment_intent_id HAVING count(*) > 0
+    ) r ON true
+"""

@@ -287,7 +287,7 @@ def _refund_instead(uow: UnitOfWork, hold: Any, intent: Intent, reason: str, who
         ).scalar_one()
         followups.notifications += queue_message(
             uow, hold.user_id, "payment_refunded", intent.id,
-            {"title": title, "seats": ", ".join(hold.seat_ids), "reason": reason,
+            {"title": title, "show_id": hold.show_id, "seats": ", ".join(hold.seat_ids), "reason": reason,
              "amount": message_money(intent.amount_received, intent.currency)},
         )
     return Settlement("REFUNDED", followups=followups)

@@ -12,7 +12,7 @@ from app.errors import BookingNotFound, CancellationNotAllowed
 from app.notifications.outbox import booking_context, queue_message
 from app.unit_of_work import UnitOfWork
 
-BOOKING_SELECT = """
+BOOKING_SELECT = f"""
     SELECT b.id, b.hold_id, b.show_id, b.seat_ids, b.amount, b.currency, b.status, b.refund_amount,
            b.payment_intent_id, b.created_at, b.cancelled_at, b.user_id,
            e.title, s.starts_at, v.name AS venue_name, c.timezone,
@@ -20,7 +20,7 @@ BOOKING_SELECT = """
     FROM bookings b
     JOIN shows s ON s.id = b.show_id JOIN events e ON e.id = s.event_id
     JOIN venues v ON v.id = s.venue_id JOIN cities c ON c.id = v.city_id
-    LEFT JOIN refunds r ON r.payment_intent_id = b.payment_intent_id
+    {queries.REFUND_SUMMARY_JOIN}
 """
 
 
@@ -59,11 +59,17 @@ def get_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> dict[st
 
 
 def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> tuple[dict[str, Any], Followups]:
+    """Cancels the fan's booking under the show's refund policy; in full if the show is cancelled.
+
+    The show's row is read under a share lock: a show cancellation (which locks it for update)
+    commits either before, and then this refunds in full, or after, and then the cancellation
+    job tops this booking's refund up to the full amount (README "How money stays correct").
+    """
     row = uow.execute(
         """
         SELECT b.id, b.user_id, b.show_id, b.status, b.amount, b.payment_intent_id, b.seat_ids,
-               s.starts_at, s.refund_policy, now() AS db_now
-        FROM bookings b JOIN shows s ON s.id = b.show_id WHERE b.id = :id FOR UPDATE OF b
+               s.starts_at, s.refund_policy, s.status AS show_status, now() AS db_now
+        FROM bookings b JOIN shows s ON s.id = b.show_id WHERE b.id = :id FOR UPDATE OF b FOR SHARE OF s
         """,
         {"id": booking_id},
     ).first()
@@ -71,7 +77,9 @@ def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> tupl
         raise BookingNotFound(f"booking {booking_id} does not exist")
     followups = Followups()
     if row.status == "CONFIRMED":
-        refund = refund_for(row.refund_policy, row.amount, row.starts_at, row.db_now)
+        show_cancelled = row.show_status == "CANCELLED"
+        reason = "SHOW_CANCELLED" if show_cancelled else "CUSTOMER_CANCELLED"
+        refund = row.amount if show_cancelled else refund_for(row.refund_policy, row.amount, row.starts_at, row.db_now)
         if refund is None:
             raise CancellationNotAllowed("this booking can no longer be cancelled under the show's refund policy")
         uow.execute(
@@ -94,9 +102,9 @@ def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> tupl
         who = audit.fan(user_id)
         audit.record(uow, who, "booking.cancelled", "booking", booking_id, show_id=row.show_id, details={
             "seatIds": list(row.seat_ids), "amount": row.amount, "refundAmount": refund,
-            "paymentIntentId": row.payment_intent_id, "reason": "CUSTOMER_CANCELLED"})
+            "paymentIntentId": row.payment_intent_id, "reason": reason})
         if refund > 0:
-            refund_id = queries.insert_refund(uow, row.payment_intent_id, refund, "CUSTOMER_CANCELLED", booking_id, who)
+            refund_id = queries.insert_refund(uow, row.payment_intent_id, refund, reason, booking_id, who)
             if refund_id is not None:
                 followups.refunds.append(refund_id)
         context = booking_context(uow, booking_id)
@@ -112,8 +120,10 @@ def refund_quote(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> tuple[
     """The booking, and what cancelling it now would refund (None: the policy does not allow it)."""
     booking = get_booking(uow, user_id, booking_id)
     show = uow.execute(
-        "SELECT refund_policy, starts_at, now() AS db_now FROM shows WHERE id = :id", {"id": int(booking["showId"])}
+        "SELECT refund_policy, starts_at, status, now() AS db_now FROM shows WHERE id = :id", {"id": int(booking["showId"])}
     ).one()
     if booking["status"] != "CONFIRMED":
         return booking, None
+    if show.status == "CANCELLED":
+        return booking, booking["amount"]
     return booking, refund_for(show.refund_policy, booking["amount"], show.starts_at, show.db_now)

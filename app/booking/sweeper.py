@@ -129,13 +129,24 @@ def pending_refunds(uow: UnitOfWork, older_than_seconds: int, limit: int = 500) 
     )
 
 
-def pending_notifications(uow: UnitOfWork, older_than_seconds: int, limit: int = 500) -> list[int]:
+def pending_notifications(uow: UnitOfWork, older_than_seconds: int, limit: int = 500,
+                          per_organisation: int = 50) -> list[int]:
+    """Pending messages to re-queue, shared fairly among organisations: each gets at most
+    ``per_organisation`` of its oldest, taken in turns (every organisation's oldest first, then
+    every one's second, ...), so one organisation's backlog of failing messages cannot crowd out
+    another's. A failing message stays first in its organisation's line until it is sent or
+    DEAD (``NOTIFICATION_MAX_ATTEMPTS``), so sweep after sweep pages through the backlog."""
     return list(
         uow.execute(
             """
-            SELECT id FROM notifications WHERE status = 'PENDING' AND created_at <= now() - make_interval(secs => :age)
-            ORDER BY created_at LIMIT :limit
+            WITH due AS (
+                SELECT id, created_at,
+                       row_number() OVER (PARTITION BY organisation_id ORDER BY created_at, id) AS turn
+                FROM notifications
+                WHERE status = 'PENDING' AND created_at <= now() - make_interval(secs => :age)
+            )
+            SELECT id FROM due WHERE turn <= :per_org ORDER BY turn, created_at, id LIMIT :limit
             """,
-            {"age": older_than_seconds, "limit": limit},
+            {"age": older_than_seconds, "limit": limit, "per_org": per_organisation},
         ).scalars()
     )

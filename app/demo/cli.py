@@ -11,7 +11,12 @@ from app.unit_of_work import unit_of_work
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo_command() -> None:
-    """Load the demo cities, venues, shows and users (idempotent)."""
+    """Load the demo cities, venues, shows and users (idempotent). Never in production: the demo
+    accounts share one published password, one of them an admin."""
+    if current_app.extensions["seatline.settings"].is_production:
+        raise click.ClickException(
+            "seed-demo refuses to run with ENV=production: the demo users share a published password "
+            "(one is an admin). Set ENV=development for a demo database.")
     with unit_of_work() as uow:
         summary = seed_demo(uow, current_app.extensions["seatline.passwords"])
     click.echo(f"demo data ready: {summary.cities} cities, {summary.venues} venues, {summary.shows} shows")

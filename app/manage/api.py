@@ -19,11 +19,14 @@ from app.extensions import redis_store
 from app.manage import box_office, cancellation, dashboard, layouts, shows, venues
 from app.manage.access import Actor, load_actor
 from app.manage.layouts import LayoutRejected, RowBlock
+from app.text import single_line
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("manage_api", __name__, url_prefix="/api/v1/manage")
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+# Titles and names lose control characters (app/text.py) before their length is checked.
+Name = Annotated[str, BeforeValidator(lambda v: single_line(v) if isinstance(v, str) else v),
+                 StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Text = Annotated[str, StringConstraints(max_length=2000)]
 SeatId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 Tier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]

@@ -13,11 +13,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.audit import log as audit
+from app.booking.queries import REFUND_SUMMARY_JOIN
 from app.errors import SeatsUnavailable, ShowCancelled, ValidationFailed
 from app.inventory.seatmap import SectionNotFound
 from app.manage import access
 from app.manage.access import Actor
 from app.money import to_major
+from app.spreadsheet import safe_cell
 from app.unit_of_work import UnitOfWork
 
 BLOCK_KINDS = ("KILL", "HOUSE")
@@ -177,11 +179,11 @@ def bookings_csv(uow: UnitOfWork, actor: Actor, show_id: int) -> str:
     show = access.show(uow, actor, show_id)
     tz = ZoneInfo(show.timezone)
     rows = uow.execute(
-        """
+        f"""
         SELECT b.id, b.status, b.created_at, b.cancelled_at, u.name, u.email, b.seat_ids, b.amount,
                b.refund_amount, r.status AS refund_status, b.currency, b.payment_intent_id
         FROM bookings b JOIN users u ON u.id = b.user_id
-        LEFT JOIN refunds r ON r.payment_intent_id = b.payment_intent_id
+        {REFUND_SUMMARY_JOIN}
         WHERE b.show_id = :show ORDER BY b.created_at, b.id
         """,
         {"show": show_id},
@@ -206,4 +208,4 @@ def _money(minor: int, currency: str) -> str:
 
 def _safe(text: str) -> str:
     """Spreadsheets run cells that start with = + - @ as formulas; a fan's name must stay text."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return safe_cell(text)

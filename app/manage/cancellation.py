@@ -9,6 +9,9 @@
    jobs carry them out. Refunds are unique per payment and messages per booking, so
    a crash anywhere and a rerun never pays or writes twice; the sweeper reruns the
    job for any cancelled show that still has confirmed bookings or live holds.
+3. A booking the fan cancelled under the refund policy before the show was cancelled
+   (or while it was being cancelled) is topped up: a second refund of the rest, decided
+   under the booking's row lock, so the two refunds add up to exactly what was paid.
 """
 from __future__ import annotations
 
@@ -48,17 +51,18 @@ def cancel_show(uow: UnitOfWork, actor: Actor, show_id: int, reason: str) -> boo
 
 def progress(uow: UnitOfWork, show_id: int) -> dict[str, Any]:
     row = uow.execute(
-        """
+        f"""
         SELECT count(b.id) AS bookings,
                count(b.id) FILTER (WHERE b.status = 'CANCELLED') AS cancelled,
-               count(r.id) FILTER (WHERE r.status = 'SUCCEEDED') AS refunded,
-               count(r.id) FILTER (WHERE r.status = 'PENDING') AS refunds_pending,
-               count(r.id) FILTER (WHERE r.status = 'FAILED') AS refunds_failed,
+               count(b.id) FILTER (WHERE r.status = 'SUCCEEDED') AS refunded,
+               count(b.id) FILTER (WHERE r.status = 'PENDING') AS refunds_pending,
+               count(b.id) FILTER (WHERE r.status = 'FAILED') AS refunds_failed,
+               count(b.id) FILTER (WHERE b.refund_amount < b.amount) AS short_refunds,
                count(n.id) FILTER (WHERE n.status = 'SENT') AS emails_sent,
                (SELECT count(*) FROM holds h WHERE h.show_id = :s AND h.status = 'ACTIVE') AS live_holds,
                (SELECT status FROM shows WHERE id = :s) AS show_status
         FROM bookings b
-        LEFT JOIN refunds r ON r.payment_intent_id = b.payment_intent_id
+        {booking_queries.REFUND_SUMMARY_JOIN}
         LEFT JOIN notifications n ON n.dedupe_key = :key_prefix || b.id || :key_suffix
         WHERE b.show_id = :s
         """,
@@ -75,7 +79,8 @@ def progress(uow: UnitOfWork, show_id: int) -> dict[str, Any]:
         "refundsFailed": row.refunds_failed,
         "emailsSent": row.emails_sent,
         "liveHolds": row.live_holds,
-        "done": cancelled and row.cancelled == row.bookings and row.refunds_pending == 0 and row.live_holds == 0,
+        "done": cancelled and row.cancelled == row.bookings and row.refunds_pending == 0 and row.live_holds == 0
+                and row.short_refunds == 0,
     }
 
 
@@ -166,6 +171,37 @@ def _cancel_bookings(uow: UnitOfWork, show_id: int, reason: str | None) -> tuple
     return len(batch), followups
 
 
+def _top_up_fan_cancellations(uow: UnitOfWork, show_id: int, reason: str | None) -> tuple[int, Followups]:
+    """Refunds the rest of up to BATCH bookings the fans cancelled for part of their money."""
+    batch = uow.execute(
+        """
+        SELECT id, user_id, amount, refund_amount, payment_intent_id FROM bookings
+        WHERE show_id = :s AND status = 'CANCELLED' AND refund_amount < amount
+        ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED
+        """,
+        {"s": show_id, "n": BATCH},
+    ).all()
+    followups = Followups()
+    if not batch:
+        return 0, followups
+    for b in batch:
+        rest = b.amount - b.refund_amount
+        uow.execute("UPDATE bookings SET refund_amount = amount WHERE id = :id", {"id": b.id})
+        # A booking refunded nothing so far has no first refund: the rest is its first.
+        refund_id = booking_queries.insert_refund(uow, b.payment_intent_id, rest, "SHOW_CANCELLED", b.id, audit.SYSTEM,
+                                                  top_up=b.refund_amount > 0)
+        if refund_id is None:  # the unique (payment, top_up) says it was decided before: never pay twice
+            raise RuntimeError(f"booking {b.id} already has the refund its top-up would be")
+        followups.refunds.append(refund_id)
+        audit.record(uow, audit.SYSTEM, "booking.refund_topped_up", "booking", b.id, show_id=show_id,
+                     details={"amount": b.amount, "refundedBefore": b.refund_amount, "topUp": rest,
+                              "paymentIntentId": b.payment_intent_id, "reason": "SHOW_CANCELLED"})
+        context = {**booking_context(uow, b.id), "reason": reason or ""}
+        followups.notifications += queue_message(uow, b.user_id, "show_cancelled", str(b.id), context)
+    uow.commit()
+    return len(batch), followups
+
+
 def work(uow: UnitOfWork, gateway: PaymentGateway, show_id: int, run_followups, max_batches: int = 40) -> bool:
     """One pass of the cancellation; True when nothing is left to cancel (refunds may still be running).
 
@@ -187,6 +223,13 @@ def work(uow: UnitOfWork, gateway: PaymentGateway, show_id: int, run_followups, 
         if cancelled == 0:
             finished = True
             break
+    for _ in range(max_batches):
+        topped_up, followups = _top_up_fan_cancellations(uow, show_id, show.cancel_reason)
+        run_followups(followups)
+        if topped_up == 0:
+            break
+    else:
+        finished = False
     # A hold whose payment has started ends through the gateway: cancelled there, or refunded if it was paid.
     unreachable: GatewayUnavailable | None = None
     for hold_id in _paying_holds(uow, show_id):
@@ -204,11 +247,13 @@ def work(uow: UnitOfWork, gateway: PaymentGateway, show_id: int, run_followups, 
 
 
 def unfinished(uow: UnitOfWork, limit: int = 100) -> list[int]:
-    """Cancelled shows that still have confirmed bookings or live holds (the sweeper reruns their job)."""
+    """Cancelled shows that still have confirmed bookings, bookings refunded in part or live holds
+    (the sweeper reruns their job)."""
     return list(uow.execute(
         """
         SELECT s.id FROM shows s WHERE s.status = 'CANCELLED'
-          AND (EXISTS (SELECT 1 FROM bookings b WHERE b.show_id = s.id AND b.status = 'CONFIRMED')
+          AND (EXISTS (SELECT 1 FROM bookings b WHERE b.show_id = s.id
+                       AND (b.status = 'CONFIRMED' OR b.refund_amount < b.amount))
                OR EXISTS (SELECT 1 FROM holds h WHERE h.show_id = s.id AND h.status = 'ACTIVE'))
         ORDER BY s.id LIMIT :n
         """,

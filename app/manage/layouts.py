@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from app.catalog.layout import SeatSpec
+from app.spreadsheet import safe_cell, unsafe_cell
 
 MAX_SEATS = 100_000
 MAX_ERRORS = 50
@@ -95,7 +96,8 @@ def parse_csv(text: str) -> list[SeatSpec]:
             if len(values) != len(header):
                 errors.append(LineError(line, f"expected {len(header)} values, found {len(values)}"))
                 continue
-            raw_rows.append((line, {k: v.strip() for k, v in zip(header, values)}))
+            # unsafe_cell: a label to_csv kept from running as a formula comes back as it was.
+            raw_rows.append((line, {k: unsafe_cell(v.strip()) for k, v in zip(header, values)}))
             if len(raw_rows) > MAX_SEATS:
                 raise LayoutRejected([LineError(line, f"a layout has at most {MAX_SEATS} seats")])
     except csv.Error as exc:
@@ -187,13 +189,15 @@ def _duplicates(seats: Sequence[SeatSpec], lines: Sequence[int]) -> list[LineErr
 
 
 def to_csv(seats: Iterable[SeatSpec]) -> str:
-    """The layout in the import format, so an exported layout imports back unchanged."""
+    """The layout in the import format, so an exported layout imports back unchanged (a text cell that
+    would start a spreadsheet formula gets a leading ``'``, which ``parse_csv`` takes off again)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(("section", "row", "number", "tier", "seat_id", "x", "y", "accessible", "companion", "sellable"))
     for s in seats:
-        writer.writerow((s.section, s.row, s.number, s.tier, s.seat_id, s.x, s.y, _yes(s.accessible),
-                         _yes(s.companion), _yes(s.sellable)))
+        # Section and row names are free text: never a formula when the file is opened in a spreadsheet.
+        writer.writerow((safe_cell(s.section), safe_cell(s.row), s.number, safe_cell(s.tier), safe_cell(s.seat_id),
+                         s.x, s.y, _yes(s.accessible), _yes(s.companion), _yes(s.sellable)))
     return out.getvalue()
 
 

@@ -9,6 +9,7 @@ import pydantic
 from flask import (
     Blueprint, Response, abort, flash, g, make_response, redirect, render_template, request, session, url_for,
 )
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import money
 from app.catalog import services as catalog
@@ -17,6 +18,7 @@ from app.extensions import redis_store
 from app.manage import access, api, box_office, cancellation, dashboard, layouts, shows, venues
 from app.manage.access import Actor
 from app.manage.layouts import LayoutRejected
+from app.notifications.cli import dead_letters
 from app.unit_of_work import UnitOfWork, unit_of_work
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -82,6 +84,7 @@ def overview():
             "shows": shows.list_shows(uow, who),
             "organisation": uow.execute("SELECT name FROM organisations WHERE id = :id",
                                         {"id": who.organisation_id}).scalar(),
+            "dead_letters": dead_letters(uow, who),
         }
     return render_template("manage/overview.html", **context)
 
@@ -168,10 +171,29 @@ def add_block(venue_id: str):
         _form(api.BlockRequest, data))))
 
 
+# Forms are limited to MAX_CONTENT_LENGTH (64 KiB); these endpoints take more. The CSRF check
+# reads the form before any view runs, so the limit is raised by raise_upload_limits, which
+# app/__init__.py registers ahead of it.
+UPLOAD_LIMITS = {"manage.import_layout": (api.IMPORT_LIMIT, "A layout file is at most 8 MiB.")}
+
+
+def raise_upload_limits() -> None:
+    limit = UPLOAD_LIMITS.get(request.endpoint or "")
+    if limit is not None:
+        request.max_content_length = limit[0]
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> Response:
+    """A body over the endpoint's limit, refused before the form is read (nothing changes)."""
+    limit = UPLOAD_LIMITS.get(request.endpoint or "")
+    message = limit[1] if limit else "That is more than this form takes."
+    return Response(render_template("site/error.html", status=413, message=message), status=413, mimetype="text/html")
+
+
 @bp.post("/venues/<venue_id>/import")
 @manager_page
 def import_layout(venue_id: str):
-    request.max_content_length = api.IMPORT_LIMIT
     upload = request.files.get("file")
 
     def change(uow: UnitOfWork, vid: int):

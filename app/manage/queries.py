@@ -8,6 +8,7 @@ from sqlalchemy import Row
 
 from app.catalog.layout import SeatSpec
 from app.manage.access import Actor, owned
+from app.text import single_line
 from app.unit_of_work import UnitOfWork
 
 # ---------------------------------------------------------------- venues and layouts
@@ -36,7 +37,7 @@ def insert_venue(uow: UnitOfWork, organisation_id: int, city_id: int, name: str,
         INSERT INTO venues (organisation_id, city_id, name, kind, address)
         VALUES (:org, :city, :name, :kind, :address) RETURNING id
         """,
-        {"org": organisation_id, "city": city_id, "name": name, "kind": kind, "address": address},
+        {"org": organisation_id, "city": city_id, "name": single_line(name), "kind": kind, "address": address},
     ).scalar_one()
 
 
@@ -166,13 +167,15 @@ def insert_event(uow: UnitOfWork, organisation_id: int, title: str, category: st
         INSERT INTO events (organisation_id, title, category, description, duration_minutes)
         VALUES (:o, :t, :c, :d, :m) RETURNING id
         """,
-        {"o": organisation_id, "t": title, "c": category, "d": description, "m": minutes},
+        {"o": organisation_id, "t": single_line(title), "c": category, "d": description, "m": minutes},
     ).scalar_one()
 
 
 def update_event(uow: UnitOfWork, event_id: int, changes: dict[str, Any]) -> None:
     columns = {"title": "title", "category": "category", "description": "description", "minutes": "duration_minutes"}
     assert set(changes) <= set(columns)
+    if "title" in changes:
+        changes = {**changes, "title": single_line(changes["title"])}
     if changes:
         sets = ", ".join(f"{columns[k]} = :{k}" for k in sorted(changes))
         uow.execute(f"UPDATE events SET {sets} WHERE id = :id", {**changes, "id": event_id})

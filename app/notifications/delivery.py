@@ -1,4 +1,10 @@
-"""Delivering queued notifications: email over SMTP, SMS through a provider adapter."""
+"""Delivering queued notifications: email over SMTP, SMS through a provider adapter.
+
+A message that fails counts an attempt and keeps its last error; after ``NOTIFICATION_MAX_ATTEMPTS``
+it is DEAD: never re-queued, logged, and listed by ``flask notifications --dead`` (README "What
+happens when…"). Failing to reach the mail server at all is not the message's fault: it is
+logged and retried without counting, so an outage does not kill every message.
+"""
 from __future__ import annotations
 
 import logging
@@ -8,6 +14,7 @@ from email.message import EmailMessage
 from typing import Protocol
 
 from app.config import Settings
+from app.text import single_line
 from app.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -25,7 +32,7 @@ class EmailChannel:
         message = EmailMessage()
         message["From"] = self._settings.mail_from
         message["To"] = recipient
-        message["Subject"] = subject
+        message["Subject"] = single_line(subject)  # rows stored before titles were cleaned on the way in
         # A stable id: if a crash makes us send twice, mail software sees one message.
         message["Message-ID"] = f"<notification-{notification_id}@seatline.example>"
         message["X-Seatline-Notification"] = str(notification_id)
@@ -67,9 +74,15 @@ def channels_for(settings: Settings) -> dict[str, Channel]:
     return {"email": EmailChannel(settings), "sms": SmsChannel(OutboxSmsProvider())}
 
 
-def send_notification(uow: UnitOfWork, channels: dict[str, Channel], notification_id: int) -> bool:
+# The server was not reached or went away: no fault of the message's.
+UNREACHABLE = (ConnectionError, TimeoutError, smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected)
+
+
+def send_notification(uow: UnitOfWork, channels: dict[str, Channel], notification_id: int,
+                      max_attempts: int = 5) -> bool:
     """Sends one pending notification; True if this call sent it. The row stays locked while sending,
-    so two workers never send the same message at the same time."""
+    so two workers never send the same message at the same time. A failure is recorded (see above)
+    and raised again, so that the job is retried, unless the message is now DEAD."""
     row = uow.execute(
         """
         SELECT id, channel, recipient, subject, body FROM notifications
@@ -81,7 +94,39 @@ def send_notification(uow: UnitOfWork, channels: dict[str, Channel], notificatio
         uow.rollback()
         return False
     uow.execute("UPDATE notifications SET attempts = attempts + 1 WHERE id = :id", {"id": row.id})
-    channels[row.channel].send(uow, row.id, row.recipient, row.subject, row.body)
-    uow.execute("UPDATE notifications SET status = 'SENT', sent_at = now() WHERE id = :id", {"id": row.id})
+    try:
+        channels[row.channel].send(uow, row.id, row.recipient, row.subject, row.body)
+    except Exception as exc:
+        uow.rollback()
+        if _record_failure(uow, row.id, exc, counts=not isinstance(exc, UNREACHABLE), max_attempts=max_attempts):
+            return False
+        raise
+    uow.execute("UPDATE notifications SET status = 'SENT', sent_at = now(), last_error = NULL WHERE id = :id",
+                {"id": row.id})
     uow.commit()
     return True
+
+
+def _record_failure(uow: UnitOfWork, notification_id: int, exc: Exception, *, counts: bool, max_attempts: int) -> bool:
+    """Keeps the error (and, if it ``counts``, the attempt); True if the message is now DEAD."""
+    error = f"{type(exc).__name__}: {exc}"[:1000]
+    row = uow.execute(
+        """
+        UPDATE notifications
+        SET attempts = attempts + CAST(:counts AS int), last_error = :error,
+            status = CASE WHEN attempts + CAST(:counts AS int) >= :max THEN 'DEAD' ELSE status END
+        WHERE id = :id AND status = 'PENDING'
+        RETURNING status, attempts, organisation_id
+        """,
+        {"id": notification_id, "counts": 1 if counts else 0, "error": error, "max": max_attempts},
+    ).first()
+    uow.commit()
+    if row is None:
+        return False
+    if row.status == "DEAD":
+        log.error("notification %s is DEAD after %s attempts (organisation %s): %s", notification_id, row.attempts,
+                  row.organisation_id, error)
+        return True
+    log.warning("notification %s failed (attempt %s of %s%s): %s", notification_id, row.attempts, max_attempts,
+                "" if counts else ", not counted: the server was unreachable", error)
+    return False

@@ -21,8 +21,12 @@ class Notification(db.Model):
     recipient: Mapped[str] = mapped_column(Text)
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
+    # PENDING, SENT, FAILED (old rows) or DEAD: given up after MAX_ATTEMPTS, with its last error.
     status: Mapped[str] = mapped_column(String(16), server_default="PENDING")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Whose show the message is about: the sweeper shares each pass among organisations.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, Email, Length
 
 from app.accounts import services
 from app.errors import EmailTaken, InvalidCredentials
+from app.text import single_line
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("site_auth", __name__)
@@ -19,7 +20,9 @@ class LoginForm(FlaskForm):
 
 
 class SignupForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=100)])
+    # Control characters are taken out before the name is checked (app/text.py).
+    name = StringField("Your name", validators=[DataRequired(), Length(max=100)],
+                       filters=[lambda v: single_line(v) if isinstance(v, str) else v])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField("Password (8 characters or more)", validators=[DataRequired(), Length(min=8, max=128)])
 

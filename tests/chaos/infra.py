@@ -260,7 +260,7 @@ class Stack:
     def start_gateway(self, port: int, webhook_url: str) -> subprocess.Popen:
         return self.start("gateway", [str(BIN / "gunicorn"), "-w", "1", "--threads", "16", "-b", f"127.0.0.1:{port}",
                                       "--log-level", "warning", "--no-control-socket", "gateway_simulator.wsgi:app"],
-                          {"SIM_WEBHOOK_URL": webhook_url, "SIM_WEBHOOK_SECRET": self.env["WEBHOOK_SECRET"],
+                          {"ENV": "test", "SIM_WEBHOOK_URL": webhook_url, "SIM_WEBHOOK_SECRET": self.env["WEBHOOK_SECRET"],
                            "SIM_RETRY_BASE_SECONDS": "0.3", "SIM_RETRY_MAX_SECONDS": "2", "SIM_MAX_ATTEMPTS": "30",
                            "SIM_WEBHOOK_TIMEOUT_SECONDS": "5", "SIM_LOG_LEVEL": "WARNING"})
 

@@ -45,8 +45,8 @@ def start_run_script(database_url: str, port: int, edge_port: int, edge_dir: Pat
     gateway = f"127.0.0.1:{free_port()}"
     gate = f"127.0.0.1:{free_port()}"
     env = {
-        **os.environ,
-        "ENV": "development",
+        # No ENV of the caller's: scripts/run.sh says development itself (without it, production's rules).
+        **{k: v for k, v in os.environ.items() if k != "ENV"},
         "DATABASE_URL": database_url,
         "REDIS_PORT": str(redis_port),
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/{redis_db}",

@@ -154,6 +154,7 @@ def sim_server(receiver: Receiver, tmp_path_factory: pytest.TempPathFactory) -> 
     log_path = tmp_path_factory.mktemp("gateway") / "simulator.log"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SIM_")},
+        "ENV": "test",
         "SIM_WEBHOOK_URL": receiver.url,
         "SIM_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "SIM_RETRY_BASE_SECONDS": str(RETRY_BASE),

@@ -377,11 +377,11 @@ def test_without_trusted_proxies_x_forwarded_for_is_ignored(limited):
 
 
 def test_limits_come_from_the_environment_and_bad_ones_fail_fast():
-    settings = Settings.from_env({"RATE_LIMIT_HOLDS": "5/minute;50/hour", "TRUSTED_PROXY_HOPS": "1"})
+    settings = Settings.from_env({"ENV": "test", "RATE_LIMIT_HOLDS": "5/minute;50/hour", "TRUSTED_PROXY_HOPS": "1"})
     assert settings.rate_limit_holds == "5/minute;50/hour" and settings.trusted_proxy_hops == 1
     for bad in ({"RATE_LIMIT_HOLDS": "lots"}, {"RATE_LIMIT_FALLBACK_DIVISOR": "0"}, {"TRUSTED_PROXY_HOPS": "-1"}):
         with pytest.raises(ConfigError):
-            Settings.from_env(bad)
+            Settings.from_env({"ENV": "test", **bad})
 
 
 def test_limits_can_be_turned_off(app, built):

@@ -25,11 +25,20 @@ WEBHOOK_SECRET = "whsec_test_secret"
 
 
 class MailSink:
-    """An aiosmtpd handler that keeps every message."""
+    """An aiosmtpd handler that keeps every message; like a real server, it refuses (550) every
+    recipient at REFUSED_DOMAIN, so a message to one can never be sent."""
+
+    REFUSED_DOMAIN = "bounce.example"
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
         self._lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 (aiosmtpd's hook name)
+        if address.lower().endswith("@" + self.REFUSED_DOMAIN):
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
         with self._lock:
@@ -98,6 +107,7 @@ def start_simulator(webhook_url: str, port: int | None = None) -> tuple[subproce
     port = port or free_port()
     env = {
         **os.environ,
+        "ENV": "test",  # never production's rules by default (README "Security")
         "SIM_WEBHOOK_URL": webhook_url,
         "SIM_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "SIM_RETRY_BASE_SECONDS": "0.2",

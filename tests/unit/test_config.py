@@ -3,8 +3,17 @@ import pytest
 from app.config import DEV_SECRET, ConfigError, Settings
 
 
+DEVELOPMENT = {"ENV": "development"}
+
+
+def test_no_environment_means_production_rules_and_refuses_without_secrets():
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        Settings.from_env({})
+    assert Settings.from_env({k: v for k, v in PRODUCTION.items() if k != "ENV"}).is_production
+
+
 def test_development_defaults_work_out_of_the_box():
-    settings = Settings.from_env({})
+    settings = Settings.from_env(DEVELOPMENT)
     assert settings.env == "development"
     assert settings.hold_ttl_seconds == 300
     assert settings.max_seats_per_hold == 8
@@ -12,7 +21,7 @@ def test_development_defaults_work_out_of_the_box():
 
 
 def test_values_come_from_the_environment_with_types():
-    settings = Settings.from_env({"HOLD_TTL_SECONDS": "120", "MAX_SEATS_PER_HOLD": "4", "DB_POOL_TIMEOUT_SECONDS": "0.5"})
+    settings = Settings.from_env({**DEVELOPMENT, "HOLD_TTL_SECONDS": "120", "MAX_SEATS_PER_HOLD": "4", "DB_POOL_TIMEOUT_SECONDS": "0.5"})
     assert settings.hold_ttl_seconds == 120 and settings.max_seats_per_hold == 4
     assert settings.db_pool_timeout_seconds == 0.5
 
@@ -20,7 +29,7 @@ def test_values_come_from_the_environment_with_types():
 @pytest.mark.parametrize("env", [{"HOLD_TTL_SECONDS": "soon"}, {"HOLD_TTL_SECONDS": "0"}, {"ENV": "staging"}])
 def test_bad_values_fail_fast(env):
     with pytest.raises(ConfigError):
-        Settings.from_env(env)
+        Settings.from_env({**DEVELOPMENT, **env})
 
 
 @pytest.mark.parametrize("secret", [None, DEV_SECRET, "short"])
@@ -46,10 +55,10 @@ def test_production_needs_the_gateway_secrets(missing):
 
 
 def test_the_per_fan_seat_cap_reads_its_new_name_and_still_its_old_one():
-    assert Settings.from_env({}).max_held_seats_per_user_show == 8
-    assert Settings.from_env({"MAX_HELD_SEATS_PER_USER_SHOW": "6"}).max_held_seats_per_user_show == 6
-    assert Settings.from_env({"MAX_SEATS_PER_USER_SHOW": "4"}).max_held_seats_per_user_show == 4
-    both = {"MAX_SEATS_PER_USER_SHOW": "4", "MAX_HELD_SEATS_PER_USER_SHOW": "6"}
+    assert Settings.from_env(DEVELOPMENT).max_held_seats_per_user_show == 8
+    assert Settings.from_env({**DEVELOPMENT, "MAX_HELD_SEATS_PER_USER_SHOW": "6"}).max_held_seats_per_user_show == 6
+    assert Settings.from_env({**DEVELOPMENT, "MAX_SEATS_PER_USER_SHOW": "4"}).max_held_seats_per_user_show == 4
+    both = {**DEVELOPMENT, "MAX_SEATS_PER_USER_SHOW": "4", "MAX_HELD_SEATS_PER_USER_SHOW": "6"}
     assert Settings.from_env(both).max_held_seats_per_user_show == 4
     with pytest.raises(ConfigError):
-        Settings.from_env({"MAX_SEATS_PER_USER_SHOW": "0"})
+        Settings.from_env({**DEVELOPMENT, "MAX_SEATS_PER_USER_SHOW": "0"})

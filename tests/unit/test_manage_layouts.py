@@ -87,3 +87,20 @@ def test_every_bad_line_is_reported_up_to_a_limit():
     with pytest.raises(LayoutRejected) as rejected:
         parse_csv(text)
     assert len(rejected.value.errors) == 50 and rejected.value.errors[0].line == 2
+
+
+def test_exported_labels_never_run_as_spreadsheet_formulas_and_still_round_trip():
+    import csv
+    import io
+
+    text = ("section,row,number,tier,seat_id\n"
+            '"=HYPERLINK(""http://evil.example"",""x"")",+1,1,std,S1\n'
+            "-Stalls,@row,2,std,S2\n"
+            "Plain,A,3,std,S3\n")
+    seats = parse_csv(text)
+    exported = list(csv.reader(io.StringIO(to_csv(seats))))[1:]
+    for cells in exported:
+        assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for cell in cells), cells
+    assert exported[0][:2] == ["'=HYPERLINK(\"http://evil.example\",\"x\")", "'+1"]
+    assert exported[1][:2] == ["'-Stalls", "'@row"] and exported[2][:2] == ["Plain", "A"]
+    assert parse_csv(to_csv(seats)) == seats
