@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, Email, Length
 
 from app.accounts import services
 from app.errors import EmailTaken, InvalidCredentials
+from app.site.redirects import same_origin_path
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("site_auth", __name__)
@@ -34,9 +35,8 @@ def _sign_in(account: services.Account, name: str | None = None) -> None:
 
 
 def _next_url(role: str = "fan") -> str:
-    target = request.args.get("next", "")
-    # Only same-site paths: never an open redirect.
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    target = same_origin_path(request.args.get("next"))
+    if target is not None:
         return target
     return url_for("manage.overview") if role in ("manager", "admin") else url_for("site.home")
 
