@@ -105,9 +105,16 @@ class Settings:
     rate_limit_payment_intents_per_ip: str = "200/minute;2000/hour"
     rate_limit_joins: str = "20/minute;200/hour"
     rate_limit_joins_per_ip: str = "300/minute;3000/hour"
-    # Failed logins per email (password guessing); every login attempt per IP.
+    # Failed logins per (email, IP) (password guessing); every login attempt per IP. Nothing counted
+    # per email alone ever refuses a login (that would let anyone lock a fan out): past
+    # LOGIN_SLOWDOWN_AFTER failures for one email within the window, its logins wait first, up to
+    # LOGIN_SLOWDOWN_MAX_SECONDS, with at most LOGIN_SLOWDOWN_CONCURRENCY waiting per process.
     rate_limit_logins: str = "10/minute;30/hour"
     rate_limit_logins_per_ip: str = "60/minute;600/hour"
+    login_slowdown_after: int = 10
+    login_slowdown_window_seconds: int = 900
+    login_slowdown_max_seconds: float = 1.0
+    login_slowdown_concurrency: int = 2
     rate_limit_signups_per_ip: str = "20/minute;200/hour"
     # While the limit store is unreachable each process counts on its own (in memory), allowing
     # this fraction of every limit (at least 1 per period): several processes then add up to
