@@ -88,6 +88,13 @@ class Settings:
     gate_signing_keys_file: str = ""
     gate_jwks: str = ""
     gate_jwks_url: str = "http://127.0.0.1:8001/gate/v1/jwks.json"
+    # GATE_JWKS_URL is read again this often, and at once (but not more often than the second
+    # value) for a token with an unknown kid: a key the gate stops publishing stops verifying
+    # within about a minute. If the gate cannot be reached, the keys last fetched are used for at
+    # most the third value, then no admission token verifies until it answers again.
+    gate_jwks_refresh_seconds: float = 60.0
+    gate_jwks_min_refetch_seconds: float = 10.0
+    gate_jwks_max_stale_seconds: float = 900.0
     gate_public_url: str = "http://127.0.0.1:8001"
     # How long an admitted fan has to come and collect the admission token; above the longest a
     # waiting page waits between two asks (queue_gate.pages.POLL_MAX_SECONDS, 108 s).

@@ -130,6 +130,8 @@ LOGINS = (
     Rule("rate_limit_logins_per_ip", "logins-ip", client_ip),
 )
 SIGNUPS = (Rule("rate_limit_signups_per_ip", "signups-ip", client_ip),)
+# Changing a password checks the current one: guesses count per fan, like failed logins.
+PASSWORD_CHANGES = (Rule("rate_limit_logins", "password-changes", fan, failures_only=True), LOGINS[1])
 
 # Endpoints of the web app and of the gate; each app limits those it has.
 ENDPOINTS: dict[str, tuple[Rule, ...]] = {
@@ -144,6 +146,8 @@ ENDPOINTS: dict[str, tuple[Rule, ...]] = {
     "site_auth.login": LOGINS,
     "accounts_api.register": SIGNUPS,
     "site_auth.signup": SIGNUPS,
+    "accounts_api.change_password": PASSWORD_CHANGES,
+    "site_account.change_password": PASSWORD_CHANGES,
 }
 
 WHAT = {
@@ -151,7 +155,7 @@ WHAT = {
     "payment-intents": "payment attempts", "payment-intents-ip": "payment attempts from your network",
     "joins": "waiting-room joins", "joins-ip": "waiting-room joins from your network",
     "logins": "failed logins for this email from your network", "logins-ip": "logins from your network",
-    "signups-ip": "sign-ups from your network",
+    "signups-ip": "sign-ups from your network", "password-changes": "wrong current passwords",
 }
 
 

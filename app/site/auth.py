@@ -26,12 +26,15 @@ class SignupForm(FlaskForm):
 
 
 def _sign_in(account: services.Account, name: str | None = None) -> None:
-    session.clear()  # a fresh session on every sign-in: no fixation
+    session.clear()
     session.permanent = True
     session["user_id"] = account.user_id
     session["role"] = account.role
+    session["ep"] = account.auth_epoch  # "log out everywhere" and a password change end it
     if name:
         session["name"] = name
+    # A new session id on every sign-in (no fixation); the old session is deleted.
+    current_app.session_interface.regenerate(session)
 
 
 def _next_url(role: str = "fan") -> str:
@@ -78,5 +81,5 @@ def signup():
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    session.clear()  # deleted from Redis: the cookie's id no longer names a session
     return redirect(url_for("site.home"), code=303)
