@@ -36,8 +36,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from app.site.checkout import bp as site_checkout_bp
 
     api_blueprints = (accounts_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, manage_api_bp, docs_bp)
-    for blueprint in (*api_blueprints, site_bp, site_auth_bp, site_account_bp, site_checkout_bp,
-                                             manage_pages_bp):
+    pages = (site_bp, site_auth_bp, site_account_bp, site_checkout_bp, manage_pages_bp)
+    for blueprint in (*api_blueprints, *pages):
         app.register_blueprint(blueprint)
     # Forms and htmx requests carry a CSRF token; the JSON API authenticates with bearer tokens
     # (and the gateway with signatures), which a browser never sends on its own.

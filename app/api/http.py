@@ -114,6 +114,15 @@ class SharedResponsesCarryNoSession(RedisSessionInterface):
         session.unchecked = dict.get(session, "user_id") is not None
         return session
 
+    def regenerate(self, session: Any) -> None:
+        """A new id for ``session`` (signing in: no fixation); the old one is deleted if Redis answers."""
+        try:
+            super().regenerate(session)
+        except redis.RedisError as exc:
+            log.warning("could not delete a replaced session: %s", exc)
+            session.sid = self._generate_sid(self.sid_length)
+            session.modified = True
+
     def save_session(self, app: Flask, session: Any, response: Response) -> None:
         if response.cache_control.public or getattr(session, "unsaved", False):
             return
