@@ -6,7 +6,8 @@ moving window, so every process of the web app and the gate shares one count. Ea
 call has a limit per fan (the authenticated user) and one per client IP; logins count failed
 attempts per submitted email and client IP, against password guessing (an email under attack from
 many addresses makes its logins wait a little, ``app/api/login_slowdown.py``, never refuses
-them: nobody can lock a fan out). The API's and the site's forms share their counts (a fan's holds are counted together, whichever way they were made).
+them: nobody can lock a fan out). The API's and the site's forms share their counts (a fan's
+holds are counted together, whichever way they were made).
 
 Over a limit the request is refused before it does anything: ``429 RATE_LIMITED`` with
 ``Retry-After`` (a page for the site's forms). If the store is unreachable, each process
