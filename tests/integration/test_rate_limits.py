@@ -273,6 +273,20 @@ def test_failed_logins_are_throttled_per_email_and_address_and_never_lock_the_fa
         assert ok.status_code == 200
 
 
+def test_wrong_current_passwords_are_limited_per_fan(limited, client):
+    token = register(client, "changer@example.com")
+    headers = {"Authorization": f"Bearer {token}"}
+    api = from_ip(limited, "10.0.7.20")
+    for _ in range(2):
+        wrong = api.post("/api/v1/auth/password", headers=headers,
+                         json={"currentPassword": "guess", "newPassword": "a new secret"})
+        assert wrong.status_code == 401
+    assert_limited(from_ip(limited, "10.0.7.21").post("/api/v1/auth/password", headers=headers, json={
+        "currentPassword": PASSWORD, "newPassword": "a new secret"}))
+    assert client.post("/api/v1/auth/token", json={"email": "changer@example.com", "password": PASSWORD}) \
+        .status_code == 200  # unchanged
+
+
 ATTACK = dict(rate_limit_logins="10/minute;30/hour", rate_limit_logins_per_ip="60/minute;600/hour",
               login_slowdown_after=5, login_slowdown_max_seconds=0.01)
 
