@@ -31,11 +31,13 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from workers.cli import scheduler_command, worker_command
 
     from app.extensions import csrf
+    from app.site.account import bp as site_account_bp
     from app.site.auth import bp as site_auth_bp
     from app.site.checkout import bp as site_checkout_bp
 
     api_blueprints = (accounts_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, manage_api_bp, docs_bp)
-    for blueprint in (*api_blueprints, site_bp, site_auth_bp, site_checkout_bp, manage_pages_bp):
+    pages = (site_bp, site_auth_bp, site_account_bp, site_checkout_bp, manage_pages_bp)
+    for blueprint in (*api_blueprints, *pages):
         app.register_blueprint(blueprint)
     from app import money
 
@@ -99,6 +101,9 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.is_production,
         PERMANENT_SESSION_LIFETIME=settings.auth_token_ttl_seconds,
+        # A session is written to Redis when it changes, not on every page: it lasts as long as a
+        # bearer token from its last change (sign-in, a form's CSRF token).
+        SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
     _configure_logging(settings)
@@ -112,15 +117,20 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
     from app.payments.gateway import PaymentGateway
 
     app.json = OrjsonProvider(app)
-    app.session_interface = SharedResponsesCarryNoSession()
+    redis_store.init_app(app, settings)
+    from app.accounts import revocation
+
+    revocation.init_app(app)
+    app.session_interface = SharedResponsesCarryNoSession(app, app.extensions["seatline.redis"])
     app.config["PUBLIC_URL"] = settings.public_url
     app.extensions["seatline.settings"] = settings
     app.extensions["seatline.passwords"] = Passwords(settings.password_time_cost, settings.password_memory_cost_kib)
     app.extensions["seatline.gateway"] = PaymentGateway(settings)
-    app.extensions["seatline.admission"] = AdmissionVerifier(settings.gate_jwks or None, settings.gate_jwks_url or None)
+    app.extensions["seatline.admission"] = AdmissionVerifier(
+        settings.gate_jwks or None, settings.gate_jwks_url or None, settings.gate_jwks_refresh_seconds,
+        settings.gate_jwks_min_refetch_seconds, settings.gate_jwks_max_stale_seconds)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
-    redis_store.init_app(app, settings)
 
     from app import models  # noqa: F401  (every table registered for Alembic)
 

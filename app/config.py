@@ -99,6 +99,13 @@ class Settings:
     gate_signing_keys_file: str = ""
     gate_jwks: str = ""
     gate_jwks_url: str = "http://127.0.0.1:8001/gate/v1/jwks.json"
+    # GATE_JWKS_URL is read again this often, and at once (but not more often than the second
+    # value) for a token with an unknown kid: a key the gate stops publishing stops verifying
+    # within about a minute. If the gate cannot be reached, the keys last fetched are used for at
+    # most the third value, then no admission token verifies until it answers again.
+    gate_jwks_refresh_seconds: float = 60.0
+    gate_jwks_min_refetch_seconds: float = 10.0
+    gate_jwks_max_stale_seconds: float = 900.0
     gate_public_url: str = "http://127.0.0.1:8001"
     # How long an admitted fan has to come and collect the admission token; above the longest a
     # waiting page waits between two asks (queue_gate.pages.POLL_MAX_SECONDS, 108 s).
@@ -116,9 +123,16 @@ class Settings:
     rate_limit_payment_intents_per_ip: str = "200/minute;2000/hour"
     rate_limit_joins: str = "20/minute;200/hour"
     rate_limit_joins_per_ip: str = "300/minute;3000/hour"
-    # Failed logins per email (password guessing); every login attempt per IP.
+    # Failed logins per (email, IP) (password guessing); every login attempt per IP. Nothing counted
+    # per email alone ever refuses a login (that would let anyone lock a fan out): past
+    # LOGIN_SLOWDOWN_AFTER failures for one email within the window, its logins wait first, up to
+    # LOGIN_SLOWDOWN_MAX_SECONDS, with at most LOGIN_SLOWDOWN_CONCURRENCY waiting per process.
     rate_limit_logins: str = "10/minute;30/hour"
     rate_limit_logins_per_ip: str = "60/minute;600/hour"
+    login_slowdown_after: int = 10
+    login_slowdown_window_seconds: int = 900
+    login_slowdown_max_seconds: float = 1.0
+    login_slowdown_concurrency: int = 2
     rate_limit_signups_per_ip: str = "20/minute;200/hour"
     # Confirming a payment, releasing a hold (its payment may need cancelling) and paying on the
     # checkout page each ask the payment gateway.

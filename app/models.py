@@ -1,5 +1,5 @@
 """Every table, imported in one place so Alembic sees the whole schema."""
-from app.accounts.models import Organisation, User
+from app.accounts.models import Organisation, RevocationCopyPending, RevokedToken, User
 from app.audit.models import AuditLogEntry
 from app.booking.models import Booking, Payment, Refund, WebhookEvent
 from app.catalog.models import City, Event, Show, ShowPrice, Venue, VenueSeat
@@ -8,6 +8,6 @@ from app.notifications.models import Notification, SmsMessage
 from queue_gate.models import GateQueue, GateTicket
 
 __all__ = [
-    "AuditLogEntry", "Booking", "City", "GateQueue", "GateTicket", "Event", "Hold", "Notification", "Organisation", "Payment", "Refund", "Show", "ShowPrice", "ShowSeat",
+    "AuditLogEntry", "Booking", "City", "GateQueue", "GateTicket", "Event", "Hold", "Notification", "Organisation", "Payment", "Refund", "RevocationCopyPending", "RevokedToken", "Show", "ShowPrice", "ShowSeat",
     "SmsMessage", "User", "Venue", "VenueSeat", "WebhookEvent",
 ]

@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 SWEEP_JOB_ID = "seatline-periodic-sweep"
 GATE_TICK_JOB_ID = "seatline-gate-tick"
+# Revocations that could not be copied to Redis when they were made (app/accounts/revocation.py).
+REVOCATION_COPIES_JOB_ID = "seatline-revocation-copies"
+REVOCATION_COPIES_SECONDS = 5
 # How often a worker checks that its delayed-job scheduler is alive (RQ restarts it when it is not, e.g.
 # after Redis went away) and cleans its registries; RQ's default is every 10 minutes.
 WORKER_MAINTENANCE_SECONDS = 30
@@ -185,7 +188,8 @@ def scheduler_command() -> None:
     """Run rq-scheduler with the periodic sweeper (hold expiry safety net and reconciliation)."""
     connection = _worker_connection()
     interval = current_app.extensions["seatline.settings"].sweeper_interval_seconds
-    periodic = ((SWEEP_JOB_ID, "workers.jobs.sweep", interval), (GATE_TICK_JOB_ID, "workers.jobs.gate_tick", 1))
+    periodic = ((SWEEP_JOB_ID, "workers.jobs.sweep", interval), (GATE_TICK_JOB_ID, "workers.jobs.gate_tick", 1),
+                (REVOCATION_COPIES_JOB_ID, "workers.jobs.copy_revocations", REVOCATION_COPIES_SECONDS))
     scheduler = PeriodicScheduler(periodic, queue_name=queues.HOLDS, connection=connection, job_class=JsonJob,
                                   interval=1)
     while True:

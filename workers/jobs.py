@@ -148,3 +148,12 @@ def gate_tick() -> int:
                 except QueueNotFound:
                     continue
         return admitted
+
+
+def copy_revocations() -> int:
+    """Every few seconds: copies to Redis the revocations a process could not copy when it made them."""
+    from app.accounts.revocation import revocations
+
+    app = job_app()
+    with app.app_context():
+        return revocations().copy_pending()

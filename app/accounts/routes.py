@@ -5,9 +5,9 @@ from typing import Annotated
 from flask import Blueprint, current_app
 from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, StringConstraints
 
-from app.accounts import services
+from app.accounts import revocation, services
 from app.accounts.tokens import issue_token
-from app.api.http import parse_body
+from app.api.http import bearer_token_user, current_user, parse_body
 from app.extensions import settings
 from app.text import single_line
 from app.unit_of_work import unit_of_work
@@ -32,9 +32,16 @@ class TokenRequest(BaseModel):
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
+class PasswordChangeRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    currentPassword: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    newPassword: Password
+
+
 def _token_body(account: services.Account) -> dict[str, str]:
     config = settings()
-    token = issue_token(config.secret_key, account.user_id, account.role, config.auth_token_ttl_seconds)
+    token = issue_token(config.secret_key, account.user_id, account.role, config.auth_token_ttl_seconds,
+                        epoch=account.auth_epoch)
     return {"userId": str(account.user_id), "token": token}
 
 
@@ -52,3 +59,39 @@ def token():
     with unit_of_work() as uow:
         account = services.authenticate(uow, current_app.extensions["seatline.passwords"], body.email, body.password)
     return _token_body(account), 200
+
+
+@bp.post("/logout")
+def logout():
+    """Revokes the calling token. Idempotent: the same token may log out again (204, nothing more)."""
+    user = bearer_token_user()
+    with unit_of_work() as uow:
+        revocation.revoke_token(uow, user.id, user.jti, user.expires_at)
+        uow.commit()
+    revocation.revocations().publish_from_database(user.id)
+    return "", 204
+
+
+@bp.post("/logout-all")
+def logout_all():
+    """Revokes every token and site session of the caller. Repeated with the (now revoked) token it
+    answers 204 and does nothing: a revoked token cannot end the sessions made after it."""
+    user = bearer_token_user()
+    if revocation.revocations().accepts(user.id, user.jti, user.epoch):
+        with unit_of_work() as uow:
+            revocation.revoke_all(uow, user.id)
+            uow.commit()
+        revocation.revocations().publish_from_database(user.id)
+    return "", 204
+
+
+@bp.post("/password")
+def change_password():
+    """A new password; every other token and session of the caller is revoked, the calling token kept."""
+    user = current_user()
+    body = parse_body(PasswordChangeRequest)
+    with unit_of_work() as uow:
+        services.change_password(uow, current_app.extensions["seatline.passwords"], user.id, body.currentPassword,
+                                 body.newPassword, keep_jti=user.jti)
+    revocation.revocations().publish_from_database(user.id)
+    return "", 204

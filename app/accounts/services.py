@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
+from app.accounts import revocation
 from app.accounts.passwords import Passwords
 from app.errors import EmailTaken, InvalidCredentials
 from app.text import single_line
@@ -15,6 +16,8 @@ from app.unit_of_work import UnitOfWork
 class Account:
     user_id: int
     role: str
+    # The session epoch tokens and sessions are made under (app/accounts/revocation.py).
+    auth_epoch: int = 0
 
 
 def register(
@@ -43,8 +46,21 @@ def register(
 
 def authenticate(uow: UnitOfWork, passwords: Passwords, email: str, password: str) -> Account:
     row = uow.execute(
-        "SELECT id, role, password_hash FROM users WHERE email = :email", {"email": email.lower()}
+        "SELECT id, role, password_hash, auth_epoch FROM users WHERE email = :email", {"email": email.lower()}
     ).first()
     if not passwords.verify(row.password_hash if row else None, password) or row is None:
         raise InvalidCredentials("email or password is wrong")
-    return Account(user_id=row.id, role=row.role)
+    return Account(user_id=row.id, role=row.role, auth_epoch=row.auth_epoch)
+
+
+def change_password(uow: UnitOfWork, passwords: Passwords, user_id: int, current: str, new: str,
+                    keep_jti: str | None = None) -> int:
+    """A new password, if ``current`` is right; every token and session of the user is revoked but
+    ``keep_jti`` (the caller's token). Returns the new session epoch. Commits."""
+    row = uow.execute("SELECT password_hash FROM users WHERE id = :id FOR UPDATE", {"id": user_id}).first()
+    if not passwords.verify(row.password_hash if row else None, current) or row is None:
+        raise InvalidCredentials("the current password is wrong")
+    uow.execute("UPDATE users SET password_hash = :h WHERE id = :id", {"h": passwords.hash(new), "id": user_id})
+    epoch = revocation.revoke_all(uow, user_id, keep_jti)
+    uow.commit()
+    return epoch

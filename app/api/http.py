@@ -10,11 +10,12 @@ import pydantic
 import redis
 from flask import Flask, Response, current_app, g, render_template, request
 from flask.json.provider import JSONProvider
-from flask.sessions import SecureCookieSessionInterface
+from flask_session.redis import RedisSession, RedisSessionInterface
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from app.accounts.revocation import revocations
 from app.accounts.tokens import AuthenticatedUser, TokenError, verify_token
 from app.errors import AuthRequired, DomainError, Forbidden, InvalidToken, ValidationFailed
 
@@ -37,14 +38,98 @@ class OrjsonProvider(JSONProvider):
         return current_app.response_class(orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS), mimetype="application/json")
 
 
-class SharedResponsesCarryNoSession(SecureCookieSessionInterface):
-    """A ``Cache-Control: public`` response (catalog, seat maps) is one copy shared by everyone
+class CheckedSession(RedisSession):
+    """A signed-in fan's session, checked against the fan's revocations when it is first read: "log
+    out everywhere" and a password change end it. Checked on reading, not on opening, so that a
+    response that never looks at the session (a cached page) costs nothing, and a check that
+    cannot be made (PostgreSQL down with no copy in Redis) fails the request that needed it
+    through the usual error pages, never lets it through."""
+
+    unchecked = False
+    unsaved = False
+
+    def _check(self) -> None:
+        if not self.unchecked:
+            return
+        user_id, epoch = dict.get(self, "user_id"), dict.get(self, "ep", 0)
+        self.unchecked = False
+        try:
+            accepted = isinstance(user_id, int) and revocations().accepts(user_id, None, epoch)
+        except Exception:
+            # Signed out for the rest of this request (its error page included), and left as stored.
+            dict.clear(self)
+            self.unsaved = True
+            raise
+        if not accepted:
+            dict.clear(self)
+            self.modified = True  # saving an empty, modified session deletes it and its cookie
+
+    def clear(self) -> None:
+        self.unchecked = False  # nothing left to check
+        super().clear()
+
+    def __getitem__(self, key: str) -> Any:
+        self._check()
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._check()
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self._check()
+        return super().__contains__(key)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self._check()
+        return super().setdefault(key, default)
+
+
+class SharedResponsesCarryNoSession(RedisSessionInterface):
+    """The site's sessions, kept in Redis (Flask-Session): the cookie holds only a random session id.
+
+    A ``Cache-Control: public`` response (catalog, seat maps) is one copy shared by everyone
     through the edge or a CDN: it never carries a signed-in fan's session cookie or ``Vary:
-    Cookie``, which would keep it out of those caches (or, in a careless one, hand the cookie on)."""
+    Cookie``, which would keep it out of those caches (or, in a careless one, hand the cookie on).
+
+    A signed-in fan's session is checked against the fan's revocations (``CheckedSession``).
+    Without Redis nobody is signed in: a session that cannot be read is a new, empty one, and one
+    that cannot be saved sets no cookie; the fan is logged out, never taken for somebody else."""
+
+    session_class = CheckedSession
+
+    def __init__(self, app: Flask, client: redis.Redis) -> None:
+        super().__init__(app, client=client, key_prefix="seatline:session:", use_signer=False, permanent=True,
+                         sid_length=32, serialization_format="msgpack")
+
+    def _empty(self) -> Any:
+        return self.session_class(sid=self._generate_sid(self.sid_length), permanent=self.permanent)
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        try:
+            session = super().open_session(app, request)
+        except redis.RedisError as exc:
+            log.warning("sessions unavailable, treating the visitor as signed out: %s", exc)
+            return self._empty()
+        session.unchecked = dict.get(session, "user_id") is not None
+        return session
+
+    def regenerate(self, session: Any) -> None:
+        """A new id for ``session`` (signing in: no fixation); the old one is deleted if Redis answers."""
+        try:
+            super().regenerate(session)
+        except redis.RedisError as exc:
+            log.warning("could not delete a replaced session: %s", exc)
+            session.sid = self._generate_sid(self.sid_length)
+            session.modified = True
 
     def save_session(self, app: Flask, session: Any, response: Response) -> None:
-        if not response.cache_control.public:
+        if response.cache_control.public or getattr(session, "unsaved", False):
+            return
+        try:
             super().save_session(app, session, response)
+        except redis.RedisError as exc:
+            log.warning("could not save a session (the visitor stays signed out): %s", exc)
 
 
 def json_bytes_response(payload: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -108,9 +193,20 @@ def parse_uuid(raw: str, not_found: type[DomainError], what: str) -> uuid.UUID:
 
 
 def current_user() -> AuthenticatedUser:
+    """The bearer token's user, if the token is signed, unexpired and not revoked (401 otherwise)."""
     user = g.get("user")
     if user is not None:
         return user
+    user = bearer_token_user()
+    if not revocations().accepts(user.id, user.jti, user.epoch):
+        raise InvalidToken("the bearer token is invalid or expired")
+    g.user = user
+    return user
+
+
+def bearer_token_user() -> AuthenticatedUser:
+    """The bearer token's user, if the token is signed and unexpired, revoked or not: for logging out,
+    which a revoked token may repeat (it is idempotent) but which then changes nothing."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
@@ -118,11 +214,9 @@ def current_user() -> AuthenticatedUser:
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidToken("the Authorization header must be 'Bearer <token>'")
     try:
-        user = verify_token(current_app.extensions["seatline.settings"].secret_key, token.strip())
+        return verify_token(current_app.extensions["seatline.settings"].secret_key, token.strip())
     except TokenError as exc:
         raise InvalidToken("the bearer token is invalid or expired") from exc
-    g.user = user
-    return user
 
 
 def check_body_user(user: AuthenticatedUser, body_user_id: str | None) -> None:

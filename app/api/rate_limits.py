@@ -4,8 +4,10 @@ logging in and signing up.
 Flask-Limiter counts in Redis (``RATE_LIMIT_STORAGE_URL``, by default ``REDIS_URL``) with a
 moving window, so every process of the web app and the gate shares one count. Each limited
 call has a limit per fan (the authenticated user) and one per client IP; logins count failed
-attempts per submitted email, against password guessing. The API's and the site's forms
-share their counts (a fan's holds are counted together, whichever way they were made).
+attempts per submitted email and client IP, against password guessing (an email under attack from
+many addresses makes its logins wait a little, ``app/api/login_slowdown.py``, never refuses
+them: nobody can lock a fan out). The API's and the site's forms share their counts (a fan's
+holds are counted together, whichever way they were made).
 
 Over a limit the request is refused before it does anything: ``429 RATE_LIMITED`` with
 ``Retry-After`` (a page for the site's forms). If the store is unreachable, each process
@@ -35,6 +37,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from app.api.http import _wants_page, current_user, error_response
+from app.api.login_slowdown import LoginSlowdown
 from app.config import Settings
 from app.errors import DomainError
 from app.ops.metrics import registry
@@ -98,6 +101,12 @@ def _submitted_email() -> str | None:
         return None
 
 
+def email_from_ip() -> str | None:
+    """The submitted email together with the client's address: failed logins count per pair, so
+    someone guessing a fan's password from one address never locks the fan out of another."""
+    return _once("email-ip", lambda: (email + "|" + client_ip()) if (email := submitted_email()) else None)
+
+
 def _failed_login(response: Response) -> bool:
     # 401 INVALID_CREDENTIALS from the API; 422 from the site's login form and the gate's join form.
     return response.status_code in (401, 422)
@@ -118,7 +127,7 @@ PAYMENT_INTENTS = (
 )
 JOINS = (Rule("rate_limit_joins", "joins", fan), Rule("rate_limit_joins_per_ip", "joins-ip", client_ip))
 LOGINS = (
-    Rule("rate_limit_logins", "logins", submitted_email, failures_only=True),
+    Rule("rate_limit_logins", "logins", email_from_ip, failures_only=True),
     Rule("rate_limit_logins_per_ip", "logins-ip", client_ip),
 )
 SIGNUPS = (Rule("rate_limit_signups_per_ip", "signups-ip", client_ip),)
@@ -128,6 +137,8 @@ GATEWAY_CALLS = (
     Rule("rate_limit_gateway_calls", "gateway-calls", fan),
     Rule("rate_limit_gateway_calls_per_ip", "gateway-calls-ip", client_ip),
 )
+# Changing a password checks the current one: guesses count per fan, like failed logins.
+PASSWORD_CHANGES = (Rule("rate_limit_logins", "password-changes", fan, failures_only=True), LOGINS[1])
 
 # Endpoints of the web app and of the gate; each app limits those it has.
 ENDPOINTS: dict[str, tuple[Rule, ...]] = {
@@ -146,6 +157,8 @@ ENDPOINTS: dict[str, tuple[Rule, ...]] = {
     "inventory_api.release_hold": GATEWAY_CALLS,
     "site_checkout.checkout": GATEWAY_CALLS,
     "site.release_from_page": GATEWAY_CALLS,
+    "accounts_api.change_password": PASSWORD_CHANGES,
+    "site_account.change_password": PASSWORD_CHANGES,
 }
 # The methods a limit counts: POST unless named here (showing a form is free).
 METHODS: dict[str, list[str]] = {"inventory_api.release_hold": ["DELETE"]}
@@ -154,8 +167,8 @@ WHAT = {
     "holds": "seat holds", "holds-ip": "seat holds from your network",
     "payment-intents": "payment attempts", "payment-intents-ip": "payment attempts from your network",
     "joins": "waiting-room joins", "joins-ip": "waiting-room joins from your network",
-    "logins": "failed logins for this email", "logins-ip": "logins from your network",
-    "signups-ip": "sign-ups from your network",
+    "logins": "failed logins for this email from your network", "logins-ip": "logins from your network",
+    "signups-ip": "sign-ups from your network", "password-changes": "wrong current passwords",
     "gateway-calls": "payment confirmations and releases",
     "gateway-calls-ip": "payment confirmations and releases from your network",
 }
@@ -202,6 +215,7 @@ class RateLimits:
             "seatline_rate_limit_fallback_active", "1 while this process counts rate limits in memory (store unreachable)",
             registry=metrics,
         )
+        self.slowdown = LoginSlowdown(app, settings, submitted_email, _failed_login)
         self.limited_total = Counter(
             "seatline_rate_limited", "Requests refused with 429 RATE_LIMITED, by the limit they broke", ["limit"],
             registry=metrics,
@@ -237,6 +251,8 @@ class RateLimits:
             view = app.view_functions.get(endpoint)
             if view is None:
                 continue  # the other app's endpoint
+            if any(rule.failures_only for rule in rules):
+                view = self.slowdown.wrap(endpoint, view)
             for rule in rules:
                 view = self.limiter.shared_limit(
                     lambda setting=rule.setting: self.value(setting),

@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Email, Length
 from app.accounts import services
 from app.errors import EmailTaken, InvalidCredentials
 from app.text import single_line
+from app.site.redirects import same_origin_path
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("site_auth", __name__)
@@ -28,18 +29,20 @@ class SignupForm(FlaskForm):
 
 
 def _sign_in(account: services.Account, name: str | None = None) -> None:
-    session.clear()  # a fresh session on every sign-in: no fixation
+    session.clear()
     session.permanent = True
     session["user_id"] = account.user_id
     session["role"] = account.role
+    session["ep"] = account.auth_epoch  # "log out everywhere" and a password change end it
     if name:
         session["name"] = name
+    # A new session id on every sign-in (no fixation); the old session is deleted.
+    current_app.session_interface.regenerate(session)
 
 
 def _next_url(role: str = "fan") -> str:
-    target = request.args.get("next", "")
-    # Only same-site paths: never an open redirect.
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    target = same_origin_path(request.args.get("next"))
+    if target is not None:
         return target
     return url_for("manage.overview") if role in ("manager", "admin") else url_for("site.home")
 
@@ -81,5 +84,5 @@ def signup():
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    session.clear()  # deleted from Redis: the cookie's id no longer names a session
     return redirect(url_for("site.home"), code=303)

@@ -41,6 +41,8 @@ def test_main_pages_have_no_serious_accessibility_violations(live_server, browse
     found["hold page"] = violations(page)
     page.goto(f"{live_server}/bookings")
     found["my bookings"] = violations(page)
+    page.goto(f"{live_server}/account")
+    found["account"] = violations(page)
     assert {p: v for p, v in found.items() if v} == {}
 
 

@@ -161,6 +161,15 @@ def fan_calls(w: FanWorld) -> list[Call]:
     ]
 
 
+# Operations on the caller's own account: they name no id, so there is nobody else's to try; only
+# bad credentials, each refused before anything changes.
+OWN_ACCOUNT_CALLS: list[Call] = [
+    ("POST", "/api/v1/auth/logout", {}),
+    ("POST", "/api/v1/auth/logout-all", {}),
+    ("POST", "/api/v1/auth/password", {"json": {"currentPassword": "x", "newPassword": "a new password"}}),
+]
+
+
 def secured_operations() -> set[tuple[str, str]]:
     return {
         (method.upper(), path)
@@ -187,6 +196,19 @@ class Checks:
         assert set(error) >= {"code", "message"}, (what, body)
         assert (code(error["code"]) if callable(code) else error["code"] == code), (what, body)
         self.count += 1
+
+
+def test_own_account_operations_refuse_bad_credentials(app, client, fan_world):
+    w = fan_world
+    checks = Checks()
+    before = snapshot(app)
+    for case, (headers, code) in bad_credentials(w.owner, w.stranger, "fan").items():
+        for method, path, kwargs in OWN_ACCOUNT_CALLS:
+            response = client.open(path, method=method, headers=headers, **kwargs)
+            checks.refused(response, 401, code, (case, method, path))
+    after = snapshot(app)
+    assert after == before, differences(before, after)
+    assert client.get("/api/v1/bookings", headers=w.owner.headers).status_code == 200  # nothing was revoked
 
 
 def intent_status(gateway, intent_id: str) -> str:
@@ -281,7 +303,7 @@ def test_the_matrix_covers_every_authenticated_operation():
     uuid0 = "00000000-0000-0000-0000-000000000000"
     fans = FanWorld(*(Fan(1, "t"),) * 4, 1, uuid0, uuid0, "pi_x", uuid0, "pi_y", uuid0, uuid0)
     managers = World(*(Fan(1, "t"),) * 4, "1", "1", "1")
-    calls = fan_calls(fans) + [(m, p, k) for m, p, k, _ in api_calls(managers)]
+    calls = fan_calls(fans) + OWN_ACCOUNT_CALLS + [(m, p, k) for m, p, k, _ in api_calls(managers)]
     calls += [("POST", path, {}) for path, _ in CREATES] + [("POST", "/api/v1/manage/shows", {})]
     missing = secured_operations() - covered(calls)
     assert not missing, f"authenticated operations without a row in the matrix: {sorted(missing)}"

@@ -81,6 +81,7 @@ def json_operations(app, s: Scene) -> list[tuple[str, str, dict[str, str]]]:
     return [
         ("POST", "/api/v1/auth/register", {}),
         ("POST", "/api/v1/auth/token", {}),
+        ("POST", "/api/v1/auth/password", fan),
         ("POST", f"/api/v1/shows/{s.show_id}/holds", fan),
         ("POST", f"/api/v1/holds/{s.hold_id}/confirm", fan),
         ("POST", "/api/v1/manage/venues", mgr),

@@ -1,6 +1,6 @@
 """Rate limits: holds, payment intents, joining a waiting room, logins and sign-ups answer
 429 RATE_LIMITED with Retry-After once over their limit, per fan and per client IP (failed
-logins per email), and the refused call changes nothing. Apps here get small limits of their own;
+logins per email and IP), and the refused call changes nothing. Apps here get small limits of their own;
 the counts live in the test Redis database, which every test starts with empty."""
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.api.login_slowdown import delay_for
 from app.config import ConfigError, Settings
 from app.extensions import db
 from queue_gate import create_gate_app
@@ -32,6 +33,7 @@ SMALL = dict(
     rate_limit_logins="2/minute",
     rate_limit_logins_per_ip="4/minute",
     rate_limit_signups_per_ip="2/minute",
+    login_slowdown_max_seconds=0.01,
 )
 PASSWORD = "correct horse"
 
@@ -218,7 +220,8 @@ def test_joining_waiting_rooms_is_limited_per_fan_and_per_ip(limited_gate, make)
                                                   headers=fans[3].headers).status_code == 201
 
 
-def test_the_gates_join_form_throttles_failed_logins_by_email_with_a_page(limited, limited_gate, client, make):
+def test_the_gates_join_form_throttles_failed_logins_by_email_and_address_with_a_page(limited, limited_gate, client,
+                                                                                     make):
     event_id = event_with_open_queue(from_ip(limited_gate, "10.0.6.100"), make)
     register(client, "gate-form@example.com")
     browser = from_ip(limited_gate, "10.0.6.1")
@@ -232,36 +235,103 @@ def test_the_gates_join_form_throttles_failed_logins_by_email_with_a_page(limite
                                                            "email": "Gate-Form@example.com", "password": PASSWORD})
     assert_limited(right, page=True)
     assert count(limited_gate, "SELECT count(*) FROM gate_tickets WHERE event_id = :e", e=event_id) == 0
-    # The web app counts the same failed logins: the API refuses that email too, from anywhere.
+    # The web app counts the same failed logins: the API refuses that email from that address too...
+    assert_limited(from_ip(limited, "10.0.6.1").post("/api/v1/auth/token", json={"email": "gate-form@example.com",
+                                                                                "password": PASSWORD}))
+    # ...but not from another one: nobody can lock a fan out.
     api = from_ip(limited, "10.0.6.2").post("/api/v1/auth/token", json={"email": "gate-form@example.com",
                                                                         "password": PASSWORD})
-    assert_limited(api)
+    assert api.status_code == 200
 
 
 # ------------------------------------------------------------------------------ logins and sign-ups
 
 
-def test_failed_logins_are_throttled_per_email_across_ips(limited, client):
+def test_failed_logins_are_throttled_per_email_and_address_and_never_lock_the_fan_out(limited, client):
     register(client, "guessed@example.com")
     register(client, "bystander@example.com")
-    for ip in ("10.0.7.1", "10.0.7.2"):
-        wrong = from_ip(limited, ip).post("/api/v1/auth/token", json={"email": "guessed@example.com", "password": "nope"})
+    guesser = from_ip(limited, "10.0.7.1")
+    for _ in range(2):
+        wrong = guesser.post("/api/v1/auth/token", json={"email": "guessed@example.com", "password": "nope"})
         assert wrong.status_code == 401
-    # Even the right password is refused until the window passes.
-    assert_limited(from_ip(limited, "10.0.7.3").post("/api/v1/auth/token",
-                                                     json={"email": "GUESSED@example.com", "password": PASSWORD}))
-    browser = from_ip(limited, "10.0.7.4")
+    # The guesser's address is refused for that email, even with the right password...
+    assert_limited(guesser.post("/api/v1/auth/token", json={"email": "GUESSED@example.com", "password": PASSWORD}))
+    browser = from_ip(limited, "10.0.7.1")
     form = browser.get("/login")
     assert form.status_code == 200  # showing the form counts nothing
     refused = browser.post("/login", data={"csrf_token": csrf_token(form), "email": "guessed@example.com",
                                            "password": PASSWORD})
     assert_limited(refused, page=True)
     assert "Log in" in browser.get("/").get_data(as_text=True)  # not signed in
-    # Another account from the same address is not affected; successful logins do not count.
+    # ...while the fan, from anywhere else, logs in at once.
+    assert from_ip(limited, "10.0.7.3").post("/api/v1/auth/token", json={"email": "GUESSED@example.com",
+                                                                       "password": PASSWORD}).status_code == 200
+    # Successful logins do not count.
     for _ in range(3):
-        ok = from_ip(limited, "10.0.7.3").post("/api/v1/auth/token",
-                                               json={"email": "bystander@example.com", "password": PASSWORD})
+        ok = from_ip(limited, "10.0.7.4").post("/api/v1/auth/token", json={"email": "bystander@example.com",
+                                                                          "password": PASSWORD})
         assert ok.status_code == 200
+
+
+def test_wrong_current_passwords_are_limited_per_fan(limited, client):
+    token = register(client, "changer@example.com")
+    headers = {"Authorization": f"Bearer {token}"}
+    api = from_ip(limited, "10.0.7.20")
+    for _ in range(2):
+        wrong = api.post("/api/v1/auth/password", headers=headers,
+                         json={"currentPassword": "guess", "newPassword": "a new secret"})
+        assert wrong.status_code == 401
+    assert_limited(from_ip(limited, "10.0.7.21").post("/api/v1/auth/password", headers=headers, json={
+        "currentPassword": PASSWORD, "newPassword": "a new secret"}))
+    assert client.post("/api/v1/auth/token", json={"email": "changer@example.com", "password": PASSWORD}) \
+        .status_code == 200  # unchanged
+
+
+ATTACK = dict(rate_limit_logins="10/minute;30/hour", rate_limit_logins_per_ip="60/minute;600/hour",
+              login_slowdown_after=5, login_slowdown_max_seconds=0.01)
+
+
+def test_fifty_wrong_passwords_from_one_address_throttle_that_address_and_never_lock_the_fan_out(app, built, client,
+                                                                                                 make):
+    web, gate = built(app, **ATTACK), built(app, create_gate_app, **ATTACK)
+    event_id = event_with_open_queue(from_ip(gate, "10.0.14.100"), make)
+    register(client, "victim@example.com")
+    attacker = from_ip(web, "10.0.14.1")
+    answers = [attacker.post("/api/v1/auth/token", json={"email": "victim@example.com", "password": f"guess-{n}"})
+               .status_code for n in range(50)]
+    assert answers[:10] == [401] * 10 and set(answers[10:]) == {429}
+    # The attacker's own address is throttled, whatever it sends, on every way in.
+    assert_limited(attacker.post("/api/v1/auth/token", json={"email": "victim@example.com", "password": PASSWORD}))
+    form = attacker.get("/login")
+    assert_limited(attacker.post("/login", data={"csrf_token": csrf_token(form), "email": "victim@example.com",
+                                                 "password": PASSWORD}), page=True)
+
+    # The victim, from another address, logs in at once: the API, the site and the gate's form.
+    victim_api = from_ip(web, "10.0.14.2").post("/api/v1/auth/token", json={"email": "victim@example.com",
+                                                                            "password": PASSWORD})
+    assert victim_api.status_code == 200 and victim_api.get_json()["token"]
+    browser = from_ip(web, "10.0.14.2")
+    form = browser.get("/login")
+    signed_in = browser.post("/login", data={"csrf_token": csrf_token(form), "email": "victim@example.com",
+                                             "password": PASSWORD})
+    assert signed_in.status_code == 303 and "Log in" not in browser.get("/").get_data(as_text=True)
+    gate_browser = from_ip(gate, "10.0.14.2")
+    page = gate_browser.get(f"/gate/queues/{event_id}")
+    joined = gate_browser.post(f"/gate/queues/{event_id}", data={"csrf_token": csrf_token(page),
+                                                                "email": "victim@example.com", "password": PASSWORD})
+    assert joined.status_code == 303 and "/wait?ticket=" in joined.headers["Location"]
+
+    # The email under attack was slowed down rather than refused: each of those logins waited first.
+    metrics = web.test_client().get("/metrics").get_data(as_text=True)
+    slowed = float(re.search(r"^seatline_login_slowdown_total (\S+)$", metrics, re.M).group(1))
+    assert slowed >= 2  # the victim's API login and site login
+    gate_metrics = gate.test_client().get("/metrics").get_data(as_text=True)
+    assert re.search(r"^seatline_login_slowdown_total 1\.0$", gate_metrics, re.M)
+
+
+def test_the_slowdown_grows_with_the_failures_and_is_bounded():
+    assert [delay_for(n, after=10, max_seconds=1.0) for n in (0, 10, 11, 15, 20, 500)] == [0.0, 0.0, 0.1, 0.5, 1.0, 1.0]
+    assert delay_for(50, after=10, max_seconds=0) == 0.0
 
 
 def test_logins_are_limited_per_ip_across_emails(limited, client):
