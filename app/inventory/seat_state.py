@@ -250,7 +250,7 @@ def expire_lapsed_holds(uow: UnitOfWork, batch: int) -> tuple[int, list[tuple[in
     return row.ended, list(zip(row.show_ids, row.seat_ids))
 
 
-def free_orphaned_seats(uow: UnitOfWork, batch: int) -> list[Row[Any]]:
+def free_orphaned_seats(uow: UnitOfWork, batch: int) -> Sequence[Row[Any]]:
     """Frees up to ``batch`` seats still marked HELD by a hold that has ended (it lapsed and lost
     only some seats); returns the (show_id, seat_id) rows."""
     return uow.execute(
