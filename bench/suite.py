@@ -649,15 +649,10 @@ def sweeper_run(data: dict) -> dict:
 
 
 def sweeper_sql() -> str:
-    """The sweeper's own statement, for running by hand: the text of release_expired_holds."""
-    import inspect
-    import re
+    """The sweeper's own statement, for running by hand: the one release_expired_holds runs."""
+    from app.inventory import seat_state
 
-    from app.booking import sweeper
-
-    source = inspect.getsource(sweeper.release_expired_holds)
-    statement = re.search(r'"""\n(\s+WITH expired.*?)"""', source, re.S).group(1)
-    return statement.replace(":batch", "1000")
+    return seat_state.EXPIRE_LAPSED_HOLDS.replace(":batch", "1000")
 
 
 def write_results(results: list[tuple[str, Result, Result | None]], notes: dict, seconds: int) -> None:

@@ -1,4 +1,4 @@
-"""Statements of the booking saga: payments, bookings, refunds. Seat changes lock rows in seat order."""
+"""Statements of the booking saga: payments, bookings, refunds. Seats change in ``app/inventory/seat_state.py``."""
 from __future__ import annotations
 
 import uuid
@@ -8,6 +8,7 @@ from sqlalchemy import Row
 
 from app.audit import log as audit
 from app.audit.log import AuditActor
+from app.inventory import seat_state
 from app.unit_of_work import UnitOfWork
 
 HOLD_COLUMNS = """
@@ -24,18 +25,7 @@ def lock_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> Row[Any] | None:
 def protect_seats_while_paying(uow: UnitOfWork, hold_id: uuid.UUID, show_id: int) -> int:
     """Rule 4: while a payment may still succeed, the hold's seats cannot lapse."""
     uow.execute("UPDATE holds SET payment_started_at = now() WHERE id = :id AND payment_started_at IS NULL", {"id": hold_id})
-    return uow.execute(
-        """
-        WITH mine AS (
-            SELECT show_id, seat_id FROM show_seats
-            WHERE show_id = :show_id AND hold_id = :hold_id AND status = 'HELD'
-            ORDER BY seat_id FOR UPDATE
-        )
-        UPDATE show_seats ss SET hold_expires_at = 'infinity'
-        FROM mine WHERE ss.show_id = mine.show_id AND ss.seat_id = mine.seat_id
-        """,
-        {"show_id": show_id, "hold_id": hold_id},
-    ).rowcount
+    return seat_state.protect_while_paying(uow, hold_id, show_id)
 
 
 def unprotect_seats(uow: UnitOfWork, hold_id: uuid.UUID, show_id: int) -> None:
@@ -51,18 +41,7 @@ def unprotect_seats(uow: UnitOfWork, hold_id: uuid.UUID, show_id: int) -> None:
     ).first()
     if started is None:
         return
-    uow.execute(
-        """
-        WITH mine AS (
-            SELECT show_id, seat_id FROM show_seats
-            WHERE show_id = :show_id AND hold_id = :hold_id AND status = 'HELD'
-            ORDER BY seat_id FOR UPDATE
-        )
-        UPDATE show_seats ss SET hold_expires_at = :expires_at
-        FROM mine WHERE ss.show_id = mine.show_id AND ss.seat_id = mine.seat_id
-        """,
-        {"show_id": show_id, "hold_id": hold_id, "expires_at": started.expires_at},
-    )
+    seat_state.unprotect(uow, hold_id, show_id, started.expires_at)
 
 
 def booking_for_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> uuid.UUID | None:
@@ -117,28 +96,6 @@ def insert_booking(uow: UnitOfWork, booking_id: uuid.UUID, hold: Row[Any], inten
     )
 
 
-def book_seats(uow: UnitOfWork, hold: Row[Any], booking_id: uuid.UUID) -> list[str]:
-    """Books the hold's seats that are still its own, or free again after it lapsed; returns those it got."""
-    rows = uow.execute(
-        """
-        WITH candidates AS (
-            SELECT show_id, seat_id FROM show_seats
-            WHERE show_id = :show_id AND seat_id = ANY(:seat_ids)
-              AND ((status = 'HELD' AND hold_id = :hold_id)
-                   OR status = 'AVAILABLE'
-                   OR (status = 'HELD' AND hold_expires_at <= now()))
-            ORDER BY seat_id FOR UPDATE
-        )
-        UPDATE show_seats ss
-        SET status = 'BOOKED', booking_id = :booking_id, hold_id = NULL, hold_expires_at = NULL
-        FROM candidates c WHERE ss.show_id = c.show_id AND ss.seat_id = c.seat_id
-        RETURNING ss.seat_id
-        """,
-        {"show_id": hold.show_id, "seat_ids": list(hold.seat_ids), "hold_id": hold.id, "booking_id": booking_id},
-    )
-    return [r.seat_id for r in rows]
-
-
 def mark_hold(uow: UnitOfWork, hold_id: uuid.UUID, status: str) -> None:
     ended = "now()" if status in ("EXPIRED", "RELEASED") else "NULL"
     uow.execute(f"UPDATE holds SET status = :status, ended_at = {ended} WHERE id = :id", {"status": status, "id": hold_id})
@@ -163,23 +120,6 @@ def end_hold(uow: UnitOfWork, hold_id: uuid.UUID, status: str, who: AuditActor, 
         """,
         {"status": status, "id": hold_id, "action": f"hold.{status.lower()}", "reason": reason, **who.params},
     )
-
-
-def free_hold_seats(uow: UnitOfWork, hold_id: uuid.UUID, show_id: int) -> list[str]:
-    rows = uow.execute(
-        """
-        WITH mine AS (
-            SELECT show_id, seat_id FROM show_seats
-            WHERE show_id = :show_id AND hold_id = :hold_id AND status = 'HELD'
-            ORDER BY seat_id FOR UPDATE
-        )
-        UPDATE show_seats ss SET status = 'AVAILABLE', hold_id = NULL, hold_expires_at = NULL
-        FROM mine WHERE ss.show_id = mine.show_id AND ss.seat_id = mine.seat_id
-        RETURNING ss.seat_id
-        """,
-        {"show_id": show_id, "hold_id": hold_id},
-    )
-    return [r.seat_id for r in rows]
 
 
 def set_payment_status(uow: UnitOfWork, intent_id: str, status: str) -> None:

@@ -31,6 +31,7 @@ from app.errors import (
     Degraded, HoldExpired, HoldNotFound, PaymentNotCompleted, PaymentNotNeeded, PaymentRefused, SaleClosed,
     ValidationFailed,
 )
+from app.inventory import seat_state
 from app.notifications.outbox import booking_context, message_money, queue_message
 from app.payments.gateway import ChargeRefused, GatewayUnavailable, Intent, PaymentGateway
 from app.unit_of_work import UnitOfWork
@@ -158,7 +159,7 @@ def confirm_free(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> Settlemen
         raise SaleClosed("this show has been cancelled", saleStatus="CANCELLED")
     booking_id = uuid.uuid4()
     queries.insert_booking(uow, booking_id, hold, None, audit.fan(user_id))
-    booked = queries.book_seats(uow, hold, booking_id)
+    booked = seat_state.book(uow, hold.show_id, hold.id, hold.seat_ids, booking_id)
     if len(booked) < len(hold.seat_ids):  # cannot happen to a live hold; never book part of one
         uow.rollback()
         raise HoldExpired("this hold has run out; hold the seats again")
@@ -260,7 +261,7 @@ def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditActor)
     booking_id = uuid.uuid4()
     attempt = uow.session.begin_nested()
     queries.insert_booking(uow, booking_id, hold, intent.id, who)
-    booked = queries.book_seats(uow, hold, booking_id)
+    booked = seat_state.book(uow, hold.show_id, hold.id, hold.seat_ids, booking_id)
     if len(booked) < len(hold.seat_ids):
         attempt.rollback()
         return _refund_instead(uow, hold, intent, "HOLD_LAPSED", who)
@@ -275,7 +276,7 @@ def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditActor)
 
 def _refund_instead(uow: UnitOfWork, hold: Any, intent: Intent, reason: str, who: AuditActor) -> Settlement:
     """The money came but the seats cannot be had: release what the hold still has and refund in full."""
-    freed = queries.free_hold_seats(uow, hold.id, hold.show_id)
+    freed = seat_state.free_hold_seats(uow, hold.id, hold.show_id)
     if hold.status == "ACTIVE":
         queries.end_hold(uow, hold.id, "EXPIRED", who, reason)
     followups = Followups(freed_seats={hold.show_id: freed})
@@ -298,7 +299,7 @@ def _settle_cancellation(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditA
     queries.set_payment_status(uow, intent.id, "CANCELED")
     followups = Followups()
     if hold.status == "ACTIVE" and hold.payment_intent_id == intent.id:
-        followups.freed_seats[hold.show_id] = queries.free_hold_seats(uow, hold.id, hold.show_id)
+        followups.freed_seats[hold.show_id] = seat_state.free_hold_seats(uow, hold.id, hold.show_id)
         queries.end_hold(uow, hold.id, "EXPIRED" if not hold.live else "RELEASED", who, "PAYMENT_CANCELED")
     return Settlement("CANCELED", payment_status="canceled", followups=followups)
 
@@ -313,7 +314,7 @@ def expire_hold(uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID) ->
         uow.rollback()
         return None
     if hold.payment_started_at is None:
-        freed = queries.free_hold_seats(uow, hold.id, hold.show_id)
+        freed = seat_state.free_hold_seats(uow, hold.id, hold.show_id)
         queries.end_hold(uow, hold.id, "EXPIRED", audit.SYSTEM, "LAPSED")
         uow.commit()
         return Settlement("CANCELED", followups=Followups(freed_seats={hold.show_id: freed}))
@@ -361,7 +362,7 @@ def end_unpayable_hold(uow: UnitOfWork, hold_id: uuid.UUID, who: AuditActor = au
     if hold is None or hold.status != "ACTIVE" or hold.payment_intent_id is not None:
         uow.rollback()
         return Settlement("PENDING")
-    freed = queries.free_hold_seats(uow, hold.id, hold.show_id)
+    freed = seat_state.free_hold_seats(uow, hold.id, hold.show_id)
     queries.end_hold(uow, hold.id, "RELEASED" if hold.live else "EXPIRED", who, "PAYMENT_REFUSED")
     uow.commit()
     return Settlement("CANCELED", followups=Followups(freed_seats={hold.show_id: freed}))

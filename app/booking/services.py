@@ -9,6 +9,7 @@ from app.booking import queries
 from app.booking.refund_policy import refund_for
 from app.booking.saga import Followups
 from app.errors import BookingNotFound, CancellationNotAllowed
+from app.inventory import seat_state
 from app.notifications.outbox import booking_context, queue_message
 from app.unit_of_work import UnitOfWork
 
@@ -86,19 +87,7 @@ def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> tupl
             "UPDATE bookings SET status = 'CANCELLED', cancelled_at = now(), refund_amount = :r WHERE id = :id",
             {"r": refund, "id": booking_id},
         )
-        freed = uow.execute(
-            """
-            WITH mine AS (
-                SELECT show_id, seat_id FROM show_seats WHERE show_id = :show_id AND booking_id = :id
-                ORDER BY seat_id FOR UPDATE
-            )
-            UPDATE show_seats ss SET status = 'AVAILABLE', booking_id = NULL
-            FROM mine WHERE ss.show_id = mine.show_id AND ss.seat_id = mine.seat_id
-            RETURNING ss.seat_id
-            """,
-            {"show_id": row.show_id, "id": booking_id},
-        )
-        followups.freed_seats[row.show_id] = [r.seat_id for r in freed]
+        followups.freed_seats[row.show_id] = seat_state.free_booking_seats(uow, row.show_id, [booking_id])
         who = audit.fan(user_id)
         audit.record(uow, who, "booking.cancelled", "booking", booking_id, show_id=row.show_id, details={
             "seatIds": list(row.seat_ids), "amount": row.amount, "refundAmount": refund,

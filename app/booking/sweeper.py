@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 
+from app.inventory import seat_state
 from app.unit_of_work import UnitOfWork
 
 
@@ -10,61 +11,14 @@ def release_expired_holds(uow: UnitOfWork, batch: int = 1000) -> tuple[int, dict
     """Expires up to ``batch`` lapsed holds that have no payment in flight and frees their seats,
     in one statement, with one ``hold.expired`` audit row per hold. Returns how many holds ended
     and the seats freed per show."""
-    rows = uow.execute(
-        """
-        WITH expired AS (
-            SELECT id, show_id FROM holds
-            WHERE status = 'ACTIVE' AND expires_at <= now() AND payment_started_at IS NULL
-            ORDER BY expires_at
-            LIMIT :batch
-            FOR UPDATE SKIP LOCKED
-        ), seats AS (
-            SELECT ss.show_id, ss.seat_id FROM show_seats ss
-            JOIN expired e ON ss.hold_id = e.id AND ss.show_id = e.show_id
-            WHERE ss.status = 'HELD'
-            ORDER BY ss.show_id, ss.seat_id
-            FOR UPDATE OF ss
-        ), freed AS (
-            UPDATE show_seats ss SET status = 'AVAILABLE', hold_id = NULL, hold_expires_at = NULL
-            FROM seats WHERE ss.show_id = seats.show_id AND ss.seat_id = seats.seat_id
-            RETURNING ss.show_id, ss.seat_id
-        ), ended AS (
-            UPDATE holds h SET status = 'EXPIRED', ended_at = now()
-            FROM expired WHERE h.id = expired.id
-            RETURNING h.id, h.show_id, h.user_id, h.seat_ids
-        ), audit AS (
-            INSERT INTO audit_log (actor_user_id, actor_kind, action, subject_type, subject_id, show_id, details)
-            SELECT CAST(NULL AS bigint), 'system', 'hold.expired', 'hold', CAST(ended.id AS text), ended.show_id,
-                   jsonb_build_object('seatIds', ended.seat_ids, 'userId', ended.user_id, 'reason', 'LAPSED')
-            FROM ended
-        )
-        SELECT (SELECT count(*) FROM ended) AS ended,
-               (SELECT coalesce(array_agg(show_id), '{}') FROM freed) AS show_ids,
-               (SELECT coalesce(array_agg(seat_id), '{}') FROM freed) AS seat_ids
-        """,
-        {"batch": batch},
-    ).one()
+    ended, freed = seat_state.expire_lapsed_holds(uow, batch)
     uow.commit()
-    return rows.ended, _by_show(zip(rows.show_ids, rows.seat_ids))
+    return ended, _by_show(freed)
 
 
 def free_orphaned_seats(uow: UnitOfWork, batch: int = 5000) -> dict[int, list[str]]:
     """Seats still marked HELD by a hold that has ended (it lapsed and lost only some seats)."""
-    rows = uow.execute(
-        """
-        WITH orphans AS (
-            SELECT ss.show_id, ss.seat_id FROM show_seats ss JOIN holds h ON h.id = ss.hold_id
-            WHERE ss.status = 'HELD' AND h.status IN ('EXPIRED', 'RELEASED') AND ss.hold_expires_at <= now()
-            ORDER BY ss.show_id, ss.seat_id
-            LIMIT :batch
-            FOR UPDATE OF ss SKIP LOCKED
-        )
-        UPDATE show_seats ss SET status = 'AVAILABLE', hold_id = NULL, hold_expires_at = NULL
-        FROM orphans WHERE ss.show_id = orphans.show_id AND ss.seat_id = orphans.seat_id
-        RETURNING ss.show_id, ss.seat_id
-        """,
-        {"batch": batch},
-    ).all()
+    rows = seat_state.free_orphaned_seats(uow, batch)
     uow.commit()
     return _by_show(rows)
 

@@ -9,7 +9,7 @@ import orjson
 
 from app.catalog.layout import SeatSpec
 from app.errors import ValidationFailed
-from app.inventory.queries import create_show_seats
+from app.inventory.seat_state import create_show_seats
 from app.unit_of_work import UnitOfWork
 
 DEFAULT_REFUND_POLICY: dict[str, Any] = {

@@ -1,23 +1,16 @@
-"""Every statement that reads or changes seat state. The hot paths are here, in plain SQL.
-
-Seat state changes only through conditional updates: a seat is taken only if it
-is AVAILABLE, or HELD by a hold whose time ran out (so correctness never waits
-for a sweeper). Rows are locked in seat-id order so that overlapping requests
-queue behind each other instead of deadlocking.
+"""Reads and locks of the hold path, and ending a hold. Seats change only in
+``app/inventory/seat_state.py``, which also holds the hold hot path (one statement).
 """
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row
 
 from app.audit import log as audit
+from app.inventory import seat_state
 from app.unit_of_work import UnitOfWork
-
-# A seat is free to take if it is AVAILABLE or its hold has lapsed.
-SEAT_IS_FREE = "(status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= now()))"
 
 
 def lock_user_show(uow: UnitOfWork, user_id: int, show_id: int) -> Row[Any] | None:
@@ -32,97 +25,6 @@ def lock_user_show(uow: UnitOfWork, user_id: int, show_id: int) -> Row[Any] | No
         """,
         {"show_id": show_id, "user_id": user_id, "show_key": show_id % 2**31, "user_key": user_id % 2**31},
     ).first()
-
-
-class HoldAttempt:
-    """What :func:`hold_free_seats` did: the hold row (None when the show is not on sale or the
-    user is over the cap), the seats of the show the user already had (held or booked), and the
-    seats it took."""
-
-    __slots__ = ("hold", "already_has", "taken")
-
-    def __init__(self, hold: Row[Any] | None, already_has: int, taken: list[str]) -> None:
-        self.hold, self.already_has, self.taken = hold, already_has, taken
-
-
-def hold_free_seats(
-    uow: UnitOfWork, hold_id: uuid.UUID, user_id: int, show_id: int, seat_ids: list[str], ttl_seconds: int,
-    max_seats: int,
-) -> HoldAttempt:
-    """One statement: creates the hold, priced from the show's tiers, only while the show is on
-    sale and the user stays within ``max_seats`` for it, and marks those of ``seat_ids`` that are
-    free as HELD by it. The caller keeps the hold only if every seat was taken.
-
-    The cap counts the seats the user holds (live holds, and paying holds whatever their expiry:
-    their seats stay protected) plus the seats of their confirmed bookings for the show, so paying
-    for seats does not make room for more. Run after :func:`lock_user_show` in the same
-    transaction: this statement's snapshot then sees every hold and booking the user's earlier
-    requests committed (a hold becomes a booking in one transaction, so a seat never counts twice
-    or not at all). Holds whose seats are taken over after they lapsed are marked EXPIRED here too,
-    so the holds table keeps agreeing with the seats.
-
-    The audit rows are written here too: ``hold.created`` only when every seat was taken (the
-    caller rolls back otherwise, which would remove it anyway), and ``hold.expired`` for each
-    lapsed hold that lost seats.
-    """
-    row = uow.execute(
-        f"""
-        WITH mine AS (
-            SELECT (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM holds
-                     WHERE user_id = :user_id AND show_id = :show_id AND status = 'ACTIVE'
-                       AND (expires_at > now() OR payment_started_at IS NOT NULL))
-                 + (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM bookings
-                     WHERE user_id = :user_id AND show_id = :show_id AND status = 'CONFIRMED') AS held
-        ), h AS (
-            INSERT INTO holds (id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at)
-            SELECT :hold_id, s.id, :user_id, :seat_ids,
-                   (SELECT coalesce(sum(p.price), 0)
-                      FROM venue_seats vs JOIN show_prices p ON p.show_id = s.id AND p.tier = vs.tier
-                     WHERE vs.venue_id = s.venue_id AND vs.seat_id = ANY(:seat_ids)),
-                   s.currency, now(), now() + make_interval(secs => :ttl)
-            FROM shows s, mine
-            WHERE s.id = :show_id AND s.status = 'SCHEDULED'
-              AND now() >= s.sale_opens_at AND now() < s.sale_closes_at
-              AND mine.held + cardinality(CAST(:seat_ids AS text[])) <= :max_seats
-            RETURNING created_at, expires_at, amount, currency
-        ), candidates AS (
-            SELECT show_id, seat_id, hold_id AS lapsed_hold_id
-            FROM show_seats
-            WHERE show_id = :show_id AND seat_id = ANY(:seat_ids) AND {SEAT_IS_FREE}
-              AND EXISTS (SELECT 1 FROM h)
-            ORDER BY seat_id
-            FOR UPDATE
-        ), taken AS (
-            UPDATE show_seats ss
-            SET status = 'HELD', hold_id = :hold_id, hold_expires_at = (SELECT expires_at FROM h)
-            FROM candidates c
-            WHERE ss.show_id = c.show_id AND ss.seat_id = c.seat_id
-            RETURNING ss.seat_id, c.lapsed_hold_id
-        ), lapsed AS (
-            UPDATE holds SET status = 'EXPIRED', ended_at = now()
-            WHERE id IN (SELECT lapsed_hold_id FROM taken) AND status = 'ACTIVE' AND expires_at <= now()
-            RETURNING id, show_id, user_id, seat_ids
-        ), audit AS (
-            INSERT INTO audit_log {audit.COLUMNS}
-            SELECT CAST(:user_id AS bigint), 'fan', 'hold.created', 'hold', CAST(:hold_id AS text),
-                   CAST(:show_id AS bigint),
-                   jsonb_build_object('seatIds', CAST(:seat_ids AS text[]), 'amount', h.amount,
-                                      'currency', h.currency, 'expiresAt', h.expires_at)
-            FROM h WHERE (SELECT count(*) FROM taken) = cardinality(CAST(:seat_ids AS text[]))
-            UNION ALL
-            SELECT CAST(NULL AS bigint), 'system', 'hold.expired', 'hold', CAST(l.id AS text), l.show_id,
-                   jsonb_build_object('seatIds', l.seat_ids, 'userId', l.user_id, 'reason', 'LAPSED',
-                                      'seatsTakenBy', CAST(:hold_id AS text))
-            FROM lapsed l
-        )
-        SELECT mine.held, h.created_at, h.expires_at, h.amount, h.currency,
-               ARRAY(SELECT seat_id FROM taken) AS taken
-        FROM mine LEFT JOIN h ON true
-        """,
-        {"hold_id": hold_id, "user_id": user_id, "show_id": show_id, "seat_ids": seat_ids, "ttl": ttl_seconds,
-         "max_seats": max_seats},
-    ).one()
-    return HoldAttempt(row if row.expires_at is not None else None, row.held, list(row.taken))
 
 
 def existing_seat_ids(uow: UnitOfWork, show_id: int, seat_ids: list[str]) -> set[str]:
@@ -186,33 +88,5 @@ def release_hold(uow: UnitOfWork, hold_id: uuid.UUID, user_id: int) -> list[str]
     ).first()
     if ended is None:
         return None
-    rows = uow.execute(
-        """
-        WITH mine AS (
-            SELECT show_id, seat_id FROM show_seats
-            WHERE show_id = :show_id AND hold_id = :hold_id AND status = 'HELD'
-            ORDER BY seat_id
-            FOR UPDATE
-        )
-        UPDATE show_seats ss SET status = 'AVAILABLE', hold_id = NULL, hold_expires_at = NULL
-        FROM mine WHERE ss.show_id = mine.show_id AND ss.seat_id = mine.seat_id
-        RETURNING ss.seat_id
-        """,
-        {"show_id": ended.show_id, "hold_id": hold_id},
-    )
-    return [r.seat_id for r in rows]
+    return seat_state.free_hold_seats(uow, hold_id, ended.show_id)
 
-
-def create_show_seats(uow: UnitOfWork, show_id: int, venue_id: int) -> int:
-    """Every seat of the venue's layout joins the show: AVAILABLE, or BLOCKED (a kill) if never sold."""
-    return uow.execute(
-        """
-        INSERT INTO show_seats (show_id, seat_id, venue_id, status, block_kind)
-        SELECT :show_id, seat_id, venue_id,
-               CASE WHEN sellable THEN 'AVAILABLE' ELSE 'BLOCKED' END,
-               CASE WHEN sellable THEN NULL ELSE 'KILL' END
-        FROM venue_seats WHERE venue_id = :venue_id
-        ON CONFLICT DO NOTHING
-        """,
-        {"show_id": show_id, "venue_id": venue_id},
-    ).rowcount

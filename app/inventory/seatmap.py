@@ -25,16 +25,14 @@ from typing import Any
 import orjson
 
 from app.errors import NotFound, ShowNotFound
+from app.inventory.seat_state import SEAT_IS_FREE
 from app.unit_of_work import UnitOfWork
 
 STATUS_CODES = {"AVAILABLE": "A", "HELD": "H", "BOOKED": "B"}
 _STATUS_TAIL = {code: orjson.dumps(status) + b"}" for status, code in STATUS_CODES.items()}
-# One letter per seat; a held seat whose hold has lapsed reads A(VAILABLE). A seat the box office took
-# out of sale reads B: fans see it as not for sale, within the contract's three states.
-EFFECTIVE_CODE = (
-    "CASE WHEN status IN ('BOOKED', 'BLOCKED') THEN 'B' WHEN status = 'HELD' AND hold_expires_at > now() THEN 'H'"
-    " ELSE 'A' END"
-)
+# One letter per seat: a free seat (AVAILABLE, or HELD by a hold that has lapsed) reads A. A seat the box
+# office took out of sale reads B: fans see it as not for sale, within the contract's three states.
+EFFECTIVE_CODE = f"CASE WHEN {SEAT_IS_FREE} THEN 'A' WHEN status = 'HELD' THEN 'H' ELSE 'B' END"
 LAYOUT_CACHE_SIZE = 16
 
 

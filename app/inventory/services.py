@@ -13,7 +13,7 @@ from app.errors import (
     AdmissionRequired, HoldNotActive, HoldNotFound, InvalidToken, SaleClosed, SeatLimitExceeded, SeatsUnavailable,
     ShowNotFound, ValidationFailed,
 )
-from app.inventory import queries
+from app.inventory import queries, seat_state
 from app.inventory.hints import SeatHints
 from app.unit_of_work import UnitOfWork
 
@@ -112,7 +112,7 @@ def hold_seats(
         raise SeatsUnavailable("some of those seats are already taken", seatIds=doomed)
 
     hold_id = uuid.uuid4()
-    attempt = queries.hold_free_seats(
+    attempt = seat_state.hold_free_seats(
         uow, hold_id, user_id, show_id, seat_ids, limits.ttl_seconds, limits.max_held_seats_per_user_show
     )
     hold = attempt.hold

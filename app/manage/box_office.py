@@ -1,8 +1,8 @@
 """The box office's view of a show: who holds or booked each seat, and seats taken out of sale.
 
 Blocking takes only free seats (AVAILABLE, or HELD by a hold that has lapsed), all or
-nothing, with the same row locks in seat order as holds, so it never races a fan's hold
-into a double sale.
+nothing, through ``app/inventory/seat_state.py``, with the same row locks in seat order as
+holds, so it never races a fan's hold into a double sale.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from app.audit import log as audit
 from app.booking.queries import REFUND_SUMMARY_JOIN
 from app.errors import SeatsUnavailable, ShowCancelled, ValidationFailed
+from app.inventory import seat_state
 from app.inventory.seatmap import SectionNotFound
 from app.manage import access
 from app.manage.access import Actor
@@ -45,17 +46,16 @@ def seat_states(uow: UnitOfWork, actor: Actor, show_id: int, section: str | None
     elif section not in names:
         raise SectionNotFound(f"show {show_id} has no section {section[:40]!r}")
     rows = uow.execute(
-        """
+        f"""
         SELECT vs.seat_id, vs.row, vs.number, vs.x, vs.y, vs.tier, vs.accessible, vs.companion, p.price,
-               CASE WHEN ss.status = 'HELD' AND ss.hold_expires_at <= now() THEN 'AVAILABLE' ELSE ss.status END
-                   AS status,
+               CASE WHEN {seat_state.seat_is_free('ss')} THEN 'AVAILABLE' ELSE ss.status END AS status,
                ss.block_kind, h.id AS hold_id, h.expires_at AS hold_expires_at, h.payment_started_at,
                hu.id AS holder_id, hu.name AS holder_name, hu.email AS holder_email,
                b.id AS booking_id, bu.id AS booker_id, bu.name AS booker_name, bu.email AS booker_email
         FROM venue_seats vs
         JOIN show_seats ss ON ss.show_id = :show AND ss.venue_id = vs.venue_id AND ss.seat_id = vs.seat_id
         LEFT JOIN show_prices p ON p.show_id = :show AND p.tier = vs.tier
-        LEFT JOIN holds h ON h.id = ss.hold_id AND ss.hold_expires_at > now()
+        LEFT JOIN holds h ON h.id = ss.hold_id AND NOT {seat_state.seat_hold_lapsed('ss')}
         LEFT JOIN users hu ON hu.id = h.user_id
         LEFT JOIN bookings b ON b.id = ss.booking_id
         LEFT JOIN users bu ON bu.id = b.user_id
@@ -102,34 +102,7 @@ def block_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequence[
     if show.status == "CANCELLED":
         raise ShowCancelled("this show is cancelled")
     wanted = _check_seat_ids(uow, show_id, seat_ids)
-    rows = uow.execute(
-        f"""
-        WITH candidates AS (
-            SELECT show_id, seat_id, hold_id AS lapsed_hold_id FROM show_seats
-            WHERE show_id = :show AND seat_id = ANY(:ids)
-              AND (status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= now()) OR status = 'BLOCKED')
-            ORDER BY seat_id FOR UPDATE
-        ), taken AS (
-            UPDATE show_seats ss SET status = 'BLOCKED', block_kind = :kind, hold_id = NULL, hold_expires_at = NULL
-            FROM candidates c WHERE ss.show_id = c.show_id AND ss.seat_id = c.seat_id
-            RETURNING ss.seat_id, c.lapsed_hold_id
-        ), lapsed AS (
-            UPDATE holds SET status = 'EXPIRED', ended_at = now()
-            WHERE id IN (SELECT lapsed_hold_id FROM taken) AND status = 'ACTIVE' AND expires_at <= now()
-              AND payment_started_at IS NULL
-            RETURNING id, show_id, user_id, seat_ids
-        ), audit AS (
-            INSERT INTO audit_log {audit.COLUMNS}
-            SELECT CAST(NULL AS bigint), 'system', 'hold.expired', 'hold', CAST(l.id AS text), l.show_id,
-                   jsonb_build_object('seatIds', l.seat_ids, 'userId', l.user_id, 'reason', 'LAPSED',
-                                      'seatsTakenBy', 'box office')
-            FROM lapsed l
-        )
-        SELECT seat_id FROM taken
-        """,
-        {"show": show_id, "ids": wanted, "kind": kind},
-    )
-    got = {r.seat_id for r in rows}
+    got = seat_state.block_free_seats(uow, show_id, wanted, kind)
     missing = [s for s in wanted if s not in got]
     if missing:
         uow.rollback()
@@ -147,20 +120,7 @@ def unblock_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequenc
     if show.status == "CANCELLED":
         raise ShowCancelled("this show is cancelled")
     wanted = _check_seat_ids(uow, show_id, seat_ids)
-    freed = list(uow.execute(
-        """
-        WITH mine AS (
-            SELECT ss.show_id, ss.seat_id FROM show_seats ss
-            JOIN venue_seats vs ON vs.venue_id = ss.venue_id AND vs.seat_id = ss.seat_id
-            WHERE ss.show_id = :show AND ss.seat_id = ANY(:ids) AND ss.status = 'BLOCKED' AND vs.sellable
-            ORDER BY ss.seat_id FOR UPDATE OF ss
-        )
-        UPDATE show_seats ss SET status = 'AVAILABLE', block_kind = NULL
-        FROM mine WHERE ss.show_id = mine.show_id AND ss.seat_id = mine.seat_id
-        RETURNING ss.seat_id
-        """,
-        {"show": show_id, "ids": wanted},
-    ).scalars())
+    freed = seat_state.unblock(uow, show_id, wanted)
     if freed:
         audit.record(uow, audit.manager(actor), "seats.released", "show", show_id, show_id=show_id,
                      details={"seatIds": sorted(freed)})

@@ -22,6 +22,7 @@ from typing import Any
 from app.audit import log as audit
 from app.booking import queries as booking_queries
 from app.booking.saga import Followups, end_paying_hold
+from app.inventory import seat_state
 from app.manage import access
 from app.manage.access import Actor
 from app.notifications.outbox import booking_context, queue_message
@@ -84,32 +85,6 @@ def progress(uow: UnitOfWork, show_id: int) -> dict[str, Any]:
     }
 
 
-def _release_unpaid_holds(uow: UnitOfWork, show_id: int) -> Followups:
-    rows = uow.execute(
-        f"""
-        WITH ended AS (
-            UPDATE holds SET status = 'RELEASED', ended_at = now()
-            WHERE show_id = :s AND status = 'ACTIVE' AND payment_started_at IS NULL
-            RETURNING id, user_id, seat_ids
-        ), audit AS (
-            INSERT INTO audit_log {audit.COLUMNS}
-            SELECT CAST(NULL AS bigint), 'system', 'hold.released', 'hold', CAST(ended.id AS text), CAST(:s AS bigint),
-                   jsonb_build_object('seatIds', ended.seat_ids, 'userId', ended.user_id, 'reason', 'SHOW_CANCELLED')
-            FROM ended
-        ), seats AS (
-            SELECT show_id, seat_id FROM show_seats
-            WHERE show_id = :s AND status = 'HELD' AND hold_id IN (SELECT id FROM ended)
-            ORDER BY seat_id FOR UPDATE
-        )
-        UPDATE show_seats ss SET status = 'AVAILABLE', hold_id = NULL, hold_expires_at = NULL
-        FROM seats WHERE ss.show_id = seats.show_id AND ss.seat_id = seats.seat_id
-        RETURNING ss.seat_id
-        """,
-        {"s": show_id},
-    )
-    return Followups(freed_seats={show_id: [r.seat_id for r in rows]})
-
-
 def _paying_holds(uow: UnitOfWork, show_id: int) -> list[uuid.UUID]:
     return list(uow.execute(
         "SELECT id FROM holds WHERE show_id = :s AND status = 'ACTIVE' AND payment_started_at IS NOT NULL",
@@ -146,19 +121,7 @@ def _cancel_bookings(uow: UnitOfWork, show_id: int, reason: str | None) -> tuple
         """,
         {"ids": ids},
     )
-    freed = uow.execute(
-        """
-        WITH theirs AS (
-            SELECT show_id, seat_id FROM show_seats WHERE show_id = :s AND booking_id = ANY(:ids)
-            ORDER BY seat_id FOR UPDATE
-        )
-        UPDATE show_seats ss SET status = 'AVAILABLE', booking_id = NULL
-        FROM theirs WHERE ss.show_id = theirs.show_id AND ss.seat_id = theirs.seat_id
-        RETURNING ss.seat_id
-        """,
-        {"s": show_id, "ids": ids},
-    )
-    followups.freed_seats[show_id] = [r.seat_id for r in freed]
+    followups.freed_seats[show_id] = seat_state.free_booking_seats(uow, show_id, ids)
     for b in batch:
         if b.amount > 0:
             refund_id = booking_queries.insert_refund(uow, b.payment_intent_id, b.amount, "SHOW_CANCELLED", b.id,
@@ -213,7 +176,7 @@ def work(uow: UnitOfWork, gateway: PaymentGateway, show_id: int, run_followups, 
     if show is None or show.status != "CANCELLED":
         uow.rollback()
         return True
-    followups = _release_unpaid_holds(uow, show_id)
+    followups = Followups(freed_seats={show_id: seat_state.release_unpaid_holds(uow, show_id)})
     uow.commit()
     run_followups(followups)
     finished = False

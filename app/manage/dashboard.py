@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import redis
 
+from app.inventory import seat_state
 from app.manage import access
 from app.manage.access import Actor
 from app.unit_of_work import UnitOfWork
@@ -55,7 +56,7 @@ def _compute(uow: UnitOfWork, show: Any, client: redis.Redis | None) -> dict[str
     counts = {r.status: r.n for r in uow.execute(
         "SELECT status, count(*) AS n FROM show_seats WHERE show_id = :s GROUP BY status", {"s": show_id})}
     lapsed = uow.execute(
-        "SELECT count(*) FROM show_seats WHERE show_id = :s AND status = 'HELD' AND hold_expires_at <= now()",
+        f"SELECT count(*) FROM show_seats WHERE show_id = :s AND {seat_state.seat_hold_lapsed()}",
         {"s": show_id},
     ).scalar_one()
     money = uow.execute(

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from app.catalog.layout import SeatSpec
+from app.inventory import seat_state
 from app.manage.access import Actor, owned
 from app.text import single_line
 from app.unit_of_work import UnitOfWork
@@ -78,7 +79,7 @@ def scheduled_shows_missing_tiers(uow: UnitOfWork, venue_id: int, tiers: Sequenc
 
 
 def remove_seats(uow: UnitOfWork, venue_id: int, seat_ids: Sequence[str]) -> None:
-    uow.execute("DELETE FROM show_seats WHERE venue_id = :v AND seat_id = ANY(:ids)", {"v": venue_id, "ids": list(seat_ids)})
+    seat_state.remove_layout_seats(uow, venue_id, seat_ids)
     uow.execute("DELETE FROM venue_seats WHERE venue_id = :v AND seat_id = ANY(:ids)", {"v": venue_id, "ids": list(seat_ids)})
 
 
@@ -103,41 +104,6 @@ def update_seats(uow: UnitOfWork, venue_id: int, seats: Sequence[tuple[int, Seat
         WHERE vs.venue_id = :v AND vs.seat_id = t.seat_id
         """,
         dict(zip(names, (list(c) for c in columns)), v=venue_id),
-    )
-
-
-def sync_show_seats(uow: UnitOfWork, venue_id: int) -> None:
-    """Scheduled shows get the venue's new seats, and follow it when a seat stops or starts being sellable."""
-    uow.execute(
-        """
-        INSERT INTO show_seats (show_id, seat_id, venue_id, status, block_kind)
-        SELECT s.id, vs.seat_id, vs.venue_id,
-               CASE WHEN vs.sellable THEN 'AVAILABLE' ELSE 'BLOCKED' END,
-               CASE WHEN vs.sellable THEN NULL ELSE 'KILL' END
-        FROM shows s JOIN venue_seats vs ON vs.venue_id = s.venue_id
-        WHERE s.venue_id = :v AND s.status = 'SCHEDULED'
-        ON CONFLICT DO NOTHING
-        """,
-        {"v": venue_id},
-    )
-    uow.execute(
-        """
-        UPDATE show_seats ss SET status = 'BLOCKED', block_kind = 'KILL'
-        FROM venue_seats vs, shows s
-        WHERE vs.venue_id = ss.venue_id AND vs.seat_id = ss.seat_id AND s.id = ss.show_id
-          AND ss.venue_id = :v AND s.status = 'SCHEDULED' AND NOT vs.sellable AND ss.status = 'AVAILABLE'
-        """,
-        {"v": venue_id},
-    )
-    uow.execute(
-        """
-        UPDATE show_seats ss SET status = 'AVAILABLE', block_kind = NULL
-        FROM venue_seats vs, shows s
-        WHERE vs.venue_id = ss.venue_id AND vs.seat_id = ss.seat_id AND s.id = ss.show_id
-          AND ss.venue_id = :v AND s.status = 'SCHEDULED' AND vs.sellable
-          AND ss.status = 'BLOCKED' AND ss.block_kind = 'KILL'
-        """,
-        {"v": venue_id},
     )
 
 

@@ -13,6 +13,7 @@ from app.catalog import queries as catalog_queries
 from app.catalog.layout import SeatSpec
 from app.catalog.scheduling import add_layout
 from app.errors import CityNotFound, LayoutInUse, ValidationFailed, VenueExists
+from app.inventory import seat_state
 from app.manage import access, queries
 from app.manage.access import Actor
 from app.manage.layouts import MAX_SEATS, LayoutRejected, LineError, RowBlock, build_block, outside_drawn_area
@@ -129,7 +130,7 @@ def apply_layout(uow: UnitOfWork, actor: Actor, venue_id: int, seats: Sequence[S
     queries.update_seats(uow, venue_id, staying)
     added = [(ordinal, seat) for ordinal, seat in enumerate(seats) if seat.seat_id not in old]
     add_layout(uow, venue_id, [s for _, s in added], [o for o, _ in added])
-    queries.sync_show_seats(uow, venue_id)
+    seat_state.follow_layout(uow, venue_id)
     modified = [s.seat_id for s in seats if s.seat_id in old and old[s.seat_id] != s]
     summary = {"seats": len(seats), "added": len(added), "removed": len(removed), "changed": len(modified)}
     if added or removed or modified or [s.seat_id for s in seats] != list(old):

@@ -1,0 +1,428 @@
+"""The one writer of seat state: every change to ``show_seats`` is a named operation here.
+
+A show's seat is AVAILABLE; HELD by one hold until ``hold_expires_at`` (``'infinity'`` while the
+hold's payment may still succeed); BOOKED by one booking; or BLOCKED by the box office
+(``block_kind`` KILL, never sold, or HOUSE, kept for the house). The table's checks keep those
+columns in step with the status.
+
+Every change is a conditional update that names the state a seat must be in, so of two requests
+for one seat at most one gets it. Rows are locked in seat-id order so that overlapping requests
+queue behind each other instead of deadlocking. A seat whose hold has lapsed is free at once
+(:data:`SEAT_IS_FREE`): correctness never waits for the sweeper, which only tidies up.
+
+Statements that change holds in the same breath as seats (a new hold taking its seats, the box
+office taking seats over from lapsed holds, the sweeper expiring holds, a cancelled show releasing
+its unpaid holds) are here whole, so that each stays one statement and one round trip.
+``tests/unit/test_seat_state_writer.py`` fails if any other module writes ``show_seats``.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
+
+from app.audit import log as audit
+from app.unit_of_work import UnitOfWork
+
+
+def seat_hold_lapsed(seat: str = "") -> str:
+    """SQL: the seat is HELD by a hold whose time has run out. ``seat``: the table's alias, if any."""
+    c = f"{seat}." if seat else ""
+    return f"({c}status = 'HELD' AND {c}hold_expires_at <= now())"
+
+
+def seat_is_free(seat: str = "") -> str:
+    """SQL: the seat may be taken: AVAILABLE, or HELD by a hold that has lapsed.
+    ``seat``: the table's alias, where another joined table has a ``status`` too."""
+    c = f"{seat}." if seat else ""
+    return f"({c}status = 'AVAILABLE' OR {seat_hold_lapsed(seat)})"
+
+
+SEAT_IS_FREE = seat_is_free()
+
+# Frees the HELD seats a statement locked in its CTE ``held`` (show_id, seat_id), returning them.
+_FREE_HELD = """
+    UPDATE show_seats ss SET status = 'AVAILABLE', hold_id = NULL, hold_expires_at = NULL
+    FROM held WHERE ss.show_id = held.show_id AND ss.seat_id = held.seat_id
+    RETURNING ss.show_id, ss.seat_id
+"""
+
+
+# ---------------------------------------------------------------- holds take, protect and free seats
+
+
+class HoldAttempt:
+    """What :func:`hold_free_seats` did: the hold row (None when the show is not on sale or the
+    user is over the cap), the seats of the show the user already had (held or booked), and the
+    seats it took."""
+
+    __slots__ = ("hold", "already_has", "taken")
+
+    def __init__(self, hold: Row[Any] | None, already_has: int, taken: list[str]) -> None:
+        self.hold, self.already_has, self.taken = hold, already_has, taken
+
+
+def hold_free_seats(
+    uow: UnitOfWork, hold_id: uuid.UUID, user_id: int, show_id: int, seat_ids: list[str], ttl_seconds: int,
+    max_seats: int,
+) -> HoldAttempt:
+    """One statement: creates the hold, priced from the show's tiers, only while the show is on
+    sale and the user stays within ``max_seats`` for it, and marks those of ``seat_ids`` that are
+    free as HELD by it. The caller keeps the hold only if every seat was taken.
+
+    The cap counts the seats the user holds (live holds, and paying holds whatever their expiry:
+    their seats stay protected) plus the seats of their confirmed bookings for the show, so paying
+    for seats does not make room for more. Run after ``inventory.queries.lock_user_show`` in the
+    same transaction: this statement's snapshot then sees every hold and booking the user's earlier
+    requests committed (a hold becomes a booking in one transaction, so a seat never counts twice
+    or not at all). Holds whose seats are taken over after they lapsed are marked EXPIRED here too,
+    so the holds table keeps agreeing with the seats.
+
+    The audit rows are written here too: ``hold.created`` only when every seat was taken (the
+    caller rolls back otherwise, which would remove it anyway), and ``hold.expired`` for each
+    lapsed hold that lost seats.
+    """
+    row = uow.execute(
+        f"""
+        WITH mine AS (
+            SELECT (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM holds
+                     WHERE user_id = :user_id AND show_id = :show_id AND status = 'ACTIVE'
+                       AND (expires_at > now() OR payment_started_at IS NOT NULL))
+                 + (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM bookings
+                     WHERE user_id = :user_id AND show_id = :show_id AND status = 'CONFIRMED') AS held
+        ), h AS (
+            INSERT INTO holds (id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at)
+            SELECT :hold_id, s.id, :user_id, :seat_ids,
+                   (SELECT coalesce(sum(p.price), 0)
+                      FROM venue_seats vs JOIN show_prices p ON p.show_id = s.id AND p.tier = vs.tier
+                     WHERE vs.venue_id = s.venue_id AND vs.seat_id = ANY(:seat_ids)),
+                   s.currency, now(), now() + make_interval(secs => :ttl)
+            FROM shows s, mine
+            WHERE s.id = :show_id AND s.status = 'SCHEDULED'
+              AND now() >= s.sale_opens_at AND now() < s.sale_closes_at
+              AND mine.held + cardinality(CAST(:seat_ids AS text[])) <= :max_seats
+            RETURNING created_at, expires_at, amount, currency
+        ), candidates AS (
+            SELECT show_id, seat_id, hold_id AS lapsed_hold_id
+            FROM show_seats
+            WHERE show_id = :show_id AND seat_id = ANY(:seat_ids) AND {SEAT_IS_FREE}
+              AND EXISTS (SELECT 1 FROM h)
+            ORDER BY seat_id
+            FOR UPDATE
+        ), taken AS (
+            UPDATE show_seats ss
+            SET status = 'HELD', hold_id = :hold_id, hold_expires_at = (SELECT expires_at FROM h)
+            FROM candidates c
+            WHERE ss.show_id = c.show_id AND ss.seat_id = c.seat_id
+            RETURNING ss.seat_id, c.lapsed_hold_id
+        ), lapsed AS (
+            UPDATE holds SET status = 'EXPIRED', ended_at = now()
+            WHERE id IN (SELECT lapsed_hold_id FROM taken) AND status = 'ACTIVE' AND expires_at <= now()
+            RETURNING id, show_id, user_id, seat_ids
+        ), audit AS (
+            INSERT INTO audit_log {audit.COLUMNS}
+            SELECT CAST(:user_id AS bigint), 'fan', 'hold.created', 'hold', CAST(:hold_id AS text),
+                   CAST(:show_id AS bigint),
+                   jsonb_build_object('seatIds', CAST(:seat_ids AS text[]), 'amount', h.amount,
+                                      'currency', h.currency, 'expiresAt', h.expires_at)
+            FROM h WHERE (SELECT count(*) FROM taken) = cardinality(CAST(:seat_ids AS text[]))
+            UNION ALL
+            SELECT CAST(NULL AS bigint), 'system', 'hold.expired', 'hold', CAST(l.id AS text), l.show_id,
+                   jsonb_build_object('seatIds', l.seat_ids, 'userId', l.user_id, 'reason', 'LAPSED',
+                                      'seatsTakenBy', CAST(:hold_id AS text))
+            FROM lapsed l
+        )
+        SELECT mine.held, h.created_at, h.expires_at, h.amount, h.currency,
+               ARRAY(SELECT seat_id FROM taken) AS taken
+        FROM mine LEFT JOIN h ON true
+        """,
+        {"hold_id": hold_id, "user_id": user_id, "show_id": show_id, "seat_ids": seat_ids, "ttl": ttl_seconds,
+         "max_seats": max_seats},
+    ).one()
+    return HoldAttempt(row if row.expires_at is not None else None, row.held, list(row.taken))
+
+
+def protect_while_paying(uow: UnitOfWork, hold_id: uuid.UUID, show_id: int) -> int:
+    """Rule 4: while a payment may still succeed, the hold's seats cannot lapse. Returns how many."""
+    return uow.execute(
+        """
+        WITH mine AS (
+            SELECT show_id, seat_id FROM show_seats
+            WHERE show_id = :show_id AND hold_id = :hold_id AND status = 'HELD'
+            ORDER BY seat_id FOR UPDATE
+        )
+        UPDATE show_seats ss SET hold_expires_at = 'infinity'
+        FROM mine WHERE ss.show_id = mine.show_id AND ss.seat_id = mine.seat_id
+        """,
+        {"show_id": show_id, "hold_id": hold_id},
+    ).rowcount
+
+
+def unprotect(uow: UnitOfWork, hold_id: uuid.UUID, show_id: int, expires_at: datetime) -> None:
+    """Undoes :func:`protect_while_paying`: the hold's seats lapse at ``expires_at`` (the hold's) again."""
+    uow.execute(
+        """
+        WITH mine AS (
+            SELECT show_id, seat_id FROM show_seats
+            WHERE show_id = :show_id AND hold_id = :hold_id AND status = 'HELD'
+            ORDER BY seat_id FOR UPDATE
+        )
+        UPDATE show_seats ss SET hold_expires_at = :expires_at
+        FROM mine WHERE ss.show_id = mine.show_id AND ss.seat_id = mine.seat_id
+        """,
+        {"show_id": show_id, "hold_id": hold_id, "expires_at": expires_at},
+    )
+
+
+def book(uow: UnitOfWork, show_id: int, hold_id: uuid.UUID, seat_ids: Sequence[str], booking_id: uuid.UUID) -> list[str]:
+    """Books the hold's seats that are still its own, or free again after it lapsed; returns those it got."""
+    rows = uow.execute(
+        f"""
+        WITH candidates AS (
+            SELECT show_id, seat_id FROM show_seats
+            WHERE show_id = :show_id AND seat_id = ANY(:seat_ids)
+              AND ((status = 'HELD' AND hold_id = :hold_id) OR {SEAT_IS_FREE})
+            ORDER BY seat_id FOR UPDATE
+        )
+        UPDATE show_seats ss
+        SET status = 'BOOKED', booking_id = :booking_id, hold_id = NULL, hold_expires_at = NULL
+        FROM candidates c WHERE ss.show_id = c.show_id AND ss.seat_id = c.seat_id
+        RETURNING ss.seat_id
+        """,
+        {"show_id": show_id, "seat_ids": list(seat_ids), "hold_id": hold_id, "booking_id": booking_id},
+    )
+    return [r.seat_id for r in rows]
+
+
+def free_hold_seats(uow: UnitOfWork, hold_id: uuid.UUID, show_id: int) -> list[str]:
+    """Frees the seats the hold still holds (a lapsed hold may have lost some); returns them."""
+    rows = uow.execute(
+        f"""
+        WITH held AS (
+            SELECT show_id, seat_id FROM show_seats
+            WHERE show_id = :show_id AND hold_id = :hold_id AND status = 'HELD'
+            ORDER BY seat_id FOR UPDATE
+        )
+        {_FREE_HELD}
+        """,
+        {"show_id": show_id, "hold_id": hold_id},
+    )
+    return [r.seat_id for r in rows]
+
+
+# The sweeper's statement, whole (benchmarks run its text by hand): expires up to :batch lapsed
+# holds that have no payment in flight, frees their seats, one ``hold.expired`` audit row per hold.
+EXPIRE_LAPSED_HOLDS = f"""
+        WITH expired AS (
+            SELECT id, show_id FROM holds
+            WHERE status = 'ACTIVE' AND expires_at <= now() AND payment_started_at IS NULL
+            ORDER BY expires_at
+            LIMIT :batch
+            FOR UPDATE SKIP LOCKED
+        ), held AS (
+            SELECT ss.show_id, ss.seat_id FROM show_seats ss
+            JOIN expired e ON ss.hold_id = e.id AND ss.show_id = e.show_id
+            WHERE ss.status = 'HELD'
+            ORDER BY ss.show_id, ss.seat_id
+            FOR UPDATE OF ss
+        ), freed AS ({_FREE_HELD}), ended AS (
+            UPDATE holds h SET status = 'EXPIRED', ended_at = now()
+            FROM expired WHERE h.id = expired.id
+            RETURNING h.id, h.show_id, h.user_id, h.seat_ids
+        ), audit AS (
+            INSERT INTO audit_log (actor_user_id, actor_kind, action, subject_type, subject_id, show_id, details)
+            SELECT CAST(NULL AS bigint), 'system', 'hold.expired', 'hold', CAST(ended.id AS text), ended.show_id,
+                   jsonb_build_object('seatIds', ended.seat_ids, 'userId', ended.user_id, 'reason', 'LAPSED')
+            FROM ended
+        )
+        SELECT (SELECT count(*) FROM ended) AS ended,
+               (SELECT coalesce(array_agg(show_id), '{{}}') FROM freed) AS show_ids,
+               (SELECT coalesce(array_agg(seat_id), '{{}}') FROM freed) AS seat_ids
+"""
+
+
+def expire_lapsed_holds(uow: UnitOfWork, batch: int) -> tuple[int, list[tuple[int, str]]]:
+    """Runs :data:`EXPIRE_LAPSED_HOLDS`; returns how many holds ended and the (show, seat) pairs freed."""
+    row = uow.execute(EXPIRE_LAPSED_HOLDS, {"batch": batch}).one()
+    return row.ended, list(zip(row.show_ids, row.seat_ids))
+
+
+def free_orphaned_seats(uow: UnitOfWork, batch: int) -> Sequence[Row[Any]]:
+    """Frees up to ``batch`` seats still marked HELD by a hold that has ended (it lapsed and lost
+    only some seats); returns the (show_id, seat_id) rows."""
+    return uow.execute(
+        f"""
+        WITH held AS (
+            SELECT ss.show_id, ss.seat_id FROM show_seats ss JOIN holds h ON h.id = ss.hold_id
+            WHERE {seat_hold_lapsed('ss')} AND h.status IN ('EXPIRED', 'RELEASED')
+            ORDER BY ss.show_id, ss.seat_id
+            LIMIT :batch
+            FOR UPDATE OF ss SKIP LOCKED
+        )
+        {_FREE_HELD}
+        """,
+        {"batch": batch},
+    ).all()
+
+
+def release_unpaid_holds(uow: UnitOfWork, show_id: int) -> list[str]:
+    """A cancelled show's holds with no payment started end RELEASED (audited) and free their seats,
+    in one statement; returns the seats freed. Paying holds are settled through the gateway."""
+    rows = uow.execute(
+        f"""
+        WITH ended AS (
+            UPDATE holds SET status = 'RELEASED', ended_at = now()
+            WHERE show_id = :s AND status = 'ACTIVE' AND payment_started_at IS NULL
+            RETURNING id, user_id, seat_ids
+        ), audit AS (
+            INSERT INTO audit_log {audit.COLUMNS}
+            SELECT CAST(NULL AS bigint), 'system', 'hold.released', 'hold', CAST(ended.id AS text), CAST(:s AS bigint),
+                   jsonb_build_object('seatIds', ended.seat_ids, 'userId', ended.user_id, 'reason', 'SHOW_CANCELLED')
+            FROM ended
+        ), held AS (
+            SELECT show_id, seat_id FROM show_seats
+            WHERE show_id = :s AND status = 'HELD' AND hold_id IN (SELECT id FROM ended)
+            ORDER BY seat_id FOR UPDATE
+        )
+        {_FREE_HELD}
+        """,
+        {"s": show_id},
+    )
+    return [r.seat_id for r in rows]
+
+
+# ---------------------------------------------------------------- bookings free seats
+
+
+def free_booking_seats(uow: UnitOfWork, show_id: int, booking_ids: Sequence[uuid.UUID]) -> list[str]:
+    """The seats of cancelled bookings go back on sale; returns them."""
+    rows = uow.execute(
+        """
+        WITH theirs AS (
+            SELECT show_id, seat_id FROM show_seats WHERE show_id = :show_id AND booking_id = ANY(:booking_ids)
+            ORDER BY seat_id FOR UPDATE
+        )
+        UPDATE show_seats ss SET status = 'AVAILABLE', booking_id = NULL
+        FROM theirs WHERE ss.show_id = theirs.show_id AND ss.seat_id = theirs.seat_id
+        RETURNING ss.seat_id
+        """,
+        {"show_id": show_id, "booking_ids": list(booking_ids)},
+    )
+    return [r.seat_id for r in rows]
+
+
+# ---------------------------------------------------------------- the box office blocks and unblocks
+
+
+def block_free_seats(uow: UnitOfWork, show_id: int, seat_ids: Sequence[str], kind: str) -> set[str]:
+    """Takes those of ``seat_ids`` that are free (or already blocked) out of sale as ``kind``, with
+    the same row locks in seat order as holds, so it never races a fan's hold into a double sale.
+    Lapsed holds that lose seats end EXPIRED, audited. Returns the seats blocked: the caller rolls
+    back unless it got all it asked for."""
+    rows = uow.execute(
+        f"""
+        WITH candidates AS (
+            SELECT show_id, seat_id, hold_id AS lapsed_hold_id FROM show_seats
+            WHERE show_id = :show AND seat_id = ANY(:ids)
+              AND ({SEAT_IS_FREE} OR status = 'BLOCKED')
+            ORDER BY seat_id FOR UPDATE
+        ), taken AS (
+            UPDATE show_seats ss SET status = 'BLOCKED', block_kind = :kind, hold_id = NULL, hold_expires_at = NULL
+            FROM candidates c WHERE ss.show_id = c.show_id AND ss.seat_id = c.seat_id
+            RETURNING ss.seat_id, c.lapsed_hold_id
+        ), lapsed AS (
+            UPDATE holds SET status = 'EXPIRED', ended_at = now()
+            WHERE id IN (SELECT lapsed_hold_id FROM taken) AND status = 'ACTIVE' AND expires_at <= now()
+              AND payment_started_at IS NULL
+            RETURNING id, show_id, user_id, seat_ids
+        ), audit AS (
+            INSERT INTO audit_log {audit.COLUMNS}
+            SELECT CAST(NULL AS bigint), 'system', 'hold.expired', 'hold', CAST(l.id AS text), l.show_id,
+                   jsonb_build_object('seatIds', l.seat_ids, 'userId', l.user_id, 'reason', 'LAPSED',
+                                      'seatsTakenBy', 'box office')
+            FROM lapsed l
+        )
+        SELECT seat_id FROM taken
+        """,
+        {"show": show_id, "ids": list(seat_ids), "kind": kind},
+    )
+    return {r.seat_id for r in rows}
+
+
+def unblock(uow: UnitOfWork, show_id: int, seat_ids: Sequence[str]) -> list[str]:
+    """Puts blocked seats back on sale, except those the venue's layout never sells; returns them."""
+    return list(uow.execute(
+        """
+        WITH mine AS (
+            SELECT ss.show_id, ss.seat_id FROM show_seats ss
+            JOIN venue_seats vs ON vs.venue_id = ss.venue_id AND vs.seat_id = ss.seat_id
+            WHERE ss.show_id = :show AND ss.seat_id = ANY(:ids) AND ss.status = 'BLOCKED' AND vs.sellable
+            ORDER BY ss.seat_id FOR UPDATE OF ss
+        )
+        UPDATE show_seats ss SET status = 'AVAILABLE', block_kind = NULL
+        FROM mine WHERE ss.show_id = mine.show_id AND ss.seat_id = mine.seat_id
+        RETURNING ss.seat_id
+        """,
+        {"show": show_id, "ids": list(seat_ids)},
+    ).scalars())
+
+
+# ---------------------------------------------------------------- shows and layouts make seats
+
+
+def create_show_seats(uow: UnitOfWork, show_id: int, venue_id: int) -> int:
+    """Every seat of the venue's layout joins the show: AVAILABLE, or BLOCKED (a kill) if never sold."""
+    return uow.execute(
+        """
+        INSERT INTO show_seats (show_id, seat_id, venue_id, status, block_kind)
+        SELECT :show_id, seat_id, venue_id,
+               CASE WHEN sellable THEN 'AVAILABLE' ELSE 'BLOCKED' END,
+               CASE WHEN sellable THEN NULL ELSE 'KILL' END
+        FROM venue_seats WHERE venue_id = :venue_id
+        ON CONFLICT DO NOTHING
+        """,
+        {"show_id": show_id, "venue_id": venue_id},
+    ).rowcount
+
+
+def follow_layout(uow: UnitOfWork, venue_id: int) -> None:
+    """Scheduled shows get the venue's new seats, and follow it when a seat stops or starts being sellable."""
+    uow.execute(
+        """
+        INSERT INTO show_seats (show_id, seat_id, venue_id, status, block_kind)
+        SELECT s.id, vs.seat_id, vs.venue_id,
+               CASE WHEN vs.sellable THEN 'AVAILABLE' ELSE 'BLOCKED' END,
+               CASE WHEN vs.sellable THEN NULL ELSE 'KILL' END
+        FROM shows s JOIN venue_seats vs ON vs.venue_id = s.venue_id
+        WHERE s.venue_id = :v AND s.status = 'SCHEDULED'
+        ON CONFLICT DO NOTHING
+        """,
+        {"v": venue_id},
+    )
+    uow.execute(
+        """
+        UPDATE show_seats ss SET status = 'BLOCKED', block_kind = 'KILL'
+        FROM venue_seats vs, shows s
+        WHERE vs.venue_id = ss.venue_id AND vs.seat_id = ss.seat_id AND s.id = ss.show_id
+          AND ss.venue_id = :v AND s.status = 'SCHEDULED' AND NOT vs.sellable AND ss.status = 'AVAILABLE'
+        """,
+        {"v": venue_id},
+    )
+    uow.execute(
+        """
+        UPDATE show_seats ss SET status = 'AVAILABLE', block_kind = NULL
+        FROM venue_seats vs, shows s
+        WHERE vs.venue_id = ss.venue_id AND vs.seat_id = ss.seat_id AND s.id = ss.show_id
+          AND ss.venue_id = :v AND s.status = 'SCHEDULED' AND vs.sellable
+          AND ss.status = 'BLOCKED' AND ss.block_kind = 'KILL'
+        """,
+        {"v": venue_id},
+    )
+
+
+def remove_layout_seats(uow: UnitOfWork, venue_id: int, seat_ids: Sequence[str]) -> None:
+    """Seats removed from the venue's layout leave every show there."""
+    uow.execute("DELETE FROM show_seats WHERE venue_id = :v AND seat_id = ANY(:ids)", {"v": venue_id, "ids": list(seat_ids)})
