@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from app.audit import log as audit
+from app.background.dispatch import Followups
 from app.booking import queries
 from app.booking.refund_policy import refund_for
-from app.booking.saga import Followups
 from app.errors import BookingNotFound, CancellationNotAllowed
 from app.notifications.outbox import booking_context, queue_message
 from app.unit_of_work import UnitOfWork
@@ -25,8 +26,6 @@ BOOKING_SELECT = f"""
 
 
 def _view(row: Any) -> dict[str, Any]:
-    from zoneinfo import ZoneInfo
-
     return {
         "bookingId": str(row.id),
         "holdId": str(row.hold_id),
