@@ -7,8 +7,36 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import circuit, money, response_cache, security, static_files
+from app import models  # noqa: F401  (every table registered for Alembic)
+from app.accounts import revocation
+from app.accounts.passwords import Passwords
+from app.accounts.routes import bp as accounts_bp
+from app.admission import AdmissionVerifier
+from app.api import rate_limits
+from app.api.docs import bp as docs_bp
+from app.api.http import OrjsonProvider, SharedResponsesCarryNoSession, register_error_handlers
+from app.audit.cli import audit_log_command
+from app.booking.routes import bp as booking_bp
+from app.catalog.routes import bp as catalog_bp
 from app.config import Settings
+from app.demo.cli import seed_demo_command
+from app.extensions import csrf, db, migrate, redis_store
+from app.inventory.routes import bp as inventory_bp
+from app.manage.api import bp as manage_api_bp
+from app.manage.pages import bp as manage_pages_bp
+from app.manage.pages import raise_upload_limits
+from app.notifications.cli import dead_letters_command
+from app.ops import abandoned
+from app.ops.routes import bp as ops_bp
+from app.payments.gateway import PaymentGateway
+from app.payments.routes import bp as payments_bp
+from app.site.account import bp as site_account_bp
+from app.site.auth import bp as site_auth_bp
+from app.site.checkout import bp as site_checkout_bp
+from app.site.routes import bp as site_bp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,31 +44,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """The web app: JSON API, pages, webhook receiver."""
     app = create_base_app(__name__, config)
-    from app.accounts.routes import bp as accounts_bp
-    from app.api.docs import bp as docs_bp
-    from app.audit.cli import audit_log_command
-    from app.booking.routes import bp as booking_bp
-    from app.catalog.routes import bp as catalog_bp
-    from app.demo.cli import seed_demo_command
-    from app.inventory.routes import bp as inventory_bp
-    from app.manage.api import bp as manage_api_bp
-    from app.manage.pages import bp as manage_pages_bp
-    from app.payments.routes import bp as payments_bp
-    from app.site.routes import bp as site_bp
-    from queue_gate.cli import gate_keys_command
-    from workers.cli import scheduler_command, worker_command
-
-    from app.extensions import csrf
-    from app.site.account import bp as site_account_bp
-    from app.site.auth import bp as site_auth_bp
-    from app.site.checkout import bp as site_checkout_bp
-
     api_blueprints = (accounts_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, manage_api_bp, docs_bp)
     pages = (site_bp, site_auth_bp, site_account_bp, site_checkout_bp, manage_pages_bp)
     for blueprint in (*api_blueprints, *pages):
         app.register_blueprint(blueprint)
-    from app import money
-
     app.add_template_filter(money.format_money, "money")  # every page shows money through it
     app.add_template_filter(money.to_major, "major")  # an amount in major units, for form fields
     app.add_template_filter(money.exponent, "currency_exponent")
@@ -48,22 +55,14 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     # Forms and htmx requests carry a CSRF token; the JSON API authenticates with bearer tokens
     # (and the gateway with signatures), which a browser never sends on its own. The check reads
     # the form: an upload's larger limit must be in place before it.
-    from app.manage.pages import raise_upload_limits
-
     app.before_request(raise_upload_limits)
     csrf.init_app(app)
     for blueprint in api_blueprints:
         csrf.exempt(blueprint)
-    from app.notifications.cli import dead_letters_command
-
-    for command in (seed_demo_command, worker_command, scheduler_command, gate_keys_command, audit_log_command,
-                    dead_letters_command):
+    # The background processes' and the gate's commands are added by wsgi.py, which builds on this app.
+    for command in (seed_demo_command, audit_log_command, dead_letters_command):
         app.cli.add_command(command)
-    from app import circuit
-
     circuit.init_app(app, app.extensions["seatline.settings"])  # after every blueprint: it wraps their views
-    from app.api import rate_limits
-
     rate_limits.init_app(app)  # after every blueprint: it limits the endpoints they registered
     return app
 
@@ -76,8 +75,6 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
     if settings.trusted_proxy_hops:
         # Behind the edge, the client's address is the X-Forwarded-For entry the last trusted proxy
         # added; entries a client sent itself come before it and are ignored.
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -108,18 +105,8 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
     )
     _configure_logging(settings)
 
-    from app import static_files
-    from app.accounts.passwords import Passwords
-    from app.admission import AdmissionVerifier
-    from app.api.http import OrjsonProvider, SharedResponsesCarryNoSession, register_error_handlers
-    from app.extensions import db, migrate, redis_store
-    from app.ops.routes import bp as ops_bp
-    from app.payments.gateway import PaymentGateway
-
     app.json = OrjsonProvider(app)
     redis_store.init_app(app, settings)
-    from app.accounts import revocation
-
     revocation.init_app(app)
     app.session_interface = SharedResponsesCarryNoSession(app, app.extensions["seatline.redis"])
     app.config["PUBLIC_URL"] = settings.public_url
@@ -131,17 +118,10 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
         settings.gate_jwks_min_refetch_seconds, settings.gate_jwks_max_stale_seconds)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
-
-    from app import models  # noqa: F401  (every table registered for Alembic)
-
     app.register_blueprint(ops_bp)
     register_error_handlers(app)
-    from app.ops import abandoned
-
     abandoned.init_app(app)  # first of the hooks before a request: a dropped one costs nothing more
     static_files.init_app(app)
-    from app import response_cache, security
-
     security.init_app(app, settings)
     response_cache.init_app(app)
     return app

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from limits import parse_many
+
 DEV_SECRET = "dev-only-secret-change-me-in-production-0123456789"
 DEV_GATEWAY_KEY = "sk_test_seatline_dev"
 DEV_WEBHOOK_SECRET = "whsec_dev_secret"
@@ -189,8 +191,6 @@ class Settings:
                 raise ConfigError(f"{name.upper()} must be positive")
         if self.trusted_proxy_hops < 0:
             raise ConfigError("TRUSTED_PROXY_HOPS must be 0 or more")
-        from limits import parse_many
-
         for field in dataclasses.fields(self):
             if field.name.startswith("rate_limit_") and field.type == "str" and field.name != "rate_limit_storage_url":
                 value = getattr(self, field.name)

@@ -5,7 +5,7 @@ from app.booking.models import Booking, Payment, Refund, WebhookEvent
 from app.catalog.models import City, Event, Show, ShowPrice, Venue, VenueSeat
 from app.inventory.models import Hold, ShowSeat
 from app.notifications.models import Notification, SmsMessage
-from queue_gate.models import GateQueue, GateTicket
+from app.waiting_room.models import GateQueue, GateTicket
 
 __all__ = [
     "AuditLogEntry", "Booking", "City", "GateQueue", "GateTicket", "Event", "Hold", "Notification", "Organisation", "Payment", "Refund", "RevocationCopyPending", "RevokedToken", "Show", "ShowPrice", "ShowSeat",

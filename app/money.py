@@ -21,6 +21,7 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, get_currency_precision
+from flask import has_request_context, request
 
 DEFAULT_LOCALE = "en"
 # The gateway's largest charge, in minor units, for every currency below (Stripe: eight digits).
@@ -112,8 +113,6 @@ def format_money(minor: int | None, code: str, locale: str | None = None) -> str
 
 def request_locale() -> str:
     """The first locale of the request's Accept-Language that Babel knows; ``en`` outside a request."""
-    from flask import has_request_context, request
-
     if not has_request_context():
         return DEFAULT_LOCALE
     for tag, _quality in request.accept_languages:

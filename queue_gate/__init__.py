@@ -1,7 +1,8 @@
 """The queue gate: Seatline's virtual waiting room, a process of its own (``queue_gate.wsgi:app``).
 
-It admits fans to queue-protected sales in batches and signs their admission tokens;
-see ``waiting_room.py`` for how Redis and Postgres share the work.
+It admits fans to queue-protected sales in batches and signs their admission tokens. The waiting
+room itself is part of the app (``app/waiting_room``, see ``room.py`` for how Redis and Postgres
+share the work): the gate builds on ``app`` and is never imported by it.
 """
 from __future__ import annotations
 
@@ -12,15 +13,15 @@ from typing import Any
 from flask import Flask
 
 from app import create_base_app
+from app.api import rate_limits
 from app.config import Settings
+from queue_gate.keys import load_keys
+from queue_gate.pages import bp as pages_bp
+from queue_gate.routes import bp
 
 
 def create_gate_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app = create_base_app(__name__, config)
-    from queue_gate.keys import load_keys
-    from queue_gate.pages import bp as pages_bp
-    from queue_gate.routes import bp
-
     settings = app.extensions["seatline.settings"]
     raw = settings.gate_signing_keys
     if not raw and settings.gate_signing_keys_file:
@@ -31,7 +32,5 @@ def create_gate_app(config: Settings | Mapping[str, Any] | None = None) -> Flask
     app.register_blueprint(bp)
     app.register_blueprint(pages_bp)
     app.config["PUBLIC_URL"] = settings.public_url
-    from app.api import rate_limits
-
     rate_limits.init_app(app)  # after every blueprint: it limits the endpoints they registered
     return app

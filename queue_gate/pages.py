@@ -16,7 +16,7 @@ from app.catalog import queries as catalog_queries
 from app.errors import InvalidCredentials
 from app.unit_of_work import unit_of_work
 from queue_gate.routes import _admission, _room
-from queue_gate.waiting_room import QueueClosed, QueueNotFound
+from app.waiting_room.room import QueueClosed, QueueNotFound
 
 bp = Blueprint("gate_pages", __name__, url_prefix="/gate/queues")
 

@@ -14,8 +14,9 @@ from app.errors import EventNotFound, TicketNotFound, ValidationFailed
 from app.extensions import redis_store
 from app.manage import access
 from app.unit_of_work import UnitOfWork, unit_of_work
-from queue_gate.control import guard as _guard
-from queue_gate.waiting_room import Settings, WaitingRoom
+from app.waiting_room.control import guard as _guard
+from app.waiting_room.room import Settings, WaitingRoom
+from queue_gate.keys import jwks as jwks_document
 
 bp = Blueprint("gate_api", __name__, url_prefix="/gate/v1")
 
@@ -99,8 +100,6 @@ def counter(event_id: str):
 
 @bp.get("/jwks.json")
 def jwks():
-    from queue_gate.keys import jwks as jwks_document
-
     return jwks_document(current_app.extensions["seatline.gate_keys"]), 200, {"Cache-Control": "public, max-age=300"}
 
 

@@ -17,7 +17,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq_scheduler import Scheduler
 
-from workers import queues
+from app.background import queues
 
 log = logging.getLogger(__name__)
 

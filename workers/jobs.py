@@ -7,21 +7,22 @@ from functools import cache
 
 from flask import Flask
 
+from app import create_app
+from app.accounts.revocation import revocations
+from app.background import queues
+from app.background.dispatch import Followups, run_followups
 from app.booking import saga, sweeper
-from app.booking.saga import Followups
+from app.manage import cancellation
 from app.notifications.delivery import channels_for, send_notification as deliver
 from app.payments import services as payments
 from app.unit_of_work import unit_of_work
-from workers import queues
-from workers.dispatch import run_followups
+from app.waiting_room.room import QueueNotFound, WaitingRoom
 
 log = logging.getLogger(__name__)
 
 
 @cache
 def job_app() -> Flask:
-    from app import create_app
-
     return create_app()
 
 
@@ -68,8 +69,6 @@ def execute_refund(refund_id: str) -> None:
 def cancel_show(show_id: int) -> bool:
     """Ends a cancelled show's holds and cancels and refunds its bookings, a bounded amount per run;
     queues itself again while work is left (and the sweeper reruns it if that is lost)."""
-    from app.manage import cancellation
-
     app = job_app()
     with app.app_context():
         with unit_of_work() as uow:
@@ -89,8 +88,6 @@ def send_notification(notification_id: int) -> bool:
 
 def sweep() -> dict[str, int]:
     """Periodic safety net: expire lapsed holds in batches and re-queue anything left behind."""
-    from app.manage import cancellation
-
     app = job_app()
     with app.app_context():
         settings = app.extensions["seatline.settings"]
@@ -130,8 +127,6 @@ def sweep() -> dict[str, int]:
 
 def gate_tick() -> int:
     """Every second: draws pre-queues whose sale has opened and admits the batches that are due."""
-    from queue_gate.waiting_room import QueueNotFound, WaitingRoom
-
     app = job_app()
     with app.app_context():
         settings = app.extensions["seatline.settings"]
@@ -152,8 +147,6 @@ def gate_tick() -> int:
 
 def copy_revocations() -> int:
     """Every few seconds: copies to Redis the revocations a process could not copy when it made them."""
-    from app.accounts.revocation import revocations
-
     app = job_app()
     with app.app_context():
         return revocations().copy_pending()

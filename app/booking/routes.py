@@ -6,10 +6,10 @@ from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from app.api.http import current_user, parse_body, parse_uuid
+from app.background.dispatch import run_followups
 from app.booking import saga, services
 from app.errors import BookingNotFound, HoldNotFound
 from app.unit_of_work import unit_of_work
-from workers.dispatch import run_followups
 
 bp = Blueprint("booking_api", __name__, url_prefix="/api/v1")
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from app.audit import log as audit
 from app.audit.log import AuditActor
+from app.background.dispatch import Followups
 from app.booking import queries
 from app.errors import (
     Degraded, HoldExpired, HoldNotFound, PaymentNotCompleted, PaymentNotNeeded, PaymentRefused, SaleClosed,
@@ -37,22 +38,6 @@ from app.payments.gateway import ChargeRefused, GatewayUnavailable, Intent, Paym
 from app.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Followups:
-    notifications: list[int] = field(default_factory=list)
-    refunds: list[uuid.UUID] = field(default_factory=list)
-    booked_seats: dict[int, list[str]] = field(default_factory=dict)
-    freed_seats: dict[int, list[str]] = field(default_factory=dict)
-
-    def merge(self, other: Followups) -> Followups:
-        self.notifications += other.notifications
-        self.refunds += other.refunds
-        for target, source in ((self.booked_seats, other.booked_seats), (self.freed_seats, other.freed_seats)):
-            for show_id, seats in source.items():
-                target.setdefault(show_id, []).extend(seats)
-        return self
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from app.audit import log as audit
+from app.background.dispatch import Followups
 from app.booking import queries
 from app.booking.refund_policy import refund_for
-from app.booking.saga import Followups
 from app.errors import BookingNotFound, CancellationNotAllowed
 from app.inventory import seat_state
 from app.notifications.outbox import booking_context, queue_message
@@ -26,8 +27,6 @@ BOOKING_SELECT = f"""
 
 
 def _view(row: Any) -> dict[str, Any]:
-    from zoneinfo import ZoneInfo
-
     return {
         "bookingId": str(row.id),
         "holdId": str(row.hold_id),

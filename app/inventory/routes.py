@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.api.http import check_body_user, current_user, parse_body, parse_id, parse_uuid
+from app.background.dispatch import run_followups
 from app.booking import saga
 from app import admission
 from app.errors import HoldNotActive, HoldNotFound, ShowNotFound, ValidationFailed
@@ -14,7 +15,6 @@ from app.inventory import seatmap, services
 from app.inventory.hints import SeatHints
 from app.response_cache import shared_response
 from app.unit_of_work import unit_of_work
-from workers.dispatch import run_followups
 
 bp = Blueprint("inventory_api", __name__, url_prefix="/api/v1")
 

@@ -5,22 +5,31 @@ every read and write to the actor's organisation.
 """
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import redis
 from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from app.api.http import current_user, parse_body, parse_id
+from app.background import queues
+from app.background.dispatch import Followups, run_followups
 from app.catalog.layout import SeatSpec
-from app.errors import EventNotFound, NotFound, PayloadTooLarge, ShowNotFound, ValidationFailed, VenueNotFound
+from app.errors import (
+    DomainError, EventNotFound, NotFound, PayloadTooLarge, ShowNotFound, ValidationFailed, VenueNotFound,
+)
 from app.extensions import redis_store
-from app.manage import box_office, cancellation, dashboard, layouts, shows, venues
+from app.manage import access, box_office, cancellation, dashboard, layouts, shows, venues
 from app.manage.access import Actor, load_actor
 from app.manage.layouts import LayoutRejected, RowBlock
 from app.text import single_line
 from app.unit_of_work import unit_of_work
+from app.waiting_room import control as room_control
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("manage_api", __name__, url_prefix="/api/v1/manage")
 
@@ -411,9 +420,6 @@ class UnblockSeatsRequest(Strict):
 
 def seats_changed(show_id: int, blocked: list[str] = (), freed: list[str] = ()) -> None:  # type: ignore[assignment]
     """After commit: the seat hints and the dashboard follow the box office's change."""
-    from app.booking.saga import Followups
-    from workers.dispatch import run_followups
-
     run_followups(Followups(booked_seats={show_id: list(blocked)}, freed_seats={show_id: list(freed)}))
     dashboard.forget(redis_store.client, show_id)
 
@@ -444,8 +450,6 @@ class CancelRequest(Strict):
 
 def start_cancellation(who: Actor, show_id: int, reason: str) -> tuple[dict[str, Any], bool]:
     """Cancels the show and queues the job that refunds everyone; shared by the API and the dashboard."""
-    from workers import queues
-
     with unit_of_work() as uow:
         newly = cancellation.cancel_show(uow, who, show_id, reason)
         progress = cancellation.progress(uow, show_id)
@@ -460,11 +464,6 @@ def start_cancellation(who: Actor, show_id: int, reason: str) -> tuple[dict[str,
 
 def _close_waiting_room_if_unused(show_id: int) -> None:
     """Fans still queueing for the event's only protected show would queue for nothing: close the room."""
-    import redis
-
-    from app.errors import DomainError
-    from queue_gate.control import control_queue
-
     with unit_of_work() as uow:
         event_id = uow.execute(
             """
@@ -477,11 +476,10 @@ def _close_waiting_room_if_unused(show_id: int) -> None:
         if event_id is None:
             return
         try:
-            control_queue(uow, redis_store.client, current_app.extensions["seatline.settings"], event_id, "close")
+            room_control.control_queue(uow, redis_store.client, current_app.extensions["seatline.settings"], event_id,
+                                       "close")
         except (DomainError, redis.RedisError) as exc:
-            import logging
-
-            logging.getLogger(__name__).warning("could not close the waiting room of event %s: %s", event_id, exc)
+            log.warning("could not close the waiting room of event %s: %s", event_id, exc)
 
 
 @bp.post("/shows/<show_id>/cancel")
@@ -499,8 +497,6 @@ def cancel_show(show_id: str):
 def cancellation_progress(show_id: str):
     sid = _show_id(show_id)
     with unit_of_work() as uow:
-        from app.manage import access
-
         access.show(uow, actor(), sid)
         return cancellation.progress(uow, sid), 200, {"Cache-Control": "no-store"}
 
@@ -523,14 +519,10 @@ def _event_id(raw: str) -> int:
 
 def room_figures(who: Actor | None, event_id: int, call: str, settings: QueueRequest | None = None) -> dict[str, Any]:
     """Runs one waiting-room control for an event the actor (the caller's, if None) owns; shared with the dashboard."""
-    from queue_gate.control import control_queue
-
     with unit_of_work() as uow:
-        from app.manage import access
-
         access.event(uow, who or actor(), event_id)
-        return control_queue(uow, redis_store.client, current_app.extensions["seatline.settings"], event_id, call,
-                             settings.settings() if settings else None)
+        return room_control.control_queue(uow, redis_store.client, current_app.extensions["seatline.settings"],
+                                          event_id, call, settings.settings() if settings else None)
 
 
 @bp.get("/events/<event_id>/queue")

@@ -21,7 +21,8 @@ from typing import Any
 
 from app.audit import log as audit
 from app.booking import queries as booking_queries
-from app.booking.saga import Followups, end_paying_hold
+from app.background.dispatch import Followups
+from app.booking.saga import end_paying_hold
 from app.inventory import seat_state
 from app.manage import access
 from app.manage.access import Actor

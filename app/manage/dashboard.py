@@ -12,11 +12,13 @@ from typing import Any
 
 import orjson
 import redis
+from flask import current_app
 
 from app.inventory import seat_state
 from app.manage import access
 from app.manage.access import Actor
 from app.unit_of_work import UnitOfWork
+from app.waiting_room.room import QueueNotFound, WaitingRoom
 
 CACHE_SECONDS = 2
 WINDOW_MINUTES = 60
@@ -131,10 +133,6 @@ def _compute(uow: UnitOfWork, show: Any, client: redis.Redis | None) -> dict[str
 def _waiting_room(uow: UnitOfWork, show: Any, client: redis.Redis | None) -> dict[str, Any] | None:
     if not show.queue_required or client is None:
         return None
-    from flask import current_app
-
-    from queue_gate.waiting_room import QueueNotFound, WaitingRoom
-
     room = WaitingRoom(client, show.event_id, current_app.extensions["seatline.settings"].gate_show_up_seconds)
     try:
         room.ensure_loaded(uow)

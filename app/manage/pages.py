@@ -12,13 +12,13 @@ from flask import (
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import money
+from app.api.http import parse_id
 from app.catalog import services as catalog
 from app.errors import DomainError, EventNotFound, ShowNotFound, ValidationFailed, VenueNotFound
 from app.extensions import redis_store
-from app.manage import access, api, box_office, cancellation, dashboard, layouts, shows, venues
+from app.manage import access, api, box_office, cancellation, dashboard, layouts, queries, shows, venues
 from app.manage.access import Actor
 from app.manage.layouts import LayoutRejected
-from app.notifications.cli import dead_letters
 from app.unit_of_work import UnitOfWork, unit_of_work
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -45,8 +45,6 @@ def actor() -> Actor:
 
 
 def _id(raw: str, error: type[DomainError], what: str) -> int:
-    from app.api.http import parse_id
-
     return parse_id(raw, error, what)
 
 
@@ -84,7 +82,7 @@ def overview():
             "shows": shows.list_shows(uow, who),
             "organisation": uow.execute("SELECT name FROM organisations WHERE id = :id",
                                         {"id": who.organisation_id}).scalar(),
-            "dead_letters": dead_letters(uow, who),
+            "dead_letters": queries.dead_letters(uow, who),
         }
     return render_template("manage/overview.html", **context)
 
@@ -260,8 +258,6 @@ def venue_tiers(venue_id: str):
     vid = _id(venue_id, VenueNotFound, "venue")
     with unit_of_work() as uow:
         access.venue(uow, actor(), vid)
-        from app.manage import queries
-
         tiers = queries.venue_tiers(uow, vid)
     return render_template("manage/_price_inputs.html", tiers=tiers, prices={})
 
@@ -391,8 +387,6 @@ def new_show():
     with unit_of_work() as uow:
         options = _show_form_options(uow)
         venue_id = request.values.get("venueId") or (options["venues"][0]["venueId"] if options["venues"] else None)
-        from app.manage import queries
-
         tiers = []
         if venue_id and venue_id.isdigit():
             try:
@@ -450,8 +444,6 @@ def edit_show(show_id: str):
             errors = _errors(exc)
     with unit_of_work() as uow:
         detail = shows.get_show(uow, actor(), sid)
-        from app.manage import queries
-
         tiers = queries.venue_tiers(uow, int(detail["venueId"]))
     prices = {t: str(money.to_major(p, detail["currency"])) for t, p in detail["prices"].items()}
     return render_template("manage/show_form.html", show=detail, errors=errors, form=request.form, tiers=tiers,

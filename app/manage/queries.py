@@ -192,3 +192,16 @@ def set_prices(uow: UnitOfWork, show_id: int, prices: dict[str, int]) -> None:
         """,
         [{"show_id": show_id, "tier": t, "price": p} for t, p in prices.items()],
     )
+
+
+def dead_letters(uow: UnitOfWork, actor: Actor, limit: int = 20) -> list[Row[Any]]:
+    """The DEAD messages the manager's organisation sent (every one for an admin), newest first."""
+    return uow.execute(
+        f"""
+        SELECT n.id, to_char(n.created_at AT TIME ZONE 'UTC', 'DD Mon YYYY, HH24:MI "UTC"') AS written, n.kind,
+               n.channel, n.recipient, n.attempts, n.last_error
+        FROM notifications n
+        WHERE n.status = 'DEAD' AND {owned('n')} ORDER BY n.created_at DESC, n.id DESC LIMIT :limit
+        """,
+        {**actor.scope, "limit": limit},
+    ).all()

@@ -11,16 +11,20 @@ import orjson
 import logging
 
 import redis
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from app.audit import log as audit
 from app.catalog import scheduling
+from app.catalog.services import sale_status
 from app import money
 from app.errors import EventExists, ShowCancelled, ShowExists, ValidationFailed
+from app.extensions import settings
 from app.manage import access, queries
 from app.manage.access import Actor
 from app.unit_of_work import UnitOfWork
-from queue_gate.waiting_room import Settings as QueueSettings  # a waiting room's batch, interval, cap, session
+from app.waiting_room.room import Settings as QueueSettings  # a waiting room's batch, interval, cap, session
+from app.waiting_room.room import WaitingRoom
 
 log = logging.getLogger(__name__)
 EVENT_CATEGORIES = ("concert", "movie", "sport", "theatre", "comedy", "other")
@@ -120,8 +124,6 @@ def _check_window(starts: datetime, opens: datetime, closes: datetime, now: date
 def check_prices(currency: str, prices: dict[str, int]) -> None:
     """Every price is one the payment gateway will charge in this currency (``money.price_problems``):
     a show nobody could pay for would strand the seats of every hold at payment time."""
-    from app.extensions import settings
-
     problems = money.price_problems(currency, prices, settings().max_seats_per_hold)
     if problems:
         raise ValidationFailed("the payment gateway could not charge these prices", fields=problems)
@@ -174,10 +176,6 @@ def _queue_detail(queue: Any) -> Any:
 
 
 def _open_queue(uow: UnitOfWork, event_id: int, queue: QueueSettings, opens: datetime, redis_client: Any) -> None:
-    from flask import current_app
-
-    from queue_gate.waiting_room import WaitingRoom
-
     show_up = current_app.extensions["seatline.settings"].gate_show_up_seconds
     room = WaitingRoom(redis_client, event_id, show_up)
     try:
@@ -252,8 +250,6 @@ def _local(value: datetime, tz: str) -> str:
 
 
 def _show_summary(r: Any) -> dict[str, Any]:
-    from app.catalog.services import sale_status
-
     return {
         "showId": str(r.id), "eventId": str(r.event_id), "title": r.title, "venueId": str(r.venue_id),
         "venueName": r.venue_name, "cityName": r.city_name, "startTime": _local(r.starts_at, r.timezone),

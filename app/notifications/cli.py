@@ -1,28 +1,12 @@
 """Messages given up after NOTIFICATION_MAX_ATTEMPTS: `flask dead-letters` lists them (and gives one
-another go); the manager dashboard shows an organisation its own."""
+another go); the manager dashboard shows an organisation its own (``app.manage.queries.dead_letters``)."""
 from __future__ import annotations
-
-from typing import Any
 
 import click
 from flask.cli import with_appcontext
 
+from app.background.dispatch import Followups, run_followups
 from app.unit_of_work import unit_of_work
-
-
-def dead_letters(uow, actor, limit: int = 20) -> list[Any]:
-    """The DEAD messages the manager's organisation sent (every one for an admin), newest first."""
-    from app.manage.access import owned
-
-    return uow.execute(
-        f"""
-        SELECT n.id, to_char(n.created_at AT TIME ZONE 'UTC', 'DD Mon YYYY, HH24:MI "UTC"') AS written, n.kind,
-               n.channel, n.recipient, n.attempts, n.last_error
-        FROM notifications n
-        WHERE n.status = 'DEAD' AND {owned('n')} ORDER BY n.created_at DESC, n.id DESC LIMIT :limit
-        """,
-        {**actor.scope, "limit": limit},
-    ).all()
 
 
 @click.command("dead-letters")
@@ -40,9 +24,6 @@ def dead_letters_command(organisation_id: int | None, requeue_id: int | None, li
             uow.commit()
             if done is None:
                 raise click.ClickException(f"notification {requeue_id} is not DEAD")
-            from app.booking.saga import Followups
-            from workers.dispatch import run_followups
-
             run_followups(Followups(notifications=[requeue_id]))
             click.echo(f"notification {requeue_id} is pending again")
             return

@@ -3,6 +3,7 @@ of (an outbox), so each booking event yields exactly one message per channel; jo
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import render_template
 
@@ -53,8 +54,6 @@ def booking_context(uow: UnitOfWork, booking_id: Any) -> dict[str, Any]:
         """,
         {"id": booking_id},
     ).one()
-    from zoneinfo import ZoneInfo
-
     starts = row.starts_at.astimezone(ZoneInfo(row.timezone))
     return {
         "user_id": row.user_id,

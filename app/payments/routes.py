@@ -3,13 +3,13 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 
 from app.api.http import current_user, error_response, parse_uuid
+from app.background import queues
+from app.background.dispatch import schedule_hold_expiry
 from app.booking import saga
 from app.errors import HoldNotFound, ValidationFailed
 from app.payments import services
 from app.payments.gateway import InvalidWebhook
 from app.unit_of_work import unit_of_work
-from workers import queues
-from workers.dispatch import schedule_hold_expiry
 
 bp = Blueprint("payments_api", __name__, url_prefix="/api/v1")
 

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 
 from app.audit import log as audit
-from app.booking.saga import Followups, settle_intent
+from app.background.dispatch import Followups
+from app.booking.saga import settle_intent
 from app.payments.gateway import GatewayRejected, PaymentGateway
 from app.unit_of_work import UnitOfWork
 

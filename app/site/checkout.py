@@ -8,14 +8,13 @@ from datetime import datetime, timezone
 import segno
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 
+from app.background.dispatch import run_followups, schedule_hold_expiry
 from app.booking import saga
 from app.booking import services as bookings
 from app.errors import BookingNotFound, CancellationNotAllowed, DomainError, HoldNotFound
 from app.inventory import services as inventory
 from app.payments.gateway import GatewayRejected, GatewayUnavailable
 from app.unit_of_work import unit_of_work
-from workers.dispatch import schedule_hold_expiry
-from workers.dispatch import run_followups
 
 bp = Blueprint("site_checkout", __name__)
 

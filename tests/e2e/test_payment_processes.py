@@ -21,7 +21,7 @@ def until(predicate, timeout=20.0):
 
 def sweep_until(app, predicate, timeout=30.0):
     """Runs the periodic sweeper, as rq-scheduler would, until ``predicate`` holds."""
-    from workers import queues
+    from app.background import queues
 
     def swept():
         if predicate():

@@ -31,7 +31,7 @@ def until(predicate, timeout=20.0, interval=0.1):
 def sweep_until(app, predicate, timeout=60.0, every=2.0, describe=lambda: None):
     """Queues the periodic sweeper every ``every`` seconds, as rq-scheduler would, until ``predicate()``
     returns something truthy, and returns that; on timeout, fails saying what ``describe()`` says."""
-    from workers import queues
+    from app.background import queues
 
     deadline, next_sweep = time.monotonic() + timeout, 0.0
     while time.monotonic() < deadline:
@@ -50,7 +50,7 @@ def jobs_that_raised(app) -> list[str]:
     from rq.job import Job
     from rq.serializers import JSONSerializer
 
-    from workers import queues
+    from app.background import queues
 
     connection = app.extensions["seatline.redis"]
     raised = []

@@ -10,7 +10,7 @@ import workers.jobs
 from tests.integration.test_payments import confirm, hold, start_payment
 from tests.support.polling import wait_for
 from tests.support.db import fetch, run_jobs, run_sql
-from workers import queues
+from app.background import queues
 from workers.cli import JsonJob
 
 

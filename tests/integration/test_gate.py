@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from app import admission
 from app.unit_of_work import unit_of_work
 from queue_gate import create_gate_app
-from queue_gate.waiting_room import WaitingRoom
+from app.waiting_room.room import WaitingRoom
 from tests.conftest import GATE_KEYS, settings_for_tests
 from tests.support.db import fetch
 

@@ -107,7 +107,7 @@ def run_jobs(app: Flask) -> None:
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
-    from workers import queues
+    from app.background import queues
 
     connection = redis.Redis.from_url(app.extensions["seatline.settings"].redis_url)
     worker = SimpleWorker(

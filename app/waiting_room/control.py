@@ -10,7 +10,7 @@ import redis
 from app.config import Settings as AppSettings
 from app.errors import InvalidQueueTransition, QueueIsClosed, QueueMissing
 from app.unit_of_work import UnitOfWork
-from queue_gate.waiting_room import InvalidTransition, QueueClosed, QueueNotFound, Settings, WaitingRoom
+from app.waiting_room.room import InvalidTransition, QueueClosed, QueueNotFound, Settings, WaitingRoom
 
 T = TypeVar("T")
 STATES = {"pause": "PAUSED", "resume": "OPEN", "drain": "DRAINING", "close": "CLOSED"}

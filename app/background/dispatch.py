@@ -1,12 +1,32 @@
 """Runs what a committed transaction asked for: queue the jobs, update the seat hints."""
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from app.booking.saga import Followups
+from app.background import queues
 from app.extensions import redis_store
 from app.inventory.hints import SeatHints
-from workers import queues
+
+
+@dataclass
+class Followups:
+    """Side effects outside Postgres that a transaction asks for, run by its caller after commit
+    (``run_followups``); whatever they carry is also recorded in Postgres, so the sweeper finds a lost job."""
+
+    notifications: list[int] = field(default_factory=list)
+    refunds: list[uuid.UUID] = field(default_factory=list)
+    booked_seats: dict[int, list[str]] = field(default_factory=dict)
+    freed_seats: dict[int, list[str]] = field(default_factory=dict)
+
+    def merge(self, other: Followups) -> Followups:
+        self.notifications += other.notifications
+        self.refunds += other.refunds
+        for target, source in ((self.booked_seats, other.booked_seats), (self.freed_seats, other.freed_seats)):
+            for show_id, seats in source.items():
+                target.setdefault(show_id, []).extend(seats)
+        return self
 
 
 def run_followups(followups: Followups) -> None:
