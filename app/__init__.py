@@ -22,18 +22,17 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     from app.booking.routes import bp as booking_bp
     from app.catalog.routes import bp as catalog_bp
     from app.demo.cli import seed_demo_command
+    from app.extensions import csrf
     from app.inventory.routes import bp as inventory_bp
     from app.manage.api import bp as manage_api_bp
     from app.manage.pages import bp as manage_pages_bp
     from app.payments.routes import bp as payments_bp
-    from app.site.routes import bp as site_bp
-    from queue_gate.cli import gate_keys_command
-    from workers.cli import scheduler_command, worker_command
-
-    from app.extensions import csrf
     from app.site.account import bp as site_account_bp
     from app.site.auth import bp as site_auth_bp
     from app.site.checkout import bp as site_checkout_bp
+    from app.site.routes import bp as site_bp
+    from queue_gate.cli import gate_keys_command
+    from workers.cli import scheduler_command, worker_command
 
     api_blueprints = (accounts_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, manage_api_bp, docs_bp)
     pages = (site_bp, site_auth_bp, site_account_bp, site_checkout_bp, manage_pages_bp)

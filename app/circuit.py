@@ -22,8 +22,7 @@ from typing import Any
 import psycopg
 import pybreaker
 from flask import Flask
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
 
 from app.config import Settings
 from app.errors import Degraded

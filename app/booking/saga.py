@@ -28,7 +28,13 @@ from app.audit import log as audit
 from app.audit.log import AuditActor
 from app.booking import queries
 from app.errors import (
-    Degraded, HoldExpired, HoldNotFound, PaymentNotCompleted, PaymentNotNeeded, PaymentRefused, SaleClosed,
+    Degraded,
+    HoldExpired,
+    HoldNotFound,
+    PaymentNotCompleted,
+    PaymentNotNeeded,
+    PaymentRefused,
+    SaleClosed,
     ValidationFailed,
 )
 from app.notifications.outbox import booking_context, message_money, queue_message
@@ -118,6 +124,7 @@ def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_i
             amount=hold.amount, currency=hold.currency,
         ) from exc
     hold = queries.lock_hold(uow, hold_id)
+    assert hold is not None  # holds are never deleted, and this one was read above
     queries.record_intent(uow, hold, intent.id)
     uow.commit()
     return PaymentStart(intent, hold.expires_at if starting else None)

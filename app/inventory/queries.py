@@ -8,7 +8,6 @@ queue behind each other instead of deadlocking.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row

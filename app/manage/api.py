@@ -489,7 +489,7 @@ def cancel_show(show_id: str):
     sid = _show_id(show_id)
     raw = request.get_data(cache=True)
     reason = parse_body(CancelRequest).reason if raw.strip() else ""
-    with unit_of_work() as uow:
+    with unit_of_work():
         who = actor()
     progress, newly = start_cancellation(who, sid, reason)
     return progress, 202 if newly else 200

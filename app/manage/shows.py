@@ -1,21 +1,19 @@
 """Events and shows as managers create and change them. Times without an offset are the venue's local time."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-
-import logging
-
 import redis
 from sqlalchemy.exc import IntegrityError
 
+from app import money
 from app.audit import log as audit
 from app.catalog import scheduling
-from app import money
 from app.errors import EventExists, ShowCancelled, ShowExists, ValidationFailed
 from app.manage import access, queries
 from app.manage.access import Actor
@@ -77,7 +75,7 @@ def venue_time(value: datetime, zone: str, field: str) -> datetime:
         return value
     tz = ZoneInfo(zone)
     local = value.replace(tzinfo=tz)
-    round_trip = local.astimezone(timezone.utc).astimezone(tz)
+    round_trip = local.astimezone(UTC).astimezone(tz)
     if round_trip.replace(tzinfo=None) != value:
         raise ValidationFailed(
             f"{field}: {value:%Y-%m-%d %H:%M} does not exist in {zone} (the clocks change then)",
