@@ -1,4 +1,4 @@
-"""Circuit breakers on the booking path (DESIGN rule 6: browsing survives booking trouble).
+"""Circuit breakers on the booking path (ARCHITECTURE.md rule 6: browsing survives booking trouble).
 
 When Postgres stops answering (a restart, an exhausted pool, statements hitting their timeout),
 every booking request would otherwise hold a thread for the pool's or the statement's timeout
