@@ -4,17 +4,24 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast chaos services browser nginx clean bench flash-sale
+.PHONY: run test test-fast lint chaos services browser nginx clean bench flash-sale
 
 run: $(VENV)/.runtime
 	@scripts/run.sh
 
-test: $(VENV)/.dev services browser nginx
+test: $(VENV)/.dev lint services browser nginx
 	@scripts/test.sh
 
 # The fast tier: everything but the suites marked slow.
-test-fast: $(VENV)/.dev services
+test-fast: $(VENV)/.dev lint services
 	@scripts/test.sh -m "not slow"
+
+# Lint (ruff) and types (mypy), both configured in pyproject.toml; any finding fails the run.
+lint: $(VENV)/.dev
+	@echo "==> ruff check"
+	@$(BIN)/ruff check .
+	@echo "==> mypy"
+	@$(BIN)/mypy
 
 # Fault injection (tests/chaos, marked chaos; `make test` leaves it out): Redis killed and flushed,
 # PostgreSQL restarted, workers SIGKILLed mid-job, the scheduler paused, the gateway misbehaving, each
@@ -51,7 +58,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	@touch $@ $(VENV)/.runtime
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 # Every scenario of bench/suite.py against its baseline in the same run; writes bench/RESULTS.md.
 # wrk and pgbench drive the load (installed here if missing). ARGS="--seconds 5 --only holds" for a part.

@@ -9,8 +9,14 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import circuit, money, response_cache, security, static_files
-from app import models  # noqa: F401  (every table registered for Alembic)
+from app import (
+    circuit,
+    models,  # noqa: F401  (every table registered for Alembic)
+    money,
+    response_cache,
+    security,
+    static_files,
+)
 from app.accounts import revocation
 from app.accounts.passwords import Passwords
 from app.accounts.routes import bp as accounts_bp
@@ -26,8 +32,7 @@ from app.demo.cli import seed_demo_command
 from app.extensions import csrf, db, migrate, redis_store
 from app.inventory.routes import bp as inventory_bp
 from app.manage.api import bp as manage_api_bp
-from app.manage.pages import bp as manage_pages_bp
-from app.manage.pages import raise_upload_limits
+from app.manage.pages import bp as manage_pages_bp, raise_upload_limits
 from app.notifications.cli import dead_letters_command
 from app.ops import abandoned
 from app.ops.routes import bp as ops_bp

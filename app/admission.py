@@ -74,9 +74,7 @@ class GateKeys:
         if not kid:
             return None
         now = self._clock()
-        if self._fetched_at is None or now - self._fetched_at >= self.refresh_seconds:
-            self._refresh(now)
-        elif kid not in self._keys:
+        if self._fetched_at is None or now - self._fetched_at >= self.refresh_seconds or kid not in self._keys:
             self._refresh(now)
         if self._fetched_at is None or self._clock() - self._fetched_at > self.max_stale_seconds:
             return None

@@ -1,4 +1,4 @@
-"""Circuit breakers on the booking path (DESIGN rule 6: browsing survives booking trouble).
+"""Circuit breakers on the booking path (ARCHITECTURE.md rule 6: browsing survives booking trouble).
 
 When Postgres stops answering (a restart, an exhausted pool, statements hitting their timeout),
 every booking request would otherwise hold a thread for the pool's or the statement's timeout
@@ -22,8 +22,7 @@ from typing import Any
 import psycopg
 import pybreaker
 from flask import Flask
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
 
 from app.config import Settings
 from app.errors import Degraded

@@ -79,7 +79,6 @@ class Settings:
     breaker_reset_seconds: float = 2.0
     # Background work.
     sweeper_interval_seconds: int = 30
-    reconcile_interval_seconds: int = 60
     # An intent unsettled this long is asked about at the gateway, webhook or not.
     reconcile_after_seconds: int = 60
     # Outbox work (webhook events, refunds, notifications) still pending after this long is re-queued.

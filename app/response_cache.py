@@ -12,7 +12,7 @@ and a CDN"). A copy is therefore never more than ``seconds + 1`` old when a clie
 
 Every rebuild of real content also keeps a "last good" copy for an hour (the caller says what is
 real: an empty listing is not, and errors are never stored at all). When Postgres cannot be reached, the
-catalog and seat maps are answered from it (DESIGN rule 6: browsing survives booking trouble),
+catalog and seat maps are answered from it (ARCHITECTURE.md rule 6: browsing survives booking trouble),
 marked with a ``Warning: 110`` header; a seat map's own ``asOf`` says how old it is. Holds are
 still decided by Postgres alone, so a stale map can only make a seat look free that is not.
 """

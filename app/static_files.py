@@ -16,6 +16,8 @@ from werkzeug.security import safe_join
 
 def init_app(app: Flask) -> None:
     folder = app.static_folder
+    if folder is None:  # no static files, no URLs to version
+        return
 
     @app.url_defaults
     def _versioned_static_url(endpoint: str, values: dict[str, Any]) -> None:

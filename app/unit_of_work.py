@@ -1,14 +1,17 @@
 """A unit of work: one short, explicit transaction that rolls back unless committed."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Result, text
+from sqlalchemy import CursorResult, text
 from sqlalchemy.orm import Session
 
 from app.extensions import db
+
+# One row's parameters, or a list of them to run the statement once per row.
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 
 class UnitOfWork:
@@ -16,8 +19,8 @@ class UnitOfWork:
         self.session = session
         self._committed = False
 
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Result[Any]:
-        return self.session.execute(text(sql), params or {})
+    def execute(self, sql: str, params: Params | None = None) -> CursorResult[Any]:
+        return cast("CursorResult[Any]", self.session.execute(text(sql), params or {}))  # a text() statement's result
 
     def commit(self) -> None:
         self.session.commit()

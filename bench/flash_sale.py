@@ -45,8 +45,8 @@ from __future__ import annotations
 import argparse
 import array
 import asyncio
-import base64
 import atexit
+import base64
 import gc
 import json
 import math
@@ -67,7 +67,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -181,9 +181,8 @@ class Stack:
         self._stopped = False
 
     def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
-        log = open(self.logdir / f"{name}.log", "wb")
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
+        with open(self.logdir / f"{name}.log", "wb") as log:  # the child keeps its own copy
+            proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.procs[name] = proc
         return proc
 
@@ -427,7 +426,7 @@ def build_sale(app, params: Params) -> Sale:
     day = (datetime.now(zone) + timedelta(days=3)).date()
     starts = datetime(day.year, day.month, day.day, 19, 30, tzinfo=zone)
     matinee = datetime(day.year, day.month, day.day, 14, 0, tzinfo=zone)
-    placeholder_opening = datetime.now(timezone.utc) + timedelta(hours=1)  # re-timed once the fans are in
+    placeholder_opening = datetime.now(UTC) + timedelta(hours=1)  # re-timed once the fans are in
     with app.app_context(), unit_of_work() as uow:
         org = scheduling.ensure_organisation(uow, "Flash Sale Promotions")
         city = scheduling.ensure_city(uow, "Flashford", "GB", CITY_TZ)
@@ -442,7 +441,7 @@ def build_sale(app, params: Params) -> Sale:
         )
         other = scheduling.schedule_show(
             uow, event_id=recital, venue_id=venue, starts_at=matinee,
-            sale_opens_at=datetime.now(timezone.utc) - timedelta(days=1), sale_closes_at=matinee, currency="GBP",
+            sale_opens_at=datetime.now(UTC) - timedelta(days=1), sale_closes_at=matinee, currency="GBP",
             prices=prices,
         )
         manager = uow.execute(
@@ -471,7 +470,7 @@ def open_waiting_room(ports: Ports, sale: Sale, params: Params, opens_at: dateti
     (through the edge, like the dashboard; timed as ``manager-queue``)."""
     with psycopg.connect(f"{PG} dbname={DB}", autocommit=True) as c:
         c.execute("UPDATE shows SET sale_opens_at = %s WHERE id = %s", (opens_at, sale.show_id))
-    for attempt in range(5):
+    for _attempt in range(5):
         start, t = (rec.now() if rec else 0.0), time.perf_counter()
         try:
             r = requests.put(
@@ -585,7 +584,7 @@ class Client:
             async with session.request(method, url, trace_request_ctx=ctx, **kw) as r:
                 body = await r.read()
                 status, headers = r.status, r.headers
-        except (self.aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, self.aiohttp.ClientError) as exc:
             self.rec.transport_errors[(endpoint, type(exc).__name__)] += 1
             raise Transport(f"{endpoint}: {type(exc).__name__}: {exc}") from exc
         self.rec.add(endpoint, start, time.perf_counter() - t, ctx["waited"], status, body)
@@ -754,7 +753,7 @@ class Simulation:
             try:
                 status, body, headers = await self.client.call(self.client.gate, "GET", url, "status")
             except Transport:
-                status, body, headers = 0, b"", {}
+                status, body, _headers = 0, b"", {}
             if status == 200:
                 info = orjson.loads(body)
                 if info["state"] == "ADMITTED":
@@ -890,7 +889,7 @@ class Simulation:
             return
         if status != 200:
             raise RuntimeError(f"paying at the gateway answered {status}")
-        for attempt in range(60):
+        for _attempt in range(60):
             status, body, h = await self._retrying("POST", f"{web}/api/v1/holds/{hold_id}/confirm", "confirm", auth,
                                                    json={"paymentIntentId": intent})
             if status in (200, 201):
@@ -923,7 +922,7 @@ class Simulation:
         """Like a browser: a transport error or a 503 with Retry-After is tried again (every one is counted)."""
         session = session or self.client.web
         sent = headers
-        for attempt in range(10):
+        for _attempt in range(10):
             try:
                 status, body, headers = await self.client.call(session, method, url, endpoint, headers=sent, **kw)
             except Transport:
@@ -993,7 +992,7 @@ class Simulation:
             arrivals = sorted(self.rng.uniform(0, self.p.join_window) for _ in range(self.p.fans))
             tokens = list(self.sale.fan_tokens)
             self.rng.shuffle(tokens)
-            opens_at = datetime.now(timezone.utc) + timedelta(seconds=self.p.join_window + self.p.opens_after)
+            opens_at = datetime.now(UTC) + timedelta(seconds=self.p.join_window + self.p.opens_after)
             open_waiting_room(self.ports, self.sale, self.p, opens_at, self.rec)
             self._note_opening(opens_at)
             print(f"    {self.p.fans} fans arriving over {self.p.join_window:.0f} s; sale opens at "
@@ -1024,7 +1023,7 @@ class Simulation:
             self.fan_errors.append(task.exception())
 
     def _note_opening(self, opens_at: datetime) -> None:
-        self.opens_mono = self.rec.now() + (opens_at - datetime.now(timezone.utc)).total_seconds()
+        self.opens_mono = self.rec.now() + (opens_at - datetime.now(UTC)).total_seconds()
 
     async def _make_sure_everyone_joins_first(self) -> None:
         """Every fan joins before the opening: while joins are still coming in 15 s before it, the manager
@@ -1036,13 +1035,13 @@ class Simulation:
                     raise RuntimeError(f"a fan failed while joining: {self.fan_errors[0]!r}")
                 try:
                     await asyncio.wait_for(self.all_joined.wait(), timeout=min(1.0, max(0.05, deadline - self.rec.now())))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             if self.all_joined.is_set():
                 break
             elapsed = self.rec.now() - self.joins_start
             rest = (self.p.fans - self.joined) / max(self.joined / max(elapsed, 1e-3), 1.0)
-            later = datetime.now(timezone.utc) + timedelta(seconds=min(rest, 120.0) + self.p.opens_after + 5.0)
+            later = datetime.now(UTC) + timedelta(seconds=min(rest, 120.0) + self.p.opens_after + 5.0)
             old = self.opens_mono
             await asyncio.to_thread(open_waiting_room, self.ports, self.sale, self.p, later, self.rec)
             if self.rec.now() > old:
@@ -1074,7 +1073,7 @@ class Simulation:
                 last_report = self.rec.now()
             try:
                 await asyncio.wait_for(self.sold_out.wait(), timeout=1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         self.stuck = None
         print(f"    sold out {self.sold_out_at - self.opens_mono:.1f} s after the opening")
@@ -1318,7 +1317,7 @@ def report(params: Params, sim: Simulation, checks: list, facts: dict, cpu: dict
     cores = os.cpu_count() or 1
     admitted_ts = [(x["t"], x["admitted"]) for x in sim.timeline]
     peak, j = 0, 0
-    for i, (t1, b) in enumerate(admitted_ts):  # the most admitted within any 60 s
+    for _i, (t1, b) in enumerate(admitted_ts):  # the most admitted within any 60 s
         while admitted_ts[j][0] < t1 - 60:
             j += 1
         peak = max(peak, b - admitted_ts[j][1])

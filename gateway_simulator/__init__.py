@@ -164,7 +164,8 @@ import ipaddress
 import logging
 import os
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask, abort, request
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 DEFAULT_API_VERSION = "2026-10-28.endive"
 
@@ -30,7 +31,7 @@ class SimConfig:
     }
 
     @classmethod
-    def load(cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> "SimConfig":
+    def load(cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> SimConfig:
         environ = os.environ if environ is None else environ
         cfg = cls()
         for env_name, field_name in cls.ENV.items():

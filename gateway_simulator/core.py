@@ -306,9 +306,8 @@ def validate_fault(spec: Any) -> dict[str, Any]:
         raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(sorted(FAULT_KINDS))}")
     fault: dict[str, Any] = {"id": new_id("flt_", 12), "kind": kind, "used": 0, "created": time.time()}
     count = spec.get("count")
-    if count is not None:
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise ValueError("count must be a positive integer (omit it for a fault that lasts until cleared)")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
+        raise ValueError("count must be a positive integer (omit it for a fault that lasts until cleared)")
     fault["count"] = count
     if kind in API_FAULTS:
         path = spec.get("path", "/v1/")

@@ -40,7 +40,7 @@ USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
 def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
     """The ``Stripe-Signature`` header value for ``payload``."""
     t = int(time.time()) if timestamp is None else timestamp
-    mac = hmac.new(secret.encode("utf-8"), f"{t}.".encode("utf-8") + payload, sha256).hexdigest()
+    mac = hmac.new(secret.encode("utf-8"), f"{t}.".encode() + payload, sha256).hexdigest()
     return f"t={t},v1={mac}"
 
 
@@ -54,7 +54,7 @@ _opener = urllib.request.build_opener(_NoRedirect())
 
 
 class Deliverer:
-    def __init__(self, sim: "Simulator"):
+    def __init__(self, sim: Simulator):
         self.sim = sim
         self.cond = sim.cond
         self._heap: list[tuple[float, int, int, str, int]] = []

@@ -6,8 +6,8 @@ import secrets
 import time
 
 import redis
-from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for
-
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app import admission
@@ -15,8 +15,8 @@ from app.accounts.services import authenticate
 from app.catalog import queries as catalog_queries
 from app.errors import InvalidCredentials
 from app.unit_of_work import unit_of_work
-from queue_gate.routes import _admission, _room
 from app.waiting_room.room import QueueClosed, QueueNotFound
+from queue_gate.routes import _admission, _room
 
 bp = Blueprint("gate_pages", __name__, url_prefix="/gate/queues")
 
@@ -63,7 +63,7 @@ def _wait_text(seconds: int | None) -> str:
 
 
 @bp.get("/<int:event_id>/wait")
-def waiting_room(event_id: int) -> Response:
+def waiting_room(event_id: int) -> ResponseReturnValue:
     ticket = request.args.get("ticket", "")
     room = _room(event_id)
     degraded = False
@@ -111,7 +111,7 @@ def _csrf_serializer() -> URLSafeTimedSerializer:
 
 
 @bp.route("/<int:event_id>", methods=["GET", "POST"])
-def join_page(event_id: int) -> Response:
+def join_page(event_id: int) -> ResponseReturnValue:
     """Sign in and take a place: the way in for fans arriving from the show's page."""
     with unit_of_work() as uow:
         event = catalog_queries.event_queue(uow, event_id)
@@ -150,7 +150,7 @@ def join_page(event_id: int) -> Response:
 
 
 @bp.get("/<int:event_id>/enter")
-def enter(event_id: int) -> Response:
+def enter(event_id: int) -> ResponseReturnValue:
     """Hands the admitted fan their token as a cookie and sends them to the seat map."""
     ticket = request.args.get("ticket", "")
     room = _room(event_id)

@@ -5,7 +5,7 @@ import logging
 import signal
 import time
 from contextlib import suppress
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 import redis
@@ -98,7 +98,7 @@ def worker_command(burst: bool) -> None:
         except (redis.ConnectionError, redis.TimeoutError) as exc:  # from its start or its teardown
             log.warning("worker lost Redis: %s", exc)
             with suppress(Exception):
-                worker.pubsub_thread.stop()
+                worker.pubsub_thread.stop()  # type: ignore[union-attr]  # none yet: nothing to stop
         if burst or stopping():
             return
         log.warning("the worker ended on a Redis error; a new one starts once Redis answers")
@@ -140,7 +140,7 @@ class PeriodicScheduler(Scheduler):
                 self.log.warning("periodic job %s was missing from the schedule (Redis lost it); scheduled again",
                                  job_id)
             self.schedule(
-                scheduled_time=datetime.now(timezone.utc),
+                scheduled_time=datetime.now(UTC),
                 func=func,
                 interval=every,
                 repeat=None,

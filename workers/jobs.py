@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import uuid
 from functools import cache
+from typing import Any
 
 from flask import Flask
 
@@ -61,9 +62,8 @@ def expire_hold(hold_id: str) -> str | None:
 
 def execute_refund(refund_id: str) -> None:
     app = job_app()
-    with app.app_context():
-        with unit_of_work() as uow:
-            payments.execute_refund(uow, _gateway(app), uuid.UUID(refund_id))
+    with app.app_context(), unit_of_work() as uow:
+        payments.execute_refund(uow, _gateway(app), uuid.UUID(refund_id))
 
 
 def cancel_show(show_id: int) -> bool:
@@ -80,10 +80,9 @@ def cancel_show(show_id: int) -> bool:
 
 def send_notification(notification_id: int) -> bool:
     app = job_app()
-    with app.app_context():
-        with unit_of_work() as uow:
-            settings = app.extensions["seatline.settings"]
-            return deliver(uow, channels_for(settings), notification_id, settings.notification_max_attempts)
+    with app.app_context(), unit_of_work() as uow:
+        settings = app.extensions["seatline.settings"]
+        return deliver(uow, channels_for(settings), notification_id, settings.notification_max_attempts)
 
 
 def sweep() -> dict[str, int]:
@@ -102,7 +101,7 @@ def sweep() -> dict[str, int]:
                     break
             run_followups(Followups(freed_seats=sweeper.free_orphaned_seats(uow)))
             retry_after = settings.outbox_retry_after_seconds
-            work = {
+            work: dict[str, list[Any]] = {
                 "expire_hold": [str(h) for h in sweeper.lapsed_paying_holds(uow)],
                 "settle_payment_intent": sweeper.stale_open_payments(uow, settings.reconcile_after_seconds),
                 "process_webhook_event": sweeper.unprocessed_events(uow, retry_after),

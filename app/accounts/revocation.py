@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 from flask import Flask, current_app
@@ -107,7 +107,7 @@ def revoke_token(uow: UnitOfWork, user_id: int, jti: str, expires_at: int) -> No
         SELECT :jti, id, :exp FROM users WHERE id = :u  -- a deleted user's tokens work nowhere anyway
         ON CONFLICT (jti) DO NOTHING RETURNING jti
         """,
-        {"jti": jti, "u": user_id, "exp": datetime.fromtimestamp(expires_at, tz=timezone.utc)},
+        {"jti": jti, "u": user_id, "exp": datetime.fromtimestamp(expires_at, tz=UTC)},
     ).first()
     if inserted is not None:
         uow.execute("UPDATE users SET auth_version = auth_version + 1 WHERE id = :u", {"u": user_id})

@@ -11,8 +11,7 @@ import redis
 from flask import Flask, Response, current_app, g, render_template, request
 from flask.json.provider import JSONProvider
 from flask_session.redis import RedisSession, RedisSessionInterface
-from sqlalchemy.exc import DataError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DataError, OperationalError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from app.accounts.revocation import revocations

@@ -27,6 +27,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any, cast
 
 import orjson
 from flask import Flask, Response, current_app, render_template, request, session
@@ -105,6 +107,10 @@ def email_from_ip() -> str | None:
     """The submitted email together with the client's address: failed logins count per pair, so
     someone guessing a fan's password from one address never locks the fan out of another."""
     return _once("email-ip", lambda: (email + "|" + client_ip()) if (email := submitted_email()) else None)
+
+
+def _no_key(key: Callable[[], str | None]) -> bool:
+    return key() is None
 
 
 def _failed_login(response: Response) -> bool:
@@ -189,10 +195,10 @@ class RateLimits:
             strategy="moving-window",
             storage_uri=self.storage_url,
             # Like the app's own Redis client: short timeouts and one quick retry, never a stall.
-            storage_options={
+            storage_options=cast("dict[str, Any]", {
                 "socket_timeout": timeout, "socket_connect_timeout": timeout, "retry": Retry(NoBackoff(), 1),
                 "health_check_interval": 30,
-            },
+            }),
             in_memory_fallback_enabled=True,
             # A failure inside the limiter lets the request through rather than failing it.
             swallow_errors=True,
@@ -255,11 +261,11 @@ class RateLimits:
                 view = self.slowdown.wrap(endpoint, view)
             for rule in rules:
                 view = self.limiter.shared_limit(
-                    lambda setting=rule.setting: self.value(setting),
+                    partial(self.value, rule.setting),
                     scope=rule.scope,
-                    key_func=rule.key,
+                    key_func=cast("Callable[[], str]", rule.key),  # None only when exempt_when skips the count
                     methods=METHODS.get(endpoint, ["POST"]),
-                    exempt_when=lambda key=rule.key: key() is None,
+                    exempt_when=partial(_no_key, rule.key),
                     deduct_when=_failed_login if rule.failures_only else None,
                 )(view)
             app.view_functions[endpoint] = view

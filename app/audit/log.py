@@ -88,4 +88,4 @@ def entries(
         """,
         {**{k: v for k, v in filters.items() if v is not None}, "limit": limit},
     ).all()
-    return rows[::-1]
+    return list(rows[::-1])

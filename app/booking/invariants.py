@@ -18,7 +18,7 @@ from app.unit_of_work import UnitOfWork
 def money_invariant_violations(uow: UnitOfWork, gateway_intents: list[dict[str, Any]]) -> dict[str, list[Any]]:
     """``gateway_intents``: each intent as the gateway reports it, with ``id``, ``status``,
     ``amount_received``, ``amount_refunded``, ``refund_count`` and ``metadata``."""
-    broken = seat_invariant_violations(uow)  # first: it opens the repeatable-read snapshot
+    broken: dict[str, list[Any]] = seat_invariant_violations(uow)  # first: it opens the repeatable-read snapshot
     bookings = {r.payment_intent_id: r for r in uow.execute(
         "SELECT payment_intent_id, status, amount, refund_amount FROM bookings WHERE payment_intent_id IS NOT NULL")}
     # A free booking (amount 0) has no payment to match at the gateway.
@@ -60,9 +60,9 @@ def money_invariant_violations(uow: UnitOfWork, gateway_intents: list[dict[str, 
     for intent_id, booking in bookings.items():
         if booking.status == "CANCELLED" and booking.refund_amount != (refunds[intent_id].amount if intent_id in refunds else 0):
             fail("a cancelled booking's refund is the one recorded", intent_id)
-        intent = intents.get(intent_id)
-        if intent is None or intent["status"] != "succeeded":
+        paid = intents.get(intent_id)
+        if paid is None or paid["status"] != "succeeded":
             fail("no booking without a succeeded payment", intent_id)
-        elif intent["amount_received"] != booking.amount:
+        elif paid["amount_received"] != booking.amount:
             fail("a booking's amount is what was paid", intent_id)
     return broken

@@ -29,7 +29,13 @@ from app.audit.log import AuditActor
 from app.background.dispatch import Followups
 from app.booking import queries
 from app.errors import (
-    Degraded, HoldExpired, HoldNotFound, PaymentNotCompleted, PaymentNotNeeded, PaymentRefused, SaleClosed,
+    Degraded,
+    HoldExpired,
+    HoldNotFound,
+    PaymentNotCompleted,
+    PaymentNotNeeded,
+    PaymentRefused,
+    SaleClosed,
     ValidationFailed,
 )
 from app.inventory import seat_state
@@ -104,6 +110,7 @@ def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_i
             amount=hold.amount, currency=hold.currency,
         ) from exc
     hold = queries.lock_hold(uow, hold_id)
+    assert hold is not None  # holds are never deleted, and this one was read above
     queries.record_intent(uow, hold, intent.id)
     uow.commit()
     return PaymentStart(intent, hold.expires_at if starting else None)

@@ -14,7 +14,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB

@@ -1,7 +1,7 @@
 """Catalog rules: a city's date is its local calendar date; sale status is derived, never stored."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,7 +42,7 @@ def listing_window(utc_today: date, horizon_days: int) -> tuple[date, date]:
 
 
 def in_listing_window(day: date, horizon_days: int) -> bool:
-    first, last = listing_window(datetime.now(timezone.utc).date(), horizon_days)
+    first, last = listing_window(datetime.now(UTC).date(), horizon_days)
     return first <= day <= last
 
 

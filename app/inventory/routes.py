@@ -5,10 +5,10 @@ from typing import Annotated
 from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app import admission
 from app.api.http import check_body_user, current_user, parse_body, parse_id, parse_uuid
 from app.background.dispatch import run_followups
 from app.booking import saga
-from app import admission
 from app.errors import HoldNotActive, HoldNotFound, ShowNotFound, ValidationFailed
 from app.extensions import redis_store, settings
 from app.inventory import seatmap, services
@@ -103,8 +103,8 @@ def release_hold(hold_id: str):
         with unit_of_work() as uow:
             hold = services.get_hold(uow, user.id, hid)
         if hold.status == "CONFIRMED":
-            raise HoldNotActive("this hold has been paid for and cannot be released", status=hold.status)
+            raise HoldNotActive("this hold has been paid for and cannot be released", status=hold.status) from None
         if hold.status == "ACTIVE":
             # The gateway would not cancel the payment (it is being processed): it may still succeed.
-            raise HoldNotActive("the payment for this hold is being processed; try again shortly", status=hold.status)
+            raise HoldNotActive("the payment for this hold is being processed; try again shortly", status=hold.status) from None
     return hold.to_json(), 200

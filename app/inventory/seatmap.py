@@ -110,7 +110,7 @@ def _build_layout(uow: UnitOfWork, show_id: int, venue_id: int) -> ShowLayout:
         """,
         {"show_id": show_id, "venue_id": venue_id},
     ).all()
-    seat_ids, fragments, by_section = [], [], {}
+    seat_ids, fragments, by_section = [], [], {}  # type: list[str], list[bytes], dict[str, list[Any]]
     for position, (seat_id, section, row, number, tier, price, accessible, x, y) in enumerate(rows):
         seat = {
             "seatId": seat_id, "section": section, "row": row, "number": number, "tier": tier, "price": price,

@@ -10,8 +10,15 @@ from sqlalchemy import Row
 
 from app.admission import AdmissionRefused
 from app.errors import (
-    AdmissionRequired, HoldNotActive, HoldNotFound, InvalidToken, SaleClosed, SeatLimitExceeded, SeatsUnavailable,
-    ShowNotFound, ValidationFailed,
+    AdmissionRequired,
+    HoldNotActive,
+    HoldNotFound,
+    InvalidToken,
+    SaleClosed,
+    SeatLimitExceeded,
+    SeatsUnavailable,
+    ShowNotFound,
+    ValidationFailed,
 )
 from app.inventory import queries, seat_state
 from app.inventory.hints import SeatHints

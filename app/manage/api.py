@@ -19,7 +19,13 @@ from app.background import queues
 from app.background.dispatch import Followups, run_followups
 from app.catalog.layout import SeatSpec
 from app.errors import (
-    DomainError, EventNotFound, NotFound, PayloadTooLarge, ShowNotFound, ValidationFailed, VenueNotFound,
+    DomainError,
+    EventNotFound,
+    NotFound,
+    PayloadTooLarge,
+    ShowNotFound,
+    ValidationFailed,
+    VenueNotFound,
 )
 from app.extensions import redis_store
 from app.manage import access, box_office, cancellation, dashboard, layouts, shows, venues
@@ -487,7 +493,7 @@ def cancel_show(show_id: str):
     sid = _show_id(show_id)
     raw = request.get_data(cache=True)
     reason = parse_body(CancelRequest).reason if raw.strip() else ""
-    with unit_of_work() as uow:
+    with unit_of_work():
         who = actor()
     progress, newly = start_cancellation(who, sid, reason)
     return progress, 202 if newly else 200

@@ -20,8 +20,8 @@ import uuid
 from typing import Any
 
 from app.audit import log as audit
-from app.booking import queries as booking_queries
 from app.background.dispatch import Followups
+from app.booking import queries as booking_queries
 from app.booking.saga import end_paying_hold
 from app.inventory import seat_state
 from app.manage import access

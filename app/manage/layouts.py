@@ -141,11 +141,11 @@ def parse_csv(text: str) -> list[SeatSpec]:
         seat_id = seat_id.replace(" ", "")
         if not SEAT_ID.match(seat_id):
             problems.append(f"seat id {seat_id[:40]!r} must be 1 to 32 letters, digits, '.', '-' or '_'")
-        if problems:
+        if problems or number is None or x is None or y is None:  # (each None has its problem above)
             errors.append(LineError(line, "; ".join(problems)))
             continue
-        seats.append(SeatSpec(seat_id, section, row, number, x, y, tier, flags["accessible"], flags["companion"],
-                              flags["sellable"]))  # type: ignore[arg-type]
+        seats.append(SeatSpec(seat_id, section, row, number, x, y, tier, bool(flags["accessible"]),
+                              bool(flags["companion"]), bool(flags["sellable"])))
     lines = [line for line, _ in raw_rows]
     if not errors:
         errors += _duplicates(seats, lines)

@@ -7,8 +7,19 @@ from typing import Any
 
 import pydantic
 from flask import (
-    Blueprint, Response, abort, flash, g, make_response, redirect, render_template, request, session, url_for,
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
 )
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import money
@@ -97,7 +108,7 @@ def new_venue():
     with unit_of_work() as uow:
         cities = catalog.list_cities(uow)
     if request.method == "POST":
-        data = {k: request.form.get(k, "") for k in ("cityId", "name", "kind", "address")}
+        data: dict[str, str | None] = {k: request.form.get(k, "") for k in ("cityId", "name", "kind", "address")}
         if actor().is_admin:
             data["organisationId"] = request.form.get("organisationId") or None
         try:
@@ -133,7 +144,7 @@ def venue(venue_id: str):
     return render_template("manage/venue.html", errors=[], **context)
 
 
-def _venue_change(venue_id: str, change) -> Response:
+def _venue_change(venue_id: str, change) -> ResponseReturnValue:
     vid = _id(venue_id, VenueNotFound, "venue")
     try:
         with unit_of_work() as uow:
@@ -270,7 +281,8 @@ def venue_tiers(venue_id: str):
 def new_event():
     errors: list[str] = []
     if request.method == "POST":
-        data = {k: request.form.get(k, "") for k in ("title", "category", "description", "durationMinutes")}
+        data: dict[str, str | None] = {
+            k: request.form.get(k, "") for k in ("title", "category", "description", "durationMinutes")}
         if actor().is_admin:
             data["organisationId"] = request.form.get("organisationId") or None
         try:

@@ -194,7 +194,7 @@ def set_prices(uow: UnitOfWork, show_id: int, prices: dict[str, int]) -> None:
     )
 
 
-def dead_letters(uow: UnitOfWork, actor: Actor, limit: int = 20) -> list[Row[Any]]:
+def dead_letters(uow: UnitOfWork, actor: Actor, limit: int = 20) -> Sequence[Row[Any]]:
     """The DEAD messages the manager's organisation sent (every one for an admin), newest first."""
     return uow.execute(
         f"""

@@ -1,30 +1,30 @@
 """Events and shows as managers create and change them. Times without an offset are the venue's local time."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-
-import logging
-
 import redis
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from app import money
 from app.audit import log as audit
 from app.catalog import scheduling
 from app.catalog.services import sale_status
-from app import money
 from app.errors import EventExists, ShowCancelled, ShowExists, ValidationFailed
 from app.extensions import settings
 from app.manage import access, queries
 from app.manage.access import Actor
 from app.unit_of_work import UnitOfWork
-from app.waiting_room.room import Settings as QueueSettings  # a waiting room's batch, interval, cap, session
-from app.waiting_room.room import WaitingRoom
+from app.waiting_room.room import (
+    Settings as QueueSettings,  # a waiting room's batch, interval, cap, session
+    WaitingRoom,
+)
 
 log = logging.getLogger(__name__)
 EVENT_CATEGORIES = ("concert", "movie", "sport", "theatre", "comedy", "other")
@@ -81,7 +81,7 @@ def venue_time(value: datetime, zone: str, field: str) -> datetime:
         return value
     tz = ZoneInfo(zone)
     local = value.replace(tzinfo=tz)
-    round_trip = local.astimezone(timezone.utc).astimezone(tz)
+    round_trip = local.astimezone(UTC).astimezone(tz)
     if round_trip.replace(tzinfo=None) != value:
         raise ValidationFailed(
             f"{field}: {value:%Y-%m-%d %H:%M} does not exist in {zone} (the clocks change then)",

@@ -57,7 +57,7 @@ def change_password():
     revocation.revocations().publish_from_database(user_id)
     # Every other session and token is dead; this one carries on under the new epoch.
     session["ep"] = epoch
-    current_app.session_interface.regenerate(session)
+    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]  # app/api/http.py's sessions
     return _page(PasswordForm(formdata=None), message="Password changed. You are still logged in here and "
                                                       "logged out everywhere else.")
 

@@ -8,8 +8,8 @@ from wtforms.validators import DataRequired, Email, Length
 
 from app.accounts import services
 from app.errors import EmailTaken, InvalidCredentials
-from app.text import single_line
 from app.site.redirects import same_origin_path
+from app.text import single_line
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("site_auth", __name__)
@@ -37,7 +37,7 @@ def _sign_in(account: services.Account, name: str | None = None) -> None:
     if name:
         session["name"] = name
     # A new session id on every sign-in (no fixation); the old session is deleted.
-    current_app.session_interface.regenerate(session)
+    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]  # app/api/http.py's sessions
 
 
 def _next_url(role: str = "fan") -> str:

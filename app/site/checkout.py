@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import segno
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 
 from app.background.dispatch import run_followups, schedule_hold_expiry
-from app.booking import saga
-from app.booking import services as bookings
+from app.booking import saga, services as bookings
 from app.errors import BookingNotFound, CancellationNotAllowed, DomainError, HoldNotFound
 from app.inventory import services as inventory
 from app.payments.gateway import GatewayRejected, GatewayUnavailable
@@ -113,7 +112,7 @@ def my_bookings():
         return redirect(url_for("site_auth.login", next=request.path), code=303)
     with unit_of_work() as uow:
         mine = bookings.list_bookings(uow, user_id)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     upcoming = [b for b in mine if datetime.fromisoformat(b["startTime"]) >= now]
     past = [b for b in mine if datetime.fromisoformat(b["startTime"]) < now]
     return render_template("site/bookings.html", upcoming=upcoming, past=past)

@@ -1,7 +1,7 @@
 """Server-rendered pages of the fan site."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import orjson
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, session, url_for
@@ -10,10 +10,9 @@ from app import admission
 from app.catalog import services as catalog
 from app.errors import AdmissionRequired, DomainError, HoldNotFound, SeatsUnavailable, ShowNotFound
 from app.extensions import redis_store, settings
-from app.inventory import services as inventory
+from app.inventory import seatmap, services as inventory
 from app.inventory.best_available import find_best
 from app.inventory.hints import SeatHints
-from app.inventory import seatmap
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("site", __name__)
@@ -133,7 +132,7 @@ def render_show_page(show_id: int, message: str | None = None, selected: list[st
         message=message,
         start_text=start.strftime("%a %d %b %Y, %H:%M"),
         admission=granted,
-        admission_until=datetime.fromtimestamp(granted.expires_at, timezone.utc).strftime("%H:%M UTC") if granted else None,
+        admission_until=datetime.fromtimestamp(granted.expires_at, UTC).strftime("%H:%M UTC") if granted else None,
     ), status
 
 

@@ -46,6 +46,7 @@ def control_queue(
                 "SELECT min(sale_opens_at) FROM shows WHERE event_id = :e AND queue_required AND status = 'SCHEDULED'",
                 {"e": event_id},
             ).scalar()
+            assert settings is not None, "opening a waiting room needs its settings"
             return room.open(uow, replace(settings, sale_opens_at=opens))
         return room.set_state(uow, STATES[action])
 

@@ -27,7 +27,7 @@ import math
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -135,8 +135,8 @@ class WaitingRoom:
     # ------------------------------------------------------------ set-up and controls
 
     def open(self, uow: UnitOfWork, settings: Settings) -> dict[str, Any]:
-        opens_at = settings.sale_opens_at or datetime.now(timezone.utc)
-        state = "PREQUEUE" if opens_at > datetime.now(timezone.utc) else "OPEN"
+        opens_at = settings.sale_opens_at or datetime.now(UTC)
+        state = "PREQUEUE" if opens_at > datetime.now(UTC) else "OPEN"
         uow.execute(
             """
             INSERT INTO gate_queues (event_id, state, batch_size, admission_interval_seconds, max_active,
@@ -385,7 +385,7 @@ class WaitingRoom:
             "admissionIntervalSeconds": float(meta["interval"]),
             "maxActive": int(meta["cap"]),
             "sessionSeconds": int(meta["session"]),
-            "saleOpensAt": datetime.fromtimestamp(float(meta["opens_at"]), timezone.utc).isoformat(),
+            "saleOpensAt": datetime.fromtimestamp(float(meta["opens_at"]), UTC).isoformat(),
             "queueLength": counter["queueLength"],
             "waiting": counter["queueLength"] - counter["servingUpTo"],
             "servingUpTo": counter["servingUpTo"],
@@ -466,8 +466,8 @@ class WaitingRoom:
         top = max((t.position or 0 for t in tickets), default=0)
         order = [PLACEHOLDER] * top
         pipe = self.r.pipeline(transaction=True)
-        for t in [self.key(n) for n in ("users", "pre", "order", "active", "admits")]:
-            pipe.delete(t)
+        for key in [self.key(n) for n in ("users", "pre", "order", "active", "admits")]:
+            pipe.delete(key)
         now = time.time()
         for t in tickets:
             fields = {"user": t.user_id, "pre": int(t.prequeue), "joined": now}

@@ -1,12 +1,12 @@
 """core schema: catalog, seats, holds, bookings, payments
 
 Revision ID: 0001_core_schema
-Revises: 
+Revises:
 Create Date: 2026-11-28 08:41:22.541780
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.

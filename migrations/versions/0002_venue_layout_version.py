@@ -8,8 +8,8 @@ after a venue id is reused).
 Revision ID: 0002_venue_layout_version
 Revises: 0001_core_schema
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0002_venue_layout_version"
 down_revision = "0001_core_schema"

@@ -3,9 +3,8 @@
 Revision ID: 0003_payments_saga
 Revises: 0002_venue_layout_version
 """
-from alembic import op
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from alembic import op
 
 revision = "0003_payments_saga"
 down_revision = "0002_venue_layout_version"

@@ -7,8 +7,8 @@ past the cap (serving_up_to and admission times are kept here).
 Revision ID: 0004_queue_gate
 Revises: 0003_payments_saga
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0004_queue_gate"
 down_revision = "0003_payments_saga"

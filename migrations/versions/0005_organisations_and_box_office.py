@@ -8,8 +8,8 @@ here, so no venue or event is left without an owner.
 Revision ID: 0005_organisations
 Revises: 0004_queue_gate
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0005_organisations"
 down_revision = "0004_queue_gate"

@@ -13,8 +13,8 @@ not against the database's owner.
 Revision ID: 0006_audit_log
 Revises: 0005_organisations
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0006_audit_log"

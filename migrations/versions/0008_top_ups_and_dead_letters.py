@@ -13,8 +13,8 @@ organisation whose show it is about, so the sweeper can share each pass among or
 Revision ID: 0008_top_ups_and_dead_letters
 Revises: 0007_free_bookings
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0008_top_ups_and_dead_letters"
 down_revision = "0007_free_bookings"

@@ -10,8 +10,8 @@ change could not be copied to Redis when it was made.
 Revision ID: 0009_token_revocation
 Revises: 0008_top_ups_and_dead_letters
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0009_token_revocation"
 down_revision = "0008_top_ups_and_dead_letters"

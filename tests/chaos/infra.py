@@ -19,8 +19,10 @@ import psycopg
 import redis
 from aiosmtpd.controller import Controller
 
-from tests.support.processes import stop_process_groups
-from tests.support.processes import free_port  # noqa: F401  (also for the scenarios)
+from tests.support.processes import (
+    free_port,  # noqa: F401  (also for the scenarios)
+    stop_process_groups,
+)
 from tests.support.services import MailSink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,13 +67,12 @@ class PrivateRedis:
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
 
     def start(self) -> None:
-        log = open(self.dir / "redis.log", "ab")
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        log.close()
+        with open(self.dir / "redis.log", "ab") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", str(self.dir)],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
 
         def up() -> bool:
             if self.proc.poll() is not None:
@@ -248,10 +249,9 @@ class Stack:
         self._serial = 0
 
     def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-        log = open(self.logdir / f"{name}.log", "ab")
-        proc = subprocess.Popen(args, cwd=ROOT, env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        log.close()
+        with open(self.logdir / f"{name}.log", "ab") as log:  # the child keeps its own copy
+            proc = subprocess.Popen(args, cwd=ROOT, env={**self.env, **(env or {})}, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
         self.procs[name] = proc
         return proc
 

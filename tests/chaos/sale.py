@@ -288,7 +288,7 @@ class Sale:
             started = time.time()
             try:
                 r = (http or requests).request(method, url, timeout=15, **kw)
-            except requests.RequestException as exc:
+            except requests.RequestException:
                 self.tally.record(endpoint, "transport", started)
                 time.sleep(0.5)
                 continue

@@ -13,9 +13,9 @@ import redis
 from app.booking.invariants import money_invariant_violations
 from app.unit_of_work import unit_of_work
 from tests.chaos.infra import PrivatePostgres, PrivateRedis, SmtpServer, Stack, free_port, wait_for
-from tests.support.processes import wait_until_up
 from tests.chaos.sale import Sale, Tally
 from tests.support.db import Builder
+from tests.support.processes import wait_until_up
 from tests.support.services import Simulator
 from workers.cli import SWEEP_JOB_ID
 

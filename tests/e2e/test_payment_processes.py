@@ -2,7 +2,6 @@
 (killed mid-job and restarted), and an SMTP server."""
 from __future__ import annotations
 
-
 import pytest
 import requests
 

@@ -1,7 +1,17 @@
 import pytest
 
 from tests.support.db import (  # noqa: F401  (fixtures)
-    Builder, _jobs_use_the_test_app, app, client, clean_state, gateway, mail, make, rds, simulator_process, smtp_sink,
+    Builder,
+    _jobs_use_the_test_app,
+    app,
+    clean_state,
+    client,
+    gateway,
+    mail,
+    make,
+    rds,
+    simulator_process,
+    smtp_sink,
     web_server,
 )
 

@@ -72,7 +72,7 @@ def bad_credentials(victim: Fan, attacker: Fan, role: str) -> dict[str, tuple[di
     The victim is the user whose resources the URLs name; the attacker holds a valid token of
     their own and tries to turn it into the victim's."""
     now = time.time()
-    victim_id, attacker_id = victim.user_id, attacker.user_id
+    victim_id, _attacker_id = victim.user_id, attacker.user_id
 
     def bearer(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}

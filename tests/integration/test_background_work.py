@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rq_scheduler import Scheduler
 
 import workers.jobs
-from tests.integration.test_payments import confirm, hold, start_payment
-from tests.support.polling import wait_for
-from tests.support.db import fetch, run_jobs, run_sql
 from app.background import queues
+from tests.integration.test_payments import confirm, hold, start_payment
+from tests.support.db import fetch, run_jobs, run_sql
+from tests.support.polling import wait_for
 from workers.cli import JsonJob
 
 
@@ -56,7 +56,7 @@ def test_periodic_jobs_from_rq_scheduler_run_on_json_workers(app, make, client):
 
     connection = redis.Redis.from_url(app.extensions["seatline.settings"].redis_url)
     scheduler = Scheduler(queue_name=queues.HOLDS, connection=connection, job_class=JsonJob)
-    scheduler.schedule(scheduled_time=datetime.now(timezone.utc), func="workers.jobs.sweep", interval=30, repeat=None)
+    scheduler.schedule(scheduled_time=datetime.now(UTC), func="workers.jobs.sweep", interval=30, repeat=None)
     scheduler.enqueue_jobs()
     run_jobs(app)
     assert fetch(app, "SELECT status FROM holds WHERE id = :h", h=held)[0].status == "EXPIRED"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,7 +23,7 @@ def _show_at(make, city, zone, local: datetime, title: str):
 
 def _days_ahead(days: int) -> date:
     """A date that far ahead (listings answer only within the booking horizon)."""
-    return datetime.now(timezone.utc).date() + timedelta(days=days)
+    return datetime.now(UTC).date() + timedelta(days=days)
 
 
 def test_shows_are_grouped_by_the_citys_local_date(client, make):
@@ -47,7 +47,7 @@ def test_shows_are_grouped_by_the_citys_local_date(client, make):
 
 def _next_spring_forward() -> date:
     """The next second Sunday of March: New York's clocks go forward at 02:00, a 23-hour day."""
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     for year in (today.year, today.year + 1):
         first = date(year, 3, 1)
         day = first + timedelta(days=(6 - first.weekday()) % 7 + 7)
@@ -136,13 +136,13 @@ def test_times_carry_an_offset(client, make):
     body = client.get(f"/api/v1/shows/{show.show_id}").get_json()
     for field in ("startTime", "saleOpensAt", "saleClosesAt"):
         assert datetime.fromisoformat(body[field]).tzinfo is not None
-    assert datetime.fromisoformat(body["startTime"]) > datetime.now(timezone.utc)
+    assert datetime.fromisoformat(body["startTime"]) > datetime.now(UTC)
 
 
 @pytest.mark.parametrize("date_text", ["9999-12-31", "0001-01-01", "1970-01-01", "far-past", "far-future"])
 def test_dates_outside_the_booking_horizon_are_refused_and_cache_nothing(client, make, rds, date_text):
     show = make.show()
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     date_text = {"far-past": (today - timedelta(days=3)).isoformat(),
                  "far-future": (today + timedelta(days=733)).isoformat()}.get(date_text, date_text)
     before = set(rds.keys("catalog:*"))
@@ -158,7 +158,7 @@ def test_dates_outside_the_booking_horizon_are_refused_and_cache_nothing(client,
 
 def test_the_horizon_runs_from_the_day_before_today_to_730_days_ahead(client, make):
     show = make.show()
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     for day in (today - timedelta(days=1), today, today + timedelta(days=730)):
         response = client.get(f"/api/v1/cities/{show.city_id}/shows", query_string={"date": day.isoformat()})
         assert response.status_code == 200 and response.get_json()["date"] == day.isoformat()

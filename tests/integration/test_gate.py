@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import base64
-import re
 import json
+import re
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from app import admission
 from app.unit_of_work import unit_of_work
-from queue_gate import create_gate_app
 from app.waiting_room.room import WaitingRoom
+from queue_gate import create_gate_app
 from tests.conftest import GATE_KEYS, settings_for_tests
 from tests.support.db import fetch
 
@@ -105,7 +105,7 @@ def test_prequeue_lottery_ignores_join_order(gate_app, gate, make):
     happens by chance with p < 0.001 for n = 200); exactly 1 for first-come first-served."""
     _, event_id = event_with_show(make)
     manager = make.fan(role="manager")
-    opens = datetime.now(timezone.utc) + timedelta(hours=1)
+    opens = datetime.now(UTC) + timedelta(hours=1)
     assert open_queue(gate, manager, event_id, saleOpensAt=opens.isoformat())["state"] == "PREQUEUE"
     fans = [make.fan() for _ in range(200)]
     tickets = [join(gate, fan, event_id) for fan in fans]

@@ -11,11 +11,15 @@ from dataclasses import replace
 import pytest
 
 import workers.jobs
+from app.payments.gateway import GatewayUnavailable
 from tests.integration.test_payments import (
-    assert_money_invariants, confirm, hold, start_payment,
+    assert_money_invariants,
+    confirm,
+    hold,
+    start_payment,
 )
-from tests.support.polling import wait_for
 from tests.support.db import fetch, run_jobs
+from tests.support.polling import wait_for
 from tests.support.services import WEBHOOK_SECRET
 
 WEBHOOK = "/api/v1/payments/webhook"
@@ -189,11 +193,11 @@ def test_refund_survives_gateway_errors_and_is_issued_once(app, client, make, ga
     booking_id = confirm(client, fan, held["holdId"], intent).get_json()["bookingId"]
     gateway.fault(kind="api_error", path="/v1/refunds", count=6)  # more than the client's own retries
     client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=fan.headers)
-    with pytest.raises(Exception):
+    with pytest.raises(GatewayUnavailable):  # the job fails, so RQ retries it
         workers.jobs.execute_refund(fetch(app, "SELECT id::text FROM refunds")[0].id)
     assert fetch(app, "SELECT status FROM refunds")[0].status == "PENDING"
     gateway.fault(kind="api_error", path="/v1/refunds", count=1, after=True)  # done, answer lost
-    with pytest.raises(Exception):
+    with pytest.raises(GatewayUnavailable):  # the job fails, so RQ retries it
         workers.jobs.execute_refund(fetch(app, "SELECT id::text FROM refunds")[0].id)
     gateway.clear_faults()
     workers.jobs.execute_refund(fetch(app, "SELECT id::text FROM refunds")[0].id)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -63,7 +63,7 @@ def local_start(days=10, hour=19, minute=30) -> str:
 
 def create_show(client, manager, event_id, venue_id, **overrides):
     body = {"eventId": event_id, "venueId": venue_id, "startTime": local_start(),
-            "saleOpensAt": (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(),
+            "saleOpensAt": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
             "currency": "GBP", "prices": {"standard": 4500}, **overrides}
     return client.post("/api/v1/manage/shows", json=body, headers=manager.headers)
 

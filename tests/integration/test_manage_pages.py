@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tests.support.booking import book
-from tests.support.db import fetch, run_sql
+from tests.support.db import fetch
 
 
 def token_of(response) -> str:

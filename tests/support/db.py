@@ -6,7 +6,7 @@ import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -27,7 +27,12 @@ from tests.conftest import settings_for_tests
 from tests.support.contract import ContractClient
 from tests.support.processes import free_port
 from tests.support.services import (
-    WEBHOOK_SECRET, MailSink, Simulator, ThreadedServer, smtp_sink, start_simulator,
+    WEBHOOK_SECRET,
+    MailSink,
+    Simulator,
+    ThreadedServer,
+    smtp_sink,  # noqa: F401  (a fixture: the conftest files import it from here)
+    start_simulator,
 )
 
 TABLES = (
@@ -222,7 +227,7 @@ class Builder:
         organisation: str = TEST_ORGANISATION,
         currency: str = "INR",
     ) -> ShowFixture:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         starts = starts_at or now + starts_in
         seats = [
             SeatSpec(f"{chr(65 + r)}{n}", "Main", chr(65 + r), n, n, r, "gold" if r == 0 else "silver", r == 0 and n == 1)

@@ -1,4 +1,4 @@
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,16 +18,16 @@ from app.catalog.services import local_day_bounds, sale_status
 )
 def test_local_day_lengths(zone, day, hours):
     start, end = local_day_bounds(day, ZoneInfo(zone))
-    assert (end.astimezone(timezone.utc) - start.astimezone(timezone.utc)) == timedelta(hours=hours)
+    assert (end.astimezone(UTC) - start.astimezone(UTC)) == timedelta(hours=hours)
 
 
 def test_kolkata_day_starts_at_1830_utc_the_day_before():
     start, _ = local_day_bounds(date(2026, 12, 1), ZoneInfo("Asia/Kolkata"))
-    assert start.astimezone(timezone.utc) == datetime(2026, 11, 30, 18, 30, tzinfo=timezone.utc)
+    assert start.astimezone(UTC) == datetime(2026, 11, 30, 18, 30, tzinfo=UTC)
 
 
 def test_sale_status_follows_the_window():
-    opens = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    opens = datetime(2026, 1, 1, tzinfo=UTC)
     closes = opens + timedelta(days=1)
     assert sale_status("SCHEDULED", opens, closes, opens - timedelta(seconds=1)) == "NOT_OPEN"
     assert sale_status("SCHEDULED", opens, closes, opens) == "ON_SALE"

@@ -2,7 +2,6 @@ import pytest
 
 from app.config import DEV_SECRET, ConfigError, Settings
 
-
 DEVELOPMENT = {"ENV": "development"}
 
 

@@ -8,6 +8,7 @@ import pytest
 from app.site.redirects import same_origin_path
 from tests.support.redirects import HOSTILE_NEXT, browser_target
 
+
 @pytest.mark.parametrize("target", HOSTILE_NEXT)
 def test_no_spelling_of_another_origin_passes(target):
     for spelling in {target, unquote(target)}:  # as sent, and as the query string decodes it
