@@ -77,7 +77,7 @@ import psycopg
 import redis
 import requests
 
-from tests.support.processes import free_port, stop_process_groups, wait_until_up
+from devstack.processes import free_port, stop_process_groups, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
