@@ -52,7 +52,7 @@ def prepare(env: dict[str, str]) -> dict[str, object]:
     from app.unit_of_work import unit_of_work
 
     app = create_app(Settings.from_env(env))
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with app.app_context(), unit_of_work() as uow:
         org = scheduling.ensure_organisation(uow, "Bench Venues")
         city = scheduling.ensure_city(uow, "Benchville", "GB", "Europe/London")
@@ -664,7 +664,7 @@ def sweeper_sql() -> str:
 def write_results(results: list[tuple[str, Result, Result | None]], notes: dict, seconds: int) -> None:
     lines = [
         "# Benchmark results", "",
-        f"Latest run: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}, {seconds} s per scenario, "
+        f"Latest run: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC}, {seconds} s per scenario, "
         f"{notes.get('elapsed_s')} s in all.", f"Machine: {harness.machine()}.", "",
         "Load generators (wrk, pgbench) run on the same two cores as the servers; their CPU share is shown.",
         "", "| scenario | req/s | p50 ms | p99 ms | ratio to baseline | 5xx/socket errors | generator CPU |",

@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -182,7 +182,7 @@ class Simulation:
             try:
                 status, body, headers = await self.client.call(self.client.gate, "GET", url, "status")
             except Transport:
-                status, body, headers = 0, b"", {}
+                status, body, _headers = 0, b"", {}
             if status == 200:
                 info = orjson.loads(body)
                 if info["state"] == "ADMITTED":
@@ -318,7 +318,7 @@ class Simulation:
             return
         if status != 200:
             raise RuntimeError(f"paying at the gateway answered {status}")
-        for attempt in range(60):
+        for _attempt in range(60):
             status, body, h = await self._retrying("POST", f"{web}/api/v1/holds/{hold_id}/confirm", "confirm", auth,
                                                    json={"paymentIntentId": intent})
             if status in (200, 201):
@@ -351,7 +351,7 @@ class Simulation:
         """Like a browser: a transport error or a 503 with Retry-After is tried again (every one is counted)."""
         session = session or self.client.web
         sent = headers
-        for attempt in range(10):
+        for _attempt in range(10):
             try:
                 status, body, headers = await self.client.call(session, method, url, endpoint, headers=sent, **kw)
             except Transport:
@@ -421,7 +421,7 @@ class Simulation:
             arrivals = sorted(self.rng.uniform(0, self.p.join_window) for _ in range(self.p.fans))
             tokens = list(self.sale.fan_tokens)
             self.rng.shuffle(tokens)
-            opens_at = datetime.now(timezone.utc) + timedelta(seconds=self.p.join_window + self.p.opens_after)
+            opens_at = datetime.now(UTC) + timedelta(seconds=self.p.join_window + self.p.opens_after)
             open_waiting_room(self.ports, self.sale, self.p, opens_at, self.rec)
             self._note_opening(opens_at)
             print(f"    {self.p.fans} fans arriving over {self.p.join_window:.0f} s; sale opens at "
@@ -452,7 +452,7 @@ class Simulation:
             self.fan_errors.append(task.exception())
 
     def _note_opening(self, opens_at: datetime) -> None:
-        self.opens_mono = self.rec.now() + (opens_at - datetime.now(timezone.utc)).total_seconds()
+        self.opens_mono = self.rec.now() + (opens_at - datetime.now(UTC)).total_seconds()
 
     async def _make_sure_everyone_joins_first(self) -> None:
         """Every fan joins before the opening: while joins are still coming in 15 s before it, the manager
@@ -464,13 +464,13 @@ class Simulation:
                     raise RuntimeError(f"a fan failed while joining: {self.fan_errors[0]!r}")
                 try:
                     await asyncio.wait_for(self.all_joined.wait(), timeout=min(1.0, max(0.05, deadline - self.rec.now())))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             if self.all_joined.is_set():
                 break
             elapsed = self.rec.now() - self.joins_start
             rest = (self.p.fans - self.joined) / max(self.joined / max(elapsed, 1e-3), 1.0)
-            later = datetime.now(timezone.utc) + timedelta(seconds=min(rest, 120.0) + self.p.opens_after + 5.0)
+            later = datetime.now(UTC) + timedelta(seconds=min(rest, 120.0) + self.p.opens_after + 5.0)
             old = self.opens_mono
             await asyncio.to_thread(open_waiting_room, self.ports, self.sale, self.p, later, self.rec)
             if self.rec.now() > old:
@@ -502,7 +502,7 @@ class Simulation:
                 last_report = self.rec.now()
             try:
                 await asyncio.wait_for(self.sold_out.wait(), timeout=1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         self.stuck = None
         print(f"    sold out {self.sold_out_at - self.opens_mono:.1f} s after the opening")

@@ -3,7 +3,6 @@ client whose own connection queueing is measured too."""
 from __future__ import annotations
 
 import array
-import asyncio
 import time
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
@@ -106,7 +105,7 @@ class Client:
             async with session.request(method, url, trace_request_ctx=ctx, **kw) as r:
                 body = await r.read()
                 status, headers = r.status, r.headers
-        except (self.aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, self.aiohttp.ClientError) as exc:
             self.rec.transport_errors[(endpoint, type(exc).__name__)] += 1
             raise Transport(f"{endpoint}: {type(exc).__name__}: {exc}") from exc
         self.rec.add(endpoint, start, time.perf_counter() - t, ctx["waited"], status, body)

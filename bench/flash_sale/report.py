@@ -57,7 +57,7 @@ def report(params: Params, sim: Simulation, checks: list, facts: dict, cpu: dict
     cores = os.cpu_count() or 1
     admitted_ts = [(x["t"], x["admitted"]) for x in sim.timeline]
     peak, j = 0, 0
-    for i, (t1, b) in enumerate(admitted_ts):  # the most admitted within any 60 s
+    for _i, (t1, b) in enumerate(admitted_ts):  # the most admitted within any 60 s
         while admitted_ts[j][0] < t1 - 60:
             j += 1
         peak = max(peak, b - admitted_ts[j][1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -67,7 +67,7 @@ def build_sale(app, params: Params) -> Sale:
     day = (datetime.now(zone) + timedelta(days=3)).date()
     starts = datetime(day.year, day.month, day.day, 19, 30, tzinfo=zone)
     matinee = datetime(day.year, day.month, day.day, 14, 0, tzinfo=zone)
-    placeholder_opening = datetime.now(timezone.utc) + timedelta(hours=1)  # re-timed once the fans are in
+    placeholder_opening = datetime.now(UTC) + timedelta(hours=1)  # re-timed once the fans are in
     with app.app_context(), unit_of_work() as uow:
         org = scheduling.ensure_organisation(uow, "Flash Sale Promotions")
         city = scheduling.ensure_city(uow, "Flashford", "GB", CITY_TZ)
@@ -82,7 +82,7 @@ def build_sale(app, params: Params) -> Sale:
         )
         other = scheduling.schedule_show(
             uow, event_id=recital, venue_id=venue, starts_at=matinee,
-            sale_opens_at=datetime.now(timezone.utc) - timedelta(days=1), sale_closes_at=matinee, currency="GBP",
+            sale_opens_at=datetime.now(UTC) - timedelta(days=1), sale_closes_at=matinee, currency="GBP",
             prices=prices,
         )
         manager = uow.execute(
@@ -111,7 +111,7 @@ def open_waiting_room(ports: Ports, sale: Sale, params: Params, opens_at: dateti
     (through the edge, like the dashboard; timed as ``manager-queue``)."""
     with psycopg.connect(f"{PG} dbname={DB}", autocommit=True) as c:
         c.execute("UPDATE shows SET sale_opens_at = %s WHERE id = %s", (opens_at, sale.show_id))
-    for attempt in range(5):
+    for _attempt in range(5):
         start, t = (rec.now() if rec else 0.0), time.perf_counter()
         try:
             r = requests.put(

@@ -64,12 +64,12 @@ def edge(stack_env, tmp_path_factory) -> Iterator[Edge]:
     url = f"http://127.0.0.1:{edge_port}"
     env = {**stack_env, "PUBLIC_URL": url, "GATE_PUBLIC_URL": url, "WEB_THREADS": "8"}
     web_log, gate_log = tmp / "web-access.log", tmp / "gate-access.log"
+    edge_env = {**os.environ, **commands.edge_env(f"127.0.0.1:{edge_port}", f"127.0.0.1:{web_port}",
+                                                  f"127.0.0.1:{gate_port}", tmp / "nginx")}
     with gunicorn("wsgi:app", web_port, {**env, "WEB_WORKERS": "2", "WEB_ACCESS_LOG": str(web_log)}), \
-            gunicorn("queue_gate.wsgi:app", gate_port, {**env, "WEB_WORKERS": "1", "WEB_ACCESS_LOG": str(gate_log)}):
-        with serve.edge(edge_port, {**os.environ, **commands.edge_env(
-                f"127.0.0.1:{edge_port}", f"127.0.0.1:{web_port}", f"127.0.0.1:{gate_port}", tmp / "nginx")},
-                timeout=20, stop_timeout=10):
-            yield Edge(url, f"http://127.0.0.1:{web_port}", web_log, gate_log)
+            gunicorn("queue_gate.wsgi:app", gate_port, {**env, "WEB_WORKERS": "1", "WEB_ACCESS_LOG": str(gate_log)}), \
+            serve.edge(edge_port, edge_env, timeout=20, stop_timeout=10):
+        yield Edge(url, f"http://127.0.0.1:{web_port}", web_log, gate_log)
 
 
 _ids = itertools.count(int(time.time() * 10) % 1_000_000_000, 1000)

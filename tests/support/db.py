@@ -28,7 +28,11 @@ from devstack.mail import MailSink
 from devstack.processes import free_port
 from tests.conftest import settings_for_tests
 from tests.support.contract import ContractClient
-from tests.support.services import WEBHOOK_SECRET, ThreadedServer, smtp_sink
+from tests.support.services import (
+    WEBHOOK_SECRET,
+    ThreadedServer,
+    smtp_sink,  # noqa: F401  (a fixture: the conftest files import it from here)
+)
 
 TABLES = (
     "audit_log, gate_tickets, gate_queues, sms_outbox, notifications, refunds, webhook_events, payments, bookings, show_seats, holds, show_prices, shows, "
