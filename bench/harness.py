@@ -9,18 +9,16 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 
-from tests.support.processes import free_port, wait_until_up
+from devstack import commands, serve
+from devstack.processes import ROOT, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = ROOT / ".venv" / "bin"
 DB = "seatline_bench"
 DB_URL = f"postgresql+psycopg://seatline:seatline@127.0.0.1:5432/{DB}"
 PG = f"host=127.0.0.1 user=seatline password=seatline dbname={DB}"
@@ -47,8 +45,8 @@ def fresh_database(env: dict[str, str]) -> None:
     with psycopg.connect("host=127.0.0.1 user=seatline password=seatline dbname=postgres", autocommit=True) as c:
         c.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         c.execute(f"CREATE DATABASE {DB}")
-    subprocess.run([str(BIN / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run([str(BIN / "flask"), "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(commands.flask("db", "upgrade"), cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(commands.flask("seed-demo"), cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run(["redis-cli", "-n", REDIS_URL.rsplit("/", 1)[1], "flushdb"], check=True, capture_output=True)
 
 
@@ -58,22 +56,12 @@ def sql(statement: str, params: tuple | dict | None = None) -> list[tuple]:
         return cur.fetchall() if cur.description else []
 
 
-@contextmanager
-def gunicorn(module: str, env: dict[str, str], health: str = "/healthz", **settings: str) -> Iterator[str]:
-    """Serves ``module`` with the project's gunicorn settings (overridable) on a free port."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", module],
-        cwd=ROOT, env={**env, **settings}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base + health, proc)
-        time.sleep(1.5)  # every worker finishes booting before anything is measured
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(20)
+def gunicorn(module: str, env: dict[str, str], health: str = "/healthz", **settings: str
+             ) -> AbstractContextManager[str]:
+    """Serves ``module`` with the project's gunicorn settings (overridable) on a free port, once every
+    worker has finished booting (nothing is measured before)."""
+    return serve.gunicorn(module, free_port(), {**env, **settings}, health=health, output=subprocess.DEVNULL,
+                          settle=1.5)
 
 
 @contextmanager
@@ -81,17 +69,12 @@ def edge(web: str, gate: str, static_root: Path) -> Iterator[str]:
     """The repo's nginx edge (scripts/edge.sh) in front of ``web`` and ``gate``, serving ``static_root``."""
     port = free_port()
     work = Path(tempfile.mkdtemp())
-    env = {**os.environ, "EDGE_BIND": f"127.0.0.1:{port}", "WEB_BIND": web.split("//")[1],
-           "GATE_BIND": gate.split("//")[1], "STATIC_ROOT": str(static_root), "EDGE_DIR": str(work)}
-    proc = subprocess.Popen([str(ROOT / "scripts" / "edge.sh")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, **commands.edge_env(f"127.0.0.1:{port}", web.split("//")[1], gate.split("//")[1], work,
+                                             static_root=static_root)}
     try:
-        wait_until_up(base + "/api/v1/cities", proc)
-        yield base
+        with serve.edge(port, env, health="/api/v1/cities", output=subprocess.DEVNULL) as base:
+            yield base
     finally:
-        proc.terminate()
-        proc.wait(20)
         shutil.rmtree(work, ignore_errors=True)
 
 

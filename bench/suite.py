@@ -27,6 +27,7 @@ from pathlib import Path
 
 from bench import harness
 from bench.harness import ROOT, Result, base_env, gunicorn, pgbench, sql, wrk
+from devstack.processes import BIN
 
 HOT_SEATS = 2000
 SPREAD_SHOWS = 1000
@@ -205,7 +206,7 @@ def profile_holds(data: dict, base: str, seconds: int) -> list[str]:
     master = min(int(p) for p in subprocess.run(["pgrep", "-f", f"gunicorn.*127.0.0.1:{port}"], capture_output=True,
                                                  text=True).stdout.split())
     raw = ROOT / ".run" / "hold-profile.txt"
-    recorder = subprocess.Popen([str(harness.BIN / "py-spy"), "record", "--format", "raw", "--subprocesses",
+    recorder = subprocess.Popen([str(BIN / "py-spy"), "record", "--format", "raw", "--subprocesses",
                                  "--nonblocking", "-r", "200", "-d", str(seconds), "-o", str(raw), "--pid", str(master)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)

@@ -84,7 +84,9 @@ def private_redis(chaos_dir):
 
 @pytest.fixture(scope="session")
 def private_pg(private_redis):
-    from tests.chaos.infra import BIN, ROOT, PrivatePostgres
+    from devstack import commands
+    from devstack.processes import ROOT
+    from tests.chaos.infra import PrivatePostgres
 
     cluster = PrivatePostgres()
     try:
@@ -92,7 +94,7 @@ def private_pg(private_redis):
         # The schema comes from the migrations, as `make run` makes it.
         env = {**os.environ, "ENV": "test", "DATABASE_URL": cluster.url, "REDIS_URL": private_redis.url(0),
                "FLASK_APP": "wsgi"}
-        done = subprocess.run([str(BIN / "flask"), "db", "upgrade"], cwd=ROOT, env=env, capture_output=True,
+        done = subprocess.run(commands.flask("db", "upgrade"), cwd=ROOT, env=env, capture_output=True,
                               text=True, timeout=180)
         assert done.returncode == 0, f"flask db upgrade failed:\n{done.stdout}\n{done.stderr}"
         yield cluster

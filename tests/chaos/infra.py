@@ -1,7 +1,6 @@
 """The machinery the chaos scenarios share: a private PostgreSQL cluster and a private Redis that a
-test may kill, restart or flush, the Seatline processes (gunicorn web, `flask worker`, `flask
-scheduler`, the gateway simulator) in process groups of their own, and an SMTP sink that can be told
-to be slow."""
+test may kill, restart or flush, and an SMTP sink that can be told to be slow. Seatline's own
+processes are started by `devstack.stack` (in process groups of their own, so a test can kill one)."""
 from __future__ import annotations
 
 import asyncio
@@ -12,21 +11,13 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 import psycopg
 import redis
-from aiosmtpd.controller import Controller
 
-from tests.support.processes import (
-    free_port,  # noqa: F401  (also for the scenarios)
-    stop_process_groups,
-)
-from tests.support.services import MailSink
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = ROOT / ".venv" / "bin"
+from devstack.mail import MailSink
+from devstack.processes import free_port, tail
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
@@ -38,13 +29,6 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
         if time.monotonic() >= deadline:
             raise AssertionError(f"{what}: not met within {timeout:.0f} s")
         time.sleep(interval)
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 # ------------------------------------------------------------------------------------------- Redis
@@ -206,113 +190,3 @@ class SlowMailSink(MailSink):
                 self.stalled.update(envelope.rcpt_tos)
             await asyncio.sleep(delay)
         return await super().handle_DATA(server, session, envelope)
-
-
-class SmtpServer:
-    def __init__(self) -> None:
-        self.sink = SlowMailSink()
-        self.port = free_port()
-        self._controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        self._controller.stop()
-
-
-# ------------------------------------------------------------------------------------- processes
-
-
-def children_of(pid: int) -> set[int]:
-    """The pids whose parent is ``pid`` (gunicorn's workers, given its master)."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        if int(stat[stat.rfind(")") + 2:].split()[1]) == pid:
-            found.add(int(entry))
-    return found
-
-
-class Stack:
-    """Seatline's processes for one scenario, each in its own process group (a kill takes the whole
-    process, its children included), logging to files in ``logdir``; stopped in reverse order."""
-
-    def __init__(self, logdir: Path, env: dict[str, str]) -> None:
-        self.logdir = logdir
-        self.env = env
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.retired: list[tuple[str, subprocess.Popen]] = []  # killed or stopped on purpose
-        self._serial = 0
-
-    def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-        with open(self.logdir / f"{name}.log", "ab") as log:  # the child keeps its own copy
-            proc = subprocess.Popen(args, cwd=ROOT, env={**self.env, **(env or {})}, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs[name] = proc
-        return proc
-
-    # -- the processes
-
-    def start_gateway(self, port: int, webhook_url: str) -> subprocess.Popen:
-        return self.start("gateway", [str(BIN / "gunicorn"), "-w", "1", "--threads", "16", "-b", f"127.0.0.1:{port}",
-                                      "--log-level", "warning", "--no-control-socket", "gateway_simulator.wsgi:app"],
-                          {"ENV": "test", "SIM_WEBHOOK_URL": webhook_url, "SIM_WEBHOOK_SECRET": self.env["WEBHOOK_SECRET"],
-                           "SIM_RETRY_BASE_SECONDS": "0.3", "SIM_RETRY_MAX_SECONDS": "2", "SIM_MAX_ATTEMPTS": "30",
-                           "SIM_WEBHOOK_TIMEOUT_SECONDS": "5", "SIM_LOG_LEVEL": "WARNING"})
-
-    def start_web(self, port: int) -> subprocess.Popen:
-        return self.start("web", [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-                                  "wsgi:app"])
-
-    def start_worker(self) -> str:
-        self._serial += 1
-        name = f"worker-{self._serial}"
-        self.start(name, [str(BIN / "flask"), "worker"])
-        return name
-
-    def start_scheduler(self) -> None:
-        self.start("scheduler", [str(BIN / "flask"), "scheduler"])
-
-    # -- faults
-
-    def kill(self, name: str) -> None:
-        """SIGKILL to the whole process group, like a crash or the OOM killer."""
-        proc = self.procs.pop(name)
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(10)
-        self.retired.append((name, proc))
-
-    def pause(self, name: str) -> None:
-        os.killpg(self.procs[name].pid, signal.SIGSTOP)
-
-    def resume(self, name: str) -> None:
-        os.killpg(self.procs[name].pid, signal.SIGCONT)
-
-    # -- watching
-
-    def pid(self, name: str) -> int:
-        return self.procs[name].pid
-
-    def workers(self) -> list[str]:
-        return sorted(n for n in self.procs if n.startswith("worker-"))
-
-    def dead(self) -> dict[str, int]:
-        """Processes that exited though nobody stopped them."""
-        return {name: proc.returncode for name, proc in self.procs.items() if proc.poll() is not None}
-
-    def logs(self, names: Iterable[str] | None = None, lines: int = 30) -> str:
-        out = []
-        for path in sorted(self.logdir.glob("*.log")):
-            if names is None or path.stem in names:
-                out.append(f"--- {path.name} (last {lines} lines)\n{tail(path, lines)}")
-        return "\n".join(out)
-
-    def stop(self) -> None:
-        stop_process_groups(list(self.procs.values()), grace=15)

@@ -12,11 +12,13 @@ import redis
 
 from app.booking.invariants import money_invariant_violations
 from app.unit_of_work import unit_of_work
-from tests.chaos.infra import PrivatePostgres, PrivateRedis, SmtpServer, Stack, free_port, wait_for
+from devstack.gateway import Simulator
+from devstack.mail import MailServer
+from devstack.processes import free_port, wait_until_up
+from devstack.stack import Stack
+from tests.chaos.infra import PrivatePostgres, PrivateRedis, SlowMailSink, wait_for
 from tests.chaos.sale import Sale, Tally
 from tests.support.db import Builder
-from tests.support.processes import wait_until_up
-from tests.support.services import Simulator
 from workers.cli import SWEEP_JOB_ID
 
 # A lapsed hold is released within the sweeper's interval plus this (a job waits its turn in the queue).
@@ -34,7 +36,7 @@ class Scenario:
         self.app = app
         self.logdir = logdir
         self.make = Builder(app)
-        self.smtp: SmtpServer | None = None
+        self.smtp: MailServer | None = None
         self.stack: Stack | None = None
         self.sim: Simulator | None = None
         self.web = ""
@@ -52,7 +54,7 @@ class Scenario:
         settings = self.app.extensions["seatline.settings"]
         begun = time.monotonic()
         self.hold_ttl, self.sweeper_interval = hold_ttl, sweeper_interval
-        self.smtp = SmtpServer()
+        self.smtp = MailServer(SlowMailSink())
         web_port, gateway_port = free_port(), free_port()
         self.web = f"http://127.0.0.1:{web_port}"
         gateway = f"http://127.0.0.1:{gateway_port}"
@@ -93,7 +95,11 @@ class Scenario:
             **(env or {}),
         }
         self.stack = Stack(self.logdir, base_env)
-        gw = self.stack.start_gateway(gateway_port, f"{self.web}/api/v1/payments/webhook")
+        gw = self.stack.start_gateway(gateway_port, threads=16, env={
+            "ENV": "test", "SIM_WEBHOOK_URL": f"{self.web}/api/v1/payments/webhook",
+            "SIM_WEBHOOK_SECRET": base_env["WEBHOOK_SECRET"], "SIM_RETRY_BASE_SECONDS": "0.3",
+            "SIM_RETRY_MAX_SECONDS": "2", "SIM_MAX_ATTEMPTS": "30", "SIM_WEBHOOK_TIMEOUT_SECONDS": "5",
+            "SIM_LOG_LEVEL": "WARNING"})
         web = self.stack.start_web(web_port)
         for _ in range(workers):
             self.stack.start_worker()

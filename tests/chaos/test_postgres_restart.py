@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from app.config import Settings
-from tests.chaos.infra import children_of
+from devstack.processes import children_of
 from tests.chaos.scenario import now
 
 pytestmark = pytest.mark.chaos

@@ -2,20 +2,19 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 
+from devstack import serve
+from devstack.gateway import Simulator, start_simulator
+from devstack.processes import ROOT, free_port
+from devstack.stack import Stack
 from tests.conftest import PER_IP_LIMITS
 from tests.support.db import Builder, app, clean_state, make, rds, smtp_sink  # noqa: F401  (fixtures)
-from tests.support.processes import free_port, wait_until_up  # noqa: F401  (for the e2e tests)
-from tests.support.services import Simulator, start_simulator
-
-ROOT = Path(__file__).resolve().parents[2]
-
+from tests.support.services import WEBHOOK_SECRET
 
 GATE_PORT = free_port()
 
@@ -46,20 +45,10 @@ def stack_env(app, smtp_sink) -> dict[str, str]:  # noqa: F811
     }
 
 
-@contextmanager
-def gunicorn(module: str, port: int, env: dict[str, str]) -> Iterator[str]:
-    """Serves ``module`` with the project's gunicorn settings on ``port`` until the block ends."""
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", module],
-        cwd=ROOT, env={**os.environ, "WEB_ACCESS_LOG": "", **env},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{base}/readyz", proc)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(20)
+def gunicorn(module: str, port: int, env: dict[str, str]) -> AbstractContextManager[str]:
+    """Serves ``module`` with the project's gunicorn settings on ``port`` until the block ends (no
+    access log unless ``env`` asks for one)."""
+    return serve.gunicorn(module, port, {**os.environ, "WEB_ACCESS_LOG": "", **env})
 
 
 @pytest.fixture(scope="session")
@@ -76,45 +65,34 @@ def _clean(clean_state):  # noqa: F811
 @pytest.fixture(scope="session")
 def live_gateway(app, live_server) -> Iterator[Simulator]:  # noqa: F811
     """The gateway simulator, sending its webhooks to the live web server."""
-    proc, sim = start_simulator(f"{live_server}/api/v1/payments/webhook", port=app.config["SIMULATOR_PORT"])
+    proc, sim = start_simulator(f"{live_server}/api/v1/payments/webhook", WEBHOOK_SECRET,
+                                port=app.config["SIMULATOR_PORT"])
     yield sim
     proc.terminate()
     proc.wait(10)
 
 
 class WorkerProcess:
-    """`flask worker` as its own process group, so a test can kill it mid-job like a crash."""
+    """`flask worker` as its own process group, so a test can kill it mid-job like a crash; its
+    output goes to ``logdir``/worker-1.log."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self._env = {**os.environ, **env, "FLASK_APP": "wsgi"}
-        self.proc: subprocess.Popen | None = None
+    def __init__(self, env: dict[str, str], logdir: Path) -> None:
+        self._stack = Stack(logdir, {**os.environ, **env, "FLASK_APP": "wsgi"})
+        self._name: str | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [str(ROOT / ".venv/bin/flask"), "worker"], cwd=ROOT, env=self._env, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        self._name = self._stack.start_worker()
 
     def kill(self) -> None:
-        import signal
-
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
+        self._stack.kill(self._name)
 
     def stop(self) -> None:
-        import signal
-
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self._stack.stop()
 
 
 @pytest.fixture
-def worker(stack_env) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(stack_env)
+def worker(stack_env, tmp_path) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(stack_env, tmp_path)
     process.start()
     yield process
     process.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT
+from devstack.processes import ROOT
 
 pytestmark = pytest.mark.slow
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"

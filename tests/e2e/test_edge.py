@@ -27,7 +27,9 @@ import orjson
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT, free_port, gunicorn, wait_until_up
+from devstack import commands, serve
+from devstack.processes import ROOT, free_port, terminate, wait_until_up
+from tests.e2e.conftest import gunicorn
 from tests.support.db import fetch, run_sql
 
 pytestmark = pytest.mark.slow
@@ -62,18 +64,12 @@ def edge(stack_env, tmp_path_factory) -> Iterator[Edge]:
     url = f"http://127.0.0.1:{edge_port}"
     env = {**stack_env, "PUBLIC_URL": url, "GATE_PUBLIC_URL": url, "WEB_THREADS": "8"}
     web_log, gate_log = tmp / "web-access.log", tmp / "gate-access.log"
+    edge_env = {**os.environ, **commands.edge_env(f"127.0.0.1:{edge_port}", f"127.0.0.1:{web_port}",
+                                                  f"127.0.0.1:{gate_port}", tmp / "nginx")}
     with gunicorn("wsgi:app", web_port, {**env, "WEB_WORKERS": "2", "WEB_ACCESS_LOG": str(web_log)}), \
-            gunicorn("queue_gate.wsgi:app", gate_port, {**env, "WEB_WORKERS": "1", "WEB_ACCESS_LOG": str(gate_log)}):
-        proc = subprocess.Popen([str(ROOT / "scripts" / "edge.sh")], cwd=ROOT, env={
-            **os.environ, "EDGE_BIND": f"127.0.0.1:{edge_port}", "WEB_BIND": f"127.0.0.1:{web_port}",
-            "GATE_BIND": f"127.0.0.1:{gate_port}", "EDGE_DIR": str(tmp / "nginx"),
-        })
-        try:
-            wait_until_up(f"{url}/healthz", proc, timeout=20)
-            yield Edge(url, f"http://127.0.0.1:{web_port}", web_log, gate_log)
-        finally:
-            proc.terminate()
-            proc.wait(10)
+            gunicorn("queue_gate.wsgi:app", gate_port, {**env, "WEB_WORKERS": "1", "WEB_ACCESS_LOG": str(gate_log)}), \
+            serve.edge(edge_port, edge_env, timeout=20, stop_timeout=10):
+        yield Edge(url, f"http://127.0.0.1:{web_port}", web_log, gate_log)
 
 
 _ids = itertools.count(int(time.time() * 10) % 1_000_000_000, 1000)
@@ -451,13 +447,10 @@ def test_browsing_has_processes_of_its_own_and_the_web_process_stands_in_for_the
     web_log, browse_log = tmp_path / "web-access.log", tmp_path / "browse-access.log"
     logs = Edge(url, "", web_log, browse_log)
     with gunicorn("wsgi:app", web_port, {**env, "WEB_ACCESS_LOG": str(web_log)}):
-        browse = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{browse_port}", "wsgi:app"],
-            cwd=ROOT, env={**os.environ, **env, "WEB_ACCESS_LOG": str(browse_log)})
-        edge = subprocess.Popen([str(ROOT / "scripts" / "edge.sh")], cwd=ROOT, env={
-            **os.environ, "EDGE_BIND": f"127.0.0.1:{edge_port}", "WEB_BIND": f"127.0.0.1:{web_port}",
-            "BROWSE_BIND": f"127.0.0.1:{browse_port}", "GATE_BIND": f"127.0.0.1:{free_port()}",
-            "EDGE_DIR": str(tmp_path / "nginx")})
+        browse = serve.start_gunicorn("wsgi:app", browse_port, {**os.environ, **env, "WEB_ACCESS_LOG": str(browse_log)})
+        edge = serve.start_edge({**os.environ, **commands.edge_env(
+            f"127.0.0.1:{edge_port}", f"127.0.0.1:{web_port}", f"127.0.0.1:{free_port()}", tmp_path / "nginx",
+            browse=f"127.0.0.1:{browse_port}")})
         try:
             wait_until_up(f"http://127.0.0.1:{browse_port}/readyz", browse)
             wait_until_up(f"{url}/healthz", edge, timeout=20)
@@ -471,8 +464,7 @@ def test_browsing_has_processes_of_its_own_and_the_web_process_stands_in_for_the
             assert [logs.reached(web_log, asked(p)) for p in paths] == [0, 0]
             assert logs.reached(web_log, "/holds") == 1 and logs.reached(browse_log, "/holds") == 0
 
-            browse.terminate()
-            browse.wait(20)
+            terminate(browse, 20)
             next_second()
             next_second()  # the edge's copy from before the hold may not be served any more
             seatmap = requests.get(f"{url}{paths[1]}")
@@ -481,8 +473,7 @@ def test_browsing_has_processes_of_its_own_and_the_web_process_stands_in_for_the
             assert logs.reached(web_log, asked(paths[1])) == 1
         finally:
             for proc in (edge, browse):
-                proc.terminate()
-                proc.wait(20)
+                terminate(proc, 20)
 
 
 def test_joins_beyond_what_the_gate_works_on_at_once_are_turned_away_at_the_edge(stack_env, tmp_path, app, make):
@@ -496,9 +487,9 @@ def test_joins_beyond_what_the_gate_works_on_at_once_are_turned_away_at_the_edge
     join = f"{url}/gate/v1/queues/{event_id}/join"
     fans = [make.fan() for _ in range(4)]
     with gunicorn("queue_gate.wsgi:app", gate_port, {**stack_env, "PUBLIC_URL": url, "WEB_WORKERS": "1"}):
-        edge = subprocess.Popen([str(ROOT / "scripts" / "edge.sh")], cwd=ROOT, env={
-            **os.environ, "EDGE_BIND": f"127.0.0.1:{edge_port}", "WEB_BIND": f"127.0.0.1:{free_port()}",
-            "GATE_BIND": f"127.0.0.1:{gate_port}", "GATE_JOINS_IN_FLIGHT": "2", "EDGE_DIR": str(tmp_path / "nginx")})
+        edge = serve.start_edge({**os.environ, **commands.edge_env(
+            f"127.0.0.1:{edge_port}", f"127.0.0.1:{free_port()}", f"127.0.0.1:{gate_port}", tmp_path / "nginx"),
+            "GATE_JOINS_IN_FLIGHT": "2"})
         gate = [int(pid) for pid in subprocess.run(
             ["pgrep", "-f", "--", f"--bind 127.0.0.1:{gate_port} queue_gate.wsgi:app"], capture_output=True, text=True,
         ).stdout.split()]

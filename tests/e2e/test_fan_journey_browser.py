@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from tests.e2e.conftest import SCREENSHOTS, free_port, gunicorn
+from devstack.processes import free_port
+from tests.e2e.conftest import SCREENSHOTS, gunicorn
 from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ import redis
 import requests
 from sqlalchemy.engine import make_url
 
-from tests.e2e.conftest import ROOT, free_port, wait_until_up
+from devstack.processes import ROOT, free_port, wait_until_up
 
 pytestmark = pytest.mark.slow
 MAILBOX = ROOT / ".run" / "mailbox" / "new"

@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,8 @@ from typing import Any
 import pytest
 import requests
 import stripe
+
+from devstack import commands
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_SECRET = "whsec_gateway_tests"
@@ -164,8 +165,7 @@ def sim_server(receiver: Receiver, tmp_path_factory: pytest.TempPathFactory) -> 
     }
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "8", "-b", f"127.0.0.1:{port}",
-             "--no-control-socket", "--graceful-timeout", "3", "gateway_simulator.wsgi:app"],
+            commands.gateway_simulator(f"127.0.0.1:{port}", 8, "--graceful-timeout", "3"),
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     try:

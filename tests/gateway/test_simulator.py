@@ -6,7 +6,6 @@ import ipaddress
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 
@@ -14,6 +13,7 @@ import pytest
 import requests
 import stripe
 
+from devstack import commands
 from tests.gateway.conftest import MAX_ATTEMPTS, RETRY_BASE, ROOT, WEBHOOK_SECRET, Sim, free_port
 
 
@@ -500,8 +500,7 @@ def test_a_simulator_bound_to_every_interface_still_keeps_its_control_api_to_thi
         pytest.skip("this machine has no non-loopback IPv4 address to ask through")
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "2", "-b", f"0.0.0.0:{port}",
-         "--no-control-socket", "gateway_simulator.wsgi:app"],
+        commands.gateway_simulator(f"0.0.0.0:{port}", 2),
         cwd=ROOT, env={**os.environ, "SIM_WEBHOOK_SECRET": "whsec_kept_local"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

@@ -9,10 +9,10 @@ import pytest
 import workers.jobs
 from app.booking import sweeper
 from app.unit_of_work import unit_of_work
+from devstack.mail import MailSink
 from tests.support.booking import book
 from tests.support.db import fetch, run_jobs, run_sql
 from tests.support.polling import wait_for
-from tests.support.services import MailSink
 
 # PostgreSQL stores no NUL at all (the API answers 400 for one, see below); every other control character it keeps.
 POISON = "Rock\r\nBcc: victim@example.com\x01 Night\x1b[2J\u2028!"

@@ -23,16 +23,15 @@ from app.catalog import scheduling
 from app.catalog.layout import SeatSpec
 from app.extensions import db
 from app.unit_of_work import unit_of_work
+from devstack.gateway import Simulator, start_simulator
+from devstack.mail import MailSink
+from devstack.processes import free_port
 from tests.conftest import settings_for_tests
 from tests.support.contract import ContractClient
-from tests.support.processes import free_port
 from tests.support.services import (
     WEBHOOK_SECRET,
-    MailSink,
-    Simulator,
     ThreadedServer,
     smtp_sink,  # noqa: F401  (a fixture: the conftest files import it from here)
-    start_simulator,
 )
 
 TABLES = (
@@ -81,7 +80,8 @@ def web_server(app) -> Iterator[ThreadedServer]:
 
 @pytest.fixture(scope="session")
 def simulator_process(app, web_server) -> Iterator[Simulator]:
-    proc, sim = start_simulator(f"{web_server.url}/api/v1/payments/webhook", port=app.config["SIMULATOR_PORT"])
+    proc, sim = start_simulator(f"{web_server.url}/api/v1/payments/webhook", WEBHOOK_SECRET,
+                                port=app.config["SIMULATOR_PORT"])
     yield sim
     proc.terminate()
     proc.wait(10)

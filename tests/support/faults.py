@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.support.processes import free_port
+from devstack.processes import free_port
 
 
 class TcpProxy:

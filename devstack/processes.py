@@ -1,6 +1,5 @@
 """Starting and stopping real processes on this machine: free ports, waiting until a server answers,
-stopping process groups. Shared by the test suites and the benchmarks (`bench/`), so it needs
-nothing but the standard library and requests."""
+stopping process groups, finding a process's children, the end of a log."""
 from __future__ import annotations
 
 import os
@@ -9,8 +8,12 @@ import socket
 import subprocess
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".venv" / "bin"
 
 # Ports other work on this machine uses (make run, the benchmarks): never handed out even when free.
 RESERVED_PORTS = {5432, 6379, 8000, 8001, 8002, 8080, 12111, 1025}
@@ -40,6 +43,26 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60, name: s
     raise RuntimeError(f"{name} did not answer {url} within {timeout:.0f} s")
 
 
+def wait_port(port: int, proc: subprocess.Popen, name: str, timeout: float = 30) -> None:
+    """Waits until something listens on ``port`` (a server that speaks no HTTP); fails at once if
+    ``proc`` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode} while starting")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not listen on {port} within {timeout:.0f} s")
+
+
+def terminate(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM, then waits up to ``timeout`` seconds for the process to exit."""
+    proc.terminate()
+    proc.wait(timeout)
+
+
 def stop_process_groups(procs: Sequence[subprocess.Popen], grace: float) -> None:
     """Stops processes started with ``start_new_session=True``, each with its whole group: SIGTERM in
     the reverse of ``procs``' order, then SIGKILL for any group still there after ``grace`` seconds."""
@@ -60,3 +83,25 @@ def stop_process_groups(procs: Sequence[subprocess.Popen], grace: float) -> None
             except ProcessLookupError:
                 pass
             proc.wait(5)
+
+
+def children_of(pid: int) -> set[int]:
+    """The pids whose parent is ``pid`` (gunicorn's workers, given its master)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rfind(")") + 2:].split()[1]) == pid:
+            found.add(int(entry))
+    return found
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
