@@ -13,7 +13,7 @@ import redis
 
 from bench.flash_sale.params import DB_MAX_OVERFLOW, DB_POOL_SIZE, DB_URL, REDIS_URL, Params
 from devstack import commands
-from devstack.processes import BIN, ROOT, free_port, wait_port, wait_until_up
+from devstack.processes import BIN, ROOT, free_port, process_stats, wait_port, wait_until_up
 from devstack.stack import Stack
 
 
@@ -142,17 +142,9 @@ def cpu_snapshot(stack: Stack, extra: dict[str, int]) -> dict[str, float]:
     groups = {proc.pid: name for name, proc in stack.procs.items()}
     pids = {pid: name for name, pid in extra.items()}
     out: dict[str, float] = defaultdict(float)
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.find("(") + 1:stat.rfind(")")]
-        fields = stat[stat.rfind(")") + 2:].split()
+    for pid, name, fields in process_stats():
         seconds = (int(fields[11]) + int(fields[12])) / CLK_TCK
-        pid, pgrp = int(entry), int(fields[2])
+        pgrp = int(fields[2])
         if pid in pids:
             out[pids[pid]] += seconds
         elif pgrp in groups:
