@@ -31,13 +31,14 @@ from functools import partial
 from typing import Any, cast
 
 import orjson
-from flask import Flask, Response, current_app, render_template, request, session
+from flask import Flask, Response, current_app, render_template, request
 from flask_limiter import Limiter, RateLimitExceeded
 from limits import RateLimitItem, parse_many
 from prometheus_client import Counter, Gauge
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from app.accounts.signed_in import signed_in_user
 from app.api.http import _wants_page, current_user, error_response
 from app.api.login_slowdown import LoginSlowdown
 from app.config import Settings
@@ -79,8 +80,8 @@ def _fan() -> str | None:
             return f"user:{current_user().id}"
         except DomainError:  # the call itself answers 401
             return None
-    user_id = session.get("user_id")
-    return f"user:{user_id}" if isinstance(user_id, int) else None
+    user_id = signed_in_user()
+    return f"user:{user_id}" if user_id is not None else None
 
 
 def submitted_email() -> str | None:

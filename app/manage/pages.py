@@ -16,13 +16,13 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import money
+from app.accounts.signed_in import signed_in_user, to_login
 from app.api.http import parse_id
 from app.catalog import services as catalog
 from app.errors import DomainError, EventNotFound, ShowNotFound, ValidationFailed, VenueNotFound
@@ -41,11 +41,11 @@ def manager_page(view):
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any):
-        user_id = session.get("user_id")
-        if not user_id:
-            return redirect(url_for("site_auth.login", next=request.full_path.rstrip("?")), code=303)
+        user_id = signed_in_user()
+        if user_id is None:
+            return to_login(request.full_path.rstrip("?"))
         with unit_of_work() as uow:
-            g.actor = access.load_actor(uow, int(user_id))
+            g.actor = access.load_actor(uow, user_id)
         return view(*args, **kwargs)
 
     return wrapper

@@ -1,12 +1,13 @@
 """The fan's account page: change the password, log out everywhere."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, session, url_for
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
 
 from app.accounts import revocation, services
+from app.accounts.signed_in import login_required, signed_in_user
 from app.errors import InvalidCredentials
 from app.unit_of_work import unit_of_work
 
@@ -19,14 +20,9 @@ class PasswordForm(FlaskForm):
                                  validators=[DataRequired(), Length(min=8, max=128)])
 
 
-def _signed_in_user() -> int | None:
-    user_id = session.get("user_id")
-    return user_id if isinstance(user_id, int) else None
-
-
 def _page(form: PasswordForm, status: int = 200, message: str | None = None, error: str | None = None):
     with unit_of_work() as uow:
-        email = uow.execute("SELECT email FROM users WHERE id = :id", {"id": _signed_in_user()}).scalar()
+        email = uow.execute("SELECT email FROM users WHERE id = :id", {"id": signed_in_user()}).scalar()
     response = current_app.make_response(
         (render_template("site/account.html", form=form, email=email, message=message, error=error), status))
     response.headers["Cache-Control"] = "no-store"
@@ -34,17 +30,14 @@ def _page(form: PasswordForm, status: int = 200, message: str | None = None, err
 
 
 @bp.get("/account")
-def account():
-    if _signed_in_user() is None:
-        return redirect(url_for("site_auth.login", next=request.path), code=303)
+@login_required
+def account(user_id: int):
     return _page(PasswordForm(formdata=None))
 
 
 @bp.post("/account/password")
-def change_password():
-    user_id = _signed_in_user()
-    if user_id is None:
-        return redirect(url_for("site_auth.login", next=url_for("site_account.account")), code=303)
+@login_required(back_to="site_account.account")
+def change_password(user_id: int):
     form = PasswordForm()
     if not form.validate_on_submit():
         return _page(form, 422)
@@ -64,7 +57,7 @@ def change_password():
 
 @bp.post("/account/logout-all")
 def logout_everywhere():
-    user_id = _signed_in_user()
+    user_id = signed_in_user()
     if user_id is not None:
         with unit_of_work() as uow:
             revocation.revoke_all(uow, user_id)

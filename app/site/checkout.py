@@ -6,8 +6,9 @@ import uuid
 from datetime import UTC, datetime
 
 import segno
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
+from app.accounts.signed_in import login_required
 from app.background.dispatch import run_followups, schedule_hold_expiry
 from app.booking import saga, services as bookings
 from app.errors import BookingNotFound, CancellationNotAllowed, DomainError, HoldNotFound
@@ -21,21 +22,12 @@ bp = Blueprint("site_checkout", __name__)
 TEST_CARDS = {"4242424242424242": "pm_card_visa", "4000000000000002": "pm_card_chargeDeclined"}
 
 
-def _user_id() -> int:
-    user_id = session.get("user_id")
-    if not user_id:
-        abort(401)
-    return user_id
-
-
 @bp.route("/holds/<uuid:hold_id>/checkout", methods=["GET", "POST"])
-def checkout(hold_id: uuid.UUID):
+@login_required
+def checkout(hold_id: uuid.UUID, user_id: int):
     """GET shows the card form and changes nothing (no intent, no protected seats: looking at a page,
     or a browser prefetching it, must not start a payment). POST pays: it starts the payment (seats
     protected, one intent per hold), pays it with the card and settles on the gateway's answer."""
-    user_id = session.get("user_id")
-    if not user_id:
-        return redirect(url_for("site_auth.login", next=request.path), code=303)
     try:
         with unit_of_work() as uow:
             hold = inventory.get_hold(uow, user_id, hold_id).to_json()
@@ -106,10 +98,8 @@ def _qr(booking_id: str, seat: str) -> str:
 
 
 @bp.get("/bookings")
-def my_bookings():
-    user_id = session.get("user_id")
-    if not user_id:
-        return redirect(url_for("site_auth.login", next=request.path), code=303)
+@login_required
+def my_bookings(user_id: int):
     with unit_of_work() as uow:
         mine = bookings.list_bookings(uow, user_id)
     now = datetime.now(UTC)
@@ -119,10 +109,8 @@ def my_bookings():
 
 
 @bp.get("/bookings/<uuid:booking_id>")
-def booking_page(booking_id: uuid.UUID):
-    user_id = session.get("user_id")
-    if not user_id:
-        return redirect(url_for("site_auth.login", next=request.path), code=303)
+@login_required
+def booking_page(booking_id: uuid.UUID, user_id: int):
     try:
         with unit_of_work() as uow:
             booking, refund = bookings.refund_quote(uow, user_id, booking_id)
@@ -133,8 +121,8 @@ def booking_page(booking_id: uuid.UUID):
 
 
 @bp.post("/bookings/<uuid:booking_id>/cancel")
-def cancel_from_page(booking_id: uuid.UUID):
-    user_id = _user_id()
+@login_required(refuse=401)
+def cancel_from_page(booking_id: uuid.UUID, user_id: int):
     try:
         with unit_of_work() as uow:
             _, followups = bookings.cancel_booking(uow, user_id, booking_id)

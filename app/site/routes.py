@@ -1,12 +1,14 @@
 """Server-rendered pages of the fan site."""
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime
 
 import orjson
-from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 
 from app import admission
+from app.accounts.signed_in import login_required
 from app.catalog import services as catalog
 from app.errors import AdmissionRequired, DomainError, HoldNotFound, SeatsUnavailable, ShowNotFound
 from app.extensions import redis_store, settings
@@ -142,10 +144,8 @@ def show_page(show_id: int):
 
 
 @bp.post("/shows/<int:show_id>/hold")
-def hold_from_page(show_id: int):
-    user_id = session.get("user_id")
-    if not user_id:
-        return redirect(url_for("site_auth.login", next=url_for("site.show_page", show_id=show_id)), code=303)
+@login_required(back_to="site.show_page")
+def hold_from_page(show_id: int, user_id: int):
     seats = request.form.getlist("seat")
     hold_id, failure = _hold(show_id, user_id, seats)
     return failure or redirect(url_for("site.hold_page", hold_id=hold_id), code=303)
@@ -172,11 +172,9 @@ def _hold(show_id: int, user_id: int, seats: list[str]):
 
 
 @bp.post("/shows/<int:show_id>/best")
-def hold_best_available(show_id: int):
+@login_required(back_to="site.show_page")
+def hold_best_available(show_id: int, user_id: int):
     """Finds N adjacent seats in a tier and holds them in one go (trying again if someone is faster)."""
-    user_id = session.get("user_id")
-    if not user_id:
-        return redirect(url_for("site_auth.login", next=url_for("site.show_page", show_id=show_id)), code=303)
     tier = request.form.get("tier", "")
     try:
         count = int(request.form.get("count", ""))
@@ -200,10 +198,8 @@ def hold_best_available(show_id: int):
 
 
 @bp.get("/holds/<uuid:hold_id>")
-def hold_page(hold_id):
-    user_id = session.get("user_id")
-    if not user_id:
-        return redirect(url_for("site_auth.login", next=request.path), code=303)
+@login_required
+def hold_page(hold_id: uuid.UUID, user_id: int):
     with unit_of_work() as uow:
         try:
             hold = inventory.get_hold(uow, user_id, hold_id)
@@ -214,10 +210,8 @@ def hold_page(hold_id):
 
 
 @bp.post("/holds/<uuid:hold_id>/release")
-def release_from_page(hold_id):
-    user_id = session.get("user_id")
-    if not user_id:
-        abort(403)
+@login_required(refuse=403)
+def release_from_page(hold_id: uuid.UUID, user_id: int):
     with unit_of_work() as uow:
         try:
             hold = inventory.release_hold(uow, SeatHints(redis_store.client), user_id, hold_id)
