@@ -8,7 +8,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, St
 from app.accounts import revocation, services
 from app.accounts.schemas import TokenResponse
 from app.accounts.tokens import issue_token
-from app.api.http import bearer_token_user, current_user, parse_body
+from app.api.http import bearer_token_user, current_user, parse_body, reply
 from app.contract import (
     DEGRADED,
     EMAIL_TAKEN,
@@ -57,11 +57,11 @@ class PasswordChangeRequest(BaseModel):
     newPassword: Password
 
 
-def _token_body(account: services.Account) -> dict[str, str]:
+def _token_body(account: services.Account) -> TokenResponse:
     config = settings()
     token = issue_token(config.secret_key, account.user_id, account.role, config.auth_token_ttl_seconds,
                         epoch=account.auth_epoch)
-    return {"userId": str(account.user_id), "token": token}
+    return TokenResponse(userId=str(account.user_id), token=token)
 
 
 @bp.post("/register")
@@ -95,7 +95,7 @@ def register():
     body = parse_body(RegisterRequest)
     with unit_of_work() as uow:
         account = services.register(uow, current_app.extensions["seatline.passwords"], body.email, body.password, body.name)
-    return _token_body(account), 201
+    return reply(_token_body(account), 201)
 
 
 @bp.post("/token")
@@ -135,7 +135,7 @@ def token():
     body = parse_body(TokenRequest)
     with unit_of_work() as uow:
         account = services.authenticate(uow, current_app.extensions["seatline.passwords"], body.email, body.password)
-    return _token_body(account), 200
+    return reply(_token_body(account))
 
 
 @bp.post("/logout")

@@ -5,7 +5,7 @@ from typing import Annotated
 from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from app.api.http import current_user, parse_body, parse_uuid
+from app.api.http import current_user, parse_body, parse_uuid, reply
 from app.background.dispatch import run_followups
 from app.booking import saga, services
 from app.booking.schemas import Booking, BookingList, CancelResponse, ConfirmResponse
@@ -126,7 +126,8 @@ def confirm(hold_id: str):
                                       body.paymentIntentId)
     run_followups(settlement.followups)
     saga.raise_unless_booked(settlement)
-    return {"bookingId": str(settlement.booking_id)}, 201 if settlement.created else 200
+    booked = ConfirmResponse(bookingId=settlement.booking_id)  # type: ignore[arg-type]  # set: raise_unless_booked
+    return reply(booked, 201 if settlement.created else 200)
 
 
 @bp.get("/bookings")

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app import admission
-from app.api.http import check_body_user, current_user, parse_body, parse_id, parse_uuid
+from app.api.http import check_body_user, current_user, parse_body, parse_id, parse_uuid, reply
 from app.background.dispatch import run_followups
 from app.booking import saga
 from app.contract import (
@@ -315,7 +315,7 @@ def create_hold(show_id: str):
             uow, SeatHints(redis_store.client), services.HoldLimits.from_settings(settings()), user.id, sid,
             body.seatIds, services.AdmissionCheck(current_app.extensions["seatline.admission"], token),
         )
-    return hold.to_json(), 201, {"Location": f"/api/v1/holds/{hold.hold_id}"}
+    return reply(hold.body(), 201, {"Location": f"/api/v1/holds/{hold.hold_id}"})
 
 
 @bp.get("/holds/<hold_id>")
@@ -344,7 +344,7 @@ def get_hold(hold_id: str):
     user = current_user()
     with unit_of_work() as uow:
         hold = services.get_hold(uow, user.id, parse_uuid(hold_id, HoldNotFound, "hold"))
-    return hold.to_json(), 200, {"Cache-Control": "no-store"}
+    return reply(hold.body(), 200, {"Cache-Control": "no-store"})
 
 
 @bp.delete("/holds/<hold_id>")
@@ -401,4 +401,4 @@ def release_hold(hold_id: str):
         if hold.status == "ACTIVE":
             # The gateway would not cancel the payment (it is being processed): it may still succeed.
             raise HoldNotActive("the payment for this hold is being processed; try again shortly", status=hold.status) from None
-    return hold.to_json(), 200
+    return reply(hold.body())

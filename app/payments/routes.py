@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 
-from app.api.http import current_user, error_response, parse_uuid
+from app.api.http import current_user, error_response, parse_uuid, reply
 from app.background import queues
 from app.background.dispatch import schedule_hold_expiry
 from app.booking import saga
@@ -97,14 +97,9 @@ def create_payment_intent(hold_id: str):
     if started.expires_at is not None:
         schedule_hold_expiry(str(hid), started.expires_at)
     intent = started.intent
-    body = {
-        "paymentIntentId": intent.id,
-        "clientSecret": intent.client_secret,
-        "amount": intent.amount,
-        "currency": intent.currency,
-        "status": intent.status,
-    }
-    return body, 201, {"Cache-Control": "no-store"}
+    body = PaymentIntent(paymentIntentId=intent.id, clientSecret=intent.client_secret, amount=intent.amount,
+                         currency=intent.currency, status=intent.status)
+    return reply(body, 201, {"Cache-Control": "no-store"})
 
 
 @bp.post("/payments/webhook")
@@ -160,4 +155,4 @@ def gateway_webhook():
             current_app.extensions["seatline.redis"], queues.WEBHOOKS, "workers.jobs.process_webhook_event",
             event["id"], job_id=f"webhook-{event['id']}",
         )
-    return {"received": True, "duplicate": not new}, 200
+    return reply(WebhookReceipt(received=True, duplicate=not new))
