@@ -565,22 +565,6 @@ HOLD_EXPIRED_OR_REFUNDED = Failure(
     ),
     name="HoldExpiredOrRefunded",
 )
-HOLD_EXPIRED_REFUNDED = Failure(
-    ("HOLD_EXPIRED",),
-    (
-        "`HOLD_EXPIRED` with `refund: true`: the payment succeeded, but only after the hold had lapsed and "
-        "its seats had been taken, so nothing was booked and the payment is being refunded in full. Every "
-        "later confirm of the same payment answers the same; there is only ever one refund."
-    ),
-    name="HoldExpiredRefunded",
-    example={
-        "error": {
-            "code": "HOLD_EXPIRED",
-            "message": "your hold ran out and its seats were taken before the payment arrived; the payment is being refunded",
-            "refund": True,
-        }
-    },
-)
 PAYMENT_NOT_COMPLETED = Failure(
     ("PAYMENT_NOT_COMPLETED",),
     (
