@@ -135,6 +135,12 @@ def json_bytes_response(payload: bytes, status: int = 200, headers: dict[str, st
     return Response(payload, status=status, mimetype="application/json", headers=headers)
 
 
+def reply(body: pydantic.BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A typed answer as JSON. Dumped by orjson like every other answer: datetimes in ISO 8601 with
+    their offset, UUIDs as strings."""
+    return json_bytes_response(orjson.dumps(body.model_dump()), status=status, headers=headers)
+
+
 def parse_body(model: type[Model]) -> Model:
     raw = request.get_data(cache=True)
     try:

@@ -5,9 +5,28 @@ from typing import Annotated
 from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from app.api.http import current_user, parse_body, parse_uuid
+from app.api.http import current_user, parse_body, parse_uuid, reply
 from app.background.dispatch import run_followups
 from app.booking import saga, services
+from app.booking.schemas import Booking, BookingList, CancelResponse, ConfirmResponse
+from app.contract import (
+    BOOKING_NOT_FOUND,
+    CANCELLATION_NOT_ALLOWED,
+    DEGRADED,
+    GATEWAY_DEGRADED,
+    HOLD_EXPIRED_OR_REFUNDED,
+    HOLD_NOT_FOUND,
+    HOLD_REFUSED,
+    INTERNAL_ERROR,
+    NO_STORE,
+    PAYLOAD_TOO_LARGE,
+    PAYMENT_NOT_COMPLETED,
+    RATE_LIMITED,
+    UNAUTHORIZED,
+    VALIDATION_FAILED,
+    Answer,
+    operation,
+)
 from app.errors import BookingNotFound, HoldNotFound
 from app.unit_of_work import unit_of_work
 
@@ -15,13 +34,87 @@ bp = Blueprint("booking_api", __name__, url_prefix="/api/v1")
 
 
 class ConfirmRequest(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid", use_attribute_docstrings=True)
     # Left out (or an empty body) for a hold that costs nothing: it is booked without a payment.
     paymentIntentId: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    """The hold's payment intent, as returned by `POST /holds/{holdId}/payment-intents`. Any other value is `400
+    VALIDATION_FAILED`. Left out for a hold whose `amount` is 0 (no payment); required for any other hold.
+    """
 
 
 @bp.post("/holds/<hold_id>/confirm")
+@operation(
+    "confirmHold",
+    "Turn a paid hold into a booking",
+    tags=("payments",),
+    body=ConfirmRequest,
+    body_examples={
+        "confirm": {"value": {"paymentIntentId": "pi_3QhZ1f2eZvKYlo2C0a1b2c3d"}},
+        "free": {"summary": "A hold whose amount is 0", "value": {}},
+    },
+    body_required=False,
+    answers={
+        201: Answer(
+            (
+                "The payment succeeded and the hold is now a booking (the hold reads `CONFIRMED`); a "
+                "confirmation email is on its way."
+            ),
+            model=ConfirmResponse,
+        ),
+        200: Answer(
+            ("The hold had been booked already with this payment; the same `bookingId` as before. Nothing changed."),
+            model=ConfirmResponse,
+        ),
+    },
+    failures={
+        400: VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        402: PAYMENT_NOT_COMPLETED,
+        404: HOLD_NOT_FOUND,
+        409: HOLD_EXPIRED_OR_REFUNDED,
+        413: PAYLOAD_TOO_LARGE,
+        422: HOLD_REFUSED,
+        429: RATE_LIMITED,
+        500: INTERNAL_ERROR,
+        503: GATEWAY_DEGRADED,
+    },
+)
 def confirm(hold_id: str):
+    """Call after paying the hold's intent at the gateway. The server asks the gateway about
+    the intent (it does not trust the client) and, if the payment succeeded, books the
+    hold's seats: `201` with the new `bookingId`. Every later call with the same
+    `paymentIntentId` answers `200` with the same `bookingId` and changes nothing; a
+    payment yields at most one booking, however often and in whatever order this call and
+    the gateway's webhooks arrive (the webhook may have booked the hold already, in which
+    case the first call here answers `200`).
+
+    If the payment succeeded but the hold had lapsed and its seats were taken by someone
+    else before the payment was settled, nothing is booked and the payment is refunded in
+    full automatically: `409 HOLD_EXPIRED` with `refund: true`, on this and every later call.
+
+    **A free hold** (`amount` 0) is confirmed with an empty body (or `{}`): no payment, no
+    gateway. `201` with the new `bookingId`, `200` with the same one on every repeat; a
+    confirmation email is sent as for a paid booking. Errors of this form: `400
+    VALIDATION_FAILED` (the hold costs money: `paymentIntentId` is required), `409
+    HOLD_EXPIRED` (the hold lapsed or was released first; `status`), `422 SALE_CLOSED` (the
+    show was cancelled).
+
+    Checks, in order: authentication (401), the hold id (404 if it is not a UUID), the body
+    (400), the hold (404 if it is not the caller's), the intent (400 if it is not this
+    hold's), then the gateway.
+
+    Errors: `400 VALIDATION_FAILED` (bad body; a `paymentIntentId` that is not this hold's
+    intent, including a hold that has none yet); `401 AUTH_REQUIRED` / `INVALID_TOKEN`;
+    `402 PAYMENT_NOT_COMPLETED` (the gateway has not taken the payment; `paymentStatus` is
+    the intent's status there: `requires_payment_method` for a declined or not yet paid
+    intent — the fan may pay again and call again —, `processing` and the like while it is
+    under way, `canceled` once it was cancelled and the hold ended); `404 HOLD_NOT_FOUND`;
+    `409 HOLD_EXPIRED` (with `refund: true`: paid too late, being refunded);
+    `413 PAYLOAD_TOO_LARGE`; `429 RATE_LIMITED` (too many confirms and releases by the
+    caller or from the client's IP: each asks the gateway; nothing was done);
+    `500 INTERNAL_ERROR`; `503 DEGRADED` (the database is busy, or the gateway did not
+    answer or was busy; nothing changed, call again after `Retry-After` seconds).
+    """
     user = current_user()
     hid = parse_uuid(hold_id, HoldNotFound, "hold")
     body = parse_body(ConfirmRequest) if request.get_data(cache=True) else ConfirmRequest()
@@ -33,11 +126,30 @@ def confirm(hold_id: str):
                                       body.paymentIntentId)
     run_followups(settlement.followups)
     saga.raise_unless_booked(settlement)
-    return {"bookingId": str(settlement.booking_id)}, 201 if settlement.created else 200
+    booked = ConfirmResponse(bookingId=settlement.booking_id)  # type: ignore[arg-type]  # set: raise_unless_booked
+    return reply(booked, 201 if settlement.created else 200)
 
 
 @bp.get("/bookings")
+@operation(
+    "listBookings",
+    "The caller's bookings",
+    tags=("bookings",),
+    answers={
+        200: Answer(
+            "The caller's bookings (possibly none). Never cached.",
+            model=BookingList,
+            headers={"Cache-Control": NO_STORE},
+        )
+    },
+    failures={401: UNAUTHORIZED, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
 def list_bookings():
+    """Every booking of the caller, confirmed and cancelled, ordered by the show's start time,
+    then by when it was booked.
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     user = current_user()
     with unit_of_work() as uow:
         bookings = services.list_bookings(uow, user.id)
@@ -45,7 +157,18 @@ def list_bookings():
 
 
 @bp.get("/bookings/<booking_id>")
+@operation(
+    "getBooking",
+    "One of the caller's bookings",
+    tags=("bookings",),
+    answers={200: Answer("The booking. Never cached.", model=Booking, headers={"Cache-Control": NO_STORE})},
+    failures={401: UNAUTHORIZED, 404: BOOKING_NOT_FOUND, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
 def get_booking(booking_id: str):
+    """Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `404 BOOKING_NOT_FOUND` (no such
+    booking, a booking of another user, or a `bookingId` that is not a UUID);
+    `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     user = current_user()
     with unit_of_work() as uow:
         booking = services.get_booking(uow, user.id, parse_uuid(booking_id, BookingNotFound, "booking"))
@@ -53,7 +176,53 @@ def get_booking(booking_id: str):
 
 
 @bp.post("/bookings/<booking_id>/cancel")
+@operation(
+    "cancelBooking",
+    "Cancel one of the caller's bookings, with a refund per the show's refund policy",
+    tags=("bookings",),
+    answers={
+        200: Answer(
+            "The booking is cancelled (now or before).",
+            model=CancelResponse,
+            example={"bookingId": "0b5e8a36-3c8f-4d0a-9a53-1f9f0a7c2d11", "status": "CANCELLED", "refundAmount": 37500},
+        )
+    },
+    failures={
+        401: UNAUTHORIZED,
+        404: BOOKING_NOT_FOUND,
+        422: CANCELLATION_NOT_ALLOWED,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def cancel_booking(booking_id: str):
+    """Cancels a confirmed booking: its seats are `AVAILABLE` again at once, and
+    `refundAmount` (minor units of the booking's currency) is what comes back to the fan,
+    worked out from the show's `refundPolicy` (see `GET /shows/{showId}`) at the moment of
+    cancelling:
+
+    - the policy is `{"rules": [{"hoursBefore": h, "refundPercent": p}, …], "feeMinor": f}`;
+    - of the rules whose `hoursBefore` the show's start is at least that many hours away,
+      the one with the most hours applies: the refund is `amount × p / 100` (rounded
+      down; `p` is taken as a whole number) minus the fee `f`, never below 0 nor above
+      `amount`;
+    - if no rule applies (too close to the start, or a policy without rules) or the show
+      has started, the booking cannot be cancelled: `422 CANCELLATION_NOT_ALLOWED`, and
+      nothing changes.
+
+    For example, with `{"rules": [{"hoursBefore": 48, "refundPercent": 100},
+    {"hoursBefore": 24, "refundPercent": 50}], "feeMinor": 0}` a booking cancelled three
+    days ahead is refunded in full, one cancelled 30 hours ahead half, and one cancelled
+    12 hours ahead not at all (422).
+
+    A positive refund is sent to the payment gateway in the background: the booking's
+    `refund` shows its progress. Cancelling a booking that is already cancelled changes
+    nothing and answers the same as the first time. No request body is needed.
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `404 BOOKING_NOT_FOUND` (no such
+    booking, a booking of another user, or a `bookingId` that is not a UUID);
+    `422 CANCELLATION_NOT_ALLOWED`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     user = current_user()
     with unit_of_work() as uow:
         body, followups = services.cancel_booking(uow, user.id, parse_uuid(booking_id, BookingNotFound, "booking"))

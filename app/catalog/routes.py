@@ -8,6 +8,17 @@ from flask import Blueprint, Response, request
 
 from app.api.http import parse_id
 from app.catalog import services
+from app.catalog.schemas import CityList, CityShows, ShowDetail
+from app.contract import (
+    CITY_NOT_FOUND,
+    DEGRADED,
+    INTERNAL_ERROR,
+    SHARED_FOR_A_SECOND,
+    SHOW_NOT_FOUND,
+    VALIDATION_FAILED,
+    Answer,
+    operation,
+)
 from app.errors import CityNotFound, ShowNotFound, ValidationFailed
 from app.extensions import redis_store, settings
 from app.response_cache import shared_response
@@ -57,14 +68,68 @@ def _listed_date(raw: str) -> date:
 
 
 @bp.get("/cities")
+@operation(
+    "listCities",
+    "List the cities, by name",
+    tags=("catalog",),
+    auth=False,
+    answers={
+        200: Answer(
+            "Every city, ordered by name. Cacheable for 60 seconds.",
+            model=CityList,
+            headers={
+                "Cache-Control": {
+                    "description": "`public, max-age=60`",
+                    "schema": {"type": "string", "const": "public, max-age=60"},
+                }
+            },
+        )
+    },
+    failures={500: INTERNAL_ERROR, 503: DEGRADED},
+)
 def cities():
+    """Errors: `500 INTERNAL_ERROR`; `503 DEGRADED`."""
     with unit_of_work() as uow:
         body = {"cities": services.list_cities(uow)}
     return body, 200, {"Cache-Control": "public, max-age=60"}
 
 
 @bp.get("/cities/<city_id>/shows")
+@operation(
+    "listShowsOnDate",
+    "The shows in a city on one local calendar date",
+    tags=("catalog",),
+    auth=False,
+    parameters=(
+        {
+            "name": "date",
+            "in": "query",
+            "required": False,
+            "description": "The city-local calendar date, `YYYY-MM-DD`. Defaults to today's date in the city's\ntime zone. An empty or malformed value is a 400, not the default.\n",
+            "schema": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+            "example": "2026-11-28",
+        },
+    ),
+    answers={
+        200: Answer(
+            "The city's shows on that date (possibly none). Cacheable for 2 seconds.",
+            model=CityShows,
+            headers={"Cache-Control": SHARED_FOR_A_SECOND},
+        )
+    },
+    failures={400: VALIDATION_FAILED, 404: CITY_NOT_FOUND, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
 def shows_by_date(city_id: str):
+    """The shows whose start time falls on the given calendar date **in the city's time zone**
+    (a day is 23 or 25 hours long on daylight-saving changes), ordered by start time, then
+    title. Cancelled shows and shows whose sale has ended are included; `saleStatus` tells
+    them apart.
+
+    Errors: `400 VALIDATION_FAILED` (`date` is not `YYYY-MM-DD`, not a real date, or outside
+    the booking horizon: before the day before today, or more than `BOOKING_HORIZON_DAYS`,
+    730 by default, after it); `404 CITY_NOT_FOUND` (including a `cityId` that is not a decimal number);
+    `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     cid = parse_id(city_id, CityNotFound, "city")
     raw_date = request.args.get("date")
     if raw_date is None:
@@ -78,7 +143,22 @@ def shows_by_date(city_id: str):
 
 
 @bp.get("/shows/<show_id>")
+@operation(
+    "getShow",
+    "A show's detail, with its venue, price tiers, sale window and refund policy",
+    tags=("catalog",),
+    auth=False,
+    answers={
+        200: Answer(
+            "The show. Cacheable for 2 seconds.", model=ShowDetail, headers={"Cache-Control": SHARED_FOR_A_SECOND}
+        )
+    },
+    failures={404: SHOW_NOT_FOUND, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
 def show_detail(show_id: str):
+    """Errors: `404 SHOW_NOT_FOUND` (including a `showId` that is not a decimal number);
+    `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     sid = parse_id(show_id, ShowNotFound, "show")
     limit = settings().max_seats_per_hold
     return _shared(f"catalog:show:{sid}", lambda uow: services.show_detail(uow, sid, limit))

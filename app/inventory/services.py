@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Row
 
 from app.admission import AdmissionRefused
@@ -20,7 +21,7 @@ from app.errors import (
     ShowNotFound,
     ValidationFailed,
 )
-from app.inventory import queries, seat_state
+from app.inventory import queries, schemas, seat_state
 from app.inventory.hints import SeatHints
 from app.unit_of_work import UnitOfWork
 
@@ -70,18 +71,18 @@ class HoldView:
     payment_intent_id: str | None = None
     payment_started: bool = False
 
+    def body(self) -> schemas.Hold:
+        """The hold as the API answers it."""
+        return schemas.Hold(
+            holdId=self.hold_id, showId=str(self.show_id), status=self.status,  # type: ignore[arg-type]
+            seatIds=self.seat_ids, amount=self.amount, currency=self.currency, createdAt=self.created_at,
+            expiresAt=self.expires_at, paymentIntentId=self.payment_intent_id,
+        )
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "holdId": str(self.hold_id),
-            "showId": str(self.show_id),
-            "status": self.status,
-            "seatIds": self.seat_ids,
-            "amount": self.amount,
-            "currency": self.currency,
-            "createdAt": self.created_at.isoformat(),
-            "expiresAt": self.expires_at.isoformat(),
-            "paymentIntentId": self.payment_intent_id,
-        }
+        """The API's answer as plain JSON values (times as text), for the site's pages."""
+        result: dict[str, Any] = orjson.loads(orjson.dumps(self.body().model_dump()))
+        return result
 
 
 def validate_seat_request(seat_ids: list[str], limits: HoldLimits) -> None:

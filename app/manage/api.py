@@ -12,12 +12,41 @@ from typing import Annotated, Any, Literal
 
 import redis
 from flask import Blueprint, Response, current_app, g, request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, field_validator
 
 from app.api.http import current_user, parse_body, parse_id
 from app.background import queues
 from app.background.dispatch import Followups, run_followups
 from app.catalog.layout import SeatSpec
+from app.contract import (
+    BLOCK_REFUSED,
+    CITY_NOT_FOUND,
+    DEGRADED,
+    EVENT_EXISTS,
+    EVENT_OR_QUEUE_NOT_FOUND,
+    EVENT_OR_VENUE_NOT_FOUND,
+    INTERNAL_ERROR,
+    INVALID_QUEUE_STATE,
+    LAYOUT_IN_USE,
+    LAYOUT_TOO_LARGE,
+    LAYOUT_VALIDATION_FAILED,
+    MANAGER_ONLY,
+    NO_STORE,
+    PAYLOAD_TOO_LARGE,
+    QUEUE_ACTION_NOT_FOUND,
+    SHOW_CANCELLED,
+    SHOW_EXISTS,
+    SHOW_EXISTS_OR_CANCELLED,
+    SHOW_NOT_FOUND,
+    SHOW_OR_SECTION_NOT_FOUND,
+    UNAUTHORIZED,
+    VALIDATION_FAILED,
+    VENUE_EXISTS,
+    VENUE_NOT_FOUND,
+    Answer,
+    Failure,
+    operation,
+)
 from app.errors import (
     DomainError,
     EventNotFound,
@@ -31,6 +60,23 @@ from app.extensions import redis_store
 from app.manage import access, box_office, cancellation, dashboard, layouts, shows, venues
 from app.manage.access import Actor, load_actor
 from app.manage.layouts import LayoutRejected, RowBlock
+from app.manage.schemas import (
+    BoxOfficeSeats,
+    CancellationProgress,
+    EventCreated,
+    LayoutChange,
+    ManagedEvent,
+    ManagedEventList,
+    ManagedShow,
+    ManagedShowList,
+    ManagedVenueDetail,
+    ManagedVenueList,
+    SeatsBlocked,
+    SeatsUnblocked,
+    ShowDashboard,
+    VenueLayout,
+    WaitingRoomFigures,
+)
 from app.text import single_line
 from app.unit_of_work import unit_of_work
 from app.waiting_room import control as room_control
@@ -41,7 +87,8 @@ bp = Blueprint("manage_api", __name__, url_prefix="/api/v1/manage")
 
 # Titles and names lose control characters (app/text.py) before their length is checked.
 Name = Annotated[str, BeforeValidator(lambda v: single_line(v) if isinstance(v, str) else v),
-                 StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+                 StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
+                 Field(json_schema_extra={"pattern": r"\S"})]  # blank is empty once trimmed
 Text = Annotated[str, StringConstraints(max_length=2000)]
 SeatId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 Tier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
@@ -50,7 +97,8 @@ IMPORT_LIMIT = 8 * 1024 * 1024
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
+    # A field's docstring is its description in the OpenAPI document (app/api/openapi.py).
+    model_config = ConfigDict(strict=True, extra="forbid", use_attribute_docstrings=True)
 
 
 @bp.before_request
@@ -70,20 +118,73 @@ def actor() -> Actor:
 
 class VenueRequest(Strict):
     cityId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")]
+    """The city the venue is in (see `GET /cities`); an unknown one is `404 CITY_NOT_FOUND`."""
     name: Name
+    """The venue's name, unique within its city. Surrounding whitespace is trimmed; 1 to 120 characters remain."""
     kind: Literal[venues.VENUE_KINDS]  # type: ignore[valid-type]
     address: Text = ""
     organisationId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")] | None = None
+    """Admins only, and required for them (else `400 VALIDATION_FAILED`): the organisation that will own what is
+    created. Ignored for managers, whose venues and events always belong to their own organisation.
+    """
 
 
 @bp.get("/venues")
+@operation(
+    "listManagedVenues",
+    "The venues the caller manages",
+    tags=("manage",),
+    answers={200: Answer("The caller's venues (possibly none).", model=ManagedVenueList)},
+    failures={401: UNAUTHORIZED, 403: MANAGER_ONLY, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
 def list_venues():
+    """The venues the caller's organisation owns (an admin: every venue), ordered by city
+    name, then venue name, each with its number of seats.
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN` (the caller is not a
+    manager or an admin); `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     with unit_of_work() as uow:
         return {"venues": venues.list_venues(uow, actor())}
 
 
 @bp.post("/venues")
+@operation(
+    "createVenue",
+    "Create a venue (with no seats yet)",
+    tags=("manage",),
+    body=VenueRequest,
+    body_examples={
+        "theatre": {"value": {"cityId": "1", "name": "Globe Studio", "kind": "theatre", "address": "4 Bank Street"}}
+    },
+    answers={201: Answer("The venue was created; it has no seats yet.", model=ManagedVenueDetail)},
+    failures={
+        400: VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: CITY_NOT_FOUND,
+        409: VENUE_EXISTS,
+        413: PAYLOAD_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def create_venue():
+    """Creates a venue owned by the caller's organisation; an admin names the owning
+    organisation in `organisationId` (a manager's `organisationId` is ignored). The venue
+    has no seats: build its layout with `PUT /manage/venues/{venueId}/layout`,
+    `POST /manage/venues/{venueId}/layout/import` or
+    `POST /manage/venues/{venueId}/layout/blocks` before scheduling shows there.
+    Venue names are unique within a city, across all organisations.
+
+    Checks, in order: authentication (401), the role (403), the body (400), an admin's
+    `organisationId` (400), the city (404), the name (409).
+
+    Errors: `400 VALIDATION_FAILED` (bad body; an admin without `organisationId`);
+    `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 CITY_NOT_FOUND`;
+    `409 VENUE_EXISTS` (the city already has a venue with that name);
+    `413 PAYLOAD_TOO_LARGE`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     body = parse_body(VenueRequest)
     with unit_of_work() as uow:
         venue_id = venues.create_venue(uow, actor(), int(body.cityId), body.name, body.kind, body.address,
@@ -96,13 +197,76 @@ def _venue_id(raw: str) -> int:
 
 
 @bp.get("/venues/<venue_id>")
+@operation(
+    "getManagedVenue",
+    "One of the caller's venues, with a summary of its layout",
+    tags=("manage",),
+    answers={200: Answer("The venue.", model=ManagedVenueDetail)},
+    failures={401: UNAUTHORIZED, 403: MANAGER_ONLY, 404: VENUE_NOT_FOUND, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
 def get_venue(venue_id: str):
+    """The venue, its seat count, its layout version (it changes whenever the seats change)
+    and one summary per section, in layout order. `locked` is true while a scheduled show
+    at the venue has held or booked seats: then seats can be added, moved and marked, but
+    not removed, renumbered or moved to another tier (`409 LAYOUT_IN_USE`).
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 VENUE_NOT_FOUND`
+    (no such venue, another organisation's venue, or a `venueId` that is not a decimal
+    number); `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     with unit_of_work() as uow:
         return venues.get_venue(uow, actor(), _venue_id(venue_id))
 
 
 @bp.get("/venues/<venue_id>/layout")
+@operation(
+    "getVenueLayout",
+    "The venue's seat layout, as JSON or as a CSV file",
+    tags=("manage",),
+    parameters=(
+        {
+            "name": "format",
+            "in": "query",
+            "required": False,
+            "description": "`json` (the default) or `csv` for the CSV file; anything else is `400 VALIDATION_FAILED`.",
+            "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"},
+        },
+    ),
+    answers={
+        200: Answer(
+            "The layout; JSON by default, CSV with `format=csv`.",
+            model=VenueLayout,
+            content={
+                "text/csv": {
+                    "schema": {"type": "string", "description": "The layout in the import format, header line first."},
+                    "example": "section,row,number,tier,seat_id,x,y,accessible,companion,sellable\nStalls,A,1,front,A1,1,0,yes,no,yes\nStalls,A,2,front,A2,2,0,no,yes,yes\n",
+                }
+            },
+        )
+    },
+    failures={
+        400: VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: VENUE_NOT_FOUND,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def get_layout(venue_id: str):
+    r"""Every seat of the venue in layout order. By default the answer is JSON; with
+    `format=csv` it is a CSV file (`Content-Disposition: attachment;
+    filename="venue-{venueId}-layout.csv"`) in exactly the format
+    `POST /manage/venues/{venueId}/layout/import` reads, so an exported layout imports back
+    unchanged: a header line
+    `section,row,number,tier,seat_id,x,y,accessible,companion,sellable`, then one seat per
+    line (flags as `yes`/`no`, lines ending in `\n`).
+
+    Errors: `400 VALIDATION_FAILED` (an unknown `format`); `401 AUTH_REQUIRED` /
+    `INVALID_TOKEN`; `403 FORBIDDEN`; `404 VENUE_NOT_FOUND` (no such venue, another
+    organisation's venue, or a `venueId` that is not a decimal number);
+    `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     vid = _venue_id(venue_id)
     fmt = request.args.get("format", "json")
     if fmt not in ("json", "csv"):
@@ -115,21 +279,35 @@ def get_layout(venue_id: str):
     return {"venueId": str(vid), "seats": [venues.seat_view(s) for s in seats]}
 
 
+LABEL_LENGTH = {"minLength": 1, "maxLength": 40}  # what layouts.LABEL allows, spelled out for the document
+
+
 class SeatRequest(Strict):
     seatId: Annotated[str, StringConstraints(pattern=layouts.SEAT_ID.pattern)]
-    section: Annotated[str, StringConstraints(pattern=layouts.LABEL.pattern)]
-    row: Annotated[str, StringConstraints(pattern=layouts.LABEL.pattern)]
+    """A seat id, unique in the venue; 1 to 32 letters, digits, `.`, `-` or `_`, starting with a letter or digit."""
+    section: Annotated[str, StringConstraints(pattern=layouts.LABEL.pattern), Field(json_schema_extra=LABEL_LENGTH)]
+    """1 to 40 characters, no control characters."""
+    row: Annotated[str, StringConstraints(pattern=layouts.LABEL.pattern), Field(json_schema_extra=LABEL_LENGTH)]
+    """1 to 40 characters, no control characters."""
     number: Annotated[int, Field(ge=1, le=9999)]
+    """The seat's number in its row; unique per section and row."""
     tier: Tier
+    """A price tier of the venue's seats; lower-case letters, digits, `-` and `_`, up to 32."""
     x: Annotated[int, Field(ge=0, le=layouts.MAX_COORDINATE)]
+    """Column on the drawn map, in seat-width units (gaps are aisles). The map is at most 1000 × 1000 seat widths."""
     y: Annotated[int, Field(ge=0, le=layouts.MAX_COORDINATE)]
+    """Row on the drawn map, in seat-height units."""
     accessible: bool = False
+    """A wheelchair space."""
     companion: bool = False
+    """Next to a wheelchair space, for the person coming along."""
     sellable: bool = True
+    """False for a seat that is on the map but never sold (a camera platform, a restricted view)."""
 
 
 class LayoutRequest(Strict):
     seats: Annotated[list[SeatRequest], Field(min_length=1, max_length=layouts.MAX_SEATS)]
+    """The whole layout, in order. Seat ids and places (section, row, number) must be unique."""
 
 
 def _layout_change(call) -> dict[str, Any]:
@@ -140,7 +318,76 @@ def _layout_change(call) -> dict[str, Any]:
 
 
 @bp.put("/venues/<venue_id>/layout")
+@operation(
+    "replaceVenueLayout",
+    "Replace the venue's whole layout",
+    tags=("manage",),
+    body=LayoutRequest,
+    body_examples={
+        "twoSeats": {
+            "value": {
+                "seats": [
+                    {
+                        "seatId": "A1",
+                        "section": "Stalls",
+                        "row": "A",
+                        "number": 1,
+                        "tier": "front",
+                        "x": 1,
+                        "y": 0,
+                        "accessible": True,
+                    },
+                    {
+                        "seatId": "A2",
+                        "section": "Stalls",
+                        "row": "A",
+                        "number": 2,
+                        "tier": "front",
+                        "x": 2,
+                        "y": 0,
+                        "companion": True,
+                    },
+                ]
+            }
+        }
+    },
+    answers={200: Answer("The layout was replaced.", model=LayoutChange)},
+    failures={
+        400: LAYOUT_VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: VENUE_NOT_FOUND,
+        409: LAYOUT_IN_USE,
+        413: LAYOUT_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def replace_layout(venue_id: str):
+    """Makes `seats` the venue's layout, in the order given (the order of seat maps). Seats
+    are matched to the current layout by `seatId`: a seat id that is not in the list is
+    removed, a new one is added, and a kept one takes the new section, row, number,
+    position, tier and flags. Seat ids and places (section, row, number) must each be
+    unique; every problem is listed in `lines`, where `line` is the seat's 1-based index in
+    `seats` (0: the layout as a whole). The body may be up to **8 MiB**.
+
+    Scheduled shows at the venue follow the layout at once: new seats go on sale in them,
+    a seat that stops being `sellable` is taken out of sale (put back when it is sellable
+    again). While a scheduled show has held or booked seats, the change may not remove a
+    seat or change a seat's section, row, number or tier: `409 LAYOUT_IN_USE`, naming the
+    shows (`showIds`) and up to 20 of the seats (`removedSeats`, `changedSeats`). A tier
+    that is new to the venue needs a price in every scheduled show there first
+    (`400 VALIDATION_FAILED` with `unpricedTiers` and `showIds`). A rejected layout
+    changes nothing.
+
+    Checks, in order: authentication (401), the role (403), the venue id (404 if it is not a decimal number), the body (400,
+    413), the venue (404), the layout (400, 409).
+
+    Errors: `400 VALIDATION_FAILED` (bad body; duplicate seat ids or places, in `lines`;
+    tiers without prices, in `unpricedTiers`); `401 AUTH_REQUIRED` / `INVALID_TOKEN`;
+    `403 FORBIDDEN`; `404 VENUE_NOT_FOUND`; `409 LAYOUT_IN_USE`;
+    `413 PAYLOAD_TOO_LARGE` (over 8 MiB); `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     vid = _venue_id(venue_id)
     request.max_content_length = IMPORT_LIMIT
     body = parse_body(LayoutRequest)
@@ -151,8 +398,68 @@ def replace_layout(venue_id: str):
 
 
 @bp.post("/venues/<venue_id>/layout/import")
+@operation(
+    "importVenueLayout",
+    "Replace the venue's layout with a CSV file",
+    tags=("manage",),
+    body_content={
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "maxLength": 8388608,
+                "description": "The layout file, UTF-8 (a leading byte-order mark is allowed), header line first.",
+            },
+            "example": "section,row,number,tier,accessible\nStalls,A,1,front,yes\nStalls,A,2,front,no\nStalls,B,1,back,no\n",
+        },
+        "text/plain": {
+            "schema": {
+                "type": "string",
+                "maxLength": 8388608,
+                "description": "Accepted as well, read the same way as `text/csv`.",
+            }
+        },
+    },
+    answers={200: Answer("The layout was replaced by the file's seats.", model=LayoutChange)},
+    failures={
+        400: LAYOUT_VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: VENUE_NOT_FOUND,
+        409: LAYOUT_IN_USE,
+        413: LAYOUT_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def import_layout(venue_id: str):
-    """The body is the CSV file itself (Content-Type: text/csv); it replaces the layout."""
+    """The body is the CSV file itself, UTF-8, sent with `Content-Type: text/csv` (or
+    `text/plain`), at most **8 MiB**. It replaces the layout exactly like
+    `PUT /manage/venues/{venueId}/layout`, with the same rules for scheduled shows
+    (`409 LAYOUT_IN_USE`, `unpricedTiers`).
+
+    The first line names the columns, in any order:
+    `section,row,number,tier[,seat_id][,x][,y][,accessible][,companion][,sellable]`.
+    `section`, `row` (1 to 40 characters each), `number` (1 to 9999) and `tier` (lower
+    case letters, digits, `-`, `_`, up to 32) are required. `seat_id` defaults to row and
+    number (`A12`) when the file has one section, and to `section-rowNumber`
+    (`Balcony-A12`) when it has several. `x`/`y` default to the seat's number along its
+    row and to rows stacked in the order they first appear, with a blank row between
+    sections. `accessible`, `companion` and `sellable` take yes/no, true/false or 1/0
+    (default no, no, yes). Blank lines are skipped; at most 100,000 seats.
+
+    A file with problems is refused as a whole: `400 VALIDATION_FAILED` whose `lines`
+    name every bad line (up to 50) by its line number in the file (the header is line 1;
+    0 is the file as a whole, e.g. one that is empty or not UTF-8).
+
+    Checks, in order: authentication (401), the role (403), the venue id (404 if it is not a decimal number), the content type
+    (400), the size (413), UTF-8 (400), the file
+    (400), the venue (404), the layout (400, 409).
+
+    Errors: `400 VALIDATION_FAILED` (not `text/csv` or `text/plain`; not UTF-8; bad lines,
+    in `lines`; tiers without prices, in `unpricedTiers`); `401 AUTH_REQUIRED` /
+    `INVALID_TOKEN`; `403 FORBIDDEN`; `404 VENUE_NOT_FOUND`; `409 LAYOUT_IN_USE`;
+    `413 PAYLOAD_TOO_LARGE` (over 8 MiB); `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     vid = _venue_id(venue_id)
     request.max_content_length = IMPORT_LIMIT
     if request.mimetype not in ("text/csv", "text/plain"):
@@ -169,16 +476,29 @@ def import_layout(venue_id: str):
 
 
 class BlockRequest(Strict):
-    section: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    section: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+                       Field(json_schema_extra={"pattern": r"\S"})]
+    """The section the rows belong to (new or existing). Surrounding whitespace is trimmed."""
     rows: Annotated[str, StringConstraints(min_length=1, max_length=400)]
+    """The rows, top to bottom: a range of letters or of numbers (`A-J`, `AA-AD`, `1-20`, up to two letters or
+    three digits each end) or a list separated by spaces or commas (`A, B, C`; each 1 to 8 characters, no repeats).
+    Anything else is `400 VALIDATION_FAILED` on `rows`.
+    """
     seatsPerRow: Annotated[int, Field(ge=1, le=500)]
     tier: Tier
+    """A price tier of the venue's seats; lower-case letters, digits, `-` and `_`, up to 32."""
     firstNumber: Annotated[int, Field(ge=1, le=9000)] = 1
+    """The number of each row's first seat."""
     aislesAfter: Annotated[list[Annotated[int, Field(ge=1, le=9999)]], Field(max_length=50)] = []
+    """Seat numbers followed by an aisle (a missing position on the map)."""
     accessible: Annotated[list[SeatId], Field(max_length=500)] = []
+    """Seat ids of this block that are wheelchair spaces."""
     companion: Annotated[list[SeatId], Field(max_length=500)] = []
+    """Seat ids of this block that are companion seats."""
     notForSale: Annotated[list[SeatId], Field(max_length=500)] = []
+    """Seat ids of this block that are never sold (`sellable` false)."""
     seatIdPrefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{0,12}$")] = ""
+    """Put before every seat id of the block (`U` gives `UA1`), to keep ids unique across sections."""
 
 
 def row_block(body: BlockRequest) -> RowBlock:
@@ -191,7 +511,59 @@ def row_block(body: BlockRequest) -> RowBlock:
 
 
 @bp.post("/venues/<venue_id>/layout/blocks")
+@operation(
+    "addLayoutBlock",
+    "Add a block of rows to the venue's layout",
+    tags=("manage",),
+    body=BlockRequest,
+    body_examples={
+        "stalls": {
+            "value": {
+                "section": "Stalls",
+                "rows": "A-J",
+                "seatsPerRow": 20,
+                "tier": "front",
+                "aislesAfter": [5, 15],
+                "accessible": ["A1", "A2"],
+                "companion": ["A3"],
+            }
+        }
+    },
+    answers={201: Answer("The block was added.", model=LayoutChange)},
+    failures={
+        400: LAYOUT_VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: VENUE_NOT_FOUND,
+        409: LAYOUT_IN_USE,
+        413: PAYLOAD_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def add_block(venue_id: str):
+    """The editor's "add rows": `rows` rows of `seatsPerRow` seats each, numbered from
+    `firstNumber`, in section `section` and tier `tier`, drawn below everything the venue
+    has. Seat ids are `seatIdPrefix` + row + number (`A12`); an aisle (a missing
+    position) follows each seat number in `aislesAfter`. `accessible`, `companion` and
+    `notForSale` name seats of this block by seat id. The new seats join every scheduled
+    show at the venue at once.
+
+    Problems with the block (a seat id the layout already has — give the block a
+    `seatIdPrefix` —, a flag naming a seat outside the block, more than 100,000 seats in
+    all) are `400 VALIDATION_FAILED` with `lines` (all `line` 0). A tier that is new to
+    the venue needs a price in every scheduled show there first (`unpricedTiers`).
+
+    Checks, in order: authentication (401), the role (403), the venue id (404 if it is not a decimal number), the body and its
+    `rows` (400, 413), the venue (404), the block
+    (400).
+
+    Errors: `400 VALIDATION_FAILED` (bad body; `rows` not a range or list, in `fields`;
+    block problems, in `lines`; tiers without prices, in `unpricedTiers`);
+    `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 VENUE_NOT_FOUND`;
+    `409 LAYOUT_IN_USE` (only when another change to the layout ran at the same time);
+    `413 PAYLOAD_TOO_LARGE`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     vid = _venue_id(venue_id)
     block = row_block(parse_body(BlockRequest))
     with unit_of_work() as uow:
@@ -199,22 +571,87 @@ def add_block(venue_id: str):
 
 
 @bp.delete("/venues/<venue_id>/layout/sections/<path:section>")
+@operation(
+    "removeLayoutSection",
+    "Remove a section, and all its seats, from the venue's layout",
+    tags=("manage",),
+    answers={200: Answer("The section was removed.", model=LayoutChange)},
+    failures={
+        400: LAYOUT_VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: VENUE_NOT_FOUND,
+        409: LAYOUT_IN_USE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def remove_section(venue_id: str, section: str):
+    """Removes every seat of the section. Refused with `409 LAYOUT_IN_USE` while a scheduled
+    show at the venue has held or booked seats (`removedSeats` names up to 20 of them).
+    A section the venue does not have is `400 VALIDATION_FAILED`.
+
+    Errors: `400 VALIDATION_FAILED` (the venue has no such section);
+    `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 VENUE_NOT_FOUND` (no such
+    venue, another organisation's venue, or a `venueId` that is not a decimal number);
+    `409 LAYOUT_IN_USE`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     vid = _venue_id(venue_id)
     with unit_of_work() as uow:
         return _layout_change(lambda: venues.remove_section(uow, actor(), vid, section))
 
 
 class MarkSeatsRequest(Strict):
+    """At least one of `tier`, `accessible`, `companion` and `sellable` must be present and not null."""
+
     seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=10_000)]
+    """Seats of the venue's layout; an unknown one is `400 VALIDATION_FAILED` (listed in `seatIds`)."""
     tier: Tier | None = None
+    """The seats' new price tier; null or absent leaves it."""
     accessible: bool | None = None
+    """Null or absent leaves it."""
     companion: bool | None = None
+    """Null or absent leaves it."""
     sellable: bool | None = None
+    """Null or absent leaves it."""
 
 
 @bp.patch("/venues/<venue_id>/layout/seats")
+@operation(
+    "markLayoutSeats",
+    "Set the tier or flags of some seats of the venue",
+    tags=("manage",),
+    body=MarkSeatsRequest,
+    body_examples={"camera": {"value": {"seatIds": ["K7", "K8"], "sellable": False}}},
+    answers={200: Answer("The seats were changed.", model=LayoutChange)},
+    failures={
+        400: LAYOUT_VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: VENUE_NOT_FOUND,
+        409: LAYOUT_IN_USE,
+        413: PAYLOAD_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def mark_seats(venue_id: str):
+    """Sets `tier`, `accessible`, `companion` and/or `sellable` (those that are present and
+    not null; at least one) on every seat in `seatIds`. A seat that stops being
+    `sellable` is taken out of sale in every scheduled show at the venue, and put back on
+    sale when it becomes sellable again. Changing the tier is refused with
+    `409 LAYOUT_IN_USE` while a scheduled show has held or booked seats, and a tier new to
+    the venue needs a price in every scheduled show first (`unpricedTiers`).
+
+    Checks, in order: authentication (401), the role (403), the venue id (404 if it is not a decimal number), the body (400,
+    413), the venue (404), the seat ids (400), the
+    layout (400, 409).
+
+    Errors: `400 VALIDATION_FAILED` (bad body; nothing to change; seat ids the venue does
+    not have, in `seatIds` (up to 20); tiers without prices, in `unpricedTiers`);
+    `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 VENUE_NOT_FOUND`;
+    `409 LAYOUT_IN_USE`; `413 PAYLOAD_TOO_LARGE`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     vid = _venue_id(venue_id)
     body = parse_body(MarkSeatsRequest)
     changes = {k: v for k, v in body.model_dump(exclude={"seatIds"}).items() if v is not None}
@@ -229,20 +666,75 @@ def mark_seats(venue_id: str):
 
 class EventRequest(Strict):
     title: Name
+    """Unique within the organisation. Surrounding whitespace is trimmed; 1 to 120 characters remain."""
     category: Literal[shows.EVENT_CATEGORIES]  # type: ignore[valid-type]
     description: Text = ""
     durationMinutes: Annotated[int, Field(ge=1, le=24 * 60)]
     organisationId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")] | None = None
+    """Admins only, and required for them (else `400 VALIDATION_FAILED`): the organisation that will own what is
+    created. Ignored for managers, whose venues and events always belong to their own organisation.
+    """
 
 
 @bp.get("/events")
+@operation(
+    "listManagedEvents",
+    "The events the caller manages",
+    tags=("manage",),
+    answers={200: Answer("The caller's events (possibly none).", model=ManagedEventList)},
+    failures={401: UNAUTHORIZED, 403: MANAGER_ONLY, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
 def list_events():
+    """The events the caller's organisation owns (an admin: every event), ordered by title,
+    with the state of each event's waiting room.
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `500 INTERNAL_ERROR`;
+    `503 DEGRADED`.
+    """
     with unit_of_work() as uow:
         return {"events": shows.list_events(uow, actor())}
 
 
 @bp.post("/events")
+@operation(
+    "createEvent",
+    "Create an event (what shows are of)",
+    tags=("manage",),
+    body=EventRequest,
+    body_examples={
+        "concert": {
+            "value": {
+                "title": "Aurora Strings",
+                "category": "concert",
+                "description": "Vivaldi by candlelight.",
+                "durationMinutes": 95,
+            }
+        }
+    },
+    answers={201: Answer("The event was created.", model=EventCreated)},
+    failures={
+        400: VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        409: EVENT_EXISTS,
+        413: PAYLOAD_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def create_event():
+    """Creates an event owned by the caller's organisation; an admin names the owning
+    organisation in `organisationId` (a manager's `organisationId` is ignored). Titles are
+    unique within an organisation. Schedule its shows with `POST /manage/shows`.
+
+    Checks, in order: authentication (401), the role (403), the body (400), an admin's
+    `organisationId` (400), the title (409).
+
+    Errors: `400 VALIDATION_FAILED` (bad body; an admin without `organisationId`);
+    `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `409 EVENT_EXISTS` (the
+    organisation already has an event with that title); `413 PAYLOAD_TOO_LARGE`;
+    `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     body = parse_body(EventRequest)
     with unit_of_work() as uow:
         event_id = shows.create_event(uow, actor(), body.title, body.category, body.description,
@@ -251,7 +743,9 @@ def create_event():
 
 
 class EventChangeRequest(Strict):
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})  # checked by update_event: "nothing to change"
     title: Name | None = None
+    """Unique within the organisation."""
     category: Literal[shows.EVENT_CATEGORIES] | None = None  # type: ignore[valid-type]
     description: Text | None = None
     durationMinutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = None
@@ -262,7 +756,40 @@ class EventChangeRequest(Strict):
 
 
 @bp.patch("/events/<event_id>")
+@operation(
+    "updateEvent",
+    "Change an event's title, category, description or length",
+    tags=("manage",),
+    body=EventChangeRequest,
+    body_examples={"retitle": {"value": {"title": "Aurora Strings: The Four Seasons", "durationMinutes": 100}}},
+    answers={200: Answer("The event as it is now.", model=ManagedEvent)},
+    failures={
+        400: VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: Failure(
+            ("EVENT_NOT_FOUND",),
+            "`EVENT_NOT_FOUND`: no event has that id, or the caller's organisation does not own it.",
+        ),
+        409: EVENT_EXISTS,
+        413: PAYLOAD_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def update_event(event_id: str):
+    """Changes the named fields of an event the caller's organisation owns (an admin: any
+    event); fields left out stay as they are. Every show of the event shows the change.
+
+    Checks, in order: authentication (401), the role (403), the event id (404 if it is not
+    a decimal number), the body (400, 413; at least one field), the event (404), the title
+    (409).
+
+    Errors: `400 VALIDATION_FAILED`; `401 AUTH_REQUIRED` / `INVALID_TOKEN`;
+    `403 FORBIDDEN`; `404 EVENT_NOT_FOUND` (no such event, or another organisation's);
+    `409 EVENT_EXISTS` (the organisation already has an event with that title);
+    `413 PAYLOAD_TOO_LARGE`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     eid = _event_id(event_id)
     changes = parse_body(EventChangeRequest).changes()
     if not changes:
@@ -277,15 +804,24 @@ class RefundRule(Strict):
 
 
 class RefundPolicy(Strict):
+    """See `RefundPolicy` for how the rules apply when a fan cancels."""
+
     rules: Annotated[list[RefundRule], Field(max_length=10)]
     feeMinor: Minor = 0
+    """A fee taken off every refund"""
 
 
 class QueueRequest(Strict):
+    """A waiting room's settings; absent ones take their defaults."""
+
     batchSize: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    """Fans admitted per batch."""
     admissionIntervalSeconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    """Seconds between batches."""
     maxActive: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
+    """The most admitted fans shopping at once."""
     sessionSeconds: Annotated[int, Field(ge=30, le=86_400)] = 600
+    """How long an admission lasts."""
 
     def settings(self) -> shows.QueueSettings:
         return shows.QueueSettings(self.batchSize, self.admissionIntervalSeconds, self.maxActive, self.sessionSeconds)
@@ -302,20 +838,58 @@ def _iso_text(value: Any) -> Any:
 
 
 # A date and time as text; without an offset it is the venue's local time.
-Time = Annotated[datetime, BeforeValidator(_iso_text), Field(strict=False)]
-Prices = Annotated[dict[Tier, Minor], Field(min_length=1, max_length=50)]
+# The document describes the text it takes (any offset, or none), not the datetime it becomes.
+Time = Annotated[datetime, BeforeValidator(_iso_text), Field(strict=False), WithJsonSchema({
+    "type": "string", "pattern": ISO_TIME_START.pattern,
+    "description": "An ISO 8601 date and time between the years 2000 and 2100, from the date to at least the minutes "
+                   "(a bare number is not read as Unix time). With a UTC offset (`2026-12-12T19:30:00+05:30`, `…Z`) it "
+                   "is that instant; without one (`2026-12-12T19:30:00`) it is the wall-clock time at the venue, which "
+                   "must exist there (not one skipped when the clocks go forward), else `400 VALIDATION_FAILED`.",
+    "examples": ["2026-12-12T19:30:00", "2026-12-12T14:00:00Z"]})]
+Prices = Annotated[dict[Tier, Minor], Field(min_length=1, max_length=50), WithJsonSchema({
+    "type": "object", "minProperties": 1, "maxProperties": 50,
+    "propertyNames": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]{0,31}$"},
+    "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 100_000_000},
+    "description": "Price per tier, in minor units of the show's currency. Only tiers the venue has (else "
+                   "`unknownTiers`).",
+    "examples": [{"stalls": 4500, "circle": 3500}]})]
 
 
 class ShowRequest(Strict):
     eventId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")]
+    """An id in a request body, as a string of 1 to 18 decimal digits."""
     venueId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")]
+    """An id in a request body, as a string of 1 to 18 decimal digits."""
     startTime: Time
+    """An ISO 8601 date and time between the years 2000 and 2100, from the date to at least the minutes (a bare
+    number is not read as Unix time). With a UTC offset (`2026-12-12T19:30:00+05:30`, `…Z`) it is that instant;
+    without one (`2026-12-12T19:30:00`) it is the wall-clock time at the venue, which must exist there (not one
+    skipped when the clocks go forward), else `400 VALIDATION_FAILED`.
+    """
     saleOpensAt: Time
+    """An ISO 8601 date and time between the years 2000 and 2100, from the date to at least the minutes (a bare
+    number is not read as Unix time). With a UTC offset (`2026-12-12T19:30:00+05:30`, `…Z`) it is that instant;
+    without one (`2026-12-12T19:30:00`) it is the wall-clock time at the venue, which must exist there (not one
+    skipped when the clocks go forward), else `400 VALIDATION_FAILED`.
+    """
     saleClosesAt: Time | None = None
+    """When the sale ends; null or absent is the start time. At most a day after the start."""
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    """One Seatline sells in (USD, EUR, GBP, INR, AUD, CAD, CHF, SGD, AED, JPY, KWD); else `400 VALIDATION_FAILED`
+    naming `currency`.
+    """
     prices: Prices
+    """A price for every tier of the venue (else `unpricedTiers`), and no tier it does not have (else
+    `unknownTiers`), in minor units of `currency` (yen for JPY, fils for KWD). Each price is 0 (free seats: a hold
+    of only those is booked without a payment) or one the payment gateway charges: at least its minimum charge in
+    that currency (e.g. 50 USD cents, 30 pence, ¥50), a multiple of 10 for KWD, and at most its maximum
+    (99,999,999) divided by the most seats one hold may have. Else `400 VALIDATION_FAILED` naming `prices.<tier>`.
+    The same holds for `prices` in `PATCH /manage/shows/{showId}`.
+    """
     refundPolicy: RefundPolicy | None = None
+    """Null or absent is the default policy (100% up to 48 hours before the start, 50% up to 24 hours)."""
     queue: QueueRequest | None = None
+    """Sell the show through the event's waiting room, with these settings. Null or absent sells it without one."""
 
     @field_validator("startTime", "saleOpensAt", "saleClosesAt")
     @classmethod
@@ -335,25 +909,104 @@ class ShowRequest(Strict):
 
 
 class ShowChangeRequest(Strict):
+    """Absent and null fields stay as they are; at least one field must be given (else `400 VALIDATION_FAILED`)."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})  # checked by update_show: "nothing to change"
+
     startTime: Time | None = None
     saleOpensAt: Time | None = None
     saleClosesAt: Time | None = None
     prices: Prices | None = None
+    """New prices of the tiers named; other tiers keep theirs."""
     refundPolicy: RefundPolicy | None = None
+    """Replaces the refund policy."""
     queue: QueueRequest | None = None
+    """Sell the show through the event's waiting room, opened (or re-set) with these settings. Takes precedence
+    over `queueRequired`.
+    """
     queueRequired: bool | None = None
+    """Without `queue`: true sells the show through the waiting room, opened (or re-set) with the default settings;
+    false sells it without the waiting room (the room itself stays as it is).
+    """
 
     _bounded = field_validator("startTime", "saleOpensAt", "saleClosesAt")(ShowRequest._bounded.__func__)  # type: ignore[attr-defined]
 
 
 @bp.get("/shows")
+@operation(
+    "listManagedShows",
+    "The shows at the caller's venues",
+    tags=("manage",),
+    answers={200: Answer("The shows (possibly none).", model=ManagedShowList)},
+    failures={401: UNAUTHORIZED, 403: MANAGER_ONLY, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
 def list_shows():
+    """Shows at venues the caller's organisation owns (an admin: every show) that start
+    later than one day ago, cancelled ones included, ordered by start time; at most 500.
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `500 INTERNAL_ERROR`;
+    `503 DEGRADED`.
+    """
     with unit_of_work() as uow:
         return {"shows": shows.list_shows(uow, actor())}
 
 
 @bp.post("/shows")
+@operation(
+    "createShow",
+    "Schedule a show of an event at a venue",
+    tags=("manage",),
+    body=ShowRequest,
+    body_examples={
+        "evening": {
+            "value": {
+                "eventId": "3",
+                "venueId": "2",
+                "startTime": "2026-12-12T19:30:00",
+                "saleOpensAt": "2026-11-28T10:00:00",
+                "currency": "GBP",
+                "prices": {"stalls": 4500, "circle": 3500},
+            }
+        }
+    },
+    answers={201: Answer("The show was scheduled.", model=ManagedShow)},
+    failures={
+        400: VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: EVENT_OR_VENUE_NOT_FOUND,
+        409: SHOW_EXISTS,
+        413: PAYLOAD_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def create_show():
+    """Schedules a show of one of the caller's events at one of the caller's venues (both
+    must belong to the same organisation). Every seat of the venue is on sale from
+    `saleOpensAt` to `saleClosesAt` (by default the start time), so the venue needs a
+    layout, and `prices` must give a price for **every** tier of the venue (and no tier it
+    does not have). Times without a UTC offset are the venue's local time. The sale must
+    open before it closes, close at most a day after the start, and the show must start in
+    the future.
+
+    `refundPolicy` defaults to a full refund up to 48 hours before the start and half up
+    to 24 hours before. With `queue`, the event's waiting room is opened (or its settings
+    changed) and the show is sold through it (`queueRequired`).
+
+    Checks, in order: authentication (401), the role (403), the body (400, 413), the event
+    and the venue (404), the organisations (400), the times (400), the tiers (400), an
+    existing show (409).
+
+    Errors: `400 VALIDATION_FAILED` (bad body; event and venue of different
+    organisations; a local time that does not exist in the venue's time zone, or times
+    that do not fit together, in `fields`; a venue without seats; tiers the venue does
+    not have, in `unknownTiers`; tiers without a price, in `unpricedTiers`);
+    `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 EVENT_NOT_FOUND` /
+    `VENUE_NOT_FOUND`; `409 SHOW_EXISTS` (the event already has a show at this venue at
+    that time); `413 PAYLOAD_TOO_LARGE`; `500 INTERNAL_ERROR`; `503 DEGRADED` (also when
+    the waiting room's store is unreachable).
+    """
     data = parse_body(ShowRequest).show_input()
     with unit_of_work() as uow:
         who = actor()
@@ -366,7 +1019,18 @@ def _show_id(raw: str) -> int:
 
 
 @bp.get("/shows/<show_id>")
+@operation(
+    "getManagedShow",
+    "One show at the caller's venues, with prices, refund policy and waiting room",
+    tags=("manage",),
+    answers={200: Answer("The show.", model=ManagedShow)},
+    failures={401: UNAUTHORIZED, 403: MANAGER_ONLY, 404: SHOW_NOT_FOUND, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
 def get_show(show_id: str):
+    """Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 SHOW_NOT_FOUND`
+    (no such show, a show at another organisation's venue, or a `showId` that is not a
+    decimal number); `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     with unit_of_work() as uow:
         return shows.get_show(uow, actor(), _show_id(show_id))
 
@@ -388,7 +1052,48 @@ def show_changes(body: ShowChangeRequest) -> dict[str, Any]:
 
 
 @bp.patch("/shows/<show_id>")
+@operation(
+    "updateShow",
+    "Change a scheduled show's times, prices, refund policy or waiting room",
+    tags=("manage",),
+    body=ShowChangeRequest,
+    body_examples={"laterAndDearer": {"value": {"startTime": "2026-12-12T20:00:00", "prices": {"stalls": 5000}}}},
+    answers={200: Answer("The show as it now stands.", model=ManagedShow)},
+    failures={
+        400: VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: SHOW_NOT_FOUND,
+        409: SHOW_EXISTS_OR_CANCELLED,
+        413: PAYLOAD_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def update_show(show_id: str):
+    """Changes what the body gives (fields that are absent or null stay as they are; at
+    least one must be given). Times without a UTC offset are the venue's local time; the
+    resulting sale window must still fit (open before it closes, close at most a day
+    after the start) and a new start time must be in the future. `prices` sets the price
+    of the tiers it names (tiers it does not name keep theirs); holds and bookings
+    already made keep the price they were made at. `queue` opens the event's waiting room
+    (or changes its settings) and sells the show through it; without `queue`,
+    `queueRequired: true` does the same with the default settings and
+    `queueRequired: false` sells the show without the waiting room. A cancelled show
+    cannot be changed.
+
+    Checks, in order: authentication (401), the role (403), the show id (404 if it is not a decimal number), the body (400,
+    413), the show (404, 409), the times (400,
+    409), the prices (400).
+
+    Errors: `400 VALIDATION_FAILED` (bad body; nothing to change; times that do not
+    exist or do not fit together, in `fields`; tiers the venue does not have, in
+    `unknownTiers`); `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`;
+    `404 SHOW_NOT_FOUND`; `409 SHOW_CANCELLED`; `409 SHOW_EXISTS` (the event already has
+    a show at this venue at the new start time); `413 PAYLOAD_TOO_LARGE`;
+    `500 INTERNAL_ERROR`; `503 DEGRADED` (also when the waiting room's store is
+    unreachable).
+    """
     sid = _show_id(show_id)
     changes = show_changes(parse_body(ShowChangeRequest))
     if not changes:
@@ -400,7 +1105,30 @@ def update_show(show_id: str):
 
 
 @bp.get("/shows/<show_id>/dashboard")
+@operation(
+    "getShowDashboard",
+    "Live figures of a show's sale",
+    tags=("manage",),
+    answers={
+        200: Answer(
+            "The show's figures, at most 2 seconds old. Never cached by clients.",
+            model=ShowDashboard,
+            headers={"Cache-Control": NO_STORE},
+        )
+    },
+    failures={401: UNAUTHORIZED, 403: MANAGER_ONLY, 404: SHOW_NOT_FOUND, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
 def show_dashboard(show_id: str):
+    """Seats by status, bookings and revenue, activity over the last minute and per minute
+    over the last hour, payment failures over the last hour, and the waiting room's
+    figures. Cheap to poll: the figures are shared by every caller for 2 seconds (`asOf`
+    says when they were computed), and the access check is made before a shared figure
+    is shown. A held seat whose hold has lapsed counts as available.
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 SHOW_NOT_FOUND`
+    (no such show, a show at another organisation's venue, or a `showId` that is not a
+    decimal number); `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     sid = _show_id(show_id)
     with unit_of_work() as uow:
         figures = dashboard.figures(uow, actor(), sid, redis_store.client)
@@ -408,20 +1136,55 @@ def show_dashboard(show_id: str):
 
 
 @bp.get("/shows/<show_id>/seats")
+@operation(
+    "getBoxOfficeSeats",
+    "The box office's view of one section of a show",
+    tags=("manage",),
+    parameters=(
+        {
+            "name": "section",
+            "in": "query",
+            "required": False,
+            "description": "The section's name, matched exactly (case-sensitive). Defaults to the layout's first section.",
+            "schema": {"type": "string"},
+            "example": "Stalls",
+        },
+    ),
+    answers={200: Answer("The section's seats.", model=BoxOfficeSeats)},
+    failures={401: UNAUTHORIZED, 403: MANAGER_ONLY, 404: SHOW_OR_SECTION_NOT_FOUND, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
 def show_seats(show_id: str):
+    """Every seat of one section, in layout order, with its live status (a held seat whose
+    hold has lapsed reads `AVAILABLE`), how it is blocked, and who holds or booked it.
+    Read from the database on every call (not cached). Without `section`, the first
+    section of the layout.
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 SHOW_NOT_FOUND`
+    (no such show, a show at another organisation's venue, or a `showId` that is not a
+    decimal number); `404 SECTION_NOT_FOUND` (the show has no such section, including an
+    empty `section`); `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     sid = _show_id(show_id)
     section = request.args.get("section")
     with unit_of_work() as uow:
         return box_office.seat_states(uow, actor(), sid, section)
 
 
+NO_REPEATS = {"uniqueItems": True}  # box_office checks it, once the show is known to be the caller's (404 first)
+
+
 class BlockSeatsRequest(Strict):
-    seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=box_office.MAX_SEATS_PER_CHANGE)]
+    seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=box_office.MAX_SEATS_PER_CHANGE,
+                                           json_schema_extra=NO_REPEATS)]
+    """Seats of the show, no repeats (a repeat is `400 VALIDATION_FAILED`)."""
     kind: Literal["KILL", "HOUSE"] = "HOUSE"
+    """`HOUSE`: kept back for the house; `KILL`: never sold (e.g. a blocked view)."""
 
 
 class UnblockSeatsRequest(Strict):
-    seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=box_office.MAX_SEATS_PER_CHANGE)]
+    seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=box_office.MAX_SEATS_PER_CHANGE,
+                                           json_schema_extra=NO_REPEATS)]
+    """Seats of the show, no repeats (a repeat is `400 VALIDATION_FAILED`)."""
 
 
 def seats_changed(show_id: int, blocked: list[str] = (), freed: list[str] = ()) -> None:  # type: ignore[assignment]
@@ -431,7 +1194,40 @@ def seats_changed(show_id: int, blocked: list[str] = (), freed: list[str] = ()) 
 
 
 @bp.post("/shows/<show_id>/seats/block")
+@operation(
+    "blockSeats",
+    "Take seats of a show out of sale, all or nothing",
+    tags=("manage",),
+    body=BlockSeatsRequest,
+    body_examples={"house": {"value": {"seatIds": ["A1", "A2"], "kind": "HOUSE"}}},
+    answers={200: Answer("Every listed seat is out of sale.", model=SeatsBlocked)},
+    failures={
+        400: VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: SHOW_NOT_FOUND,
+        409: BLOCK_REFUSED,
+        413: PAYLOAD_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def block_seats(show_id: str):
+    """Takes the listed seats out of sale as `HOUSE` seats (kept for the house, the default)
+    or `KILL` seats (never sold). Only free seats can be blocked: available ones, ones
+    whose hold has lapsed, and ones already blocked with the same `kind` (blocking again
+    changes nothing). If any listed seat is held, booked or blocked with the other kind,
+    nothing is blocked: `409 SEATS_UNAVAILABLE` lists those seats.
+
+    Checks, in order: authentication (401), the role (403), the show id (404 if it is not a decimal number), the body (400,
+    413), the show (404, 409), the seat ids (400),
+    the seats (409).
+
+    Errors: `400 VALIDATION_FAILED` (bad body; a seat named twice; seat ids the show does
+    not have, in `seatIds`, up to 20); `401 AUTH_REQUIRED` / `INVALID_TOKEN`;
+    `403 FORBIDDEN`; `404 SHOW_NOT_FOUND`; `409 SEATS_UNAVAILABLE`; `409 SHOW_CANCELLED`;
+    `413 PAYLOAD_TOO_LARGE`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     sid = _show_id(show_id)
     body = parse_body(BlockSeatsRequest)
     with unit_of_work() as uow:
@@ -441,7 +1237,37 @@ def block_seats(show_id: str):
 
 
 @bp.post("/shows/<show_id>/seats/unblock")
+@operation(
+    "unblockSeats",
+    "Put blocked seats of a show back on sale",
+    tags=("manage",),
+    body=UnblockSeatsRequest,
+    body_examples={"two": {"value": {"seatIds": ["A1", "A2"]}}},
+    answers={200: Answer("The seats that were blocked are on sale again.", model=SeatsUnblocked)},
+    failures={
+        400: VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: SHOW_NOT_FOUND,
+        409: SHOW_CANCELLED,
+        413: PAYLOAD_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def unblock_seats(show_id: str):
+    """Puts the listed seats that are blocked (of either kind) back on sale; listed seats
+    that are not blocked are left as they are. `seatIds` in the answer are the seats that
+    were put back (possibly none).
+
+    Checks, in order: authentication (401), the role (403), the show id (404 if it is not a decimal number), the body (400,
+    413), the show (404, 409), the seat ids (400).
+
+    Errors: `400 VALIDATION_FAILED` (bad body; a seat named twice; seat ids the show does
+    not have, in `seatIds`, up to 20); `401 AUTH_REQUIRED` / `INVALID_TOKEN`;
+    `403 FORBIDDEN`; `404 SHOW_NOT_FOUND`; `409 SHOW_CANCELLED`;
+    `413 PAYLOAD_TOO_LARGE`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     sid = _show_id(show_id)
     body = parse_body(UnblockSeatsRequest)
     with unit_of_work() as uow:
@@ -452,6 +1278,7 @@ def unblock_seats(show_id: str):
 
 class CancelRequest(Strict):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    """Shown to the fans in the cancellation message. Surrounding whitespace is trimmed."""
 
 
 def start_cancellation(who: Actor, show_id: int, reason: str) -> tuple[dict[str, Any], bool]:
@@ -489,7 +1316,52 @@ def _close_waiting_room_if_unused(show_id: int) -> None:
 
 
 @bp.post("/shows/<show_id>/cancel")
+@operation(
+    "cancelShow",
+    "Cancel a show and refund everyone who booked",
+    tags=("manage",),
+    body=CancelRequest,
+    body_examples={"weather": {"value": {"reason": "The storm warning closes the venue."}}},
+    body_required=False,
+    answers={
+        202: Answer(
+            "The show is now cancelled; refunding everyone has started.",
+            model=CancellationProgress,
+            narrow={"status": {"const": "CANCELLED"}},
+        ),
+        200: Answer(
+            "The show had been cancelled already; its progress.",
+            model=CancellationProgress,
+            narrow={"status": {"const": "CANCELLED"}},
+        ),
+    },
+    failures={
+        400: VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: SHOW_NOT_FOUND,
+        413: PAYLOAD_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def cancel_show(show_id: str):
+    """Stops the sale at once (from then on no seat of the show can be held and no payment
+    becomes a booking; a payment that arrives later is refunded) and starts a background
+    job that ends the show's holds and cancels every confirmed booking with a **full**
+    refund and a "show cancelled" message. The answer is the cancellation's progress:
+    `202` when this call cancelled the show, `200` when it was cancelled before (the
+    job is started again if it has not finished; `reason` is then ignored). Follow the
+    progress with `GET /manage/shows/{showId}/cancellation`. The body is optional.
+
+    Checks, in order: authentication (401), the role (403), the show id (404 if it is not a decimal number), the body (400,
+    413), the show (404).
+
+    Errors: `400 VALIDATION_FAILED` (a body that is not empty and not a valid object);
+    `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 SHOW_NOT_FOUND` (no such
+    show, a show at another organisation's venue, or a `showId` that is not a decimal
+    number); `413 PAYLOAD_TOO_LARGE`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     sid = _show_id(show_id)
     raw = request.get_data(cache=True)
     reason = parse_body(CancelRequest).reason if raw.strip() else ""
@@ -500,7 +1372,25 @@ def cancel_show(show_id: str):
 
 
 @bp.get("/shows/<show_id>/cancellation")
+@operation(
+    "getCancellationProgress",
+    "How far a show's cancellation has got",
+    tags=("manage",),
+    answers={
+        200: Answer("The progress. Never cached.", model=CancellationProgress, headers={"Cache-Control": NO_STORE})
+    },
+    failures={401: UNAUTHORIZED, 403: MANAGER_ONLY, 404: SHOW_NOT_FOUND, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
 def cancellation_progress(show_id: str):
+    """Bookings cancelled, refunds completed, pending and failed, emails sent and holds still
+    live. `done` is true once the show is cancelled, every booking is cancelled, no refund
+    is pending and no hold is live (failed refunds do not keep it from being done). For
+    a show that is not cancelled, `status` is `SCHEDULED` and `done` is false.
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 SHOW_NOT_FOUND`
+    (no such show, a show at another organisation's venue, or a `showId` that is not a
+    decimal number); `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     sid = _show_id(show_id)
     with unit_of_work() as uow:
         access.show(uow, actor(), sid)
@@ -508,7 +1398,45 @@ def cancellation_progress(show_id: str):
 
 
 @bp.get("/shows/<show_id>/bookings.csv")
+@operation(
+    "exportShowBookings",
+    "The show's bookings as a CSV file",
+    tags=("manage",),
+    answers={
+        200: Answer(
+            "The bookings file. Never cached.",
+            content={
+                "text/csv": {
+                    "schema": {"type": "string", "description": "The bookings, header line first."},
+                    "example": "booking_id,status,booked_at,cancelled_at,fan_name,fan_email,seats,seat_count,amount,refund_amount,refund_status,currency,payment_intent_id\r\n0b5e8a36-3c8f-4d0a-9a53-1f9f0a7c2d11,CONFIRMED,2026-11-28T14:03:11.204815+05:30,,Ada Lovelace,ada@example.com,C5 C6,2,750.00,0.00,,INR,pi_3QhZ1f2eZvKYlo2C0a1b2c3d\r\n",
+                }
+            },
+            headers={
+                "Cache-Control": NO_STORE,
+                "Content-Disposition": {
+                    "description": '`attachment; filename="show-{showId}-bookings.csv"`',
+                    "schema": {"type": "string"},
+                },
+            },
+        )
+    },
+    failures={401: UNAUTHORIZED, 403: MANAGER_ONLY, 404: SHOW_NOT_FOUND, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
 def export_bookings(show_id: str):
+    r"""One line per booking, confirmed and cancelled, ordered by when it was booked, after
+    a header line:
+    `booking_id,status,booked_at,cancelled_at,fan_name,fan_email,seats,seat_count,amount,refund_amount,refund_status,currency,payment_intent_id`.
+    Times are in the venue's time zone (`cancelled_at` empty while confirmed); `seats`
+    are the seat ids separated by spaces; `amount` and `refund_amount` are in major units
+    with two decimals (`375.00`); `refund_status` is `PENDING`, `SUCCEEDED`, `FAILED` or
+    empty. A fan name that a spreadsheet would run as a formula is prefixed with `'`.
+    Lines end in `\r\n`; the file is sent as an attachment named
+    `show-{showId}-bookings.csv`.
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 SHOW_NOT_FOUND`
+    (no such show, a show at another organisation's venue, or a `showId` that is not a
+    decimal number); `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
     sid = _show_id(show_id)
     with unit_of_work() as uow:
         body = box_office.bookings_csv(uow, actor(), sid)
@@ -532,18 +1460,103 @@ def room_figures(who: Actor | None, event_id: int, call: str, settings: QueueReq
 
 
 @bp.get("/events/<event_id>/queue")
+@operation(
+    "getWaitingRoom",
+    "The event's waiting room and its live figures",
+    tags=("manage",),
+    answers={
+        200: Answer("The waiting room. Never cached.", model=WaitingRoomFigures, headers={"Cache-Control": NO_STORE})
+    },
+    failures={401: UNAUTHORIZED, 403: MANAGER_ONLY, 404: EVENT_OR_QUEUE_NOT_FOUND, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
 def queue_figures(event_id: str):
+    """The waiting room's settings, state and figures. Reading them also runs the room's
+    schedule: the lottery of the pre-queue once the sale has opened, and a batch of
+    admissions if one is due.
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 EVENT_NOT_FOUND`
+    (no such event, another organisation's event, or an `eventId` that is not a decimal
+    number); `404 QUEUE_NOT_FOUND` (the event has no waiting room); `500 INTERNAL_ERROR`;
+    `503 DEGRADED` (also when the waiting room's store is unreachable).
+    """
     return room_figures(None, _event_id(event_id), "figures"), 200, {"Cache-Control": "no-store"}
 
 
 @bp.put("/events/<event_id>/queue")
+@operation(
+    "openWaitingRoom",
+    "Open the event's waiting room, or change its settings",
+    tags=("manage",),
+    body=QueueRequest,
+    body_examples={
+        "flashSale": {
+            "value": {"batchSize": 500, "admissionIntervalSeconds": 15, "maxActive": 3000, "sessionSeconds": 600}
+        }
+    },
+    answers={200: Answer("The waiting room with its new settings.", model=WaitingRoomFigures)},
+    failures={
+        400: VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: EVENT_OR_QUEUE_NOT_FOUND,
+        413: PAYLOAD_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def open_queue(event_id: str):
+    """Opens a waiting room for the event with these settings (absent ones take their
+    defaults; send `{}` for all defaults), or changes the settings of the one it has
+    (its state and its queue are kept). A new room is `PREQUEUE` until the earliest sale
+    opening of the event's scheduled queue-protected shows (fans who join before then are
+    placed by lottery at the opening), and `OPEN` straight away when there is no such
+    show or the sale has opened. The body is required.
+
+    Checks, in order: authentication (401), the role (403), the event id (404 if it is not a decimal number), the body (400,
+    413), the event (404).
+
+    Errors: `400 VALIDATION_FAILED` (bad body); `401 AUTH_REQUIRED` / `INVALID_TOKEN`;
+    `403 FORBIDDEN`; `404 EVENT_NOT_FOUND` (no such event, another organisation's event,
+    or an `eventId` that is not a decimal number); `404 QUEUE_NOT_FOUND` (only when the
+    waiting room's store lost the room while it was being opened; try again);
+    `413 PAYLOAD_TOO_LARGE`; `500 INTERNAL_ERROR`; `503 DEGRADED` (also when the waiting
+    room's store is unreachable).
+    """
     eid = _event_id(event_id)
     return room_figures(None, eid, "open", parse_body(QueueRequest))
 
 
 @bp.post("/events/<event_id>/queue/<action>")
+@operation(
+    "controlWaitingRoom",
+    "Pause, resume, drain or close the event's waiting room",
+    tags=("manage",),
+    answers={200: Answer("The waiting room in its new state.", model=WaitingRoomFigures)},
+    failures={
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: QUEUE_ACTION_NOT_FOUND,
+        409: INVALID_QUEUE_STATE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
 def control_queue(event_id: str, action: str):
+    """Moves the waiting room to another state. Allowed moves: from `OPEN` to `PAUSED`,
+    `DRAINING` or `CLOSED`; from `PAUSED` to `OPEN`, `DRAINING` or `CLOSED`; from
+    `DRAINING` to `OPEN`, `PAUSED` or `CLOSED`; from `PREQUEUE` (and `DRAWING`) only to
+    `CLOSED`; none from `CLOSED`. Any other move (including to the state the room is in)
+    is `409 INVALID_QUEUE_STATE` with the room's `state`. No request body is needed.
+
+    Checks, in order: authentication (401), the role (403), the event id (404 if it is not a decimal number), the action
+    (404), the event (404), the room (404, 409).
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 EVENT_NOT_FOUND`
+    (no such event, another organisation's event, or an `eventId` that is not a decimal
+    number); `404 NOT_FOUND` (an unknown action); `404 QUEUE_NOT_FOUND` (the event has no
+    waiting room); `409 INVALID_QUEUE_STATE`; `500 INTERNAL_ERROR`; `503 DEGRADED` (also
+    when the waiting room's store is unreachable).
+    """
     eid = _event_id(event_id)
     if action not in ("pause", "resume", "drain", "close"):
         raise NotFound(f"a waiting room has no action {action[:20]!r}: pause, resume, drain or close")

@@ -1,0 +1,72 @@
+"""Bookings, as the API answers them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from app.contract import Currency, Money, NumericId, ResponseBody
+
+BookingStatus = Literal["CONFIRMED", "CANCELLED"]
+RefundStatus = Annotated[
+    Literal["PENDING", "SUCCEEDED", "FAILED"],
+    Field(
+        description=(
+            "`PENDING` until the gateway has made the refund, then `SUCCEEDED`; `FAILED` if the gateway refused it."
+        )
+    ),
+]
+
+
+class ConfirmResponse(ResponseBody):
+    bookingId: UUID = Field(description="The booking; see `GET /bookings/{bookingId}`.")
+
+
+class BookingRefund(ResponseBody):
+    amount: int = Field(ge=1, description="The refund, in minor units of `currency`.")
+    status: RefundStatus
+
+
+class Booking(ResponseBody):
+    bookingId: UUID
+    holdId: UUID = Field(description="The hold the booking was paid from.")
+    showId: NumericId
+    title: str = Field(description="The event's title.")
+    venueName: str
+    startTime: datetime = Field(description="The show's start time")
+    seatIds: list[str] = Field(min_length=1, description="The booked seats, in the order they were held.")
+    amount: Money = Field(description="What was paid, in minor units of `currency`.")
+    currency: Currency
+    status: BookingStatus
+    paymentIntentId: str | None = Field(
+        description="The payment intent that paid for the booking; null for a free booking (`amount` 0)."
+    )
+    refundAmount: Money = Field(
+        description=("What the cancellation gives back under the refund policy, in minor units; 0 while `CONFIRMED`.")
+    )
+    refund: BookingRefund | None = Field(
+        description=(
+            "The refund of the booking's payment at the gateway, once there is one; null otherwise "
+            "(also when a cancellation refunds nothing)."
+        )
+    )
+    createdAt: datetime = Field(description="When the booking was made.")
+    cancelledAt: datetime | None = Field(description="When the booking was cancelled; null while `CONFIRMED`.")
+
+
+class BookingList(ResponseBody):
+    bookings: list[Booking] = Field(description="Ordered by the show's start time, then by when the booking was made.")
+
+
+class CancelResponse(ResponseBody):
+    bookingId: UUID
+    status: Literal["CANCELLED"]
+    refundAmount: Money = Field(
+        description=(
+            "What comes back to the fan, in minor units of the booking's currency (0 when the policy's "
+            "fee takes it all)."
+        )
+    )

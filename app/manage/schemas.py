@@ -1,0 +1,330 @@
+"""The manager API's response bodies: venues and layouts, events, shows, the box office, waiting rooms."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import ConfigDict, Field
+
+from app.catalog.schemas import ShowRefundPolicy
+from app.contract import Currency, Money, NumericId, ResponseBody, SaleStatus, ShowStatus, WaitingRoomState
+
+
+class ManagedVenue(ResponseBody):
+    venueId: NumericId
+    name: str
+    kind: str = Field(description="e.g. `cinema`, `concert_hall`, `stadium`.")
+    address: str
+    cityId: NumericId
+    cityName: str
+    timezone: str = Field(description="The city's IANA time zone.")
+    organisationId: NumericId
+    seatCount: int = Field(ge=0, description="Seats in the venue's layout (0 for a new venue).")
+
+
+class ManagedVenueList(ResponseBody):
+    venues: list[ManagedVenue] = Field(description="Ordered by city name, then venue name.")
+
+
+class LayoutSectionSummary(ResponseBody):
+    section: str
+    seats: int = Field(ge=1)
+    rows: list[str] = Field(description="The section's rows, in layout order.")
+    tiers: list[str] = Field(description="The section's price tiers, in layout order.")
+    accessible: int = Field(ge=0, description="Wheelchair spaces.")
+    companion: int = Field(ge=0, description="Companion seats.")
+    notForSale: int = Field(ge=0, description="Seats that are never sold (`sellable` false).")
+
+
+class ManagedVenueDetail(ResponseBody):
+    venueId: NumericId
+    name: str
+    kind: str = Field(description="e.g. `cinema`, `concert_hall`, `stadium`.")
+    address: str
+    cityId: NumericId
+    cityName: str
+    timezone: str = Field(description="The city's IANA time zone.")
+    organisationId: NumericId
+    seatCount: int = Field(ge=0, description="Seats in the venue's layout (0 for a new venue).")
+    layoutVersion: NumericId = Field(description="Changes whenever the venue's seats change.")
+    sections: list[LayoutSectionSummary] = Field(
+        description="One summary per section, in layout order (empty for a venue without seats)."
+    )
+    locked: bool = Field(
+        description=(
+            "A scheduled show at the venue has held or booked seats: seats can be added, moved and "
+            "marked, but not removed or given another section, row, number or tier."
+        )
+    )
+
+
+class LayoutSeat(ResponseBody):
+    seatId: str
+    section: str
+    row: str
+    number: int = Field(ge=1)
+    x: int = Field(ge=0, description="Column on the drawn map, in seat-width units.")
+    y: int = Field(ge=0, description="Row on the drawn map, in seat-height units.")
+    tier: str
+    accessible: bool
+    companion: bool
+    sellable: bool
+
+
+class VenueLayout(ResponseBody):
+    venueId: NumericId
+    seats: list[LayoutSeat] = Field(description="Every seat, in layout order.")
+
+
+class LayoutChange(ResponseBody):
+    """What a layout change did."""
+
+    seats: int = Field(ge=0, description="Seats in the layout now.")
+    added: int = Field(ge=0, description="Seats that are new.")
+    removed: int = Field(ge=0, description="Seats that were removed.")
+    changed: int = Field(ge=0, description="Seats kept with something changed (place, tier or flags).")
+
+
+class ManagedEvent(ResponseBody):
+    eventId: NumericId
+    title: str
+    category: str = Field(description="e.g. `movie`, `concert`, `sport`.")
+    description: str
+    durationMinutes: int
+    organisationId: NumericId
+    queueState: WaitingRoomState | None = Field(
+        description="The state of the event's waiting room; null when it has none."
+    )
+
+
+class ManagedEventList(ResponseBody):
+    events: list[ManagedEvent] = Field(description="Ordered by title.")
+
+
+class EventCreated(ResponseBody):
+    eventId: NumericId
+    title: str = Field(description="The title as stored (trimmed).")
+
+
+class ManagedShowSummary(ResponseBody):
+    showId: NumericId
+    eventId: NumericId
+    title: str = Field(description="The event's title.")
+    venueId: NumericId
+    venueName: str
+    cityName: str
+    startTime: datetime = Field(description="Start time with the venue city's local offset.")
+    saleOpensAt: datetime = Field(description="When the sale opens (city-local offset).")
+    saleClosesAt: datetime = Field(description="When the sale ends (city-local offset).")
+    status: ShowStatus
+    saleStatus: SaleStatus
+    queueRequired: bool = Field(description="The sale goes through the event's waiting room.")
+    currency: Currency
+
+
+class ManagedShowList(ResponseBody):
+    shows: list[ManagedShowSummary] = Field(
+        description="Shows starting later than a day ago, by start time; at most 500."
+    )
+
+
+class ManagedShowQueue(ResponseBody):
+    state: WaitingRoomState
+    batchSize: int = Field(ge=1)
+    admissionIntervalSeconds: float = Field(gt=0)
+    maxActive: int = Field(ge=1)
+    sessionSeconds: int = Field(ge=1)
+
+
+class ManagedShow(ResponseBody):
+    showId: NumericId
+    eventId: NumericId
+    title: str = Field(description="The event's title.")
+    venueId: NumericId
+    venueName: str
+    cityName: str
+    startTime: datetime = Field(description="Start time with the venue city's local offset.")
+    saleOpensAt: datetime = Field(description="When the sale opens (city-local offset).")
+    saleClosesAt: datetime = Field(description="When the sale ends (city-local offset).")
+    status: ShowStatus
+    saleStatus: SaleStatus
+    queueRequired: bool = Field(description="The sale goes through the event's waiting room.")
+    currency: Currency
+    timezone: str = Field(description="The venue city's IANA time zone.")
+    prices: dict[str, Money] = Field(description="Price per tier, in minor units of `currency`, dearest first.")
+    refundPolicy: ShowRefundPolicy
+    cancelledAt: datetime | None = Field(
+        description="When the show was cancelled (database zone); null while `SCHEDULED`."
+    )
+    cancelReason: str | None = Field(
+        description="The reason given when cancelling; null if none was given or the show is not cancelled."
+    )
+    queue: ManagedShowQueue | None = Field(
+        description=(
+            "The event's waiting room (shared by all its shows), null when the event has none. It may "
+            "exist while this show's `queueRequired` is false."
+        )
+    )
+
+
+class ShowDashboardSeats(ResponseBody):
+    """The show's seats by status (`available + held + booked + blocked = total`); lapsed holds count as available."""
+
+    total: int = Field(ge=0)
+    available: int = Field(ge=0)
+    held: int = Field(ge=0)
+    booked: int = Field(ge=0)
+    blocked: int = Field(ge=0)
+
+
+class ShowDashboardBookings(ResponseBody):
+    confirmed: int = Field(ge=0)
+    cancelled: int = Field(ge=0)
+
+
+class ShowDashboardRevenue(ResponseBody):
+    amount: Money = Field(description="What the confirmed bookings paid, in minor units of `currency`.")
+    refunded: Money = Field(description="What cancelled bookings give back, in minor units of `currency`.")
+    currency: Currency
+
+
+class ShowDashboardSalesOverTimeItem(ResponseBody):
+    minute: datetime = Field(description="The start of the minute.")
+    holds: int = Field(ge=0)
+    bookings: int = Field(ge=0)
+    seatsBooked: int = Field(ge=0)
+
+
+class ShowDashboardWaitingRoom(ResponseBody):
+    state: WaitingRoomState
+    queueLength: int = Field(ge=0)
+    waiting: int
+    admitted: int = Field(ge=0)
+    active: int = Field(ge=0)
+    admissionRatePerMinute: float = Field(ge=0)
+
+
+class ShowDashboard(ResponseBody):
+    showId: NumericId
+    status: ShowStatus
+    asOf: datetime = Field(description="Database time at which the figures were computed.")
+    seats: ShowDashboardSeats = Field(
+        description=(
+            "The show's seats by status (`available + held + booked + blocked = total`); lapsed holds "
+            "count as available."
+        )
+    )
+    bookings: ShowDashboardBookings
+    revenue: ShowDashboardRevenue
+    holdsPerMinute: int = Field(ge=0, description="Holds made in the last minute.")
+    bookingsPerMinute: int = Field(ge=0, description="Bookings made in the last minute.")
+    paymentFailures: int = Field(ge=0, description="Failed payments of holds made in the last hour.")
+    salesOverTime: list[ShowDashboardSalesOverTimeItem] = Field(
+        description="The last 60 minutes, oldest first, one entry per minute (the current one included)."
+    )
+    waitingRoom: ShowDashboardWaitingRoom | None = Field(
+        description=(
+            "The waiting room's headline figures (see `GET /manage/events/{eventId}/queue`); null when "
+            "the show is not sold through the waiting room, or its figures cannot be read right now."
+        )
+    )
+
+
+class SeatHeldBy(ResponseBody):
+    model_config = ConfigDict(title="Held by")
+    userId: NumericId
+    name: str
+    email: str
+    holdId: UUID
+    paying: bool = Field(description="The hold's payment is under way.")
+    expiresAt: datetime = Field(description="When the hold lapses (unless its payment is under way).")
+
+
+class SeatBookedBy(ResponseBody):
+    model_config = ConfigDict(title="Booked by")
+    userId: NumericId
+    name: str
+    email: str
+    bookingId: UUID
+
+
+class BoxOfficeSeat(ResponseBody):
+    seatId: str
+    row: str
+    number: int = Field(ge=1)
+    x: int
+    y: int
+    tier: str
+    price: int | None = Field(
+        ge=0,
+        description=(
+            "The tier's price in minor units of the show's currency; null if the show has no price for the tier."
+        ),
+    )
+    accessible: bool
+    companion: bool
+    status: Literal["AVAILABLE", "HELD", "BOOKED", "BLOCKED"] = Field(
+        description="A held seat whose hold has lapsed reads `AVAILABLE`."
+    )
+    blockKind: Literal["KILL", "HOUSE"] | None = Field(
+        description="How a `BLOCKED` seat is out of sale; null otherwise."
+    )
+    holder: SeatHeldBy | SeatBookedBy | None = Field(
+        description="Who holds (`HELD`) or booked (`BOOKED`) the seat; null otherwise."
+    )
+
+
+class BoxOfficeSeats(ResponseBody):
+    showId: NumericId
+    status: ShowStatus
+    sections: list[str] = Field(description="Every section of the show's venue, in layout order.")
+    section: str = Field(description="The section shown (empty when the venue has no seats).")
+    seats: list[BoxOfficeSeat] = Field(description="The section's seats, in layout order.")
+
+
+class SeatsBlocked(ResponseBody):
+    showId: NumericId
+    seatIds: list[str] = Field(min_length=1, description="The seats now out of sale, sorted.")
+    status: Literal["BLOCKED"]
+    kind: Literal["KILL", "HOUSE"]
+
+
+class SeatsUnblocked(ResponseBody):
+    showId: NumericId
+    seatIds: list[str] = Field(description="The seats that were blocked and are on sale again, sorted (possibly none).")
+    status: Literal["AVAILABLE"]
+
+
+class CancellationProgress(ResponseBody):
+    showId: NumericId
+    status: ShowStatus
+    bookings: int = Field(ge=0, description="The show's bookings")
+    bookingsCancelled: int = Field(ge=0)
+    refundsCompleted: int = Field(ge=0, description="Refunds the gateway has made.")
+    refundsPending: int = Field(ge=0)
+    refundsFailed: int = Field(ge=0, description="Refunds the gateway refused; they need a person.")
+    emailsSent: int = Field(ge=0, description='"Show cancelled" emails sent.')
+    liveHolds: int = Field(ge=0, description="Holds of the show still active.")
+    done: bool = Field(
+        description=("The show is cancelled, every booking is cancelled, no refund is pending and no hold is live.")
+    )
+
+
+class WaitingRoomFigures(ResponseBody):
+    eventId: NumericId
+    state: WaitingRoomState
+    batchSize: int = Field(ge=1, description="Fans admitted per batch.")
+    admissionIntervalSeconds: float = Field(gt=0, description="Seconds between batches.")
+    maxActive: int = Field(ge=1, description="The most admitted fans shopping at once.")
+    sessionSeconds: int = Field(ge=1, description="How long an admission lasts.")
+    saleOpensAt: datetime = Field(description="When the room starts admitting (UTC).")
+    queueLength: int = Field(ge=0, description="Places given so far, pre-queue included.")
+    waiting: int = Field(description="Places not admitted yet (`queueLength - servingUpTo`).")
+    servingUpTo: int = Field(ge=0, description="Places up to this position have been admitted.")
+    admitted: int = Field(ge=0, description="Fans admitted so far.")
+    active: int = Field(ge=0, description="Admitted fans counting against `maxActive` now.")
+    abandoned: int = Field(ge=0, description="Admitted fans who never came to collect their admission.")
+    sessionsEnded: int = Field(ge=0, description="Admissions that were used and have run out.")
+    admissionRatePerMinute: float = Field(ge=0, description="Fans admitted per minute")
