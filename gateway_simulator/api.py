@@ -82,10 +82,10 @@ def make_api_blueprint(sim: Simulator) -> Blueprint:
         if idem_key is not None:
             idem_key = idem_key.strip()
             if not idem_key or len(idem_key) > MAX_IDEMPOTENCY_KEY:
-                err = StripeError(400, "invalid_request_error",
-                                  f"Invalid Idempotency-Key: it must be 1 to {MAX_IDEMPOTENCY_KEY} characters.",
-                                  store=False)
-                return _json(err.body(), err.status, base_headers)
+                refusal = StripeError(400, "invalid_request_error",
+                                      f"Invalid Idempotency-Key: it must be 1 to {MAX_IDEMPOTENCY_KEY} characters.",
+                                      store=False)
+                return _json(refusal.body(), refusal.status, base_headers)
             base_headers["Idempotency-Key"] = idem_key
             try:
                 state, rec = sim.idem_begin(api_key, idem_key, method, path, params)
@@ -119,8 +119,8 @@ def make_api_blueprint(sim: Simulator) -> Blueprint:
                 headers.update(err.headers)
             except Exception:
                 log.exception("simulator bug on %s %s", method, path)
-                err = StripeError(500, "api_error", "An unknown error occurred in the simulator.")
-                status, body, store = err.status, err.body(), False
+                bug = StripeError(500, "api_error", "An unknown error occurred in the simulator.")
+                status, body, store = bug.status, bug.body(), False
             if store:
                 result = (status, body, request_id)
         finally:

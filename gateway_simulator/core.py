@@ -14,7 +14,7 @@ import secrets
 import string
 import threading
 import time
-from typing import Any
+from typing import Any, Literal, overload
 
 from . import currencies
 from .config import SimConfig
@@ -147,6 +147,10 @@ def _check_known(params: dict[str, Any], allowed: set[str]) -> None:
             raise invalid(f"Received unknown parameter: {key}", code="parameter_unknown", param=key)
 
 
+@overload
+def _int_param(params: dict[str, Any], name: str, required: Literal[True], minimum: int = 1) -> int: ...
+@overload
+def _int_param(params: dict[str, Any], name: str, required: bool, minimum: int = 1) -> int | None: ...
 def _int_param(params: dict[str, Any], name: str, required: bool, minimum: int = 1) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
@@ -602,7 +606,7 @@ class Simulator:
             }
         with self.lock:
             self.intents[pi_id] = pi
-            if confirm:
+            if confirm and pm:  # confirm without a payment method was refused above
                 self._confirm(pi, pm, ctx)
             return 200, self._intent_view(pi, params.get("expand"))
 
@@ -774,6 +778,7 @@ class Simulator:
                 if ch_id and pi["latest_charge"] != ch_id:
                     raise invalid(f"Charge {ch_id} does not belong to PaymentIntent {pi_id}.", param="charge", store=True)
             else:
+                assert ch_id is not None  # one of the two is required above
                 ch = self.charges.get(ch_id)
                 if ch is None:
                     raise missing("charge", ch_id, param="charge")
