@@ -9,6 +9,7 @@ from app.accounts import revocation, services
 from app.accounts.tokens import issue_token
 from app.api.http import bearer_token_user, current_user, parse_body
 from app.extensions import settings
+from app.rate_limit_rules import LOGINS, PASSWORD_CHANGES, SIGNUPS, rate_limited
 from app.text import single_line
 from app.unit_of_work import unit_of_work
 
@@ -46,6 +47,7 @@ def _token_body(account: services.Account) -> dict[str, str]:
 
 
 @bp.post("/register")
+@rate_limited(SIGNUPS)
 def register():
     body = parse_body(RegisterRequest)
     with unit_of_work() as uow:
@@ -54,6 +56,7 @@ def register():
 
 
 @bp.post("/token")
+@rate_limited(LOGINS)
 def token():
     body = parse_body(TokenRequest)
     with unit_of_work() as uow:
@@ -86,6 +89,7 @@ def logout_all():
 
 
 @bp.post("/password")
+@rate_limited(PASSWORD_CHANGES)
 def change_password():
     """A new password; every other token and session of the caller is revoked, the calling token kept."""
     user = current_user()

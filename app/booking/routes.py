@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from app.api.http import current_user, parse_body, parse_uuid
 from app.background.dispatch import run_followups
 from app.booking import saga, services
+from app.circuit import behind_breaker
 from app.errors import BookingNotFound, HoldNotFound
+from app.rate_limit_rules import GATEWAY_CALLS, rate_limited
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("booking_api", __name__, url_prefix="/api/v1")
@@ -21,6 +23,8 @@ class ConfirmRequest(BaseModel):
 
 
 @bp.post("/holds/<hold_id>/confirm")
+@rate_limited(GATEWAY_CALLS)
+@behind_breaker
 def confirm(hold_id: str):
     user = current_user()
     hid = parse_uuid(hold_id, HoldNotFound, "hold")
@@ -53,6 +57,7 @@ def get_booking(booking_id: str):
 
 
 @bp.post("/bookings/<booking_id>/cancel")
+@behind_breaker
 def cancel_booking(booking_id: str):
     user = current_user()
     with unit_of_work() as uow:

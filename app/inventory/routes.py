@@ -9,10 +9,12 @@ from app import admission
 from app.api.http import check_body_user, current_user, parse_body, parse_id, parse_uuid
 from app.background.dispatch import run_followups
 from app.booking import saga
+from app.circuit import behind_breaker
 from app.errors import HoldNotActive, HoldNotFound, ShowNotFound, ValidationFailed
 from app.extensions import redis_store, settings
 from app.inventory import seatmap, services
 from app.inventory.hints import SeatHints
+from app.rate_limit_rules import GATEWAY_CALLS, HOLDS, rate_limited
 from app.response_cache import shared_response
 from app.unit_of_work import unit_of_work
 
@@ -67,6 +69,8 @@ def seat_map_sections(show_id: str):
 
 
 @bp.post("/shows/<show_id>/holds")
+@rate_limited(HOLDS)
+@behind_breaker
 def create_hold(show_id: str):
     user = current_user()
     sid = parse_id(show_id, ShowNotFound, "show")
@@ -90,6 +94,8 @@ def get_hold(hold_id: str):
 
 
 @bp.delete("/holds/<hold_id>")
+@rate_limited(GATEWAY_CALLS, methods=["DELETE"])
+@behind_breaker
 def release_hold(hold_id: str):
     user = current_user()
     hid = parse_uuid(hold_id, HoldNotFound, "hold")

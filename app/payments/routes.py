@@ -6,15 +6,19 @@ from app.api.http import current_user, error_response, parse_uuid
 from app.background import queues
 from app.background.dispatch import schedule_hold_expiry
 from app.booking import saga
+from app.circuit import behind_breaker
 from app.errors import HoldNotFound, ValidationFailed
 from app.payments import services
 from app.payments.gateway import InvalidWebhook
+from app.rate_limit_rules import PAYMENT_INTENTS, rate_limited
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("payments_api", __name__, url_prefix="/api/v1")
 
 
 @bp.post("/holds/<hold_id>/payment-intents")
+@rate_limited(PAYMENT_INTENTS)
+@behind_breaker
 def create_payment_intent(hold_id: str):
     user = current_user()
     with unit_of_work() as uow:
@@ -34,6 +38,7 @@ def create_payment_intent(hold_id: str):
 
 
 @bp.post("/payments/webhook")
+@behind_breaker
 def gateway_webhook():
     gateway = current_app.extensions["seatline.gateway"]
     try:

@@ -11,9 +11,11 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from app.accounts.signed_in import login_required
 from app.background.dispatch import run_followups, schedule_hold_expiry
 from app.booking import saga, services as bookings
+from app.circuit import behind_breaker
 from app.errors import BookingNotFound, CancellationNotAllowed, DomainError, HoldNotFound
 from app.inventory import services as inventory
 from app.payments.gateway import GatewayRejected, GatewayUnavailable
+from app.rate_limit_rules import GATEWAY_CALLS, rate_limited
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("site_checkout", __name__)
@@ -23,6 +25,8 @@ TEST_CARDS = {"4242424242424242": "pm_card_visa", "4000000000000002": "pm_card_c
 
 
 @bp.route("/holds/<uuid:hold_id>/checkout", methods=["GET", "POST"])
+@rate_limited(GATEWAY_CALLS)
+@behind_breaker
 @login_required
 def checkout(hold_id: uuid.UUID, user_id: int):
     """GET shows the card form and changes nothing (no intent, no protected seats: looking at a page,
@@ -121,6 +125,7 @@ def booking_page(booking_id: uuid.UUID, user_id: int):
 
 
 @bp.post("/bookings/<uuid:booking_id>/cancel")
+@behind_breaker
 @login_required(refuse=401)
 def cancel_from_page(booking_id: uuid.UUID, user_id: int):
     try:
