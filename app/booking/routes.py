@@ -6,7 +6,6 @@ from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from app.api.http import current_user, parse_body, parse_uuid
-from app.background.dispatch import run_followups
 from app.booking import saga, services
 from app.circuit import behind_breaker
 from app.errors import BookingNotFound, HoldNotFound
@@ -35,7 +34,6 @@ def confirm(hold_id: str):
         else:
             settlement = saga.confirm(uow, current_app.extensions["seatline.gateway"], user.id, hid,
                                       body.paymentIntentId)
-    run_followups(settlement.followups)
     saga.raise_unless_booked(settlement)
     return {"bookingId": str(settlement.booking_id)}, 201 if settlement.created else 200
 
@@ -61,6 +59,5 @@ def get_booking(booking_id: str):
 def cancel_booking(booking_id: str):
     user = current_user()
     with unit_of_work() as uow:
-        body, followups = services.cancel_booking(uow, user.id, parse_uuid(booking_id, BookingNotFound, "booking"))
-    run_followups(followups)
+        body = services.cancel_booking(uow, user.id, parse_uuid(booking_id, BookingNotFound, "booking"))
     return body, 200

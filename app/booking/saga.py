@@ -12,15 +12,15 @@
   its seats are freed at once.
 - ``confirm_free``: a hold that costs nothing becomes a booking without any payment.
 
-Side effects outside Postgres (jobs, hints) are returned as ``Followups`` and run by
-the caller after commit; anything they carry is also recorded in Postgres, so a lost
-job is found again by the sweeper.
+Side effects outside Postgres (jobs, hints) are registered as ``Followups`` on the unit of
+work, which runs them once the transaction commits; anything they carry is also recorded in
+Postgres, so a lost job is found again by the sweeper.
 """
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -54,7 +54,6 @@ class Settlement:
     booking_id: uuid.UUID | None = None
     created: bool = False
     payment_status: str | None = None
-    followups: Followups = field(default_factory=Followups)
 
 
 def intent_idempotency_key(hold_id: uuid.UUID) -> str:
@@ -132,7 +131,7 @@ def _gateway(call):
 
 def confirm_free(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> Settlement:
     """Books a hold that costs nothing (free seats): no payment, no gateway. Idempotent: a repeat
-    finds the booking. The caller runs the followups, then ``raise_unless_booked``."""
+    finds the booking."""
     hold = queries.lock_hold(uow, hold_id)
     if hold is None or hold.user_id != user_id:
         raise HoldNotFound(f"hold {hold_id} does not exist")
@@ -160,12 +159,13 @@ def confirm_free(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> Settlemen
     followups.notifications += queue_message(
         uow, hold.user_id, "booking_confirmed", str(booking_id), booking_context(uow, booking_id)
     )
+    uow.after_commit(followups.run)
     uow.commit()
-    return Settlement("BOOKED", booking_id=booking_id, created=True, followups=followups)
+    return Settlement("BOOKED", booking_id=booking_id, created=True)
 
 
 def confirm(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID, intent_id: str) -> Settlement:
-    """Settles the hold's intent; the caller runs the followups, then ``raise_unless_booked``."""
+    """Settles the hold's intent; the caller then calls ``raise_unless_booked``."""
     hold = uow.execute("SELECT user_id, payment_intent_id FROM holds WHERE id = :id", {"id": hold_id}).first()
     if hold is None or hold.user_id != user_id:
         raise HoldNotFound(f"hold {hold_id} does not exist")
@@ -263,7 +263,8 @@ def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditActor)
     followups.notifications += queue_message(
         uow, hold.user_id, "booking_confirmed", str(booking_id), booking_context(uow, booking_id)
     )
-    return Settlement("BOOKED", booking_id=booking_id, created=True, followups=followups)
+    uow.after_commit(followups.run)
+    return Settlement("BOOKED", booking_id=booking_id, created=True)
 
 
 def _refund_instead(uow: UnitOfWork, hold: Any, intent: Intent, reason: str, who: AuditActor) -> Settlement:
@@ -283,17 +284,18 @@ def _refund_instead(uow: UnitOfWork, hold: Any, intent: Intent, reason: str, who
             {"title": title, "show_id": hold.show_id, "seats": ", ".join(hold.seat_ids), "reason": reason,
              "amount": message_money(intent.amount_received, intent.currency)},
         )
-    return Settlement("REFUNDED", followups=followups)
+    uow.after_commit(followups.run)
+    return Settlement("REFUNDED")
 
 
 def _settle_cancellation(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditActor) -> Settlement:
     """The intent was cancelled at the gateway: it can no longer succeed, so its seats go back on sale."""
     queries.set_payment_status(uow, intent.id, "CANCELED")
-    followups = Followups()
     if hold.status == "ACTIVE" and hold.payment_intent_id == intent.id:
-        followups.freed_seats[hold.show_id] = seat_state.free_hold_seats(uow, hold.id, hold.show_id)
+        freed = seat_state.free_hold_seats(uow, hold.id, hold.show_id)
         queries.end_hold(uow, hold.id, "EXPIRED" if not hold.live else "RELEASED", who, "PAYMENT_CANCELED")
-    return Settlement("CANCELED", payment_status="canceled", followups=followups)
+        uow.after_commit(Followups(freed_seats={hold.show_id: freed}).run)
+    return Settlement("CANCELED", payment_status="canceled")
 
 
 # ---------------------------------------------------------------- expiry
@@ -308,8 +310,9 @@ def expire_hold(uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID) ->
     if hold.payment_started_at is None:
         freed = seat_state.free_hold_seats(uow, hold.id, hold.show_id)
         queries.end_hold(uow, hold.id, "EXPIRED", audit.SYSTEM, "LAPSED")
+        uow.after_commit(Followups(freed_seats={hold.show_id: freed}).run)
         uow.commit()
-        return Settlement("CANCELED", followups=Followups(freed_seats={hold.show_id: freed}))
+        return Settlement("CANCELED")
     uow.rollback()  # never hold a row lock across a gateway call
     try:
         intent = _current_intent(gateway, hold)
@@ -356,8 +359,9 @@ def end_unpayable_hold(uow: UnitOfWork, hold_id: uuid.UUID, who: AuditActor = au
         return Settlement("PENDING")
     freed = seat_state.free_hold_seats(uow, hold.id, hold.show_id)
     queries.end_hold(uow, hold.id, "RELEASED" if hold.live else "EXPIRED", who, "PAYMENT_REFUSED")
+    uow.after_commit(Followups(freed_seats={hold.show_id: freed}).run)
     uow.commit()
-    return Settlement("CANCELED", followups=Followups(freed_seats={hold.show_id: freed}))
+    return Settlement("CANCELED")
 
 
 def _current_intent(gateway: PaymentGateway, hold: Any) -> Intent:

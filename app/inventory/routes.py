@@ -7,7 +7,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app import admission
 from app.api.http import check_body_user, current_user, parse_body, parse_id, parse_uuid
-from app.background.dispatch import run_followups
 from app.booking import saga
 from app.circuit import behind_breaker
 from app.errors import HoldNotActive, HoldNotFound, ShowNotFound, ValidationFailed
@@ -104,8 +103,7 @@ def release_hold(hold_id: str):
             hold = services.release_hold(uow, SeatHints(redis_store.client), user.id, hid)
     except services.PaymentInFlight:
         with unit_of_work() as uow:
-            settlement = saga.release_paying_hold(uow, current_app.extensions["seatline.gateway"], user.id, hid)
-        run_followups(settlement.followups)
+            saga.release_paying_hold(uow, current_app.extensions["seatline.gateway"], user.id, hid)
         with unit_of_work() as uow:
             hold = services.get_hold(uow, user.id, hid)
         if hold.status == "CONFIRMED":

@@ -9,7 +9,7 @@ import segno
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from app.accounts.signed_in import login_required
-from app.background.dispatch import run_followups, schedule_hold_expiry
+from app.background.dispatch import schedule_hold_expiry
 from app.booking import saga, services as bookings
 from app.circuit import behind_breaker
 from app.errors import BookingNotFound, CancellationNotAllowed, DomainError, HoldNotFound
@@ -60,7 +60,6 @@ def checkout(hold_id: uuid.UUID, user_id: int):
         gateway.confirm_intent(started.intent.id, method)
         with unit_of_work() as uow:
             settlement = saga.confirm(uow, gateway, user_id, hold_id, started.intent.id)
-        run_followups(settlement.followups)
         saga.raise_unless_booked(settlement)
     except HoldNotFound:
         abort(404)
@@ -90,7 +89,6 @@ def _free_checkout(user_id: int, hold: dict):
     try:
         with unit_of_work() as uow:
             settlement = saga.confirm_free(uow, user_id, uuid.UUID(hold["holdId"]))
-        run_followups(settlement.followups)
         saga.raise_unless_booked(settlement)
     except DomainError as exc:
         return _checkout_page(hold, exc.message, exc.status, payable=False)
@@ -130,8 +128,7 @@ def booking_page(booking_id: uuid.UUID, user_id: int):
 def cancel_from_page(booking_id: uuid.UUID, user_id: int):
     try:
         with unit_of_work() as uow:
-            _, followups = bookings.cancel_booking(uow, user_id, booking_id)
-        run_followups(followups)
+            bookings.cancel_booking(uow, user_id, booking_id)
     except BookingNotFound:
         abort(404)
     except CancellationNotAllowed:

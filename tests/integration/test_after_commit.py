@@ -2,15 +2,21 @@
 and runs once the commit has succeeded (app/unit_of_work.py): never after a rollback or a failed
 commit, never twice, and in a unit of work that commits in batches each commit runs what its batch
 registered. A follow-up looks for its row from a connection of its own, so it sees only what was
-committed."""
+committed; the jobs the booking paths register are looked up in Redis."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from rq.job import Job
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from app.background.dispatch import Followups
 from app.extensions import db
 from app.unit_of_work import UnitOfWork, unit_of_work
+from tests.integration.test_payments import confirm, hold, start_payment
+from tests.support.db import fetch
 
 
 def record(uow: UnitOfWork, event_id: str) -> None:
@@ -91,3 +97,54 @@ def test_each_commit_of_a_batched_unit_of_work_runs_what_its_batch_registered(ap
             assert len(ran) == batch  # not before its own commit
             uow.commit()
     assert ran == [(0, True), (1, True), (2, True)]
+
+
+def test_followups_queue_their_jobs_only_once_committed(app, rds):
+    with app.app_context(), unit_of_work() as uow:
+        record(uow, "evt-rolled-back")
+        uow.after_commit(Followups(notifications=[901], refunds=[]).run)
+        uow.rollback()
+        record(uow, "evt-committed")
+        uow.after_commit(Followups(notifications=[902]).run)
+        assert not Job.exists("notification-902", connection=rds)
+        uow.commit()
+    assert Job.exists("notification-902", connection=rds)
+    assert not Job.exists("notification-901", connection=rds)
+
+
+# ------------------------------------------------------------------ the booking paths register theirs
+
+
+def jobs(rds, *job_ids: str) -> dict[str, bool]:
+    return {job_id: Job.exists(job_id, connection=rds) for job_id in job_ids}
+
+
+def test_paying_booking_and_cancelling_queue_their_jobs_and_hints_after_commit(app, client, make, gateway, rds):
+    show, fan = make.show(starts_in=timedelta(days=10)), make.fan()
+    held = hold(client, fan, show.show_id, ["A1", "A2"])
+    intent = start_payment(client, fan, held["holdId"]).get_json()["paymentIntentId"]
+    gateway.succeed(intent)
+    booking_id = confirm(client, fan, held["holdId"], intent).get_json()["bookingId"]
+    confirmed = fetch(app, "SELECT id FROM notifications WHERE kind = 'booking_confirmed'")[0].id
+    assert jobs(rds, f"notification-{confirmed}") == {f"notification-{confirmed}": True}
+    assert rds.zscore(f"seat-hints:{show.show_id}", "A1") is not None  # booked: hinted taken
+
+    assert client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=fan.headers).status_code == 200
+    cancelled = fetch(app, "SELECT id FROM notifications WHERE kind = 'booking_cancelled'")[0].id
+    refund = fetch(app, "SELECT id FROM refunds")[0].id
+    assert jobs(rds, f"notification-{cancelled}", f"refund-{refund}") == {
+        f"notification-{cancelled}": True, f"refund-{refund}": True}
+    assert rds.zscore(f"seat-hints:{show.show_id}", "A1") is None  # freed: the hint is gone
+
+
+def test_a_refused_cancellation_queues_nothing(app, client, make, rds):
+    # Free seats, booked without a payment; the show starts within the hour, when the policy refunds
+    # nothing and allows no cancellation.
+    show, fan = make.show(prices={"gold": 0, "silver": 0}, starts_in=timedelta(minutes=30)), make.fan()
+    held = hold(client, fan, show.show_id, ["B1"])
+    booking_id = client.post(f"/api/v1/holds/{held['holdId']}/confirm", headers=fan.headers).get_json()["bookingId"]
+    rds.flushdb()
+    refused = client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=fan.headers)
+    assert refused.status_code == 422, refused.get_json()
+    assert [key for key in rds.keys("rq:job:*")] == []
+    assert fetch(app, "SELECT status FROM bookings")[0].status == "CONFIRMED"
