@@ -21,12 +21,12 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from functools import partial
 from typing import Any
 
 from app.audit import log as audit
 from app.audit.log import AuditActor
-from app.background.dispatch import Followups
+from app.background.dispatch import Followups, schedule_hold_expiry
 from app.booking import queries
 from app.errors import (
     Degraded,
@@ -67,21 +67,16 @@ def _intent_metadata(hold: Any) -> dict[str, str]:
 # ---------------------------------------------------------------- starting a payment
 
 
-@dataclass(frozen=True)
-class PaymentStart:
-    intent: Intent
-    # Set when this call started the payment: the hold's expiry, when a job must ask the gateway.
-    expires_at: datetime | None = None
-
-
-def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID) -> PaymentStart:
+def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID) -> Intent:
+    """The hold's one intent, created if need be. The call that starts the payment also queues, once
+    the intent is recorded, the job that ends the hold at its expiry (rule 5)."""
     hold = queries.lock_hold(uow, hold_id)
     if hold is None or hold.user_id != user_id:
         raise HoldNotFound(f"hold {hold_id} does not exist")
     if hold.payment_intent_id is not None:
         uow.rollback()
         # Only an answer (the same intent again): a copy fetched in the last few seconds will do.
-        return PaymentStart(_gateway(lambda: gateway.recent_intent(hold.payment_intent_id)))
+        return _gateway(lambda: gateway.recent_intent(hold.payment_intent_id))
     if hold.status != "ACTIVE" or (not hold.live and hold.payment_started_at is None):
         raise HoldExpired("this hold has run out; hold the seats again", status=hold.status)
     if hold.amount == 0:
@@ -111,8 +106,10 @@ def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_i
     hold = queries.lock_hold(uow, hold_id)
     assert hold is not None  # holds are never deleted, and this one was read above
     queries.record_intent(uow, hold, intent.id)
+    if starting:  # from now on only the gateway can say whether it was paid: a job asks it at the expiry
+        uow.after_commit(partial(schedule_hold_expiry, str(hold.id), hold.expires_at))
     uow.commit()
-    return PaymentStart(intent, hold.expires_at if starting else None)
+    return intent
 
 
 def _gateway(call):

@@ -4,7 +4,6 @@ from flask import Blueprint, current_app, request
 
 from app.api.http import current_user, error_response, parse_uuid
 from app.background import queues
-from app.background.dispatch import schedule_hold_expiry
 from app.booking import saga
 from app.circuit import behind_breaker
 from app.errors import HoldNotFound, ValidationFailed
@@ -23,10 +22,7 @@ def create_payment_intent(hold_id: str):
     user = current_user()
     with unit_of_work() as uow:
         hid = parse_uuid(hold_id, HoldNotFound, "hold")
-        started = saga.start_payment(uow, current_app.extensions["seatline.gateway"], user.id, hid)
-    if started.expires_at is not None:
-        schedule_hold_expiry(str(hid), started.expires_at)
-    intent = started.intent
+        intent = saga.start_payment(uow, current_app.extensions["seatline.gateway"], user.id, hid)
     body = {
         "paymentIntentId": intent.id,
         "clientSecret": intent.client_secret,

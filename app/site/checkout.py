@@ -9,7 +9,6 @@ import segno
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from app.accounts.signed_in import login_required
-from app.background.dispatch import schedule_hold_expiry
 from app.booking import saga, services as bookings
 from app.circuit import behind_breaker
 from app.errors import BookingNotFound, CancellationNotAllowed, DomainError, HoldNotFound
@@ -54,12 +53,10 @@ def checkout(hold_id: uuid.UUID, user_id: int):
     gateway = current_app.extensions["seatline.gateway"]
     try:
         with unit_of_work() as uow:
-            started = saga.start_payment(uow, gateway, user_id, hold_id)
-        if started.expires_at is not None:
-            schedule_hold_expiry(str(hold_id), started.expires_at)
-        gateway.confirm_intent(started.intent.id, method)
+            intent = saga.start_payment(uow, gateway, user_id, hold_id)
+        gateway.confirm_intent(intent.id, method)
         with unit_of_work() as uow:
-            settlement = saga.confirm(uow, gateway, user_id, hold_id, started.intent.id)
+            settlement = saga.confirm(uow, gateway, user_id, hold_id, intent.id)
         saga.raise_unless_booked(settlement)
     except HoldNotFound:
         abort(404)

@@ -123,6 +123,9 @@ def test_paying_booking_and_cancelling_queue_their_jobs_and_hints_after_commit(a
     show, fan = make.show(starts_in=timedelta(days=10)), make.fan()
     held = hold(client, fan, show.show_id, ["A1", "A2"])
     intent = start_payment(client, fan, held["holdId"]).get_json()["paymentIntentId"]
+    # Starting the payment committed the intent and queued the job that ends the hold at its expiry.
+    assert jobs(rds, f"expire-hold-{held['holdId']}") == {f"expire-hold-{held['holdId']}": True}
+
     gateway.succeed(intent)
     booking_id = confirm(client, fan, held["holdId"], intent).get_json()["bookingId"]
     confirmed = fetch(app, "SELECT id FROM notifications WHERE kind = 'booking_confirmed'")[0].id
