@@ -67,8 +67,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     # The background processes' and the gate's commands are added by wsgi.py, which builds on this app.
     for command in (seed_demo_command, audit_log_command, dead_letters_command):
         app.cli.add_command(command)
-    circuit.init_app(app, app.extensions["seatline.settings"])  # after every blueprint: it wraps their views
-    rate_limits.init_app(app)  # after every blueprint: it limits the endpoints they registered
+    # After every blueprint: each wraps the views marked for it (@behind_breaker, @rate_limited), the
+    # limits around the breaker, so they are checked first.
+    circuit.init_app(app, app.extensions["seatline.settings"])
+    rate_limits.init_app(app)
     return app
 
 

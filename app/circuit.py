@@ -8,6 +8,13 @@ once, without touching the pool, until ``breaker_reset_seconds`` have passed; th
 let through, and its success closes the breaker again. Catalog and seat-map reads are not behind
 it: they are served from the shared cache (and its last good copy, app/response_cache.py).
 
+Every view that writes bookings, holds or payments (API, pages and the gateway's webhook) says so
+with ``@behind_breaker``, written at the view. The decorator only marks the view function: each
+app has a breaker of its own (settings differ between apps in a test run), and ``init_app`` puts
+every marked view of its app behind it. The rate limits (``app/api/rate_limits.py``) wrap the
+views afterwards, so they are checked first and a refused request never counts for the breaker.
+``tests/unit/test_view_guards.py`` fails if a view loses its decorator.
+
 The gateway has a breaker of its own, inside ``PaymentGateway`` (app/payments/gateway.py).
 Breakers are per process: each gunicorn worker finds out for itself, after a handful of failures.
 """
@@ -17,7 +24,7 @@ import logging
 import math
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import pybreaker
@@ -29,13 +36,21 @@ from app.errors import Degraded
 
 log = logging.getLogger(__name__)
 
-# Every endpoint that writes bookings, holds or payments (API, pages and the gateway's webhook).
-BOOKING_PATH = (
-    "inventory_api.create_hold", "inventory_api.release_hold", "payments_api.create_payment_intent",
-    "payments_api.gateway_webhook", "booking_api.confirm", "booking_api.cancel_booking",
-    "site.hold_from_page", "site.hold_best_available", "site.release_from_page",
-    "site_checkout.checkout", "site_checkout.cancel_from_page",
-)
+View = TypeVar("View", bound=Callable[..., Any])
+
+_MARK = "seatline_behind_breaker"
+
+
+def behind_breaker(view: View) -> View:
+    """Marks a view of the booking path: ``init_app`` puts it behind the app's Postgres breaker.
+    Write it under the route decorator."""
+    setattr(view, _MARK, True)
+    return view
+
+
+def is_behind_breaker(view: Callable[..., Any]) -> bool:
+    """Whether ``view`` (or a view it wraps with ``functools.wraps``) is marked ``@behind_breaker``."""
+    return getattr(view, _MARK, False) is True
 
 
 def database_unreachable(exc: BaseException) -> bool:
@@ -62,12 +77,16 @@ def retry_after(cb: pybreaker.CircuitBreaker) -> int:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    """Puts the booking path's views behind the Postgres breaker. Call after every blueprint."""
+    """Puts the app's views marked ``@behind_breaker`` behind its Postgres breaker. Call after every
+    blueprint, and before ``app.api.rate_limits.init_app`` (the limits wrap the breaker)."""
     postgres = breaker("postgres", settings, database_unreachable)
     app.extensions["seatline.breakers"] = {"postgres": postgres}
-    for endpoint in BOOKING_PATH:
-        if endpoint in app.view_functions:
-            app.view_functions[endpoint] = _behind(postgres, app.view_functions[endpoint])
+    guarded: list[str] = []
+    for endpoint, view in list(app.view_functions.items()):
+        if is_behind_breaker(view):
+            app.view_functions[endpoint] = _behind(postgres, view)
+            guarded.append(endpoint)
+    app.extensions["seatline.booking_path"] = tuple(guarded)  # the endpoints behind it
 
 
 def _behind(cb: pybreaker.CircuitBreaker, view: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,7 +1,15 @@
-"""A unit of work: one short, explicit transaction that rolls back unless committed."""
+"""A unit of work: one short, explicit transaction that rolls back unless committed.
+
+Work outside Postgres that a transaction asks for (queueing a job, updating the seat hints:
+``Followups`` in ``app/background/dispatch.py``) is registered on the unit of work with
+``after_commit`` while the transaction is open, and runs once ``commit`` has succeeded: never if the
+transaction rolls back, and once. A unit of work that commits several times (batches, the
+sweeper) runs at each commit what was registered since the one before (ARCHITECTURE.md, "after
+commit").
+"""
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -18,16 +26,25 @@ class UnitOfWork:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._committed = False
+        self._after_commit: list[Callable[[], object]] = []
 
     def execute(self, sql: str, params: Params | None = None) -> CursorResult[Any]:
         return cast("CursorResult[Any]", self.session.execute(text(sql), params or {}))  # a text() statement's result
 
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        """Calls ``callback`` once the transaction now open has committed; never if it rolls back."""
+        self._after_commit.append(callback)
+
     def commit(self) -> None:
         self.session.commit()
         self._committed = True
+        callbacks, self._after_commit = self._after_commit, []  # each runs after this commit only
+        for callback in callbacks:
+            callback()
 
     def rollback(self) -> None:
         self.session.rollback()
+        self._after_commit.clear()
 
 
 @contextmanager
@@ -36,5 +53,6 @@ def unit_of_work() -> Iterator[UnitOfWork]:
     try:
         yield uow
     finally:
-        if not uow._committed:
+        # Callbacks still waiting belong to writes made after the last commit: both are dropped.
+        if not uow._committed or uow._after_commit:
             uow.rollback()

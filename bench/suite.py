@@ -628,7 +628,7 @@ def sweeper_run(data: dict) -> dict:
             with data["app"].app_context(), unit_of_work() as uow:
                 ended = 0
                 while True:
-                    n, _ = sweeper.release_expired_holds(uow)
+                    n = sweeper.release_expired_holds(uow)
                     ended += n
                     if n == 0:
                         break

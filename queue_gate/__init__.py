@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import create_base_app
+from app import circuit, create_base_app
 from app.api import rate_limits
 from app.config import Settings
 from queue_gate.keys import load_keys
@@ -32,5 +32,8 @@ def create_gate_app(config: Settings | Mapping[str, Any] | None = None) -> Flask
     app.register_blueprint(bp)
     app.register_blueprint(pages_bp)
     app.config["PUBLIC_URL"] = settings.public_url
-    rate_limits.init_app(app)  # after every blueprint: it limits the endpoints they registered
+    # After every blueprint, as in the web app: each wraps the views marked for it (the gate has
+    # no view behind the booking breaker today; one marked later is guarded here too).
+    circuit.init_app(app, settings)
+    rate_limits.init_app(app)
     return app

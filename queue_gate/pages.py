@@ -14,6 +14,7 @@ from app import admission
 from app.accounts.services import authenticate
 from app.catalog import queries as catalog_queries
 from app.errors import InvalidCredentials
+from app.rate_limit_rules import GATE_JOIN_FORM, rate_limited
 from app.unit_of_work import unit_of_work
 from app.waiting_room.room import QueueClosed, QueueNotFound
 from queue_gate.routes import _admission, _room
@@ -111,6 +112,7 @@ def _csrf_serializer() -> URLSafeTimedSerializer:
 
 
 @bp.route("/<int:event_id>", methods=["GET", "POST"])
+@rate_limited(GATE_JOIN_FORM)
 def join_page(event_id: int) -> ResponseReturnValue:
     """Sign in and take a place: the way in for fans arriving from the show's page."""
     with unit_of_work() as uow:

@@ -13,6 +13,7 @@ from app.api.http import current_user, parse_body, parse_id
 from app.errors import EventNotFound, TicketNotFound, ValidationFailed
 from app.extensions import redis_store
 from app.manage import access
+from app.rate_limit_rules import JOINS, rate_limited
 from app.unit_of_work import UnitOfWork, unit_of_work
 from app.waiting_room.control import guard as _guard
 from app.waiting_room.room import Settings, WaitingRoom
@@ -45,6 +46,7 @@ def _require_owner(uow: UnitOfWork, event_id: int) -> None:
 
 
 @bp.post("/queues/<event_id>/join")
+@rate_limited(JOINS)
 def join(event_id: str):
     user = current_user()
     eid = _event_id(event_id)

@@ -1,4 +1,5 @@
-"""RQ jobs. Each takes ids, opens its own app context and unit of work, and is idempotent."""
+"""RQ jobs. Each takes ids, opens its own app context and unit of work, and is idempotent. What a
+job's transactions ask for after they commit (more jobs, seat hints) their unit of work runs."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,6 @@ from flask import Flask
 from app import create_app
 from app.accounts.revocation import revocations
 from app.background import queues
-from app.background.dispatch import Followups, run_followups
 from app.booking import saga, sweeper
 from app.manage import cancellation
 from app.notifications.delivery import channels_for, send_notification as deliver
@@ -33,10 +33,8 @@ def _gateway(app: Flask):
 
 def process_webhook_event(event_id: str) -> None:
     app = job_app()
-    with app.app_context():
-        with unit_of_work() as uow:
-            followups = payments.process_webhook_event(uow, _gateway(app), event_id)
-        run_followups(followups)
+    with app.app_context(), unit_of_work() as uow:
+        payments.process_webhook_event(uow, _gateway(app), event_id)
 
 
 def settle_payment_intent(intent_id: str) -> str:
@@ -45,7 +43,6 @@ def settle_payment_intent(intent_id: str) -> str:
         gateway = _gateway(app)
         with unit_of_work() as uow:
             settlement = saga.settle_intent(uow, gateway, gateway.retrieve_intent(intent_id))
-        run_followups(settlement.followups)
         return settlement.outcome
 
 
@@ -54,10 +51,7 @@ def expire_hold(hold_id: str) -> str | None:
     with app.app_context():
         with unit_of_work() as uow:
             settlement = saga.expire_hold(uow, _gateway(app), uuid.UUID(hold_id))
-        if settlement is None:
-            return None
-        run_followups(settlement.followups)
-        return settlement.outcome
+        return None if settlement is None else settlement.outcome
 
 
 def execute_refund(refund_id: str) -> None:
@@ -72,7 +66,7 @@ def cancel_show(show_id: int) -> bool:
     app = job_app()
     with app.app_context():
         with unit_of_work() as uow:
-            finished = cancellation.work(uow, _gateway(app), int(show_id), run_followups)
+            finished = cancellation.work(uow, _gateway(app), int(show_id))
         if not finished:
             queues.enqueue(app.extensions["seatline.redis"], queues.PAYMENTS, "workers.jobs.cancel_show", int(show_id))
         return finished
@@ -93,13 +87,12 @@ def sweep() -> dict[str, int]:
         client = app.extensions["seatline.redis"]
         counts = {"holds_expired": 0}
         with unit_of_work() as uow:
-            while True:
-                ended, freed = sweeper.release_expired_holds(uow)
+            while True:  # a batch per transaction, its seats' hints cleared after each commit
+                ended = sweeper.release_expired_holds(uow)
                 counts["holds_expired"] += ended
-                run_followups(Followups(freed_seats=freed))
                 if ended == 0:
                     break
-            run_followups(Followups(freed_seats=sweeper.free_orphaned_seats(uow)))
+            sweeper.free_orphaned_seats(uow)
             retry_after = settings.outbox_retry_after_seconds
             work: dict[str, list[Any]] = {
                 "expire_hold": [str(h) for h in sweeper.lapsed_paying_holds(uow)],

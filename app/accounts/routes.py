@@ -23,6 +23,7 @@ from app.contract import (
     operation,
 )
 from app.extensions import settings
+from app.rate_limit_rules import LOGINS, PASSWORD_CHANGES, SIGNUPS, rate_limited
 from app.text import single_line
 from app.unit_of_work import unit_of_work
 
@@ -84,6 +85,7 @@ def _token_body(account: services.Account) -> TokenResponse:
         503: DEGRADED,
     },
 )
+@rate_limited(SIGNUPS)
 def register():
     """Creates a fan account. The email is stored in lower case, so addresses that differ only
     in case are the same account.
@@ -116,6 +118,7 @@ def register():
         503: DEGRADED,
     },
 )
+@rate_limited(LOGINS)
 def token():
     """The email is matched case-insensitively.
 
@@ -208,6 +211,7 @@ def logout_all():
         503: DEGRADED,
     },
 )
+@rate_limited(PASSWORD_CHANGES)
 def change_password():
     """Sets a new password if `currentPassword` is right. Every other bearer token and site
     session of the caller stops working at once; the calling token keeps working. Wrong

@@ -14,9 +14,11 @@ Over a limit the request is refused before it does anything: ``429 RATE_LIMITED`
 counts in its own memory, allowing ``1/RATE_LIMIT_FALLBACK_DIVISOR`` of each limit, until the
 store answers again; a warning is logged once per outage and ``/metrics`` shows it.
 
-Every app gets its own limiter (``init_app``, called once its blueprints are registered), so
-the web app and the gate, or apps with different settings side by side in a test run, never
-share a limiter's state.
+Each view says what limits it with ``@rate_limited(HOLDS)`` and the other rules of
+``app/rate_limit_rules.py``, written at the view. Every app gets its own limiter (``init_app``,
+called once its blueprints are registered), so the web app and the gate, or apps with different
+settings side by side in a test run, never share a limiter's state: it wraps each view of its app
+that carries the mark.
 """
 from __future__ import annotations
 
@@ -26,7 +28,6 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
 
@@ -44,6 +45,7 @@ from app.api.login_slowdown import LoginSlowdown
 from app.config import Settings
 from app.errors import DomainError
 from app.ops.metrics import registry
+from app.rate_limit_rules import Key, Limits, limits_of
 
 log = logging.getLogger(__name__)
 
@@ -119,56 +121,8 @@ def _failed_login(response: Response) -> bool:
     return response.status_code in (401, 422)
 
 
-@dataclass(frozen=True)
-class Rule:
-    setting: str  # the Settings field holding the limit
-    scope: str  # the count's name: endpoints with the same rule share one count
-    key: Callable[[], str | None]
-    failures_only: bool = False
-
-
-HOLDS = (Rule("rate_limit_holds", "holds", fan), Rule("rate_limit_holds_per_ip", "holds-ip", client_ip))
-PAYMENT_INTENTS = (
-    Rule("rate_limit_payment_intents", "payment-intents", fan),
-    Rule("rate_limit_payment_intents_per_ip", "payment-intents-ip", client_ip),
-)
-JOINS = (Rule("rate_limit_joins", "joins", fan), Rule("rate_limit_joins_per_ip", "joins-ip", client_ip))
-LOGINS = (
-    Rule("rate_limit_logins", "logins", email_from_ip, failures_only=True),
-    Rule("rate_limit_logins_per_ip", "logins-ip", client_ip),
-)
-SIGNUPS = (Rule("rate_limit_signups_per_ip", "signups-ip", client_ip),)
-# Calls that ask the payment gateway each time (confirming, releasing a hold whose payment started,
-# paying on the checkout page): a loop of them would use up the gateway's own limit for everyone.
-GATEWAY_CALLS = (
-    Rule("rate_limit_gateway_calls", "gateway-calls", fan),
-    Rule("rate_limit_gateway_calls_per_ip", "gateway-calls-ip", client_ip),
-)
-# Changing a password checks the current one: guesses count per fan, like failed logins.
-PASSWORD_CHANGES = (Rule("rate_limit_logins", "password-changes", fan, failures_only=True), LOGINS[1])
-
-# Endpoints of the web app and of the gate; each app limits those it has.
-ENDPOINTS: dict[str, tuple[Rule, ...]] = {
-    "inventory_api.create_hold": HOLDS,
-    "site.hold_from_page": HOLDS,
-    "site.hold_best_available": HOLDS,
-    "payments_api.create_payment_intent": PAYMENT_INTENTS,
-    "gate_api.join": JOINS,
-    # The gate's form signs the fan in and takes a place in one go: a login and a join.
-    "gate_pages.join_page": (JOINS[1], *LOGINS),
-    "accounts_api.token": LOGINS,
-    "site_auth.login": LOGINS,
-    "accounts_api.register": SIGNUPS,
-    "site_auth.signup": SIGNUPS,
-    "booking_api.confirm": GATEWAY_CALLS,
-    "inventory_api.release_hold": GATEWAY_CALLS,
-    "site_checkout.checkout": GATEWAY_CALLS,
-    "site.release_from_page": GATEWAY_CALLS,
-    "accounts_api.change_password": PASSWORD_CHANGES,
-    "site_account.change_password": PASSWORD_CHANGES,
-}
-# The methods a limit counts: POST unless named here (showing a form is free).
-METHODS: dict[str, list[str]] = {"inventory_api.release_hold": ["DELETE"]}
+# Whom each rule counts (app/rate_limit_rules.py names them).
+KEYS: dict[Key, Callable[[], str | None]] = {Key.FAN: fan, Key.CLIENT_IP: client_ip, Key.EMAIL_FROM_IP: email_from_ip}
 
 WHAT = {
     "holds": "seat holds", "holds-ip": "seat holds from your network",
@@ -207,10 +161,8 @@ class RateLimits:
             headers_enabled=False,
         )
         self.limiter.init_app(app)
-        self._values: dict[str, tuple[str, str]] = {}
-        for name in {rule.setting for rules in ENDPOINTS.values() for rule in rules}:
-            value = getattr(settings, name)
-            self._values[name] = (value, _fallback_value(value, settings.rate_limit_fallback_divisor))
+        self._values: dict[str, tuple[str, str]] = {}  # each rule's setting: (its limit, its in-memory share)
+        self.endpoints: dict[str, Limits] = {}  # the endpoints this app limits (apply)
         self._outage_lock = threading.Lock()
         self.in_outage = False
         metrics = registry(app)
@@ -254,22 +206,31 @@ class RateLimits:
         return dead
 
     def apply(self, app: Flask) -> None:
-        for endpoint, rules in ENDPOINTS.items():
-            view = app.view_functions.get(endpoint)
-            if view is None:
-                continue  # the other app's endpoint
-            if any(rule.failures_only for rule in rules):
+        """Wraps every view of ``app`` marked ``@rate_limited`` in its limits (outside whatever wraps it
+        already, the booking breaker included: a refused request never reaches it)."""
+        for endpoint in list(app.view_functions):
+            view: Callable[..., Any] = app.view_functions[endpoint]
+            limits = limits_of(view)
+            if limits is None:
+                continue
+            for rule in limits.rules:
+                if rule.setting not in self._values:
+                    value = getattr(self.settings, rule.setting)
+                    self._values[rule.setting] = (value, _fallback_value(value, self.settings.rate_limit_fallback_divisor))
+            if any(rule.failures_only for rule in limits.rules):
                 view = self.slowdown.wrap(endpoint, view)
-            for rule in rules:
+            for rule in limits.rules:
+                key = KEYS[rule.key]
                 view = self.limiter.shared_limit(
                     partial(self.value, rule.setting),
                     scope=rule.scope,
-                    key_func=cast("Callable[[], str]", rule.key),  # None only when exempt_when skips the count
-                    methods=METHODS.get(endpoint, ["POST"]),
-                    exempt_when=partial(_no_key, rule.key),
+                    key_func=cast("Callable[[], str]", key),  # None only when exempt_when skips the count
+                    methods=list(limits.methods),
+                    exempt_when=partial(_no_key, key),
                     deduct_when=_failed_login if rule.failures_only else None,
                 )(view)
             app.view_functions[endpoint] = view
+            self.endpoints[endpoint] = limits
 
     def retry_after(self, exc: RateLimitExceeded) -> int:
         """Whole seconds until the broken limit lets one more request through."""
@@ -318,7 +279,8 @@ def _back_url() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Limits the app's limited endpoints; call once its blueprints are registered."""
+    """Limits the app's views marked ``@rate_limited``; call once its blueprints are registered (and after
+    ``app.circuit.init_app``: the limits are checked before the breaker)."""
     settings: Settings = app.extensions["seatline.settings"]
     if not settings.rate_limits_enabled or EXTENSION in app.extensions:
         return

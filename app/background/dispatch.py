@@ -1,4 +1,6 @@
-"""Runs what a committed transaction asked for: queue the jobs, update the seat hints."""
+"""What a committed transaction asks for: queue the jobs, update the seat hints. A transaction
+registers its ``Followups`` on its unit of work (``uow.after_commit(followups.run)``), which runs
+them once it commits (``app/unit_of_work.py``)."""
 from __future__ import annotations
 
 import uuid
@@ -12,8 +14,9 @@ from app.inventory.hints import SeatHints
 
 @dataclass
 class Followups:
-    """Side effects outside Postgres that a transaction asks for, run by its caller after commit
-    (``run_followups``); whatever they carry is also recorded in Postgres, so the sweeper finds a lost job."""
+    """Side effects outside Postgres that a transaction asks for, run after it commits: registered with
+    ``uow.after_commit(followups.run)`` before the commit; whatever they carry is also recorded in
+    Postgres, so the sweeper finds a lost job."""
 
     notifications: list[int] = field(default_factory=list)
     refunds: list[uuid.UUID] = field(default_factory=list)
@@ -28,19 +31,20 @@ class Followups:
                 target.setdefault(show_id, []).extend(seats)
         return self
 
-
-def run_followups(followups: Followups) -> None:
-    client = redis_store.client
-    for notification_id in followups.notifications:
-        queues.enqueue(client, queues.NOTIFICATIONS, "workers.jobs.send_notification", notification_id,
-                       job_id=f"notification-{notification_id}")
-    for refund_id in followups.refunds:
-        queues.enqueue(client, queues.PAYMENTS, "workers.jobs.execute_refund", str(refund_id), job_id=f"refund-{refund_id}")
-    hints = SeatHints(client)
-    for show_id, seats in followups.booked_seats.items():
-        hints.mark_booked(show_id, seats)
-    for show_id, seats in followups.freed_seats.items():
-        hints.clear(show_id, seats)
+    def run(self) -> None:
+        """Queues the jobs and updates the seat hints."""
+        client = redis_store.client
+        for notification_id in self.notifications:
+            queues.enqueue(client, queues.NOTIFICATIONS, "workers.jobs.send_notification", notification_id,
+                           job_id=f"notification-{notification_id}")
+        for refund_id in self.refunds:
+            queues.enqueue(client, queues.PAYMENTS, "workers.jobs.execute_refund", str(refund_id),
+                           job_id=f"refund-{refund_id}")
+        hints = SeatHints(client)
+        for show_id, seats in self.booked_seats.items():
+            hints.mark_booked(show_id, seats)
+        for show_id, seats in self.freed_seats.items():
+            hints.clear(show_id, seats)
 
 
 def schedule_hold_expiry(hold_id: str, expires_at: datetime) -> None:

@@ -6,9 +6,9 @@ from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from app.api.http import current_user, parse_body, parse_uuid, reply
-from app.background.dispatch import run_followups
 from app.booking import saga, services
 from app.booking.schemas import Booking, BookingList, CancelResponse, ConfirmResponse
+from app.circuit import behind_breaker
 from app.contract import (
     BOOKING_NOT_FOUND,
     CANCELLATION_NOT_ALLOWED,
@@ -28,6 +28,7 @@ from app.contract import (
     operation,
 )
 from app.errors import BookingNotFound, HoldNotFound
+from app.rate_limit_rules import GATEWAY_CALLS, rate_limited
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("booking_api", __name__, url_prefix="/api/v1")
@@ -79,6 +80,8 @@ class ConfirmRequest(BaseModel):
         503: GATEWAY_DEGRADED,
     },
 )
+@rate_limited(GATEWAY_CALLS)
+@behind_breaker
 def confirm(hold_id: str):
     """Call after paying the hold's intent at the gateway. The server asks the gateway about
     the intent (it does not trust the client) and, if the payment succeeded, books the
@@ -124,7 +127,6 @@ def confirm(hold_id: str):
         else:
             settlement = saga.confirm(uow, current_app.extensions["seatline.gateway"], user.id, hid,
                                       body.paymentIntentId)
-    run_followups(settlement.followups)
     saga.raise_unless_booked(settlement)
     booked = ConfirmResponse(bookingId=settlement.booking_id)  # type: ignore[arg-type]  # set: raise_unless_booked
     return reply(booked, 201 if settlement.created else 200)
@@ -195,6 +197,7 @@ def get_booking(booking_id: str):
         503: DEGRADED,
     },
 )
+@behind_breaker
 def cancel_booking(booking_id: str):
     """Cancels a confirmed booking: its seats are `AVAILABLE` again at once, and
     `refundAmount` (minor units of the booking's currency) is what comes back to the fan,
@@ -225,6 +228,5 @@ def cancel_booking(booking_id: str):
     """
     user = current_user()
     with unit_of_work() as uow:
-        body, followups = services.cancel_booking(uow, user.id, parse_uuid(booking_id, BookingNotFound, "booking"))
-    run_followups(followups)
+        body = services.cancel_booking(uow, user.id, parse_uuid(booking_id, BookingNotFound, "booking"))
     return body, 200

@@ -12,21 +12,21 @@
   its seats are freed at once.
 - ``confirm_free``: a hold that costs nothing becomes a booking without any payment.
 
-Side effects outside Postgres (jobs, hints) are returned as ``Followups`` and run by
-the caller after commit; anything they carry is also recorded in Postgres, so a lost
-job is found again by the sweeper.
+Side effects outside Postgres (jobs, hints) are registered as ``Followups`` on the unit of
+work, which runs them once the transaction commits; anything they carry is also recorded in
+Postgres, so a lost job is found again by the sweeper.
 """
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from app.audit import log as audit
 from app.audit.log import AuditActor
-from app.background.dispatch import Followups
+from app.background.dispatch import Followups, schedule_hold_expiry
 from app.booking import queries
 from app.errors import (
     Degraded,
@@ -54,7 +54,6 @@ class Settlement:
     booking_id: uuid.UUID | None = None
     created: bool = False
     payment_status: str | None = None
-    followups: Followups = field(default_factory=Followups)
 
 
 def intent_idempotency_key(hold_id: uuid.UUID) -> str:
@@ -68,21 +67,16 @@ def _intent_metadata(hold: Any) -> dict[str, str]:
 # ---------------------------------------------------------------- starting a payment
 
 
-@dataclass(frozen=True)
-class PaymentStart:
-    intent: Intent
-    # Set when this call started the payment: the hold's expiry, when a job must ask the gateway.
-    expires_at: datetime | None = None
-
-
-def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID) -> PaymentStart:
+def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID) -> Intent:
+    """The hold's one intent, created if need be. The call that starts the payment also queues, once
+    the intent is recorded, the job that ends the hold at its expiry (rule 5)."""
     hold = queries.lock_hold(uow, hold_id)
     if hold is None or hold.user_id != user_id:
         raise HoldNotFound(f"hold {hold_id} does not exist")
     if hold.payment_intent_id is not None:
         uow.rollback()
         # Only an answer (the same intent again): a copy fetched in the last few seconds will do.
-        return PaymentStart(_gateway(lambda: gateway.recent_intent(hold.payment_intent_id)))
+        return _gateway(lambda: gateway.recent_intent(hold.payment_intent_id))
     if hold.status != "ACTIVE" or (not hold.live and hold.payment_started_at is None):
         raise HoldExpired("this hold has run out; hold the seats again", status=hold.status)
     if hold.amount == 0:
@@ -112,8 +106,10 @@ def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_i
     hold = queries.lock_hold(uow, hold_id)
     assert hold is not None  # holds are never deleted, and this one was read above
     queries.record_intent(uow, hold, intent.id)
+    if starting:  # from now on only the gateway can say whether it was paid: a job asks it at the expiry
+        uow.after_commit(partial(schedule_hold_expiry, str(hold.id), hold.expires_at))
     uow.commit()
-    return PaymentStart(intent, hold.expires_at if starting else None)
+    return intent
 
 
 def _gateway(call):
@@ -132,7 +128,7 @@ def _gateway(call):
 
 def confirm_free(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> Settlement:
     """Books a hold that costs nothing (free seats): no payment, no gateway. Idempotent: a repeat
-    finds the booking. The caller runs the followups, then ``raise_unless_booked``."""
+    finds the booking."""
     hold = queries.lock_hold(uow, hold_id)
     if hold is None or hold.user_id != user_id:
         raise HoldNotFound(f"hold {hold_id} does not exist")
@@ -160,12 +156,13 @@ def confirm_free(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> Settlemen
     followups.notifications += queue_message(
         uow, hold.user_id, "booking_confirmed", str(booking_id), booking_context(uow, booking_id)
     )
+    uow.after_commit(followups.run)
     uow.commit()
-    return Settlement("BOOKED", booking_id=booking_id, created=True, followups=followups)
+    return Settlement("BOOKED", booking_id=booking_id, created=True)
 
 
 def confirm(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID, intent_id: str) -> Settlement:
-    """Settles the hold's intent; the caller runs the followups, then ``raise_unless_booked``."""
+    """Settles the hold's intent; the caller then calls ``raise_unless_booked``."""
     hold = uow.execute("SELECT user_id, payment_intent_id FROM holds WHERE id = :id", {"id": hold_id}).first()
     if hold is None or hold.user_id != user_id:
         raise HoldNotFound(f"hold {hold_id} does not exist")
@@ -263,7 +260,8 @@ def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditActor)
     followups.notifications += queue_message(
         uow, hold.user_id, "booking_confirmed", str(booking_id), booking_context(uow, booking_id)
     )
-    return Settlement("BOOKED", booking_id=booking_id, created=True, followups=followups)
+    uow.after_commit(followups.run)
+    return Settlement("BOOKED", booking_id=booking_id, created=True)
 
 
 def _refund_instead(uow: UnitOfWork, hold: Any, intent: Intent, reason: str, who: AuditActor) -> Settlement:
@@ -283,17 +281,18 @@ def _refund_instead(uow: UnitOfWork, hold: Any, intent: Intent, reason: str, who
             {"title": title, "show_id": hold.show_id, "seats": ", ".join(hold.seat_ids), "reason": reason,
              "amount": message_money(intent.amount_received, intent.currency)},
         )
-    return Settlement("REFUNDED", followups=followups)
+    uow.after_commit(followups.run)
+    return Settlement("REFUNDED")
 
 
 def _settle_cancellation(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditActor) -> Settlement:
     """The intent was cancelled at the gateway: it can no longer succeed, so its seats go back on sale."""
     queries.set_payment_status(uow, intent.id, "CANCELED")
-    followups = Followups()
     if hold.status == "ACTIVE" and hold.payment_intent_id == intent.id:
-        followups.freed_seats[hold.show_id] = seat_state.free_hold_seats(uow, hold.id, hold.show_id)
+        freed = seat_state.free_hold_seats(uow, hold.id, hold.show_id)
         queries.end_hold(uow, hold.id, "EXPIRED" if not hold.live else "RELEASED", who, "PAYMENT_CANCELED")
-    return Settlement("CANCELED", payment_status="canceled", followups=followups)
+        uow.after_commit(Followups(freed_seats={hold.show_id: freed}).run)
+    return Settlement("CANCELED", payment_status="canceled")
 
 
 # ---------------------------------------------------------------- expiry
@@ -308,8 +307,9 @@ def expire_hold(uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID) ->
     if hold.payment_started_at is None:
         freed = seat_state.free_hold_seats(uow, hold.id, hold.show_id)
         queries.end_hold(uow, hold.id, "EXPIRED", audit.SYSTEM, "LAPSED")
+        uow.after_commit(Followups(freed_seats={hold.show_id: freed}).run)
         uow.commit()
-        return Settlement("CANCELED", followups=Followups(freed_seats={hold.show_id: freed}))
+        return Settlement("CANCELED")
     uow.rollback()  # never hold a row lock across a gateway call
     try:
         intent = _current_intent(gateway, hold)
@@ -356,8 +356,9 @@ def end_unpayable_hold(uow: UnitOfWork, hold_id: uuid.UUID, who: AuditActor = au
         return Settlement("PENDING")
     freed = seat_state.free_hold_seats(uow, hold.id, hold.show_id)
     queries.end_hold(uow, hold.id, "RELEASED" if hold.live else "EXPIRED", who, "PAYMENT_REFUSED")
+    uow.after_commit(Followups(freed_seats={hold.show_id: freed}).run)
     uow.commit()
-    return Settlement("CANCELED", followups=Followups(freed_seats={hold.show_id: freed}))
+    return Settlement("CANCELED")
 
 
 def _current_intent(gateway: PaymentGateway, hold: Any) -> Intent:

@@ -58,7 +58,7 @@ def get_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> dict[st
     return _view(row)
 
 
-def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> tuple[dict[str, Any], Followups]:
+def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> dict[str, Any]:
     """Cancels the fan's booking under the show's refund policy; in full if the show is cancelled.
 
     The show's row is read under a share lock: a show cancellation (which locks it for update)
@@ -75,7 +75,6 @@ def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> tupl
     ).first()
     if row is None or row.user_id != user_id:
         raise BookingNotFound(f"booking {booking_id} does not exist")
-    followups = Followups()
     if row.status == "CONFIRMED":
         show_cancelled = row.show_status == "CANCELLED"
         reason = "SHOW_CANCELLED" if show_cancelled else "CUSTOMER_CANCELLED"
@@ -86,7 +85,8 @@ def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> tupl
             "UPDATE bookings SET status = 'CANCELLED', cancelled_at = now(), refund_amount = :r WHERE id = :id",
             {"r": refund, "id": booking_id},
         )
-        followups.freed_seats[row.show_id] = seat_state.free_booking_seats(uow, row.show_id, [booking_id])
+        freed = seat_state.free_booking_seats(uow, row.show_id, [booking_id])
+        followups = Followups(freed_seats={row.show_id: freed})
         who = audit.fan(user_id)
         audit.record(uow, who, "booking.cancelled", "booking", booking_id, show_id=row.show_id, details={
             "seatIds": list(row.seat_ids), "amount": row.amount, "refundAmount": refund,
@@ -99,9 +99,10 @@ def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> tupl
         followups.notifications += queue_message(
             uow, user_id, "booking_cancelled", str(booking_id), {**context, "refund_minor": refund}
         )
+        uow.after_commit(followups.run)
         uow.commit()
     booking = get_booking(uow, user_id, booking_id)
-    return {"bookingId": booking["bookingId"], "status": booking["status"], "refundAmount": booking["refundAmount"]}, followups
+    return {"bookingId": booking["bookingId"], "status": booking["status"], "refundAmount": booking["refundAmount"]}
 
 
 def refund_quote(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> tuple[dict[str, Any], int | None]:

@@ -3,24 +3,28 @@ from __future__ import annotations
 
 import uuid
 
+from app.background.dispatch import Followups
 from app.inventory import seat_state
 from app.unit_of_work import UnitOfWork
 
 
-def release_expired_holds(uow: UnitOfWork, batch: int = 1000) -> tuple[int, dict[int, list[str]]]:
+def release_expired_holds(uow: UnitOfWork, batch: int = 1000) -> int:
     """Expires up to ``batch`` lapsed holds that have no payment in flight and frees their seats,
-    in one statement, with one ``hold.expired`` audit row per hold. Returns how many holds ended
-    and the seats freed per show."""
+    in one statement, with one ``hold.expired`` audit row per hold, and commits (the seats' hints are
+    cleared after). Returns how many holds ended."""
     ended, freed = seat_state.expire_lapsed_holds(uow, batch)
+    uow.after_commit(Followups(freed_seats=_by_show(freed)).run)
     uow.commit()
-    return ended, _by_show(freed)
+    return ended
 
 
-def free_orphaned_seats(uow: UnitOfWork, batch: int = 5000) -> dict[int, list[str]]:
-    """Seats still marked HELD by a hold that has ended (it lapsed and lost only some seats)."""
+def free_orphaned_seats(uow: UnitOfWork, batch: int = 5000) -> int:
+    """Frees seats still marked HELD by a hold that has ended (it lapsed and lost only some seats),
+    and commits (their hints are cleared after). Returns how many."""
     rows = seat_state.free_orphaned_seats(uow, batch)
+    uow.after_commit(Followups(freed_seats=_by_show(rows)).run)
     uow.commit()
-    return _by_show(rows)
+    return len(rows)
 
 
 def _by_show(pairs) -> dict[int, list[str]]:

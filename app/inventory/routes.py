@@ -7,8 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app import admission
 from app.api.http import check_body_user, current_user, parse_body, parse_id, parse_uuid, reply
-from app.background.dispatch import run_followups
 from app.booking import saga
+from app.circuit import behind_breaker
 from app.contract import (
     DEGRADED,
     GATEWAY_DEGRADED,
@@ -34,6 +34,7 @@ from app.extensions import redis_store, settings
 from app.inventory import seatmap, services
 from app.inventory.hints import SeatHints
 from app.inventory.schemas import CompactSeatMap, Hold, SeatMap, SeatMapSections, SectionSeatMap
+from app.rate_limit_rules import GATEWAY_CALLS, HOLDS, rate_limited
 from app.response_cache import shared_response
 from app.unit_of_work import unit_of_work
 
@@ -282,6 +283,8 @@ def seat_map_sections(show_id: str):
         503: DEGRADED,
     },
 )
+@rate_limited(HOLDS)
+@behind_breaker
 def create_hold(show_id: str):
     """Holds every listed seat for the caller, or none of them. A hold lasts 5 minutes by
     default (`expiresAt`); its `amount` is the sum of the seats' prices. The listed seats
@@ -364,6 +367,8 @@ def get_hold(hold_id: str):
         503: GATEWAY_DEGRADED,
     },
 )
+@rate_limited(GATEWAY_CALLS, methods=["DELETE"])
+@behind_breaker
 def release_hold(hold_id: str):
     """Ends an active hold: its seats are `AVAILABLE` again at once (seat maps show it within
     2 seconds). The answer is the hold as it now stands: `RELEASED`, or `EXPIRED` if it had
@@ -392,8 +397,7 @@ def release_hold(hold_id: str):
             hold = services.release_hold(uow, SeatHints(redis_store.client), user.id, hid)
     except services.PaymentInFlight:
         with unit_of_work() as uow:
-            settlement = saga.release_paying_hold(uow, current_app.extensions["seatline.gateway"], user.id, hid)
-        run_followups(settlement.followups)
+            saga.release_paying_hold(uow, current_app.extensions["seatline.gateway"], user.id, hid)
         with unit_of_work() as uow:
             hold = services.get_hold(uow, user.id, hid)
         if hold.status == "CONFIRMED":

@@ -16,7 +16,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from app.api.http import current_user, parse_body, parse_id
 from app.background import queues
-from app.background.dispatch import Followups, run_followups
 from app.catalog.layout import SeatSpec
 from app.contract import (
     BLOCK_REFUSED,
@@ -1187,12 +1186,6 @@ class UnblockSeatsRequest(Strict):
     """Seats of the show, no repeats (a repeat is `400 VALIDATION_FAILED`)."""
 
 
-def seats_changed(show_id: int, blocked: list[str] = (), freed: list[str] = ()) -> None:  # type: ignore[assignment]
-    """After commit: the seat hints and the dashboard follow the box office's change."""
-    run_followups(Followups(booked_seats={show_id: list(blocked)}, freed_seats={show_id: list(freed)}))
-    dashboard.forget(redis_store.client, show_id)
-
-
 @bp.post("/shows/<show_id>/seats/block")
 @operation(
     "blockSeats",
@@ -1232,7 +1225,7 @@ def block_seats(show_id: str):
     body = parse_body(BlockSeatsRequest)
     with unit_of_work() as uow:
         seats = box_office.block_seats(uow, actor(), sid, body.seatIds, body.kind)
-    seats_changed(sid, blocked=seats)
+    dashboard.forget(redis_store.client, sid)
     return {"showId": str(sid), "seatIds": seats, "status": "BLOCKED", "kind": body.kind}
 
 
@@ -1272,7 +1265,7 @@ def unblock_seats(show_id: str):
     body = parse_body(UnblockSeatsRequest)
     with unit_of_work() as uow:
         seats = box_office.unblock_seats(uow, actor(), sid, body.seatIds)
-    seats_changed(sid, freed=seats)
+    dashboard.forget(redis_store.client, sid)
     return {"showId": str(sid), "seatIds": seats, "status": "AVAILABLE"}
 
 

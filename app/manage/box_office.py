@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.audit import log as audit
+from app.background.dispatch import Followups
 from app.booking.queries import REFUND_SUMMARY_JOIN
 from app.errors import SeatsUnavailable, ShowCancelled, ValidationFailed
 from app.inventory import seat_state
@@ -109,6 +110,7 @@ def block_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequence[
         raise SeatsUnavailable("some of these seats are held or booked by fans", seatIds=missing)
     audit.record(uow, audit.manager(actor), BLOCK_ACTIONS[kind], "show", show_id, show_id=show_id,
                  details={"seatIds": wanted, "kind": kind})
+    uow.after_commit(Followups(booked_seats={show_id: list(wanted)}).run)
     uow.commit()
     return wanted
 
@@ -124,6 +126,7 @@ def unblock_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequenc
     if freed:
         audit.record(uow, audit.manager(actor), "seats.released", "show", show_id, show_id=show_id,
                      details={"seatIds": sorted(freed)})
+    uow.after_commit(Followups(freed_seats={show_id: sorted(freed)}).run)
     uow.commit()
     return sorted(freed)
 

@@ -93,8 +93,9 @@ def _paying_holds(uow: UnitOfWork, show_id: int) -> list[uuid.UUID]:
     ).scalars())
 
 
-def _cancel_bookings(uow: UnitOfWork, show_id: int, reason: str | None) -> tuple[int, Followups]:
-    """Cancels up to BATCH confirmed bookings with a full refund each; returns how many."""
+def _cancel_bookings(uow: UnitOfWork, show_id: int, reason: str | None) -> int:
+    """Cancels up to BATCH confirmed bookings with a full refund each, in a transaction of their own;
+    returns how many."""
     batch = uow.execute(
         """
         SELECT id, user_id, amount, payment_intent_id FROM bookings
@@ -102,9 +103,8 @@ def _cancel_bookings(uow: UnitOfWork, show_id: int, reason: str | None) -> tuple
         """,
         {"s": show_id, "n": BATCH},
     ).all()
-    followups = Followups()
     if not batch:
-        return 0, followups
+        return 0
     ids = [b.id for b in batch]
     uow.execute(
         f"""
@@ -122,7 +122,7 @@ def _cancel_bookings(uow: UnitOfWork, show_id: int, reason: str | None) -> tuple
         """,
         {"ids": ids},
     )
-    followups.freed_seats[show_id] = seat_state.free_booking_seats(uow, show_id, ids)
+    followups = Followups(freed_seats={show_id: seat_state.free_booking_seats(uow, show_id, ids)})
     for b in batch:
         if b.amount > 0:
             refund_id = booking_queries.insert_refund(uow, b.payment_intent_id, b.amount, "SHOW_CANCELLED", b.id,
@@ -131,11 +131,12 @@ def _cancel_bookings(uow: UnitOfWork, show_id: int, reason: str | None) -> tuple
                 followups.refunds.append(refund_id)
         context = {**booking_context(uow, b.id), "reason": reason or ""}
         followups.notifications += queue_message(uow, b.user_id, "show_cancelled", str(b.id), context)
+    uow.after_commit(followups.run)
     uow.commit()
-    return len(batch), followups
+    return len(batch)
 
 
-def _top_up_fan_cancellations(uow: UnitOfWork, show_id: int, reason: str | None) -> tuple[int, Followups]:
+def _top_up_fan_cancellations(uow: UnitOfWork, show_id: int, reason: str | None) -> int:
     """Refunds the rest of up to BATCH bookings the fans cancelled for part of their money."""
     batch = uow.execute(
         """
@@ -145,9 +146,9 @@ def _top_up_fan_cancellations(uow: UnitOfWork, show_id: int, reason: str | None)
         """,
         {"s": show_id, "n": BATCH},
     ).all()
-    followups = Followups()
     if not batch:
-        return 0, followups
+        return 0
+    followups = Followups()
     for b in batch:
         rest = b.amount - b.refund_amount
         uow.execute("UPDATE bookings SET refund_amount = amount WHERE id = :id", {"id": b.id})
@@ -162,12 +163,14 @@ def _top_up_fan_cancellations(uow: UnitOfWork, show_id: int, reason: str | None)
                               "paymentIntentId": b.payment_intent_id, "reason": "SHOW_CANCELLED"})
         context = {**booking_context(uow, b.id), "reason": reason or ""}
         followups.notifications += queue_message(uow, b.user_id, "show_cancelled", str(b.id), context)
+    uow.after_commit(followups.run)
     uow.commit()
-    return len(batch), followups
+    return len(batch)
 
 
-def work(uow: UnitOfWork, gateway: PaymentGateway, show_id: int, run_followups, max_batches: int = 40) -> bool:
+def work(uow: UnitOfWork, gateway: PaymentGateway, show_id: int, max_batches: int = 40) -> bool:
     """One pass of the cancellation; True when nothing is left to cancel (refunds may still be running).
+    Each batch commits on its own, and its jobs and seat hints follow that commit.
 
     Bookings come first: they need only Postgres. Holds whose payment has started need the
     gateway; if it does not answer, the pass ends with GatewayUnavailable once everything
@@ -177,20 +180,16 @@ def work(uow: UnitOfWork, gateway: PaymentGateway, show_id: int, run_followups, 
     if show is None or show.status != "CANCELLED":
         uow.rollback()
         return True
-    followups = Followups(freed_seats={show_id: seat_state.release_unpaid_holds(uow, show_id)})
+    freed = seat_state.release_unpaid_holds(uow, show_id)
+    uow.after_commit(Followups(freed_seats={show_id: freed}).run)
     uow.commit()
-    run_followups(followups)
     finished = False
     for _ in range(max_batches):
-        cancelled, followups = _cancel_bookings(uow, show_id, show.cancel_reason)
-        run_followups(followups)
-        if cancelled == 0:
+        if _cancel_bookings(uow, show_id, show.cancel_reason) == 0:
             finished = True
             break
     for _ in range(max_batches):
-        topped_up, followups = _top_up_fan_cancellations(uow, show_id, show.cancel_reason)
-        run_followups(followups)
-        if topped_up == 0:
+        if _top_up_fan_cancellations(uow, show_id, show.cancel_reason) == 0:
             break
     else:
         finished = False
@@ -199,12 +198,10 @@ def work(uow: UnitOfWork, gateway: PaymentGateway, show_id: int, run_followups, 
     for hold_id in _paying_holds(uow, show_id):
         uow.rollback()
         try:
-            settlement = end_paying_hold(uow, gateway, hold_id, audit.SYSTEM)
+            end_paying_hold(uow, gateway, hold_id, audit.SYSTEM)
         except GatewayUnavailable as exc:
             log.warning("show %s: hold %s waits for the gateway: %s", show_id, hold_id, exc)
             unreachable = exc
-            continue
-        run_followups(settlement.followups)
     if unreachable is not None:
         raise unreachable
     return finished

@@ -528,11 +528,11 @@ def change_seats(show_id: str):
         with unit_of_work() as uow:
             if action in ("KILL", "HOUSE"):
                 done = box_office.block_seats(uow, actor(), sid, seat_ids, action)
-                api.seats_changed(sid, blocked=done)
+                dashboard.forget(redis_store.client, sid)
                 flash(f"Taken out of sale ({'kill' if action == 'KILL' else 'house'}): {' '.join(done)}")
             elif action == "release":
                 done = box_office.unblock_seats(uow, actor(), sid, seat_ids)
-                api.seats_changed(sid, freed=done)
+                dashboard.forget(redis_store.client, sid)
                 flash(f"Back on sale: {' '.join(done) or 'none of those seats were out of sale'}")
             else:
                 raise ValidationFailed("choose what to do with the seats")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from app.background.dispatch import Followups, run_followups
+from app.background.dispatch import Followups
 from app.unit_of_work import unit_of_work
 
 
@@ -21,10 +21,11 @@ def dead_letters_command(organisation_id: int | None, requeue_id: int | None, li
             done = uow.execute(
                 "UPDATE notifications SET status = 'PENDING', attempts = 0 WHERE id = :id AND status = 'DEAD' "
                 "RETURNING id", {"id": requeue_id}).scalar()
+            if done is not None:
+                uow.after_commit(Followups(notifications=[requeue_id]).run)
             uow.commit()
             if done is None:
                 raise click.ClickException(f"notification {requeue_id} is not DEAD")
-            run_followups(Followups(notifications=[requeue_id]))
             click.echo(f"notification {requeue_id} is pending again")
             return
         rows = uow.execute(

@@ -4,8 +4,8 @@ from flask import Blueprint, current_app, request
 
 from app.api.http import current_user, error_response, parse_uuid, reply
 from app.background import queues
-from app.background.dispatch import schedule_hold_expiry
 from app.booking import saga
+from app.circuit import behind_breaker
 from app.contract import (
     DEGRADED,
     GATEWAY_DEGRADED,
@@ -25,6 +25,7 @@ from app.errors import HoldNotFound, ValidationFailed
 from app.payments import services
 from app.payments.gateway import InvalidWebhook
 from app.payments.schemas import GatewayEvent, PaymentIntent, WebhookReceipt
+from app.rate_limit_rules import PAYMENT_INTENTS, rate_limited
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("payments_api", __name__, url_prefix="/api/v1")
@@ -59,6 +60,8 @@ bp = Blueprint("payments_api", __name__, url_prefix="/api/v1")
         503: GATEWAY_DEGRADED,
     },
 )
+@rate_limited(PAYMENT_INTENTS)
+@behind_breaker
 def create_payment_intent(hold_id: str):
     """Creates the hold's payment intent at the payment gateway for the hold's `amount` and
     `currency`, and returns what the client needs to pay it (`clientSecret`, for the
@@ -93,10 +96,7 @@ def create_payment_intent(hold_id: str):
     user = current_user()
     with unit_of_work() as uow:
         hid = parse_uuid(hold_id, HoldNotFound, "hold")
-        started = saga.start_payment(uow, current_app.extensions["seatline.gateway"], user.id, hid)
-    if started.expires_at is not None:
-        schedule_hold_expiry(str(hid), started.expires_at)
-    intent = started.intent
+        intent = saga.start_payment(uow, current_app.extensions["seatline.gateway"], user.id, hid)
     body = PaymentIntent(paymentIntentId=intent.id, clientSecret=intent.client_secret, amount=intent.amount,
                          currency=intent.currency, status=intent.status)
     return reply(body, 201, {"Cache-Control": "no-store"})
@@ -122,6 +122,7 @@ def create_payment_intent(hold_id: str):
     answers={200: Answer("The event is received (and was stored now unless `duplicate`).", model=WebhookReceipt)},
     failures={400: INVALID_SIGNATURE, 413: PAYLOAD_TOO_LARGE, 500: INTERNAL_ERROR, 503: DEGRADED},
 )
+@behind_breaker
 def gateway_webhook():
     """**For the payment gateway only.** The body is a Stripe event object (JSON), e.g.
     `payment_intent.succeeded`, `payment_intent.payment_failed`,

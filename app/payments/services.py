@@ -8,7 +8,6 @@ from typing import Any
 import orjson
 
 from app.audit import log as audit
-from app.background.dispatch import Followups
 from app.booking.saga import settle_intent
 from app.payments.gateway import GatewayRejected, PaymentGateway
 from app.unit_of_work import UnitOfWork
@@ -29,7 +28,7 @@ def record_webhook_event(uow: UnitOfWork, event: dict[str, Any]) -> bool:
     return new is not None
 
 
-def process_webhook_event(uow: UnitOfWork, gateway: PaymentGateway, event_id: str) -> Followups:
+def process_webhook_event(uow: UnitOfWork, gateway: PaymentGateway, event_id: str) -> None:
     """Acts on a stored event by asking the gateway for the intent's current state, so duplicate,
     late and out-of-order deliveries all end the same way."""
     event = uow.execute(
@@ -37,11 +36,10 @@ def process_webhook_event(uow: UnitOfWork, gateway: PaymentGateway, event_id: st
     ).first()
     uow.rollback()
     if event is None or event.processed_at is not None:
-        return Followups()
+        return
     obj = event.payload["data"]["object"]
-    followups = Followups()
     if event.type.startswith("payment_intent."):
-        followups = settle_intent(uow, gateway, gateway.retrieve_intent(obj["id"]), audit.GATEWAY).followups
+        settle_intent(uow, gateway, gateway.retrieve_intent(obj["id"]), audit.GATEWAY)
     elif event.type == "charge.refunded" and obj.get("payment_intent"):
         uow.execute(
             "UPDATE payments SET refunded_amount = :r, updated_at = now() WHERE payment_intent_id = :pi",
@@ -49,7 +47,6 @@ def process_webhook_event(uow: UnitOfWork, gateway: PaymentGateway, event_id: st
         )
     uow.execute("UPDATE webhook_events SET processed_at = now() WHERE event_id = :id", {"id": event_id})
     uow.commit()
-    return followups
 
 
 def execute_refund(uow: UnitOfWork, gateway: PaymentGateway, refund_id: uuid.UUID) -> None:

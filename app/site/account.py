@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Length
 from app.accounts import revocation, services
 from app.accounts.signed_in import login_required, signed_in_user
 from app.errors import InvalidCredentials
+from app.rate_limit_rules import PASSWORD_CHANGES, rate_limited
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("site_account", __name__)
@@ -36,6 +37,7 @@ def account(user_id: int):
 
 
 @bp.post("/account/password")
+@rate_limited(PASSWORD_CHANGES)
 @login_required(back_to="site_account.account")
 def change_password(user_id: int):
     form = PasswordForm()

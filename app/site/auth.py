@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, Email, Length
 
 from app.accounts import services
 from app.errors import EmailTaken, InvalidCredentials
+from app.rate_limit_rules import LOGINS, SIGNUPS, rate_limited
 from app.site.redirects import same_origin_path
 from app.text import single_line
 from app.unit_of_work import unit_of_work
@@ -48,6 +49,7 @@ def _next_url(role: str = "fan") -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@rate_limited(LOGINS)
 def login():
     form = LoginForm()
     error = None
@@ -66,6 +68,7 @@ def login():
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@rate_limited(SIGNUPS)
 def signup():
     form = SignupForm()
     error = None

@@ -9,11 +9,12 @@ import segno
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from app.accounts.signed_in import login_required
-from app.background.dispatch import run_followups, schedule_hold_expiry
 from app.booking import saga, services as bookings
+from app.circuit import behind_breaker
 from app.errors import BookingNotFound, CancellationNotAllowed, DomainError, HoldNotFound
 from app.inventory import services as inventory
 from app.payments.gateway import GatewayRejected, GatewayUnavailable
+from app.rate_limit_rules import GATEWAY_CALLS, rate_limited
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("site_checkout", __name__)
@@ -23,6 +24,8 @@ TEST_CARDS = {"4242424242424242": "pm_card_visa", "4000000000000002": "pm_card_c
 
 
 @bp.route("/holds/<uuid:hold_id>/checkout", methods=["GET", "POST"])
+@rate_limited(GATEWAY_CALLS)
+@behind_breaker
 @login_required
 def checkout(hold_id: uuid.UUID, user_id: int):
     """GET shows the card form and changes nothing (no intent, no protected seats: looking at a page,
@@ -50,13 +53,10 @@ def checkout(hold_id: uuid.UUID, user_id: int):
     gateway = current_app.extensions["seatline.gateway"]
     try:
         with unit_of_work() as uow:
-            started = saga.start_payment(uow, gateway, user_id, hold_id)
-        if started.expires_at is not None:
-            schedule_hold_expiry(str(hold_id), started.expires_at)
-        gateway.confirm_intent(started.intent.id, method)
+            intent = saga.start_payment(uow, gateway, user_id, hold_id)
+        gateway.confirm_intent(intent.id, method)
         with unit_of_work() as uow:
-            settlement = saga.confirm(uow, gateway, user_id, hold_id, started.intent.id)
-        run_followups(settlement.followups)
+            settlement = saga.confirm(uow, gateway, user_id, hold_id, intent.id)
         saga.raise_unless_booked(settlement)
     except HoldNotFound:
         abort(404)
@@ -86,7 +86,6 @@ def _free_checkout(user_id: int, hold: dict):
     try:
         with unit_of_work() as uow:
             settlement = saga.confirm_free(uow, user_id, uuid.UUID(hold["holdId"]))
-        run_followups(settlement.followups)
         saga.raise_unless_booked(settlement)
     except DomainError as exc:
         return _checkout_page(hold, exc.message, exc.status, payable=False)
@@ -121,12 +120,12 @@ def booking_page(booking_id: uuid.UUID, user_id: int):
 
 
 @bp.post("/bookings/<uuid:booking_id>/cancel")
+@behind_breaker
 @login_required(refuse=401)
 def cancel_from_page(booking_id: uuid.UUID, user_id: int):
     try:
         with unit_of_work() as uow:
-            _, followups = bookings.cancel_booking(uow, user_id, booking_id)
-        run_followups(followups)
+            bookings.cancel_booking(uow, user_id, booking_id)
     except BookingNotFound:
         abort(404)
     except CancellationNotAllowed:

@@ -10,11 +10,13 @@ from flask import Blueprint, abort, current_app, make_response, redirect, render
 from app import admission
 from app.accounts.signed_in import login_required
 from app.catalog import services as catalog
+from app.circuit import behind_breaker
 from app.errors import AdmissionRequired, DomainError, HoldNotFound, SeatsUnavailable, ShowNotFound
 from app.extensions import redis_store, settings
 from app.inventory import seatmap, services as inventory
 from app.inventory.best_available import find_best
 from app.inventory.hints import SeatHints
+from app.rate_limit_rules import GATEWAY_CALLS, HOLDS, rate_limited
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("site", __name__)
@@ -144,6 +146,8 @@ def show_page(show_id: int):
 
 
 @bp.post("/shows/<int:show_id>/hold")
+@rate_limited(HOLDS)
+@behind_breaker
 @login_required(back_to="site.show_page")
 def hold_from_page(show_id: int, user_id: int):
     seats = request.form.getlist("seat")
@@ -172,6 +176,8 @@ def _hold(show_id: int, user_id: int, seats: list[str]):
 
 
 @bp.post("/shows/<int:show_id>/best")
+@rate_limited(HOLDS)
+@behind_breaker
 @login_required(back_to="site.show_page")
 def hold_best_available(show_id: int, user_id: int):
     """Finds N adjacent seats in a tier and holds them in one go (trying again if someone is faster)."""
@@ -210,6 +216,8 @@ def hold_page(hold_id: uuid.UUID, user_id: int):
 
 
 @bp.post("/holds/<uuid:hold_id>/release")
+@rate_limited(GATEWAY_CALLS)
+@behind_breaker
 @login_required(refuse=403)
 def release_from_page(hold_id: uuid.UUID, user_id: int):
     with unit_of_work() as uow:

@@ -79,6 +79,26 @@ def test_booking_fails_fast_while_postgres_is_down_browsing_goes_on_and_both_rec
     assert fresh.status_code == 200 and "Warning" not in fresh.headers
 
 
+def test_the_hold_call_is_behind_its_limits_and_then_the_breaker(app, make, database_proxy):
+    """The hold call is marked ``@rate_limited(HOLDS)`` and ``@behind_breaker``: the app wraps it in
+    both, the limits outside, so a fan over the limit is told so even while the breaker is open."""
+    proxy, url = database_proxy
+    fan, show = make.fan(), make.show()
+    web = app_through(url, rate_limit_holds="5/minute").test_client()
+
+    def hold(seat: str):
+        return web.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": [seat]}, headers=fan.headers)
+
+    assert hold("A1").status_code == 201
+    proxy.cut()
+    for seat in ("A2", "A3", "A4"):  # the breaker counts these failures, and the limit counts the calls
+        assert_degraded(hold(seat), busy=False)
+    assert_degraded(hold("A5"), busy=True)  # the breaker is open
+    over = hold("A6")  # the sixth hold in a minute: the limit answers before the breaker is asked
+    assert over.status_code == 429 and over.json["error"]["code"] == "RATE_LIMITED"
+    assert int(over.headers["Retry-After"]) >= 1
+
+
 def test_the_fan_s_page_says_booking_is_busy(app, make, database_proxy):
     proxy, url = database_proxy
     fan, show = make.fan(), make.show()
