@@ -22,7 +22,6 @@ from app.errors import (
     DomainError,
     EventNotFound,
     NotFound,
-    PayloadTooLarge,
     ShowNotFound,
     ValidationFailed,
     VenueNotFound,
@@ -30,7 +29,7 @@ from app.errors import (
 from app.extensions import redis_store
 from app.manage import access, box_office, cancellation, dashboard, layouts, shows, venues
 from app.manage.access import Actor, load_actor
-from app.manage.layouts import LayoutRejected, RowBlock
+from app.manage.layouts import RowBlock
 from app.text import single_line
 from app.unit_of_work import unit_of_work
 from app.waiting_room import control as room_control
@@ -46,7 +45,7 @@ Text = Annotated[str, StringConstraints(max_length=2000)]
 SeatId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 Tier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 Minor = Annotated[int, Field(ge=0, le=100_000_000)]
-IMPORT_LIMIT = 8 * 1024 * 1024
+IMPORT_LIMIT = venues.IMPORT_LIMIT
 
 
 class Strict(BaseModel):
@@ -132,13 +131,6 @@ class LayoutRequest(Strict):
     seats: Annotated[list[SeatRequest], Field(min_length=1, max_length=layouts.MAX_SEATS)]
 
 
-def _layout_change(call) -> dict[str, Any]:
-    try:
-        return call()
-    except LayoutRejected as exc:
-        raise venues.layout_rejected_error(exc) from exc
-
-
 @bp.put("/venues/<venue_id>/layout")
 def replace_layout(venue_id: str):
     vid = _venue_id(venue_id)
@@ -147,7 +139,7 @@ def replace_layout(venue_id: str):
     seats = [SeatSpec(s.seatId, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion, s.sellable)
              for s in body.seats]
     with unit_of_work() as uow:
-        return _layout_change(lambda: venues.apply_layout(uow, actor(), vid, seats))
+        return venues.apply_layout(uow, actor(), vid, seats)
 
 
 @bp.post("/venues/<venue_id>/layout/import")
@@ -158,14 +150,8 @@ def import_layout(venue_id: str):
     if request.mimetype not in ("text/csv", "text/plain"):
         raise ValidationFailed("send the layout as a CSV body with Content-Type: text/csv")
     raw = request.get_data(cache=False)
-    if len(raw) > IMPORT_LIMIT:
-        raise PayloadTooLarge("a layout file is at most 8 MiB")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValidationFailed("the file must be UTF-8 text", lines=[{"line": 0, "message": "not UTF-8"}]) from exc
     with unit_of_work() as uow:
-        return _layout_change(lambda: venues.apply_layout(uow, actor(), vid, layouts.parse_csv(text)))
+        return venues.import_csv(uow, actor(), vid, raw)
 
 
 class BlockRequest(Strict):
@@ -195,14 +181,14 @@ def add_block(venue_id: str):
     vid = _venue_id(venue_id)
     block = row_block(parse_body(BlockRequest))
     with unit_of_work() as uow:
-        return _layout_change(lambda: venues.add_block(uow, actor(), vid, block)), 201
+        return venues.add_block(uow, actor(), vid, block), 201
 
 
 @bp.delete("/venues/<venue_id>/layout/sections/<path:section>")
 def remove_section(venue_id: str, section: str):
     vid = _venue_id(venue_id)
     with unit_of_work() as uow:
-        return _layout_change(lambda: venues.remove_section(uow, actor(), vid, section))
+        return venues.remove_section(uow, actor(), vid, section)
 
 
 class MarkSeatsRequest(Strict):
@@ -221,7 +207,7 @@ def mark_seats(venue_id: str):
     if not changes:
         raise ValidationFailed("say what to change: tier, accessible, companion or sellable")
     with unit_of_work() as uow:
-        return _layout_change(lambda: venues.mark_seats(uow, actor(), vid, body.seatIds, changes))
+        return venues.mark_seats(uow, actor(), vid, body.seatIds, changes)
 
 
 # ---------------------------------------------------------------- events and shows

@@ -29,7 +29,6 @@ from app.errors import DomainError, EventNotFound, ShowNotFound, ValidationFaile
 from app.extensions import redis_store
 from app.manage import access, api, box_office, cancellation, dashboard, layouts, queries, shows, venues
 from app.manage.access import Actor
-from app.manage.layouts import LayoutRejected
 from app.unit_of_work import UnitOfWork, unit_of_work
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -148,10 +147,7 @@ def _venue_change(venue_id: str, change) -> ResponseReturnValue:
     vid = _id(venue_id, VenueNotFound, "venue")
     try:
         with unit_of_work() as uow:
-            try:
-                result = change(uow, vid)
-            except LayoutRejected as exc:
-                raise venues.layout_rejected_error(exc) from exc
+            result = change(uow, vid)
         flash(f"Layout saved: {result['seats']} seats ({result['added']} added, {result['removed']} removed, "
               f"{result['changed']} changed).")
         return redirect(url_for("manage.venue", venue_id=vid), code=303)
@@ -183,7 +179,7 @@ def add_block(venue_id: str):
 # Forms are limited to MAX_CONTENT_LENGTH (64 KiB); these endpoints take more. The CSRF check
 # reads the form before any view runs, so the limit is raised by raise_upload_limits, which
 # app/__init__.py registers ahead of it.
-UPLOAD_LIMITS = {"manage.import_layout": (api.IMPORT_LIMIT, "A layout file is at most 8 MiB.")}
+UPLOAD_LIMITS = {"manage.import_layout": (venues.IMPORT_LIMIT, "A layout file is at most 8 MiB.")}
 
 
 def raise_upload_limits() -> None:
@@ -208,12 +204,7 @@ def import_layout(venue_id: str):
     def change(uow: UnitOfWork, vid: int):
         if upload is None or not upload.filename:
             raise ValidationFailed("choose a CSV file to import")
-        raw = upload.read(api.IMPORT_LIMIT + 1)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValidationFailed("the file must be UTF-8 text") from exc
-        return venues.apply_layout(uow, actor(), vid, layouts.parse_csv(text))
+        return venues.import_csv(uow, actor(), vid, upload.read(venues.IMPORT_LIMIT + 1))
 
     return _venue_change(venue_id, change)
 
