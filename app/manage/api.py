@@ -16,7 +16,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from app.api.http import current_user, parse_body, parse_id
 from app.background import queues
-from app.background.dispatch import Followups, run_followups
 from app.catalog.layout import SeatSpec
 from app.errors import (
     DomainError,
@@ -410,19 +409,12 @@ class UnblockSeatsRequest(Strict):
     seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=box_office.MAX_SEATS_PER_CHANGE)]
 
 
-def seats_changed(show_id: int, blocked: list[str] = (), freed: list[str] = ()) -> None:  # type: ignore[assignment]
-    """After commit: the seat hints and the dashboard follow the box office's change."""
-    run_followups(Followups(booked_seats={show_id: list(blocked)}, freed_seats={show_id: list(freed)}))
-    dashboard.forget(redis_store.client, show_id)
-
-
 @bp.post("/shows/<show_id>/seats/block")
 def block_seats(show_id: str):
     sid = _show_id(show_id)
     body = parse_body(BlockSeatsRequest)
     with unit_of_work() as uow:
-        seats = box_office.block_seats(uow, actor(), sid, body.seatIds, body.kind)
-    seats_changed(sid, blocked=seats)
+        seats = box_office.block_seats(uow, redis_store.client, actor(), sid, body.seatIds, body.kind)
     return {"showId": str(sid), "seatIds": seats, "status": "BLOCKED", "kind": body.kind}
 
 
@@ -431,8 +423,7 @@ def unblock_seats(show_id: str):
     sid = _show_id(show_id)
     body = parse_body(UnblockSeatsRequest)
     with unit_of_work() as uow:
-        seats = box_office.unblock_seats(uow, actor(), sid, body.seatIds)
-    seats_changed(sid, freed=seats)
+        seats = box_office.unblock_seats(uow, redis_store.client, actor(), sid, body.seatIds)
     return {"showId": str(sid), "seatIds": seats, "status": "AVAILABLE"}
 
 

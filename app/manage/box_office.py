@@ -2,7 +2,9 @@
 
 Blocking takes only free seats (AVAILABLE, or HELD by a hold that has lapsed), all or
 nothing, through ``app/inventory/seat_state.py``, with the same row locks in seat order as
-holds, so it never races a fan's hold into a double sale.
+holds, so it never races a fan's hold into a double sale. Blocking and unblocking are what the
+manager API and the dashboard's seat page both call: after commit the seat hints and the show's
+dashboard follow the change.
 """
 from __future__ import annotations
 
@@ -12,12 +14,15 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import redis
+
 from app.audit import log as audit
+from app.background.dispatch import Followups, run_followups
 from app.booking.queries import REFUND_SUMMARY_JOIN
 from app.errors import SeatsUnavailable, ShowCancelled, ValidationFailed
 from app.inventory import seat_state
 from app.inventory.seatmap import SectionNotFound
-from app.manage import access
+from app.manage import access, dashboard
 from app.manage.access import Actor
 from app.money import to_major
 from app.spreadsheet import safe_cell
@@ -96,7 +101,8 @@ def _check_seat_ids(uow: UnitOfWork, show_id: int, seat_ids: Sequence[str]) -> l
     return wanted
 
 
-def block_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequence[str], kind: str) -> list[str]:
+def block_seats(uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int, seat_ids: Sequence[str],
+                kind: str) -> list[str]:
     """Takes free seats out of sale, all or nothing; 409 names the seats someone holds or booked."""
     show = access.show(uow, actor, show_id)
     if show.status == "CANCELLED":
@@ -110,10 +116,11 @@ def block_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequence[
     audit.record(uow, audit.manager(actor), BLOCK_ACTIONS[kind], "show", show_id, show_id=show_id,
                  details={"seatIds": wanted, "kind": kind})
     uow.commit()
+    _seats_changed(client, show_id, blocked=wanted)
     return wanted
 
 
-def unblock_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequence[str]) -> list[str]:
+def unblock_seats(uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int, seat_ids: Sequence[str]) -> list[str]:
     """Puts seats back on sale; seats that were not out of sale, and seats the venue's layout never
     sells (change the layout for those), are left as they are."""
     show = access.show(uow, actor, show_id)
@@ -125,7 +132,14 @@ def unblock_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequenc
         audit.record(uow, audit.manager(actor), "seats.released", "show", show_id, show_id=show_id,
                      details={"seatIds": sorted(freed)})
     uow.commit()
+    _seats_changed(client, show_id, freed=sorted(freed))
     return sorted(freed)
+
+
+def _seats_changed(client: redis.Redis, show_id: int, blocked: Sequence[str] = (), freed: Sequence[str] = ()) -> None:
+    """After commit: the seat hints and the show's dashboard follow the box office's change."""
+    run_followups(Followups(booked_seats={show_id: list(blocked)}, freed_seats={show_id: list(freed)}))
+    dashboard.forget(client, show_id)
 
 
 # ---------------------------------------------------------------- export

@@ -518,12 +518,10 @@ def change_seats(show_id: str):
     try:
         with unit_of_work() as uow:
             if action in ("KILL", "HOUSE"):
-                done = box_office.block_seats(uow, actor(), sid, seat_ids, action)
-                api.seats_changed(sid, blocked=done)
+                done = box_office.block_seats(uow, redis_store.client, actor(), sid, seat_ids, action)
                 flash(f"Taken out of sale ({'kill' if action == 'KILL' else 'house'}): {' '.join(done)}")
             elif action == "release":
-                done = box_office.unblock_seats(uow, actor(), sid, seat_ids)
-                api.seats_changed(sid, freed=done)
+                done = box_office.unblock_seats(uow, redis_store.client, actor(), sid, seat_ids)
                 flash(f"Back on sale: {' '.join(done) or 'none of those seats were out of sale'}")
             else:
                 raise ValidationFailed("choose what to do with the seats")
