@@ -438,7 +438,6 @@ def edit_show(show_id: str):
             changes = api.show_changes(_form(api.ShowChangeRequest, _show_form_data(request.form, False, currency)))
             with unit_of_work() as uow:
                 shows.update_show(uow, actor(), sid, changes, redis_store.client)
-            dashboard.forget(redis_store.client, sid)
             flash("Show updated.")
             return redirect(url_for("manage.show", show_id=sid), code=303)
         except DomainError as exc:

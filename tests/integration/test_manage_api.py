@@ -315,6 +315,18 @@ def test_edit_a_show_and_make_it_queue_protected(client, app, owner, make):
     assert off.status_code == 200 and not off.get_json()["queueRequired"]
 
 
+def test_changes_made_through_the_apis_show_on_the_dashboard_at_once(client, app, owner):
+    """The dashboard's figures are shared through Redis for two seconds; a change a manager makes is
+    seen on the next read, whichever way it was made: the manager API, the gate's API or the pages."""
+    show = scheduled_show(client, app, owner)
+    dashboard = f"/api/v1/manage/shows/{show['showId']}/dashboard"
+    assert client.get(dashboard, headers=owner.headers).get_json()["waitingRoom"] is None  # and now shared
+    edited = client.patch(f"/api/v1/manage/shows/{show['showId']}", headers=owner.headers, json={
+        "queue": {"batchSize": 5, "admissionIntervalSeconds": 2, "maxActive": 20, "sessionSeconds": 300}})
+    assert edited.status_code == 200, edited.get_json()
+    assert client.get(dashboard, headers=owner.headers).get_json()["waitingRoom"]["state"] == "OPEN"
+
+
 # ---------------------------------------------------------------- box office, figures, export
 
 
