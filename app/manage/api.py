@@ -10,15 +10,12 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import redis
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from app.api.http import current_user, parse_body, parse_id
-from app.background import queues
 from app.catalog.layout import SeatSpec
 from app.errors import (
-    DomainError,
     EventNotFound,
     NotFound,
     ShowNotFound,
@@ -26,12 +23,12 @@ from app.errors import (
     VenueNotFound,
 )
 from app.extensions import redis_store
-from app.manage import access, box_office, cancellation, dashboard, layouts, shows, venues
+from app.manage import access, box_office, cancellation, dashboard, layouts, shows, venues, waiting_rooms
 from app.manage.access import Actor, load_actor
 from app.manage.layouts import RowBlock
 from app.text import single_line
 from app.unit_of_work import unit_of_work
-from app.waiting_room import control as room_control
+from app.waiting_room.control import QueueRequest
 
 log = logging.getLogger(__name__)
 
@@ -266,16 +263,6 @@ class RefundPolicy(Strict):
     feeMinor: Minor = 0
 
 
-class QueueRequest(Strict):
-    batchSize: Annotated[int, Field(ge=1, le=100_000)] = 1000
-    admissionIntervalSeconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
-    maxActive: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
-    sessionSeconds: Annotated[int, Field(ge=30, le=86_400)] = 600
-
-    def settings(self) -> shows.QueueSettings:
-        return shows.QueueSettings(self.batchSize, self.admissionIntervalSeconds, self.maxActive, self.sessionSeconds)
-
-
 # The date and the hours and minutes, at least; pydantic would also read a bare number as Unix time.
 ISO_TIME_START = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
 
@@ -431,48 +418,13 @@ class CancelRequest(Strict):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
 
 
-def start_cancellation(who: Actor, show_id: int, reason: str) -> tuple[dict[str, Any], bool]:
-    """Cancels the show and queues the job that refunds everyone; shared by the API and the dashboard."""
-    with unit_of_work() as uow:
-        newly = cancellation.cancel_show(uow, who, show_id, reason)
-        progress = cancellation.progress(uow, show_id)
-    if newly or not progress["done"]:
-        queues.enqueue(redis_store.client, queues.PAYMENTS, "workers.jobs.cancel_show", show_id,
-                       job_id=f"cancel-show-{show_id}")
-    if newly:
-        _close_waiting_room_if_unused(show_id)
-    dashboard.forget(redis_store.client, show_id)
-    return progress, newly
-
-
-def _close_waiting_room_if_unused(show_id: int) -> None:
-    """Fans still queueing for the event's only protected show would queue for nothing: close the room."""
-    with unit_of_work() as uow:
-        event_id = uow.execute(
-            """
-            SELECT s.event_id FROM shows s JOIN gate_queues q ON q.event_id = s.event_id
-            WHERE s.id = :id AND q.state <> 'CLOSED' AND NOT EXISTS (
-                SELECT 1 FROM shows o WHERE o.event_id = s.event_id AND o.queue_required AND o.status = 'SCHEDULED')
-            """,
-            {"id": show_id},
-        ).scalar()
-        if event_id is None:
-            return
-        try:
-            room_control.control_queue(uow, redis_store.client, current_app.extensions["seatline.settings"], event_id,
-                                       "close")
-        except (DomainError, redis.RedisError) as exc:
-            log.warning("could not close the waiting room of event %s: %s", event_id, exc)
-
-
 @bp.post("/shows/<show_id>/cancel")
 def cancel_show(show_id: str):
     sid = _show_id(show_id)
     raw = request.get_data(cache=True)
     reason = parse_body(CancelRequest).reason if raw.strip() else ""
-    with unit_of_work():
-        who = actor()
-    progress, newly = start_cancellation(who, sid, reason)
+    with unit_of_work() as uow:
+        progress, newly = cancellation.start(uow, redis_store.client, actor(), sid, reason)
     return progress, 202 if newly else 200
 
 
@@ -500,28 +452,26 @@ def _event_id(raw: str) -> int:
     return parse_id(raw, EventNotFound, "event")
 
 
-def room_figures(who: Actor | None, event_id: int, call: str, settings: QueueRequest | None = None) -> dict[str, Any]:
-    """Runs one waiting-room control for an event the actor (the caller's, if None) owns; shared with the dashboard."""
-    with unit_of_work() as uow:
-        access.event(uow, who or actor(), event_id)
-        return room_control.control_queue(uow, redis_store.client, current_app.extensions["seatline.settings"],
-                                          event_id, call, settings.settings() if settings else None)
-
-
 @bp.get("/events/<event_id>/queue")
 def queue_figures(event_id: str):
-    return room_figures(None, _event_id(event_id), "figures"), 200, {"Cache-Control": "no-store"}
+    eid = _event_id(event_id)
+    with unit_of_work() as uow:
+        figures = waiting_rooms.control(uow, redis_store.client, actor(), eid, "figures")
+    return figures, 200, {"Cache-Control": "no-store"}
 
 
 @bp.put("/events/<event_id>/queue")
 def open_queue(event_id: str):
     eid = _event_id(event_id)
-    return room_figures(None, eid, "open", parse_body(QueueRequest))
+    settings = parse_body(QueueRequest).settings()
+    with unit_of_work() as uow:
+        return waiting_rooms.control(uow, redis_store.client, actor(), eid, "open", settings)
 
 
 @bp.post("/events/<event_id>/queue/<action>")
 def control_queue(event_id: str, action: str):
     eid = _event_id(event_id)
-    if action not in ("pause", "resume", "drain", "close"):
+    if action not in waiting_rooms.ACTIONS:
         raise NotFound(f"a waiting room has no action {action[:20]!r}: pause, resume, drain or close")
-    return room_figures(None, eid, action)
+    with unit_of_work() as uow:
+        return waiting_rooms.control(uow, redis_store.client, actor(), eid, action)

@@ -27,7 +27,7 @@ from app.api.http import parse_id
 from app.catalog import services as catalog
 from app.errors import DomainError, EventNotFound, ShowNotFound, ValidationFailed, VenueNotFound
 from app.extensions import redis_store
-from app.manage import access, api, box_office, cancellation, dashboard, layouts, queries, shows, venues
+from app.manage import access, api, box_office, cancellation, dashboard, layouts, queries, shows, venues, waiting_rooms
 from app.manage.access import Actor
 from app.unit_of_work import UnitOfWork, unit_of_work
 
@@ -457,16 +457,16 @@ def edit_show(show_id: str):
 @manager_page
 def queue_action(show_id: str, action: str):
     sid = _id(show_id, ShowNotFound, "show")
-    if action not in ("pause", "resume", "drain", "close"):
+    if action not in waiting_rooms.ACTIONS:
         abort(404)
     with unit_of_work() as uow:
         event_id = int(shows.get_show(uow, actor(), sid)["eventId"])
     try:
-        api.room_figures(actor(), event_id, action)
+        with unit_of_work() as uow:
+            waiting_rooms.control(uow, redis_store.client, actor(), event_id, action)
         flash(f"Waiting room: {action} done.")
     except DomainError as exc:
         flash(_errors(exc)[0])
-    dashboard.forget(redis_store.client, sid)
     return redirect(url_for("manage.show", show_id=sid), code=303)
 
 
@@ -477,7 +477,8 @@ def cancel(show_id: str):
     if request.form.get("confirm") != "CANCEL":
         flash("The show was not cancelled: type CANCEL to confirm.")
         return redirect(url_for("manage.show", show_id=sid), code=303)
-    _, newly = api.start_cancellation(actor(), sid, request.form.get("reason", "").strip()[:500])
+    with unit_of_work() as uow:
+        _, newly = cancellation.start(uow, redis_store.client, actor(), sid, request.form.get("reason", "").strip()[:500])
     flash("Show cancelled. Every booking is being refunded in full." if newly else "This show was already cancelled.")
     return redirect(url_for("manage.show", show_id=sid), code=303)
 
