@@ -1,17 +1,12 @@
 """The manager API, /api/v1/manage: everything the dashboard does, for scripts and other clients.
 
-Routes parse, call a service with the actor and map the result; the services scope
+Routes parse (the request models are in ``request_models.py``, shared with the dashboard's forms),
+call the same service the dashboard calls with the actor, and map the result; the services scope
 every read and write to the actor's organisation.
 """
 from __future__ import annotations
 
-import logging
-import re
-from datetime import datetime
-from typing import Annotated, Any, Literal
-
 from flask import Blueprint, Response, g, request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from app.api.http import current_user, parse_body, parse_id
 from app.catalog.layout import SeatSpec
@@ -25,28 +20,25 @@ from app.errors import (
 from app.extensions import redis_store
 from app.manage import access, box_office, cancellation, dashboard, layouts, shows, venues, waiting_rooms
 from app.manage.access import Actor, load_actor
-from app.manage.layouts import RowBlock
-from app.text import single_line
+from app.manage.request_models import (
+    BlockRequest,
+    BlockSeatsRequest,
+    CancelRequest,
+    EventChangeRequest,
+    EventRequest,
+    LayoutRequest,
+    MarkSeatsRequest,
+    ShowChangeRequest,
+    ShowRequest,
+    UnblockSeatsRequest,
+    VenueRequest,
+    row_block,
+    show_changes,
+)
 from app.unit_of_work import unit_of_work
 from app.waiting_room.control import QueueRequest
 
-log = logging.getLogger(__name__)
-
 bp = Blueprint("manage_api", __name__, url_prefix="/api/v1/manage")
-
-# Titles and names lose control characters (app/text.py) before their length is checked.
-Name = Annotated[str, BeforeValidator(lambda v: single_line(v) if isinstance(v, str) else v),
-                 StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-Text = Annotated[str, StringConstraints(max_length=2000)]
-SeatId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
-Tier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
-Minor = Annotated[int, Field(ge=0, le=100_000_000)]
-IMPORT_LIMIT = venues.IMPORT_LIMIT
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
-
 
 @bp.before_request
 def _managers_only() -> None:
@@ -61,14 +53,6 @@ def actor() -> Actor:
 
 
 # ---------------------------------------------------------------- venues and layouts
-
-
-class VenueRequest(Strict):
-    cityId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")]
-    name: Name
-    kind: Literal[venues.VENUE_KINDS]  # type: ignore[valid-type]
-    address: Text = ""
-    organisationId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")] | None = None
 
 
 @bp.get("/venues")
@@ -110,27 +94,10 @@ def get_layout(venue_id: str):
     return {"venueId": str(vid), "seats": [venues.seat_view(s) for s in seats]}
 
 
-class SeatRequest(Strict):
-    seatId: Annotated[str, StringConstraints(pattern=layouts.SEAT_ID.pattern)]
-    section: Annotated[str, StringConstraints(pattern=layouts.LABEL.pattern)]
-    row: Annotated[str, StringConstraints(pattern=layouts.LABEL.pattern)]
-    number: Annotated[int, Field(ge=1, le=9999)]
-    tier: Tier
-    x: Annotated[int, Field(ge=0, le=layouts.MAX_COORDINATE)]
-    y: Annotated[int, Field(ge=0, le=layouts.MAX_COORDINATE)]
-    accessible: bool = False
-    companion: bool = False
-    sellable: bool = True
-
-
-class LayoutRequest(Strict):
-    seats: Annotated[list[SeatRequest], Field(min_length=1, max_length=layouts.MAX_SEATS)]
-
-
 @bp.put("/venues/<venue_id>/layout")
 def replace_layout(venue_id: str):
     vid = _venue_id(venue_id)
-    request.max_content_length = IMPORT_LIMIT
+    request.max_content_length = venues.IMPORT_LIMIT
     body = parse_body(LayoutRequest)
     seats = [SeatSpec(s.seatId, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion, s.sellable)
              for s in body.seats]
@@ -142,34 +109,12 @@ def replace_layout(venue_id: str):
 def import_layout(venue_id: str):
     """The body is the CSV file itself (Content-Type: text/csv); it replaces the layout."""
     vid = _venue_id(venue_id)
-    request.max_content_length = IMPORT_LIMIT
+    request.max_content_length = venues.IMPORT_LIMIT
     if request.mimetype not in ("text/csv", "text/plain"):
         raise ValidationFailed("send the layout as a CSV body with Content-Type: text/csv")
     raw = request.get_data(cache=False)
     with unit_of_work() as uow:
         return venues.import_csv(uow, actor(), vid, raw)
-
-
-class BlockRequest(Strict):
-    section: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
-    rows: Annotated[str, StringConstraints(min_length=1, max_length=400)]
-    seatsPerRow: Annotated[int, Field(ge=1, le=500)]
-    tier: Tier
-    firstNumber: Annotated[int, Field(ge=1, le=9000)] = 1
-    aislesAfter: Annotated[list[Annotated[int, Field(ge=1, le=9999)]], Field(max_length=50)] = []
-    accessible: Annotated[list[SeatId], Field(max_length=500)] = []
-    companion: Annotated[list[SeatId], Field(max_length=500)] = []
-    notForSale: Annotated[list[SeatId], Field(max_length=500)] = []
-    seatIdPrefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{0,12}$")] = ""
-
-
-def row_block(body: BlockRequest) -> RowBlock:
-    try:
-        rows = layouts.parse_rows(body.rows)
-    except ValueError as exc:
-        raise ValidationFailed(f"rows: {exc}", fields=[{"field": "rows", "message": str(exc)}]) from exc
-    return RowBlock(body.section, rows, body.seatsPerRow, body.tier, body.firstNumber, tuple(body.aislesAfter),
-                    tuple(body.accessible), tuple(body.companion), tuple(body.notForSale), body.seatIdPrefix)
 
 
 @bp.post("/venues/<venue_id>/layout/blocks")
@@ -187,14 +132,6 @@ def remove_section(venue_id: str, section: str):
         return venues.remove_section(uow, actor(), vid, section)
 
 
-class MarkSeatsRequest(Strict):
-    seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=10_000)]
-    tier: Tier | None = None
-    accessible: bool | None = None
-    companion: bool | None = None
-    sellable: bool | None = None
-
-
 @bp.patch("/venues/<venue_id>/layout/seats")
 def mark_seats(venue_id: str):
     vid = _venue_id(venue_id)
@@ -207,14 +144,6 @@ def mark_seats(venue_id: str):
 
 
 # ---------------------------------------------------------------- events and shows
-
-
-class EventRequest(Strict):
-    title: Name
-    category: Literal[shows.EVENT_CATEGORIES]  # type: ignore[valid-type]
-    description: Text = ""
-    durationMinutes: Annotated[int, Field(ge=1, le=24 * 60)]
-    organisationId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")] | None = None
 
 
 @bp.get("/events")
@@ -232,17 +161,6 @@ def create_event():
     return {"eventId": str(event_id), "title": body.title}, 201
 
 
-class EventChangeRequest(Strict):
-    title: Name | None = None
-    category: Literal[shows.EVENT_CATEGORIES] | None = None  # type: ignore[valid-type]
-    description: Text | None = None
-    durationMinutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = None
-
-    def changes(self) -> dict[str, Any]:
-        names = {"title": "title", "category": "category", "description": "description", "durationMinutes": "minutes"}
-        return {names[k]: v for k, v in self.model_dump().items() if v is not None}
-
-
 @bp.patch("/events/<event_id>")
 def update_event(event_id: str):
     eid = _event_id(event_id)
@@ -251,71 +169,6 @@ def update_event(event_id: str):
         raise ValidationFailed("nothing to change")
     with unit_of_work() as uow:
         return shows.update_event(uow, actor(), eid, changes)
-
-
-class RefundRule(Strict):
-    hoursBefore: Annotated[int, Field(ge=0, le=24 * 365)]
-    refundPercent: Annotated[int, Field(ge=0, le=100)]
-
-
-class RefundPolicy(Strict):
-    rules: Annotated[list[RefundRule], Field(max_length=10)]
-    feeMinor: Minor = 0
-
-
-# The date and the hours and minutes, at least; pydantic would also read a bare number as Unix time.
-ISO_TIME_START = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
-
-
-def _iso_text(value: Any) -> Any:
-    if not isinstance(value, str) or not ISO_TIME_START.match(value):
-        raise ValueError("must be an ISO 8601 date and time, e.g. 2026-12-01T19:30 (the venue's time) or with an offset")
-    return value
-
-
-# A date and time as text; without an offset it is the venue's local time.
-Time = Annotated[datetime, BeforeValidator(_iso_text), Field(strict=False)]
-Prices = Annotated[dict[Tier, Minor], Field(min_length=1, max_length=50)]
-
-
-class ShowRequest(Strict):
-    eventId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")]
-    venueId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")]
-    startTime: Time
-    saleOpensAt: Time
-    saleClosesAt: Time | None = None
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-    prices: Prices
-    refundPolicy: RefundPolicy | None = None
-    queue: QueueRequest | None = None
-
-    @field_validator("startTime", "saleOpensAt", "saleClosesAt")
-    @classmethod
-    def _bounded(cls, value: datetime | None) -> datetime | None:
-        if value is not None and not 2000 <= value.year <= 2100:
-            raise ValueError("must be between the years 2000 and 2100")
-        return value
-
-
-    def show_input(self) -> shows.ShowInput:
-        return shows.ShowInput(
-            event_id=int(self.eventId), venue_id=int(self.venueId), starts_at=self.startTime,
-            sale_opens_at=self.saleOpensAt, sale_closes_at=self.saleClosesAt, currency=self.currency,
-            prices=dict(self.prices), refund_policy=self.refundPolicy.model_dump() if self.refundPolicy else None,
-            queue=self.queue.settings() if self.queue else None,
-        )
-
-
-class ShowChangeRequest(Strict):
-    startTime: Time | None = None
-    saleOpensAt: Time | None = None
-    saleClosesAt: Time | None = None
-    prices: Prices | None = None
-    refundPolicy: RefundPolicy | None = None
-    queue: QueueRequest | None = None
-    queueRequired: bool | None = None
-
-    _bounded = field_validator("startTime", "saleOpensAt", "saleClosesAt")(ShowRequest._bounded.__func__)  # type: ignore[attr-defined]
 
 
 @bp.get("/shows")
@@ -341,22 +194,6 @@ def _show_id(raw: str) -> int:
 def get_show(show_id: str):
     with unit_of_work() as uow:
         return shows.get_show(uow, actor(), _show_id(show_id))
-
-
-def show_changes(body: ShowChangeRequest) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    for field, key in (("startTime", "starts_at"), ("saleOpensAt", "sale_opens_at"), ("saleClosesAt", "sale_closes_at")):
-        if getattr(body, field) is not None:
-            changes[key] = getattr(body, field)
-    if body.prices is not None:
-        changes["prices"] = dict(body.prices)
-    if body.refundPolicy is not None:
-        changes["refund_policy"] = body.refundPolicy.model_dump()
-    if body.queue is not None:
-        changes["queue"] = body.queue.settings()
-    elif body.queueRequired is not None:
-        changes["queue"] = shows.KEEP_QUEUE if body.queueRequired else None
-    return changes
 
 
 @bp.patch("/shows/<show_id>")
@@ -387,15 +224,6 @@ def show_seats(show_id: str):
         return box_office.seat_states(uow, actor(), sid, section)
 
 
-class BlockSeatsRequest(Strict):
-    seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=box_office.MAX_SEATS_PER_CHANGE)]
-    kind: Literal["KILL", "HOUSE"] = "HOUSE"
-
-
-class UnblockSeatsRequest(Strict):
-    seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=box_office.MAX_SEATS_PER_CHANGE)]
-
-
 @bp.post("/shows/<show_id>/seats/block")
 def block_seats(show_id: str):
     sid = _show_id(show_id)
@@ -412,10 +240,6 @@ def unblock_seats(show_id: str):
     with unit_of_work() as uow:
         seats = box_office.unblock_seats(uow, redis_store.client, actor(), sid, body.seatIds)
     return {"showId": str(sid), "seatIds": seats, "status": "AVAILABLE"}
-
-
-class CancelRequest(Strict):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
 
 
 @bp.post("/shows/<show_id>/cancel")

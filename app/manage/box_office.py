@@ -120,7 +120,8 @@ def block_seats(uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int
     return wanted
 
 
-def unblock_seats(uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int, seat_ids: Sequence[str]) -> list[str]:
+def unblock_seats(uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int,
+                  seat_ids: Sequence[str]) -> list[str]:
     """Puts seats back on sale; seats that were not out of sale, and seats the venue's layout never
     sells (change the layout for those), are left as they are."""
     show = access.show(uow, actor, show_id)

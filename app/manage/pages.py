@@ -27,7 +27,18 @@ from app.api.http import parse_id
 from app.catalog import services as catalog
 from app.errors import DomainError, EventNotFound, ShowNotFound, ValidationFailed, VenueNotFound
 from app.extensions import redis_store
-from app.manage import access, api, box_office, cancellation, dashboard, layouts, queries, shows, venues, waiting_rooms
+from app.manage import (
+    access,
+    box_office,
+    cancellation,
+    dashboard,
+    layouts,
+    queries,
+    request_models,
+    shows,
+    venues,
+    waiting_rooms,
+)
 from app.manage.access import Actor
 from app.unit_of_work import UnitOfWork, unit_of_work
 
@@ -111,7 +122,7 @@ def new_venue():
         if actor().is_admin:
             data["organisationId"] = request.form.get("organisationId") or None
         try:
-            body = _form(api.VenueRequest, data)
+            body = _form(request_models.VenueRequest, data)
             with unit_of_work() as uow:
                 venue_id = venues.create_venue(uow, actor(), int(body.cityId), body.name, body.kind, body.address,
                                                int(body.organisationId) if body.organisationId else None)
@@ -172,8 +183,8 @@ def add_block(venue_id: str):
         "notForSale": list(layouts.seat_list(form.get("notForSale", ""))),
         "seatIdPrefix": form.get("seatIdPrefix", "").strip(),
     }
-    return _venue_change(venue_id, lambda uow, vid: venues.add_block(uow, actor(), vid, api.row_block(
-        _form(api.BlockRequest, data))))
+    return _venue_change(venue_id, lambda uow, vid: venues.add_block(uow, actor(), vid, request_models.row_block(
+        _form(request_models.BlockRequest, data))))
 
 
 # Forms are limited to MAX_CONTENT_LENGTH (64 KiB); these endpoints take more. The CSRF check
@@ -232,7 +243,7 @@ def mark_seats(venue_id: str):
     def change(uow: UnitOfWork, vid: int):
         changes = dict(MARKS.get(mark, {}))
         if mark == "tier":
-            changes = {"tier": _form(api.MarkSeatsRequest, {"seatIds": seat_ids or ["-"],
+            changes = {"tier": _form(request_models.MarkSeatsRequest, {"seatIds": seat_ids or ["-"],
                                                             "tier": request.form.get("tier", "").strip()}).tier}
         if not changes:
             raise ValidationFailed("choose what to do with the seats")
@@ -277,7 +288,7 @@ def new_event():
         if actor().is_admin:
             data["organisationId"] = request.form.get("organisationId") or None
         try:
-            body = _form(api.EventRequest, data)
+            body = _form(request_models.EventRequest, data)
             with unit_of_work() as uow:
                 shows.create_event(uow, actor(), body.title, body.category, body.description, body.durationMinutes,
                                    int(body.organisationId) if body.organisationId else None)
@@ -300,7 +311,7 @@ def edit_event(event_id: str):
     if request.method == "POST":
         data = {k: request.form.get(k, "") for k in ("title", "category", "description", "durationMinutes")}
         try:
-            changes = _form(api.EventChangeRequest, data).changes()
+            changes = _form(request_models.EventChangeRequest, data).changes()
             with unit_of_work() as uow:
                 shows.update_event(uow, actor(), eid, changes)
             flash("Event updated.")
@@ -378,7 +389,7 @@ def new_show():
     errors: list[str] = []
     if request.method == "POST":
         try:
-            data = _form(api.ShowRequest, _show_form_data(request.form, with_ids=True)).show_input()
+            data = _form(request_models.ShowRequest, _show_form_data(request.form, with_ids=True)).show_input()
             with unit_of_work() as uow:
                 show_id = shows.create_show(uow, actor(), data, redis_store.client)
             flash("Show scheduled.")
@@ -435,7 +446,8 @@ def edit_show(show_id: str):
         try:
             with unit_of_work() as uow:
                 currency = shows.get_show(uow, actor(), sid)["currency"]
-            changes = api.show_changes(_form(api.ShowChangeRequest, _show_form_data(request.form, False, currency)))
+            form = _show_form_data(request.form, False, currency)
+            changes = request_models.show_changes(_form(request_models.ShowChangeRequest, form))
             with unit_of_work() as uow:
                 shows.update_show(uow, actor(), sid, changes, redis_store.client)
             flash("Show updated.")
@@ -478,7 +490,8 @@ def cancel(show_id: str):
         flash("The show was not cancelled: type CANCEL to confirm.")
         return redirect(url_for("manage.show", show_id=sid), code=303)
     with unit_of_work() as uow:
-        _, newly = cancellation.start(uow, redis_store.client, actor(), sid, request.form.get("reason", "").strip()[:500])
+        reason = request.form.get("reason", "").strip()[:500]
+        _, newly = cancellation.start(uow, redis_store.client, actor(), sid, reason)
     flash("Show cancelled. Every booking is being refunded in full." if newly else "This show was already cancelled.")
     return redirect(url_for("manage.show", show_id=sid), code=303)
 

@@ -185,7 +185,8 @@ def _open_queue(uow: UnitOfWork, event_id: int, queue: QueueSettings, opens: dat
         log.warning("waiting room of event %s saved, but Redis is unavailable; the gate will load it", event_id)
 
 
-def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, Any], redis_client: redis.Redis) -> None:
+def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, Any],
+                redis_client: redis.Redis) -> None:
     """Changes start time, sale window, prices, refund policy or waiting room of a scheduled show:
     the manager API's ``PATCH /shows/{id}`` and the dashboard's show form alike.
 
