@@ -15,6 +15,7 @@ from flask import Flask
 from app import create_base_app
 from app.api import rate_limits
 from app.config import Settings
+from app.extensions import csrf
 from queue_gate.keys import load_keys
 from queue_gate.pages import bp as pages_bp
 from queue_gate.routes import bp
@@ -32,5 +33,13 @@ def create_gate_app(config: Settings | Mapping[str, Any] | None = None) -> Flask
     app.register_blueprint(bp)
     app.register_blueprint(pages_bp)
     app.config["PUBLIC_URL"] = settings.public_url
+    # The join form carries a CSRF token, checked as on the site's forms (Flask-WTF, the token kept in
+    # the visitor's session in Redis, app/api/http.py); the gate's API authenticates with bearer
+    # tokens, which a browser never sends on its own. Its pages send no htmx request that changes
+    # anything, so they leave out the site's htmx CSRF header (base.html): a waiting fan's page, or
+    # an error page, makes no session.
+    csrf.init_app(app)
+    csrf.exempt(bp)
+    app.jinja_env.globals["htmx_csrf_header"] = False
     rate_limits.init_app(app)  # after every blueprint: it limits the endpoints they registered
     return app
