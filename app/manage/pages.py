@@ -22,7 +22,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import money
-from app.accounts.signed_in import signed_in_user, to_login
+from app.accounts.signed_in import login_required
 from app.api.http import parse_id
 from app.catalog import services as catalog
 from app.errors import DomainError, EventNotFound, ShowNotFound, ValidationFailed, VenueNotFound
@@ -47,13 +47,12 @@ PREVIEW_LIMIT = 3000
 
 
 def manager_page(view):
-    """Signed-in managers and admins only: others are sent to log in, fans get 403."""
+    """Signed-in managers and admins only: others are sent to log in (the site's ``login_required``),
+    fans get 403."""
 
     @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any):
-        user_id = signed_in_user()
-        if user_id is None:
-            return to_login(request.full_path.rstrip("?"))
+    @login_required
+    def wrapper(*args: Any, user_id: int, **kwargs: Any):
         with unit_of_work() as uow:
             g.actor = access.load_actor(uow, user_id)
         return view(*args, **kwargs)
