@@ -20,6 +20,7 @@ from app import (
 from app.accounts import revocation
 from app.accounts.passwords import Passwords
 from app.accounts.routes import bp as accounts_bp
+from app.accounts.signed_in import signed_in_user
 from app.admission import AdmissionVerifier
 from app.api import rate_limits
 from app.api.docs import bp as docs_bp
@@ -57,6 +58,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.add_template_filter(money.to_major, "major")  # an amount in major units, for form fields
     app.add_template_filter(money.exponent, "currency_exponent")
     app.add_template_global(money.request_locale, "money_locale")
+    app.add_template_global(signed_in_user, "signed_in_user")  # who the pages greet: app/accounts/signed_in.py
     # Forms and htmx requests carry a CSRF token; the JSON API authenticates with bearer tokens
     # (and the gateway with signatures), which a browser never sends on its own. The check reads
     # the form: an upload's larger limit must be in place before it.

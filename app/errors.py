@@ -78,6 +78,15 @@ class HoldNotActive(DomainError):
     status = 409
 
 
+class HoldPaidFor(HoldNotActive):
+    """The hold became a booking: it cannot be released. The API answers as for any hold that is
+    not active; a page can send the fan to ``booking_id`` (not part of the error's body)."""
+
+    def __init__(self, message: str, booking_id: Any, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.booking_id = booking_id
+
+
 class SaleClosed(DomainError):
     code = "SALE_CLOSED"
     status = 422

@@ -15,6 +15,7 @@ from flask import Flask
 from app import circuit, create_base_app
 from app.api import rate_limits
 from app.config import Settings
+from app.extensions import csrf
 from queue_gate.keys import load_keys
 from queue_gate.pages import bp as pages_bp
 from queue_gate.routes import bp
@@ -35,5 +36,13 @@ def create_gate_app(config: Settings | Mapping[str, Any] | None = None) -> Flask
     # After every blueprint, as in the web app: each wraps the views marked for it (the gate has
     # no view behind the booking breaker today; one marked later is guarded here too).
     circuit.init_app(app, settings)
+    # The join form carries a CSRF token, checked as on the site's forms (Flask-WTF, the token kept in
+    # the visitor's session in Redis, app/api/http.py); the gate's API authenticates with bearer
+    # tokens, which a browser never sends on its own. Its pages send no htmx request that changes
+    # anything, so they leave out the site's htmx CSRF header (base.html): a waiting fan's page, or
+    # an error page, makes no session.
+    csrf.init_app(app)
+    csrf.exempt(bp)
+    app.jinja_env.globals["htmx_csrf_header"] = False
     rate_limits.init_app(app)
     return app

@@ -2,33 +2,22 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from flask import Blueprint, current_app, request
-from pydantic import BaseModel, ConfigDict, Field
 
 from app import admission
 from app.api.http import current_user, parse_body, parse_id
 from app.errors import EventNotFound, TicketNotFound, ValidationFailed
 from app.extensions import redis_store
-from app.manage import access
+from app.manage import access, waiting_rooms
 from app.rate_limit_rules import JOINS, rate_limited
 from app.unit_of_work import UnitOfWork, unit_of_work
-from app.waiting_room.control import guard as _guard
-from app.waiting_room.room import Settings, WaitingRoom
+from app.waiting_room.control import OpenQueueRequest, guard as _guard
+from app.waiting_room.room import WaitingRoom
 from queue_gate.keys import jwks as jwks_document
 
 bp = Blueprint("gate_api", __name__, url_prefix="/gate/v1")
-
-
-class OpenQueueRequest(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
-    batchSize: Annotated[int, Field(ge=1, le=100_000)] = 1000
-    admissionIntervalSeconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
-    maxActive: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
-    sessionSeconds: Annotated[int, Field(ge=30, le=86_400)] = 600
-    saleOpensAt: Annotated[datetime | None, Field(strict=False)] = None
 
 
 def _room(event_id: int) -> WaitingRoom:
@@ -39,10 +28,11 @@ def _event_id(raw: str) -> int:
     return parse_id(raw, EventNotFound, "event")
 
 
-def _require_owner(uow: UnitOfWork, event_id: int) -> None:
-    """Only a manager of the organisation that owns the event (or an admin) controls its waiting room;
-    another organisation's event answers 404 like one that does not exist."""
-    access.event(uow, access.load_actor(uow, current_user().id), event_id)
+def _manager(uow: UnitOfWork) -> access.Actor:
+    """The caller, if a manager or an admin (401 without a token, 403 for a fan). Only a manager of
+    the organisation that owns an event (or an admin) controls its waiting room: the control
+    service answers another organisation's event with 404, like one that does not exist."""
+    return access.load_actor(uow, current_user().id)
 
 
 @bp.post("/queues/<event_id>/join")
@@ -109,46 +99,41 @@ def jwks():
 def open_queue(event_id: str):
     eid = _event_id(event_id)
     with unit_of_work() as uow:
-        _require_owner(uow, eid)
-        body = parse_body(OpenQueueRequest)
-        figures = _room(eid).open(uow, Settings(body.batchSize, body.admissionIntervalSeconds, body.maxActive,
-                                                body.sessionSeconds, body.saleOpensAt))
-    return figures, 200
+        who = _manager(uow)
+        access.event(uow, who, eid)  # whose event it is comes before the body, as it always has here
+        settings = parse_body(OpenQueueRequest).settings()
+        return waiting_rooms.control(uow, redis_store.client, who, eid, "open", settings), 200
 
 
 @bp.get("/queues/<event_id>/stats")
 def stats(event_id: str):
     eid = _event_id(event_id)
-    room = _room(eid)
     with unit_of_work() as uow:
-        _require_owner(uow, eid)
-        _guard(lambda: room.admit_due(uow))
-    return _guard(room.figures), 200, {"Cache-Control": "no-store"}
+        figures = waiting_rooms.control(uow, redis_store.client, _manager(uow), eid, "figures")
+    return figures, 200, {"Cache-Control": "no-store"}
 
 
-def _control(event_id: str, state: str):
+def _control(event_id: str, action: str):
     eid = _event_id(event_id)
     with unit_of_work() as uow:
-        _require_owner(uow, eid)
-        figures = _guard(lambda: _room(eid).set_state(uow, state))
-    return figures, 200
+        return waiting_rooms.control(uow, redis_store.client, _manager(uow), eid, action), 200
 
 
 @bp.post("/queues/<event_id>/pause")
 def pause(event_id: str):
-    return _control(event_id, "PAUSED")
+    return _control(event_id, "pause")
 
 
 @bp.post("/queues/<event_id>/resume")
 def resume(event_id: str):
-    return _control(event_id, "OPEN")
+    return _control(event_id, "resume")
 
 
 @bp.post("/queues/<event_id>/drain")
 def drain(event_id: str):
-    return _control(event_id, "DRAINING")
+    return _control(event_id, "drain")
 
 
 @bp.post("/queues/<event_id>/close")
 def close(event_id: str):
-    return _control(event_id, "CLOSED")
+    return _control(event_id, "close")

@@ -25,9 +25,10 @@ def login_required(
     view: Callable[..., Any] | None = None, *, back_to: str | None = None, refuse: int | None = None
 ) -> Any:
     """The view is called with ``user_id``, the signed-in user's. Without one the browser is sent to
-    log in and brought back to this page, or to the endpoint ``back_to`` (given the view's own
-    arguments: a form posted from the show page returns there); with ``refuse``, that status is
-    the answer instead."""
+    log in and brought back to this page (with its query string), or to the endpoint ``back_to``
+    (given the view's own arguments: a form posted from the show page returns there); with
+    ``refuse``, that status is the answer instead. The site's pages and the manager dashboard's
+    (``app/manage/pages.py``, which then checks the role) all use it."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
@@ -36,7 +37,7 @@ def login_required(
             if user_id is None:
                 if refuse is not None:
                     abort(refuse)
-                return to_login(url_for(back_to, **kwargs) if back_to else request.path)
+                return to_login(url_for(back_to, **kwargs) if back_to else request.full_path.rstrip("?"))
             return view(*args, user_id=user_id, **kwargs)
 
         return wrapper

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app import admission
 from app.api.http import check_body_user, current_user, parse_body, parse_id, parse_uuid, reply
-from app.booking import saga
+from app.booking import release
 from app.circuit import behind_breaker
 from app.contract import (
     DEGRADED,
@@ -392,17 +392,7 @@ def release_hold(hold_id: str):
     """
     user = current_user()
     hid = parse_uuid(hold_id, HoldNotFound, "hold")
-    try:
-        with unit_of_work() as uow:
-            hold = services.release_hold(uow, SeatHints(redis_store.client), user.id, hid)
-    except services.PaymentInFlight:
-        with unit_of_work() as uow:
-            saga.release_paying_hold(uow, current_app.extensions["seatline.gateway"], user.id, hid)
-        with unit_of_work() as uow:
-            hold = services.get_hold(uow, user.id, hid)
-        if hold.status == "CONFIRMED":
-            raise HoldNotActive("this hold has been paid for and cannot be released", status=hold.status) from None
-        if hold.status == "ACTIVE":
-            # The gateway would not cancel the payment (it is being processed): it may still succeed.
-            raise HoldNotActive("the payment for this hold is being processed; try again shortly", status=hold.status) from None
+    with unit_of_work() as uow:
+        hold = release.release_hold(uow, current_app.extensions["seatline.gateway"], SeatHints(redis_store.client),
+                                    user.id, hid)
     return reply(hold.body())

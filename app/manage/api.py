@@ -1,21 +1,14 @@
 """The manager API, /api/v1/manage: everything the dashboard does, for scripts and other clients.
 
-Routes parse, call a service with the actor and map the result; the services scope
+Routes parse (the request models are in ``request_models.py``, shared with the dashboard's forms),
+call the same service the dashboard calls with the actor, and map the result; the services scope
 every read and write to the actor's organisation.
 """
 from __future__ import annotations
 
-import logging
-import re
-from datetime import datetime
-from typing import Annotated, Any, Literal
-
-import redis
-from flask import Blueprint, Response, current_app, g, request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, field_validator
+from flask import Blueprint, Response, g, request
 
 from app.api.http import current_user, parse_body, parse_id
-from app.background import queues
 from app.catalog.layout import SeatSpec
 from app.contract import (
     BLOCK_REFUSED,
@@ -47,18 +40,30 @@ from app.contract import (
     operation,
 )
 from app.errors import (
-    DomainError,
     EventNotFound,
     NotFound,
-    PayloadTooLarge,
     ShowNotFound,
     ValidationFailed,
     VenueNotFound,
 )
 from app.extensions import redis_store
-from app.manage import access, box_office, cancellation, dashboard, layouts, shows, venues
+from app.manage import access, box_office, cancellation, dashboard, layouts, shows, venues, waiting_rooms
 from app.manage.access import Actor, load_actor
-from app.manage.layouts import LayoutRejected, RowBlock
+from app.manage.request_models import (
+    BlockRequest,
+    BlockSeatsRequest,
+    CancelRequest,
+    EventChangeRequest,
+    EventRequest,
+    LayoutRequest,
+    MarkSeatsRequest,
+    ShowChangeRequest,
+    ShowRequest,
+    UnblockSeatsRequest,
+    VenueRequest,
+    row_block,
+    show_changes,
+)
 from app.manage.schemas import (
     BoxOfficeSeats,
     CancellationProgress,
@@ -76,29 +81,10 @@ from app.manage.schemas import (
     VenueLayout,
     WaitingRoomFigures,
 )
-from app.text import single_line
 from app.unit_of_work import unit_of_work
-from app.waiting_room import control as room_control
-
-log = logging.getLogger(__name__)
+from app.waiting_room.control import QueueRequest
 
 bp = Blueprint("manage_api", __name__, url_prefix="/api/v1/manage")
-
-# Titles and names lose control characters (app/text.py) before their length is checked.
-Name = Annotated[str, BeforeValidator(lambda v: single_line(v) if isinstance(v, str) else v),
-                 StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
-                 Field(json_schema_extra={"pattern": r"\S"})]  # blank is empty once trimmed
-Text = Annotated[str, StringConstraints(max_length=2000)]
-SeatId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
-Tier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
-Minor = Annotated[int, Field(ge=0, le=100_000_000)]
-IMPORT_LIMIT = 8 * 1024 * 1024
-
-
-class Strict(BaseModel):
-    # A field's docstring is its description in the OpenAPI document (app/api/openapi.py).
-    model_config = ConfigDict(strict=True, extra="forbid", use_attribute_docstrings=True)
-
 
 @bp.before_request
 def _managers_only() -> None:
@@ -113,19 +99,6 @@ def actor() -> Actor:
 
 
 # ---------------------------------------------------------------- venues and layouts
-
-
-class VenueRequest(Strict):
-    cityId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")]
-    """The city the venue is in (see `GET /cities`); an unknown one is `404 CITY_NOT_FOUND`."""
-    name: Name
-    """The venue's name, unique within its city. Surrounding whitespace is trimmed; 1 to 120 characters remain."""
-    kind: Literal[venues.VENUE_KINDS]  # type: ignore[valid-type]
-    address: Text = ""
-    organisationId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")] | None = None
-    """Admins only, and required for them (else `400 VALIDATION_FAILED`): the organisation that will own what is
-    created. Ignored for managers, whose venues and events always belong to their own organisation.
-    """
 
 
 @bp.get("/venues")
@@ -278,44 +251,6 @@ def get_layout(venue_id: str):
     return {"venueId": str(vid), "seats": [venues.seat_view(s) for s in seats]}
 
 
-LABEL_LENGTH = {"minLength": 1, "maxLength": 40}  # what layouts.LABEL allows, spelled out for the document
-
-
-class SeatRequest(Strict):
-    seatId: Annotated[str, StringConstraints(pattern=layouts.SEAT_ID.pattern)]
-    """A seat id, unique in the venue; 1 to 32 letters, digits, `.`, `-` or `_`, starting with a letter or digit."""
-    section: Annotated[str, StringConstraints(pattern=layouts.LABEL.pattern), Field(json_schema_extra=LABEL_LENGTH)]
-    """1 to 40 characters, no control characters."""
-    row: Annotated[str, StringConstraints(pattern=layouts.LABEL.pattern), Field(json_schema_extra=LABEL_LENGTH)]
-    """1 to 40 characters, no control characters."""
-    number: Annotated[int, Field(ge=1, le=9999)]
-    """The seat's number in its row; unique per section and row."""
-    tier: Tier
-    """A price tier of the venue's seats; lower-case letters, digits, `-` and `_`, up to 32."""
-    x: Annotated[int, Field(ge=0, le=layouts.MAX_COORDINATE)]
-    """Column on the drawn map, in seat-width units (gaps are aisles). The map is at most 1000 × 1000 seat widths."""
-    y: Annotated[int, Field(ge=0, le=layouts.MAX_COORDINATE)]
-    """Row on the drawn map, in seat-height units."""
-    accessible: bool = False
-    """A wheelchair space."""
-    companion: bool = False
-    """Next to a wheelchair space, for the person coming along."""
-    sellable: bool = True
-    """False for a seat that is on the map but never sold (a camera platform, a restricted view)."""
-
-
-class LayoutRequest(Strict):
-    seats: Annotated[list[SeatRequest], Field(min_length=1, max_length=layouts.MAX_SEATS)]
-    """The whole layout, in order. Seat ids and places (section, row, number) must be unique."""
-
-
-def _layout_change(call) -> dict[str, Any]:
-    try:
-        return call()
-    except LayoutRejected as exc:
-        raise venues.layout_rejected_error(exc) from exc
-
-
 @bp.put("/venues/<venue_id>/layout")
 @operation(
     "replaceVenueLayout",
@@ -388,12 +323,12 @@ def replace_layout(venue_id: str):
     `413 PAYLOAD_TOO_LARGE` (over 8 MiB); `500 INTERNAL_ERROR`; `503 DEGRADED`.
     """
     vid = _venue_id(venue_id)
-    request.max_content_length = IMPORT_LIMIT
+    request.max_content_length = venues.IMPORT_LIMIT
     body = parse_body(LayoutRequest)
     seats = [SeatSpec(s.seatId, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion, s.sellable)
              for s in body.seats]
     with unit_of_work() as uow:
-        return _layout_change(lambda: venues.apply_layout(uow, actor(), vid, seats))
+        return venues.apply_layout(uow, actor(), vid, seats)
 
 
 @bp.post("/venues/<venue_id>/layout/import")
@@ -460,53 +395,12 @@ def import_layout(venue_id: str):
     `413 PAYLOAD_TOO_LARGE` (over 8 MiB); `500 INTERNAL_ERROR`; `503 DEGRADED`.
     """
     vid = _venue_id(venue_id)
-    request.max_content_length = IMPORT_LIMIT
+    request.max_content_length = venues.IMPORT_LIMIT
     if request.mimetype not in ("text/csv", "text/plain"):
         raise ValidationFailed("send the layout as a CSV body with Content-Type: text/csv")
     raw = request.get_data(cache=False)
-    if len(raw) > IMPORT_LIMIT:
-        raise PayloadTooLarge("a layout file is at most 8 MiB")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValidationFailed("the file must be UTF-8 text", lines=[{"line": 0, "message": "not UTF-8"}]) from exc
     with unit_of_work() as uow:
-        return _layout_change(lambda: venues.apply_layout(uow, actor(), vid, layouts.parse_csv(text)))
-
-
-class BlockRequest(Strict):
-    section: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
-                       Field(json_schema_extra={"pattern": r"\S"})]
-    """The section the rows belong to (new or existing). Surrounding whitespace is trimmed."""
-    rows: Annotated[str, StringConstraints(min_length=1, max_length=400)]
-    """The rows, top to bottom: a range of letters or of numbers (`A-J`, `AA-AD`, `1-20`, up to two letters or
-    three digits each end) or a list separated by spaces or commas (`A, B, C`; each 1 to 8 characters, no repeats).
-    Anything else is `400 VALIDATION_FAILED` on `rows`.
-    """
-    seatsPerRow: Annotated[int, Field(ge=1, le=500)]
-    tier: Tier
-    """A price tier of the venue's seats; lower-case letters, digits, `-` and `_`, up to 32."""
-    firstNumber: Annotated[int, Field(ge=1, le=9000)] = 1
-    """The number of each row's first seat."""
-    aislesAfter: Annotated[list[Annotated[int, Field(ge=1, le=9999)]], Field(max_length=50)] = []
-    """Seat numbers followed by an aisle (a missing position on the map)."""
-    accessible: Annotated[list[SeatId], Field(max_length=500)] = []
-    """Seat ids of this block that are wheelchair spaces."""
-    companion: Annotated[list[SeatId], Field(max_length=500)] = []
-    """Seat ids of this block that are companion seats."""
-    notForSale: Annotated[list[SeatId], Field(max_length=500)] = []
-    """Seat ids of this block that are never sold (`sellable` false)."""
-    seatIdPrefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{0,12}$")] = ""
-    """Put before every seat id of the block (`U` gives `UA1`), to keep ids unique across sections."""
-
-
-def row_block(body: BlockRequest) -> RowBlock:
-    try:
-        rows = layouts.parse_rows(body.rows)
-    except ValueError as exc:
-        raise ValidationFailed(f"rows: {exc}", fields=[{"field": "rows", "message": str(exc)}]) from exc
-    return RowBlock(body.section, rows, body.seatsPerRow, body.tier, body.firstNumber, tuple(body.aislesAfter),
-                    tuple(body.accessible), tuple(body.companion), tuple(body.notForSale), body.seatIdPrefix)
+        return venues.import_csv(uow, actor(), vid, raw)
 
 
 @bp.post("/venues/<venue_id>/layout/blocks")
@@ -566,7 +460,7 @@ def add_block(venue_id: str):
     vid = _venue_id(venue_id)
     block = row_block(parse_body(BlockRequest))
     with unit_of_work() as uow:
-        return _layout_change(lambda: venues.add_block(uow, actor(), vid, block)), 201
+        return venues.add_block(uow, actor(), vid, block), 201
 
 
 @bp.delete("/venues/<venue_id>/layout/sections/<path:section>")
@@ -597,22 +491,7 @@ def remove_section(venue_id: str, section: str):
     """
     vid = _venue_id(venue_id)
     with unit_of_work() as uow:
-        return _layout_change(lambda: venues.remove_section(uow, actor(), vid, section))
-
-
-class MarkSeatsRequest(Strict):
-    """At least one of `tier`, `accessible`, `companion` and `sellable` must be present and not null."""
-
-    seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=10_000)]
-    """Seats of the venue's layout; an unknown one is `400 VALIDATION_FAILED` (listed in `seatIds`)."""
-    tier: Tier | None = None
-    """The seats' new price tier; null or absent leaves it."""
-    accessible: bool | None = None
-    """Null or absent leaves it."""
-    companion: bool | None = None
-    """Null or absent leaves it."""
-    sellable: bool | None = None
-    """Null or absent leaves it."""
+        return venues.remove_section(uow, actor(), vid, section)
 
 
 @bp.patch("/venues/<venue_id>/layout/seats")
@@ -657,22 +536,10 @@ def mark_seats(venue_id: str):
     if not changes:
         raise ValidationFailed("say what to change: tier, accessible, companion or sellable")
     with unit_of_work() as uow:
-        return _layout_change(lambda: venues.mark_seats(uow, actor(), vid, body.seatIds, changes))
+        return venues.mark_seats(uow, actor(), vid, body.seatIds, changes)
 
 
 # ---------------------------------------------------------------- events and shows
-
-
-class EventRequest(Strict):
-    title: Name
-    """Unique within the organisation. Surrounding whitespace is trimmed; 1 to 120 characters remain."""
-    category: Literal[shows.EVENT_CATEGORIES]  # type: ignore[valid-type]
-    description: Text = ""
-    durationMinutes: Annotated[int, Field(ge=1, le=24 * 60)]
-    organisationId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")] | None = None
-    """Admins only, and required for them (else `400 VALIDATION_FAILED`): the organisation that will own what is
-    created. Ignored for managers, whose venues and events always belong to their own organisation.
-    """
 
 
 @bp.get("/events")
@@ -741,19 +608,6 @@ def create_event():
     return {"eventId": str(event_id), "title": body.title}, 201
 
 
-class EventChangeRequest(Strict):
-    model_config = ConfigDict(json_schema_extra={"minProperties": 1})  # checked by update_event: "nothing to change"
-    title: Name | None = None
-    """Unique within the organisation."""
-    category: Literal[shows.EVENT_CATEGORIES] | None = None  # type: ignore[valid-type]
-    description: Text | None = None
-    durationMinutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = None
-
-    def changes(self) -> dict[str, Any]:
-        names = {"title": "title", "category": "category", "description": "description", "durationMinutes": "minutes"}
-        return {names[k]: v for k, v in self.model_dump().items() if v is not None}
-
-
 @bp.patch("/events/<event_id>")
 @operation(
     "updateEvent",
@@ -795,140 +649,6 @@ def update_event(event_id: str):
         raise ValidationFailed("nothing to change")
     with unit_of_work() as uow:
         return shows.update_event(uow, actor(), eid, changes)
-
-
-class RefundRule(Strict):
-    hoursBefore: Annotated[int, Field(ge=0, le=24 * 365)]
-    refundPercent: Annotated[int, Field(ge=0, le=100)]
-
-
-class RefundPolicy(Strict):
-    """See `RefundPolicy` for how the rules apply when a fan cancels."""
-
-    rules: Annotated[list[RefundRule], Field(max_length=10)]
-    feeMinor: Minor = 0
-    """A fee taken off every refund"""
-
-
-class QueueRequest(Strict):
-    """A waiting room's settings; absent ones take their defaults."""
-
-    batchSize: Annotated[int, Field(ge=1, le=100_000)] = 1000
-    """Fans admitted per batch."""
-    admissionIntervalSeconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
-    """Seconds between batches."""
-    maxActive: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
-    """The most admitted fans shopping at once."""
-    sessionSeconds: Annotated[int, Field(ge=30, le=86_400)] = 600
-    """How long an admission lasts."""
-
-    def settings(self) -> shows.QueueSettings:
-        return shows.QueueSettings(self.batchSize, self.admissionIntervalSeconds, self.maxActive, self.sessionSeconds)
-
-
-# The date and the hours and minutes, at least; pydantic would also read a bare number as Unix time.
-ISO_TIME_START = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
-
-
-def _iso_text(value: Any) -> Any:
-    if not isinstance(value, str) or not ISO_TIME_START.match(value):
-        raise ValueError("must be an ISO 8601 date and time, e.g. 2026-12-01T19:30 (the venue's time) or with an offset")
-    return value
-
-
-# A date and time as text; without an offset it is the venue's local time.
-# The document describes the text it takes (any offset, or none), not the datetime it becomes.
-Time = Annotated[datetime, BeforeValidator(_iso_text), Field(strict=False), WithJsonSchema({
-    "type": "string", "pattern": ISO_TIME_START.pattern,
-    "description": "An ISO 8601 date and time between the years 2000 and 2100, from the date to at least the minutes "
-                   "(a bare number is not read as Unix time). With a UTC offset (`2026-12-12T19:30:00+05:30`, `…Z`) it "
-                   "is that instant; without one (`2026-12-12T19:30:00`) it is the wall-clock time at the venue, which "
-                   "must exist there (not one skipped when the clocks go forward), else `400 VALIDATION_FAILED`.",
-    "examples": ["2026-12-12T19:30:00", "2026-12-12T14:00:00Z"]})]
-Prices = Annotated[dict[Tier, Minor], Field(min_length=1, max_length=50), WithJsonSchema({
-    "type": "object", "minProperties": 1, "maxProperties": 50,
-    "propertyNames": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]{0,31}$"},
-    "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 100_000_000},
-    "description": "Price per tier, in minor units of the show's currency. Only tiers the venue has (else "
-                   "`unknownTiers`).",
-    "examples": [{"stalls": 4500, "circle": 3500}]})]
-
-
-class ShowRequest(Strict):
-    eventId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")]
-    """An id in a request body, as a string of 1 to 18 decimal digits."""
-    venueId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")]
-    """An id in a request body, as a string of 1 to 18 decimal digits."""
-    startTime: Time
-    """An ISO 8601 date and time between the years 2000 and 2100, from the date to at least the minutes (a bare
-    number is not read as Unix time). With a UTC offset (`2026-12-12T19:30:00+05:30`, `…Z`) it is that instant;
-    without one (`2026-12-12T19:30:00`) it is the wall-clock time at the venue, which must exist there (not one
-    skipped when the clocks go forward), else `400 VALIDATION_FAILED`.
-    """
-    saleOpensAt: Time
-    """An ISO 8601 date and time between the years 2000 and 2100, from the date to at least the minutes (a bare
-    number is not read as Unix time). With a UTC offset (`2026-12-12T19:30:00+05:30`, `…Z`) it is that instant;
-    without one (`2026-12-12T19:30:00`) it is the wall-clock time at the venue, which must exist there (not one
-    skipped when the clocks go forward), else `400 VALIDATION_FAILED`.
-    """
-    saleClosesAt: Time | None = None
-    """When the sale ends; null or absent is the start time. At most a day after the start."""
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-    """One Seatline sells in (USD, EUR, GBP, INR, AUD, CAD, CHF, SGD, AED, JPY, KWD); else `400 VALIDATION_FAILED`
-    naming `currency`.
-    """
-    prices: Prices
-    """A price for every tier of the venue (else `unpricedTiers`), and no tier it does not have (else
-    `unknownTiers`), in minor units of `currency` (yen for JPY, fils for KWD). Each price is 0 (free seats: a hold
-    of only those is booked without a payment) or one the payment gateway charges: at least its minimum charge in
-    that currency (e.g. 50 USD cents, 30 pence, ¥50), a multiple of 10 for KWD, and at most its maximum
-    (99,999,999) divided by the most seats one hold may have. Else `400 VALIDATION_FAILED` naming `prices.<tier>`.
-    The same holds for `prices` in `PATCH /manage/shows/{showId}`.
-    """
-    refundPolicy: RefundPolicy | None = None
-    """Null or absent is the default policy (100% up to 48 hours before the start, 50% up to 24 hours)."""
-    queue: QueueRequest | None = None
-    """Sell the show through the event's waiting room, with these settings. Null or absent sells it without one."""
-
-    @field_validator("startTime", "saleOpensAt", "saleClosesAt")
-    @classmethod
-    def _bounded(cls, value: datetime | None) -> datetime | None:
-        if value is not None and not 2000 <= value.year <= 2100:
-            raise ValueError("must be between the years 2000 and 2100")
-        return value
-
-
-    def show_input(self) -> shows.ShowInput:
-        return shows.ShowInput(
-            event_id=int(self.eventId), venue_id=int(self.venueId), starts_at=self.startTime,
-            sale_opens_at=self.saleOpensAt, sale_closes_at=self.saleClosesAt, currency=self.currency,
-            prices=dict(self.prices), refund_policy=self.refundPolicy.model_dump() if self.refundPolicy else None,
-            queue=self.queue.settings() if self.queue else None,
-        )
-
-
-class ShowChangeRequest(Strict):
-    """Absent and null fields stay as they are; at least one field must be given (else `400 VALIDATION_FAILED`)."""
-
-    model_config = ConfigDict(json_schema_extra={"minProperties": 1})  # checked by update_show: "nothing to change"
-
-    startTime: Time | None = None
-    saleOpensAt: Time | None = None
-    saleClosesAt: Time | None = None
-    prices: Prices | None = None
-    """New prices of the tiers named; other tiers keep theirs."""
-    refundPolicy: RefundPolicy | None = None
-    """Replaces the refund policy."""
-    queue: QueueRequest | None = None
-    """Sell the show through the event's waiting room, opened (or re-set) with these settings. Takes precedence
-    over `queueRequired`.
-    """
-    queueRequired: bool | None = None
-    """Without `queue`: true sells the show through the waiting room, opened (or re-set) with the default settings;
-    false sells it without the waiting room (the room itself stays as it is).
-    """
-
-    _bounded = field_validator("startTime", "saleOpensAt", "saleClosesAt")(ShowRequest._bounded.__func__)  # type: ignore[attr-defined]
 
 
 @bp.get("/shows")
@@ -1032,22 +752,6 @@ def get_show(show_id: str):
     """
     with unit_of_work() as uow:
         return shows.get_show(uow, actor(), _show_id(show_id))
-
-
-def show_changes(body: ShowChangeRequest) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    for field, key in (("startTime", "starts_at"), ("saleOpensAt", "sale_opens_at"), ("saleClosesAt", "sale_closes_at")):
-        if getattr(body, field) is not None:
-            changes[key] = getattr(body, field)
-    if body.prices is not None:
-        changes["prices"] = dict(body.prices)
-    if body.refundPolicy is not None:
-        changes["refund_policy"] = body.refundPolicy.model_dump()
-    if body.queue is not None:
-        changes["queue"] = body.queue.settings()
-    elif body.queueRequired is not None:
-        changes["queue"] = shows.KEEP_QUEUE if body.queueRequired else None
-    return changes
 
 
 @bp.patch("/shows/<show_id>")
@@ -1169,23 +873,6 @@ def show_seats(show_id: str):
         return box_office.seat_states(uow, actor(), sid, section)
 
 
-NO_REPEATS = {"uniqueItems": True}  # box_office checks it, once the show is known to be the caller's (404 first)
-
-
-class BlockSeatsRequest(Strict):
-    seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=box_office.MAX_SEATS_PER_CHANGE,
-                                           json_schema_extra=NO_REPEATS)]
-    """Seats of the show, no repeats (a repeat is `400 VALIDATION_FAILED`)."""
-    kind: Literal["KILL", "HOUSE"] = "HOUSE"
-    """`HOUSE`: kept back for the house; `KILL`: never sold (e.g. a blocked view)."""
-
-
-class UnblockSeatsRequest(Strict):
-    seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=box_office.MAX_SEATS_PER_CHANGE,
-                                           json_schema_extra=NO_REPEATS)]
-    """Seats of the show, no repeats (a repeat is `400 VALIDATION_FAILED`)."""
-
-
 @bp.post("/shows/<show_id>/seats/block")
 @operation(
     "blockSeats",
@@ -1224,8 +911,7 @@ def block_seats(show_id: str):
     sid = _show_id(show_id)
     body = parse_body(BlockSeatsRequest)
     with unit_of_work() as uow:
-        seats = box_office.block_seats(uow, actor(), sid, body.seatIds, body.kind)
-    dashboard.forget(redis_store.client, sid)
+        seats = box_office.block_seats(uow, redis_store.client, actor(), sid, body.seatIds, body.kind)
     return {"showId": str(sid), "seatIds": seats, "status": "BLOCKED", "kind": body.kind}
 
 
@@ -1264,48 +950,8 @@ def unblock_seats(show_id: str):
     sid = _show_id(show_id)
     body = parse_body(UnblockSeatsRequest)
     with unit_of_work() as uow:
-        seats = box_office.unblock_seats(uow, actor(), sid, body.seatIds)
-    dashboard.forget(redis_store.client, sid)
+        seats = box_office.unblock_seats(uow, redis_store.client, actor(), sid, body.seatIds)
     return {"showId": str(sid), "seatIds": seats, "status": "AVAILABLE"}
-
-
-class CancelRequest(Strict):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
-    """Shown to the fans in the cancellation message. Surrounding whitespace is trimmed."""
-
-
-def start_cancellation(who: Actor, show_id: int, reason: str) -> tuple[dict[str, Any], bool]:
-    """Cancels the show and queues the job that refunds everyone; shared by the API and the dashboard."""
-    with unit_of_work() as uow:
-        newly = cancellation.cancel_show(uow, who, show_id, reason)
-        progress = cancellation.progress(uow, show_id)
-    if newly or not progress["done"]:
-        queues.enqueue(redis_store.client, queues.PAYMENTS, "workers.jobs.cancel_show", show_id,
-                       job_id=f"cancel-show-{show_id}")
-    if newly:
-        _close_waiting_room_if_unused(show_id)
-    dashboard.forget(redis_store.client, show_id)
-    return progress, newly
-
-
-def _close_waiting_room_if_unused(show_id: int) -> None:
-    """Fans still queueing for the event's only protected show would queue for nothing: close the room."""
-    with unit_of_work() as uow:
-        event_id = uow.execute(
-            """
-            SELECT s.event_id FROM shows s JOIN gate_queues q ON q.event_id = s.event_id
-            WHERE s.id = :id AND q.state <> 'CLOSED' AND NOT EXISTS (
-                SELECT 1 FROM shows o WHERE o.event_id = s.event_id AND o.queue_required AND o.status = 'SCHEDULED')
-            """,
-            {"id": show_id},
-        ).scalar()
-        if event_id is None:
-            return
-        try:
-            room_control.control_queue(uow, redis_store.client, current_app.extensions["seatline.settings"], event_id,
-                                       "close")
-        except (DomainError, redis.RedisError) as exc:
-            log.warning("could not close the waiting room of event %s: %s", event_id, exc)
 
 
 @bp.post("/shows/<show_id>/cancel")
@@ -1358,9 +1004,8 @@ def cancel_show(show_id: str):
     sid = _show_id(show_id)
     raw = request.get_data(cache=True)
     reason = parse_body(CancelRequest).reason if raw.strip() else ""
-    with unit_of_work():
-        who = actor()
-    progress, newly = start_cancellation(who, sid, reason)
+    with unit_of_work() as uow:
+        progress, newly = cancellation.start(uow, redis_store.client, actor(), sid, reason)
     return progress, 202 if newly else 200
 
 
@@ -1444,14 +1089,6 @@ def _event_id(raw: str) -> int:
     return parse_id(raw, EventNotFound, "event")
 
 
-def room_figures(who: Actor | None, event_id: int, call: str, settings: QueueRequest | None = None) -> dict[str, Any]:
-    """Runs one waiting-room control for an event the actor (the caller's, if None) owns; shared with the dashboard."""
-    with unit_of_work() as uow:
-        access.event(uow, who or actor(), event_id)
-        return room_control.control_queue(uow, redis_store.client, current_app.extensions["seatline.settings"],
-                                          event_id, call, settings.settings() if settings else None)
-
-
 @bp.get("/events/<event_id>/queue")
 @operation(
     "getWaitingRoom",
@@ -1472,7 +1109,10 @@ def queue_figures(event_id: str):
     number); `404 QUEUE_NOT_FOUND` (the event has no waiting room); `500 INTERNAL_ERROR`;
     `503 DEGRADED` (also when the waiting room's store is unreachable).
     """
-    return room_figures(None, _event_id(event_id), "figures"), 200, {"Cache-Control": "no-store"}
+    eid = _event_id(event_id)
+    with unit_of_work() as uow:
+        figures = waiting_rooms.control(uow, redis_store.client, actor(), eid, "figures")
+    return figures, 200, {"Cache-Control": "no-store"}
 
 
 @bp.put("/events/<event_id>/queue")
@@ -1516,7 +1156,9 @@ def open_queue(event_id: str):
     room's store is unreachable).
     """
     eid = _event_id(event_id)
-    return room_figures(None, eid, "open", parse_body(QueueRequest))
+    settings = parse_body(QueueRequest).settings()
+    with unit_of_work() as uow:
+        return waiting_rooms.control(uow, redis_store.client, actor(), eid, "open", settings)
 
 
 @bp.post("/events/<event_id>/queue/<action>")
@@ -1551,6 +1193,7 @@ def control_queue(event_id: str, action: str):
     when the waiting room's store is unreachable).
     """
     eid = _event_id(event_id)
-    if action not in ("pause", "resume", "drain", "close"):
+    if action not in waiting_rooms.ACTIONS:
         raise NotFound(f"a waiting room has no action {action[:20]!r}: pause, resume, drain or close")
-    return room_figures(None, eid, action)
+    with unit_of_work() as uow:
+        return waiting_rooms.control(uow, redis_store.client, actor(), eid, action)

@@ -2,7 +2,9 @@
 
 Blocking takes only free seats (AVAILABLE, or HELD by a hold that has lapsed), all or
 nothing, through ``app/inventory/seat_state.py``, with the same row locks in seat order as
-holds, so it never races a fan's hold into a double sale.
+holds, so it never races a fan's hold into a double sale. Blocking and unblocking are what the
+manager API and the dashboard's seat page both call: after commit the seat hints and the show's
+dashboard follow the change.
 """
 from __future__ import annotations
 
@@ -12,13 +14,15 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import redis
+
 from app.audit import log as audit
 from app.background.dispatch import Followups
 from app.booking.queries import REFUND_SUMMARY_JOIN
 from app.errors import SeatsUnavailable, ShowCancelled, ValidationFailed
 from app.inventory import seat_state
 from app.inventory.seatmap import SectionNotFound
-from app.manage import access
+from app.manage import access, dashboard
 from app.manage.access import Actor
 from app.money import to_major
 from app.spreadsheet import safe_cell
@@ -97,7 +101,8 @@ def _check_seat_ids(uow: UnitOfWork, show_id: int, seat_ids: Sequence[str]) -> l
     return wanted
 
 
-def block_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequence[str], kind: str) -> list[str]:
+def block_seats(uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int, seat_ids: Sequence[str],
+                kind: str) -> list[str]:
     """Takes free seats out of sale, all or nothing; 409 names the seats someone holds or booked."""
     show = access.show(uow, actor, show_id)
     if show.status == "CANCELLED":
@@ -112,10 +117,12 @@ def block_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequence[
                  details={"seatIds": wanted, "kind": kind})
     uow.after_commit(Followups(booked_seats={show_id: list(wanted)}).run)
     uow.commit()
+    dashboard.forget(client, show_id)
     return wanted
 
 
-def unblock_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequence[str]) -> list[str]:
+def unblock_seats(uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int,
+                  seat_ids: Sequence[str]) -> list[str]:
     """Puts seats back on sale; seats that were not out of sale, and seats the venue's layout never
     sells (change the layout for those), are left as they are."""
     show = access.show(uow, actor, show_id)
@@ -128,6 +135,7 @@ def unblock_seats(uow: UnitOfWork, actor: Actor, show_id: int, seat_ids: Sequenc
                      details={"seatIds": sorted(freed)})
     uow.after_commit(Followups(freed_seats={show_id: sorted(freed)}).run)
     uow.commit()
+    dashboard.forget(client, show_id)
     return sorted(freed)
 
 

@@ -19,12 +19,16 @@ import logging
 import uuid
 from typing import Any
 
+import redis
+
 from app.audit import log as audit
+from app.background import queues
 from app.background.dispatch import Followups
 from app.booking import queries as booking_queries
 from app.booking.saga import end_paying_hold
+from app.errors import DomainError
 from app.inventory import seat_state
-from app.manage import access
+from app.manage import access, dashboard, waiting_rooms
 from app.manage.access import Actor
 from app.notifications.outbox import booking_context, queue_message
 from app.payments.gateway import GatewayUnavailable, PaymentGateway
@@ -49,6 +53,38 @@ def cancel_show(uow: UnitOfWork, actor: Actor, show_id: int, reason: str) -> boo
     uow.commit()
     log.info("show %s cancelled by user %s", show_id, actor.user_id)
     return True
+
+
+def start(uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int, reason: str) -> tuple[dict[str, Any], bool]:
+    """What the manager API and the dashboard's "Cancel show" do: cancels the show, queues the job
+    that refunds everyone, closes the waiting room nobody can use any more. Returns the progress
+    and whether this call cancelled the show."""
+    newly = cancel_show(uow, actor, show_id, reason)
+    progress_now = progress(uow, show_id)
+    if newly or not progress_now["done"]:
+        queues.enqueue(client, queues.PAYMENTS, "workers.jobs.cancel_show", show_id, job_id=f"cancel-show-{show_id}")
+    if newly:
+        _close_waiting_room_if_unused(uow, client, actor, show_id)
+    dashboard.forget(client, show_id)
+    return progress_now, newly
+
+
+def _close_waiting_room_if_unused(uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int) -> None:
+    """Fans still queueing for the event's only protected show would queue for nothing: close the room."""
+    event_id = uow.execute(
+        """
+        SELECT s.event_id FROM shows s JOIN gate_queues q ON q.event_id = s.event_id
+        WHERE s.id = :id AND q.state <> 'CLOSED' AND NOT EXISTS (
+            SELECT 1 FROM shows o WHERE o.event_id = s.event_id AND o.queue_required AND o.status = 'SCHEDULED')
+        """,
+        {"id": show_id},
+    ).scalar()
+    if event_id is None:
+        return
+    try:
+        waiting_rooms.control(uow, client, actor, event_id, "close")
+    except (DomainError, redis.RedisError) as exc:
+        log.warning("could not close the waiting room of event %s: %s", event_id, exc)
 
 
 def progress(uow: UnitOfWork, show_id: int) -> dict[str, Any]:

@@ -47,8 +47,20 @@ def figures(uow: UnitOfWork, actor: Actor, show_id: int, client: redis.Redis | N
 
 
 def forget(client: redis.Redis, show_id: int) -> None:
+    """After a change a manager made to the show: the next read computes the figures afresh."""
     try:
         client.delete(_key(show_id))
+    except redis.RedisError:
+        pass
+
+
+def forget_event(uow: UnitOfWork, client: redis.Redis, event_id: int) -> None:
+    """``forget`` for every show of the event (its waiting room is shared by all of them)."""
+    show_ids = list(uow.execute("SELECT id FROM shows WHERE event_id = :e", {"e": event_id}).scalars())
+    if not show_ids:
+        return
+    try:
+        client.delete(*(_key(s) for s in show_ids))
     except redis.RedisError:
         pass
 

@@ -22,14 +22,24 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import money
-from app.accounts.signed_in import signed_in_user, to_login
+from app.accounts.signed_in import login_required
 from app.api.http import parse_id
 from app.catalog import services as catalog
 from app.errors import DomainError, EventNotFound, ShowNotFound, ValidationFailed, VenueNotFound
 from app.extensions import redis_store
-from app.manage import access, api, box_office, cancellation, dashboard, layouts, queries, shows, venues
+from app.manage import (
+    access,
+    box_office,
+    cancellation,
+    dashboard,
+    layouts,
+    queries,
+    request_models,
+    shows,
+    venues,
+    waiting_rooms,
+)
 from app.manage.access import Actor
-from app.manage.layouts import LayoutRejected
 from app.unit_of_work import UnitOfWork, unit_of_work
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -37,13 +47,12 @@ PREVIEW_LIMIT = 3000
 
 
 def manager_page(view):
-    """Signed-in managers and admins only: others are sent to log in, fans get 403."""
+    """Signed-in managers and admins only: others are sent to log in (the site's ``login_required``),
+    fans get 403."""
 
     @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any):
-        user_id = signed_in_user()
-        if user_id is None:
-            return to_login(request.full_path.rstrip("?"))
+    @login_required
+    def wrapper(*args: Any, user_id: int, **kwargs: Any):
         with unit_of_work() as uow:
             g.actor = access.load_actor(uow, user_id)
         return view(*args, **kwargs)
@@ -112,7 +121,7 @@ def new_venue():
         if actor().is_admin:
             data["organisationId"] = request.form.get("organisationId") or None
         try:
-            body = _form(api.VenueRequest, data)
+            body = _form(request_models.VenueRequest, data)
             with unit_of_work() as uow:
                 venue_id = venues.create_venue(uow, actor(), int(body.cityId), body.name, body.kind, body.address,
                                                int(body.organisationId) if body.organisationId else None)
@@ -148,10 +157,7 @@ def _venue_change(venue_id: str, change) -> ResponseReturnValue:
     vid = _id(venue_id, VenueNotFound, "venue")
     try:
         with unit_of_work() as uow:
-            try:
-                result = change(uow, vid)
-            except LayoutRejected as exc:
-                raise venues.layout_rejected_error(exc) from exc
+            result = change(uow, vid)
         flash(f"Layout saved: {result['seats']} seats ({result['added']} added, {result['removed']} removed, "
               f"{result['changed']} changed).")
         return redirect(url_for("manage.venue", venue_id=vid), code=303)
@@ -176,14 +182,14 @@ def add_block(venue_id: str):
         "notForSale": list(layouts.seat_list(form.get("notForSale", ""))),
         "seatIdPrefix": form.get("seatIdPrefix", "").strip(),
     }
-    return _venue_change(venue_id, lambda uow, vid: venues.add_block(uow, actor(), vid, api.row_block(
-        _form(api.BlockRequest, data))))
+    return _venue_change(venue_id, lambda uow, vid: venues.add_block(uow, actor(), vid, request_models.row_block(
+        _form(request_models.BlockRequest, data))))
 
 
 # Forms are limited to MAX_CONTENT_LENGTH (64 KiB); these endpoints take more. The CSRF check
 # reads the form before any view runs, so the limit is raised by raise_upload_limits, which
 # app/__init__.py registers ahead of it.
-UPLOAD_LIMITS = {"manage.import_layout": (api.IMPORT_LIMIT, "A layout file is at most 8 MiB.")}
+UPLOAD_LIMITS = {"manage.import_layout": (venues.IMPORT_LIMIT, "A layout file is at most 8 MiB.")}
 
 
 def raise_upload_limits() -> None:
@@ -208,12 +214,7 @@ def import_layout(venue_id: str):
     def change(uow: UnitOfWork, vid: int):
         if upload is None or not upload.filename:
             raise ValidationFailed("choose a CSV file to import")
-        raw = upload.read(api.IMPORT_LIMIT + 1)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValidationFailed("the file must be UTF-8 text") from exc
-        return venues.apply_layout(uow, actor(), vid, layouts.parse_csv(text))
+        return venues.import_csv(uow, actor(), vid, upload.read(venues.IMPORT_LIMIT + 1))
 
     return _venue_change(venue_id, change)
 
@@ -241,7 +242,7 @@ def mark_seats(venue_id: str):
     def change(uow: UnitOfWork, vid: int):
         changes = dict(MARKS.get(mark, {}))
         if mark == "tier":
-            changes = {"tier": _form(api.MarkSeatsRequest, {"seatIds": seat_ids or ["-"],
+            changes = {"tier": _form(request_models.MarkSeatsRequest, {"seatIds": seat_ids or ["-"],
                                                             "tier": request.form.get("tier", "").strip()}).tier}
         if not changes:
             raise ValidationFailed("choose what to do with the seats")
@@ -286,7 +287,7 @@ def new_event():
         if actor().is_admin:
             data["organisationId"] = request.form.get("organisationId") or None
         try:
-            body = _form(api.EventRequest, data)
+            body = _form(request_models.EventRequest, data)
             with unit_of_work() as uow:
                 shows.create_event(uow, actor(), body.title, body.category, body.description, body.durationMinutes,
                                    int(body.organisationId) if body.organisationId else None)
@@ -309,7 +310,7 @@ def edit_event(event_id: str):
     if request.method == "POST":
         data = {k: request.form.get(k, "") for k in ("title", "category", "description", "durationMinutes")}
         try:
-            changes = _form(api.EventChangeRequest, data).changes()
+            changes = _form(request_models.EventChangeRequest, data).changes()
             with unit_of_work() as uow:
                 shows.update_event(uow, actor(), eid, changes)
             flash("Event updated.")
@@ -387,7 +388,7 @@ def new_show():
     errors: list[str] = []
     if request.method == "POST":
         try:
-            data = _form(api.ShowRequest, _show_form_data(request.form, with_ids=True)).show_input()
+            data = _form(request_models.ShowRequest, _show_form_data(request.form, with_ids=True)).show_input()
             with unit_of_work() as uow:
                 show_id = shows.create_show(uow, actor(), data, redis_store.client)
             flash("Show scheduled.")
@@ -444,10 +445,10 @@ def edit_show(show_id: str):
         try:
             with unit_of_work() as uow:
                 currency = shows.get_show(uow, actor(), sid)["currency"]
-            changes = api.show_changes(_form(api.ShowChangeRequest, _show_form_data(request.form, False, currency)))
+            form = _show_form_data(request.form, False, currency)
+            changes = request_models.show_changes(_form(request_models.ShowChangeRequest, form))
             with unit_of_work() as uow:
                 shows.update_show(uow, actor(), sid, changes, redis_store.client)
-            dashboard.forget(redis_store.client, sid)
             flash("Show updated.")
             return redirect(url_for("manage.show", show_id=sid), code=303)
         except DomainError as exc:
@@ -467,16 +468,16 @@ def edit_show(show_id: str):
 @manager_page
 def queue_action(show_id: str, action: str):
     sid = _id(show_id, ShowNotFound, "show")
-    if action not in ("pause", "resume", "drain", "close"):
+    if action not in waiting_rooms.ACTIONS:
         abort(404)
     with unit_of_work() as uow:
         event_id = int(shows.get_show(uow, actor(), sid)["eventId"])
     try:
-        api.room_figures(actor(), event_id, action)
+        with unit_of_work() as uow:
+            waiting_rooms.control(uow, redis_store.client, actor(), event_id, action)
         flash(f"Waiting room: {action} done.")
     except DomainError as exc:
         flash(_errors(exc)[0])
-    dashboard.forget(redis_store.client, sid)
     return redirect(url_for("manage.show", show_id=sid), code=303)
 
 
@@ -487,7 +488,9 @@ def cancel(show_id: str):
     if request.form.get("confirm") != "CANCEL":
         flash("The show was not cancelled: type CANCEL to confirm.")
         return redirect(url_for("manage.show", show_id=sid), code=303)
-    _, newly = api.start_cancellation(actor(), sid, request.form.get("reason", "").strip()[:500])
+    with unit_of_work() as uow:
+        reason = request.form.get("reason", "").strip()[:500]
+        _, newly = cancellation.start(uow, redis_store.client, actor(), sid, reason)
     flash("Show cancelled. Every booking is being refunded in full." if newly else "This show was already cancelled.")
     return redirect(url_for("manage.show", show_id=sid), code=303)
 
@@ -527,12 +530,10 @@ def change_seats(show_id: str):
     try:
         with unit_of_work() as uow:
             if action in ("KILL", "HOUSE"):
-                done = box_office.block_seats(uow, actor(), sid, seat_ids, action)
-                dashboard.forget(redis_store.client, sid)
+                done = box_office.block_seats(uow, redis_store.client, actor(), sid, seat_ids, action)
                 flash(f"Taken out of sale ({'kill' if action == 'KILL' else 'house'}): {' '.join(done)}")
             elif action == "release":
-                done = box_office.unblock_seats(uow, actor(), sid, seat_ids)
-                dashboard.forget(redis_store.client, sid)
+                done = box_office.unblock_seats(uow, redis_store.client, actor(), sid, seat_ids)
                 flash(f"Back on sale: {' '.join(done) or 'none of those seats were out of sale'}")
             else:
                 raise ValidationFailed("choose what to do with the seats")

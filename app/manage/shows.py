@@ -18,7 +18,7 @@ from app.catalog import scheduling
 from app.catalog.services import sale_status
 from app.errors import EventExists, ShowCancelled, ShowExists, ValidationFailed
 from app.extensions import settings
-from app.manage import access, queries
+from app.manage import access, dashboard, queries
 from app.manage.access import Actor
 from app.unit_of_work import UnitOfWork
 from app.waiting_room.room import (
@@ -185,10 +185,13 @@ def _open_queue(uow: UnitOfWork, event_id: int, queue: QueueSettings, opens: dat
         log.warning("waiting room of event %s saved, but Redis is unavailable; the gate will load it", event_id)
 
 
-def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, Any], redis_client: Any = None) -> None:
-    """Changes start time, sale window, prices, refund policy or waiting room of a scheduled show.
+def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, Any],
+                redis_client: redis.Redis) -> None:
+    """Changes start time, sale window, prices, refund policy or waiting room of a scheduled show:
+    the manager API's ``PATCH /shows/{id}`` and the dashboard's show form alike.
 
-    Holds and bookings already made keep the price they were made at.
+    Holds and bookings already made keep the price they were made at. After commit the show's
+    dashboard is read afresh (every show of the event's, when the waiting room changed).
     """
     show = access.show(uow, actor, show_id, lock=True)
     if show.status == "CANCELLED":
@@ -239,6 +242,10 @@ def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, 
             _open_queue(uow, show.event_id, queue if isinstance(queue, QueueSettings) else QueueSettings(), opens,
                         redis_client)
     uow.commit()
+    if "queue" in changes:
+        dashboard.forget_event(uow, redis_client, show.event_id)
+    else:
+        dashboard.forget(redis_client, show.id)
 
 
 def list_shows(uow: UnitOfWork, actor: Actor) -> list[dict[str, Any]]:

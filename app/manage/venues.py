@@ -1,10 +1,15 @@
 """Venues and their seat layouts. Every change goes through ``apply_layout``, which compares the new
-layout with the old one and refuses destructive changes while a show is selling or has sold seats."""
+layout with the old one and refuses destructive changes while a show is selling or has sold seats.
+
+The changes the manager API and the dashboard's venue page make (a seat list, a CSV file, a block
+of rows, a section removed, seats marked) are the functions below, which both call: a layout that
+cannot be saved is refused with one ``400 VALIDATION_FAILED`` naming every bad line."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
@@ -12,15 +17,39 @@ from app.audit import log as audit
 from app.catalog import queries as catalog_queries
 from app.catalog.layout import SeatSpec
 from app.catalog.scheduling import add_layout
-from app.errors import CityNotFound, LayoutInUse, ValidationFailed, VenueExists
+from app.errors import CityNotFound, LayoutInUse, PayloadTooLarge, ValidationFailed, VenueExists
 from app.inventory import seat_state
 from app.manage import access, queries
 from app.manage.access import Actor
-from app.manage.layouts import MAX_SEATS, LayoutRejected, LineError, RowBlock, build_block, outside_drawn_area
+from app.manage.layouts import (
+    MAX_SEATS,
+    LayoutRejected,
+    LineError,
+    RowBlock,
+    build_block,
+    outside_drawn_area,
+    parse_csv,
+)
 from app.unit_of_work import UnitOfWork
 
 VENUE_KINDS = ("cinema", "theatre", "concert_hall", "stadium", "arena", "club", "other")
 AUDITED_SEAT_IDS = 200  # a layout change's audit row names at most this many seats of each kind; counts are exact
+IMPORT_LIMIT = 8 * 1024 * 1024  # a layout's CSV file, in bytes
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _refusing_bad_layouts(change: Callable[P, R]) -> Callable[P, R]:
+    """A layout the change cannot save (bad lines, clashes, outside the drawn area) as the contract's error."""
+
+    @wraps(change)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return change(*args, **kwargs)
+        except LayoutRejected as exc:
+            raise _rejected(exc) from exc
+
+    return wrapper
 
 
 def list_venues(uow: UnitOfWork, actor: Actor) -> list[dict[str, Any]]:
@@ -88,6 +117,7 @@ def get_layout(uow: UnitOfWork, actor: Actor, venue_id: int, *, for_change: bool
     return queries.layout(uow, venue_id)
 
 
+@_refusing_bad_layouts
 def apply_layout(uow: UnitOfWork, actor: Actor, venue_id: int, seats: Sequence[SeatSpec]) -> dict[str, int]:
     """Makes ``seats`` the venue's layout, in their order. Returns what changed.
 
@@ -160,6 +190,19 @@ def _check_unique(seats: Sequence[SeatSpec]) -> None:
         raise LayoutRejected(errors)
 
 
+@_refusing_bad_layouts
+def import_csv(uow: UnitOfWork, actor: Actor, venue_id: int, raw: bytes) -> dict[str, int]:
+    """Replaces the layout with a CSV file's (``app/manage/layouts.py`` describes the format)."""
+    if len(raw) > IMPORT_LIMIT:
+        raise PayloadTooLarge("a layout file is at most 8 MiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed("the file must be UTF-8 text", lines=[{"line": 0, "message": "not UTF-8"}]) from exc
+    return apply_layout(uow, actor, venue_id, parse_csv(text))
+
+
+@_refusing_bad_layouts
 def add_block(uow: UnitOfWork, actor: Actor, venue_id: int, block: RowBlock) -> dict[str, int]:
     """The editor's "add rows": the block goes below what the venue has."""
     seats = get_layout(uow, actor, venue_id, for_change=True)
@@ -172,6 +215,7 @@ def add_block(uow: UnitOfWork, actor: Actor, venue_id: int, block: RowBlock) -> 
     return apply_layout(uow, actor, venue_id, [*seats, *added])
 
 
+@_refusing_bad_layouts
 def remove_section(uow: UnitOfWork, actor: Actor, venue_id: int, section: str) -> dict[str, int]:
     seats = get_layout(uow, actor, venue_id, for_change=True)
     if not any(s.section == section for s in seats):
@@ -179,6 +223,7 @@ def remove_section(uow: UnitOfWork, actor: Actor, venue_id: int, section: str) -
     return apply_layout(uow, actor, venue_id, [s for s in seats if s.section != section])
 
 
+@_refusing_bad_layouts
 def mark_seats(uow: UnitOfWork, actor: Actor, venue_id: int, seat_ids: Sequence[str], changes: dict[str, Any]) -> dict[str, int]:
     """Sets tier, accessible, companion or sellable on the named seats."""
     seats = get_layout(uow, actor, venue_id, for_change=True)
@@ -190,7 +235,7 @@ def mark_seats(uow: UnitOfWork, actor: Actor, venue_id: int, seat_ids: Sequence[
     return apply_layout(uow, actor, venue_id, [replace(s, **changes) if s.seat_id in wanted else s for s in seats])
 
 
-def layout_rejected_error(exc: LayoutRejected) -> ValidationFailed:
+def _rejected(exc: LayoutRejected) -> ValidationFailed:
     first = exc.errors[0]
     where = f"line {first.line}: " if first.line else ""
     return ValidationFailed(f"the layout was not saved: {where}{first.message}",

@@ -9,9 +9,10 @@ from flask import Blueprint, abort, current_app, make_response, redirect, render
 
 from app import admission
 from app.accounts.signed_in import login_required
+from app.booking import release
 from app.catalog import services as catalog
 from app.circuit import behind_breaker
-from app.errors import AdmissionRequired, DomainError, HoldNotFound, SeatsUnavailable, ShowNotFound
+from app.errors import AdmissionRequired, DomainError, HoldNotFound, HoldPaidFor, SeatsUnavailable, ShowNotFound
 from app.extensions import redis_store, settings
 from app.inventory import seatmap, services as inventory
 from app.inventory.best_available import find_best
@@ -206,13 +207,19 @@ def hold_best_available(show_id: int, user_id: int):
 @bp.get("/holds/<uuid:hold_id>")
 @login_required
 def hold_page(hold_id: uuid.UUID, user_id: int):
+    return _hold_page(user_id, hold_id)
+
+
+def _hold_page(user_id: int, hold_id: uuid.UUID, message: str | None = None, status: int = 200,
+               retry_after: int | None = None):
     with unit_of_work() as uow:
         try:
             hold = inventory.get_hold(uow, user_id, hold_id)
         except HoldNotFound:
             abort(404)
         show = catalog.show_detail(uow, hold.show_id, settings().max_seats_per_hold)
-    return render_template("site/hold.html", hold=hold.to_json(), show=show)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    return render_template("site/hold.html", hold=hold.to_json(), show=show, message=message), status, headers
 
 
 @bp.post("/holds/<uuid:hold_id>/release")
@@ -220,11 +227,20 @@ def hold_page(hold_id: uuid.UUID, user_id: int):
 @behind_breaker
 @login_required(refuse=403)
 def release_from_page(hold_id: uuid.UUID, user_id: int):
-    with unit_of_work() as uow:
-        try:
-            hold = inventory.release_hold(uow, SeatHints(redis_store.client), user_id, hold_id)
-        except HoldNotFound:
-            abort(404)
-        except inventory.PaymentInFlight:
-            abort(409)
+    """The API's release (``DELETE /api/v1/holds/{id}``, app/booking/release.py): released, the fan
+    is back at the seat map; paid for meanwhile, at the booking; a payment still being processed or
+    a gateway not answering is said on the hold page, with the API's status."""
+    try:
+        with unit_of_work() as uow:
+            hold = release.release_hold(uow, current_app.extensions["seatline.gateway"], SeatHints(redis_store.client),
+                                        user_id, hold_id)
+    except HoldNotFound:
+        abort(404)
+    except HoldPaidFor as exc:
+        if exc.booking_id is None:
+            return _hold_page(user_id, hold_id, "These seats are paid for: your tickets are in My bookings.", exc.status)
+        return redirect(url_for("site_checkout.booking_page", booking_id=exc.booking_id), code=303)
+    except DomainError as exc:
+        retry_after = exc.details.get("retryAfter") if exc.status in (429, 503) else None
+        return _hold_page(user_id, hold_id, exc.message[:1].upper() + exc.message[1:] + ".", exc.status, retry_after)
     return redirect(url_for("site.show_page", show_id=hold.show_id), code=303)

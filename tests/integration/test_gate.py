@@ -370,9 +370,14 @@ def test_the_join_form_signs_in_checks_csrf_and_places_the_fan(gate, make, clien
     page = gate.get(f"/gate/queues/{event_id}")
     assert page.status_code == 200
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
-    forged = gate_app_client_without_cookie(gate)
-    assert forged.post(f"/gate/queues/{event_id}", data={"csrf_token": token, "email": "form@example.com",
-                                                          "password": "s3cret-pass"}).status_code == 400
+    forged = gate_app_client_without_cookie(gate).post(f"/gate/queues/{event_id}", data={
+        "csrf_token": token, "email": "form@example.com", "password": "s3cret-pass"})
+    missing = gate.post(f"/gate/queues/{event_id}", data={"email": "form@example.com", "password": "s3cret-pass"})
+    site = client.post("/login", data={"email": "form@example.com", "password": "s3cret-pass"})
+    for refused in (forged, missing):  # answered as the site answers a form without its token
+        assert refused.status_code == site.status_code == 400 and refused.mimetype == "text/html"
+        assert heading(refused) == heading(site) and "request wasn" in heading(site)
+    assert fetch(gate.application, "SELECT count(*) AS n FROM gate_tickets WHERE event_id = :e", e=event_id)[0].n == 0
     wrong = gate.post(f"/gate/queues/{event_id}", data={"csrf_token": token, "email": "form@example.com",
                                                         "password": "nope-nope"})
     assert wrong.status_code == 422 and "match an account" in wrong.get_data(as_text=True)
@@ -381,6 +386,14 @@ def test_the_join_form_signs_in_checks_csrf_and_places_the_fan(gate, make, clien
                                                          "password": "s3cret-pass"})
     assert joined.status_code == 303 and "/wait?ticket=tk_" in joined.headers["Location"]
     assert gate.get("/gate/queues/999999").status_code == 404
+    # Waiting only reads: the page carries no token, so a waiting fan's browser gets no session.
+    waiting = gate_app_client_without_cookie(gate).get(joined.headers["Location"])
+    assert waiting.status_code == 200 and "X-CSRFToken" not in waiting.get_data(as_text=True)
+    assert "Set-Cookie" not in waiting.headers
+
+
+def heading(page) -> str:
+    return re.search(r"<h1>(.*?)</h1>", page.get_data(as_text=True)).group(1)
 
 
 def gate_app_client_without_cookie(gate):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 
-from app.manage.api import IMPORT_LIMIT
+from app.manage.venues import IMPORT_LIMIT
 from tests.integration.test_manage_pages import signed_in, token_of
 from tests.support.db import fetch
 

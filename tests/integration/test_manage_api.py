@@ -10,6 +10,7 @@ import pytest
 
 from app.booking.invariants import money_invariant_violations
 from app.unit_of_work import unit_of_work
+from queue_gate import create_gate_app
 from tests.support.booking import book
 from tests.support.db import fetch, run_jobs, run_sql
 
@@ -313,6 +314,30 @@ def test_edit_a_show_and_make_it_queue_protected(client, app, owner, make):
     assert client.post(f"/api/v1/manage/events/{show['eventId']}/queue/fly", headers=owner.headers).status_code == 404
     off = client.patch(f"/api/v1/manage/shows/{show['showId']}", json={"queueRequired": False}, headers=owner.headers)
     assert off.status_code == 200 and not off.get_json()["queueRequired"]
+
+
+
+def test_changes_made_through_the_apis_show_on_the_dashboard_at_once(client, app, owner):
+    """The dashboard's figures are shared through Redis for two seconds; a change a manager makes is
+    seen on the next read, whichever way it was made: the manager API, the gate's API or the pages."""
+    show = scheduled_show(client, app, owner)
+    dashboard = f"/api/v1/manage/shows/{show['showId']}/dashboard"
+    assert client.get(dashboard, headers=owner.headers).get_json()["waitingRoom"] is None  # and now shared
+    edited = client.patch(f"/api/v1/manage/shows/{show['showId']}", headers=owner.headers, json={
+        "queue": {"batchSize": 5, "admissionIntervalSeconds": 2, "maxActive": 20, "sessionSeconds": 300}})
+    assert edited.status_code == 200, edited.get_json()
+    assert client.get(dashboard, headers=owner.headers).get_json()["waitingRoom"]["state"] == "OPEN"
+    paused = client.post(f"/api/v1/manage/events/{show['eventId']}/queue/pause", headers=owner.headers)
+    assert paused.status_code == 200
+    assert client.get(dashboard, headers=owner.headers).get_json()["waitingRoom"]["state"] == "PAUSED"
+    gate = create_gate_app(app.extensions["seatline.settings"]).test_client()
+    resumed = gate.post(f"/gate/v1/queues/{show['eventId']}/resume", headers=owner.headers)
+    assert resumed.status_code == 200 and resumed.get_json()["state"] == "OPEN"
+    assert client.get(dashboard, headers=owner.headers).get_json()["waitingRoom"]["state"] == "OPEN"
+    blocked = client.post(f"/api/v1/manage/shows/{show['showId']}/seats/block", json={"seatIds": ["A4"]},
+                          headers=owner.headers)
+    assert blocked.status_code == 200
+    assert client.get(dashboard, headers=owner.headers).get_json()["seats"]["blocked"] == 2  # C6 was never for sale
 
 
 # ---------------------------------------------------------------- box office, figures, export

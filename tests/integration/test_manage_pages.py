@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from tests.support.booking import book
@@ -111,3 +112,5 @@ def test_fans_are_sent_away_and_managers_land_on_their_dashboard(client, make):
         session.clear()
     r = client.get("/manage/shows/1")
     assert r.status_code == 303 and r.headers["Location"].startswith("/login?next=/manage/shows/1")
+    r = client.get("/manage/shows/new?venueId=3")  # back to the page as it was asked for
+    assert parse_qs(urlsplit(r.headers["Location"]).query) == {"next": ["/manage/shows/new?venueId=3"]}

@@ -1,6 +1,7 @@
 """Hold -> payment intent -> paid at the gateway -> confirm/webhook -> one booking -> email."""
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
@@ -215,6 +216,66 @@ def test_releasing_a_hold_that_was_paid_meanwhile_is_refused(app, client, make, 
     response = client.delete(f"/api/v1/holds/{held['holdId']}", headers=fan.headers)
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "HOLD_NOT_ACTIVE"
     assert len(fetch(app, "SELECT id FROM bookings")) == 1
+
+
+# The hold page's "Release these seats" is the same release as DELETE /api/v1/holds/{id}
+# (app/booking/release.py): a paying hold goes through the saga there too.
+
+
+def release_on_page(client, fan, hold_id):
+    """The fan's browser, signed in on the site, posts the hold page's release form."""
+    with client.session_transaction() as session:
+        session["user_id"] = fan.user_id
+    page = client.get(f"/holds/{hold_id}")
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    return client.post(f"/holds/{hold_id}/release", data={"csrf_token": token})
+
+
+def test_releasing_a_paying_hold_from_its_page_cancels_the_intent_first(app, client, make, gateway):
+    show, fan = make.show(), make.fan()
+    held = hold(client, fan, show.show_id, ["C1"])
+    intent = start_payment(client, fan, held["holdId"]).get_json()
+    released = release_on_page(client, fan, held["holdId"])
+    assert released.status_code == 303 and released.headers["Location"] == f"/shows/{show.show_id}"
+    assert gateway.intent(intent["paymentIntentId"])["status"] == "canceled"
+    assert client.get(f"/api/v1/holds/{held['holdId']}", headers=fan.headers).get_json()["status"] == "RELEASED"
+    assert fetch(app, "SELECT status FROM show_seats WHERE seat_id = 'C1' AND show_id = :s", s=show.show_id)[0].status == "AVAILABLE"
+    assert "is released" in client.get(f"/holds/{held['holdId']}").get_data(as_text=True)
+
+
+def test_releasing_from_the_page_a_hold_paid_meanwhile_shows_the_booking(app, client, make, gateway):
+    show, fan = make.show(), make.fan()
+    held = hold(client, fan, show.show_id, ["C2"])
+    intent = start_payment(client, fan, held["holdId"]).get_json()
+    gateway.succeed(intent["paymentIntentId"])
+    response = release_on_page(client, fan, held["holdId"])
+    bookings = fetch(app, "SELECT id FROM bookings WHERE hold_id = :h", h=held["holdId"])
+    assert len(bookings) == 1
+    assert response.status_code == 303 and response.headers["Location"] == f"/bookings/{bookings[0].id}"
+    again = release_on_page(client, fan, held["holdId"])  # confirmed by now: the same booking, nothing else
+    assert again.status_code == 303 and again.headers["Location"] == f"/bookings/{bookings[0].id}"
+    api = client.delete(f"/api/v1/holds/{held['holdId']}", headers=fan.headers)
+    assert api.status_code == 409 and api.get_json()["error"]["code"] == "HOLD_NOT_ACTIVE"
+    assert fetch(app, "SELECT status FROM show_seats WHERE seat_id = 'C2' AND show_id = :s", s=show.show_id)[0].status == "BOOKED"
+    assert_money_invariants(app, gateway)
+
+
+def test_a_gateway_outage_on_release_from_the_page_keeps_the_hold(app, client, make, gateway):
+    show, fan, rival = make.show(), make.fan(), make.fan()
+    held = hold(client, fan, show.show_id, ["C3"])
+    intent = start_payment(client, fan, held["holdId"]).get_json()
+    gateway.fault(kind="api_error", path=f"/v1/payment_intents/{intent['paymentIntentId']}", count=10)
+    down = release_on_page(client, fan, held["holdId"])
+    assert down.status_code == 503 and int(down.headers["Retry-After"]) >= 1
+    assert "payment service is not answering" in down.get_data(as_text=True)
+    assert 'data-testid="countdown"' in down.get_data(as_text=True)  # still the fan's, with its release button
+    assert client.get(f"/api/v1/holds/{held['holdId']}", headers=fan.headers).get_json()["status"] == "ACTIVE"
+    assert client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["C3"]},
+                       headers=rival.headers).status_code == 409
+    api = client.delete(f"/api/v1/holds/{held['holdId']}", headers=fan.headers)  # the API answers the same way
+    assert api.status_code == 503 and api.get_json()["error"]["code"] == "DEGRADED" and api.headers["Retry-After"]
+    gateway.clear_faults()
+    assert gateway.intent(intent["paymentIntentId"])["status"] != "canceled"
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Who is signed in on the site is read in one place: app/accounts/signed_in.py (``signed_in_user``
-and the ``login_required`` decorator). A page that read the session itself could skip the checks
-that reading does there, or answer a missing session its own way."""
+and the ``login_required`` decorator; templates call ``signed_in_user()``). A page that read the
+session itself could skip the checks that reading does there, or answer a missing session its own way."""
 from __future__ import annotations
 
 import re
@@ -15,14 +15,14 @@ READS = re.compile(r"""session\s*(?:\.\s*get\s*\(\s*|\[\s*)['"]user_id['"]\s*[\]
 
 def readers(root: Path) -> list[str]:
     found = []
-    for package in ("app", "queue_gate", "workers"):
-        for path in sorted((root / package).rglob("*.py")):
-            relative = path.relative_to(root)
-            if relative == READER:
-                continue
-            for number, line in enumerate(path.read_text().splitlines(), 1):
-                if READS.search(line):
-                    found.append(f"{relative}:{number}: {line.strip()}")
+    paths = [p for package in ("app", "queue_gate", "workers") for p in sorted((root / package).rglob("*.py"))]
+    for path in [*paths, *sorted((root / "templates").rglob("*.html"))]:
+        relative = path.relative_to(root)
+        if relative == READER:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if READS.search(line):
+                found.append(f"{relative}:{number}: {line.strip()}")
     return found
 
 
@@ -40,4 +40,8 @@ def test_the_reader_itself_is_found_and_so_would_another(tmp_path):
     page = tmp_path / "app" / "site" / "page.py"
     page.parent.mkdir(parents=True)
     page.write_text('def view():\n    return session.get("user_id")\n')
-    assert readers(tmp_path) == ['app/site/page.py:2: return session.get("user_id")']
+    template = tmp_path / "templates" / "site" / "page.html"
+    template.parent.mkdir(parents=True)
+    template.write_text('<nav>\n{% if session.get("user_id") %}Hello{% endif %}\n</nav>\n')
+    assert readers(tmp_path) == ['app/site/page.py:2: return session.get("user_id")',
+                                 'templates/site/page.html:2: {% if session.get("user_id") %}Hello{% endif %}']
