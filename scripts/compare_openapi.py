@@ -44,7 +44,8 @@ def old_document(revision: str | None) -> dict[str, Any]:
     if revision is None:
         revision = subprocess.run(["git", "log", "-1", "--format=%H", "--", OLD_PATH], cwd=ROOT, check=True,
                                   capture_output=True, text=True).stdout.strip()
-        exists = subprocess.run(["git", "cat-file", "-e", f"{revision}:{OLD_PATH}"], cwd=ROOT).returncode == 0
+        exists = subprocess.run(["git", "cat-file", "-e", f"{revision}:{OLD_PATH}"], cwd=ROOT,
+                                stderr=subprocess.DEVNULL).returncode == 0
         if not exists:
             revision += "^"
     text = subprocess.run(["git", "show", f"{revision}:{OLD_PATH}"], cwd=ROOT, check=True, capture_output=True,

@@ -29,7 +29,7 @@ from app.contract import (
     Failure,
     operation,
 )
-from app.errors import HoldNotActive, HoldNotFound, ShowNotFound, ValidationFailed
+from app.errors import HoldNotFound, ShowNotFound, ValidationFailed
 from app.extensions import redis_store, settings
 from app.inventory import seatmap, services
 from app.inventory.hints import SeatHints

@@ -24,9 +24,10 @@ STATES = {"pause": "PAUSED", "resume": "OPEN", "drain": "DRAINING", "close": "CL
 
 
 class QueueRequest(BaseModel):
-    """A waiting room's settings as every request gives them: the manager API's
-    ``PUT /api/v1/manage/events/{id}/queue``, a show's ``queue`` (API and dashboard form) and,
-    with the opening, the gate's ``PUT /gate/v1/queues/{id}``."""
+    """A waiting room's settings; absent ones take their defaults."""
+
+    # How every request gives a room's settings: the manager API's PUT /api/v1/manage/events/{id}/queue,
+    # a show's ``queue`` (API and dashboard form) and, with the opening, the gate's PUT /gate/v1/queues/{id}.
 
     # A field's docstring is its description in the OpenAPI document (app/api/openapi.py).
     model_config = ConfigDict(strict=True, extra="forbid", use_attribute_docstrings=True)
