@@ -1,4 +1,5 @@
 """Seatline: ticket booking that stays correct during a flash sale."""
+
 from __future__ import annotations
 
 import logging
@@ -123,8 +124,12 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
     app.extensions["seatline.passwords"] = Passwords(settings.password_time_cost, settings.password_memory_cost_kib)
     app.extensions["seatline.gateway"] = PaymentGateway(settings)
     app.extensions["seatline.admission"] = AdmissionVerifier(
-        settings.gate_jwks or None, settings.gate_jwks_url or None, settings.gate_jwks_refresh_seconds,
-        settings.gate_jwks_min_refetch_seconds, settings.gate_jwks_max_stale_seconds)
+        settings.gate_jwks or None,
+        settings.gate_jwks_url or None,
+        settings.gate_jwks_refresh_seconds,
+        settings.gate_jwks_min_refetch_seconds,
+        settings.gate_jwks_max_stale_seconds,
+    )
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     app.register_blueprint(ops_bp)

@@ -1,4 +1,5 @@
 """Admission tokens from the queue gate: EdDSA JWTs, verified here with public keys only."""
+
 from __future__ import annotations
 
 import json
@@ -34,11 +35,23 @@ class Admission:
     expires_at: int
 
 
-def issue(signing_key: Any, kid: str, user_id: int, event_id: int, ttl_seconds: int, now: float | None = None,
-          jti: str | None = None) -> str:
+def issue(
+    signing_key: Any,
+    kid: str,
+    user_id: int,
+    event_id: int,
+    ttl_seconds: int,
+    now: float | None = None,
+    jti: str | None = None,
+) -> str:
     issued = int(now if now is not None else time.time())
-    claims = {"sub": str(user_id), "evt": str(event_id), "iat": issued, "exp": issued + ttl_seconds,
-              "jti": jti or uuid.uuid4().hex}
+    claims = {
+        "sub": str(user_id),
+        "evt": str(event_id),
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+        "jti": jti or uuid.uuid4().hex,
+    }
     return jwt.encode(claims, signing_key, algorithm="EdDSA", headers={"kid": kid})
 
 
@@ -57,8 +70,15 @@ class GateKeys:
       open) until the gate answers again.
     """
 
-    def __init__(self, url: str, refresh_seconds: float = 60, min_refetch_seconds: float = 10,
-                 max_stale_seconds: float = 900, timeout: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        url: str,
+        refresh_seconds: float = 60,
+        min_refetch_seconds: float = 10,
+        max_stale_seconds: float = 900,
+        timeout: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.url = url
         self.refresh_seconds = refresh_seconds
         self.min_refetch_seconds = min_refetch_seconds
@@ -104,9 +124,15 @@ class GateKeys:
 class AdmissionVerifier:
     """Checks a token's signature against the gate's JWKS, then that it is for this user and event."""
 
-    def __init__(self, jwks_json: str | None = None, jwks_url: str | None = None, refresh_seconds: float = 60,
-                 min_refetch_seconds: float = 10, max_stale_seconds: float = 900,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        jwks_json: str | None = None,
+        jwks_url: str | None = None,
+        refresh_seconds: float = 60,
+        min_refetch_seconds: float = 10,
+        max_stale_seconds: float = 900,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if jwks_json:
             keys = PyJWKSet.from_dict(json.loads(jwks_json))
             self._key_for = lambda kid: next((k.key for k in keys.keys if k.key_id == kid), None)
@@ -131,8 +157,13 @@ class AdmissionVerifier:
             key = self._key_for(header.get("kid"))
             if key is None or header.get("alg") not in ALGORITHMS:
                 raise AdmissionRefused("the admission token is not signed by the gate")
-            claims = jwt.decode(token, key, algorithms=ALGORITHMS, leeway=LEEWAY_SECONDS,
-                                options={"require": ["sub", "evt", "iat", "exp", "jti"]})
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["sub", "evt", "iat", "exp", "jti"]},
+            )
         except jwt.PyJWTError as exc:
             raise AdmissionRefused(f"the admission token is invalid: {exc}") from exc
         if claims["evt"] != str(event_id):

@@ -18,6 +18,7 @@ views afterwards, so they are checked first and a refused request never counts f
 The gateway has a breaker of its own, inside ``PaymentGateway`` (app/payments/gateway.py).
 Breakers are per process: each gunicorn worker finds out for itself, after a handful of failures.
 """
+
 from __future__ import annotations
 
 import logging
@@ -66,8 +67,12 @@ class _Log(pybreaker.CircuitBreakerListener):
 def breaker(name: str, settings: Settings, counts: Callable[[BaseException], bool]) -> pybreaker.CircuitBreaker:
     """A breaker that counts only the failures ``counts`` accepts; any other exception passes through."""
     return pybreaker.CircuitBreaker(
-        name=name, fail_max=settings.breaker_fail_max, reset_timeout=settings.breaker_reset_seconds,
-        exclude=[lambda exc: not counts(exc)], listeners=[_Log()], throw_new_error_on_trip=False,
+        name=name,
+        fail_max=settings.breaker_fail_max,
+        reset_timeout=settings.breaker_reset_seconds,
+        exclude=[lambda exc: not counts(exc)],
+        listeners=[_Log()],
+        throw_new_error_on_trip=False,
     )
 
 
@@ -97,6 +102,8 @@ def _behind(cb: pybreaker.CircuitBreaker, view: Callable[..., Any]) -> Callable[
         except pybreaker.CircuitBreakerError as exc:
             raise Degraded(
                 "booking is busy: the booking service is not answering; your place in the sale is kept, "
-                "try again in a moment", retryAfter=retry_after(cb),
+                "try again in a moment",
+                retryAfter=retry_after(cb),
             ) from exc
+
     return guarded

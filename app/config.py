@@ -6,6 +6,7 @@ with no environment refuses to start without its secrets, so the repository's
 development secret never signs anything by accident. ``make run`` says
 ``ENV=development`` and the tests ``ENV=test``; those two get working defaults.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -156,8 +157,14 @@ class Settings:
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
-            raw = next((environ[name] for name in (*ENV_ALIASES.get(field.name, ()), field.name.upper())
-                        if environ.get(name) not in (None, "")), None)
+            raw = next(
+                (
+                    environ[name]
+                    for name in (*ENV_ALIASES.get(field.name, ()), field.name.upper())
+                    if environ.get(name) not in (None, "")
+                ),
+                None,
+            )
             if raw is None:
                 continue
             values[field.name] = _coerce(field.name, raw, field.type)
@@ -183,9 +190,16 @@ class Settings:
                 raise ConfigError(f"production needs these secrets in the environment: {', '.join(missing)}")
             if len(self.secret_key) < 32:
                 raise ConfigError("SECRET_KEY must be at least 32 characters in production")
-        for name in ("hold_ttl_seconds", "max_seats_per_hold", "max_held_seats_per_user_show", "auth_token_ttl_seconds",
-                     "rate_limit_fallback_divisor", "booking_horizon_days", "notification_max_attempts",
-                     "notification_sweep_per_organisation"):
+        for name in (
+            "hold_ttl_seconds",
+            "max_seats_per_hold",
+            "max_held_seats_per_user_show",
+            "auth_token_ttl_seconds",
+            "rate_limit_fallback_divisor",
+            "booking_horizon_days",
+            "notification_max_attempts",
+            "notification_sweep_per_organisation",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
         if self.trusted_proxy_hops < 0:
@@ -197,7 +211,9 @@ class Settings:
                     if value:
                         parse_many(value)
                 except ValueError as exc:
-                    raise ConfigError(f"{field.name.upper()}={value!r} is not a rate limit like '30/minute;300/hour'") from exc
+                    raise ConfigError(
+                        f"{field.name.upper()}={value!r} is not a rate limit like '30/minute;300/hour'"
+                    ) from exc
 
 
 def _coerce(name: str, raw: str, annotation: Any) -> Any:

@@ -3,6 +3,7 @@
 Services raise these with a machine-readable code; entry points turn them into
 ``{"error": {"code", "message", ...}}`` with the status the contract names.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Extensions, created unbound and initialised in ``create_app``."""
+
 from __future__ import annotations
 
 import redis

@@ -1,4 +1,5 @@
 """Every table, imported in one place so Alembic sees the whole schema."""
+
 from app.accounts.models import Organisation, RevocationCopyPending, RevokedToken, User
 from app.audit.models import AuditLogEntry
 from app.booking.models import Booking, Payment, Refund, WebhookEvent
@@ -8,6 +9,25 @@ from app.notifications.models import Notification, SmsMessage
 from app.waiting_room.models import GateQueue, GateTicket
 
 __all__ = [
-    "AuditLogEntry", "Booking", "City", "GateQueue", "GateTicket", "Event", "Hold", "Notification", "Organisation", "Payment", "Refund", "RevocationCopyPending", "RevokedToken", "Show", "ShowPrice", "ShowSeat",
-    "SmsMessage", "User", "Venue", "VenueSeat", "WebhookEvent",
+    "AuditLogEntry",
+    "Booking",
+    "City",
+    "GateQueue",
+    "GateTicket",
+    "Event",
+    "Hold",
+    "Notification",
+    "Organisation",
+    "Payment",
+    "Refund",
+    "RevocationCopyPending",
+    "RevokedToken",
+    "Show",
+    "ShowPrice",
+    "ShowSeat",
+    "SmsMessage",
+    "User",
+    "Venue",
+    "VenueSeat",
+    "WebhookEvent",
 ]

@@ -12,6 +12,7 @@ another (``gateway_simulator/currencies.py``), because it plays Stripe and must 
 rules, not on Seatline's; ``tests/unit/test_money.py`` checks that this table stays inside the
 simulator's.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -42,19 +43,22 @@ class Currency:
 # Stripe's minimum charge amounts ("Minimum and maximum charge amounts", docs.stripe.com/currencies).
 # KWD is not in that table: Stripe requires the equivalent of the account's settlement minimum
 # (USD 0.50, about KWD 0.154); 0.160 is that, rounded up to the 10 fils Stripe's three-decimal rule asks for.
-CURRENCIES: dict[str, Currency] = {c.code: c for c in (
-    Currency("USD", 2, 50),
-    Currency("EUR", 2, 50),
-    Currency("GBP", 2, 30),
-    Currency("INR", 2, 50),
-    Currency("AUD", 2, 50),
-    Currency("CAD", 2, 50),
-    Currency("CHF", 2, 50),
-    Currency("SGD", 2, 50),
-    Currency("AED", 2, 200),
-    Currency("JPY", 0, 50),
-    Currency("KWD", 3, 160, step=10),
-)}
+CURRENCIES: dict[str, Currency] = {
+    c.code: c
+    for c in (
+        Currency("USD", 2, 50),
+        Currency("EUR", 2, 50),
+        Currency("GBP", 2, 30),
+        Currency("INR", 2, 50),
+        Currency("AUD", 2, 50),
+        Currency("CAD", 2, 50),
+        Currency("CHF", 2, 50),
+        Currency("SGD", 2, 50),
+        Currency("AED", 2, 200),
+        Currency("JPY", 0, 50),
+        Currency("KWD", 3, 160, step=10),
+    )
+}
 
 
 class UnsupportedCurrency(ValueError):
@@ -143,14 +147,30 @@ def price_problems(code: str, prices: Mapping[str, Any], max_seats_per_hold: int
             continue
         field = f"prices.{tier}"
         if price < cur.minimum:
-            problems.append({"field": field, "message": (
-                f"{format_money(price, code, DEFAULT_LOCALE)} is below the smallest charge the payment gateway "
-                f"takes in {code} ({format_money(cur.minimum, code, DEFAULT_LOCALE)}); use 0 for free seats")})
+            problems.append(
+                {
+                    "field": field,
+                    "message": (
+                        f"{format_money(price, code, DEFAULT_LOCALE)} is below the smallest charge the payment gateway "
+                        f"takes in {code} ({format_money(cur.minimum, code, DEFAULT_LOCALE)}); use 0 for free seats"
+                    ),
+                }
+            )
         elif price > ceiling:
-            problems.append({"field": field, "message": (
-                f"at most {format_money(ceiling, code, DEFAULT_LOCALE)}: {max_seats_per_hold} seats must stay within "
-                f"the payment gateway's largest charge ({format_money(cur.maximum, code, DEFAULT_LOCALE)})")})
+            problems.append(
+                {
+                    "field": field,
+                    "message": (
+                        f"at most {format_money(ceiling, code, DEFAULT_LOCALE)}: {max_seats_per_hold} seats must stay within "
+                        f"the payment gateway's largest charge ({format_money(cur.maximum, code, DEFAULT_LOCALE)})"
+                    ),
+                }
+            )
         elif price % cur.step:
-            problems.append({"field": field, "message": (
-                f"{code} amounts must be a multiple of {format_money(cur.step, code, DEFAULT_LOCALE)}")})
+            problems.append(
+                {
+                    "field": field,
+                    "message": (f"{code} amounts must be a multiple of {format_money(cur.step, code, DEFAULT_LOCALE)}"),
+                }
+            )
     return problems

@@ -16,6 +16,7 @@ Kept apart from the limiter, which reads who is signed in (``app/accounts``), so
 the auth API's included, declares its limits without closing an import cycle between app's
 packages: this module imports nothing of the app.
 """
+
 from __future__ import annotations
 
 import enum

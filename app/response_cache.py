@@ -16,6 +16,7 @@ catalog and seat maps are answered from it (ARCHITECTURE.md rule 6: browsing sur
 marked with a ``Warning: 110`` header; a seat map's own ``asOf`` says how old it is. Holds are
 still decided by Postgres alone, so a stale map can only make a seat look free that is not.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,8 +42,13 @@ POLL_SECONDS = 0.02
 _BUILT_AT = struct.Struct("!d")
 
 
-def shared_response(client: redis.Redis, key: str, seconds: int, build: Callable[[], bytes],
-                    keep_last_good: Callable[[], bool] = lambda: True) -> Response:
+def shared_response(
+    client: redis.Redis,
+    key: str,
+    seconds: int,
+    build: Callable[[], bytes],
+    keep_last_good: Callable[[], bool] = lambda: True,
+) -> Response:
     """A JSON response everyone shares, from the cache or built, with the headers caches in front obey.
 
     ``Cache-Control`` lets any cache keep it ``seconds`` and serve it ``stale-while-revalidate``
@@ -54,15 +60,23 @@ def shared_response(client: redis.Redis, key: str, seconds: int, build: Callable
     if g.get("served_stale"):
         # The last good copy, marked with a Warning: the edge may share it until this second ends.
         built_at = time.time()
-    return json_bytes_response(body, headers={
-        "Cache-Control": f"public, max-age={seconds}, stale-while-revalidate=1",
-        # After Cache-Control: nginx 1.22 lets the later of the two set the expiry.
-        "X-Accel-Expires": f"@{math.floor(built_at) + seconds - 1}",
-    })
+    return json_bytes_response(
+        body,
+        headers={
+            "Cache-Control": f"public, max-age={seconds}, stale-while-revalidate=1",
+            # After Cache-Control: nginx 1.22 lets the later of the two set the expiry.
+            "X-Accel-Expires": f"@{math.floor(built_at) + seconds - 1}",
+        },
+    )
 
 
-def cached_bytes(client: redis.Redis, key: str, seconds: int, build: Callable[[], bytes],
-                 keep_last_good: Callable[[], bool] = lambda: True) -> tuple[float, bytes]:
+def cached_bytes(
+    client: redis.Redis,
+    key: str,
+    seconds: int,
+    build: Callable[[], bytes],
+    keep_last_good: Callable[[], bool] = lambda: True,
+) -> tuple[float, bytes]:
     """``(built_at, body)``: the stored copy of ``key``, or ``build()``'s, stored until the end of the
     second ``seconds - 1`` after this one; and as the last good copy if ``keep_last_good()`` says so
     (asked after ``build()``)."""
@@ -110,7 +124,7 @@ def cached_bytes(client: redis.Redis, key: str, seconds: int, build: Callable[[]
 
 
 def _unpack(stored: bytes) -> tuple[float, bytes]:
-    return _BUILT_AT.unpack_from(stored)[0], stored[_BUILT_AT.size:]
+    return _BUILT_AT.unpack_from(stored)[0], stored[_BUILT_AT.size :]
 
 
 def _last_good(client: redis.Redis, key: str) -> bytes | None:

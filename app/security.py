@@ -1,5 +1,6 @@
 """Response headers that keep Seatline's pages from being framed, sniffed, or made to run anyone
 else's scripts. Every process built on ``create_base_app`` (web, browse, gate) sends them."""
+
 from __future__ import annotations
 
 from flask import Flask, Response
@@ -9,16 +10,18 @@ from app.config import Settings
 # Scripts only from this origin (htmx and the app's own files under /static/; no inline scripts or
 # event handlers, no eval). Inline styles stay allowed: seat plans position each seat with a style
 # attribute, and a style cannot run code.
-CONTENT_SECURITY_POLICY = "; ".join((
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "frame-ancestors 'none'",
-))
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 # Browsers that have seen Seatline over HTTPS never try plain HTTP again for a year.
 HSTS = "max-age=31536000; includeSubDomains"
 

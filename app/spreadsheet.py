@@ -4,6 +4,7 @@ A spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (or a ta
 return before one) as a formula: text someone else typed (a fan's name, a section name) must
 stay text. A leading ``'`` makes the spreadsheet show the rest as it is.
 """
+
 from __future__ import annotations
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

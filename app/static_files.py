@@ -4,6 +4,7 @@
 SHA-256, so the edge can let browsers keep static files for a year (``immutable``): a changed
 file gets a new URL instead of a stale copy. Each file is hashed once per process.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -7,6 +7,7 @@ rather than refused: a title pasted with a stray newline or tab is a slip, not a
 an error, and the stored text is then safe everywhere it is shown. Email headers are cleaned
 the same way again when built, for rows stored before this rule.
 """
+
 from __future__ import annotations
 
 import re

@@ -7,6 +7,7 @@ transaction rolls back, and once. A unit of work that commits several times (bat
 sweeper) runs at each commit what was registered since the one before (ARCHITECTURE.md, "after
 commit").
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence

@@ -6,6 +6,7 @@ Run after `make run` has set up the demo data:
 "Figures" is one uncached computation (the Redis-shared result then serves every open
 dashboard for 2 s); "x compact map" is its cost as a multiple of one compact seat-map render.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -41,9 +42,12 @@ def main() -> None:
             FROM shows s JOIN venues v ON v.id = s.venue_id ORDER BY v.id, s.starts_at
             """
         ).all()
-    print(f"{'venue':<24} {'seats':>6} {'figures p50':>11} {'p95':>7} {'compact p50':>11} {'p95':>7} {'x compact map':>13}")
+    print(
+        f"{'venue':<24} {'seats':>6} {'figures p50':>11} {'p95':>7} {'compact p50':>11} {'p95':>7} {'x compact map':>13}"
+    )
     for show in sorted(shows, key=lambda s: s.seats):
         with app.app_context():
+
             def figures() -> None:
                 with unit_of_work() as uow:
                     dashboard._compute(uow, access.show(uow, admin, show.show_id), None)
@@ -56,7 +60,9 @@ def main() -> None:
             compact()  # warm the per-process layout cache, as a running server has it
             f50, f95 = _median_ms(figures)
             c50, c95 = _median_ms(compact)
-        print(f"{show.name:<24} {show.seats:>6} {f50:>9.1f}ms {f95:>5.1f}ms {c50:>9.1f}ms {c95:>5.1f}ms {f50 / c50:>13.2f}")
+        print(
+            f"{show.name:<24} {show.seats:>6} {f50:>9.1f}ms {f95:>5.1f}ms {c50:>9.1f}ms {c95:>5.1f}ms {f50 / c50:>13.2f}"
+        )
 
 
 if __name__ == "__main__":

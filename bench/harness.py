@@ -1,5 +1,6 @@
 """What every benchmark needs: its own database, the real processes, and load generators that are
 not the bottleneck (wrk with Lua scripts for HTTP, pgbench for SQL), each reporting its own CPU use."""
+
 from __future__ import annotations
 
 import math
@@ -29,15 +30,25 @@ SECRET = "bench-secret-key-0123456789-0123456789-0123"
 # The load generators run on this machine: every request comes from 127.0.0.1, so the per-IP rate
 # limits (meant for a crowd behind one address at most) are raised far above any run's rate. The
 # per-fan limits stay as deployed: the runs spread their requests over 20,000 fans.
-PER_IP_RATE_LIMITS = {f"RATE_LIMIT_{what}_PER_IP": "10000000/minute"
-                      for what in ("HOLDS", "PAYMENT_INTENTS", "JOINS", "LOGINS", "SIGNUPS", "GATEWAY_CALLS")}
+PER_IP_RATE_LIMITS = {
+    f"RATE_LIMIT_{what}_PER_IP": "10000000/minute"
+    for what in ("HOLDS", "PAYMENT_INTENTS", "JOINS", "LOGINS", "SIGNUPS", "GATEWAY_CALLS")
+}
 
 
 def base_env(**extra: str) -> dict[str, str]:
     return {
-        **os.environ, "ENV": "development", "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "FLASK_APP": "wsgi",
-        "SECRET_KEY": SECRET, "WEB_ACCESS_LOG": "", "PASSWORD_TIME_COST": "1", "PASSWORD_MEMORY_COST_KIB": "1024",
-        **PER_IP_RATE_LIMITS, **extra,
+        **os.environ,
+        "ENV": "development",
+        "DATABASE_URL": DB_URL,
+        "REDIS_URL": REDIS_URL,
+        "FLASK_APP": "wsgi",
+        "SECRET_KEY": SECRET,
+        "WEB_ACCESS_LOG": "",
+        "PASSWORD_TIME_COST": "1",
+        "PASSWORD_MEMORY_COST_KIB": "1024",
+        **PER_IP_RATE_LIMITS,
+        **extra,
     }
 
 
@@ -56,12 +67,14 @@ def sql(statement: str, params: tuple | dict | None = None) -> list[tuple]:
         return cur.fetchall() if cur.description else []
 
 
-def gunicorn(module: str, env: dict[str, str], health: str = "/healthz", **settings: str
-             ) -> AbstractContextManager[str]:
+def gunicorn(
+    module: str, env: dict[str, str], health: str = "/healthz", **settings: str
+) -> AbstractContextManager[str]:
     """Serves ``module`` with the project's gunicorn settings (overridable) on a free port, once every
     worker has finished booting (nothing is measured before)."""
-    return serve.gunicorn(module, free_port(), {**env, **settings}, health=health, output=subprocess.DEVNULL,
-                          settle=1.5)
+    return serve.gunicorn(
+        module, free_port(), {**env, **settings}, health=health, output=subprocess.DEVNULL, settle=1.5
+    )
 
 
 @contextmanager
@@ -69,8 +82,12 @@ def edge(web: str, gate: str, static_root: Path) -> Iterator[str]:
     """The repo's nginx edge (scripts/edge.sh) in front of ``web`` and ``gate``, serving ``static_root``."""
     port = free_port()
     work = Path(tempfile.mkdtemp())
-    env = {**os.environ, **commands.edge_env(f"127.0.0.1:{port}", web.split("//")[1], gate.split("//")[1], work,
-                                             static_root=static_root)}
+    env = {
+        **os.environ,
+        **commands.edge_env(
+            f"127.0.0.1:{port}", web.split("//")[1], gate.split("//")[1], work, static_root=static_root
+        ),
+    }
     try:
         with serve.edge(port, env, health="/api/v1/cities", output=subprocess.DEVNULL) as base:
             yield base
@@ -118,8 +135,9 @@ end
 """
 
 
-def wrk(name: str, url: str, seconds: int = 10, connections: int = 32, threads: int = 2,
-        script: str | None = None) -> Result:
+def wrk(
+    name: str, url: str, seconds: int = 10, connections: int = 32, threads: int = 2, script: str | None = None
+) -> Result:
     """Drives ``url`` with wrk for ``seconds``; ``script`` is Lua defining ``request`` (status counting is added)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write((script or "") + WRK_STATUS)
@@ -133,10 +151,13 @@ def wrk(name: str, url: str, seconds: int = 10, connections: int = 32, threads: 
     status = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", out.split("STATUS", 1)[1]))
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return Result(
-        name=name, rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        p50_ms=_ms(pct["50"]), p99_ms=_ms(pct["99"]),
+        name=name,
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        p50_ms=_ms(pct["50"]),
+        p99_ms=_ms(pct["99"]),
         errors=status["server_error"] + (sum(int(x) for x in socket_errors.groups()) if socket_errors else 0),
-        generator_cpu=cpu / seconds, extra=status,
+        generator_cpu=cpu / seconds,
+        extra=status,
     )
 
 
@@ -144,8 +165,22 @@ def pgbench(name: str, script: str, seconds: int = 10, clients: int = 16, **vari
     """Runs ``script`` (pgbench's language) against the bench database; latency percentiles from its log."""
     work = Path(tempfile.mkdtemp())
     (work / "script.sql").write_text(script)
-    args = ["pgbench", "-n", "-h", "127.0.0.1", "-U", "seatline", f"-c{clients}", "-j2", f"-T{seconds}",
-            "-f", str(work / "script.sql"), "-l", "--log-prefix", str(work / "log")]
+    args = [
+        "pgbench",
+        "-n",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "seatline",
+        f"-c{clients}",
+        "-j2",
+        f"-T{seconds}",
+        "-f",
+        str(work / "script.sql"),
+        "-l",
+        "--log-prefix",
+        str(work / "log"),
+    ]
     for key, value in variables.items():
         args += ["-D", f"{key}={value}"]
     before = os.times()
@@ -164,8 +199,14 @@ def pgbench(name: str, script: str, seconds: int = 10, clients: int = 16, **vari
     tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out.stdout).group(1))
     failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
     cpu = (after.children_user + after.children_system) - (before.children_user + before.children_system)
-    return Result(name, tps, percentile(latencies, 50), percentile(latencies, 99),
-                  errors=int(failed.group(1)) if failed else 0, generator_cpu=cpu / seconds)
+    return Result(
+        name,
+        tps,
+        percentile(latencies, 50),
+        percentile(latencies, 99),
+        errors=int(failed.group(1)) if failed else 0,
+        generator_cpu=cpu / seconds,
+    )
 
 
 def percentile(ordered: list[float], p: float) -> float:
@@ -175,8 +216,16 @@ def percentile(ordered: list[float], p: float) -> float:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     pg = sql("SHOW server_version")[0][0]
-    return (f"{platform.node()}: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, PostgreSQL {pg}")
+    return (
+        f"{platform.node()}: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, PostgreSQL {pg}"
+    )

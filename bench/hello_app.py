@@ -1,4 +1,5 @@
 """The baseline: a bare Flask endpoint, served with the same gunicorn settings as Seatline."""
+
 from flask import Flask
 
 app = Flask(__name__)

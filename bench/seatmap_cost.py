@@ -5,6 +5,7 @@ Run after `make run` has set up the demo data:
 Cold = rendered from Postgres (cache miss); warm = served from the Redis cache
 through the whole Flask stack. Prints bytes and median/p95 milliseconds.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -44,16 +45,22 @@ def main() -> None:
             FROM shows s JOIN venues v ON v.id = s.venue_id ORDER BY v.id, s.starts_at
             """
         ).all()
-    print(f"{'venue':<24} {'seats':>6} {'shape':<10} {'bytes':>10} {'cold p50':>8} {'p95':>8} {'warm p50':>8} {'p95':>8}")
+    print(
+        f"{'venue':<24} {'seats':>6} {'shape':<10} {'bytes':>10} {'cold p50':>8} {'p95':>8} {'warm p50':>8} {'p95':>8}"
+    )
     for venue in sorted(venues, key=lambda v: v.seats):
         shapes = {
             "full": (lambda uow: seatmap.render_full(uow, venue.show_id), ""),
-            "section": (lambda uow: seatmap.render_full(uow, venue.show_id, venue.section), f"?section={venue.section}"),
+            "section": (
+                lambda uow: seatmap.render_full(uow, venue.show_id, venue.section),
+                f"?section={venue.section}",
+            ),
             "compact": (lambda uow: seatmap.render_compact(uow, venue.show_id), "?format=compact"),
             "sections": (lambda uow: seatmap.render_sections(uow, venue.show_id), None),
         }
         for name, (render, query) in shapes.items():
             with app.app_context():
+
                 def cold() -> int:
                     with unit_of_work() as uow:
                         return len(render(uow))
@@ -61,7 +68,8 @@ def main() -> None:
                 cold_samples, size = _time(cold)
                 path = (
                     f"/api/v1/shows/{venue.show_id}/seatmap/sections"
-                    if query is None else f"/api/v1/shows/{venue.show_id}/seatmap{query}"
+                    if query is None
+                    else f"/api/v1/shows/{venue.show_id}/seatmap{query}"
                 )
                 redis_store.client.delete(*redis_store.client.keys(f"seatmap:{venue.show_id}:*") or ["none"])
                 client.get(path)  # fill the cache

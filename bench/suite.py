@@ -14,6 +14,7 @@ Scenarios (see bench/RESULTS.md for the latest figures and what they mean):
 - confirm after payment against pgbench of the confirm SQL, and the sweeper releasing 100,000
   expired holds against the same set-based SQL run by hand.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,41 +58,89 @@ def prepare(env: dict[str, str]) -> dict[str, object]:
         org = scheduling.ensure_organisation(uow, "Bench Venues")
         city = scheduling.ensure_city(uow, "Benchville", "GB", "Europe/London")
         arena = scheduling.ensure_venue(
-            uow, city, "Bench Arena", "arena", "", organisation_id=org,
-            seats=[SeatSpec(f"S{n}", "Floor", str(n // 50), n, n % 50, n // 50, "std", False) for n in range(1, HOT_SEATS + 1)],
+            uow,
+            city,
+            "Bench Arena",
+            "arena",
+            "",
+            organisation_id=org,
+            seats=[
+                SeatSpec(f"S{n}", "Floor", str(n // 50), n, n % 50, n // 50, "std", False)
+                for n in range(1, HOT_SEATS + 1)
+            ],
         )
         club = scheduling.ensure_venue(
-            uow, city, "Bench Club", "club", "", organisation_id=org,
-            seats=[SeatSpec(f"C{n}", "Floor", str(n // 10), n, n % 10, n // 10, "std", False) for n in range(1, SPREAD_SEATS + 1)],
+            uow,
+            city,
+            "Bench Club",
+            "club",
+            "",
+            organisation_id=org,
+            seats=[
+                SeatSpec(f"C{n}", "Floor", str(n // 10), n, n % 10, n // 10, "std", False)
+                for n in range(1, SPREAD_SEATS + 1)
+            ],
         )
         hall = scheduling.ensure_venue(
-            uow, city, "Bench Hall", "concert_hall", "", organisation_id=org,
+            uow,
+            city,
+            "Bench Hall",
+            "concert_hall",
+            "",
+            organisation_id=org,
             seats=[SeatSpec(f"K{n}", "Stalls", str(n // 50), n, n % 50, n // 50, "std", False) for n in range(1, 5001)],
         )
         event = scheduling.ensure_event(uow, "Bench Night", "concert", "", 120, organisation_id=org)
         confirm_show = scheduling.schedule_show(
-            uow, event_id=event, venue_id=hall, starts_at=now + dt.timedelta(days=31),
-            sale_opens_at=now - dt.timedelta(days=1), sale_closes_at=now + dt.timedelta(days=31), currency="GBP",
-            prices={"std": 4000})
-        hot = scheduling.schedule_show(uow, event_id=event, venue_id=arena, starts_at=now + dt.timedelta(days=30),
-                                       sale_opens_at=now - dt.timedelta(days=1), sale_closes_at=now + dt.timedelta(days=30),
-                                       currency="GBP", prices={"std": 5000})
+            uow,
+            event_id=event,
+            venue_id=hall,
+            starts_at=now + dt.timedelta(days=31),
+            sale_opens_at=now - dt.timedelta(days=1),
+            sale_closes_at=now + dt.timedelta(days=31),
+            currency="GBP",
+            prices={"std": 4000},
+        )
+        hot = scheduling.schedule_show(
+            uow,
+            event_id=event,
+            venue_id=arena,
+            starts_at=now + dt.timedelta(days=30),
+            sale_opens_at=now - dt.timedelta(days=1),
+            sale_closes_at=now + dt.timedelta(days=30),
+            currency="GBP",
+            prices={"std": 5000},
+        )
         uow.commit()
     tokens_file = ROOT / ".run" / "bench-tokens.txt"
     tokens_file.parent.mkdir(exist_ok=True)
-    sql("INSERT INTO users (email, name, password_hash) SELECT 'bench' || g || '@example.com', 'Bench Fan', 'x' "
-        "FROM generate_series(1, %s) g", (USERS,))
+    sql(
+        "INSERT INTO users (email, name, password_hash) SELECT 'bench' || g || '@example.com', 'Bench Fan', 'x' "
+        "FROM generate_series(1, %s) g",
+        (USERS,),
+    )
     ids = [r[0] for r in sql("SELECT id FROM users WHERE email LIKE 'bench%%' ORDER BY id")]
     tokens = [issue_token(env["SECRET_KEY"], i, "fan", 6 * 3600) for i in ids]
     tokens_file.write_text("\n".join(tokens) + "\n")
-    return {"app": app, "hot": hot, "confirm_show": confirm_show, "tokens_list": tokens, "club": club, "event": event, "city": city, "org": org, "users": (ids[0], ids[-1]),
-            "tokens": str(tokens_file)}
+    return {
+        "app": app,
+        "hot": hot,
+        "confirm_show": confirm_show,
+        "tokens_list": tokens,
+        "club": club,
+        "event": event,
+        "city": city,
+        "org": org,
+        "users": (ids[0], ids[-1]),
+        "tokens": str(tokens_file),
+    }
 
 
 def add_shows(data: dict, count: int) -> list[int]:
     """``count`` more shows at the club, each with its 100 seats, in set-based SQL."""
-    first = sql("SELECT coalesce(max(starts_at), now() + interval '40 days') FROM shows WHERE venue_id = %s",
-                (data["club"],))[0][0]
+    first = sql(
+        "SELECT coalesce(max(starts_at), now() + interval '40 days') FROM shows WHERE venue_id = %s", (data["club"],)
+    )[0][0]
     rows = sql(
         """
         WITH new AS (
@@ -185,13 +234,38 @@ COMMIT;
 """
 
 
-def hold_pair(data: dict, base: str, name: str, first: int, count: int, seats: int, prefix: str, seconds: int,
-              connections: int = 16) -> tuple[Result, Result]:
-    app_run = wrk(name, base, seconds, connections, script=HOLD_LUA % {
-        "tokens": data["tokens"], "first": first, "count": count, "seats": seats, "prefix": prefix})
-    sql_run = pgbench(f"{name}: pgbench, same SQL", HOLD_SQL, seconds, clients=connections,
-                      u_first=data["users"][0], u_last=data["users"][1], show_first=first, show_last=first + count - 1,
-                      seats=seats, prefix=f"'{prefix}'", ttl=HOLD_TTL, cap=HOLD_CAP)
+def hold_pair(
+    data: dict,
+    base: str,
+    name: str,
+    first: int,
+    count: int,
+    seats: int,
+    prefix: str,
+    seconds: int,
+    connections: int = 16,
+) -> tuple[Result, Result]:
+    app_run = wrk(
+        name,
+        base,
+        seconds,
+        connections,
+        script=HOLD_LUA % {"tokens": data["tokens"], "first": first, "count": count, "seats": seats, "prefix": prefix},
+    )
+    sql_run = pgbench(
+        f"{name}: pgbench, same SQL",
+        HOLD_SQL,
+        seconds,
+        clients=connections,
+        u_first=data["users"][0],
+        u_last=data["users"][1],
+        show_first=first,
+        show_last=first + count - 1,
+        seats=seats,
+        prefix=f"'{prefix}'",
+        ttl=HOLD_TTL,
+        cap=HOLD_CAP,
+    )
     return app_run, sql_run
 
 
@@ -203,15 +277,41 @@ def profile_holds(data: dict, base: str, seconds: int) -> list[str]:
     import subprocess
 
     port = base.rsplit(":", 1)[1]
-    master = min(int(p) for p in subprocess.run(["pgrep", "-f", f"gunicorn.*127.0.0.1:{port}"], capture_output=True,
-                                                 text=True).stdout.split())
+    master = min(
+        int(p)
+        for p in subprocess.run(
+            ["pgrep", "-f", f"gunicorn.*127.0.0.1:{port}"], capture_output=True, text=True
+        ).stdout.split()
+    )
     raw = ROOT / ".run" / "hold-profile.txt"
-    recorder = subprocess.Popen([str(BIN / "py-spy"), "record", "--format", "raw", "--subprocesses",
-                                 "--nonblocking", "-r", "200", "-d", str(seconds), "-o", str(raw), "--pid", str(master)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    recorder = subprocess.Popen(
+        [
+            str(BIN / "py-spy"),
+            "record",
+            "--format",
+            "raw",
+            "--subprocesses",
+            "--nonblocking",
+            "-r",
+            "200",
+            "-d",
+            str(seconds),
+            "-o",
+            str(raw),
+            "--pid",
+            str(master),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1)
-    wrk("holds under the profiler", base, seconds - 2, script=HOLD_LUA % {
-        "tokens": data["tokens"], "first": data["hot"], "count": 1, "seats": HOT_SEATS, "prefix": "S"})
+    wrk(
+        "holds under the profiler",
+        base,
+        seconds - 2,
+        script=HOLD_LUA
+        % {"tokens": data["tokens"], "first": data["hot"], "count": 1, "seats": HOT_SEATS, "prefix": "S"},
+    )
     recorder.wait(seconds + 30)
     inclusive: collections.Counter[str] = collections.Counter()
     total = 0
@@ -226,7 +326,9 @@ def profile_holds(data: dict, base: str, seconds: int) -> list[str]:
             names.add(f"{m.group(1)} ({m.group(2).split('site-packages/')[-1]})" if m else frame)
         for name in names:
             inclusive[name] += int(count)
-    return [f"{total} samples inside create_hold"] + [f"{n / total:6.1%}  {name}" for name, n in inclusive.most_common(30)]
+    return [f"{total} samples inside create_hold"] + [
+        f"{n / total:6.1%}  {name}" for name, n in inclusive.most_common(30)
+    ]
 
 
 CHOICES = {
@@ -246,8 +348,16 @@ def choice_runs(data: dict, env: dict[str, str], seconds: int) -> list[Result]:
     out = []
     for name, settings in CHOICES.items():
         with gunicorn("wsgi:app", {**env, **settings}) as web:
-            out.append(wrk(f"holds, hot show: {name}", web, seconds, connections=16, script=HOLD_LUA % {
-                "tokens": data["tokens"], "first": data["hot"], "count": 1, "seats": HOT_SEATS, "prefix": "S"}))
+            out.append(
+                wrk(
+                    f"holds, hot show: {name}",
+                    web,
+                    seconds,
+                    connections=16,
+                    script=HOLD_LUA
+                    % {"tokens": data["tokens"], "first": data["hot"], "count": 1, "seats": HOT_SEATS, "prefix": "S"},
+                )
+            )
     return out
 
 
@@ -261,8 +371,14 @@ def oversold(data: dict) -> dict:
 
 def hold_latency(data: dict, base: str, label: str, seconds: int) -> Result:
     """Hold latency at low load (4 connections), on the hot show: how cost grows with the data."""
-    return wrk(f"hold latency, {label}", base, seconds, connections=4, script=HOLD_LUA % {
-        "tokens": data["tokens"], "first": data["hot"], "count": 1, "seats": HOT_SEATS, "prefix": "S"})
+    return wrk(
+        f"hold latency, {label}",
+        base,
+        seconds,
+        connections=4,
+        script=HOLD_LUA
+        % {"tokens": data["tokens"], "first": data["hot"], "count": 1, "seats": HOT_SEATS, "prefix": "S"},
+    )
 
 
 # ---------------------------------------------------------------- reads
@@ -311,17 +427,30 @@ def gate_runs(data: dict, env: dict[str, str], seconds: int, bare: Result) -> li
     """Joining (each request a fan joining for the first time, until all 20,000 have) and polling status."""
     event = sql("SELECT event_id FROM gate_queues LIMIT 1")[0][0]
     # Nobody is admitted during the run: status is the poll of a fan still waiting, as nearly all are.
-    sql("UPDATE gate_queues SET state = 'OPEN', max_active = 1, batch_size = 1, admission_interval_seconds = 3600 "
-        "WHERE event_id = %s", (event,))
+    sql(
+        "UPDATE gate_queues SET state = 'OPEN', max_active = 1, batch_size = 1, admission_interval_seconds = 3600 "
+        "WHERE event_id = %s",
+        (event,),
+    )
     tickets = ROOT / ".run" / "bench-tickets.txt"
     tickets.write_text("none\n")
     out = []
     with gunicorn("queue_gate.wsgi:app", env) as gate:
-        join = wrk("gate join", gate, seconds, script=GATE_LUA % {
-            "tokens": data["tokens"], "tickets": tickets, "mode": "join", "event": event})
-        tickets.write_text("\n".join(r[0] for r in sql("SELECT ticket FROM gate_tickets WHERE event_id = %s", (event,))))
-        status = wrk("gate status (waiting fans)", gate, seconds, script=GATE_LUA % {
-            "tokens": data["tokens"], "tickets": tickets, "mode": "status", "event": event})
+        join = wrk(
+            "gate join",
+            gate,
+            seconds,
+            script=GATE_LUA % {"tokens": data["tokens"], "tickets": tickets, "mode": "join", "event": event},
+        )
+        tickets.write_text(
+            "\n".join(r[0] for r in sql("SELECT ticket FROM gate_tickets WHERE event_id = %s", (event,)))
+        )
+        status = wrk(
+            "gate status (waiting fans)",
+            gate,
+            seconds,
+            script=GATE_LUA % {"tokens": data["tokens"], "tickets": tickets, "mode": "status", "event": event},
+        )
         out += [(join, bare), (status, bare)]
     return out
 
@@ -339,16 +468,20 @@ def edge_runs(data: dict, env: dict[str, str], web: str, seconds: int) -> list[t
     static = Path(tempfile.mkdtemp())
     out = []
     with gunicorn("queue_gate.wsgi:app", env) as gate, harness.edge(web, gate, static) as front:
-        sizes = {"listing": len(requests.get(front + paths[0], timeout=10).content),
-                 "counter": len(requests.get(f"{front}/gate/v1/queues/{event}/counter", timeout=10).content)}
+        sizes = {
+            "listing": len(requests.get(front + paths[0], timeout=10).content),
+            "counter": len(requests.get(f"{front}/gate/v1/queues/{event}/counter", timeout=10).content),
+        }
         for name, size in sizes.items():
             (static / f"{name}.json").write_bytes(b"x" * size)
         listing = wrk("shows by city and date, through the edge", front, seconds, script=get_script(paths))
-        listing_static = wrk(f"nginx static file of the same size ({sizes['listing']} B)",
-                             f"{front}/static/listing.json", seconds)
+        listing_static = wrk(
+            f"nginx static file of the same size ({sizes['listing']} B)", f"{front}/static/listing.json", seconds
+        )
         counter = wrk("gate counter, through the edge", f"{front}/gate/v1/queues/{event}/counter", seconds)
-        counter_static = wrk(f"nginx static file of the same size ({sizes['counter']} B)",
-                             f"{front}/static/counter.json", seconds)
+        counter_static = wrk(
+            f"nginx static file of the same size ({sizes['counter']} B)", f"{front}/static/counter.json", seconds
+        )
         out += [(listing_static, None), (listing, listing_static), (counter_static, None), (counter, counter_static)]
     return out
 
@@ -426,28 +559,38 @@ def confirm_runs(data: dict, env: dict[str, str], seconds: int) -> tuple[Result,
     show = data["confirm_show"]
     tokens = data["tokens_list"]
     items_file = ROOT / ".run" / "bench-confirm.txt"
-    with gunicorn("gateway_simulator.wsgi:app", sim_env, health="/_sim/payment_intents", WEB_WORKERS="1",
-                  WEB_THREADS="16") as sim, \
-            gunicorn("wsgi:app", {**env, "GATEWAY_API_BASE": sim, "HOLD_TTL_SECONDS": "600"}) as web:
+    with (
+        gunicorn(
+            "gateway_simulator.wsgi:app", sim_env, health="/_sim/payment_intents", WEB_WORKERS="1", WEB_THREADS="16"
+        ) as sim,
+        gunicorn("wsgi:app", {**env, "GATEWAY_API_BASE": sim, "HOLD_TTL_SECONDS": "600"}) as web,
+    ):
         http = requests.Session()
         http.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=32))
 
         def paid_hold(i: int) -> str:
             headers = {"Authorization": f"Bearer {tokens[i]}"}
-            hold = http.post(f"{web}/api/v1/shows/{show}/holds", json={"seatIds": [f"K{i + 1}"]}, headers=headers,
-                             timeout=30).json()
-            intent = http.post(f"{web}/api/v1/holds/{hold['holdId']}/payment-intents", headers=headers, timeout=30).json()
+            hold = http.post(
+                f"{web}/api/v1/shows/{show}/holds", json={"seatIds": [f"K{i + 1}"]}, headers=headers, timeout=30
+            ).json()
+            intent = http.post(
+                f"{web}/api/v1/holds/{hold['holdId']}/payment-intents", headers=headers, timeout=30
+            ).json()
             http.post(f"{sim}/_sim/payment_intents/{intent['paymentIntentId']}/succeed", json={}, timeout=30)
             return f"{hold['holdId']} {intent['paymentIntentId']} {tokens[i]}"
 
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
             items_file.write_text("\n".join(pool.map(paid_hold, range(count))) + "\n")
-        app_run = wrk("confirm after payment (simulator settles at once)", web, min(seconds, 5), connections=16,
-                      script=CONFIRM_LUA % {"items": items_file, "threads": 2})
+        app_run = wrk(
+            "confirm after payment (simulator settles at once)",
+            web,
+            min(seconds, 5),
+            connections=16,
+            script=CONFIRM_LUA % {"items": items_file, "threads": 2},
+        )
     booked = sql("SELECT count(*) FROM bookings WHERE show_id = %s", (show,))[0][0]
     prepare_confirm_sql(data, 16 * 2000)
-    sql_run = pgbench("confirm SQL: pgbench", CONFIRM_SQL, min(seconds, 5), clients=16,
-                      tx=0)
+    sql_run = pgbench("confirm SQL: pgbench", CONFIRM_SQL, min(seconds, 5), clients=16, tx=0)
     return app_run, sql_run, {"bookings_made_over_http": booked, "paid_holds_prepared": count}
 
 
@@ -489,13 +632,26 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--only", default="", help="comma-separated scenario groups")
     args = parser.parse_args()
-    groups = set(filter(None, args.only.split(","))) or {"holds", "reads", "gate", "edge", "growth", "confirm", "choices",
-                                                         "sweeper"}
+    groups = set(filter(None, args.only.split(","))) or {
+        "holds",
+        "reads",
+        "gate",
+        "edge",
+        "growth",
+        "confirm",
+        "choices",
+        "sweeper",
+    }
     from queue_gate.keys import jwks, load_keys, new_key_entry
 
     keys = json.dumps([new_key_entry()])
-    env = base_env(HOLD_TTL_SECONDS=str(HOLD_TTL), DB_POOL_SIZE="8", DB_MAX_OVERFLOW="8", GATE_SIGNING_KEYS=keys,
-                   GATE_JWKS=json.dumps(jwks(load_keys(keys))))
+    env = base_env(
+        HOLD_TTL_SECONDS=str(HOLD_TTL),
+        DB_POOL_SIZE="8",
+        DB_MAX_OVERFLOW="8",
+        GATE_SIGNING_KEYS=keys,
+        GATE_JWKS=json.dumps(jwks(load_keys(keys))),
+    )
     started = time.time()
     print("preparing the bench database ...", flush=True)
     data = prepare(env)
@@ -505,37 +661,55 @@ def main() -> None:
     def show(group: str, result: Result, baseline: Result | None = None) -> None:
         results.append((group, result, baseline))
         ratio = f"{result.rps / baseline.rps:5.2f}" if baseline else "    -"
-        print(f"  {result.name:<52} {result.rps:>9.0f}/s  p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms"
-              f"  ratio {ratio}  errors {result.errors}  generator {result.generator_cpu:4.0%}", flush=True)
+        print(
+            f"  {result.name:<52} {result.rps:>9.0f}/s  p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms"
+            f"  ratio {ratio}  errors {result.errors}  generator {result.generator_cpu:4.0%}",
+            flush=True,
+        )
 
     with gunicorn("bench.hello_app:app", env, health="/hello") as hello, gunicorn("wsgi:app", env) as web:
         bare = wrk("bare Flask /hello", hello + "/hello", args.seconds)
         show("baseline", bare)
         if "holds" in groups:
-            app_run, sql_run = hold_pair(data, web, "holds, one hot show (2,000 seats)", data["hot"], 1, HOT_SEATS, "S",
-                                         args.seconds)
+            app_run, sql_run = hold_pair(
+                data, web, "holds, one hot show (2,000 seats)", data["hot"], 1, HOT_SEATS, "S", args.seconds
+            )
             show("holds", sql_run)
             show("holds", app_run, sql_run)
             notes["hot show violations"] = oversold(data)
             notes["hold path profile (py-spy, inclusive share of request-handling samples)"] = profile_holds(
-                data, web, max(args.seconds, 8))
+                data, web, max(args.seconds, 8)
+            )
         if "growth" in groups or "holds" in groups:
             latency_few = hold_latency(data, web, f"{sql('SELECT count(*) FROM shows')[0][0]} shows", args.seconds)
             show("growth", latency_few)
         spread = add_shows(data, SPREAD_SHOWS)
         if "holds" in groups:
-            app_run, sql_run = hold_pair(data, web, "holds spread over 1,000 shows", spread[0], len(spread),
-                                         SPREAD_SEATS, "C", args.seconds)
+            app_run, sql_run = hold_pair(
+                data, web, "holds spread over 1,000 shows", spread[0], len(spread), SPREAD_SEATS, "C", args.seconds
+            )
             show("holds", sql_run)
             show("holds", app_run, sql_run)
             notes["spread violations"] = oversold(data)
         if "reads" in groups:
-            show("reads", wrk("shows by city and date, app only", web, args.seconds,
-                              script=get_script(listing_paths(data))), bare)
-            cinema = sql("SELECT s.id FROM shows s JOIN venues v ON v.id = s.venue_id WHERE v.kind = 'cinema' "
-                         "ORDER BY s.starts_at LIMIT 1")[0][0]
-            show("reads", wrk("seat map of the cinema (147 seats), app only", web + f"/api/v1/shows/{cinema}/seatmap",
-                              args.seconds), bare)
+            show(
+                "reads",
+                wrk("shows by city and date, app only", web, args.seconds, script=get_script(listing_paths(data))),
+                bare,
+            )
+            cinema = sql(
+                "SELECT s.id FROM shows s JOIN venues v ON v.id = s.venue_id WHERE v.kind = 'cinema' "
+                "ORDER BY s.starts_at LIMIT 1"
+            )[0][0]
+            show(
+                "reads",
+                wrk(
+                    "seat map of the cinema (147 seats), app only",
+                    web + f"/api/v1/shows/{cinema}/seatmap",
+                    args.seconds,
+                ),
+                bare,
+            )
         if "edge" in groups:
             for result, baseline in edge_runs(data, env, web, args.seconds):
                 show("edge", result, baseline)
@@ -592,9 +766,11 @@ def seatmap_sizes(web: str) -> list[dict]:
 
     out = []
     for kind in ("cinema", "concert_hall", "stadium"):
-        show_id, seats = sql("SELECT s.id, (SELECT count(*) FROM show_seats WHERE show_id = s.id) FROM shows s "
-                             "JOIN venues v ON v.id = s.venue_id WHERE v.kind = %s ORDER BY s.starts_at LIMIT 1",
-                             (kind,))[0]
+        show_id, seats = sql(
+            "SELECT s.id, (SELECT count(*) FROM show_seats WHERE show_id = s.id) FROM shows s "
+            "JOIN venues v ON v.id = s.venue_id WHERE v.kind = %s ORDER BY s.starts_at LIMIT 1",
+            (kind,),
+        )[0]
         for shape, query in (("full", ""), ("compact", "?format=compact"), ("sections", "/sections")):
             samples, size = [], 0
             for _ in range(7):
@@ -603,8 +779,15 @@ def seatmap_sizes(web: str) -> list[dict]:
                 body = requests.get(f"{web}/api/v1/shows/{show_id}/seatmap{query}", timeout=30).content
                 samples.append((time.perf_counter() - start) * 1000)
                 size = len(body)
-            out.append({"venue": kind, "seats": seats, "shape": shape, "bytes": size,
-                        "ms_p50": round(statistics.median(samples), 1)})
+            out.append(
+                {
+                    "venue": kind,
+                    "seats": seats,
+                    "shape": shape,
+                    "bytes": size,
+                    "ms_p50": round(statistics.median(samples), 1),
+                }
+            )
     return out
 
 
@@ -618,8 +801,10 @@ def sweeper_run(data: dict) -> dict:
         sql("UPDATE holds SET status = 'EXPIRED', ended_at = now() WHERE status = 'ACTIVE'")
         sql("UPDATE show_seats SET status = 'AVAILABLE', hold_id = NULL, hold_expires_at = NULL WHERE status = 'HELD'")
         add_active_holds(data, 100_000)
-        sql("UPDATE holds SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 minute' "
-            "WHERE status = 'ACTIVE'")
+        sql(
+            "UPDATE holds SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 minute' "
+            "WHERE status = 'ACTIVE'"
+        )
         sql("UPDATE show_seats SET hold_expires_at = now() - interval '1 minute' WHERE status = 'HELD'")
         sql("VACUUM ANALYZE holds")
         sql("VACUUM ANALYZE show_seats")
@@ -658,17 +843,23 @@ def sweeper_sql() -> str:
 
 def write_results(results: list[tuple[str, Result, Result | None]], notes: dict, seconds: int) -> None:
     lines = [
-        "# Benchmark results", "",
+        "# Benchmark results",
+        "",
         f"Latest run: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC}, {seconds} s per scenario, "
-        f"{notes.get('elapsed_s')} s in all.", f"Machine: {harness.machine()}.", "",
+        f"{notes.get('elapsed_s')} s in all.",
+        f"Machine: {harness.machine()}.",
+        "",
         "Load generators (wrk, pgbench) run on the same two cores as the servers; their CPU share is shown.",
-        "", "| scenario | req/s | p50 ms | p99 ms | ratio to baseline | 5xx/socket errors | generator CPU |",
+        "",
+        "| scenario | req/s | p50 ms | p99 ms | ratio to baseline | 5xx/socket errors | generator CPU |",
         "|---|---|---|---|---|---|---|",
     ]
     for _, r, baseline in results:
         ratio = f"{r.rps / baseline.rps:.2f} (of {baseline.name})" if baseline else "—"
-        lines.append(f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {ratio} | {r.errors} | "
-                     f"{r.generator_cpu:.0%} |")
+        lines.append(
+            f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {ratio} | {r.errors} | "
+            f"{r.generator_cpu:.0%} |"
+        )
     lines += ["", "Status counts (wrk):", ""]
     for _, r, _ in results:
         if r.extra:

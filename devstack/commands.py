@@ -1,5 +1,6 @@
 """The command line of each of Seatline's processes, as the Procfile runs them: every caller that
 starts one starts it from here."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,18 @@ def gunicorn(module: str, bind: str, *options: str) -> list[str]:
 def gateway_simulator(bind: str, threads: int, *options: str) -> list[str]:
     """The gateway simulator: one gunicorn worker (its state lives in that process) with ``threads``
     threads; it is configured by SIM_* variables."""
-    return [str(BIN / "gunicorn"), "-w", "1", "--threads", str(threads), "-b", bind, *options,
-            "--no-control-socket", "gateway_simulator.wsgi:app"]
+    return [
+        str(BIN / "gunicorn"),
+        "-w",
+        "1",
+        "--threads",
+        str(threads),
+        "-b",
+        bind,
+        *options,
+        "--no-control-socket",
+        "gateway_simulator.wsgi:app",
+    ]
 
 
 def flask(*args: str) -> list[str]:
@@ -36,8 +47,9 @@ def edge() -> list[str]:
     return [str(ROOT / "scripts" / "edge.sh")]
 
 
-def edge_env(bind: str, web: str, gate: str, workdir: Path, browse: str | None = None,
-             static_root: Path | None = None) -> dict[str, str]:
+def edge_env(
+    bind: str, web: str, gate: str, workdir: Path, browse: str | None = None, static_root: Path | None = None
+) -> dict[str, str]:
     """What `scripts/edge.sh` reads: where it listens, the servers behind it (host:port each), and the
     directory for its rendered config and logs."""
     env = {"EDGE_BIND": bind, "WEB_BIND": web, "GATE_BIND": gate, "EDGE_DIR": str(workdir)}

@@ -1,5 +1,6 @@
 """The gateway simulator (`gateway_simulator/`) as a process of its own, and its control API
 (`/_sim/…`) for whoever started it."""
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,9 @@ class Simulator:
         return requests.post(f"{self.base}/_sim/webhooks/release", json={}, timeout=5).json()["released"]
 
 
-def start_simulator(webhook_url: str, webhook_secret: str, port: int | None = None
-                    ) -> tuple[subprocess.Popen, Simulator]:
+def start_simulator(
+    webhook_url: str, webhook_secret: str, port: int | None = None
+) -> tuple[subprocess.Popen, Simulator]:
     """The simulator on ``port`` (a free one by default), signing its webhooks to ``webhook_url`` with
     ``webhook_secret`` and retrying them quickly; returns once it answers."""
     port = port or free_port()
@@ -64,8 +66,9 @@ def start_simulator(webhook_url: str, webhook_secret: str, port: int | None = No
         "SIM_RETRY_BASE_SECONDS": "0.2",
         "SIM_RETRY_MAX_SECONDS": "2",
     }
-    proc = subprocess.Popen(commands.gateway_simulator(f"127.0.0.1:{port}", 8, "--log-level", "warning"),
-                            cwd=ROOT, env=env)
+    proc = subprocess.Popen(
+        commands.gateway_simulator(f"127.0.0.1:{port}", 8, "--log-level", "warning"), cwd=ROOT, env=env
+    )
     sim = Simulator(f"http://127.0.0.1:{port}")
     try:
         wait_until_up(f"{sim.base}/_sim/health", proc, timeout=30, name="gateway simulator")

@@ -1,4 +1,5 @@
 """An SMTP sink in this process (aiosmtpd in a thread) that keeps every message it receives."""
+
 from __future__ import annotations
 
 import threading

@@ -1,5 +1,6 @@
 """Starting and stopping real processes on this machine: free ports, waiting until a server answers,
 stopping process groups, finding a process's children, the end of a log."""
+
 from __future__ import annotations
 
 import os
@@ -95,7 +96,7 @@ def process_stats() -> Iterator[tuple[int, str, list[str]]]:
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:  # it ended meanwhile
             continue
-        yield int(entry), stat[stat.find("(") + 1:stat.rfind(")")], stat[stat.rfind(")") + 2:].split()
+        yield int(entry), stat[stat.find("(") + 1 : stat.rfind(")")], stat[stat.rfind(")") + 2 :].split()
 
 
 def children_of(pid: int) -> set[int]:

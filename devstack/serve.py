@@ -1,6 +1,7 @@
 """One server for the length of a ``with`` block: started on the given port, waited for until it
 answers, stopped (SIGTERM, then a wait) when the block ends. For a whole set of processes that a
 test kills or pauses, see `devstack.stack`."""
+
 from __future__ import annotations
 
 import subprocess
@@ -15,16 +16,19 @@ from devstack.processes import ROOT, terminate, wait_until_up
 Output = int | IO | None  # where a process's stdout and stderr go: None inherits ours, subprocess.DEVNULL drops them
 
 
-def start_gunicorn(module: str, port: int, env: Mapping[str, str], *options: str,
-                   output: Output = None) -> subprocess.Popen:
+def start_gunicorn(
+    module: str, port: int, env: Mapping[str, str], *options: str, output: Output = None
+) -> subprocess.Popen:
     """``module`` under the project's gunicorn settings on 127.0.0.1:``port``, with exactly ``env``."""
-    return subprocess.Popen(commands.gunicorn(module, f"127.0.0.1:{port}", *options), cwd=ROOT, env=dict(env),
-                            stdout=output, stderr=output)
+    return subprocess.Popen(
+        commands.gunicorn(module, f"127.0.0.1:{port}", *options), cwd=ROOT, env=dict(env), stdout=output, stderr=output
+    )
 
 
 @contextmanager
-def gunicorn(module: str, port: int, env: Mapping[str, str], health: str = "/readyz", output: Output = None,
-             settle: float = 0.0) -> Iterator[str]:
+def gunicorn(
+    module: str, port: int, env: Mapping[str, str], health: str = "/readyz", output: Output = None, settle: float = 0.0
+) -> Iterator[str]:
     """Serves ``module`` with the project's gunicorn settings on ``port`` until the block ends; yields
     its URL once ``health`` answers 200 (and ``settle`` seconds more, for every worker to finish booting)."""
     proc = start_gunicorn(module, port, env, output=output)
@@ -44,8 +48,14 @@ def start_edge(env: Mapping[str, str], output: Output = None) -> subprocess.Pope
 
 
 @contextmanager
-def edge(port: int, env: Mapping[str, str], health: str = "/healthz", timeout: float = 60, output: Output = None,
-         stop_timeout: float = 20) -> Iterator[str]:
+def edge(
+    port: int,
+    env: Mapping[str, str],
+    health: str = "/healthz",
+    timeout: float = 60,
+    output: Output = None,
+    stop_timeout: float = 20,
+) -> Iterator[str]:
     """The nginx edge on ``port`` until the block ends; yields its URL once ``health`` answers 200."""
     proc = start_edge(env, output)
     base = f"http://127.0.0.1:{port}"

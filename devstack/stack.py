@@ -1,6 +1,7 @@
 """A set of Seatline's processes run together (a chaos scenario, the flash sale): each started by
 name in a process group of its own (a kill takes the whole process, its children included), logging
 to ``<logdir>/<name>.log``, and stopped together in the reverse of the order they started in."""
+
 from __future__ import annotations
 
 import os
@@ -27,15 +28,22 @@ class Stack:
 
     def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         with open(self.logdir / f"{name}.log", "ab") as log:  # the child keeps its own copy
-            proc = subprocess.Popen(args, cwd=ROOT, env={**self.env, **(env or {})}, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                args,
+                cwd=ROOT,
+                env={**self.env, **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.procs[name] = proc
         return proc
 
     # -- the processes
 
-    def start_gunicorn(self, name: str, module: str, port: int, *options: str,
-                       env: dict[str, str] | None = None) -> subprocess.Popen:
+    def start_gunicorn(
+        self, name: str, module: str, port: int, *options: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         """web and browse (``wsgi:app``) or the gate (``queue_gate.wsgi:app``)."""
         return self.start(name, commands.gunicorn(module, f"127.0.0.1:{port}", *options), env)
 
@@ -44,8 +52,9 @@ class Stack:
 
     def start_gateway(self, port: int, threads: int, env: dict[str, str]) -> subprocess.Popen:
         """The gateway simulator; ``env`` holds its SIM_* settings."""
-        return self.start("gateway", commands.gateway_simulator(f"127.0.0.1:{port}", threads, "--log-level", "warning"),
-                          env)
+        return self.start(
+            "gateway", commands.gateway_simulator(f"127.0.0.1:{port}", threads, "--log-level", "warning"), env
+        )
 
     def start_worker(self, env: dict[str, str] | None = None) -> str:
         """One more `flask worker`, named worker-1, worker-2, …; returns its name."""

@@ -157,6 +157,7 @@ that lasts until cleared):
 - ``"event_type"`` (e.g. ``"payment_intent.succeeded"``) limits any webhook fault to one
   event type; webhook faults are applied when the event is created.
 """
+
 from __future__ import annotations
 
 import atexit

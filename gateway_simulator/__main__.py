@@ -1,5 +1,6 @@
 """``python -m gateway_simulator [--host 127.0.0.1] [--port 12111]``: run the simulator on
 Werkzeug's threaded development server (gunicorn is the way for tests and ``make run``)."""
+
 from __future__ import annotations
 
 import argparse

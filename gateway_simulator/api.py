@@ -1,4 +1,5 @@
 """HTTP layer: the Stripe-compatible ``/v1`` routes and the ``/_sim`` control API."""
+
 from __future__ import annotations
 
 import base64
@@ -28,10 +29,10 @@ def _api_key() -> str:
     auth = request.headers.get("Authorization", "")
     key = ""
     if auth.startswith("Bearer "):
-        key = auth[len("Bearer "):].strip()
+        key = auth[len("Bearer ") :].strip()
     elif auth.startswith("Basic "):
         try:
-            key = base64.b64decode(auth[len("Basic "):]).decode("utf-8").split(":", 1)[0]
+            key = base64.b64decode(auth[len("Basic ") :]).decode("utf-8").split(":", 1)[0]
         except Exception:
             key = ""
     if not key:
@@ -64,7 +65,10 @@ def make_api_blueprint(sim: Simulator) -> Blueprint:
 
     def run(handler: Callable[[dict[str, Any], dict[str, Any]], tuple[int, dict]]) -> Response:
         request_id = new_id("req_", 14)
-        base_headers = {"Request-Id": request_id, "Stripe-Version": request.headers.get("Stripe-Version") or sim.config.api_version}
+        base_headers = {
+            "Request-Id": request_id,
+            "Stripe-Version": request.headers.get("Stripe-Version") or sim.config.api_version,
+        }
         method, path = request.method, request.path
         try:
             api_key = _api_key()
@@ -82,9 +86,12 @@ def make_api_blueprint(sim: Simulator) -> Blueprint:
         if idem_key is not None:
             idem_key = idem_key.strip()
             if not idem_key or len(idem_key) > MAX_IDEMPOTENCY_KEY:
-                refusal = StripeError(400, "invalid_request_error",
-                                      f"Invalid Idempotency-Key: it must be 1 to {MAX_IDEMPOTENCY_KEY} characters.",
-                                      store=False)
+                refusal = StripeError(
+                    400,
+                    "invalid_request_error",
+                    f"Invalid Idempotency-Key: it must be 1 to {MAX_IDEMPOTENCY_KEY} characters.",
+                    store=False,
+                )
                 return _json(refusal.body(), refusal.status, base_headers)
             base_headers["Idempotency-Key"] = idem_key
             try:
@@ -101,13 +108,21 @@ def make_api_blueprint(sim: Simulator) -> Blueprint:
         headers = dict(base_headers)
         try:
             if delay_fault:
-                log.info("fault api_delay %.2fs on %s %s%s", delay_fault["seconds"], method, path,
-                         " (dropped)" if delay_fault["drop"] else "")
+                log.info(
+                    "fault api_delay %.2fs on %s %s%s",
+                    delay_fault["seconds"],
+                    method,
+                    path,
+                    " (dropped)" if delay_fault["drop"] else "",
+                )
                 time.sleep(delay_fault["seconds"])
                 if delay_fault["drop"]:
                     return _fault_response(
-                        {"status": 500, "message": "The request was dropped by the simulator (api_delay drop).",
-                         "should_retry": None},
+                        {
+                            "status": 500,
+                            "message": "The request was dropped by the simulator (api_delay drop).",
+                            "should_retry": None,
+                        },
                         request_id,
                     )
             ctx = {"request_id": request_id, "idempotency_key": idem_key}
@@ -281,7 +296,7 @@ def make_control_blueprint(sim: Simulator) -> Blueprint:
             if isinstance(data, dict):
                 data = [data]
             if not isinstance(data, list) or not data:
-                raise ValueError("send a fault object, a list of faults, or {\"faults\": [...]}")
+                raise ValueError('send a fault object, a list of faults, or {"faults": [...]}')
             added = sim.add_faults(data)
         except ValueError as exc:
             return bad(str(exc))
@@ -307,9 +322,12 @@ def register_error_handlers(app: Flask) -> None:
         if request.path.startswith("/_sim"):
             return _json({"error": {"type": "invalid_request_error", "message": str(exc)}}, code)
         if code in (404, 405):
-            err = StripeError(404, "invalid_request_error",
-                              f"Unrecognized request URL ({request.method}: {request.path}). Please see "
-                              "https://stripe.com/docs or we can help at https://support.stripe.com/.")
+            err = StripeError(
+                404,
+                "invalid_request_error",
+                f"Unrecognized request URL ({request.method}: {request.path}). Please see "
+                "https://stripe.com/docs or we can help at https://support.stripe.com/.",
+            )
         elif code < 500:
             err = StripeError(code, "invalid_request_error", str(exc))
         else:

@@ -1,4 +1,5 @@
 """Simulator configuration, read from the environment (``SIM_*``) or a dict."""
+
 from __future__ import annotations
 
 import os

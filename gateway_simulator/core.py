@@ -4,6 +4,7 @@ keys and injected faults, all guarded by one lock (``Simulator.lock``).
 Every public method that reads or changes state takes the lock itself, so the HTTP
 layer can call them from any gunicorn thread.
 """
+
 from __future__ import annotations
 
 import copy
@@ -181,14 +182,21 @@ def _check_charge(amount: int, currency: str) -> None:
         )
     minimum = currencies.MINIMUM_CHARGE[currency]
     if amount < minimum:
-        raise invalid(f"Amount must be at least {currencies.show(minimum, currency)}", code="amount_too_small",
-                      param="amount")
+        raise invalid(
+            f"Amount must be at least {currencies.show(minimum, currency)}", code="amount_too_small", param="amount"
+        )
     if amount > currencies.MAX_AMOUNT:
-        raise invalid(f"Amount must be no more than {currencies.show(currencies.MAX_AMOUNT, currency)}",
-                      code="amount_too_large", param="amount")
+        raise invalid(
+            f"Amount must be no more than {currencies.show(currencies.MAX_AMOUNT, currency)}",
+            code="amount_too_large",
+            param="amount",
+        )
     if currency in currencies.THREE_DECIMAL and amount % 10:
-        raise invalid(f"Amounts in {currency} must be a multiple of 10 (the last digit must be 0).",
-                      code="parameter_invalid_integer", param="amount")
+        raise invalid(
+            f"Amounts in {currency} must be a multiple of 10 (the last digit must be 0).",
+            code="parameter_invalid_integer",
+            param="amount",
+        )
 
 
 def _bool_param(params: dict[str, Any], name: str) -> bool:
@@ -226,7 +234,9 @@ def _metadata(params: dict[str, Any], current: dict[str, str] | None = None) -> 
         raise invalid("Invalid hash: metadata", code="parameter_invalid_hash", param="metadata")
     for key, value in raw.items():
         if isinstance(value, dict):
-            raise invalid(f"Invalid metadata value for {key}", code="parameter_invalid_string", param=f"metadata[{key}]")
+            raise invalid(
+                f"Invalid metadata value for {key}", code="parameter_invalid_string", param=f"metadata[{key}]"
+            )
         if len(key) > 40:
             raise invalid("Metadata keys can be at most 40 characters", param=f"metadata[{key}]")
         if len(value) > 500:
@@ -256,8 +266,16 @@ SUCCESS_CARDS = {
 DECLINE_CARDS = {
     "pm_card_chargeDeclined": ("card_declined", "generic_decline", "Your card was declined."),
     "pm_card_visa_chargeDeclined": ("card_declined", "generic_decline", "Your card was declined."),
-    "pm_card_chargeDeclinedInsufficientFunds": ("card_declined", "insufficient_funds", "Your card has insufficient funds."),
-    "pm_card_visa_chargeDeclinedInsufficientFunds": ("card_declined", "insufficient_funds", "Your card has insufficient funds."),
+    "pm_card_chargeDeclinedInsufficientFunds": (
+        "card_declined",
+        "insufficient_funds",
+        "Your card has insufficient funds.",
+    ),
+    "pm_card_visa_chargeDeclinedInsufficientFunds": (
+        "card_declined",
+        "insufficient_funds",
+        "Your card has insufficient funds.",
+    ),
     "pm_card_chargeDeclinedLostCard": ("card_declined", "lost_card", "Your card was declined."),
     "pm_card_chargeDeclinedStolenCard": ("card_declined", "stolen_card", "Your card was declined."),
     "pm_card_chargeDeclinedFraudulent": ("card_declined", "fraudulent", "Your card was declined."),
@@ -294,8 +312,18 @@ API_FAULTS = {"api_error", "api_delay"}
 WEBHOOK_FAULTS = {"webhook_delay", "webhook_duplicate", "webhook_drop", "webhook_reorder"}
 FAULT_KINDS = API_FAULTS | WEBHOOK_FAULTS
 _FAULT_FIELDS = {
-    "kind", "path", "method", "count", "seconds", "drop", "after", "status",
-    "should_retry", "copies", "event_type", "message",
+    "kind",
+    "path",
+    "method",
+    "count",
+    "seconds",
+    "drop",
+    "after",
+    "status",
+    "should_retry",
+    "copies",
+    "event_type",
+    "message",
 }
 
 
@@ -361,14 +389,36 @@ def validate_fault(spec: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------- the store
 
 INTENT_PARAMS = {
-    "amount", "currency", "metadata", "payment_method", "confirm", "description",
-    "receipt_email", "capture_method", "automatic_payment_methods", "payment_method_types",
-    "statement_descriptor", "statement_descriptor_suffix", "return_url", "customer",
-    "setup_future_usage", "off_session", "error_on_requires_action", "use_stripe_sdk", "expand",
+    "amount",
+    "currency",
+    "metadata",
+    "payment_method",
+    "confirm",
+    "description",
+    "receipt_email",
+    "capture_method",
+    "automatic_payment_methods",
+    "payment_method_types",
+    "statement_descriptor",
+    "statement_descriptor_suffix",
+    "return_url",
+    "customer",
+    "setup_future_usage",
+    "off_session",
+    "error_on_requires_action",
+    "use_stripe_sdk",
+    "expand",
 }
 CONFIRM_PARAMS = {
-    "payment_method", "return_url", "receipt_email", "expand", "off_session",
-    "error_on_requires_action", "use_stripe_sdk", "setup_future_usage", "payment_method_types",
+    "payment_method",
+    "return_url",
+    "receipt_email",
+    "expand",
+    "off_session",
+    "error_on_requires_action",
+    "use_stripe_sdk",
+    "setup_future_usage",
+    "payment_method_types",
 }
 CANCEL_PARAMS = {"cancellation_reason", "expand"}
 REFUND_PARAMS = {"payment_intent", "charge", "amount", "reason", "metadata", "expand"}
@@ -472,7 +522,10 @@ class Simulator:
             rec = self.idempotency.get((api_key, key))
             if rec is None:
                 self.idempotency[(api_key, key)] = {
-                    "state": "in_flight", "method": method, "path": path, "fingerprint": fp,
+                    "state": "in_flight",
+                    "method": method,
+                    "path": path,
+                    "fingerprint": fp,
                     "generation": self.generation,
                 }
                 return "new", None
@@ -601,9 +654,7 @@ class Simulator:
             "status": "requires_confirmation" if pm else "requires_payment_method",
         }
         if isinstance(params.get("automatic_payment_methods"), dict):
-            pi["automatic_payment_methods"] = {
-                "enabled": params["automatic_payment_methods"].get("enabled") == "true"
-            }
+            pi["automatic_payment_methods"] = {"enabled": params["automatic_payment_methods"].get("enabled") == "true"}
         with self.lock:
             self.intents[pi_id] = pi
             if confirm and pm:  # confirm without a payment method was refused above
@@ -683,7 +734,9 @@ class Simulator:
             "outcome": {
                 "network_status": "approved_by_network" if ok else "declined_by_network",
                 "reason": None if ok else decline_code,
-                "seller_message": "Payment complete." if ok else "The bank did not return any further details with this decline.",
+                "seller_message": "Payment complete."
+                if ok
+                else "The bank did not return any further details with this decline.",
                 "type": "authorized" if ok else "issuer_declined",
             },
             "paid": ok,
@@ -746,8 +799,11 @@ class Simulator:
             if outcome == "succeed":
                 self._succeed(pi, body.get("payment_method") or pi["payment_method"] or "pm_card_visa", None)
             elif outcome == "processing":
-                pi.update(status="processing", next_action=None,
-                          payment_method=pi["payment_method"] or body.get("payment_method") or "pm_card_visa")
+                pi.update(
+                    status="processing",
+                    next_action=None,
+                    payment_method=pi["payment_method"] or body.get("payment_method") or "pm_card_visa",
+                )
             else:
                 code = body.get("code") or "card_declined"
                 decline_code = body.get("decline_code") or "generic_decline"
@@ -776,7 +832,9 @@ class Simulator:
                 if pi is None:
                     raise missing("payment_intent", pi_id, param="payment_intent")
                 if ch_id and pi["latest_charge"] != ch_id:
-                    raise invalid(f"Charge {ch_id} does not belong to PaymentIntent {pi_id}.", param="charge", store=True)
+                    raise invalid(
+                        f"Charge {ch_id} does not belong to PaymentIntent {pi_id}.", param="charge", store=True
+                    )
             else:
                 assert ch_id is not None  # one of the two is required above
                 ch = self.charges.get(ch_id)
@@ -796,8 +854,11 @@ class Simulator:
             remaining = ch["amount_captured"] - ch["amount_refunded"]
             if remaining <= 0:
                 raise StripeError(
-                    400, "invalid_request_error", f"Charge {ch['id']} has already been refunded.",
-                    code="charge_already_refunded", param="payment_intent",
+                    400,
+                    "invalid_request_error",
+                    f"Charge {ch['id']} has already been refunded.",
+                    code="charge_already_refunded",
+                    param="payment_intent",
                 )
             if amount is None:
                 amount = remaining
@@ -901,4 +962,3 @@ class Simulator:
                 if (not type_ or rec["event"]["type"] == type_)
                 and (not object_id or rec["event"]["data"]["object"].get("id") == object_id)
             ]
-

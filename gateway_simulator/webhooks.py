@@ -13,6 +13,7 @@ An event record (``Simulator.events[evt_id]``) looks like::
 All of it is guarded by the simulator's lock; the thread holds the lock only while it
 picks work and records outcomes, never while it talks to the endpoint.
 """
+
 from __future__ import annotations
 
 import copy
@@ -132,9 +133,7 @@ class Deliverer:
             return
         copies = faults["webhook_duplicate"]["copies"] if "webhook_duplicate" in faults else 1
         rec["delay"] = faults["webhook_delay"]["seconds"] if "webhook_delay" in faults else 0.0
-        rec["deliveries"] = [
-            {"n": n, "status": "held", "attempts": [], "next_attempt_at": None} for n in range(copies)
-        ]
+        rec["deliveries"] = [{"n": n, "status": "held", "attempts": [], "next_attempt_at": None} for n in range(copies)]
         if "webhook_reorder" in faults:
             self._held.append(rec)
             return
@@ -234,12 +233,23 @@ class Deliverer:
                 elif attempt >= cfg.max_attempts:
                     delivery["status"] = "failed"
                     delivery["next_attempt_at"] = None
-                    log.warning("webhook %s %s failed for good after %d attempts: %s",
-                                event["id"], event["type"], attempt, result["error"] or result["status_code"])
+                    log.warning(
+                        "webhook %s %s failed for good after %d attempts: %s",
+                        event["id"],
+                        event["type"],
+                        attempt,
+                        result["error"] or result["status_code"],
+                    )
                 else:
                     backoff = min(cfg.retry_base_seconds * (2 ** (attempt - 1)), cfg.retry_max_seconds)
-                    log.info("webhook %s %s attempt %d failed (%s); retrying in %.2fs", event["id"], event["type"],
-                             attempt, result["error"] or result["status_code"], backoff)
+                    log.info(
+                        "webhook %s %s attempt %d failed (%s); retrying in %.2fs",
+                        event["id"],
+                        event["type"],
+                        attempt,
+                        result["error"] or result["status_code"],
+                        backoff,
+                    )
                     self._schedule(rec, delivery, backoff)
 
     @staticmethod

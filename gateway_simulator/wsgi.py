@@ -2,6 +2,7 @@
 
 Use exactly one worker: all gateway state lives in memory in that process.
 """
+
 from gateway_simulator import create_app
 
 app = create_app()

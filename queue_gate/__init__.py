@@ -4,6 +4,7 @@ It admits fans to queue-protected sales in batches and signs their admission tok
 room itself is part of the app (``app/waiting_room``, see ``room.py`` for how Redis and Postgres
 share the work): the gate builds on ``app`` and is never imported by it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

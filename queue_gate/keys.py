@@ -4,6 +4,7 @@ A key set is a JSON list of ``{"kid": ..., "private_pem": ...}``, newest first: 
 key signs, all of them stay in the JWKS so that tokens signed before a rotation keep
 verifying until they expire. ``flask gate-keys rotate`` adds a new key at the front.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The waiting-room page: one URL answers with the full page or, for htmx, the status panel."""
+
 from __future__ import annotations
 
 import random
@@ -84,8 +85,9 @@ def waiting_room(event_id: int) -> ResponseReturnValue:
     context = {
         "status": info,
         "degraded": degraded,
-        "poll_seconds": poll_delay(info["state"], info.get("estimatedWaitSeconds"), degraded,
-                                   drawn=info.get("position") is not None),
+        "poll_seconds": poll_delay(
+            info["state"], info.get("estimatedWaitSeconds"), degraded, drawn=info.get("position") is not None
+        ),
         "self_url": url_for("gate_pages.waiting_room", event_id=event_id, ticket=ticket),
         "enter_url": url_for("gate_pages.enter", event_id=event_id, ticket=ticket),
         "wait_text": _wait_text(info.get("estimatedWaitSeconds")),
@@ -116,8 +118,12 @@ def join_page(event_id: int) -> ResponseReturnValue:
         context["email"] = request.form.get("email", "")[:254]
         try:
             with unit_of_work() as uow:
-                account = authenticate(uow, current_app.extensions["seatline.passwords"], context["email"],
-                                       request.form.get("password", "")[:128])
+                account = authenticate(
+                    uow,
+                    current_app.extensions["seatline.passwords"],
+                    context["email"],
+                    request.form.get("password", "")[:128],
+                )
             with unit_of_work() as uow:
                 place = _room(event_id).join(uow, account.user_id)
             return redirect(url_for("gate_pages.waiting_room", event_id=event_id, ticket=place.ticket), code=303)
@@ -145,7 +151,12 @@ def enter(event_id: int) -> ResponseReturnValue:
     target = f"{settings.public_url}/shows/{show_id}" if show_id else settings.public_url
     response = redirect(target, code=303)
     response.set_cookie(
-        admission.COOKIE, granted["admissionToken"], max_age=int(granted["admissionExpiresAt"] - time.time()),
-        httponly=True, secure=settings.is_production or request.is_secure, samesite="Lax", path="/",
+        admission.COOKIE,
+        granted["admissionToken"],
+        max_age=int(granted["admissionExpiresAt"] - time.time()),
+        httponly=True,
+        secure=settings.is_production or request.is_secure,
+        samesite="Lax",
+        path="/",
     )
     return response

@@ -1,4 +1,5 @@
 """The gate's HTTP API: joining, status, the counter, JWKS, and managers' controls."""
+
 from __future__ import annotations
 
 import hashlib

@@ -6,6 +6,7 @@ Prints every difference in paths, methods, statuses, error codes per status, par
 types, headers, prose (summaries and descriptions) and the request and response bodies' shapes
 (property names, required members, types, formats, constraints), and exits 1 if there is any.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -36,20 +37,38 @@ ACCEPTED = {
     # `{type: object}` and `{type: object, additionalProperties: true}` accept the same.
     "POST /payments/webhook request application/json.data.object: additionalProperties None -> True",
 }
-CONSTRAINTS = ("minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength", "pattern", "minItems", "maxItems",
-               "uniqueItems", "format", "minProperties", "maxProperties")
+CONSTRAINTS = (
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "format",
+    "minProperties",
+    "maxProperties",
+)
 
 
 def old_document(revision: str | None) -> dict[str, Any]:
     if revision is None:
-        revision = subprocess.run(["git", "log", "-1", "--format=%H", "--", OLD_PATH], cwd=ROOT, check=True,
-                                  capture_output=True, text=True).stdout.strip()
-        exists = subprocess.run(["git", "cat-file", "-e", f"{revision}:{OLD_PATH}"], cwd=ROOT,
-                                stderr=subprocess.DEVNULL).returncode == 0
+        revision = subprocess.run(
+            ["git", "log", "-1", "--format=%H", "--", OLD_PATH], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout.strip()
+        exists = (
+            subprocess.run(
+                ["git", "cat-file", "-e", f"{revision}:{OLD_PATH}"], cwd=ROOT, stderr=subprocess.DEVNULL
+            ).returncode
+            == 0
+        )
         if not exists:
             revision += "^"
-    text = subprocess.run(["git", "show", f"{revision}:{OLD_PATH}"], cwd=ROOT, check=True, capture_output=True,
-                          text=True).stdout
+    text = subprocess.run(
+        ["git", "show", f"{revision}:{OLD_PATH}"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
     return yaml.safe_load(text)
 
 
@@ -152,8 +171,7 @@ def compare_shapes(where: str, old: dict[str, Any], new: dict[str, Any], problem
     for name in set(old["props"]) & set(new["props"]):
         compare_shapes(f"{where}.{name}", old["props"][name], new["props"][name], problems)
     if "items" in old or "items" in new:
-        compare_shapes(f"{where}[]", old.get("items", Doc({}).shape({})), new.get("items", Doc({}).shape({})),
-                       problems)
+        compare_shapes(f"{where}[]", old.get("items", Doc({}).shape({})), new.get("items", Doc({}).shape({})), problems)
 
 
 def differences(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> list[str]:
@@ -181,8 +199,12 @@ def differences(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> list[str]:
         if set(o_params) != set(n_params):
             problems.append(f"{label}: parameters {sorted(o_params)} -> {sorted(n_params)}")
         for name in set(o_params) & set(n_params):
-            compare_shapes(f"{label} parameter {name[0]}", old.shape(o_params[name]["schema"]),
-                           new.shape(n_params[name]["schema"]), problems)
+            compare_shapes(
+                f"{label} parameter {name[0]}",
+                old.shape(o_params[name]["schema"]),
+                new.shape(n_params[name]["schema"]),
+                problems,
+            )
         o_body, n_body = o.get("requestBody"), n.get("requestBody")
         if bool(o_body) != bool(n_body):
             problems.append(f"{label}: request body {bool(o_body)} -> {bool(n_body)}")
@@ -190,10 +212,16 @@ def differences(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> list[str]:
             if bool(o_body.get("required")) != bool(n_body.get("required")):
                 problems.append(f"{label}: request body required {o_body.get('required')} -> {n_body.get('required')}")
             if set(o_body["content"]) != set(n_body["content"]):
-                problems.append(f"{label}: request media types {sorted(o_body['content'])} -> {sorted(n_body['content'])}")
+                problems.append(
+                    f"{label}: request media types {sorted(o_body['content'])} -> {sorted(n_body['content'])}"
+                )
             for media in set(o_body["content"]) & set(n_body["content"]):
-                compare_shapes(f"{label} request {media}", old.shape(o_body["content"][media].get("schema", {})),
-                               new.shape(n_body["content"][media].get("schema", {})), problems)
+                compare_shapes(
+                    f"{label} request {media}",
+                    old.shape(o_body["content"][media].get("schema", {})),
+                    new.shape(n_body["content"][media].get("schema", {})),
+                    problems,
+                )
         if set(o["responses"]) != set(n["responses"]):
             problems.append(f"{label}: statuses {sorted(o['responses'])} -> {sorted(n['responses'])}")
         for status in set(o["responses"]) & set(n["responses"]):
@@ -203,17 +231,25 @@ def differences(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> list[str]:
             if " ".join(o_resp.get("description", "").split()) != " ".join(n_resp.get("description", "").split()):
                 problems.append(f"{label} {status}: description differs")
             if set(o_resp.get("headers", {})) != set(n_resp.get("headers", {})):
-                problems.append(f"{label} {status}: headers {sorted(o_resp.get('headers', {}))} -> "
-                                f"{sorted(n_resp.get('headers', {}))}")
+                problems.append(
+                    f"{label} {status}: headers {sorted(o_resp.get('headers', {}))} -> "
+                    f"{sorted(n_resp.get('headers', {}))}"
+                )
             for header in set(o_resp.get("headers", {})) & set(n_resp.get("headers", {})):
-                if old.resolve(o_resp["headers"][header]).get("schema") != new.resolve(n_resp["headers"][header]).get("schema"):
+                if old.resolve(o_resp["headers"][header]).get("schema") != new.resolve(n_resp["headers"][header]).get(
+                    "schema"
+                ):
                     problems.append(f"{label} {status}: header {header} schema differs")
             o_content, n_content = o_resp.get("content", {}), n_resp.get("content", {})
             if set(o_content) != set(n_content):
                 problems.append(f"{label} {status}: media types {sorted(o_content)} -> {sorted(n_content)}")
             for media in set(o_content) & set(n_content):
-                compare_shapes(f"{label} {status} {media}", old.shape(o_content[media].get("schema", {})),
-                               new.shape(n_content[media].get("schema", {})), problems)
+                compare_shapes(
+                    f"{label} {status} {media}",
+                    old.shape(o_content[media].get("schema", {})),
+                    new.shape(n_content[media].get("schema", {})),
+                    problems,
+                )
     return problems
 
 

@@ -1,6 +1,7 @@
 """Import structure of Seatline's packages: cycles between packages, between app's subpackages and
 between modules, and imports made inside functions. `python scripts/import_report.py` prints the
 figures; .importlinter holds the rules that keep them (tests/unit/test_import_rules.py runs it)."""
+
 from __future__ import annotations
 
 import ast
@@ -72,8 +73,11 @@ def function_level_imports() -> list[str]:
         for path in sorted((ROOT / package).rglob("*.py")):
             for scope in ast.walk(ast.parse(path.read_text(), str(path))):
                 if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    found |= {(str(path.relative_to(ROOT)), node.lineno) for node in ast.walk(scope)
-                              if isinstance(node, (ast.Import, ast.ImportFrom))}
+                    found |= {
+                        (str(path.relative_to(ROOT)), node.lineno)
+                        for node in ast.walk(scope)
+                        if isinstance(node, (ast.Import, ast.ImportFrom))
+                    }
     return [f"{path}:{line}" for path, line in sorted(found)]
 
 

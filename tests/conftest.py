@@ -1,5 +1,6 @@
 """Shared fixtures. Tests that touch storage use the real PostgreSQL and Redis that
 `make test` prepares (a separate database and Redis database)."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,14 @@ GATE_JWKS = json.dumps(jwks(load_keys(GATE_KEYS)))
 # sets small limits of its own.
 PER_IP_LIMITS = {
     name: "100000/minute"
-    for name in ("rate_limit_holds_per_ip", "rate_limit_payment_intents_per_ip", "rate_limit_joins_per_ip",
-                 "rate_limit_logins_per_ip", "rate_limit_signups_per_ip", "rate_limit_gateway_calls_per_ip")
+    for name in (
+        "rate_limit_holds_per_ip",
+        "rate_limit_payment_intents_per_ip",
+        "rate_limit_joins_per_ip",
+        "rate_limit_logins_per_ip",
+        "rate_limit_signups_per_ip",
+        "rate_limit_gateway_calls_per_ip",
+    )
 }
 
 

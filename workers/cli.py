@@ -1,4 +1,5 @@
 """`flask worker` and `flask scheduler`: the background processes, started from the app's CLI."""
+
 from __future__ import annotations
 
 import logging
@@ -137,8 +138,9 @@ class PeriodicScheduler(Scheduler):
                     continue
                 self.cancel(job_id)
             elif not replace:
-                self.log.warning("periodic job %s was missing from the schedule (Redis lost it); scheduled again",
-                                 job_id)
+                self.log.warning(
+                    "periodic job %s was missing from the schedule (Redis lost it); scheduled again", job_id
+                )
             self.schedule(
                 scheduled_time=datetime.now(UTC),
                 func=func,
@@ -188,10 +190,14 @@ def scheduler_command() -> None:
     """Run rq-scheduler with the periodic sweeper (hold expiry safety net and reconciliation)."""
     connection = _worker_connection()
     interval = current_app.extensions["seatline.settings"].sweeper_interval_seconds
-    periodic = ((SWEEP_JOB_ID, "workers.jobs.sweep", interval), (GATE_TICK_JOB_ID, "workers.jobs.gate_tick", 1),
-                (REVOCATION_COPIES_JOB_ID, "workers.jobs.copy_revocations", REVOCATION_COPIES_SECONDS))
-    scheduler = PeriodicScheduler(periodic, queue_name=queues.HOLDS, connection=connection, job_class=JsonJob,
-                                  interval=1)
+    periodic = (
+        (SWEEP_JOB_ID, "workers.jobs.sweep", interval),
+        (GATE_TICK_JOB_ID, "workers.jobs.gate_tick", 1),
+        (REVOCATION_COPIES_JOB_ID, "workers.jobs.copy_revocations", REVOCATION_COPIES_SECONDS),
+    )
+    scheduler = PeriodicScheduler(
+        periodic, queue_name=queues.HOLDS, connection=connection, job_class=JsonJob, interval=1
+    )
     while True:
         _wait_for_redis(connection)
         try:

@@ -1,5 +1,6 @@
 """RQ jobs. Each takes ids, opens its own app context and unit of work, and is idempotent. What a
 job's transactions ask for after they commit (more jobs, seat hints) their unit of work runs."""
+
 from __future__ import annotations
 
 import logging
@@ -100,13 +101,17 @@ def sweep() -> dict[str, int]:
                 "process_webhook_event": sweeper.unprocessed_events(uow, retry_after),
                 "execute_refund": [str(r) for r in sweeper.pending_refunds(uow, retry_after)],
                 "send_notification": sweeper.pending_notifications(
-                    uow, retry_after, per_organisation=settings.notification_sweep_per_organisation),
+                    uow, retry_after, per_organisation=settings.notification_sweep_per_organisation
+                ),
                 "cancel_show": cancellation.unfinished(uow),
             }
         queue_of = {
-            "expire_hold": queues.HOLDS, "settle_payment_intent": queues.PAYMENTS,
-            "process_webhook_event": queues.WEBHOOKS, "execute_refund": queues.PAYMENTS,
-            "send_notification": queues.NOTIFICATIONS, "cancel_show": queues.PAYMENTS,
+            "expire_hold": queues.HOLDS,
+            "settle_payment_intent": queues.PAYMENTS,
+            "process_webhook_event": queues.WEBHOOKS,
+            "execute_refund": queues.PAYMENTS,
+            "send_notification": queues.NOTIFICATIONS,
+            "cancel_show": queues.PAYMENTS,
         }
         for func, ids in work.items():
             for item in ids:
@@ -124,9 +129,13 @@ def gate_tick() -> int:
         settings = app.extensions["seatline.settings"]
         admitted = 0
         with unit_of_work() as uow:
-            events = uow.execute(
-                "SELECT event_id FROM gate_queues WHERE state IN ('PREQUEUE', 'DRAWING', 'OPEN', 'DRAINING')"
-            ).scalars().all()
+            events = (
+                uow.execute(
+                    "SELECT event_id FROM gate_queues WHERE state IN ('PREQUEUE', 'DRAWING', 'OPEN', 'DRAINING')"
+                )
+                .scalars()
+                .all()
+            )
             uow.rollback()
             for event_id in events:
                 room = WaitingRoom(app.extensions["seatline.redis"], event_id, settings.gate_show_up_seconds)

@@ -1,4 +1,5 @@
 """Password hashing with Argon2id (argon2-cffi)."""
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -22,6 +22,7 @@ copy for the next request); when Redis does not answer it reads PostgreSQL, so a
 is still refused and a valid one still accepted (the booking path keeps working without
 Redis); when neither answers the request fails (503), it is never let through unchecked.
 """
+
 from __future__ import annotations
 
 import logging
@@ -99,8 +100,9 @@ def load(conn, user_id: int) -> AuthRecord | None:
 
 def revoke_token(uow: UnitOfWork, user_id: int, jti: str, expires_at: int) -> None:
     """One token, logged out; tokens of this user that expired a while ago leave the record."""
-    uow.execute(f"DELETE FROM revoked_tokens WHERE user_id = :u AND expires_at < now() - {KEEP_AFTER_EXPIRY}",
-                {"u": user_id})
+    uow.execute(
+        f"DELETE FROM revoked_tokens WHERE user_id = :u AND expires_at < now() - {KEEP_AFTER_EXPIRY}", {"u": user_id}
+    )
     inserted = uow.execute(
         """
         INSERT INTO revoked_tokens (jti, user_id, expires_at)
@@ -159,8 +161,10 @@ class Revocations:
     def publish(self, user_id: int, record: AuthRecord) -> bool:
         """Copy ``record`` to Redis unless a newer one is there; False if Redis could not be reached."""
         try:
-            self._publish_script(keys=[_key(user_id)], args=[
-                record.version, record.epoch, record.kept_jti or "", MIRROR_TTL_SECONDS, *sorted(record.revoked)])
+            self._publish_script(
+                keys=[_key(user_id)],
+                args=[record.version, record.epoch, record.kept_jti or "", MIRROR_TTL_SECONDS, *sorted(record.revoked)],
+            )
             return True
         except redis.RedisError as exc:
             log.warning("could not copy user %s's revocations to Redis: %s", user_id, exc)
@@ -174,16 +178,20 @@ class Revocations:
         if record is None or self.publish(user_id, record):
             return
         with db.engine.begin() as conn:
-            conn.execute(text("""
+            conn.execute(
+                text("""
                 INSERT INTO revocation_copies_pending (user_id) SELECT id FROM users WHERE id = :u
                 ON CONFLICT (user_id) DO UPDATE SET since = now()
-            """), {"u": user_id})
+            """),
+                {"u": user_id},
+            )
 
     def copy_pending(self, limit: int = 500) -> int:
         """Copies the revocations that could not be copied when they were made; how many it copied."""
         with db.engine.connect() as conn:
-            pending = conn.execute(text("SELECT user_id, since FROM revocation_copies_pending ORDER BY since LIMIT :n"),
-                                   {"n": limit}).all()
+            pending = conn.execute(
+                text("SELECT user_id, since FROM revocation_copies_pending ORDER BY since LIMIT :n"), {"n": limit}
+            ).all()
         copied = 0
         for user_id, since in pending:
             record = self._from_database(user_id)
@@ -191,8 +199,10 @@ class Revocations:
                 break  # Redis is still out of reach: next time
             with db.engine.begin() as conn:
                 # Not if another change failed to be copied meanwhile (it moved ``since``).
-                conn.execute(text("DELETE FROM revocation_copies_pending WHERE user_id = :u AND since = :since"),
-                             {"u": user_id, "since": since})
+                conn.execute(
+                    text("DELETE FROM revocation_copies_pending WHERE user_id = :u AND since = :since"),
+                    {"u": user_id, "since": since},
+                )
             copied += 1
         return copied
 

@@ -30,9 +30,12 @@ from app.unit_of_work import unit_of_work
 bp = Blueprint("accounts_api", __name__, url_prefix="/api/v1/auth")
 
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
-Name = Annotated[str, BeforeValidator(lambda v: single_line(v) if isinstance(v, str) else v),
-                 StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-                 Field(json_schema_extra={"pattern": r"\S"})]  # blank is empty once trimmed
+Name = Annotated[
+    str,
+    BeforeValidator(lambda v: single_line(v) if isinstance(v, str) else v),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    Field(json_schema_extra={"pattern": r"\S"}),
+]  # blank is empty once trimmed
 
 
 class RegisterRequest(BaseModel):
@@ -60,8 +63,9 @@ class PasswordChangeRequest(BaseModel):
 
 def _token_body(account: services.Account) -> TokenResponse:
     config = settings()
-    token = issue_token(config.secret_key, account.user_id, account.role, config.auth_token_ttl_seconds,
-                        epoch=account.auth_epoch)
+    token = issue_token(
+        config.secret_key, account.user_id, account.role, config.auth_token_ttl_seconds, epoch=account.auth_epoch
+    )
     return TokenResponse(userId=str(account.user_id), token=token)
 
 
@@ -96,7 +100,9 @@ def register():
     """
     body = parse_body(RegisterRequest)
     with unit_of_work() as uow:
-        account = services.register(uow, current_app.extensions["seatline.passwords"], body.email, body.password, body.name)
+        account = services.register(
+            uow, current_app.extensions["seatline.passwords"], body.email, body.password, body.name
+        )
     return reply(_token_body(account), 201)
 
 
@@ -225,7 +231,13 @@ def change_password():
     user = current_user()
     body = parse_body(PasswordChangeRequest)
     with unit_of_work() as uow:
-        services.change_password(uow, current_app.extensions["seatline.passwords"], user.id, body.currentPassword,
-                                 body.newPassword, keep_jti=user.jti)
+        services.change_password(
+            uow,
+            current_app.extensions["seatline.passwords"],
+            user.id,
+            body.currentPassword,
+            body.newPassword,
+            keep_jti=user.jti,
+        )
     revocation.revocations().publish_from_database(user.id)
     return "", 204

@@ -1,4 +1,5 @@
 """Registering fans and exchanging credentials for a bearer token."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,7 +22,12 @@ class Account:
 
 
 def register(
-    uow: UnitOfWork, passwords: Passwords, email: str, password: str, name: str, role: str = "fan",
+    uow: UnitOfWork,
+    passwords: Passwords,
+    email: str,
+    password: str,
+    name: str,
+    role: str = "fan",
     organisation_id: int | None = None,
 ) -> Account:
     email, name = email.lower(), single_line(name)
@@ -53,8 +59,9 @@ def authenticate(uow: UnitOfWork, passwords: Passwords, email: str, password: st
     return Account(user_id=row.id, role=row.role, auth_epoch=row.auth_epoch)
 
 
-def change_password(uow: UnitOfWork, passwords: Passwords, user_id: int, current: str, new: str,
-                    keep_jti: str | None = None) -> int:
+def change_password(
+    uow: UnitOfWork, passwords: Passwords, user_id: int, current: str, new: str, keep_jti: str | None = None
+) -> int:
     """A new password, if ``current`` is right; every token and session of the user is revoked but
     ``keep_jti`` (the caller's token). Returns the new session epoch. Commits."""
     row = uow.execute("SELECT password_hash FROM users WHERE id = :id FOR UPDATE", {"id": user_id}).first()

@@ -1,4 +1,5 @@
 """Who is signed in on the site, and the one decorator for pages that need someone signed in."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -4,6 +4,7 @@ Each token names its user, role, a random ``jti`` and the user's session epoch w
 issued (``ep``); whether it has been revoked since is a separate check
 (``app/accounts/revocation.py``), made by ``current_user()`` on every request.
 """
+
 from __future__ import annotations
 
 import time
@@ -36,11 +37,25 @@ class TokenError(Exception):
     pass
 
 
-def issue_token(secret: str, user_id: int, role: str, ttl_seconds: int, now: float | None = None,
-                epoch: int = 0, jti: str | None = None) -> str:
+def issue_token(
+    secret: str,
+    user_id: int,
+    role: str,
+    ttl_seconds: int,
+    now: float | None = None,
+    epoch: int = 0,
+    jti: str | None = None,
+) -> str:
     issued = int(now if now is not None else time.time())
-    claims = {"sub": str(user_id), "role": role, "aud": AUDIENCE, "iat": issued, "exp": issued + ttl_seconds,
-              "jti": jti or uuid.uuid4().hex, "ep": epoch}
+    claims = {
+        "sub": str(user_id),
+        "role": role,
+        "aud": AUDIENCE,
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+        "jti": jti or uuid.uuid4().hex,
+        "ep": epoch,
+    }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 

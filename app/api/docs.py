@@ -1,5 +1,6 @@
 """Serves the OpenAPI document that describes /api/v1, built from the views' declarations
 (app/api/openapi.py) the first time it is asked for, then kept for the life of the process."""
+
 from __future__ import annotations
 
 import orjson
@@ -41,5 +42,7 @@ def openapi_document(app: Flask) -> bytes:
 )
 def openapi_json():
     """Errors: `500 INTERNAL_ERROR`."""
-    return json_bytes_response(openapi_document(current_app._get_current_object()),  # type: ignore[attr-defined]
-                               headers={"Cache-Control": "public, max-age=300"})
+    return json_bytes_response(
+        openapi_document(current_app._get_current_object()),  # type: ignore[attr-defined]
+        headers={"Cache-Control": "public, max-age=300"},
+    )

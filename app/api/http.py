@@ -1,4 +1,5 @@
 """Translate HTTP to service calls: parse bodies and ids, authenticate, render errors."""
+
 from __future__ import annotations
 
 import logging
@@ -34,7 +35,9 @@ class OrjsonProvider(JSONProvider):
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = args[0] if len(args) == 1 else (args or kwargs)
-        return current_app.response_class(orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS), mimetype="application/json")
+        return current_app.response_class(
+            orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS), mimetype="application/json"
+        )
 
 
 class CheckedSession(RedisSession):
@@ -98,8 +101,15 @@ class SharedResponsesCarryNoSession(RedisSessionInterface):
     session_class = CheckedSession
 
     def __init__(self, app: Flask, client: redis.Redis) -> None:
-        super().__init__(app, client=client, key_prefix="seatline:session:", use_signer=False, permanent=True,
-                         sid_length=32, serialization_format="msgpack")
+        super().__init__(
+            app,
+            client=client,
+            key_prefix="seatline:session:",
+            use_signer=False,
+            permanent=True,
+            sid_length=32,
+            serialization_format="msgpack",
+        )
 
     def _empty(self) -> Any:
         return self.session_class(sid=self._generate_sid(self.sid_length), permanent=self.permanent)
@@ -152,8 +162,10 @@ def parse_body(model: type[Model]) -> Model:
     if b"\\u0000" in raw:
         nul = _fields_with_nul(data)
         if nul:
-            raise ValidationFailed("text must not contain the NUL character (U+0000)",
-                                   fields=[{"field": f, "message": "contains U+0000"} for f in nul])
+            raise ValidationFailed(
+                "text must not contain the NUL character (U+0000)",
+                fields=[{"field": f, "message": "contains U+0000"} for f in nul],
+            )
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -265,7 +277,9 @@ def _busy_page(retry_after: int = 2) -> Response:
     return response
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any) -> Response:
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any
+) -> Response:
     body = orjson.dumps({"error": {"code": code, "message": message, **details}})
     return json_bytes_response(body, status=status, headers=headers)
 
@@ -276,8 +290,13 @@ def register_error_handlers(app: Flask) -> None:
         if _wants_page() and exc.status == 503:
             return _busy_page(int(exc.details.get("retryAfter", 2)))
         if _wants_page():
-            return Response(render_template("site/error.html", status=exc.status, message=exc.message[:1].upper()
-                                            + exc.message[1:] + "."), status=exc.status, mimetype="text/html")
+            return Response(
+                render_template(
+                    "site/error.html", status=exc.status, message=exc.message[:1].upper() + exc.message[1:] + "."
+                ),
+                status=exc.status,
+                mimetype="text/html",
+            )
         headers = {"Retry-After": str(exc.details.get("retryAfter", 2))} if exc.status in (429, 503) else None
         return json_bytes_response(orjson.dumps(exc.to_body()), status=exc.status, headers=headers)
 
@@ -285,8 +304,13 @@ def register_error_handlers(app: Flask) -> None:
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
         if _wants_page():
-            return Response(render_template("site/error.html", status=status, message=PAGE_MESSAGES.get(
-                status, exc.description or exc.name)), status=status, mimetype="text/html")
+            return Response(
+                render_template(
+                    "site/error.html", status=status, message=PAGE_MESSAGES.get(status, exc.description or exc.name)
+                ),
+                status=status,
+                mimetype="text/html",
+            )
         response = error_response(status, HTTP_CODES.get(status, "HTTP_ERROR"), exc.description or exc.name)
         if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
@@ -297,8 +321,11 @@ def register_error_handlers(app: Flask) -> None:
         # Only the waiting room needs Redis to answer at all; it must never fail open.
         log.warning("redis unavailable: %s", exc)
         return error_response(
-            503, "DEGRADED", "the waiting room is reconnecting; your place is kept, try again shortly",
-            headers={"Retry-After": "2"}, retryAfter=2,
+            503,
+            "DEGRADED",
+            "the waiting room is reconnecting; your place is kept, try again shortly",
+            headers={"Retry-After": "2"},
+            retryAfter=2,
         )
 
     @app.errorhandler(OperationalError)
@@ -308,7 +335,11 @@ def register_error_handlers(app: Flask) -> None:
         if _wants_page():
             return _busy_page()
         return error_response(
-            503, "DEGRADED", "the booking service is busy; try again shortly", headers={"Retry-After": "2"}, retryAfter=2
+            503,
+            "DEGRADED",
+            "the booking service is busy; try again shortly",
+            headers={"Retry-After": "2"},
+            retryAfter=2,
         )
 
     @app.errorhandler(DataError)

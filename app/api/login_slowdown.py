@@ -14,6 +14,7 @@ once (others go on without waiting, counted in ``seatline_login_slowdown_skipped
 The count lives in Redis (one ``GET`` before, one ``INCR`` after a failure); without Redis
 nobody is slowed down, and the refusing limits fall back to their in-memory counts.
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,8 +43,9 @@ def delay_for(failures: int, after: int, max_seconds: float) -> float:
 
 
 class LoginSlowdown:
-    def __init__(self, app: Flask, settings: Settings, email_key: Callable[[], str | None],
-                 failed: Callable[[Response], bool]) -> None:
+    def __init__(
+        self, app: Flask, settings: Settings, email_key: Callable[[], str | None], failed: Callable[[Response], bool]
+    ) -> None:
         self.after = settings.login_slowdown_after
         self.window = settings.login_slowdown_window_seconds
         self.max_seconds = settings.login_slowdown_max_seconds
@@ -52,11 +54,15 @@ class LoginSlowdown:
         self._failed = failed
         self._endpoints: set[str] = set()
         metrics = registry(app)
-        self.slowed_total = Counter("seatline_login_slowdown", "Login attempts made to wait: their email is under attack",
-                                    registry=metrics)
+        self.slowed_total = Counter(
+            "seatline_login_slowdown", "Login attempts made to wait: their email is under attack", registry=metrics
+        )
         self.skipped_total = Counter(
-            "seatline_login_slowdown_skipped", "Login attempts that would have waited, let through at once because "
-            "enough requests of this process were already waiting", registry=metrics)
+            "seatline_login_slowdown_skipped",
+            "Login attempts that would have waited, let through at once because "
+            "enough requests of this process were already waiting",
+            registry=metrics,
+        )
         app.after_request(self._count_failure)
 
     def wrap(self, endpoint: str, view: Callable[..., Any]) -> Callable[..., Any]:

@@ -5,6 +5,7 @@ operation; request and response bodies are the pydantic models it names, rendere
 by pydantic and registered as components; error answers come from the codes it declares.
 apispec assembles the document. The introduction is ``openapi.md`` beside this file.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,7 +37,9 @@ INTRO = Path(__file__).with_name("openapi.md")
 TAGS = [
     ("accounts", "Registering and signing in."),
     ("catalog", "Cities, shows and show details. No authentication; cacheable."),
-    ("seat maps", """Live seat state of a show, in three shapes of the same data. No authentication;
+    (
+        "seat maps",
+        """Live seat state of a show, in three shapes of the same data. No authentication;
 at most 2 seconds stale.
 
 **Which shape to use.** A cinema (about 150 seats) or a concert hall (about 2,000) can be
@@ -51,13 +54,19 @@ so draw it in steps:
    status of every seat as one character per seat, for refreshing state across the whole
    venue once the layout is known. Poll it (or the per-section map) no more often than
    once a second: it cannot be fresher than that.
-"""),
+""",
+    ),
     ("holds", "Holding seats for a short time while the fan pays. Bearer token required."),
-    ("payments", """Paying for a hold through the payment gateway (Stripe, or its local simulator in
+    (
+        "payments",
+        """Paying for a hold through the payment gateway (Stripe, or its local simulator in
 development), and the gateway's signed webhook.
-"""),
+""",
+    ),
     ("bookings", "The caller's bookings, and cancelling them under the show's refund policy. Bearer token required."),
-    ("manage", """The manager API: venues and their seat layouts, events, shows and their sale, the box
+    (
+        "manage",
+        """The manager API: venues and their seat layouts, events, shows and their sale, the box
 office, cancelling shows and controlling waiting rooms. Bearer token of a manager or an
 admin required.
 
@@ -66,7 +75,8 @@ and the shows at its venues. Another organisation's ids answer `404`
 (`VENUE_NOT_FOUND`, `EVENT_NOT_FOUND`, `SHOW_NOT_FOUND`) exactly like ids that do not
 exist, so ids reveal nothing. Fans get `403 FORBIDDEN` on every call. Admins see
 everything, and say which organisation owns a venue or an event they create.
-"""),
+""",
+    ),
     ("meta", "This document."),
 ]
 
@@ -108,7 +118,7 @@ class DocumentSchema(GenerateJsonSchema):
 
 def openapi_path(rule: str) -> str:
     """Flask's ``/shows/<show_id>`` as the document's ``/shows/{showId}``, without the prefix."""
-    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: "{" + _camel(m.group(1)) + "}", rule[len(PREFIX):])
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: "{" + _camel(m.group(1)) + "}", rule[len(PREFIX) :])
 
 
 def _camel(name: str) -> str:
@@ -192,8 +202,9 @@ def _answer(answer: Answer, model_name: dict[type[BaseModel], str]) -> dict[str,
     return response
 
 
-def _operation(op: Operation, path_params: list[str], model_name: dict[type[BaseModel], str],
-               shared: dict[str, Failure]) -> dict[str, Any]:
+def _operation(
+    op: Operation, path_params: list[str], model_name: dict[type[BaseModel], str], shared: dict[str, Failure]
+) -> dict[str, Any]:
     parameters = [{"name": n, "in": "path", "required": True, **PATH_PARAMETERS[n]} for n in path_params]
     result: dict[str, Any] = {
         "tags": list(op.tags),
@@ -246,10 +257,15 @@ def build_document(app: Flask) -> dict[str, Any]:
         raise ValueError(f"models whose schema names pydantic changed (make their names unique): {missing}")
 
     spec = APISpec(
-        title="Seatline API", version="1.0.0", openapi_version="3.1.0",
-        info={"summary": "Browse shows, read live seat maps, hold seats, pay, and manage bookings.",
-              "description": INTRO.read_text()},
-        servers=[{"url": PREFIX}], jsonSchemaDialect="https://json-schema.org/draft/2020-12/schema",
+        title="Seatline API",
+        version="1.0.0",
+        openapi_version="3.1.0",
+        info={
+            "summary": "Browse shows, read live seat maps, hold seats, pay, and manage bookings.",
+            "description": INTRO.read_text(),
+        },
+        servers=[{"url": PREFIX}],
+        jsonSchemaDialect="https://json-schema.org/draft/2020-12/schema",
     )
     for name, description in TAGS:
         spec.tag({"name": name, "description": description})

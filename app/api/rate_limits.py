@@ -20,6 +20,7 @@ called once its blueprints are registered), so the web app and the gate, or apps
 settings side by side in a test run, never share a limiter's state: it wraps each view of its app
 that carries the mark.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -125,11 +126,16 @@ def _failed_login(response: Response) -> bool:
 KEYS: dict[Key, Callable[[], str | None]] = {Key.FAN: fan, Key.CLIENT_IP: client_ip, Key.EMAIL_FROM_IP: email_from_ip}
 
 WHAT = {
-    "holds": "seat holds", "holds-ip": "seat holds from your network",
-    "payment-intents": "payment attempts", "payment-intents-ip": "payment attempts from your network",
-    "joins": "waiting-room joins", "joins-ip": "waiting-room joins from your network",
-    "logins": "failed logins for this email from your network", "logins-ip": "logins from your network",
-    "signups-ip": "sign-ups from your network", "password-changes": "wrong current passwords",
+    "holds": "seat holds",
+    "holds-ip": "seat holds from your network",
+    "payment-intents": "payment attempts",
+    "payment-intents-ip": "payment attempts from your network",
+    "joins": "waiting-room joins",
+    "joins-ip": "waiting-room joins from your network",
+    "logins": "failed logins for this email from your network",
+    "logins-ip": "logins from your network",
+    "signups-ip": "sign-ups from your network",
+    "password-changes": "wrong current passwords",
     "gateway-calls": "payment confirmations and releases",
     "gateway-calls-ip": "payment confirmations and releases from your network",
 }
@@ -150,10 +156,15 @@ class RateLimits:
             strategy="moving-window",
             storage_uri=self.storage_url,
             # Like the app's own Redis client: short timeouts and one quick retry, never a stall.
-            storage_options=cast("dict[str, Any]", {
-                "socket_timeout": timeout, "socket_connect_timeout": timeout, "retry": Retry(NoBackoff(), 1),
-                "health_check_interval": 30,
-            }),
+            storage_options=cast(
+                "dict[str, Any]",
+                {
+                    "socket_timeout": timeout,
+                    "socket_connect_timeout": timeout,
+                    "retry": Retry(NoBackoff(), 1),
+                    "health_check_interval": 30,
+                },
+            ),
             in_memory_fallback_enabled=True,
             # A failure inside the limiter lets the request through rather than failing it.
             swallow_errors=True,
@@ -167,16 +178,20 @@ class RateLimits:
         self.in_outage = False
         metrics = registry(app)
         self.fallback_total = Counter(
-            "seatline_rate_limit_fallback", "Times this process lost the rate-limit store and began counting in memory",
+            "seatline_rate_limit_fallback",
+            "Times this process lost the rate-limit store and began counting in memory",
             registry=metrics,
         )
         self.fallback_active = Gauge(
-            "seatline_rate_limit_fallback_active", "1 while this process counts rate limits in memory (store unreachable)",
+            "seatline_rate_limit_fallback_active",
+            "1 while this process counts rate limits in memory (store unreachable)",
             registry=metrics,
         )
         self.slowdown = LoginSlowdown(app, settings, submitted_email, _failed_login)
         self.limited_total = Counter(
-            "seatline_rate_limited", "Requests refused with 429 RATE_LIMITED, by the limit they broke", ["limit"],
+            "seatline_rate_limited",
+            "Requests refused with 429 RATE_LIMITED, by the limit they broke",
+            ["limit"],
             registry=metrics,
         )
 
@@ -198,11 +213,14 @@ class RateLimits:
                         log.warning(
                             "rate limit store %s is unreachable: each process now counts rate limits in memory, "
                             "allowing 1/%d of each limit, until it answers again",
-                            _redacted(self.storage_url), self.settings.rate_limit_fallback_divisor,
+                            _redacted(self.storage_url),
+                            self.settings.rate_limit_fallback_divisor,
                         )
                     else:
-                        log.warning("rate limit store %s answers again: rate limits are shared again",
-                                    _redacted(self.storage_url))
+                        log.warning(
+                            "rate limit store %s answers again: rate limits are shared again",
+                            _redacted(self.storage_url),
+                        )
         return dead
 
     def apply(self, app: Flask) -> None:
@@ -216,7 +234,10 @@ class RateLimits:
             for rule in limits.rules:
                 if rule.setting not in self._values:
                     value = getattr(self.settings, rule.setting)
-                    self._values[rule.setting] = (value, _fallback_value(value, self.settings.rate_limit_fallback_divisor))
+                    self._values[rule.setting] = (
+                        value,
+                        _fallback_value(value, self.settings.rate_limit_fallback_divisor),
+                    )
             if any(rule.failures_only for rule in limits.rules):
                 view = self.slowdown.wrap(endpoint, view)
             for rule in limits.rules:
@@ -263,8 +284,12 @@ def _rate_limited(exc: RateLimitExceeded) -> Response:
     message = f"too many {WHAT.get(scope, 'requests')}; try again in {retry_after} s"
     headers = {"Retry-After": str(retry_after), "Cache-Control": "no-store"}
     if _wants_page():
-        page = render_template("site/rate_limited.html", message=message[:1].upper() + message[1:] + ".",
-                               retry_after=retry_after, back_url=_back_url())
+        page = render_template(
+            "site/rate_limited.html",
+            message=message[:1].upper() + message[1:] + ".",
+            retry_after=retry_after,
+            back_url=_back_url(),
+        )
         return Response(page, status=429, mimetype="text/html", headers=headers)
     return error_response(429, "RATE_LIMITED", message, headers=headers, retryAfter=retry_after)
 
@@ -274,7 +299,7 @@ def _back_url() -> str:
     referrer = request.referrer or ""
     host = request.host_url
     if referrer.startswith(host):
-        return "/" + referrer[len(host):]
+        return "/" + referrer[len(host) :]
     return current_app.config.get("PUBLIC_URL") or "/"
 
 

@@ -8,6 +8,7 @@ insert their rows themselves, as one more data-modifying CTE reading the same RE
 rows as the change, with the columns in :data:`COLUMNS` and the actor from
 :attr:`AuditActor.params` (bound as ``:actor_user_id`` and ``:actor_kind``, see :data:`ACTOR`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -58,8 +59,14 @@ def to_json(details: Mapping[str, Any] | None) -> str:
 
 
 def record(
-    uow: UnitOfWork, who: AuditActor, action: str, subject_type: str, subject_id: Any, *,
-    show_id: int | None = None, details: Mapping[str, Any] | None = None,
+    uow: UnitOfWork,
+    who: AuditActor,
+    action: str,
+    subject_type: str,
+    subject_id: Any,
+    *,
+    show_id: int | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> None:
     """Adds one row, in the caller's transaction: it commits or rolls back with the change it records."""
     uow.execute(
@@ -67,14 +74,25 @@ def record(
         INSERT INTO audit_log {COLUMNS}
         VALUES ({ACTOR}, :action, :subject_type, :subject_id, CAST(:show_id AS bigint), CAST(:details AS jsonb))
         """,
-        {**who.params, "action": action, "subject_type": subject_type, "subject_id": str(subject_id),
-         "show_id": show_id, "details": to_json(details)},
+        {
+            **who.params,
+            "action": action,
+            "subject_type": subject_type,
+            "subject_id": str(subject_id),
+            "show_id": show_id,
+            "details": to_json(details),
+        },
     )
 
 
 def entries(
-    uow: UnitOfWork, *, show_id: int | None = None, subject_type: str | None = None, subject_id: str | None = None,
-    action: str | None = None, limit: int | None = None,
+    uow: UnitOfWork,
+    *,
+    show_id: int | None = None,
+    subject_type: str | None = None,
+    subject_id: str | None = None,
+    action: str | None = None,
+    limit: int | None = None,
 ) -> list[Row[Any]]:
     """Rows in the order they were written, filtered by show, subject and action (None: any);
     with ``limit``, the latest ``limit`` of them."""

@@ -1,6 +1,7 @@
 """What a committed transaction asks for: queue the jobs, update the seat hints. A transaction
 registers its ``Followups`` on its unit of work (``uow.after_commit(followups.run)``), which runs
 them once it commits (``app/unit_of_work.py``)."""
+
 from __future__ import annotations
 
 import uuid
@@ -35,11 +36,17 @@ class Followups:
         """Queues the jobs and updates the seat hints."""
         client = redis_store.client
         for notification_id in self.notifications:
-            queues.enqueue(client, queues.NOTIFICATIONS, "workers.jobs.send_notification", notification_id,
-                           job_id=f"notification-{notification_id}")
+            queues.enqueue(
+                client,
+                queues.NOTIFICATIONS,
+                "workers.jobs.send_notification",
+                notification_id,
+                job_id=f"notification-{notification_id}",
+            )
         for refund_id in self.refunds:
-            queues.enqueue(client, queues.PAYMENTS, "workers.jobs.execute_refund", str(refund_id),
-                           job_id=f"refund-{refund_id}")
+            queues.enqueue(
+                client, queues.PAYMENTS, "workers.jobs.execute_refund", str(refund_id), job_id=f"refund-{refund_id}"
+            )
         hints = SeatHints(client)
         for show_id, seats in self.booked_seats.items():
             hints.mark_booked(show_id, seats)
@@ -52,5 +59,11 @@ def schedule_hold_expiry(hold_id: str, expires_at: datetime) -> None:
     whether the payment went through. A hold nobody pays for needs no job: its seats are free to take
     the moment it lapses, and the sweeper tidies its rows. The sweeper also catches any job lost here.
     It runs a second late so that a clock a little ahead of the database's does not find the hold live."""
-    queues.enqueue(redis_store.client, queues.HOLDS, "workers.jobs.expire_hold", hold_id,
-                   job_id=f"expire-hold-{hold_id}", at=expires_at + timedelta(seconds=1))
+    queues.enqueue(
+        redis_store.client,
+        queues.HOLDS,
+        "workers.jobs.expire_hold",
+        hold_id,
+        job_id=f"expire-hold-{hold_id}",
+        at=expires_at + timedelta(seconds=1),
+    )

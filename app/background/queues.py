@@ -5,6 +5,7 @@ on is also recorded in Postgres (an outbox row, a pending refund, an unprocessed
 webhook event, an expired hold), so if Redis loses a job the periodic sweeper
 finds the work again.
 """
+
 from __future__ import annotations
 
 import logging

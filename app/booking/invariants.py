@@ -7,6 +7,7 @@ Used by tests and benchmarks after the workers have drained:
   (a payment has one refund, and at most one top-up when its show was cancelled after the fan
   had cancelled for part of the money).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,18 +20,26 @@ def money_invariant_violations(uow: UnitOfWork, gateway_intents: list[dict[str, 
     """``gateway_intents``: each intent as the gateway reports it, with ``id``, ``status``,
     ``amount_received``, ``amount_refunded``, ``refund_count`` and ``metadata``."""
     broken: dict[str, list[Any]] = seat_invariant_violations(uow)  # first: it opens the repeatable-read snapshot
-    bookings = {r.payment_intent_id: r for r in uow.execute(
-        "SELECT payment_intent_id, status, amount, refund_amount FROM bookings WHERE payment_intent_id IS NOT NULL")}
+    bookings = {
+        r.payment_intent_id: r
+        for r in uow.execute(
+            "SELECT payment_intent_id, status, amount, refund_amount FROM bookings WHERE payment_intent_id IS NOT NULL"
+        )
+    }
     # A free booking (amount 0) has no payment to match at the gateway.
     for free in uow.execute("SELECT id FROM bookings WHERE payment_intent_id IS NULL AND amount <> 0"):
         broken.setdefault("a booking without a payment is free", []).append(str(free.id))
-    refunds = {r.payment_intent_id: r for r in uow.execute(
-        """
+    refunds = {
+        r.payment_intent_id: r
+        for r in uow.execute(
+            """
         SELECT payment_intent_id, sum(amount) AS amount, count(*) AS count,
                sum(amount) FILTER (WHERE status = 'SUCCEEDED') AS succeeded,
                (array_agg(reason ORDER BY top_up))[1] AS reason
         FROM refunds GROUP BY payment_intent_id
-        """)}
+        """
+        )
+    }
     intents = {i["id"]: i for i in gateway_intents}
 
     def fail(rule: str, item: Any) -> None:
@@ -44,7 +53,9 @@ def money_invariant_violations(uow: UnitOfWork, gateway_intents: list[dict[str, 
         booking, refund = bookings.get(intent["id"]), refunds.get(intent["id"])
         # A payment without a booking is refunded because it could not be booked: its hold had lapsed,
         # the amount was wrong, or the show was cancelled before it arrived.
-        if booking is None and (refund is None or refund.reason not in ("HOLD_LAPSED", "AMOUNT_MISMATCH", "SHOW_CANCELLED")):
+        if booking is None and (
+            refund is None or refund.reason not in ("HOLD_LAPSED", "AMOUNT_MISMATCH", "SHOW_CANCELLED")
+        ):
             fail("every succeeded payment is a booking or refunded", intent["id"])
         if booking is not None and refund is not None and refund.reason in ("HOLD_LAPSED", "AMOUNT_MISMATCH"):
             fail("a booked payment is not also refunded as unbookable", intent["id"])
@@ -56,9 +67,14 @@ def money_invariant_violations(uow: UnitOfWork, gateway_intents: list[dict[str, 
             fail("Seatline never decides to refund more than was paid", intent["id"])
         expected_refund = (refund.succeeded or 0) if refund is not None else 0
         if intent.get("amount_refunded", 0) != expected_refund:
-            fail("the gateway refunded exactly what Seatline decided", (intent["id"], intent.get("amount_refunded"), expected_refund))
+            fail(
+                "the gateway refunded exactly what Seatline decided",
+                (intent["id"], intent.get("amount_refunded"), expected_refund),
+            )
     for intent_id, booking in bookings.items():
-        if booking.status == "CANCELLED" and booking.refund_amount != (refunds[intent_id].amount if intent_id in refunds else 0):
+        if booking.status == "CANCELLED" and booking.refund_amount != (
+            refunds[intent_id].amount if intent_id in refunds else 0
+        ):
             fail("a cancelled booking's refund is the one recorded", intent_id)
         paid = intents.get(intent_id)
         if paid is None or paid["status"] != "succeeded":

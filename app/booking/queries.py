@@ -1,4 +1,5 @@
 """Statements of the booking saga: payments, bookings, refunds. Seats change in ``app/inventory/seat_state.py``."""
+
 from __future__ import annotations
 
 import uuid
@@ -24,7 +25,9 @@ def lock_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> Row[Any] | None:
 
 def protect_seats_while_paying(uow: UnitOfWork, hold_id: uuid.UUID, show_id: int) -> int:
     """Rule 4: while a payment may still succeed, the hold's seats cannot lapse."""
-    uow.execute("UPDATE holds SET payment_started_at = now() WHERE id = :id AND payment_started_at IS NULL", {"id": hold_id})
+    uow.execute(
+        "UPDATE holds SET payment_started_at = now() WHERE id = :id AND payment_started_at IS NULL", {"id": hold_id}
+    )
     return seat_state.protect_while_paying(uow, hold_id, show_id)
 
 
@@ -49,15 +52,23 @@ def booking_for_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> uuid.UUID | None:
 
 
 def record_intent(uow: UnitOfWork, hold: Row[Any], intent_id: str) -> None:
-    uow.execute("UPDATE holds SET payment_intent_id = :pi WHERE id = :id AND payment_intent_id IS NULL",
-                {"pi": intent_id, "id": hold.id})
+    uow.execute(
+        "UPDATE holds SET payment_intent_id = :pi WHERE id = :id AND payment_intent_id IS NULL",
+        {"pi": intent_id, "id": hold.id},
+    )
     uow.execute(
         """
         INSERT INTO payments (payment_intent_id, hold_id, user_id, amount, currency, status)
         VALUES (:pi, :hold_id, :user_id, :amount, :currency, 'REQUIRES_PAYMENT')
         ON CONFLICT (payment_intent_id) DO NOTHING
         """,
-        {"pi": intent_id, "hold_id": hold.id, "user_id": hold.user_id, "amount": hold.amount, "currency": hold.currency},
+        {
+            "pi": intent_id,
+            "hold_id": hold.id,
+            "user_id": hold.user_id,
+            "amount": hold.amount,
+            "currency": hold.currency,
+        },
     )
 
 
@@ -70,11 +81,14 @@ def booking_for_intent(uow: UnitOfWork, intent_id: str) -> uuid.UUID | None:
 
 
 def refund_for_intent(uow: UnitOfWork, intent_id: str) -> Row[Any] | None:
-    return uow.execute("SELECT id, reason, amount, status FROM refunds WHERE payment_intent_id = :pi", {"pi": intent_id}).first()
+    return uow.execute(
+        "SELECT id, reason, amount, status FROM refunds WHERE payment_intent_id = :pi", {"pi": intent_id}
+    ).first()
 
 
-def insert_booking(uow: UnitOfWork, booking_id: uuid.UUID, hold: Row[Any], intent_id: str | None,
-                   who: AuditActor) -> None:
+def insert_booking(
+    uow: UnitOfWork, booking_id: uuid.UUID, hold: Row[Any], intent_id: str | None, who: AuditActor
+) -> None:
     """The booking row and its ``booking.confirmed`` audit row, in one statement: a payment intent
     yields at most one booking (unique on bookings), so at most one such row, however many settlers race.
     A free hold's booking has no intent (``intent_id`` None; only an amount of 0 may have none)."""
@@ -91,14 +105,25 @@ def insert_booking(uow: UnitOfWork, booking_id: uuid.UUID, hold: Row[Any], inten
                                   'seatIds', b.seat_ids, 'amount', b.amount, 'currency', b.currency)
         FROM b
         """,
-        {"id": booking_id, "hold_id": hold.id, "show_id": hold.show_id, "user_id": hold.user_id, "pi": intent_id,
-         "seat_ids": list(hold.seat_ids), "amount": hold.amount, "currency": hold.currency, **who.params},
+        {
+            "id": booking_id,
+            "hold_id": hold.id,
+            "show_id": hold.show_id,
+            "user_id": hold.user_id,
+            "pi": intent_id,
+            "seat_ids": list(hold.seat_ids),
+            "amount": hold.amount,
+            "currency": hold.currency,
+            **who.params,
+        },
     )
 
 
 def mark_hold(uow: UnitOfWork, hold_id: uuid.UUID, status: str) -> None:
     ended = "now()" if status in ("EXPIRED", "RELEASED") else "NULL"
-    uow.execute(f"UPDATE holds SET status = :status, ended_at = {ended} WHERE id = :id", {"status": status, "id": hold_id})
+    uow.execute(
+        f"UPDATE holds SET status = :status, ended_at = {ended} WHERE id = :id", {"status": status, "id": hold_id}
+    )
 
 
 def end_hold(uow: UnitOfWork, hold_id: uuid.UUID, status: str, who: AuditActor, reason: str) -> None:
@@ -132,8 +157,16 @@ def set_payment_status(uow: UnitOfWork, intent_id: str, status: str) -> None:
     )
 
 
-def insert_refund(uow: UnitOfWork, intent_id: str, amount: int, reason: str, booking_id: uuid.UUID | None,
-                  who: AuditActor, *, top_up: bool = False) -> uuid.UUID | None:
+def insert_refund(
+    uow: UnitOfWork,
+    intent_id: str,
+    amount: int,
+    reason: str,
+    booking_id: uuid.UUID | None,
+    who: AuditActor,
+    *,
+    top_up: bool = False,
+) -> uuid.UUID | None:
     """Creates the payment's one refund (or, ``top_up``, its one top-up after a show cancellation), with its
     ``payment.refunded`` audit row; None if it already has one (and then no row)."""
     return uow.execute(
@@ -154,8 +187,15 @@ def insert_refund(uow: UnitOfWork, intent_id: str, amount: int, reason: str, boo
         )
         SELECT id FROM r
         """,
-        {"id": uuid.uuid4(), "pi": intent_id, "booking_id": booking_id, "amount": amount, "reason": reason,
-         "top_up": top_up, **who.params},
+        {
+            "id": uuid.uuid4(),
+            "pi": intent_id,
+            "booking_id": booking_id,
+            "amount": amount,
+            "reason": reason,
+            "top_up": top_up,
+            **who.params,
+        },
     ).scalar()
 
 

@@ -9,6 +9,7 @@ The first rule (most hours first) whose ``hoursBefore`` the cancellation is at
 least that far ahead of the show applies; the fee is then taken off. No rule
 applying, or a show that has started, means cancellation is not allowed.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta

@@ -5,6 +5,7 @@ A hold nobody has started paying for frees its seats at once. A hold whose payme
 through the saga (ARCHITECTURE.md rule 4): the intent is cancelled at the gateway first, and the
 gateway's answer decides. If the payment got through after all, the fan has a booking instead.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -17,8 +18,9 @@ from app.payments.gateway import PaymentGateway
 from app.unit_of_work import UnitOfWork
 
 
-def release_hold(uow: UnitOfWork, gateway: PaymentGateway, hints: SeatHints, user_id: int,
-                 hold_id: uuid.UUID) -> inventory.HoldView:
+def release_hold(
+    uow: UnitOfWork, gateway: PaymentGateway, hints: SeatHints, user_id: int, hold_id: uuid.UUID
+) -> inventory.HoldView:
     """The hold as it ends up: released (or already ended, which changes nothing). Raises
     ``HoldPaidFor`` when it became a booking, ``HoldNotActive`` while the gateway is still processing
     its payment (which may yet succeed), ``HoldNotFound`` for another fan's or no hold, and
@@ -32,8 +34,11 @@ def release_hold(uow: UnitOfWork, gateway: PaymentGateway, hints: SeatHints, use
     saga.release_paying_hold(uow, gateway, user_id, hold_id)
     hold = inventory.get_hold(uow, user_id, hold_id)
     if hold.status == "CONFIRMED":
-        raise HoldPaidFor("this hold has been paid for and cannot be released", queries.booking_for_hold(uow, hold_id),
-                          status=hold.status)
+        raise HoldPaidFor(
+            "this hold has been paid for and cannot be released",
+            queries.booking_for_hold(uow, hold_id),
+            status=hold.status,
+        )
     if hold.status == "ACTIVE":
         # The gateway would not cancel the payment (it is being processed): it may still succeed.
         raise HoldNotActive("the payment for this hold is being processed; try again shortly", status=hold.status)

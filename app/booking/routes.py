@@ -125,8 +125,9 @@ def confirm(hold_id: str):
         if body.paymentIntentId is None:
             settlement = saga.confirm_free(uow, user.id, hid)
         else:
-            settlement = saga.confirm(uow, current_app.extensions["seatline.gateway"], user.id, hid,
-                                      body.paymentIntentId)
+            settlement = saga.confirm(
+                uow, current_app.extensions["seatline.gateway"], user.id, hid, body.paymentIntentId
+            )
     saga.raise_unless_booked(settlement)
     booked = ConfirmResponse(bookingId=settlement.booking_id)  # type: ignore[arg-type]  # set: raise_unless_booked
     return reply(booked, 201 if settlement.created else 200)

@@ -16,6 +16,7 @@ Side effects outside Postgres (jobs, hints) are registered as ``Followups`` on t
 work, which runs them once the transaction commits; anything they carry is also recorded in
 Postgres, so a lost job is found again by the sweeper.
 """
+
 from __future__ import annotations
 
 import logging
@@ -80,8 +81,9 @@ def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_i
     if hold.status != "ACTIVE" or (not hold.live and hold.payment_started_at is None):
         raise HoldExpired("this hold has run out; hold the seats again", status=hold.status)
     if hold.amount == 0:
-        raise PaymentNotNeeded("these seats are free: confirm the hold without a payment", amount=0,
-                               currency=hold.currency)
+        raise PaymentNotNeeded(
+            "these seats are free: confirm the hold without a payment", amount=0, currency=hold.currency
+        )
     starting = hold.payment_started_at is None
     if starting:
         protected = queries.protect_seats_while_paying(uow, hold.id, hold.show_id)
@@ -91,8 +93,9 @@ def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_i
 
     try:
         intent = _gateway(
-            lambda: gateway.create_intent(hold.amount, hold.currency, _intent_metadata(hold),
-                                          intent_idempotency_key(hold.id))
+            lambda: gateway.create_intent(
+                hold.amount, hold.currency, _intent_metadata(hold), intent_idempotency_key(hold.id)
+            )
         )
     except ChargeRefused as exc:
         # No intent exists, so no payment can succeed: the seats go back to an ordinary hold that lapses.
@@ -100,8 +103,11 @@ def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_i
         uow.commit()
         log.warning("gateway refused a payment of %s %s for hold %s: %s", hold.amount, hold.currency, hold_id, exc)
         raise PaymentRefused(
-            f"the payment service will not take this payment: {exc}", gatewayCode=exc.code, param=exc.param,
-            amount=hold.amount, currency=hold.currency,
+            f"the payment service will not take this payment: {exc}",
+            gatewayCode=exc.code,
+            param=exc.param,
+            amount=hold.amount,
+            currency=hold.currency,
         ) from exc
     hold = queries.lock_hold(uow, hold_id)
     assert hold is not None  # holds are never deleted, and this one was read above
@@ -168,7 +174,8 @@ def confirm(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uui
         raise HoldNotFound(f"hold {hold_id} does not exist")
     if hold.payment_intent_id != intent_id:
         raise ValidationFailed(
-            "paymentIntentId is not this hold's payment", fields=[{"field": "paymentIntentId", "message": "not this hold's"}]
+            "paymentIntentId is not this hold's payment",
+            fields=[{"field": "paymentIntentId", "message": "not this hold's"}],
         )
     existing = queries.booking_for_intent(uow, intent_id)
     uow.rollback()
@@ -240,8 +247,14 @@ def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditActor)
     if queries.refund_for_intent(uow, intent.id) is not None:
         return Settlement("REFUNDED")
     if intent.amount_received != hold.amount or intent.currency != hold.currency:
-        log.error("intent %s paid %s %s for a hold of %s %s; refunding", intent.id, intent.amount_received,
-                  intent.currency, hold.amount, hold.currency)
+        log.error(
+            "intent %s paid %s %s for a hold of %s %s; refunding",
+            intent.id,
+            intent.amount_received,
+            intent.currency,
+            hold.amount,
+            hold.currency,
+        )
         return _refund_instead(uow, hold, intent, "AMOUNT_MISMATCH", who)
 
     if queries.show_cancelled(uow, hold.show_id):
@@ -277,9 +290,17 @@ def _refund_instead(uow: UnitOfWork, hold: Any, intent: Intent, reason: str, who
             "SELECT e.title FROM shows s JOIN events e ON e.id = s.event_id WHERE s.id = :id", {"id": hold.show_id}
         ).scalar_one()
         followups.notifications += queue_message(
-            uow, hold.user_id, "payment_refunded", intent.id,
-            {"title": title, "show_id": hold.show_id, "seats": ", ".join(hold.seat_ids), "reason": reason,
-             "amount": message_money(intent.amount_received, intent.currency)},
+            uow,
+            hold.user_id,
+            "payment_refunded",
+            intent.id,
+            {
+                "title": title,
+                "show_id": hold.show_id,
+                "seats": ", ".join(hold.seat_ids),
+                "reason": reason,
+                "amount": message_money(intent.amount_received, intent.currency),
+            },
         )
     uow.after_commit(followups.run)
     return Settlement("REFUNDED")
@@ -330,8 +351,9 @@ def release_paying_hold(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, 
     return _gateway(lambda: end_paying_hold(uow, gateway, hold_id, audit.fan(user_id)))
 
 
-def end_paying_hold(uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID,
-                    who: AuditActor = audit.SYSTEM) -> Settlement:
+def end_paying_hold(
+    uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID, who: AuditActor = audit.SYSTEM
+) -> Settlement:
     """Cancels the hold's intent at the gateway unless it already succeeded, then settles on the answer.
     Raises GatewayUnavailable if the gateway does not answer (the caller retries)."""
     hold = queries.lock_hold(uow, hold_id)
@@ -365,5 +387,7 @@ def _current_intent(gateway: PaymentGateway, hold: Any) -> Intent:
     # Without a recorded intent id the create call's answer was lost: the same idempotency
     # key returns the intent if it exists (and creates it if not), so it can be cancelled.
     if hold.payment_intent_id is None:
-        return gateway.create_intent(hold.amount, hold.currency, _intent_metadata(hold), intent_idempotency_key(hold.id))
+        return gateway.create_intent(
+            hold.amount, hold.currency, _intent_metadata(hold), intent_idempotency_key(hold.id)
+        )
     return gateway.retrieve_intent(hold.payment_intent_id)

@@ -1,4 +1,5 @@
 """Fans' bookings: listing them and cancelling them under the show's refund policy."""
+
 from __future__ import annotations
 
 import uuid
@@ -88,9 +89,21 @@ def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> dict
         freed = seat_state.free_booking_seats(uow, row.show_id, [booking_id])
         followups = Followups(freed_seats={row.show_id: freed})
         who = audit.fan(user_id)
-        audit.record(uow, who, "booking.cancelled", "booking", booking_id, show_id=row.show_id, details={
-            "seatIds": list(row.seat_ids), "amount": row.amount, "refundAmount": refund,
-            "paymentIntentId": row.payment_intent_id, "reason": reason})
+        audit.record(
+            uow,
+            who,
+            "booking.cancelled",
+            "booking",
+            booking_id,
+            show_id=row.show_id,
+            details={
+                "seatIds": list(row.seat_ids),
+                "amount": row.amount,
+                "refundAmount": refund,
+                "paymentIntentId": row.payment_intent_id,
+                "reason": reason,
+            },
+        )
         if refund > 0:
             refund_id = queries.insert_refund(uow, row.payment_intent_id, refund, reason, booking_id, who)
             if refund_id is not None:
@@ -109,7 +122,8 @@ def refund_quote(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> tuple[
     """The booking, and what cancelling it now would refund (None: the policy does not allow it)."""
     booking = get_booking(uow, user_id, booking_id)
     show = uow.execute(
-        "SELECT refund_policy, starts_at, status, now() AS db_now FROM shows WHERE id = :id", {"id": int(booking["showId"])}
+        "SELECT refund_policy, starts_at, status, now() AS db_now FROM shows WHERE id = :id",
+        {"id": int(booking["showId"])},
     ).one()
     if booking["status"] != "CONFIRMED":
         return booking, None

@@ -1,4 +1,5 @@
 """The safety net: set-based statements that find work a lost or late job left behind."""
+
 from __future__ import annotations
 
 import uuid
@@ -87,8 +88,9 @@ def pending_refunds(uow: UnitOfWork, older_than_seconds: int, limit: int = 500) 
     )
 
 
-def pending_notifications(uow: UnitOfWork, older_than_seconds: int, limit: int = 500,
-                          per_organisation: int = 50) -> list[int]:
+def pending_notifications(
+    uow: UnitOfWork, older_than_seconds: int, limit: int = 500, per_organisation: int = 50
+) -> list[int]:
     """Pending messages to re-queue, shared fairly among organisations: each gets at most
     ``per_organisation`` of its oldest, taken in turns (every organisation's oldest first, then
     every one's second, ...), so one organisation's backlog of failing messages cannot crowd out

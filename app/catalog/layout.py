@@ -1,4 +1,5 @@
 """A venue layout is a list of seats with their place on the map."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

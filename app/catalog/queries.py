@@ -1,4 +1,5 @@
 """Catalog reads: cities, shows by city-local date, show detail."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -60,7 +61,9 @@ def get_show(uow: UnitOfWork, show_id: int) -> Row[Any] | None:
 
 def show_prices(uow: UnitOfWork, show_id: int) -> list[Row[Any]]:
     return list(
-        uow.execute("SELECT tier, price FROM show_prices WHERE show_id = :id ORDER BY price DESC, tier", {"id": show_id})
+        uow.execute(
+            "SELECT tier, price FROM show_prices WHERE show_id = :id ORDER BY price DESC, tier", {"id": show_id}
+        )
     )
 
 

@@ -53,7 +53,9 @@ def _parse_date(raw: str) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError as exc:
-        raise ValidationFailed("date is not a real calendar date", fields=[{"field": "date", "message": str(exc)}]) from exc
+        raise ValidationFailed(
+            "date is not a real calendar date", fields=[{"field": "date", "message": str(exc)}]
+        ) from exc
 
 
 def _listed_date(raw: str) -> date:
@@ -138,8 +140,11 @@ def shows_by_date(city_id: str):
     else:
         day = _listed_date(raw_date)
     # A day without shows is answered (and shared for its second) but not kept as a last good copy.
-    return _shared(f"catalog:shows:{cid}:{day.isoformat()}", lambda uow: services.shows_on_date(uow, cid, day),
-                   worth_keeping=lambda body: bool(body["shows"]))
+    return _shared(
+        f"catalog:shows:{cid}:{day.isoformat()}",
+        lambda uow: services.shows_on_date(uow, cid, day),
+        worth_keeping=lambda body: bool(body["shows"]),
+    )
 
 
 @bp.get("/shows/<show_id>")

@@ -1,4 +1,5 @@
 """Creating cities, venues with their layouts, events and shows. Each call is idempotent on natural keys."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,14 @@ def ensure_organisation(uow: UnitOfWork, name: str) -> int:
 
 
 def ensure_venue(
-    uow: UnitOfWork, city_id: int, name: str, kind: str, address: str, seats: Sequence[SeatSpec], *, organisation_id: int
+    uow: UnitOfWork,
+    city_id: int,
+    name: str,
+    kind: str,
+    address: str,
+    seats: Sequence[SeatSpec],
+    *,
+    organisation_id: int,
 ) -> int:
     uow.execute(
         """
@@ -51,17 +59,34 @@ def ensure_venue(
     return venue_id
 
 
-def add_layout(uow: UnitOfWork, venue_id: int, seats: Sequence[SeatSpec], ordinals: Sequence[int] | None = None) -> None:
+def add_layout(
+    uow: UnitOfWork, venue_id: int, seats: Sequence[SeatSpec], ordinals: Sequence[int] | None = None
+) -> None:
     """Adds the seats in one statement (a 60,000-seat stadium in well under a second)."""
     if not seats:
         return
-    names = ("seat_ids", "sections", "rows", "numbers", "xs", "ys", "tiers", "accessible", "companion", "sellable",
-             "ordinals")
+    names = (
+        "seat_ids",
+        "sections",
+        "rows",
+        "numbers",
+        "xs",
+        "ys",
+        "tiers",
+        "accessible",
+        "companion",
+        "sellable",
+        "ordinals",
+    )
     ordinals = ordinals if ordinals is not None else range(len(seats))
-    columns = list(zip(*[
-        (s.seat_id, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion, s.sellable, o)
-        for s, o in zip(seats, ordinals, strict=True)
-    ]))
+    columns = list(
+        zip(
+            *[
+                (s.seat_id, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion, s.sellable, o)
+                for s, o in zip(seats, ordinals, strict=True)
+            ]
+        )
+    )
     uow.execute(
         """
         INSERT INTO venue_seats (venue_id, seat_id, section, row, number, x, y, tier, accessible, companion, sellable,
@@ -85,11 +110,17 @@ def ensure_event(
         INSERT INTO events (organisation_id, title, category, description, duration_minutes)
         VALUES (:org, :title, :category, :description, :duration) ON CONFLICT (organisation_id, title) DO NOTHING
         """,
-        {"org": organisation_id, "title": title, "category": category, "description": description,
-         "duration": duration_minutes},
+        {
+            "org": organisation_id,
+            "title": title,
+            "category": category,
+            "description": description,
+            "duration": duration_minutes,
+        },
     )
     return uow.execute(
-        "SELECT id FROM events WHERE organisation_id = :org AND title = :title", {"org": organisation_id, "title": title}
+        "SELECT id FROM events WHERE organisation_id = :org AND title = :title",
+        {"org": organisation_id, "title": title},
     ).scalar_one()
 
 
@@ -121,8 +152,13 @@ def schedule_show(
         RETURNING id
         """,
         {
-            "event_id": event_id, "venue_id": venue_id, "starts_at": starts_at, "opens": sale_opens_at,
-            "closes": sale_closes_at, "currency": currency, "queue": queue_required,
+            "event_id": event_id,
+            "venue_id": venue_id,
+            "starts_at": starts_at,
+            "opens": sale_opens_at,
+            "closes": sale_closes_at,
+            "currency": currency,
+            "queue": queue_required,
             "policy": orjson.dumps(refund_policy or DEFAULT_REFUND_POLICY).decode(),
         },
     ).first()

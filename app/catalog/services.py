@@ -1,4 +1,5 @@
 """Catalog rules: a city's date is its local calendar date; sale status is derived, never stored."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta

@@ -16,9 +16,12 @@ def seed_demo_command() -> None:
     if current_app.extensions["seatline.settings"].is_production:
         raise click.ClickException(
             "seed-demo refuses to run with ENV=production: the demo users share a published password "
-            "(one is an admin). Set ENV=development for a demo database.")
+            "(one is an admin). Set ENV=development for a demo database."
+        )
     with unit_of_work() as uow:
         summary = seed_demo(uow, current_app.extensions["seatline.passwords"])
     click.echo(f"demo data ready: {summary.cities} cities, {summary.venues} venues, {summary.shows} shows")
-    click.echo(f"demo fan: {DEMO_FAN} / {DEMO_PASSWORD}   demo manager: {DEMO_MANAGER} / {DEMO_PASSWORD}"
-               f"   demo admin: {DEMO_ADMIN} / {DEMO_PASSWORD}")
+    click.echo(
+        f"demo fan: {DEMO_FAN} / {DEMO_PASSWORD}   demo manager: {DEMO_MANAGER} / {DEMO_PASSWORD}"
+        f"   demo admin: {DEMO_ADMIN} / {DEMO_PASSWORD}"
+    )

@@ -1,4 +1,5 @@
 """Seat layouts for the demo venues: a cinema, a concert hall and a stadium."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -16,8 +17,16 @@ def cinema() -> list[SeatSpec]:
                 continue  # wheelchair spaces
             aisle_gap = (number > 4) + (number > 11)  # aisles after seats 4 and 11
             seats.append(
-                SeatSpec(f"{row}{number}", "Hall", row, number, number - 1 + aisle_gap, y, tier,
-                         accessible=row == "A" and number in (6, 10))
+                SeatSpec(
+                    f"{row}{number}",
+                    "Hall",
+                    row,
+                    number,
+                    number - 1 + aisle_gap,
+                    y,
+                    tier,
+                    accessible=row == "A" and number in (6, 10),
+                )
             )
     return seats
 
@@ -36,8 +45,16 @@ def concert_hall() -> list[SeatSpec]:
                     tier = "standard" if section == "Circle" else "value"
                 x = number - 1 + (40 - per_row) // 2 + (number > per_row // 2)  # centre aisle
                 seats.append(
-                    SeatSpec(f"{prefix}-{row}{number}", section, row, number, x, y0 + r, tier,
-                             accessible=section == "Stalls" and r == rows - 1 and number in (1, 2, per_row - 1, per_row))
+                    SeatSpec(
+                        f"{prefix}-{row}{number}",
+                        section,
+                        row,
+                        number,
+                        x,
+                        y0 + r,
+                        tier,
+                        accessible=section == "Stalls" and r == rows - 1 and number in (1, 2, per_row - 1, per_row),
+                    )
                 )
     return seats
 
@@ -60,7 +77,13 @@ def _block(section: str, rows: int, per_row: int, tier: str, x0: int, y0: int) -
     for r in range(1, rows + 1):
         for number in range(1, per_row + 1):
             yield SeatSpec(
-                f"{section}-{r}-{number}", section, str(r), number, x0 + number - 1, y0 + r - 1, tier,
+                f"{section}-{r}-{number}",
+                section,
+                str(r),
+                number,
+                x0 + number - 1,
+                y0 + r - 1,
+                tier,
                 accessible=tier == "lower" and r == rows and number <= 4,
             )
 

@@ -1,5 +1,6 @@
 """Demo content: three cities in three time zones, a cinema, a concert hall and a stadium,
 with shows across the next 14 days. Safe to run any number of times."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,7 +50,12 @@ def seed_demo(uow: UnitOfWork, passwords: Passwords, today_utc: date | None = No
         uow, bengaluru, "Lumen Cinema", "cinema", "12 MG Road, Bengaluru", layouts.cinema(), organisation_id=org
     )
     hall = scheduling.ensure_venue(
-        uow, london, "Riverside Concert Hall", "concert_hall", "1 Embankment Walk, London", layouts.concert_hall(),
+        uow,
+        london,
+        "Riverside Concert Hall",
+        "concert_hall",
+        "1 Embankment Walk, London",
+        layouts.concert_hall(),
         organisation_id=org,
     )
     stadium = scheduling.ensure_venue(
@@ -74,28 +80,53 @@ def seed_demo(uow: UnitOfWork, passwords: Passwords, today_utc: date | None = No
         for slot, (hour, minute) in enumerate(((13, 0), (17, 30), (21, 0))):
             starts = _at(day, hour, minute, kolkata)
             scheduling.schedule_show(
-                uow, event_id=(monsoon, orbit)[(offset + slot) % 2], venue_id=cinema, starts_at=starts,
-                sale_opens_at=_sale_opens(starts), sale_closes_at=starts, currency="INR", prices=CINEMA_PRICES,
+                uow,
+                event_id=(monsoon, orbit)[(offset + slot) % 2],
+                venue_id=cinema,
+                starts_at=starts,
+                sale_opens_at=_sale_opens(starts),
+                sale_closes_at=starts,
+                currency="INR",
+                prices=CINEMA_PRICES,
             )
             shows += 1
         if offset % 2 == 0:
             starts = _at(day, 19, 30, london_tz)
             scheduling.schedule_show(
-                uow, event_id=(strings, jazz)[(offset // 2) % 2], venue_id=hall, starts_at=starts,
-                sale_opens_at=_sale_opens(starts), sale_closes_at=starts, currency="GBP", prices=HALL_PRICES,
+                uow,
+                event_id=(strings, jazz)[(offset // 2) % 2],
+                venue_id=hall,
+                starts_at=starts,
+                sale_opens_at=_sale_opens(starts),
+                sale_closes_at=starts,
+                currency="GBP",
+                prices=HALL_PRICES,
             )
             shows += 1
 
     derby_start = _at(today_utc + timedelta(days=3), 19, 0, ny_tz)
     scheduling.schedule_show(
-        uow, event_id=derby, venue_id=stadium, starts_at=derby_start, sale_opens_at=derby_start - timedelta(days=30),
-        sale_closes_at=derby_start, currency="USD", prices=STADIUM_PRICES,
+        uow,
+        event_id=derby,
+        venue_id=stadium,
+        starts_at=derby_start,
+        sale_opens_at=derby_start - timedelta(days=30),
+        sale_closes_at=derby_start,
+        currency="USD",
+        prices=STADIUM_PRICES,
     )
     # The high-demand sale: queue-protected, open now.
     tour_start = _at(today_utc + timedelta(days=6), 20, 0, ny_tz)
     tour_show = scheduling.schedule_show(
-        uow, event_id=tour, venue_id=stadium, starts_at=tour_start, sale_opens_at=tour_start - timedelta(days=30),
-        sale_closes_at=tour_start, currency="USD", prices=STADIUM_PRICES, queue_required=True,
+        uow,
+        event_id=tour,
+        venue_id=stadium,
+        starts_at=tour_start,
+        sale_opens_at=tour_start - timedelta(days=30),
+        sale_closes_at=tour_start,
+        currency="USD",
+        prices=STADIUM_PRICES,
+        queue_required=True,
     )
     shows += 2
     # Its waiting room admits small batches every few seconds, so a newcomer can watch it move.

@@ -1,4 +1,5 @@
 """Best available: N adjacent free seats of one tier in one row, as close to the centre as possible."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -29,7 +30,7 @@ def find_best(seats: Iterable[dict[str, Any]], count: int, tier: str) -> list[st
     for (section, _), free in rows.items():
         free.sort(key=lambda s: s["x"])
         for start in range(len(free) - count + 1):
-            run = free[start:start + count]
+            run = free[start : start + count]
             if run[-1]["x"] - run[0]["x"] != count - 1:
                 continue  # a gap or a taken seat in between
             middle = (run[0]["x"] + run[-1]["x"]) / 2

@@ -6,6 +6,7 @@ touching Postgres. It is written only after a commit, it can only ever
 *reject*, and losing it (flush, restart, outage) just sends every request to
 Postgres, which decides.
 """
+
 from __future__ import annotations
 
 import logging

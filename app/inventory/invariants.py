@@ -3,6 +3,7 @@
 Each query returns the rows that break a rule; an empty result everywhere means
 no seat is in two live holds or bookings, and holds and seats agree.
 """
+
 from __future__ import annotations
 
 from app.unit_of_work import UnitOfWork

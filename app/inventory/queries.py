@@ -1,6 +1,7 @@
 """Reads and locks of the hold path, and ending a hold. Seats change only in
 ``app/inventory/seat_state.py``, which also holds the hold hot path (one statement).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -89,4 +90,3 @@ def release_hold(uow: UnitOfWork, hold_id: uuid.UUID, user_id: int) -> list[str]
     if ended is None:
         return None
     return seat_state.free_hold_seats(uow, hold_id, ended.show_id)
-

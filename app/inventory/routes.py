@@ -50,12 +50,23 @@ class HoldRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     # At least one seat and no repeats, as the document says; services.validate_seat_request checks
     # both after userId (403 first) and names the repeats (duplicateSeatIds), so the model only states them.
-    seatIds: Annotated[list[SeatId], Field(max_length=MAX_LISTED_SEATS, description=(
-        "The seats to hold, by `seatId` from the seat map: at least one, no repeats, and at most the show's "
-        "`maxSeatsPerHold` (8 by default). Lists longer than 100 are refused before anything else is checked."),
-        json_schema_extra={"minItems": 1, "uniqueItems": True})]
-    userId: str | None = Field(None, description=(
-        "Optional. If present (and not null) it must be the authenticated user's id, else `403 FORBIDDEN`."))
+    seatIds: Annotated[
+        list[SeatId],
+        Field(
+            max_length=MAX_LISTED_SEATS,
+            description=(
+                "The seats to hold, by `seatId` from the seat map: at least one, no repeats, and at most the show's "
+                "`maxSeatsPerHold` (8 by default). Lists longer than 100 are refused before anything else is checked."
+            ),
+            json_schema_extra={"minItems": 1, "uniqueItems": True},
+        ),
+    ]
+    userId: str | None = Field(
+        None,
+        description=(
+            "Optional. If present (and not null) it must be the authenticated user's id, else `403 FORBIDDEN`."
+        ),
+    )
 
 
 def _seatmap_response(show_id: int, key: str, render) -> object:
@@ -201,9 +212,13 @@ def seat_map(show_id: str):
     fmt = request.args.get("format", "full")
     section = request.args.get("section")
     if fmt not in ("full", "compact"):
-        raise ValidationFailed("format must be full or compact", fields=[{"field": "format", "message": "unknown format"}])
+        raise ValidationFailed(
+            "format must be full or compact", fields=[{"field": "format", "message": "unknown format"}]
+        )
     if section is not None and (not section or len(section) > 64):
-        raise ValidationFailed("section must be 1 to 64 characters", fields=[{"field": "section", "message": "bad length"}])
+        raise ValidationFailed(
+            "section must be 1 to 64 characters", fields=[{"field": "section", "message": "bad length"}]
+        )
     if fmt == "compact":
         if section is not None:
             raise ValidationFailed("the compact format covers the whole show; leave out section")
@@ -315,8 +330,13 @@ def create_hold(show_id: str):
     with unit_of_work() as uow:
         token = request.headers.get(admission.HEADER) or request.cookies.get(admission.COOKIE)
         hold = services.hold_seats(
-            uow, SeatHints(redis_store.client), services.HoldLimits.from_settings(settings()), user.id, sid,
-            body.seatIds, services.AdmissionCheck(current_app.extensions["seatline.admission"], token),
+            uow,
+            SeatHints(redis_store.client),
+            services.HoldLimits.from_settings(settings()),
+            user.id,
+            sid,
+            body.seatIds,
+            services.AdmissionCheck(current_app.extensions["seatline.admission"], token),
         )
     return reply(hold.body(), 201, {"Location": f"/api/v1/holds/{hold.hold_id}"})
 
@@ -393,6 +413,7 @@ def release_hold(hold_id: str):
     user = current_user()
     hid = parse_uuid(hold_id, HoldNotFound, "hold")
     with unit_of_work() as uow:
-        hold = release.release_hold(uow, current_app.extensions["seatline.gateway"], SeatHints(redis_store.client),
-                                    user.id, hid)
+        hold = release.release_hold(
+            uow, current_app.extensions["seatline.gateway"], SeatHints(redis_store.client), user.id, hid
+        )
     return reply(hold.body())

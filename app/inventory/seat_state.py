@@ -15,6 +15,7 @@ office taking seats over from lapsed holds, the sweeper expiring holds, a cancel
 its unpaid holds) are here whole, so that each stays one statement and one round trip.
 ``tests/unit/test_seat_state_writer.py`` fails if any other module writes ``show_seats``.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -66,7 +67,12 @@ class HoldAttempt:
 
 
 def hold_free_seats(
-    uow: UnitOfWork, hold_id: uuid.UUID, user_id: int, show_id: int, seat_ids: list[str], ttl_seconds: int,
+    uow: UnitOfWork,
+    hold_id: uuid.UUID,
+    user_id: int,
+    show_id: int,
+    seat_ids: list[str],
+    ttl_seconds: int,
     max_seats: int,
 ) -> HoldAttempt:
     """One statement: creates the hold, priced from the show's tiers, only while the show is on
@@ -139,8 +145,14 @@ def hold_free_seats(
                ARRAY(SELECT seat_id FROM taken) AS taken
         FROM mine LEFT JOIN h ON true
         """,
-        {"hold_id": hold_id, "user_id": user_id, "show_id": show_id, "seat_ids": seat_ids, "ttl": ttl_seconds,
-         "max_seats": max_seats},
+        {
+            "hold_id": hold_id,
+            "user_id": user_id,
+            "show_id": show_id,
+            "seat_ids": seat_ids,
+            "ttl": ttl_seconds,
+            "max_seats": max_seats,
+        },
     ).one()
     return HoldAttempt(row if row.expires_at is not None else None, row.held, list(row.taken))
 
@@ -177,7 +189,9 @@ def unprotect(uow: UnitOfWork, hold_id: uuid.UUID, show_id: int, expires_at: dat
     )
 
 
-def book(uow: UnitOfWork, show_id: int, hold_id: uuid.UUID, seat_ids: Sequence[str], booking_id: uuid.UUID) -> list[str]:
+def book(
+    uow: UnitOfWork, show_id: int, hold_id: uuid.UUID, seat_ids: Sequence[str], booking_id: uuid.UUID
+) -> list[str]:
     """Books the hold's seats that are still its own, or free again after it lapsed; returns those it got."""
     rows = uow.execute(
         f"""
@@ -257,7 +271,7 @@ def free_orphaned_seats(uow: UnitOfWork, batch: int) -> Sequence[Row[Any]]:
         f"""
         WITH held AS (
             SELECT ss.show_id, ss.seat_id FROM show_seats ss JOIN holds h ON h.id = ss.hold_id
-            WHERE {seat_hold_lapsed('ss')} AND h.status IN ('EXPIRED', 'RELEASED')
+            WHERE {seat_hold_lapsed("ss")} AND h.status IN ('EXPIRED', 'RELEASED')
             ORDER BY ss.show_id, ss.seat_id
             LIMIT :batch
             FOR UPDATE OF ss SKIP LOCKED
@@ -354,8 +368,9 @@ def block_free_seats(uow: UnitOfWork, show_id: int, seat_ids: Sequence[str], kin
 
 def unblock(uow: UnitOfWork, show_id: int, seat_ids: Sequence[str]) -> list[str]:
     """Puts blocked seats back on sale, except those the venue's layout never sells; returns them."""
-    return list(uow.execute(
-        """
+    return list(
+        uow.execute(
+            """
         WITH mine AS (
             SELECT ss.show_id, ss.seat_id FROM show_seats ss
             JOIN venue_seats vs ON vs.venue_id = ss.venue_id AND vs.seat_id = ss.seat_id
@@ -366,8 +381,9 @@ def unblock(uow: UnitOfWork, show_id: int, seat_ids: Sequence[str]) -> list[str]
         FROM mine WHERE ss.show_id = mine.show_id AND ss.seat_id = mine.seat_id
         RETURNING ss.seat_id
         """,
-        {"show": show_id, "ids": list(seat_ids)},
-    ).scalars())
+            {"show": show_id, "ids": list(seat_ids)},
+        ).scalars()
+    )
 
 
 # ---------------------------------------------------------------- shows and layouts make seats
@@ -425,4 +441,6 @@ def follow_layout(uow: UnitOfWork, venue_id: int) -> None:
 
 def remove_layout_seats(uow: UnitOfWork, venue_id: int, seat_ids: Sequence[str]) -> None:
     """Seats removed from the venue's layout leave every show there."""
-    uow.execute("DELETE FROM show_seats WHERE venue_id = :v AND seat_id = ANY(:ids)", {"v": venue_id, "ids": list(seat_ids)})
+    uow.execute(
+        "DELETE FROM show_seats WHERE venue_id = :v AND seat_id = ANY(:ids)", {"v": venue_id, "ids": list(seat_ids)}
+    )

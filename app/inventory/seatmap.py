@@ -15,6 +15,7 @@ by a trigger on any change to ``venue_seats``) and the show's prices. Each rende
 then costs one status query plus joining bytes: the stadium's 62,400 seats come
 out of Postgres and into JSON without building a Python object per seat.
 """
+
 from __future__ import annotations
 
 import threading
@@ -113,8 +114,15 @@ def _build_layout(uow: UnitOfWork, show_id: int, venue_id: int) -> ShowLayout:
     seat_ids, fragments, by_section = [], [], {}  # type: list[str], list[bytes], dict[str, list[Any]]
     for position, (seat_id, section, row, number, tier, price, accessible, x, y) in enumerate(rows):
         seat = {
-            "seatId": seat_id, "section": section, "row": row, "number": number, "tier": tier, "price": price,
-            "accessible": accessible, "x": x, "y": y,
+            "seatId": seat_id,
+            "section": section,
+            "row": row,
+            "number": number,
+            "tier": tier,
+            "price": price,
+            "accessible": accessible,
+            "x": x,
+            "y": y,
         }
         seat_ids.append(seat_id)
         fragments.append(orjson.dumps(seat)[:-1] + b',"status":')
@@ -126,8 +134,10 @@ def _build_layout(uow: UnitOfWork, show_id: int, venue_id: int) -> ShowLayout:
             price_from=min(price for _, price, _, _ in seats),
             price_to=max(price for _, price, _, _ in seats),
             bounds={
-                "minX": min(x for *_, x, _ in seats), "minY": min(y for *_, y in seats),
-                "maxX": max(x for *_, x, _ in seats), "maxY": max(y for *_, y in seats),
+                "minX": min(x for *_, x, _ in seats),
+                "minY": min(y for *_, y in seats),
+                "maxX": max(x for *_, x, _ in seats),
+                "maxY": max(y for *_, y in seats),
             },
         )
         for name, seats in by_section.items()
@@ -195,9 +205,14 @@ def render_sections(uow: UnitOfWork, show_id: int) -> bytes:
             counts[statuses[layout.seat_ids[i]]] += 1
         sections.append(
             {
-                "section": part.name, "seats": len(part.positions), "available": counts["A"],
-                "held": counts["H"], "booked": counts["B"], "priceFrom": part.price_from,
-                "priceTo": part.price_to, "bounds": part.bounds,
+                "section": part.name,
+                "seats": len(part.positions),
+                "available": counts["A"],
+                "held": counts["H"],
+                "booked": counts["B"],
+                "priceFrom": part.price_from,
+                "priceTo": part.price_to,
+                "bounds": part.bounds,
             }
         )
     return orjson.dumps({"showId": str(show_id), "asOf": as_of, "sections": sections})

@@ -1,4 +1,5 @@
 """Seat holds: all or nothing, decided by Postgres, hinted by Redis."""
+
 from __future__ import annotations
 
 import uuid
@@ -53,7 +54,8 @@ class AdmissionCheck:
         except AdmissionRefused as exc:
             raise AdmissionRequired(
                 "this sale is behind the waiting room: join the queue to get an admission token",
-                reason=str(exc), eventId=str(rule.event_id),
+                reason=str(exc),
+                eventId=str(rule.event_id),
             ) from exc
 
 
@@ -74,9 +76,15 @@ class HoldView:
     def body(self) -> schemas.Hold:
         """The hold as the API answers it."""
         return schemas.Hold(
-            holdId=self.hold_id, showId=str(self.show_id), status=self.status,  # type: ignore[arg-type]
-            seatIds=self.seat_ids, amount=self.amount, currency=self.currency, createdAt=self.created_at,
-            expiresAt=self.expires_at, paymentIntentId=self.payment_intent_id,
+            holdId=self.hold_id,
+            showId=str(self.show_id),
+            status=self.status,  # type: ignore[arg-type]
+            seatIds=self.seat_ids,
+            amount=self.amount,
+            currency=self.currency,
+            createdAt=self.created_at,
+            expiresAt=self.expires_at,
+            paymentIntentId=self.payment_intent_id,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -103,7 +111,12 @@ def validate_seat_request(seat_ids: list[str], limits: HoldLimits) -> None:
 
 
 def hold_seats(
-    uow: UnitOfWork, hints: SeatHints, limits: HoldLimits, user_id: int, show_id: int, seat_ids: list[str],
+    uow: UnitOfWork,
+    hints: SeatHints,
+    limits: HoldLimits,
+    user_id: int,
+    show_id: int,
+    seat_ids: list[str],
     admission: AdmissionCheck,
 ) -> HoldView:
     """Holds all of ``seat_ids`` for the user, or none of them. Two statements: the first takes the
@@ -127,8 +140,11 @@ def hold_seats(
     if hold is None:
         uow.rollback()
         if rule is not None and attempt.already_has + len(seat_ids) > limits.max_held_seats_per_user_show:
-            raise SeatLimitExceeded(seat_limit_message(limits.max_held_seats_per_user_show, attempt.already_has),
-                                    limit=limits.max_held_seats_per_user_show, held=attempt.already_has)
+            raise SeatLimitExceeded(
+                seat_limit_message(limits.max_held_seats_per_user_show, attempt.already_has),
+                limit=limits.max_held_seats_per_user_show,
+                held=attempt.already_has,
+            )
         raise _why_not_on_sale(uow, show_id)
 
     taken = attempt.taken
@@ -148,16 +164,22 @@ def hold_seats(
     uow.commit()
     hints.mark_taken(show_id, seat_ids, hold.expires_at.timestamp())
     return HoldView(
-        hold_id=hold_id, show_id=show_id, user_id=user_id, status="ACTIVE", seat_ids=list(seat_ids),
-        amount=hold.amount, currency=hold.currency, created_at=hold.created_at, expires_at=hold.expires_at,
+        hold_id=hold_id,
+        show_id=show_id,
+        user_id=user_id,
+        status="ACTIVE",
+        seat_ids=list(seat_ids),
+        amount=hold.amount,
+        currency=hold.currency,
+        created_at=hold.created_at,
+        expires_at=hold.expires_at,
     )
 
 
 def seat_limit_message(limit: int, has: int) -> str:
     """Why a hold is over the per-fan cap, which counts seats held and seats booked together."""
     already = "none yet" if has == 0 else f"{has} already"
-    return (f"you can have at most {limit} seats for this show, held and booked together "
-            f"(you have {already})")
+    return f"you can have at most {limit} seats for this show, held and booked together (you have {already})"
 
 
 def _why_not_on_sale(uow: UnitOfWork, show_id: int) -> Exception:
@@ -168,7 +190,9 @@ def _why_not_on_sale(uow: UnitOfWork, show_id: int) -> Exception:
         return SaleClosed("this show has been cancelled", saleStatus="CANCELLED")
     if show.db_now < show.sale_opens_at:
         return SaleClosed(
-            "the sale for this show has not opened yet", saleStatus="NOT_OPEN", saleOpensAt=show.sale_opens_at.isoformat()
+            "the sale for this show has not opened yet",
+            saleStatus="NOT_OPEN",
+            saleOpensAt=show.sale_opens_at.isoformat(),
         )
     return SaleClosed("the sale for this show has ended", saleStatus="CLOSED")
 
@@ -179,9 +203,17 @@ def get_hold(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> HoldView:
     if row is None or row.user_id != user_id:
         raise HoldNotFound(f"hold {hold_id} does not exist")
     return HoldView(
-        hold_id=row.id, show_id=row.show_id, user_id=row.user_id, status=row.status, seat_ids=list(row.seat_ids),
-        amount=row.amount, currency=row.currency, created_at=row.created_at, expires_at=row.expires_at,
-        payment_intent_id=row.payment_intent_id, payment_started=row.payment_started_at is not None,
+        hold_id=row.id,
+        show_id=row.show_id,
+        user_id=row.user_id,
+        status=row.status,
+        seat_ids=list(row.seat_ids),
+        amount=row.amount,
+        currency=row.currency,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        payment_intent_id=row.payment_intent_id,
+        payment_started=row.payment_started_at is not None,
     )
 
 

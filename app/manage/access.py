@@ -4,6 +4,7 @@ A manager sees and changes only what their organisation owns; an admin sees all.
 Something owned by another organisation answers exactly like something that does
 not exist (404), so ids in URLs reveal nothing.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,10 +51,14 @@ def owning_organisation(uow: UnitOfWork, actor: Actor, organisation_id: int | No
     """Who will own what the actor creates: a manager's own organisation; the one an admin names."""
     owner = actor.organisation_id if not actor.is_admin else organisation_id
     if owner is None:
-        raise ValidationFailed("an admin must say which organisation will own it",
-                               fields=[{"field": "organisationId", "message": "required for admins"}])
+        raise ValidationFailed(
+            "an admin must say which organisation will own it",
+            fields=[{"field": "organisationId", "message": "required for admins"}],
+        )
     if not uow.execute("SELECT EXISTS (SELECT 1 FROM organisations WHERE id = :id)", {"id": owner}).scalar_one():
-        raise ValidationFailed("no organisation has that id", fields=[{"field": "organisationId", "message": "unknown"}])
+        raise ValidationFailed(
+            "no organisation has that id", fields=[{"field": "organisationId", "message": "unknown"}]
+        )
     return owner
 
 
@@ -63,7 +68,7 @@ def venue(uow: UnitOfWork, actor: Actor, venue_id: int, *, lock: bool = False) -
         SELECT v.id, v.name, v.kind, v.address, v.city_id, v.organisation_id, v.layout_version,
                c.name AS city_name, c.timezone
         FROM venues v JOIN cities c ON c.id = v.city_id
-        WHERE v.id = :id AND {owned('v')} {'FOR UPDATE OF v' if lock else ''}
+        WHERE v.id = :id AND {owned("v")} {"FOR UPDATE OF v" if lock else ""}
         """,
         {"id": venue_id, **actor.scope},
     ).first()
@@ -90,7 +95,7 @@ def show(uow: UnitOfWork, actor: Actor, show_id: int, *, lock: bool = False) -> 
                v.name AS venue_name, v.organisation_id, c.timezone, c.name AS city_name, now() AS db_now
         FROM shows s JOIN events e ON e.id = s.event_id JOIN venues v ON v.id = s.venue_id
         JOIN cities c ON c.id = v.city_id
-        WHERE s.id = :id AND {owned('v')} {'FOR UPDATE OF s' if lock else ''}
+        WHERE s.id = :id AND {owned("v")} {"FOR UPDATE OF s" if lock else ""}
         """,
         {"id": show_id, **actor.scope},
     ).first()

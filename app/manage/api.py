@@ -4,6 +4,7 @@ Routes parse (the request models are in ``request_models.py``, shared with the d
 call the same service the dashboard calls with the actor, and map the result; the services scope
 every read and write to the actor's organisation.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, request
@@ -86,6 +87,7 @@ from app.waiting_room.control import QueueRequest
 
 bp = Blueprint("manage_api", __name__, url_prefix="/api/v1/manage")
 
+
 @bp.before_request
 def _managers_only() -> None:
     """Authentication (401) and the role (403) come before anything about the request is looked at."""
@@ -159,8 +161,15 @@ def create_venue():
     """
     body = parse_body(VenueRequest)
     with unit_of_work() as uow:
-        venue_id = venues.create_venue(uow, actor(), int(body.cityId), body.name, body.kind, body.address,
-                                       int(body.organisationId) if body.organisationId else None)
+        venue_id = venues.create_venue(
+            uow,
+            actor(),
+            int(body.cityId),
+            body.name,
+            body.kind,
+            body.address,
+            int(body.organisationId) if body.organisationId else None,
+        )
         return venues.get_venue(uow, actor(), venue_id), 201
 
 
@@ -246,8 +255,11 @@ def get_layout(venue_id: str):
     with unit_of_work() as uow:
         seats = venues.get_layout(uow, actor(), vid)
     if fmt == "csv":
-        return Response(layouts.to_csv(seats), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="venue-{vid}-layout.csv"'})
+        return Response(
+            layouts.to_csv(seats),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="venue-{vid}-layout.csv"'},
+        )
     return {"venueId": str(vid), "seats": [venues.seat_view(s) for s in seats]}
 
 
@@ -325,8 +337,10 @@ def replace_layout(venue_id: str):
     vid = _venue_id(venue_id)
     request.max_content_length = venues.IMPORT_LIMIT
     body = parse_body(LayoutRequest)
-    seats = [SeatSpec(s.seatId, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion, s.sellable)
-             for s in body.seats]
+    seats = [
+        SeatSpec(s.seatId, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion, s.sellable)
+        for s in body.seats
+    ]
     with unit_of_work() as uow:
         return venues.apply_layout(uow, actor(), vid, seats)
 
@@ -603,8 +617,15 @@ def create_event():
     """
     body = parse_body(EventRequest)
     with unit_of_work() as uow:
-        event_id = shows.create_event(uow, actor(), body.title, body.category, body.description,
-                                      body.durationMinutes, int(body.organisationId) if body.organisationId else None)
+        event_id = shows.create_event(
+            uow,
+            actor(),
+            body.title,
+            body.category,
+            body.description,
+            body.durationMinutes,
+            int(body.organisationId) if body.organisationId else None,
+        )
     return {"eventId": str(event_id), "title": body.title}, 201
 
 
@@ -1078,8 +1099,11 @@ def export_bookings(show_id: str):
     sid = _show_id(show_id)
     with unit_of_work() as uow:
         body = box_office.bookings_csv(uow, actor(), sid)
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="show-{sid}-bookings.csv"', "Cache-Control": "no-store"})
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="show-{sid}-bookings.csv"', "Cache-Control": "no-store"},
+    )
 
 
 # ---------------------------------------------------------------- waiting rooms

@@ -6,6 +6,7 @@ holds, so it never races a fan's hold into a double sale. Blocking and unblockin
 manager API and the dashboard's seat page both call: after commit the seat hints and the show's
 dashboard follow the change.
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,13 +35,15 @@ MAX_SEATS_PER_CHANGE = 5000
 
 
 def sections(uow: UnitOfWork, show_id: int) -> list[str]:
-    return list(uow.execute(
-        """
+    return list(
+        uow.execute(
+            """
         SELECT vs.section FROM shows s JOIN venue_seats vs ON vs.venue_id = s.venue_id
         WHERE s.id = :id GROUP BY vs.section ORDER BY min(vs.ordinal)
         """,
-        {"id": show_id},
-    ).scalars())
+            {"id": show_id},
+        ).scalars()
+    )
 
 
 def seat_states(uow: UnitOfWork, actor: Actor, show_id: int, section: str | None) -> dict[str, Any]:
@@ -53,14 +56,14 @@ def seat_states(uow: UnitOfWork, actor: Actor, show_id: int, section: str | None
     rows = uow.execute(
         f"""
         SELECT vs.seat_id, vs.row, vs.number, vs.x, vs.y, vs.tier, vs.accessible, vs.companion, p.price,
-               CASE WHEN {seat_state.seat_is_free('ss')} THEN 'AVAILABLE' ELSE ss.status END AS status,
+               CASE WHEN {seat_state.seat_is_free("ss")} THEN 'AVAILABLE' ELSE ss.status END AS status,
                ss.block_kind, h.id AS hold_id, h.expires_at AS hold_expires_at, h.payment_started_at,
                hu.id AS holder_id, hu.name AS holder_name, hu.email AS holder_email,
                b.id AS booking_id, bu.id AS booker_id, bu.name AS booker_name, bu.email AS booker_email
         FROM venue_seats vs
         JOIN show_seats ss ON ss.show_id = :show AND ss.venue_id = vs.venue_id AND ss.seat_id = vs.seat_id
         LEFT JOIN show_prices p ON p.show_id = :show AND p.tier = vs.tier
-        LEFT JOIN holds h ON h.id = ss.hold_id AND NOT {seat_state.seat_hold_lapsed('ss')}
+        LEFT JOIN holds h ON h.id = ss.hold_id AND NOT {seat_state.seat_hold_lapsed("ss")}
         LEFT JOIN users hu ON hu.id = h.user_id
         LEFT JOIN bookings b ON b.id = ss.booking_id
         LEFT JOIN users bu ON bu.id = b.user_id
@@ -72,17 +75,35 @@ def seat_states(uow: UnitOfWork, actor: Actor, show_id: int, section: str | None
     seats = []
     for r in rows:
         seat: dict[str, Any] = {
-            "seatId": r.seat_id, "row": r.row, "number": r.number, "x": r.x, "y": r.y, "tier": r.tier,
-            "price": r.price, "accessible": r.accessible, "companion": r.companion, "status": r.status,
-            "blockKind": r.block_kind, "holder": None,
+            "seatId": r.seat_id,
+            "row": r.row,
+            "number": r.number,
+            "x": r.x,
+            "y": r.y,
+            "tier": r.tier,
+            "price": r.price,
+            "accessible": r.accessible,
+            "companion": r.companion,
+            "status": r.status,
+            "blockKind": r.block_kind,
+            "holder": None,
         }
         if r.status == "HELD" and r.hold_id is not None:
-            seat["holder"] = {"userId": str(r.holder_id), "name": r.holder_name, "email": r.holder_email,
-                              "holdId": str(r.hold_id), "paying": r.payment_started_at is not None,
-                              "expiresAt": r.hold_expires_at.isoformat()}
+            seat["holder"] = {
+                "userId": str(r.holder_id),
+                "name": r.holder_name,
+                "email": r.holder_email,
+                "holdId": str(r.hold_id),
+                "paying": r.payment_started_at is not None,
+                "expiresAt": r.hold_expires_at.isoformat(),
+            }
         elif r.status == "BOOKED" and r.booking_id is not None:
-            seat["holder"] = {"userId": str(r.booker_id), "name": r.booker_name, "email": r.booker_email,
-                              "bookingId": str(r.booking_id)}
+            seat["holder"] = {
+                "userId": str(r.booker_id),
+                "name": r.booker_name,
+                "email": r.booker_email,
+                "bookingId": str(r.booking_id),
+            }
         seats.append(seat)
     return {"showId": str(show_id), "status": show.status, "sections": names, "section": section, "seats": seats}
 
@@ -93,16 +114,20 @@ def _check_seat_ids(uow: UnitOfWork, show_id: int, seat_ids: Sequence[str]) -> l
         raise ValidationFailed(f"name 1 to {MAX_SEATS_PER_CHANGE} seats")
     if len(wanted) != len(seat_ids):
         raise ValidationFailed("a seat is named twice")
-    known = set(uow.execute("SELECT seat_id FROM show_seats WHERE show_id = :s AND seat_id = ANY(:ids)",
-                            {"s": show_id, "ids": wanted}).scalars())
+    known = set(
+        uow.execute(
+            "SELECT seat_id FROM show_seats WHERE show_id = :s AND seat_id = ANY(:ids)", {"s": show_id, "ids": wanted}
+        ).scalars()
+    )
     unknown = [s for s in wanted if s not in known]
     if unknown:
         raise ValidationFailed("unknown seat ids", seatIds=unknown[:20])
     return wanted
 
 
-def block_seats(uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int, seat_ids: Sequence[str],
-                kind: str) -> list[str]:
+def block_seats(
+    uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int, seat_ids: Sequence[str], kind: str
+) -> list[str]:
     """Takes free seats out of sale, all or nothing; 409 names the seats someone holds or booked."""
     show = access.show(uow, actor, show_id)
     if show.status == "CANCELLED":
@@ -113,16 +138,24 @@ def block_seats(uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int
     if missing:
         uow.rollback()
         raise SeatsUnavailable("some of these seats are held or booked by fans", seatIds=missing)
-    audit.record(uow, audit.manager(actor), BLOCK_ACTIONS[kind], "show", show_id, show_id=show_id,
-                 details={"seatIds": wanted, "kind": kind})
+    audit.record(
+        uow,
+        audit.manager(actor),
+        BLOCK_ACTIONS[kind],
+        "show",
+        show_id,
+        show_id=show_id,
+        details={"seatIds": wanted, "kind": kind},
+    )
     uow.after_commit(Followups(booked_seats={show_id: list(wanted)}).run)
     uow.commit()
     dashboard.forget(client, show_id)
     return wanted
 
 
-def unblock_seats(uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int,
-                  seat_ids: Sequence[str]) -> list[str]:
+def unblock_seats(
+    uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int, seat_ids: Sequence[str]
+) -> list[str]:
     """Puts seats back on sale; seats that were not out of sale, and seats the venue's layout never
     sells (change the layout for those), are left as they are."""
     show = access.show(uow, actor, show_id)
@@ -131,8 +164,15 @@ def unblock_seats(uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: i
     wanted = _check_seat_ids(uow, show_id, seat_ids)
     freed = seat_state.unblock(uow, show_id, wanted)
     if freed:
-        audit.record(uow, audit.manager(actor), "seats.released", "show", show_id, show_id=show_id,
-                     details={"seatIds": sorted(freed)})
+        audit.record(
+            uow,
+            audit.manager(actor),
+            "seats.released",
+            "show",
+            show_id,
+            show_id=show_id,
+            details={"seatIds": sorted(freed)},
+        )
     uow.after_commit(Followups(freed_seats={show_id: sorted(freed)}).run)
     uow.commit()
     dashboard.forget(client, show_id)
@@ -141,8 +181,21 @@ def unblock_seats(uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: i
 
 # ---------------------------------------------------------------- export
 
-EXPORT_COLUMNS = ("booking_id", "status", "booked_at", "cancelled_at", "fan_name", "fan_email", "seats", "seat_count",
-                  "amount", "refund_amount", "refund_status", "currency", "payment_intent_id")
+EXPORT_COLUMNS = (
+    "booking_id",
+    "status",
+    "booked_at",
+    "cancelled_at",
+    "fan_name",
+    "fan_email",
+    "seats",
+    "seat_count",
+    "amount",
+    "refund_amount",
+    "refund_status",
+    "currency",
+    "payment_intent_id",
+)
 
 
 def bookings_csv(uow: UnitOfWork, actor: Actor, show_id: int) -> str:
@@ -163,12 +216,23 @@ def bookings_csv(uow: UnitOfWork, actor: Actor, show_id: int) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     for r in rows:
-        writer.writerow((
-            r.id, r.status, r.created_at.astimezone(tz).isoformat(),
-            r.cancelled_at.astimezone(tz).isoformat() if r.cancelled_at else "",
-            _safe(r.name), _safe(r.email), " ".join(r.seat_ids), len(r.seat_ids), _money(r.amount, r.currency),
-            _money(r.refund_amount, r.currency), r.refund_status or "", r.currency, r.payment_intent_id,
-        ))
+        writer.writerow(
+            (
+                r.id,
+                r.status,
+                r.created_at.astimezone(tz).isoformat(),
+                r.cancelled_at.astimezone(tz).isoformat() if r.cancelled_at else "",
+                _safe(r.name),
+                _safe(r.email),
+                " ".join(r.seat_ids),
+                len(r.seat_ids),
+                _money(r.amount, r.currency),
+                _money(r.refund_amount, r.currency),
+                r.refund_status or "",
+                r.currency,
+                r.payment_intent_id,
+            )
+        )
     return out.getvalue()
 
 

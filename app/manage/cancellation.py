@@ -13,6 +13,7 @@
    (or while it was being cancelled) is topped up: a second refund of the rest, decided
    under the booking's row lock, so the two refunds add up to exactly what was paid.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,15 @@ def cancel_show(uow: UnitOfWork, actor: Actor, show_id: int, reason: str) -> boo
         "UPDATE shows SET status = 'CANCELLED', cancelled_at = now(), cancel_reason = :reason WHERE id = :id",
         {"reason": reason or None, "id": show_id},
     )
-    audit.record(uow, audit.manager(actor), "show.cancelled", "show", show_id, show_id=show_id,
-                 details={"reason": reason or None, "title": show.title})
+    audit.record(
+        uow,
+        audit.manager(actor),
+        "show.cancelled",
+        "show",
+        show_id,
+        show_id=show_id,
+        details={"reason": reason or None, "title": show.title},
+    )
     uow.commit()
     log.info("show %s cancelled by user %s", show_id, actor.user_id)
     return True
@@ -117,16 +125,21 @@ def progress(uow: UnitOfWork, show_id: int) -> dict[str, Any]:
         "refundsFailed": row.refunds_failed,
         "emailsSent": row.emails_sent,
         "liveHolds": row.live_holds,
-        "done": cancelled and row.cancelled == row.bookings and row.refunds_pending == 0 and row.live_holds == 0
-                and row.short_refunds == 0,
+        "done": cancelled
+        and row.cancelled == row.bookings
+        and row.refunds_pending == 0
+        and row.live_holds == 0
+        and row.short_refunds == 0,
     }
 
 
 def _paying_holds(uow: UnitOfWork, show_id: int) -> list[uuid.UUID]:
-    return list(uow.execute(
-        "SELECT id FROM holds WHERE show_id = :s AND status = 'ACTIVE' AND payment_started_at IS NOT NULL",
-        {"s": show_id},
-    ).scalars())
+    return list(
+        uow.execute(
+            "SELECT id FROM holds WHERE show_id = :s AND status = 'ACTIVE' AND payment_started_at IS NOT NULL",
+            {"s": show_id},
+        ).scalars()
+    )
 
 
 def _cancel_bookings(uow: UnitOfWork, show_id: int, reason: str | None) -> int:
@@ -161,8 +174,9 @@ def _cancel_bookings(uow: UnitOfWork, show_id: int, reason: str | None) -> int:
     followups = Followups(freed_seats={show_id: seat_state.free_booking_seats(uow, show_id, ids)})
     for b in batch:
         if b.amount > 0:
-            refund_id = booking_queries.insert_refund(uow, b.payment_intent_id, b.amount, "SHOW_CANCELLED", b.id,
-                                                      audit.SYSTEM)
+            refund_id = booking_queries.insert_refund(
+                uow, b.payment_intent_id, b.amount, "SHOW_CANCELLED", b.id, audit.SYSTEM
+            )
             if refund_id is not None:
                 followups.refunds.append(refund_id)
         context = {**booking_context(uow, b.id), "reason": reason or ""}
@@ -189,14 +203,27 @@ def _top_up_fan_cancellations(uow: UnitOfWork, show_id: int, reason: str | None)
         rest = b.amount - b.refund_amount
         uow.execute("UPDATE bookings SET refund_amount = amount WHERE id = :id", {"id": b.id})
         # A booking refunded nothing so far has no first refund: the rest is its first.
-        refund_id = booking_queries.insert_refund(uow, b.payment_intent_id, rest, "SHOW_CANCELLED", b.id, audit.SYSTEM,
-                                                  top_up=b.refund_amount > 0)
+        refund_id = booking_queries.insert_refund(
+            uow, b.payment_intent_id, rest, "SHOW_CANCELLED", b.id, audit.SYSTEM, top_up=b.refund_amount > 0
+        )
         if refund_id is None:  # the unique (payment, top_up) says it was decided before: never pay twice
             raise RuntimeError(f"booking {b.id} already has the refund its top-up would be")
         followups.refunds.append(refund_id)
-        audit.record(uow, audit.SYSTEM, "booking.refund_topped_up", "booking", b.id, show_id=show_id,
-                     details={"amount": b.amount, "refundedBefore": b.refund_amount, "topUp": rest,
-                              "paymentIntentId": b.payment_intent_id, "reason": "SHOW_CANCELLED"})
+        audit.record(
+            uow,
+            audit.SYSTEM,
+            "booking.refund_topped_up",
+            "booking",
+            b.id,
+            show_id=show_id,
+            details={
+                "amount": b.amount,
+                "refundedBefore": b.refund_amount,
+                "topUp": rest,
+                "paymentIntentId": b.payment_intent_id,
+                "reason": "SHOW_CANCELLED",
+            },
+        )
         context = {**booking_context(uow, b.id), "reason": reason or ""}
         followups.notifications += queue_message(uow, b.user_id, "show_cancelled", str(b.id), context)
     uow.after_commit(followups.run)
@@ -246,13 +273,15 @@ def work(uow: UnitOfWork, gateway: PaymentGateway, show_id: int, max_batches: in
 def unfinished(uow: UnitOfWork, limit: int = 100) -> list[int]:
     """Cancelled shows that still have confirmed bookings, bookings refunded in part or live holds
     (the sweeper reruns their job)."""
-    return list(uow.execute(
-        """
+    return list(
+        uow.execute(
+            """
         SELECT s.id FROM shows s WHERE s.status = 'CANCELLED'
           AND (EXISTS (SELECT 1 FROM bookings b WHERE b.show_id = s.id
                        AND (b.status = 'CONFIRMED' OR b.refund_amount < b.amount))
                OR EXISTS (SELECT 1 FROM holds h WHERE h.show_id = s.id AND h.status = 'ACTIVE'))
         ORDER BY s.id LIMIT :n
         """,
-        {"n": limit},
-    ).scalars())
+            {"n": limit},
+        ).scalars()
+    )

@@ -6,6 +6,7 @@ last hour only, the waiting room from its Redis counters. The result is shared
 through Redis for ``CACHE_SECONDS``, so any number of open dashboards cost the
 database one set of queries per show every two seconds.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -67,8 +68,12 @@ def forget_event(uow: UnitOfWork, client: redis.Redis, event_id: int) -> None:
 
 def _compute(uow: UnitOfWork, show: Any, client: redis.Redis | None) -> dict[str, Any]:
     show_id = show.id
-    counts = {r.status: r.n for r in uow.execute(
-        "SELECT status, count(*) AS n FROM show_seats WHERE show_id = :s GROUP BY status", {"s": show_id})}
+    counts = {
+        r.status: r.n
+        for r in uow.execute(
+            "SELECT status, count(*) AS n FROM show_seats WHERE show_id = :s GROUP BY status", {"s": show_id}
+        )
+    }
     lapsed = uow.execute(
         f"SELECT count(*) FROM show_seats WHERE show_id = :s AND {seat_state.seat_hold_lapsed()}",
         {"s": show_id},
@@ -161,9 +166,24 @@ def chart(series: list[dict[str, Any]], width: int = 600, height: int = 160) -> 
     bars, points = [], []
     for i, p in enumerate(series):
         h = p["seatsBooked"] / top * (height - 20)
-        bars.append({"x": round(i * step + 1, 1), "y": round(height - h, 1), "w": round(max(step - 2, 1), 1),
-                     "h": round(h, 1), "label": f"{p['minute'][11:16]}: {p['seatsBooked']} seats booked"})
+        bars.append(
+            {
+                "x": round(i * step + 1, 1),
+                "y": round(height - h, 1),
+                "w": round(max(step - 2, 1), 1),
+                "h": round(h, 1),
+                "label": f"{p['minute'][11:16]}: {p['seatsBooked']} seats booked",
+            }
+        )
         points.append(f"{round(i * step + step / 2, 1)},{round(height - p['holds'] / top * (height - 20), 1)}")
     total = sum(p["seatsBooked"] for p in series)
-    return {"width": width, "height": height, "bars": bars, "line": " ".join(points), "top": top, "total": total,
-            "first": series[0]["minute"][11:16] if series else "", "last": series[-1]["minute"][11:16] if series else ""}
+    return {
+        "width": width,
+        "height": height,
+        "bars": bars,
+        "line": " ".join(points),
+        "top": top,
+        "total": total,
+        "first": series[0]["minute"][11:16] if series else "",
+        "last": series[-1]["minute"][11:16] if series else "",
+    }

@@ -15,6 +15,7 @@ CSV format (a header line, then one seat per line; see ``docs/layout-example.csv
 - ``accessible``, ``companion`` and ``sellable`` take yes/no, true/false or 1/0; default
   no, no, yes. A seat with sellable = no exists on the map but is never sold.
 """
+
 from __future__ import annotations
 
 import csv
@@ -135,8 +136,10 @@ def parse_csv(text: str) -> list[SeatSpec]:
         x = _int(r["x"], 0, MAX_COORDINATE) if r.get("x") else number
         y = _int(r["y"], 0, MAX_COORDINATE) if r.get("y") else row_y[(section, row)]
         if x is None or y is None:
-            problems.append(f"x and y must be whole numbers from 0 to {MAX_COORDINATE} (the drawn map is at most "
-                            f"{MAX_COORDINATE + 1} x {MAX_COORDINATE + 1} seat widths)")
+            problems.append(
+                f"x and y must be whole numbers from 0 to {MAX_COORDINATE} (the drawn map is at most "
+                f"{MAX_COORDINATE + 1} x {MAX_COORDINATE + 1} seat widths)"
+            )
         seat_id = r.get("seat_id") or (f"{row}{number}" if single_section else f"{section}-{row}{number}")
         seat_id = seat_id.replace(" ", "")
         if not SEAT_ID.match(seat_id):
@@ -144,8 +147,20 @@ def parse_csv(text: str) -> list[SeatSpec]:
         if problems or number is None or x is None or y is None:  # (each None has its problem above)
             errors.append(LineError(line, "; ".join(problems)))
             continue
-        seats.append(SeatSpec(seat_id, section, row, number, x, y, tier, bool(flags["accessible"]),
-                              bool(flags["companion"]), bool(flags["sellable"])))
+        seats.append(
+            SeatSpec(
+                seat_id,
+                section,
+                row,
+                number,
+                x,
+                y,
+                tier,
+                bool(flags["accessible"]),
+                bool(flags["companion"]),
+                bool(flags["sellable"]),
+            )
+        )
     lines = [line for line, _ in raw_rows]
     if not errors:
         errors += _duplicates(seats, lines)
@@ -158,9 +173,12 @@ def outside_drawn_area(seats: Iterable[SeatSpec]) -> LineError | None:
     """The first seat placed outside the drawn map, as the error that says so; None if all fit."""
     for n, seat in enumerate(seats, start=1):
         if not (0 <= seat.x <= MAX_COORDINATE and 0 <= seat.y <= MAX_COORDINATE):
-            return LineError(0, f"seat {seat.seat_id} (number {n}) is at x={seat.x}, y={seat.y}: x and y must be from 0 "
-                                f"to {MAX_COORDINATE} (the drawn map is at most {MAX_COORDINATE + 1} x "
-                                f"{MAX_COORDINATE + 1} seat widths)")
+            return LineError(
+                0,
+                f"seat {seat.seat_id} (number {n}) is at x={seat.x}, y={seat.y}: x and y must be from 0 "
+                f"to {MAX_COORDINATE} (the drawn map is at most {MAX_COORDINATE + 1} x "
+                f"{MAX_COORDINATE + 1} seat widths)",
+            )
     return None
 
 
@@ -182,8 +200,11 @@ def _duplicates(seats: Sequence[SeatSpec], lines: Sequence[int]) -> list[LineErr
         by_id.setdefault(seat.seat_id, line)
         place = (seat.section, seat.row, seat.number)
         if place in by_place:
-            errors.append(LineError(line, f"{seat.section} row {seat.row} seat {seat.number} is already on line "
-                                          f"{by_place[place]}"))
+            errors.append(
+                LineError(
+                    line, f"{seat.section} row {seat.row} seat {seat.number} is already on line {by_place[place]}"
+                )
+            )
         by_place.setdefault(place, line)
     return errors
 
@@ -196,8 +217,20 @@ def to_csv(seats: Iterable[SeatSpec]) -> str:
     writer.writerow(("section", "row", "number", "tier", "seat_id", "x", "y", "accessible", "companion", "sellable"))
     for s in seats:
         # Section and row names are free text: never a formula when the file is opened in a spreadsheet.
-        writer.writerow((safe_cell(s.section), safe_cell(s.row), s.number, safe_cell(s.tier), safe_cell(s.seat_id),
-                         s.x, s.y, _yes(s.accessible), _yes(s.companion), _yes(s.sellable)))
+        writer.writerow(
+            (
+                safe_cell(s.section),
+                safe_cell(s.row),
+                s.number,
+                safe_cell(s.tier),
+                safe_cell(s.seat_id),
+                s.x,
+                s.y,
+                _yes(s.accessible),
+                _yes(s.companion),
+                _yes(s.sellable),
+            )
+        )
     return out.getvalue()
 
 
@@ -301,11 +334,21 @@ def build_block(block: RowBlock, top: int) -> list[SeatSpec]:
         raise LayoutRejected([LineError(0, f"not seats of this block: {', '.join(sorted(set(bad))[:10])}")])
     invalid = sorted(i for i in ids if not SEAT_ID.match(i))
     if invalid:
-        raise LayoutRejected([LineError(0, f"seat id {invalid[0][:40]!r} must be 1 to 32 letters, digits, '.', '-' "
-                                           "or '_' (check the prefix)")])
+        raise LayoutRejected(
+            [
+                LineError(
+                    0,
+                    f"seat id {invalid[0][:40]!r} must be 1 to 32 letters, digits, '.', '-' or '_' (check the prefix)",
+                )
+            ]
+        )
     return [
-        replace(s, accessible=s.seat_id in accessible, companion=s.seat_id in companion,
-                sellable=s.seat_id not in not_for_sale)
+        replace(
+            s,
+            accessible=s.seat_id in accessible,
+            companion=s.seat_id in companion,
+            sellable=s.seat_id not in not_for_sale,
+        )
         for s in seats
     ]
 

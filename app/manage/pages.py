@@ -1,4 +1,5 @@
 """The manager dashboard: server-rendered pages and htmx fragments over the same services as the API."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -73,8 +74,10 @@ def _form(model: type[pydantic.BaseModel], data: dict[str, Any]) -> Any:
     try:
         return model.model_validate(data, strict=False)
     except pydantic.ValidationError as exc:
-        fields = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                  for e in exc.errors(include_url=False, include_input=False)]
+        fields = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
         raise ValidationFailed("some fields need another look", fields=fields) from exc
 
 
@@ -98,10 +101,12 @@ def overview():
     with unit_of_work() as uow:
         who = actor()
         context = {
-            "venues": venues.list_venues(uow, who), "events": shows.list_events(uow, who),
+            "venues": venues.list_venues(uow, who),
+            "events": shows.list_events(uow, who),
             "shows": shows.list_shows(uow, who),
-            "organisation": uow.execute("SELECT name FROM organisations WHERE id = :id",
-                                        {"id": who.organisation_id}).scalar(),
+            "organisation": uow.execute(
+                "SELECT name FROM organisations WHERE id = :id", {"id": who.organisation_id}
+            ).scalar(),
             "dead_letters": queries.dead_letters(uow, who),
         }
     return render_template("manage/overview.html", **context)
@@ -123,14 +128,22 @@ def new_venue():
         try:
             body = _form(request_models.VenueRequest, data)
             with unit_of_work() as uow:
-                venue_id = venues.create_venue(uow, actor(), int(body.cityId), body.name, body.kind, body.address,
-                                               int(body.organisationId) if body.organisationId else None)
+                venue_id = venues.create_venue(
+                    uow,
+                    actor(),
+                    int(body.cityId),
+                    body.name,
+                    body.kind,
+                    body.address,
+                    int(body.organisationId) if body.organisationId else None,
+                )
             flash("Venue created. Now build its seat layout.")
             return redirect(url_for("manage.venue", venue_id=venue_id), code=303)
         except DomainError as exc:
             errors = _errors(exc)
-    return render_template("manage/venue_new.html", cities=cities, kinds=venues.VENUE_KINDS, errors=errors,
-                           form=request.form), 422 if errors else 200
+    return render_template(
+        "manage/venue_new.html", cities=cities, kinds=venues.VENUE_KINDS, errors=errors, form=request.form
+    ), 422 if errors else 200
 
 
 def _venue_context(uow: UnitOfWork, venue_id: int) -> dict[str, Any]:
@@ -158,8 +171,10 @@ def _venue_change(venue_id: str, change) -> ResponseReturnValue:
     try:
         with unit_of_work() as uow:
             result = change(uow, vid)
-        flash(f"Layout saved: {result['seats']} seats ({result['added']} added, {result['removed']} removed, "
-              f"{result['changed']} changed).")
+        flash(
+            f"Layout saved: {result['seats']} seats ({result['added']} added, {result['removed']} removed, "
+            f"{result['changed']} changed)."
+        )
         return redirect(url_for("manage.venue", venue_id=vid), code=303)
     except DomainError as exc:
         if exc.status == 404:
@@ -174,16 +189,23 @@ def _venue_change(venue_id: str, change) -> ResponseReturnValue:
 def add_block(venue_id: str):
     form = request.form
     data = {
-        "section": form.get("section", ""), "rows": form.get("rows", ""), "seatsPerRow": form.get("seatsPerRow", ""),
-        "tier": form.get("tier", "").strip().lower(), "firstNumber": form.get("firstNumber") or 1,
+        "section": form.get("section", ""),
+        "rows": form.get("rows", ""),
+        "seatsPerRow": form.get("seatsPerRow", ""),
+        "tier": form.get("tier", "").strip().lower(),
+        "firstNumber": form.get("firstNumber") or 1,
         "aislesAfter": [a for a in layouts.seat_list(form.get("aislesAfter", ""))],
         "accessible": list(layouts.seat_list(form.get("accessible", ""))),
         "companion": list(layouts.seat_list(form.get("companion", ""))),
         "notForSale": list(layouts.seat_list(form.get("notForSale", ""))),
         "seatIdPrefix": form.get("seatIdPrefix", "").strip(),
     }
-    return _venue_change(venue_id, lambda uow, vid: venues.add_block(uow, actor(), vid, request_models.row_block(
-        _form(request_models.BlockRequest, data))))
+    return _venue_change(
+        venue_id,
+        lambda uow, vid: venues.add_block(
+            uow, actor(), vid, request_models.row_block(_form(request_models.BlockRequest, data))
+        ),
+    )
 
 
 # Forms are limited to MAX_CONTENT_LENGTH (64 KiB); these endpoints take more. The CSRF check
@@ -227,9 +249,12 @@ def remove_section(venue_id: str):
 
 
 MARKS = {
-    "accessible": {"accessible": True}, "not-accessible": {"accessible": False},
-    "companion": {"companion": True}, "not-companion": {"companion": False},
-    "not-for-sale": {"sellable": False}, "for-sale": {"sellable": True},
+    "accessible": {"accessible": True},
+    "not-accessible": {"accessible": False},
+    "companion": {"companion": True},
+    "not-companion": {"companion": False},
+    "not-for-sale": {"sellable": False},
+    "for-sale": {"sellable": True},
 }
 
 
@@ -242,8 +267,12 @@ def mark_seats(venue_id: str):
     def change(uow: UnitOfWork, vid: int):
         changes = dict(MARKS.get(mark, {}))
         if mark == "tier":
-            changes = {"tier": _form(request_models.MarkSeatsRequest, {"seatIds": seat_ids or ["-"],
-                                                            "tier": request.form.get("tier", "").strip()}).tier}
+            changes = {
+                "tier": _form(
+                    request_models.MarkSeatsRequest,
+                    {"seatIds": seat_ids or ["-"], "tier": request.form.get("tier", "").strip()},
+                ).tier
+            }
         if not changes:
             raise ValidationFailed("choose what to do with the seats")
         if not seat_ids:
@@ -259,8 +288,11 @@ def layout_csv(venue_id: str):
     vid = _id(venue_id, VenueNotFound, "venue")
     with unit_of_work() as uow:
         seats = venues.get_layout(uow, actor(), vid)
-    return Response(layouts.to_csv(seats), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="venue-{vid}-layout.csv"'})
+    return Response(
+        layouts.to_csv(seats),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="venue-{vid}-layout.csv"'},
+    )
 
 
 @bp.get("/venues/<venue_id>/tiers")
@@ -283,20 +315,29 @@ def new_event():
     errors: list[str] = []
     if request.method == "POST":
         data: dict[str, str | None] = {
-            k: request.form.get(k, "") for k in ("title", "category", "description", "durationMinutes")}
+            k: request.form.get(k, "") for k in ("title", "category", "description", "durationMinutes")
+        }
         if actor().is_admin:
             data["organisationId"] = request.form.get("organisationId") or None
         try:
             body = _form(request_models.EventRequest, data)
             with unit_of_work() as uow:
-                shows.create_event(uow, actor(), body.title, body.category, body.description, body.durationMinutes,
-                                   int(body.organisationId) if body.organisationId else None)
+                shows.create_event(
+                    uow,
+                    actor(),
+                    body.title,
+                    body.category,
+                    body.description,
+                    body.durationMinutes,
+                    int(body.organisationId) if body.organisationId else None,
+                )
             flash(f"Event “{body.title}” created. Schedule its shows next.")
             return redirect(url_for("manage.new_show"), code=303)
         except DomainError as exc:
             errors = _errors(exc)
-    return render_template("manage/event_new.html", categories=shows.EVENT_CATEGORIES, errors=errors,
-                           form=request.form), 422 if errors else 200
+    return render_template(
+        "manage/event_new.html", categories=shows.EVENT_CATEGORIES, errors=errors, form=request.form
+    ), 422 if errors else 200
 
 
 @bp.route("/events/<event_id>/edit", methods=["GET", "POST"])
@@ -319,11 +360,20 @@ def edit_event(event_id: str):
             if exc.status == 404:
                 raise
             errors = _errors(exc)
-    return render_template("manage/event_new.html", categories=shows.EVENT_CATEGORIES, errors=errors,
-                           form=request.form if request.method == "POST" else {
-                               "title": event["title"], "category": event["category"],
-                               "description": event["description"], "durationMinutes": event["durationMinutes"]},
-                           event=event), 422 if errors else 200
+    return render_template(
+        "manage/event_new.html",
+        categories=shows.EVENT_CATEGORIES,
+        errors=errors,
+        form=request.form
+        if request.method == "POST"
+        else {
+            "title": event["title"],
+            "category": event["category"],
+            "description": event["description"],
+            "durationMinutes": event["durationMinutes"],
+        },
+        event=event,
+    ), 422 if errors else 200
 
 
 # ---------------------------------------------------------------- shows
@@ -337,8 +387,10 @@ def _show_form_data(form: Any, with_ids: bool, currency: str | None = None) -> d
         currency = form.get("currency", "").strip().upper()
         data.update(eventId=form.get("eventId", ""), venueId=form.get("venueId", ""), currency=currency)
     if currency not in money.CURRENCIES:
-        raise ValidationFailed("choose a currency Seatline sells in", fields=[{"field": "currency", "message": (
-            f"one of {', '.join(sorted(money.CURRENCIES))}")}])
+        raise ValidationFailed(
+            "choose a currency Seatline sells in",
+            fields=[{"field": "currency", "message": (f"one of {', '.join(sorted(money.CURRENCIES))}")}],
+        )
     problems: list[dict[str, str]] = []
     for field in ("startTime", "saleOpensAt", "saleClosesAt"):
         if form.get(field):
@@ -358,8 +410,11 @@ def _show_form_data(form: Any, with_ids: bool, currency: str | None = None) -> d
     if problems:
         raise ValidationFailed("some fields need another look", fields=problems)
     if form.get("queueRequired"):
-        data["queue"] = {k: form.get(k) for k in ("batchSize", "admissionIntervalSeconds", "maxActive",
-                                                   "sessionSeconds") if form.get(k)}
+        data["queue"] = {
+            k: form.get(k)
+            for k in ("batchSize", "admissionIntervalSeconds", "maxActive", "sessionSeconds")
+            if form.get(k)
+        }
     elif not with_ids:
         data["queueRequired"] = False
     return data
@@ -408,8 +463,16 @@ def new_show():
             except VenueNotFound:
                 tiers = []
     prices = {k[6:]: v for k, v in request.form.items() if k.startswith("price-")}
-    return render_template("manage/show_form.html", show=None, errors=errors, form=request.form, tiers=tiers,
-                           prices=prices, selected_venue=venue_id, **options), 422 if errors else 200
+    return render_template(
+        "manage/show_form.html",
+        show=None,
+        errors=errors,
+        form=request.form,
+        tiers=tiers,
+        prices=prices,
+        selected_venue=venue_id,
+        **options,
+    ), 422 if errors else 200
 
 
 def _live_sale(show_id: str) -> dict[str, Any]:
@@ -418,7 +481,12 @@ def _live_sale(show_id: str) -> dict[str, Any]:
         detail = shows.get_show(uow, actor(), sid)
         figures = dashboard.figures(uow, actor(), sid, redis_store.client)
         progress = cancellation.progress(uow, sid) if detail["status"] == "CANCELLED" else None
-    return {"show": detail, "figures": figures, "chart": dashboard.chart(figures["salesOverTime"]), "progress": progress}
+    return {
+        "show": detail,
+        "figures": figures,
+        "chart": dashboard.chart(figures["salesOverTime"]),
+        "progress": progress,
+    }
 
 
 @bp.get("/shows/<show_id>")
@@ -459,9 +527,17 @@ def edit_show(show_id: str):
         detail = shows.get_show(uow, actor(), sid)
         tiers = queries.venue_tiers(uow, int(detail["venueId"]))
     prices = {t: str(money.to_major(p, detail["currency"])) for t, p in detail["prices"].items()}
-    return render_template("manage/show_form.html", show=detail, errors=errors, form=request.form, tiers=tiers,
-                           prices=prices, selected_venue=detail["venueId"], events=[], venues=[]), \
-        422 if errors else 200
+    return render_template(
+        "manage/show_form.html",
+        show=detail,
+        errors=errors,
+        form=request.form,
+        tiers=tiers,
+        prices=prices,
+        selected_venue=detail["venueId"],
+        events=[],
+        venues=[],
+    ), 422 if errors else 200
 
 
 @bp.post("/shows/<show_id>/queue/<action>")
@@ -501,8 +577,11 @@ def bookings_csv(show_id: str):
     sid = _id(show_id, ShowNotFound, "show")
     with unit_of_work() as uow:
         body = box_office.bookings_csv(uow, actor(), sid)
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="show-{sid}-bookings.csv"', "Cache-Control": "no-store"})
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="show-{sid}-bookings.csv"', "Cache-Control": "no-store"},
+    )
 
 
 # ---------------------------------------------------------------- box office
@@ -547,6 +626,3 @@ def change_seats(show_id: str):
 @bp.app_template_filter("local_time")
 def local_time(value: str) -> str:
     return datetime.fromisoformat(value).strftime("%a %d %b %Y, %H:%M")
-
-
-

@@ -1,4 +1,5 @@
 """Every statement of the manager dashboard. Lists are scoped by the actor's organisation (see access.owned)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -16,20 +17,23 @@ from app.unit_of_work import UnitOfWork
 
 
 def list_venues(uow: UnitOfWork, actor: Actor) -> list[Row[Any]]:
-    return list(uow.execute(
-        f"""
+    return list(
+        uow.execute(
+            f"""
         SELECT v.id, v.name, v.kind, v.address, v.city_id, c.name AS city_name, c.timezone, v.organisation_id,
                (SELECT count(*) FROM venue_seats vs WHERE vs.venue_id = v.id) AS seat_count
         FROM venues v JOIN cities c ON c.id = v.city_id
-        WHERE {owned('v')} ORDER BY c.name, v.name
+        WHERE {owned("v")} ORDER BY c.name, v.name
         """,
-        actor.scope,
-    ))
+            actor.scope,
+        )
+    )
 
 
 def venue_exists(uow: UnitOfWork, city_id: int, name: str) -> bool:
-    return uow.execute("SELECT EXISTS (SELECT 1 FROM venues WHERE city_id = :c AND name = :n)",
-                       {"c": city_id, "n": name}).scalar_one()
+    return uow.execute(
+        "SELECT EXISTS (SELECT 1 FROM venues WHERE city_id = :c AND name = :n)", {"c": city_id, "n": name}
+    ).scalar_one()
 
 
 def insert_venue(uow: UnitOfWork, organisation_id: int, city_id: int, name: str, kind: str, address: str) -> int:
@@ -55,42 +59,65 @@ def layout(uow: UnitOfWork, venue_id: int) -> list[SeatSpec]:
 
 def seats_in_use(uow: UnitOfWork, venue_id: int) -> list[int]:
     """Shows at the venue that have sold or are holding seats: their layout may not change destructively."""
-    return list(uow.execute(
-        """
+    return list(
+        uow.execute(
+            """
         SELECT DISTINCT s.id FROM shows s JOIN show_seats ss ON ss.show_id = s.id
         WHERE s.venue_id = :v AND s.status = 'SCHEDULED' AND ss.status IN ('BOOKED', 'HELD')
         ORDER BY s.id
         """,
-        {"v": venue_id},
-    ).scalars())
+            {"v": venue_id},
+        ).scalars()
+    )
 
 
 def scheduled_shows_missing_tiers(uow: UnitOfWork, venue_id: int, tiers: Sequence[str]) -> list[Row[Any]]:
-    return list(uow.execute(
-        """
+    return list(
+        uow.execute(
+            """
         SELECT s.id, array_agg(t.tier ORDER BY t.tier) AS tiers
         FROM shows s CROSS JOIN unnest(CAST(:tiers AS text[])) AS t(tier)
         WHERE s.venue_id = :v AND s.status = 'SCHEDULED'
           AND NOT EXISTS (SELECT 1 FROM show_prices p WHERE p.show_id = s.id AND p.tier = t.tier)
         GROUP BY s.id ORDER BY s.id
         """,
-        {"v": venue_id, "tiers": list(tiers)},
-    ))
+            {"v": venue_id, "tiers": list(tiers)},
+        )
+    )
 
 
 def remove_seats(uow: UnitOfWork, venue_id: int, seat_ids: Sequence[str]) -> None:
     seat_state.remove_layout_seats(uow, venue_id, seat_ids)
-    uow.execute("DELETE FROM venue_seats WHERE venue_id = :v AND seat_id = ANY(:ids)", {"v": venue_id, "ids": list(seat_ids)})
+    uow.execute(
+        "DELETE FROM venue_seats WHERE venue_id = :v AND seat_id = ANY(:ids)", {"v": venue_id, "ids": list(seat_ids)}
+    )
 
 
 def update_seats(uow: UnitOfWork, venue_id: int, seats: Sequence[tuple[int, SeatSpec]]) -> None:
     """Rewrites seats that stay (new place, tier, flags and order) in one statement."""
     if not seats:
         return
-    names = ("ordinals", "seat_ids", "sections", "rows", "numbers", "xs", "ys", "tiers", "accessible", "companion",
-             "sellable")
-    columns = list(zip(*[(o, s.seat_id, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion,
-                          s.sellable) for o, s in seats]))
+    names = (
+        "ordinals",
+        "seat_ids",
+        "sections",
+        "rows",
+        "numbers",
+        "xs",
+        "ys",
+        "tiers",
+        "accessible",
+        "companion",
+        "sellable",
+    )
+    columns = list(
+        zip(
+            *[
+                (o, s.seat_id, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion, s.sellable)
+                for o, s in seats
+            ]
+        )
+    )
     uow.execute(
         """
         UPDATE venue_seats vs
@@ -111,23 +138,29 @@ def update_seats(uow: UnitOfWork, venue_id: int, seats: Sequence[tuple[int, Seat
 
 
 def list_events(uow: UnitOfWork, actor: Actor) -> list[Row[Any]]:
-    return list(uow.execute(
-        f"""
+    return list(
+        uow.execute(
+            f"""
         SELECT e.id, e.title, e.category, e.description, e.duration_minutes, e.organisation_id,
                q.state AS queue_state
         FROM events e LEFT JOIN gate_queues q ON q.event_id = e.id
-        WHERE {owned('e')} ORDER BY e.title
+        WHERE {owned("e")} ORDER BY e.title
         """,
-        actor.scope,
-    ))
+            actor.scope,
+        )
+    )
 
 
 def event_title_taken(uow: UnitOfWork, organisation_id: int, title: str) -> bool:
-    return uow.execute("SELECT EXISTS (SELECT 1 FROM events WHERE organisation_id = :o AND title = :t)",
-                       {"o": organisation_id, "t": title}).scalar_one()
+    return uow.execute(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE organisation_id = :o AND title = :t)",
+        {"o": organisation_id, "t": title},
+    ).scalar_one()
 
 
-def insert_event(uow: UnitOfWork, organisation_id: int, title: str, category: str, description: str, minutes: int) -> int:
+def insert_event(
+    uow: UnitOfWork, organisation_id: int, title: str, category: str, description: str, minutes: int
+) -> int:
     return uow.execute(
         """
         INSERT INTO events (organisation_id, title, category, description, duration_minutes)
@@ -148,17 +181,19 @@ def update_event(uow: UnitOfWork, event_id: int, changes: dict[str, Any]) -> Non
 
 
 def list_shows(uow: UnitOfWork, actor: Actor, limit: int = 500) -> list[Row[Any]]:
-    return list(uow.execute(
-        f"""
+    return list(
+        uow.execute(
+            f"""
         SELECT s.id, s.event_id, e.title, s.venue_id, v.name AS venue_name, c.name AS city_name, c.timezone,
                s.starts_at, s.sale_opens_at, s.sale_closes_at, s.status, s.queue_required, s.currency, now() AS db_now
         FROM shows s JOIN events e ON e.id = s.event_id JOIN venues v ON v.id = s.venue_id
         JOIN cities c ON c.id = v.city_id
-        WHERE {owned('v')} AND s.starts_at > now() - interval '1 day'
+        WHERE {owned("v")} AND s.starts_at > now() - interval '1 day'
         ORDER BY s.starts_at, s.id LIMIT :limit
         """,
-        {**actor.scope, "limit": limit},
-    ))
+            {**actor.scope, "limit": limit},
+        )
+    )
 
 
 def show_exists(uow: UnitOfWork, event_id: int, venue_id: int, starts_at: Any) -> bool:
@@ -169,8 +204,11 @@ def show_exists(uow: UnitOfWork, event_id: int, venue_id: int, starts_at: Any) -
 
 
 def venue_tiers(uow: UnitOfWork, venue_id: int) -> list[str]:
-    return list(uow.execute("SELECT DISTINCT tier FROM venue_seats WHERE venue_id = :v ORDER BY tier",
-                            {"v": venue_id}).scalars())
+    return list(
+        uow.execute(
+            "SELECT DISTINCT tier FROM venue_seats WHERE venue_id = :v ORDER BY tier", {"v": venue_id}
+        ).scalars()
+    )
 
 
 def update_show(uow: UnitOfWork, show_id: int, changes: dict[str, Any]) -> None:
@@ -178,9 +216,7 @@ def update_show(uow: UnitOfWork, show_id: int, changes: dict[str, Any]) -> None:
     assert set(changes) <= columns
     if not changes:
         return
-    sets = ", ".join(
-        f"{c} = CAST(:{c} AS jsonb)" if c == "refund_policy" else f"{c} = :{c}" for c in sorted(changes)
-    )
+    sets = ", ".join(f"{c} = CAST(:{c} AS jsonb)" if c == "refund_policy" else f"{c} = :{c}" for c in sorted(changes))
     uow.execute(f"UPDATE shows SET {sets} WHERE id = :id", {**changes, "id": show_id})
 
 
@@ -201,7 +237,7 @@ def dead_letters(uow: UnitOfWork, actor: Actor, limit: int = 20) -> Sequence[Row
         SELECT n.id, to_char(n.created_at AT TIME ZONE 'UTC', 'DD Mon YYYY, HH24:MI "UTC"') AS written, n.kind,
                n.channel, n.recipient, n.attempts, n.last_error
         FROM notifications n
-        WHERE n.status = 'DEAD' AND {owned('n')} ORDER BY n.created_at DESC, n.id DESC LIMIT :limit
+        WHERE n.status = 'DEAD' AND {owned("n")} ORDER BY n.created_at DESC, n.id DESC LIMIT :limit
         """,
         {**actor.scope, "limit": limit},
     ).all()

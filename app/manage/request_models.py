@@ -1,5 +1,6 @@
 """The request models of the manager API, which the dashboard's forms are read through too, so that
 both accept exactly the same values; and the small steps from a request to a service's input."""
+
 from __future__ import annotations
 
 import re
@@ -15,9 +16,12 @@ from app.text import single_line
 from app.waiting_room.control import QueueRequest
 
 # Titles and names lose control characters (app/text.py) before their length is checked.
-Name = Annotated[str, BeforeValidator(lambda v: single_line(v) if isinstance(v, str) else v),
-                 StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
-                 Field(json_schema_extra={"pattern": r"\S"})]  # blank is empty once trimmed
+Name = Annotated[
+    str,
+    BeforeValidator(lambda v: single_line(v) if isinstance(v, str) else v),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
+    Field(json_schema_extra={"pattern": r"\S"}),
+]  # blank is empty once trimmed
 Text = Annotated[str, StringConstraints(max_length=2000)]
 SeatId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 Tier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
@@ -74,8 +78,11 @@ class LayoutRequest(Strict):
 
 
 class BlockRequest(Strict):
-    section: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
-                       Field(json_schema_extra={"pattern": r"\S"})]
+    section: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+        Field(json_schema_extra={"pattern": r"\S"}),
+    ]
     """The section the rows belong to (new or existing). Surrounding whitespace is trimmed."""
     rows: Annotated[str, StringConstraints(min_length=1, max_length=400)]
     """The rows, top to bottom: a range of letters or of numbers (`A-J`, `AA-AD`, `1-20`, up to two letters or
@@ -104,8 +111,18 @@ def row_block(body: BlockRequest) -> RowBlock:
         rows = layouts.parse_rows(body.rows)
     except ValueError as exc:
         raise ValidationFailed(f"rows: {exc}", fields=[{"field": "rows", "message": str(exc)}]) from exc
-    return RowBlock(body.section, rows, body.seatsPerRow, body.tier, body.firstNumber, tuple(body.aislesAfter),
-                    tuple(body.accessible), tuple(body.companion), tuple(body.notForSale), body.seatIdPrefix)
+    return RowBlock(
+        body.section,
+        rows,
+        body.seatsPerRow,
+        body.tier,
+        body.firstNumber,
+        tuple(body.aislesAfter),
+        tuple(body.accessible),
+        tuple(body.companion),
+        tuple(body.notForSale),
+        body.seatIdPrefix,
+    )
 
 
 class MarkSeatsRequest(Strict):
@@ -167,25 +184,45 @@ ISO_TIME_START = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}"
 
 def _iso_text(value: Any) -> Any:
     if not isinstance(value, str) or not ISO_TIME_START.match(value):
-        raise ValueError("must be an ISO 8601 date and time, e.g. 2026-12-01T19:30 (the venue's time) or with an offset")
+        raise ValueError(
+            "must be an ISO 8601 date and time, e.g. 2026-12-01T19:30 (the venue's time) or with an offset"
+        )
     return value
 
 
 # A date and time as text; without an offset it is the venue's local time.
-Time = Annotated[datetime, BeforeValidator(_iso_text), Field(strict=False), WithJsonSchema({
-    "type": "string", "pattern": ISO_TIME_START.pattern,
-    "description": "An ISO 8601 date and time between the years 2000 and 2100, from the date to at least the minutes "
-                   "(a bare number is not read as Unix time). With a UTC offset (`2026-12-12T19:30:00+05:30`, `…Z`) it "
-                   "is that instant; without one (`2026-12-12T19:30:00`) it is the wall-clock time at the venue, which "
-                   "must exist there (not one skipped when the clocks go forward), else `400 VALIDATION_FAILED`.",
-    "examples": ["2026-12-12T19:30:00", "2026-12-12T14:00:00Z"]})]
-Prices = Annotated[dict[Tier, Minor], Field(min_length=1, max_length=50), WithJsonSchema({
-    "type": "object", "minProperties": 1, "maxProperties": 50,
-    "propertyNames": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]{0,31}$"},
-    "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 100_000_000},
-    "description": "Price per tier, in minor units of the show's currency. Only tiers the venue has (else "
-                   "`unknownTiers`).",
-    "examples": [{"stalls": 4500, "circle": 3500}]})]
+Time = Annotated[
+    datetime,
+    BeforeValidator(_iso_text),
+    Field(strict=False),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": ISO_TIME_START.pattern,
+            "description": "An ISO 8601 date and time between the years 2000 and 2100, from the date to at least the minutes "
+            "(a bare number is not read as Unix time). With a UTC offset (`2026-12-12T19:30:00+05:30`, `…Z`) it "
+            "is that instant; without one (`2026-12-12T19:30:00`) it is the wall-clock time at the venue, which "
+            "must exist there (not one skipped when the clocks go forward), else `400 VALIDATION_FAILED`.",
+            "examples": ["2026-12-12T19:30:00", "2026-12-12T14:00:00Z"],
+        }
+    ),
+]
+Prices = Annotated[
+    dict[Tier, Minor],
+    Field(min_length=1, max_length=50),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 50,
+            "propertyNames": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]{0,31}$"},
+            "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 100_000_000},
+            "description": "Price per tier, in minor units of the show's currency. Only tiers the venue has (else "
+            "`unknownTiers`).",
+            "examples": [{"stalls": 4500, "circle": 3500}],
+        }
+    ),
+]
 
 
 class ShowRequest(Strict):
@@ -231,12 +268,16 @@ class ShowRequest(Strict):
             raise ValueError("must be between the years 2000 and 2100")
         return value
 
-
     def show_input(self) -> shows.ShowInput:
         return shows.ShowInput(
-            event_id=int(self.eventId), venue_id=int(self.venueId), starts_at=self.startTime,
-            sale_opens_at=self.saleOpensAt, sale_closes_at=self.saleClosesAt, currency=self.currency,
-            prices=dict(self.prices), refund_policy=self.refundPolicy.model_dump() if self.refundPolicy else None,
+            event_id=int(self.eventId),
+            venue_id=int(self.venueId),
+            starts_at=self.startTime,
+            sale_opens_at=self.saleOpensAt,
+            sale_closes_at=self.saleClosesAt,
+            currency=self.currency,
+            prices=dict(self.prices),
+            refund_policy=self.refundPolicy.model_dump() if self.refundPolicy else None,
             queue=self.queue.settings() if self.queue else None,
         )
 
@@ -267,7 +308,11 @@ class ShowChangeRequest(Strict):
 
 def show_changes(body: ShowChangeRequest) -> dict[str, Any]:
     changes: dict[str, Any] = {}
-    for field, key in (("startTime", "starts_at"), ("saleOpensAt", "sale_opens_at"), ("saleClosesAt", "sale_closes_at")):
+    for field, key in (
+        ("startTime", "starts_at"),
+        ("saleOpensAt", "sale_opens_at"),
+        ("saleClosesAt", "sale_closes_at"),
+    ):
         if getattr(body, field) is not None:
             changes[key] = getattr(body, field)
     if body.prices is not None:
@@ -285,16 +330,18 @@ NO_REPEATS = {"uniqueItems": True}  # box_office checks it, once the show is kno
 
 
 class BlockSeatsRequest(Strict):
-    seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=box_office.MAX_SEATS_PER_CHANGE,
-                                           json_schema_extra=NO_REPEATS)]
+    seatIds: Annotated[
+        list[SeatId], Field(min_length=1, max_length=box_office.MAX_SEATS_PER_CHANGE, json_schema_extra=NO_REPEATS)
+    ]
     """Seats of the show, no repeats (a repeat is `400 VALIDATION_FAILED`)."""
     kind: Literal["KILL", "HOUSE"] = "HOUSE"
     """`HOUSE`: kept back for the house; `KILL`: never sold (e.g. a blocked view)."""
 
 
 class UnblockSeatsRequest(Strict):
-    seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=box_office.MAX_SEATS_PER_CHANGE,
-                                           json_schema_extra=NO_REPEATS)]
+    seatIds: Annotated[
+        list[SeatId], Field(min_length=1, max_length=box_office.MAX_SEATS_PER_CHANGE, json_schema_extra=NO_REPEATS)
+    ]
     """Seats of the show, no repeats (a repeat is `400 VALIDATION_FAILED`)."""
 
 

@@ -1,4 +1,5 @@
 """Events and shows as managers create and change them. Times without an offset are the venue's local time."""
+
 from __future__ import annotations
 
 import logging
@@ -35,21 +36,41 @@ EVENT_CATEGORIES = ("concert", "movie", "sport", "theatre", "comedy", "other")
 
 def list_events(uow: UnitOfWork, actor: Actor) -> list[dict[str, Any]]:
     return [
-        {"eventId": str(r.id), "title": r.title, "category": r.category, "description": r.description,
-         "durationMinutes": r.duration_minutes, "organisationId": str(r.organisation_id), "queueState": r.queue_state}
+        {
+            "eventId": str(r.id),
+            "title": r.title,
+            "category": r.category,
+            "description": r.description,
+            "durationMinutes": r.duration_minutes,
+            "organisationId": str(r.organisation_id),
+            "queueState": r.queue_state,
+        }
         for r in queries.list_events(uow, actor)
     ]
 
 
-def create_event(uow: UnitOfWork, actor: Actor, title: str, category: str, description: str, minutes: int,
-                 organisation_id: int | None = None) -> int:
+def create_event(
+    uow: UnitOfWork,
+    actor: Actor,
+    title: str,
+    category: str,
+    description: str,
+    minutes: int,
+    organisation_id: int | None = None,
+) -> int:
     owner = access.owning_organisation(uow, actor, organisation_id)
     if queries.event_title_taken(uow, owner, title):
         raise EventExists("your organisation already has an event with that title")
     try:
         event_id = queries.insert_event(uow, owner, title, category, description, minutes)
-        audit.record(uow, audit.manager(actor), "event.created", "event", event_id, details={
-            "title": title, "category": category, "durationMinutes": minutes, "organisationId": owner})
+        audit.record(
+            uow,
+            audit.manager(actor),
+            "event.created",
+            "event",
+            event_id,
+            details={"title": title, "category": category, "durationMinutes": minutes, "organisationId": owner},
+        )
         uow.commit()
     except IntegrityError as exc:  # created by a concurrent request since the check
         raise EventExists("your organisation already has an event with that title") from exc
@@ -59,13 +80,22 @@ def create_event(uow: UnitOfWork, actor: Actor, title: str, category: str, descr
 def update_event(uow: UnitOfWork, actor: Actor, event_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     """Changes an event's title, category, description or length; its shows follow (they show the event)."""
     event = access.event(uow, actor, event_id)
-    if "title" in changes and changes["title"] != event.title and queries.event_title_taken(
-            uow, event.organisation_id, changes["title"]):
+    if (
+        "title" in changes
+        and changes["title"] != event.title
+        and queries.event_title_taken(uow, event.organisation_id, changes["title"])
+    ):
         raise EventExists("your organisation already has an event with that title")
     try:
         queries.update_event(uow, event_id, changes)
-        audit.record(uow, audit.manager(actor), "event.updated", "event", event_id,
-                     details={"changes": changes, "titleBefore": event.title})
+        audit.record(
+            uow,
+            audit.manager(actor),
+            "event.updated",
+            "event",
+            event_id,
+            details={"changes": changes, "titleBefore": event.title},
+        )
         uow.commit()
     except IntegrityError as exc:
         raise EventExists("your organisation already has an event with that title") from exc
@@ -154,14 +184,36 @@ def create_show(uow: UnitOfWork, actor: Actor, data: ShowInput, redis_client: An
     if queries.show_exists(uow, event.id, venue.id, starts):
         raise ShowExists("this event already has a show at this venue at that time")
     show_id = scheduling.schedule_show(
-        uow, event_id=event.id, venue_id=venue.id, starts_at=starts, sale_opens_at=opens, sale_closes_at=closes,
-        currency=data.currency, prices=data.prices, queue_required=data.queue is not None,
+        uow,
+        event_id=event.id,
+        venue_id=venue.id,
+        starts_at=starts,
+        sale_opens_at=opens,
+        sale_closes_at=closes,
+        currency=data.currency,
+        prices=data.prices,
+        queue_required=data.queue is not None,
         refund_policy=data.refund_policy,
     )
-    audit.record(uow, audit.manager(actor), "show.created", "show", show_id, show_id=show_id, details={
-        "eventId": event.id, "venueId": venue.id, "startsAt": starts, "saleOpensAt": opens, "saleClosesAt": closes,
-        "currency": data.currency, "prices": data.prices, "refundPolicy": data.refund_policy,
-        "queue": _queue_detail(data.queue)})
+    audit.record(
+        uow,
+        audit.manager(actor),
+        "show.created",
+        "show",
+        show_id,
+        show_id=show_id,
+        details={
+            "eventId": event.id,
+            "venueId": venue.id,
+            "startsAt": starts,
+            "saleOpensAt": opens,
+            "saleClosesAt": closes,
+            "currency": data.currency,
+            "prices": data.prices,
+            "refundPolicy": data.refund_policy,
+            "queue": _queue_detail(data.queue),
+        },
+    )
     if data.queue is not None:
         _open_queue(uow, event.id, data.queue, opens, redis_client)  # commits the show with the room's settings
     uow.commit()
@@ -185,8 +237,9 @@ def _open_queue(uow: UnitOfWork, event_id: int, queue: QueueSettings, opens: dat
         log.warning("waiting room of event %s saved, but Redis is unavailable; the gate will load it", event_id)
 
 
-def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, Any],
-                redis_client: redis.Redis) -> None:
+def update_show(
+    uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, Any], redis_client: redis.Redis
+) -> None:
     """Changes start time, sale window, prices, refund policy or waiting room of a scheduled show:
     the manager API's ``PATCH /shows/{id}`` and the dashboard's show form alike.
 
@@ -198,9 +251,14 @@ def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, 
         raise ShowCancelled("this show is cancelled and can no longer be changed")
     tz = show.timezone
     starts = venue_time(changes["starts_at"], tz, "startTime") if "starts_at" in changes else show.starts_at
-    opens = venue_time(changes["sale_opens_at"], tz, "saleOpensAt") if "sale_opens_at" in changes else show.sale_opens_at
-    closes = (venue_time(changes["sale_closes_at"], tz, "saleClosesAt") if "sale_closes_at" in changes
-              else show.sale_closes_at)
+    opens = (
+        venue_time(changes["sale_opens_at"], tz, "saleOpensAt") if "sale_opens_at" in changes else show.sale_opens_at
+    )
+    closes = (
+        venue_time(changes["sale_closes_at"], tz, "saleClosesAt")
+        if "sale_closes_at" in changes
+        else show.sale_closes_at
+    )
     _check_window(starts, opens, closes, show.db_now if "starts_at" in changes else None)
     row: dict[str, Any] = {}
     if "starts_at" in changes:
@@ -224,23 +282,43 @@ def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, 
     if "queue" in changes:
         row["queue_required"] = changes["queue"] is not None
     queries.update_show(uow, show.id, row)
-    after = {**changes, **{k: v for k, v in (("starts_at", starts), ("sale_opens_at", opens),
-                                             ("sale_closes_at", closes)) if k in changes}}
+    after = {
+        **changes,
+        **{
+            k: v
+            for k, v in (("starts_at", starts), ("sale_opens_at", opens), ("sale_closes_at", closes))
+            if k in changes
+        },
+    }
     if "queue" in changes:
         after["queue"] = _queue_detail(changes["queue"])
-    before = {"starts_at": show.starts_at, "sale_opens_at": show.sale_opens_at, "sale_closes_at": show.sale_closes_at,
-              "refund_policy": show.refund_policy, "queue": {"queueRequired": show.queue_required}}
-    audit.record(uow, audit.manager(actor), "show.updated", "show", show.id, show_id=show.id,
-                 details={"changes": after, "before": {k: v for k, v in before.items() if k in after}})
+    before = {
+        "starts_at": show.starts_at,
+        "sale_opens_at": show.sale_opens_at,
+        "sale_closes_at": show.sale_closes_at,
+        "refund_policy": show.refund_policy,
+        "queue": {"queueRequired": show.queue_required},
+    }
+    audit.record(
+        uow,
+        audit.manager(actor),
+        "show.updated",
+        "show",
+        show.id,
+        show_id=show.id,
+        details={"changes": after, "before": {k: v for k, v in before.items() if k in after}},
+    )
     if "queue" in changes:
         queue = changes["queue"]
-        has_room = uow.execute("SELECT EXISTS (SELECT 1 FROM gate_queues WHERE event_id = :e)",
-                               {"e": show.event_id}).scalar_one()
+        has_room = uow.execute(
+            "SELECT EXISTS (SELECT 1 FROM gate_queues WHERE event_id = :e)", {"e": show.event_id}
+        ).scalar_one()
         # Settings given are applied; "queue-protected" alone keeps the event's room as it is set up.
         # Opening the room commits the show's changes with its settings.
         if isinstance(queue, QueueSettings) or (queue is KEEP_QUEUE and not has_room):
-            _open_queue(uow, show.event_id, queue if isinstance(queue, QueueSettings) else QueueSettings(), opens,
-                        redis_client)
+            _open_queue(
+                uow, show.event_id, queue if isinstance(queue, QueueSettings) else QueueSettings(), opens, redis_client
+            )
     uow.commit()
     if "queue" in changes:
         dashboard.forget_event(uow, redis_client, show.event_id)
@@ -258,18 +336,30 @@ def _local(value: datetime, tz: str) -> str:
 
 def _show_summary(r: Any) -> dict[str, Any]:
     return {
-        "showId": str(r.id), "eventId": str(r.event_id), "title": r.title, "venueId": str(r.venue_id),
-        "venueName": r.venue_name, "cityName": r.city_name, "startTime": _local(r.starts_at, r.timezone),
-        "saleOpensAt": _local(r.sale_opens_at, r.timezone), "saleClosesAt": _local(r.sale_closes_at, r.timezone),
-        "status": r.status, "saleStatus": sale_status(r.status, r.sale_opens_at, r.sale_closes_at, r.db_now),
-        "queueRequired": r.queue_required, "currency": r.currency,
+        "showId": str(r.id),
+        "eventId": str(r.event_id),
+        "title": r.title,
+        "venueId": str(r.venue_id),
+        "venueName": r.venue_name,
+        "cityName": r.city_name,
+        "startTime": _local(r.starts_at, r.timezone),
+        "saleOpensAt": _local(r.sale_opens_at, r.timezone),
+        "saleClosesAt": _local(r.sale_closes_at, r.timezone),
+        "status": r.status,
+        "saleStatus": sale_status(r.status, r.sale_opens_at, r.sale_closes_at, r.db_now),
+        "queueRequired": r.queue_required,
+        "currency": r.currency,
     }
 
 
 def get_show(uow: UnitOfWork, actor: Actor, show_id: int) -> dict[str, Any]:
     show = access.show(uow, actor, show_id)
-    prices = {r.tier: r.price for r in uow.execute(
-        "SELECT tier, price FROM show_prices WHERE show_id = :id ORDER BY price DESC", {"id": show_id})}
+    prices = {
+        r.tier: r.price
+        for r in uow.execute(
+            "SELECT tier, price FROM show_prices WHERE show_id = :id ORDER BY price DESC", {"id": show_id}
+        )
+    }
     queue = uow.execute(
         """
         SELECT state, batch_size, admission_interval_seconds, max_active, session_seconds
@@ -284,9 +374,13 @@ def get_show(uow: UnitOfWork, actor: Actor, show_id: int) -> dict[str, Any]:
         "refundPolicy": show.refund_policy,
         "cancelledAt": show.cancelled_at.isoformat() if show.cancelled_at else None,
         "cancelReason": show.cancel_reason,
-        "queue": None if queue is None else {
-            "state": queue.state, "batchSize": queue.batch_size,
-            "admissionIntervalSeconds": queue.admission_interval_seconds, "maxActive": queue.max_active,
+        "queue": None
+        if queue is None
+        else {
+            "state": queue.state,
+            "batchSize": queue.batch_size,
+            "admissionIntervalSeconds": queue.admission_interval_seconds,
+            "maxActive": queue.max_active,
             "sessionSeconds": queue.session_seconds,
         },
     }

@@ -4,6 +4,7 @@ layout with the old one and refuses destructive changes while a show is selling 
 The changes the manager API and the dashboard's venue page make (a seat list, a CSV file, a block
 of rows, a section removed, seats marked) are the functions below, which both call: a layout that
 cannot be saved is refused with one ``400 VALIDATION_FAILED`` naming every bad line."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -58,14 +59,21 @@ def list_venues(uow: UnitOfWork, actor: Actor) -> list[dict[str, Any]]:
 
 def _venue_view(row: Any) -> dict[str, Any]:
     return {
-        "venueId": str(row.id), "name": row.name, "kind": row.kind, "address": row.address,
-        "cityId": str(row.city_id), "cityName": row.city_name, "timezone": row.timezone,
-        "organisationId": str(row.organisation_id), "seatCount": getattr(row, "seat_count", None),
+        "venueId": str(row.id),
+        "name": row.name,
+        "kind": row.kind,
+        "address": row.address,
+        "cityId": str(row.city_id),
+        "cityName": row.city_name,
+        "timezone": row.timezone,
+        "organisationId": str(row.organisation_id),
+        "seatCount": getattr(row, "seat_count", None),
     }
 
 
-def create_venue(uow: UnitOfWork, actor: Actor, city_id: int, name: str, kind: str, address: str,
-                 organisation_id: int | None = None) -> int:
+def create_venue(
+    uow: UnitOfWork, actor: Actor, city_id: int, name: str, kind: str, address: str, organisation_id: int | None = None
+) -> int:
     """A venue with no seats yet, owned by the manager's organisation (an admin names one)."""
     owner = access.owning_organisation(uow, actor, organisation_id)
     if catalog_queries.get_city(uow, city_id) is None:
@@ -74,8 +82,14 @@ def create_venue(uow: UnitOfWork, actor: Actor, city_id: int, name: str, kind: s
         raise VenueExists("there is already a venue with that name in this city")
     try:
         venue_id = queries.insert_venue(uow, owner, city_id, name, kind, address)
-        audit.record(uow, audit.manager(actor), "venue.created", "venue", venue_id, details={
-            "name": name, "kind": kind, "address": address, "cityId": city_id, "organisationId": owner})
+        audit.record(
+            uow,
+            audit.manager(actor),
+            "venue.created",
+            "venue",
+            venue_id,
+            details={"name": name, "kind": kind, "address": address, "cityId": city_id, "organisationId": owner},
+        )
         uow.commit()
     except IntegrityError as exc:  # created by a concurrent request since the check
         raise VenueExists("there is already a venue with that name in this city") from exc
@@ -85,15 +99,30 @@ def create_venue(uow: UnitOfWork, actor: Actor, city_id: int, name: str, kind: s
 def get_venue(uow: UnitOfWork, actor: Actor, venue_id: int) -> dict[str, Any]:
     row = access.venue(uow, actor, venue_id)
     seats = queries.layout(uow, venue_id)
-    return {**_venue_view(row), "seatCount": len(seats), "layoutVersion": str(row.layout_version),
-            "sections": summarise(seats), "locked": bool(queries.seats_in_use(uow, venue_id))}
+    return {
+        **_venue_view(row),
+        "seatCount": len(seats),
+        "layoutVersion": str(row.layout_version),
+        "sections": summarise(seats),
+        "locked": bool(queries.seats_in_use(uow, venue_id)),
+    }
 
 
 def summarise(seats: Sequence[SeatSpec]) -> list[dict[str, Any]]:
     sections: dict[str, dict[str, Any]] = {}
     for s in seats:
-        part = sections.setdefault(s.section, {"section": s.section, "seats": 0, "rows": [], "tiers": [],
-                                               "accessible": 0, "companion": 0, "notForSale": 0})
+        part = sections.setdefault(
+            s.section,
+            {
+                "section": s.section,
+                "seats": 0,
+                "rows": [],
+                "tiers": [],
+                "accessible": 0,
+                "companion": 0,
+                "notForSale": 0,
+            },
+        )
         part["seats"] += 1
         if s.row not in part["rows"]:
             part["rows"].append(s.row)
@@ -106,8 +135,18 @@ def summarise(seats: Sequence[SeatSpec]) -> list[dict[str, Any]]:
 
 
 def seat_view(s: SeatSpec) -> dict[str, Any]:
-    return {"seatId": s.seat_id, "section": s.section, "row": s.row, "number": s.number, "x": s.x, "y": s.y,
-            "tier": s.tier, "accessible": s.accessible, "companion": s.companion, "sellable": s.sellable}
+    return {
+        "seatId": s.seat_id,
+        "section": s.section,
+        "row": s.row,
+        "number": s.number,
+        "x": s.x,
+        "y": s.y,
+        "tier": s.tier,
+        "accessible": s.accessible,
+        "companion": s.companion,
+        "sellable": s.sellable,
+    }
 
 
 def get_layout(uow: UnitOfWork, actor: Actor, venue_id: int, *, for_change: bool = False) -> list[SeatSpec]:
@@ -144,7 +183,9 @@ def apply_layout(uow: UnitOfWork, actor: Actor, venue_id: int, seats: Sequence[S
             raise LayoutInUse(
                 "shows at this venue have booked or held seats: seats can be added, moved or marked, "
                 "but not removed, renumbered or re-priced",
-                showIds=[str(i) for i in in_use], removedSeats=removed[:20], changedSeats=changed[:20],
+                showIds=[str(i) for i in in_use],
+                removedSeats=removed[:20],
+                changedSeats=changed[:20],
             )
     new_tiers = sorted({s.tier for s in seats} - {s.tier for s in old.values()})
     if new_tiers:
@@ -152,7 +193,8 @@ def apply_layout(uow: UnitOfWork, actor: Actor, venue_id: int, seats: Sequence[S
         if unpriced:
             raise ValidationFailed(
                 "shows at this venue have no price for the new tier(s): set their prices first",
-                unpricedTiers=new_tiers, showIds=[str(r.id) for r in unpriced],
+                unpricedTiers=new_tiers,
+                showIds=[str(r.id) for r in unpriced],
             )
     if removed:
         queries.remove_seats(uow, venue_id, removed)
@@ -164,9 +206,19 @@ def apply_layout(uow: UnitOfWork, actor: Actor, venue_id: int, seats: Sequence[S
     modified = [s.seat_id for s in seats if s.seat_id in old and old[s.seat_id] != s]
     summary = {"seats": len(seats), "added": len(added), "removed": len(removed), "changed": len(modified)}
     if added or removed or modified or [s.seat_id for s in seats] != list(old):
-        audit.record(uow, audit.manager(actor), "layout.changed", "venue", venue_id, details={
-            **summary, "addedSeats": [s.seat_id for _, s in added][:AUDITED_SEAT_IDS],
-            "removedSeats": removed[:AUDITED_SEAT_IDS], "changedSeats": modified[:AUDITED_SEAT_IDS]})
+        audit.record(
+            uow,
+            audit.manager(actor),
+            "layout.changed",
+            "venue",
+            venue_id,
+            details={
+                **summary,
+                "addedSeats": [s.seat_id for _, s in added][:AUDITED_SEAT_IDS],
+                "removedSeats": removed[:AUDITED_SEAT_IDS],
+                "changedSeats": modified[:AUDITED_SEAT_IDS],
+            },
+        )
     uow.commit()
     return summary
 
@@ -210,8 +262,13 @@ def add_block(uow: UnitOfWork, actor: Actor, venue_id: int, block: RowBlock) -> 
     added = build_block(block, top)
     clashes = sorted({s.seat_id for s in seats} & {s.seat_id for s in added})
     if clashes:
-        raise LayoutRejected([LineError(0, f"seat ids already in the layout: {', '.join(clashes[:10])}; "
-                                           "give this block a seat id prefix")])
+        raise LayoutRejected(
+            [
+                LineError(
+                    0, f"seat ids already in the layout: {', '.join(clashes[:10])}; give this block a seat id prefix"
+                )
+            ]
+        )
     return apply_layout(uow, actor, venue_id, [*seats, *added])
 
 
@@ -224,7 +281,9 @@ def remove_section(uow: UnitOfWork, actor: Actor, venue_id: int, section: str) -
 
 
 @_refusing_bad_layouts
-def mark_seats(uow: UnitOfWork, actor: Actor, venue_id: int, seat_ids: Sequence[str], changes: dict[str, Any]) -> dict[str, int]:
+def mark_seats(
+    uow: UnitOfWork, actor: Actor, venue_id: int, seat_ids: Sequence[str], changes: dict[str, Any]
+) -> dict[str, int]:
     """Sets tier, accessible, companion or sellable on the named seats."""
     seats = get_layout(uow, actor, venue_id, for_change=True)
     known = {s.seat_id for s in seats}
@@ -238,5 +297,6 @@ def mark_seats(uow: UnitOfWork, actor: Actor, venue_id: int, seat_ids: Sequence[
 def _rejected(exc: LayoutRejected) -> ValidationFailed:
     first = exc.errors[0]
     where = f"line {first.line}: " if first.line else ""
-    return ValidationFailed(f"the layout was not saved: {where}{first.message}",
-                            lines=[e.as_dict() for e in exc.errors])
+    return ValidationFailed(
+        f"the layout was not saved: {where}{first.message}", lines=[e.as_dict() for e in exc.errors]
+    )

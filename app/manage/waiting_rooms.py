@@ -1,6 +1,7 @@
 """Managers' controls of an event's waiting room: the one service the manager API
 (``/api/v1/manage/events/{id}/queue``), the gate's API (``/gate/v1/queues/{id}``) and the dashboard's
 show page call to open, pause, resume, drain or close a room and read its figures."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +18,9 @@ from app.waiting_room.room import Settings
 ACTIONS = tuple(room_control.STATES)  # pause, resume, drain, close
 
 
-def control(uow: UnitOfWork, client: redis.Redis, who: Actor, event_id: int, action: str,
-            settings: Settings | None = None) -> dict[str, Any]:
+def control(
+    uow: UnitOfWork, client: redis.Redis, who: Actor, event_id: int, action: str, settings: Settings | None = None
+) -> dict[str, Any]:
     """Runs ``action`` (``figures``, ``open`` with ``settings``, or one of ``ACTIONS``) on the waiting
     room of an event ``who`` manages (another organisation's event answers 404 like one that does
     not exist) and returns the room's figures. After a change the dashboards of the event's shows

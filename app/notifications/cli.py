@@ -1,5 +1,6 @@
 """Messages given up after NOTIFICATION_MAX_ATTEMPTS: `flask dead-letters` lists them (and gives one
 another go); the manager dashboard shows an organisation its own (``app.manage.queries.dead_letters``)."""
+
 from __future__ import annotations
 
 import click
@@ -20,7 +21,9 @@ def dead_letters_command(organisation_id: int | None, requeue_id: int | None, li
         if requeue_id is not None:
             done = uow.execute(
                 "UPDATE notifications SET status = 'PENDING', attempts = 0 WHERE id = :id AND status = 'DEAD' "
-                "RETURNING id", {"id": requeue_id}).scalar()
+                "RETURNING id",
+                {"id": requeue_id},
+            ).scalar()
             if done is not None:
                 uow.after_commit(Followups(notifications=[requeue_id]).run)
             uow.commit()
@@ -40,8 +43,12 @@ def dead_letters_command(organisation_id: int | None, requeue_id: int | None, li
         ).all()
         total = uow.execute(
             "SELECT count(*) FROM notifications WHERE status = 'DEAD' "
-            "AND (CAST(:org AS bigint) IS NULL OR organisation_id = :org)", {"org": organisation_id}).scalar_one()
+            "AND (CAST(:org AS bigint) IS NULL OR organisation_id = :org)",
+            {"org": organisation_id},
+        ).scalar_one()
     for r in rows:
-        click.echo(f"{r.id}  {r.created_at.isoformat(timespec='seconds')}  {r.organisation or '-'}  {r.kind} "
-                   f"{r.channel} {r.recipient}  attempts={r.attempts}  {r.last_error or ''}")
+        click.echo(
+            f"{r.id}  {r.created_at.isoformat(timespec='seconds')}  {r.organisation or '-'}  {r.kind} "
+            f"{r.channel} {r.recipient}  attempts={r.attempts}  {r.last_error or ''}"
+        )
     click.echo(f"{total} dead notification(s)")

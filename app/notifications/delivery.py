@@ -5,6 +5,7 @@ it is DEAD: never re-queued, logged, and listed by ``flask notifications --dead`
 happens when…"). Failing to reach the mail server at all is not the message's fault: it is
 logged and retried without counting, so an outage does not kill every message.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,7 +38,9 @@ class EmailChannel:
         message["Message-ID"] = f"<notification-{notification_id}@seatline.example>"
         message["X-Seatline-Notification"] = str(notification_id)
         message.set_content(body)
-        with smtplib.SMTP(self._settings.smtp_host, self._settings.smtp_port, timeout=self._settings.smtp_timeout_seconds) as smtp:
+        with smtplib.SMTP(
+            self._settings.smtp_host, self._settings.smtp_port, timeout=self._settings.smtp_timeout_seconds
+        ) as smtp:
             smtp.send_message(message)
 
 
@@ -78,8 +81,9 @@ def channels_for(settings: Settings) -> dict[str, Channel]:
 UNREACHABLE = (ConnectionError, TimeoutError, smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected)
 
 
-def send_notification(uow: UnitOfWork, channels: dict[str, Channel], notification_id: int,
-                      max_attempts: int = 5) -> bool:
+def send_notification(
+    uow: UnitOfWork, channels: dict[str, Channel], notification_id: int, max_attempts: int = 5
+) -> bool:
     """Sends one pending notification; True if this call sent it. The row stays locked while sending,
     so two workers never send the same message at the same time. A failure is recorded (see above)
     and raised again, so that the job is retried, unless the message is now DEAD."""
@@ -101,8 +105,9 @@ def send_notification(uow: UnitOfWork, channels: dict[str, Channel], notificatio
         if _record_failure(uow, row.id, exc, counts=not isinstance(exc, UNREACHABLE), max_attempts=max_attempts):
             return False
         raise
-    uow.execute("UPDATE notifications SET status = 'SENT', sent_at = now(), last_error = NULL WHERE id = :id",
-                {"id": row.id})
+    uow.execute(
+        "UPDATE notifications SET status = 'SENT', sent_at = now(), last_error = NULL WHERE id = :id", {"id": row.id}
+    )
     uow.commit()
     return True
 
@@ -124,9 +129,20 @@ def _record_failure(uow: UnitOfWork, notification_id: int, exc: Exception, *, co
     if row is None:
         return False
     if row.status == "DEAD":
-        log.error("notification %s is DEAD after %s attempts (organisation %s): %s", notification_id, row.attempts,
-                  row.organisation_id, error)
+        log.error(
+            "notification %s is DEAD after %s attempts (organisation %s): %s",
+            notification_id,
+            row.attempts,
+            row.organisation_id,
+            error,
+        )
         return True
-    log.warning("notification %s failed (attempt %s of %s%s): %s", notification_id, row.attempts, max_attempts,
-                "" if counts else ", not counted: the server was unreachable", error)
+    log.warning(
+        "notification %s failed (attempt %s of %s%s): %s",
+        notification_id,
+        row.attempts,
+        max_attempts,
+        "" if counts else ", not counted: the server was unreachable",
+        error,
+    )
     return False

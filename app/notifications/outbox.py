@@ -1,5 +1,6 @@
 """Messages are written to the notifications table in the same transaction as the event they tell
 of (an outbox), so each booking event yields exactly one message per channel; jobs deliver them."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,8 +36,16 @@ def queue_message(uow: UnitOfWork, user_id: int, kind: str, event_key: str, cont
                      WHERE s.id = CAST(:show_id AS bigint)))
             ON CONFLICT (dedupe_key) DO NOTHING RETURNING id
             """,
-            {"key": f"{kind}:{event_key}:{channel}", "user_id": user_id, "kind": kind, "channel": channel,
-             "recipient": recipient, "subject": subject, "body": body, "show_id": context.get("show_id")},
+            {
+                "key": f"{kind}:{event_key}:{channel}",
+                "user_id": user_id,
+                "kind": kind,
+                "channel": channel,
+                "recipient": recipient,
+                "subject": subject,
+                "body": body,
+                "show_id": context.get("show_id"),
+            },
         ).scalar()
         if new_id is not None:
             ids.append(new_id)

@@ -13,6 +13,7 @@ Only gunicorn gives the app its connection (``gunicorn.socket``); elsewhere this
 A client that half-closes its side after sending a request and still waits for the answer would
 be dropped too: browsers, nginx and the HTTP libraries used here never do that.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,9 @@ def client_has_gone(sock: socket.socket) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    abandoned = Counter("seatline_requests_abandoned", "Requests dropped because their client had hung up",
-                        registry=registry(app))
+    abandoned = Counter(
+        "seatline_requests_abandoned", "Requests dropped because their client had hung up", registry=registry(app)
+    )
 
     @app.before_request
     def _drop_if_client_gone() -> Response | None:

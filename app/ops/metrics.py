@@ -3,6 +3,7 @@
 Each app has its own registry, so apps built side by side (the web app and the gate in one test
 run) keep their figures apart. Under gunicorn every worker process answers with its own figures.
 """
+
 from __future__ import annotations
 
 from flask import Flask

@@ -6,6 +6,7 @@ address, which the edge does not route (it answers 404 for them, deploy/nginx), 
 came through a proxy anyway (it carries ``X-Forwarded-For``, which the edge adds to everything it
 passes on) is answered 404 here too.
 """
+
 from __future__ import annotations
 
 import redis
@@ -46,14 +47,17 @@ def readyz():
     except redis.RedisError as exc:
         checks["redis"] = f"unavailable: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503, {
-        "Cache-Control": "no-store"
-    }
+    return (
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        200 if ready else 503,
+        {"Cache-Control": "no-store"},
+    )
 
 
 @bp.get("/metrics")
 def metrics():
     """This process's figures in Prometheus' text format."""
     _internal_only()
-    return Response(generate_latest(registry(current_app)), content_type=CONTENT_TYPE_LATEST,
-                    headers={"Cache-Control": "no-store"})
+    return Response(
+        generate_latest(registry(current_app)), content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"}
+    )

@@ -4,6 +4,7 @@ Pointed at the local simulator in development and tests and at Stripe in
 production: the difference is configuration (``GATEWAY_API_BASE``,
 ``GATEWAY_API_KEY``, ``WEBHOOK_SECRET``), not code.
 """
+
 from __future__ import annotations
 
 import threading
@@ -153,9 +154,11 @@ class PaymentGateway:
             return self.retrieve_intent(intent_id)
 
     def refund(self, intent_id: str, amount: int, idempotency_key: str) -> GatewayRefund:
-        refund = self._guarded(lambda: self._client.v1.refunds.create(
-            params={"payment_intent": intent_id, "amount": amount}, options={"idempotency_key": idempotency_key}
-        ))
+        refund = self._guarded(
+            lambda: self._client.v1.refunds.create(
+                params={"payment_intent": intent_id, "amount": amount}, options={"idempotency_key": idempotency_key}
+            )
+        )
         return GatewayRefund(id=refund.id, status=refund.status, amount=int(refund.amount))
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> dict[str, Any]:

@@ -97,8 +97,13 @@ def create_payment_intent(hold_id: str):
     with unit_of_work() as uow:
         hid = parse_uuid(hold_id, HoldNotFound, "hold")
         intent = saga.start_payment(uow, current_app.extensions["seatline.gateway"], user.id, hid)
-    body = PaymentIntent(paymentIntentId=intent.id, clientSecret=intent.client_secret, amount=intent.amount,
-                         currency=intent.currency, status=intent.status)
+    body = PaymentIntent(
+        paymentIntentId=intent.id,
+        clientSecret=intent.client_secret,
+        amount=intent.amount,
+        currency=intent.currency,
+        status=intent.status,
+    )
     return reply(body, 201, {"Cache-Control": "no-store"})
 
 
@@ -153,7 +158,10 @@ def gateway_webhook():
     if new:
         # Acknowledge quickly; a worker does the work. If Redis is down the sweeper re-queues it.
         queues.enqueue(
-            current_app.extensions["seatline.redis"], queues.WEBHOOKS, "workers.jobs.process_webhook_event",
-            event["id"], job_id=f"webhook-{event['id']}",
+            current_app.extensions["seatline.redis"],
+            queues.WEBHOOKS,
+            "workers.jobs.process_webhook_event",
+            event["id"],
+            job_id=f"webhook-{event['id']}",
         )
     return reply(WebhookReceipt(received=True, duplicate=not new))

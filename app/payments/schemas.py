@@ -32,9 +32,7 @@ class PaymentIntent(ResponseBody):
 
 
 class GatewayEventData(BaseModel):
-    object: dict = Field(
-        description="The payment intent (or, for `charge.refunded`, the charge) the event is about."
-    )
+    object: dict = Field(description="The payment intent (or, for `charge.refunded`, the charge) the event is about.")
 
 
 class GatewayEvent(BaseModel):

@@ -1,4 +1,5 @@
 """Gateway events and refunds."""
+
 from __future__ import annotations
 
 import logging

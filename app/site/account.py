@@ -1,4 +1,5 @@
 """The fan's account page: change the password, log out everywhere."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, session, url_for
@@ -17,15 +18,17 @@ bp = Blueprint("site_account", __name__)
 
 class PasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=128)])
-    new_password = PasswordField("New password (8 characters or more)",
-                                 validators=[DataRequired(), Length(min=8, max=128)])
+    new_password = PasswordField(
+        "New password (8 characters or more)", validators=[DataRequired(), Length(min=8, max=128)]
+    )
 
 
 def _page(form: PasswordForm, status: int = 200, message: str | None = None, error: str | None = None):
     with unit_of_work() as uow:
         email = uow.execute("SELECT email FROM users WHERE id = :id", {"id": signed_in_user()}).scalar()
     response = current_app.make_response(
-        (render_template("site/account.html", form=form, email=email, message=message, error=error), status))
+        (render_template("site/account.html", form=form, email=email, message=message, error=error), status)
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -45,16 +48,23 @@ def change_password(user_id: int):
         return _page(form, 422)
     try:
         with unit_of_work() as uow:
-            epoch = services.change_password(uow, current_app.extensions["seatline.passwords"], user_id,
-                                             form.current_password.data, form.new_password.data)
+            epoch = services.change_password(
+                uow,
+                current_app.extensions["seatline.passwords"],
+                user_id,
+                form.current_password.data,
+                form.new_password.data,
+            )
     except InvalidCredentials:
         return _page(form, 422, error="That isn't your current password.")
     revocation.revocations().publish_from_database(user_id)
     # Every other session and token is dead; this one carries on under the new epoch.
     session["ep"] = epoch
     current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]  # app/api/http.py's sessions
-    return _page(PasswordForm(formdata=None), message="Password changed. You are still logged in here and "
-                                                      "logged out everywhere else.")
+    return _page(
+        PasswordForm(formdata=None),
+        message="Password changed. You are still logged in here and logged out everywhere else.",
+    )
 
 
 @bp.post("/account/logout-all")

@@ -1,4 +1,5 @@
 """Signing up, in and out of the fan site, with a session cookie (the API keeps bearer tokens)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
@@ -23,8 +24,11 @@ class LoginForm(FlaskForm):
 
 class SignupForm(FlaskForm):
     # Control characters are taken out before the name is checked (app/text.py).
-    name = StringField("Your name", validators=[DataRequired(), Length(max=100)],
-                       filters=[lambda v: single_line(v) if isinstance(v, str) else v])
+    name = StringField(
+        "Your name",
+        validators=[DataRequired(), Length(max=100)],
+        filters=[lambda v: single_line(v) if isinstance(v, str) else v],
+    )
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField("Password (8 characters or more)", validators=[DataRequired(), Length(min=8, max=128)])
 
@@ -56,8 +60,9 @@ def login():
     if form.validate_on_submit():
         try:
             with unit_of_work() as uow:
-                account = services.authenticate(uow, current_app.extensions["seatline.passwords"],
-                                                form.email.data, form.password.data)
+                account = services.authenticate(
+                    uow, current_app.extensions["seatline.passwords"], form.email.data, form.password.data
+                )
                 name = uow.execute("SELECT name FROM users WHERE id = :id", {"id": account.user_id}).scalar()
             _sign_in(account, name)
             return redirect(_next_url(account.role), code=303)
@@ -75,8 +80,13 @@ def signup():
     if form.validate_on_submit():
         try:
             with unit_of_work() as uow:
-                account = services.register(uow, current_app.extensions["seatline.passwords"],
-                                            form.email.data, form.password.data, form.name.data.strip())
+                account = services.register(
+                    uow,
+                    current_app.extensions["seatline.passwords"],
+                    form.email.data,
+                    form.password.data,
+                    form.name.data.strip(),
+                )
             _sign_in(account, form.name.data.strip())
             return redirect(_next_url(), code=303)
         except EmailTaken:

@@ -1,4 +1,5 @@
 """Checkout, confirmation and the fan's bookings, as pages."""
+
 from __future__ import annotations
 
 import re
@@ -48,8 +49,12 @@ def checkout(hold_id: uuid.UUID, user_id: int):
     card = re.sub(r"\D", "", request.form.get("card", ""))
     method = TEST_CARDS.get(card)
     if method is None:  # refused before anything reaches the gateway
-        return _checkout_page(hold, "That card number was not accepted. Use a test card: 4242 4242 4242 4242 pays, "
-                                    "4000 0000 0000 0002 is declined.", 402)
+        return _checkout_page(
+            hold,
+            "That card number was not accepted. Use a test card: 4242 4242 4242 4242 pays, "
+            "4000 0000 0000 0002 is declined.",
+            402,
+        )
     gateway = current_app.extensions["seatline.gateway"]
     try:
         with unit_of_work() as uow:
@@ -63,12 +68,21 @@ def checkout(hold_id: uuid.UUID, user_id: int):
     except GatewayRejected:
         return _checkout_page(hold, "Your card was declined. Your seats are still held: try another card.", 402)
     except GatewayUnavailable as exc:
-        return _checkout_page(hold, "The payment service is busy or not answering. Your seats are still held: try "
-                                    "again in a moment.", 503, retry_after=getattr(exc, "retry_after", 5))
+        return _checkout_page(
+            hold,
+            "The payment service is busy or not answering. Your seats are still held: try again in a moment.",
+            503,
+            retry_after=getattr(exc, "retry_after", 5),
+        )
     except DomainError as exc:
         retry_after = exc.details.get("retryAfter") if exc.status in (429, 503) else None
-        return _checkout_page(hold, exc.message[:1].upper() + exc.message[1:] + ".", exc.status,
-                              payable=exc.status in (402, 429, 503), retry_after=retry_after)
+        return _checkout_page(
+            hold,
+            exc.message[:1].upper() + exc.message[1:] + ".",
+            exc.status,
+            payable=exc.status in (402, 429, 503),
+            retry_after=retry_after,
+        )
     return redirect(url_for("site_checkout.booking_page", booking_id=settlement.booking_id), code=303)
 
 

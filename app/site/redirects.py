@@ -7,6 +7,7 @@ it start with one slash" but: the value is plain printable ASCII with no backsla
 no scheme and no host, and the path, rebuilt with repeated slashes collapsed and dot segments
 resolved, still starts with exactly one slash. Anything else gives the default page.
 """
+
 from __future__ import annotations
 
 import posixpath

@@ -1,4 +1,5 @@
 """Server-rendered pages of the fan site."""
+
 from __future__ import annotations
 
 import uuid
@@ -161,13 +162,21 @@ def _hold(show_id: int, user_id: int, seats: list[str]):
     try:
         with unit_of_work() as uow:
             hold = inventory.hold_seats(
-                uow, SeatHints(redis_store.client), inventory.HoldLimits.from_settings(settings()), user_id, show_id,
-                seats, inventory.AdmissionCheck(current_app.extensions["seatline.admission"],
-                                                request.cookies.get(admission.COOKIE)),
+                uow,
+                SeatHints(redis_store.client),
+                inventory.HoldLimits.from_settings(settings()),
+                user_id,
+                show_id,
+                seats,
+                inventory.AdmissionCheck(
+                    current_app.extensions["seatline.admission"], request.cookies.get(admission.COOKIE)
+                ),
             )
         return hold.hold_id, None
     except AdmissionRequired:
-        return None, render_show_page(show_id, "Your admission to this sale has ended: join the queue again.", seats, 403)
+        return None, render_show_page(
+            show_id, "Your admission to this sale has ended: join the queue again.", seats, 403
+        )
     except SeatsUnavailable as exc:
         taken = exc.details.get("seatIds", [])
         message = f"Sorry, {', '.join(taken)} {'was' if len(taken) == 1 else 'were'} just taken. The rest of your selection is kept."
@@ -210,8 +219,9 @@ def hold_page(hold_id: uuid.UUID, user_id: int):
     return _hold_page(user_id, hold_id)
 
 
-def _hold_page(user_id: int, hold_id: uuid.UUID, message: str | None = None, status: int = 200,
-               retry_after: int | None = None):
+def _hold_page(
+    user_id: int, hold_id: uuid.UUID, message: str | None = None, status: int = 200, retry_after: int | None = None
+):
     with unit_of_work() as uow:
         try:
             hold = inventory.get_hold(uow, user_id, hold_id)
@@ -232,13 +242,16 @@ def release_from_page(hold_id: uuid.UUID, user_id: int):
     a gateway not answering is said on the hold page, with the API's status."""
     try:
         with unit_of_work() as uow:
-            hold = release.release_hold(uow, current_app.extensions["seatline.gateway"], SeatHints(redis_store.client),
-                                        user_id, hold_id)
+            hold = release.release_hold(
+                uow, current_app.extensions["seatline.gateway"], SeatHints(redis_store.client), user_id, hold_id
+            )
     except HoldNotFound:
         abort(404)
     except HoldPaidFor as exc:
         if exc.booking_id is None:
-            return _hold_page(user_id, hold_id, "These seats are paid for: your tickets are in My bookings.", exc.status)
+            return _hold_page(
+                user_id, hold_id, "These seats are paid for: your tickets are in My bookings.", exc.status
+            )
         return redirect(url_for("site_checkout.booking_page", booking_id=exc.booking_id), code=303)
     except DomainError as exc:
         retry_after = exc.details.get("retryAfter") if exc.status in (429, 503) else None

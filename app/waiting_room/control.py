@@ -4,6 +4,7 @@
 event and the dashboards that follow, and is what the manager API, the dashboard and the gate's
 API call.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -69,7 +70,11 @@ def guard(call: Callable[[], T]) -> T:
 
 
 def control_queue(
-    uow: UnitOfWork, client: redis.Redis, app_settings: AppSettings, event_id: int, action: str,
+    uow: UnitOfWork,
+    client: redis.Redis,
+    app_settings: AppSettings,
+    event_id: int,
+    action: str,
     settings: Settings | None = None,
 ) -> dict[str, Any]:
     """``figures``, ``open`` (with ``settings``; without its ``sale_opens_at`` the sale's opening comes

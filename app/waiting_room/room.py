@@ -21,6 +21,7 @@ and never touch Postgres.
 Abandonment is detected by time: an admitted fan has ``show_up_seconds`` to collect the
 admission token, then counts against the cap until the token's session ends.
 """
+
 from __future__ import annotations
 
 import math
@@ -147,9 +148,15 @@ class WaitingRoom:
                 session_seconds = EXCLUDED.session_seconds, sale_opens_at = EXCLUDED.sale_opens_at,
                 updated_at = now()
             """,
-            {"e": self.event_id, "state": state, "batch": settings.batch_size,
-             "interval": settings.admission_interval_seconds, "cap": settings.max_active,
-             "session": settings.session_seconds, "opens": opens_at},
+            {
+                "e": self.event_id,
+                "state": state,
+                "batch": settings.batch_size,
+                "interval": settings.admission_interval_seconds,
+                "cap": settings.max_active,
+                "session": settings.session_seconds,
+                "opens": opens_at,
+            },
         )
         uow.commit()
         self.ensure_loaded(uow, force_settings=True)
@@ -160,8 +167,10 @@ class WaitingRoom:
         current = self._meta()["state"]
         if state not in TRANSITIONS.get(current, ()):
             raise InvalidTransition(current, state)
-        uow.execute("UPDATE gate_queues SET state = :s, updated_at = now() WHERE event_id = :e",
-                    {"s": state, "e": self.event_id})
+        uow.execute(
+            "UPDATE gate_queues SET state = :s, updated_at = now() WHERE event_id = :e",
+            {"s": state, "e": self.event_id},
+        )
         uow.commit()
         self.r.hset(self.key("meta"), mapping={"state": state, "next_admit_at": 0})
         return self.figures()
@@ -173,8 +182,10 @@ class WaitingRoom:
         keys = [self.key("meta"), self.key("users"), self.key("pre"), self.key("order")]
 
         def take_a_place() -> list[Any]:
-            return [x.decode() if isinstance(x, bytes) else x for x in
-                    self._join(keys=keys, args=[user_id, ticket, time.time(), self.key("t:")])]
+            return [
+                x.decode() if isinstance(x, bytes) else x
+                for x in self._join(keys=keys, args=[user_id, ticket, time.time(), self.key("t:")])
+            ]
 
         result = take_a_place()
         if result[0] == "NOQUEUE":
@@ -223,15 +234,24 @@ class WaitingRoom:
         due = (state in (b"OPEN", b"DRAINING") and now >= float(next_admit_at or 0)) or (
             state == b"PREQUEUE" and now >= float(opens_at or 0)
         )
-        body: dict[str, Any] = {"userId": user_id, "queueState": state.decode(), "position": position,
-                                "admissionDue": due}
+        body: dict[str, Any] = {
+            "userId": user_id,
+            "queueState": state.decode(),
+            "position": position,
+            "admissionDue": due,
+        }
         if position is not None and position <= serving:
             claimed = float(info.get(b"claimed", 0) or 0)
             if active_until is not None and active_until > now:
                 token = info.get(b"token")
-                body.update(state="ADMITTED", aheadOfYou=0, estimatedWaitSeconds=0, claimed=claimed,
-                            sessionEndsAt=active_until if claimed else None,
-                            token=token.decode() if token and claimed else None)
+                body.update(
+                    state="ADMITTED",
+                    aheadOfYou=0,
+                    estimatedWaitSeconds=0,
+                    claimed=claimed,
+                    sessionEndsAt=active_until if claimed else None,
+                    token=token.decode() if token and claimed else None,
+                )
             else:
                 body.update(state="EXPIRED", aheadOfYou=0, estimatedWaitSeconds=0)
             return body
@@ -240,8 +260,14 @@ class WaitingRoom:
             state="WAITING",
             aheadOfYou=ahead,
             estimatedWaitSeconds=self._estimate(
-                position, serving, int(batch or 1), float(interval or 1), admits, now,
-                float(opens_at or 0), float(next_admit_at or 0),
+                position,
+                serving,
+                int(batch or 1),
+                float(interval or 1),
+                admits,
+                now,
+                float(opens_at or 0),
+                float(next_admit_at or 0),
             ),
         )
         return body
@@ -267,7 +293,9 @@ class WaitingRoom:
         self.r.hset(self.key(f"t:{ticket}"), "seen", time.time())
 
     def counter(self) -> dict[str, int]:
-        serving, length = self.r.pipeline(transaction=False).hget(self.key("meta"), "serving").llen(self.key("order")).execute()
+        serving, length = (
+            self.r.pipeline(transaction=False).hget(self.key("meta"), "serving").llen(self.key("order")).execute()
+        )
         pre = self.r.llen(self.key("pre"))
         return {"servingUpTo": int(serving or 0), "queueLength": int(length or 0) + int(pre or 0)}
 
@@ -359,7 +387,9 @@ class WaitingRoom:
                 """,
                 {"tickets": tickets, "e": self.event_id},
             )
-        uow.execute("UPDATE gate_queues SET state = 'OPEN', updated_at = now() WHERE event_id = :e", {"e": self.event_id})
+        uow.execute(
+            "UPDATE gate_queues SET state = 'OPEN', updated_at = now() WHERE event_id = :e", {"e": self.event_id}
+        )
         uow.commit()
         pipe = self.r.pipeline(transaction=True)
         for index, ticket in enumerate(tickets):
@@ -438,8 +468,13 @@ class WaitingRoom:
         uow.rollback()
         if row is None:
             raise QueueNotFound(self.event_id)
-        settings = {"batch": row.batch_size, "interval": row.admission_interval_seconds, "cap": row.max_active,
-                    "session": row.session_seconds, "opens_at": float(row.opens_at)}
+        settings = {
+            "batch": row.batch_size,
+            "interval": row.admission_interval_seconds,
+            "cap": row.max_active,
+            "session": row.session_seconds,
+            "opens_at": float(row.opens_at),
+        }
         if self.r.exists(self.key("meta")):
             self.r.hset(self.key("meta"), mapping=settings)
             return
@@ -485,8 +520,16 @@ class WaitingRoom:
                     pipe.zadd(self.key("active"), {t.ticket: until})
         if order:
             pipe.rpush(self.key("order"), *order)
-        pipe.hset(self.key("meta"), mapping={**settings, "state": state, "serving": row.serving_up_to,
-                                             "next_admit_at": 0, "admitted_total": row.serving_up_to})
+        pipe.hset(
+            self.key("meta"),
+            mapping={
+                **settings,
+                "state": state,
+                "serving": row.serving_up_to,
+                "next_admit_at": 0,
+                "admitted_total": row.serving_up_to,
+            },
+        )
         pipe.execute()
 
     def _lock(self, name: str) -> bool:

@@ -1,5 +1,6 @@
 """The browsing clients: the city's listing, a show and its seat map, once a second each, in a process
 of their own."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +26,11 @@ class Browsing:
         ctx = multiprocessing.get_context("fork")  # forked before any thread or event loop exists here
         self._stop = ctx.Event()
         self._results, sender = ctx.Pipe(duplex=False)
-        self.proc = ctx.Process(target=_browse_process, daemon=True, args=(
-            params.browsers, ports, sale.city_id, sale.date, sale.show_id, t0, params.seed, self._stop, sender))
+        self.proc = ctx.Process(
+            target=_browse_process,
+            daemon=True,
+            args=(params.browsers, ports, sale.city_id, sale.date, sale.show_id, t0, params.seed, self._stop, sender),
+        )
 
     def start(self) -> None:
         self.proc.start()
@@ -51,8 +55,9 @@ class Browsing:
             self.proc.join(5)
 
 
-def _browse_process(n: int, ports: Ports, city_id: int, date: str, show_id: int, t0: float, seed: int | None,
-                    stop, sender) -> None:
+def _browse_process(
+    n: int, ports: Ports, city_id: int, date: str, show_id: int, t0: float, seed: int | None, stop, sender
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops this process
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     rec = Recorder()
@@ -66,7 +71,8 @@ def _browse_process(n: int, ports: Ports, city_id: int, date: str, show_id: int,
         while True:
             try:
                 status, body, _ = await client.call(
-                    client.browse, "GET", f"{web}/api/v1/cities/{city_id}/shows?date={date}", "browse-listing")
+                    client.browse, "GET", f"{web}/api/v1/cities/{city_id}/shows?date={date}", "browse-listing"
+                )
                 shows = orjson.loads(body)["shows"] if status == 200 else []
                 show = rng.choice(shows)["showId"] if shows else str(show_id)
                 await client.call(client.browse, "GET", f"{web}/api/v1/shows/{show}", "browse-show")
@@ -90,5 +96,12 @@ def _browse_process(n: int, ports: Ports, city_id: int, date: str, show_id: int,
         await client.close()
 
     asyncio.run(main())
-    sender.send({"samples": dict(rec.samples), "statuses": rec.statuses, "transport_errors": rec.transport_errors,
-                 "server_errors": rec.server_errors, "lag": lags})
+    sender.send(
+        {
+            "samples": dict(rec.samples),
+            "statuses": rec.statuses,
+            "transport_errors": rec.transport_errors,
+            "server_errors": rec.server_errors,
+            "lag": lags,
+        }
+    )

@@ -1,4 +1,5 @@
 """flash_sale.png: seats, the waiting room and browsing latency over the sale (matplotlib)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,14 +37,31 @@ def chart(sim: Simulation, path: Path, title: str) -> None:
     a2b.plot(t, [s["waiting"] for s in tl], color="tab:cyan", lw=1, ls=":", label="in the waiting room")
     a2b.set_ylabel("in the waiting room", color="tab:cyan")
     rows = browse_windows(sim)
-    a3.step([r["t"] for r in rows], [r["p95"] * 1000 for r in rows], where="mid", label="browse p95 (all)", color="tab:red")
-    a3.step([r["t"] for r in rows], [r["p50"] * 1000 for r in rows], where="mid", label="browse p50 (all)", color="tab:blue")
-    a3.step([r["t"] for r in rows], [r["eps"]["browse-listing"] * 1000 for r in rows], where="mid",
-            label="listing p95", color="tab:olive", lw=1)
+    a3.step(
+        [r["t"] for r in rows], [r["p95"] * 1000 for r in rows], where="mid", label="browse p95 (all)", color="tab:red"
+    )
+    a3.step(
+        [r["t"] for r in rows], [r["p50"] * 1000 for r in rows], where="mid", label="browse p50 (all)", color="tab:blue"
+    )
+    a3.step(
+        [r["t"] for r in rows],
+        [r["eps"]["browse-listing"] * 1000 for r in rows],
+        where="mid",
+        label="listing p95",
+        color="tab:olive",
+        lw=1,
+    )
     a3.set_ylabel("browse latency, ms per 10-s window")
     a3b = a3.twinx()
-    a3b.step([r["t"] for r in rows], [r["gate_rps"] for r in rows], where="mid", color="tab:gray", lw=1, ls=":",
-             label="fans' gate requests/s")
+    a3b.step(
+        [r["t"] for r in rows],
+        [r["gate_rps"] for r in rows],
+        where="mid",
+        color="tab:gray",
+        lw=1,
+        ls=":",
+        label="fans' gate requests/s",
+    )
     a3b.set_ylabel("gate requests/s (join + status)", color="tab:gray")
     a3b.set_ylim(bottom=0)
     a3.set_xlabel("seconds from the sale's opening")

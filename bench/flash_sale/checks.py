@@ -1,5 +1,6 @@
 """After the sale: waiting until the workers have drained, then the checks (money and seat invariants,
 every seat booked once, no 5xx, no transport error, the pre-queue, browsing latency flat)."""
+
 from __future__ import annotations
 
 import json
@@ -32,11 +33,17 @@ def drain(ports: Ports, stack: Stack, timeout: float = 180.0) -> tuple[bool, dic
                        (SELECT count(*) FROM refunds WHERE status = 'PENDING'),
                        (SELECT count(*) FROM notifications WHERE status = 'PENDING'),
                        (SELECT count(*) FROM holds WHERE status = 'ACTIVE' AND payment_started_at IS NOT NULL)
-                """).fetchone()
+                """
+            ).fetchone()
             events = requests.get(f"{ports.gateway_url}/_sim/events", timeout=30).json()["data"]
             undelivered = sum(1 for e in events if e["status"] in ("pending", "held"))
-            left = {"webhook events unprocessed": row[0], "refunds pending": row[1], "notifications pending": row[2],
-                    "holds with a payment in flight": row[3], "webhooks not yet delivered": undelivered}
+            left = {
+                "webhook events unprocessed": row[0],
+                "refunds pending": row[1],
+                "notifications pending": row[2],
+                "holds with a payment in flight": row[3],
+                "webhooks not yet delivered": undelivered,
+            }
             if not any(left.values()):
                 return True, left
             time.sleep(1.0)
@@ -65,12 +72,16 @@ def check(app, ports: Ports, sale: Sale, sim: Simulation, drained: bool, left: d
             seats = uow.execute(
                 "SELECT count(*) FILTER (WHERE status = 'BOOKED') AS booked, count(*) AS total, "
                 "count(*) FILTER (WHERE status = 'HELD') AS held FROM show_seats WHERE show_id = :s",
-                {"s": sale.show_id}).one()
+                {"s": sale.show_id},
+            ).one()
             booked_by = uow.execute(
                 "SELECT s.seat_id, count(*) AS n FROM bookings b CROSS JOIN LATERAL unnest(b.seat_ids) AS s(seat_id) "
-                "WHERE b.show_id = :s AND b.status = 'CONFIRMED' GROUP BY s.seat_id", {"s": sale.show_id}).all()
-            facts = uow.execute(
-                """
+                "WHERE b.show_id = :s AND b.status = 'CONFIRMED' GROUP BY s.seat_id",
+                {"s": sale.show_id},
+            ).all()
+            facts = (
+                uow.execute(
+                    """
                 SELECT (SELECT count(*) FROM bookings WHERE show_id = :s AND status = 'CONFIRMED') AS bookings,
                        (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM bookings
                           WHERE show_id = :s AND status = 'CONFIRMED') AS booked_seats,
@@ -89,7 +100,12 @@ def check(app, ports: Ports, sale: Sale, sim: Simulation, drained: bool, left: d
                           AS admitted_before_sellout,
                        (SELECT extract(epoch FROM max(admitted_at) - min(admitted_at)) FROM gate_tickets
                           WHERE event_id = :e) AS admitting_span
-                """, {"s": sale.show_id, "e": sale.event_id}).one()._asdict()
+                """,
+                    {"s": sale.show_id, "e": sale.event_id},
+                )
+                .one()
+                ._asdict()
+            )
             stuck_seats = uow.execute(
                 """
                 SELECT ss.seat_id, ss.status, ss.hold_expires_at, h.status AS hold_status, h.payment_intent_id,
@@ -97,7 +113,9 @@ def check(app, ports: Ports, sale: Sale, sim: Simulation, drained: bool, left: d
                 FROM show_seats ss LEFT JOIN holds h ON h.id = ss.hold_id
                 LEFT JOIN payments p ON p.payment_intent_id = h.payment_intent_id
                 WHERE ss.show_id = :s AND ss.status <> 'BOOKED' ORDER BY ss.seat_id LIMIT 10
-                """, {"s": sale.show_id}).all()
+                """,
+                {"s": sale.show_id},
+            ).all()
     facts = {k: float(v) if hasattr(v, "as_integer_ratio") and not isinstance(v, int) else v for k, v in facts.items()}
     once = {r.seat_id for r in booked_by if r.n == 1}
     twice = [r.seat_id for r in booked_by if r.n > 1]
@@ -105,25 +123,43 @@ def check(app, ports: Ports, sale: Sale, sim: Simulation, drained: bool, left: d
     server_errors = sum(n for (ep, st), n in sim.rec.statuses.items() if st >= 500)
     transport = sum(sim.rec.transport_errors.values())
     intent_states = Counter(i["status"] for i in intents)
-    facts.update(intents=len(intents), intent_states=dict(intent_states),
-                 refunded=sum(1 for i in intents if i.get("amount_refunded")), stuck_seats=[tuple(r) for r in stuck_seats])
+    facts.update(
+        intents=len(intents),
+        intent_states=dict(intent_states),
+        refunded=sum(1 for i in intents if i.get("amount_refunded")),
+        stuck_seats=[tuple(r) for r in stuck_seats],
+    )
     checks = [
-        ("every fan joined before the opening (the lottery's pre-queue)",
-         facts["tickets"] == sale_fans(sim) and facts["joined_late"] == 0,
-         f"{facts['tickets']} tickets, {facts['joined_late']} joined after the opening"),
-        ("the sale sold out", sim.stuck is None and seats.booked == seats.total,
-         sim.stuck or f"{seats.booked} of {seats.total} seats booked"),
+        (
+            "every fan joined before the opening (the lottery's pre-queue)",
+            facts["tickets"] == sale_fans(sim) and facts["joined_late"] == 0,
+            f"{facts['tickets']} tickets, {facts['joined_late']} joined after the opening",
+        ),
+        (
+            "the sale sold out",
+            sim.stuck is None and seats.booked == seats.total,
+            sim.stuck or f"{seats.booked} of {seats.total} seats booked",
+        ),
         ("workers drained", drained, ", ".join(f"{k} {v}" for k, v in left.items() if v) or "nothing left"),
         ("money and seat invariants", not violations, json.dumps(violations, default=str)[:2000] or "{}"),
-        (f"every seat BOOKED ({sale and len(sale.seat_ids)})", seats.booked == len(sale.seat_ids),
-         f"{seats.booked} BOOKED, {seats.held} HELD"),
-        ("every seat in exactly one confirmed booking", len(once) == len(sale.seat_ids) and not twice and not missing,
-         f"{len(once)} once, {len(twice)} more than once {twice[:5]}, {len(missing)} in none {missing[:5]}"),
+        (
+            f"every seat BOOKED ({sale and len(sale.seat_ids)})",
+            seats.booked == len(sale.seat_ids),
+            f"{seats.booked} BOOKED, {seats.held} HELD",
+        ),
+        (
+            "every seat in exactly one confirmed booking",
+            len(once) == len(sale.seat_ids) and not twice and not missing,
+            f"{len(once)} once, {len(twice)} more than once {twice[:5]}, {len(missing)} in none {missing[:5]}",
+        ),
         ("no 5xx seen by any client", server_errors == 0, f"{server_errors} responses"),
         ("no transport error or timeout", transport == 0, f"{transport} errors"),
         flatness_check(sim),
-        ("no fan hit an unexpected answer", not sim.fan_errors,
-         "; ".join(repr(e)[:200] for e in sim.fan_errors[:3]) or "none"),
+        (
+            "no fan hit an unexpected answer",
+            not sim.fan_errors,
+            "; ".join(repr(e)[:200] for e in sim.fan_errors[:3]) or "none",
+        ),
     ]
     return checks, facts
 
@@ -137,6 +173,9 @@ def flatness_check(sim: Simulation) -> tuple[str, bool, str]:
     flat = browse_flatness(sim)
     limit = max(flat["baseline"] * FLAT_FACTOR, flat["baseline"] + FLAT_SLACK)
     over = [r for r in browse_windows(sim) if r["phase"] == "sale" and r["p95"] > limit]
-    return ("browsing latency flat during the sale", not over and flat["worst"] == flat["worst"],
-            f"baseline p95 {ms(flat['baseline'])} ms, limit {ms(limit)} ms; worst sale window {ms(flat['worst'])} ms; "
-            f"{len(over)} of {sum(1 for r in browse_windows(sim) if r['phase'] == 'sale')} sale windows over the limit")
+    return (
+        "browsing latency flat during the sale",
+        not over and flat["worst"] == flat["worst"],
+        f"baseline p95 {ms(flat['baseline'])} ms, limit {ms(limit)} ms; worst sale window {ms(flat['worst'])} ms; "
+        f"{len(over)} of {sum(1 for r in browse_windows(sim) if r['phase'] == 'sale')} sale windows over the limit",
+    )

@@ -1,5 +1,6 @@
 """The run from start to end: set-up, processes, the sale, the checks, the report; every process is
 stopped at the end, also on Ctrl-C or a failure."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,8 +31,11 @@ from devstack.stack import Stack
 def main(argv: list[str] | None = None) -> int:
     params = parse_args(argv)
     started = datetime.now().astimezone()
-    command = "make flash-sale" if argv is None and not sys.argv[1:] else "python -m bench.flash_sale " + " ".join(
-        argv if argv is not None else sys.argv[1:])
+    command = (
+        "make flash-sale"
+        if argv is None and not sys.argv[1:]
+        else "python -m bench.flash_sale " + " ".join(argv if argv is not None else sys.argv[1:])
+    )
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     logdir = ROOT / ".run" / "flash-sale"
@@ -56,18 +60,24 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(3.0)
         idle_check = (machine_busy()[0] - busy0) / (time.monotonic() - t0) * 100
         if idle_check > 25:
-            print(f"==> WARNING: before anything started, the machine was already {idle_check:.0f} % busy (of "
-                  f"{(os.cpu_count() or 1) * 100} %): other work shares the cores and these figures will show it")
+            print(
+                f"==> WARNING: before anything started, the machine was already {idle_check:.0f} % busy (of "
+                f"{(os.cpu_count() or 1) * 100} %): other work shares the cores and these figures will show it"
+            )
         print(f"==> database {DB}, Redis db {REDIS_DB}; logs in {logdir}")
         create_database(env)
         app = make_app(env)
         t = time.monotonic()
         sale = build_sale(app, params)
-        print(f"==> {len(sale.seat_ids)} seats, {params.fans} fans with tokens ({time.monotonic() - t:.1f} s); "
-              f"waiting room: batch {params.batch} every {params.interval:g} s, cap {params.cap}, "
-              f"session {params.session} s, HOLD_TTL_SECONDS={params.hold_ttl}")
-        print(f"==> starting web :{ports.web}, gate :{ports.gate}, gateway :{ports.gateway}, smtp :{ports.smtp}, "
-              f"{params.workers} workers, scheduler")
+        print(
+            f"==> {len(sale.seat_ids)} seats, {params.fans} fans with tokens ({time.monotonic() - t:.1f} s); "
+            f"waiting room: batch {params.batch} every {params.interval:g} s, cap {params.cap}, "
+            f"session {params.session} s, HOLD_TTL_SECONDS={params.hold_ttl}"
+        )
+        print(
+            f"==> starting web :{ports.web}, gate :{ports.gate}, gateway :{ports.gateway}, smtp :{ports.smtp}, "
+            f"{params.workers} workers, scheduler"
+        )
         start_stack(stack, params, ports, env, signing_keys)
         rec = Recorder()
         sim = Simulation(params, ports, sale, rec)
@@ -94,9 +104,13 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             browsing.kill()
             gc.enable()
-        labels = {"loadgen fans": "load generator: fans", "loadgen browsers": "load generator: browsers",
-                  **{name: name for name in stack.procs}, "postgres": "postgres (every database)",
-                  "redis": "redis-server (every db)"}
+        labels = {
+            "loadgen fans": "load generator: fans",
+            "loadgen browsers": "load generator: browsers",
+            **{name: name for name in stack.procs},
+            "postgres": "postgres (every database)",
+            "redis": "redis-server (every db)",
+        }
         cpu = {label: cpu1.get(key, 0.0) - cpu0.get(key, 0.0) for key, label in labels.items()}
         machine_cpu = cpu1["machine"] - cpu0["machine"]
         cpu["everything else (kernel, other work)"] = machine_cpu - sum(cpu.values())
@@ -112,8 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         if params.write:
             params.out_dir.mkdir(parents=True, exist_ok=True)
             png = params.out_dir / "flash_sale.png"
-            chart(sim, png, f"Flash sale: {params.fans} fans, {len(sale.seat_ids)} seats "
-                            f"({started.strftime('%Y-%m-%d %H:%M')})")
+            chart(
+                sim,
+                png,
+                f"Flash sale: {params.fans} fans, {len(sale.seat_ids)} seats ({started.strftime('%Y-%m-%d %H:%M')})",
+            )
             md = write_results(params, text, machine(), started, ok, png.name, command)
             print(f"\n==> wrote {md.relative_to(ROOT) if md.is_relative_to(ROOT) else md} and {png.name}")
         print("==> " + ("every check passed" if ok else "SOME CHECKS FAILED") + f" (process logs: {logdir})")

@@ -2,6 +2,7 @@
 adjacent seats from the seat map, holds them and pays (or abandons, releases, is declined first);
 and the run itself: the browsing baseline, the arrivals, the opening (moved back while joins are
 still coming in), the sell-out, and a once-a-second timeline of seats, waiting room and CPU."""
+
 from __future__ import annotations
 
 import asyncio
@@ -83,7 +84,7 @@ class Layout:
         if not starts:
             return None
         j = rng.choice(starts)
-        return [self.index.seat_ids[i] for i in self.index.order[j:j + n]]
+        return [self.index.seat_ids[i] for i in self.index.order[j : j + n]]
 
     def available(self) -> int:
         return self.codes.count(b"A")
@@ -162,7 +163,12 @@ class Simulation:
         while True:
             try:
                 status, body, headers = await self.client.call(
-                    self.client.gate, "POST", f"{from_gate}/gate/v1/queues/{self.sale.event_id}/join", "join", headers=auth)
+                    self.client.gate,
+                    "POST",
+                    f"{from_gate}/gate/v1/queues/{self.sale.event_id}/join",
+                    "join",
+                    headers=auth,
+                )
             except Transport:
                 await asyncio.sleep(1.0)
                 continue
@@ -191,7 +197,9 @@ class Simulation:
                 if info["state"] == "EXPIRED":
                     self.rec.mark("admission expired before use")
                     return None
-                delay = poll_delay("WAITING", info.get("estimatedWaitSeconds"), False, drawn=info.get("position") is not None)
+                delay = poll_delay(
+                    "WAITING", info.get("estimatedWaitSeconds"), False, drawn=info.get("position") is not None
+                )
             else:
                 degraded = True
                 delay = poll_delay("WAITING", None, degraded)
@@ -256,8 +264,9 @@ class Simulation:
                 await self._refresh(layout)
                 continue
             try:
-                status, body, h = await self.client.call(self.client.web, "POST", hold_url, "hold",
-                                                         headers=headers, json={"seatIds": seats})
+                status, body, h = await self.client.call(
+                    self.client.web, "POST", hold_url, "hold", headers=headers, json={"seatIds": seats}
+                )
             except Transport:
                 await asyncio.sleep(1.0)
                 continue
@@ -299,8 +308,9 @@ class Simulation:
             self.rec.mark("released")
             return
         await asyncio.sleep(rng.uniform(2.0, 5.0))  # card details
-        status, body, _ = await self._retrying("POST", f"{web}/api/v1/holds/{hold_id}/payment-intents", "payment-intent",
-                                               auth)
+        status, body, _ = await self._retrying(
+            "POST", f"{web}/api/v1/holds/{hold_id}/payment-intents", "payment-intent", auth
+        )
         if status != 201:
             self.rec.mark(f"payment-intent {status}")
             return
@@ -319,8 +329,9 @@ class Simulation:
         if status != 200:
             raise RuntimeError(f"paying at the gateway answered {status}")
         for _attempt in range(60):
-            status, body, h = await self._retrying("POST", f"{web}/api/v1/holds/{hold_id}/confirm", "confirm", auth,
-                                                   json={"paymentIntentId": intent})
+            status, body, h = await self._retrying(
+                "POST", f"{web}/api/v1/holds/{hold_id}/confirm", "confirm", auth, json={"paymentIntentId": intent}
+            )
             if status in (200, 201):
                 self.rec.mark("booked")
                 self.rec.counts["seats booked (fans)"] += len(hold["seatIds"])
@@ -336,8 +347,9 @@ class Simulation:
 
     async def _pay_at_gateway(self, intent: str, card: str) -> int:
         url = f"{self.ports.gateway_url}/v1/payment_intents/{intent}/confirm"
-        status, body, _ = await self._retrying("POST", url, "gateway-confirm", GATEWAY_AUTH, session=self.client.gateway,
-                                               data={"payment_method": card})
+        status, body, _ = await self._retrying(
+            "POST", url, "gateway-confirm", GATEWAY_AUTH, session=self.client.gateway, data={"payment_method": card}
+        )
         if status == 400:
             # The hold's time ran out before the fan paid: Seatline cancelled the intent at the gateway
             # (a lapsed hold's payment is settled there first), so the card is refused. Anything else is a bug.
@@ -346,8 +358,9 @@ class Simulation:
             self.rec.mark("hold lapsed before the card was confirmed (intent cancelled)")
         return status
 
-    async def _retrying(self, method: str, url: str, endpoint: str, headers: dict[str, str] | None, session=None,
-                        **kw) -> tuple[int, bytes, Any]:
+    async def _retrying(
+        self, method: str, url: str, endpoint: str, headers: dict[str, str] | None, session=None, **kw
+    ) -> tuple[int, bytes, Any]:
         """Like a browser: a transport error or a 503 with Retry-After is tried again (every one is counted)."""
         session = session or self.client.web
         sent = headers
@@ -391,15 +404,27 @@ class Simulation:
                            count(*) FILTER (WHERE status = 'HELD' AND hold_expires_at = 'infinity'),
                            count(*)
                     FROM show_seats WHERE show_id = %s
-                    """, (self.sale.show_id,)).fetchone()
+                    """,
+                    (self.sale.show_id,),
+                ).fetchone()
                 admitted, serving = r.hmget(meta + "meta", "admitted_total", "serving")
                 active = r.zcount(meta + "active", time.time(), "+inf")
-                self.timeline.append({
-                    "t": t, "booked": booked, "held": held, "paying": paying, "total": total,
-                    "admitted": int(admitted or 0), "serving": int(serving or 0), "active": active,
-                    "joined": self.joined, "holds": self.rec.counts["holds"], "waiting": self.phase["waiting"],
-                    "shopping": self.phase["shopping"],
-                })
+                self.timeline.append(
+                    {
+                        "t": t,
+                        "booked": booked,
+                        "held": held,
+                        "paying": paying,
+                        "total": total,
+                        "admitted": int(admitted or 0),
+                        "serving": int(serving or 0),
+                        "active": active,
+                        "joined": self.joined,
+                        "holds": self.rec.counts["holds"],
+                        "waiting": self.phase["waiting"],
+                        "shopping": self.phase["shopping"],
+                    }
+                )
                 if booked == total and total and self.sold_out_at is None:
                     self.sold_out_at = t
                     self._loop.call_soon_threadsafe(self.sold_out.set)
@@ -424,15 +449,21 @@ class Simulation:
             opens_at = datetime.now(UTC) + timedelta(seconds=self.p.join_window + self.p.opens_after)
             open_waiting_room(self.ports, self.sale, self.p, opens_at, self.rec)
             self._note_opening(opens_at)
-            print(f"    {self.p.fans} fans arriving over {self.p.join_window:.0f} s; sale opens at "
-                  f"{opens_at.astimezone(ZoneInfo(CITY_TZ)).strftime('%H:%M:%S')} {CITY_TZ}")
-            self.fan_tasks = [asyncio.create_task(self.fan(i, tok, self.joins_start + at))
-                              for i, (tok, at) in enumerate(zip(tokens, arrivals))]
+            print(
+                f"    {self.p.fans} fans arriving over {self.p.join_window:.0f} s; sale opens at "
+                f"{opens_at.astimezone(ZoneInfo(CITY_TZ)).strftime('%H:%M:%S')} {CITY_TZ}"
+            )
+            self.fan_tasks = [
+                asyncio.create_task(self.fan(i, tok, self.joins_start + at))
+                for i, (tok, at) in enumerate(zip(tokens, arrivals))
+            ]
             for task in self.fan_tasks:
                 task.add_done_callback(self._fan_done)
             await self._make_sure_everyone_joins_first()
-            print(f"    all {self.joined} fans joined {self.last_join_at - self.joins_start:.1f} s after the first; "
-                  f"sale opens {self.opens_mono - self.last_join_at:.1f} s after the last")
+            print(
+                f"    all {self.joined} fans joined {self.last_join_at - self.joins_start:.1f} s after the first; "
+                f"sale opens {self.opens_mono - self.last_join_at:.1f} s after the last"
+            )
             await self._until_sold_out()
             # Fans in the middle of buying finish; those still in the queue then leave.
             await self._finish_fans()
@@ -445,7 +476,6 @@ class Simulation:
             stop_sampler.set()
             sampler.join(5)
             await self.client.close()
-
 
     def _fan_done(self, task: asyncio.Task) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -463,7 +493,9 @@ class Simulation:
                 if self.fan_errors:
                     raise RuntimeError(f"a fan failed while joining: {self.fan_errors[0]!r}")
                 try:
-                    await asyncio.wait_for(self.all_joined.wait(), timeout=min(1.0, max(0.05, deadline - self.rec.now())))
+                    await asyncio.wait_for(
+                        self.all_joined.wait(), timeout=min(1.0, max(0.05, deadline - self.rec.now()))
+                    )
                 except TimeoutError:
                     pass
             if self.all_joined.is_set():
@@ -477,8 +509,10 @@ class Simulation:
                 self.late_retime = True  # the old opening passed while the manager's call was on its way
             self._note_opening(later)
             self.retimed += 1
-            print(f"    {self.joined} of {self.p.fans} joined 15 s before the opening: opening moved back to "
-                  f"{later.astimezone(ZoneInfo(CITY_TZ)).strftime('%H:%M:%S')}")
+            print(
+                f"    {self.joined} of {self.p.fans} joined 15 s before the opening: opening moved back to "
+                f"{later.astimezone(ZoneInfo(CITY_TZ)).strftime('%H:%M:%S')}"
+            )
         await asyncio.sleep(max(0.0, self.opens_mono - self.rec.now()))
 
     async def _until_sold_out(self) -> None:
@@ -496,9 +530,11 @@ class Simulation:
                 return
             if self.rec.now() - last_report >= 15 and self.timeline:
                 s = self.timeline[-1]
-                print(f"    t={s['t'] - self.opens_mono:5.0f} s  booked {s['booked']:5d}  held {s['held']:4d} "
-                      f"(paying {s['paying']:3d})  admitted {s['admitted']:5d}  waiting {s['waiting']:5d}  "
-                      f"shopping {s['shopping']:4d}")
+                print(
+                    f"    t={s['t'] - self.opens_mono:5.0f} s  booked {s['booked']:5d}  held {s['held']:4d} "
+                    f"(paying {s['paying']:3d})  admitted {s['admitted']:5d}  waiting {s['waiting']:5d}  "
+                    f"shopping {s['shopping']:4d}"
+                )
                 last_report = self.rec.now()
             try:
                 await asyncio.wait_for(self.sold_out.wait(), timeout=1.0)

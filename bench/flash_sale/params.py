@@ -1,5 +1,6 @@
 """The run's arguments (`--fans`, `--seats`, …) and the fixed settings every part of it shares: its own
 database and Redis database, the city's time zone, the database pool of each server process."""
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,11 @@ class Params:
 
 
 def parse_args(argv: list[str] | None = None) -> Params:
-    p = argparse.ArgumentParser(prog="python -m bench.flash_sale", description=bench.flash_sale.__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.flash_sale",
+        description=bench.flash_sale.__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--fans", type=int, default=20000, help="fans who join the waiting room (default 20000)")
     p.add_argument("--seats", type=int, default=2000, help="seats of the show, at most 2000 (default 2000)")
     p.add_argument("--batch", type=int, default=0, help="waiting room batch size (default seats/20)")
@@ -64,14 +68,25 @@ def parse_args(argv: list[str] | None = None) -> Params:
     p.add_argument("--join-window", type=float, default=60.0, help="fans arrive over this many seconds (default 60)")
     p.add_argument("--opens-after", type=float, default=15.0, help="the sale opens this long after the last join (15)")
     p.add_argument("--browsers", type=int, default=8, help="browsing clients, one visit a second each (default 8)")
-    p.add_argument("--min-poll", type=float, default=0.0,
-                   help="for experiments: never poll the waiting room more often than this many seconds (default 0: "
-                        "exactly the waiting-room page's policy)")
-    p.add_argument("--web-workers", type=int, default=0,
-                   help="gunicorn workers of the web process (default: gunicorn.conf.py's, 2 x cores)")
+    p.add_argument(
+        "--min-poll",
+        type=float,
+        default=0.0,
+        help="for experiments: never poll the waiting room more often than this many seconds (default 0: "
+        "exactly the waiting-room page's policy)",
+    )
+    p.add_argument(
+        "--web-workers",
+        type=int,
+        default=0,
+        help="gunicorn workers of the web process (default: gunicorn.conf.py's, 2 x cores)",
+    )
     p.add_argument("--web-threads", type=int, default=4, help="threads per web worker (default 4, as gunicorn.conf.py)")
-    p.add_argument("--no-edge", action="store_true",
-                   help="for comparison: clients talk to gunicorn directly instead of through the nginx edge")
+    p.add_argument(
+        "--no-edge",
+        action="store_true",
+        help="for comparison: clients talk to gunicorn directly instead of through the nginx edge",
+    )
     p.add_argument("--workers", type=int, default=2, help="`flask worker` processes (default 2)")
     p.add_argument("--max-sale-seconds", type=float, default=600.0, help="give up on selling out after this long")
     p.add_argument("--seed", type=int, default=None, help="random seed for the fans' choices")
@@ -82,12 +97,32 @@ def parse_args(argv: list[str] | None = None) -> Params:
         p.error("--seats must be between 1 and 2000 (the concert hall)")
     if a.fans < 1:
         p.error("--fans must be positive")
-    params = Params(a.fans, a.seats, a.batch, a.interval, a.cap, a.session, a.hold_ttl, a.join_window, a.opens_after,
-                    a.browsers, a.min_poll, a.web_workers, a.web_threads, not a.no_edge, a.workers, a.max_sale_seconds, a.seed,
-                    a.out_dir, not a.no_write)
+    params = Params(
+        a.fans,
+        a.seats,
+        a.batch,
+        a.interval,
+        a.cap,
+        a.session,
+        a.hold_ttl,
+        a.join_window,
+        a.opens_after,
+        a.browsers,
+        a.min_poll,
+        a.web_workers,
+        a.web_threads,
+        not a.no_edge,
+        a.workers,
+        a.max_sale_seconds,
+        a.seed,
+        a.out_dir,
+        not a.no_write,
+    )
     params.derive()
     web = (params.web_workers or 2 * (os.cpu_count() or 1)) * (params.web_threads + DB_MAX_OVERFLOW)
-    gate = 2 * (os.cpu_count() or 1) * (DB_POOL_SIZE + DB_MAX_OVERFLOW) + 2 * (DB_POOL_SIZE + DB_MAX_OVERFLOW)  # + browse
+    gate = 2 * (os.cpu_count() or 1) * (DB_POOL_SIZE + DB_MAX_OVERFLOW) + 2 * (
+        DB_POOL_SIZE + DB_MAX_OVERFLOW
+    )  # + browse
     if web + gate + params.workers * (DB_POOL_SIZE + DB_MAX_OVERFLOW) > 80:
         p.error(f"that many web threads could open {web} database connections; PostgreSQL allows 100 for everyone")
     return params

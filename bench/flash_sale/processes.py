@@ -1,5 +1,6 @@
 """The processes of one run, started with `devstack` (as the Procfile runs them): their ports, their
 environment, starting them and waiting until they are ready, and the CPU each one uses."""
+
 from __future__ import annotations
 
 import os
@@ -50,47 +51,59 @@ class Ports:
 
 def stack_env(params: Params, ports: Ports, secret: str, jwks: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "GATE_", "SIM_", "WEB_"))}
-    env.update({
-        "ENV": "test",  # like the e2e stack: the same code paths, WARNING-level logs
-        "DATABASE_URL": DB_URL,
-        "REDIS_URL": REDIS_URL,
-        "SECRET_KEY": secret,
-        "PASSWORD_TIME_COST": "1",
-        "PASSWORD_MEMORY_COST_KIB": "1024",
-        "HOLD_TTL_SECONDS": str(params.hold_ttl),
-        "DB_POOL_SIZE": str(DB_POOL_SIZE),
-        "DB_MAX_OVERFLOW": str(DB_MAX_OVERFLOW),
-        "GATEWAY_API_BASE": ports.gateway_url,
-        "GATEWAY_API_KEY": "sk_test_flash_server",
-        "WEBHOOK_SECRET": "whsec_flash_sale",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(ports.smtp),
-        "PUBLIC_URL": ports.front_web,
-        "GATE_PUBLIC_URL": ports.front_gate,
-        "GATE_JWKS": jwks,
-        "GATE_JWKS_URL": f"{ports.gate_url}/gate/v1/jwks.json",
-        "FLASK_APP": "wsgi",
-        "WEB_ACCESS_LOG": "",
-        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-        # Behind the edge the servers take the client's address from the X-Forwarded-For entry nginx
-        # adds, as with `make run`; without it they see the TCP peer.
-        "TRUSTED_PROXY_HOPS": "1" if ports.edge else "0",
-        # All 20,000 simulated fans (and the browsing clients) come from this one machine, 127.0.0.1:
-        # the per-IP rate limits, meant for a crowd behind one address at most, are raised far above
-        # the run's rates. The per-fan limits stay as deployed (a fan that keeps being refused sleeps
-        # for the Retry-After it is given, like a browser).
-        **{f"RATE_LIMIT_{what}_PER_IP": "10000000/minute"
-           for what in ("HOLDS", "PAYMENT_INTENTS", "JOINS", "LOGINS", "SIGNUPS", "GATEWAY_CALLS")},
-    })
+    env.update(
+        {
+            "ENV": "test",  # like the e2e stack: the same code paths, WARNING-level logs
+            "DATABASE_URL": DB_URL,
+            "REDIS_URL": REDIS_URL,
+            "SECRET_KEY": secret,
+            "PASSWORD_TIME_COST": "1",
+            "PASSWORD_MEMORY_COST_KIB": "1024",
+            "HOLD_TTL_SECONDS": str(params.hold_ttl),
+            "DB_POOL_SIZE": str(DB_POOL_SIZE),
+            "DB_MAX_OVERFLOW": str(DB_MAX_OVERFLOW),
+            "GATEWAY_API_BASE": ports.gateway_url,
+            "GATEWAY_API_KEY": "sk_test_flash_server",
+            "WEBHOOK_SECRET": "whsec_flash_sale",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(ports.smtp),
+            "PUBLIC_URL": ports.front_web,
+            "GATE_PUBLIC_URL": ports.front_gate,
+            "GATE_JWKS": jwks,
+            "GATE_JWKS_URL": f"{ports.gate_url}/gate/v1/jwks.json",
+            "FLASK_APP": "wsgi",
+            "WEB_ACCESS_LOG": "",
+            "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+            # Behind the edge the servers take the client's address from the X-Forwarded-For entry nginx
+            # adds, as with `make run`; without it they see the TCP peer.
+            "TRUSTED_PROXY_HOPS": "1" if ports.edge else "0",
+            # All 20,000 simulated fans (and the browsing clients) come from this one machine, 127.0.0.1:
+            # the per-IP rate limits, meant for a crowd behind one address at most, are raised far above
+            # the run's rates. The per-fan limits stay as deployed (a fan that keeps being refused sleeps
+            # for the Retry-After it is given, like a browser).
+            **{
+                f"RATE_LIMIT_{what}_PER_IP": "10000000/minute"
+                for what in ("HOLDS", "PAYMENT_INTENTS", "JOINS", "LOGINS", "SIGNUPS", "GATEWAY_CALLS")
+            },
+        }
+    )
     return env
 
 
 def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str], signing_keys: str) -> None:
     smtp = stack.start_smtp(ports.smtp, env)
-    sim_env = {**env, "SIM_WEBHOOK_URL": f"{ports.web_url}/api/v1/payments/webhook",
-               "SIM_WEBHOOK_SECRET": env["WEBHOOK_SECRET"], "SIM_LOG_LEVEL": "WARNING"}
+    sim_env = {
+        **env,
+        "SIM_WEBHOOK_URL": f"{ports.web_url}/api/v1/payments/webhook",
+        "SIM_WEBHOOK_SECRET": env["WEBHOOK_SECRET"],
+        "SIM_LOG_LEVEL": "WARNING",
+    }
     gateway = stack.start_gateway(ports.gateway, 8, sim_env)
-    web_env = {**env, "WEB_THREADS": str(params.web_threads), "DB_POOL_SIZE": str(max(DB_POOL_SIZE, params.web_threads))}
+    web_env = {
+        **env,
+        "WEB_THREADS": str(params.web_threads),
+        "DB_POOL_SIZE": str(max(DB_POOL_SIZE, params.web_threads)),
+    }
     if params.web_workers:
         web_env["WEB_WORKERS"] = str(params.web_workers)
     web = stack.start_web(ports.web, web_env)
@@ -98,17 +111,38 @@ def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str],
     if ports.edge:  # as the Procfile's `browse`: the edge sends catalog and seat-map requests there
         # Its access log keeps each request's time inside the app (seconds, last field): set against
         # what the browsing clients measured, it tells time in the app from time on the way to it.
-        browse = stack.start_gunicorn("browse", "wsgi:app", ports.browse, "--workers", "2",
-                                      "--access-logfile", str(stack.logdir / "browse-access.log"),
-                                      "--access-logformat", '%(t)s "%(r)s" %(s)s %(L)s', env=env)
-    gate = stack.start_gunicorn("gate", "queue_gate.wsgi:app", ports.gate, env={**env, "GATE_SIGNING_KEYS": signing_keys})
+        browse = stack.start_gunicorn(
+            "browse",
+            "wsgi:app",
+            ports.browse,
+            "--workers",
+            "2",
+            "--access-logfile",
+            str(stack.logdir / "browse-access.log"),
+            "--access-logformat",
+            '%(t)s "%(r)s" %(s)s %(L)s',
+            env=env,
+        )
+    gate = stack.start_gunicorn(
+        "gate", "queue_gate.wsgi:app", ports.gate, env={**env, "GATE_SIGNING_KEYS": signing_keys}
+    )
     edge = None
     if ports.edge:
         edge_dir = stack.logdir / "nginx"
         shutil.rmtree(edge_dir, ignore_errors=True)
-        edge = stack.start_edge({**env, **commands.edge_env(
-            f"127.0.0.1:{ports.edge}", f"127.0.0.1:{ports.web}", f"127.0.0.1:{ports.gate}", edge_dir,
-            browse=f"127.0.0.1:{ports.browse}", static_root=ROOT / "app" / "static")})
+        edge = stack.start_edge(
+            {
+                **env,
+                **commands.edge_env(
+                    f"127.0.0.1:{ports.edge}",
+                    f"127.0.0.1:{ports.web}",
+                    f"127.0.0.1:{ports.gate}",
+                    edge_dir,
+                    browse=f"127.0.0.1:{ports.browse}",
+                    static_root=ROOT / "app" / "static",
+                ),
+            }
+        )
     for _ in range(params.workers):
         stack.start_worker(env)  # worker-1, worker-2, …
     scheduler = stack.start_scheduler(env)

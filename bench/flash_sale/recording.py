@@ -1,5 +1,6 @@
 """What the clients measure: every request timed and counted under an endpoint name, by an aiohttp
 client whose own connection queueing is measured too."""
+
 from __future__ import annotations
 
 import array
@@ -12,8 +13,21 @@ import orjson
 if TYPE_CHECKING:
     from bench.flash_sale.processes import Ports
 
-ENDPOINTS = ("manager-queue", "join", "status", "seatmap", "seatmap-refresh", "hold", "release", "payment-intent", "gateway-confirm",
-             "confirm", "browse-listing", "browse-show", "browse-seatmap")
+ENDPOINTS = (
+    "manager-queue",
+    "join",
+    "status",
+    "seatmap",
+    "seatmap-refresh",
+    "hold",
+    "release",
+    "payment-intent",
+    "gateway-confirm",
+    "confirm",
+    "browse-listing",
+    "browse-show",
+    "browse-seatmap",
+)
 BROWSE = ("browse-listing", "browse-show", "browse-seatmap")
 
 
@@ -85,7 +99,9 @@ class Client:
             # (gunicorn.conf.py: 5 s; the simulator runs gunicorn's default, 2 s).
             return aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=limit, keepalive_timeout=keepalive, ttl_dns_cache=None),
-                timeout=timeout, json_serialize=lambda o: orjson.dumps(o).decode(), trace_configs=[trace],
+                timeout=timeout,
+                json_serialize=lambda o: orjson.dumps(o).decode(),
+                trace_configs=[trace],
             )
 
         self.gate = session(2000, 3.0)

@@ -1,5 +1,6 @@
 """The run in figures: percentiles, browsing latency and CPU per 10-s window, the text report, and
 FLASH_SALE.md with the date and the machine."""
+
 from __future__ import annotations
 
 import math
@@ -37,18 +38,39 @@ def ms(x: float) -> str:
 
 
 def machine() -> dict[str, str]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
     with psycopg.connect(f"{PG} dbname=postgres") as c:
         pg = c.execute("SHOW server_version").fetchone()[0]
-    mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-               if line.startswith("MemTotal")) / 1024 / 1024
-    return {"uname": " ".join(platform.uname()), "cpu": cpu, "cores": str(os.cpu_count()), "memory": f"{mem:.1f} GiB",
-            "python": platform.python_version(), "postgres": pg, "redis": redis.Redis().info("server")["redis_version"]}
+    mem = (
+        next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
+        / 1024
+        / 1024
+    )
+    return {
+        "uname": " ".join(platform.uname()),
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": f"{mem:.1f} GiB",
+        "python": platform.python_version(),
+        "postgres": pg,
+        "redis": redis.Redis().info("server")["redis_version"],
+    }
 
 
-def report(params: Params, sim: Simulation, checks: list, facts: dict, cpu: dict[str, float], wall: float,
-           sale: Sale) -> str:
+def report(
+    params: Params, sim: Simulation, checks: list, facts: dict, cpu: dict[str, float], wall: float, sale: Sale
+) -> str:
     rec, opens = sim.rec, sim.opens_mono
     out: list[str] = []
     w = out.append
@@ -66,38 +88,74 @@ def report(params: Params, sim: Simulation, checks: list, facts: dict, cpu: dict
         w(f"  {name:<42}{value}")
 
     w(f"Sale: {len(sale.seat_ids)} seats, {params.fans} fans")
-    row("set-up", f"web {params.web_workers or 2 * cores} gunicorn workers x {params.web_threads} threads, gate "
+    row(
+        "set-up",
+        f"web {params.web_workers or 2 * cores} gunicorn workers x {params.web_threads} threads, gate "
         f"{2 * cores} x 4; waiting room batch {params.batch} every {params.interval:g} s, cap {params.cap}, "
-        f"session {params.session} s; holds last {params.hold_ttl} s")
-    row("clients reach web and gate", "through the nginx edge (scripts/edge.sh, as `make run`)" if params.edge
-        else "directly, without the edge (a comparison)")
-    row("load generators", f"fans at nice {LOADGEN_NICE} (they yield to the servers), browsing clients at normal priority")
-    row("fans poll the waiting room", f"no more often than every {params.min_poll:g} s (an experiment)"
-        if params.min_poll else "as its own page does (queue_gate.pages.poll_delay)")
-    row("joins", f"{params.fans} in {sim.last_join_at - sim.joins_start:.1f} s; the sale opened "
+        f"session {params.session} s; holds last {params.hold_ttl} s",
+    )
+    row(
+        "clients reach web and gate",
+        "through the nginx edge (scripts/edge.sh, as `make run`)"
+        if params.edge
+        else "directly, without the edge (a comparison)",
+    )
+    row(
+        "load generators",
+        f"fans at nice {LOADGEN_NICE} (they yield to the servers), browsing clients at normal priority",
+    )
+    row(
+        "fans poll the waiting room",
+        f"no more often than every {params.min_poll:g} s (an experiment)"
+        if params.min_poll
+        else "as its own page does (queue_gate.pages.poll_delay)",
+    )
+    row(
+        "joins",
+        f"{params.fans} in {sim.last_join_at - sim.joins_start:.1f} s; the sale opened "
         f"{opens - sim.last_join_at:.1f} s after the last"
         + (f" (opening moved back {sim.retimed}x: joins ran late)" if sim.retimed else "")
-        + (" BUT the old opening passed before the manager's call got through" if sim.late_retime else ""))
-    row("time from opening to sold out", f"{sold:.1f} s (the last booking)" if sold is not None
-        else f"NOT SOLD OUT: {sim.stuck}")
+        + (" BUT the old opening passed before the manager's call got through" if sim.late_retime else ""),
+    )
+    row(
+        "time from opening to sold out",
+        f"{sold:.1f} s (the last booking)" if sold is not None else f"NOT SOLD OUT: {sim.stuck}",
+    )
     if sold:
-        row("admission rate", f"{facts['admitted_before_sellout'] / (sold / 60):.0f} fans/min "
-            f"({facts['admitted_before_sellout']} admitted before the sell-out; best minute {peak})")
+        row(
+            "admission rate",
+            f"{facts['admitted_before_sellout'] / (sold / 60):.0f} fans/min "
+            f"({facts['admitted_before_sellout']} admitted before the sell-out; best minute {peak})",
+        )
     row("admitted / collected their token", f"{facts['admitted']} / {rec.counts['admitted']}")
-    row("hold attempts / successes / success rate", f"{attempts} / {holds_ok} / "
-        f"{(holds_ok / attempts * 100) if attempts else 0:.1f} %  ({rec.counts['seats held']} seats held)")
+    row(
+        "hold attempts / successes / success rate",
+        f"{attempts} / {holds_ok} / "
+        f"{(holds_ok / attempts * 100) if attempts else 0:.1f} %  ({rec.counts['seats held']} seats held)",
+    )
     row("bookings (seats)", f"{facts['bookings']} ({facts['booked_seats']})")
     row("declined, then paid", str(rec.counts["declined"]))
-    row("holds abandoned / released", f"{rec.counts['abandoned']} / {rec.counts['released']} (server: "
-        f"{facts['expired']} expired, {facts['released']} released)")
-    row("hold lapsed before the card was paid",
+    row(
+        "holds abandoned / released",
+        f"{rec.counts['abandoned']} / {rec.counts['released']} (server: "
+        f"{facts['expired']} expired, {facts['released']} released)",
+    )
+    row(
+        "hold lapsed before the card was paid",
         f"{rec.counts['hold lapsed before the card was confirmed (intent cancelled)']} (the intent was cancelled at "
-        f"the gateway; {rec.counts['hold expired before payment (refunded)']} confirmed too late and were refunded)")
-    row("shoppers who got no seat", f"{rec.counts['session ended without a hold']} ran out of session time, "
-        f"{rec.counts['saw it sold out']} were shopping at the sell-out")
+        f"the gateway; {rec.counts['hold expired before payment (refunded)']} confirmed too late and were refunded)",
+    )
+    row(
+        "shoppers who got no seat",
+        f"{rec.counts['session ended without a hold']} ran out of session time, "
+        f"{rec.counts['saw it sold out']} were shopping at the sell-out",
+    )
     row("fans still queueing at the sell-out", str(params.fans - facts["admitted"]))
-    row("gateway", f"{facts['intents']} intents {facts['intent_states']}, {facts['refunded']} refunded; "
-        f"{facts['emails']} confirmation emails sent")
+    row(
+        "gateway",
+        f"{facts['intents']} intents {facts['intent_states']}, {facts['refunded']} refunded; "
+        f"{facts['emails']} confirmation emails sent",
+    )
     w("  every fan outcome: " + ", ".join(f"{k} {v}" for k, v in sorted(rec.counts.items())))
     w("")
     w("Latency per endpoint (ms, measured by the clients)")
@@ -108,23 +166,33 @@ def report(params: Params, sim: Simulation, checks: list, facts: dict, cpu: dict
             continue
         lat = sorted(series.latency)
         answers = " ".join(f"{st}:{n}" for (e, st), n in sorted(rec.statuses.items()) if e == ep)
-        w(f"  {ep:<17}{len(lat):>9}{ms(pct(lat, .5)):>8}{ms(pct(lat, .95)):>8}{ms(pct(lat, .99)):>8}"
-          f"{ms(lat[-1]):>8}{ms(pct(sorted(series.queued), .95)):>11}  {answers}")
+        w(
+            f"  {ep:<17}{len(lat):>9}{ms(pct(lat, 0.5)):>8}{ms(pct(lat, 0.95)):>8}{ms(pct(lat, 0.99)):>8}"
+            f"{ms(lat[-1]):>8}{ms(pct(sorted(series.queued), 0.95)):>11}  {answers}"
+        )
     w("  (queued: the part of the latency spent waiting for a connection inside the load generator's pool)")
     errors = ", ".join(f"{ep} {kind} x{n}" for (ep, kind), n in rec.transport_errors.items())
     w(f"  transport errors: {errors or 'none'}")
     w("")
-    w("Browsing latency per 10-s window (ms; t = seconds from the opening; every browse request: listing, show, seat map)")
-    w(f"  {'window':<14}{'phase':<10}{'req':>6}{'p50':>8}{'p95':>8}{'max':>8}   listing p95  show p95  seatmap p95"
-      f"   gate req/s")
+    w(
+        "Browsing latency per 10-s window (ms; t = seconds from the opening; every browse request: listing, show, seat map)"
+    )
+    w(
+        f"  {'window':<14}{'phase':<10}{'req':>6}{'p50':>8}{'p95':>8}{'max':>8}   listing p95  show p95  seatmap p95"
+        f"   gate req/s"
+    )
     for row in browse_windows(sim):
-        w(f"  {row['label']:<14}{row['phase']:<10}{row['n']:>6}{ms(row['p50']):>8}{ms(row['p95']):>8}{ms(row['max']):>8}"
-          f"   {ms(row['eps']['browse-listing']):>11}{ms(row['eps']['browse-show']):>10}{ms(row['eps']['browse-seatmap']):>13}"
-          f"   {row['gate_rps']:>10.0f}")
+        w(
+            f"  {row['label']:<14}{row['phase']:<10}{row['n']:>6}{ms(row['p50']):>8}{ms(row['p95']):>8}{ms(row['max']):>8}"
+            f"   {ms(row['eps']['browse-listing']):>11}{ms(row['eps']['browse-show']):>10}{ms(row['eps']['browse-seatmap']):>13}"
+            f"   {row['gate_rps']:>10.0f}"
+        )
     w("  (gate req/s: the fans' join and status requests started in that window)")
     flat = browse_flatness(sim)
-    w(f"  baseline p95 {ms(flat['baseline'])} ms; worst window during the sale p95 {ms(flat['worst'])} ms "
-      f"({flat['ratio']:.1f}x)")
+    w(
+        f"  baseline p95 {ms(flat['baseline'])} ms; worst window during the sale p95 {ms(flat['worst'])} ms "
+        f"({flat['ratio']:.1f}x)"
+    )
     w("")
     lag = sorted(sim.loop_lag)
     w(f"CPU during the run ({wall:.0f} s of wall time, {os.cpu_count()} cores)")
@@ -132,18 +200,41 @@ def report(params: Params, sim: Simulation, checks: list, facts: dict, cpu: dict
         w(f"  {name:<28}{seconds:>8.1f} s  {seconds / wall * 100:>5.0f} % of one core")
     w("")
     w("CPU per 10-s window (% of one core; 200 % is the whole machine) next to browsing p95")
-    cols = ["loadgen fans", "edge", "gate", "web", "browse", "worker-1", "worker-2", "gateway", "postgres", "redis", "machine"]
+    cols = [
+        "loadgen fans",
+        "edge",
+        "gate",
+        "web",
+        "browse",
+        "worker-1",
+        "worker-2",
+        "gateway",
+        "postgres",
+        "redis",
+        "machine",
+    ]
     w(f"  {'window':<14}" + "".join(f"{c.replace('loadgen ', 'lg-'):>10}" for c in cols) + f"{'browse p95':>12}")
     p95 = {r["k"]: r["p95"] for r in browse_windows(sim)}
     for k, row in cpu_windows(sim, cols):
-        w(f"  {f'{k * WINDOW:+.0f}..{(k + 1) * WINDOW:+.0f}':<14}" + "".join(f"{row[c]:>10.0f}" for c in cols)
-          + f"{ms(p95.get(k, float('nan'))):>12}")
+        w(
+            f"  {f'{k * WINDOW:+.0f}..{(k + 1) * WINDOW:+.0f}':<14}"
+            + "".join(f"{row[c]:>10.0f}" for c in cols)
+            + f"{ms(p95.get(k, float('nan'))):>12}"
+        )
     blag = sorted(getattr(sim, "browse_lag", []) or [0.0])
-    w(f"  browsers' event-loop lag: p50 {ms(pct(blag, .5))} ms, p99 {ms(pct(blag, .99))} ms, max {ms(blag[-1])} ms")
-    w(f"  fans' event-loop lag: p50 {ms(pct(lag, .5))} ms, p99 {ms(pct(lag, .99))} ms, max {ms(max(lag) if lag else 0)} ms"
-      + (f"; stalls over 200 ms: {len(sim.stalls)} (" + ", ".join(f"t={t - opens:+.0f} s {x * 1000:.0f} ms"
-                                                              for t, x in sorted(sim.stalls, key=lambda s: -s[1])[:5]) + ")"
-         if sim.stalls else ""))
+    w(f"  browsers' event-loop lag: p50 {ms(pct(blag, 0.5))} ms, p99 {ms(pct(blag, 0.99))} ms, max {ms(blag[-1])} ms")
+    w(
+        f"  fans' event-loop lag: p50 {ms(pct(lag, 0.5))} ms, p99 {ms(pct(lag, 0.99))} ms, max {ms(max(lag) if lag else 0)} ms"
+        + (
+            f"; stalls over 200 ms: {len(sim.stalls)} ("
+            + ", ".join(
+                f"t={t - opens:+.0f} s {x * 1000:.0f} ms" for t, x in sorted(sim.stalls, key=lambda s: -s[1])[:5]
+            )
+            + ")"
+            if sim.stalls
+            else ""
+        )
+    )
     w("")
     w("Checks")
     for name, ok, detail in checks:
@@ -151,8 +242,10 @@ def report(params: Params, sim: Simulation, checks: list, facts: dict, cpu: dict
     if facts["stuck_seats"] and any(not ok for _, ok, _ in checks):
         w(f"  seats not booked (first 10): {facts['stuck_seats']}")
     if rec.server_errors:
-        w("  first 5xx answers: " + "; ".join(f"t={t - opens:.1f} {ep} {st} {body[:120]}"
-                                             for t, ep, st, body in rec.server_errors[:5]))
+        w(
+            "  first 5xx answers: "
+            + "; ".join(f"t={t - opens:.1f} {ep} {st} {body[:120]}" for t, ep, st, body in rec.server_errors[:5])
+        )
     return "\n".join(out)
 
 
@@ -187,10 +280,20 @@ def browse_windows(sim: Simulation) -> list[dict[str, Any]]:
         eps = by_window[k]
         every = sorted(x for ep in BROWSE for x in eps[ep])
         mid = sim.opens_mono + (k + 0.5) * WINDOW
-        rows.append({"k": k, "t": (k + 0.5) * WINDOW, "label": f"{k * WINDOW:+.0f}..{(k + 1) * WINDOW:+.0f}",
-                     "phase": _phase(sim, mid), "n": len(every), "p50": pct(every, .5), "p95": pct(every, .95),
-                     "max": every[-1], "eps": {ep: pct(sorted(eps[ep]), .95) for ep in BROWSE},
-                     "gate_rps": gate[k] / WINDOW})
+        rows.append(
+            {
+                "k": k,
+                "t": (k + 0.5) * WINDOW,
+                "label": f"{k * WINDOW:+.0f}..{(k + 1) * WINDOW:+.0f}",
+                "phase": _phase(sim, mid),
+                "n": len(every),
+                "p50": pct(every, 0.5),
+                "p95": pct(every, 0.95),
+                "max": every[-1],
+                "eps": {ep: pct(sorted(eps[ep]), 0.95) for ep in BROWSE},
+                "gate_rps": gate[k] / WINDOW,
+            }
+        )
     return rows
 
 
@@ -216,17 +319,18 @@ def browse_flatness(sim: Simulation) -> dict[str, float]:
     return {"baseline": baseline, "worst": worst, "ratio": worst / baseline if base and sale else float("nan")}
 
 
-def write_results(params: Params, text: str, info: dict[str, str], started: datetime, ok: bool, chart_name: str,
-                  command: str) -> Path:
+def write_results(
+    params: Params, text: str, info: dict[str, str], started: datetime, ok: bool, chart_name: str, command: str
+) -> Path:
     path = params.out_dir / "FLASH_SALE.md"
     body = f"""# Flash-sale simulation: latest run
 
-`{command}` ({'every check passed' if ok else 'SOME CHECKS FAILED'})
+`{command}` ({"every check passed" if ok else "SOME CHECKS FAILED"})
 
-- date: {started.strftime('%Y-%m-%d %H:%M:%S %Z')}
-- machine: `{info['uname']}`
-- CPU: {info['cpu']}, {info['cores']} cores, {info['memory']} memory
-- Python {info['python']}, PostgreSQL {info['postgres']}, Redis {info['redis']}
+- date: {started.strftime("%Y-%m-%d %H:%M:%S %Z")}
+- machine: `{info["uname"]}`
+- CPU: {info["cpu"]}, {info["cores"]} cores, {info["memory"]} memory
+- Python {info["python"]}, PostgreSQL {info["postgres"]}, Redis {info["redis"]}
 - parameters: {params.fans} fans arriving over {params.join_window:g} s, {params.seats} seats (concert hall),
   sale opening {params.opens_after:g} s after the last join; waiting room batch {params.batch} every
   {params.interval:g} s, at most {params.cap} admitted at once, admission session {params.session} s;

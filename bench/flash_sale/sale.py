@@ -1,5 +1,6 @@
 """What the manager sets up: a fresh database, the venue and the queue-protected show, every fan's
 account and token, and the waiting room with the sale's opening."""
+
 from __future__ import annotations
 
 import subprocess
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from bench.flash_sale.processes import Ports
     from bench.flash_sale.recording import Recorder
 
+
 @dataclass
 class Sale:
     show_id: int
@@ -38,8 +40,14 @@ def create_database(env: dict[str, str]) -> None:
     with psycopg.connect(f"{PG} dbname=postgres", autocommit=True) as c:
         c.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         c.execute(f"CREATE DATABASE {DB}")
-    subprocess.run(commands.flask("db", "upgrade"), cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(
+        commands.flask("db", "upgrade"),
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
@@ -71,42 +79,67 @@ def build_sale(app, params: Params) -> Sale:
     with app.app_context(), unit_of_work() as uow:
         org = scheduling.ensure_organisation(uow, "Flash Sale Promotions")
         city = scheduling.ensure_city(uow, "Flashford", "GB", CITY_TZ)
-        venue = scheduling.ensure_venue(uow, city, "Flashford Concert Hall", "concert_hall", "1 Sale Street", seats,
-                                        organisation_id=org)
+        venue = scheduling.ensure_venue(
+            uow, city, "Flashford Concert Hall", "concert_hall", "1 Sale Street", seats, organisation_id=org
+        )
         event = scheduling.ensure_event(uow, "The Reunion Tour", "concert", "One night only.", 150, organisation_id=org)
         recital = scheduling.ensure_event(uow, "Sunday Recital", "concert", "Chamber music.", 90, organisation_id=org)
         prices = {"premium": 9500, "standard": 6500, "value": 3500}
         show = scheduling.schedule_show(
-            uow, event_id=event, venue_id=venue, starts_at=starts, sale_opens_at=placeholder_opening,
-            sale_closes_at=starts, currency="GBP", prices=prices, queue_required=True,
+            uow,
+            event_id=event,
+            venue_id=venue,
+            starts_at=starts,
+            sale_opens_at=placeholder_opening,
+            sale_closes_at=starts,
+            currency="GBP",
+            prices=prices,
+            queue_required=True,
         )
         other = scheduling.schedule_show(
-            uow, event_id=recital, venue_id=venue, starts_at=matinee,
-            sale_opens_at=datetime.now(UTC) - timedelta(days=1), sale_closes_at=matinee, currency="GBP",
+            uow,
+            event_id=recital,
+            venue_id=venue,
+            starts_at=matinee,
+            sale_opens_at=datetime.now(UTC) - timedelta(days=1),
+            sale_closes_at=matinee,
+            currency="GBP",
             prices=prices,
         )
         manager = uow.execute(
             "INSERT INTO users (email, name, password_hash, role, organisation_id) "
-            "VALUES ('manager@flash.example', 'Flash Manager', 'x', 'manager', :org) RETURNING id", {"org": org},
+            "VALUES ('manager@flash.example', 'Flash Manager', 'x', 'manager', :org) RETURNING id",
+            {"org": org},
         ).scalar_one()
         # Every fan in one statement.
-        fan_ids = uow.execute(
-            "INSERT INTO users (email, name, password_hash, role) "
-            "SELECT 'fan' || g || '@flash.example', 'Fan ' || g, 'x', 'fan' FROM generate_series(1, :n) g "
-            "RETURNING id", {"n": params.fans},
-        ).scalars().all()
+        fan_ids = (
+            uow.execute(
+                "INSERT INTO users (email, name, password_hash, role) "
+                "SELECT 'fan' || g || '@flash.example', 'Fan ' || g, 'x', 'fan' FROM generate_series(1, :n) g "
+                "RETURNING id",
+                {"n": params.fans},
+            )
+            .scalars()
+            .all()
+        )
         uow.execute("ANALYZE users, venue_seats, show_seats, shows, show_prices")
         uow.commit()
     ttl = 6 * 3600
     return Sale(
-        show_id=show, other_show_id=other, event_id=event, city_id=city, date=day.isoformat(),
-        seat_ids=[s.seat_id for s in seats], fan_tokens=[issue_token(secret, i, "fan", ttl) for i in sorted(fan_ids)],
+        show_id=show,
+        other_show_id=other,
+        event_id=event,
+        city_id=city,
+        date=day.isoformat(),
+        seat_ids=[s.seat_id for s in seats],
+        fan_tokens=[issue_token(secret, i, "fan", ttl) for i in sorted(fan_ids)],
         manager_token=issue_token(secret, manager, "manager", ttl),
     )
 
 
-def open_waiting_room(ports: Ports, sale: Sale, params: Params, opens_at: datetime,
-                      rec: Recorder | None = None) -> dict[str, Any]:
+def open_waiting_room(
+    ports: Ports, sale: Sale, params: Params, opens_at: datetime, rec: Recorder | None = None
+) -> dict[str, Any]:
     """What the manager does: the sale's opening on the show, and the waiting room for the event
     (through the edge, like the dashboard; timed as ``manager-queue``)."""
     with psycopg.connect(f"{PG} dbname={DB}", autocommit=True) as c:
@@ -117,8 +150,13 @@ def open_waiting_room(ports: Ports, sale: Sale, params: Params, opens_at: dateti
             r = requests.put(
                 f"{ports.front_gate}/gate/v1/queues/{sale.event_id}",
                 headers={"Authorization": f"Bearer {sale.manager_token}"},
-                json={"batchSize": params.batch, "admissionIntervalSeconds": params.interval, "maxActive": params.cap,
-                      "sessionSeconds": params.session, "saleOpensAt": opens_at.isoformat()},
+                json={
+                    "batchSize": params.batch,
+                    "admissionIntervalSeconds": params.interval,
+                    "maxActive": params.cap,
+                    "sessionSeconds": params.session,
+                    "saleOpensAt": opens_at.isoformat(),
+                },
                 timeout=60,
             )
         except requests.RequestException as exc:

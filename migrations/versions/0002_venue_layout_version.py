@@ -8,6 +8,7 @@ after a venue id is reused).
 Revision ID: 0002_venue_layout_version
 Revises: 0001_core_schema
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -21,7 +22,12 @@ def upgrade():
     op.execute("CREATE SEQUENCE venue_layout_versions")
     op.add_column(
         "venues",
-        sa.Column("layout_version", sa.BigInteger(), server_default=sa.text("nextval('venue_layout_versions')"), nullable=False),
+        sa.Column(
+            "layout_version",
+            sa.BigInteger(),
+            server_default=sa.text("nextval('venue_layout_versions')"),
+            nullable=False,
+        ),
     )
     op.execute(
         """

@@ -3,6 +3,7 @@
 Revision ID: 0003_payments_saga
 Revises: 0002_venue_layout_version
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -22,21 +23,33 @@ def upgrade():
         "intent_needs_payment_start", "holds", "payment_intent_id IS NULL OR payment_started_at IS NOT NULL"
     )
     op.create_index(
-        "ix_holds_payment_in_flight", "holds", ["expires_at"],
+        "ix_holds_payment_in_flight",
+        "holds",
+        ["expires_at"],
         postgresql_where=sa.text("status = 'ACTIVE' AND payment_started_at IS NOT NULL"),
     )
     op.add_column("users", sa.Column("phone", sa.Text(), nullable=True))
     op.add_column("payments", sa.Column("user_id", sa.BigInteger(), sa.ForeignKey("users.id"), nullable=True))
-    op.create_index("ix_payments_open", "payments", ["updated_at"],
-                    postgresql_where=sa.text("status IN ('REQUIRES_PAYMENT', 'PROCESSING')"))
-    op.create_index("ix_webhook_events_unprocessed", "webhook_events", ["received_at"],
-                    postgresql_where=sa.text("processed_at IS NULL"))
+    op.create_index(
+        "ix_payments_open",
+        "payments",
+        ["updated_at"],
+        postgresql_where=sa.text("status IN ('REQUIRES_PAYMENT', 'PROCESSING')"),
+    )
+    op.create_index(
+        "ix_webhook_events_unprocessed",
+        "webhook_events",
+        ["received_at"],
+        postgresql_where=sa.text("processed_at IS NULL"),
+    )
 
     op.create_table(
         "refunds",
         sa.Column("id", sa.UUID(), primary_key=True),
         # One refund per payment, whatever the reason: a refund is never issued twice.
-        sa.Column("payment_intent_id", sa.Text(), sa.ForeignKey("payments.payment_intent_id"), nullable=False, unique=True),
+        sa.Column(
+            "payment_intent_id", sa.Text(), sa.ForeignKey("payments.payment_intent_id"), nullable=False, unique=True
+        ),
         sa.Column("booking_id", sa.UUID(), sa.ForeignKey("bookings.id"), nullable=True),
         sa.Column("amount", sa.Integer(), nullable=False),
         sa.Column("reason", sa.String(32), nullable=False),
@@ -50,8 +63,10 @@ def upgrade():
         sa.CheckConstraint(
             "reason IN ('CUSTOMER_CANCELLED', 'SHOW_CANCELLED', 'HOLD_LAPSED', 'AMOUNT_MISMATCH')", name="reason_known"
         ),
-        sa.CheckConstraint("(status = 'SUCCEEDED') = (gateway_refund_id IS NOT NULL AND completed_at IS NOT NULL)",
-                           name="succeeded_iff_gateway_refund"),
+        sa.CheckConstraint(
+            "(status = 'SUCCEEDED') = (gateway_refund_id IS NOT NULL AND completed_at IS NOT NULL)",
+            name="succeeded_iff_gateway_refund",
+        ),
     )
     op.create_index("ix_refunds_pending", "refunds", ["created_at"], postgresql_where=sa.text("status = 'PENDING'"))
 

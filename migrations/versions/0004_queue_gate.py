@@ -7,6 +7,7 @@ past the cap (serving_up_to and admission times are kept here).
 Revision ID: 0004_queue_gate
 Revises: 0003_payments_saga
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -36,7 +37,9 @@ def upgrade():
     )
     op.create_table(
         "gate_tickets",
-        sa.Column("event_id", sa.BigInteger(), sa.ForeignKey("gate_queues.event_id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "event_id", sa.BigInteger(), sa.ForeignKey("gate_queues.event_id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("user_id", sa.BigInteger(), sa.ForeignKey("users.id"), primary_key=True),
         sa.Column("ticket", sa.Text(), nullable=False, unique=True),
         # Joined before the sale opened: placed by the lottery at opening time.

@@ -8,6 +8,7 @@ here, so no venue or event is left without an owner.
 Revision ID: 0005_organisations
 Revises: 0004_queue_gate
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -25,9 +26,15 @@ def upgrade():
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.CheckConstraint("length(name) BETWEEN 1 AND 120", name="name_length"),
     )
-    op.add_column("users", sa.Column("organisation_id", sa.BigInteger(), sa.ForeignKey("organisations.id"), nullable=True))
-    op.add_column("venues", sa.Column("organisation_id", sa.BigInteger(), sa.ForeignKey("organisations.id"), nullable=True))
-    op.add_column("events", sa.Column("organisation_id", sa.BigInteger(), sa.ForeignKey("organisations.id"), nullable=True))
+    op.add_column(
+        "users", sa.Column("organisation_id", sa.BigInteger(), sa.ForeignKey("organisations.id"), nullable=True)
+    )
+    op.add_column(
+        "venues", sa.Column("organisation_id", sa.BigInteger(), sa.ForeignKey("organisations.id"), nullable=True)
+    )
+    op.add_column(
+        "events", sa.Column("organisation_id", sa.BigInteger(), sa.ForeignKey("organisations.id"), nullable=True)
+    )
     op.execute(
         """
         INSERT INTO organisations (name)
@@ -58,7 +65,9 @@ def upgrade():
     op.create_check_constraint("status_known", "show_seats", "status IN ('AVAILABLE', 'HELD', 'BOOKED', 'BLOCKED')")
     op.add_column("show_seats", sa.Column("block_kind", sa.String(8), nullable=True))
     op.create_check_constraint("block_iff_blocked", "show_seats", "(status = 'BLOCKED') = (block_kind IS NOT NULL)")
-    op.create_check_constraint("block_kind_known", "show_seats", "block_kind IS NULL OR block_kind IN ('KILL', 'HOUSE')")
+    op.create_check_constraint(
+        "block_kind_known", "show_seats", "block_kind IS NULL OR block_kind IN ('KILL', 'HOUSE')"
+    )
     # Cheap live figures: counts by status, and activity per minute, without reading every row.
     op.create_index("ix_show_seats_show_status", "show_seats", ["show_id", "status"])
     op.create_index("ix_holds_show_created", "holds", ["show_id", "created_at"])
@@ -67,7 +76,9 @@ def upgrade():
     op.add_column("shows", sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("shows", sa.Column("cancel_reason", sa.Text(), nullable=True))
     op.execute("UPDATE shows SET cancelled_at = now() WHERE status = 'CANCELLED'")
-    op.create_check_constraint("cancelled_iff_cancelled_at", "shows", "(status = 'CANCELLED') = (cancelled_at IS NOT NULL)")
+    op.create_check_constraint(
+        "cancelled_iff_cancelled_at", "shows", "(status = 'CANCELLED') = (cancelled_at IS NOT NULL)"
+    )
 
 
 def downgrade():

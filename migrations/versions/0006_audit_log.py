@@ -13,6 +13,7 @@ not against the database's owner.
 Revision ID: 0006_audit_log
 Revises: 0005_organisations
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -37,8 +38,7 @@ def upgrade():
         sa.Column("show_id", sa.BigInteger(), nullable=True),
         sa.Column("details", postgresql.JSONB(), server_default=sa.text("'{}'::jsonb"), nullable=False),
         sa.CheckConstraint("actor_kind IN ('fan', 'manager', 'admin', 'system', 'gateway')", name="actor_kind_known"),
-        sa.CheckConstraint("actor_kind IN ('system', 'gateway') OR actor_user_id IS NOT NULL",
-                           name="people_are_named"),
+        sa.CheckConstraint("actor_kind IN ('system', 'gateway') OR actor_user_id IS NOT NULL", name="people_are_named"),
         sa.CheckConstraint("action ~ '^[a-z_]+\\.[a-z_]+$'", name="action_shape"),
     )
     # No foreign keys: the record outlives what it describes.

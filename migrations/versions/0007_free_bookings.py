@@ -6,6 +6,7 @@ booking has no payment intent. Only such a booking may lack one.
 Revision ID: 0007_free_bookings
 Revises: 0006_audit_log
 """
+
 from alembic import op
 
 revision = "0007_free_bookings"

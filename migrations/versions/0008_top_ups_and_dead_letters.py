@@ -13,6 +13,7 @@ organisation whose show it is about, so the sweeper can share each pass among or
 Revision ID: 0008_top_ups_and_dead_letters
 Revises: 0007_free_bookings
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -30,8 +31,9 @@ def upgrade():
     op.create_check_constraint("top_up_is_show_cancelled", "refunds", "NOT top_up OR reason = 'SHOW_CANCELLED'")
 
     op.add_column("notifications", sa.Column("last_error", sa.Text(), nullable=True))
-    op.add_column("notifications", sa.Column("organisation_id", sa.BigInteger(),
-                                             sa.ForeignKey("organisations.id"), nullable=True))
+    op.add_column(
+        "notifications", sa.Column("organisation_id", sa.BigInteger(), sa.ForeignKey("organisations.id"), nullable=True)
+    )
     # Messages already written: their dedupe key ("kind:<booking id or payment intent id>:channel")
     # names the booking or payment, and so the show and its organisation.
     op.execute("""
@@ -47,8 +49,12 @@ def upgrade():
     """)
     op.drop_constraint("status_known", "notifications", type_="check")
     op.create_check_constraint("status_known", "notifications", "status IN ('PENDING', 'SENT', 'FAILED', 'DEAD')")
-    op.create_index("ix_notifications_pending", "notifications", ["organisation_id", "created_at"],
-                    postgresql_where=sa.text("status = 'PENDING'"))
+    op.create_index(
+        "ix_notifications_pending",
+        "notifications",
+        ["organisation_id", "created_at"],
+        postgresql_where=sa.text("status = 'PENDING'"),
+    )
 
 
 def downgrade():

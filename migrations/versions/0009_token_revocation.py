@@ -10,6 +10,7 @@ change could not be copied to Redis when it was made.
 Revision ID: 0009_token_revocation
 Revises: 0008_top_ups_and_dead_letters
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -7,6 +7,7 @@ addopts would not do: a later `-m` (as `make test-fast` passes) replaces it.
 
 They bring their own PostgreSQL cluster and Redis server (private, on free ports) so that they can
 kill, restart and flush them without touching anything else on the machine."""
+
 from __future__ import annotations
 
 import os
@@ -92,10 +93,16 @@ def private_pg(private_redis):
     try:
         cluster.init()
         # The schema comes from the migrations, as `make run` makes it.
-        env = {**os.environ, "ENV": "test", "DATABASE_URL": cluster.url, "REDIS_URL": private_redis.url(0),
-               "FLASK_APP": "wsgi"}
-        done = subprocess.run(commands.flask("db", "upgrade"), cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=180)
+        env = {
+            **os.environ,
+            "ENV": "test",
+            "DATABASE_URL": cluster.url,
+            "REDIS_URL": private_redis.url(0),
+            "FLASK_APP": "wsgi",
+        }
+        done = subprocess.run(
+            commands.flask("db", "upgrade"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+        )
         assert done.returncode == 0, f"flask db upgrade failed:\n{done.stdout}\n{done.stderr}"
         yield cluster
     finally:
@@ -110,8 +117,11 @@ def seed_app(private_pg, private_redis):
     from app.extensions import db
     from tests.conftest import settings_for_tests
 
-    application = create_app(settings_for_tests(database_url=private_pg.url, redis_url=private_redis.url(0),
-                                                db_pool_size=2, db_max_overflow=20))
+    application = create_app(
+        settings_for_tests(
+            database_url=private_pg.url, redis_url=private_redis.url(0), db_pool_size=2, db_max_overflow=20
+        )
+    )
     yield application
     with application.app_context():
         db.engine.dispose()
@@ -123,8 +133,12 @@ def scenario(request, private_pg, private_redis, seed_app, chaos_dir):
 
     # A clean slate: every table emptied, Redis running and empty.
     with private_pg.connect() as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ]
         conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
     if private_redis.proc is None or private_redis.proc.poll() is not None:
         private_redis.start()

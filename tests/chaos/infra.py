@@ -1,6 +1,7 @@
 """The machinery the chaos scenarios share: a private PostgreSQL cluster and a private Redis that a
 test may kill, restart or flush, and an SMTP sink that can be told to be slow. Seatline's own
 processes are started by `devstack.stack` (in process groups of their own, so a test can kill one)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -53,9 +54,22 @@ class PrivateRedis:
     def start(self) -> None:
         with open(self.dir / "redis.log", "ab") as log:  # the child keeps its own copy
             self.proc = subprocess.Popen(
-                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(self.dir)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    "redis-server",
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.dir),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
         def up() -> bool:
@@ -133,17 +147,31 @@ class PrivatePostgres:
         return done
 
     def init(self) -> None:
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C",
-                  "--no-sync", timeout=120)
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            timeout=120,
+        )
         self.start()
-        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute("CREATE ROLE seatline LOGIN PASSWORD 'seatline'")
             conn.execute(f"CREATE DATABASE {self.DATABASE} OWNER seatline")
 
     def start(self) -> None:
-        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB")
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB"
+        )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
 
     def restart(self) -> float:
@@ -159,8 +187,14 @@ class PrivatePostgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def connect(self) -> psycopg.Connection:
-        return psycopg.connect(host="127.0.0.1", port=self.port, user="seatline", password="seatline",
-                               dbname=self.DATABASE, autocommit=True)
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user="seatline",
+            password="seatline",
+            dbname=self.DATABASE,
+            autocommit=True,
+        )
 
 
 # ------------------------------------------------------------------------------------------ SMTP

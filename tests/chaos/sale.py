@@ -7,6 +7,7 @@ closes the tab (only the webhook or reconciliation can finish), abandons the hol
 middle of paying, releases it, or (where a scenario says so) books and then cancels for a refund. Like a browser, every call is tried again after a transport error
 or a 503/429 (after its Retry-After); every answer is counted per endpoint.
 """
+
 from __future__ import annotations
 
 import random
@@ -19,7 +20,11 @@ from typing import Any
 import requests
 
 PLANS: tuple[tuple[str, int], ...] = (
-    ("pay", 50), ("declined-then-pay", 10), ("pay-close-tab", 10), ("abandon", 10), ("abandon-paying", 8),
+    ("pay", 50),
+    ("declined-then-pay", 10),
+    ("pay-close-tab", 10),
+    ("abandon", 10),
+    ("abandon-paying", 8),
     ("release", 12),
 )
 GATEWAY_AUTH = ("sk_test_chaos_browser", "")
@@ -65,8 +70,18 @@ class Tally:
         return "\n".join(lines)
 
 
-ORDER = ("seatmap", "hold", "release", "payment-intent", "gateway-confirm", "confirm", "cancel", "probe",
-         "webhook (gateway→web)", "webhook (forged)")
+ORDER = (
+    "seatmap",
+    "hold",
+    "release",
+    "payment-intent",
+    "gateway-confirm",
+    "confirm",
+    "cancel",
+    "probe",
+    "webhook (gateway→web)",
+    "webhook (forged)",
+)
 
 
 def _endpoint_order(name: str) -> tuple[int, str]:
@@ -166,8 +181,9 @@ class Sale:
                 time.sleep(0.5)  # only held seats left: some may come back
                 continue
             wanted = rng.sample(free, min(len(free), room, rng.choice((1, 1, 2, 2, 3))))
-            r = self.call(http, "hold", "POST", f"{self.web}/api/v1/shows/{self.show.show_id}/holds",
-                          json={"seatIds": wanted})
+            r = self.call(
+                http, "hold", "POST", f"{self.web}/api/v1/shows/{self.show.show_id}/holds", json={"seatIds": wanted}
+            )
             if r is None:
                 return
             if r.status == 201:
@@ -188,8 +204,9 @@ class Sale:
             time.sleep(rng.uniform(0.1, 0.4))
 
     def _seatmap(self, http: requests.Session) -> dict[str, str] | None:
-        r = self.call(http, "seatmap", "GET", f"{self.web}/api/v1/shows/{self.show.show_id}/seatmap",
-                      params={"format": "compact"})
+        r = self.call(
+            http, "seatmap", "GET", f"{self.web}/api/v1/shows/{self.show.show_id}/seatmap", params={"format": "compact"}
+        )
         if r is None or r.status != 200:
             if r is not None:
                 self.tally.surprise(f"seat map answered {r.status}")
@@ -245,8 +262,9 @@ class Sale:
             self.tally.outcome("paid and closed the tab")
             return
         for _ in range(60):
-            r = self.call(http, "confirm", "POST", f"{self.web}/api/v1/holds/{hold_id}/confirm",
-                          json={"paymentIntentId": intent})
+            r = self.call(
+                http, "confirm", "POST", f"{self.web}/api/v1/holds/{hold_id}/confirm", json={"paymentIntentId": intent}
+            )
             if r is None:
                 return
             if r.status in (200, 201):
@@ -273,13 +291,21 @@ class Sale:
     def pay_at_gateway(self, intent: str, card: str) -> Answer | None:
         """What Stripe.js does in the browser; a 500 or a dropped connection is tried again. A 400 means
         the intent has already succeeded (an answer lost on the way) or was cancelled (the hold lapsed)."""
-        return self.call(None, "gateway-confirm", "POST", f"{self.gateway}/v1/payment_intents/{intent}/confirm",
-                         data={"payment_method": card}, auth=GATEWAY_AUTH, seatline=False)
+        return self.call(
+            None,
+            "gateway-confirm",
+            "POST",
+            f"{self.gateway}/v1/payment_intents/{intent}/confirm",
+            data={"payment_method": card},
+            auth=GATEWAY_AUTH,
+            seatline=False,
+        )
 
     # ------------------------------------------------------------------ HTTP like a browser
 
-    def call(self, http: requests.Session | None, endpoint: str, method: str, url: str, seatline: bool = True,
-             **kw: Any) -> Answer | None:
+    def call(
+        self, http: requests.Session | None, endpoint: str, method: str, url: str, seatline: bool = True, **kw: Any
+    ) -> Answer | None:
         """One call, tried again after a transport error, a 429 or a 503 (and, at the gateway, any 5xx)
         until it gets an answer; None once the fans have given up (for seat maps and holds, once the
         sale is closing: nobody starts shopping then)."""

@@ -1,5 +1,6 @@
 """One chaos scenario: Seatline's processes on the private PostgreSQL and Redis, a sale, and the
 checks that must hold once the fault is over and the work has drained."""
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,16 @@ class Scenario:
 
     # ------------------------------------------------------------------ processes
 
-    def start(self, *, hold_ttl: int = 8, sweeper_interval: int = 2, workers: int = 2, web_workers: int = 2,
-              web_threads: int = 8, env: dict[str, str] | None = None) -> None:
+    def start(
+        self,
+        *,
+        hold_ttl: int = 8,
+        sweeper_interval: int = 2,
+        workers: int = 2,
+        web_workers: int = 2,
+        web_threads: int = 8,
+        env: dict[str, str] | None = None,
+    ) -> None:
         settings = self.app.extensions["seatline.settings"]
         begun = time.monotonic()
         self.hold_ttl, self.sweeper_interval = hold_ttl, sweeper_interval
@@ -58,9 +67,29 @@ class Scenario:
         web_port, gateway_port = free_port(), free_port()
         self.web = f"http://127.0.0.1:{web_port}"
         gateway = f"http://127.0.0.1:{gateway_port}"
-        keep = {k: v for k, v in os.environ.items()
-                if not k.startswith(("FLASK_", "GATE_", "SIM_", "WEB_", "GATEWAY_", "SMTP_", "HOLD_", "SWEEPER_",
-                                     "RECONCILE_", "OUTBOX_", "DB_", "DATABASE_", "REDIS_", "RATE_LIMIT", "MAX_"))}
+        keep = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(
+                (
+                    "FLASK_",
+                    "GATE_",
+                    "SIM_",
+                    "WEB_",
+                    "GATEWAY_",
+                    "SMTP_",
+                    "HOLD_",
+                    "SWEEPER_",
+                    "RECONCILE_",
+                    "OUTBOX_",
+                    "DB_",
+                    "DATABASE_",
+                    "REDIS_",
+                    "RATE_LIMIT",
+                    "MAX_",
+                )
+            )
+        }
         base_env = {
             **keep,
             "ENV": "test",
@@ -95,11 +124,20 @@ class Scenario:
             **(env or {}),
         }
         self.stack = Stack(self.logdir, base_env)
-        gw = self.stack.start_gateway(gateway_port, threads=16, env={
-            "ENV": "test", "SIM_WEBHOOK_URL": f"{self.web}/api/v1/payments/webhook",
-            "SIM_WEBHOOK_SECRET": base_env["WEBHOOK_SECRET"], "SIM_RETRY_BASE_SECONDS": "0.3",
-            "SIM_RETRY_MAX_SECONDS": "2", "SIM_MAX_ATTEMPTS": "30", "SIM_WEBHOOK_TIMEOUT_SECONDS": "5",
-            "SIM_LOG_LEVEL": "WARNING"})
+        gw = self.stack.start_gateway(
+            gateway_port,
+            threads=16,
+            env={
+                "ENV": "test",
+                "SIM_WEBHOOK_URL": f"{self.web}/api/v1/payments/webhook",
+                "SIM_WEBHOOK_SECRET": base_env["WEBHOOK_SECRET"],
+                "SIM_RETRY_BASE_SECONDS": "0.3",
+                "SIM_RETRY_MAX_SECONDS": "2",
+                "SIM_MAX_ATTEMPTS": "30",
+                "SIM_WEBHOOK_TIMEOUT_SECONDS": "5",
+                "SIM_LOG_LEVEL": "WARNING",
+            },
+        )
         web = self.stack.start_web(web_port)
         for _ in range(workers):
             self.stack.start_worker()
@@ -119,8 +157,10 @@ class Scenario:
             if dead:
                 raise RuntimeError(f"processes exited while starting: {dead}\n{self.stack.logs(dead)}")
             try:
-                return (len(client.smembers("rq:workers")) >= workers
-                        and client.zscore("rq:scheduler:scheduled_jobs", SWEEP_JOB_ID) is not None)
+                return (
+                    len(client.smembers("rq:workers")) >= workers
+                    and client.zscore("rq:scheduler:scheduled_jobs", SWEEP_JOB_ID) is not None
+                )
             except redis.RedisError:
                 return False
 
@@ -160,8 +200,11 @@ class Scenario:
 
     def log_lines(self, prefix: str, text: str) -> int:
         """How many lines of the logs of the processes named ``prefix...`` contain ``text``."""
-        return sum(line.count(text) for path in self.logdir.glob(f"{prefix}*.log")
-                   for line in path.read_text(errors="replace").splitlines())
+        return sum(
+            line.count(text)
+            for path in self.logdir.glob(f"{prefix}*.log")
+            for line in path.read_text(errors="replace").splitlines()
+        )
 
     def fault(self, text: str, start: float | None = None, end: float | None = None) -> None:
         """Notes a fault for the report; ``start``-``end`` is when it was on, the only time (give or take
@@ -185,7 +228,10 @@ class Scenario:
             """
             SELECT id::text, expires_at, payment_started_at IS NOT NULL FROM holds
             WHERE status = 'ACTIVE' AND GREATEST(expires_at, to_timestamp(%s)) + make_interval(secs => %s) < now()
-            """, since, slack)
+            """,
+            since,
+            slack,
+        )
 
     def left_to_do(self) -> dict[str, int]:
         row = self.query(
@@ -194,10 +240,13 @@ class Scenario:
                    (SELECT count(*) FROM refunds WHERE status = 'PENDING'),
                    (SELECT count(*) FROM notifications WHERE status = 'PENDING'),
                    (SELECT count(*) FROM holds WHERE status = 'ACTIVE' AND expires_at <= now())
-            """)[0]
+            """
+        )[0]
         events = self.sim.events()
         return {
-            "webhook events unprocessed": row[0], "refunds pending": row[1], "notifications pending": row[2],
+            "webhook events unprocessed": row[0],
+            "refunds pending": row[1],
+            "notifications pending": row[2],
             "lapsed holds still ACTIVE": row[3],
             "webhooks not yet delivered": sum(1 for e in events if e["status"] in ("pending", "held")),
         }
@@ -222,11 +271,14 @@ class Scenario:
             if not any(left.values()) and not broken:
                 break
             if time.monotonic() > deadline:
-                raise AssertionError(f"not settled after {time.monotonic() - started:.0f} s: left {left}, "
-                                     f"invariants broken: {broken}")
+                raise AssertionError(
+                    f"not settled after {time.monotonic() - started:.0f} s: left {left}, invariants broken: {broken}"
+                )
             time.sleep(0.5)
-        assert not stuck, (f"holds stuck past expiry + sweeper interval ({self.sweeper_interval} s) + "
-                           f"{STUCK_GRACE_SECONDS} s: {list(stuck.values())[:10]}")
+        assert not stuck, (
+            f"holds stuck past expiry + sweeper interval ({self.sweeper_interval} s) + "
+            f"{STUCK_GRACE_SECONDS} s: {list(stuck.values())[:10]}"
+        )
         return time.monotonic() - started
 
     def webhook_tally(self) -> Tally:
@@ -242,8 +294,9 @@ class Scenario:
                         tally.breach(f"webhook {event['id']} answered {code}")
         return tally
 
-    def finish(self, sale: Sale, since: float, title: str, notes: list[Any] | None = None,
-               timeout: float | None = None) -> None:
+    def finish(
+        self, sale: Sale, since: float, title: str, notes: list[Any] | None = None, timeout: float | None = None
+    ) -> None:
         """Settles, checks everything the scenario must end with, and files its report (``notes``: lines,
         or functions that give a line once the work has settled)."""
         joining = time.monotonic()
@@ -255,10 +308,14 @@ class Scenario:
         counts: Counter = Counter()
         for t in tallies:
             counts.update(t.counts)
-        seats = dict(self.query(
-            "SELECT status, count(*) FROM show_seats WHERE show_id = %s GROUP BY status", sale.show.show_id))
-        bookings = self.query("SELECT count(*), coalesce(sum(cardinality(seat_ids)), 0) FROM bookings "
-                              "WHERE status = 'CONFIRMED' AND show_id = %s", sale.show.show_id)[0]
+        seats = dict(
+            self.query("SELECT status, count(*) FROM show_seats WHERE show_id = %s GROUP BY status", sale.show.show_id)
+        )
+        bookings = self.query(
+            "SELECT count(*), coalesce(sum(cardinality(seat_ids)), 0) FROM bookings "
+            "WHERE status = 'CONFIRMED' AND show_id = %s",
+            sale.show.show_id,
+        )[0]
         refunds = self.query("SELECT reason, count(*) FROM refunds GROUP BY reason ORDER BY reason")
         intents = Counter(i["status"] for i in self.sim.intents())
         merged = Tally()
@@ -281,16 +338,19 @@ class Scenario:
         REPORTS.append("\n".join(lines))
         print("\n".join(lines))
         breaches = [b for t in tallies for b in t.broken]
-        breaches += [f"{endpoint} answered 503 {started - sale.started_at:.1f} s into the sale, outside the fault"
-                     for t in (sale.tally, *self.extra_tallies) for started, _, endpoint, status in t.calls
-                     if status == "503" and endpoint != "gateway-confirm" and not any(
-                         a - DEGRADED_SLACK_SECONDS <= started <= b + DEGRADED_SLACK_SECONDS for a, b in self.windows)]
+        breaches += [
+            f"{endpoint} answered 503 {started - sale.started_at:.1f} s into the sale, outside the fault"
+            for t in (sale.tally, *self.extra_tallies)
+            for started, _, endpoint, status in t.calls
+            if status == "503"
+            and endpoint != "gateway-confirm"
+            and not any(a - DEGRADED_SLACK_SECONDS <= started <= b + DEGRADED_SLACK_SECONDS for a, b in self.windows)
+        ]
         assert not breaches, f"answers that broke the contract: {breaches[:10]}"
         surprises = [s for t in tallies for s in t.surprises]
         assert not surprises, f"answers no fan should get: {surprises[:10]}"
         assert sale.tally.outcomes["booked"] > 0, "nobody managed to book: the sale never really ran"
         assert bookings[1] == seats.get("BOOKED", 0), "booked seats and confirmed bookings disagree"
-
 
 
 def now() -> float:

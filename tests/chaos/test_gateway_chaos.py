@@ -8,6 +8,7 @@ test_payment_processes.py); here they come together, against real processes, wit
   hold's expiry) and dropped;
 - forged webhooks: bad signature, a real event replayed with an old timestamp, a tampered body.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -71,8 +72,11 @@ def test_gateway_misbehaving_in_every_way_at_once(scenario):
     show = sc.make.show(rows=10, per_row=15)
     # Full refunds until an hour before the show (three days away): some fans cancel, so refunds meet the
     # gateway's faults too.
-    sc.query("UPDATE shows SET refund_policy = %s::jsonb WHERE id = %s",
-             json.dumps({"rules": [{"hoursBefore": 1, "refundPercent": 100}], "feeMinor": 0}), show.show_id)
+    sc.query(
+        "UPDATE shows SET refund_policy = %s::jsonb WHERE id = %s",
+        json.dumps({"rules": [{"hoursBefore": 1, "refundPercent": 100}], "feeMinor": 0}),
+        show.show_id,
+    )
     sale = sc.sale(show, [sc.make.fan() for _ in range(40)], seconds=16, plans=PLANS + (("pay-then-cancel", 10),))
     forged = Tally()
     sc.extra_tallies.append(forged)
@@ -128,6 +132,12 @@ def test_gateway_misbehaving_in_every_way_at_once(scenario):
     assert used["webhook_drop"] and used["webhook_reorder"] and used["api_error"] and used["api_delay"], used
 
     late = [e for e in sc.sim.events() if "webhook_delay" in (e.get("faults") or [])]
-    sc.finish(sale, since=over, title="the payment gateway misbehaving in every way at once", notes=[
-        f"held-back webhooks released newest first: {len(released)}; delivered late ({ttl + 5} s, past the "
-        f"{ttl} s hold): {len(late)}"])
+    sc.finish(
+        sale,
+        since=over,
+        title="the payment gateway misbehaving in every way at once",
+        notes=[
+            f"held-back webhooks released newest first: {len(released)}; delivered late ({ttl + 5} s, past the "
+            f"{ttl} s hold): {len(late)}"
+        ],
+    )

@@ -1,5 +1,6 @@
 """PostgreSQL restarted mid-sale (`pg_ctl restart -m fast`: every session terminated). The app's
 pools must recover by themselves: the same gunicorn workers keep serving, nothing is restarted."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,15 +26,20 @@ def test_postgres_restarted_mid_sale(scenario):
     restarting = now()
     took = sc.pg.restart()
     back = now()
-    sc.fault(f"pg_ctl restart -m fast {restarting - sale.started_at:.1f} s into the sale ({took:.1f} s)",
-             restarting, back)
+    sc.fault(
+        f"pg_ctl restart -m fast {restarting - sale.started_at:.1f} s into the sale ({took:.1f} s)", restarting, back
+    )
 
     # Straight after the restart the web process answers from the database again.
     ready = requests.get(f"{sc.web}/readyz", timeout=10)
     assert ready.status_code == 200, ready.text
 
-    sc.finish(sale, since=back, title="PostgreSQL restarted (pg_ctl restart -m fast) mid-sale", notes=[
-        f"gunicorn workers before and after: {sorted(web_workers)}"])
+    sc.finish(
+        sale,
+        since=back,
+        title="PostgreSQL restarted (pg_ctl restart -m fast) mid-sale",
+        notes=[f"gunicorn workers before and after: {sorted(web_workers)}"],
+    )
 
     # Once the server is back, a pool hands out only live connections; a process whose booking
     # breaker opened during the restart lets a request through again after its reset time
@@ -41,7 +47,8 @@ def test_postgres_restarted_mid_sale(scenario):
     settled = back + Settings().breaker_reset_seconds + 0.5
     after = [(endpoint, status) for started, _, endpoint, status in sale.tally.calls if started >= settled]
     assert ("hold", "201") in after and (("confirm", "201") in after or ("confirm", "200") in after), (
-        "no hold or booking succeeded after the restart")
+        "no hold or booking succeeded after the restart"
+    )
     assert not [a for a in after if a[1] in ("503", "transport")], [a for a in after if a[1] in ("503", "transport")]
     assert children_of(sc.stack.pid("web")) == web_workers, "gunicorn replaced workers"
     assert {name: sc.stack.pid(name) for name in background} == background

@@ -1,6 +1,7 @@
 """Redis lost mid-sale: killed with SIGKILL and restarted empty, or flushed. Redis holds only hints,
 caches and queues; Postgres decides, so nothing may be oversold, no payment lost, and the work the
 lost jobs carried is found again."""
+
 from __future__ import annotations
 
 import time
@@ -18,8 +19,9 @@ ROWS, PER_ROW = 10, 15  # 150 seats
 
 
 def _holds_during(sale, start: float, end: float) -> int:
-    return sum(1 for s, _, endpoint, status in sale.tally.calls if endpoint == "hold" and status == "201"
-               and start <= s <= end)
+    return sum(
+        1 for s, _, endpoint, status in sale.tally.calls if endpoint == "hold" and status == "201" and start <= s <= end
+    )
 
 
 def test_redis_killed_and_restarted_mid_sale(scenario):
@@ -40,8 +42,12 @@ def test_redis_killed_and_restarted_mid_sale(scenario):
     sale.wait_until(3)
     paying.pay_at_gateway()
     event = wait_for(lambda: sc.sim.events(type="payment_intent.succeeded", object_id=paying.intent), 10)[0]["id"]
-    wait_for(lambda: sc.worker_running(f"webhook-{event}") and fault_used(sc, slow), 20, 0.02,
-             "the webhook job waiting on the gateway")
+    wait_for(
+        lambda: sc.worker_running(f"webhook-{event}") and fault_used(sc, slow),
+        20,
+        0.02,
+        "the webhook job waiting on the gateway",
+    )
     sc.redis.kill()
     killed = now()
     clear_fault(sc, slow)
@@ -51,16 +57,28 @@ def test_redis_killed_and_restarted_mid_sale(scenario):
     time.sleep(max(0.0, killed + 3 - now()))
     sc.redis.start()
     back = now()
-    sc.fault(f"redis-server SIGKILLed {killed - sale.started_at:.1f} s into the sale, restarted empty "
-             f"{back - killed:.1f} s later", killed, back)
+    sc.fault(
+        f"redis-server SIGKILLed {killed - sale.started_at:.1f} s into the sale, restarted empty "
+        f"{back - killed:.1f} s later",
+        killed,
+        back,
+    )
 
-    sc.finish(sale, since=back, title="Redis SIGKILLed and restarted (empty) mid-sale", notes=[
-        f"holds granted while Redis was down: {_holds_during(sale, killed, back)} to the sale's fans, "
-        f"and one on a free seat (seat {held_while_down} in Postgres)",
-        lambda: f"workers whose RQ loop ended on the lost connection and started again: "
+    sc.finish(
+        sale,
+        since=back,
+        title="Redis SIGKILLed and restarted (empty) mid-sale",
+        notes=[
+            f"holds granted while Redis was down: {_holds_during(sale, killed, back)} to the sale's fans, "
+            f"and one on a free seat (seat {held_while_down} in Postgres)",
+            lambda: (
+                f"workers whose RQ loop ended on the lost connection and started again: "
                 f"{sc.log_lines('worker-', 'ended on a Redis error')}; the scheduler carried on after losing "
                 f"Redis ({sc.log_lines('scheduler', 'scheduler lost Redis')} outage) and put back "
-                f"{sc.log_lines('scheduler', 'missing from the schedule')} periodic jobs"])
+                f"{sc.log_lines('scheduler', 'missing from the schedule')} periodic jobs"
+            ),
+        ],
+    )
     # Postgres decides: seats were still held while Redis was away.
     assert held_while_down == "HELD"
     assert len(paying.booking()) == 1
@@ -78,11 +96,22 @@ def test_redis_flushed_mid_sale(scenario):
     keys_before = client.dbsize()
     sc.redis.flushall()
     flushed = now()
-    sc.fault(f"FLUSHALL {flushed - sale.started_at:.1f} s into the sale ({keys_before} keys: queues, delayed "
-             "jobs, the scheduler's schedule, seat hints, caches)", flushed)
+    sc.fault(
+        f"FLUSHALL {flushed - sale.started_at:.1f} s into the sale ({keys_before} keys: queues, delayed "
+        "jobs, the scheduler's schedule, seat hints, caches)",
+        flushed,
+    )
 
-    sc.finish(sale, since=flushed, title="Redis FLUSHALL mid-sale", notes=[
-        lambda: f"the scheduler put its periodic jobs back on the schedule "
-                f"{sc.log_lines('scheduler', 'missing from the schedule')} time(s)"])
+    sc.finish(
+        sale,
+        since=flushed,
+        title="Redis FLUSHALL mid-sale",
+        notes=[
+            lambda: (
+                f"the scheduler put its periodic jobs back on the schedule "
+                f"{sc.log_lines('scheduler', 'missing from the schedule')} time(s)"
+            )
+        ],
+    )
     assert keys_before > 0
     assert sc.log_lines("scheduler", "missing from the schedule") > 0

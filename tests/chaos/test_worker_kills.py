@@ -10,6 +10,7 @@ killed during a refund and during a show's cancellation: tests/e2e.)
 
 Also: the scheduler stopped for a while and resumed; every hold that lapsed meanwhile is released
 within the sweeper's interval of it coming back."""
+
 from __future__ import annotations
 
 import time
@@ -28,6 +29,7 @@ def kill_running(sc, job_ids: set[str], timeout: float = 30, also=lambda: True, 
     """Waits until workers are executing every job in ``job_ids`` (with ``every=False``: any of them) and
     ``also()`` holds, then SIGKILLs those workers and starts as many new ones. Returns job id -> the
     worker that died with it."""
+
     def running() -> dict[str, str] | None:
         jobs = sc.worker_jobs()
         found = {job: name for name, job in jobs.items() if job in job_ids}
@@ -62,14 +64,23 @@ def test_worker_killed_in_the_middle_of_each_kind_of_job(scenario):
     slow = add_fault(sc, kind="api_delay", path=f"/v1/payment_intents/{paid.intent}", method="GET", seconds=4)
     paid.pay_at_gateway()
     event = wait_for(lambda: sc.sim.events(type="payment_intent.succeeded", object_id=paid.intent), 10)[0]["id"]
-    killed = kill_running(sc, {f"webhook-{event}", f"sweep-settle_payment_intent-{paid.intent}"},
-                          also=lambda: fault_used(sc, slow))
+    killed = kill_running(
+        sc, {f"webhook-{event}", f"sweep-settle_payment_intent-{paid.intent}"}, also=lambda: fault_used(sc, slow)
+    )
     clear_fault(sc, slow)
-    sc.fault("2 workers SIGKILLed at once, one in process_webhook_event and one in settle_payment_intent, "
-             "both waiting on the gateway")
-    wait_for(lambda: paid.booking() and sc.query(
-        "SELECT processed_at IS NOT NULL FROM webhook_events WHERE event_id = %s", event)[0][0], 30, 0.2,
-        "the killed webhook and reconciliation redone")
+    sc.fault(
+        "2 workers SIGKILLed at once, one in process_webhook_event and one in settle_payment_intent, "
+        "both waiting on the gateway"
+    )
+    wait_for(
+        lambda: (
+            paid.booking()
+            and sc.query("SELECT processed_at IS NOT NULL FROM webhook_events WHERE event_id = %s", event)[0][0]
+        ),
+        30,
+        0.2,
+        "the killed webhook and reconciliation redone",
+    )
     assert len(paid.booking()) == 1 and paid.confirm() == 200
     notes.append(f"killed: {killed}")
 
@@ -78,16 +89,26 @@ def test_worker_killed_in_the_middle_of_each_kind_of_job(scenario):
     lapsing = Victim(sc, victims_show, "A2")
     lapsing.hold()
     lapsing.start_payment()
-    slow = add_fault(sc, kind="api_delay", path=f"/v1/payment_intents/{lapsing.intent}/cancel", method="POST",
-                     seconds=4)
+    slow = add_fault(
+        sc, kind="api_delay", path=f"/v1/payment_intents/{lapsing.intent}/cancel", method="POST", seconds=4
+    )
     # The delayed expiry job, or the sweeper's: RQ's scheduler lock died with the worker that held it
     # above, and other workers take it over only once it has expired (a minute); the sweeper covers.
-    killed = kill_running(sc, {f"expire-hold-{lapsing.hold_id}", f"sweep-expire_hold-{lapsing.hold_id}"},
-                          timeout=sc.hold_ttl + 20, also=lambda: fault_used(sc, slow), every=False)
+    killed = kill_running(
+        sc,
+        {f"expire-hold-{lapsing.hold_id}", f"sweep-expire_hold-{lapsing.hold_id}"},
+        timeout=sc.hold_ttl + 20,
+        also=lambda: fault_used(sc, slow),
+        every=False,
+    )
     clear_fault(sc, slow)
     sc.fault("worker SIGKILLed in expire_hold, waiting for the gateway to cancel the intent")
-    wait_for(lambda: lapsing.hold_status() == "EXPIRED" and lapsing.seat_status() == "AVAILABLE", 30, 0.2,
-             "the lapsed paying hold settled")
+    wait_for(
+        lambda: lapsing.hold_status() == "EXPIRED" and lapsing.seat_status() == "AVAILABLE",
+        30,
+        0.2,
+        "the lapsed paying hold settled",
+    )
     assert sc.sim.intent(lapsing.intent)["status"] == "canceled" and not lapsing.booking()
     notes.append(f"killed: {killed}")
 
@@ -99,14 +120,22 @@ def test_worker_killed_in_the_middle_of_each_kind_of_job(scenario):
     mailed.start_payment()
     mailed.pay_at_gateway()
     assert mailed.confirm() in (200, 201)  # 200: its webhook booked it first
-    notification = wait_for(lambda: sc.query(
-        "SELECT id FROM notifications WHERE user_id = %s AND kind = 'booking_confirmed' AND channel = 'email'",
-        mailed.fan.user_id), 10)[0][0]
+    notification = wait_for(
+        lambda: sc.query(
+            "SELECT id FROM notifications WHERE user_id = %s AND kind = 'booking_confirmed' AND channel = 'email'",
+            mailed.fan.user_id,
+        ),
+        10,
+    )[0][0]
     killed = kill_running(sc, {f"notification-{notification}"}, also=lambda: email in sc.smtp.sink.stalled)
     sc.smtp.sink.speed_up()
     sc.fault("worker SIGKILLed in send_notification, in the middle of the SMTP conversation")
-    wait_for(lambda: sc.query("SELECT status FROM notifications WHERE id = %s", notification)[0][0] == "SENT",
-             30, 0.2, "the email sent by another worker")
+    wait_for(
+        lambda: sc.query("SELECT status FROM notifications WHERE id = %s", notification)[0][0] == "SENT",
+        30,
+        0.2,
+        "the email sent by another worker",
+    )
     received = wait_for(lambda: sc.smtp.sink.to(email), 10)
     assert {m["Message-ID"] for m in received} == {f"<notification-{notification}@seatline.example>"}
     notes.append(f"killed: {killed}; the email arrived {len(received)} time(s), with one Message-ID")
@@ -116,20 +145,28 @@ def test_worker_killed_in_the_middle_of_each_kind_of_job(scenario):
     lapsed.hold()
     with sc.pg.connect() as blocker:
         blocker.autocommit = False
-        blocker.execute("SELECT 1 FROM show_seats WHERE show_id = %s AND seat_id = 'A4' FOR UPDATE",
-                        (victims_show.show_id,))
+        blocker.execute(
+            "SELECT 1 FROM show_seats WHERE show_id = %s AND seat_id = 'A4' FOR UPDATE", (victims_show.show_id,)
+        )
         time.sleep(sc.hold_ttl + 0.5)
 
         def sweep_waits_on_the_seat() -> bool:
-            return bool(sc.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                 "AND query LIKE '%%WITH expired AS%%'"))
+            return bool(
+                sc.query(
+                    "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%%WITH expired AS%%'"
+                )
+            )
 
         killed = kill_running(sc, {"seatline-periodic-sweep"}, timeout=20, also=sweep_waits_on_the_seat)
         blocker.rollback()
     freed_from = now()
     sc.fault("worker SIGKILLed in the periodic sweep, waiting for a seat lock")
-    wait_for(lambda: lapsed.hold_status() == "EXPIRED" and lapsed.seat_status() == "AVAILABLE",
-             sc.sweeper_interval + STUCK_GRACE_SECONDS, 0.1, "the next sweep releasing the lapsed hold")
+    wait_for(
+        lambda: lapsed.hold_status() == "EXPIRED" and lapsed.seat_status() == "AVAILABLE",
+        sc.sweeper_interval + STUCK_GRACE_SECONDS,
+        0.1,
+        "the next sweep releasing the lapsed hold",
+    )
     notes.append(f"killed: {killed}; the next sweep released the hold {now() - freed_from:.1f} s later")
 
     time.sleep(1.0)
@@ -158,16 +195,25 @@ def test_scheduler_stopped_then_resumed(scenario):
     lapsed = sc.query("SELECT count(*) FROM holds WHERE status = 'ACTIVE' AND expires_at < now()")[0][0]
     sc.stack.resume("scheduler")
     resumed = now()
-    sc.fault(f"flask scheduler stopped (SIGSTOP) {paused - sale.started_at:.1f} s into the sale, resumed "
-             f"{resumed - paused:.1f} s later")
+    sc.fault(
+        f"flask scheduler stopped (SIGSTOP) {paused - sale.started_at:.1f} s into the sale, resumed "
+        f"{resumed - paused:.1f} s later"
+    )
     assert lapsed >= len(quiet), "the holds that lapsed while the scheduler was stopped were ended anyway"
 
     # Everything that lapsed while the scheduler was away is released within one interval of it coming back.
-    wait_for(lambda: not sc.query("SELECT 1 FROM holds WHERE status = 'ACTIVE' AND expires_at < to_timestamp(%s)",
-                                  resumed), sc.sweeper_interval + STUCK_GRACE_SECONDS, 0.1,
-             "holds that lapsed during the pause released")
+    wait_for(
+        lambda: not sc.query("SELECT 1 FROM holds WHERE status = 'ACTIVE' AND expires_at < to_timestamp(%s)", resumed),
+        sc.sweeper_interval + STUCK_GRACE_SECONDS,
+        0.1,
+        "holds that lapsed during the pause released",
+    )
     released_in = now() - resumed
     assert all(v.hold_status() == "EXPIRED" and v.seat_status() == "AVAILABLE" for v in quiet)
 
-    sc.finish(sale, since=resumed, title="flask scheduler stopped for 10 s, then resumed", notes=[
-        f"{lapsed} lapsed holds were still ACTIVE when it resumed; all released {released_in:.1f} s later"])
+    sc.finish(
+        sale,
+        since=resumed,
+        title="flask scheduler stopped for 10 s, then resumed",
+        notes=[f"{lapsed} lapsed holds were still ACTIVE when it resumed; all released {released_in:.1f} s later"],
+    )

@@ -1,5 +1,6 @@
 """Single fans the scenarios aim a fault at, driving the API directly, and the gateway simulator's
 fault controls with the ids of the faults they add."""
+
 from __future__ import annotations
 
 import requests
@@ -33,8 +34,9 @@ class Victim:
         self.hold_id = self.intent = None
 
     def hold(self) -> str:
-        r = self.http.post(f"{self.sc.web}/api/v1/shows/{self.show.show_id}/holds", json={"seatIds": [self.seat]},
-                           timeout=10)
+        r = self.http.post(
+            f"{self.sc.web}/api/v1/shows/{self.show.show_id}/holds", json={"seatIds": [self.seat]}, timeout=10
+        )
         assert r.status_code == 201, r.text
         self.hold_id = r.json()["holdId"]
         return self.hold_id
@@ -46,13 +48,18 @@ class Victim:
         return self.intent
 
     def pay_at_gateway(self) -> None:
-        r = requests.post(f"{self.sc.sim.base}/v1/payment_intents/{self.intent}/confirm",
-                          data={"payment_method": "pm_card_visa"}, auth=GATEWAY_AUTH, timeout=10)
+        r = requests.post(
+            f"{self.sc.sim.base}/v1/payment_intents/{self.intent}/confirm",
+            data={"payment_method": "pm_card_visa"},
+            auth=GATEWAY_AUTH,
+            timeout=10,
+        )
         assert r.status_code == 200, r.text
 
     def confirm(self) -> int:
-        return self.http.post(f"{self.sc.web}/api/v1/holds/{self.hold_id}/confirm",
-                              json={"paymentIntentId": self.intent}, timeout=30).status_code
+        return self.http.post(
+            f"{self.sc.web}/api/v1/holds/{self.hold_id}/confirm", json={"paymentIntentId": self.intent}, timeout=30
+        ).status_code
 
     def booking(self) -> list[tuple]:
         return self.sc.query("SELECT id, status FROM bookings WHERE hold_id = %s", self.hold_id)
@@ -61,5 +68,6 @@ class Victim:
         return self.sc.query("SELECT status FROM holds WHERE id = %s", self.hold_id)[0][0]
 
     def seat_status(self) -> str:
-        return self.sc.query("SELECT status FROM show_seats WHERE show_id = %s AND seat_id = %s",
-                             self.show.show_id, self.seat)[0][0]
+        return self.sc.query(
+            "SELECT status FROM show_seats WHERE show_id = %s AND seat_id = %s", self.show.show_id, self.seat
+        )[0][0]

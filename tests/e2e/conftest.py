@@ -1,4 +1,5 @@
 """The e2e tier: HTTP against real gunicorn processes."""
+
 from __future__ import annotations
 
 import os
@@ -65,8 +66,9 @@ def _clean(clean_state):  # noqa: F811
 @pytest.fixture(scope="session")
 def live_gateway(app, live_server) -> Iterator[Simulator]:  # noqa: F811
     """The gateway simulator, sending its webhooks to the live web server."""
-    proc, sim = start_simulator(f"{live_server}/api/v1/payments/webhook", WEBHOOK_SECRET,
-                                port=app.config["SIMULATOR_PORT"])
+    proc, sim = start_simulator(
+        f"{live_server}/api/v1/payments/webhook", WEBHOOK_SECRET, port=app.config["SIMULATOR_PORT"]
+    )
     yield sim
     proc.terminate()
     proc.wait(10)
@@ -101,7 +103,9 @@ def worker(stack_env, tmp_path) -> Iterator[WorkerProcess]:
 @pytest.fixture(scope="session")
 def live_gate(app, live_server, stack_env) -> Iterator[str]:  # noqa: F811
     """The queue gate under gunicorn, sending admitted fans back to the live web server."""
-    with gunicorn("queue_gate.wsgi:app", GATE_PORT, {**stack_env, "PUBLIC_URL": live_server, "WEB_WORKERS": "2"}) as base:
+    with gunicorn(
+        "queue_gate.wsgi:app", GATE_PORT, {**stack_env, "PUBLIC_URL": live_server, "WEB_WORKERS": "2"}
+    ) as base:
         yield base
 
 
@@ -114,9 +118,17 @@ def browser():
 
     with sync_playwright() as p:
         chromium = p.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         yield chromium

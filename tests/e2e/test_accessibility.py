@@ -1,4 +1,5 @@
 """axe-core, injected into the main pages in Chromium: no serious or critical violations."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,14 +18,17 @@ def violations(page) -> list[dict]:
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [
         {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:3]}
-        for v in result["violations"] if v["impact"] in ("serious", "critical")
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
     ]
 
 
 def test_main_pages_have_no_serious_accessibility_violations(live_server, browser, make):
     show = make.show(rows=3, per_row=6, title="Accessible Evening")
-    requests.post(f"{live_server}/api/v1/auth/register",
-                  json={"email": "a11y@example.com", "password": "correct horse", "name": "A11y"})
+    requests.post(
+        f"{live_server}/api/v1/auth/register",
+        json={"email": "a11y@example.com", "password": "correct horse", "name": "A11y"},
+    )
     page = browser.new_page()
     found = {}
     for path in ("/", "/login", "/signup", f"/shows/{show.show_id}", "/no-such-page"):

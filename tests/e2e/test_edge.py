@@ -3,6 +3,7 @@
 Both servers write access logs, so the tests count the requests that really reached the app
 instead of trusting the edge's own `X-Cache-Status`.
 """
+
 from __future__ import annotations
 
 import collections
@@ -64,11 +65,15 @@ def edge(stack_env, tmp_path_factory) -> Iterator[Edge]:
     url = f"http://127.0.0.1:{edge_port}"
     env = {**stack_env, "PUBLIC_URL": url, "GATE_PUBLIC_URL": url, "WEB_THREADS": "8"}
     web_log, gate_log = tmp / "web-access.log", tmp / "gate-access.log"
-    edge_env = {**os.environ, **commands.edge_env(f"127.0.0.1:{edge_port}", f"127.0.0.1:{web_port}",
-                                                  f"127.0.0.1:{gate_port}", tmp / "nginx")}
-    with gunicorn("wsgi:app", web_port, {**env, "WEB_WORKERS": "2", "WEB_ACCESS_LOG": str(web_log)}), \
-            gunicorn("queue_gate.wsgi:app", gate_port, {**env, "WEB_WORKERS": "1", "WEB_ACCESS_LOG": str(gate_log)}), \
-            serve.edge(edge_port, edge_env, timeout=20, stop_timeout=10):
+    edge_env = {
+        **os.environ,
+        **commands.edge_env(f"127.0.0.1:{edge_port}", f"127.0.0.1:{web_port}", f"127.0.0.1:{gate_port}", tmp / "nginx"),
+    }
+    with (
+        gunicorn("wsgi:app", web_port, {**env, "WEB_WORKERS": "2", "WEB_ACCESS_LOG": str(web_log)}),
+        gunicorn("queue_gate.wsgi:app", gate_port, {**env, "WEB_WORKERS": "1", "WEB_ACCESS_LOG": str(gate_log)}),
+        serve.edge(edge_port, edge_env, timeout=20, stop_timeout=10),
+    ):
         yield Edge(url, f"http://127.0.0.1:{web_port}", web_log, gate_log)
 
 
@@ -183,7 +188,7 @@ def test_requests_with_authorization_are_never_served_from_or_stored_in_the_cach
     next_second()
     statuses = [
         requests.get(url, headers=fan.headers),  # not stored ...
-        requests.get(url),                       # ... so this one misses too
+        requests.get(url),  # ... so this one misses too
         requests.get(url),
         requests.get(url, headers=fan.headers),  # and never served from the copy just stored
     ]
@@ -212,8 +217,9 @@ def test_a_seat_map_through_the_edge_is_never_more_than_2_s_old(edge, make):
             assert status[seat] == "AVAILABLE"
             oldest = max(oldest, age)
             time.sleep(0.02)
-        held = requests.post(f"{edge.url}/api/v1/shows/{show.show_id}/holds", json={"seatIds": [seat]},
-                             headers=fan.headers)
+        held = requests.post(
+            f"{edge.url}/api/v1/shows/{show.show_id}/holds", json={"seatIds": [seat]}, headers=fan.headers
+        )
         assert held.status_code == 201, held.text
         done = time.monotonic()
         while (answer := seats())[0][seat] != "HELD":
@@ -250,9 +256,14 @@ def test_a_seat_map_through_the_edge_is_never_more_than_2_s_old(edge, make):
 
 
 def _web_pids(edge: Edge) -> list[int]:
-    return [int(pid) for pid in subprocess.run(
-        ["pgrep", "-f", "--", f"--bind {edge.web.removeprefix('http://')} wsgi:app"], capture_output=True, text=True,
-    ).stdout.split()]
+    return [
+        int(pid)
+        for pid in subprocess.run(
+            ["pgrep", "-f", "--", f"--bind {edge.web.removeprefix('http://')} wsgi:app"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+    ]
 
 
 def test_a_renewal_in_the_background_never_holds_up_the_fans_next_request(edge, make):
@@ -295,8 +306,11 @@ def test_the_gate_counter_is_shared_for_at_most_a_second(edge, app, make):
     show = make.show()
     run_sql(app, "UPDATE shows SET queue_required = true WHERE id = :s", s=show.show_id)
     event_id = fetch(app, "SELECT event_id FROM shows WHERE id = :s", s=show.show_id)[0].event_id
-    opened = requests.put(f"{edge.url}/gate/v1/queues/{event_id}", headers=make.fan(role="manager").headers,
-                          json={"batchSize": 1, "admissionIntervalSeconds": 3600, "maxActive": 1})
+    opened = requests.put(
+        f"{edge.url}/gate/v1/queues/{event_id}",
+        headers=make.fan(role="manager").headers,
+        json={"batchSize": 1, "admissionIntervalSeconds": 3600, "maxActive": 1},
+    )
     assert opened.status_code == 200, opened.text
     query = asked(f"/gate/v1/queues/{event_id}/counter")
     url = f"{edge.url}/gate/v1/queues/{event_id}/counter"
@@ -356,8 +370,16 @@ def test_the_cache_is_keyed_on_the_parameters_the_app_reads_and_only_those_reach
 def test_operators_endpoints_are_not_served_at_the_public_origin(edge):
     host, port = edge.url.removeprefix("http://").split(":")
     before = [edge.reached(edge.web_log, name) for name in ("metrics", "readyz")]
-    for path in ("/metrics", "/readyz", "/metrics?name=x", "/readyz/", "//metrics", "/%6Detrics", "/./readyz",
-                 "/api/../metrics"):
+    for path in (
+        "/metrics",
+        "/readyz",
+        "/metrics?name=x",
+        "/readyz/",
+        "//metrics",
+        "/%6Detrics",
+        "/./readyz",
+        "/api/../metrics",
+    ):
         connection = http.client.HTTPConnection(host, int(port), timeout=5)
         connection.request("GET", path)
         answer = connection.getresponse()
@@ -415,8 +437,11 @@ def test_pages_and_the_waiting_room_work_through_one_origin(edge, app, make):
     # The queue-protected sale: the show's page sends the fan to the gate's pages on the same origin.
     run_sql(app, "UPDATE shows SET queue_required = true WHERE id = :s", s=show.show_id)
     event_id = fetch(app, "SELECT event_id FROM shows WHERE id = :s", s=show.show_id)[0].event_id
-    requests.put(f"{edge.url}/gate/v1/queues/{event_id}", headers=make.fan(role="manager").headers,
-                 json={"batchSize": 1, "admissionIntervalSeconds": 1, "maxActive": 10}).raise_for_status()
+    requests.put(
+        f"{edge.url}/gate/v1/queues/{event_id}",
+        headers=make.fan(role="manager").headers,
+        json={"batchSize": 1, "admissionIntervalSeconds": 1, "maxActive": 10},
+    ).raise_for_status()
     join_url = f"{edge.url}/gate/queues/{event_id}"
     assert f'href="{join_url}"' in browser.get(f"{edge.url}/shows/{show.show_id}").text
     join = browser.get(join_url)
@@ -448,17 +473,27 @@ def test_browsing_has_processes_of_its_own_and_the_web_process_stands_in_for_the
     logs = Edge(url, "", web_log, browse_log)
     with gunicorn("wsgi:app", web_port, {**env, "WEB_ACCESS_LOG": str(web_log)}):
         browse = serve.start_gunicorn("wsgi:app", browse_port, {**os.environ, **env, "WEB_ACCESS_LOG": str(browse_log)})
-        edge = serve.start_edge({**os.environ, **commands.edge_env(
-            f"127.0.0.1:{edge_port}", f"127.0.0.1:{web_port}", f"127.0.0.1:{free_port()}", tmp_path / "nginx",
-            browse=f"127.0.0.1:{browse_port}")})
+        edge = serve.start_edge(
+            {
+                **os.environ,
+                **commands.edge_env(
+                    f"127.0.0.1:{edge_port}",
+                    f"127.0.0.1:{web_port}",
+                    f"127.0.0.1:{free_port()}",
+                    tmp_path / "nginx",
+                    browse=f"127.0.0.1:{browse_port}",
+                ),
+            }
+        )
         try:
             wait_until_up(f"http://127.0.0.1:{browse_port}/readyz", browse)
             wait_until_up(f"{url}/healthz", edge, timeout=20)
             paths = (f"/api/v1/shows/{show.show_id}", f"/api/v1/shows/{show.show_id}/seatmap")
             for path in paths:
                 assert requests.get(f"{url}{path}").status_code == 200
-            held = requests.post(f"{url}/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1"]},
-                                 headers=fan.headers)
+            held = requests.post(
+                f"{url}/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1"]}, headers=fan.headers
+            )
             assert held.status_code == 201, held.text
             assert [logs.reached(browse_log, asked(p)) for p in paths] == [1, 1]
             assert [logs.reached(web_log, asked(p)) for p in paths] == [0, 0]
@@ -487,16 +522,30 @@ def test_joins_beyond_what_the_gate_works_on_at_once_are_turned_away_at_the_edge
     join = f"{url}/gate/v1/queues/{event_id}/join"
     fans = [make.fan() for _ in range(4)]
     with gunicorn("queue_gate.wsgi:app", gate_port, {**stack_env, "PUBLIC_URL": url, "WEB_WORKERS": "1"}):
-        edge = serve.start_edge({**os.environ, **commands.edge_env(
-            f"127.0.0.1:{edge_port}", f"127.0.0.1:{free_port()}", f"127.0.0.1:{gate_port}", tmp_path / "nginx"),
-            "GATE_JOINS_IN_FLIGHT": "2"})
-        gate = [int(pid) for pid in subprocess.run(
-            ["pgrep", "-f", "--", f"--bind 127.0.0.1:{gate_port} queue_gate.wsgi:app"], capture_output=True, text=True,
-        ).stdout.split()]
+        edge = serve.start_edge(
+            {
+                **os.environ,
+                **commands.edge_env(
+                    f"127.0.0.1:{edge_port}", f"127.0.0.1:{free_port()}", f"127.0.0.1:{gate_port}", tmp_path / "nginx"
+                ),
+                "GATE_JOINS_IN_FLIGHT": "2",
+            }
+        )
+        gate = [
+            int(pid)
+            for pid in subprocess.run(
+                ["pgrep", "-f", "--", f"--bind 127.0.0.1:{gate_port} queue_gate.wsgi:app"],
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+        ]
         try:
             wait_until_up(f"{url}/gate/v1/jwks.json", edge, timeout=20)
-            requests.put(f"{url}/gate/v1/queues/{event_id}", headers=make.fan(role="manager").headers,
-                         json={"batchSize": 1, "admissionIntervalSeconds": 3600, "maxActive": 1}).raise_for_status()
+            requests.put(
+                f"{url}/gate/v1/queues/{event_id}",
+                headers=make.fan(role="manager").headers,
+                json={"batchSize": 1, "admissionIntervalSeconds": 3600, "maxActive": 1},
+            ).raise_for_status()
             for pid in gate:
                 os.kill(pid, signal.SIGSTOP)
             with ThreadPoolExecutor(2) as pool:
@@ -509,9 +558,13 @@ def test_joins_beyond_what_the_gate_works_on_at_once_are_turned_away_at_the_edge
                 assert busy.headers["Cache-Control"] == "no-store"
                 retry = int(busy.headers["Retry-After"])
                 assert 1 <= retry <= 3
-                assert busy.json() == {"error": {
-                    "code": "RATE_LIMITED", "retryAfter": retry,
-                    "message": f"the waiting room is seating many fans at once; try again in {retry} s"}}
+                assert busy.json() == {
+                    "error": {
+                        "code": "RATE_LIMITED",
+                        "retryAfter": retry,
+                        "message": f"the waiting room is seating many fans at once; try again in {retry} s",
+                    }
+                }
                 # The join form is counted too, and answers with a page that goes back to the form.
                 form = requests.post(f"{url}/gate/queues/{event_id}", data={"email": "x@example.com"}, timeout=5)
                 assert form.status_code == 429 and form.headers["Content-Type"].startswith("text/html")

@@ -1,4 +1,5 @@
 """A fan's first steps over real HTTP: register, find a show, read its seat map, hold, lose a race."""
+
 from __future__ import annotations
 
 import time
@@ -15,7 +16,9 @@ def test_register_find_show_hold_and_lose_a_race(live_server, make):
     http = requests.Session()
 
     def register(email):
-        r = http.post(f"{live_server}/api/v1/auth/register", json={"email": email, "password": "s3cret-pass", "name": "Fan"})
+        r = http.post(
+            f"{live_server}/api/v1/auth/register", json={"email": email, "password": "s3cret-pass", "name": "Fan"}
+        )
         assert r.status_code == 201, r.text
         return {"Authorization": f"Bearer {r.json()['token']}"}
 
@@ -38,7 +41,9 @@ def test_register_find_show_hold_and_lose_a_race(live_server, make):
 
     deadline = time.monotonic() + 2.0
     while True:
-        seats = {s["seatId"]: s["status"] for s in http.get(f"{live_server}/api/v1/shows/{show_id}/seatmap").json()["seats"]}
+        seats = {
+            s["seatId"]: s["status"] for s in http.get(f"{live_server}/api/v1/shows/{show_id}/seatmap").json()["seats"]
+        }
         if seats["C4"] == "HELD" and seats["C5"] == "HELD":
             break
         assert time.monotonic() < deadline, "seat map still stale after 2 s"
@@ -47,7 +52,9 @@ def test_register_find_show_hold_and_lose_a_race(live_server, make):
     lost = http.post(f"{live_server}/api/v1/shows/{show_id}/holds", json={"seatIds": ["C5", "C6"]}, headers=bob)
     assert lost.status_code == 409
     assert lost.json()["error"] == {
-        "code": "SEATS_UNAVAILABLE", "message": lost.json()["error"]["message"], "seatIds": ["C5"],
+        "code": "SEATS_UNAVAILABLE",
+        "message": lost.json()["error"]["message"],
+        "seatIds": ["C5"],
     }
 
     assert http.get(f"{live_server}/api/v1/holds/{hold_id}", headers=ada).json()["status"] == "ACTIVE"

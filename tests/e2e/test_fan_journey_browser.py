@@ -1,4 +1,5 @@
 """A fan's whole journey in Chromium, from the home page to the confirmation email and a refund."""
+
 from __future__ import annotations
 
 import re
@@ -26,10 +27,14 @@ def test_home_to_confirmation_email_and_refund(app, live_server, live_gateway, w
     live_gateway.reset()
     sink, _ = smtp_sink
     sink.clear()
-    soon = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=3)).replace(hour=18, minute=0, second=0, microsecond=0)
+    soon = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=3)).replace(
+        hour=18, minute=0, second=0, microsecond=0
+    )
     show = make.show(city="Mysuru", starts_at=soon, title="Journey Film")
-    requests.post(f"{live_server}/api/v1/auth/register",
-                  json={"email": "journey@example.com", "password": "correct horse", "name": "Jo"})
+    requests.post(
+        f"{live_server}/api/v1/auth/register",
+        json={"email": "journey@example.com", "password": "correct horse", "name": "Jo"},
+    )
     page = browser.new_page()
     page.goto(f"{live_server}/?date={soon.date().isoformat()}")
     page.select_option("#city", label="Mysuru")
@@ -73,7 +78,9 @@ def short_hold_server(app, stack_env):
 def test_countdown_runs_out_and_the_seats_come_back_at_phone_width(short_hold_server, browser, make):
     base = short_hold_server
     show = make.show(rows=2, per_row=5, title="Short Hold")
-    requests.post(f"{base}/api/v1/auth/register", json={"email": "short@example.com", "password": "correct horse", "name": "S"})
+    requests.post(
+        f"{base}/api/v1/auth/register", json={"email": "short@example.com", "password": "correct horse", "name": "S"}
+    )
     context = browser.new_context(viewport={"width": 375, "height": 812})
     page = context.new_page()
     log_in(page, base, "short@example.com", f"/shows/{show.show_id}")
@@ -86,5 +93,7 @@ def test_countdown_runs_out_and_the_seats_come_back_at_phone_width(short_hold_se
     page.click("text=Back to the seat map")
     page.wait_for_function("!document.querySelector('input[value=A3]').disabled", timeout=10_000)
     assert re.search("available", page.get_attribute("input[value=A3]", "aria-label"))
-    statuses = {s["seatId"]: s["status"] for s in requests.get(f"{base}/api/v1/shows/{show.show_id}/seatmap").json()["seats"]}
+    statuses = {
+        s["seatId"]: s["status"] for s in requests.get(f"{base}/api/v1/shows/{show.show_id}/seatmap").json()["seats"]
+    }
     assert statuses["A3"] == "AVAILABLE"

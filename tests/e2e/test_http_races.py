@@ -1,4 +1,5 @@
 """Fifty HTTP clients against four gunicorn worker processes, racing for seats."""
+
 from __future__ import annotations
 
 import random
@@ -18,7 +19,9 @@ def http_race(base: str, fans, show_id: int, seat_sets, chaos=None) -> list[Atte
         with requests.Session() as http:
             http.get(f"{base}/healthz")  # open the connection before the start line
             start_line.wait()
-            r = http.post(f"{base}/api/v1/shows/{show_id}/holds", json={"seatIds": seat_sets[i]}, headers=fans[i].headers)
+            r = http.post(
+                f"{base}/api/v1/shows/{show_id}/holds", json={"seatIds": seat_sets[i]}, headers=fans[i].headers
+            )
             return Attempt(fans[i].user_id, seat_sets[i], r.status_code, r.json())
 
     return run_together(len(fans), attempt, chaos)

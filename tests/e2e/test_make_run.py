@@ -1,4 +1,5 @@
 """`make run`'s script from an empty database, twice: migrate, seed, serve through the edge, stop on Ctrl-C."""
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,9 @@ def redis_db(rds) -> int:  # noqa: F811
     return rds.connection_pool.connection_kwargs["db"]
 
 
-def start_run_script(database_url: str, port: int, edge_port: int, edge_dir: Path, redis_port: int, redis_db: int,
-                     browse_port: int) -> tuple[subprocess.Popen, list[str], str, str]:
+def start_run_script(
+    database_url: str, port: int, edge_port: int, edge_dir: Path, redis_port: int, redis_db: int, browse_port: int
+) -> tuple[subprocess.Popen, list[str], str, str]:
     gateway = f"127.0.0.1:{free_port()}"
     gate = f"127.0.0.1:{free_port()}"
     env = {
@@ -61,8 +63,13 @@ def start_run_script(database_url: str, port: int, edge_port: int, edge_dir: Pat
         "SMTP_PORT": str(free_port()),
     }
     proc = subprocess.Popen(
-        ["bash", "scripts/run.sh"], cwd=ROOT, env=env, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ["bash", "scripts/run.sh"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()  # type: ignore[arg-type]
@@ -114,11 +121,13 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redi
             ).json()["shows"]
             on_sale = next(s for s in shows if s["saleStatus"] == "ON_SALE")
             seats = [
-                s["seatId"] for s in requests.get(f"{base}/api/v1/shows/{on_sale['showId']}/seatmap").json()["seats"]
+                s["seatId"]
+                for s in requests.get(f"{base}/api/v1/shows/{on_sale['showId']}/seatmap").json()["seats"]
                 if s["status"] == "AVAILABLE"
             ][:2]
             held = requests.post(
-                f"{base}/api/v1/shows/{on_sale['showId']}/holds", json={"seatIds": seats},
+                f"{base}/api/v1/shows/{on_sale['showId']}/holds",
+                json={"seatIds": seats},
                 headers={"Authorization": f"Bearer {token}"},
             )
             assert held.status_code == 201, held.text
@@ -126,8 +135,11 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redi
             auth = {"Authorization": f"Bearer {token}"}
             mails_before = len(list(MAILBOX.glob("*")))
             intent = requests.post(f"{base}/api/v1/holds/{held.json()['holdId']}/payment-intents", headers=auth).json()
-            paid = requests.post(f"{gateway}/v1/payment_intents/{intent['paymentIntentId']}/confirm",
-                                 data={"payment_method": "pm_card_visa"}, auth=("sk_test_demo", ""))
+            paid = requests.post(
+                f"{gateway}/v1/payment_intents/{intent['paymentIntentId']}/confirm",
+                data={"payment_method": "pm_card_visa"},
+                auth=("sk_test_demo", ""),
+            )
             assert paid.json()["status"] == "succeeded"
             deadline = time.monotonic() + 30
             while len(list(MAILBOX.glob("*"))) == mails_before:
@@ -137,20 +149,32 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redi
             assert any(b["seatIds"] == seats for b in bookings)
 
             # The high-demand tour date is behind the waiting room: join, get admitted, hold.
-            tour = next(s for s in requests.get(f"{base}/api/v1/cities/{cities['New York']['cityId']}/shows",
-                                                params={"date": _local_date(base, 51)}).json()["shows"]
-                        if s["queueRequired"])
-            refused = requests.post(f"{base}/api/v1/shows/{tour['showId']}/holds", json={"seatIds": ["101-1-1"]}, headers=auth)
+            tour = next(
+                s
+                for s in requests.get(
+                    f"{base}/api/v1/cities/{cities['New York']['cityId']}/shows", params={"date": _local_date(base, 51)}
+                ).json()["shows"]
+                if s["queueRequired"]
+            )
+            refused = requests.post(
+                f"{base}/api/v1/shows/{tour['showId']}/holds", json={"seatIds": ["101-1-1"]}, headers=auth
+            )
             assert refused.status_code == 403 and refused.json()["error"]["code"] == "ADMISSION_REQUIRED"
             wait_until_up(f"{gate}/readyz", proc)
             place = requests.post(f"{base}/gate/v1/queues/{tour['eventId']}/join", headers=auth).json()
             deadline = time.monotonic() + 30
-            while (status := requests.get(f"{base}/gate/v1/queues/{tour['eventId']}/status",
-                                          params={"ticket": place["ticket"]}).json())["state"] != "ADMITTED":
+            while (
+                status := requests.get(
+                    f"{base}/gate/v1/queues/{tour['eventId']}/status", params={"ticket": place["ticket"]}
+                ).json()
+            )["state"] != "ADMITTED":
                 assert time.monotonic() < deadline, status
                 time.sleep(0.5)
-            admitted = requests.post(f"{base}/api/v1/shows/{tour['showId']}/holds", json={"seatIds": ["101-1-1"]},
-                                     headers={**auth, "X-Admission-Token": status["admissionToken"]})
+            admitted = requests.post(
+                f"{base}/api/v1/shows/{tour['showId']}/holds",
+                json={"seatIds": ["101-1-1"]},
+                headers={**auth, "X-Admission-Token": status["admissionToken"]},
+            )
             assert admitted.status_code == 201, admitted.text
             requests.delete(f"{base}/api/v1/holds/{admitted.json()['holdId']}", headers=auth)
             assert redis_answers(redis_port)

@@ -1,5 +1,6 @@
 """A venue manager's day in Chromium: build a small venue, schedule a show, watch a fan book it from
 another browser, take a seat out of sale, and cancel the show with every fan refunded."""
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,15 @@ def manager_account(app, email: str) -> None:
 
     with app.app_context(), unit_of_work() as uow:
         org = scheduling.ensure_organisation(uow, TEST_ORGANISATION)
-        accounts.register(uow, app.extensions["seatline.passwords"], email, PASSWORD, "Mona Manager",
-                          role="manager", organisation_id=org)
+        accounts.register(
+            uow,
+            app.extensions["seatline.passwords"],
+            email,
+            PASSWORD,
+            "Mona Manager",
+            role="manager",
+            organisation_id=org,
+        )
 
 
 def log_in(page, base, email, next_path=""):
@@ -43,8 +51,10 @@ def test_build_schedule_watch_and_cancel(app, live_server, live_gateway, worker,
     sink.clear()
     make.show(city="Leeds", timezone_name="Europe/London", title="Earlier Night")  # the city, and another venue
     manager_account(app, "mona@example.com")
-    requests.post(f"{live_server}/api/v1/auth/register",
-                  json={"email": "fran@example.com", "password": PASSWORD, "name": "Fran Fan"})
+    requests.post(
+        f"{live_server}/api/v1/auth/register",
+        json={"email": "fran@example.com", "password": PASSWORD, "name": "Fran Fan"},
+    )
     a11y = {}
 
     desk = browser.new_page()
@@ -139,8 +149,9 @@ def test_build_schedule_watch_and_cancel(app, live_server, live_gateway, worker,
     assert desk.text_content("[data-testid=show-status]") == "cancelled"
     desk.screenshot(path=str(SCREENSHOTS / "manage-cancelled.png"), full_page=True)
 
-    booking = fetch(app, "SELECT status, refund_amount, payment_intent_id FROM bookings WHERE show_id = :s",
-                    s=int(show_id))
+    booking = fetch(
+        app, "SELECT status, refund_amount, payment_intent_id FROM bookings WHERE show_id = :s", s=int(show_id)
+    )
     assert [(b.status, b.refund_amount) for b in booking] == [("CANCELLED", 6000)]
     assert live_gateway.intent(booking[0].payment_intent_id)["amount_refunded"] == 6000
     mail = wait_for(lambda: [m for m in sink.to("fran@example.com") if "cancelled" in m["Subject"]], timeout=20)

@@ -1,5 +1,6 @@
 """The booking saga through real processes: gunicorn web, the gateway simulator, `flask worker`
 (killed mid-job and restarted), and an SMTP server."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,7 +36,9 @@ def pay_at_gateway(gateway, intent_id: str, card: str = "pm_card_visa") -> reque
     """What Stripe Elements does in the fan's browser: confirm the intent with a card."""
     return requests.post(
         f"{gateway.base}/v1/payment_intents/{intent_id}/confirm",
-        data={"payment_method": card}, auth=("sk_test_browser", ""), timeout=5,
+        data={"payment_method": card},
+        auth=("sk_test_browser", ""),
+        timeout=5,
     )
 
 
@@ -62,15 +65,21 @@ def test_paying_at_the_gateway_books_by_webhook_alone_then_cancel_refunds(
     bookings = until(lambda: http.get(f"{live_server}/api/v1/bookings").json()["bookings"])
     assert bookings[0]["seatIds"] == ["A3", "A4"] and bookings[0]["status"] == "CONFIRMED"
     assert until(lambda: sink.to(email))[0]["Subject"].startswith("Your tickets")
-    confirm = http.post(f"{live_server}/api/v1/holds/{held['holdId']}/confirm",
-                        json={"paymentIntentId": intent["paymentIntentId"]})
+    confirm = http.post(
+        f"{live_server}/api/v1/holds/{held['holdId']}/confirm", json={"paymentIntentId": intent["paymentIntentId"]}
+    )
     assert confirm.status_code == 200 and confirm.json()["bookingId"] == bookings[0]["bookingId"]
 
     cancelled = http.post(f"{live_server}/api/v1/bookings/{bookings[0]['bookingId']}/cancel")
     assert cancelled.json()["refundAmount"] == intent["amount"]
     until(lambda: live_gateway.intent(intent["paymentIntentId"])["amount_refunded"] == intent["amount"])
     until(lambda: len(sink.to(email)) == 2)
-    until(lambda: http.get(f"{live_server}/api/v1/bookings/{bookings[0]['bookingId']}").json()["refund"]["status"] == "SUCCEEDED")
+    until(
+        lambda: (
+            http.get(f"{live_server}/api/v1/bookings/{bookings[0]['bookingId']}").json()["refund"]["status"]
+            == "SUCCEEDED"
+        )
+    )
     assert_invariants(app, live_gateway)
 
 
@@ -88,8 +97,12 @@ def test_confirm_and_webhook_racing_over_http(app, live_server, live_gateway, wo
             from tests.support.races import Attempt
 
             start_line.wait()
-            r = requests.post(f"{live_server}/api/v1/holds/{held['holdId']}/confirm",
-                              json={"paymentIntentId": intent}, headers=fan.headers, timeout=30)
+            r = requests.post(
+                f"{live_server}/api/v1/holds/{held['holdId']}/confirm",
+                json={"paymentIntentId": intent},
+                headers=fan.headers,
+                timeout=30,
+            )
             return Attempt(fan.user_id, ["B1"], r.status_code, r.json())
 
         attempts = run_together(20, attempt)
@@ -136,7 +149,9 @@ def test_worker_killed_while_webhooks_wait_then_dropped_webhook_reconciled(
     intents = []
     for seat in ("D1", "D2", "D3"):
         held = http.post(f"{live_server}/api/v1/shows/{show.show_id}/holds", json={"seatIds": [seat]}).json()
-        intents.append(http.post(f"{live_server}/api/v1/holds/{held['holdId']}/payment-intents").json()["paymentIntentId"])
+        intents.append(
+            http.post(f"{live_server}/api/v1/holds/{held['holdId']}/payment-intents").json()["paymentIntentId"]
+        )
     live_gateway.fault(kind="webhook_drop", count=1)
     for intent in intents:
         pay_at_gateway(live_gateway, intent)

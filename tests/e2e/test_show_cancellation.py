@@ -2,6 +2,7 @@
 `flask worker` refunds 300 bookings at the gateway simulator, is SIGKILLed while the gateway is
 carrying out one of the refunds, is restarted, and the sweeper (run here as rq-scheduler would)
 finishes the job. Everyone ends with exactly one full refund and one "show cancelled" email."""
+
 from __future__ import annotations
 
 import time
@@ -132,8 +133,9 @@ def test_a_cancelled_show_refunds_hundreds_once_each_across_a_worker_crash(
     assert 40 <= killed_at["refundsCompleted"] < BOOKINGS
 
     def refunded_at_gateway_only() -> list[str]:
-        pending = {r.payment_intent_id
-                   for r in fetch(app, "SELECT payment_intent_id FROM refunds WHERE status = 'PENDING'")}
+        pending = {
+            r.payment_intent_id for r in fetch(app, "SELECT payment_intent_id FROM refunds WHERE status = 'PENDING'")
+        }
         return [i["id"] for i in live_gateway.intents() if i["refund_count"] and i["id"] in pending]
 
     in_flight = until(refunded_at_gateway_only, timeout=10)
@@ -143,8 +145,12 @@ def test_a_cancelled_show_refunds_hundreds_once_each_across_a_worker_crash(
     # The manager, seeing no progress, presses "cancel" again: nothing new, but the job is queued again.
     again = http.post(f"{live_server}/api/v1/manage/shows/{sid}/cancel", timeout=10)
     assert again.status_code == 200 and again.json()["status"] == "CANCELLED", again.text
-    late = requests.post(f"{live_server}/api/v1/shows/{sid}/holds", json={"seatIds": [next(seats)]},
-                         headers=make.fan().headers, timeout=10)
+    late = requests.post(
+        f"{live_server}/api/v1/shows/{sid}/holds",
+        json={"seatIds": [next(seats)]},
+        headers=make.fan().headers,
+        timeout=10,
+    )
     assert late.status_code == 422 and late.json()["error"]["code"] == "SALE_CLOSED", late.text
 
     def finished() -> dict | None:
@@ -162,9 +168,14 @@ def test_a_cancelled_show_refunds_hundreds_once_each_across_a_worker_crash(
     assert jobs_that_raised(app) == []
 
     # Every booking is cancelled with its full amount refunded ...
-    bookings = {str(b.id): b for b in fetch(
-        app, "SELECT id, user_id, amount, refund_amount, status, payment_intent_id FROM bookings WHERE show_id = :s",
-        s=sid)}
+    bookings = {
+        str(b.id): b
+        for b in fetch(
+            app,
+            "SELECT id, user_id, amount, refund_amount, status, payment_intent_id FROM bookings WHERE show_id = :s",
+            s=sid,
+        )
+    }
     assert set(bookings) == set(booking_ids)
     assert len({b.user_id for b in bookings.values()}) == FANS
     assert all(b.status == "CANCELLED" and b.refund_amount == b.amount > 0 for b in bookings.values())
@@ -176,7 +187,11 @@ def test_a_cancelled_show_refunds_hundreds_once_each_across_a_worker_crash(
     for r in refunds:
         b = bookings[str(r.booking_id)]
         assert (r.payment_intent_id, r.amount, r.status, r.reason) == (
-            b.payment_intent_id, b.amount, "SUCCEEDED", "SHOW_CANCELLED")
+            b.payment_intent_id,
+            b.amount,
+            "SUCCEEDED",
+            "SHOW_CANCELLED",
+        )
 
     # ... and exactly one refund of the full amount at the gateway, the one Seatline recorded.
     intents = {i["id"]: i for i in live_gateway.intents()}
@@ -191,7 +206,8 @@ def test_a_cancelled_show_refunds_hundreds_once_each_across_a_worker_crash(
 
     # One "show cancelled" email per booking in the outbox, sent ...
     notices = fetch(
-        app, "SELECT id, user_id, channel, status, dedupe_key FROM notifications WHERE kind = 'show_cancelled'")
+        app, "SELECT id, user_id, channel, status, dedupe_key FROM notifications WHERE kind = 'show_cancelled'"
+    )
     assert len(notices) == BOOKINGS
     assert all(n.channel == "email" and n.status == "SENT" for n in notices)
     assert {n.dedupe_key for n in notices} == {f"show_cancelled:{b}:email" for b in booking_ids}
@@ -219,6 +235,8 @@ def test_a_cancelled_show_refunds_hundreds_once_each_across_a_worker_crash(
 
     # No hold is left live and no seat is held or booked.
     assert not fetch(app, "SELECT id FROM holds WHERE show_id = :s AND status = 'ACTIVE'", s=sid)
-    seats_left = {r.status: r.n for r in fetch(
-        app, "SELECT status, count(*) AS n FROM show_seats WHERE show_id = :s GROUP BY status", s=sid)}
+    seats_left = {
+        r.status: r.n
+        for r in fetch(app, "SELECT status, count(*) AS n FROM show_seats WHERE show_id = :s GROUP BY status", s=sid)
+    }
     assert seats_left == {"AVAILABLE": len(show.seat_ids)}

@@ -1,4 +1,5 @@
 """The home page in headless Chromium: filters swap the results in place (htmx), no full reload."""
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_changing_city_updates_the_shows_without_reloading(live_server, browser, make):
-    soon = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=1)).replace(hour=19, minute=0, second=0, microsecond=0)
+    soon = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=1)).replace(
+        hour=19, minute=0, second=0, microsecond=0
+    )
     make.show(city="Agra", starts_at=soon, title="Agra Premiere")
     make.show(city="Bengaluru", timezone_name="Asia/Kolkata", starts_at=soon, title="Bengaluru Gala")
     page = browser.new_page()
@@ -31,8 +34,10 @@ def test_keyboard_selection_live_refresh_and_hold(live_server, browser, make):
     import requests
 
     show, rival = make.show(rows=3, per_row=6, title="Keyboard Matinee"), make.fan()
-    requests.post(f"{live_server}/api/v1/auth/register",
-                  json={"email": "keys@example.com", "password": "correct horse", "name": "Keys"})
+    requests.post(
+        f"{live_server}/api/v1/auth/register",
+        json={"email": "keys@example.com", "password": "correct horse", "name": "Keys"},
+    )
     page = browser.new_page()
     page.goto(f"{live_server}/login?next=/shows/{show.show_id}")
     page.fill("#email", "keys@example.com")
@@ -71,8 +76,10 @@ def test_two_browsers_race_for_the_same_seat(live_server, browser, make):
     show = make.show(rows=2, per_row=5, title="Race Night")
     pages = []
     for who in ("first", "second"):
-        requests.post(f"{live_server}/api/v1/auth/register",
-                      json={"email": f"{who}@example.com", "password": "correct horse", "name": who})
+        requests.post(
+            f"{live_server}/api/v1/auth/register",
+            json={"email": f"{who}@example.com", "password": "correct horse", "name": who},
+        )
         context = browser.new_context()  # separate cookies: two different fans
         page = context.new_page()
         page.goto(f"{live_server}/login?next=/shows/{show.show_id}")

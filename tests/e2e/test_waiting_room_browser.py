@@ -1,4 +1,5 @@
 """The waiting-room page in headless Chromium: queue, admission, cookie, seat map, hold."""
+
 from __future__ import annotations
 
 import re
@@ -17,14 +18,19 @@ def test_from_the_queue_to_the_seat_map_in_a_browser(app, live_server, live_gate
     run_sql(app, "UPDATE shows SET queue_required = true WHERE id = :s", s=show.show_id)
     event_id = fetch(app, "SELECT event_id FROM shows WHERE id = :s", s=show.show_id)[0].event_id
     manager = make.fan(role="manager")
-    opened = requests.put(f"{live_gate}/gate/v1/queues/{event_id}", headers=manager.headers,
-                          json={"batchSize": 1, "admissionIntervalSeconds": 2, "maxActive": 10})
+    opened = requests.put(
+        f"{live_gate}/gate/v1/queues/{event_id}",
+        headers=manager.headers,
+        json={"batchSize": 1, "admissionIntervalSeconds": 2, "maxActive": 10},
+    )
     assert opened.status_code == 200, opened.text
     ahead = [make.fan() for _ in range(2)]
     for fan in ahead:
         requests.post(f"{live_gate}/gate/v1/queues/{event_id}/join", headers=fan.headers)
-    registered = requests.post(f"{live_server}/api/v1/auth/register",
-                               json={"email": "queuer@example.com", "password": "s3cret-pass", "name": "Q"}).json()
+    registered = requests.post(
+        f"{live_server}/api/v1/auth/register",
+        json={"email": "queuer@example.com", "password": "s3cret-pass", "name": "Q"},
+    ).json()
     headers = {"Authorization": f"Bearer {registered['token']}"}
 
     # The fan arrives at the show's page, is sent to the queue, signs in there and waits.
@@ -48,11 +54,16 @@ def test_from_the_queue_to_the_seat_map_in_a_browser(app, live_server, live_gate
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
 
     # The cookie the gate set is the fan's pass to hold seats; without it, the sale is closed to them.
-    held = requests.post(f"{live_server}/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1"]},
-                         headers=headers, cookies={"seatline_admission": cookie["value"]})
+    held = requests.post(
+        f"{live_server}/api/v1/shows/{show.show_id}/holds",
+        json={"seatIds": ["A1"]},
+        headers=headers,
+        cookies={"seatline_admission": cookie["value"]},
+    )
     assert held.status_code == 201, held.text
-    refused = requests.post(f"{live_server}/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A2"]},
-                            headers=headers)
+    refused = requests.post(
+        f"{live_server}/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A2"]}, headers=headers
+    )
     assert refused.status_code == 403
     blocked = browser.new_page()
     blocked.goto(f"{live_server}/shows/{show.show_id}")

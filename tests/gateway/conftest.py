@@ -1,6 +1,7 @@
 """Fixtures for the gateway simulator's tests: the simulator under gunicorn (one worker,
 several threads) as a subprocess on a free port, and a tiny HTTP receiver that collects
 the webhooks it sends. No Postgres or Redis needed."""
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,13 @@ class Receiver:
                 with receiver.lock:
                     status = receiver.plan.pop(0) if receiver.plan else 200
                     receiver.requests.append(
-                        {"path": self.path, "headers": dict(self.headers), "body": body, "status": status,
-                         "at": time.monotonic()}
+                        {
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "body": body,
+                            "status": status,
+                            "at": time.monotonic(),
+                        }
                     )
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -166,7 +172,10 @@ def sim_server(receiver: Receiver, tmp_path_factory: pytest.TempPathFactory) -> 
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             commands.gateway_simulator(f"127.0.0.1:{port}", 8, "--graceful-timeout", "3"),
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 20
@@ -195,10 +204,15 @@ def sim_server(receiver: Receiver, tmp_path_factory: pytest.TempPathFactory) -> 
 def sim(sim_server: str, receiver: Receiver) -> Iterator[Sim]:
     helper = Sim(sim_server, receiver)
     helper.post("/_sim/reset")
-    helper.post("/_sim/config", {
-        "webhook_url": receiver.url, "webhook_secret": WEBHOOK_SECRET,
-        "retry_base_seconds": RETRY_BASE, "max_attempts": MAX_ATTEMPTS,
-    })
+    helper.post(
+        "/_sim/config",
+        {
+            "webhook_url": receiver.url,
+            "webhook_secret": WEBHOOK_SECRET,
+            "retry_base_seconds": RETRY_BASE,
+            "max_attempts": MAX_ATTEMPTS,
+        },
+    )
     receiver.reset()
     yield helper
     helper.post("/_sim/reset")

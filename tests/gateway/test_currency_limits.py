@@ -1,6 +1,7 @@
 """The simulator refuses charges as Stripe does, per currency: its minimum and maximum charge, the
 currencies it takes, zero- and three-decimal currencies. The numbers are Stripe's published ones,
 written out here, not read from Seatline's or the simulator's own tables."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,9 @@ def create(client: stripe.StripeClient, amount: int, currency: str):
     return client.v1.payment_intents.create(params={"amount": amount, "currency": currency})
 
 
-@pytest.mark.parametrize("currency, smallest", [("usd", 50), ("eur", 50), ("gbp", 30), ("inr", 50), ("jpy", 50),
-                                                ("kwd", 160)])
+@pytest.mark.parametrize(
+    "currency, smallest", [("usd", 50), ("eur", 50), ("gbp", 30), ("inr", 50), ("jpy", 50), ("kwd", 160)]
+)
 def test_below_the_minimum_charge_is_amount_too_small(client: stripe.StripeClient, sim: Sim, currency, smallest):
     with pytest.raises(stripe.InvalidRequestError) as exc:
         create(client, smallest - (10 if currency == "kwd" else 1), currency)

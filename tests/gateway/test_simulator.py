@@ -1,5 +1,6 @@
 """The payment gateway simulator, driven through the official stripe client like the app
 drives it, plus its control API and fault injection."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -150,7 +151,12 @@ def test_refunds_partial_rest_and_limits(client: stripe.StripeClient, sim: Sim) 
     pi = paid_intent(client, 1000)
     first = client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 300, "reason": "requested_by_customer"})
     assert first.id.startswith("re_") and first.object == "refund"
-    assert (first.status, first.amount, first.payment_intent, first.charge) == ("succeeded", 300, pi.id, pi.latest_charge)
+    assert (first.status, first.amount, first.payment_intent, first.charge) == (
+        "succeeded",
+        300,
+        pi.id,
+        pi.latest_charge,
+    )
     assert client.v1.refunds.retrieve(first.id).amount == 300
 
     with pytest.raises(stripe.InvalidRequestError) as exc:
@@ -205,11 +211,13 @@ def test_idempotent_replay_and_conflicts(client: stripe.StripeClient, sim: Sim) 
 
     # a stored error replays too
     with pytest.raises(stripe.CardError):
-        client.v1.payment_intents.confirm(first.id, params={"payment_method": "pm_card_chargeDeclined"},
-                                          options={"idempotency_key": "c1"})
+        client.v1.payment_intents.confirm(
+            first.id, params={"payment_method": "pm_card_chargeDeclined"}, options={"idempotency_key": "c1"}
+        )
     with pytest.raises(stripe.CardError) as exc:
-        client.v1.payment_intents.confirm(first.id, params={"payment_method": "pm_card_chargeDeclined"},
-                                          options={"idempotency_key": "c1"})
+        client.v1.payment_intents.confirm(
+            first.id, params={"payment_method": "pm_card_chargeDeclined"}, options={"idempotency_key": "c1"}
+        )
     assert exc.value.headers["Idempotent-Replayed"] == "true"
     assert len([e for e in sim.events() if e["type"] == "payment_intent.payment_failed"]) == 1
 
@@ -256,10 +264,15 @@ def test_every_event_type_is_sent(client: stripe.StripeClient, sim: Sim) -> None
     client.v1.payment_intents.cancel(declined.id)
     got = sim.receiver.wait_for(4)
     assert [e["type"] for e in got] == [
-        "payment_intent.succeeded", "charge.refunded", "payment_intent.payment_failed", "payment_intent.canceled",
+        "payment_intent.succeeded",
+        "charge.refunded",
+        "payment_intent.payment_failed",
+        "payment_intent.canceled",
     ]
     refunded = got[1]["data"]["object"]
-    assert refunded["object"] == "charge" and refunded["amount_refunded"] == 100 and refunded["payment_intent"] == paid.id
+    assert (
+        refunded["object"] == "charge" and refunded["amount_refunded"] == 100 and refunded["payment_intent"] == paid.id
+    )
     assert got[2]["data"]["object"]["last_payment_error"]["code"] == "card_declined"
     # The receiver has answered the last one, but the simulator may not have recorded it yet.
     events = sim.wait_events(lambda evs: all(e["status"] == "delivered" for e in evs))
@@ -280,7 +293,9 @@ def test_webhook_retried_until_acknowledged(client: stripe.StripeClient, sim: Si
     assert [a["status_code"] for a in ev["deliveries"][0]["attempts"]] == [500, 500, 200]
 
 
-def test_webhook_gives_up_after_max_attempts_and_survives_a_dead_endpoint(client: stripe.StripeClient, sim: Sim) -> None:
+def test_webhook_gives_up_after_max_attempts_and_survives_a_dead_endpoint(
+    client: stripe.StripeClient, sim: Sim
+) -> None:
     sim.receiver.respond_with(*[503] * MAX_ATTEMPTS)
     paid_intent(client)
     (ev,) = sim.wait_events(lambda evs: evs[0]["status"] == "failed", timeout=8)
@@ -317,14 +332,24 @@ def test_api_error_fault_is_not_stored_under_the_key(client: stripe.StripeClient
 
 
 def test_api_error_after_effect_replays_the_real_answer(client: stripe.StripeClient, sim: Sim) -> None:
-    sim.faults({"kind": "api_error", "path": "/v1/payment_intents", "method": "POST", "count": 1, "after": True,
-                "should_retry": False})
+    sim.faults(
+        {
+            "kind": "api_error",
+            "path": "/v1/payment_intents",
+            "method": "POST",
+            "count": 1,
+            "after": True,
+            "should_retry": False,
+        }
+    )
     with pytest.raises(stripe.APIError):
-        sim.client(retries=2).v1.payment_intents.create(params={"amount": 100, "currency": "inr"},
-                                                         options={"idempotency_key": "lost-response"})
+        sim.client(retries=2).v1.payment_intents.create(
+            params={"amount": 100, "currency": "inr"}, options={"idempotency_key": "lost-response"}
+        )
     (created,) = sim.intents()  # it happened although the caller saw a 500
-    again = client.v1.payment_intents.create(params={"amount": 100, "currency": "inr"},
-                                             options={"idempotency_key": "lost-response"})
+    again = client.v1.payment_intents.create(
+        params={"amount": 100, "currency": "inr"}, options={"idempotency_key": "lost-response"}
+    )
     assert again.id == created["id"] and again.last_response.headers["Idempotent-Replayed"] == "true"
 
 
@@ -360,8 +385,13 @@ def test_api_delay_drop_never_takes_effect(sim: Sim) -> None:
 
 
 def test_bad_faults_rejected_and_faults_cleared(sim: Sim) -> None:
-    for bad in ({"kind": "nope"}, {"kind": "api_delay"}, {"kind": "api_error", "count": 0},
-                {"kind": "webhook_drop", "path": "/v1/"}, {"kind": "api_error", "colour": "red"}):
+    for bad in (
+        {"kind": "nope"},
+        {"kind": "api_delay"},
+        {"kind": "api_error", "count": 0},
+        {"kind": "webhook_drop", "path": "/v1/"},
+        {"kind": "api_error", "colour": "red"},
+    ):
         r = requests.post(sim.base + "/_sim/faults", json=[bad], timeout=5)
         assert r.status_code == 400, bad
     sim.faults({"kind": "api_error"}, {"kind": "webhook_drop"})
@@ -473,36 +503,55 @@ def test_control_api_answers_only_loopback_clients_and_never_in_production(monke
         answer = local.get("/_sim/config", environ_base={"REMOTE_ADDR": address})
         assert answer.status_code == 200 and answer.json["webhook_secret"] == "whsec_secret_of_this_test", address
     for address in ("192.0.2.2", "10.0.0.7", "fd00::2", "::ffff:192.0.2.2", ""):
-        for method, path in (("GET", "/_sim/config"), ("GET", "/_sim/events"), ("POST", "/_sim/reset"),
-                             ("POST", "/_sim/config"), ("GET", "/_sim/health")):
-            answer = local.open(path, method=method, json={"webhook_secret": "whsec_stolen"},
-                                environ_base={"REMOTE_ADDR": address})
+        for method, path in (
+            ("GET", "/_sim/config"),
+            ("GET", "/_sim/events"),
+            ("POST", "/_sim/reset"),
+            ("POST", "/_sim/config"),
+            ("GET", "/_sim/health"),
+        ):
+            answer = local.open(
+                path, method=method, json={"webhook_secret": "whsec_stolen"}, environ_base={"REMOTE_ADDR": address}
+            )
             assert answer.status_code == 404, (address, method, path)
             assert b"whsec_" not in answer.data
-    assert local.get("/_sim/config", environ_base={"REMOTE_ADDR": "127.0.0.1"}).json["webhook_secret"] == \
-        "whsec_secret_of_this_test", "a refused request changed nothing"
+    assert (
+        local.get("/_sim/config", environ_base={"REMOTE_ADDR": "127.0.0.1"}).json["webhook_secret"]
+        == "whsec_secret_of_this_test"
+    ), "a refused request changed nothing"
 
     monkeypatch.setenv("ENV", "production")
     production = create_app({"webhook_secret": "whsec_secret_of_this_test"}).test_client()
     answer = production.get("/_sim/config", environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert answer.status_code == 404 and b"whsec_" not in answer.data
     # The Stripe API itself still answers (the control API is what production leaves out).
-    assert production.get("/v1/payment_intents/pi_unknown", headers={"Authorization": "Bearer sk_test_x"},
-                          environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 404
+    assert (
+        production.get(
+            "/v1/payment_intents/pi_unknown",
+            headers={"Authorization": "Bearer sk_test_x"},
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        ).status_code
+        == 404
+    )
 
 
 def test_a_simulator_bound_to_every_interface_still_keeps_its_control_api_to_this_machine(tmp_path) -> None:
     # The same over real sockets: the simulator listens on 0.0.0.0 and is asked through this machine's
     # own non-loopback address, as another host on the network would ask it.
-    addresses = [a for a in subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
-                 if ipaddress.ip_address(a).version == 4 and not ipaddress.ip_address(a).is_loopback]
+    addresses = [
+        a
+        for a in subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+        if ipaddress.ip_address(a).version == 4 and not ipaddress.ip_address(a).is_loopback
+    ]
     if not addresses:
         pytest.skip("this machine has no non-loopback IPv4 address to ask through")
     port = free_port()
     proc = subprocess.Popen(
         commands.gateway_simulator(f"0.0.0.0:{port}", 2),
-        cwd=ROOT, env={**os.environ, "SIM_WEBHOOK_SECRET": "whsec_kept_local"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env={**os.environ, "SIM_WEBHOOK_SECRET": "whsec_kept_local"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 20

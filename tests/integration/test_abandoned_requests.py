@@ -1,6 +1,7 @@
 """A request whose client hung up while it queued is dropped unhandled (app/ops/abandoned.py).
 
 The connection is a real socket pair, as gunicorn hands the app its client's socket."""
+
 from __future__ import annotations
 
 import socket
@@ -45,7 +46,9 @@ def test_a_hold_for_a_client_that_hung_up_is_not_made(app, client, make, connect
 
     ours2, theirs2 = socket.socketpair()
     try:
-        made = client.post(f"/api/v1/shows/{show.show_id}/holds", **{**hold, "environ_overrides": {"gunicorn.socket": ours2}})
+        made = client.post(
+            f"/api/v1/shows/{show.show_id}/holds", **{**hold, "environ_overrides": {"gunicorn.socket": ours2}}
+        )
         assert made.status_code == 201, made.get_data(as_text=True)
     finally:
         ours2.close()

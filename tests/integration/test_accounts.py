@@ -98,7 +98,9 @@ def test_token_refuses_wrong_credentials_alike(client, email, password):
     assert error["message"] == "email or password is wrong"
 
 
-@pytest.mark.parametrize("body", [{}, {"email": "ada@example.com"}, {"email": 1, "password": "x"}, {"password": "x" * 200, "email": "a"}])
+@pytest.mark.parametrize(
+    "body", [{}, {"email": "ada@example.com"}, {"email": 1, "password": "x"}, {"password": "x" * 200, "email": "a"}]
+)
 def test_token_rejects_bad_input(client, body):
     response = client.post(TOKEN, json=body)
     assert response.status_code == 400

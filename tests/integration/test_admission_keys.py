@@ -1,6 +1,7 @@
 """The web app's copy of the gate's public keys follows the gate's JWKS: a key the gate stops
 publishing stops verifying within the refresh interval, a new key is picked up at once, and
 tokens with made-up key ids cannot make it hammer the gate."""
+
 from __future__ import annotations
 
 import json
@@ -83,8 +84,11 @@ def test_the_web_app_built_from_settings_refreshes_the_gates_keys(gate, keys):
     from app import create_app
 
     current, previous = keys
-    web = create_app(settings_for_tests(gate_jwks="", gate_jwks_url=gate.jwks_url, gate_jwks_refresh_seconds=0.5,
-                                        gate_jwks_min_refetch_seconds=0.1))
+    web = create_app(
+        settings_for_tests(
+            gate_jwks="", gate_jwks_url=gate.jwks_url, gate_jwks_refresh_seconds=0.5, gate_jwks_min_refetch_seconds=0.1
+        )
+    )
     verifier = web.extensions["seatline.admission"]
     assert verifies(verifier, token(previous))
     gate.publish([current])

@@ -3,6 +3,7 @@ and runs once the commit has succeeded (app/unit_of_work.py): never after a roll
 commit, never twice, and in a unit of work that commits in batches each commit runs what its batch
 registered. A follow-up looks for its row from a connection of its own, so it sees only what was
 committed; the jobs the booking paths register are looked up in Redis."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -20,15 +21,20 @@ from tests.support.db import fetch
 
 
 def record(uow: UnitOfWork, event_id: str) -> None:
-    uow.execute("INSERT INTO webhook_events (event_id, type, payload) VALUES (:id, 'test.after_commit', '{}')",
-                {"id": event_id})
+    uow.execute(
+        "INSERT INTO webhook_events (event_id, type, payload) VALUES (:id, 'test.after_commit', '{}')", {"id": event_id}
+    )
 
 
 def committed(event_id: str) -> bool:
     """Whether the row is there for everyone else: read on a connection of its own."""
     with db.engine.connect() as other:
-        return other.execute(text("SELECT count(*) FROM webhook_events WHERE event_id = :id"),
-                             {"id": event_id}).scalar_one() == 1
+        return (
+            other.execute(
+                text("SELECT count(*) FROM webhook_events WHERE event_id = :id"), {"id": event_id}
+            ).scalar_one()
+            == 1
+        )
 
 
 def test_a_follow_up_runs_once_right_after_its_commit(app):
@@ -136,7 +142,9 @@ def test_paying_booking_and_cancelling_queue_their_jobs_and_hints_after_commit(a
     cancelled = fetch(app, "SELECT id FROM notifications WHERE kind = 'booking_cancelled'")[0].id
     refund = fetch(app, "SELECT id FROM refunds")[0].id
     assert jobs(rds, f"notification-{cancelled}", f"refund-{refund}") == {
-        f"notification-{cancelled}": True, f"refund-{refund}": True}
+        f"notification-{cancelled}": True,
+        f"refund-{refund}": True,
+    }
     assert rds.zscore(f"seat-hints:{show.show_id}", "A1") is None  # freed: the hint is gone
 
 

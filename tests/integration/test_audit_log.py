@@ -1,5 +1,6 @@
 """The audit log: one row per change of seats or money and per manager change, written in the
 change's own transaction (a refused or rolled-back change leaves none), and append-only."""
+
 from __future__ import annotations
 
 import threading
@@ -37,8 +38,12 @@ def hold(client, fan, show_id, seats):
 
 def lapse(app, hold_id):
     """Makes a hold's time run out (seats included), as if its five minutes had passed."""
-    run_sql(app, "UPDATE holds SET created_at = now() - interval '1 hour', expires_at = now() - interval '1 second' "
-                 "WHERE id = :h", h=hold_id)
+    run_sql(
+        app,
+        "UPDATE holds SET created_at = now() - interval '1 hour', expires_at = now() - interval '1 second' "
+        "WHERE id = :h",
+        h=hold_id,
+    )
     run_sql(app, "UPDATE show_seats SET hold_expires_at = now() - interval '1 second' WHERE hold_id = :h", h=hold_id)
 
 
@@ -54,9 +59,14 @@ def paid_hold(client, gateway, fan, show_id, seats):
 
 def webhook_event(app, intent_id):
     """The gateway's payment_intent.succeeded event for the intent, once it reached the app."""
-    found = wait_for(lambda: fetch(
-        app, "SELECT event_id FROM webhook_events WHERE type = 'payment_intent.succeeded' "
-             "AND payload->'data'->'object'->>'id' = :pi", pi=intent_id))
+    found = wait_for(
+        lambda: fetch(
+            app,
+            "SELECT event_id FROM webhook_events WHERE type = 'payment_intent.succeeded' "
+            "AND payload->'data'->'object'->>'id' = :pi",
+            pi=intent_id,
+        )
+    )
     return found[0].event_id
 
 
@@ -80,7 +90,9 @@ def test_a_hold_and_its_release_are_recorded_once(app, client, make):
     assert (released.actor_kind, released.actor_user_id, released.subject_id) == ("fan", fan.user_id, body["holdId"])
     assert released.details == {"seatIds": ["A1", "B2"]}
     assert [r.action for r in rows(app, subject_type="hold", subject_id=body["holdId"])] == [
-        "hold.created", "hold.released"]
+        "hold.created",
+        "hold.released",
+    ]
 
 
 def test_refused_and_rolled_back_holds_write_no_row(app, client, make, rds):
@@ -104,7 +116,8 @@ def test_refused_and_rolled_back_holds_write_no_row(app, client, make, rds):
     cancelled = make.show(status="CANCELLED")
     assert hold(client, rival, cancelled.show_id, ["A1"]).get_json()["error"]["code"] == "SALE_CLOSED"
     assert hold(client, fan, show.show_id, [f"C{n}" for n in range(1, 9)]).get_json()["error"]["code"] == (
-        "SEAT_LIMIT_EXCEEDED")
+        "SEAT_LIMIT_EXCEEDED"
+    )
     assert hold(client, rival, show.show_id, ["ZZ1"]).status_code == 400
     assert [(r.id, r.action) for r in rows(app)] == [(r.id, r.action) for r in before]
 
@@ -118,8 +131,12 @@ def test_a_lapsed_hold_taken_over_is_expired_with_its_row(app, client, make, rds
     assert new.status_code == 201
     expired = only(app, action="hold.expired")
     assert (expired.actor_kind, expired.actor_user_id, expired.subject_id) == ("system", None, old)
-    assert expired.details == {"seatIds": ["D4", "D5"], "userId": first.user_id, "reason": "LAPSED",
-                               "seatsTakenBy": new.get_json()["holdId"]}
+    assert expired.details == {
+        "seatIds": ["D4", "D5"],
+        "userId": first.user_id,
+        "reason": "LAPSED",
+        "seatsTakenBy": new.get_json()["holdId"],
+    }
     assert only(app, action="hold.created", subject_id=new.get_json()["holdId"]).actor_user_id == second.user_id
     # The fan lets go of what is left of the lapsed hold: it had ended already, so no second row.
     assert client.delete(f"/api/v1/holds/{old}", headers=first.headers).status_code == 200
@@ -147,7 +164,8 @@ def test_the_sweeper_expires_many_holds_set_based_with_one_row_each(app, make):
         UPDATE show_seats ss SET status = 'HELD', hold_id = p.hold_id, hold_expires_at = now() - interval '1 minute'
         FROM picked p WHERE ss.show_id = p.show_id AND ss.seat_id = p.seat_id
         """,
-        users=[f.user_id for f in fans], s=show.show_id,
+        users=[f.user_id for f in fans],
+        s=show.show_id,
     )
     batches = 0
     with app.app_context(), unit_of_work() as uow:
@@ -189,17 +207,25 @@ def test_a_booking_is_recorded_once_whether_the_fan_or_the_webhook_makes_it(app,
     assert (confirmed.actor_kind, confirmed.actor_user_id) == ("fan", fan.user_id)
     assert (confirmed.subject_type, confirmed.subject_id, confirmed.show_id) == ("booking", booking_id, show.show_id)
     booking = fetch(app, "SELECT hold_id, payment_intent_id FROM bookings WHERE id = :b", b=booking_id)[0]
-    assert confirmed.details == {"holdId": str(booking.hold_id), "userId": fan.user_id,
-                                 "paymentIntentId": booking.payment_intent_id, "seatIds": ["A1", "A2"],
-                                 "amount": 100000, "currency": "INR"}
+    assert confirmed.details == {
+        "holdId": str(booking.hold_id),
+        "userId": fan.user_id,
+        "paymentIntentId": booking.payment_intent_id,
+        "seatIds": ["A1", "A2"],
+        "amount": 100000,
+        "currency": "INR",
+    }
     webhook_event(app, booking.payment_intent_id)
     run_jobs(app)  # the webhook arrives after the confirm call: nothing more
 
     hold_id, intent_id = paid_hold(client, gateway, other, show.show_id, ["B1"])
     webhook_event(app, intent_id)
     run_jobs(app)  # only the webhook: the fan never came back to confirm
-    by_gateway = only(app, action="booking.confirmed", subject_id=str(
-        fetch(app, "SELECT id FROM bookings WHERE hold_id = :h", h=hold_id)[0].id))
+    by_gateway = only(
+        app,
+        action="booking.confirmed",
+        subject_id=str(fetch(app, "SELECT id FROM bookings WHERE hold_id = :h", h=hold_id)[0].id),
+    )
     assert (by_gateway.actor_kind, by_gateway.actor_user_id) == ("gateway", None)
     assert by_gateway.details["userId"] == other.user_id and by_gateway.details["paymentIntentId"] == intent_id
     assert len(rows(app, action="booking.confirmed")) == 2
@@ -219,8 +245,9 @@ def test_the_confirm_call_racing_the_webhook_writes_one_row_per_booking(app, cli
             if i == 0:
                 racer = app.test_client()
                 start_line.wait()
-                r = racer.post(f"/api/v1/holds/{hold_id}/confirm", json={"paymentIntentId": intent_id},
-                               headers=fan.headers)
+                r = racer.post(
+                    f"/api/v1/holds/{hold_id}/confirm", json={"paymentIntentId": intent_id}, headers=fan.headers
+                )
                 return Attempt(fan.user_id, [], r.status_code, r.get_json())
             start_line.wait()
             workers.jobs.process_webhook_event(event_id)
@@ -243,40 +270,70 @@ def test_a_fans_cancellation_and_its_refund_are_recorded(app, client, make, gate
     assert client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=fan.headers).status_code == 200
     cancelled = only(app, action="booking.cancelled")
     assert (cancelled.actor_kind, cancelled.actor_user_id, cancelled.subject_id) == ("fan", fan.user_id, booking_id)
-    assert cancelled.details == {"seatIds": ["A5"], "amount": 50000, "refundAmount": 50000,
-                                 "paymentIntentId": intent_id, "reason": "CUSTOMER_CANCELLED"}
+    assert cancelled.details == {
+        "seatIds": ["A5"],
+        "amount": 50000,
+        "refundAmount": 50000,
+        "paymentIntentId": intent_id,
+        "reason": "CUSTOMER_CANCELLED",
+    }
     refunded = only(app, action="payment.refunded")
     refund = fetch(app, "SELECT id FROM refunds")[0]
     assert (refunded.actor_kind, refunded.subject_type, refunded.subject_id, refunded.show_id) == (
-        "fan", "payment", intent_id, show.show_id)
-    assert refunded.details == {"refundId": str(refund.id), "bookingId": booking_id, "amount": 50000,
-                                "currency": "INR", "reason": "CUSTOMER_CANCELLED", "userId": fan.user_id}
+        "fan",
+        "payment",
+        intent_id,
+        show.show_id,
+    )
+    assert refunded.details == {
+        "refundId": str(refund.id),
+        "bookingId": booking_id,
+        "amount": 50000,
+        "currency": "INR",
+        "reason": "CUSTOMER_CANCELLED",
+        "userId": fan.user_id,
+    }
     run_jobs(app)
     done = only(app, action="refund.succeeded")
     assert (done.actor_kind, done.subject_id, done.details["refundId"]) == ("system", intent_id, str(refund.id))
     assert [r.action for r in rows(app, subject_type="payment", subject_id=intent_id)] == [
-        "payment.refunded", "refund.succeeded"]
+        "payment.refunded",
+        "refund.succeeded",
+    ]
 
 
 def test_a_payment_whose_seats_are_gone_is_refunded_and_no_booking_is_recorded(app, client, make, gateway, rds):
     show, fan, rival = make.show(), make.fan(), make.fan()
     held = hold(client, fan, show.show_id, ["C7", "C8"]).get_json()
     intent = client.post(f"/api/v1/holds/{held['holdId']}/payment-intents", headers=fan.headers).get_json()
-    run_sql(app, "UPDATE show_seats SET status = 'AVAILABLE', hold_id = NULL, hold_expires_at = NULL "
-                 "WHERE hold_id = :h", h=held["holdId"])
-    run_sql(app, "UPDATE holds SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour' "
-                 "WHERE id = :h", h=held["holdId"])
+    run_sql(
+        app,
+        "UPDATE show_seats SET status = 'AVAILABLE', hold_id = NULL, hold_expires_at = NULL WHERE hold_id = :h",
+        h=held["holdId"],
+    )
+    run_sql(
+        app,
+        "UPDATE holds SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour' "
+        "WHERE id = :h",
+        h=held["holdId"],
+    )
     rds.flushdb()
     assert hold(client, rival, show.show_id, ["C8"]).status_code == 201
     gateway.succeed(intent["paymentIntentId"])
-    lost = client.post(f"/api/v1/holds/{held['holdId']}/confirm", json={"paymentIntentId": intent["paymentIntentId"]},
-                       headers=fan.headers)
+    lost = client.post(
+        f"/api/v1/holds/{held['holdId']}/confirm",
+        json={"paymentIntentId": intent["paymentIntentId"]},
+        headers=fan.headers,
+    )
     assert lost.status_code == 409
     # The booking was inserted, then rolled back to its savepoint with its audit row.
     assert rows(app, action="booking.confirmed") == []
     refunded = only(app, action="payment.refunded")
     assert (refunded.actor_kind, refunded.actor_user_id, refunded.subject_id) == (
-        "fan", fan.user_id, intent["paymentIntentId"])
+        "fan",
+        fan.user_id,
+        intent["paymentIntentId"],
+    )
     assert refunded.details["reason"] == "HOLD_LAPSED" and refunded.details["bookingId"] is None
     expired = only(app, action="hold.expired")
     assert expired.subject_id == held["holdId"] and expired.details["reason"] == "HOLD_LAPSED"
@@ -294,10 +351,17 @@ def test_manager_changes_are_recorded_and_refused_ones_are_not(app, client, make
     venue_id = create_venue(client, app, owner)
     venue = only(app, action="venue.created")
     assert (venue.actor_kind, venue.actor_user_id, venue.subject_type, venue.subject_id) == (
-        "manager", owner.user_id, "venue", venue_id)
+        "manager",
+        owner.user_id,
+        "venue",
+        venue_id,
+    )
     assert venue.details["name"] == "The Roundhouse" and venue.show_id is None
-    again = client.post("/api/v1/manage/venues", json={"cityId": str(venue.details["cityId"]), "name": "The Roundhouse",
-                                                        "kind": "theatre"}, headers=owner.headers)
+    again = client.post(
+        "/api/v1/manage/venues",
+        json={"cityId": str(venue.details["cityId"]), "name": "The Roundhouse", "kind": "theatre"},
+        headers=owner.headers,
+    )
     assert again.status_code == 409
     assert len(rows(app, action="venue.created")) == 1
 
@@ -313,8 +377,12 @@ def test_manager_changes_are_recorded_and_refused_ones_are_not(app, client, make
     edited = only(app, action="event.updated")
     assert edited.details == {"changes": {"title": "Lantern Festival II"}, "titleBefore": "Lantern Festival"}
     admin = make.fan(role="admin")
-    assert client.patch(f"/api/v1/manage/events/{event_id}", json={"durationMinutes": 100},
-                        headers=admin.headers).status_code == 200
+    assert (
+        client.patch(
+            f"/api/v1/manage/events/{event_id}", json={"durationMinutes": 100}, headers=admin.headers
+        ).status_code
+        == 200
+    )
     by_admin = rows(app, action="event.updated")[-1]
     assert (by_admin.actor_kind, by_admin.actor_user_id) == ("admin", admin.user_id)
 
@@ -324,8 +392,11 @@ def test_manager_changes_are_recorded_and_refused_ones_are_not(app, client, make
     show_row = only(app, action="show.created")
     assert (show_row.subject_id, show_row.show_id) == (sid, int(sid))
     assert show_row.details["prices"] == {"standard": 4500} and show_row.details["eventId"] == int(event_id)
-    r = client.patch(f"/api/v1/manage/shows/{sid}", json={"startTime": local_start(days=12, hour=20, minute=0),
-                                                         "prices": {"standard": 5000}}, headers=owner.headers)
+    r = client.patch(
+        f"/api/v1/manage/shows/{sid}",
+        json={"startTime": local_start(days=12, hour=20, minute=0), "prices": {"standard": 5000}},
+        headers=owner.headers,
+    )
     assert r.status_code == 200, r.get_json()
     updated = only(app, action="show.updated")
     assert updated.details["changes"]["prices"] == {"standard": 5000}
@@ -334,20 +405,33 @@ def test_manager_changes_are_recorded_and_refused_ones_are_not(app, client, make
 
     fan = make.fan()
     assert hold(client, fan, sid, ["A5"]).status_code == 201
-    refused = client.post(f"/api/v1/manage/shows/{sid}/seats/block", json={"seatIds": ["B1", "A5"], "kind": "HOUSE"},
-                          headers=owner.headers)
+    refused = client.post(
+        f"/api/v1/manage/shows/{sid}/seats/block",
+        json={"seatIds": ["B1", "A5"], "kind": "HOUSE"},
+        headers=owner.headers,
+    )
     assert refused.status_code == 409
     for body in ({"seatIds": ["B1", "B2"], "kind": "HOUSE"}, {"seatIds": ["B3"], "kind": "KILL"}):
         r = client.post(f"/api/v1/manage/shows/{sid}/seats/block", json=body, headers=owner.headers)
         assert r.status_code == 200, r.get_json()
-    assert client.post(f"/api/v1/manage/shows/{sid}/seats/unblock", json={"seatIds": ["B1", "B4"]},
-                       headers=owner.headers).status_code == 200
+    assert (
+        client.post(
+            f"/api/v1/manage/shows/{sid}/seats/unblock", json={"seatIds": ["B1", "B4"]}, headers=owner.headers
+        ).status_code
+        == 200
+    )
     house, kill, back = (only(app, action=a) for a in ("seats.house_held", "seats.killed", "seats.released"))
     assert house.details == {"seatIds": ["B1", "B2"], "kind": "HOUSE"} and house.show_id == int(sid)
     assert kill.details == {"seatIds": ["B3"], "kind": "KILL"}
     assert back.details == {"seatIds": ["B1"]} and back.actor_user_id == owner.user_id
     assert [r.action for r in rows(app, show_id=int(sid))] == [
-        "show.created", "show.updated", "hold.created", "seats.house_held", "seats.killed", "seats.released"]
+        "show.created",
+        "show.updated",
+        "hold.created",
+        "seats.house_held",
+        "seats.killed",
+        "seats.released",
+    ]
 
 
 def test_cancelling_a_show_records_the_manager_and_every_booking_refund_and_hold(app, client, make, owner, gateway):
@@ -371,7 +455,8 @@ def test_cancelling_a_show_records_the_manager_and_every_booking_refund_and_hold
     booking_rows = rows(app, action="booking.cancelled")
     assert sorted(r.subject_id for r in booking_rows) == sorted(bookings)
     assert {(r.actor_kind, r.details["reason"], r.details["refundAmount"]) for r in booking_rows} == {
-        ("system", "SHOW_CANCELLED", 4500)}
+        ("system", "SHOW_CANCELLED", 4500)
+    }
     refunds = rows(app, action="payment.refunded")
     assert len(refunds) == 3 and {r.details["reason"] for r in refunds} == {"SHOW_CANCELLED"}
     assert sorted(r.details["bookingId"] for r in refunds) == sorted(bookings)
@@ -391,12 +476,15 @@ def test_cancelling_a_show_records_the_manager_and_every_booking_refund_and_hold
 # ---------------------------------------------------------------- the table itself
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_log SET action = 'hold.forged'",
-    "UPDATE audit_log SET details = '{}' WHERE false",
-    "DELETE FROM audit_log",
-    "DELETE FROM audit_log WHERE false",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_log SET action = 'hold.forged'",
+        "UPDATE audit_log SET details = '{}' WHERE false",
+        "DELETE FROM audit_log",
+        "DELETE FROM audit_log WHERE false",
+    ],
+)
 def test_the_audit_log_refuses_updates_and_deletes(app, client, make, statement):
     show, fan = make.show(), make.fan()
     assert hold(client, fan, show.show_id, ["A1"]).status_code == 201
@@ -410,11 +498,17 @@ def test_the_audit_log_refuses_updates_and_deletes(app, client, make, statement)
 
 def test_the_audit_log_names_who_acted(app):
     with pytest.raises(DBAPIError):
-        run_sql(app, "INSERT INTO audit_log (actor_kind, action, subject_type, subject_id) "
-                     "VALUES ('fan', 'hold.created', 'hold', 'x')")  # a fan without a user id
+        run_sql(
+            app,
+            "INSERT INTO audit_log (actor_kind, action, subject_type, subject_id) "
+            "VALUES ('fan', 'hold.created', 'hold', 'x')",
+        )  # a fan without a user id
     with pytest.raises(DBAPIError):
-        run_sql(app, "INSERT INTO audit_log (actor_kind, action, subject_type, subject_id) "
-                     "VALUES ('robot', 'hold.created', 'hold', 'x')")
+        run_sql(
+            app,
+            "INSERT INTO audit_log (actor_kind, action, subject_type, subject_id) "
+            "VALUES ('robot', 'hold.created', 'hold', 'x')",
+        )
 
 
 def test_flask_audit_log_prints_the_rows(app, client, make):

@@ -1,4 +1,5 @@
 """Every authenticated call refuses missing, malformed, forged and expired tokens."""
+
 from __future__ import annotations
 
 import time
@@ -27,7 +28,10 @@ def _bad_headers(user_id: int):
         "not bearer": ({"Authorization": "Basic abc"}, "INVALID_TOKEN"),
         "empty bearer": ({"Authorization": "Bearer "}, "INVALID_TOKEN"),
         "garbage": ({"Authorization": "Bearer not.a.jwt"}, "INVALID_TOKEN"),
-        "wrong key": ({"Authorization": f"Bearer {issue_token('another-secret-' * 4, user_id, 'fan', 60)}"}, "INVALID_TOKEN"),
+        "wrong key": (
+            {"Authorization": f"Bearer {issue_token('another-secret-' * 4, user_id, 'fan', 60)}"},
+            "INVALID_TOKEN",
+        ),
         "expired": (
             {"Authorization": f"Bearer {issue_token(SECRET, user_id, 'fan', 60, now=now - 3600)}"},
             "INVALID_TOKEN",
@@ -64,7 +68,9 @@ def test_user_id_in_body_must_match_the_token(client, make):
     show = make.show()
     fan, other = make.fan(), make.fan()
     response = client.post(
-        f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1"], "userId": str(other.user_id)}, headers=fan.headers
+        f"/api/v1/shows/{show.show_id}/holds",
+        json={"seatIds": ["A1"], "userId": str(other.user_id)},
+        headers=fan.headers,
     )
     assert response.status_code == 403
     assert response.get_json()["error"]["code"] == "FORBIDDEN"

@@ -10,6 +10,7 @@ the payment at the gateway. The manager API gets the same bad credentials. The o
 checked against the OpenAPI document, so an authenticated operation added later without a row here
 fails this file.
 """
+
 from __future__ import annotations
 
 import base64
@@ -88,11 +89,27 @@ def bad_credentials(victim: Fan, attacker: Fan, role: str) -> dict[str, tuple[di
             bearer(with_claims(issue_token(SECRET, victim_id, role, 60, now=now - 3600), exp=int(now) + 3600)),
             "INVALID_TOKEN",
         ),
-        "another secret": (bearer(issue_token("another-secret-that-is-long-enough-9876543210", victim_id, role, 3600)),
-                           "INVALID_TOKEN"),
+        "another secret": (
+            bearer(issue_token("another-secret-that-is-long-enough-9876543210", victim_id, role, 3600)),
+            "INVALID_TOKEN",
+        ),
         "the gate's admission key": (bearer(gate_signed(victim_id, role)), "INVALID_TOKEN"),
-        "alg none": (bearer(jwt.encode({"sub": str(victim_id), "role": role, "aud": "seatline-api", "iat": int(now),
-                                        "exp": int(now) + 3600}, None, algorithm="none")), "INVALID_TOKEN"),
+        "alg none": (
+            bearer(
+                jwt.encode(
+                    {
+                        "sub": str(victim_id),
+                        "role": role,
+                        "aud": "seatline-api",
+                        "iat": int(now),
+                        "exp": int(now) + 3600,
+                    },
+                    None,
+                    algorithm="none",
+                )
+            ),
+            "INVALID_TOKEN",
+        ),
         "token in the wrong scheme": ({"Authorization": f"Token {victim.token}"}, "INVALID_TOKEN"),
     }
 
@@ -134,8 +151,20 @@ def fan_world(app, client, make, gateway) -> FanWorld:
     stranger_hold = hold(stranger, ["B1"])
     # The gateway's webhook for the paid intent reaches the app on its own: let it land first.
     wait_for(lambda: fetch(app, "SELECT 1 FROM webhook_events WHERE type = 'payment_intent.succeeded'"))
-    return FanWorld(owner, stranger, manager, admin, show.show_id, hold_id, paying, paying_intent,
-                    str(booked.hold_id), booked.payment_intent_id, booking_id, stranger_hold)
+    return FanWorld(
+        owner,
+        stranger,
+        manager,
+        admin,
+        show.show_id,
+        hold_id,
+        paying,
+        paying_intent,
+        str(booked.hold_id),
+        booked.payment_intent_id,
+        booking_id,
+        stranger_hold,
+    )
 
 
 Call = tuple[str, str, dict]
@@ -194,7 +223,7 @@ class Checks:
         error = body.get("error", {})
         assert response.status_code == status, (what, response.status_code, body)
         assert set(error) >= {"code", "message"}, (what, body)
-        assert (code(error["code"]) if callable(code) else error["code"] == code), (what, body)
+        assert code(error["code"]) if callable(code) else error["code"] == code, (what, body)
         self.count += 1
 
 
@@ -233,8 +262,9 @@ def test_fan_operations_refuse_bad_credentials_and_other_users(app, client, gate
             what = (name, method, path)
             if path.endswith("/holds") and method == "POST":
                 # Holding in someone else's name: the body's userId must be the token's user.
-                response = client.post(path, json={"seatIds": [FREE_SEAT], "userId": str(w.owner.user_id)},
-                                       headers=other.headers)
+                response = client.post(
+                    path, json={"seatIds": [FREE_SEAT], "userId": str(w.owner.user_id)}, headers=other.headers
+                )
                 checks.refused(response, 403, "FORBIDDEN", what)
                 continue
             response = client.open(path, method=method, headers=other.headers, **kwargs)
@@ -246,11 +276,17 @@ def test_fan_operations_refuse_bad_credentials_and_other_users(app, client, gate
                 checks.refused(response, 404, not_found[path.split("/")[3]], what)
 
     # The stranger's own hold with the owner's payment intent: not that hold's intent.
-    response = client.post(f"/api/v1/holds/{w.stranger_hold_id}/confirm",
-                           json={"paymentIntentId": w.paying_intent_id}, headers=w.stranger.headers)
+    response = client.post(
+        f"/api/v1/holds/{w.stranger_hold_id}/confirm",
+        json={"paymentIntentId": w.paying_intent_id},
+        headers=w.stranger.headers,
+    )
     checks.refused(response, 400, "VALIDATION_FAILED", "the stranger confirming with the owner's intent")
-    response = client.post(f"/api/v1/holds/{w.stranger_hold_id}/confirm",
-                           json={"paymentIntentId": w.booked_intent_id}, headers=w.stranger.headers)
+    response = client.post(
+        f"/api/v1/holds/{w.stranger_hold_id}/confirm",
+        json={"paymentIntentId": w.booked_intent_id},
+        headers=w.stranger.headers,
+    )
     checks.refused(response, 400, "VALIDATION_FAILED", "the stranger confirming with the owner's paid intent")
 
     after = snapshot(app)
@@ -260,13 +296,17 @@ def test_fan_operations_refuse_bad_credentials_and_other_users(app, client, gate
     # The ids were real: the owner gets each of them.
     assert client.get(f"/api/v1/holds/{w.hold_id}", headers=w.owner.headers).status_code == 200
     assert client.get(f"/api/v1/bookings/{w.booking_id}", headers=w.owner.headers).status_code == 200
-    again = client.post(f"/api/v1/holds/{w.booked_hold_id}/confirm", json={"paymentIntentId": w.booked_intent_id},
-                        headers=w.owner.headers)
+    again = client.post(
+        f"/api/v1/holds/{w.booked_hold_id}/confirm",
+        json={"paymentIntentId": w.booked_intent_id},
+        headers=w.owner.headers,
+    )
     assert again.status_code == 200 and again.get_json() == {"bookingId": w.booking_id}
     paying = client.post(f"/api/v1/holds/{w.paying_hold_id}/payment-intents", headers=w.owner.headers)
     assert paying.status_code == 201 and paying.get_json()["paymentIntentId"] == w.paying_intent_id
-    assert [b["bookingId"] for b in client.get("/api/v1/bookings", headers=w.owner.headers).get_json()["bookings"]] \
-        == [w.booking_id]
+    assert [b["bookingId"] for b in client.get("/api/v1/bookings", headers=w.owner.headers).get_json()["bookings"]] == [
+        w.booking_id
+    ]
 
     with capsys.disabled():
         print(f"\nfan operations: {checks.count} authorisation checks")
@@ -278,9 +318,22 @@ def test_manager_operations_refuse_bad_credentials(app, client, world, capsys): 
     city = str(fetch(app, "SELECT id FROM cities ORDER BY id LIMIT 1")[0].id)
     calls: list[Call] = [(m, p, k) for m, p, k, _ in api_calls(world)]
     calls += [("POST", path, {"json": body(city)}) for path, body in CREATES]
-    calls.append(("POST", "/api/v1/manage/shows", {"json": {
-        "eventId": world.event_id, "venueId": world.venue_id, "startTime": "2030-01-01T19:30",
-        "saleOpensAt": "2029-12-01T10:00", "currency": "INR", "prices": {"gold": 100, "silver": 50}}}))
+    calls.append(
+        (
+            "POST",
+            "/api/v1/manage/shows",
+            {
+                "json": {
+                    "eventId": world.event_id,
+                    "venueId": world.venue_id,
+                    "startTime": "2030-01-01T19:30",
+                    "saleOpensAt": "2029-12-01T10:00",
+                    "currency": "INR",
+                    "prices": {"gold": 100, "silver": 50},
+                }
+            },
+        )
+    )
     checks = Checks()
     before = snapshot(app)
     for case, (headers, code) in bad_credentials(world.owner, world.other, "manager").items():

@@ -1,4 +1,5 @@
 """The sweeper, the scheduler's job format, and notifications sent once per event and channel."""
+
 from __future__ import annotations
 
 import time
@@ -20,8 +21,9 @@ def test_sweeper_expires_lapsed_holds_in_sets_and_skips_paying_ones(app, client,
     holds = [hold(client, fan, show.show_id, [f"A{i + 1}", f"B{i + 1}"]) for i, fan in enumerate(fans)]
     start_payment(client, fans[0], holds[0]["holdId"])  # this one is paying
     run_sql(app, "UPDATE holds SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour'")
-    run_sql(app, "UPDATE show_seats SET hold_expires_at = now() - interval '1 second' "
-                 "WHERE hold_expires_at <> 'infinity'")
+    run_sql(
+        app, "UPDATE show_seats SET hold_expires_at = now() - interval '1 second' WHERE hold_expires_at <> 'infinity'"
+    )
     counts = workers.jobs.sweep()
     assert counts["holds_expired"] == 5
     statuses = dict(fetch(app, "SELECT id::text, status FROM holds"))
@@ -38,12 +40,20 @@ def test_sweeper_expires_lapsed_holds_in_sets_and_skips_paying_ones(app, client,
 def test_sweeper_frees_seats_left_behind_by_a_partly_taken_over_hold(app, client, make):
     show, fan, rival = make.show(), make.fan(), make.fan()
     old = hold(client, fan, show.show_id, ["C1", "C2"])["holdId"]
-    run_sql(app, "UPDATE holds SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour' WHERE id = :h", h=old)
+    run_sql(
+        app,
+        "UPDATE holds SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour' WHERE id = :h",
+        h=old,
+    )
     run_sql(app, "UPDATE show_seats SET hold_expires_at = now() - interval '1 second' WHERE hold_id = :h", h=old)
     app.extensions["seatline.redis"].delete(f"seat-hints:{show.show_id}")
     hold(client, rival, show.show_id, ["C1"])  # takes one seat over and marks the old hold EXPIRED
     workers.jobs.sweep()
-    seats = dict(fetch(app, "SELECT seat_id, status FROM show_seats WHERE seat_id IN ('C1', 'C2') AND show_id = :s", s=show.show_id))
+    seats = dict(
+        fetch(
+            app, "SELECT seat_id, status FROM show_seats WHERE seat_id IN ('C1', 'C2') AND show_id = :s", s=show.show_id
+        )
+    )
     assert seats == {"C1": "HELD", "C2": "AVAILABLE"}
 
 

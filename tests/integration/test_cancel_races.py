@@ -1,6 +1,7 @@
 """A fan's cancel racing the show's cancellation: a cancelled show refunds in full, whoever gets there
 first (README "How money stays correct"). Real threads against real Postgres, the gateway simulator
 process carrying out the refunds."""
+
 from __future__ import annotations
 
 import threading
@@ -64,9 +65,13 @@ def assert_everyone_refunded_in_full(app, client, gateway, manager, show_id, fan
         at_gateway = intents[b["paymentIntentId"]]
         assert at_gateway["amount_refunded"] == at_gateway["amount_received"] == 25000
         assert 1 <= at_gateway["refund_count"] <= 2
-    refunds = fetch(app, """
+    refunds = fetch(
+        app,
+        """
         SELECT b.id, sum(r.amount) AS total, count(*) AS n FROM bookings b JOIN refunds r ON r.booking_id = b.id
-        WHERE b.show_id = :s GROUP BY b.id""", s=show_id)
+        WHERE b.show_id = :s GROUP BY b.id""",
+        s=show_id,
+    )
     assert len(refunds) == FANS and all(r.total == 25000 and r.n <= 2 for r in refunds)
     progress = client.get(f"/api/v1/manage/shows/{show_id}/cancellation", headers=manager.headers).get_json()
     assert progress["done"], progress
@@ -86,7 +91,8 @@ def test_fans_who_cancelled_first_are_topped_up_when_the_show_is_cancelled(app, 
     assert_everyone_refunded_in_full(app, client, gateway, manager, show.show_id, fans_bookings)
     reasons = fetch(app, "SELECT reason, top_up, amount FROM refunds ORDER BY top_up, reason")
     assert [(r.reason, r.top_up, r.amount) for r in reasons] == (
-        [("CUSTOMER_CANCELLED", False, 12500)] * FANS + [("SHOW_CANCELLED", True, 12500)] * FANS)
+        [("CUSTOMER_CANCELLED", False, 12500)] * FANS + [("SHOW_CANCELLED", True, 12500)] * FANS
+    )
 
 
 def test_fans_who_cancel_after_the_show_was_cancelled_get_everything_at_once(app, client, make, gateway):
@@ -109,8 +115,10 @@ def test_fans_cancelling_while_the_show_is_cancelled_are_refunded_in_full(app, c
     fan_results: list = []
     manager_results: list = []
     threads = [threading.Thread(target=fan_cancels, args=(app, f, b, fan_results, start)) for f, b in fans_bookings]
-    threads.insert(round_ * FANS // 5, threading.Thread(target=manager_cancels,
-                                                        args=(app, manager, show.show_id, manager_results, start, True)))
+    threads.insert(
+        round_ * FANS // 5,
+        threading.Thread(target=manager_cancels, args=(app, manager, show.show_id, manager_results, start, True)),
+    )
     together(threads)
     assert manager_results[0][0] == 202
     assert all(status == 200 for status, _ in fan_results), fan_results

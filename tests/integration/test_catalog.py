@@ -29,10 +29,12 @@ def _days_ahead(days: int) -> date:
 def test_shows_are_grouped_by_the_citys_local_date(client, make):
     zone = "Asia/Kolkata"
     day = _days_ahead(10)
-    late = _show_at(make, "Kolkata", zone, datetime.combine(day, datetime.min.time()).replace(hour=23, minute=30),
-                    "Late")  # 18:00 UTC on the day
-    early = _show_at(make, "Kolkata", zone, datetime.combine(day + timedelta(days=1), datetime.min.time()).replace(hour=1),
-                     "Early")  # 19:30 UTC on the day
+    late = _show_at(
+        make, "Kolkata", zone, datetime.combine(day, datetime.min.time()).replace(hour=23, minute=30), "Late"
+    )  # 18:00 UTC on the day
+    early = _show_at(
+        make, "Kolkata", zone, datetime.combine(day + timedelta(days=1), datetime.min.time()).replace(hour=1), "Early"
+    )  # 19:30 UTC on the day
     response = client.get(f"/api/v1/cities/{late.city_id}/shows?date={day}")
     assert response.status_code == 200
     body = response.get_json()
@@ -80,7 +82,9 @@ def test_date_defaults_to_the_citys_today(client, make):
         assert [s["showId"] for s in body["shows"]] == [str(show.show_id)]
 
 
-@pytest.mark.parametrize("date", ["2026-13-01", "2026-02-30", "tomorrow", "2026-1-1", "20260101", "", "2026-01-01T00:00"])
+@pytest.mark.parametrize(
+    "date", ["2026-13-01", "2026-02-30", "tomorrow", "2026-1-1", "20260101", "", "2026-01-01T00:00"]
+)
 def test_bad_date_is_rejected(client, make, date):
     show = make.show()
     response = client.get(f"/api/v1/cities/{show.city_id}/shows", query_string={"date": date})
@@ -125,7 +129,11 @@ def test_show_detail_sale_status(client, make, kwargs, sale_status):
 
 @pytest.mark.parametrize("show_id", ["424242", "x", "0x10", "%20"])
 def test_unknown_show(client, show_id):
-    for path in (f"/api/v1/shows/{show_id}", f"/api/v1/shows/{show_id}/seatmap", f"/api/v1/shows/{show_id}/seatmap/sections"):
+    for path in (
+        f"/api/v1/shows/{show_id}",
+        f"/api/v1/shows/{show_id}/seatmap",
+        f"/api/v1/shows/{show_id}/seatmap/sections",
+    ):
         response = client.get(path)
         assert response.status_code == 404, path
         assert response.get_json()["error"]["code"] == "SHOW_NOT_FOUND"
@@ -143,8 +151,10 @@ def test_times_carry_an_offset(client, make):
 def test_dates_outside_the_booking_horizon_are_refused_and_cache_nothing(client, make, rds, date_text):
     show = make.show()
     today = datetime.now(UTC).date()
-    date_text = {"far-past": (today - timedelta(days=3)).isoformat(),
-                 "far-future": (today + timedelta(days=733)).isoformat()}.get(date_text, date_text)
+    date_text = {
+        "far-past": (today - timedelta(days=3)).isoformat(),
+        "far-future": (today + timedelta(days=733)).isoformat(),
+    }.get(date_text, date_text)
     before = set(rds.keys("catalog:*"))
     response = client.get(f"/api/v1/cities/{show.city_id}/shows", query_string={"date": date_text})
     assert response.status_code == 400, response.get_data()
@@ -169,7 +179,10 @@ def test_a_last_good_copy_is_kept_only_of_a_day_with_shows(client, make, rds):
     show = make.show(city="Kolkata", timezone_name="Asia/Kolkata", starts_at=local)
     busy, empty = local.date(), local.date() + timedelta(days=1)
     for day in (busy, empty):
-        assert client.get(f"/api/v1/cities/{show.city_id}/shows", query_string={"date": day.isoformat()}).status_code == 200
+        assert (
+            client.get(f"/api/v1/cities/{show.city_id}/shows", query_string={"date": day.isoformat()}).status_code
+            == 200
+        )
     assert rds.exists(f"catalog:shows:{show.city_id}:{busy}:last")
     assert not rds.exists(f"catalog:shows:{show.city_id}:{empty}:last"), "an empty day is not kept for an hour"
     # Errors are never stored, as copies or last good copies.

@@ -1,6 +1,7 @@
 """Money in currencies with other minor units (JPY has none, KWD three), from the manager's form to
 the gateway's charge, the fan's pages, the email and the CSV export; and prices the gateway could
 never charge, refused when a show is created or changed."""
+
 from __future__ import annotations
 
 import re
@@ -27,21 +28,31 @@ def manager_signed_in(client, make):
 def show_form(app, show, currency: str, prices: dict[str, str]) -> dict[str, str]:
     day = datetime.now(ZoneInfo("Asia/Kolkata")).date() + timedelta(days=20)
     venue_id, event_id = fetch(app, "SELECT venue_id, event_id FROM shows WHERE id = :s", s=show.show_id)[0]
-    return {"eventId": str(event_id), "venueId": str(venue_id), "currency": currency,
-            "startTime": f"{day}T20:00", "saleOpensAt": f"{day - timedelta(days=10)}T09:00",
-            "refundFullHours": "48", "refundHalfHours": "", "refundFee": "0",
-            **{f"price-{tier}": value for tier, value in prices.items()}}
+    return {
+        "eventId": str(event_id),
+        "venueId": str(venue_id),
+        "currency": currency,
+        "startTime": f"{day}T20:00",
+        "saleOpensAt": f"{day - timedelta(days=10)}T09:00",
+        "refundFullHours": "48",
+        "refundHalfHours": "",
+        "refundFee": "0",
+        **{f"price-{tier}": value for tier, value in prices.items()},
+    }
 
 
 def prices_of(app, show_id: int) -> dict[str, int]:
     return dict(fetch(app, "SELECT tier, price FROM show_prices WHERE show_id = :s", s=show_id))
 
 
-@pytest.mark.parametrize("currency, typed, stored", [
-    ("JPY", {"gold": "3000", "silver": "1500"}, {"gold": 3000, "silver": 1500}),
-    ("KWD", {"gold": "12.350", "silver": "0.500"}, {"gold": 12350, "silver": 500}),
-    ("GBP", {"gold": "12.50", "silver": "0.00"}, {"gold": 1250, "silver": 0}),
-])
+@pytest.mark.parametrize(
+    "currency, typed, stored",
+    [
+        ("JPY", {"gold": "3000", "silver": "1500"}, {"gold": 3000, "silver": 1500}),
+        ("KWD", {"gold": "12.350", "silver": "0.500"}, {"gold": 12350, "silver": 500}),
+        ("GBP", {"gold": "12.50", "silver": "0.00"}, {"gold": 1250, "silver": 0}),
+    ],
+)
 def test_the_show_form_takes_major_units_of_the_currency_and_round_trips(app, client, make, currency, typed, stored):
     template = make.show()  # a venue with gold and silver seats, and an event, of the manager's organisation
     manager_signed_in(client, make)
@@ -56,26 +67,38 @@ def test_the_show_form_takes_major_units_of_the_currency_and_round_trips(app, cl
     html = edit.get_data(as_text=True)
     for tier, value in typed.items():
         assert f'name="price-{tier}" inputmode="decimal" required value="{value}"' in html, tier
-    saved = client.post(f"/manage/shows/{show_id}/edit", data={
-        "csrf_token": token_of(edit), **{f"price-{t}": v for t, v in typed.items()},
-        "refundFullHours": "48", "refundFee": "0"})
+    saved = client.post(
+        f"/manage/shows/{show_id}/edit",
+        data={
+            "csrf_token": token_of(edit),
+            **{f"price-{t}": v for t, v in typed.items()},
+            "refundFullHours": "48",
+            "refundFee": "0",
+        },
+    )
     assert saved.status_code == 303, saved.get_data(as_text=True)[:800]
     assert prices_of(app, show_id) == stored
 
 
-@pytest.mark.parametrize("currency, typed, field", [
-    ("GBP", {"gold": "12.505", "silver": "10"}, "prices.gold"),  # a third decimal of a pound
-    ("JPY", {"gold": "3000.5", "silver": "1000"}, "prices.gold"),  # yen have no decimals
-    ("KWD", {"gold": "12.345", "silver": "1"}, "prices.gold"),  # Stripe: fils end in 0
-    ("GBP", {"gold": "0.20", "silver": "10"}, "prices.gold"),  # below the gateway's smallest charge
-    ("KPW", {"gold": "10", "silver": "10"}, "currency"),
-])
-def test_the_show_form_refuses_amounts_the_currency_or_the_gateway_cannot_take(app, client, make, currency, typed,
-                                                                               field):
+@pytest.mark.parametrize(
+    "currency, typed, field",
+    [
+        ("GBP", {"gold": "12.505", "silver": "10"}, "prices.gold"),  # a third decimal of a pound
+        ("JPY", {"gold": "3000.5", "silver": "1000"}, "prices.gold"),  # yen have no decimals
+        ("KWD", {"gold": "12.345", "silver": "1"}, "prices.gold"),  # Stripe: fils end in 0
+        ("GBP", {"gold": "0.20", "silver": "10"}, "prices.gold"),  # below the gateway's smallest charge
+        ("KPW", {"gold": "10", "silver": "10"}, "currency"),
+    ],
+)
+def test_the_show_form_refuses_amounts_the_currency_or_the_gateway_cannot_take(
+    app, client, make, currency, typed, field
+):
     template = make.show()
     manager_signed_in(client, make)
     form = client.get("/manage/shows/new")
-    r = client.post("/manage/shows/new", data={"csrf_token": token_of(form), **show_form(app, template, currency, typed)})
+    r = client.post(
+        "/manage/shows/new", data={"csrf_token": token_of(form), **show_form(app, template, currency, typed)}
+    )
     assert r.status_code == 422
     assert field in r.get_data(as_text=True)
     assert fetch(app, "SELECT count(*) AS n FROM shows")[0].n == 1
@@ -83,16 +106,26 @@ def test_the_show_form_refuses_amounts_the_currency_or_the_gateway_cannot_take(a
 
 def api_show_body(app, show, **changes) -> dict:
     venue_id, event_id = fetch(app, "SELECT venue_id, event_id FROM shows WHERE id = :s", s=show.show_id)[0]
-    return {"eventId": str(event_id), "venueId": str(venue_id), "startTime": "2030-03-01T19:30",
-            "saleOpensAt": "2030-02-01T10:00", "currency": "INR", "prices": {"gold": 5000, "silver": 2500}, **changes}
+    return {
+        "eventId": str(event_id),
+        "venueId": str(venue_id),
+        "startTime": "2030-03-01T19:30",
+        "saleOpensAt": "2030-02-01T10:00",
+        "currency": "INR",
+        "prices": {"gold": 5000, "silver": 2500},
+        **changes,
+    }
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"currency": "GBP", "prices": {"gold": 20, "silver": 1000}}, "prices.gold"),
-    ({"prices": {"gold": 13_000_000, "silver": 2500}}, "prices.gold"),  # 8 seats would pass the gateway's maximum
-    ({"currency": "KPW"}, "currency"),
-    ({"currency": "KWD", "prices": {"gold": 12345, "silver": 500}}, "prices.gold"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"currency": "GBP", "prices": {"gold": 20, "silver": 1000}}, "prices.gold"),
+        ({"prices": {"gold": 13_000_000, "silver": 2500}}, "prices.gold"),  # 8 seats would pass the gateway's maximum
+        ({"currency": "KPW"}, "currency"),
+        ({"currency": "KWD", "prices": {"gold": 12345, "silver": 500}}, "prices.gold"),
+    ],
+)
 def test_the_manager_api_refuses_prices_the_gateway_could_not_charge(app, client, make, changes, field):
     template, manager = make.show(), make.fan(role="manager")
     r = client.post("/api/v1/manage/shows", json=api_show_body(app, template, **changes), headers=manager.headers)
@@ -104,12 +137,19 @@ def test_the_manager_api_refuses_prices_the_gateway_could_not_charge(app, client
 
 def test_free_and_chargeable_prices_are_accepted_and_a_change_is_checked_too(app, client, make):
     template, manager = make.show(), make.fan(role="manager")
-    free = client.post("/api/v1/manage/shows", json=api_show_body(app, template, prices={"gold": 0, "silver": 0}),
-                       headers=manager.headers)
+    free = client.post(
+        "/api/v1/manage/shows",
+        json=api_show_body(app, template, prices={"gold": 0, "silver": 0}),
+        headers=manager.headers,
+    )
     assert free.status_code == 201, free.get_json()
-    mixed = client.post("/api/v1/manage/shows", json=api_show_body(
-        app, template, startTime="2030-03-02T19:30", currency="KWD", prices={"gold": 12350, "silver": 0}),
-        headers=manager.headers)
+    mixed = client.post(
+        "/api/v1/manage/shows",
+        json=api_show_body(
+            app, template, startTime="2030-03-02T19:30", currency="KWD", prices={"gold": 12350, "silver": 0}
+        ),
+        headers=manager.headers,
+    )
     assert mixed.status_code == 201, mixed.get_json()
     show_id = free.get_json()["showId"]
     r = client.patch(f"/api/v1/manage/shows/{show_id}", json={"prices": {"gold": 10}}, headers=manager.headers)
@@ -129,8 +169,11 @@ def test_a_yen_show_is_charged_in_yen_and_shown_in_yen_everywhere(app, client, m
     at_gateway = gateway.intent(intent["paymentIntentId"])
     assert (at_gateway["amount"], at_gateway["currency"]) == (3000, "jpy")
     gateway.succeed(intent["paymentIntentId"])
-    booked = client.post(f"/api/v1/holds/{held['holdId']}/confirm", json={"paymentIntentId": intent["paymentIntentId"]},
-                         headers=fan.headers)
+    booked = client.post(
+        f"/api/v1/holds/{held['holdId']}/confirm",
+        json={"paymentIntentId": intent["paymentIntentId"]},
+        headers=fan.headers,
+    )
     assert booked.status_code == 201
 
     run_jobs(app)

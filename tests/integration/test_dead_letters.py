@@ -2,6 +2,7 @@
 message that keeps failing ends DEAD after NOTIFICATION_MAX_ATTEMPTS, and the sweeper shares its
 passes among organisations so one organisation's backlog cannot starve another's mail
 (README "What happens when…")."""
+
 from __future__ import annotations
 
 import pytest
@@ -38,20 +39,34 @@ def test_a_title_stored_with_control_characters_still_makes_a_sendable_email(app
 def test_titles_and_names_lose_control_characters_on_the_way_in(app, client, make):
     manager = make.fan(role="manager")
     make.show()  # the manager's organisation
-    r = client.post("/api/v1/manage/events", json={"title": "Jazz\r\n\tat\x1b Dawn\x7f", "category": "concert",
-                                                   "durationMinutes": 90}, headers=manager.headers)
+    r = client.post(
+        "/api/v1/manage/events",
+        json={"title": "Jazz\r\n\tat\x1b Dawn\x7f", "category": "concert", "durationMinutes": 90},
+        headers=manager.headers,
+    )
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["title"] == "Jazz at Dawn"
-    assert fetch(app, "SELECT title FROM events WHERE id = :id", id=int(r.get_json()["eventId"]))[0].title == "Jazz at Dawn"
-    empty = client.post("/api/v1/manage/events", json={"title": "\r\n\x07", "category": "concert",
-                                                       "durationMinutes": 90}, headers=manager.headers)
+    assert (
+        fetch(app, "SELECT title FROM events WHERE id = :id", id=int(r.get_json()["eventId"]))[0].title
+        == "Jazz at Dawn"
+    )
+    empty = client.post(
+        "/api/v1/manage/events",
+        json={"title": "\r\n\x07", "category": "concert", "durationMinutes": 90},
+        headers=manager.headers,
+    )
     assert empty.status_code == 400 and empty.get_json()["error"]["code"] == "VALIDATION_FAILED"
-    nul = client.post("/api/v1/manage/events", json={"title": "Jazz\x00", "category": "concert",
-                                                     "durationMinutes": 90}, headers=manager.headers)
+    nul = client.post(
+        "/api/v1/manage/events",
+        json={"title": "Jazz\x00", "category": "concert", "durationMinutes": 90},
+        headers=manager.headers,
+    )
     assert nul.status_code == 400 and nul.get_json()["error"]["code"] == "VALIDATION_FAILED"
     assert fetch(app, "SELECT count(*) FROM events WHERE title LIKE 'Jazz%'")[0][0] == 1
-    r = client.post("/api/v1/auth/register", json={"email": "eve@example.com", "password": "correct horse",
-                                                   "name": "Eve\r\nBcc: x@example.com"})
+    r = client.post(
+        "/api/v1/auth/register",
+        json={"email": "eve@example.com", "password": "correct horse", "name": "Eve\r\nBcc: x@example.com"},
+    )
     assert r.status_code == 201, r.get_json()
     assert fetch(app, "SELECT name FROM users WHERE email = 'eve@example.com'")[0].name == "Eve Bcc: x@example.com"
 
@@ -67,7 +82,9 @@ def test_a_message_that_always_fails_ends_dead_after_its_attempts(app, client, m
             workers.jobs.send_notification(nid)
         except Exception:  # noqa: BLE001 (a failure that is not yet final is raised for the job's retry)
             pass
-    row = fetch(app, "SELECT status, attempts, last_error, organisation_id FROM notifications WHERE id = :id", id=nid)[0]
+    row = fetch(app, "SELECT status, attempts, last_error, organisation_id FROM notifications WHERE id = :id", id=nid)[
+        0
+    ]
     assert row.status == "DEAD" and row.attempts == settings.notification_max_attempts
     assert "550" in row.last_error and row.organisation_id is not None
     with app.app_context(), unit_of_work() as uow:
@@ -96,28 +113,50 @@ def test_one_organisations_failing_backlog_does_not_starve_anothers_mail(app, ma
     a, b = make.show(organisation="Poisoned Promotions"), make.show(organisation="Bystander Arts")
     victim = make.fan()
     run_sql(app, "UPDATE users SET email = :e WHERE id = :u", e=BOUNCE, u=victim.user_id)
-    org = {r.title: r.organisation_id for r in fetch(app, """
-        SELECT s.id AS title, e.organisation_id FROM shows s JOIN events e ON e.id = s.event_id""")}
+    org = {
+        r.title: r.organisation_id
+        for r in fetch(
+            app,
+            """
+        SELECT s.id AS title, e.organisation_id FROM shows s JOIN events e ON e.id = s.event_id""",
+        )
+    }
     # Org A's messages, each of which the mail server refuses, all older than org B's.
-    run_sql(app, """
+    run_sql(
+        app,
+        """
         INSERT INTO notifications (dedupe_key, user_id, kind, channel, recipient, subject, body, organisation_id, created_at)
         SELECT 'poison:' || i, :u, 'booking_confirmed', 'email', :to, 'Your tickets', 'x', :org,
                now() - interval '2 hours' + i * interval '1 millisecond'
-        FROM generate_series(1, :n) AS i""", u=victim.user_id, to=BOUNCE, org=org[a.show_id], n=poisoned)
+        FROM generate_series(1, :n) AS i""",
+        u=victim.user_id,
+        to=BOUNCE,
+        org=org[a.show_id],
+        n=poisoned,
+    )
     fan = make.fan()
     # Org B's one message, pending past the retry time (its own job was lost).
-    run_sql(app, """
+    run_sql(
+        app,
+        """
         INSERT INTO notifications (dedupe_key, user_id, kind, channel, recipient, subject, body, organisation_id, created_at)
         VALUES ('fresh', :u, 'booking_confirmed', 'email', :to, 'Your tickets for B', 'x', :org,
-                now() - interval '1 minute')""", u=fan.user_id, to=email_of(app, fan.user_id), org=org[b.show_id])
+                now() - interval '1 minute')""",
+        u=fan.user_id,
+        to=email_of(app, fan.user_id),
+        org=org[b.show_id],
+    )
     counts = workers.jobs.sweep()
     assert 0 < counts["send_notification"] <= 500
     run_jobs(app)
     wait_for(lambda: mail.to(email_of(app, fan.user_id)))
     assert fetch(app, "SELECT status FROM notifications WHERE dedupe_key = 'fresh'")[0].status == "SENT"
     # Org A's backlog is worked oldest first, a bounded share at a time.
-    tried = fetch(app, "SELECT min(created_at) AS first, count(*) AS n FROM notifications "
-                       "WHERE dedupe_key LIKE 'poison:%' AND attempts > 0")[0]
+    tried = fetch(
+        app,
+        "SELECT min(created_at) AS first, count(*) AS n FROM notifications "
+        "WHERE dedupe_key LIKE 'poison:%' AND attempts > 0",
+    )[0]
     assert 0 < tried.n < poisoned
     oldest = fetch(app, "SELECT attempts FROM notifications WHERE dedupe_key = 'poison:1'")[0].attempts
     assert oldest == 1

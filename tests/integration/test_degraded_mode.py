@@ -2,6 +2,7 @@
 gateway is down, browsing keeps being served from the cache's last good copy, and fans are told
 what is happening. Faults are real: a TCP proxy in front of the test database that is cut, and a
 "gateway" that hangs up on every connection."""
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,15 @@ def database_proxy(app):
 
 
 def app_through(database_url: str, **overrides):
-    degraded = create_app(settings_for_tests(database_url=database_url, db_pool_timeout_seconds=1.0,
-                                             breaker_fail_max=3, breaker_reset_seconds=1.0, **overrides))
+    degraded = create_app(
+        settings_for_tests(
+            database_url=database_url,
+            db_pool_timeout_seconds=1.0,
+            breaker_fail_max=3,
+            breaker_reset_seconds=1.0,
+            **overrides,
+        )
+    )
     degraded.config["WTF_CSRF_SSL_STRICT"] = False
     return degraded
 
@@ -68,8 +76,10 @@ def test_booking_fails_fast_while_postgres_is_down_browsing_goes_on_and_both_rec
     assert_degraded(web.get(f"/api/v1/shows/{other.show_id}/seatmap"), busy=False)
 
     # Nothing was held but A1 (checked on the real database, not through the proxy).
-    assert [tuple(r) for r in fetch(app, "SELECT seat_id FROM show_seats WHERE show_id = :s AND status = 'HELD'",
-                                    s=show.show_id)] == [("A1",)]
+    assert [
+        tuple(r)
+        for r in fetch(app, "SELECT seat_id FROM show_seats WHERE show_id = :s AND status = 'HELD'", s=show.show_id)
+    ] == [("A1",)]
 
     proxy.restore()
     time.sleep(1.1)  # the breaker's reset time: the next request is let through, and closes it
@@ -122,8 +132,14 @@ def test_a_dead_gateway_trips_its_breaker_and_the_hold_is_kept(app, client, make
     assert held.status_code == 201
     hold_id = held.json["holdId"]
     with hang_up_listener() as gateway:
-        web = create_app(settings_for_tests(gateway_api_base=f"http://127.0.0.1:{gateway.port}", gateway_max_retries=0,
-                                            breaker_fail_max=2, breaker_reset_seconds=30.0)).test_client()
+        web = create_app(
+            settings_for_tests(
+                gateway_api_base=f"http://127.0.0.1:{gateway.port}",
+                gateway_max_retries=0,
+                breaker_fail_max=2,
+                breaker_reset_seconds=30.0,
+            )
+        ).test_client()
         for _ in range(2):
             assert_degraded(web.post(f"/api/v1/holds/{hold_id}/payment-intents", headers=fan.headers), busy=False)
         tried = gateway.attempts

@@ -17,6 +17,7 @@ The runs are derandomized (fixed seeds per operation), so CI sees the same cases
 The payment gateway's webhook is left out: it is authenticated by a signature that blind input
 cannot produce, and `test_gateway_failures.py` covers bad and replayed signatures.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -59,8 +60,13 @@ REJECTIONS = ["400", "401", "403", "404", "405", "409", "413", "422"]
 CONFIG = schemathesis.Config.from_dict({"checks": {"negative_data_rejection": {"expected-statuses": REJECTIONS}}})
 SCHEMA = schemathesis.openapi.from_dict(spec(), config=CONFIG)
 OPERATIONS = {op.label: op for op in (result.ok() for result in SCHEMA.get_all_operations()) if op.path != WEBHOOK}
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 
 def _can_be_broken(operation) -> bool:
@@ -104,8 +110,15 @@ def world(request, app, client, make) -> World:
     hold = client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1", "A2"]}, headers=fan.headers)
     assert hold.status_code == 201
     event_id = fetch(app, "SELECT event_id FROM shows WHERE id = :s", s=show.show_id)[0].event_id
-    ids = {"cityId": str(show.city_id), "showId": str(show.show_id), "venueId": str(show.venue_id),
-           "eventId": str(event_id), "holdId": hold.get_json()["holdId"], "section": "Main", "action": "pause"}
+    ids = {
+        "cityId": str(show.city_id),
+        "showId": str(show.show_id),
+        "venueId": str(show.venue_id),
+        "eventId": str(event_id),
+        "holdId": hold.get_json()["holdId"],
+        "section": "Main",
+        "action": "pause",
+    }
     if "bookingId" in request.node.callspec.params["label"]:
         ids["bookingId"] = book(client, request.getfixturevalue("gateway"), fan, show.show_id, ["B1"])
         # The gateway's own webhook for that payment reaches the app on its own: let it land first.
@@ -127,8 +140,11 @@ def _authenticate(case, world: World) -> None:
 
 def _breaks_the_document(case) -> bool:
     """A negative case still negative once its headers carry a real token."""
-    return any(info.mode is GenerationMode.NEGATIVE for location, info in case.meta.components.items()
-               if location is not ParameterLocation.HEADER)
+    return any(
+        info.mode is GenerationMode.NEGATIVE
+        for location, info in case.meta.components.items()
+        if location is not ParameterLocation.HEADER
+    )
 
 
 def _negated(case, location: ParameterLocation) -> bool:
@@ -152,12 +168,22 @@ def test_operation_survives_fuzzing(app, fuzz_app, gateway, world, label, mode):
 
     # A fixed seed for each operation and mode: the same cases on every run, yet different draws per operation.
     @seed(random.Random(f"{label} {mode.value}").getrandbits(64))
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              phases=[Phase.explicit, Phase.generate, Phase.shrink],
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large,
-                                     HealthCheck.function_scoped_fixture])
-    @given(case=operation.as_strategy(generation_mode=mode),
-           real=st.lists(st.booleans(), min_size=len(world.ids), max_size=len(world.ids)))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.filter_too_much,
+            HealthCheck.data_too_large,
+            HealthCheck.function_scoped_fixture,
+        ],
+    )
+    @given(
+        case=operation.as_strategy(generation_mode=mode),
+        real=st.lists(st.booleans(), min_size=len(world.ids), max_size=len(world.ids)),
+    )
     def fuzz(case, real):
         _use_real_ids(case, world, real)
         _authenticate(case, world)
@@ -168,8 +194,14 @@ def test_operation_survives_fuzzing(app, fuzz_app, gateway, world, label, mode):
         case.validate_response(response, checks=checks)
         sent = response.request
         content_type = response.headers.get("content-type", [""])[0].split(";")[0]
-        problems = contract_problems(sent.method, urlsplit(sent.url).path, response.status_code,
-                                     CaseInsensitiveDict(response.headers), content_type, response.content)
+        problems = contract_problems(
+            sent.method,
+            urlsplit(sent.url).path,
+            response.status_code,
+            CaseInsensitiveDict(response.headers),
+            content_type,
+            response.content,
+        )
         assert not problems, problems
         if 400 <= response.status_code < 500:
             seen["rejected"] += 1
@@ -187,10 +219,16 @@ def test_operation_survives_fuzzing(app, fuzz_app, gateway, world, label, mode):
 
 def test_every_operation_but_the_webhook_was_fuzzed(capsys):
     """Runs after the fuzzing above (pytest keeps a module's order) and says how much was run."""
-    documented = {f"{method.upper()} {path}" for path, ops in spec()["paths"].items() for method in ops
-                  if method != "parameters" and path != WEBHOOK}
+    documented = {
+        f"{method.upper()} {path}"
+        for path, ops in spec()["paths"].items()
+        for method in ops
+        if method != "parameters" and path != WEBHOOK
+    }
     assert set(OPERATIONS) == documented
     if TOTALS["operations"]:
         with capsys.disabled():
-            print(f"\nfuzzed {len(TOTALS['operations'])} operations with {TOTALS['cases']} requests, "
-                  f"{TOTALS['rejected']} of them rejected (4xx) and checked to have changed nothing")
+            print(
+                f"\nfuzzed {len(TOTALS['operations'])} operations with {TOTALS['cases']} requests, "
+                f"{TOTALS['rejected']} of them rejected (4xx) and checked to have changed nothing"
+            )

@@ -1,4 +1,5 @@
 """The waiting room: fair places, batched admission under a cap, signed tokens, Redis loss."""
+
 from __future__ import annotations
 
 import base64
@@ -57,8 +58,11 @@ def status(gate, event_id, ticket):
 
 def admit(gate_app, event_id, now=None):
     with gate_app.app_context(), unit_of_work() as uow:
-        return WaitingRoom(gate_app.extensions["seatline.redis"], event_id,
-                           gate_app.extensions["seatline.settings"].gate_show_up_seconds).admit_due(uow, now=now)
+        return WaitingRoom(
+            gate_app.extensions["seatline.redis"],
+            event_id,
+            gate_app.extensions["seatline.settings"].gate_show_up_seconds,
+        ).admit_due(uow, now=now)
 
 
 def test_joining_is_idempotent_and_needs_a_fan(gate, make):
@@ -271,8 +275,20 @@ def _b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
-@pytest.mark.parametrize("case", ["expired", "wrong event", "wrong user", "wrong key", "alg none", "tampered",
-                                  "unknown kid", "missing jti", "HS256 with the public key"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "expired",
+        "wrong event",
+        "wrong user",
+        "wrong key",
+        "alg none",
+        "tampered",
+        "unknown kid",
+        "missing jti",
+        "HS256 with the public key",
+    ],
+)
 def test_bad_admission_tokens_are_refused(gate_app, gate, client, make, case):
     show, event_id, fan, good = admitted_token(gate_app, gate, make)
     now = int(time.time())
@@ -283,12 +299,21 @@ def test_bad_admission_tokens_are_refused(gate_app, gate, client, make, case):
         "wrong user": lambda: _forge({**base, "sub": str(fan.user_id + 999)}),
         "wrong key": lambda: _forge(base, key=Ed25519PrivateKey.generate()),
         "alg none": lambda: f"{_b64({'alg': 'none', 'kid': json.loads(GATE_KEYS)[0]['kid']})}.{_b64(base)}.",
-        "tampered": lambda: ".".join([good.split(".")[0], _b64({**jwt.decode(good, options={"verify_signature": False}), "sub": "1"}), good.split(".")[2]]),
+        "tampered": lambda: ".".join(
+            [
+                good.split(".")[0],
+                _b64({**jwt.decode(good, options={"verify_signature": False}), "sub": "1"}),
+                good.split(".")[2],
+            ]
+        ),
         "unknown kid": lambda: _forge(base, kid="someone-elses-key"),
         "missing jti": lambda: _forge({k: v for k, v in base.items() if k != "jti"}),
         "HS256 with the public key": lambda: jwt.api_jws.PyJWS().encode(
-            json.dumps(base).encode(), key=b"x" * 32, algorithm="HS256",
-            headers={"kid": json.loads(GATE_KEYS)[0]["kid"]}),
+            json.dumps(base).encode(),
+            key=b"x" * 32,
+            algorithm="HS256",
+            headers={"kid": json.loads(GATE_KEYS)[0]["kid"]},
+        ),
     }[case]()
     response = hold_with(client, fan, show.show_id, token)
     assert response.status_code == 403, case
@@ -343,8 +368,9 @@ def test_estimate_does_not_creep_up_while_the_queue_stands_still(gate_app, gate,
     for i in range(3):
         admit(gate_app, event_id, now=now + 5 * i)
     gate.post(f"/gate/v1/queues/{event_id}/pause", headers=manager.headers)
-    room = WaitingRoom(gate_app.extensions["seatline.redis"], event_id,
-                       gate_app.extensions["seatline.settings"].gate_show_up_seconds)
+    room = WaitingRoom(
+        gate_app.extensions["seatline.redis"], event_id, gate_app.extensions["seatline.settings"].gate_show_up_seconds
+    )
     estimates = [room.status(tickets[-1], now=now + 10 + t)["estimatedWaitSeconds"] for t in (1, 30, 300, 3000)]
     assert estimates == sorted(estimates, reverse=True) or len(set(estimates)) == 1, estimates
     assert estimates[0] > 0
@@ -370,20 +396,23 @@ def test_the_join_form_signs_in_checks_csrf_and_places_the_fan(gate, make, clien
     page = gate.get(f"/gate/queues/{event_id}")
     assert page.status_code == 200
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
-    forged = gate_app_client_without_cookie(gate).post(f"/gate/queues/{event_id}", data={
-        "csrf_token": token, "email": "form@example.com", "password": "s3cret-pass"})
+    forged = gate_app_client_without_cookie(gate).post(
+        f"/gate/queues/{event_id}", data={"csrf_token": token, "email": "form@example.com", "password": "s3cret-pass"}
+    )
     missing = gate.post(f"/gate/queues/{event_id}", data={"email": "form@example.com", "password": "s3cret-pass"})
     site = client.post("/login", data={"email": "form@example.com", "password": "s3cret-pass"})
     for refused in (forged, missing):  # answered as the site answers a form without its token
         assert refused.status_code == site.status_code == 400 and refused.mimetype == "text/html"
         assert heading(refused) == heading(site) and "request wasn" in heading(site)
     assert fetch(gate.application, "SELECT count(*) AS n FROM gate_tickets WHERE event_id = :e", e=event_id)[0].n == 0
-    wrong = gate.post(f"/gate/queues/{event_id}", data={"csrf_token": token, "email": "form@example.com",
-                                                        "password": "nope-nope"})
+    wrong = gate.post(
+        f"/gate/queues/{event_id}", data={"csrf_token": token, "email": "form@example.com", "password": "nope-nope"}
+    )
     assert wrong.status_code == 422 and "match an account" in wrong.get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', wrong.get_data(as_text=True)).group(1)
-    joined = gate.post(f"/gate/queues/{event_id}", data={"csrf_token": token, "email": "form@example.com",
-                                                         "password": "s3cret-pass"})
+    joined = gate.post(
+        f"/gate/queues/{event_id}", data={"csrf_token": token, "email": "form@example.com", "password": "s3cret-pass"}
+    )
     assert joined.status_code == 303 and "/wait?ticket=tk_" in joined.headers["Location"]
     assert gate.get("/gate/queues/999999").status_code == 404
     # Waiting only reads: the page carries no token, so a waiting fan's browser gets no session.

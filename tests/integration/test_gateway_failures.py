@@ -1,4 +1,5 @@
 """Webhooks and a gateway that times out, fails, duplicates, reorders and drops."""
+
 from __future__ import annotations
 
 import hashlib
@@ -33,8 +34,15 @@ def signed(payload: dict, secret: str = WEBHOOK_SECRET, at: int | None = None) -
 
 
 def event(event_id: str, intent_id: str = "pi_unknown", kind: str = "payment_intent.succeeded") -> dict:
-    return {"id": event_id, "object": "event", "type": kind, "created": int(time.time()), "livemode": False,
-            "api_version": "2026-10-28", "data": {"object": {"id": intent_id, "object": "payment_intent"}}}
+    return {
+        "id": event_id,
+        "object": "event",
+        "type": kind,
+        "created": int(time.time()),
+        "livemode": False,
+        "api_version": "2026-10-28",
+        "data": {"object": {"id": intent_id, "object": "payment_intent"}},
+    }
 
 
 @pytest.mark.parametrize(
@@ -59,7 +67,9 @@ def test_wrong_secret_and_replayed_old_timestamps_are_rejected(app, client):
     body, headers = signed(event("evt_old"), at=time.time() - 3600)
     assert client.post(WEBHOOK, data=body, headers=headers).status_code == 400
     tampered_body, headers = signed(event("evt_tamper"))
-    assert client.post(WEBHOOK, data=tampered_body.replace(b"succeeded", b"canceled"), headers=headers).status_code == 400
+    assert (
+        client.post(WEBHOOK, data=tampered_body.replace(b"succeeded", b"canceled"), headers=headers).status_code == 400
+    )
     assert fetch(app, "SELECT event_id FROM webhook_events") == []
 
 
@@ -125,7 +135,10 @@ def test_a_gateway_outage_keeps_the_hold_and_the_retry_gets_the_same_intent(app,
     assert down.status_code == 503
     assert down.get_json()["error"]["code"] == "DEGRADED" and down.headers["Retry-After"]
     assert client.get(f"/api/v1/holds/{held['holdId']}", headers=fan.headers).get_json()["status"] == "ACTIVE"
-    assert client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["B2"]}, headers=rival.headers).status_code == 409
+    assert (
+        client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["B2"]}, headers=rival.headers).status_code
+        == 409
+    )
     gateway.clear_faults()
     up = start_payment(client, fan, held["holdId"])
     assert up.status_code == 201
@@ -163,11 +176,14 @@ def test_dropped_webhook_is_settled_by_reconciliation(app, client, make, gateway
     assert_money_invariants(app, gateway)
 
 
-@pytest.mark.parametrize("fault", [
-    {"kind": "webhook_duplicate", "count": 1},
-    {"kind": "webhook_delay", "seconds": 1},
-    {"kind": "webhook_reorder"},
-])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "webhook_duplicate", "count": 1},
+        {"kind": "webhook_delay", "seconds": 1},
+        {"kind": "webhook_reorder"},
+    ],
+)
 def test_webhook_faults_still_make_one_booking(app, client, make, gateway, fault):
     show, fan = make.show(), make.fan()
     held = hold(client, fan, show.show_id, ["D1"])

@@ -2,6 +2,7 @@
 page are rate limited per fan and per address, a repeated question about an intent is answered from
 the copy fetched a moment ago, the gateway's own 429s do not open its breaker for everyone, and
 looking at the checkout page starts nothing."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -65,14 +66,17 @@ def assert_limited(response) -> None:
     assert error["code"] == "RATE_LIMITED" and error["retryAfter"] == int(response.headers["Retry-After"]) >= 1
 
 
-def test_a_loop_of_confirms_is_cut_off_and_asks_the_gateway_a_bounded_number_of_times(limited, gateway_calls, make,
-                                                                                     gateway):
+def test_a_loop_of_confirms_is_cut_off_and_asks_the_gateway_a_bounded_number_of_times(
+    limited, gateway_calls, make, gateway
+):
     fan, show = make.fan(), make.show()
     client = from_ip(limited, "10.9.0.1")
     hold_id, intent = paying_hold(client, fan, show, ["A1"])
     gateway_calls.clear()
-    answers = [client.post(f"/api/v1/holds/{hold_id}/confirm", json={"paymentIntentId": intent}, headers=fan.headers)
-               for _ in range(40)]
+    answers = [
+        client.post(f"/api/v1/holds/{hold_id}/confirm", json={"paymentIntentId": intent}, headers=fan.headers)
+        for _ in range(40)
+    ]
     assert [a.status_code for a in answers[:5]] == [402] * 5  # not paid yet: each asked the gateway
     for refused in answers[5:]:
         assert_limited(refused)
@@ -86,8 +90,13 @@ def test_a_loop_of_confirms_is_cut_off_and_asks_the_gateway_a_bounded_number_of_
     # Per address: other fans behind the same address share its count (8 a minute).
     others = [make.fan() for _ in range(4)]
     neighbours = from_ip(limited, "10.9.0.2")
-    statuses = [neighbours.post(f"/api/v1/holds/{hold_id}/confirm", json={"paymentIntentId": intent},
-                                headers=other.headers).status_code for other in others for _ in range(3)]
+    statuses = [
+        neighbours.post(
+            f"/api/v1/holds/{hold_id}/confirm", json={"paymentIntentId": intent}, headers=other.headers
+        ).status_code
+        for other in others
+        for _ in range(3)
+    ]
     assert statuses.count(404) == 8 and statuses[8:] == [429] * 4, statuses
 
 
@@ -141,11 +150,13 @@ def csrf_token(page: str) -> str:
 def test_looking_at_the_checkout_page_changes_nothing_and_paying_is_limited(limited, gateway_calls, app, make, gateway):
     show = make.show()
     browser = limited.test_client()
-    browser.post("/api/v1/auth/register", json={"email": "looker@example.com", "password": "correct horse",
-                                                "name": "Looker"})
+    browser.post(
+        "/api/v1/auth/register", json={"email": "looker@example.com", "password": "correct horse", "name": "Looker"}
+    )
     login = browser.get("/login").get_data(as_text=True)
-    browser.post("/login", data={"csrf_token": csrf_token(login), "email": "looker@example.com",
-                                 "password": "correct horse"})
+    browser.post(
+        "/login", data={"csrf_token": csrf_token(login), "email": "looker@example.com", "password": "correct horse"}
+    )
     page = browser.get(f"/shows/{show.show_id}").get_data(as_text=True)
     held = browser.post(f"/shows/{show.show_id}/hold", data={"csrf_token": csrf_token(page), "seat": ["A1"]})
     checkout_url = f"{held.headers['Location']}/checkout"

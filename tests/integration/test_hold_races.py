@@ -3,6 +3,7 @@
 Each client runs in its own thread with its own test client, session and
 database connection; a barrier releases them together.
 """
+
 from __future__ import annotations
 
 import random
@@ -18,7 +19,9 @@ def race(app, fans, show_id, seat_sets, chaos=None) -> list[Attempt]:
     def attempt(i: int, start_line: threading.Barrier) -> Attempt:
         client = app.test_client()
         start_line.wait()
-        response = client.post(f"/api/v1/shows/{show_id}/holds", json={"seatIds": seat_sets[i]}, headers=fans[i].headers)
+        response = client.post(
+            f"/api/v1/shows/{show_id}/holds", json={"seatIds": seat_sets[i]}, headers=fans[i].headers
+        )
         return Attempt(fans[i].user_id, seat_sets[i], response.status_code, response.get_json())
 
     return run_together(len(fans), attempt, chaos)

@@ -1,6 +1,7 @@
 """Hostile input over the whole /api/v1 surface: oversized and malformed bodies, absurd ids and
 numbers, injection strings. Each gets a clear 4xx in the contract's error shape and stores nothing;
 text that is valid however nasty is stored verbatim and comes out escaped in the pages."""
+
 from __future__ import annotations
 
 import uuid
@@ -102,8 +103,12 @@ def json_operations(app, s: Scene) -> list[tuple[str, str, dict[str, str]]]:
 def test_the_body_operations_are_every_json_body_of_the_document(app, scene):
     """The gateway's webhook aside (signed; see test_gateway_failures.py), so that an operation added
     later is tried here too."""
-    documented = {(method.upper(), path) for path, ops in spec()["paths"].items() for method, op in ops.items()
-                  if method != "parameters" and "application/json" in op.get("requestBody", {}).get("content", {})}
+    documented = {
+        (method.upper(), path)
+        for path, ops in spec()["paths"].items()
+        for method, op in ops.items()
+        if method != "parameters" and "application/json" in op.get("requestBody", {}).get("content", {})
+    }
     listed = {(method, template_for(path)) for method, path, _ in json_operations(app, scene)}
     assert listed == documented - {("POST", "/payments/webhook")}
 
@@ -117,16 +122,32 @@ def test_bodies_over_the_limit_are_413_and_store_nothing(app, client, scene):
     for method, path, headers in json_operations(app, scene):
         big = LAYOUT_LIMIT if path.endswith("/layout") else LIMIT
         body = b'{"name": "' + b"x" * big + b'"}'
-        assert_error(client.open(path, method=method, data=body, content_type="application/json", headers=headers),
-                     413, "PAYLOAD_TOO_LARGE")
+        assert_error(
+            client.open(path, method=method, data=body, content_type="application/json", headers=headers),
+            413,
+            "PAYLOAD_TOO_LARGE",
+        )
         # Whitespace counts too: the limit is on the bytes sent, not on what they parse to.
         if big == LIMIT:
-            assert_error(client.open(path, method=method, data=b"{}" + padding, content_type="application/json",
-                                     headers=headers), 413, "PAYLOAD_TOO_LARGE")
+            assert_error(
+                client.open(
+                    path, method=method, data=b"{}" + padding, content_type="application/json", headers=headers
+                ),
+                413,
+                "PAYLOAD_TOO_LARGE",
+            )
     csv = b"section,row,number,tier\n" + b"Main,A,1,gold\n" * (LAYOUT_LIMIT // 14 + 1)
     _, venue_id = _event_and_venue(app, scene)
-    assert_error(client.post(f"/api/v1/manage/venues/{venue_id}/layout/import", data=csv, content_type="text/csv",
-                             headers=scene.manager.headers), 413, "PAYLOAD_TOO_LARGE")
+    assert_error(
+        client.post(
+            f"/api/v1/manage/venues/{venue_id}/layout/import",
+            data=csv,
+            content_type="text/csv",
+            headers=scene.manager.headers,
+        ),
+        413,
+        "PAYLOAD_TOO_LARGE",
+    )
     after = snapshot(app)
     assert after == before, differences(before, after)
 
@@ -138,8 +159,11 @@ def test_the_limit_is_exactly_64_kib(app, client, scene):
     path = f"/api/v1/shows/{scene.show_id}/holds"
     ok = client.post(path, data=exact, content_type="application/json", headers=scene.fan.headers)
     assert ok.status_code == 201, ok.get_json()
-    assert_error(client.post(path, data=exact + b" ", content_type="application/json", headers=scene.fan.headers),
-                 413, "PAYLOAD_TOO_LARGE")
+    assert_error(
+        client.post(path, data=exact + b" ", content_type="application/json", headers=scene.fan.headers),
+        413,
+        "PAYLOAD_TOO_LARGE",
+    )
 
 
 MALFORMED = {
@@ -171,8 +195,9 @@ def test_malformed_bodies_are_400_and_store_nothing(app, client, scene, case):
     for method, path, headers in json_operations(app, scene):
         if case in ("empty", "only whitespace") and path.endswith("/cancel"):
             continue  # cancelling a show needs no body: an empty one is a cancellation, not an error
-        response = client.open(path, method=method, data=MALFORMED[case], content_type="application/json",
-                               headers=headers)
+        response = client.open(
+            path, method=method, data=MALFORMED[case], content_type="application/json", headers=headers
+        )
         assert_error(response, 400, "VALIDATION_FAILED")
     after = snapshot(app)
     assert after == before, differences(before, after)
@@ -186,19 +211,24 @@ def test_a_ten_thousand_seat_list_is_refused_before_any_work(app, client, scene)
     before = snapshot(app)
     short_ids = [base36(i) for i in range(10_000)]
     path = f"/api/v1/shows/{scene.show_id}/holds"
-    error = assert_error(client.post(path, json={"seatIds": short_ids}, headers=scene.fan.headers), 400,
-                         "VALIDATION_FAILED")
+    error = assert_error(
+        client.post(path, json={"seatIds": short_ids}, headers=scene.fan.headers), 400, "VALIDATION_FAILED"
+    )
     assert error["fields"][0]["field"] == "seatIds"
     long_ids = [f"SEAT-{i:05d}" for i in range(10_000)]  # about 140 KB: over the body limit
     assert_error(client.post(path, json={"seatIds": long_ids}, headers=scene.fan.headers), 413, "PAYLOAD_TOO_LARGE")
     same = ["A1"] * 10_000
     assert_error(client.post(path, json={"seatIds": same}, headers=scene.fan.headers), 400, "VALIDATION_FAILED")
     box_office = f"/api/v1/manage/shows/{scene.show_id}/seats/block"
-    assert_error(client.post(box_office, json={"seatIds": short_ids}, headers=scene.manager.headers), 400,
-                 "VALIDATION_FAILED")
+    assert_error(
+        client.post(box_office, json={"seatIds": short_ids}, headers=scene.manager.headers), 400, "VALIDATION_FAILED"
+    )
     _, venue_id = _event_and_venue(app, scene)
-    mark = client.patch(f"/api/v1/manage/venues/{venue_id}/layout/seats",
-                        json={"seatIds": short_ids, "accessible": True}, headers=scene.manager.headers)
+    mark = client.patch(
+        f"/api/v1/manage/venues/{venue_id}/layout/seats",
+        json={"seatIds": short_ids, "accessible": True},
+        headers=scene.manager.headers,
+    )
     error = assert_error(mark, 400, "VALIDATION_FAILED")
     assert len(error["seatIds"]) <= 20  # names a few unknown seats, not ten thousand
     after = snapshot(app)
@@ -207,10 +237,35 @@ def test_a_ten_thousand_seat_list_is_refused_before_any_work(app, client, scene)
 
 # ---------------------------------------------------------------- ids and numbers
 
-BAD_NUMERIC_IDS = ["-1", "0", "99999999999999999999", "9223372036854775808", "1e3", "0x1f", "1.5", "+1", " 1",
-                   "%201", "1%00", "%EF%BC%91", "١", "not-a-number", "1;DROP TABLE shows", "..%2F..%2Fetc"]
-BAD_UUIDS = ["not-a-uuid", "-1", "0", "99999999999999999999", "00000000-0000-0000-0000-000000000000",
-             "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz", "%00", "' OR '1'='1", str(uuid.uuid4()).upper()]
+BAD_NUMERIC_IDS = [
+    "-1",
+    "0",
+    "99999999999999999999",
+    "9223372036854775808",
+    "1e3",
+    "0x1f",
+    "1.5",
+    "+1",
+    " 1",
+    "%201",
+    "1%00",
+    "%EF%BC%91",
+    "١",
+    "not-a-number",
+    "1;DROP TABLE shows",
+    "..%2F..%2Fetc",
+]
+BAD_UUIDS = [
+    "not-a-uuid",
+    "-1",
+    "0",
+    "99999999999999999999",
+    "00000000-0000-0000-0000-000000000000",
+    "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz",
+    "%00",
+    "' OR '1'='1",
+    str(uuid.uuid4()).upper(),
+]
 
 
 def test_absurd_ids_in_paths_name_nothing(app, client, scene):
@@ -256,13 +311,35 @@ def test_absurd_ids_in_paths_name_nothing(app, client, scene):
 
 def _show_body(app, scene: Scene, **changes) -> dict:
     event_id, venue_id = _event_and_venue(app, scene)
-    body = {"eventId": str(event_id), "venueId": str(venue_id), "startTime": "2030-03-01T19:30",
-            "saleOpensAt": "2030-02-01T10:00", "currency": "INR", "prices": {"gold": 100, "silver": 50}}
+    body = {
+        "eventId": str(event_id),
+        "venueId": str(venue_id),
+        "startTime": "2030-03-01T19:30",
+        "saleOpensAt": "2030-02-01T10:00",
+        "currency": "INR",
+        "prices": {"gold": 100, "silver": 50},
+    }
     return {**body, **changes}
 
 
-RAW_NUMBERS = [b"-1", b"0", b"1e400", b"-1e400", b"1.5", b"18446744073709551616", b"9" * 400, b"NaN", b"Infinity",
-               b"-0", b"1e-400", b'"100"', b"true", b"null", b"[]", b"{}"]
+RAW_NUMBERS = [
+    b"-1",
+    b"0",
+    b"1e400",
+    b"-1e400",
+    b"1.5",
+    b"18446744073709551616",
+    b"9" * 400,
+    b"NaN",
+    b"Infinity",
+    b"-0",
+    b"1e-400",
+    b'"100"',
+    b"true",
+    b"null",
+    b"[]",
+    b"{}",
+]
 
 
 def test_absurd_numbers_in_bodies_are_400_and_store_nothing(app, client, scene):
@@ -273,17 +350,37 @@ def test_absurd_numbers_in_bodies_are_400_and_store_nothing(app, client, scene):
     fields = [
         ("/api/v1/manage/events", "POST", b'{"title": "T", "category": "concert", "durationMinutes": NUMBER}', ()),
         (f"/api/v1/manage/events/{event_id}", "PATCH", b'{"durationMinutes": NUMBER}', ()),
-        (f"/api/v1/manage/venues/{venue_id}/layout/blocks", "POST",
-         b'{"section": "S", "rows": "A", "seatsPerRow": NUMBER, "tier": "gold"}', ()),
-        (f"/api/v1/manage/venues/{venue_id}/layout/blocks", "POST",
-         b'{"section": "S", "rows": "A", "seatsPerRow": 2, "tier": "gold", "firstNumber": NUMBER}', ()),
+        (
+            f"/api/v1/manage/venues/{venue_id}/layout/blocks",
+            "POST",
+            b'{"section": "S", "rows": "A", "seatsPerRow": NUMBER, "tier": "gold"}',
+            (),
+        ),
+        (
+            f"/api/v1/manage/venues/{venue_id}/layout/blocks",
+            "POST",
+            b'{"section": "S", "rows": "A", "seatsPerRow": 2, "tier": "gold", "firstNumber": NUMBER}',
+            (),
+        ),
         (f"/api/v1/manage/shows/{scene.show_id}", "PATCH", b'{"prices": {"gold": NUMBER}}', (b"0", b"-0")),
-        (f"/api/v1/manage/shows/{scene.show_id}", "PATCH",
-         b'{"refundPolicy": {"rules": [{"hoursBefore": 24, "refundPercent": NUMBER}]}}', (b"0", b"-0")),
-        (f"/api/v1/manage/shows/{scene.show_id}", "PATCH",
-         b'{"refundPolicy": {"rules": [{"hoursBefore": NUMBER, "refundPercent": 50}]}}', (b"0", b"-0")),
-        (f"/api/v1/manage/shows/{scene.show_id}", "PATCH", b'{"refundPolicy": {"rules": [], "feeMinor": NUMBER}}',
-         (b"0", b"-0")),
+        (
+            f"/api/v1/manage/shows/{scene.show_id}",
+            "PATCH",
+            b'{"refundPolicy": {"rules": [{"hoursBefore": 24, "refundPercent": NUMBER}]}}',
+            (b"0", b"-0"),
+        ),
+        (
+            f"/api/v1/manage/shows/{scene.show_id}",
+            "PATCH",
+            b'{"refundPolicy": {"rules": [{"hoursBefore": NUMBER, "refundPercent": 50}]}}',
+            (b"0", b"-0"),
+        ),
+        (
+            f"/api/v1/manage/shows/{scene.show_id}",
+            "PATCH",
+            b'{"refundPolicy": {"rules": [], "feeMinor": NUMBER}}',
+            (b"0", b"-0"),
+        ),
         (f"/api/v1/manage/events/{event_id}/queue", "PUT", b'{"batchSize": NUMBER}', ()),
         (f"/api/v1/manage/events/{event_id}/queue", "PUT", b'{"admissionIntervalSeconds": NUMBER}', (b"1.5",)),
         (f"/api/v1/manage/events/{event_id}/queue", "PUT", b'{"maxActive": NUMBER}', ()),
@@ -298,18 +395,39 @@ def test_absurd_numbers_in_bodies_are_400_and_store_nothing(app, client, scene):
             if raw in accepted:
                 continue
             headers = scene.fan.headers if "/manage/" not in path else mgr
-            response = client.open(path, method=method, data=template.replace(b"NUMBER", raw),
-                                   content_type="application/json", headers=headers)
+            response = client.open(
+                path,
+                method=method,
+                data=template.replace(b"NUMBER", raw),
+                content_type="application/json",
+                headers=headers,
+            )
             expected = 413 if len(raw) > LIMIT else 400
             assert_error(response, expected)
             checked += 1
     assert checked > 200
     # Enormous amounts in a new show's prices, and times out of any range.
-    for prices in ({"gold": -1, "silver": 50}, {"gold": 10**9, "silver": 50}, {"gold": 2**63, "silver": 50},
-                   {"gold": 1.5, "silver": 50}, {"gold": "100", "silver": 50}, {"gold": None, "silver": 50}):
+    for prices in (
+        {"gold": -1, "silver": 50},
+        {"gold": 10**9, "silver": 50},
+        {"gold": 2**63, "silver": 50},
+        {"gold": 1.5, "silver": 50},
+        {"gold": "100", "silver": 50},
+        {"gold": None, "silver": 50},
+    ):
         assert_error(client.post("/api/v1/manage/shows", json=_show_body(app, scene, prices=prices), headers=mgr), 400)
-    for when in ("0001-01-01T00:00", "9999-12-31T23:59", "2030-02-30T10:00", "2030-03-01T25:00", "yesterday",
-                 "2030-03-01T19:30+99:00", "1" * 40, "", "0000001900000000", "1900000000000.00"):
+    for when in (
+        "0001-01-01T00:00",
+        "9999-12-31T23:59",
+        "2030-02-30T10:00",
+        "2030-03-01T25:00",
+        "yesterday",
+        "2030-03-01T19:30+99:00",
+        "1" * 40,
+        "",
+        "0000001900000000",
+        "1900000000000.00",
+    ):
         assert_error(client.post("/api/v1/manage/shows", json=_show_body(app, scene, startTime=when), headers=mgr), 400)
     after = snapshot(app)
     assert after == before, differences(before, after)
@@ -320,8 +438,10 @@ def test_absurd_numbers_in_bodies_are_400_and_store_nothing(app, client, scene):
 
 def test_injection_strings_register_and_log_in_verbatim_or_are_refused(app, client):
     for i, nasty in enumerate(NASTY):
-        r = client.post("/api/v1/auth/register",
-                        json={"email": f"fan{i}@example.com", "password": f"pw-{nasty}-long", "name": nasty})
+        r = client.post(
+            "/api/v1/auth/register",
+            json={"email": f"fan{i}@example.com", "password": f"pw-{nasty}-long", "name": nasty},
+        )
         assert r.status_code == 201, (nasty, r.get_json())
         user_id = int(r.get_json()["userId"])
         assert fetch(app, "SELECT name FROM users WHERE id = :u", u=user_id)[0].name == nasty
@@ -346,24 +466,39 @@ def test_injection_strings_register_and_log_in_verbatim_or_are_refused(app, clie
 
     users = snapshot(app)
     for i, nasty in enumerate(NASTY):
-        assert_error(client.post("/api/v1/auth/token", json={"email": nasty, "password": nasty}), 401,
-                     "INVALID_CREDENTIALS")
+        assert_error(
+            client.post("/api/v1/auth/token", json={"email": nasty, "password": nasty}), 401, "INVALID_CREDENTIALS"
+        )
         # A real email with an injected password, and an injected email with that user's password.
         # (One failure per email: failed logins are rate limited per email.)
-        assert_error(client.post("/api/v1/auth/token", json={"email": f"fan{i}@example.com", "password": nasty}),
-                     401, "INVALID_CREDENTIALS")
-        assert_error(client.post("/api/v1/auth/token", json={"email": f"fan{i}@example.com{nasty}",
-                                                             "password": f"pw-{nasty}-long"}), 401)
+        assert_error(
+            client.post("/api/v1/auth/token", json={"email": f"fan{i}@example.com", "password": nasty}),
+            401,
+            "INVALID_CREDENTIALS",
+        )
+        assert_error(
+            client.post(
+                "/api/v1/auth/token", json={"email": f"fan{i}@example.com{nasty}", "password": f"pw-{nasty}-long"}
+            ),
+            401,
+        )
     after = snapshot(app)
     assert after == users, differences(users, after)
     # A quote is valid in an email address: stored as sent (in lower case), and it signs in.
-    r = client.post("/api/v1/auth/register", json={"email": "O'Brien+x@Example.com", "password": "correct horse",
-                                                   "name": "O'Brien"})
+    r = client.post(
+        "/api/v1/auth/register", json={"email": "O'Brien+x@Example.com", "password": "correct horse", "name": "O'Brien"}
+    )
     assert r.status_code == 201
-    assert fetch(app, "SELECT email FROM users WHERE id = :u", u=int(r.get_json()["userId"]))[0].email \
+    assert (
+        fetch(app, "SELECT email FROM users WHERE id = :u", u=int(r.get_json()["userId"]))[0].email
         == "o'brien+x@example.com"
-    assert client.post("/api/v1/auth/token", json={"email": "o'brien+x@example.com",
-                                                   "password": "correct horse"}).status_code == 200
+    )
+    assert (
+        client.post(
+            "/api/v1/auth/token", json={"email": "o'brien+x@example.com", "password": "correct horse"}
+        ).status_code
+        == 200
+    )
     assert fetch(app, "SELECT count(*) AS n FROM users")[0].n == len(NASTY) + accepted + 1
 
 
@@ -385,16 +520,32 @@ def test_text_postgres_cannot_store_is_400_everywhere(app, client, scene, raw):
         ("POST", "/api/v1/manage/venues", mgr, b'{"cityId": "1", "name": X, "kind": "theatre"}'),
         ("POST", "/api/v1/manage/venues", mgr, b'{"cityId": "1", "name": "Hall", "kind": "theatre", "address": X}'),
         ("POST", "/api/v1/manage/events", mgr, b'{"title": X, "category": "concert", "durationMinutes": 60}'),
-        ("POST", "/api/v1/manage/events", mgr,
-         b'{"title": "T", "category": "concert", "durationMinutes": 60, "description": X}'),
+        (
+            "POST",
+            "/api/v1/manage/events",
+            mgr,
+            b'{"title": "T", "category": "concert", "durationMinutes": 60, "description": X}',
+        ),
         ("PATCH", f"/api/v1/manage/events/{event_id}", mgr, b'{"title": X}'),
         ("PATCH", f"/api/v1/manage/events/{event_id}", mgr, b'{"description": X}'),
-        ("POST", f"/api/v1/manage/venues/{venue_id}/layout/blocks", mgr,
-         b'{"section": X, "rows": "A", "seatsPerRow": 2, "tier": "gold"}'),
-        ("POST", f"/api/v1/manage/venues/{venue_id}/layout/blocks", mgr,
-         b'{"section": "S", "rows": X, "seatsPerRow": 2, "tier": "gold"}'),
-        ("POST", f"/api/v1/manage/venues/{venue_id}/layout/blocks", mgr,
-         b'{"section": "S", "rows": "A", "seatsPerRow": 2, "tier": "gold", "accessible": [X]}'),
+        (
+            "POST",
+            f"/api/v1/manage/venues/{venue_id}/layout/blocks",
+            mgr,
+            b'{"section": X, "rows": "A", "seatsPerRow": 2, "tier": "gold"}',
+        ),
+        (
+            "POST",
+            f"/api/v1/manage/venues/{venue_id}/layout/blocks",
+            mgr,
+            b'{"section": "S", "rows": X, "seatsPerRow": 2, "tier": "gold"}',
+        ),
+        (
+            "POST",
+            f"/api/v1/manage/venues/{venue_id}/layout/blocks",
+            mgr,
+            b'{"section": "S", "rows": "A", "seatsPerRow": 2, "tier": "gold", "accessible": [X]}',
+        ),
         ("PATCH", f"/api/v1/manage/venues/{venue_id}/layout/seats", mgr, b'{"seatIds": [X], "accessible": true}'),
         ("POST", f"/api/v1/manage/shows/{scene.show_id}/seats/block", mgr, b'{"seatIds": [X]}'),
         ("POST", f"/api/v1/manage/shows/{scene.show_id}/seats/unblock", mgr, b'{"seatIds": [X]}'),
@@ -402,8 +553,9 @@ def test_text_postgres_cannot_store_is_400_everywhere(app, client, scene, raw):
     ]
     before = snapshot(app)
     for method, path, headers, template in bodies:
-        response = client.open(path, method=method, data=template.replace(b"X", raw_b),
-                                content_type="application/json", headers=headers)
+        response = client.open(
+            path, method=method, data=template.replace(b"X", raw_b), content_type="application/json", headers=headers
+        )
         assert_error(response, 400, "VALIDATION_FAILED")
     # ... and in query strings and path segments.
     text = raw.strip('"').replace("\\u0000", "%00").replace("\\ud800", "%ED%A0%80").replace("\\udfff", "%ED%BF%BF")
@@ -425,28 +577,41 @@ def test_injection_strings_in_manager_text_are_stored_verbatim_or_refused(app, c
     mgr = scene.manager.headers
     city = str(scene.city_id)
     for i, nasty in enumerate(NASTY):
-        venue = client.post("/api/v1/manage/venues", json={"cityId": city, "name": f"{nasty} {i}", "kind": "theatre",
-                                                           "address": nasty}, headers=mgr)
+        venue = client.post(
+            "/api/v1/manage/venues",
+            json={"cityId": city, "name": f"{nasty} {i}", "kind": "theatre", "address": nasty},
+            headers=mgr,
+        )
         assert venue.status_code == 201, (nasty, venue.get_json())
         assert venue.get_json()["name"] == f"{nasty} {i}" and venue.get_json()["address"] == nasty
-        event = client.post("/api/v1/manage/events", json={"title": f"{nasty} {i}", "category": "concert",
-                                                           "description": nasty, "durationMinutes": 60}, headers=mgr)
+        event = client.post(
+            "/api/v1/manage/events",
+            json={"title": f"{nasty} {i}", "category": "concert", "description": nasty, "durationMinutes": 60},
+            headers=mgr,
+        )
         assert event.status_code == 201, (nasty, event.get_json())
-        stored = fetch(app, "SELECT title, description FROM events WHERE id = :e", e=int(event.get_json()["eventId"]))[0]
+        stored = fetch(app, "SELECT title, description FROM events WHERE id = :e", e=int(event.get_json()["eventId"]))[
+            0
+        ]
         assert (stored.title, stored.description) == (f"{nasty} {i}", nasty)
     before = snapshot(app)
     for nasty in NASTY:
-        for body in ({"cityId": nasty, "name": "Hall", "kind": "theatre"},
-                     {"cityId": city, "name": "Hall", "kind": nasty},
-                     {"cityId": city, "name": "Hall", "kind": "theatre", "organisationId": nasty}):
+        for body in (
+            {"cityId": nasty, "name": "Hall", "kind": "theatre"},
+            {"cityId": city, "name": "Hall", "kind": nasty},
+            {"cityId": city, "name": "Hall", "kind": "theatre", "organisationId": nasty},
+        ):
             assert_error(client.post("/api/v1/manage/venues", json=body, headers=mgr), 400, "VALIDATION_FAILED")
-        for body in ({"title": "T", "category": nasty, "durationMinutes": 60},
-                     {"title": "T", "category": "concert", "durationMinutes": nasty},
-                     {"title": "T", "category": "concert", "durationMinutes": 60, "organisationId": nasty}):
+        for body in (
+            {"title": "T", "category": nasty, "durationMinutes": 60},
+            {"title": "T", "category": "concert", "durationMinutes": nasty},
+            {"title": "T", "category": "concert", "durationMinutes": 60, "organisationId": nasty},
+        ):
             assert_error(client.post("/api/v1/manage/events", json=body, headers=mgr), 400, "VALIDATION_FAILED")
         assert_error(client.post("/api/v1/manage/shows", json=_show_body(app, scene, currency=nasty), headers=mgr), 400)
-        assert_error(client.post("/api/v1/manage/shows", json=_show_body(app, scene, prices={nasty: 100}),
-                                 headers=mgr), 400)
+        assert_error(
+            client.post("/api/v1/manage/shows", json=_show_body(app, scene, prices={nasty: 100}), headers=mgr), 400
+        )
     after = snapshot(app)
     assert after == before, differences(before, after)
     # Every table is still there and whole.
@@ -458,27 +623,42 @@ def test_html_stored_through_the_api_comes_out_escaped_in_every_page(app, client
     mgr = scene.manager
     title, venue_name = "<script>alert('title')</script>", '<img src=x onerror="alert(1)"> Hall'
     description = "</p><iframe src=javascript:alert(2)></iframe>"
-    venue = client.post("/api/v1/manage/venues", json={"cityId": str(scene.city_id), "name": venue_name,
-                                                       "kind": "theatre", "address": "<b>bold</b> street"},
-                        headers=mgr.headers)
+    venue = client.post(
+        "/api/v1/manage/venues",
+        json={"cityId": str(scene.city_id), "name": venue_name, "kind": "theatre", "address": "<b>bold</b> street"},
+        headers=mgr.headers,
+    )
     assert venue.status_code == 201
     venue_id = venue.get_json()["venueId"]
-    block = client.post(f"/api/v1/manage/venues/{venue_id}/layout/blocks",
-                        json={"section": "<i>Stalls</i>", "rows": "A", "seatsPerRow": 4, "tier": "gold"},
-                        headers=mgr.headers)
+    block = client.post(
+        f"/api/v1/manage/venues/{venue_id}/layout/blocks",
+        json={"section": "<i>Stalls</i>", "rows": "A", "seatsPerRow": 4, "tier": "gold"},
+        headers=mgr.headers,
+    )
     assert block.status_code == 201, block.get_json()
-    event = client.post("/api/v1/manage/events", json={"title": title, "category": "concert",
-                                                       "description": description, "durationMinutes": 90},
-                        headers=mgr.headers)
+    event = client.post(
+        "/api/v1/manage/events",
+        json={"title": title, "category": "concert", "description": description, "durationMinutes": 90},
+        headers=mgr.headers,
+    )
     assert event.status_code == 201
     event_id = event.get_json()["eventId"]
-    local = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=2)).replace(hour=19, minute=30, second=0,
-                                                                                  microsecond=0)
+    local = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=2)).replace(
+        hour=19, minute=30, second=0, microsecond=0
+    )
     opens = datetime.now(ZoneInfo("Asia/Kolkata")) - timedelta(days=1)
-    show = client.post("/api/v1/manage/shows", json={
-        "eventId": event_id, "venueId": venue_id, "startTime": local.strftime("%Y-%m-%dT%H:%M"),
-        "saleOpensAt": opens.strftime("%Y-%m-%dT%H:%M"), "currency": "INR", "prices": {"gold": 1000}},
-        headers=mgr.headers)
+    show = client.post(
+        "/api/v1/manage/shows",
+        json={
+            "eventId": event_id,
+            "venueId": venue_id,
+            "startTime": local.strftime("%Y-%m-%dT%H:%M"),
+            "saleOpensAt": opens.strftime("%Y-%m-%dT%H:%M"),
+            "currency": "INR",
+            "prices": {"gold": 1000},
+        },
+        headers=mgr.headers,
+    )
     assert show.status_code == 201, show.get_json()
     show_id = show.get_json()["showId"]
     # The API gives the text back as it was sent.
@@ -522,16 +702,25 @@ def test_forms_refuse_text_postgres_cannot_store_and_numbers_out_of_range(app, c
 
     before = snapshot(app)
     page = client.get("/signup")
-    r = client.post("/signup", data={"csrf_token": token_of(page), "name": "A\x00da", "email": "nul@example.com",
-                                     "password": "correct horse"})
+    r = client.post(
+        "/signup",
+        data={"csrf_token": token_of(page), "name": "A\x00da", "email": "nul@example.com", "password": "correct horse"},
+    )
     assert r.status_code == 400 and r.mimetype == "text/html"
     page = client.get("/login")
     r = client.post("/login", data={"csrf_token": token_of(page), "email": "a\x00@example.com", "password": "x" * 8})
     assert r.status_code in (400, 422) and r.mimetype == "text/html"
 
     event_id, venue_id = _event_and_venue(app, scene)
-    show_form = {"eventId": str(event_id), "venueId": str(venue_id), "currency": "INR", "startTime": "2030-01-01T19:30",
-                 "saleOpensAt": "2029-12-01T10:00", "price-gold": "10", "price-silver": "5"}
+    show_form = {
+        "eventId": str(event_id),
+        "venueId": str(venue_id),
+        "currency": "INR",
+        "startTime": "2030-01-01T19:30",
+        "saleOpensAt": "2029-12-01T10:00",
+        "price-gold": "10",
+        "price-silver": "5",
+    }
     token = sign_in(client, scene.manager)
     for path, form in (
         ("/manage/events/new", {"title": "T\x00", "category": "concert", "durationMinutes": "60", "description": ""}),
@@ -563,11 +752,15 @@ def test_layout_labels_and_formats_are_checked_whole(app, client, scene):
     _, venue_id = _event_and_venue(app, scene)
     mgr = scene.manager.headers
     before = snapshot(app)
-    for csv in ('section,row,number,tier\nMain,A,1,"go\nld"\n', 'section,row,number,tier\n"Ma\nin",A,1,gold\n',
-                'section,row,number,tier\nMain,"A\x1b[31m",1,gold\n',
-                'section,row,number,tier,seat_id\nMain,A,1,gold,"A\t1"\n'):
-        r = client.post(f"/api/v1/manage/venues/{venue_id}/layout/import", data=csv.encode(), content_type="text/csv",
-                        headers=mgr)
+    for csv in (
+        'section,row,number,tier\nMain,A,1,"go\nld"\n',
+        'section,row,number,tier\n"Ma\nin",A,1,gold\n',
+        'section,row,number,tier\nMain,"A\x1b[31m",1,gold\n',
+        'section,row,number,tier,seat_id\nMain,A,1,gold,"A\t1"\n',
+    ):
+        r = client.post(
+            f"/api/v1/manage/venues/{venue_id}/layout/import", data=csv.encode(), content_type="text/csv", headers=mgr
+        )
         assert_error(r, 400, "VALIDATION_FAILED")
     for fmt in ("xml", "CSV", "", "csv\n"):
         r = client.get(f"/api/v1/manage/venues/{venue_id}/layout", query_string={"format": fmt}, headers=mgr)

@@ -1,4 +1,5 @@
 """Errors outside any one endpoint still speak the contract's error shape."""
+
 import pytest
 
 
@@ -8,7 +9,9 @@ def test_unknown_api_path(client):
     assert response.get_json()["error"]["code"] == "NOT_FOUND"
 
 
-@pytest.mark.parametrize("method,path", [("put", "/api/v1/cities"), ("get", "/api/v1/auth/register"), ("patch", "/api/v1/holds/x")])
+@pytest.mark.parametrize(
+    "method,path", [("put", "/api/v1/cities"), ("get", "/api/v1/auth/register"), ("patch", "/api/v1/holds/x")]
+)
 def test_wrong_method(client, method, path):
     response = getattr(client, method)(path)
     assert response.status_code == 405
@@ -31,7 +34,9 @@ def test_database_outage_is_a_503_with_retry_after(make):
     from tests.conftest import settings_for_tests
 
     cut_off = create_app(
-        settings_for_tests(database_url="postgresql+psycopg://seatline:seatline@127.0.0.1:1/none", db_pool_timeout_seconds=0.5)
+        settings_for_tests(
+            database_url="postgresql+psycopg://seatline:seatline@127.0.0.1:1/none", db_pool_timeout_seconds=0.5
+        )
     )
     response = cut_off.test_client().get("/api/v1/cities")
     assert response.status_code == 503

@@ -1,5 +1,6 @@
 """The dashboard's CSV layout import takes files up to its own documented limit (8 MiB), though every
 other form is limited to 64 KiB: the limit is raised before the CSRF check reads the form."""
+
 from __future__ import annotations
 
 import io
@@ -18,27 +19,34 @@ def new_venue(client, make) -> str:
     signed_in(client, manager)
     page = client.get("/manage/venues/new")
     city = re.search(r'<option value="(\d+)"', page.get_data(as_text=True)).group(1)
-    r = client.post("/manage/venues/new", data={"csrf_token": token_of(page), "cityId": city, "name": "Big Hall",
-                                                "kind": "theatre", "address": ""})
+    r = client.post(
+        "/manage/venues/new",
+        data={"csrf_token": token_of(page), "cityId": city, "name": "Big Hall", "kind": "theatre", "address": ""},
+    )
     assert r.status_code == 303
     return r.headers["Location"]
 
 
 def big_layout(rows: int, per_row: int) -> bytes:
-    lines = ["section,row,number,tier"] + [f"Stalls,R{r:02d},{n},standard" for r in range(1, rows + 1)
-                                           for n in range(1, per_row + 1)]
+    lines = ["section,row,number,tier"] + [
+        f"Stalls,R{r:02d},{n},standard" for r in range(1, rows + 1) for n in range(1, per_row + 1)
+    ]
     return ("\n".join(lines) + "\n").encode()
 
 
 def upload(client, venue_url, body: bytes, token: str | None = None):
     token = token or token_of(client.get(venue_url))
-    return client.post(f"{venue_url}/import", data={"csrf_token": token, "file": (io.BytesIO(body), "layout.csv")},
-                       content_type="multipart/form-data")
+    return client.post(
+        f"{venue_url}/import",
+        data={"csrf_token": token, "file": (io.BytesIO(body), "layout.csv")},
+        content_type="multipart/form-data",
+    )
 
 
 def seats_of(app) -> int:
-    return fetch(app, "SELECT count(*) FROM venue_seats v JOIN venues ve ON ve.id = v.venue_id "
-                      "WHERE ve.name = 'Big Hall'")[0][0]
+    return fetch(
+        app, "SELECT count(*) FROM venue_seats v JOIN venues ve ON ve.id = v.venue_id WHERE ve.name = 'Big Hall'"
+    )[0][0]
 
 
 def test_a_layout_file_larger_than_the_form_limit_imports(app, client, make):
@@ -71,6 +79,14 @@ def test_a_file_over_the_import_limit_gets_a_clear_answer_and_changes_nothing(ap
 def test_other_forms_keep_the_small_limit(app, client, make):
     venue_url = new_venue(client, make)
     page = client.get(venue_url)
-    r = client.post(f"{venue_url}/blocks", data={"csrf_token": token_of(page), "section": "x" * (FORM_LIMIT + 1),
-                                                 "rows": "A", "seatsPerRow": "1", "tier": "standard"})
+    r = client.post(
+        f"{venue_url}/blocks",
+        data={
+            "csrf_token": token_of(page),
+            "section": "x" * (FORM_LIMIT + 1),
+            "rows": "A",
+            "seatsPerRow": "1",
+            "tier": "standard",
+        },
+    )
     assert r.status_code == 413

@@ -1,4 +1,5 @@
 """The manager API: venues and layouts, events and shows, the box office, live figures, export, cancellation."""
+
 from __future__ import annotations
 
 import csv
@@ -38,21 +39,36 @@ def city_id(app) -> str:
 
 
 def create_venue(client, app, manager, name="The Roundhouse"):
-    r = client.post("/api/v1/manage/venues", json={"cityId": city_id(app), "name": name, "kind": "theatre",
-                                                    "address": "Chalk Farm Rd"}, headers=manager.headers)
+    r = client.post(
+        "/api/v1/manage/venues",
+        json={"cityId": city_id(app), "name": name, "kind": "theatre", "address": "Chalk Farm Rd"},
+        headers=manager.headers,
+    )
     assert r.status_code == 201, r.get_json()
     return r.get_json()["venueId"]
 
 
 def add_rows(client, manager, venue_id, **overrides):
-    body = {"section": "Stalls", "rows": "A-C", "seatsPerRow": 6, "tier": "standard", "aislesAfter": [3],
-            "accessible": ["A1"], "companion": ["A2"], "notForSale": ["C6"], **overrides}
+    body = {
+        "section": "Stalls",
+        "rows": "A-C",
+        "seatsPerRow": 6,
+        "tier": "standard",
+        "aislesAfter": [3],
+        "accessible": ["A1"],
+        "companion": ["A2"],
+        "notForSale": ["C6"],
+        **overrides,
+    }
     return client.post(f"/api/v1/manage/venues/{venue_id}/layout/blocks", json=body, headers=manager.headers)
 
 
 def create_event(client, manager, title="Lantern Festival"):
-    r = client.post("/api/v1/manage/events", json={"title": title, "category": "concert", "durationMinutes": 90},
-                    headers=manager.headers)
+    r = client.post(
+        "/api/v1/manage/events",
+        json={"title": title, "category": "concert", "durationMinutes": 90},
+        headers=manager.headers,
+    )
     assert r.status_code == 201, r.get_json()
     return r.get_json()["eventId"]
 
@@ -63,9 +79,15 @@ def local_start(days=10, hour=19, minute=30) -> str:
 
 
 def create_show(client, manager, event_id, venue_id, **overrides):
-    body = {"eventId": event_id, "venueId": venue_id, "startTime": local_start(),
-            "saleOpensAt": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
-            "currency": "GBP", "prices": {"standard": 4500}, **overrides}
+    body = {
+        "eventId": event_id,
+        "venueId": venue_id,
+        "startTime": local_start(),
+        "saleOpensAt": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "currency": "GBP",
+        "prices": {"standard": 4500},
+        **overrides,
+    }
     return client.post("/api/v1/manage/shows", json=body, headers=manager.headers)
 
 
@@ -86,27 +108,53 @@ def test_build_a_venue_with_rows_aisles_and_marked_seats(client, app, owner):
     r = add_rows(client, owner, venue_id)
     assert r.status_code == 201, r.get_json()
     assert r.get_json() == {"seats": 18, "added": 18, "removed": 0, "changed": 0}
-    seats = {s["seatId"]: s for s in client.get(f"/api/v1/manage/venues/{venue_id}/layout",
-                                                 headers=owner.headers).get_json()["seats"]}
+    seats = {
+        s["seatId"]: s
+        for s in client.get(f"/api/v1/manage/venues/{venue_id}/layout", headers=owner.headers).get_json()["seats"]
+    }
     assert len(seats) == 18
     # An aisle after seat 3: seat 4 sits one position further along.
     assert [seats[f"A{n}"]["x"] for n in range(1, 7)] == [0, 1, 2, 4, 5, 6]
     assert seats["A1"]["accessible"] and seats["A2"]["companion"] and not seats["C6"]["sellable"]
     assert seats["B1"]["y"] == seats["A1"]["y"] + 1
 
-    second = add_rows(client, owner, venue_id, section="Balcony", rows="A-B", seatsPerRow=4, tier="value",
-                      accessible=[], companion=[], notForSale=[])
+    second = add_rows(
+        client,
+        owner,
+        venue_id,
+        section="Balcony",
+        rows="A-B",
+        seatsPerRow=4,
+        tier="value",
+        accessible=[],
+        companion=[],
+        notForSale=[],
+    )
     assert second.status_code == 400  # A1 again: seat ids must be unique in a venue
     assert "prefix" in second.get_json()["error"]["message"]
-    third = add_rows(client, owner, venue_id, section="Balcony", rows="A-B", seatsPerRow=4, tier="value",
-                     accessible=[], companion=[], notForSale=[], seatIdPrefix="BAL-")
+    third = add_rows(
+        client,
+        owner,
+        venue_id,
+        section="Balcony",
+        rows="A-B",
+        seatsPerRow=4,
+        tier="value",
+        accessible=[],
+        companion=[],
+        notForSale=[],
+        seatIdPrefix="BAL-",
+    )
     assert third.status_code == 201, third.get_json()
     venue = client.get(f"/api/v1/manage/venues/{venue_id}", headers=owner.headers).get_json()
     assert venue["seatCount"] == 26
     assert [s["section"] for s in venue["sections"]] == ["Stalls", "Balcony"]
 
-    marked = client.patch(f"/api/v1/manage/venues/{venue_id}/layout/seats",
-                          json={"seatIds": ["BAL-A1", "BAL-A2"], "accessible": True}, headers=owner.headers)
+    marked = client.patch(
+        f"/api/v1/manage/venues/{venue_id}/layout/seats",
+        json={"seatIds": ["BAL-A1", "BAL-A2"], "accessible": True},
+        headers=owner.headers,
+    )
     assert marked.status_code == 200 and marked.get_json()["changed"] == 2
     removed = client.delete(f"/api/v1/manage/venues/{venue_id}/layout/sections/Balcony", headers=owner.headers)
     assert removed.status_code == 200 and removed.get_json()["removed"] == 8
@@ -118,12 +166,19 @@ def test_a_layout_must_fit_the_drawn_area_however_it_is_saved(client, app, owner
     venue_id = create_venue(client, app, owner)
     seat = {"seatId": "A1", "section": "Stalls", "row": "A", "number": 1, "tier": "standard", "x": 0, "y": 0}
     far = {**seat, "seatId": "A2", "number": 2, "x": 100_000}
-    for body in ({"seats": [seat, far]}, {"seats": [seat, {**far, "x": 1000}]}, {"seats": [seat, {**far, "x": 5, "y": 1000}]}):
+    for body in (
+        {"seats": [seat, far]},
+        {"seats": [seat, {**far, "x": 1000}]},
+        {"seats": [seat, {**far, "x": 5, "y": 1000}]},
+    ):
         r = client.put(f"/api/v1/manage/venues/{venue_id}/layout", json=body, headers=owner.headers)
         assert r.status_code == 400 and r.get_json()["error"]["code"] == "VALIDATION_FAILED"
         assert "999" in str(r.get_json()["error"]), r.get_json()
-    fits = client.put(f"/api/v1/manage/venues/{venue_id}/layout",
-                      json={"seats": [seat, {**far, "x": 999, "y": 999}]}, headers=owner.headers)
+    fits = client.put(
+        f"/api/v1/manage/venues/{venue_id}/layout",
+        json={"seats": [seat, {**far, "x": 999, "y": 999}]},
+        headers=owner.headers,
+    )
     assert fits.status_code == 200, fits.get_json()
 
     url = f"/api/v1/manage/venues/{venue_id}/layout/import"
@@ -134,14 +189,39 @@ def test_a_layout_must_fit_the_drawn_area_however_it_is_saved(client, app, owner
         assert "from 0 to 999" in r.get_json()["error"]["lines"][0]["message"]
     # The row builder stacks each block below the last: past the bottom of the map it is refused too.
     other = create_venue(client, app, owner, name="The Deep Hall")
-    assert add_rows(client, owner, other, rows="1-990", seatsPerRow=1, aislesAfter=[], accessible=[], companion=[],
-                    notForSale=[]).status_code == 201
-    deeper = add_rows(client, owner, other, rows="1-20", seatsPerRow=1, aislesAfter=[], accessible=[], companion=[],
-                      notForSale=[], seatIdPrefix="LOW-", section="Lower")
+    assert (
+        add_rows(
+            client,
+            owner,
+            other,
+            rows="1-990",
+            seatsPerRow=1,
+            aislesAfter=[],
+            accessible=[],
+            companion=[],
+            notForSale=[],
+        ).status_code
+        == 201
+    )
+    deeper = add_rows(
+        client,
+        owner,
+        other,
+        rows="1-20",
+        seatsPerRow=1,
+        aislesAfter=[],
+        accessible=[],
+        companion=[],
+        notForSale=[],
+        seatIdPrefix="LOW-",
+        section="Lower",
+    )
     assert deeper.status_code == 400 and "999" in deeper.get_json()["error"]["message"]
     assert len(client.get(f"/api/v1/manage/venues/{other}/layout", headers=owner.headers).get_json()["seats"]) == 990
     layout = client.get(f"/api/v1/manage/venues/{venue_id}/layout", headers=owner.headers).get_json()["seats"]
-    assert sorted((s["seatId"], s["x"], s["y"]) for s in layout) == [("A1", 0, 0), ("A2", 999, 999)], "refusals stored nothing"
+    assert sorted((s["seatId"], s["x"], s["y"]) for s in layout) == [("A1", 0, 0), ("A2", 999, 999)], (
+        "refusals stored nothing"
+    )
 
 
 def test_csv_import_good_and_bad_files(client, app, owner):
@@ -149,8 +229,10 @@ def test_csv_import_good_and_bad_files(client, app, owner):
     url = f"/api/v1/manage/venues/{venue_id}/layout/import"
     r = client.post(url, data=GOOD_CSV, content_type="text/csv", headers=owner.headers)
     assert r.status_code == 200, r.get_json()
-    seats = {s["seatId"]: s for s in client.get(f"/api/v1/manage/venues/{venue_id}/layout",
-                                                 headers=owner.headers).get_json()["seats"]}
+    seats = {
+        s["seatId"]: s
+        for s in client.get(f"/api/v1/manage/venues/{venue_id}/layout", headers=owner.headers).get_json()["seats"]
+    }
     assert sorted(seats) == ["A1", "A2", "A3", "B1", "B2"]
     assert seats["A1"]["accessible"] and seats["A2"]["companion"] and not seats["A3"]["sellable"]
     # Exported CSV imports back to the same layout.
@@ -171,16 +253,18 @@ Stalls,B
     lines = {e["line"]: e["message"] for e in r.get_json()["error"]["lines"]}
     assert set(lines) == {3, 5, 6}
     assert "number" in lines[3] and "tier" in lines[5] and "expected 4 values" in lines[6]
-    dup = client.post(url, data="section,row,number,tier\nS,A,1,x\nS,A,1,x\n", content_type="text/csv",
-                      headers=owner.headers)
+    dup = client.post(
+        url, data="section,row,number,tier\nS,A,1,x\nS,A,1,x\n", content_type="text/csv", headers=owner.headers
+    )
     assert dup.status_code == 400 and dup.get_json()["error"]["lines"][0]["line"] == 3
     for body in ("", "seat,row\nA,1\n", "section,row,number,tier\n"):
         r = client.post(url, data=body, content_type="text/csv", headers=owner.headers)
         assert r.status_code == 400, body
     wrong_type = client.post(url, json={"seats": []}, headers=owner.headers)
     assert wrong_type.status_code == 400
-    not_utf8 = client.post(url, data=b"section,row,number,tier\n\xff,A,1,x\n", content_type="text/csv",
-                           headers=owner.headers)
+    not_utf8 = client.post(
+        url, data=b"section,row,number,tier\n\xff,A,1,x\n", content_type="text/csv", headers=owner.headers
+    )
     assert not_utf8.status_code == 400
     # Nothing of the rejected files was stored.
     assert len(client.get(f"/api/v1/manage/venues/{venue_id}/layout", headers=owner.headers).get_json()["seats"]) == 5
@@ -192,10 +276,17 @@ def test_a_layout_with_bookings_cannot_change_destructively(client, app, make, o
     book(client, gateway, fan, show["showId"], ["A4"])
     for change in (
         lambda: client.delete(f"/api/v1/manage/venues/{venue_id}/layout/sections/Stalls", headers=owner.headers),
-        lambda: client.patch(f"/api/v1/manage/venues/{venue_id}/layout/seats",
-                             json={"seatIds": ["B1"], "tier": "premium"}, headers=owner.headers),
-        lambda: client.post(f"/api/v1/manage/venues/{venue_id}/layout/import", data=GOOD_CSV,
-                            content_type="text/csv", headers=owner.headers),
+        lambda: client.patch(
+            f"/api/v1/manage/venues/{venue_id}/layout/seats",
+            json={"seatIds": ["B1"], "tier": "premium"},
+            headers=owner.headers,
+        ),
+        lambda: client.post(
+            f"/api/v1/manage/venues/{venue_id}/layout/import",
+            data=GOOD_CSV,
+            content_type="text/csv",
+            headers=owner.headers,
+        ),
     ):
         r = change()
         assert r.status_code == 409, r.get_json()
@@ -203,14 +294,33 @@ def test_a_layout_with_bookings_cannot_change_destructively(client, app, make, o
         assert r.get_json()["error"]["showIds"] == [show["showId"]]
     assert len(fetch(app, "SELECT 1 FROM venue_seats WHERE venue_id = :v", v=int(venue_id))) == 18
     # Additions and marks are fine, and reach the show at once.
-    more = add_rows(client, owner, venue_id, section="Gallery", rows="G", seatsPerRow=2, accessible=[],
-                    companion=[], notForSale=[], seatIdPrefix="GAL-")
+    more = add_rows(
+        client,
+        owner,
+        venue_id,
+        section="Gallery",
+        rows="G",
+        seatsPerRow=2,
+        accessible=[],
+        companion=[],
+        notForSale=[],
+        seatIdPrefix="GAL-",
+    )
     assert more.status_code == 201, more.get_json()
-    kill = client.patch(f"/api/v1/manage/venues/{venue_id}/layout/seats", json={"seatIds": ["B2"], "sellable": False},
-                        headers=owner.headers)
+    kill = client.patch(
+        f"/api/v1/manage/venues/{venue_id}/layout/seats",
+        json={"seatIds": ["B2"], "sellable": False},
+        headers=owner.headers,
+    )
     assert kill.status_code == 200
-    states = dict(fetch(app, "SELECT seat_id, status FROM show_seats WHERE show_id = :s AND seat_id = ANY(:ids)",
-                        s=int(show["showId"]), ids=["GAL-G1", "B2", "A4"]))
+    states = dict(
+        fetch(
+            app,
+            "SELECT seat_id, status FROM show_seats WHERE show_id = :s AND seat_id = ANY(:ids)",
+            s=int(show["showId"]),
+            ids=["GAL-G1", "B2", "A4"],
+        )
+    )
     assert states == {"GAL-G1": "AVAILABLE", "B2": "BLOCKED", "A4": "BOOKED"}
     seatmap = client.get(f"/api/v1/shows/{show['showId']}/seatmap").get_json()
     assert {s["seatId"]: s["status"] for s in seatmap["seats"]}["B2"] == "BOOKED"  # not for sale, to fans
@@ -218,11 +328,23 @@ def test_a_layout_with_bookings_cannot_change_destructively(client, app, make, o
 
 def test_a_new_tier_needs_prices_in_scheduled_shows(client, app, owner):
     show = scheduled_show(client, app, owner)
-    r = add_rows(client, owner, show["venueId"], section="Boxes", rows="X", seatsPerRow=2, tier="box",
-                 accessible=[], companion=[], notForSale=[], seatIdPrefix="BOX-")
+    r = add_rows(
+        client,
+        owner,
+        show["venueId"],
+        section="Boxes",
+        rows="X",
+        seatsPerRow=2,
+        tier="box",
+        accessible=[],
+        companion=[],
+        notForSale=[],
+        seatIdPrefix="BOX-",
+    )
     assert r.status_code == 400 and r.get_json()["error"]["unpricedTiers"] == ["box"]
-    priced = client.patch(f"/api/v1/manage/shows/{show['showId']}", json={"prices": {"standard": 4500}},
-                          headers=owner.headers)
+    priced = client.patch(
+        f"/api/v1/manage/shows/{show['showId']}", json={"prices": {"standard": 4500}}, headers=owner.headers
+    )
     assert priced.status_code == 200
 
 
@@ -230,12 +352,15 @@ def test_a_new_tier_needs_prices_in_scheduled_shows(client, app, owner):
 
 
 def test_schedule_a_show_in_venue_time_and_a_fan_books_it(client, app, make, owner, gateway, mail):
-    show = scheduled_show(client, app, owner, refundPolicy={"rules": [{"hoursBefore": 24, "refundPercent": 100}],
-                                                            "feeMinor": 100})
+    show = scheduled_show(
+        client, app, owner, refundPolicy={"rules": [{"hoursBefore": 24, "refundPercent": 100}], "feeMinor": 100}
+    )
     # 19:30 wall-clock in London, with London's offset on that date.
     assert show["startTime"].startswith(local_start()[:16])
-    assert datetime.fromisoformat(show["startTime"]).utcoffset() == \
-        datetime.fromisoformat(local_start()).replace(tzinfo=ZoneInfo("Europe/London")).utcoffset()
+    assert (
+        datetime.fromisoformat(show["startTime"]).utcoffset()
+        == datetime.fromisoformat(local_start()).replace(tzinfo=ZoneInfo("Europe/London")).utcoffset()
+    )
     assert show["prices"] == {"standard": 4500} and show["refundPolicy"]["feeMinor"] == 100
     detail = client.get(f"/api/v1/shows/{show['showId']}").get_json()
     assert detail["status"] == "SCHEDULED" and detail["saleStatus"] == "ON_SALE"
@@ -247,18 +372,21 @@ def test_schedule_a_show_in_venue_time_and_a_fan_books_it(client, app, make, own
     assert r.status_code == 409
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"startTime": "2020-01-01T10:00:00"}, "startTime"),
-    ({"saleOpensAt": "2090-01-01T10:00:00+00:00"}, "saleClosesAt"),
-    ({"prices": {"nosuchtier": 100}}, None),
-    ({"prices": {"standard": -1}}, "prices.standard"),
-    ({"currency": "pounds"}, "currency"),
-    ({"startTime": "not a time"}, "startTime"),
-    ({"startTime": 1700000000}, "startTime"),
-    ({"refundPolicy": {"rules": [{"hoursBefore": 1, "refundPercent": 140}]}}, "refundPolicy.rules.0.refundPercent"),
-    ({"queue": {"batchSize": 0}}, "queue.batchSize"),
-    ({"surprise": True}, "surprise"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"startTime": "2020-01-01T10:00:00"}, "startTime"),
+        ({"saleOpensAt": "2090-01-01T10:00:00+00:00"}, "saleClosesAt"),
+        ({"prices": {"nosuchtier": 100}}, None),
+        ({"prices": {"standard": -1}}, "prices.standard"),
+        ({"currency": "pounds"}, "currency"),
+        ({"startTime": "not a time"}, "startTime"),
+        ({"startTime": 1700000000}, "startTime"),
+        ({"refundPolicy": {"rules": [{"hoursBefore": 1, "refundPercent": 140}]}}, "refundPolicy.rules.0.refundPercent"),
+        ({"queue": {"batchSize": 0}}, "queue.batchSize"),
+        ({"surprise": True}, "surprise"),
+    ],
+)
 def test_bad_show_input_is_refused_and_stores_nothing(client, app, owner, change, field):
     venue_id = create_venue(client, app, owner)
     add_rows(client, owner, venue_id)
@@ -285,20 +413,31 @@ def test_duplicate_show_event_and_venue_are_409(client, app, owner):
     show = scheduled_show(client, app, owner)
     again = create_show(client, owner, show["eventId"], show["venueId"], startTime=local_start())
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "SHOW_EXISTS"
-    r = client.post("/api/v1/manage/events", json={"title": "Lantern Festival", "category": "concert",
-                                                   "durationMinutes": 90}, headers=owner.headers)
+    r = client.post(
+        "/api/v1/manage/events",
+        json={"title": "Lantern Festival", "category": "concert", "durationMinutes": 90},
+        headers=owner.headers,
+    )
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "EVENT_EXISTS"
-    r = client.post("/api/v1/manage/venues", json={"cityId": city_id(app), "name": "The Roundhouse", "kind": "theatre"},
-                    headers=owner.headers)
+    r = client.post(
+        "/api/v1/manage/venues",
+        json={"cityId": city_id(app), "name": "The Roundhouse", "kind": "theatre"},
+        headers=owner.headers,
+    )
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "VENUE_EXISTS"
 
 
 def test_edit_a_show_and_make_it_queue_protected(client, app, owner, make):
     show = scheduled_show(client, app, owner)
-    r = client.patch(f"/api/v1/manage/shows/{show['showId']}", json={
-        "startTime": local_start(days=12, hour=20, minute=0), "prices": {"standard": 5000},
-        "queue": {"batchSize": 50, "admissionIntervalSeconds": 5, "maxActive": 200, "sessionSeconds": 300},
-    }, headers=owner.headers)
+    r = client.patch(
+        f"/api/v1/manage/shows/{show['showId']}",
+        json={
+            "startTime": local_start(days=12, hour=20, minute=0),
+            "prices": {"standard": 5000},
+            "queue": {"batchSize": 50, "admissionIntervalSeconds": 5, "maxActive": 200, "sessionSeconds": 300},
+        },
+        headers=owner.headers,
+    )
     assert r.status_code == 200, r.get_json()
     edited = r.get_json()
     assert edited["startTime"].startswith(local_start(days=12, hour=20, minute=0)[:16])
@@ -316,15 +455,17 @@ def test_edit_a_show_and_make_it_queue_protected(client, app, owner, make):
     assert off.status_code == 200 and not off.get_json()["queueRequired"]
 
 
-
 def test_changes_made_through_the_apis_show_on_the_dashboard_at_once(client, app, owner):
     """The dashboard's figures are shared through Redis for two seconds; a change a manager makes is
     seen on the next read, whichever way it was made: the manager API, the gate's API or the pages."""
     show = scheduled_show(client, app, owner)
     dashboard = f"/api/v1/manage/shows/{show['showId']}/dashboard"
     assert client.get(dashboard, headers=owner.headers).get_json()["waitingRoom"] is None  # and now shared
-    edited = client.patch(f"/api/v1/manage/shows/{show['showId']}", headers=owner.headers, json={
-        "queue": {"batchSize": 5, "admissionIntervalSeconds": 2, "maxActive": 20, "sessionSeconds": 300}})
+    edited = client.patch(
+        f"/api/v1/manage/shows/{show['showId']}",
+        headers=owner.headers,
+        json={"queue": {"batchSize": 5, "admissionIntervalSeconds": 2, "maxActive": 20, "sessionSeconds": 300}},
+    )
     assert edited.status_code == 200, edited.get_json()
     assert client.get(dashboard, headers=owner.headers).get_json()["waitingRoom"]["state"] == "OPEN"
     paused = client.post(f"/api/v1/manage/events/{show['eventId']}/queue/pause", headers=owner.headers)
@@ -334,8 +475,9 @@ def test_changes_made_through_the_apis_show_on_the_dashboard_at_once(client, app
     resumed = gate.post(f"/gate/v1/queues/{show['eventId']}/resume", headers=owner.headers)
     assert resumed.status_code == 200 and resumed.get_json()["state"] == "OPEN"
     assert client.get(dashboard, headers=owner.headers).get_json()["waitingRoom"]["state"] == "OPEN"
-    blocked = client.post(f"/api/v1/manage/shows/{show['showId']}/seats/block", json={"seatIds": ["A4"]},
-                          headers=owner.headers)
+    blocked = client.post(
+        f"/api/v1/manage/shows/{show['showId']}/seats/block", json={"seatIds": ["A4"]}, headers=owner.headers
+    )
     assert blocked.status_code == 200
     assert client.get(dashboard, headers=owner.headers).get_json()["seats"]["blocked"] == 2  # C6 was never for sale
 
@@ -348,27 +490,41 @@ def test_box_office_sees_holders_and_takes_seats_out_of_sale(client, app, make, 
     sid, fan, other = show["showId"], make.fan(), make.fan()
     book(client, gateway, fan, sid, ["A4"])
     client.post(f"/api/v1/shows/{sid}/holds", json={"seatIds": ["A5"]}, headers=other.headers)
-    seats = {s["seatId"]: s for s in client.get(f"/api/v1/manage/shows/{sid}/seats", headers=owner.headers)
-             .get_json()["seats"]}
+    seats = {
+        s["seatId"]: s
+        for s in client.get(f"/api/v1/manage/shows/{sid}/seats", headers=owner.headers).get_json()["seats"]
+    }
     assert seats["A4"]["status"] == "BOOKED" and seats["A4"]["holder"]["userId"] == str(fan.user_id)
     assert seats["A5"]["status"] == "HELD" and seats["A5"]["holder"]["userId"] == str(other.user_id)
     assert seats["C6"]["status"] == "BLOCKED" and seats["C6"]["blockKind"] == "KILL"
 
-    taken = client.post(f"/api/v1/manage/shows/{sid}/seats/block", json={"seatIds": ["B1", "A5"], "kind": "HOUSE"},
-                        headers=owner.headers)
+    taken = client.post(
+        f"/api/v1/manage/shows/{sid}/seats/block",
+        json={"seatIds": ["B1", "A5"], "kind": "HOUSE"},
+        headers=owner.headers,
+    )
     assert taken.status_code == 409 and taken.get_json()["error"]["seatIds"] == ["A5"]
-    assert fetch(app, "SELECT status FROM show_seats WHERE show_id = :s AND seat_id = 'B1'", s=int(sid))[0].status == "AVAILABLE"
-    ok = client.post(f"/api/v1/manage/shows/{sid}/seats/block", json={"seatIds": ["B1", "B2"], "kind": "HOUSE"},
-                     headers=owner.headers)
+    assert (
+        fetch(app, "SELECT status FROM show_seats WHERE show_id = :s AND seat_id = 'B1'", s=int(sid))[0].status
+        == "AVAILABLE"
+    )
+    ok = client.post(
+        f"/api/v1/manage/shows/{sid}/seats/block",
+        json={"seatIds": ["B1", "B2"], "kind": "HOUSE"},
+        headers=owner.headers,
+    )
     assert ok.status_code == 200, ok.get_json()
     r = client.post(f"/api/v1/shows/{sid}/holds", json={"seatIds": ["B1"]}, headers=fan.headers)
     assert r.status_code == 409
-    back = client.post(f"/api/v1/manage/shows/{sid}/seats/unblock", json={"seatIds": ["B1", "B3"]},
-                       headers=owner.headers)
+    back = client.post(
+        f"/api/v1/manage/shows/{sid}/seats/unblock", json={"seatIds": ["B1", "B3"]}, headers=owner.headers
+    )
     assert back.status_code == 200 and back.get_json()["seatIds"] == ["B1"]
     assert client.post(f"/api/v1/shows/{sid}/holds", json={"seatIds": ["B1"]}, headers=fan.headers).status_code == 201
     for body in ({"seatIds": []}, {"seatIds": ["ZZ9"]}, {"seatIds": ["B3", "B3"]}, {"seatIds": ["B3"], "kind": "X"}):
-        assert client.post(f"/api/v1/manage/shows/{sid}/seats/block", json=body, headers=owner.headers).status_code == 400
+        assert (
+            client.post(f"/api/v1/manage/shows/{sid}/seats/block", json=body, headers=owner.headers).status_code == 400
+        )
     assert client.get(f"/api/v1/manage/shows/{sid}/seats?section=Nope", headers=owner.headers).status_code == 404
 
 
@@ -408,8 +564,9 @@ def test_cancel_a_show_refunds_everyone_once_and_stops_the_sale(client, app, mak
     paying = client.post(f"/api/v1/shows/{sid}/holds", json={"seatIds": ["B2"]}, headers=payer.headers).get_json()
     intent = client.post(f"/api/v1/holds/{paying['holdId']}/payment-intents", headers=payer.headers).get_json()
 
-    r = client.post(f"/api/v1/manage/shows/{sid}/cancel", json={"reason": "The artist is unwell."},
-                    headers=owner.headers)
+    r = client.post(
+        f"/api/v1/manage/shows/{sid}/cancel", json={"reason": "The artist is unwell."}, headers=owner.headers
+    )
     assert r.status_code == 202, r.get_json()
     assert r.get_json()["status"] == "CANCELLED" and r.get_json()["bookings"] == 4
     # The sale stops at once, before any job has run.
@@ -426,8 +583,12 @@ def test_cancel_a_show_refunds_everyone_once_and_stops_the_sale(client, app, mak
         b = client.get(f"/api/v1/bookings/{booking_id}", headers=fan.headers).get_json()
         assert b["status"] == "CANCELLED" and b["refundAmount"] == b["amount"] == 4500
         assert b["refund"] == {"amount": 4500, "status": "SUCCEEDED"}
-    assert fetch(app, "SELECT count(*) AS n FROM bookings WHERE payment_intent_id = :pi",
-                 pi=intent["paymentIntentId"])[0].n == 0
+    assert (
+        fetch(app, "SELECT count(*) AS n FROM bookings WHERE payment_intent_id = :pi", pi=intent["paymentIntentId"])[
+            0
+        ].n
+        == 0
+    )
     refunds = dict(fetch(app, "SELECT payment_intent_id, reason FROM refunds"))
     assert refunds[intent["paymentIntentId"]] == "SHOW_CANCELLED" and len(refunds) == 5
     assert fetch(app, "SELECT status FROM holds WHERE user_id = :u", u=holder.user_id)[0].status == "RELEASED"
@@ -444,8 +605,10 @@ def test_cancel_a_show_refunds_everyone_once_and_stops_the_sale(client, app, mak
     assert again.status_code == 200 and again.get_json()["done"]
     run_jobs(app)
     assert len(fetch(app, "SELECT 1 FROM refunds")) == 5
-    assert client.patch(f"/api/v1/manage/shows/{sid}", json={"prices": {"standard": 1}},
-                        headers=owner.headers).status_code == 409
+    assert (
+        client.patch(f"/api/v1/manage/shows/{sid}", json={"prices": {"standard": 1}}, headers=owner.headers).status_code
+        == 409
+    )
 
 
 def test_a_cancellation_left_unfinished_is_resumed_by_the_sweeper(client, app, make, owner, gateway, rds):
@@ -481,35 +644,48 @@ def test_racing_creates_get_one_thing_and_409s(client, app, make, owner):
     statuses = run_together(16, attempt)
     assert sorted(statuses) == [201, 201] + [409] * 14
     admin = make.fan(role="admin")
-    r = client.post("/api/v1/manage/venues", json={**venue, "name": "Nowhere", "organisationId": "999999"},
-                    headers=admin.headers)
+    r = client.post(
+        "/api/v1/manage/venues", json={**venue, "name": "Nowhere", "organisationId": "999999"}, headers=admin.headers
+    )
     assert r.status_code == 400
 
 
 def test_kinds_of_out_of_sale_and_layout_kills(client, app, owner):
     show = scheduled_show(client, app, owner)
     sid = show["showId"]
-    kill = client.post(f"/api/v1/manage/shows/{sid}/seats/block", json={"seatIds": ["B1"], "kind": "KILL"},
-                       headers=owner.headers)
-    house = client.post(f"/api/v1/manage/shows/{sid}/seats/block", json={"seatIds": ["B1"], "kind": "HOUSE"},
-                        headers=owner.headers)
+    kill = client.post(
+        f"/api/v1/manage/shows/{sid}/seats/block", json={"seatIds": ["B1"], "kind": "KILL"}, headers=owner.headers
+    )
+    house = client.post(
+        f"/api/v1/manage/shows/{sid}/seats/block", json={"seatIds": ["B1"], "kind": "HOUSE"}, headers=owner.headers
+    )
     assert kill.status_code == house.status_code == 200
-    assert fetch(app, "SELECT block_kind FROM show_seats WHERE show_id = :s AND seat_id = 'B1'", s=int(sid))[0].block_kind == "HOUSE"
+    assert (
+        fetch(app, "SELECT block_kind FROM show_seats WHERE show_id = :s AND seat_id = 'B1'", s=int(sid))[0].block_kind
+        == "HOUSE"
+    )
     # C6 is not for sale in the venue's layout: only a layout change puts it on sale.
     r = client.post(f"/api/v1/manage/shows/{sid}/seats/unblock", json={"seatIds": ["C6", "B1"]}, headers=owner.headers)
     assert r.get_json()["seatIds"] == ["B1"]
 
 
 def test_queue_protection_keeps_the_rooms_settings(client, app, owner):
-    show = scheduled_show(client, app, owner, queue={"batchSize": 7, "admissionIntervalSeconds": 3, "maxActive": 70,
-                                                     "sessionSeconds": 300})
+    show = scheduled_show(
+        client,
+        app,
+        owner,
+        queue={"batchSize": 7, "admissionIntervalSeconds": 3, "maxActive": 70, "sessionSeconds": 300},
+    )
     assert show["queue"]["batchSize"] == 7
     off = client.patch(f"/api/v1/manage/shows/{show['showId']}", json={"queueRequired": False}, headers=owner.headers)
     on = client.patch(f"/api/v1/manage/shows/{show['showId']}", json={"queueRequired": True}, headers=owner.headers)
     assert not off.get_json()["queueRequired"] and on.get_json()["queueRequired"]
     assert on.get_json()["queue"]["batchSize"] == 7
-    bad = client.patch(f"/api/v1/manage/shows/{show['showId']}", json={"queue": {"admissionIntervalSeconds": "3"}},
-                       headers=owner.headers)
+    bad = client.patch(
+        f"/api/v1/manage/shows/{show['showId']}",
+        json={"queue": {"admissionIntervalSeconds": "3"}},
+        headers=owner.headers,
+    )
     assert bad.status_code == 400
     # Cancelling the event's only protected show closes its waiting room.
     client.post(f"/api/v1/manage/shows/{show['showId']}/cancel", headers=owner.headers)
@@ -544,13 +720,19 @@ def test_a_gateway_outage_during_cancellation_delays_only_the_paying_holds(clien
 
 def test_edit_an_event(client, app, make, owner):
     first, second = create_event(client, owner, "First Light"), create_event(client, owner, "Second Light")
-    r = client.patch(f"/api/v1/manage/events/{first}", json={"title": "First Light (matinee)", "durationMinutes": 80},
-                     headers=owner.headers)
+    r = client.patch(
+        f"/api/v1/manage/events/{first}",
+        json={"title": "First Light (matinee)", "durationMinutes": 80},
+        headers=owner.headers,
+    )
     assert r.status_code == 200 and r.get_json()["title"] == "First Light (matinee)"
     assert r.get_json()["durationMinutes"] == 80
     taken = client.patch(f"/api/v1/manage/events/{first}", json={"title": "Second Light"}, headers=owner.headers)
     assert taken.status_code == 409
     assert client.patch(f"/api/v1/manage/events/{first}", json={}, headers=owner.headers).status_code == 400
     rival = make.fan(role="manager", organisation="Rival Venues")
-    assert client.patch(f"/api/v1/manage/events/{second}", json={"title": "Mine"}, headers=rival.headers).status_code == 404
+    assert (
+        client.patch(f"/api/v1/manage/events/{second}", json={"title": "Mine"}, headers=rival.headers).status_code
+        == 404
+    )
     assert fetch(app, "SELECT title FROM events WHERE id = :e", e=int(second))[0].title == "Second Light"

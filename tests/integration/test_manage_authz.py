@@ -1,6 +1,7 @@
 """Who may manage what: every manager endpoint and page, tried as anonymous, as a fan, as a manager of
 another organisation, as the owner and as an admin. Only the owner and the admin succeed; the others
 change nothing and learn nothing about the owner's venues, events, shows or bookings."""
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,12 @@ class World:
 
 @pytest.fixture
 def world(client, app, make, gateway):
-    owner, other, admin, fan = (make.fan(role="manager"), make.fan(role="manager", organisation="Rival Venues"),
-                                make.fan(role="admin"), make.fan())
+    owner, other, admin, fan = (
+        make.fan(role="manager"),
+        make.fan(role="manager", organisation="Rival Venues"),
+        make.fan(role="admin"),
+        make.fan(),
+    )
     show = make.show(rows=3, per_row=6)
     from tests.support.db import run_sql
 
@@ -55,18 +60,42 @@ def api_calls(w: World) -> list[tuple[str, str, dict, int]]:
     depend on earlier ones having succeeded for the owner."""
     v, s, e = w.venue_id, w.show_id, w.event_id
     layout_csv = "section,row,number,tier\n" + "".join(
-        f"Main,{r},{n},{'gold' if r == 'A' else 'silver'}\n" for r in "ABC" for n in range(1, 7))
+        f"Main,{r},{n},{'gold' if r == 'A' else 'silver'}\n" for r in "ABC" for n in range(1, 7)
+    )
     return [
         ("GET", "/api/v1/manage/venues", {}, 200),
         ("GET", f"/api/v1/manage/venues/{v}", {}, 200),
         ("GET", f"/api/v1/manage/venues/{v}/layout", {}, 200),
         ("GET", f"/api/v1/manage/venues/{v}/layout?format=csv", {}, 200),
         ("POST", f"/api/v1/manage/venues/{v}/layout/import", {"data": layout_csv, "content_type": "text/csv"}, 200),
-        ("PUT", f"/api/v1/manage/venues/{v}/layout", {"json": {"seats": [
-            {"seatId": f"{r}{n}", "section": "Main", "row": r, "number": n, "x": n, "y": i,
-             "tier": "gold" if r == "A" else "silver"} for i, r in enumerate("ABC") for n in range(1, 7)]}}, 200),
-        ("POST", f"/api/v1/manage/venues/{v}/layout/blocks",
-         {"json": {"section": "Annex", "rows": "X", "seatsPerRow": 2, "tier": "silver", "seatIdPrefix": "AX-"}}, 201),
+        (
+            "PUT",
+            f"/api/v1/manage/venues/{v}/layout",
+            {
+                "json": {
+                    "seats": [
+                        {
+                            "seatId": f"{r}{n}",
+                            "section": "Main",
+                            "row": r,
+                            "number": n,
+                            "x": n,
+                            "y": i,
+                            "tier": "gold" if r == "A" else "silver",
+                        }
+                        for i, r in enumerate("ABC")
+                        for n in range(1, 7)
+                    ]
+                }
+            },
+            200,
+        ),
+        (
+            "POST",
+            f"/api/v1/manage/venues/{v}/layout/blocks",
+            {"json": {"section": "Annex", "rows": "X", "seatsPerRow": 2, "tier": "silver", "seatIdPrefix": "AX-"}},
+            201,
+        ),
         ("PATCH", f"/api/v1/manage/venues/{v}/layout/seats", {"json": {"seatIds": ["AX-X1"], "accessible": True}}, 200),
         # Authorised, but a layout with bookings cannot lose seats.
         ("DELETE", f"/api/v1/manage/venues/{v}/layout/sections/Annex", {}, 409),
@@ -126,8 +155,12 @@ def test_the_owner_succeeds_everywhere(client, app, world):
     city = str(fetch(app, "SELECT id FROM cities ORDER BY id LIMIT 1")[0].id)
     for path, body in CREATES:
         assert client.post(path, json=body(city), headers=world.owner.headers).status_code == 201
-    owned = fetch(app, "SELECT count(*) AS n FROM venues v JOIN users u ON u.organisation_id = v.organisation_id "
-                       "WHERE u.id = :u AND v.name = 'New Hall'", u=world.owner.user_id)
+    owned = fetch(
+        app,
+        "SELECT count(*) AS n FROM venues v JOIN users u ON u.organisation_id = v.organisation_id "
+        "WHERE u.id = :u AND v.name = 'New Hall'",
+        u=world.owner.user_id,
+    )
     assert owned[0].n == 1
 
 
@@ -139,12 +172,18 @@ def test_an_admin_sees_and_changes_every_organisation(client, app, world):
     assert "Rival Night" in titles
     city = str(fetch(app, "SELECT id FROM cities ORDER BY id LIMIT 1")[0].id)
     # An admin creating something says which organisation owns it.
-    r = client.post("/api/v1/manage/venues", json={"cityId": city, "name": "Admin Hall", "kind": "arena"},
-                    headers=world.admin.headers)
+    r = client.post(
+        "/api/v1/manage/venues",
+        json={"cityId": city, "name": "Admin Hall", "kind": "arena"},
+        headers=world.admin.headers,
+    )
     assert r.status_code == 400
     org = str(fetch(app, "SELECT id FROM organisations WHERE name = 'Rival Venues'")[0].id)
-    r = client.post("/api/v1/manage/venues", json={"cityId": city, "name": "Admin Hall", "kind": "arena",
-                                                    "organisationId": org}, headers=world.admin.headers)
+    r = client.post(
+        "/api/v1/manage/venues",
+        json={"cityId": city, "name": "Admin Hall", "kind": "arena", "organisationId": org},
+        headers=world.admin.headers,
+    )
     assert r.status_code == 201 and r.get_json()["organisationId"] == org
 
 
@@ -179,16 +218,29 @@ def test_the_gate_controls_belong_to_the_owner_too(app, world):
 def page_calls(w: World) -> list[tuple[str, str, dict]]:
     v, s = w.venue_id, w.show_id
     return [
-        ("GET", "/manage", {}), ("GET", "/manage/venues/new", {}), ("GET", "/manage/events/new", {}),
-        ("GET", "/manage/shows/new", {}), ("GET", f"/manage/venues/{v}", {}),
+        ("GET", "/manage", {}),
+        ("GET", "/manage/venues/new", {}),
+        ("GET", "/manage/events/new", {}),
+        ("GET", "/manage/shows/new", {}),
+        ("GET", f"/manage/venues/{v}", {}),
         ("GET", f"/manage/events/{w.event_id}/edit", {}),
-        ("POST", f"/manage/events/{w.event_id}/edit", {"title": "Renamed", "category": "concert",
-                                                        "durationMinutes": "90", "description": ""}), ("GET", f"/manage/venues/{v}/tiers", {}),
-        ("GET", f"/manage/venues/{v}/layout.csv", {}), ("GET", f"/manage/shows/{s}", {}),
-        ("GET", f"/manage/shows/{s}/figures", {}), ("GET", f"/manage/shows/{s}/edit", {}),
-        ("GET", f"/manage/shows/{s}/seats", {}), ("GET", f"/manage/shows/{s}/bookings.csv", {}),
-        ("POST", f"/manage/venues/{v}/blocks", {"section": "Annex", "rows": "X", "seatsPerRow": "2", "tier": "silver",
-                                                "seatIdPrefix": "AX-"}),
+        (
+            "POST",
+            f"/manage/events/{w.event_id}/edit",
+            {"title": "Renamed", "category": "concert", "durationMinutes": "90", "description": ""},
+        ),
+        ("GET", f"/manage/venues/{v}/tiers", {}),
+        ("GET", f"/manage/venues/{v}/layout.csv", {}),
+        ("GET", f"/manage/shows/{s}", {}),
+        ("GET", f"/manage/shows/{s}/figures", {}),
+        ("GET", f"/manage/shows/{s}/edit", {}),
+        ("GET", f"/manage/shows/{s}/seats", {}),
+        ("GET", f"/manage/shows/{s}/bookings.csv", {}),
+        (
+            "POST",
+            f"/manage/venues/{v}/blocks",
+            {"section": "Annex", "rows": "X", "seatsPerRow": "2", "tier": "silver", "seatIdPrefix": "AX-"},
+        ),
         ("POST", f"/manage/venues/{v}/seats", {"seatIds": "B2", "mark": "accessible"}),
         ("POST", f"/manage/venues/{v}/sections/delete", {"section": "Annex"}),
         ("POST", f"/manage/shows/{s}/edit", {"startTime": "", "refundFullHours": "48"}),
@@ -248,5 +300,9 @@ def test_who_you_are_is_checked_before_what_you_sent(client, world):
     for headers, status in (({}, 401), (world.fan.headers, 403)):
         assert client.post("/api/v1/manage/shows", data=b"{not json", headers=headers).status_code == status
         assert client.get("/api/v1/manage/shows/not-a-number", headers=headers).status_code == status
-        assert client.post("/api/v1/manage/venues/1/layout/import", data="x", content_type="text/csv",
-                           headers=headers).status_code == status
+        assert (
+            client.post(
+                "/api/v1/manage/venues/1/layout/import", data="x", content_type="text/csv", headers=headers
+            ).status_code
+            == status
+        )

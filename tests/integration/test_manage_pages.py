@@ -1,4 +1,5 @@
 """The manager dashboard's pages: build a venue, schedule a show, watch it, take seats out of sale."""
+
 from __future__ import annotations
 
 import re
@@ -21,50 +22,103 @@ def signed_in(client, user) -> None:
 
 def test_build_a_venue_schedule_a_show_and_watch_it(client, app, make, gateway):
     manager = make.fan(role="manager")
-    make.show(city="London", timezone_name="Europe/London")  # a city to choose; the builder's show belongs to the same organisation
+    make.show(
+        city="London", timezone_name="Europe/London"
+    )  # a city to choose; the builder's show belongs to the same organisation
     signed_in(client, manager)
     page = client.get("/manage/venues/new")
     assert page.status_code == 200
     city = re.search(r'<option value="(\d+)"', page.get_data(as_text=True)).group(1)
-    r = client.post("/manage/venues/new", data={"csrf_token": token_of(page), "cityId": city, "name": "Tiny Hall",
-                                                "kind": "theatre", "address": ""})
+    r = client.post(
+        "/manage/venues/new",
+        data={"csrf_token": token_of(page), "cityId": city, "name": "Tiny Hall", "kind": "theatre", "address": ""},
+    )
     assert r.status_code == 303
     venue_url = r.headers["Location"]
     venue_page = client.get(venue_url)
     assert "No seats yet" in venue_page.get_data(as_text=True)
 
-    bad = client.post(f"{venue_url}/blocks", data={"csrf_token": token_of(venue_page), "section": "Stalls",
-                                                   "rows": "C-A", "seatsPerRow": "4", "tier": "standard"})
+    bad = client.post(
+        f"{venue_url}/blocks",
+        data={
+            "csrf_token": token_of(venue_page),
+            "section": "Stalls",
+            "rows": "C-A",
+            "seatsPerRow": "4",
+            "tier": "standard",
+        },
+    )
     assert bad.status_code == 422 and "row" in bad.get_data(as_text=True)
-    r = client.post(f"{venue_url}/blocks", data={"csrf_token": token_of(venue_page), "section": "Stalls",
-                                                 "rows": "A-B", "seatsPerRow": "4", "tier": "Standard",
-                                                 "aislesAfter": "2", "accessible": "A1", "notForSale": "B4"})
+    r = client.post(
+        f"{venue_url}/blocks",
+        data={
+            "csrf_token": token_of(venue_page),
+            "section": "Stalls",
+            "rows": "A-B",
+            "seatsPerRow": "4",
+            "tier": "Standard",
+            "aislesAfter": "2",
+            "accessible": "A1",
+            "notForSale": "B4",
+        },
+    )
     assert r.status_code == 303, r.get_data(as_text=True)[:500]
     venue_page = client.get(venue_url)
     text = venue_page.get_data(as_text=True)
     assert "8 seats" in text and 'data-testid="plan-Stalls"' in text
 
-    upload = client.post(f"{venue_url}/import", data={"csrf_token": token_of(venue_page), "file": (
-        __import__("io").BytesIO(b"section,row,number,tier\nStalls,A,1,standard\nStalls,A,x,standard\n"),
-        "bad.csv")}, content_type="multipart/form-data")
+    upload = client.post(
+        f"{venue_url}/import",
+        data={
+            "csrf_token": token_of(venue_page),
+            "file": (
+                __import__("io").BytesIO(b"section,row,number,tier\nStalls,A,1,standard\nStalls,A,x,standard\n"),
+                "bad.csv",
+            ),
+        },
+        content_type="multipart/form-data",
+    )
     assert upload.status_code == 422 and "line 3" in upload.get_data(as_text=True)
-    assert fetch(app, "SELECT count(*) AS n FROM venue_seats v JOIN venues ve ON ve.id = v.venue_id "
-                      "WHERE ve.name = 'Tiny Hall'")[0].n == 8
+    assert (
+        fetch(
+            app,
+            "SELECT count(*) AS n FROM venue_seats v JOIN venues ve ON ve.id = v.venue_id WHERE ve.name = 'Tiny Hall'",
+        )[0].n
+        == 8
+    )
 
     event_page = client.get("/manage/events/new")
-    r = client.post("/manage/events/new", data={"csrf_token": token_of(event_page), "title": "Quiet Songs",
-                                                "category": "concert", "durationMinutes": "75"})
+    r = client.post(
+        "/manage/events/new",
+        data={
+            "csrf_token": token_of(event_page),
+            "title": "Quiet Songs",
+            "category": "concert",
+            "durationMinutes": "75",
+        },
+    )
     assert r.status_code == 303
     venue_id = venue_url.rsplit("/", 1)[1]
     form = client.get(f"/manage/shows/new?venueId={venue_id}")
     assert 'name="price-standard"' in form.get_data(as_text=True)
     event_id = fetch(app, "SELECT id FROM events WHERE title = 'Quiet Songs'")[0].id
     day = datetime.now(ZoneInfo("Europe/London")).date() + timedelta(days=5)
-    data = {"csrf_token": token_of(form), "eventId": str(event_id), "venueId": venue_id, "currency": "gbp",
-            "startTime": f"{day}T20:00", "saleOpensAt": f"{day - timedelta(days=10)}T09:00",
-            "price-standard": "12.50", "refundFullHours": "48", "refundHalfHours": "", "refundFee": "1.00"}
+    data = {
+        "csrf_token": token_of(form),
+        "eventId": str(event_id),
+        "venueId": venue_id,
+        "currency": "gbp",
+        "startTime": f"{day}T20:00",
+        "saleOpensAt": f"{day - timedelta(days=10)}T09:00",
+        "price-standard": "12.50",
+        "refundFullHours": "48",
+        "refundHalfHours": "",
+        "refundFee": "1.00",
+    }
     r = client.post("/manage/shows/new", data={**data, "price-standard": "lots"})
-    assert r.status_code == 422 and fetch(app, "SELECT count(*) AS n FROM shows WHERE event_id = :e", e=event_id)[0].n == 0
+    assert (
+        r.status_code == 422 and fetch(app, "SELECT count(*) AS n FROM shows WHERE event_id = :e", e=event_id)[0].n == 0
+    )
     r = client.post("/manage/shows/new", data=data)
     assert r.status_code == 303, r.get_data(as_text=True)[:800]
     show_url = r.headers["Location"]
@@ -87,19 +141,29 @@ def test_build_a_venue_schedule_a_show_and_watch_it(client, app, make, gateway):
     assert "Test User" in text and 'data-status="BOOKED"' in text
     r = client.post(f"{show_url}/seats", data={"csrf_token": token_of(seats), "seat": ["A1", "A4"], "action": "HOUSE"})
     assert r.status_code == 303
-    assert dict(fetch(app, "SELECT seat_id, block_kind FROM show_seats WHERE show_id = :s AND status = 'BLOCKED'",
-                      s=int(show_id))) == {"A1": "HOUSE", "A4": "HOUSE", "B4": "KILL"}
-    refused = client.post(f"{show_url}/seats", data={"csrf_token": token_of(seats), "seat": ["A2"], "action": "KILL"},
-                          follow_redirects=True)
+    assert dict(
+        fetch(
+            app, "SELECT seat_id, block_kind FROM show_seats WHERE show_id = :s AND status = 'BLOCKED'", s=int(show_id)
+        )
+    ) == {"A1": "HOUSE", "A4": "HOUSE", "B4": "KILL"}
+    refused = client.post(
+        f"{show_url}/seats",
+        data={"csrf_token": token_of(seats), "seat": ["A2"], "action": "KILL"},
+        follow_redirects=True,
+    )
     assert "held or booked" in refused.get_data(as_text=True)
 
     # Cancelling needs the typed confirmation.
-    unconfirmed = client.post(f"{show_url}/cancel", data={"csrf_token": token_of(seats), "confirm": "yes"},
-                              follow_redirects=True)
+    unconfirmed = client.post(
+        f"{show_url}/cancel", data={"csrf_token": token_of(seats), "confirm": "yes"}, follow_redirects=True
+    )
     assert "not cancelled" in unconfirmed.get_data(as_text=True)
     assert fetch(app, "SELECT status FROM shows WHERE id = :s", s=int(show_id))[0].status == "SCHEDULED"
-    done = client.post(f"{show_url}/cancel", data={"csrf_token": token_of(seats), "confirm": "CANCEL",
-                                                   "reason": "Flooded"}, follow_redirects=True)
+    done = client.post(
+        f"{show_url}/cancel",
+        data={"csrf_token": token_of(seats), "confirm": "CANCEL", "reason": "Flooded"},
+        follow_redirects=True,
+    )
     assert 'data-testid="cancel-progress"' in done.get_data(as_text=True)
     assert fetch(app, "SELECT cancel_reason FROM shows WHERE id = :s", s=int(show_id))[0].cancel_reason == "Flooded"
 

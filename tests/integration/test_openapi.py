@@ -1,5 +1,6 @@
 """The OpenAPI document is valid, served, and describes exactly the routes the app has, with at
 least every status and error code the hand-written document it replaced listed."""
+
 import re
 
 from openapi_spec_validator import validate
@@ -22,7 +23,9 @@ def test_every_api_route_is_documented_and_nothing_else(app):
     routes = set()
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1"):
-            path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: "{" + _camel(m.group(1)) + "}", rule.rule[len("/api/v1"):])
+            path = re.sub(
+                r"<(?:[^:>]+:)?([^>]+)>", lambda m: "{" + _camel(m.group(1)) + "}", rule.rule[len("/api/v1") :]
+            )
             routes |= {(path, method.lower()) for method in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(path, method) for path, ops in spec()["paths"].items() for method in ops if method != "parameters"}
     assert routes == documented

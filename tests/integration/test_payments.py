@@ -1,4 +1,5 @@
 """Hold -> payment intent -> paid at the gateway -> confirm/webhook -> one booking -> email."""
+
 from __future__ import annotations
 
 import re
@@ -53,7 +54,9 @@ def test_pay_confirm_book_and_email(app, client, make, gateway, mail):
     repeat = confirm(client, fan, held["holdId"], intent["paymentIntentId"])
     assert repeat.status_code == 200 and repeat.get_json()["bookingId"] == booking_id
 
-    seats = fetch(app, "SELECT seat_id, status FROM show_seats WHERE show_id = :s AND status <> 'AVAILABLE'", s=show.show_id)
+    seats = fetch(
+        app, "SELECT seat_id, status FROM show_seats WHERE show_id = :s AND status <> 'AVAILABLE'", s=show.show_id
+    )
     assert sorted(seats) == [("A1", "BOOKED"), ("B1", "BOOKED")]
     assert client.get(f"/api/v1/holds/{held['holdId']}", headers=fan.headers).get_json()["status"] == "CONFIRMED"
 
@@ -75,9 +78,14 @@ def quick_app(app):
     """The same app with one-second holds, to watch holds lapse for real."""
     from app import create_app
 
-    quick = create_app(app.extensions["seatline.settings"].__class__(**{
-        **app.extensions["seatline.settings"].__dict__, "hold_ttl_seconds": 1,
-    }))
+    quick = create_app(
+        app.extensions["seatline.settings"].__class__(
+            **{
+                **app.extensions["seatline.settings"].__dict__,
+                "hold_ttl_seconds": 1,
+            }
+        )
+    )
     quick.test_client_class = app.test_client_class
     return quick
 
@@ -154,7 +162,10 @@ def test_expiry_cancels_an_unpaid_intent_before_freeing_the_seats(app, client, q
     time.sleep(1.1)
     assert workers.jobs.expire_hold(held["holdId"]) == "CANCELED"
     assert gateway.intent(intent["paymentIntentId"])["status"] == "canceled"
-    assert fetch(app, "SELECT status FROM show_seats WHERE seat_id = 'D7' AND show_id = :s", s=show.show_id)[0].status == "AVAILABLE"
+    assert (
+        fetch(app, "SELECT status FROM show_seats WHERE seat_id = 'D7' AND show_id = :s", s=show.show_id)[0].status
+        == "AVAILABLE"
+    )
     assert client.get(f"/api/v1/holds/{held['holdId']}", headers=fan.headers).get_json()["status"] == "EXPIRED"
     assert workers.jobs.expire_hold(held["holdId"]) is None  # a second run changes nothing
 
@@ -178,19 +189,31 @@ def test_payment_after_seats_were_taken_is_refunded_and_the_fan_told(app, client
     held = hold(client, fan, show.show_id, ["C7", "C8"])
     intent = start_payment(client, fan, held["holdId"]).get_json()
     # Something outside the normal flow (a box-office change, an operator) freed the seats.
-    run_sql(app, "UPDATE show_seats SET status = 'AVAILABLE', hold_id = NULL, hold_expires_at = NULL "
-                 "WHERE hold_id = :h", h=held["holdId"])
-    run_sql(app, "UPDATE holds SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour' "
-                 "WHERE id = :h", h=held["holdId"])
+    run_sql(
+        app,
+        "UPDATE show_seats SET status = 'AVAILABLE', hold_id = NULL, hold_expires_at = NULL WHERE hold_id = :h",
+        h=held["holdId"],
+    )
+    run_sql(
+        app,
+        "UPDATE holds SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour' "
+        "WHERE id = :h",
+        h=held["holdId"],
+    )
     rds.delete(f"seat-hints:{show.show_id}")
-    assert client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["C8"]}, headers=rival.headers).status_code == 201
+    assert (
+        client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["C8"]}, headers=rival.headers).status_code
+        == 201
+    )
     gateway.succeed(intent["paymentIntentId"])
     lost = confirm(client, fan, held["holdId"], intent["paymentIntentId"])
     assert lost.status_code == 409 and lost.get_json()["error"]["code"] == "HOLD_EXPIRED"
     run_jobs(app)
     assert gateway.intent(intent["paymentIntentId"])["amount_refunded"] == intent["amount"]
     assert fetch(app, "SELECT status FROM refunds")[0].status == "SUCCEEDED"
-    assert confirm(client, fan, held["holdId"], intent["paymentIntentId"]).status_code == 409  # still, and no 2nd refund
+    assert (
+        confirm(client, fan, held["holdId"], intent["paymentIntentId"]).status_code == 409
+    )  # still, and no 2nd refund
     run_jobs(app)
     assert gateway.intent(intent["paymentIntentId"])["refund_count"] == 1
     email = fetch(app, "SELECT email FROM users WHERE id = :u", u=fan.user_id)[0].email
@@ -205,7 +228,10 @@ def test_releasing_a_paying_hold_cancels_the_intent_first(app, client, make, gat
     released = client.delete(f"/api/v1/holds/{held['holdId']}", headers=fan.headers)
     assert released.status_code == 200 and released.get_json()["status"] == "RELEASED"
     assert gateway.intent(intent["paymentIntentId"])["status"] == "canceled"
-    assert fetch(app, "SELECT status FROM show_seats WHERE seat_id = 'B9' AND show_id = :s", s=show.show_id)[0].status == "AVAILABLE"
+    assert (
+        fetch(app, "SELECT status FROM show_seats WHERE seat_id = 'B9' AND show_id = :s", s=show.show_id)[0].status
+        == "AVAILABLE"
+    )
 
 
 def test_releasing_a_hold_that_was_paid_meanwhile_is_refused(app, client, make, gateway):
@@ -239,7 +265,10 @@ def test_releasing_a_paying_hold_from_its_page_cancels_the_intent_first(app, cli
     assert released.status_code == 303 and released.headers["Location"] == f"/shows/{show.show_id}"
     assert gateway.intent(intent["paymentIntentId"])["status"] == "canceled"
     assert client.get(f"/api/v1/holds/{held['holdId']}", headers=fan.headers).get_json()["status"] == "RELEASED"
-    assert fetch(app, "SELECT status FROM show_seats WHERE seat_id = 'C1' AND show_id = :s", s=show.show_id)[0].status == "AVAILABLE"
+    assert (
+        fetch(app, "SELECT status FROM show_seats WHERE seat_id = 'C1' AND show_id = :s", s=show.show_id)[0].status
+        == "AVAILABLE"
+    )
     assert "is released" in client.get(f"/holds/{held['holdId']}").get_data(as_text=True)
 
 
@@ -256,7 +285,10 @@ def test_releasing_from_the_page_a_hold_paid_meanwhile_shows_the_booking(app, cl
     assert again.status_code == 303 and again.headers["Location"] == f"/bookings/{bookings[0].id}"
     api = client.delete(f"/api/v1/holds/{held['holdId']}", headers=fan.headers)
     assert api.status_code == 409 and api.get_json()["error"]["code"] == "HOLD_NOT_ACTIVE"
-    assert fetch(app, "SELECT status FROM show_seats WHERE seat_id = 'C2' AND show_id = :s", s=show.show_id)[0].status == "BOOKED"
+    assert (
+        fetch(app, "SELECT status FROM show_seats WHERE seat_id = 'C2' AND show_id = :s", s=show.show_id)[0].status
+        == "BOOKED"
+    )
     assert_money_invariants(app, gateway)
 
 
@@ -270,17 +302,17 @@ def test_a_gateway_outage_on_release_from_the_page_keeps_the_hold(app, client, m
     assert "payment service is not answering" in down.get_data(as_text=True)
     assert 'data-testid="countdown"' in down.get_data(as_text=True)  # still the fan's, with its release button
     assert client.get(f"/api/v1/holds/{held['holdId']}", headers=fan.headers).get_json()["status"] == "ACTIVE"
-    assert client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["C3"]},
-                       headers=rival.headers).status_code == 409
+    assert (
+        client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["C3"]}, headers=rival.headers).status_code
+        == 409
+    )
     api = client.delete(f"/api/v1/holds/{held['holdId']}", headers=fan.headers)  # the API answers the same way
     assert api.status_code == 503 and api.get_json()["error"]["code"] == "DEGRADED" and api.headers["Retry-After"]
     gateway.clear_faults()
     assert gateway.intent(intent["paymentIntentId"])["status"] != "canceled"
 
 
-@pytest.mark.parametrize(
-    "starts_in,refund_share", [(timedelta(days=3), 1.0), (timedelta(hours=30), 0.5)]
-)
+@pytest.mark.parametrize("starts_in,refund_share", [(timedelta(days=3), 1.0), (timedelta(hours=30), 0.5)])
 def test_cancellation_refunds_per_policy_once(app, client, make, gateway, mail, starts_in, refund_share):
     show, fan, held, intent, booking_id = paid_booking(app, client, make, gateway, starts_in=starts_in)
     run_jobs(app)

@@ -1,4 +1,5 @@
 """A process started without ENV runs by production rules; the demo seed never runs in production."""
+
 from __future__ import annotations
 
 import os
@@ -10,16 +11,30 @@ from tests.support.db import fetch
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = ROOT / ".venv" / "bin" / "flask"
-REAL_SECRETS = {"SECRET_KEY": "a-real-production-secret-" + "x" * 32, "GATEWAY_API_KEY": "sk_live_not_the_dev_one",
-                "WEBHOOK_SECRET": "whsec_live_not_the_dev_one"}
+REAL_SECRETS = {
+    "SECRET_KEY": "a-real-production-secret-" + "x" * 32,
+    "GATEWAY_API_KEY": "sk_live_not_the_dev_one",
+    "WEBHOOK_SECRET": "whsec_live_not_the_dev_one",
+}
 
 
 def flask(app, *args: str, **env: str) -> subprocess.CompletedProcess:
     settings = app.extensions["seatline.settings"]
     base = {k: v for k, v in os.environ.items() if k not in ("ENV", "SECRET_KEY", "GATEWAY_API_KEY", "WEBHOOK_SECRET")}
-    return subprocess.run([str(FLASK), *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**base, "FLASK_APP": "wsgi", "DATABASE_URL": settings.database_url,
-                               "REDIS_URL": settings.redis_url, **env})
+    return subprocess.run(
+        [str(FLASK), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **base,
+            "FLASK_APP": "wsgi",
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url,
+            **env,
+        },
+    )
 
 
 def test_a_process_without_env_refuses_to_start_without_its_secrets(app):

@@ -2,6 +2,7 @@
 429 RATE_LIMITED with Retry-After once over their limit, per fan and per client IP (failed
 logins per email and IP), and the refused call changes nothing. Apps here get small limits of their own;
 the counts live in the test Redis database, which every test starts with empty."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -121,8 +122,10 @@ def test_a_fans_holds_are_counted_across_ips_and_the_refused_hold_holds_nothing(
     last_ip = from_ip(limited, "10.0.1.9")
     assert_limited(hold(last_ip, show.show_id, ["A4"], fan.headers))
     assert count(limited, "SELECT count(*) FROM holds WHERE user_id = :u", u=fan.user_id) == 3
-    assert fetch(limited, "SELECT status FROM show_seats WHERE show_id = :s AND seat_id = 'A4'", s=show.show_id)[0][0] \
+    assert (
+        fetch(limited, "SELECT status FROM show_seats WHERE show_id = :s AND seat_id = 'A4'", s=show.show_id)[0][0]
         == "AVAILABLE"
+    )
     # The limit is the fan's, not the address's: someone else there still holds.
     assert hold(last_ip, show.show_id, ["A4"], other.headers).status_code == 201
 
@@ -145,8 +148,9 @@ def test_the_sites_hold_form_shares_the_fans_count_and_answers_with_a_page(limit
     token = register(client, "form-holder@example.com")
     browser = from_ip(limited, "10.0.3.1")
     login = browser.get("/login")
-    signed_in = browser.post("/login", data={"csrf_token": csrf_token(login), "email": "form-holder@example.com",
-                                             "password": PASSWORD})
+    signed_in = browser.post(
+        "/login", data={"csrf_token": csrf_token(login), "email": "form-holder@example.com", "password": PASSWORD}
+    )
     assert signed_in.status_code == 303
     page = browser.get(f"/shows/{show.show_id}")
     held = browser.post(f"/shows/{show.show_id}/hold", data={"csrf_token": csrf_token(page), "seat": ["A1"]})
@@ -157,8 +161,9 @@ def test_the_sites_hold_form_shares_the_fans_count_and_answers_with_a_page(limit
     refused = browser.post(f"/shows/{show.show_id}/hold", data={"csrf_token": csrf_token(page), "seat": ["A4"]})
     assert_limited(refused, page=True)
     assert "seat holds" in refused.get_data(as_text=True)
-    best = browser.post(f"/shows/{show.show_id}/best", data={"csrf_token": csrf_token(page), "tier": "silver",
-                                                            "count": "2"})
+    best = browser.post(
+        f"/shows/{show.show_id}/best", data={"csrf_token": csrf_token(page), "tier": "silver", "count": "2"}
+    )
     assert_limited(best, page=True)
     assert count(limited, "SELECT count(*) FROM holds WHERE show_id = :s", s=show.show_id) == 3
 
@@ -189,15 +194,19 @@ def event_with_open_queue(gate: FlaskClient, make) -> int:
     show = make.show()
     event_id = fetch(make.app, "SELECT event_id FROM shows WHERE id = :s", s=show.show_id)[0][0]
     manager = make.fan(role="manager")
-    opened = gate.put(f"/gate/v1/queues/{event_id}", headers=manager.headers,
-                      json={"batchSize": 5, "admissionIntervalSeconds": 10, "maxActive": 8, "sessionSeconds": 600})
+    opened = gate.put(
+        f"/gate/v1/queues/{event_id}",
+        headers=manager.headers,
+        json={"batchSize": 5, "admissionIntervalSeconds": 10, "maxActive": 8, "sessionSeconds": 600},
+    )
     assert opened.status_code == 200, opened.get_json()
     return event_id
 
 
 def tickets(application: Flask, event_id: int, user_id: int) -> int:
-    return count(application, "SELECT count(*) FROM gate_tickets WHERE event_id = :e AND user_id = :u",
-                 e=event_id, u=user_id)
+    return count(
+        application, "SELECT count(*) FROM gate_tickets WHERE event_id = :e AND user_id = :u", e=event_id, u=user_id
+    )
 
 
 def test_joining_waiting_rooms_is_limited_per_fan_and_per_ip(limited_gate, make):
@@ -216,31 +225,42 @@ def test_joining_waiting_rooms_is_limited_per_fan_and_per_ip(limited_gate, make)
         assert crowd.post(f"/gate/v1/queues/{events[3]}/join", headers=one.headers).status_code == 201
     assert_limited(crowd.post(f"/gate/v1/queues/{events[3]}/join", headers=fans[3].headers))
     assert tickets(limited_gate, events[3], fans[3].user_id) == 0
-    assert from_ip(limited_gate, "10.0.5.5").post(f"/gate/v1/queues/{events[3]}/join",
-                                                  headers=fans[3].headers).status_code == 201
+    assert (
+        from_ip(limited_gate, "10.0.5.5").post(f"/gate/v1/queues/{events[3]}/join", headers=fans[3].headers).status_code
+        == 201
+    )
 
 
-def test_the_gates_join_form_throttles_failed_logins_by_email_and_address_with_a_page(limited, limited_gate, client,
-                                                                                     make):
+def test_the_gates_join_form_throttles_failed_logins_by_email_and_address_with_a_page(
+    limited, limited_gate, client, make
+):
     event_id = event_with_open_queue(from_ip(limited_gate, "10.0.6.100"), make)
     register(client, "gate-form@example.com")
     browser = from_ip(limited_gate, "10.0.6.1")
     page = browser.get(f"/gate/queues/{event_id}")
     for _ in range(2):
-        wrong = browser.post(f"/gate/queues/{event_id}", data={"csrf_token": csrf_token(page),
-                                                               "email": "gate-form@example.com", "password": "guess-1234"})
+        wrong = browser.post(
+            f"/gate/queues/{event_id}",
+            data={"csrf_token": csrf_token(page), "email": "gate-form@example.com", "password": "guess-1234"},
+        )
         assert wrong.status_code == 422
         page = wrong
-    right = browser.post(f"/gate/queues/{event_id}", data={"csrf_token": csrf_token(page),
-                                                           "email": "Gate-Form@example.com", "password": PASSWORD})
+    right = browser.post(
+        f"/gate/queues/{event_id}",
+        data={"csrf_token": csrf_token(page), "email": "Gate-Form@example.com", "password": PASSWORD},
+    )
     assert_limited(right, page=True)
     assert count(limited_gate, "SELECT count(*) FROM gate_tickets WHERE event_id = :e", e=event_id) == 0
     # The web app counts the same failed logins: the API refuses that email from that address too...
-    assert_limited(from_ip(limited, "10.0.6.1").post("/api/v1/auth/token", json={"email": "gate-form@example.com",
-                                                                                "password": PASSWORD}))
+    assert_limited(
+        from_ip(limited, "10.0.6.1").post(
+            "/api/v1/auth/token", json={"email": "gate-form@example.com", "password": PASSWORD}
+        )
+    )
     # ...but not from another one: nobody can lock a fan out.
-    api = from_ip(limited, "10.0.6.2").post("/api/v1/auth/token", json={"email": "gate-form@example.com",
-                                                                        "password": PASSWORD})
+    api = from_ip(limited, "10.0.6.2").post(
+        "/api/v1/auth/token", json={"email": "gate-form@example.com", "password": PASSWORD}
+    )
     assert api.status_code == 200
 
 
@@ -259,17 +279,23 @@ def test_failed_logins_are_throttled_per_email_and_address_and_never_lock_the_fa
     browser = from_ip(limited, "10.0.7.1")
     form = browser.get("/login")
     assert form.status_code == 200  # showing the form counts nothing
-    refused = browser.post("/login", data={"csrf_token": csrf_token(form), "email": "guessed@example.com",
-                                           "password": PASSWORD})
+    refused = browser.post(
+        "/login", data={"csrf_token": csrf_token(form), "email": "guessed@example.com", "password": PASSWORD}
+    )
     assert_limited(refused, page=True)
     assert "Log in" in browser.get("/").get_data(as_text=True)  # not signed in
     # ...while the fan, from anywhere else, logs in at once.
-    assert from_ip(limited, "10.0.7.3").post("/api/v1/auth/token", json={"email": "GUESSED@example.com",
-                                                                       "password": PASSWORD}).status_code == 200
+    assert (
+        from_ip(limited, "10.0.7.3")
+        .post("/api/v1/auth/token", json={"email": "GUESSED@example.com", "password": PASSWORD})
+        .status_code
+        == 200
+    )
     # Successful logins do not count.
     for _ in range(3):
-        ok = from_ip(limited, "10.0.7.4").post("/api/v1/auth/token", json={"email": "bystander@example.com",
-                                                                          "password": PASSWORD})
+        ok = from_ip(limited, "10.0.7.4").post(
+            "/api/v1/auth/token", json={"email": "bystander@example.com", "password": PASSWORD}
+        )
         assert ok.status_code == 200
 
 
@@ -278,47 +304,68 @@ def test_wrong_current_passwords_are_limited_per_fan(limited, client):
     headers = {"Authorization": f"Bearer {token}"}
     api = from_ip(limited, "10.0.7.20")
     for _ in range(2):
-        wrong = api.post("/api/v1/auth/password", headers=headers,
-                         json={"currentPassword": "guess", "newPassword": "a new secret"})
+        wrong = api.post(
+            "/api/v1/auth/password", headers=headers, json={"currentPassword": "guess", "newPassword": "a new secret"}
+        )
         assert wrong.status_code == 401
-    assert_limited(from_ip(limited, "10.0.7.21").post("/api/v1/auth/password", headers=headers, json={
-        "currentPassword": PASSWORD, "newPassword": "a new secret"}))
-    assert client.post("/api/v1/auth/token", json={"email": "changer@example.com", "password": PASSWORD}) \
-        .status_code == 200  # unchanged
+    assert_limited(
+        from_ip(limited, "10.0.7.21").post(
+            "/api/v1/auth/password", headers=headers, json={"currentPassword": PASSWORD, "newPassword": "a new secret"}
+        )
+    )
+    assert (
+        client.post("/api/v1/auth/token", json={"email": "changer@example.com", "password": PASSWORD}).status_code
+        == 200
+    )  # unchanged
 
 
-ATTACK = dict(rate_limit_logins="10/minute;30/hour", rate_limit_logins_per_ip="60/minute;600/hour",
-              login_slowdown_after=5, login_slowdown_max_seconds=0.01)
+ATTACK = dict(
+    rate_limit_logins="10/minute;30/hour",
+    rate_limit_logins_per_ip="60/minute;600/hour",
+    login_slowdown_after=5,
+    login_slowdown_max_seconds=0.01,
+)
 
 
-def test_fifty_wrong_passwords_from_one_address_throttle_that_address_and_never_lock_the_fan_out(app, built, client,
-                                                                                                 make):
+def test_fifty_wrong_passwords_from_one_address_throttle_that_address_and_never_lock_the_fan_out(
+    app, built, client, make
+):
     web, gate = built(app, **ATTACK), built(app, create_gate_app, **ATTACK)
     event_id = event_with_open_queue(from_ip(gate, "10.0.14.100"), make)
     register(client, "victim@example.com")
     attacker = from_ip(web, "10.0.14.1")
-    answers = [attacker.post("/api/v1/auth/token", json={"email": "victim@example.com", "password": f"guess-{n}"})
-               .status_code for n in range(50)]
+    answers = [
+        attacker.post("/api/v1/auth/token", json={"email": "victim@example.com", "password": f"guess-{n}"}).status_code
+        for n in range(50)
+    ]
     assert answers[:10] == [401] * 10 and set(answers[10:]) == {429}
     # The attacker's own address is throttled, whatever it sends, on every way in.
     assert_limited(attacker.post("/api/v1/auth/token", json={"email": "victim@example.com", "password": PASSWORD}))
     form = attacker.get("/login")
-    assert_limited(attacker.post("/login", data={"csrf_token": csrf_token(form), "email": "victim@example.com",
-                                                 "password": PASSWORD}), page=True)
+    assert_limited(
+        attacker.post(
+            "/login", data={"csrf_token": csrf_token(form), "email": "victim@example.com", "password": PASSWORD}
+        ),
+        page=True,
+    )
 
     # The victim, from another address, logs in at once: the API, the site and the gate's form.
-    victim_api = from_ip(web, "10.0.14.2").post("/api/v1/auth/token", json={"email": "victim@example.com",
-                                                                            "password": PASSWORD})
+    victim_api = from_ip(web, "10.0.14.2").post(
+        "/api/v1/auth/token", json={"email": "victim@example.com", "password": PASSWORD}
+    )
     assert victim_api.status_code == 200 and victim_api.get_json()["token"]
     browser = from_ip(web, "10.0.14.2")
     form = browser.get("/login")
-    signed_in = browser.post("/login", data={"csrf_token": csrf_token(form), "email": "victim@example.com",
-                                             "password": PASSWORD})
+    signed_in = browser.post(
+        "/login", data={"csrf_token": csrf_token(form), "email": "victim@example.com", "password": PASSWORD}
+    )
     assert signed_in.status_code == 303 and "Log in" not in browser.get("/").get_data(as_text=True)
     gate_browser = from_ip(gate, "10.0.14.2")
     page = gate_browser.get(f"/gate/queues/{event_id}")
-    joined = gate_browser.post(f"/gate/queues/{event_id}", data={"csrf_token": csrf_token(page),
-                                                                "email": "victim@example.com", "password": PASSWORD})
+    joined = gate_browser.post(
+        f"/gate/queues/{event_id}",
+        data={"csrf_token": csrf_token(page), "email": "victim@example.com", "password": PASSWORD},
+    )
     assert joined.status_code == 303 and "/wait?ticket=" in joined.headers["Location"]
 
     # The email under attack was slowed down rather than refused: each of those logins waited first.
@@ -339,27 +386,46 @@ def test_logins_are_limited_per_ip_across_emails(limited, client):
         register(client, f"ip-login-{n}@example.com")
     shared = from_ip(limited, "10.0.8.1")
     for n in range(4):
-        assert shared.post("/api/v1/auth/token", json={"email": f"ip-login-{n}@example.com", "password": PASSWORD}) \
-            .status_code == 200
+        assert (
+            shared.post(
+                "/api/v1/auth/token", json={"email": f"ip-login-{n}@example.com", "password": PASSWORD}
+            ).status_code
+            == 200
+        )
     assert_limited(shared.post("/api/v1/auth/token", json={"email": "ip-login-4@example.com", "password": PASSWORD}))
-    assert from_ip(limited, "10.0.8.2").post("/api/v1/auth/token", json={"email": "ip-login-4@example.com",
-                                                                       "password": PASSWORD}).status_code == 200
+    assert (
+        from_ip(limited, "10.0.8.2")
+        .post("/api/v1/auth/token", json={"email": "ip-login-4@example.com", "password": PASSWORD})
+        .status_code
+        == 200
+    )
 
 
 def test_sign_ups_are_limited_per_ip_and_the_refused_one_creates_no_account(limited):
     shared = from_ip(limited, "10.0.9.1")
     for n in range(2):
-        assert shared.post("/api/v1/auth/register", json={"email": f"new{n}@example.com", "password": PASSWORD,
-                                                          "name": "New"}).status_code == 201
-    assert_limited(shared.post("/api/v1/auth/register", json={"email": "new2@example.com", "password": PASSWORD,
-                                                              "name": "New"}))
+        assert (
+            shared.post(
+                "/api/v1/auth/register", json={"email": f"new{n}@example.com", "password": PASSWORD, "name": "New"}
+            ).status_code
+            == 201
+        )
+    assert_limited(
+        shared.post("/api/v1/auth/register", json={"email": "new2@example.com", "password": PASSWORD, "name": "New"})
+    )
     form = shared.get("/signup")
-    page = shared.post("/signup", data={"csrf_token": csrf_token(form), "name": "New", "email": "new3@example.com",
-                                        "password": PASSWORD})
+    page = shared.post(
+        "/signup",
+        data={"csrf_token": csrf_token(form), "name": "New", "email": "new3@example.com", "password": PASSWORD},
+    )
     assert_limited(page, page=True)
     assert count(limited, "SELECT count(*) FROM users WHERE email IN ('new2@example.com', 'new3@example.com')") == 0
-    assert from_ip(limited, "10.0.9.2").post("/api/v1/auth/register", json={
-        "email": "new2@example.com", "password": PASSWORD, "name": "New"}).status_code == 201
+    assert (
+        from_ip(limited, "10.0.9.2")
+        .post("/api/v1/auth/register", json={"email": "new2@example.com", "password": PASSWORD, "name": "New"})
+        .status_code
+        == 201
+    )
 
 
 def test_the_window_moves_on(app, built):
@@ -367,8 +433,9 @@ def test_the_window_moves_on(app, built):
     client = from_ip(quick, "10.0.10.1")
 
     def sign_up(n: int):
-        return client.post("/api/v1/auth/register", json={"email": f"quick{n}@example.com", "password": PASSWORD,
-                                                          "name": "Q"})
+        return client.post(
+            "/api/v1/auth/register", json={"email": f"quick{n}@example.com", "password": PASSWORD, "name": "Q"}
+        )
 
     assert [sign_up(0).status_code, sign_up(1).status_code] == [201, 201]
     retry_after = assert_limited(sign_up(2))
@@ -384,17 +451,30 @@ def test_without_the_store_each_process_counts_a_share_in_memory_and_says_so(app
     # The session's migrations ran Alembic's logging set-up, which disables the loggers that existed then.
     monkeypatch.setattr(logging.getLogger("app.api.rate_limits"), "disabled", False)
     # Nothing listens on port 1: every call to the limit store fails at once.
-    cut_off = built(app, rate_limit_storage_url="redis://127.0.0.1:1/0", rate_limit_signups_per_ip="8/minute",
-                    rate_limit_fallback_divisor=4)
+    cut_off = built(
+        app,
+        rate_limit_storage_url="redis://127.0.0.1:1/0",
+        rate_limit_signups_per_ip="8/minute",
+        rate_limit_fallback_divisor=4,
+    )
     client = from_ip(cut_off, "10.0.11.1")
     with caplog.at_level(logging.WARNING, logger="app.api.rate_limits"):
         for n in range(2):
-            assert client.post("/api/v1/auth/register", json={"email": f"cut{n}@example.com", "password": PASSWORD,
-                                                              "name": "C"}).status_code == 201
-        assert_limited(client.post("/api/v1/auth/register", json={"email": "cut2@example.com", "password": PASSWORD,
-                                                                  "name": "C"}))
-        assert from_ip(cut_off, "10.0.11.2").post("/api/v1/auth/register", json={
-            "email": "cut3@example.com", "password": PASSWORD, "name": "C"}).status_code == 201
+            assert (
+                client.post(
+                    "/api/v1/auth/register", json={"email": f"cut{n}@example.com", "password": PASSWORD, "name": "C"}
+                ).status_code
+                == 201
+            )
+        assert_limited(
+            client.post("/api/v1/auth/register", json={"email": "cut2@example.com", "password": PASSWORD, "name": "C"})
+        )
+        assert (
+            from_ip(cut_off, "10.0.11.2")
+            .post("/api/v1/auth/register", json={"email": "cut3@example.com", "password": PASSWORD, "name": "C"})
+            .status_code
+            == 201
+        )
     warnings = [r for r in caplog.records if r.name == "app.api.rate_limits" and "unreachable" in r.getMessage()]
     assert len(warnings) == 1 and "127.0.0.1:1" in warnings[0].getMessage()
     metrics = client.get("/metrics")
@@ -407,8 +487,16 @@ def test_without_the_store_each_process_counts_a_share_in_memory_and_says_so(app
 
 def test_bad_login_bodies_are_not_mistaken_for_a_store_outage(limited):
     client = from_ip(limited, "10.0.13.1")
-    for body in (b'{"email": "\\ud800@example.com", "password": "x"}', b"not json", b'{"email": "' + b"a" * 70_000 + b'"}'):
-        assert client.post("/api/v1/auth/token", data=body, content_type="application/json").status_code in (400, 401, 413)
+    for body in (
+        b'{"email": "\\ud800@example.com", "password": "x"}',
+        b"not json",
+        b'{"email": "' + b"a" * 70_000 + b'"}',
+    ):
+        assert client.post("/api/v1/auth/token", data=body, content_type="application/json").status_code in (
+            400,
+            401,
+            413,
+        )
     text = client.get("/metrics").get_data(as_text=True)
     assert "seatline_rate_limit_fallback_active 0.0" in text and "seatline_rate_limit_fallback_total 0.0" in text
     assert limited.extensions["seatline.rate_limits"].in_outage is False
@@ -422,8 +510,11 @@ def test_behind_one_proxy_the_address_the_edge_added_is_the_one_counted(app, bui
     edge = behind_edge.test_client()  # every request comes from the edge, 127.0.0.1
 
     def sign_up(n: int, forwarded_for: str):
-        return edge.post("/api/v1/auth/register", headers={"X-Forwarded-For": forwarded_for},
-                         json={"email": f"edge{n}@example.com", "password": PASSWORD, "name": "E"})
+        return edge.post(
+            "/api/v1/auth/register",
+            headers={"X-Forwarded-For": forwarded_for},
+            json={"email": f"edge{n}@example.com", "password": PASSWORD, "name": "E"},
+        )
 
     assert sign_up(0, "203.0.113.5").status_code == 201
     assert sign_up(1, "203.0.113.5").status_code == 201
@@ -436,8 +527,11 @@ def test_without_trusted_proxies_x_forwarded_for_is_ignored(limited):
     client = limited.test_client()
 
     def sign_up(n: int, forwarded_for: str):
-        return client.post("/api/v1/auth/register", headers={"X-Forwarded-For": forwarded_for},
-                           json={"email": f"direct{n}@example.com", "password": PASSWORD, "name": "D"})
+        return client.post(
+            "/api/v1/auth/register",
+            headers={"X-Forwarded-For": forwarded_for},
+            json={"email": f"direct{n}@example.com", "password": PASSWORD, "name": "D"},
+        )
 
     assert [sign_up(0, "203.0.113.7").status_code, sign_up(1, "203.0.113.8").status_code] == [201, 201]
     assert_limited(sign_up(2, "203.0.113.9"))
@@ -458,5 +552,9 @@ def test_limits_can_be_turned_off(app, built):
     unlimited = built(app, rate_limits_enabled=False, rate_limit_signups_per_ip="1/minute")
     client = from_ip(unlimited, "10.0.12.1")
     for n in range(3):
-        assert client.post("/api/v1/auth/register", json={"email": f"off{n}@example.com", "password": PASSWORD,
-                                                          "name": "O"}).status_code == 201
+        assert (
+            client.post(
+                "/api/v1/auth/register", json={"email": f"off{n}@example.com", "password": PASSWORD, "name": "O"}
+            ).status_code
+            == 201
+        )

@@ -1,5 +1,6 @@
 """The shared response cache (app/response_cache.py) on the test Redis: a copy lives until the end of
 the second it was built in and knows when that was, so the edge can be told how long to keep it."""
+
 from __future__ import annotations
 
 import threading

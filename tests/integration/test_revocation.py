@@ -1,5 +1,6 @@
 """Logging out, logging out everywhere and changing the password revoke bearer tokens and site
 sessions at once, on the web app's API, the site and the gate, with Redis or without it."""
+
 from __future__ import annotations
 
 import base64
@@ -120,21 +121,30 @@ def test_changing_the_password_keeps_the_caller_and_revokes_everything_else(app,
     browser = site_sign_in(app, "rotate@example.com")
     gate = gate_app.test_client()
 
-    wrong = client.post("/api/v1/auth/password", headers=bearer(caller),
-                        json={"currentPassword": "not it", "newPassword": "a new secret"})
+    wrong = client.post(
+        "/api/v1/auth/password",
+        headers=bearer(caller),
+        json={"currentPassword": "not it", "newPassword": "a new secret"},
+    )
     assert wrong.status_code == 401 and wrong.get_json()["error"]["code"] == "INVALID_CREDENTIALS"
-    short = client.post("/api/v1/auth/password", headers=bearer(caller),
-                        json={"currentPassword": PASSWORD, "newPassword": "short"})
+    short = client.post(
+        "/api/v1/auth/password", headers=bearer(caller), json={"currentPassword": PASSWORD, "newPassword": "short"}
+    )
     assert short.status_code == 400 and short.get_json()["error"]["code"] == "VALIDATION_FAILED"
     assert works_on_web(client, other) and signed_in(browser)  # refused changes revoke nothing
 
-    changed = client.post("/api/v1/auth/password", headers=bearer(caller),
-                          json={"currentPassword": PASSWORD, "newPassword": "a new secret"})
+    changed = client.post(
+        "/api/v1/auth/password",
+        headers=bearer(caller),
+        json={"currentPassword": PASSWORD, "newPassword": "a new secret"},
+    )
     assert changed.status_code == 204
     assert works_on_web(client, caller) and works_on_gate(gate, caller)
     assert not works_on_web(client, other) and not works_on_gate(gate, other)
     assert not signed_in(browser)
-    assert client.post("/api/v1/auth/token", json={"email": "rotate@example.com", "password": PASSWORD}).status_code == 401
+    assert (
+        client.post("/api/v1/auth/token", json={"email": "rotate@example.com", "password": PASSWORD}).status_code == 401
+    )
     assert works_on_web(client, log_in(client, "rotate@example.com", "a new secret"))
     # A later logout-all ends the kept token too.
     assert client.post("/api/v1/auth/logout-all", headers=bearer(caller)).status_code == 204
@@ -142,7 +152,8 @@ def test_changing_the_password_keeps_the_caller_and_revokes_everything_else(app,
 
 
 def test_without_redis_the_check_asks_postgres_refusing_revoked_tokens_and_accepting_valid_ones(
-        client, rds, web_without_redis, make):
+    client, rds, web_without_redis, make
+):
     revoked = register(client, "no-redis@example.com")
     valid = log_in(client, "no-redis@example.com")
     everywhere = register(client, "no-redis-all@example.com")
@@ -154,11 +165,13 @@ def test_without_redis_the_check_asks_postgres_refusing_revoked_tokens_and_accep
     assert not works_on_web(cut_off, revoked) and not works_on_web(cut_off, everywhere)
     assert works_on_web(cut_off, valid)
     show = make.show()
-    held = cut_off.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": [show.seat_ids[0]]},
-                        headers=bearer(valid))
+    held = cut_off.post(
+        f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": [show.seat_ids[0]]}, headers=bearer(valid)
+    )
     assert held.status_code == 201, held.get_json()
-    refused = cut_off.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": [show.seat_ids[1]]},
-                           headers=bearer(revoked))
+    refused = cut_off.post(
+        f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": [show.seat_ids[1]]}, headers=bearer(revoked)
+    )
     assert refused.status_code == 401
     # Revoking without Redis works too, at once where the check reads PostgreSQL...
     assert cut_off.post("/api/v1/auth/logout", headers=bearer(valid)).status_code == 204
@@ -242,13 +255,21 @@ def test_the_account_page_changes_the_password_and_logs_out_everywhere(app, clie
     elsewhere = site_sign_in(app, "account@example.com")
     page = browser.get("/account")
     assert page.status_code == 200 and "account@example.com" in page.get_data(as_text=True)
-    assert browser.post("/account/password", data={"current_password": PASSWORD,
-                                                   "new_password": "another secret"}).status_code == 400  # no CSRF
-    wrong = browser.post("/account/password", data={"csrf_token": csrf(page), "current_password": "nope",
-                                                    "new_password": "another secret"})
+    assert (
+        browser.post(
+            "/account/password", data={"current_password": PASSWORD, "new_password": "another secret"}
+        ).status_code
+        == 400
+    )  # no CSRF
+    wrong = browser.post(
+        "/account/password",
+        data={"csrf_token": csrf(page), "current_password": "nope", "new_password": "another secret"},
+    )
     assert wrong.status_code == 422 and signed_in(elsewhere)
-    changed = browser.post("/account/password", data={"csrf_token": csrf(wrong), "current_password": PASSWORD,
-                                                      "new_password": "another secret"})
+    changed = browser.post(
+        "/account/password",
+        data={"csrf_token": csrf(wrong), "current_password": PASSWORD, "new_password": "another secret"},
+    )
     assert changed.status_code == 200 and 'data-testid="account-message"' in changed.get_data(as_text=True)
     assert signed_in(browser) and not signed_in(elsewhere) and not works_on_web(client, token)
 

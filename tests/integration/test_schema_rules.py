@@ -1,4 +1,5 @@
 """The database itself refuses illegal seat and money states, whatever the code does."""
+
 from __future__ import annotations
 
 import uuid
@@ -48,7 +49,8 @@ def test_a_seat_of_another_venue_cannot_join_a_show(app, make):
         run_sql(
             app,
             "INSERT INTO show_seats (show_id, seat_id, venue_id) VALUES (:s, 'B1', :v)",
-            s=first.show_id, v=other.venue_id,
+            s=first.show_id,
+            v=other.venue_id,
         )
 
 

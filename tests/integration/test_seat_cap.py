@@ -1,5 +1,6 @@
 """The per-fan cap on one show counts seats held and seats booked together, so paying for seats
 never makes room for more (anti-scalping), under concurrency too."""
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,11 @@ def state(app, show_id):
     """Everything a refused hold must leave as it was."""
     return (
         fetch(app, "SELECT id, status, seat_ids FROM holds WHERE show_id = :s ORDER BY id", s=show_id),
-        fetch(app, "SELECT seat_id, status, hold_id, booking_id FROM show_seats WHERE show_id = :s ORDER BY seat_id",
-              s=show_id),
+        fetch(
+            app,
+            "SELECT seat_id, status, hold_id, booking_id FROM show_seats WHERE show_id = :s ORDER BY seat_id",
+            s=show_id,
+        ),
         fetch(app, "SELECT id, action FROM audit_log ORDER BY id"),
     )
 
@@ -37,7 +41,8 @@ def has(app, user_id, show_id) -> int:
              + (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM bookings
                  WHERE user_id = :u AND show_id = :s AND status = 'CONFIRMED') AS n
         """,
-        u=user_id, s=show_id,
+        u=user_id,
+        s=show_id,
     )[0].n
 
 
@@ -74,8 +79,12 @@ def test_a_paying_hold_past_its_time_still_counts(app, client, make, gateway):
     held = hold(client, fan, show.show_id, [f"D{n}" for n in range(1, 9)]).get_json()
     assert client.post(f"/api/v1/holds/{held['holdId']}/payment-intents", headers=fan.headers).status_code == 201
     # Its time runs out while the payment may still succeed: the seats stay protected (rule 4), and counted.
-    run_sql(app, "UPDATE holds SET created_at = now() - interval '1 hour', expires_at = now() - interval '1 second' "
-                 "WHERE id = :h", h=held["holdId"])
+    run_sql(
+        app,
+        "UPDATE holds SET created_at = now() - interval '1 hour', expires_at = now() - interval '1 second' "
+        "WHERE id = :h",
+        h=held["holdId"],
+    )
     refused = hold(client, fan, show.show_id, ["E1"])
     assert refused.status_code == 422 and refused.get_json()["error"]["held"] == 8
 
@@ -95,8 +104,11 @@ def test_one_fan_racing_themselves_while_paying_never_passes_the_cap(app, client
         racer = app.test_client()
         start_line.wait()
         if i == len(seats):
-            r = racer.post(f"/api/v1/holds/{paying['holdId']}/confirm",
-                           json={"paymentIntentId": intent["paymentIntentId"]}, headers=fan.headers)
+            r = racer.post(
+                f"/api/v1/holds/{paying['holdId']}/confirm",
+                json={"paymentIntentId": intent["paymentIntentId"]},
+                headers=fan.headers,
+            )
             return Attempt(fan.user_id, [], r.status_code, r.get_json())
         r = racer.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": [seats[i]]}, headers=fan.headers)
         return Attempt(fan.user_id, [seats[i]], r.status_code, r.get_json())
@@ -123,8 +135,9 @@ def token_of(response) -> str:
 
 def test_the_site_explains_the_cap_on_the_show_page_and_for_best_available(app, client, make, gateway):
     show = make.show(rows=3, per_row=9)
-    registered = client.post("/api/v1/auth/register", json={"email": "cap@example.com", "password": "correct horse",
-                                                            "name": "Cap"}).get_json()
+    registered = client.post(
+        "/api/v1/auth/register", json={"email": "cap@example.com", "password": "correct horse", "name": "Cap"}
+    ).get_json()
     login = client.get("/login")
     client.post("/login", data={"csrf_token": token_of(login), "email": "cap@example.com", "password": "correct horse"})
     fan = Fan(int(registered["userId"]), registered["token"])  # the same fan, through the API
@@ -138,11 +151,13 @@ def test_the_site_explains_the_cap_on_the_show_page_and_for_best_available(app, 
     assert message == "You can have at most 8 seats for this show, held and booked together (you have 6 already)."
     assert re.search(r'value="B1"[^>]*checked', html)  # the selection is kept
 
-    best = client.post(f"/shows/{show.show_id}/best",
-                       data={"csrf_token": token_of(page), "count": "3", "tier": "silver"})
+    best = client.post(
+        f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "3", "tier": "silver"}
+    )
     assert best.status_code == 422
     assert "at most 8 seats for this show, held and booked together" in best.get_data(as_text=True)
     assert fetch(app, "SELECT id FROM holds WHERE status = 'ACTIVE'") == []
-    two = client.post(f"/shows/{show.show_id}/best",
-                      data={"csrf_token": token_of(page), "count": "2", "tier": "silver"})
+    two = client.post(
+        f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "2", "tier": "silver"}
+    )
     assert two.status_code == 303

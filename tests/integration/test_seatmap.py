@@ -27,8 +27,16 @@ def test_full_seat_map_lists_every_seat_with_price_and_state(client, make):
     assert [s["seatId"] for s in body["seats"]] == show.seat_ids
     first = body["seats"][0]
     assert first == {
-        "seatId": "A1", "section": "Main", "row": "A", "number": 1, "tier": "gold", "price": 900,
-        "accessible": True, "x": 1, "y": 0, "status": "AVAILABLE",
+        "seatId": "A1",
+        "section": "Main",
+        "row": "A",
+        "number": 1,
+        "tier": "gold",
+        "price": 900,
+        "accessible": True,
+        "x": 1,
+        "y": 0,
+        "status": "AVAILABLE",
     }
     assert {s["price"] for s in body["seats"] if s["tier"] == "silver"} == {400}
     cache_control = response.headers["Cache-Control"]
@@ -79,7 +87,8 @@ def test_section_filter_and_sections_summary(app, client, make):
     assert [s["seatId"] for s in balcony["seats"]] == ["B1", "B2", "B3"]
     summary = client.get(f"/api/v1/shows/{show.show_id}/seatmap/sections").get_json()["sections"]
     assert [(s["section"], s["seats"], s["available"], s["held"]) for s in summary] == [
-        ("Main", 3, 3, 0), ("Balcony", 3, 2, 1),
+        ("Main", 3, 3, 0),
+        ("Balcony", 3, 2, 1),
     ]
     missing = client.get(f"/api/v1/shows/{show.show_id}/seatmap", query_string={"section": "Nope"})
     assert missing.status_code == 404
@@ -87,7 +96,14 @@ def test_section_filter_and_sections_summary(app, client, make):
 
 
 @pytest.mark.parametrize(
-    "params", [{"format": "xml"}, {"format": ""}, {"section": ""}, {"section": "x" * 65}, {"format": "compact", "section": "Main"}]
+    "params",
+    [
+        {"format": "xml"},
+        {"format": ""},
+        {"section": ""},
+        {"section": "x" * 65},
+        {"format": "compact", "section": "Main"},
+    ],
 )
 def test_bad_seat_map_parameters(client, make, params):
     show = make.show()

@@ -1,5 +1,6 @@
 """Security headers on every response, HSTS and secure cookies in production, and templates that
 the Content-Security-Policy does not break (no inline scripts or event handlers)."""
+
 from __future__ import annotations
 
 import re
@@ -39,21 +40,31 @@ def test_the_gate_sends_them_too(app, make):
 
 
 def test_production_adds_hsts_and_marks_the_session_cookie_secure(app):
-    production = create_app(settings_for_tests(
-        env="production", gateway_api_key="sk_live_abc", webhook_secret="whsec_live",
-        gateway_api_base=app.extensions["seatline.settings"].gateway_api_base,
-    ))
+    production = create_app(
+        settings_for_tests(
+            env="production",
+            gateway_api_key="sk_live_abc",
+            webhook_secret="whsec_live",
+            gateway_api_base=app.extensions["seatline.settings"].gateway_api_base,
+        )
+    )
     client = production.test_client()
     email, password = "secure-cookie@example.com", "a long enough passphrase"
-    registered = client.post("/api/v1/auth/register", base_url="https://seatline.example",
-                             json={"email": email, "password": password, "name": "Ada"})
+    registered = client.post(
+        "/api/v1/auth/register",
+        base_url="https://seatline.example",
+        json={"email": email, "password": password, "name": "Ada"},
+    )
     assert registered.status_code == 201, registered.get_data(as_text=True)
     page = client.get("/login", base_url="https://seatline.example")
     assert page.headers["Strict-Transport-Security"] == HSTS
     # Over HTTPS the CSRF check also wants the browser's Referer from the same site.
-    signed_in = client.post("/login", base_url="https://seatline.example",
-                            headers={"Referer": "https://seatline.example/login"}, data={
-        "csrf_token": token_of(page), "email": email, "password": password})
+    signed_in = client.post(
+        "/login",
+        base_url="https://seatline.example",
+        headers={"Referer": "https://seatline.example/login"},
+        data={"csrf_token": token_of(page), "email": email, "password": password},
+    )
     assert signed_in.status_code == 303, signed_in.get_data(as_text=True)[:300]
     cookie = next(c for c in signed_in.headers.getlist("Set-Cookie") if c.startswith("seatline_session="))
     assert "; Secure" in cookie and "; HttpOnly" in cookie and "SameSite=Lax" in cookie

@@ -1,4 +1,5 @@
 """After signing in or up the browser goes to a page of this site, whatever ``next`` says."""
+
 from __future__ import annotations
 
 import re
@@ -36,19 +37,30 @@ def _each_spelling():
 @pytest.mark.parametrize("query", list(_each_spelling()), ids=repr)
 def test_signing_in_never_leaves_the_site(app, client, query):
     email = f"next-{uuid.uuid4().hex[:12]}@example.com"
-    assert client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": "Fan"}).status_code == 201
+    assert (
+        client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": "Fan"}).status_code
+        == 201
+    )
     form = client.get("/login")
-    response = client.post("/login", query_string=query, data={"csrf_token": _csrf(form), "email": email,
-                                                                "password": PASSWORD})
+    response = client.post(
+        "/login", query_string=query, data={"csrf_token": _csrf(form), "email": email, "password": PASSWORD}
+    )
     _ends_on_this_site(response, "/")
 
 
 @pytest.mark.parametrize("query", list(_each_spelling()), ids=repr)
 def test_signing_up_never_leaves_the_site(app, client, query):
     form = client.get("/signup")
-    response = client.post("/signup", query_string=query, data={
-        "csrf_token": _csrf(form), "name": "Fan", "email": f"up-{uuid.uuid4().hex[:12]}@example.com",
-        "password": PASSWORD})
+    response = client.post(
+        "/signup",
+        query_string=query,
+        data={
+            "csrf_token": _csrf(form),
+            "name": "Fan",
+            "email": f"up-{uuid.uuid4().hex[:12]}@example.com",
+            "password": PASSWORD,
+        },
+    )
     _ends_on_this_site(response, "/")
 
 
@@ -56,6 +68,9 @@ def test_a_same_site_next_is_kept(client):
     email = "next-kept@example.com"
     client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": "Fan"})
     form = client.get("/login")
-    response = client.post("/login", query_string={"next": "/shows/7?date=2030-01-01"},
-                           data={"csrf_token": _csrf(form), "email": email, "password": PASSWORD})
+    response = client.post(
+        "/login",
+        query_string={"next": "/shows/7?date=2030-01-01"},
+        data={"csrf_token": _csrf(form), "email": email, "password": PASSWORD},
+    )
     assert response.headers["Location"] == "/shows/7?date=2030-01-01"

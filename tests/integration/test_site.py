@@ -1,4 +1,5 @@
 """The fan site's first pages: browsing by city and date, signing up, in and out, error pages."""
+
 from __future__ import annotations
 
 import re
@@ -14,7 +15,9 @@ def token_of(response) -> str:
 
 
 def test_home_lists_shows_grouped_by_event_for_a_city_and_date(app, client, make):
-    local = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=2)).replace(hour=18, minute=30, second=0, microsecond=0)
+    local = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=2)).replace(
+        hour=18, minute=30, second=0, microsecond=0
+    )
     show = make.show(city="Kolkata", starts_at=local, title="Night Film")
     make.show(city="Kolkata", starts_at=local + timedelta(hours=2), title="Night Film")
     page = client.get("/", query_string={"city": str(show.city_id), "date": local.date().isoformat()})
@@ -22,8 +25,9 @@ def test_home_lists_shows_grouped_by_event_for_a_city_and_date(app, client, make
     html = page.get_data(as_text=True)
     assert html.count("<h3>Night Film") == 1 and "18:30" in html and "20:30" in html
     assert f'href="/shows/{show.show_id}"' in html and "<html" in html
-    fragment = client.get("/", query_string={"city": str(show.city_id), "date": local.date().isoformat()},
-                          headers={"HX-Request": "true"})
+    fragment = client.get(
+        "/", query_string={"city": str(show.city_id), "date": local.date().isoformat()}, headers={"HX-Request": "true"}
+    )
     assert "<html" not in fragment.get_data(as_text=True) and "Night Film" in fragment.get_data(as_text=True)
     other_day = client.get("/", query_string={"city": str(show.city_id), "date": "2030-01-01"}).get_data(as_text=True)
     assert "No shows on this day" in other_day
@@ -32,8 +36,10 @@ def test_home_lists_shows_grouped_by_event_for_a_city_and_date(app, client, make
 
 def test_sign_up_log_out_and_back_in_with_csrf(client, make):
     form = client.get("/signup")
-    response = client.post("/signup", data={"csrf_token": token_of(form), "name": "Ada", "email": "ada@example.com",
-                                            "password": "correct horse"})
+    response = client.post(
+        "/signup",
+        data={"csrf_token": token_of(form), "name": "Ada", "email": "ada@example.com", "password": "correct horse"},
+    )
     assert response.status_code == 303
     home = client.get("/")
     assert "Hello, Ada" in home.get_data(as_text=True)
@@ -44,8 +50,10 @@ def test_sign_up_log_out_and_back_in_with_csrf(client, make):
     login = client.get("/login")
     wrong = client.post("/login", data={"csrf_token": token_of(login), "email": "ada@example.com", "password": "nope"})
     assert wrong.status_code == 422 and "match an account" in wrong.get_data(as_text=True)
-    right = client.post("/login?next=/shows/1", data={"csrf_token": token_of(wrong), "email": "ADA@example.com",
-                                                      "password": "correct horse"})
+    right = client.post(
+        "/login?next=/shows/1",
+        data={"csrf_token": token_of(wrong), "email": "ADA@example.com", "password": "correct horse"},
+    )
     assert right.status_code == 303 and right.headers["Location"] == "/shows/1"
     cookie = client.get_cookie("seatline_session")
     assert cookie.http_only and cookie.same_site == "Lax"
@@ -54,8 +62,9 @@ def test_sign_up_log_out_and_back_in_with_csrf(client, make):
 def test_forms_refuse_posts_without_the_csrf_token_and_bad_input(client):
     assert client.post("/login", data={"email": "a@example.com", "password": "x"}).status_code == 400
     form = client.get("/signup")
-    short = client.post("/signup", data={"csrf_token": token_of(form), "name": "A", "email": "not-an-email",
-                                         "password": "short"})
+    short = client.post(
+        "/signup", data={"csrf_token": token_of(form), "name": "A", "email": "not-an-email", "password": "short"}
+    )
     assert short.status_code == 422
     assert short.get_data(as_text=True).count('role="alert"') >= 2
 
@@ -63,8 +72,10 @@ def test_forms_refuse_posts_without_the_csrf_token_and_bad_input(client):
 def test_no_open_redirect_after_login(client):
     client.post("/api/v1/auth/register", json={"email": "r@example.com", "password": "correct horse", "name": "R"})
     login = client.get("/login")
-    response = client.post("/login?next=//evil.example/x", data={"csrf_token": token_of(login),
-                                                                 "email": "r@example.com", "password": "correct horse"})
+    response = client.post(
+        "/login?next=//evil.example/x",
+        data={"csrf_token": token_of(login), "email": "r@example.com", "password": "correct horse"},
+    )
     assert response.headers["Location"] == "/"
 
 
@@ -122,7 +133,9 @@ def test_releasing_from_the_hold_page(app, client, make):
     show = make.show()
     signed_in(client, "release@example.com")
     page = client.get(f"/shows/{show.show_id}")
-    location = client.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["C1"]}).headers["Location"]
+    location = client.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["C1"]}).headers[
+        "Location"
+    ]
     hold_page = client.get(location)
     released = client.post(f"{location}/release", data={"csrf_token": token_of(hold_page)})
     assert released.status_code == 303
@@ -146,11 +159,15 @@ def test_checkout_with_test_cards_then_tickets_and_cancellation(app, client, mak
     show = make.show(rows=2, per_row=4)
     signed_in(client, "buyer@example.com")
     page = client.get(f"/shows/{show.show_id}")
-    hold_url = client.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["A1", "A2"]}).headers["Location"]
+    hold_url = client.post(
+        f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["A1", "A2"]}
+    ).headers["Location"]
     assert "/checkout" in client.get(hold_url).get_data(as_text=True)
     checkout = client.get(f"{hold_url}/checkout")
     assert checkout.status_code == 200 and "Pay ₹1,000.00" in checkout.get_data(as_text=True)
-    declined = client.post(f"{hold_url}/checkout", data={"csrf_token": token_of(checkout), "card": "4000 0000 0000 0002"})
+    declined = client.post(
+        f"{hold_url}/checkout", data={"csrf_token": token_of(checkout), "card": "4000 0000 0000 0002"}
+    )
     assert declined.status_code == 402 and "declined" in declined.get_data(as_text=True)
     bogus = client.post(f"{hold_url}/checkout", data={"csrf_token": token_of(declined), "card": "1234"})
     assert bogus.status_code == 402
@@ -173,12 +190,18 @@ def test_best_available_holds_adjacent_seats_near_the_centre(app, client, make):
     signed_in(client, "best@example.com")
     page = client.get(f"/shows/{show.show_id}")
     assert 'data-testid="best"' in page.get_data(as_text=True)
-    held = client.post(f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "3", "tier": "silver"})
+    held = client.post(
+        f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "3", "tier": "silver"}
+    )
     assert held.status_code == 303
     assert "B4, B5, B6" in client.get(held.headers["Location"]).get_data(as_text=True)
-    over_cap = client.post(f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "8", "tier": "gold"})
+    over_cap = client.post(
+        f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "8", "tier": "gold"}
+    )
     assert over_cap.status_code == 422 and "at most 8 seats" in over_cap.get_data(as_text=True)  # 3 held already
-    nothing = client.post(f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "2", "tier": "platinum"})
+    nothing = client.post(
+        f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "2", "tier": "platinum"}
+    )
     assert nothing.status_code == 409 and "no 2 seats together" in nothing.get_data(as_text=True)
     bad = client.post(f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "99", "tier": "gold"})
     assert bad.status_code == 400
@@ -202,7 +225,9 @@ def test_a_layout_spread_across_a_huge_area_draws_by_seat_not_by_empty_cell(app,
     assert page.status_code == 200 and html.count('name="seat"') == 50
     assert html.count('class="gap"') <= 50, "one gap per run of empty cells, at most one before each seat"
     assert len(html) < 50 * 2000, len(html)
-    held = client.post(f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "1", "tier": "silver"})
+    held = client.post(
+        f"/shows/{show.show_id}/best", data={"csrf_token": token_of(page), "count": "1", "tier": "silver"}
+    )
     assert held.status_code == 303
     # A real layout still draws every aisle cell by cell.
     normal = make.show(rows=2, per_row=4, city="Normalton")

@@ -4,6 +4,7 @@ The gateway here is the simulator process, refusing on Stripe's own per-currency
 are made without the manager's price checks (as a show priced before those checks existed would
 be), so every refusal really comes from the gateway.
 """
+
 from __future__ import annotations
 
 import time
@@ -43,8 +44,13 @@ def hold(client, fan, show_id, seats):
 
 
 def seat_rows(app, show_id, seats):
-    return fetch(app, "SELECT seat_id, status, hold_expires_at = 'infinity' AS protected FROM show_seats "
-                      "WHERE show_id = :s AND seat_id = ANY(:seats) ORDER BY seat_id", s=show_id, seats=seats)
+    return fetch(
+        app,
+        "SELECT seat_id, status, hold_expires_at = 'infinity' AS protected FROM show_seats "
+        "WHERE show_id = :s AND seat_id = ANY(:seats) ORDER BY seat_id",
+        s=show_id,
+        seats=seats,
+    )
 
 
 def strand(app, client, make, case):
@@ -53,9 +59,13 @@ def strand(app, client, make, case):
     currency, prices, seats, _ = STRANDED[case]
     show, fan = make.show(currency=currency, prices=prices), make.fan()
     held = hold(client, fan, show.show_id, seats)
-    run_sql(app, "UPDATE holds SET payment_started_at = now(), expires_at = now() - interval '1 second', "
-                 "created_at = now() - interval '1 hour' "
-                 "WHERE id = :h", h=held["holdId"])
+    run_sql(
+        app,
+        "UPDATE holds SET payment_started_at = now(), expires_at = now() - interval '1 second', "
+        "created_at = now() - interval '1 hour' "
+        "WHERE id = :h",
+        h=held["holdId"],
+    )
     run_sql(app, "UPDATE show_seats SET hold_expires_at = 'infinity' WHERE hold_id = :h", h=held["holdId"])
     return show, fan, held
 
@@ -73,15 +83,29 @@ def test_a_refused_payment_answers_422_and_the_seats_lapse_with_the_hold(app, cl
         assert error["gatewayCode"] == gateway_code
     assert gateway.intents() == []
     assert [r.protected for r in seat_rows(app, show.show_id, seats)] == [False] * len(seats)
-    assert fetch(app, "SELECT payment_started_at FROM holds WHERE id = :h", h=held["holdId"])[0].payment_started_at is None
-    assert fetch(app, "SELECT DISTINCT ss.hold_expires_at = h.expires_at AS same FROM show_seats ss "
-                      "JOIN holds h ON h.id = ss.hold_id WHERE h.id = :h", h=held["holdId"]) == [(True,)]
+    assert (
+        fetch(app, "SELECT payment_started_at FROM holds WHERE id = :h", h=held["holdId"])[0].payment_started_at is None
+    )
+    assert fetch(
+        app,
+        "SELECT DISTINCT ss.hold_expires_at = h.expires_at AS same FROM show_seats ss "
+        "JOIN holds h ON h.id = ss.hold_id WHERE h.id = :h",
+        h=held["holdId"],
+    ) == [(True,)]
     # Time passes: the hold lapses like any unpaid hold (seats that still follow its expiry lapse
     # with it) and its seats are anyone's.
-    run_sql(app, "UPDATE holds SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour' "
-                 "WHERE id = :h", h=held["holdId"])
-    run_sql(app, "UPDATE show_seats SET hold_expires_at = now() - interval '1 second' "
-                 "WHERE hold_id = :h AND hold_expires_at <> 'infinity'", h=held["holdId"])
+    run_sql(
+        app,
+        "UPDATE holds SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour' "
+        "WHERE id = :h",
+        h=held["holdId"],
+    )
+    run_sql(
+        app,
+        "UPDATE show_seats SET hold_expires_at = now() - interval '1 second' "
+        "WHERE hold_id = :h AND hold_expires_at <> 'infinity'",
+        h=held["holdId"],
+    )
     rds.delete(f"seat-hints:{show.show_id}")
     taken = client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": seats}, headers=rival.headers)
     assert taken.status_code == 201, taken.get_json()
@@ -188,10 +212,13 @@ def test_the_site_offers_get_tickets_for_free_seats_and_books_them(app, client, 
     show = make.show(rows=2, per_row=4, prices={"gold": 0, "silver": 0})
     client.post("/api/v1/auth/register", json={"email": "free@example.com", "password": "correct horse", "name": "F"})
     login = client.get("/login")
-    client.post("/login", data={"csrf_token": token_of(login), "email": "free@example.com", "password": "correct horse"})
+    client.post(
+        "/login", data={"csrf_token": token_of(login), "email": "free@example.com", "password": "correct horse"}
+    )
     page = client.get(f"/shows/{show.show_id}")
-    hold_url = client.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["B1"]}
-                           ).headers["Location"]
+    hold_url = client.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["B1"]}).headers[
+        "Location"
+    ]
     hold_page = client.get(hold_url).get_data(as_text=True)
     assert "Get tickets" in hold_page and "Free" in hold_page
     checkout = client.get(f"{hold_url}/checkout")

@@ -1,4 +1,5 @@
 """Booking seats the way a fan does, through the public API and the gateway simulator."""
+
 from __future__ import annotations
 
 from typing import Any

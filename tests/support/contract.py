@@ -4,6 +4,7 @@
 whose path and method the document describes: the status must be documented,
 the JSON body must match its schema and documented headers must be present.
 """
+
 from __future__ import annotations
 
 import re
@@ -63,7 +64,7 @@ def _resolve(obj: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
 def template_for(path: str) -> str | None:
     if not path.startswith(PREFIX):
         return None
-    rest = path[len(PREFIX):] or "/"
+    rest = path[len(PREFIX) :] or "/"
     for pattern, template in _routes():
         if pattern.match(rest):
             return template

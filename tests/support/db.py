@@ -1,5 +1,6 @@
 """Storage fixtures shared by the integration and e2e tiers: a migrated test database,
 a clean slate per test, and builders for users and shows."""
+
 from __future__ import annotations
 
 import itertools
@@ -80,8 +81,9 @@ def web_server(app) -> Iterator[ThreadedServer]:
 
 @pytest.fixture(scope="session")
 def simulator_process(app, web_server) -> Iterator[Simulator]:
-    proc, sim = start_simulator(f"{web_server.url}/api/v1/payments/webhook", WEBHOOK_SECRET,
-                                port=app.config["SIMULATOR_PORT"])
+    proc, sim = start_simulator(
+        f"{web_server.url}/api/v1/payments/webhook", WEBHOOK_SECRET, port=app.config["SIMULATOR_PORT"]
+    )
     yield sim
     proc.terminate()
     proc.wait(10)
@@ -230,7 +232,9 @@ class Builder:
         now = datetime.now(UTC)
         starts = starts_at or now + starts_in
         seats = [
-            SeatSpec(f"{chr(65 + r)}{n}", "Main", chr(65 + r), n, n, r, "gold" if r == 0 else "silver", r == 0 and n == 1)
+            SeatSpec(
+                f"{chr(65 + r)}{n}", "Main", chr(65 + r), n, n, r, "gold" if r == 0 else "silver", r == 0 and n == 1
+            )
             for r in range(rows)
             for n in range(1, per_row + 1)
         ]
@@ -244,10 +248,14 @@ class Builder:
                 uow, title or f"Event {next(_emails)}", "concert", "", 90, organisation_id=org
             )
             show_id = scheduling.schedule_show(
-                uow, event_id=event_id, venue_id=venue_id, starts_at=starts,
+                uow,
+                event_id=event_id,
+                venue_id=venue_id,
+                starts_at=starts,
                 sale_opens_at=min(now + sale_opens_in, starts - timedelta(hours=1)),
                 sale_closes_at=now + sale_closes_in if sale_closes_in is not None else starts,
-                currency=currency, prices=prices if prices is not None else {"gold": 50000, "silver": 25000},
+                currency=currency,
+                prices=prices if prices is not None else {"gold": 50000, "silver": 25000},
             )
             if status != "SCHEDULED":
                 uow.execute(

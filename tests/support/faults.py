@@ -1,5 +1,6 @@
 """Network faults for the degraded-mode tests: a TCP proxy that can be cut, and a listener that
 hangs up on everyone while counting who tried."""
+
 from __future__ import annotations
 
 import socket

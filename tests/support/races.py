@@ -1,4 +1,5 @@
 """What a fair race for seats must end in, checked from the responses and from Postgres."""
+
 from __future__ import annotations
 
 import threading
@@ -20,8 +21,9 @@ class Attempt:
     body: dict
 
 
-def run_together(clients: int, attempt: Callable[[int, threading.Barrier], Attempt],
-                 chaos: Callable[[], object] | None = None) -> list[Attempt]:
+def run_together(
+    clients: int, attempt: Callable[[int, threading.Barrier], Attempt], chaos: Callable[[], object] | None = None
+) -> list[Attempt]:
     """Runs ``attempt(i, start_line)`` in one thread per client; each waits at the start line
     (a barrier) once it is ready, so the requests leave together. ``chaos`` runs in a loop
     alongside until every client is done."""

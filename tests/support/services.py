@@ -1,6 +1,7 @@
 """Real collaborators for the payment tests: the SMTP server that keeps what it receives, as a
 fixture, the secret the gateway simulator signs its webhooks with, and an HTTP server in a thread so
 the simulator's webhooks reach the app under test. The processes themselves start from `devstack`."""
+
 from __future__ import annotations
 
 import threading

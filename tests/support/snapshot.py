@@ -1,4 +1,5 @@
 """What the database holds, as one comparable value: a rejected request must leave it unchanged."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,8 +13,10 @@ _SEATS = "SELECT status, count(*) AS n FROM show_seats GROUP BY status ORDER BY 
 
 
 def _digest(table: str) -> str:
-    return (f"(SELECT count(*)::text || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') "
-            f'FROM "{table}" t) AS "{table}"')
+    return (
+        f"(SELECT count(*)::text || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') "
+        f'FROM "{table}" t) AS "{table}"'
+    )
 
 
 def snapshot(app: Flask) -> dict[str, Any]:

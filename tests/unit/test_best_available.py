@@ -2,8 +2,15 @@ from app.inventory.best_available import find_best
 
 
 def seat(row, x, tier="gold", status="AVAILABLE", section="Main", y=None):
-    return {"seatId": f"{row}{x}", "section": section, "row": row, "x": x, "y": y if y is not None else ord(row) - 65,
-            "tier": tier, "status": status}
+    return {
+        "seatId": f"{row}{x}",
+        "section": section,
+        "row": row,
+        "x": x,
+        "y": y if y is not None else ord(row) - 65,
+        "tier": tier,
+        "status": status,
+    }
 
 
 def test_picks_the_run_closest_to_the_centre_then_the_front():
@@ -19,7 +26,12 @@ def test_taken_seats_aisles_and_other_tiers_break_runs():
     seats += [seat("C", x, tier="silver") for x in range(1, 10)]
     assert find_best(seats, 5, "gold") is None
     assert find_best(seats, 4, "gold") in (["A1", "A2", "A3", "A4"], ["A6", "A7", "A8", "A9"])
-    assert find_best(seats, 3, "gold") in (["A2", "A3", "A4"], ["A6", "A7", "A8"], ["B6", "B7", "B8"], ["B1", "B2", "B3"])
+    assert find_best(seats, 3, "gold") in (
+        ["A2", "A3", "A4"],
+        ["A6", "A7", "A8"],
+        ["B6", "B7", "B8"],
+        ["B1", "B2", "B3"],
+    )
     assert find_best(seats, 9, "silver") == [f"C{x}" for x in range(1, 10)]
     assert find_best(seats, 2, "platinum") is None
 

@@ -20,7 +20,9 @@ def test_development_defaults_work_out_of_the_box():
 
 
 def test_values_come_from_the_environment_with_types():
-    settings = Settings.from_env({**DEVELOPMENT, "HOLD_TTL_SECONDS": "120", "MAX_SEATS_PER_HOLD": "4", "DB_POOL_TIMEOUT_SECONDS": "0.5"})
+    settings = Settings.from_env(
+        {**DEVELOPMENT, "HOLD_TTL_SECONDS": "120", "MAX_SEATS_PER_HOLD": "4", "DB_POOL_TIMEOUT_SECONDS": "0.5"}
+    )
     assert settings.hold_ttl_seconds == 120 and settings.max_seats_per_hold == 4
     assert settings.db_pool_timeout_seconds == 0.5
 
@@ -40,7 +42,12 @@ def test_production_refuses_to_start_without_a_real_secret(secret):
         Settings.from_env(env)
 
 
-PRODUCTION = {"ENV": "production", "SECRET_KEY": "x" * 40, "GATEWAY_API_KEY": "sk_live_abc", "WEBHOOK_SECRET": "whsec_live"}
+PRODUCTION = {
+    "ENV": "production",
+    "SECRET_KEY": "x" * 40,
+    "GATEWAY_API_KEY": "sk_live_abc",
+    "WEBHOOK_SECRET": "whsec_live",
+}
 
 
 def test_production_starts_with_its_secrets():

@@ -1,6 +1,7 @@
 """The test and benchmark harness starts Seatline's processes in one place, `devstack/`, and the
 benchmarks stand on their own: these tests read the source (no process is started) and fail when a
 module elsewhere starts gunicorn or the edge itself, or when `bench/` or `devstack/` imports the tests."""
+
 from __future__ import annotations
 
 import ast
@@ -71,7 +72,9 @@ def test_the_checks_see_what_they_look_for(tmp_path, monkeypatch):
     # The same checks on a tree that breaks each rule once: they must name every offence.
     for top in ("tests", "bench", "devstack"):
         (tmp_path / top).mkdir()
-    (tmp_path / "tests" / "x.py").write_text('import subprocess\nsubprocess.Popen([".venv/bin/gunicorn", "wsgi:app"])\n')
+    (tmp_path / "tests" / "x.py").write_text(
+        'import subprocess\nsubprocess.Popen([".venv/bin/gunicorn", "wsgi:app"])\n'
+    )
     (tmp_path / "bench" / "y.py").write_text('from tests.support.db import app\nargs = ["scripts/edge.sh"]\n')
     (tmp_path / "devstack" / "z.py").write_text("import bench.harness\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)

@@ -1,4 +1,5 @@
 """The gate's signing-key file is readable by its owner only from the moment it exists."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,10 @@ def permissive_umask():
 @pytest.fixture
 def no_chmod(monkeypatch):
     """Nothing may fix the mode up after writing: the file must be created 0600."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("the key file's mode must come from its creation, not from a chmod after writing")
+
     monkeypatch.setattr(os, "chmod", refuse)
     monkeypatch.setattr(os, "fchmod", refuse)
     monkeypatch.setattr(Path, "chmod", refuse)

@@ -1,6 +1,7 @@
 """The packages' dependency direction (.importlinter): ``app`` is the core, ``workers`` and ``queue_gate``
 build on it and never the reverse, and no new import cycle appears between app's parts. ``app`` names
 its jobs by dotted path (app/background); each of those paths must exist in ``workers.jobs``."""
+
 from __future__ import annotations
 
 import ast
@@ -19,7 +20,10 @@ JOB_PATH = re.compile(r"""["'](workers\.jobs\.(\w+))["']""")
 def test_import_contracts_are_kept():
     lint = subprocess.run(
         [str(Path(sys.executable).parent / "lint-imports"), "--no-cache", "--config", str(ROOT / ".importlinter")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
@@ -32,8 +36,11 @@ def test_no_imports_inside_functions():
         for path in sorted((ROOT / package).rglob("*.py")):
             for scope in ast.walk(ast.parse(path.read_text(), str(path))):
                 if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    hidden += [f"{path.relative_to(ROOT)}:{node.lineno}" for node in ast.walk(scope)
-                               if isinstance(node, (ast.Import, ast.ImportFrom))]
+                    hidden += [
+                        f"{path.relative_to(ROOT)}:{node.lineno}"
+                        for node in ast.walk(scope)
+                        if isinstance(node, (ast.Import, ast.ImportFrom))
+                    ]
     assert hidden == []
 
 
@@ -44,6 +51,9 @@ def test_every_job_the_app_names_is_a_worker_job():
             for match in JOB_PATH.finditer(path.read_text()):
                 named.setdefault(match.group(1), f"{path.relative_to(ROOT)}")
     assert "workers.jobs.send_notification" in named  # the pattern still finds the app's job names
-    missing = {path: where for path, where in named.items()
-               if not callable(getattr(workers.jobs, path.rsplit(".", 1)[1], None))}
+    missing = {
+        path: where
+        for path, where in named.items()
+        if not callable(getattr(workers.jobs, path.rsplit(".", 1)[1], None))
+    }
     assert missing == {}

@@ -1,4 +1,5 @@
 """Layout building without storage: blocks of rows from the editor, and the CSV format."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,10 +11,17 @@ from app.manage.layouts import LayoutRejected, RowBlock, build_block, parse_csv,
 EXAMPLE = Path(__file__).resolve().parents[2] / "app" / "static" / "layout-example.csv"
 
 
-@pytest.mark.parametrize("spec, rows", [
-    ("A-C", ("A", "B", "C")), ("a-c", ("A", "B", "C")), ("1-3", ("1", "2", "3")), ("Y-AB", ("Y", "Z", "AA", "AB")),
-    ("A, B,C", ("A", "B", "C")), ("AA BB", ("AA", "BB")),
-])
+@pytest.mark.parametrize(
+    "spec, rows",
+    [
+        ("A-C", ("A", "B", "C")),
+        ("a-c", ("A", "B", "C")),
+        ("1-3", ("1", "2", "3")),
+        ("Y-AB", ("Y", "Z", "AA", "AB")),
+        ("A, B,C", ("A", "B", "C")),
+        ("AA BB", ("AA", "BB")),
+    ],
+)
 def test_row_specs(spec, rows):
     assert parse_rows(spec) == rows
 
@@ -25,8 +33,18 @@ def test_bad_row_specs(spec):
 
 
 def test_a_block_with_aisles_and_marked_seats():
-    block = RowBlock("Stalls", ("A", "B"), 6, "standard", first_number=101, aisles_after=(102, 104),
-                     accessible=("A101",), companion=("A102",), not_for_sale=("B106",), seat_id_prefix="S-")
+    block = RowBlock(
+        "Stalls",
+        ("A", "B"),
+        6,
+        "standard",
+        first_number=101,
+        aisles_after=(102, 104),
+        accessible=("A101",),
+        companion=("A102",),
+        not_for_sale=("B106",),
+        seat_id_prefix="S-",
+    )
     seats = {s.seat_id: s for s in build_block(block, top=4)}
     assert len(seats) == 12
     assert [seats[f"S-A{n}"].x for n in range(101, 107)] == [0, 1, 3, 4, 6, 7]
@@ -60,21 +78,24 @@ def test_one_section_files_get_short_seat_ids_and_a_byte_order_mark_is_ignored()
     assert [s.seat_id for s in seats] == ["A1", "A2"]
 
 
-@pytest.mark.parametrize("text, line, fragment", [
-    ("", 0, "empty"),
-    ("section,row,number\n", 1, "missing column"),
-    ("section,row,number,tier,colour\n", 1, "unknown column"),
-    ("section,row,number,tier\n", 0, "no seats"),
-    ("section,row,number,tier\nS,A,0,x\n", 2, "number"),
-    ("section,row,number,tier\nS,A,-1,x\n", 2, "number"),
-    ("section,row,number,tier\nS,A,1,x\nS,A,1,x\n", 3, "already used on line 2"),
-    ("section,row,number,tier,seat_id\nS,A,1,x,Z\nS,A,2,x,Z\n", 3, "already used on line 2"),
-    ("section,row,number,tier,accessible\nS,A,1,x,maybe\n", 2, "accessible"),
-    ("section,row,number,tier,x\nS,A,1,x,9999999\n", 2, "x and y"),
-    ("section,row,number,tier,seat_id\nS,A,1,x,<script>\n", 2, "seat id"),
-    ("section,row,number,tier\nS,A,1\n", 2, "expected 4 values"),
-    ('section,row,number,tier\n"S,A,1,x\n', 2, "values"),
-])
+@pytest.mark.parametrize(
+    "text, line, fragment",
+    [
+        ("", 0, "empty"),
+        ("section,row,number\n", 1, "missing column"),
+        ("section,row,number,tier,colour\n", 1, "unknown column"),
+        ("section,row,number,tier\n", 0, "no seats"),
+        ("section,row,number,tier\nS,A,0,x\n", 2, "number"),
+        ("section,row,number,tier\nS,A,-1,x\n", 2, "number"),
+        ("section,row,number,tier\nS,A,1,x\nS,A,1,x\n", 3, "already used on line 2"),
+        ("section,row,number,tier,seat_id\nS,A,1,x,Z\nS,A,2,x,Z\n", 3, "already used on line 2"),
+        ("section,row,number,tier,accessible\nS,A,1,x,maybe\n", 2, "accessible"),
+        ("section,row,number,tier,x\nS,A,1,x,9999999\n", 2, "x and y"),
+        ("section,row,number,tier,seat_id\nS,A,1,x,<script>\n", 2, "seat id"),
+        ("section,row,number,tier\nS,A,1\n", 2, "expected 4 values"),
+        ('section,row,number,tier\n"S,A,1,x\n', 2, "values"),
+    ],
+)
 def test_bad_files_name_the_line(text, line, fragment):
     with pytest.raises(LayoutRejected) as rejected:
         parse_csv(text)
@@ -93,14 +114,16 @@ def test_exported_labels_never_run_as_spreadsheet_formulas_and_still_round_trip(
     import csv
     import io
 
-    text = ("section,row,number,tier,seat_id\n"
-            '"=HYPERLINK(""http://evil.example"",""x"")",+1,1,std,S1\n'
-            "-Stalls,@row,2,std,S2\n"
-            "Plain,A,3,std,S3\n")
+    text = (
+        "section,row,number,tier,seat_id\n"
+        '"=HYPERLINK(""http://evil.example"",""x"")",+1,1,std,S1\n'
+        "-Stalls,@row,2,std,S2\n"
+        "Plain,A,3,std,S3\n"
+    )
     seats = parse_csv(text)
     exported = list(csv.reader(io.StringIO(to_csv(seats))))[1:]
     for cells in exported:
         assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for cell in cells), cells
-    assert exported[0][:2] == ["'=HYPERLINK(\"http://evil.example\",\"x\")", "'+1"]
+    assert exported[0][:2] == ['\'=HYPERLINK("http://evil.example","x")', "'+1"]
     assert exported[1][:2] == ["'-Stalls", "'@row"] and exported[2][:2] == ["Plain", "A"]
     assert parse_csv(to_csv(seats)) == seats

@@ -1,4 +1,5 @@
 """Minor units by each currency's ISO 4217 exponent, Babel formatting, and the gateway's limits."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -10,17 +11,33 @@ from app import money
 from gateway_simulator import currencies as stripe_rules
 
 
-@pytest.mark.parametrize("typed, code, minor", [
-    ("12.50", "GBP", 1250), ("12.5", "GBP", 1250), ("3000", "JPY", 3000), ("12.350", "KWD", 12350),
-    ("0", "INR", 0), (" 45 ", "USD", 4500), ("1e3", "JPY", 1000),
-])
+@pytest.mark.parametrize(
+    "typed, code, minor",
+    [
+        ("12.50", "GBP", 1250),
+        ("12.5", "GBP", 1250),
+        ("3000", "JPY", 3000),
+        ("12.350", "KWD", 12350),
+        ("0", "INR", 0),
+        (" 45 ", "USD", 4500),
+        ("1e3", "JPY", 1000),
+    ],
+)
 def test_major_to_minor_units_by_the_currency_exponent(typed, code, minor):
     assert money.to_minor(typed, code) == minor
 
 
-@pytest.mark.parametrize("typed, code", [
-    ("12.505", "GBP"), ("3000.5", "JPY"), ("1.2345", "KWD"), ("lots", "GBP"), ("inf", "GBP"), ("nan", "EUR"),
-])
+@pytest.mark.parametrize(
+    "typed, code",
+    [
+        ("12.505", "GBP"),
+        ("3000.5", "JPY"),
+        ("1.2345", "KWD"),
+        ("lots", "GBP"),
+        ("inf", "GBP"),
+        ("nan", "EUR"),
+    ],
+)
 def test_amounts_with_more_decimals_than_the_currency_or_no_number_are_refused(typed, code):
     with pytest.raises(ValueError):
         money.to_minor(typed, code)
@@ -33,10 +50,16 @@ def test_minor_to_major_units_keep_the_currency_decimals():
     assert money.to_major(5, "INR") == Decimal("0.05")
 
 
-@pytest.mark.parametrize("minor, code, locale, shown", [
-    (3000, "JPY", "en", "¥3,000"), (30000, "INR", "en", "₹300.00"), (1250, "GBP", "en", "£12.50"),
-    (1250, "EUR", "de_DE", "12,50\xa0€"), (12350, "KWD", "en", "KWD12.350"),
-])
+@pytest.mark.parametrize(
+    "minor, code, locale, shown",
+    [
+        (3000, "JPY", "en", "¥3,000"),
+        (30000, "INR", "en", "₹300.00"),
+        (1250, "GBP", "en", "£12.50"),
+        (1250, "EUR", "de_DE", "12,50\xa0€"),
+        (12350, "KWD", "en", "KWD12.350"),
+    ],
+)
 def test_money_is_formatted_for_the_locale(minor, code, locale, shown):
     assert money.format_money(minor, code, locale) == shown
 

@@ -6,6 +6,7 @@ line breaks, in plain, triple-quoted, f- or implicitly joined strings), and any 
 model ``ShowSeat`` beyond its definition (an ORM object loaded elsewhere could be changed and
 flushed). A new seat change belongs in seat_state.py as a named operation.
 """
+
 from __future__ import annotations
 
 import ast
@@ -40,7 +41,8 @@ def _strings(tree: ast.AST) -> list[tuple[int, int, str]]:
 
 def _orm_uses(tree: ast.AST) -> list[int]:
     return [
-        node.lineno for node in ast.walk(tree)
+        node.lineno
+        for node in ast.walk(tree)
         if (isinstance(node, ast.Name) and node.id == "ShowSeat")
         or (isinstance(node, ast.Attribute) and node.attr == "ShowSeat")
     ]
@@ -85,29 +87,35 @@ def test_the_scan_sees_the_writer_itself():
     assert kinds == {"INSERT", "UPDATE", "DELETE"}
 
 
-@pytest.mark.parametrize("source", [
-    'uow.execute("UPDATE show_seats SET status = \'AVAILABLE\'")',
-    'uow.execute("""\n    update\n        show_seats ss set status = :s\n""")',
-    'uow.execute(f"""WITH x AS (SELECT 1) Insert   Into\tshow_seats (show_id) SELECT {n}""")',
-    'uow.execute("DELETE FROM "\n            "show_seats WHERE show_id = :s")',
-    'sql = f"delete from public.\\"show_seats\\" where show_id = {show}"',
-    'uow.execute("TRUNCATE show_seats")',
-    'uow.execute("MERGE INTO show_seats USING x ON true WHEN MATCHED THEN DELETE")',
-    '# UPDATE show_seats by hand here\nx = 1',
-    'db.session.add(ShowSeat(show_id=1, seat_id="A1", venue_id=1))',
-    'db.session.execute(update(models.ShowSeat).values(status="HELD"))',
-    'db.session.query(ShowSeat).filter_by(show_id=1).delete()',
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "uow.execute(\"UPDATE show_seats SET status = 'AVAILABLE'\")",
+        'uow.execute("""\n    update\n        show_seats ss set status = :s\n""")',
+        'uow.execute(f"""WITH x AS (SELECT 1) Insert   Into\tshow_seats (show_id) SELECT {n}""")',
+        'uow.execute("DELETE FROM "\n            "show_seats WHERE show_id = :s")',
+        'sql = f"delete from public.\\"show_seats\\" where show_id = {show}"',
+        'uow.execute("TRUNCATE show_seats")',
+        'uow.execute("MERGE INTO show_seats USING x ON true WHEN MATCHED THEN DELETE")',
+        "# UPDATE show_seats by hand here\nx = 1",
+        'db.session.add(ShowSeat(show_id=1, seat_id="A1", venue_id=1))',
+        'db.session.execute(update(models.ShowSeat).values(status="HELD"))',
+        "db.session.query(ShowSeat).filter_by(show_id=1).delete()",
+    ],
+)
 def test_the_scan_catches_a_write(source):
     assert writes_in(source)
 
 
-@pytest.mark.parametrize("source", [
-    'uow.execute("SELECT seat_id FROM show_seats WHERE show_id = :s FOR UPDATE")',
-    'uow.execute("UPDATE holds h SET status = \'EXPIRED\' FROM show_seats ss WHERE ss.hold_id = h.id")',
-    'uow.execute("UPDATE show_seats_archive SET x = 1")',
-    'queries.sync_show_seats(uow, venue_id)',
-    '"""Seats change only in app/inventory/seat_state.py, the one writer of show_seats."""',
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        'uow.execute("SELECT seat_id FROM show_seats WHERE show_id = :s FOR UPDATE")',
+        "uow.execute(\"UPDATE holds h SET status = 'EXPIRED' FROM show_seats ss WHERE ss.hold_id = h.id\")",
+        'uow.execute("UPDATE show_seats_archive SET x = 1")',
+        "queries.sync_show_seats(uow, venue_id)",
+        '"""Seats change only in app/inventory/seat_state.py, the one writer of show_seats."""',
+    ],
+)
 def test_the_scan_leaves_reads_alone(source):
     assert writes_in(source) == []

@@ -1,6 +1,7 @@
 """Who is signed in on the site is read in one place: app/accounts/signed_in.py (``signed_in_user``
 and the ``login_required`` decorator; templates call ``signed_in_user()``). A page that read the
 session itself could skip the checks that reading does there, or answer a missing session its own way."""
+
 from __future__ import annotations
 
 import re
@@ -32,8 +33,12 @@ def test_only_the_signed_in_module_reads_who_is_signed_in():
 
 def test_the_reader_itself_is_found_and_so_would_another(tmp_path):
     assert READS.search((ROOT / READER).read_text())
-    for line in ('user = session.get("user_id")', "if session['user_id']:", 'x = session [ "user_id" ] + 1',
-                 'session.get( "user_id" , None)'):
+    for line in (
+        'user = session.get("user_id")',
+        "if session['user_id']:",
+        'x = session [ "user_id" ] + 1',
+        'session.get( "user_id" , None)',
+    ):
         assert READS.search(line), line
     for line in ('session["user_id"] = user.id', "session.get('ep', 0)", 'request.args.get("user_id")'):
         assert not READS.search(line), line
@@ -43,5 +48,7 @@ def test_the_reader_itself_is_found_and_so_would_another(tmp_path):
     template = tmp_path / "templates" / "site" / "page.html"
     template.parent.mkdir(parents=True)
     template.write_text('<nav>\n{% if session.get("user_id") %}Hello{% endif %}\n</nav>\n')
-    assert readers(tmp_path) == ['app/site/page.py:2: return session.get("user_id")',
-                                 'templates/site/page.html:2: {% if session.get("user_id") %}Hello{% endif %}']
+    assert readers(tmp_path) == [
+        'app/site/page.py:2: return session.get("user_id")',
+        'templates/site/page.html:2: {% if session.get("user_id") %}Hello{% endif %}',
+    ]

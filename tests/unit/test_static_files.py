@@ -1,4 +1,5 @@
 """Static URLs carry a hash of the file's content, so the edge may let browsers keep them a year."""
+
 import hashlib
 
 from flask import Flask, url_for

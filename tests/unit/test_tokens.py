@@ -39,16 +39,20 @@ def test_small_clock_skew_is_tolerated():
 )
 def test_malformed_claims_are_refused(claims):
     now = int(time.time())
-    token = jwt.encode({"aud": "seatline-api", "iat": now, "exp": now + 60, "jti": "j1", "ep": 0, **claims}, SECRET,
-                       algorithm="HS256")
+    token = jwt.encode(
+        {"aud": "seatline-api", "iat": now, "exp": now + 60, "jti": "j1", "ep": 0, **claims}, SECRET, algorithm="HS256"
+    )
     with pytest.raises(TokenError):
         verify_token(SECRET, token)
 
 
 def test_other_algorithms_are_refused():
     now = int(time.time())
-    token = jwt.encode({"sub": "1", "role": "fan", "aud": "seatline-api", "iat": now, "exp": now + 60, "jti": "j1", "ep": 0},
-                       SECRET, algorithm="HS512")
+    token = jwt.encode(
+        {"sub": "1", "role": "fan", "aud": "seatline-api", "iat": now, "exp": now + 60, "jti": "j1", "ep": 0},
+        SECRET,
+        algorithm="HS512",
+    )
     with pytest.raises(TokenError):
         verify_token(SECRET, token)
 
@@ -61,7 +65,8 @@ def test_every_token_has_its_own_id_and_the_epoch_it_was_issued_under():
 
 def test_a_token_without_an_id_cannot_be_revoked_so_it_is_refused():
     now = int(time.time())
-    token = jwt.encode({"sub": "1", "role": "fan", "aud": "seatline-api", "iat": now, "exp": now + 60}, SECRET,
-                       algorithm="HS256")
+    token = jwt.encode(
+        {"sub": "1", "role": "fan", "aud": "seatline-api", "iat": now, "exp": now + 60}, SECRET, algorithm="HS256"
+    )
     with pytest.raises(TokenError):
         verify_token(SECRET, token)

@@ -3,6 +3,7 @@
 carry them in the web app and the gate: a view that loses its decorator, or one written where its
 app never sees it, fails here. (That a marked view is really limited and guarded, in that order,
 and limited first, is in tests/integration/test_degraded_mode.py.)"""
+
 from __future__ import annotations
 
 import functools
@@ -51,10 +52,17 @@ GATE_LIMITS = {
 }
 # Every view that writes bookings, holds or payments (API, pages and the gateway's webhook).
 WEB_BOOKING_PATH = {
-    "inventory_api.create_hold", "inventory_api.release_hold", "payments_api.create_payment_intent",
-    "payments_api.gateway_webhook", "booking_api.confirm", "booking_api.cancel_booking",
-    "site.hold_from_page", "site.hold_best_available", "site.release_from_page",
-    "site_checkout.checkout", "site_checkout.cancel_from_page",
+    "inventory_api.create_hold",
+    "inventory_api.release_hold",
+    "payments_api.create_payment_intent",
+    "payments_api.gateway_webhook",
+    "booking_api.confirm",
+    "booking_api.cancel_booking",
+    "site.hold_from_page",
+    "site.hold_best_available",
+    "site.release_from_page",
+    "site_checkout.checkout",
+    "site_checkout.cancel_from_page",
 }
 
 
@@ -102,4 +110,6 @@ def test_a_view_takes_one_rate_limited_and_marks_survive_wrapping():
 
     assert limits_of(wrapper) == Limits(SIGNUPS, POST) and is_behind_breaker(wrapper)
     assert limits_of(lambda: None) is None and not is_behind_breaker(lambda: None)
-    assert limits_of(rate_limited(GATEWAY_CALLS, methods=["delete"])(lambda: None)) == Limits(GATEWAY_CALLS, ("DELETE",))
+    assert limits_of(rate_limited(GATEWAY_CALLS, methods=["delete"])(lambda: None)) == Limits(
+        GATEWAY_CALLS, ("DELETE",)
+    )

@@ -17,7 +17,11 @@ def test_a_page_never_sleeps_past_the_show_up_window():
     # longer would lose the place it waited for.
     for wait in (0, 1, 30, 90, 600, 10**6):
         for drawn in (True, False):
-            assert max(poll_delay("WAITING", wait, False, drawn=drawn) for _ in range(200)) <= POLL_MAX_SECONDS < Settings().gate_show_up_seconds
+            assert (
+                max(poll_delay("WAITING", wait, False, drawn=drawn) for _ in range(200))
+                <= POLL_MAX_SECONDS
+                < Settings().gate_show_up_seconds
+            )
 
 
 def test_pre_queued_pages_ask_after_the_draw_spread_over_seconds():
