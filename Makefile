@@ -16,10 +16,12 @@ test: $(VENV)/.dev lint services browser nginx
 test-fast: $(VENV)/.dev lint services
 	@scripts/test.sh -m "not slow"
 
-# Lint (ruff) and types (mypy), both configured in pyproject.toml; any finding fails the run.
+# Lint and format (ruff) and types (mypy), all configured in pyproject.toml; any finding fails the run.
 lint: $(VENV)/.dev
 	@echo "==> ruff check"
 	@$(BIN)/ruff check .
+	@echo "==> ruff format --check"
+	@$(BIN)/ruff format --check .
 	@echo "==> mypy"
 	@$(BIN)/mypy
 
