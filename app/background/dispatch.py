@@ -67,3 +67,14 @@ def schedule_hold_expiry(hold_id: str, expires_at: datetime) -> None:
         job_id=f"expire-hold-{hold_id}",
         at=expires_at + timedelta(seconds=1),
     )
+
+
+def queue_webhook_event(event_id: str) -> None:
+    """The job that acts on a stored gateway event; if it is lost, the sweeper finds the unprocessed event."""
+    queues.enqueue(
+        redis_store.client,
+        queues.WEBHOOKS,
+        "workers.jobs.process_webhook_event",
+        event_id,
+        job_id=f"webhook-{event_id}",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -161,8 +162,8 @@ def hold_seats(
         hints.mark_seen_taken(show_id, unavailable)
         raise SeatsUnavailable("some of those seats are already taken", seatIds=unavailable)
 
+    uow.after_commit(partial(hints.mark_taken, show_id, seat_ids, hold.expires_at.timestamp()))
     uow.commit()
-    hints.mark_taken(show_id, seat_ids, hold.expires_at.timestamp())
     return HoldView(
         hold_id=hold_id,
         show_id=show_id,
@@ -231,7 +232,7 @@ def release_hold(uow: UnitOfWork, hints: SeatHints, user_id: int, hold_id: uuid.
         if hold.status == "CONFIRMED":
             raise HoldNotActive("this hold has been paid for and cannot be released", status=hold.status)
         return hold  # already released or expired: releasing again changes nothing
-    uow.commit()
     hold = get_hold(uow, user_id, hold_id)
-    hints.clear(hold.show_id, freed)
+    uow.after_commit(partial(hints.clear, hold.show_id, freed))
+    uow.commit()
     return hold

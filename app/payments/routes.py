@@ -3,7 +3,6 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 
 from app.api.http import current_user, error_response, parse_uuid, reply
-from app.background import queues
 from app.booking import saga
 from app.circuit import behind_breaker
 from app.contract import (
@@ -155,13 +154,4 @@ def gateway_webhook():
         raise ValidationFailed("a webhook must be an event with an id and a type")
     with unit_of_work() as uow:
         new = services.record_webhook_event(uow, event)
-    if new:
-        # Acknowledge quickly; a worker does the work. If Redis is down the sweeper re-queues it.
-        queues.enqueue(
-            current_app.extensions["seatline.redis"],
-            queues.WEBHOOKS,
-            "workers.jobs.process_webhook_event",
-            event["id"],
-            job_id=f"webhook-{event['id']}",
-        )
     return reply(WebhookReceipt(received=True, duplicate=not new))

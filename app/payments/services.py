@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from functools import partial
 from typing import Any
 
 import orjson
 
 from app.audit import log as audit
+from app.background import dispatch
 from app.booking.saga import settle_intent
 from app.payments.gateway import GatewayRejected, PaymentGateway
 from app.unit_of_work import UnitOfWork
@@ -17,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 def record_webhook_event(uow: UnitOfWork, event: dict[str, Any]) -> bool:
-    """Stores the event once by its gateway id; False if it had been received before."""
+    """Stores the event once by its gateway id and, once committed, queues its processing; False if it had
+    been received before."""
     new = uow.execute(
         """
         INSERT INTO webhook_events (event_id, type, payload) VALUES (:id, :type, CAST(:payload AS jsonb))
@@ -25,6 +28,9 @@ def record_webhook_event(uow: UnitOfWork, event: dict[str, Any]) -> bool:
         """,
         {"id": event["id"], "type": event["type"], "payload": orjson.dumps(event).decode()},
     ).first()
+    if new is not None:
+        # Acknowledged at once; a worker does the work (if Redis is down, the sweeper re-queues it).
+        uow.after_commit(partial(dispatch.queue_webhook_event, event["id"]))
     uow.commit()
     return new is not None
 
