@@ -20,10 +20,11 @@ import psycopg
 from devstack import commands, serve
 from devstack.processes import ROOT, free_port
 
-DB = "seatline_bench"
+# Overridable so that two people can benchmark side by side on one server (figures then share the cores).
+DB = os.environ.get("BENCH_DB", "seatline_bench")
 DB_URL = f"postgresql+psycopg://seatline:seatline@127.0.0.1:5432/{DB}"
 PG = f"host=127.0.0.1 user=seatline password=seatline dbname={DB}"
-REDIS_URL = "redis://127.0.0.1:6379/10"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 SECRET = "bench-secret-key-0123456789-0123456789-0123"
 
 
