@@ -22,8 +22,10 @@ from devstack.processes import ROOT, free_port
 
 # Overridable so that two people can benchmark side by side on one server (figures then share the cores).
 DB = os.environ.get("BENCH_DB", "seatline_bench")
-DB_URL = f"postgresql+psycopg://seatline:seatline@127.0.0.1:5432/{DB}"
-PG = f"host=127.0.0.1 user=seatline password=seatline dbname={DB}"
+# A private PostgreSQL (e.g. one started with pg_stat_statements for an analysis) can be named by its port.
+PG_PORT = os.environ.get("BENCH_PG_PORT", "5432")
+DB_URL = f"postgresql+psycopg://seatline:seatline@127.0.0.1:{PG_PORT}/{DB}"
+PG = f"host=127.0.0.1 port={PG_PORT} user=seatline password=seatline dbname={DB}"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 SECRET = "bench-secret-key-0123456789-0123456789-0123"
 
@@ -54,7 +56,9 @@ def base_env(**extra: str) -> dict[str, str]:
 
 
 def fresh_database(env: dict[str, str]) -> None:
-    with psycopg.connect("host=127.0.0.1 user=seatline password=seatline dbname=postgres", autocommit=True) as c:
+    with psycopg.connect(
+        f"host=127.0.0.1 port={PG_PORT} user=seatline password=seatline dbname=postgres", autocommit=True
+    ) as c:
         c.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         c.execute(f"CREATE DATABASE {DB}")
     subprocess.run(commands.flask("db", "upgrade"), cwd=ROOT, env=env, check=True, capture_output=True)
@@ -171,6 +175,8 @@ def pgbench(name: str, script: str, seconds: int = 10, clients: int = 16, **vari
         "-n",
         "-h",
         "127.0.0.1",
+        "-p",
+        PG_PORT,
         "-U",
         "seatline",
         f"-c{clients}",

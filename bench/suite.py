@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -161,6 +162,8 @@ def add_shows(data: dict, count: int) -> list[int]:
 
 # ---------------------------------------------------------------- holds
 
+SEATS_PER_HOLD = 2  # every hold scenario asks for two adjacent seats (n, n + 1)
+
 HOLD_LUA = """
 local tokens = {}
 for line in io.lines("%(tokens)s") do tokens[#tokens + 1] = line end
@@ -170,68 +173,107 @@ function setup(thread) thread:set("seed", counter); counter = counter + 1 end
 function init(args) math.randomseed(os.time() * 1000 + (seed or 0)) end
 request = function()
   local show = first + math.random(0, count - 1)
-  local body = '{"seatIds":["' .. prefix .. math.random(1, seats) .. '"]}'
-  return wrk.format("POST", "/api/v1/shows/" .. show .. "/holds",
+  local seat = math.random(1, seats - 1)
+  local body = '{"seatIds":["' .. prefix .. seat .. '","' .. prefix .. (seat + 1) .. '"]}'
+  return wrk.format("POST", "%(path)s" .. show .. "/holds",
     {["Authorization"] = "Bearer " .. tokens[math.random(#tokens)], ["Content-Type"] = "application/json"}, body)
 end
 """
 
-HOLD_SQL = """
-\\set u random(:u_first, :u_last)
+
+def hold_lua(data: dict, first: int, count: int, seats: int, prefix: str, path: str = "/api/v1/shows/") -> str:
+    return HOLD_LUA % {
+        "tokens": data["tokens"],
+        "first": first,
+        "count": count,
+        "seats": seats,
+        "prefix": prefix,
+        "path": path,
+    }
+
+
+# pgbench's names for the parameters of the app's hold statements. The seats are two adjacent ones,
+# as in the HTTP scenarios; the hold id is a random UUID, made from two random 62-bit numbers (pgbench's widest range).
+PGBENCH_SEAT_IDS = "CAST(ARRAY[:prefix || :seat, :prefix || (:seat + 1)] AS text[])"
+PGBENCH_HOLD_PARAMS = {
+    "user_id": ":u",
+    "user_key": ":u",
+    "show_id": ":show",
+    "show_key": ":show",
+    "seat_ids": PGBENCH_SEAT_IDS,
+    "hold_id": "CAST(lpad(to_hex(:hid_hi), 16, '0') || lpad(to_hex(:hid_lo), 16, '0') AS uuid)",
+    "ttl": ":ttl",
+    "max_seats": ":cap",
+}
+
+
+def pgbench_statement(statement: str, params: dict[str, str]) -> str:
+    """One of the app's statements in pgbench's language: each bind parameter replaced by its pgbench
+    expression (an unknown one is an error), blank lines dropped."""
+
+    def sub(m: re.Match[str]) -> str:
+        return params[m.group(1)]
+
+    text = re.sub(r"(?<!:):(\w+)", sub, statement)
+    return "\n".join(line for line in text.strip().splitlines() if line.strip())
+
+
+def hold_sql_script() -> str:
+    """pgbench's script for a hold: exactly the statements ``inventory.services.hold_seats`` runs,
+    taken from the app's own text (``queries.LOCK_USER_SHOW``, ``seat_state.HOLD_FREE_SEATS``), so it
+    cannot drift from them; committed when every seat was taken, rolled back otherwise, as the app does."""
+    from app.inventory import queries, seat_state
+
+    lock = pgbench_statement(queries.LOCK_USER_SHOW, PGBENCH_HOLD_PARAMS)
+    hold = pgbench_statement(seat_state.HOLD_FREE_SEATS, PGBENCH_HOLD_PARAMS)
+    return f"""\\set u random(:u_first, :u_last)
 \\set show random(:show_first, :show_last)
-\\set seat random(1, :seats)
+\\set seat random(1, :seats - 1)
+\\set hid_hi random(0, 4611686018427387903)
+\\set hid_lo random(0, 4611686018427387903)
 BEGIN;
-SELECT event_id, queue_required, EXISTS (SELECT 1 FROM users WHERE id = :u) AS user_exists,
-       pg_advisory_xact_lock(:show, :u) FROM shows WHERE id = :show;
-WITH mine AS (
-  SELECT (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM holds
-           WHERE user_id = :u AND show_id = :show AND status = 'ACTIVE'
-             AND (expires_at > now() OR payment_started_at IS NOT NULL))
-       + (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM bookings
-           WHERE user_id = :u AND show_id = :show AND status = 'CONFIRMED') AS held
-), h AS (
-  INSERT INTO holds (id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at)
-  SELECT gen_random_uuid(), s.id, :u, ARRAY[:prefix || :seat],
-         (SELECT coalesce(sum(p.price), 0) FROM venue_seats vs JOIN show_prices p ON p.show_id = s.id AND p.tier = vs.tier
-           WHERE vs.venue_id = s.venue_id AND vs.seat_id = ANY(ARRAY[:prefix || :seat])),
-         s.currency, now(), now() + make_interval(secs => :ttl)
-  FROM shows s, mine
-  WHERE s.id = :show AND s.status = 'SCHEDULED' AND now() >= s.sale_opens_at AND now() < s.sale_closes_at
-    AND mine.held + 1 <= :cap
-  RETURNING id, created_at, expires_at, amount, currency
-), candidates AS (
-  SELECT show_id, seat_id, hold_id AS lapsed_hold_id FROM show_seats
-  WHERE show_id = :show AND seat_id = ANY(ARRAY[:prefix || :seat])
-    AND (status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= now()))
-    AND EXISTS (SELECT 1 FROM h)
-  ORDER BY seat_id FOR UPDATE
-), taken AS (
-  UPDATE show_seats ss SET status = 'HELD', hold_id = (SELECT id FROM h), hold_expires_at = (SELECT expires_at FROM h)
-  FROM candidates c WHERE ss.show_id = c.show_id AND ss.seat_id = c.seat_id
-  RETURNING ss.seat_id, c.lapsed_hold_id
-), lapsed AS (
-  UPDATE holds SET status = 'EXPIRED', ended_at = now()
-  WHERE id IN (SELECT lapsed_hold_id FROM taken) AND status = 'ACTIVE' AND expires_at <= now()
-  RETURNING id, show_id, user_id, seat_ids
-), audit AS (
-  INSERT INTO audit_log (actor_user_id, actor_kind, action, subject_type, subject_id, show_id, details)
-  SELECT CAST(:u AS bigint), 'fan', 'hold.created', 'hold', CAST(h.id AS text), CAST(:show AS bigint),
-         jsonb_build_object('seatIds', CAST(ARRAY[:prefix || :seat] AS text[]), 'amount', h.amount,
-                            'currency', h.currency, 'expiresAt', h.expires_at)
-  FROM h WHERE (SELECT count(*) FROM taken) = cardinality(CAST(ARRAY[:prefix || :seat] AS text[]))
-  UNION ALL
-  SELECT CAST(NULL AS bigint), 'system', 'hold.expired', 'hold', CAST(l.id AS text), l.show_id,
-         jsonb_build_object('seatIds', l.seat_ids, 'userId', l.user_id, 'reason', 'LAPSED',
-                            'seatsTakenBy', CAST((SELECT id FROM h) AS text))
-  FROM lapsed l
-)
-SELECT cardinality(ARRAY(SELECT seat_id FROM taken)) AS got FROM mine LEFT JOIN h ON true \\gset
-\\if :got = 0
-ROLLBACK;
-\\else
+{lock};
+{hold} \\gset
+\\if :complete
 COMMIT;
+\\else
+ROLLBACK;
 \\endif
 """
+
+
+def min_hold_sql_script() -> str:
+    """pgbench's script for the minimal hold transaction (``bench.hello_app.MIN_HOLD_SQL``)."""
+    from bench.hello_app import MIN_HOLD_SQL
+
+    statement = pgbench_statement(
+        MIN_HOLD_SQL, {"show": ":show", "user": ":u", "seat_ids": PGBENCH_SEAT_IDS, "ttl": ":ttl"}
+    )
+    return f"""\\set u random(:u_first, :u_last)
+\\set show random(:show_first, :show_last)
+\\set seat random(1, :seats - 1)
+BEGIN;
+{statement} \\gset
+\\if :complete
+COMMIT;
+\\else
+ROLLBACK;
+\\endif
+"""
+
+
+def prepare_minimal(first: int, count: int) -> None:
+    """The minimal hold's own tables, with the seats of shows ``first`` .. ``first + count - 1``, all free."""
+    from bench.hello_app import MIN_SCHEMA
+
+    for statement in filter(str.strip, MIN_SCHEMA.split(";")):
+        sql(statement)
+    sql(
+        "INSERT INTO bench_min_seats (show_id, seat_id) SELECT show_id, seat_id FROM show_seats "
+        "WHERE show_id BETWEEN %s AND %s",
+        (first, first + count - 1),
+    )
+    sql("ANALYZE bench_min_seats")
 
 
 def hold_pair(
@@ -245,16 +287,11 @@ def hold_pair(
     seconds: int,
     connections: int = 16,
 ) -> tuple[Result, Result]:
-    app_run = wrk(
-        name,
-        base,
-        seconds,
-        connections,
-        script=HOLD_LUA % {"tokens": data["tokens"], "first": first, "count": count, "seats": seats, "prefix": prefix},
-    )
+    """Seatline's hold endpoint, and pgbench running the app's own hold statements, on the same shows."""
+    app_run = wrk(name, base, seconds, connections, script=hold_lua(data, first, count, seats, prefix))
     sql_run = pgbench(
-        f"{name}: pgbench, same SQL",
-        HOLD_SQL,
+        f"{name}: pgbench, Seatline's hold SQL",
+        hold_sql_script(),
         seconds,
         clients=connections,
         u_first=data["users"][0],
@@ -265,6 +302,44 @@ def hold_pair(
         prefix=f"'{prefix}'",
         ttl=HOLD_TTL,
         cap=HOLD_CAP,
+    )
+    return app_run, sql_run
+
+
+def minimal_pair(
+    data: dict,
+    hello: str,
+    name: str,
+    first: int,
+    count: int,
+    seats: int,
+    prefix: str,
+    seconds: int,
+    connections: int = 16,
+) -> tuple[Result, Result]:
+    """The baselines for holds: the minimal hold transaction under pgbench, and the minimal Flask hold
+    endpoint (``bench/hello_app.py``) running it, each on fresh copies of the same shows' seats."""
+    prepare_minimal(first, count)
+    sql_run = pgbench(
+        f"{name}: minimal hold transaction, pgbench",
+        min_hold_sql_script(),
+        seconds,
+        clients=connections,
+        u_first=data["users"][0],
+        u_last=data["users"][1],
+        show_first=first,
+        show_last=first + count - 1,
+        seats=seats,
+        prefix=f"'{prefix}'",
+        ttl=HOLD_TTL,
+    )
+    prepare_minimal(first, count)
+    app_run = wrk(
+        f"{name}: minimal Flask hold endpoint",
+        hello,
+        seconds,
+        connections,
+        script=hold_lua(data, first, count, seats, prefix, path="/shows/"),
     )
     return app_run, sql_run
 
@@ -309,8 +384,7 @@ def profile_holds(data: dict, base: str, seconds: int) -> list[str]:
         "holds under the profiler",
         base,
         seconds - 2,
-        script=HOLD_LUA
-        % {"tokens": data["tokens"], "first": data["hot"], "count": 1, "seats": HOT_SEATS, "prefix": "S"},
+        script=hold_lua(data, data["hot"], 1, HOT_SEATS, "S"),
     )
     recorder.wait(seconds + 30)
     inclusive: collections.Counter[str] = collections.Counter()
@@ -354,8 +428,7 @@ def choice_runs(data: dict, env: dict[str, str], seconds: int) -> list[Result]:
                     web,
                     seconds,
                     connections=16,
-                    script=HOLD_LUA
-                    % {"tokens": data["tokens"], "first": data["hot"], "count": 1, "seats": HOT_SEATS, "prefix": "S"},
+                    script=hold_lua(data, data["hot"], 1, HOT_SEATS, "S"),
                 )
             )
     return out
@@ -376,8 +449,7 @@ def hold_latency(data: dict, base: str, label: str, seconds: int) -> Result:
         base,
         seconds,
         connections=4,
-        script=HOLD_LUA
-        % {"tokens": data["tokens"], "first": data["hot"], "count": 1, "seats": HOT_SEATS, "prefix": "S"},
+        script=hold_lua(data, data["hot"], 1, HOT_SEATS, "S"),
     )
 
 
@@ -667,15 +739,33 @@ def main() -> None:
             flush=True,
         )
 
-    with gunicorn("bench.hello_app:app", env, health="/hello") as hello, gunicorn("wsgi:app", env) as web:
+    hold_ratios: dict[str, str] = {}
+
+    def hold_group(label: str, hello: str, web: str, first: int, count: int, seats: int, prefix: str) -> None:
+        """The minimal baselines, then Seatline's hold SQL and endpoint on the same shows, and the ratios."""
+        min_app, min_sql = minimal_pair(data, hello, label, first, count, seats, prefix, args.seconds)
+        app_run, sql_run = hold_pair(data, web, label, first, count, seats, prefix, args.seconds)
+        show("holds", min_sql)
+        show("holds", min_app, min_sql)
+        show("holds", sql_run, min_sql)
+        show("holds", app_run, min_app)
+        hold_ratios[f"{label}: Seatline's endpoint / minimal Flask hold endpoint (target >= 1.0, p99 < 100 ms)"] = (
+            f"{app_run.rps / min_app.rps:.2f} ({app_run.rps:,.0f}/s vs {min_app.rps:,.0f}/s), "
+            f"p99 {app_run.p99_ms:.0f} ms"
+        )
+        hold_ratios[f"{label}: Seatline's hold SQL / minimal hold transaction, pgbench (target >= 0.5)"] = (
+            f"{sql_run.rps / min_sql.rps:.2f} ({sql_run.rps:,.0f}/s vs {min_sql.rps:,.0f}/s)"
+        )
+        hold_ratios[f"{label}: Seatline's endpoint / its own hold SQL under pgbench"] = (
+            f"{app_run.rps / sql_run.rps:.2f}"
+        )
+
+    hello_env = {**env, "BENCH_MIN_DSN": harness.PG}
+    with gunicorn("bench.hello_app:app", hello_env, health="/hello") as hello, gunicorn("wsgi:app", env) as web:
         bare = wrk("bare Flask /hello", hello + "/hello", args.seconds)
         show("baseline", bare)
         if "holds" in groups:
-            app_run, sql_run = hold_pair(
-                data, web, "holds, one hot show (2,000 seats)", data["hot"], 1, HOT_SEATS, "S", args.seconds
-            )
-            show("holds", sql_run)
-            show("holds", app_run, sql_run)
+            hold_group("holds, one hot show (2,000 seats)", hello, web, data["hot"], 1, HOT_SEATS, "S")
             notes["hot show violations"] = oversold(data)
             notes["hold path profile (py-spy, inclusive share of request-handling samples)"] = profile_holds(
                 data, web, max(args.seconds, 8)
@@ -685,12 +775,12 @@ def main() -> None:
             show("growth", latency_few)
         spread = add_shows(data, SPREAD_SHOWS)
         if "holds" in groups:
-            app_run, sql_run = hold_pair(
-                data, web, "holds spread over 1,000 shows", spread[0], len(spread), SPREAD_SEATS, "C", args.seconds
-            )
-            show("holds", sql_run)
-            show("holds", app_run, sql_run)
+            hold_group("holds spread over 1,000 shows", hello, web, spread[0], len(spread), SPREAD_SEATS, "C")
             notes["spread violations"] = oversold(data)
+            notes["hold ratios"] = hold_ratios
+            print("hold ratios:", flush=True)
+            for what, value in hold_ratios.items():
+                print(f"  {what}: {value}", flush=True)
         if "reads" in groups:
             show(
                 "reads",

@@ -63,7 +63,11 @@ class Hold(db.Model):
         CheckConstraint("expires_at > created_at", name="expires_after_creation"),
         CheckConstraint("(status IN ('RELEASED', 'EXPIRED')) = (ended_at IS NOT NULL)", name="ended_iff_released"),
         Index("ix_holds_user_show_active", "user_id", "show_id", postgresql_where=text("status = 'ACTIVE'")),
-        Index("ix_holds_expiry_active", "expires_at", postgresql_where=text("status = 'ACTIVE'")),
+        Index(
+            "ix_holds_unpaid_expiry",
+            "expires_at",
+            postgresql_where=text("status = 'ACTIVE' AND payment_started_at IS NULL"),
+        ),
         Index("ix_holds_show_created", "show_id", "created_at"),
     )
 

@@ -13,17 +13,20 @@ from app.audit import log as audit
 from app.inventory import seat_state
 from app.unit_of_work import UnitOfWork
 
+# The first statement of a hold, whole (the benchmark builds its pgbench script from this text).
+LOCK_USER_SHOW = """
+    SELECT event_id, queue_required, EXISTS (SELECT 1 FROM users WHERE id = :user_id) AS user_exists,
+           pg_advisory_xact_lock(CAST(:show_key AS int), CAST(:user_key AS int))
+    FROM shows WHERE id = :show_id
+"""
+
 
 def lock_user_show(uow: UnitOfWork, user_id: int, show_id: int) -> Row[Any] | None:
     """Serialises one user's holds on one show, so that the per-user seat cap holds under
     concurrency, and reads which waiting room guards the show (None: no such show) and whether the
     token's user still exists (a signed token outlives a deleted account)."""
     return uow.execute(
-        """
-        SELECT event_id, queue_required, EXISTS (SELECT 1 FROM users WHERE id = :user_id) AS user_exists,
-               pg_advisory_xact_lock(CAST(:show_key AS int), CAST(:user_key AS int))
-        FROM shows WHERE id = :show_id
-        """,
+        LOCK_USER_SHOW,
         {"show_id": show_id, "user_id": user_id, "show_key": show_id % 2**31, "user_key": user_id % 2**31},
     ).first()
 

@@ -137,8 +137,7 @@ def hold_seats(
     attempt = seat_state.hold_free_seats(
         uow, hold_id, user_id, show_id, seat_ids, limits.ttl_seconds, limits.max_held_seats_per_user_show
     )
-    hold = attempt.hold
-    if hold is None:
+    if not attempt.allowed:
         uow.rollback()
         if rule is not None and attempt.already_has + len(seat_ids) > limits.max_held_seats_per_user_show:
             raise SeatLimitExceeded(
@@ -148,8 +147,8 @@ def hold_seats(
             )
         raise _why_not_on_sale(uow, show_id)
 
-    taken = attempt.taken
-    if len(taken) < len(seat_ids):
+    hold, taken = attempt.hold, attempt.taken
+    if hold is None:
         uow.rollback()
         unknown = set(seat_ids) - queries.existing_seat_ids(uow, show_id, seat_ids)
         if unknown:
