@@ -112,7 +112,7 @@ class Settings:
     # How long an admitted fan has to come and collect the admission token; above the longest a
     # waiting page waits between two asks (queue_gate.pages.POLL_MAX_SECONDS, 108 s).
     gate_show_up_seconds: int = 120
-    # Rate limits (Flask-Limiter, counted in Redis). Each is one or more "N/period" items joined
+    # Rate limits (counted in Redis, app/api/rate_limits.py). Each is one or more "N/period" items joined
     # by ";" (e.g. "30/minute;300/hour"); an empty value turns that limit off. Per fan (the
     # authenticated user), per client IP, and for logins per submitted email. A fan never comes
     # near these; a bot soon does. Many fans can share one IP (offices, mobile carriers), so the

@@ -12,6 +12,10 @@ own (the web app and the gate, or apps with different settings side by side in a
 view is named by a string, so a renamed or moved view keeps its limits, and
 ``tests/unit/test_view_guards.py`` fails if a view loses its decorator.
 
+A view may also name a Redis read it will need before its database work (``reads=``: the seat
+hints a hold looks at): the limiter queues it in the same round trip as the token's revocation
+check and the limits, and the view takes the answer with ``prefetched()``.
+
 Kept apart from the limiter, which reads who is signed in (``app/accounts``), so that every view,
 the auth API's included, declares its limits without closing an import cycle between app's
 packages: this module imports nothing of the app.
@@ -21,8 +25,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from flask import g
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -66,27 +72,42 @@ PASSWORD_CHANGES = (Rule("rate_limit_logins", "password-changes", Key.FAN, failu
 GATE_JOIN_FORM = (JOINS[1], *LOGINS)
 
 
+class Read(Protocol):
+    """A Redis read a view needs, made in the request's one round trip of checks."""
+
+    def queue(self, pipe: Any) -> None:
+        """Adds the read's commands to ``pipe`` (one reply per command, handed to ``take``)."""
+
+    def take(self, replies: list[Any] | None) -> None:
+        """The replies, or None if Redis did not answer."""
+
+
 @dataclass(frozen=True)
 class Limits:
-    """What ``@rate_limited`` wrote on a view: its rules, and the methods they count."""
+    """What ``@rate_limited`` wrote on a view: its rules, the methods they count, and the read the
+    view will need (built from the view's arguments and the request; None when there is nothing to read)."""
 
     rules: tuple[Rule, ...]
     methods: tuple[str, ...]
+    reads: Callable[..., Read | None] | None = field(default=None, compare=False)
 
 
 _MARK = "seatline_rate_limits"
 
 
-def rate_limited(rules: Sequence[Rule], methods: Sequence[str] = ("POST",)) -> Callable[[View], View]:
+def rate_limited(
+    rules: Sequence[Rule], methods: Sequence[str] = ("POST",), reads: Callable[..., Read | None] | None = None
+) -> Callable[[View], View]:
     """Marks a view as limited by ``rules``, counting requests with ``methods`` (POST unless named:
-    showing a form is free). Write it under the route decorator; once per view."""
+    showing a form is free). ``reads``, given the view's keyword arguments, names what else the view
+    will read from Redis first (taken with ``prefetched()``). Write it under the route decorator; once per view."""
     if not rules:
         raise ValueError("a rate-limited view needs at least one rule")
 
     def mark(view: View) -> View:
         if limits_of(view) is not None:
             raise TypeError(f"{view.__qualname__} is rate limited twice: give it one @rate_limited with every rule")
-        setattr(view, _MARK, Limits(tuple(rules), tuple(method.upper() for method in methods)))
+        setattr(view, _MARK, Limits(tuple(rules), tuple(method.upper() for method in methods), reads))
         return view
 
     return mark
@@ -95,3 +116,17 @@ def rate_limited(rules: Sequence[Rule], methods: Sequence[str] = ("POST",)) -> C
 def limits_of(view: Callable[..., Any]) -> Limits | None:
     """The limits marked on ``view`` (or on a view it wraps with ``functools.wraps``), if any."""
     return getattr(view, _MARK, None)
+
+
+_READ = "seatline_first_trip_read"
+
+
+def remember_read(read: Read) -> None:
+    """The limiter keeps the view's read, answered, for the rest of the request."""
+    setattr(g, _READ, read)
+
+
+def prefetched() -> Any:
+    """The read this request's view asked for with ``reads=``, answered; None if none was made
+    (limits turned off, another method, or input the read could not make sense of)."""
+    return g.get(_READ)

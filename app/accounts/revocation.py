@@ -28,9 +28,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from sqlalchemy import text
 
 from app.extensions import db
@@ -128,6 +129,12 @@ def revoke_all(uow: UnitOfWork, user_id: int, keep_jti: str | None = None) -> in
 
 # ------------------------------------------------------------------------------ the check
 
+_PREFETCHED = "seatline_revocation_copy"
+
+
+def _fields(jti: str | None) -> tuple[str, ...]:
+    return ("v", "e", "k", f"r:{jti or ''}")
+
 
 class Revocations:
     """One app's view of the record: the check on every request and the copy in Redis."""
@@ -136,13 +143,28 @@ class Revocations:
         self.redis = client
         self._publish_script = client.register_script(_PUBLISH_IF_NEWER)
 
+    def queue(self, pipe: redis.client.Pipeline, user_id: int, jti: str | None) -> None:
+        """Adds the copy's ``HMGET`` to a request's round trip of checks (``app/api/rate_limits.py``);
+        ``prefetched`` hands its reply (or None: Redis did not answer) to ``accepts``."""
+        pipe.hmget(_key(user_id), *_fields(jti))
+
+    def prefetched(self, user_id: int, jti: str | None, reply: list[Any] | None) -> None:
+        g.setdefault(_PREFETCHED, {})[(user_id, jti or None)] = reply
+
     def accepts(self, user_id: int, jti: str | None, epoch: int) -> bool:
-        try:
-            version, current_epoch, kept, revoked = self.redis.hmget(_key(user_id), "v", "e", "k", f"r:{jti or ''}")
-        except redis.RedisError as exc:
-            log.debug("revocation copy unreachable, asking PostgreSQL: %s", exc)
+        copies = g.get(_PREFETCHED) or {}
+        if (user_id, jti or None) in copies:
+            reply = copies.pop((user_id, jti or None))
+        else:
+            try:
+                reply = self.redis.hmget(_key(user_id), *_fields(jti))
+            except redis.RedisError as exc:
+                log.debug("revocation copy unreachable, asking PostgreSQL: %s", exc)
+                reply = None
+        if reply is None or isinstance(reply, Exception):  # Redis did not answer: the record decides
             record = self._from_database(user_id)
             return record is not None and record.accepts(jti, epoch)
+        version, current_epoch, kept, revoked = reply
         if version is None:  # no copy (first request, evicted, or Redis restarted empty)
             record = self._from_database(user_id)
             if record is None:

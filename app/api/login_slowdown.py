@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, after_this_request, current_app, request
 from prometheus_client import Counter
 
 from app.config import Settings
@@ -52,7 +52,6 @@ class LoginSlowdown:
         self._waiting = threading.BoundedSemaphore(max(1, settings.login_slowdown_concurrency))
         self._email_key = email_key
         self._failed = failed
-        self._endpoints: set[str] = set()
         metrics = registry(app)
         self.slowed_total = Counter(
             "seatline_login_slowdown", "Login attempts made to wait: their email is under attack", registry=metrics
@@ -63,15 +62,14 @@ class LoginSlowdown:
             "enough requests of this process were already waiting",
             registry=metrics,
         )
-        app.after_request(self._count_failure)
 
     def wrap(self, endpoint: str, view: Callable[..., Any]) -> Callable[..., Any]:
         """``view``, waiting first when its email is under attack (inside the limits: a refused request never waits)."""
-        self._endpoints.add(endpoint)
 
         @functools.wraps(view)
         def slowed(*args: Any, **kwargs: Any) -> Any:
             if request.method == "POST":
+                after_this_request(self._count_failure)  # only on these views: no hook on any other request
                 self._wait()
             return view(*args, **kwargs)
 
@@ -101,7 +99,7 @@ class LoginSlowdown:
             self._waiting.release()
 
     def _count_failure(self, response: Response) -> Response:
-        if request.method != "POST" or request.endpoint not in self._endpoints or not self._failed(response):
+        if not self._failed(response):
             return response
         email = self._email_key()
         if email is None:

@@ -1,13 +1,14 @@
 """Rate limits on what bots hammer: holding seats, starting payments, joining a waiting room,
 logging in and signing up.
 
-Flask-Limiter counts in Redis (``RATE_LIMIT_STORAGE_URL``, by default ``REDIS_URL``) with a
-moving window, so every process of the web app and the gate shares one count. Each limited
-call has a limit per fan (the authenticated user) and one per client IP; logins count failed
-attempts per submitted email and client IP, against password guessing (an email under attack from
-many addresses makes its logins wait a little, ``app/api/login_slowdown.py``, never refuses
-them: nobody can lock a fan out). The API's and the site's forms share their counts (a fan's
-holds are counted together, whichever way they were made).
+Counted in Redis (``RATE_LIMIT_STORAGE_URL``, by default ``REDIS_URL``) with a moving window per
+rule, scope and key (the ``limits`` library's items and key names), so every process of the web
+app and the gate shares one count. Each limited call has a limit per fan (the authenticated
+user) and one per client IP; logins count failed attempts per submitted email and client IP,
+against password guessing (an email under attack from many addresses makes its logins wait a
+little, ``app/api/login_slowdown.py``, never refuses them: nobody can lock a fan out). The API's
+and the site's forms share their counts (a fan's holds are counted together, whichever way they
+were made).
 
 Over a limit the request is refused before it does anything: ``429 RATE_LIMITED`` with
 ``Retry-After`` (a page for the site's forms). If the store is unreachable, each process
@@ -19,6 +20,25 @@ Each view says what limits it with ``@rate_limited(HOLDS)`` and the other rules 
 called once its blueprints are registered), so the web app and the gate, or apps with different
 settings side by side in a test run, never share a limiter's state: it wraps each view of its app
 that carries the mark.
+
+**One round trip.** Everything a limited request checks in Redis before its database work goes in
+one pipeline (ARCHITECTURE.md "A hold, step by step"): the bearer token's (or the site session's)
+revocation ``HMGET`` (``app/accounts/revocation.py``), one script that counts all of the request's
+limits (``_COUNT``), and the read the view named with ``reads=`` (a hold's seat hints,
+``app/inventory/hints.py``). The token's signature is verified first, without Redis, to know whose
+limits these are; the revocation's answer is kept for ``current_user()``, and a revoked token is
+refused there (401) as before. So the per-fan limit counts a signed, unexpired token before its
+revocation is known: a revoked token's requests count against its own fan. With
+``RATE_LIMIT_STORAGE_URL`` set to another server the limits take a second round trip of their own.
+
+That is why the limits are counted here and not by Flask-Limiter, which this module used before:
+it checks each limit item with a call of its own (four round trips for a hold), and evaluating a
+request's limits together needs its storage's scripts run in the caller's pipeline, which its
+decorators do not offer. ``_COUNT`` keeps its semantics: the items in order of their period, the
+shortest first, each one counted only if every one before it had room, and the first that has
+none refuses the request (earlier ones keep their count); a failures-only rule is only tested
+before the request and counted after it, if the request failed. The in-memory fallback is the
+``limits`` library's own moving window (``MemoryStorage``).
 """
 
 from __future__ import annotations
@@ -29,28 +49,68 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from functools import partial
-from typing import Any, cast
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
 
 import orjson
-from flask import Flask, Response, current_app, render_template, request
-from flask_limiter import Limiter, RateLimitExceeded
+import redis
+from flask import Flask, Response, after_this_request, current_app, g, render_template, request, session
 from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from prometheus_client import Counter, Gauge
 from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
-from app.accounts.signed_in import signed_in_user
-from app.api.http import _wants_page, current_user, error_response
+from app.accounts.revocation import revocations
+from app.api.http import _wants_page, bearer_token_user, error_response
 from app.api.login_slowdown import LoginSlowdown
 from app.config import Settings
 from app.errors import DomainError
 from app.ops.metrics import registry
-from app.rate_limit_rules import Key, Limits, limits_of
+from app.rate_limit_rules import Key, Limits, Read, Rule, limits_of, remember_read
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "seatline.rate_limits"
+KEY_PREFIX = "seatline"
+# Keys as Flask-Limiter named them, so counts carry over: LIMITER:LIMITER/seatline/<key>/<scope>/<item>.
+STORAGE_PREFIX = "LIMITER:"
+
+# KEYS: one list of timestamps per limit item, in the order they are checked. ARGV[1]: now; then
+# per item its amount, its period in seconds and whether to count it (1) or only test it (0).
+# The moving window of the ``limits`` library's acquire_moving_window.lua, for several items at
+# once: an item has room while its list's entry at index amount-1 is absent or older than the
+# window. Returns 0 if every item had room, else {the item's index (from 1), its oldest entry}.
+_COUNT = """
+local now = tonumber(ARGV[1])
+for i = 1, #KEYS do
+  local amount = tonumber(ARGV[i * 3 - 1])
+  local expiry = tonumber(ARGV[i * 3])
+  local entry = redis.call('LINDEX', KEYS[i], amount - 1)
+  if entry and tonumber(entry) >= now - expiry then
+    return {i, entry}
+  end
+  if ARGV[i * 3 + 1] == '1' then
+    redis.call('LPUSH', KEYS[i], ARGV[1])
+    redis.call('LTRIM', KEYS[i], 0, amount - 1)
+    redis.call('EXPIRE', KEYS[i], expiry)
+  end
+end
+return 0
+"""
+_PROBE_MAX_SECONDS = 32  # with a store of its own: while it is out, asked again after 1, 2, 4 ... 32 s
+
+
+class RateLimited(Exception):
+    """A request over one of its limits (answered 429)."""
+
+    def __init__(self, scope: str, retry_after: int) -> None:
+        super().__init__(scope)
+        self.scope = scope
+        self.retry_after = retry_after
 
 
 # ------------------------------------------------------------------------------ whom a limit counts
@@ -76,15 +136,26 @@ def fan() -> str | None:
 
 
 def _fan() -> str | None:
+    # Whose token or session it is, without Redis: its revocation is checked in the same round trip
+    # as the limits (``RateLimits.check``) and enforced by the call itself.
+    who = _who()
+    return f"user:{who[0]}" if who is not None else None
+
+
+def _who() -> tuple[int, str | None, bool] | None:
+    """(user id, the token's jti, whether its revocation is still to be checked) of a signed, unexpired
+    token on the JSON APIs or the site session's user on pages; None if nobody."""
     if request.path.startswith(("/api/", "/gate/v1/")):
         if not request.headers.get("Authorization"):
             return None
         try:
-            return f"user:{current_user().id}"
+            user = bearer_token_user()
         except DomainError:  # the call itself answers 401
             return None
-    user_id = signed_in_user()
-    return f"user:{user_id}" if user_id is not None else None
+        return user.id, user.jti, g.get("user") is None
+    opened = session._get_current_object()  # type: ignore[attr-defined]
+    user_id = dict.get(opened, "user_id")  # read unchecked: the check is queued, CheckedSession makes it
+    return (user_id, None, bool(getattr(opened, "unchecked", False))) if isinstance(user_id, int) else None
 
 
 def submitted_email() -> str | None:
@@ -111,10 +182,6 @@ def email_from_ip() -> str | None:
     """The submitted email together with the client's address: failed logins count per pair, so
     someone guessing a fan's password from one address never locks the fan out of another."""
     return _once("email-ip", lambda: (email + "|" + client_ip()) if (email := submitted_email()) else None)
-
-
-def _no_key(key: Callable[[], str | None]) -> bool:
-    return key() is None
 
 
 def _failed_login(response: Response) -> bool:
@@ -144,38 +211,51 @@ WHAT = {
 # ------------------------------------------------------------------------------ the limiter
 
 
+@dataclass(frozen=True)
+class _Item:
+    rule: Rule
+    item: RateLimitItem
+    key: str  # whom it counts ("user:7", "ip:10.0.0.1", ...)
+
+    @property
+    def storage_key(self) -> str:
+        return STORAGE_PREFIX + self.item.key_for(KEY_PREFIX, self.key, self.rule.scope)
+
+    @property
+    def counted_now(self) -> bool:
+        return not self.rule.failures_only
+
+
 class RateLimits:
     """One app's limiter, with its limits read from Settings and its fallback state."""
 
     def __init__(self, app: Flask, settings: Settings) -> None:
         self.settings = settings
         self.storage_url = settings.rate_limit_storage_url or settings.redis_url
+        app_redis: redis.Redis = app.extensions["seatline.redis"]
+        # The limits share the app's client (and so its round trip) unless they have a store of their own.
+        self.shared = self.storage_url == settings.redis_url
         timeout = settings.redis_socket_timeout_seconds
-        self.limiter = Limiter(
-            key_func=client_ip,
-            strategy="moving-window",
-            storage_uri=self.storage_url,
-            # Like the app's own Redis client: short timeouts and one quick retry, never a stall.
-            storage_options=cast(
-                "dict[str, Any]",
-                {
-                    "socket_timeout": timeout,
-                    "socket_connect_timeout": timeout,
-                    "retry": Retry(NoBackoff(), 1),
-                    "health_check_interval": 30,
-                },
-            ),
-            in_memory_fallback_enabled=True,
-            # A failure inside the limiter lets the request through rather than failing it.
-            swallow_errors=True,
-            key_prefix="seatline",
-            headers_enabled=False,
+        self.redis = (
+            app_redis
+            if self.shared
+            else redis.Redis.from_url(
+                self.storage_url,
+                # Like the app's own Redis client: short timeouts and one quick retry, never a stall.
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                health_check_interval=30,
+                retry=Retry(NoBackoff(), 1),
+            )
         )
-        self.limiter.init_app(app)
-        self._values: dict[str, tuple[str, str]] = {}  # each rule's setting: (its limit, its in-memory share)
+        self._count = self.redis.register_script(_COUNT)  # its sha; run with EVALSHA in the pipeline
+        self.memory = MovingWindowRateLimiter(MemoryStorage())
+        self._items: dict[str, tuple[list[RateLimitItem], list[RateLimitItem]]] = {}  # setting: (items, in memory)
         self.endpoints: dict[str, Limits] = {}  # the endpoints this app limits (apply)
         self._outage_lock = threading.Lock()
         self.in_outage = False
+        self._next_probe = 0.0
+        self._probe_wait = 1.0
         metrics = registry(app)
         self.fallback_total = Counter(
             "seatline_rate_limit_fallback",
@@ -195,33 +275,7 @@ class RateLimits:
             registry=metrics,
         )
 
-    def value(self, setting: str) -> str:
-        """The limit now: the configured one, or its in-memory share while the store is unreachable."""
-        normal, fallback = self._values[setting]
-        return fallback if self.sync_outage() else normal
-
-    def sync_outage(self) -> bool:
-        """Whether the limiter counts in memory now; notes (once) when that starts or ends."""
-        dead = bool(getattr(self.limiter, "_storage_dead", False))
-        if dead != self.in_outage:
-            with self._outage_lock:
-                if dead != self.in_outage:
-                    self.in_outage = dead
-                    self.fallback_active.set(1 if dead else 0)
-                    if dead:
-                        self.fallback_total.inc()
-                        log.warning(
-                            "rate limit store %s is unreachable: each process now counts rate limits in memory, "
-                            "allowing 1/%d of each limit, until it answers again",
-                            _redacted(self.storage_url),
-                            self.settings.rate_limit_fallback_divisor,
-                        )
-                    else:
-                        log.warning(
-                            "rate limit store %s answers again: rate limits are shared again",
-                            _redacted(self.storage_url),
-                        )
-        return dead
+    # -------------------------------------------------------------------- wrapping the views
 
     def apply(self, app: Flask) -> None:
         """Wraps every view of ``app`` marked ``@rate_limited`` in its limits (outside whatever wraps it
@@ -232,36 +286,168 @@ class RateLimits:
             if limits is None:
                 continue
             for rule in limits.rules:
-                if rule.setting not in self._values:
+                if rule.setting not in self._items:
                     value = getattr(self.settings, rule.setting)
-                    self._values[rule.setting] = (
-                        value,
-                        _fallback_value(value, self.settings.rate_limit_fallback_divisor),
+                    fallback = _fallback_value(value, self.settings.rate_limit_fallback_divisor)
+                    self._items[rule.setting] = (
+                        list(parse_many(value)) if value else [],
+                        list(parse_many(fallback)) if fallback else [],
                     )
             if any(rule.failures_only for rule in limits.rules):
                 view = self.slowdown.wrap(endpoint, view)
-            for rule in limits.rules:
-                key = KEYS[rule.key]
-                view = self.limiter.shared_limit(
-                    partial(self.value, rule.setting),
-                    scope=rule.scope,
-                    key_func=cast("Callable[[], str]", key),  # None only when exempt_when skips the count
-                    methods=list(limits.methods),
-                    exempt_when=partial(_no_key, key),
-                    deduct_when=_failed_login if rule.failures_only else None,
-                )(view)
-            app.view_functions[endpoint] = view
+            app.view_functions[endpoint] = self._wrap(view, limits)
             self.endpoints[endpoint] = limits
 
-    def retry_after(self, exc: RateLimitExceeded) -> int:
-        """Whole seconds until the broken limit lets one more request through."""
-        current = self.limiter.current_limit
+    def _wrap(self, view: Callable[..., Any], limits: Limits) -> Callable[..., Any]:
+        @wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            if request.method in limits.methods:
+                read = limits.reads(**kwargs) if limits.reads is not None else None
+                self.check(limits, read)
+            return view(*args, **kwargs)
+
+        return limited
+
+    # -------------------------------------------------------------------- the check
+
+    def check(self, limits: Limits, read: Read | None) -> None:
+        """The request's one round trip: its revocation check, its limits and its view's read."""
+        who = _who()
+        # The shared store is asked on every request anyway (the revocation check); a store of its own,
+        # once out of reach, only now and then.
+        in_memory = self.in_outage and not self.shared and time.monotonic() < self._next_probe
+        items = self._request_items(limits, in_memory)
+        counted_in_redis = bool(items) and not in_memory
+        pipe = self.redis.pipeline(transaction=False)
+        user_id, jti, check_token = who if who is not None else (0, None, False)
+        if check_token:
+            revocations().queue(pipe, user_id, jti)
+        if read is not None:
+            read.queue(pipe)
+        if counted_in_redis and self.shared:
+            self._queue_count(pipe, items)
+        replies: list[Any] | None = self._run(pipe) if len(pipe) else []
+        count_reply: Any = None
+        if counted_in_redis and not self.shared:
+            own = self.redis.pipeline(transaction=False)
+            self._queue_count(own, items)
+            own_replies = self._run(own)
+            count_reply = own_replies[0] if own_replies is not None else None
+        elif counted_in_redis:
+            count_reply = replies[-1] if replies is not None else None
+        if check_token:
+            revocations().prefetched(user_id, jti, replies[0] if replies is not None else None)
+        if read is not None:
+            offset = 1 if check_token else 0
+            read.take(replies[offset : offset + 1] if replies is not None else None)
+            remember_read(read)
+        if not items:
+            return
+        if counted_in_redis and (count_reply is None or isinstance(count_reply, Exception)):
+            if count_reply is not None:
+                log.warning("rate limit script failed: %s", count_reply)
+            self._note_outage(True)
+            items = self._request_items(limits, True)
+            in_memory = True
+        elif counted_in_redis:
+            self._note_outage(False)
+        if in_memory:
+            self._count_in_memory(items)
+        elif count_reply != 0:
+            index, oldest = int(count_reply[0]), float(count_reply[1])
+            broken = items[index - 1]
+            raise RateLimited(broken.rule.scope, max(1, math.ceil(oldest + broken.item.get_expiry() - time.time())))
+        deductions = [item for item in items if not item.counted_now]
+        if deductions:
+            g.seatline_rate_limit_deductions = (deductions, in_memory)
+            after_this_request(self.deduct)
+
+    def _request_items(self, limits: Limits, in_memory: bool) -> list[_Item]:
+        """The request's limit items, in the order Flask-Limiter checked them (by period, shortest first)."""
+        items: list[_Item] = []
+        for rule in limits.rules:
+            key = KEYS[rule.key]()
+            if key is None:
+                continue  # nobody to count (the per-IP limit still counts the request)
+            normal, fallback = self._items[rule.setting]
+            items.extend(_Item(rule, item, key) for item in (fallback if in_memory else normal))
+        return sorted(items, key=lambda i: i.item.GRANULARITY.seconds)
+
+    def _queue_count(self, pipe: Any, items: list[_Item], only_count: bool = False) -> None:
+        args: list[Any] = [time.time()]
+        for i in items:
+            args += [i.item.amount, i.item.get_expiry(), 1 if (only_count or i.counted_now) else 0]
+        pipe.evalsha(self._count.sha, len(items), *[i.storage_key for i in items], *args)
+
+    def _run(self, pipe: Any) -> list[Any] | None:
+        """The pipeline's replies (a failed command's as its exception), or None if Redis did not answer."""
+        commands = list(pipe.command_stack)
         try:
-            if current is not None and current.breached:
-                return max(1, math.ceil(current.window[0] - time.time()))
-        except Exception:  # the store went away since: the limit's own period is a safe answer
-            pass
-        return max(1, int(exc.limit.limit.get_expiry()))
+            replies = pipe.execute(raise_on_error=False)
+            if any(isinstance(r, NoScriptError) for r in replies):
+                # The server lost its scripts (restarted, or SCRIPT FLUSH): load ours, ask once more.
+                self.redis.script_load(_COUNT)
+                again = self.redis.pipeline(transaction=False)
+                again.command_stack.extend(commands)
+                replies = again.execute(raise_on_error=False)
+            return replies
+        except redis.RedisError as exc:
+            log.debug("rate limit and revocation checks: Redis did not answer: %s", exc)
+            return None
+
+    def _count_in_memory(self, items: list[_Item], only_count: bool = False) -> None:
+        for i in items:
+            counted = only_count or i.counted_now
+            args = (KEY_PREFIX, i.key, i.rule.scope)
+            allowed = self.memory.hit(i.item, *args) if counted else self.memory.test(i.item, *args)
+            if not allowed:
+                reset = self.memory.get_window_stats(i.item, *args).reset_time
+                raise RateLimited(i.rule.scope, max(1, math.ceil(reset - time.time())))
+
+    def deduct(self, response: Response) -> Response:
+        """After a failures-only request: counts it if it failed (a failed login)."""
+        pending = g.pop("seatline_rate_limit_deductions", None)
+        if pending is None or not _failed_login(response):
+            return response
+        items, in_memory = pending
+        try:
+            if in_memory:
+                self._count_in_memory(items, only_count=True)
+            else:
+                pipe = self.redis.pipeline(transaction=False)
+                self._queue_count(pipe, items, only_count=True)
+                if self._run(pipe) is None:
+                    self._note_outage(True)
+        except RateLimited:
+            pass  # counted as far as there was room: the next attempt is refused
+        return response
+
+    def _note_outage(self, dead: bool) -> None:
+        """Whether the limiter counts in memory now; notes (once) when that starts or ends."""
+        if dead:
+            self._next_probe = time.monotonic() + self._probe_wait
+            self._probe_wait = min(self._probe_wait * 2, _PROBE_MAX_SECONDS)
+        else:
+            self._probe_wait = 1.0
+        if dead == self.in_outage:
+            return
+        with self._outage_lock:
+            if dead == self.in_outage:
+                return
+            self.in_outage = dead
+            self.fallback_active.set(1 if dead else 0)
+            if dead:
+                self.fallback_total.inc()
+                log.warning(
+                    "rate limit store %s is unreachable: each process now counts rate limits in memory, "
+                    "allowing 1/%d of each limit, until it answers again",
+                    _redacted(self.storage_url),
+                    self.settings.rate_limit_fallback_divisor,
+                )
+            else:
+                log.warning(
+                    "rate limit store %s answers again: rate limits are shared again", _redacted(self.storage_url)
+                )
 
 
 def _fallback_value(value: str, divisor: int) -> str:
@@ -276,12 +462,11 @@ def _redacted(url: str) -> str:
     return f"{scheme}{sep}{rest.rpartition('@')[2]}"
 
 
-def _rate_limited(exc: RateLimitExceeded) -> Response:
+def _rate_limited(exc: RateLimited) -> Response:
     limits: RateLimits = current_app.extensions[EXTENSION]
-    scope = str(exc.limit.scope)
-    limits.limited_total.labels(scope).inc()
-    retry_after = limits.retry_after(exc)
-    message = f"too many {WHAT.get(scope, 'requests')}; try again in {retry_after} s"
+    limits.limited_total.labels(exc.scope).inc()
+    retry_after = exc.retry_after
+    message = f"too many {WHAT.get(exc.scope, 'requests')}; try again in {retry_after} s"
     headers = {"Retry-After": str(retry_after), "Cache-Control": "no-store"}
     if _wants_page():
         page = render_template(
@@ -305,25 +490,12 @@ def _back_url() -> str:
 
 def init_app(app: Flask) -> None:
     """Limits the app's views marked ``@rate_limited``; call once its blueprints are registered (and after
-    ``app.circuit.init_app``: the limits are checked before the breaker)."""
+    ``app.circuit.init_app``: the limits are checked before the breaker). Nothing runs on requests to
+    views without limits."""
     settings: Settings = app.extensions["seatline.settings"]
     if not settings.rate_limits_enabled or EXTENSION in app.extensions:
         return
     limits = RateLimits(app, settings)
     app.extensions[EXTENSION] = limits
     limits.apply(app)
-    # Every limit is a decorator's, checked by the view it wraps. The hook Flask-Limiter adds before
-    # every request looks for application-wide limits, and Seatline sets none: without it an
-    # unlimited call (a waiting page's status poll, a seat map) costs ~0.1 ms less.
-    hooks = app.before_request_funcs.get(None, [])
-    hooks[:] = [hook for hook in hooks if hook != limits.limiter._check_request_limit]
-    app.register_error_handler(RateLimitExceeded, _rate_limited)
-    # The store's state also changes on calls without limits (the limiter looks for it coming back).
-    app.after_request(_note_outage)
-    # Flask-Limiter logs every refusal at INFO and its own outage warning; ours above say it once.
-    logging.getLogger("flask-limiter").setLevel(logging.ERROR)
-
-
-def _note_outage(response: Response) -> Response:
-    current_app.extensions[EXTENSION].sync_outage()
-    return response
+    app.register_error_handler(RateLimited, _rate_limited)

@@ -5,6 +5,10 @@ seat is believed taken. It lets an obviously doomed hold fail fast without
 touching Postgres. It is written only after a commit, it can only ever
 *reject*, and losing it (flush, restart, outage) just sends every request to
 Postgres, which decides.
+
+A hold's look-up is made before the hold's database work, in the request's one round trip of
+checks (``HintRead``, queued by the limiter beside the token's revocation check and the rate
+limits, ``app/api/rate_limits.py``); the writes come after the commit, a round trip of their own.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -30,17 +36,46 @@ def _key(show_id: int) -> str:
     return f"seat-hints:{show_id}"
 
 
+@dataclass
+class HintRead:
+    """A hold's look-up of its seats' hints, made ahead in the request's first round trip."""
+
+    show_id: int
+    seat_ids: tuple[str, ...]
+    answered: bool = False
+    scores: list[Any] | None = None  # None once answered: Redis did not answer
+
+    def queue(self, pipe: Any) -> None:
+        pipe.zmscore(_key(self.show_id), list(self.seat_ids))
+
+    def take(self, replies: list[Any] | None) -> None:
+        self.answered = True
+        reply = replies[0] if replies else None
+        self.scores = None if reply is None or isinstance(reply, Exception) else list(reply)
+
+    def covers(self, show_id: int, seat_ids: Sequence[str]) -> bool:
+        return self.answered and self.show_id == show_id and self.seat_ids == tuple(seat_ids)
+
+
 class SeatHints:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, read: HintRead | None = None) -> None:
         self._client = client
+        self._read = read if isinstance(read, HintRead) else None
 
     def likely_taken(self, show_id: int, seat_ids: Sequence[str], now: float | None = None) -> list[str]:
         now = time.time() if now is None else now
-        try:
-            scores = self._client.zmscore(_key(show_id), list(seat_ids))
-        except redis.RedisError as exc:
-            log.warning("seat hints unavailable, asking Postgres: %s", exc)
-            return []
+        read = self._read
+        if read is not None and read.covers(show_id, seat_ids):
+            if read.scores is None:
+                log.warning("seat hints unavailable, asking Postgres")
+                return []
+            scores = read.scores
+        else:
+            try:
+                scores = self._client.zmscore(_key(show_id), list(seat_ids))
+            except redis.RedisError as exc:
+                log.warning("seat hints unavailable, asking Postgres: %s", exc)
+                return []
         return [seat for seat, until in zip(seat_ids, scores) if until is not None and until > now]
 
     def mark_taken(self, show_id: int, seat_ids: Sequence[str], until: float) -> None:

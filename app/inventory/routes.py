@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import orjson
 from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -32,9 +33,9 @@ from app.contract import (
 from app.errors import HoldNotFound, ShowNotFound, ValidationFailed
 from app.extensions import redis_store, settings
 from app.inventory import seatmap, services
-from app.inventory.hints import SeatHints
+from app.inventory.hints import HintRead, SeatHints
 from app.inventory.schemas import CompactSeatMap, Hold, SeatMap, SeatMapSections, SectionSeatMap
-from app.rate_limit_rules import GATEWAY_CALLS, HOLDS, rate_limited
+from app.rate_limit_rules import GATEWAY_CALLS, HOLDS, prefetched, rate_limited
 from app.response_cache import shared_response
 from app.unit_of_work import unit_of_work
 
@@ -67,6 +68,21 @@ class HoldRequest(BaseModel):
             "Optional. If present (and not null) it must be the authenticated user's id, else `403 FORBIDDEN`."
         ),
     )
+
+
+def _hold_hint_read(show_id: str) -> HintRead | None:
+    """The seat hints a hold will look at, read in its first round trip (app/api/rate_limits.py);
+    None for a body the view will refuse anyway."""
+    try:
+        raw = request.get_data(cache=True)
+        seat_ids = orjson.loads(raw).get("seatIds") if raw else None
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    if not (show_id.isascii() and show_id.isdigit() and len(show_id) <= 18) or not isinstance(seat_ids, list):
+        return None
+    if not 0 < len(seat_ids) <= MAX_LISTED_SEATS or not all(isinstance(seat, str) for seat in seat_ids):
+        return None
+    return HintRead(int(show_id), tuple(seat_ids))
 
 
 def _seatmap_response(show_id: int, key: str, render) -> object:
@@ -298,7 +314,7 @@ def seat_map_sections(show_id: str):
         503: DEGRADED,
     },
 )
-@rate_limited(HOLDS)
+@rate_limited(HOLDS, reads=_hold_hint_read)
 @behind_breaker
 def create_hold(show_id: str):
     """Holds every listed seat for the caller, or none of them. A hold lasts 5 minutes by
@@ -331,7 +347,7 @@ def create_hold(show_id: str):
         token = request.headers.get(admission.HEADER) or request.cookies.get(admission.COOKIE)
         hold = services.hold_seats(
             uow,
-            SeatHints(redis_store.client),
+            SeatHints(redis_store.client, prefetched()),
             services.HoldLimits.from_settings(settings()),
             user.id,
             sid,

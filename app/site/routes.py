@@ -17,8 +17,8 @@ from app.errors import AdmissionRequired, DomainError, HoldNotFound, HoldPaidFor
 from app.extensions import redis_store, settings
 from app.inventory import seatmap, services as inventory
 from app.inventory.best_available import find_best
-from app.inventory.hints import SeatHints
-from app.rate_limit_rules import GATEWAY_CALLS, HOLDS, rate_limited
+from app.inventory.hints import HintRead, SeatHints
+from app.rate_limit_rules import GATEWAY_CALLS, HOLDS, prefetched, rate_limited
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("site", __name__)
@@ -148,7 +148,7 @@ def show_page(show_id: int):
 
 
 @bp.post("/shows/<int:show_id>/hold")
-@rate_limited(HOLDS)
+@rate_limited(HOLDS, reads=lambda show_id: _hint_read(show_id, request.form.getlist("seat")))
 @behind_breaker
 @login_required(back_to="site.show_page")
 def hold_from_page(show_id: int, user_id: int):
@@ -157,13 +157,18 @@ def hold_from_page(show_id: int, user_id: int):
     return failure or redirect(url_for("site.hold_page", hold_id=hold_id), code=303)
 
 
+def _hint_read(show_id: int, seats: list[str]) -> HintRead | None:
+    """The hint look-up the hold form's hold makes, in the request's first round trip (app/api/rate_limits.py)."""
+    return HintRead(show_id, tuple(seats)) if 0 < len(seats) <= 100 else None
+
+
 def _hold(show_id: int, user_id: int, seats: list[str]):
     """Holds the seats for the signed-in fan: (hold id, None), or (None, the page telling why not)."""
     try:
         with unit_of_work() as uow:
             hold = inventory.hold_seats(
                 uow,
-                SeatHints(redis_store.client),
+                SeatHints(redis_store.client, prefetched()),
                 inventory.HoldLimits.from_settings(settings()),
                 user_id,
                 show_id,
