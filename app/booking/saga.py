@@ -40,7 +40,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.inventory import seat_state
-from app.notifications.outbox import booking_context, message_money, queue_message
+from app.notifications.outbox import message_money, queue_message
 from app.payments.gateway import ChargeRefused, GatewayUnavailable, Intent, PaymentGateway
 from app.unit_of_work import UnitOfWork
 
@@ -160,7 +160,7 @@ def confirm_free(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> Settlemen
     queries.mark_hold(uow, hold.id, "CONFIRMED")
     followups = Followups(booked_seats={hold.show_id: list(hold.seat_ids)})
     followups.notifications += queue_message(
-        uow, hold.user_id, "booking_confirmed", str(booking_id), booking_context(uow, booking_id)
+        uow, hold.user_id, "booking_confirmed", str(booking_id), {"show_id": hold.show_id}, booking=booking_id
     )
     uow.after_commit(followups.run)
     uow.commit()
@@ -271,7 +271,7 @@ def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditActor)
     queries.mark_hold(uow, hold.id, "CONFIRMED")
     followups = Followups(booked_seats={hold.show_id: list(hold.seat_ids)})
     followups.notifications += queue_message(
-        uow, hold.user_id, "booking_confirmed", str(booking_id), booking_context(uow, booking_id)
+        uow, hold.user_id, "booking_confirmed", str(booking_id), {"show_id": hold.show_id}, booking=booking_id
     )
     uow.after_commit(followups.run)
     return Settlement("BOOKED", booking_id=booking_id, created=True)

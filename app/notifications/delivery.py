@@ -1,5 +1,8 @@
 """Delivering queued notifications: email over SMTP, SMS through a provider adapter.
 
+A message is rendered here, by the job, from the context its row keeps (``outbox.render``): the
+request that wrote it only recorded the event. The rendered subject and body are kept with the row.
+
 A message that fails counts an attempt and keeps its last error; after ``NOTIFICATION_MAX_ATTEMPTS``
 it is DEAD: never re-queued, logged, and listed by ``flask notifications --dead`` (README "What
 happens when…"). Failing to reach the mail server at all is not the message's fault: it is
@@ -15,6 +18,7 @@ from email.message import EmailMessage
 from typing import Protocol
 
 from app.config import Settings
+from app.notifications.outbox import render
 from app.text import single_line
 from app.unit_of_work import UnitOfWork
 
@@ -89,7 +93,7 @@ def send_notification(
     and raised again, so that the job is retried, unless the message is now DEAD."""
     row = uow.execute(
         """
-        SELECT id, channel, recipient, subject, body FROM notifications
+        SELECT id, user_id, kind, channel, recipient, subject, body, context FROM notifications
         WHERE id = :id AND status = 'PENDING' FOR UPDATE SKIP LOCKED
         """,
         {"id": notification_id},
@@ -99,7 +103,14 @@ def send_notification(
         return False
     uow.execute("UPDATE notifications SET attempts = attempts + 1 WHERE id = :id", {"id": row.id})
     try:
-        channels[row.channel].send(uow, row.id, row.recipient, row.subject, row.body)
+        subject, body = row.subject, row.body
+        if body is None:  # rendered here, off the request that wrote it; kept with the row once sent
+            subject, body = render(uow, row.kind, row.channel, row.context, row.user_id)
+            uow.execute(
+                "UPDATE notifications SET subject = :subject, body = :body WHERE id = :id",
+                {"id": row.id, "subject": subject, "body": body},
+            )
+        channels[row.channel].send(uow, row.id, row.recipient, subject, body)
     except Exception as exc:
         uow.rollback()
         if _record_failure(uow, row.id, exc, counts=not isinstance(exc, UNREACHABLE), max_attempts=max_attempts):

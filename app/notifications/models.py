@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -19,8 +20,11 @@ class Notification(db.Model):
     kind: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(8))
     recipient: Mapped[str] = mapped_column(Text)
-    subject: Mapped[str] = mapped_column(Text)
-    body: Mapped[str] = mapped_column(Text)
+    # Rendered by the job that sends the message, from ``context`` (app/notifications/outbox.py);
+    # rows written before that was so have their text and no context.
+    subject: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    context: Mapped[dict | None] = mapped_column(JSONB)
     # PENDING, SENT, FAILED (old rows) or DEAD: given up after MAX_ATTEMPTS, with its last error.
     status: Mapped[str] = mapped_column(String(16), server_default="PENDING")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")

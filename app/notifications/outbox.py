@@ -1,11 +1,13 @@
 """Messages are written to the notifications table in the same transaction as the event they tell
-of (an outbox), so each booking event yields exactly one message per channel; jobs deliver them."""
+of (an outbox), so each booking event yields exactly one message per channel; jobs render and
+deliver them (``app/notifications/delivery.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from flask import render_template
 
 from app.money import DEFAULT_LOCALE, format_money
@@ -15,41 +17,58 @@ from app.unit_of_work import UnitOfWork
 KINDS = ("booking_confirmed", "booking_cancelled", "payment_refunded", "show_cancelled")
 
 
-def queue_message(uow: UnitOfWork, user_id: int, kind: str, event_key: str, context: dict[str, Any]) -> list[int]:
+def queue_message(
+    uow: UnitOfWork,
+    user_id: int,
+    kind: str,
+    event_key: str,
+    context: dict[str, Any],
+    booking: Any = None,
+) -> list[int]:
     """Writes the email (and SMS, if the user has a phone) for one event; returns the new rows' ids.
-    ``context["show_id"]`` (``booking_context`` has it) names the organisation the message is for."""
+
+    One statement, and nothing rendered: each row keeps the ``context`` (JSON) its templates need, and
+    the job that sends it renders it (``render``): a booking's confirm answers without building
+    emails. With ``booking``, the job also reads the booking's details (``booking_context``) when it
+    renders, so the request need not. ``context["show_id"]`` names the organisation the message is
+    for. A repeat of the same event and channel writes nothing (unique ``dedupe_key``)."""
     assert kind in KINDS
-    user = uow.execute("SELECT email, name, phone FROM users WHERE id = :id", {"id": user_id}).one()
-    context = {**context, "name": user.name}
+    stored = {**context, "booking": str(booking)} if booking is not None else context
+    rows = uow.execute(
+        """
+        INSERT INTO notifications (dedupe_key, user_id, kind, channel, recipient, context, organisation_id)
+        SELECT :kind || ':' || :event_key || ':' || ch.channel, u.id, :kind, ch.channel, ch.recipient,
+               CAST(:context AS jsonb),
+               (SELECT e.organisation_id FROM shows s JOIN events e ON e.id = s.event_id
+                WHERE s.id = CAST(:show_id AS bigint))
+        FROM users u CROSS JOIN LATERAL (VALUES (1, 'email', u.email), (2, 'sms', NULLIF(u.phone, ''))) AS ch(n, channel, recipient)
+        WHERE u.id = :user_id AND ch.recipient IS NOT NULL
+        ORDER BY ch.n
+        ON CONFLICT (dedupe_key) DO NOTHING RETURNING id
+        """,
+        {
+            "kind": kind,
+            "event_key": event_key,
+            "user_id": user_id,
+            "context": orjson.dumps(stored).decode(),
+            "show_id": context.get("show_id"),
+        },
+    ).all()
+    return [row.id for row in rows]
+
+
+def render(uow: UnitOfWork, kind: str, channel: str, context: dict[str, Any], user_id: int) -> tuple[str, str]:
+    """``(subject, body)`` of a stored message, rendered by the job that sends it; the fan's name is
+    read now, and a booking's details when the row names one (``queue_message``)."""
+    name = uow.execute("SELECT name FROM users WHERE id = :id", {"id": user_id}).scalar_one()
+    if "booking" in context:
+        context = {**booking_context(uow, context["booking"]), **context}
+    context = {**context, "name": name}
     # A subject is one header line: no title or name may break it (app/text.py).
     subject = single_line(render_template(f"notifications/{kind}.subject.txt", **context))
-    messages = [("email", user.email, render_template(f"notifications/{kind}.email.txt", **context))]
-    if user.phone:
-        messages.append(("sms", user.phone, render_template(f"notifications/{kind}.sms.txt", **context).strip()))
-    ids = []
-    for channel, recipient, body in messages:
-        new_id = uow.execute(
-            """
-            INSERT INTO notifications (dedupe_key, user_id, kind, channel, recipient, subject, body, organisation_id)
-            VALUES (:key, :user_id, :kind, :channel, :recipient, :subject, :body,
-                    (SELECT e.organisation_id FROM shows s JOIN events e ON e.id = s.event_id
-                     WHERE s.id = CAST(:show_id AS bigint)))
-            ON CONFLICT (dedupe_key) DO NOTHING RETURNING id
-            """,
-            {
-                "key": f"{kind}:{event_key}:{channel}",
-                "user_id": user_id,
-                "kind": kind,
-                "channel": channel,
-                "recipient": recipient,
-                "subject": subject,
-                "body": body,
-                "show_id": context.get("show_id"),
-            },
-        ).scalar()
-        if new_id is not None:
-            ids.append(new_id)
-    return ids
+    if channel == "sms":
+        return subject, render_template(f"notifications/{kind}.sms.txt", **context).strip()
+    return subject, render_template(f"notifications/{kind}.email.txt", **context)
 
 
 def booking_context(uow: UnitOfWork, booking_id: Any) -> dict[str, Any]:

@@ -7,18 +7,23 @@ from datetime import UTC, date, datetime
 
 import orjson
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 
 from app import admission
 from app.accounts.signed_in import login_required
 from app.booking import release
 from app.catalog import services as catalog
+from app.catalog.routes import CATALOG_CACHE_SECONDS
 from app.circuit import behind_breaker
 from app.errors import AdmissionRequired, DomainError, HoldNotFound, HoldPaidFor, SeatsUnavailable, ShowNotFound
 from app.extensions import redis_store, settings
 from app.inventory import seatmap, services as inventory
 from app.inventory.best_available import find_best
 from app.inventory.hints import HintRead, SeatHints
+from app.money import request_locale
 from app.rate_limit_rules import GATEWAY_CALLS, HOLDS, prefetched, rate_limited
+from app.site import shared_pages
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("site", __name__)
@@ -26,33 +31,49 @@ bp = Blueprint("site", __name__)
 
 @bp.get("/")
 def home():
-    """Shows in a city on a (city-local) date; htmx swaps only the results when the filters change."""
-    with unit_of_work() as uow:
-        cities = catalog.list_cities(uow)
-        if not cities:
-            return render_template("site/home.html", cities=[], listing=None, groups=[])
-        city_id = request.args.get("city", cities[0]["cityId"])
-        if city_id not in {c["cityId"] for c in cities}:
-            city_id = cities[0]["cityId"]
-        raw_date = request.args.get("date", "")
-        try:
-            day = date.fromisoformat(raw_date) if raw_date else catalog.city_today(uow, int(city_id))
-        except ValueError:
-            day = catalog.city_today(uow, int(city_id))
-        if catalog.in_listing_window(day, settings().booking_horizon_days):
-            listing = catalog.shows_on_date(uow, int(city_id), day)
-        else:  # nothing is on sale that far away (and 9999-12-31 has no next day to end at)
-            timezone_name = next(c["timezone"] for c in cities if c["cityId"] == city_id)
-            listing = {"cityId": city_id, "date": day.isoformat(), "timezone": timezone_name, "shows": []}
+    """Shows in a city on a (city-local) date; htmx swaps only the results when the filters change.
+    The listing is the same for every fan: shared for its second (app/site/shared_pages.py)."""
+    fragment = bool(request.headers.get("HX-Request"))
+    city_arg, date_arg = request.args.get("city"), request.args.get("date", "")
+    canonical = [False]
+
+    def build() -> bytes:
+        with unit_of_work() as uow:
+            context = _home_context(uow, city_arg, date_arg)
+        # Only a page someone can link to is kept as a last good copy, not one of made-up arguments.
+        canonical[0] = city_arg in (None, context["city_id"]) and date_arg in ("", context["listing"]["date"])
+        return render_template("site/_shows.html" if fragment else "site/_home_body.html", **context).encode()
+
+    key = shared_pages.key_of("home", request_locale(), fragment, city_arg, date_arg)
+    body = shared_pages.shared_body(key, CATALOG_CACHE_SECONDS, build, keep_last_good=lambda: canonical[0])
+    html = body.decode() if fragment else render_template("site/home.html", body=Markup(body.decode()))
+    response = make_response(html)
+    response.headers["Vary"] = "HX-Request"
+    response.headers["Cache-Control"] = shared_pages.PRIVATE
+    return response
+
+
+def _home_context(uow, city_arg: str | None, date_arg: str) -> dict:
+    cities = catalog.list_cities(uow)
+    if not cities:
+        return {"cities": [], "city_id": None, "listing": {"date": None, "shows": []}, "groups": []}
+    city_id = city_arg if city_arg is not None else cities[0]["cityId"]
+    if city_id not in {c["cityId"] for c in cities}:
+        city_id = cities[0]["cityId"]
+    try:
+        day = date.fromisoformat(date_arg) if date_arg else catalog.city_today(uow, int(city_id))
+    except ValueError:
+        day = catalog.city_today(uow, int(city_id))
+    if catalog.in_listing_window(day, settings().booking_horizon_days):
+        listing = catalog.shows_on_date(uow, int(city_id), day)
+    else:  # nothing is on sale that far away (and 9999-12-31 has no next day to end at)
+        timezone_name = next(c["timezone"] for c in cities if c["cityId"] == city_id)
+        listing = {"cityId": city_id, "date": day.isoformat(), "timezone": timezone_name, "shows": []}
     groups: dict[str, dict] = {}
     for show in listing["shows"]:
         group = groups.setdefault(show["eventId"], {"title": show["title"], "category": show["category"], "shows": []})
         group["shows"].append({**show, "time": datetime.fromisoformat(show["startTime"]).strftime("%H:%M")})
-    context = {"cities": cities, "city_id": city_id, "listing": listing, "groups": list(groups.values())}
-    template = "site/_shows.html" if request.headers.get("HX-Request") else "site/home.html"
-    response = make_response(render_template(template, **context))
-    response.headers["Vary"] = "HX-Request"
-    return response
+    return {"cities": cities, "city_id": city_id, "listing": listing, "groups": list(groups.values())}
 
 
 FULL_MAP_LIMIT = 3000  # above this, the page shows sections first, then one section's seats
@@ -108,38 +129,72 @@ def _rows(seats: list[dict]) -> list[list[dict | None]]:
 
 
 def render_show_page(show_id: int, message: str | None = None, selected: list[str] | None = None, status: int = 200):
+    """The show page: its body shared by every fan for a second (app/site/shared_pages.py), built
+    afresh only for a fan whose picked seats it keeps (after a failed hold), around this fan's own
+    admission, message and CSRF token."""
     section = request.values.get("section")
-    with unit_of_work() as uow:
-        try:
-            show = catalog.show_detail(uow, show_id, settings().max_seats_per_hold)
-        except ShowNotFound:
-            abort(404)
-        granted = _admission_for_page(show)
-        if isinstance(granted, str):
-            return render_template("site/waiting_room_required.html", show=show, join_url=granted), 403
-        sections = orjson.loads(seatmap.render_sections(uow, show_id))["sections"]
-        big = show["venue"]["seatCount"] > FULL_MAP_LIMIT
-        seats: list[dict] = []
-        if section and section in {s["section"] for s in sections}:
-            seats = orjson.loads(seatmap.render_full(uow, show_id, section))["seats"]
-        elif not big:
-            seats = orjson.loads(seatmap.render_full(uow, show_id))["seats"]
-            section = None
-    start = datetime.fromisoformat(show["startTime"])
-    return render_template(
-        "site/show.html",
-        show=show,
-        sections=sections,
-        section=section,
-        big=big,
-        rows=_rows(seats),
-        tiers=sorted({(s["tier"], s["price"]) for s in seats}, key=lambda t: -t[1]),
-        selected=set(selected or []),
+    known_section = [False]
+
+    def build() -> bytes:
+        with unit_of_work() as uow:
+            try:
+                show = catalog.show_detail(uow, show_id, settings().max_seats_per_hold)
+            except ShowNotFound:
+                abort(404)
+            sections = orjson.loads(seatmap.render_sections(uow, show_id))["sections"]
+            big = show["venue"]["seatCount"] > FULL_MAP_LIMIT
+            seats: list[dict] = []
+            shown_section = section
+            if section and section in {s["section"] for s in sections}:
+                seats = orjson.loads(seatmap.render_full(uow, show_id, section))["seats"]
+                known_section[0] = True
+            elif not big:
+                seats = orjson.loads(seatmap.render_full(uow, show_id))["seats"]
+                shown_section = None
+        body = render_template(
+            "site/_show_body.html",
+            show=show,
+            sections=sections,
+            section=shown_section,
+            big=big,
+            rows=_rows(seats),
+            tiers=sorted({(s["tier"], s["price"]) for s in seats}, key=lambda t: -t[1]),
+            selected=set(selected or []),
+            start_text=datetime.fromisoformat(show["startTime"]).strftime("%a %d %b %Y, %H:%M"),
+            csrf_field=shared_pages.CSRF_FIELD,
+            personal=shared_pages.PERSONAL,
+        )
+        # The show's detail first (one line of JSON: it has no raw newline), for this request's own parts.
+        return orjson.dumps(show) + b"\n" + body.encode()
+
+    if selected:
+        stored = build()
+    else:
+        key = shared_pages.key_of("show", show_id, request_locale(), section)
+        stored = shared_pages.shared_body(
+            key,
+            settings().seatmap_cache_seconds,
+            build,
+            # A made-up section is answered like none, but not kept for an hour.
+            keep_last_good=lambda: section is None or known_section[0],
+        )
+    show_json, _, body = stored.partition(b"\n")
+    show = orjson.loads(show_json)
+    granted = _admission_for_page(show)
+    if isinstance(granted, str):
+        page = render_template("site/waiting_room_required.html", show=show, join_url=granted)
+        return page, 403, {"Cache-Control": shared_pages.PRIVATE}
+    personal = render_template(
+        "site/_show_personal.html",
         message=message,
-        start_text=start.strftime("%a %d %b %Y, %H:%M"),
         admission=granted,
         admission_until=datetime.fromtimestamp(granted.expires_at, UTC).strftime("%H:%M UTC") if granted else None,
-    ), status
+    )
+    csrf_field = Markup('<input type="hidden" name="csrf_token" value="%s">') % generate_csrf()
+    page = render_template(
+        "site/show.html", show=show, body=shared_pages.personalise(body.decode(), csrf_field, personal)
+    )
+    return page, status, {"Cache-Control": shared_pages.PRIVATE}
 
 
 @bp.get("/shows/<int:show_id>")

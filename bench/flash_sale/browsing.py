@@ -1,5 +1,8 @@
-"""The browsing clients: the city's listing, a show and its seat map, once a second each, in a process
-of their own."""
+"""The browsing clients, once a second each, in a process of their own: the home page, the city's
+listing, a show, its seat map and the show's page. Each keeps its own cookies, as a browser does:
+the pages give it a site session (and a CSRF token) on its first visit. The sale's show is behind
+the waiting room, so a browsing client, never admitted, gets its waiting-room page (403), which
+the app builds from the same shared copy of the show as an admitted fan's page."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import multiprocessing
 import random
 import signal
 import time
+from http.cookies import SimpleCookie
 from typing import Any
 
 import orjson
@@ -68,8 +72,19 @@ def _browse_process(
         web = ports.front_web
         await asyncio.sleep(rng.uniform(0, 1.0))
         next_at = rec.now()
+        cookies: SimpleCookie = SimpleCookie()
+
+        async def page(url: str, endpoint: str) -> None:
+            header = "; ".join(f"{k}={m.value}" for k, m in cookies.items())
+            _, _, headers = await client.call(
+                client.browse, "GET", url, endpoint, headers={"Cookie": header} if header else None
+            )
+            for value in headers.getall("Set-Cookie", ()):
+                cookies.load(value)
+
         while True:
             try:
+                await page(f"{web}/?city={city_id}&date={date}", "browse-home")
                 status, body, _ = await client.call(
                     client.browse, "GET", f"{web}/api/v1/cities/{city_id}/shows?date={date}", "browse-listing"
                 )
@@ -77,6 +92,7 @@ def _browse_process(
                 show = rng.choice(shows)["showId"] if shows else str(show_id)
                 await client.call(client.browse, "GET", f"{web}/api/v1/shows/{show}", "browse-show")
                 await client.call(client.browse, "GET", f"{web}/api/v1/shows/{show}/seatmap", "browse-seatmap")
+                await page(f"{web}/shows/{show}", "browse-show-page")
             except Transport:
                 pass
             next_at += 1.0  # one visit a second, whatever the last one cost

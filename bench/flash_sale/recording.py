@@ -27,8 +27,11 @@ ENDPOINTS = (
     "browse-listing",
     "browse-show",
     "browse-seatmap",
+    "browse-home",
+    "browse-show-page",
 )
-BROWSE = ("browse-listing", "browse-show", "browse-seatmap")
+# The JSON a page's script reads, and the pages themselves (the home page, a show's page).
+BROWSE = ("browse-listing", "browse-show", "browse-seatmap", "browse-home", "browse-show-page")
 
 
 class Series:
@@ -94,7 +97,7 @@ class Client:
         trace.on_connection_queued_start.append(queued_start)
         trace.on_connection_queued_end.append(queued_end)
 
-        def session(limit: int, keepalive: float):
+        def session(limit: int, keepalive: float, cookie_jar=None):
             # Idle connections are dropped before the server's keep-alive closes them under us
             # (gunicorn.conf.py: 5 s; the simulator runs gunicorn's default, 2 s).
             return aiohttp.ClientSession(
@@ -102,12 +105,15 @@ class Client:
                 timeout=timeout,
                 json_serialize=lambda o: orjson.dumps(o).decode(),
                 trace_configs=[trace],
+                cookie_jar=cookie_jar,
             )
 
         self.gate = session(2000, 3.0)
         self.web = session(1000, 3.0)
         self.gateway = session(200, 1.0)
-        self.browse = session(64, 3.0)  # browsing clients never queue behind the fans' connections
+        # Browsing clients never queue behind the fans' connections; each keeps its own cookies (its
+        # site session) rather than sharing one jar (bench/flash_sale/browsing.py).
+        self.browse = session(64, 3.0, aiohttp.DummyCookieJar())
 
     async def close(self) -> None:
         for s in (self.gate, self.web, self.gateway, self.browse):

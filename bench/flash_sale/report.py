@@ -175,16 +175,18 @@ def report(
     w(f"  transport errors: {errors or 'none'}")
     w("")
     w(
-        "Browsing latency per 10-s window (ms; t = seconds from the opening; every browse request: listing, show, seat map)"
+        "Browsing latency per 10-s window (ms; t = seconds from the opening; every browse request: listing, show, seat map,"
+        " home page, show page)"
     )
     w(
         f"  {'window':<14}{'phase':<10}{'req':>6}{'p50':>8}{'p95':>8}{'max':>8}   listing p95  show p95  seatmap p95"
-        f"   gate req/s"
+        f"  home p95  page p95   gate req/s"
     )
     for row in browse_windows(sim):
         w(
             f"  {row['label']:<14}{row['phase']:<10}{row['n']:>6}{ms(row['p50']):>8}{ms(row['p95']):>8}{ms(row['max']):>8}"
             f"   {ms(row['eps']['browse-listing']):>11}{ms(row['eps']['browse-show']):>10}{ms(row['eps']['browse-seatmap']):>13}"
+            f"{ms(row['eps']['browse-home']):>10}{ms(row['eps']['browse-show-page']):>10}"
             f"   {row['gate_rps']:>10.0f}"
         )
     w("  (gate req/s: the fans' join and status requests started in that window)")
@@ -337,9 +339,9 @@ def write_results(
   HOLD_TTL_SECONDS={params.hold_ttl}; fans want 1-4 adjacent seats (15/45/15/25 %); with a hold 70 % pay,
   10 % abandon, 10 % release, 10 % are declined once and then pay; fans poll the waiting room
   {f"no more often than every {params.min_poll:g} s (an experiment)" if params.min_poll else "as its page does"};
-  {params.browsers} browsing clients (listing, show, seat map once a second each, in their own process)
+  {params.browsers} browsing clients (home page, listing, show, seat map, show page once a second each, in their own process)
 - processes, all on this one machine with the load generator: web ({params.web_workers or 2 * os.cpu_count()}
-  gunicorn workers x {params.web_threads} threads), {"browse (2 x 4, catalog and seat maps, as the Procfile), " if params.edge else ""}gate ({2 * os.cpu_count()} x 4, gunicorn.conf.py),
+  gunicorn workers x {params.web_threads} threads), {"browse (2 x 4, catalog, seat maps and their pages, as the Procfile), " if params.edge else ""}gate ({2 * os.cpu_count()} x 4, gunicorn.conf.py),
   {"the nginx edge in front of them (scripts/edge.sh)" if params.edge else "no edge (clients go straight to gunicorn)"},
   {params.workers} `flask worker`, `flask scheduler`, the gateway simulator, an SMTP sink
 

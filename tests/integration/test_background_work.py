@@ -92,3 +92,29 @@ def test_each_event_is_told_once_per_channel_even_if_jobs_repeat(app, client, ma
     sms = fetch(app, "SELECT to_number, body FROM sms_outbox")
     assert len(sms) == 1 and sms[0].to_number == "+15550001111" and "E1" in sms[0].body
     assert {n.status for n in fetch(app, "SELECT status FROM notifications")} == {"SENT"}
+
+
+def test_confirm_records_the_message_and_the_job_renders_it(app, client, make, gateway, mail):
+    """The confirm request writes the outbox row with what its templates need and renders nothing;
+    the job that sends it renders subject and body (the fan's name, the booking's details) and keeps
+    them with the row."""
+    show, fan = make.show(), make.fan()
+    run_sql(app, "UPDATE users SET name = 'Grace', phone = '+15550002222' WHERE id = :u", u=fan.user_id)
+    held = hold(client, fan, show.show_id, ["E1", "E2"])
+    intent = start_payment(client, fan, held["holdId"]).get_json()["paymentIntentId"]
+    gateway.succeed(intent)
+    booking_id = confirm(client, fan, held["holdId"], intent).get_json()["bookingId"]
+    rows = fetch(app, "SELECT id, channel, subject, body, context, organisation_id FROM notifications ORDER BY channel")
+    assert [r.channel for r in rows] == ["email", "sms"]
+    assert all(r.subject is None and r.body is None for r in rows)  # nothing rendered in the request
+    assert all(r.context["booking"] == booking_id and r.organisation_id is not None for r in rows)
+    for row in rows:
+        assert workers.jobs.send_notification(row.id) is True
+    email = fetch(app, "SELECT email FROM users WHERE id = :u", u=fan.user_id)[0].email
+    [message] = wait_for(lambda: mail.to(email))
+    text = message.get_payload(decode=True).decode()
+    assert "Hello Grace" in text and "E1, E2" in text and booking_id in text
+    sent = fetch(app, "SELECT channel, subject, body FROM notifications ORDER BY channel")
+    assert sent[0].subject == message["Subject"] and "Hello Grace" in sent[0].body and booking_id in sent[0].body
+    assert "E1, E2" in sent[1].body
+    assert fetch(app, "SELECT body FROM sms_outbox")[0].body == sent[1].body
