@@ -144,9 +144,9 @@ def _rows(seats: list[dict]) -> list[list[dict | None]]:
 
 def render_show_page(show_id: int, message: str | None = None, selected: list[str] | None = None, status: int = 200):
     """The show page: its body shared by every fan for a second (app/site/shared_pages.py), built
-    afresh only for a fan whose picked seats it keeps (after a failed hold), around this fan's own
-    admission, message and CSRF token; an anonymous visitor's page is the same for every one of
-    them, shared at the edge too, and its forms lead to signing in."""
+    afresh only for a fan told why their request failed (keeping their picks), around this fan's
+    own admission, message and CSRF token; an anonymous visitor's page is the same for every one
+    of them, shared at the edge too, and its forms lead to signing in."""
     section = request.values.get("section")
     known_section = [False]
     seconds = settings().seatmap_cache_seconds
@@ -185,7 +185,9 @@ def render_show_page(show_id: int, message: str | None = None, selected: list[st
         # The show's detail first (one line of JSON: it has no raw newline), for this request's own parts.
         return orjson.dumps(show) + b"\n" + body.encode()
 
-    if selected:
+    if selected or message is not None:
+        # After a failed request the fan is told which seats were taken: the map they see with it
+        # must show them taken, not the shared copy of a moment ago.
         built_at, stored = time.time(), build()
     else:
         key = shared_pages.key_of("show", show_id, request_locale(), section)
