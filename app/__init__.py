@@ -25,7 +25,7 @@ from app.accounts.signed_in import signed_in_user
 from app.admission import AdmissionVerifier
 from app.api import rate_limits
 from app.api.docs import bp as docs_bp
-from app.api.http import OrjsonProvider, SharedResponsesCarryNoSession, register_error_handlers
+from app.api.http import SESSION_COOKIE, OrjsonProvider, SharedResponsesCarryNoSession, register_error_handlers
 from app.audit.cli import audit_log_command
 from app.booking.routes import bp as booking_bp
 from app.catalog.routes import bp as catalog_bp
@@ -103,7 +103,7 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
         },
         MAX_CONTENT_LENGTH=64 * 1024,
         JSON_SORT_KEYS=False,
-        SESSION_COOKIE_NAME="seatline_session",
+        SESSION_COOKIE_NAME=SESSION_COOKIE,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.is_production,

@@ -57,17 +57,20 @@ def shared_response(
     the second the edge may add while revalidating keeps the whole under ``seconds + 1``.
     """
     built_at, body = cached_bytes(client, key, seconds, build, keep_last_good)
+    return json_bytes_response(body, headers=shared_headers(built_at, seconds))
+
+
+def shared_headers(built_at: float, seconds: int) -> dict[str, str]:
+    """The headers of a response everyone shares whose content was built at ``built_at`` and is
+    cached for ``seconds`` (``shared_response``; the site's anonymous pages send them too)."""
     if g.get("served_stale"):
         # The last good copy, marked with a Warning: the edge may share it until this second ends.
         built_at = time.time()
-    return json_bytes_response(
-        body,
-        headers={
-            "Cache-Control": f"public, max-age={seconds}, stale-while-revalidate=1",
-            # After Cache-Control: nginx 1.22 lets the later of the two set the expiry.
-            "X-Accel-Expires": f"@{math.floor(built_at) + seconds - 1}",
-        },
-    )
+    return {
+        "Cache-Control": f"public, max-age={seconds}, stale-while-revalidate=1",
+        # After Cache-Control: nginx 1.22 lets the later of the two set the expiry.
+        "X-Accel-Expires": f"@{math.floor(built_at) + seconds - 1}",
+    }
 
 
 def cached_bytes(

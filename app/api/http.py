@@ -87,6 +87,11 @@ class CheckedSession(RedisSession):
         return super().setdefault(key, default)
 
 
+# The site's session cookie. The edge knows it too: a page asked with it is never shared
+# (deploy/nginx/seatline.conf.template, ``$edge_personal``).
+SESSION_COOKIE = "seatline_session"
+
+
 class SharedResponsesCarryNoSession(RedisSessionInterface):
     """The site's sessions, kept in Redis (Flask-Session): the cookie holds only a random session id.
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, date, datetime
 
 import orjson
-from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
@@ -45,12 +55,16 @@ def home():
         return render_template("site/_shows.html" if fragment else "site/_home_body.html", **context).encode()
 
     key = shared_pages.key_of("home", request_locale(), fragment, city_arg, date_arg)
-    body = shared_pages.shared_body(key, CATALOG_CACHE_SECONDS, build, keep_last_good=lambda: canonical[0])
-    html = body.decode() if fragment else render_template("site/home.html", body=Markup(body.decode()))
-    response = make_response(html)
-    response.headers["Vary"] = "HX-Request"
-    response.headers["Cache-Control"] = shared_pages.PRIVATE
-    return response
+    built_at, body = shared_pages.shared_body(key, CATALOG_CACHE_SECONDS, build, keep_last_good=lambda: canonical[0])
+    # An anonymous visitor's page is the same for all of them, shared at the edge (no CSRF token:
+    # it would create a session); anyone else's carries their own layout.
+    anonymous = shared_pages.is_anonymous()
+    html = (
+        body.decode()
+        if fragment
+        else render_template("site/home.html", body=Markup(body.decode()), htmx_csrf_header=not anonymous)
+    )
+    return html, 200, shared_pages.headers_for(anonymous, built_at, CATALOG_CACHE_SECONDS, vary="HX-Request")
 
 
 def _home_context(uow, city_arg: str | None, date_arg: str) -> dict:
@@ -130,10 +144,12 @@ def _rows(seats: list[dict]) -> list[list[dict | None]]:
 
 def render_show_page(show_id: int, message: str | None = None, selected: list[str] | None = None, status: int = 200):
     """The show page: its body shared by every fan for a second (app/site/shared_pages.py), built
-    afresh only for a fan whose picked seats it keeps (after a failed hold), around this fan's own
-    admission, message and CSRF token."""
+    afresh only for a fan told why their request failed (keeping their picks), around this fan's
+    own admission, message and CSRF token; an anonymous visitor's page is the same for every one
+    of them, shared at the edge too, and its forms lead to signing in."""
     section = request.values.get("section")
     known_section = [False]
+    seconds = settings().seatmap_cache_seconds
 
     def build() -> bytes:
         with unit_of_work() as uow:
@@ -163,38 +179,70 @@ def render_show_page(show_id: int, message: str | None = None, selected: list[st
             start_text=datetime.fromisoformat(show["startTime"]).strftime("%a %d %b %Y, %H:%M"),
             csrf_field=shared_pages.CSRF_FIELD,
             personal=shared_pages.PERSONAL,
+            hold_button=shared_pages.HOLD_BUTTON,
+            best_button=shared_pages.BEST_BUTTON,
         )
         # The show's detail first (one line of JSON: it has no raw newline), for this request's own parts.
         return orjson.dumps(show) + b"\n" + body.encode()
 
-    if selected:
-        stored = build()
+    if selected or message is not None:
+        # After a failed request the fan is told which seats were taken: the map they see with it
+        # must show them taken, not the shared copy of a moment ago.
+        built_at, stored = time.time(), build()
     else:
         key = shared_pages.key_of("show", show_id, request_locale(), section)
-        stored = shared_pages.shared_body(
+        built_at, stored = shared_pages.shared_body(
             key,
-            settings().seatmap_cache_seconds,
+            seconds,
             build,
             # A made-up section is answered like none, but not kept for an hour.
             keep_last_good=lambda: section is None or known_section[0],
         )
+    anonymous = shared_pages.is_anonymous() and not selected and message is None
+    headers = shared_pages.headers_for(anonymous, built_at, seconds, vary="")
     show_json, _, body = stored.partition(b"\n")
     show = orjson.loads(show_json)
     granted = _admission_for_page(show)
     if isinstance(granted, str):
-        page = render_template("site/waiting_room_required.html", show=show, join_url=granted)
-        return page, 403, {"Cache-Control": shared_pages.PRIVATE}
-    personal = render_template(
-        "site/_show_personal.html",
-        message=message,
-        admission=granted,
-        admission_until=datetime.fromtimestamp(granted.expires_at, UTC).strftime("%H:%M UTC") if granted else None,
-    )
-    csrf_field = Markup('<input type="hidden" name="csrf_token" value="%s">') % generate_csrf()
+        page = render_template(
+            "site/waiting_room_required.html", show=show, join_url=granted, htmx_csrf_header=not anonymous
+        )
+        return page, 403, headers
+    parts: dict[str, str]
+    if anonymous:
+        # No session and no token: the buttons are links to sign in and come back to this page.
+        sign_in = url_for("site_auth.login", next=url_for("site.show_page", show_id=show_id, section=section))
+        parts = {
+            shared_pages.CSRF_FIELD: "",
+            shared_pages.PERSONAL: "",
+            shared_pages.HOLD_BUTTON: _submit("Hold seats", "Sign in to choose seats", sign_in),
+            shared_pages.BEST_BUTTON: _submit("Find and hold", "Sign in to find and hold seats", sign_in),
+        }
+    else:
+        personal = render_template(
+            "site/_show_personal.html",
+            message=message,
+            admission=granted,
+            admission_until=datetime.fromtimestamp(granted.expires_at, UTC).strftime("%H:%M UTC") if granted else None,
+        )
+        parts = {
+            shared_pages.CSRF_FIELD: Markup('<input type="hidden" name="csrf_token" value="%s">') % generate_csrf(),
+            shared_pages.PERSONAL: personal,
+            shared_pages.HOLD_BUTTON: _submit("Hold seats"),
+            shared_pages.BEST_BUTTON: _submit("Find and hold"),
+        }
     page = render_template(
-        "site/show.html", show=show, body=shared_pages.personalise(body.decode(), csrf_field, personal)
+        "site/show.html",
+        show=show,
+        body=shared_pages.personalise(body.decode(), parts),
+        htmx_csrf_header=not anonymous,
     )
-    return page, status, {"Cache-Control": shared_pages.PRIVATE}
+    return page, status, headers
+
+
+def _submit(label: str, sign_in_label: str | None = None, sign_in_url: str | None = None) -> str:
+    """A form's submit button; for a visitor who has to sign in first, a link there instead."""
+    return str(get_template_attribute("site/_show_submit.html", "submit")(label, sign_in_label, sign_in_url))
 
 
 @bp.get("/shows/<int:show_id>")

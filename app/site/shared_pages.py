@@ -11,8 +11,15 @@ What is personal (the signed-in name and links, the CSRF token, the fan's admiss
 about their own request, the seats they had picked) is never in a shared copy: the layout around
 the body is rendered per request, and the body carries markers that each request replaces with
 its own parts (``personalise``). The markers are HTML comments, which no escaped text in the
-body can contain. The pages themselves are ``Cache-Control: private``: the edge passes them
-straight through (README, "The edge and a CDN").
+body can contain.
+
+A visitor with neither a session nor an admission cookie (nor ``Authorization``) is anonymous
+(``is_anonymous``): every anonymous visitor gets the same page, so it is answered like the
+catalog (``Cache-Control: public``, ``X-Accel-Expires`` from when the body was built) and the
+edge keeps it for its second. Such a page creates no session: it has no CSRF token, and its
+forms' buttons are links to sign in and come back (a POST without a token would only fail).
+Everyone else gets the page with their own parts, ``Cache-Control: private``, which no shared
+cache keeps (README, "The edge and a CDN").
 """
 
 from __future__ import annotations
@@ -20,15 +27,40 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
+from flask import current_app, request
 from markupsafe import Markup
 
+from app import admission
 from app.extensions import redis_store
-from app.response_cache import cached_bytes
+from app.response_cache import cached_bytes, shared_headers
 
 CSRF_FIELD = Markup("<!--seatline:csrf-field-->")
 PERSONAL = Markup("<!--seatline:personal-->")
+# The show page's submit buttons: a button for a visitor with a session, a link to sign in otherwise.
+HOLD_BUTTON = Markup("<!--seatline:hold-button-->")
+BEST_BUTTON = Markup("<!--seatline:best-button-->")
 # Every response that has a personal part: no shared cache (the edge, a CDN) may keep it.
 PRIVATE = "private, no-cache"
+
+
+def is_anonymous() -> bool:
+    """Whether this request carries nothing that makes its page personal: no session cookie, no
+    admission cookie, no ``Authorization``. The edge decides alike, on the same names
+    (deploy/nginx/seatline.conf.template, ``$edge_personal``)."""
+    return not (
+        request.cookies.get(current_app.config["SESSION_COOKIE_NAME"])
+        or request.cookies.get(admission.COOKIE)
+        or request.headers.get("Authorization")
+    )
+
+
+def headers_for(anonymous: bool, built_at: float, seconds: int, vary: str) -> dict[str, str]:
+    """An anonymous page is shared like the catalog (at most ``seconds`` + 1 old, counted from when
+    its body was built); a page with personal parts is private. ``vary``: the request headers the
+    page depends on besides its URL."""
+    if not anonymous:
+        return {"Cache-Control": PRIVATE, "Vary": vary} if vary else {"Cache-Control": PRIVATE}
+    return {**shared_headers(built_at, seconds), "Vary": ", ".join(filter(None, (vary, "Accept-Language")))}
 
 
 def key_of(kind: str, *parts: object) -> str:
@@ -38,11 +70,16 @@ def key_of(kind: str, *parts: object) -> str:
     return f"page:{kind}:{digest}"
 
 
-def shared_body(key: str, seconds: int, build: Callable[[], bytes], keep_last_good: Callable[[], bool]) -> bytes:
-    """The body everyone shares: the stored copy of ``key``, or ``build()``'s (see the module)."""
-    return cached_bytes(redis_store.client, key, seconds, build, keep_last_good)[1]
+def shared_body(
+    key: str, seconds: int, build: Callable[[], bytes], keep_last_good: Callable[[], bool]
+) -> tuple[float, bytes]:
+    """``(built_at, body)``: the body everyone shares, the stored copy of ``key`` or ``build()``'s
+    (see the module)."""
+    return cached_bytes(redis_store.client, key, seconds, build, keep_last_good)
 
 
-def personalise(body: str, csrf_field: str, personal: str = "") -> Markup:
-    """The shared body with this request's CSRF field and personal part in place of the markers."""
-    return Markup(body.replace(CSRF_FIELD, csrf_field).replace(PERSONAL, personal, 1))
+def personalise(body: str, parts: dict[str, str]) -> Markup:
+    """The shared body with this request's parts in place of the markers (each marker: its part)."""
+    for marker, part in parts.items():
+        body = body.replace(marker, part)
+    return Markup(body)

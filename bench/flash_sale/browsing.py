@@ -1,8 +1,9 @@
 """The browsing clients, once a second each, in a process of their own: the home page, the city's
-listing, a show, its seat map and the show's page. Each keeps its own cookies, as a browser does:
-the pages give it a site session (and a CSRF token) on its first visit. The sale's show is behind
-the waiting room, so a browsing client, never admitted, gets its waiting-room page (403), which
-the app builds from the same shared copy of the show as an admitted fan's page."""
+listing, a show, its seat map and the show's page. Each keeps its own cookies, as a browser does;
+they never sign in, and an anonymous visitor's pages set no cookie, so they stay anonymous and
+are answered from the edge's copies of the pages (app/site/shared_pages.py). The sale's show is
+behind the waiting room, so a browsing client, never admitted, gets its waiting-room page (403),
+the same for every anonymous visitor and shared at the edge too."""
 
 from __future__ import annotations
 

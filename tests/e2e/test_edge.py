@@ -409,10 +409,51 @@ def test_personal_and_state_changing_requests_go_straight_through(edge, make):
     assert requests.get(f"{edge.url}/api/v1/bookings", headers=fan.headers).headers["Cache-Control"] == "no-store"
     assert requests.delete(edge.url + hold, headers=fan.headers).status_code == 200
     query = probe()
-    for _ in range(3):
-        assert requests.get(f"{edge.url}/?{query}").status_code == 200
+    for _ in range(3):  # a page with a session is the fan's own (an anonymous one is shared: below)
+        assert requests.get(f"{edge.url}/?{query}", cookies={"seatline_session": "x"}).status_code == 200
     assert edge.reached(edge.web_log, hold) == 4  # three reads and the release
     assert edge.reached(edge.web_log, query) == 3
+
+
+def test_anonymous_pages_are_shared_at_the_edge_and_a_fans_own_never(edge, app, make):
+    show = make.show(title="Edge Matinee", rows=2, per_row=4)
+    day = requests.get(f"{edge.web}/api/v1/shows/{show.show_id}").json()["startTime"][:10]
+    account = {"email": "edgar@example.com", "password": "s3cret-pass"}
+    assert requests.post(f"{edge.url}/api/v1/auth/register", json={**account, "name": "Edgar Poe"}).status_code == 201
+    fan = requests.Session()
+    fan.post(f"{edge.url}/login", data={**account, "csrf_token": _csrf_token(fan.get(f"{edge.url}/login").text)})
+    for path in (f"/?city={show.city_id}&date={day}", f"/shows/{show.show_id}"):
+        url = edge.url + path
+        next_second()
+        first, second = requests.get(url), requests.get(f"{url}{'&' if '?' in url else '?'}{probe()}")
+        assert [first.headers["X-Cache-Status"], second.headers["X-Cache-Status"]] == ["MISS", "HIT"], path
+        assert first.status_code == second.status_code == 200 and "Edge Matinee" in first.text
+        assert second.content == first.content and "Set-Cookie" not in first.headers
+        assert second.headers["Cache-Control"] == "public, max-age=1, stale-while-revalidate=1"
+        assert "Accept-Language" in second.headers["Vary"]
+        assert edge.reached(edge.web_log, asked(path)) == 1
+        # The fan's own page (and anyone's with a session or an admission): never from the copy, never stored.
+        mine = [fan.get(url), fan.get(url)]
+        assert all("Hello, Edgar Poe" in m.text and m.headers["Cache-Control"] == "private, no-cache" for m in mine)
+        assert all("X-Cache-Status" not in m.headers for m in mine)
+        admitted = requests.get(url, cookies={"seatline_admission": "not-a-token"})
+        assert "X-Cache-Status" not in admitted.headers and admitted.headers["Cache-Control"] == "private, no-cache"
+        assert edge.reached(edge.web_log, asked(path)) == 4
+        after = requests.get(url)
+        assert "X-Cache-Status" in after.headers and "Edgar" not in after.text
+    # One copy per language the page is written in, whatever else the browser's header says.
+    url = f"{edge.url}/shows/{show.show_id}"
+    next_second()
+    german = [requests.get(url, headers={"Accept-Language": h}) for h in ("de-DE,de;q=0.9", "de-DE;q=1, en;q=0.5")]
+    assert [g.headers["X-Cache-Status"] for g in german] == ["MISS", "HIT"]
+    assert "500,00" in german[0].text and "500,00" not in requests.get(url).text
+    # Behind the waiting room, a visitor who was not admitted gets the same page as everyone else.
+    run_sql(app, "UPDATE shows SET queue_required = true WHERE id = :s", s=show.show_id)
+    next_second()
+    next_second()  # the open sale's copy is past even its stale second
+    waiting = [requests.get(url), requests.get(url)]
+    assert [w.status_code for w in waiting] == [403, 403] and 'data-testid="join"' in waiting[0].text
+    assert waiting[1].headers["X-Cache-Status"] == "HIT" and "Set-Cookie" not in waiting[0].headers
 
 
 def test_pages_and_the_waiting_room_work_through_one_origin(edge, app, make):

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timedelta
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -61,14 +63,15 @@ def test_two_fans_share_the_body_and_never_see_each_others_personal_parts(app, m
         assert rds.keys("page:*"), "the body is kept in the shared cache"
         html = {name: page.get_data(as_text=True) for name, page in pages.items()}
         assert all(page.status_code == 200 for page in pages.values())
-        assert all(page.headers["Cache-Control"] == "private, no-cache" for page in pages.values())
+        assert pages["Ada"].headers["Cache-Control"] == pages["Bob"].headers["Cache-Control"] == "private, no-cache"
+        assert pages[""].headers["Cache-Control"] == "public, max-age=1, stale-while-revalidate=1"
         assert "Shared Film" in html["Ada"] and "Shared Film" in html["Bob"] and "Shared Film" in html[""]
         assert "Hello, Ada" in html["Ada"] and "Bob" not in html["Ada"]
         assert "Hello, Bob" in html["Bob"] and "Ada" not in html["Bob"]
         assert "Hello," not in html[""] and "Log in" in html[""]
         tokens = {name: csrf_tokens(page) for name, page in html.items()}
-        assert all(len(t) == 1 for t in tokens.values()), tokens  # one token per page, in every form
-        assert len(set().union(*tokens.values())) == 3
+        assert len(tokens["Ada"]) == len(tokens["Bob"]) == 1, tokens  # one token per page, in every form
+        assert tokens["Ada"] != tokens["Bob"] and tokens[""] == set()
         assert "<!--seatline:" not in html["Ada"] + html["Bob"] + html[""]
     # Each fan's token is the one their own session accepts: Bob's form posts as Bob.
     page = bob.get(f"/shows/{show.show_id}")
@@ -77,6 +80,69 @@ def test_two_fans_share_the_body_and_never_see_each_others_personal_parts(app, m
     assert "Hello, Bob" in bob.get(held.headers["Location"]).get_data(as_text=True)
     stolen = ada.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["A2"]})
     assert stolen.status_code == 400
+
+
+def test_anonymous_visitors_share_one_page_the_edge_may_keep_and_get_no_session(app, make, rds):
+    local = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=2)).replace(hour=18, minute=0, second=0)
+    show = make.show(city="Kolkata", starts_at=local, title="Open Film", rows=2, per_row=4)
+    ada = signed_in_as(app, "Adaline Lovelace", "adaline@example.com")
+    for path, query, vary in (
+        ("/", {"city": str(show.city_id), "date": local.date().isoformat()}, "HX-Request, Accept-Language"),
+        (f"/shows/{show.show_id}", {}, "Accept-Language"),
+    ):
+        mine = ada.get(path, query_string=query)  # the signed-in fan first: the body is cached by then
+        first, second = (app.test_client().get(path, query_string=query) for _ in range(2))
+        assert mine.status_code == first.status_code == second.status_code == 200
+        assert "Hello, Adaline Lovelace" in mine.get_data(as_text=True)
+        assert mine.headers["Cache-Control"] == "private, no-cache" and "X-Accel-Expires" not in mine.headers
+        for anonymous in (first, second):
+            assert "Set-Cookie" not in anonymous.headers, "no session for an anonymous visitor"
+            assert anonymous.headers["Cache-Control"] == "public, max-age=1, stale-while-revalidate=1"
+            assert anonymous.headers["X-Accel-Expires"].startswith("@")
+            assert anonymous.headers["Vary"] == vary
+            html = anonymous.get_data(as_text=True)
+            assert "Adaline" not in html and "Hello," not in html and "Open Film" in html
+            assert "csrf" not in html.lower() and "<!--seatline:" not in html
+        assert first.data == second.data, "every anonymous visitor gets the same bytes"
+    sessions = rds.keys("seatline:session:*")
+    assert sessions == [f"seatline:session:{ada.get_cookie('seatline_session').value}".encode()], (
+        "only the signed-in fan has a session"
+    )
+
+
+def test_an_anonymous_show_page_leads_to_signing_in_instead_of_posting(app, make):
+    show = make.show(rows=2, per_row=4)
+    anonymous = app.test_client()
+    for query, back in (({}, f"/shows/{show.show_id}"), ({"section": "Main"}, f"/shows/{show.show_id}?section=Main")):
+        html = anonymous.get(f"/shows/{show.show_id}", query_string=query).get_data(as_text=True)
+        assert html.count('name="seat"') == 8, "the seat map is all there"
+        assert 'type="submit"' not in html, "nothing to post without a CSRF token"
+        links = re.findall(r'<a href="([^"]+)" data-testid="sign-in">([^<]+)</a>', html)
+        assert [text for _, text in links] == ["Sign in to choose seats", "Sign in to find and hold seats"]
+        assert {urlsplit(unescape(href)).path for href, _ in links} == {"/login"}
+        assert {tuple(parse_qs(urlsplit(unescape(href)).query)["next"]) for href, _ in links} == {(back,)}
+    # Following it: the login page, then back to the show, signed in, with the forms to post.
+    login = anonymous.get(unescape(links[0][0]))
+    anonymous.post(
+        "/api/v1/auth/register", json={"email": "late@example.com", "password": "correct horse", "name": "Late"}
+    )
+    back_here = anonymous.post(
+        unescape(links[0][0]),
+        data={"csrf_token": token_of(login), "email": "late@example.com", "password": "correct horse"},
+    )
+    assert back_here.status_code == 303 and back_here.headers["Location"] == f"/shows/{show.show_id}?section=Main"
+    page = anonymous.get(back_here.headers["Location"])
+    html = page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "private, no-cache" and "Hello, Late" in html
+    assert html.count('<button type="submit">') >= 2 and 'data-testid="sign-in"' not in html
+
+
+def test_anonymous_pages_are_written_in_the_visitors_language(app, make):
+    show = make.show(rows=1, per_row=2)
+    english = app.test_client().get(f"/shows/{show.show_id}").get_data(as_text=True)
+    german = app.test_client().get(f"/shows/{show.show_id}", headers={"Accept-Language": "de-DE,de;q=0.9"})
+    assert "₹500.00" in english and "500,00" not in english
+    assert "500,00" in german.get_data(as_text=True) and german.headers["Vary"] == "Accept-Language"
 
 
 def test_a_failed_hold_keeps_only_that_fans_picks_and_message(app, make):
@@ -99,6 +165,9 @@ def test_admission_is_the_fans_own(app, gate_app, gate, make):
     waiting = app.test_client().get(f"/shows/{show.show_id}")  # same second, same shared body
     assert waiting.status_code == 403 and 'data-testid="join"' in waiting.get_data(as_text=True)
     assert 'data-testid="admitted"' not in waiting.get_data(as_text=True)
+    # Not admitted and without a session: the same page for everyone, which the edge may keep.
+    assert "Set-Cookie" not in waiting.headers and waiting.headers["Cache-Control"].startswith("public,")
+    assert page.headers["Cache-Control"] == "private, no-cache"
     assert 'data-testid="admitted"' in admitted.get(f"/shows/{show.show_id}").get_data(as_text=True)
 
 

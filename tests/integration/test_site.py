@@ -126,6 +126,9 @@ def test_a_taken_seat_is_named_and_the_rest_of_the_selection_kept(app, client, m
 
 def test_holding_needs_a_login_and_a_csrf_token(client, make):
     show = make.show()
+    # An anonymous page has no token (app/site/shared_pages.py); a visitor with a session but not
+    # signed in (here: one who opened the login page) gets one, and posting it asks them to sign in.
+    client.get("/login")
     page = client.get(f"/shows/{show.show_id}")
     anonymous = client.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["A1"]})
     assert anonymous.status_code == 303 and anonymous.headers["Location"].startswith("/login?next=")
