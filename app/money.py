@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -111,14 +112,28 @@ def format_money(minor: int | None, code: str, locale: str | None = None) -> str
     Without a locale: the request's (Accept-Language) inside a request, else ``DEFAULT_LOCALE``."""
     if minor is None:
         return "—"
-    code = code.upper()
-    return format_currency(to_major(minor, code), code, locale=locale or request_locale())
+    return _formatted(minor, code.upper(), locale or request_locale())
+
+
+@lru_cache(maxsize=4096)
+def _formatted(minor: int, code: str, locale: str) -> str:
+    # A page lists the same few prices once per seat (2,000 times on a concert hall's seat map):
+    # Babel's formatting, the larger part of building such a page, is done once per amount.
+    return format_currency(to_major(minor, code), code, locale=locale)
 
 
 def request_locale() -> str:
-    """The first locale of the request's Accept-Language that Babel knows; ``en`` outside a request."""
+    """The first locale of the request's Accept-Language that Babel knows; ``en`` outside a request.
+    Worked out once per request."""
     if not has_request_context():
         return DEFAULT_LOCALE
+    found = request.environ.get("seatline.locale")
+    if found is None:
+        found = request.environ["seatline.locale"] = _negotiated_locale()
+    return found
+
+
+def _negotiated_locale() -> str:
     for tag, _quality in request.accept_languages:
         if tag == "*" or len(tag) > 35:
             continue
