@@ -294,16 +294,23 @@ def hold_pair(
         hold_sql_script(),
         seconds,
         clients=connections,
-        u_first=data["users"][0],
-        u_last=data["users"][1],
-        show_first=first,
-        show_last=first + count - 1,
-        seats=seats,
-        prefix=f"'{prefix}'",
-        ttl=HOLD_TTL,
         cap=HOLD_CAP,
+        **hold_variables(data, first, count, seats, prefix),
     )
     return app_run, sql_run
+
+
+def hold_variables(data: dict, first: int, count: int, seats: int, prefix: str) -> dict[str, object]:
+    """What both pgbench hold scripts draw their fan, show and seat from."""
+    return {
+        "u_first": data["users"][0],
+        "u_last": data["users"][1],
+        "show_first": first,
+        "show_last": first + count - 1,
+        "seats": seats,
+        "prefix": f"'{prefix}'",
+        "ttl": HOLD_TTL,
+    }
 
 
 def minimal_pair(
@@ -325,13 +332,7 @@ def minimal_pair(
         min_hold_sql_script(),
         seconds,
         clients=connections,
-        u_first=data["users"][0],
-        u_last=data["users"][1],
-        show_first=first,
-        show_last=first + count - 1,
-        seats=seats,
-        prefix=f"'{prefix}'",
-        ttl=HOLD_TTL,
+        **hold_variables(data, first, count, seats, prefix),
     )
     prepare_minimal(first, count)
     app_run = wrk(
