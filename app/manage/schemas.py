@@ -138,20 +138,9 @@ class ManagedShowQueue(ResponseBody):
     sessionSeconds: int = Field(ge=1)
 
 
-class ManagedShow(ResponseBody):
-    showId: NumericId
-    eventId: NumericId
-    title: str = Field(description="The event's title.")
-    venueId: NumericId
-    venueName: str
-    cityName: str
-    startTime: datetime = Field(description="Start time with the venue city's local offset.")
-    saleOpensAt: datetime = Field(description="When the sale opens (city-local offset).")
-    saleClosesAt: datetime = Field(description="When the sale ends (city-local offset).")
-    status: ShowStatus
-    saleStatus: SaleStatus
-    queueRequired: bool = Field(description="The sale goes through the event's waiting room.")
-    currency: Currency
+class ManagedShow(ManagedShowSummary):
+    """A show as the list names it, and the rest of what a manager sees of it."""
+
     timezone: str = Field(description="The venue city's IANA time zone.")
     prices: dict[str, Money] = Field(description="Price per tier, in minor units of `currency`, dearest first.")
     refundPolicy: ShowRefundPolicy
