@@ -14,7 +14,7 @@ import requests
 from bench.flash_sale.fans import Simulation
 from bench.flash_sale.params import DB, PG
 from bench.flash_sale.processes import Ports
-from bench.flash_sale.report import browse_flatness, browse_windows, ms
+from bench.flash_sale.report import browse_flatness, browse_windows, ms, pct
 from bench.flash_sale.sale import Sale
 from devstack.stack import Stack
 
@@ -155,6 +155,7 @@ def check(app, ports: Ports, sale: Sale, sim: Simulation, drained: bool, left: d
         ("no 5xx seen by any client", server_errors == 0, f"{server_errors} responses"),
         ("no transport error or timeout", transport == 0, f"{transport} errors"),
         flatness_check(sim),
+        fans_not_kept_waiting(sim),
         (
             "no fan hit an unexpected answer",
             not sim.fan_errors,
@@ -178,4 +179,22 @@ def flatness_check(sim: Simulation) -> tuple[str, bool, str]:
         not over and flat["worst"] == flat["worst"],
         f"baseline p95 {ms(flat['baseline'])} ms, limit {ms(limit)} ms; worst sale window {ms(flat['worst'])} ms; "
         f"{len(over)} of {sum(1 for r in browse_windows(sim) if r['phase'] == 'sale')} sale windows over the limit",
+    )
+
+
+# The fans' own targets for the sale: a hold, a payment intent and a confirm answered within a second
+# and the waiting room's status within half a second, at the 95th percentile of every request.
+FAN_P95_TARGETS = {"hold": 1.0, "payment-intent": 1.0, "confirm": 1.0, "status": 0.5}
+
+
+def fans_not_kept_waiting(sim: Simulation) -> tuple[str, bool, str]:
+    found = {}
+    for ep, limit in FAN_P95_TARGETS.items():
+        series = sim.rec.samples.get(ep)
+        found[ep] = (pct(sorted(series.latency), 0.95) if series else float("nan"), limit)
+    over = [ep for ep, (p95, limit) in found.items() if not p95 <= limit]
+    return (
+        "fans not kept waiting (p95: hold, payment intent, confirm < 1 s; waiting-room status < 500 ms)",
+        not over,
+        ", ".join(f"{ep} {ms(p95)} ms" + (" (over)" if ep in over else "") for ep, (p95, _) in found.items()),
     )

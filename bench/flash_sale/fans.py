@@ -25,6 +25,7 @@ from bench.flash_sale.params import CITY_TZ, DB, PG, REDIS_URL, Params
 from bench.flash_sale.processes import Ports, cpu_snapshot
 from bench.flash_sale.recording import Client, Recorder, Transport, retry_after
 from bench.flash_sale.sale import Sale, open_waiting_room
+from bench.flash_sale.waits import WaitSampler
 from devstack.stack import Stack
 
 # What a fan's browser (Stripe Elements) authenticates with at the gateway: basic auth, the key as user.
@@ -128,6 +129,10 @@ class Simulation:
         self.stuck: str | None = None
         self.fan_errors: list[BaseException] = []
         self.joins_start = 0.0
+        servers = {"web": ports.web, "gate": ports.gate, "browse": ports.browse}
+        if ports.edge:
+            servers["edge"] = ports.edge
+        self.waits = WaitSampler(rec.now, servers)  # where requests wait (bench/flash_sale/waits.py)
 
     # ------------------------------------------------------------ fans
 
@@ -440,6 +445,7 @@ class Simulation:
         lag = asyncio.create_task(self.lag_monitor())
         try:
             sampler.start()
+            self.waits.start()
             print(f"    browsing baseline for 10 s ({self.p.browsers} clients, one visit a second each)")
             await asyncio.sleep(10.0)
             self.joins_start = self.rec.now()
@@ -475,6 +481,7 @@ class Simulation:
             lag.cancel()
             stop_sampler.set()
             sampler.join(5)
+            self.waits.stop()
             await self.client.close()
 
     def _fan_done(self, task: asyncio.Task) -> None:

@@ -14,7 +14,7 @@ from devstack.processes import ROOT
 DB = "seatline_flash"
 PG = "host=127.0.0.1 port=5432 user=seatline password=seatline"
 DB_URL = f"postgresql+psycopg://seatline:seatline@127.0.0.1:5432/{DB}"
-REDIS_DB = 11
+REDIS_DB = int(os.environ.get("FLASH_SALE_REDIS_DB", "11"))  # another db when something else uses 11
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 CITY_TZ = "Europe/London"
 

@@ -91,6 +91,8 @@ def stack_env(params: Params, ports: Ports, secret: str, jwks: str) -> dict[str,
 
 
 def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str], signing_keys: str) -> None:
+    for log in ("web-access.log", "browse-access.log"):  # gunicorn appends; each run reads its own
+        (stack.logdir / log).unlink(missing_ok=True)
     smtp = stack.start_smtp(ports.smtp, env)
     sim_env = {
         **env,
@@ -106,7 +108,18 @@ def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str],
     }
     if params.web_workers:
         web_env["WEB_WORKERS"] = str(params.web_workers)
-    web = stack.start_web(ports.web, web_env)
+    # The web's access log keeps each request's time inside a worker (seconds, last field): set against
+    # what the fans measured it tells where a hold, a payment intent or a confirm waited (waits.py).
+    web = stack.start_gunicorn(
+        "web",
+        "wsgi:app",
+        ports.web,
+        "--access-logfile",
+        str(stack.logdir / "web-access.log"),
+        "--access-logformat",
+        '%(t)s "%(r)s" %(s)s %(L)s',
+        env=web_env,
+    )
     browse = None
     if ports.edge:  # as the Procfile's `browse`: the edge sends catalog and seat-map requests there
         # Its access log keeps each request's time inside the app (seconds, last field): set against
@@ -184,7 +197,9 @@ def cpu_snapshot(stack: Stack, extra: dict[str, int]) -> dict[str, float]:
         elif pgrp in groups:
             out[groups[pgrp]] += seconds
         elif name.startswith("postgres"):
-            out["postgres"] += seconds
+            # A backend's CPU moves to the postmaster's reaped-children time when it exits (fields 13 and
+            # 14), so the sum never drops when connections close.
+            out["postgres"] += seconds + (int(fields[13]) + int(fields[14])) / CLK_TCK
         elif name.startswith("redis-server"):
             out["redis"] += seconds
     out["machine"] = machine_busy()[0]

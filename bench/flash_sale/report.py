@@ -17,6 +17,7 @@ import redis
 from bench.flash_sale.params import LOADGEN_NICE, PG, Params
 from bench.flash_sale.recording import BROWSE, ENDPOINTS
 from bench.flash_sale.sale import Sale
+from bench.flash_sale.waits import PG_STATES, WEB_ENDPOINTS, in_app_seconds
 
 if TYPE_CHECKING:
     from bench.flash_sale.fans import Simulation
@@ -238,6 +239,8 @@ def report(
         )
     )
     w("")
+    out.extend(waits_section(sim))
+    w("")
     w("Checks")
     for name, ok, detail in checks:
         w(f"  [{'PASS' if ok else 'FAIL'}] {name}: {detail}")
@@ -249,6 +252,75 @@ def report(
             + "; ".join(f"t={t - opens:.1f} {ep} {st} {body[:120]}" for t, ep, st, body in rec.server_errors[:5])
         )
     return "\n".join(out)
+
+
+def waits_section(sim: Simulation) -> list[str]:
+    """Where the fans' requests waited: inside the web app or on the way to it, and per 10-s window
+    the run queue, PostgreSQL's backends by what they did, and the servers' accept queues."""
+    out: list[str] = []
+    w = out.append
+    in_app = in_app_seconds(sim.stack.logdir / "web-access.log") if sim.stack else {}
+    w("Where the fans' requests waited")
+    w(
+        f"  {'endpoint':<17}{'fans p50':>9}{'fans p95':>9}{'in app p50':>11}{'in app p95':>11}"
+        f"{'outside app':>12}  (ms; outside app: share of the fans' total time not spent inside a web worker)"
+    )
+    for name, _ in WEB_ENDPOINTS:
+        series = sim.rec.samples.get(name)
+        inside = sorted(in_app.get(name, []))
+        if not series or not inside:
+            continue
+        lat = sorted(series.latency)
+        outside = 1 - min(1.0, sum(inside) / max(sum(lat), 1e-9))
+        w(
+            f"  {name:<17}{ms(pct(lat, 0.5)):>9}{ms(pct(lat, 0.95)):>9}{ms(pct(inside, 0.5)):>11}"
+            f"{ms(pct(inside, 0.95)):>11}{outside * 100:>11.0f}%"
+        )
+    rows = wait_windows(sim)
+    if not rows:
+        return out
+    servers = sorted({name for _, row in rows for name in row["accept"]})
+    w(
+        "  per 10-s window: runnable threads (mean / max; more than the cores means work waits for a CPU), "
+        "PostgreSQL backends by state (mean), accept queues (max)"
+    )
+    w(
+        f"  {'window':<14}{'runnable':>10}"
+        + "".join(f"{'pg ' + st:>15}" for st in PG_STATES)
+        + "".join(f"{'accept ' + s:>14}" for s in servers)
+    )
+    for k, row in rows:
+        w(
+            f"  {f'{k * WINDOW:+.0f}..{(k + 1) * WINDOW:+.0f}':<14}"
+            f"{row['runnable']:>6.1f} /{row['runnable max']:>2}"
+            + "".join(f"{row['pg'][st]:>15.1f}" for st in PG_STATES)
+            + "".join(f"{row['accept'][s]:>14}" for s in servers)
+        )
+    return out
+
+
+def wait_windows(sim: Simulation) -> list[tuple[int, dict[str, Any]]]:
+    by_window: dict[int, list] = defaultdict(list)
+    for sample in sim.waits.samples:
+        by_window[_window(sim, sample.t)].append(sample)
+    rows = []
+    for k in sorted(by_window):
+        samples = by_window[k]
+        n = len(samples)
+        rows.append(
+            (
+                k,
+                {
+                    "runnable": sum(x.runnable for x in samples) / n,
+                    "runnable max": max(x.runnable for x in samples),
+                    "pg": {st: sum(x.pg.get(st, 0) for x in samples) / n for st in PG_STATES},
+                    "accept": {
+                        name: max(x.accept_queue.get(name, 0) for x in samples) for name in samples[0].accept_queue
+                    },
+                },
+            )
+        )
+    return rows
 
 
 def _phase(sim: Simulation, t: float) -> str:
