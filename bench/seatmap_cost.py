@@ -107,7 +107,9 @@ def pages(app) -> None:
         shows = uow.execute(
             """
             SELECT DISTINCT ON (v.id) v.name, s.id AS show_id,
-                   (SELECT count(*) FROM venue_seats vs WHERE vs.venue_id = v.id) AS seats
+                   (SELECT count(*) FROM venue_seats vs WHERE vs.venue_id = v.id) AS seats,
+                   (SELECT section FROM venue_seats vs WHERE vs.venue_id = v.id
+                    GROUP BY section ORDER BY count(*) DESC, section LIMIT 1) AS biggest_section
             FROM shows s JOIN venues v ON v.id = s.venue_id
             WHERE NOT s.queue_required ORDER BY v.id, s.starts_at
             """
@@ -122,8 +124,17 @@ def pages(app) -> None:
         f"{'show page':<24} {'seats':>6} {'visitor':<10} {'bytes':>9} {'gzipped':>8} "
         f"{'cold cpu':>8} {'warm cpu':>8}  then fetched by the page's script"
     )
-    for show in sorted(shows, key=lambda s: s.seats):
-        path = f"/shows/{show.show_id}"
+    # Each venue's page, then its biggest section's page (the seats listed in the HTML: the form
+    # without JavaScript, and how a stadium is browsed).
+    views = [
+        view
+        for show in sorted(shows, key=lambda s: s.seats)
+        for view in (
+            (show.name, show.seats, f"/shows/{show.show_id}"),
+            (f"  section {show.biggest_section}", None, f"/shows/{show.show_id}?section={show.biggest_section}"),
+        )
+    ]
+    for name, seats, path in views:
         for who, client in (("anonymous", anonymous), ("signed in", fan)):
             with app.app_context():
 
@@ -139,7 +150,7 @@ def pages(app) -> None:
                 for url in _script_fetches(html.decode())
             ]
             print(
-                f"{show.name:<24} {show.seats:>6} {who:<10} {len(html):>9,} {len(gzip.compress(html)):>8,} "
+                f"{name:<24} {seats or '':>6} {who:<10} {len(html):>9,} {len(gzip.compress(html)):>8,} "
                 f"{cold_ms:>8.1f} {warm_ms:>8.1f}  {'; '.join(fetched) or '-'}"
             )
 
