@@ -159,6 +159,13 @@ def _statuses(uow: UnitOfWork, show_id: int, seat_ids: tuple[str, ...] | None = 
     return dict(zip(ids or (), codes or ""))
 
 
+def statuses_of(uow: UnitOfWork, show_id: int, seat_ids: list[str]) -> dict[str, str]:
+    """The current status (``AVAILABLE``, ``HELD``, ``BOOKED``, as in the seat map) of each of these
+    seats of the show that exists: read now, not from any cached copy."""
+    names = {code: status for status, code in STATUS_CODES.items()}
+    return {seat: names[code] for seat, code in _statuses(uow, show_id, tuple(seat_ids)).items()}
+
+
 def _seats_json(layout: ShowLayout, positions: range | tuple[int, ...], statuses: dict[str, str]) -> bytes:
     ids, fragments = layout.seat_ids, layout.fragments
     return b"[" + b",".join(fragments[i] + _STATUS_TAIL[statuses[ids[i]]] for i in positions) + b"]"

@@ -90,7 +90,9 @@ def _home_context(uow, city_arg: str | None, date_arg: str) -> dict:
     return {"cities": cities, "city_id": city_id, "listing": listing, "groups": list(groups.values())}
 
 
-FULL_MAP_LIMIT = 3000  # above this, the page shows sections first, then one section's seats
+# Up to this many seats the show page's script draws the whole map from the seat-map JSON; above
+# it the page shows sections first, then one section's seats.
+FULL_MAP_LIMIT = 3000
 
 
 def _admission_for_page(show: dict) -> admission.Admission | None | str:
@@ -142,11 +144,28 @@ def _rows(seats: list[dict]) -> list[list[dict | None]]:
     return rows
 
 
-def render_show_page(show_id: int, message: str | None = None, selected: list[str] | None = None, status: int = 200):
+def render_show_page(
+    show_id: int,
+    message: str | None = None,
+    selected: list[str] | None = None,
+    status: int = 200,
+    asked: list[str] | None = None,
+):
     """The show page: its body shared by every fan for a second (app/site/shared_pages.py), built
     afresh only for a fan told why their request failed (keeping their picks), around this fan's
     own admission, message and CSRF token; an anonymous visitor's page is the same for every one
-    of them, shared at the edge too, and its forms lead to signing in."""
+    of them, shared at the edge too, and its forms lead to signing in.
+
+    The page carries no seat of the whole show: its script (app/static/js/seatmap.js) draws the
+    map into the hold form from the seat-map JSON, which is shared and kept at the edge already,
+    so the page costs the same few kilobytes for a cinema and a concert hall. Each section's row
+    in the page links to ``?section=``, which lists that section's seats as checkboxes in the
+    HTML: the form for a browser without JavaScript, and a stadium's map (too big to draw whole).
+    ARCHITECTURE.md, "The show page's seat map".
+
+    ``asked``: the seats a failed request asked for. The page built for that fan carries their
+    states as read now, which the script draws over the shared map's (at most 2 s old), so the
+    seats the fan was just told are taken show taken at once."""
     section = request.values.get("section")
     known_section = [False]
     seconds = settings().seatmap_cache_seconds
@@ -158,24 +177,28 @@ def render_show_page(show_id: int, message: str | None = None, selected: list[st
             except ShowNotFound:
                 abort(404)
             sections = orjson.loads(seatmap.render_sections(uow, show_id))["sections"]
-            big = show["venue"]["seatCount"] > FULL_MAP_LIMIT
             seats: list[dict] = []
-            shown_section = section
             if section and section in {s["section"] for s in sections}:
                 seats = orjson.loads(seatmap.render_full(uow, show_id, section))["seats"]
                 known_section[0] = True
-            elif not big:
-                seats = orjson.loads(seatmap.render_full(uow, show_id))["seats"]
-                shown_section = None
+            # Listed in the HTML: one section's seats. Drawn by the script: the whole show's, up to the limit.
+            drawn = not known_section[0] and show["venue"]["seatCount"] <= FULL_MAP_LIMIT
+            states = seatmap.statuses_of(uow, show_id, asked[:100]) if drawn and asked else {}
+        tiers = (
+            {(s["tier"], s["price"]) for s in seats} if seats else {(t["tier"], t["price"]) for t in show["priceTiers"]}
+        )
         body = render_template(
             "site/_show_body.html",
             show=show,
             sections=sections,
-            section=shown_section,
-            big=big,
+            section=section if known_section[0] else None,
+            drawn=drawn,
             rows=_rows(seats),
-            tiers=sorted({(s["tier"], s["price"]) for s in seats}, key=lambda t: -t[1]),
+            tiers=sorted(tiers, key=lambda t: (-t[1], t[0])),
             selected=set(selected or []),
+            # The script checks them once drawn (only on a page built for this fan, never a shared one).
+            selected_list=sorted(selected or []) if drawn else [],
+            states=states,
             start_text=datetime.fromisoformat(show["startTime"]).strftime("%a %d %b %Y, %H:%M"),
             csrf_field=shared_pages.CSRF_FIELD,
             personal=shared_pages.PERSONAL,
@@ -185,7 +208,7 @@ def render_show_page(show_id: int, message: str | None = None, selected: list[st
         # The show's detail first (one line of JSON: it has no raw newline), for this request's own parts.
         return orjson.dumps(show) + b"\n" + body.encode()
 
-    if selected or message is not None:
+    if selected or asked or message is not None:
         # After a failed request the fan is told which seats were taken: the map they see with it
         # must show them taken, not the shared copy of a moment ago.
         built_at, stored = time.time(), build()
@@ -198,7 +221,7 @@ def render_show_page(show_id: int, message: str | None = None, selected: list[st
             # A made-up section is answered like none, but not kept for an hour.
             keep_last_good=lambda: section is None or known_section[0],
         )
-    anonymous = shared_pages.is_anonymous() and not selected and message is None
+    anonymous = shared_pages.is_anonymous() and not selected and not asked and message is None
     headers = shared_pages.headers_for(anonymous, built_at, seconds, vary="")
     show_json, _, body = stored.partition(b"\n")
     show = orjson.loads(show_json)
@@ -283,14 +306,15 @@ def _hold(show_id: int, user_id: int, seats: list[str]):
         return hold.hold_id, None
     except AdmissionRequired:
         return None, render_show_page(
-            show_id, "Your admission to this sale has ended: join the queue again.", seats, 403
+            show_id, "Your admission to this sale has ended: join the queue again.", seats, 403, asked=seats
         )
     except SeatsUnavailable as exc:
         taken = exc.details.get("seatIds", [])
         message = f"Sorry, {', '.join(taken)} {'was' if len(taken) == 1 else 'were'} just taken. The rest of your selection is kept."
-        return None, render_show_page(show_id, message, [s for s in seats if s not in taken], 409)
+        return None, render_show_page(show_id, message, [s for s in seats if s not in taken], 409, asked=seats)
     except DomainError as exc:
-        return None, render_show_page(show_id, exc.message[:1].upper() + exc.message[1:] + ".", seats, exc.status)
+        message = exc.message[:1].upper() + exc.message[1:] + "."
+        return None, render_show_page(show_id, message, seats, exc.status, asked=seats)
 
 
 @bp.post("/shows/<int:show_id>/best")

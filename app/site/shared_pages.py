@@ -1,7 +1,7 @@
 """The parts of the fan site's pages that are the same for every fan, shared like the JSON catalog.
 
-The home page's listing and the show page's body (details, sections, the seat map with its states)
-are rendered once per second per key into the same shared cache as the catalog and seat-map
+The home page's listing and the show page's body (details, sections, a section's seats with their
+states; the whole show's map is drawn by the page's script from the seat-map JSON) are rendered once per second per key into the same shared cache as the catalog and seat-map
 answers (``app/response_cache.py``): a Redis copy that lives until the end of the second it was
 built in, rebuilt by one process at a time, with a last good copy served while Postgres cannot be
 reached (ARCHITECTURE.md rule 6), and built directly while Redis is down. A seat taken shows on

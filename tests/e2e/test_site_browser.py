@@ -100,3 +100,83 @@ def test_two_browsers_race_for_the_same_seat(live_server, browser, make):
     assert "A3, A4 were just taken" in loser.text_content("[data-testid=message]")
     assert loser.is_disabled("input[value=A3]")
     loser.screenshot(path=str(SCREENSHOTS / "seat-taken.png"), full_page=True)
+
+
+def sign_up_and_in(page, base, email, next_path):
+    import requests
+
+    requests.post(
+        f"{base}/api/v1/auth/register", json={"email": email, "password": "correct horse", "name": email.split("@")[0]}
+    )
+    page.goto(f"{base}/login?next={next_path}")
+    page.fill("#email", email)
+    page.fill("#password", "correct horse")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}{next_path}")
+
+
+def test_two_seats_of_a_2000_seat_hall_held_through_the_drawn_map(live_server, browser, make):
+    import requests
+
+    show = make.show(rows=40, per_row=50, title="Big Hall Night")
+    page = browser.new_page()
+    sign_up_and_in(page, live_server, "hall@example.com", f"/shows/{show.show_id}")
+    # The page itself carries no seat; the script draws all 2,000 from the seat-map JSON, as checkboxes.
+    seats = page.locator("#seat-form input[type=checkbox][name=seat]")
+    page.wait_for_selector("input[value=T25]")
+    assert seats.count() == 2000
+    assert page.get_attribute(".seatmap", "aria-busy") is None
+    assert page.get_attribute("input[value=T25]", "aria-label") == "Main, row T, seat 25, ₹250.00, available"
+    assert page.is_hidden("[data-testid=map-fallback]") and page.is_visible("[data-testid=map-controls]")
+    # Keyboard: Space picks a seat, Tab moves to the next one in the row, Space picks it too.
+    page.focus("input[value=T25]")
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Space")
+    assert page.is_checked("input[value=T26]")
+    assert page.text_content("[data-testid=count]") == "2"
+    assert page.text_content("[data-testid=total]") == "₹500.00"
+    page.screenshot(path=str(SCREENSHOTS / "seat-map-hall.png"))
+    page.click("button[type=submit] >> text=Hold seats")
+    page.wait_for_url(re.compile(rf"{re.escape(live_server)}/holds/"))
+    assert "T25, T26" in page.text_content("main")
+    statuses = {
+        s["seatId"]: s["status"]
+        for s in requests.get(f"{live_server}/api/v1/shows/{show.show_id}/seatmap").json()["seats"]
+    }
+    assert (statuses["T25"], statuses["T26"], statuses["T27"]) == ("HELD", "HELD", "AVAILABLE")
+
+
+def test_the_hall_page_is_a_few_kilobytes_and_the_map_comes_as_shared_json(live_server, browser, make):
+    hall, small = make.show(rows=40, per_row=50, title="Big Hall"), make.show(rows=2, per_row=5, city="Smallton")
+    page = browser.new_page()
+    sign_up_and_in(page, live_server, "bytes@example.com", f"/shows/{small.show_id}")
+    sizes: dict[int, int] = {}
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url.removeprefix(live_server)))
+    for show in (hall, small):
+        document = page.goto(f"{live_server}/shows/{show.show_id}")
+        sizes[show.show_id] = len(document.body())
+        page.wait_for_selector("input[name=seat]")
+    assert sizes[hall.show_id] < 12_000, sizes  # was 747 KB with one <input> per seat in the HTML
+    assert abs(sizes[hall.show_id] - sizes[small.show_id]) < 300, sizes  # the seats are not in it
+    # What the script fetches: the shared seat map (kept at the edge), then the compact one every 2 s.
+    assert f"/api/v1/shows/{hall.show_id}/seatmap" in asked
+    compact = f"/api/v1/shows/{small.show_id}/seatmap?format=compact"
+    page.wait_for_event("request", lambda r: r.url.endswith(compact), timeout=10_000)
+
+
+def test_without_javascript_a_section_lists_its_seats_and_holds_them(live_server, browser, make):
+    show = make.show(rows=40, per_row=50, title="No Script Hall")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    sign_up_and_in(page, live_server, "noscript@example.com", f"/shows/{show.show_id}")
+    assert page.locator("input[name=seat]").count() == 0
+    assert page.is_visible("[data-testid=map-fallback]") and page.is_hidden("[data-testid=map-controls]")
+    page.click("a[href='?section=Main']")
+    page.wait_for_url(f"{live_server}/shows/{show.show_id}?section=Main")
+    page.check("input[value=B7]")
+    page.check("input[value=B8]")
+    page.click("button[type=submit] >> text=Hold seats")
+    page.wait_for_url(re.compile(rf"{re.escape(live_server)}/holds/"))
+    assert "B7, B8" in page.text_content("main")

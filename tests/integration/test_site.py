@@ -99,17 +99,41 @@ def test_seat_map_page_holds_the_selected_seats(app, client, make):
     signed_in(client)
     page = client.get(f"/shows/{show.show_id}")
     html = page.get_data(as_text=True)
-    assert html.count('name="seat"') == 8
-    assert 'aria-label="Main, row A, seat 1, ₹500.00, available, wheelchair accessible"' in html
+    # The show's page has no seat of its own: its script draws them from the seat-map JSON into the form.
+    assert 'name="seat"' not in html
+    assert f'data-layout="/api/v1/shows/{show.show_id}/seatmap"' in html and 'id="seat-form"' in html
+    # Its section's page lists them (the form without JavaScript).
+    assert '<a href="?section=Main">Main</a>' in html
+    section = client.get(f"/shows/{show.show_id}?section=Main").get_data(as_text=True)
+    assert section.count('name="seat"') == 8
+    assert 'aria-label="Main, row A, seat 1, ₹500.00, available, wheelchair accessible"' in section
     held = client.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["B2", "B3"]})
     assert held.status_code == 303 and held.headers["Location"].startswith("/holds/")
     hold_page = client.get(held.headers["Location"]).get_data(as_text=True)
     assert "B2, B3" in hold_page and "₹500.00" in hold_page and "data-expires=" in hold_page
     # The page is shared for its second (app/site/shared_pages.py): the hold shows within the bound.
     wait_for(
-        lambda: re.search(r'value="B2"[^>]*disabled', client.get(f"/shows/{show.show_id}").get_data(as_text=True)),
+        lambda: re.search(
+            r'value="B2"[^>]*disabled', client.get(f"/shows/{show.show_id}?section=Main").get_data(as_text=True)
+        ),
         timeout=2.5,
     )
+
+
+def test_the_show_page_does_not_grow_with_the_seats(app, client, make):
+    # A concert hall's 2,000 seats were 747 KB of per-seat HTML on every page (bench/RESULTS.md): the
+    # page now costs what a small venue's does, and the seats come as the shared seat-map JSON.
+    small, hall = make.show(rows=2, per_row=10), make.show(rows=40, per_row=50, city="Hallton")
+    signed_in(client, "size@example.com")
+    sizes = {}
+    for show in (small, hall):
+        page = client.get(f"/shows/{show.show_id}")
+        assert page.status_code == 200 and 'name="seat"' not in page.get_data(as_text=True)
+        sizes[show.show_id] = len(page.data)
+    assert sizes[hall.show_id] < 12_000, sizes
+    assert abs(sizes[hall.show_id] - sizes[small.show_id]) < 300, sizes
+    # The section list without JavaScript is what grows with the seats: each section's own page.
+    assert client.get(f"/shows/{hall.show_id}?section=Main").get_data(as_text=True).count('name="seat"') == 2000
 
 
 def test_a_taken_seat_is_named_and_the_rest_of_the_selection_kept(app, client, make):
@@ -121,7 +145,17 @@ def test_a_taken_seat_is_named_and_the_rest_of_the_selection_kept(app, client, m
     assert lost.status_code == 409
     html = lost.get_data(as_text=True)
     assert "A3 was just taken" in html
-    assert re.search(r'value="A2"[^>]*checked', html)
+    assert """data-selected='["A2"]'""" in html  # the script draws the map with A2 checked
+    # and A3 taken, as read for this answer, whatever the shared map (up to 2 s old) still says
+    assert """data-states='{"A2":"AVAILABLE","A3":"HELD"}'""" in html
+    # From a section's page (no JavaScript), the same page lists the seats with A2 checked.
+    lost = client.post(
+        f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "section": "Main", "seat": ["A2", "A3"]}
+    )
+    assert lost.status_code == 409
+    html = lost.get_data(as_text=True)
+    assert "A3 was just taken" in html and re.search(r'value="A2"[^>]*checked', html)
+    assert not re.search(r'value="A1"[^>]*checked', html)
 
 
 def test_holding_needs_a_login_and_a_csrf_token(client, make):
@@ -227,7 +261,7 @@ def test_a_layout_spread_across_a_huge_area_draws_by_seat_not_by_empty_cell(app,
     show = make.show(rows=5, per_row=10)
     run_sql(app, "UPDATE venue_seats SET x = number * 10000 WHERE venue_id = :v", v=show.venue_id)
     signed_in(client, "wide@example.com")
-    page = client.get(f"/shows/{show.show_id}")
+    page = client.get(f"/shows/{show.show_id}?section=Main")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and html.count('name="seat"') == 50
     assert html.count('class="gap"') <= 50, "one gap per run of empty cells, at most one before each seat"
@@ -239,5 +273,5 @@ def test_a_layout_spread_across_a_huge_area_draws_by_seat_not_by_empty_cell(app,
     # A real layout still draws every aisle cell by cell.
     normal = make.show(rows=2, per_row=4, city="Normalton")
     run_sql(app, "UPDATE venue_seats SET x = x + 1 WHERE venue_id = :v AND number > 2", v=normal.venue_id)
-    drawn = client.get(f"/shows/{normal.show_id}").get_data(as_text=True)
+    drawn = client.get(f"/shows/{normal.show_id}?section=Main").get_data(as_text=True)
     assert drawn.count('class="gap"') == 2, "the aisle after seat 2, in each row"
