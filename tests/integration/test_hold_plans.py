@@ -7,6 +7,8 @@ from __future__ import annotations
 import uuid
 
 import orjson
+import pytest
+from sqlalchemy.exc import IntegrityError
 
 from app.inventory import models, seat_state
 from app.unit_of_work import unit_of_work
@@ -81,3 +83,43 @@ def test_a_lapsed_hold_is_taken_over_through_the_primary_key_under_stale_statist
     assert status == "EXPIRED"
     [(holder,)] = fetch(app, "SELECT hold_id FROM show_seats WHERE show_id = :s AND seat_id = 'D5'", s=show.show_id)
     assert str(holder) == taken.get_json()["holdId"]
+
+
+def indexes(app, table):
+    return {
+        r.indexname: r.indexdef
+        for r in fetch(app, "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t", t=table)
+    }
+
+
+def test_the_migrations_leave_the_indexes_the_seat_and_hold_queries_need(app):
+    # A hold's seat update changes status, hold_id and hold_expires_at: the (show, status) index
+    # is gone; the hold_id one stays for finding a hold's seats (release, payment, the sweeper).
+    assert set(indexes(app, "show_seats")) == {"show_seats_pkey", "ix_show_seats_hold_id", "ix_show_seats_booking_id"}
+    holds = indexes(app, "holds")
+    assert "holds_payment_intent_id_key" not in holds
+    assert "UNIQUE" in holds["ix_holds_payment_intent_id"]
+    assert "WHERE (payment_intent_id IS NOT NULL)" in holds["ix_holds_payment_intent_id"]
+
+
+def test_two_holds_still_cannot_share_a_payment_intent(app, client, make):
+    show, fan = make.show(), make.fan()
+    first = hold(client, fan, show.show_id, ["A1"]).get_json()["holdId"]
+    second = hold(client, fan, show.show_id, ["A2"]).get_json()["holdId"]
+    set_intent = (
+        "UPDATE holds SET payment_started_at = now(), payment_intent_id = 'pi_same' WHERE id = CAST(:h AS uuid)"
+    )
+    run_sql(app, set_intent, h=first)
+    with pytest.raises(IntegrityError):
+        run_sql(app, set_intent, h=second)
+
+
+def test_a_shows_seats_are_counted_by_status_from_its_primary_key_range(app, make):
+    show = make.show()
+    with app.app_context(), unit_of_work() as uow:
+        plan = uow.execute(
+            "EXPLAIN (FORMAT JSON) SELECT status, count(*) AS n FROM show_seats WHERE show_id = :s GROUP BY status",
+            {"s": show.show_id},
+        ).scalar_one()
+    plan = (orjson.loads(plan) if isinstance(plan, str | bytes) else plan)[0]["Plan"]
+    assert not [n for n in nodes(plan) if n["Node Type"] == "Seq Scan"]
