@@ -289,6 +289,10 @@ def hold_pair(
 ) -> tuple[Result, Result]:
     """Seatline's hold endpoint, and pgbench running the app's own hold statements, on the same shows."""
     app_run = wrk(name, base, seconds, connections, script=hold_lua(data, first, count, seats, prefix))
+    # The bench's Postgres does not autovacuum: statistics taken now, with the app's run's live and
+    # lapsed holds in the table, stand for a running system's (plans made while `holds` was empty,
+    # such as the seat -> hold foreign key's sequential scan, are made again; bench/RESULTS.md "Hold SQL").
+    sql("ANALYZE holds, show_seats, audit_log")
     sql_run = pgbench(
         f"{name}: pgbench, Seatline's hold SQL",
         hold_sql_script(),

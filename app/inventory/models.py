@@ -36,7 +36,6 @@ class ShowSeat(db.Model):
         # Out of sale by the box office: a kill (never sold) or held for the house.
         CheckConstraint("(status = 'BLOCKED') = (block_kind IS NOT NULL)", name="block_iff_blocked"),
         CheckConstraint("block_kind IS NULL OR block_kind IN ('KILL', 'HOUSE')", name="block_kind_known"),
-        Index("ix_show_seats_show_status", "show_id", "status"),
         CheckConstraint("(status = 'HELD') = (hold_id IS NOT NULL)", name="hold_iff_held"),
         CheckConstraint("(status = 'HELD') = (hold_expires_at IS NOT NULL)", name="expiry_iff_held"),
         CheckConstraint("(status = 'BOOKED') = (booking_id IS NOT NULL)", name="booking_iff_booked"),
@@ -69,6 +68,13 @@ class Hold(db.Model):
             postgresql_where=text("status = 'ACTIVE' AND payment_started_at IS NULL"),
         ),
         Index("ix_holds_show_created", "show_id", "created_at"),
+        # Only paying holds have an intent: the holds without one write no entry here.
+        Index(
+            "ix_holds_payment_intent_id",
+            "payment_intent_id",
+            unique=True,
+            postgresql_where=text("payment_intent_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -83,4 +89,4 @@ class Hold(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set when payment starts; while set and unsettled the hold's seats cannot lapse (rule 4).
     payment_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    payment_intent_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(Text)
