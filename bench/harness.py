@@ -166,8 +166,11 @@ def wrk(
     )
 
 
-def pgbench(name: str, script: str, seconds: int = 10, clients: int = 16, **variables: object) -> Result:
-    """Runs ``script`` (pgbench's language) against the bench database; latency percentiles from its log."""
+def pgbench(
+    name: str, script: str, seconds: int = 10, clients: int = 16, protocol: str = "simple", **variables: object
+) -> Result:
+    """Runs ``script`` (pgbench's language) against the bench database with the query ``protocol``
+    (simple, extended or prepared: `pgbench -M`); latency percentiles from its log."""
     work = Path(tempfile.mkdtemp())
     (work / "script.sql").write_text(script)
     args = [
@@ -182,6 +185,7 @@ def pgbench(name: str, script: str, seconds: int = 10, clients: int = 16, **vari
         f"-c{clients}",
         "-j2",
         f"-T{seconds}",
+        f"-M{protocol}",
         "-f",
         str(work / "script.sql"),
         "-l",

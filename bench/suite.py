@@ -194,14 +194,20 @@ def hold_lua(data: dict, first: int, count: int, seats: int, prefix: str, path: 
 
 # pgbench's names for the parameters of the app's hold statements. The seats are two adjacent ones,
 # as in the HTTP scenarios; the hold id is a random UUID, made from two random 62-bit numbers (pgbench's widest range).
-PGBENCH_SEAT_IDS = "CAST(ARRAY[:prefix || :seat, :prefix || (:seat + 1)] AS text[])"
+# Both hold scripts run with prepared statements (`pgbench -M prepared`), as the app's do once psycopg
+# has seen a statement five times on a connection, so every variable has a type PostgreSQL can tell.
+PGBENCH_SEAT_IDS = (
+    "CAST(ARRAY[CAST(:prefix AS text) || CAST(:seat AS int), CAST(:prefix AS text) || (CAST(:seat AS int) + 1)]"
+    " AS text[])"
+)
 PGBENCH_HOLD_PARAMS = {
     "user_id": ":u",
     "user_key": ":u",
     "show_id": ":show",
     "show_key": ":show",
     "seat_ids": PGBENCH_SEAT_IDS,
-    "hold_id": "CAST(lpad(to_hex(:hid_hi), 16, '0') || lpad(to_hex(:hid_lo), 16, '0') AS uuid)",
+    "hold_id": "CAST(lpad(to_hex(CAST(:hid_hi AS bigint)), 16, '0') || lpad(to_hex(CAST(:hid_lo AS bigint)), 16, '0')"
+    " AS uuid)",
     "ttl": ":ttl",
     "max_seats": ":cap",
 }
@@ -298,6 +304,7 @@ def hold_pair(
         hold_sql_script(),
         seconds,
         clients=connections,
+        protocol="prepared",
         cap=HOLD_CAP,
         **hold_variables(data, first, count, seats, prefix),
     )
@@ -312,7 +319,7 @@ def hold_variables(data: dict, first: int, count: int, seats: int, prefix: str) 
         "show_first": first,
         "show_last": first + count - 1,
         "seats": seats,
-        "prefix": f"'{prefix}'",
+        "prefix": prefix,
         "ttl": HOLD_TTL,
     }
 
@@ -336,6 +343,7 @@ def minimal_pair(
         min_hold_sql_script(),
         seconds,
         clients=connections,
+        protocol="prepared",
         **hold_variables(data, first, count, seats, prefix),
     )
     prepare_minimal(first, count)

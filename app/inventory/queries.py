@@ -14,9 +14,16 @@ from app.inventory import seat_state
 from app.unit_of_work import UnitOfWork
 
 # The first statement of a hold, whole (the benchmark builds its pgbench script from this text).
+# The hold statement that follows (``seat_state.HOLD_FREE_SEATS``) has ten CTEs: planning it took
+# longer than running it (about 1 ms against 0.6-0.8 ms unloaded, 4-7 ms under load), and
+# PostgreSQL's plan cache kept choosing a fresh plan for every call because the generic plan's
+# estimate looked dearer. Its parameters are ids and a short seat list, so the generic plan is the
+# same plan (bench/RESULTS.md "Hold SQL, planned once"); ``set_config(..., true)`` asks for it for
+# the rest of this transaction only, and only statements psycopg has prepared use it.
 LOCK_USER_SHOW = """
     SELECT event_id, queue_required, EXISTS (SELECT 1 FROM users WHERE id = :user_id) AS user_exists,
-           pg_advisory_xact_lock(CAST(:show_key AS int), CAST(:user_key AS int))
+           pg_advisory_xact_lock(CAST(:show_key AS int), CAST(:user_key AS int)),
+           set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_cache_mode
     FROM shows WHERE id = :show_id
 """
 

@@ -4,13 +4,14 @@ index on ACTIVE holds (bench/RESULTS.md "Hold SQL": 857 buffers a hold against ~
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import orjson
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from app.inventory import models, seat_state
+from app.inventory import models, queries, seat_state
 from app.unit_of_work import unit_of_work
 from tests.integration.test_audit_log import lapse
 from tests.support.db import fetch, run_sql
@@ -123,3 +124,46 @@ def test_a_shows_seats_are_counted_by_status_from_its_primary_key_range(app, mak
         ).scalar_one()
     plan = (orjson.loads(plan) if isinstance(plan, str | bytes) else plan)[0]["Plan"]
     assert not [n for n in nodes(plan) if n["Node Type"] == "Seq Scan"]
+
+
+def test_the_hold_transaction_asks_for_generic_plans_and_only_for_itself(app, make):
+    # Planning the ten-CTE hold statement cost more than running it; the lock statement before it
+    # asks for the plan cache's generic plan for the rest of the hold's transaction, never beyond it.
+    show, fan = make.show(), make.fan()
+    with app.app_context(), unit_of_work() as uow:
+        default = uow.execute("SELECT current_setting('plan_cache_mode')").scalar_one()
+        assert default != "force_generic_plan"
+        queries.lock_user_show(uow, fan.user_id, show.show_id)
+        assert uow.execute("SELECT current_setting('plan_cache_mode')").scalar_one() == "force_generic_plan"
+        uow.rollback()
+        assert uow.execute("SELECT current_setting('plan_cache_mode')").scalar_one() == default
+        queries.lock_user_show(uow, fan.user_id, show.show_id)
+        uow.commit()
+        assert uow.execute("SELECT current_setting('plan_cache_mode')").scalar_one() == default
+
+
+def test_the_hold_statements_generic_plan_reads_seats_and_holds_by_index(app, make):
+    # The plan every hold gets once psycopg has prepared the statement: the same index scans as a
+    # plan made for one call's values, never a scan of a show's seats or of every hold.
+    show = make.show()
+    names: list[str] = []
+
+    def number(m):
+        names.append(m.group(1)) if m.group(1) not in names else None
+        return f"${names.index(m.group(1)) + 1}"
+
+    text = re.sub(r"(?<!:):(\w+)", number, seat_state.HOLD_FREE_SEATS)
+    types = {"hold_id": "uuid", "user_id": "bigint", "show_id": "bigint", "seat_ids": "text[]"}
+    args = {"hold_id": f"'{uuid.uuid4()}'", "user_id": "1", "show_id": str(show.show_id), "seat_ids": "'{A1,A2}'"}
+    with app.app_context(), unit_of_work() as uow:
+        uow.execute(f"PREPARE hold_plan({', '.join(types.get(n, 'int') for n in names)}) AS {text}")
+        uow.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        plan = uow.execute(
+            f"EXPLAIN (FORMAT JSON) EXECUTE hold_plan({', '.join(args.get(n, '8') for n in names)})"
+        ).scalar_one()
+        uow.execute("DEALLOCATE hold_plan")
+        uow.rollback()
+    plan = (orjson.loads(plan) if isinstance(plan, str | bytes) else plan)[0]["Plan"]
+    scans = {(n["Node Type"], n["Relation Name"]) for n in nodes(plan) if "Relation Name" in n}
+    assert not {t for kind, t in scans if kind == "Seq Scan"} & {"show_seats", "holds", "bookings", "audit_log"}
+    assert ("Index Scan", "show_seats") in scans
