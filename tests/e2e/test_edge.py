@@ -49,6 +49,7 @@ class Edge:
     web: str
     web_log: Path
     gate_log: Path
+    nginx_dir: Path
 
     def reached(self, log: Path, needle: str) -> int:
         """How many requests whose line holds ``needle`` reached the server writing ``log``."""
@@ -74,7 +75,7 @@ def edge(stack_env, tmp_path_factory) -> Iterator[Edge]:
         gunicorn("queue_gate.wsgi:app", gate_port, {**env, "WEB_WORKERS": "1", "WEB_ACCESS_LOG": str(gate_log)}),
         serve.edge(edge_port, edge_env, timeout=20, stop_timeout=10),
     ):
-        yield Edge(url, f"http://127.0.0.1:{web_port}", web_log, gate_log)
+        yield Edge(url, f"http://127.0.0.1:{web_port}", web_log, gate_log, tmp / "nginx")
 
 
 _ids = itertools.count(int(time.time() * 10) % 1_000_000_000, 1000)
@@ -302,6 +303,38 @@ def test_a_renewal_in_the_background_never_holds_up_the_fans_next_request(edge, 
     assert first == again == built and same == connection
 
 
+def test_a_fresh_copy_is_answered_by_the_front_server_alone(edge, make):
+    # The front server keeps its own copy of what the cache server answered, with the same expiry:
+    # while that is fresh it answers without asking the cache server (one pass through nginx).
+    # With the cache server's socket moved away, asking it would fail (502).
+    show = make.show()
+    url = f"{edge.url}/api/v1/shows/{show.show_id}"
+    socket = edge.nginx_dir / "browse-cache.sock"
+    moved = socket.with_name("moved-away.sock")
+    next_second()
+    first = requests.get(url)
+    assert first.headers["X-Cache-Status"] == "MISS"
+    socket.rename(moved)
+    try:
+        again = requests.get(url)
+    finally:
+        moved.rename(socket)
+    assert again.status_code == 200 and again.headers["X-Cache-Status"] == "HIT"
+    assert again.content == first.content
+    # Past the app's stale-while-revalidate the front's copy is not served, whatever happens behind
+    # it: it asks the cache server, which is away. (Within it, nginx would answer the stale copy when
+    # the cache server fails, as it does for stale-while-revalidate; the bound is the same.)
+    next_second()
+    next_second()
+    socket.rename(moved)
+    try:
+        gone = requests.get(url)
+    finally:
+        moved.rename(socket)
+    assert gone.status_code == 502
+    assert requests.get(url).json() == first.json()
+
+
 def test_the_gate_counter_is_shared_for_at_most_a_second(edge, app, make):
     show = make.show()
     run_sql(app, "UPDATE shows SET queue_required = true WHERE id = :s", s=show.show_id)
@@ -511,7 +544,7 @@ def test_browsing_has_processes_of_its_own_and_the_web_process_stands_in_for_the
     url = f"http://127.0.0.1:{edge_port}"
     env = {**stack_env, "PUBLIC_URL": url, "WEB_WORKERS": "1"}
     web_log, browse_log = tmp_path / "web-access.log", tmp_path / "browse-access.log"
-    logs = Edge(url, "", web_log, browse_log)
+    logs = Edge(url, "", web_log, browse_log, tmp_path / "nginx")
     with gunicorn("wsgi:app", web_port, {**env, "WEB_ACCESS_LOG": str(web_log)}):
         browse = serve.start_gunicorn("wsgi:app", browse_port, {**os.environ, **env, "WEB_ACCESS_LOG": str(browse_log)})
         edge = serve.start_edge(
