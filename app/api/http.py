@@ -230,15 +230,22 @@ def bearer_token_user() -> AuthenticatedUser:
     """The bearer token's user, if the token is signed and unexpired, revoked or not: for logging out,
     which a revoked token may repeat (it is idempotent) but which then changes nothing."""
     header = request.headers.get("Authorization", "")
+    # Verified once per request: the rate limits ask whose token it is, then the view (current_user)
+    # asks again; each signature check cost as much as the rest of a status poll (bench/RESULTS.md).
+    verified = g.get("_bearer_verified")
+    if verified is not None and verified[0] == header:
+        return verified[1]
     scheme, _, token = header.partition(" ")
     if not header:
         raise AuthRequired("this call needs an Authorization: Bearer <token> header")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidToken("the Authorization header must be 'Bearer <token>'")
     try:
-        return verify_token(current_app.extensions["seatline.settings"].secret_key, token.strip())
+        user = verify_token(current_app.extensions["seatline.settings"].secret_key, token.strip())
     except TokenError as exc:
         raise InvalidToken("the bearer token is invalid or expired") from exc
+    g._bearer_verified = (header, user)
+    return user
 
 
 def check_body_user(user: AuthenticatedUser, body_user_id: str | None) -> None:
