@@ -10,11 +10,15 @@ commit").
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
+import psycopg
 from sqlalchemy import CursorResult, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -57,3 +61,37 @@ def unit_of_work() -> Iterator[UnitOfWork]:
         # Callbacks still waiting belong to writes made after the last commit: both are dropped.
         if not uow._committed or uow._after_commit:
             uow.rollback()
+
+
+def execute_alone(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """One statement that is a transaction of its own, in autocommit on a pooled connection: one round
+    trip to Postgres instead of three (no BEGIN before it, no COMMIT or ROLLBACK after it), and the
+    driver's cursor straight away, without the Session's and the Core's layers, which cost as much
+    CPU as the round trip (bench/RESULTS.md, "The waiting room's gate"). Its rows, if any.
+
+    For the hottest single statements that must not wait for, or be undone with, anything else (a
+    waiting-room join's record, a revocation record's read). ``:name`` parameters as elsewhere. A
+    failure is raised as SQLAlchemy's (``OperationalError`` and the rest), answered as every other."""
+    statement = _driver_style(sql)
+    fairy = db.engine.raw_connection()  # checked out as every connection is (pre-ping included)
+    conn = fairy.driver_connection
+    try:
+        conn.autocommit = True
+        try:
+            cursor = conn.execute(statement, params)
+            return cursor.fetchall() if cursor.description is not None else []
+        except psycopg.Error as exc:
+            if conn.broken:
+                fairy.invalidate()  # not back into the pool
+            raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
+        finally:
+            if not conn.closed:
+                conn.autocommit = False  # as the pool hands connections out
+    finally:
+        fairy.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _driver_style(sql: str) -> str:
+    """``:name`` parameters as psycopg's ``%(name)s`` (a ``%`` in the text doubled)."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))

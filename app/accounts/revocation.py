@@ -35,7 +35,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import text
 
 from app.extensions import db
-from app.unit_of_work import UnitOfWork
+from app.unit_of_work import UnitOfWork, execute_alone
 
 log = logging.getLogger(__name__)
 
@@ -176,9 +176,13 @@ class Revocations:
         return int(current_epoch) == epoch or bool(jti and kept is not None and kept.decode() == jti)
 
     def _from_database(self, user_id: int) -> AuthRecord | None:
-        # A connection of its own: the check may run while the request has a transaction open.
-        with db.engine.connect() as conn:
-            return load(conn, user_id)
+        # A connection of its own: the check may run while the request has a transaction open. One
+        # statement in autocommit, a fan's first request (or first in MIRROR_TTL_SECONDS) makes it.
+        rows = execute_alone(_RECORD_SQL, {"user_id": user_id})
+        if not rows:
+            return None
+        version, epoch, kept_jti, revoked = rows[0]
+        return AuthRecord(version, epoch, kept_jti, frozenset(revoked))
 
     def publish(self, user_id: int, record: AuthRecord) -> bool:
         """Copy ``record`` to Redis unless a newer one is there; False if Redis could not be reached."""

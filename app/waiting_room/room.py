@@ -33,7 +33,7 @@ from typing import Any
 
 import redis
 
-from app.unit_of_work import UnitOfWork
+from app.unit_of_work import UnitOfWork, execute_alone
 
 STATES = ("PREQUEUE", "DRAWING", "OPEN", "PAUSED", "DRAINING", "CLOSED")
 PLACEHOLDER = "~"
@@ -200,9 +200,10 @@ class WaitingRoom:
         # Recorded before it is answered: a Redis flush must not give this place to anyone else. The
         # commit does not wait for the disk (it is visible to every reader at once, so a rebuild after a
         # Redis flush finds it); only a Postgres crash in the same instant could lose the last joins,
-        # which then live on in Redis. Joining is the waiting room's busiest write: one statement, which
-        # also sets synchronous_commit for its own transaction (set_config(..., true) is SET LOCAL).
-        uow.execute(
+        # which then live on in Redis. Joining is the waiting room's busiest write: one statement, a
+        # transaction of its own (autocommit: one round trip, no BEGIN or COMMIT), which also sets
+        # synchronous_commit for that transaction (set_config(..., true) is SET LOCAL).
+        execute_alone(
             """
             INSERT INTO gate_tickets (event_id, user_id, ticket, prequeue, position)
             SELECT CAST(:e AS bigint), CAST(:u AS bigint), CAST(:t AS text), CAST(:pre AS boolean), CAST(:pos AS integer)
@@ -211,7 +212,6 @@ class WaitingRoom:
             """,
             {"e": self.event_id, "u": user_id, "t": ticket, "pre": position is None, "pos": position},
         )
-        uow.commit()
         return Place(ticket, position, "WAITING", result[0] == "NEW")
 
     def status(self, ticket: str, now: float | None = None) -> dict[str, Any] | None:
