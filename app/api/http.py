@@ -104,6 +104,10 @@ class SharedResponsesCarryNoSession(RedisSessionInterface):
     that cannot be saved sets no cookie; the fan is logged out, never taken for somebody else."""
 
     session_class = CheckedSession
+    # Paths that never have a session: a bearer-token API (the gate's sets its own, queue_gate). Their
+    # requests read and write none, whatever cookie a browser sends along: a waiting fan's status
+    # poll costs no session lookup in Redis and gets no cookie.
+    stateless_prefixes: tuple[str, ...] = ()
 
     def __init__(self, app: Flask, client: redis.Redis) -> None:
         super().__init__(
@@ -120,6 +124,8 @@ class SharedResponsesCarryNoSession(RedisSessionInterface):
         return self.session_class(sid=self._generate_sid(self.sid_length), permanent=self.permanent)
 
     def open_session(self, app: Flask, request: Any) -> Any:
+        if self.stateless_prefixes and request.path.startswith(self.stateless_prefixes):
+            return self.make_null_session(app)  # empty; Flask saves no null session
         try:
             session = super().open_session(app, request)
         except redis.RedisError as exc:
