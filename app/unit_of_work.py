@@ -10,11 +10,17 @@ commit").
 
 from __future__ import annotations
 
+import functools
+import re
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, text
+import psycopg
+from flask import current_app
+from sqlalchemy import CursorResult, Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -57,3 +63,64 @@ def unit_of_work() -> Iterator[UnitOfWork]:
         # Callbacks still waiting belong to writes made after the last commit: both are dropped.
         if not uow._committed or uow._after_commit:
             uow.rollback()
+
+
+def execute_alone(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """One statement that is a transaction of its own, in autocommit: one round trip to Postgres,
+    where a unit of work makes four (the pool's ping, BEGIN, the statement, COMMIT or ROLLBACK), and
+    the driver's cursor straight away, without the Session's and the Core's layers, which cost as
+    much CPU as the round trip (bench/RESULTS.md, "The waiting room's gate"). Its rows, if any.
+
+    For the hottest single statements that must not wait for, or be undone with, anything else (a
+    waiting-room join's record, a revocation record's read), and only for statements that can run
+    twice with the effect of once: a connection is not pinged when it leaves the pool, so one that
+    the server closed while it sat there (a restart, a failover) fails the statement, which is then
+    run once more on a new connection. ``:name`` parameters as elsewhere. A failure is raised as
+    SQLAlchemy's (``OperationalError`` and the rest), answered as every other."""
+    statement = _driver_style(sql)
+    engine = _alone_engine()
+    for attempt in (1, 2):
+        try:
+            fairy = engine.raw_connection()
+        except psycopg.Error as exc:  # no connection to be had
+            raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
+        conn = cast("psycopg.Connection[Any]", fairy.driver_connection)
+        try:
+            cursor = conn.execute(statement, params)
+            return cursor.fetchall() if cursor.description is not None else []
+        except psycopg.Error as exc:
+            if not conn.broken or attempt == 2:
+                if conn.broken:
+                    fairy.invalidate()
+                raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
+            # The server closed it while it was in the pool, and so the others it had: all are replaced.
+            fairy.invalidate()
+            engine.dispose()
+        finally:
+            fairy.close()
+    raise AssertionError("unreachable")
+
+
+_alone_engines: dict[str, Engine] = {}
+_alone_lock = threading.Lock()
+
+
+def _alone_engine() -> Engine:
+    """execute_alone's connections: a pool of their own (the app's database and settings), in
+    autocommit, handed out without the ping that the app's pool makes on every checkout."""
+    url = db.engine.url
+    key = url.render_as_string(hide_password=False)
+    engine = _alone_engines.get(key)
+    if engine is None:
+        with _alone_lock:
+            engine = _alone_engines.get(key)
+            if engine is None:
+                options = {**current_app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
+                engine = _alone_engines[key] = create_engine(url, isolation_level="AUTOCOMMIT", **options)
+    return engine
+
+
+@functools.lru_cache(maxsize=64)
+def _driver_style(sql: str) -> str:
+    """``:name`` parameters as psycopg's ``%(name)s`` (a ``%`` in the text doubled)."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))

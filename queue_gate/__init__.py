@@ -44,6 +44,7 @@ def create_gate_app(config: Settings | Mapping[str, Any] | None = None) -> Flask
     # an error page, makes no session.
     csrf.init_app(app)
     csrf.exempt(bp)
+    app.session_interface.stateless_prefixes = (bp.url_prefix or "/gate/v1",)  # type: ignore[attr-defined]
     app.jinja_env.globals["htmx_csrf_header"] = False
     rate_limits.init_app(app)
     return app

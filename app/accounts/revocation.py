@@ -35,7 +35,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import text
 
 from app.extensions import db
-from app.unit_of_work import UnitOfWork
+from app.unit_of_work import UnitOfWork, execute_alone
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +91,15 @@ _RECORD_SQL = f"""
 """
 
 
-def load(conn, user_id: int) -> AuthRecord | None:
-    """The user's record, or None if there is no such user (whose tokens then work nowhere)."""
-    row = conn.execute(text(_RECORD_SQL), {"user_id": user_id}).first()
-    if row is None:
+def load(user_id: int) -> AuthRecord | None:
+    """The user's record, or None if there is no such user (whose tokens then work nowhere). On a
+    connection of its own (a check may run while the request has a transaction open), one statement
+    in autocommit: a fan's first request (or first in MIRROR_TTL_SECONDS) makes it."""
+    rows = execute_alone(_RECORD_SQL, {"user_id": user_id})
+    if not rows:
         return None
-    return AuthRecord(row.auth_version, row.auth_epoch, row.auth_kept_jti, frozenset(row.revoked))
+    version, epoch, kept_jti, revoked = rows[0]
+    return AuthRecord(version, epoch, kept_jti, frozenset(revoked))
 
 
 def revoke_token(uow: UnitOfWork, user_id: int, jti: str, expires_at: int) -> None:
@@ -176,9 +179,7 @@ class Revocations:
         return int(current_epoch) == epoch or bool(jti and kept is not None and kept.decode() == jti)
 
     def _from_database(self, user_id: int) -> AuthRecord | None:
-        # A connection of its own: the check may run while the request has a transaction open.
-        with db.engine.connect() as conn:
-            return load(conn, user_id)
+        return load(user_id)
 
     def publish(self, user_id: int, record: AuthRecord) -> bool:
         """Copy ``record`` to Redis unless a newer one is there; False if Redis could not be reached."""

@@ -104,6 +104,10 @@ class SharedResponsesCarryNoSession(RedisSessionInterface):
     that cannot be saved sets no cookie; the fan is logged out, never taken for somebody else."""
 
     session_class = CheckedSession
+    # Paths that never have a session: a bearer-token API (the gate's sets its own, queue_gate). Their
+    # requests read and write none, whatever cookie a browser sends along: a waiting fan's status
+    # poll costs no session lookup in Redis and gets no cookie.
+    stateless_prefixes: tuple[str, ...] = ()
 
     def __init__(self, app: Flask, client: redis.Redis) -> None:
         super().__init__(
@@ -120,6 +124,8 @@ class SharedResponsesCarryNoSession(RedisSessionInterface):
         return self.session_class(sid=self._generate_sid(self.sid_length), permanent=self.permanent)
 
     def open_session(self, app: Flask, request: Any) -> Any:
+        if self.stateless_prefixes and request.path.startswith(self.stateless_prefixes):
+            return self.make_null_session(app)  # empty; Flask saves no null session
         try:
             session = super().open_session(app, request)
         except redis.RedisError as exc:
@@ -230,15 +236,22 @@ def bearer_token_user() -> AuthenticatedUser:
     """The bearer token's user, if the token is signed and unexpired, revoked or not: for logging out,
     which a revoked token may repeat (it is idempotent) but which then changes nothing."""
     header = request.headers.get("Authorization", "")
+    # Verified once per request: the rate limits ask whose token it is, then the view (current_user)
+    # asks again; each signature check cost as much as the rest of a status poll (bench/RESULTS.md).
+    verified = g.get("_bearer_verified")
+    if verified is not None and verified[0] == header:
+        return verified[1]
     scheme, _, token = header.partition(" ")
     if not header:
         raise AuthRequired("this call needs an Authorization: Bearer <token> header")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidToken("the Authorization header must be 'Bearer <token>'")
     try:
-        return verify_token(current_app.extensions["seatline.settings"].secret_key, token.strip())
+        user = verify_token(current_app.extensions["seatline.settings"].secret_key, token.strip())
     except TokenError as exc:
         raise InvalidToken("the bearer token is invalid or expired") from exc
+    g._bearer_verified = (header, user)
+    return user
 
 
 def check_body_user(user: AuthenticatedUser, body_user_id: str | None) -> None:

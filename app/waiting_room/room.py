@@ -15,8 +15,11 @@ Per event, under ``gate:{event}:``:
 Joining is one Lua script (atomic, idempotent per user); every join is also written to
 ``gate_tickets`` before it is answered, and every admission to ``gate_queues`` /
 ``gate_tickets`` before Redis hears of it, so a Redis flush is rebuilt from Postgres
-without a position given twice or the cap exceeded. Status checks read four Redis keys
-and never touch Postgres.
+without a position given twice or the cap exceeded (one caller rebuilds, under a lock, and
+only if the queue is still missing once it holds it). Later writes change the ``meta`` hash
+only while it is there (``UPDATE_META``), so a lost queue is rebuilt whole, never read from a
+hash with some of its fields. Status checks read four Redis keys in one script and never
+touch Postgres.
 
 Abandonment is detected by time: an admitted fan has ``show_up_seconds`` to collect the
 admission token, then counts against the cap until the token's session ends.
@@ -33,7 +36,7 @@ from typing import Any
 
 import redis
 
-from app.unit_of_work import UnitOfWork
+from app.unit_of_work import UnitOfWork, execute_alone
 
 STATES = ("PREQUEUE", "DRAWING", "OPEN", "PAUSED", "DRAINING", "CLOSED")
 PLACEHOLDER = "~"
@@ -71,6 +74,37 @@ return tickets
 """
 
 
+# A fan's status, read in one command: the ticket (user, place, whether and when its token was
+# collected), the queue's figures the answer needs, whether the ticket's admission still counts
+# (its score in ``active``) and the recent batches (for the estimate). KEYS: t:{ticket}, meta,
+# active, admits; ARGV[1]: the ticket. Nothing (nil) for an unknown ticket.
+STATUS = """
+local t = redis.call('HMGET', KEYS[1], 'user', 'pos', 'claimed', 'token')
+if not t[1] then return nil end
+local m = redis.call('HMGET', KEYS[2], 'state', 'serving', 'batch', 'interval', 'opens_at', 'next_admit_at')
+return {t[1], t[2], t[3], t[4], m[1], m[2], m[3], m[4], m[5], m[6],
+        redis.call('ZSCORE', KEYS[3], ARGV[1]), redis.call('LRANGE', KEYS[4], 0, 9)}
+"""
+
+# Changes fields of a queue's meta hash only while the hash is there: after Redis lost the queue (a
+# flush, a restart), a write of a few fields (HSET and HINCRBY create the hash they write) would
+# leave a meta hash with a state but no cap, say, which a later admission read as the queue's.
+# The queue is rebuilt whole from Postgres instead (``ensure_loaded``). ARGV: triples of ``set`` or
+# ``incr``, a field and a value. Returns 0 if the hash was not there, else 1.
+UPDATE_META = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 1, #ARGV, 3 do
+  if ARGV[i] == 'incr' then
+    redis.call('HINCRBY', KEYS[1], ARGV[i + 1], ARGV[i + 2])
+  else
+    redis.call('HSET', KEYS[1], ARGV[i + 1], ARGV[i + 2])
+  end
+end
+return 1
+"""
+# The fields a meta hash has whenever it is there (``_rebuild`` writes them all at once).
+META_FIELDS = ("state", "batch", "interval", "cap", "session", "opens_at", "serving", "next_admit_at")
+
 # Pausing or draining applies once the sale has opened; before it, a queue can only be closed.
 TRANSITIONS = {
     "PREQUEUE": ("CLOSED",),
@@ -82,14 +116,16 @@ TRANSITIONS = {
 }
 
 
-_registered: dict[int, tuple[Any, Any]] = {}
+_registered: dict[int, tuple[Any, ...]] = {}
 
 
-def _scripts(client: redis.Redis) -> tuple[Any, Any]:
+def _scripts(client: redis.Redis) -> tuple[Any, ...]:
     """Lua scripts, registered (and hashed) once per client instead of on every request."""
     scripts = _registered.get(id(client))
     if scripts is None:
-        scripts = _registered[id(client)] = (client.register_script(JOIN), client.register_script(BEGIN_DRAW))
+        scripts = _registered[id(client)] = tuple(
+            client.register_script(s) for s in (JOIN, BEGIN_DRAW, STATUS, UPDATE_META)
+        )
     return scripts
 
 
@@ -128,10 +164,16 @@ class WaitingRoom:
         self.event_id = event_id
         self.prefix = f"gate:{event_id}:"
         self.show_up_seconds = show_up_seconds
-        self._join, self._begin_draw = _scripts(client)
+        self._join, self._begin_draw, self._status, self._update_meta = _scripts(client)
 
     def key(self, name: str) -> str:
         return self.prefix + name
+
+    def _change_meta(self, *changes: tuple[str, str, Any], client: Any = None) -> None:
+        """``("set" | "incr", field, value)`` changes to the meta hash, if it is there (``UPDATE_META``);
+        with ``client`` a pipeline, queued on it."""
+        args = [x for change in changes for x in change]
+        self._update_meta(keys=[self.key("meta")], args=args, client=client)
 
     # ------------------------------------------------------------ set-up and controls
 
@@ -172,7 +214,7 @@ class WaitingRoom:
             {"s": state, "e": self.event_id},
         )
         uow.commit()
-        self.r.hset(self.key("meta"), mapping={"state": state, "next_admit_at": 0})
+        self._change_meta(("set", "state", state), ("set", "next_admit_at", 0))
         return self.figures()
 
     # ------------------------------------------------------------ fans
@@ -200,9 +242,10 @@ class WaitingRoom:
         # Recorded before it is answered: a Redis flush must not give this place to anyone else. The
         # commit does not wait for the disk (it is visible to every reader at once, so a rebuild after a
         # Redis flush finds it); only a Postgres crash in the same instant could lose the last joins,
-        # which then live on in Redis. Joining is the waiting room's busiest write: one statement, which
-        # also sets synchronous_commit for its own transaction (set_config(..., true) is SET LOCAL).
-        uow.execute(
+        # which then live on in Redis. Joining is the waiting room's busiest write: one statement, a
+        # transaction of its own (autocommit: one round trip, no BEGIN or COMMIT), which also sets
+        # synchronous_commit for that transaction (set_config(..., true) is SET LOCAL).
+        execute_alone(
             """
             INSERT INTO gate_tickets (event_id, user_id, ticket, prequeue, position)
             SELECT CAST(:e AS bigint), CAST(:u AS bigint), CAST(:t AS text), CAST(:pre AS boolean), CAST(:pos AS integer)
@@ -211,26 +254,24 @@ class WaitingRoom:
             """,
             {"e": self.event_id, "u": user_id, "t": ticket, "pre": position is None, "pos": position},
         )
-        uow.commit()
         return Place(ticket, position, "WAITING", result[0] == "NEW")
 
     def status(self, ticket: str, now: float | None = None) -> dict[str, Any] | None:
-        """O(1) in Redis. Returns None for an unknown ticket."""
+        """O(1) in Redis, one command (``STATUS``). Returns None for an unknown ticket."""
         now = time.time() if now is None else now
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hgetall(self.key(f"t:{ticket}"))
-        pipe.hmget(self.key("meta"), "state", "serving", "batch", "interval", "opens_at", "next_admit_at")
-        pipe.zscore(self.key("active"), ticket)
-        pipe.lrange(self.key("admits"), 0, 9)
-        info, meta, active_until, admits = pipe.execute()
-        if not info:
+        found = self._status(
+            keys=[self.key(f"t:{ticket}"), self.key("meta"), self.key("active"), self.key("admits")], args=[ticket]
+        )
+        if found is None:
             return None
-        state, serving, batch, interval, opens_at, next_admit_at = meta
+        user, pos, claimed_at, token, state, serving, batch, interval, opens_at, next_admit_at, active_until, admits = (
+            found
+        )
         if state is None:
             return None
         serving = int(serving or 0)
-        position = int(info[b"pos"]) if b"pos" in info else None
-        user_id = int(info[b"user"])
+        position = int(pos) if pos is not None else None
+        user_id = int(user)
         due = (state in (b"OPEN", b"DRAINING") and now >= float(next_admit_at or 0)) or (
             state == b"PREQUEUE" and now >= float(opens_at or 0)
         )
@@ -241,15 +282,14 @@ class WaitingRoom:
             "admissionDue": due,
         }
         if position is not None and position <= serving:
-            claimed = float(info.get(b"claimed", 0) or 0)
-            if active_until is not None and active_until > now:
-                token = info.get(b"token")
+            claimed = float(claimed_at or 0)
+            if active_until is not None and float(active_until) > now:
                 body.update(
                     state="ADMITTED",
                     aheadOfYou=0,
                     estimatedWaitSeconds=0,
                     claimed=claimed,
-                    sessionEndsAt=active_until if claimed else None,
+                    sessionEndsAt=float(active_until) if claimed else None,
                     token=token.decode() if token and claimed else None,
                 )
             else:
@@ -333,8 +373,9 @@ class WaitingRoom:
                 claimed.hexists(self.key(f"t:{ticket}"), "claimed")
             never_came = sum(1 for came in claimed.execute() if not came)
             self.r.zrem(self.key("active"), *expired)
-            self.r.hincrby(self.key("meta"), "abandoned_total", never_came)
-            self.r.hincrby(self.key("meta"), "ended_total", len(expired) - never_came)
+            self._change_meta(
+                ("incr", "abandoned_total", never_came), ("incr", "ended_total", len(expired) - never_came)
+            )
         active = self.r.zcard(self.key("active"))
         serving = int(meta.get("serving", 0))
         length = self.r.llen(self.key("order"))
@@ -363,12 +404,11 @@ class WaitingRoom:
             pipe = self.r.pipeline(transaction=True)
             if real:
                 pipe.zadd(self.key("active"), real)
-            pipe.hset(self.key("meta"), "serving", serving + k)
-            pipe.hincrby(self.key("meta"), "admitted_total", len(real))
+            self._change_meta(("set", "serving", serving + k), ("incr", "admitted_total", len(real)), client=pipe)
             pipe.lpush(self.key("admits"), f"{now}:{len(real)}")
             pipe.ltrim(self.key("admits"), 0, 29)
             pipe.execute()
-        self.r.hset(self.key("meta"), mapping={"next_admit_at": now + float(meta["interval"])})
+        self._change_meta(("set", "next_admit_at", now + float(meta["interval"])))
         return k
 
     def _draw(self, uow: UnitOfWork) -> None:
@@ -395,7 +435,7 @@ class WaitingRoom:
         for index, ticket in enumerate(tickets):
             pipe.lset(self.key("order"), index, ticket)
             pipe.hset(self.key(f"t:{ticket}"), "pos", index + 1)
-        pipe.hset(self.key("meta"), mapping={"state": "OPEN", "next_admit_at": 0})
+        self._change_meta(("set", "state", "OPEN"), ("set", "next_admit_at", 0), client=pipe)
         pipe.execute()
 
     # ------------------------------------------------------------ figures
@@ -454,8 +494,9 @@ class WaitingRoom:
         return {k.decode(): v.decode() for k, v in self.r.hgetall(self.key("meta")).items()}
 
     def ensure_loaded(self, uow: UnitOfWork, force_settings: bool = False) -> None:
-        """Rebuilds this queue in Redis from Postgres when Redis has lost it."""
-        if not force_settings and self.r.exists(self.key("meta")):
+        """Rebuilds this queue in Redis from Postgres when Redis has lost it, or holds only part of its
+        meta hash (which no write leaves any more, ``UPDATE_META``, but an older one could have)."""
+        if not force_settings and self._loaded():
             return
         row = uow.execute(
             """
@@ -475,18 +516,29 @@ class WaitingRoom:
             "session": row.session_seconds,
             "opens_at": float(row.opens_at),
         }
-        if self.r.exists(self.key("meta")):
-            self.r.hset(self.key("meta"), mapping=settings)
-            return
         if not self._lock("rebuild"):
-            time.sleep(0.2)
-            if not self.r.exists(self.key("meta")):
-                raise QueueNotFound(self.event_id)
+            # Another caller is rebuilding it: wait for that (a rebuild reads every ticket of the queue).
+            deadline = time.monotonic() + 2.0
+            while not self._loaded():
+                if time.monotonic() > deadline:
+                    raise QueueNotFound(self.event_id)
+                time.sleep(0.05)
             return
         try:
-            self._rebuild(uow, row, settings)
+            # Checked again under the lock: a caller that found the queue missing a moment ago may find
+            # it rebuilt by another now, and must not rebuild it a second time. A second rebuild would
+            # read Postgres without the joins made since the first (their rows still being written)
+            # and give their places to others.
+            if self._loaded():
+                self._change_meta(*(("set", name, value) for name, value in settings.items()))
+            else:
+                self._rebuild(uow, row, settings)
         finally:
             self._unlock("rebuild")
+
+    def _loaded(self) -> bool:
+        """Whether Redis holds this queue: its meta hash, whole."""
+        return None not in self.r.hmget(self.key("meta"), META_FIELDS)
 
     def _rebuild(self, uow: UnitOfWork, row: Any, settings: dict[str, Any]) -> None:
         tickets = uow.execute(

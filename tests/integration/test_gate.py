@@ -427,3 +427,60 @@ def heading(page) -> str:
 
 def gate_app_client_without_cookie(gate):
     return gate.application.test_client()  # a new browser: it never received the form's cookie
+
+
+def test_a_meta_hash_left_partial_by_a_lost_queue_is_rebuilt_not_read_as_the_queue(gate_app, gate, make, rds):
+    # Seen once: status answering 500 with KeyError 'cap'. Redis lost the queue (a flush, a restart)
+    # while a state change was being written; the write of two fields (HSET creates the hash it
+    # writes) left a meta hash with a state and no cap, which the next admission read as the queue.
+    _, event_id = event_with_show(make)
+    open_queue(gate, make.fan(role="manager"), event_id, batchSize=2, admissionIntervalSeconds=1, maxActive=2)
+    tickets = [join(gate, make.fan(), event_id)["ticket"] for _ in range(3)]
+    rds.flushdb()
+    rds.hset(f"gate:{event_id}:meta", mapping={"state": "OPEN", "next_admit_at": 0})
+    assert [status(gate, event_id, t)["position"] for t in tickets] == [1, 2, 3]
+    meta = rds.hgetall(f"gate:{event_id}:meta")
+    assert meta[b"cap"] == b"2" and meta[b"batch"] == b"2"
+    assert [status(gate, event_id, t)["state"] for t in tickets] == ["ADMITTED", "ADMITTED", "WAITING"]
+
+
+def test_an_admission_under_way_when_the_queue_is_lost_leaves_no_partial_meta(gate_app, gate, make, rds):
+    _, event_id = event_with_show(make)
+    open_queue(gate, make.fan(role="manager"), event_id, batchSize=2, admissionIntervalSeconds=1, maxActive=2)
+    tickets = [join(gate, make.fan(), event_id)["ticket"] for _ in range(3)]
+    room = WaitingRoom(gate_app.extensions["seatline.redis"], event_id, 120)
+    with gate_app.app_context(), unit_of_work() as uow:
+        room.ensure_loaded(uow)
+        meta = room._meta()  # what the admission read before Redis lost the queue
+        rds.flushdb()
+        room._admit(uow, meta, time.time())
+    # Its writes to the meta hash (admitted count, next batch time) found no hash and made none.
+    assert not rds.exists(f"gate:{event_id}:meta")
+    # The queue is rebuilt from Postgres, the two admissions recorded there included.
+    assert [status(gate, event_id, t)["state"] for t in tickets] == ["ADMITTED", "ADMITTED", "WAITING"]
+
+
+def test_joins_right_after_redis_lost_the_queue_get_unique_places(gate_app, gate, make, rds):
+    # Every joiner finds the queue missing at once; one rebuilds it, and none that found it missing
+    # earlier rebuilds it again over the joins made since (which would hand their places out twice).
+    _, event_id = event_with_show(make)
+    open_queue(gate, make.fan(role="manager"), event_id, batchSize=1, admissionIntervalSeconds=3600, maxActive=1)
+    join(gate, make.fan(), event_id)
+    fans = [make.fan() for _ in range(24)]
+    rds.flushdb()
+    answers: list[int] = []
+
+    def join_now(fan):
+        client = gate_app.test_client()
+        answers.append(client.post(f"/gate/v1/queues/{event_id}/join", headers=fan.headers).status_code)
+
+    threads = [threading.Thread(target=join_now, args=(fan,)) for fan in fans]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [201] * len(fans)
+    positions = [
+        r.position for r in fetch(gate_app, "SELECT position FROM gate_tickets WHERE event_id = :e", e=event_id)
+    ]
+    assert sorted(positions) == list(range(1, len(fans) + 2))
