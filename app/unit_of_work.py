@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, text
+from sqlalchemy import CursorResult, TextClause, text
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -30,7 +31,8 @@ class UnitOfWork:
         self._after_commit: list[Callable[[], object]] = []
 
     def execute(self, sql: str, params: Params | None = None) -> CursorResult[Any]:
-        return cast("CursorResult[Any]", self.session.execute(text(sql), params or {}))  # a text() statement's result
+        # a text() statement's result
+        return cast("CursorResult[Any]", self.session.execute(_statement(sql), params or {}))
 
     def after_commit(self, callback: Callable[[], object]) -> None:
         """Calls ``callback`` once the transaction now open has committed; never if it rolls back."""
@@ -46,6 +48,13 @@ class UnitOfWork:
     def rollback(self) -> None:
         self.session.rollback()
         self._after_commit.clear()
+
+
+@lru_cache(maxsize=1024)
+def _statement(sql: str) -> TextClause:
+    """``text(sql)``, made once per statement: finding its bind parameters is a regular expression over
+    the whole text, 7 % of a hold's CPU. A ``TextClause`` is never changed by executing it."""
+    return text(sql)
 
 
 @contextmanager
