@@ -6,6 +6,15 @@ Work outside Postgres that a transaction asks for (queueing a job, updating the 
 transaction rolls back, and once. A unit of work that commits several times (batches, the
 sweeper) runs at each commit what was registered since the one before (ARCHITECTURE.md, "after
 commit").
+
+``direct_unit_of_work`` is the same unit of work on a connection of the engine's pool used through
+the driver (psycopg) directly, without the ORM Session and SQLAlchemy's execution layers: for the
+hold, a request whose few statements are its whole database work, where those layers took more
+CPU than psycopg itself (bench/RESULTS.md, "Where a hold's Python time goes"). The statements, their
+parameters and the rows they return (SQLAlchemy ``Row`` objects) are the same, and so are the
+errors: psycopg's are raised as SQLAlchemy's (``OperationalError``, ``DataError``, ...), so the
+breaker and the error handlers see what they always did; a connection that broke is dropped from
+the pool, as SQLAlchemy does.
 """
 
 from __future__ import annotations
@@ -15,8 +24,13 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, cast
 
+import psycopg
 from sqlalchemy import CursorResult, TextClause, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import PoolProxiedConnection
 
 from app.extensions import db
 
@@ -50,6 +64,90 @@ class UnitOfWork:
         self._after_commit.clear()
 
 
+class DirectUnitOfWork(UnitOfWork):
+    """A unit of work on one pooled connection, through psycopg (``direct_unit_of_work``)."""
+
+    def __init__(self, connection: PoolProxiedConnection, dialect: Dialect) -> None:
+        self._committed = False
+        self._after_commit = []
+        self._pooled = connection
+        self._conn: psycopg.Connection[Any] = connection.driver_connection  # type: ignore[assignment]
+        self._dialect = dialect
+
+    def execute(self, sql: str, params: Params | None = None) -> CursorResult[Any]:
+        """The statement's rows as a SQLAlchemy result (``first``, ``one``, ``all``, ``scalar``, ...,
+        iteration) with its ``rowcount``, like ``UnitOfWork.execute``; one row of parameters only."""
+        statement = _driver_statement(sql, self._dialect)
+        try:
+            cursor = self._conn.execute(statement, params or {})
+            returned = cursor.pgresult is not None and cursor.pgresult.nfields > 0
+            rows = cursor.fetchall() if returned else []
+        except psycopg.Error as exc:
+            raise self._translated(exc, statement, params) from exc
+        result: Any = IteratorResult(_columns(statement, cursor) if returned else _NO_COLUMNS, iter(rows))
+        result.rowcount = cursor.rowcount
+        return cast("CursorResult[Any]", result)
+
+    def commit(self) -> None:
+        try:
+            self._conn.commit()
+        except psycopg.Error as exc:
+            raise self._translated(exc, "COMMIT", None) from exc
+        self._committed = True
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def rollback(self) -> None:
+        self._after_commit.clear()
+        try:
+            self._conn.rollback()
+        except psycopg.Error as exc:
+            raise self._translated(exc, "ROLLBACK", None) from exc
+
+    def _translated(self, exc: psycopg.Error, statement: str, params: Params | None) -> BaseException:
+        """SQLAlchemy's exception for a psycopg error, as a Session would raise it; a connection that
+        broke leaves the pool."""
+        disconnected = self._dialect.is_disconnect(exc, self._conn, None)  # type: ignore[arg-type]
+        if disconnected:
+            self._pooled.invalidate(exc)
+        return DBAPIError.instance(
+            statement, params, exc, psycopg.Error, connection_invalidated=disconnected, dialect=self._dialect
+        )
+
+    def close(self) -> None:
+        # Callbacks still waiting belong to writes made after the last commit: both are dropped.
+        try:
+            if not self._committed or self._after_commit:
+                self._after_commit.clear()
+                if not self._conn.closed:
+                    self._conn.rollback()
+        finally:
+            self._pooled.close()  # back to the pool, which resets it (no round trip when idle)
+
+
+@lru_cache(maxsize=256)
+def _driver_statement(sql: str, dialect: Dialect) -> str:
+    """The statement as SQLAlchemy sends it to the driver (``:name`` -> ``%(name)s``, ``%`` escaped)."""
+    return str(_statement(sql).compile(dialect=dialect))
+
+
+_NO_COLUMNS = SimpleResultMetaData(())
+_COLUMNS: dict[str, SimpleResultMetaData] = {}
+
+
+def _columns(statement: str, cursor: psycopg.Cursor[Any]) -> SimpleResultMetaData:
+    """The names of the columns a statement returns, found once per statement (psycopg's
+    ``description`` makes an object per column on every call)."""
+    known = _COLUMNS.get(statement)
+    if known is not None and len(known.keys) == cursor.pgresult.nfields:  # type: ignore[union-attr]
+        return known
+    if len(_COLUMNS) >= 256:
+        _COLUMNS.clear()
+    known = _COLUMNS[statement] = SimpleResultMetaData(tuple(column.name for column in cursor.description or ()))
+    return known
+
+
 @lru_cache(maxsize=1024)
 def _statement(sql: str) -> TextClause:
     """``text(sql)``, made once per statement: finding its bind parameters is a regular expression over
@@ -66,3 +164,18 @@ def unit_of_work() -> Iterator[UnitOfWork]:
         # Callbacks still waiting belong to writes made after the last commit: both are dropped.
         if not uow._committed or uow._after_commit:
             uow.rollback()
+
+
+@contextmanager
+def direct_unit_of_work() -> Iterator[UnitOfWork]:
+    """A unit of work on a connection of the engine's pool, used through psycopg (module docstring)."""
+    engine = db.engine
+    try:
+        pooled = engine.raw_connection()  # checked out as the Session would: pre-ping, timeout, events
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(None, None, exc, psycopg.Error, dialect=engine.dialect) from exc
+    uow = DirectUnitOfWork(pooled, engine.dialect)
+    try:
+        yield uow
+    finally:
+        uow.close()
