@@ -6,22 +6,33 @@ Work outside Postgres that a transaction asks for (queueing a job, updating the 
 transaction rolls back, and once. A unit of work that commits several times (batches, the
 sweeper) runs at each commit what was registered since the one before (ARCHITECTURE.md, "after
 commit").
+
+``direct_unit_of_work`` is the same unit of work on a connection of the engine's pool used through
+the driver (psycopg) directly, without the ORM Session and SQLAlchemy's execution layers: for the
+hold, a request whose few statements are its whole database work, where those layers took more
+CPU than psycopg itself (bench/RESULTS.md, "Where a hold's Python time goes"). The statements, their
+parameters and the rows they return (SQLAlchemy ``Row`` objects) are the same, and so are the
+errors: psycopg's are raised as SQLAlchemy's (``OperationalError``, ``DataError``, ...), so the
+breaker and the error handlers see what they always did; a connection that broke is dropped from
+the pool, as SQLAlchemy does.
 """
 
 from __future__ import annotations
 
-import functools
-import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any, cast
 
 import psycopg
 from flask import current_app
-from sqlalchemy import CursorResult, Engine, create_engine, text
+from sqlalchemy import CursorResult, Engine, TextClause, create_engine, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import PoolProxiedConnection
 
 from app.extensions import db
 
@@ -36,7 +47,8 @@ class UnitOfWork:
         self._after_commit: list[Callable[[], object]] = []
 
     def execute(self, sql: str, params: Params | None = None) -> CursorResult[Any]:
-        return cast("CursorResult[Any]", self.session.execute(text(sql), params or {}))  # a text() statement's result
+        # a text() statement's result
+        return cast("CursorResult[Any]", self.session.execute(_statement(sql), params or {}))
 
     def after_commit(self, callback: Callable[[], object]) -> None:
         """Calls ``callback`` once the transaction now open has committed; never if it rolls back."""
@@ -52,6 +64,97 @@ class UnitOfWork:
     def rollback(self) -> None:
         self.session.rollback()
         self._after_commit.clear()
+
+
+class DirectUnitOfWork(UnitOfWork):
+    """A unit of work on one pooled connection, through psycopg (``direct_unit_of_work``)."""
+
+    def __init__(self, connection: PoolProxiedConnection, dialect: Dialect) -> None:
+        self._committed = False
+        self._after_commit = []
+        self._pooled = connection
+        self._conn: psycopg.Connection[Any] = connection.driver_connection  # type: ignore[assignment]
+        self._dialect = dialect
+
+    def execute(self, sql: str, params: Params | None = None) -> CursorResult[Any]:
+        """The statement's rows as a SQLAlchemy result (``first``, ``one``, ``all``, ``scalar``, ...,
+        iteration) with its ``rowcount``, like ``UnitOfWork.execute``; one row of parameters only."""
+        statement = _driver_statement(sql, self._dialect)
+        try:
+            cursor = self._conn.execute(statement, params or {})
+            returned = cursor.pgresult is not None and cursor.pgresult.nfields > 0
+            rows = cursor.fetchall() if returned else []
+        except psycopg.Error as exc:
+            raise self._translated(exc, statement, params) from exc
+        result: Any = IteratorResult(_columns(statement, cursor) if returned else _NO_COLUMNS, iter(rows))
+        result.rowcount = cursor.rowcount
+        return cast("CursorResult[Any]", result)
+
+    def commit(self) -> None:
+        try:
+            self._conn.commit()
+        except psycopg.Error as exc:
+            raise self._translated(exc, "COMMIT", None) from exc
+        self._committed = True
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def rollback(self) -> None:
+        self._after_commit.clear()
+        try:
+            self._conn.rollback()
+        except psycopg.Error as exc:
+            raise self._translated(exc, "ROLLBACK", None) from exc
+
+    def _translated(self, exc: psycopg.Error, statement: str, params: Params | None) -> BaseException:
+        """SQLAlchemy's exception for a psycopg error, as a Session would raise it; a connection that
+        broke leaves the pool."""
+        disconnected = self._dialect.is_disconnect(exc, self._conn, None)  # type: ignore[arg-type]
+        if disconnected:
+            self._pooled.invalidate(exc)
+        return DBAPIError.instance(
+            statement, params, exc, psycopg.Error, connection_invalidated=disconnected, dialect=self._dialect
+        )
+
+    def close(self) -> None:
+        # Callbacks still waiting belong to writes made after the last commit: both are dropped.
+        try:
+            if not self._committed or self._after_commit:
+                self._after_commit.clear()
+                if not self._conn.closed:
+                    self._conn.rollback()
+        finally:
+            self._pooled.close()  # back to the pool, which resets it (no round trip when idle)
+
+
+@lru_cache(maxsize=256)
+def _driver_statement(sql: str, dialect: Dialect) -> str:
+    """The statement as SQLAlchemy sends it to the driver (``:name`` -> ``%(name)s``, ``%`` escaped)."""
+    return str(_statement(sql).compile(dialect=dialect))
+
+
+_NO_COLUMNS = SimpleResultMetaData(())
+_COLUMNS: dict[str, SimpleResultMetaData] = {}
+
+
+def _columns(statement: str, cursor: psycopg.Cursor[Any]) -> SimpleResultMetaData:
+    """The names of the columns a statement returns, found once per statement (psycopg's
+    ``description`` makes an object per column on every call)."""
+    known = _COLUMNS.get(statement)
+    if known is not None and len(known.keys) == cursor.pgresult.nfields:  # type: ignore[union-attr]
+        return known
+    if len(_COLUMNS) >= 256:
+        _COLUMNS.clear()
+    known = _COLUMNS[statement] = SimpleResultMetaData(tuple(column.name for column in cursor.description or ()))
+    return known
+
+
+@lru_cache(maxsize=1024)
+def _statement(sql: str) -> TextClause:
+    """``text(sql)``, made once per statement: finding its bind parameters is a regular expression over
+    the whole text, 7 % of a hold's CPU. A ``TextClause`` is never changed by executing it."""
+    return text(sql)
 
 
 @contextmanager
@@ -77,8 +180,8 @@ def execute_alone(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     the server closed while it sat there (a restart, a failover) fails the statement, which is then
     run once more on a new connection. ``:name`` parameters as elsewhere. A failure is raised as
     SQLAlchemy's (``OperationalError`` and the rest), answered as every other."""
-    statement = _driver_style(sql)
     engine = _alone_engine()
+    statement = _driver_statement(sql, engine.dialect)
     for attempt in (1, 2):
         try:
             fairy = engine.raw_connection()
@@ -120,7 +223,16 @@ def _alone_engine() -> Engine:
     return engine
 
 
-@functools.lru_cache(maxsize=64)
-def _driver_style(sql: str) -> str:
-    """``:name`` parameters as psycopg's ``%(name)s`` (a ``%`` in the text doubled)."""
-    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
+@contextmanager
+def direct_unit_of_work() -> Iterator[UnitOfWork]:
+    """A unit of work on a connection of the engine's pool, used through psycopg (module docstring)."""
+    engine = db.engine
+    try:
+        pooled = engine.raw_connection()  # checked out as the Session would: pre-ping, timeout, events
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(None, None, exc, psycopg.Error, dialect=engine.dialect) from exc
+    uow = DirectUnitOfWork(pooled, engine.dialect)
+    try:
+        yield uow
+    finally:
+        uow.close()

@@ -1,6 +1,6 @@
 """Counting what a request asks Redis and PostgreSQL, in the order it asks: each Redis round trip
 (one ``send_packed_command``: a command, or a whole pipeline) with the commands it carried, and each
-SQL statement. Every Redis client of the process is counted (the app's, the rate limits'), on the
+SQL statement psycopg sends (through the Session or straight, as a hold's do: app/unit_of_work.py). Every Redis client of the process is counted (the app's, the rate limits'), on the
 calling thread only, so the test client's request is what is seen."""
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import psycopg
 from redis import connection as redis_connection
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 _local = threading.local()
 
@@ -82,11 +81,15 @@ def _install() -> None:
 
         serializer.pack = counted_pack  # type: ignore[method-assign]
 
-    @event.listens_for(Engine, "before_cursor_execute")
-    def _sql(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    execute = psycopg.Cursor.execute
+
+    def counted_execute(self, query, params=None, **kwargs):  # type: ignore[no-untyped-def]
         trace = _active()
         if trace is not None:
-            trace.steps.append(("sql", statement))
+            trace.steps.append(("sql", query))
+        return execute(self, query, params, **kwargs)
+
+    psycopg.Cursor.execute = counted_execute  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager

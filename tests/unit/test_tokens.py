@@ -3,7 +3,7 @@ import time
 import jwt
 import pytest
 
-from app.accounts.tokens import AuthenticatedUser, TokenError, issue_token, verify_token
+from app.accounts.tokens import LEEWAY_SECONDS, AuthenticatedUser, TokenError, issue_token, verify_token
 
 SECRET = "unit-test-secret-" + "0123456789" * 7
 
@@ -70,3 +70,18 @@ def test_a_token_without_an_id_cannot_be_revoked_so_it_is_refused():
     )
     with pytest.raises(TokenError):
         verify_token(SECRET, token)
+
+
+def test_a_token_checked_before_is_still_refused_once_it_expires():
+    token = issue_token(SECRET, 9, "fan", 60)
+    user = verify_token(SECRET, token)  # checked in full, and remembered
+    assert verify_token(SECRET, token, now=user.expires_at + LEEWAY_SECONDS - 1) == user
+    with pytest.raises(TokenError):
+        verify_token(SECRET, token, now=user.expires_at + LEEWAY_SECONDS)
+
+
+def test_a_token_checked_before_is_refused_under_another_secret():
+    token = issue_token(SECRET, 9, "fan", 60)
+    assert verify_token(SECRET, token).id == 9
+    with pytest.raises(TokenError):
+        verify_token("another-secret-" + "0123456789" * 7, token)
