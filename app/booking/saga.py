@@ -166,15 +166,15 @@ def confirm_free(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> Settlemen
 
 def confirm(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID, intent_id: str) -> Settlement:
     """Settles the hold's intent; the caller then calls ``raise_unless_booked``."""
-    hold = uow.execute(
+    found = uow.read_alone(
         """
         SELECT h.user_id, h.payment_intent_id, b.id AS booking_id
         FROM holds h LEFT JOIN bookings b ON b.payment_intent_id = h.payment_intent_id
         WHERE h.id = :id
         """,
         {"id": hold_id},
-    ).first()
-    uow.rollback()
+    )
+    hold = found[0] if found else None
     if hold is None or hold.user_id != user_id:
         raise HoldNotFound(f"hold {hold_id} does not exist")
     if hold.payment_intent_id != intent_id:
