@@ -27,7 +27,7 @@ from typing import Any, cast
 
 import psycopg
 from flask import current_app
-from sqlalchemy import CursorResult, Engine, TextClause, create_engine, text
+from sqlalchemy import CursorResult, Engine, Row, TextClause, create_engine, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.exc import DBAPIError
@@ -49,6 +49,15 @@ class UnitOfWork:
     def execute(self, sql: str, params: Params | None = None) -> CursorResult[Any]:
         # a text() statement's result
         return cast("CursorResult[Any]", self.session.execute(_statement(sql), params or {}))
+
+    def read_alone(self, sql: str, params: Params | None = None) -> list[Row[Any]]:
+        """One read made on its own, outside any transaction: on a connection of its own from the
+        pool, in autocommit, so without the BEGIN and ROLLBACK round trips a transaction costs. For
+        a check made before the unit of work's real work; it neither sees nor touches what the unit
+        of work has open."""
+        with db.engine.connect() as connection:
+            read = connection.execution_options(isolation_level="AUTOCOMMIT")
+            return list(read.execute(_statement(sql), params or {}))
 
     def after_commit(self, callback: Callable[[], object]) -> None:
         """Calls ``callback`` once the transaction now open has committed; never if it rolls back."""

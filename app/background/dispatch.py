@@ -4,13 +4,18 @@ them once it commits (``app/unit_of_work.py``)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import redis
+
 from app.background import queues
 from app.extensions import redis_store
 from app.inventory.hints import SeatHints
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,8 +38,10 @@ class Followups:
         return self
 
     def run(self) -> None:
-        """Queues the jobs and updates the seat hints."""
+        """Queues the jobs and updates the seat hints, all in one round trip (one MULTI ... EXEC)."""
         client = redis_store.client
+        pipe = client.pipeline()
+        pipe.multi()  # RQ puts a job's commands in a transaction; the hints ride along in it
         for notification_id in self.notifications:
             queues.enqueue(
                 client,
@@ -42,16 +49,29 @@ class Followups:
                 "workers.jobs.send_notification",
                 notification_id,
                 job_id=f"notification-{notification_id}",
+                pipeline=pipe,
             )
         for refund_id in self.refunds:
             queues.enqueue(
-                client, queues.PAYMENTS, "workers.jobs.execute_refund", str(refund_id), job_id=f"refund-{refund_id}"
+                client,
+                queues.PAYMENTS,
+                "workers.jobs.execute_refund",
+                str(refund_id),
+                job_id=f"refund-{refund_id}",
+                pipeline=pipe,
             )
-        hints = SeatHints(client)
         for show_id, seats in self.booked_seats.items():
-            hints.mark_booked(show_id, seats)
+            SeatHints.queue_booked(pipe, show_id, seats)
         for show_id, seats in self.freed_seats.items():
-            hints.clear(show_id, seats)
+            SeatHints.queue_clear(pipe, show_id, seats)
+        if not len(pipe):
+            return
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            # Jobs and hints alike are only hints of what Postgres holds: the sweeper re-queues the
+            # jobs, and a missing or stale hint only sends a request to Postgres.
+            log.warning("could not queue jobs or update seat hints after a commit: %s", exc)
 
 
 def schedule_hold_expiry(hold_id: str, expires_at: datetime) -> None:

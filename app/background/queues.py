@@ -42,10 +42,16 @@ def enqueue(
     job_id: str | None = None,
     at: datetime | None = None,
     delay: timedelta | None = None,
+    pipeline: redis.client.Pipeline | None = None,
 ) -> bool:
-    """Queues ``func(*args)``; returns False (and logs) if Redis is unavailable — the sweeper catches up."""
+    """Queues ``func(*args)``; returns False (and logs) if Redis is unavailable — the sweeper catches up.
+
+    With ``pipeline`` (a transaction, ``connection.pipeline()``) the job's commands are only added to
+    it: the caller sends them, with whatever else it carries, in one round trip (``Followups.run``)."""
     q = queue(queue_name, connection)
     options: dict[str, Any] = {"job_id": job_id, "failure_ttl": FAILURE_TTL, "retry": RETRY, "job_timeout": JOB_TIMEOUT}
+    if pipeline is not None:
+        options["pipeline"] = pipeline
     try:
         if at is not None:
             q.enqueue_at(at, func, *args, **options)

@@ -76,54 +76,22 @@ def show_cancelled(uow: UnitOfWork, show_id: int) -> bool:
     return uow.execute("SELECT status = 'CANCELLED' FROM shows WHERE id = :id", {"id": show_id}).scalar_one()
 
 
-def booking_for_intent(uow: UnitOfWork, intent_id: str) -> uuid.UUID | None:
-    return uow.execute("SELECT id FROM bookings WHERE payment_intent_id = :pi", {"pi": intent_id}).scalar()
-
-
-def refund_for_intent(uow: UnitOfWork, intent_id: str) -> Row[Any] | None:
+def record_success(uow: UnitOfWork, intent_id: str, show_id: int) -> Row[Any]:
+    """Marks the payment SUCCEEDED and, in the same statement, reads what decides what it becomes:
+    the intent's booking (``booking_id``, if it was booked already), whether it has a refund
+    (``refunded``), and whether the show was cancelled (``show_cancelled``). Run under the hold's lock."""
     return uow.execute(
-        "SELECT id, reason, amount, status FROM refunds WHERE payment_intent_id = :pi", {"pi": intent_id}
-    ).first()
-
-
-def insert_booking(
-    uow: UnitOfWork, booking_id: uuid.UUID, hold: Row[Any], intent_id: str | None, who: AuditActor
-) -> None:
-    """The booking row and its ``booking.confirmed`` audit row, in one statement: a payment intent
-    yields at most one booking (unique on bookings), so at most one such row, however many settlers race.
-    A free hold's booking has no intent (``intent_id`` None; only an amount of 0 may have none)."""
-    uow.execute(
-        f"""
-        WITH b AS (
-            INSERT INTO bookings (id, hold_id, show_id, user_id, payment_intent_id, seat_ids, amount, currency)
-            VALUES (:id, :hold_id, :show_id, :user_id, :pi, :seat_ids, :amount, :currency)
-            RETURNING id, hold_id, show_id, user_id, payment_intent_id, seat_ids, amount, currency
+        """
+        WITH paid AS (
+            UPDATE payments SET status = 'SUCCEEDED', updated_at = now()
+            WHERE payment_intent_id = :pi AND status NOT IN ('SUCCEEDED', 'CANCELED')
         )
-        INSERT INTO audit_log {audit.COLUMNS}
-        SELECT {audit.ACTOR}, 'booking.confirmed', 'booking', CAST(b.id AS text), b.show_id,
-               jsonb_build_object('holdId', b.hold_id, 'userId', b.user_id, 'paymentIntentId', b.payment_intent_id,
-                                  'seatIds', b.seat_ids, 'amount', b.amount, 'currency', b.currency)
-        FROM b
+        SELECT (SELECT id FROM bookings WHERE payment_intent_id = :pi) AS booking_id,
+               EXISTS (SELECT 1 FROM refunds WHERE payment_intent_id = :pi) AS refunded,
+               (SELECT status = 'CANCELLED' FROM shows WHERE id = :show_id) AS show_cancelled
         """,
-        {
-            "id": booking_id,
-            "hold_id": hold.id,
-            "show_id": hold.show_id,
-            "user_id": hold.user_id,
-            "pi": intent_id,
-            "seat_ids": list(hold.seat_ids),
-            "amount": hold.amount,
-            "currency": hold.currency,
-            **who.params,
-        },
-    )
-
-
-def mark_hold(uow: UnitOfWork, hold_id: uuid.UUID, status: str) -> None:
-    ended = "now()" if status in ("EXPIRED", "RELEASED") else "NULL"
-    uow.execute(
-        f"UPDATE holds SET status = :status, ended_at = {ended} WHERE id = :id", {"status": status, "id": hold_id}
-    )
+        {"pi": intent_id, "show_id": show_id},
+    ).one()
 
 
 def end_hold(uow: UnitOfWork, hold_id: uuid.UUID, status: str, who: AuditActor, reason: str) -> None:

@@ -152,12 +152,9 @@ def confirm_free(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> Settlemen
     if queries.show_cancelled(uow, hold.show_id):
         raise SaleClosed("this show has been cancelled", saleStatus="CANCELLED")
     booking_id = uuid.uuid4()
-    queries.insert_booking(uow, booking_id, hold, None, audit.fan(user_id))
-    booked = seat_state.book(uow, hold.show_id, hold.id, hold.seat_ids, booking_id)
-    if len(booked) < len(hold.seat_ids):  # cannot happen to a live hold; never book part of one
-        uow.rollback()
+    if not seat_state.book_hold(uow, booking_id, hold, None, audit.fan(user_id)):
+        uow.rollback()  # cannot happen to a live hold; never book part of one
         raise HoldExpired("this hold has run out; hold the seats again")
-    queries.mark_hold(uow, hold.id, "CONFIRMED")
     followups = Followups(booked_seats={hold.show_id: list(hold.seat_ids)})
     followups.notifications += queue_message(
         uow, hold.user_id, "booking_confirmed", str(booking_id), {"show_id": hold.show_id}, booking=booking_id
@@ -169,7 +166,15 @@ def confirm_free(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> Settlemen
 
 def confirm(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID, intent_id: str) -> Settlement:
     """Settles the hold's intent; the caller then calls ``raise_unless_booked``."""
-    hold = uow.execute("SELECT user_id, payment_intent_id FROM holds WHERE id = :id", {"id": hold_id}).first()
+    found = uow.read_alone(
+        """
+        SELECT h.user_id, h.payment_intent_id, b.id AS booking_id
+        FROM holds h LEFT JOIN bookings b ON b.payment_intent_id = h.payment_intent_id
+        WHERE h.id = :id
+        """,
+        {"id": hold_id},
+    )
+    hold = found[0] if found else None
     if hold is None or hold.user_id != user_id:
         raise HoldNotFound(f"hold {hold_id} does not exist")
     if hold.payment_intent_id != intent_id:
@@ -177,12 +182,11 @@ def confirm(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uui
             "paymentIntentId is not this hold's payment",
             fields=[{"field": "paymentIntentId", "message": "not this hold's"}],
         )
-    existing = queries.booking_for_intent(uow, intent_id)
-    uow.rollback()
-    if existing is not None:
-        return Settlement("BOOKED", booking_id=existing, created=False)
+    if hold.booking_id is not None:
+        return Settlement("BOOKED", booking_id=hold.booking_id, created=False)
     intent = _gateway(lambda: gateway.retrieve_intent(intent_id))
-    return settle_intent(uow, gateway, intent, audit.fan(user_id))
+    # The intent is this hold's (checked above, and a hold's intent never changes once recorded).
+    return settle_intent(uow, gateway, intent, audit.fan(user_id), hold_id=hold_id)
 
 
 def raise_unless_booked(settlement: Settlement) -> None:
@@ -202,20 +206,28 @@ def raise_unless_booked(settlement: Settlement) -> None:
 
 
 def settle_intent(
-    uow: UnitOfWork, gateway: PaymentGateway, intent: Intent, who: AuditActor = audit.SYSTEM
+    uow: UnitOfWork,
+    gateway: PaymentGateway,
+    intent: Intent,
+    who: AuditActor = audit.SYSTEM,
+    hold_id: uuid.UUID | None = None,
 ) -> Settlement:
     """Brings Postgres in line with the gateway's view of one intent. Idempotent.
 
     ``who`` asked: the fan's confirm call, the gateway's webhook, or the system (reconciliation,
-    expiry, a show's cancellation); the audit rows of whatever this changes name them."""
-    hold_id = _hold_of(uow, intent)
+    expiry, a show's cancellation); the audit rows of whatever this changes name them. ``hold_id``:
+    the intent's hold, if the caller knows it already (else it is looked up)."""
+    hold_id = hold_id if hold_id is not None else _hold_of(uow, intent)
     if hold_id is None:
         log.error("intent %s names no hold of ours; leaving it alone", intent.id)
         return Settlement("PENDING", payment_status=intent.status)
     hold = queries.lock_hold(uow, hold_id)
     if hold is None:
         return Settlement("PENDING", payment_status=intent.status)
-    queries.record_intent(uow, hold, intent.id)
+    if hold.payment_intent_id != intent.id:
+        # Its payment row is written with the hold's intent id, in one transaction (``record_intent``):
+        # a hold that has its intent id has its payment row.
+        queries.record_intent(uow, hold, intent.id)
 
     if intent.succeeded:
         settlement = _settle_success(uow, hold, intent, who)
@@ -240,11 +252,10 @@ def _hold_of(uow: UnitOfWork, intent: Intent) -> uuid.UUID | None:
 
 
 def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditActor) -> Settlement:
-    queries.set_payment_status(uow, intent.id, "SUCCEEDED")
-    existing = queries.booking_for_intent(uow, intent.id)
-    if existing is not None:
-        return Settlement("BOOKED", booking_id=existing)
-    if queries.refund_for_intent(uow, intent.id) is not None:
+    paid = queries.record_success(uow, intent.id, hold.show_id)
+    if paid.booking_id is not None:
+        return Settlement("BOOKED", booking_id=paid.booking_id)
+    if paid.refunded:
         return Settlement("REFUNDED")
     if intent.amount_received != hold.amount or intent.currency != hold.currency:
         log.error(
@@ -257,18 +268,12 @@ def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditActor)
         )
         return _refund_instead(uow, hold, intent, "AMOUNT_MISMATCH", who)
 
-    if queries.show_cancelled(uow, hold.show_id):
+    if paid.show_cancelled:
         return _refund_instead(uow, hold, intent, "SHOW_CANCELLED", who)
 
     booking_id = uuid.uuid4()
-    attempt = uow.session.begin_nested()
-    queries.insert_booking(uow, booking_id, hold, intent.id, who)
-    booked = seat_state.book(uow, hold.show_id, hold.id, hold.seat_ids, booking_id)
-    if len(booked) < len(hold.seat_ids):
-        attempt.rollback()
+    if not seat_state.book_hold(uow, booking_id, hold, intent.id, who):
         return _refund_instead(uow, hold, intent, "HOLD_LAPSED", who)
-    attempt.commit()
-    queries.mark_hold(uow, hold.id, "CONFIRMED")
     followups = Followups(booked_seats={hold.show_id: list(hold.seat_ids)})
     followups.notifications += queue_message(
         uow, hold.user_id, "booking_confirmed", str(booking_id), {"show_id": hold.show_id}, booking=booking_id

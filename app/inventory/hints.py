@@ -8,7 +8,8 @@ Postgres, which decides.
 
 A hold's look-up is made before the hold's database work, in the request's one round trip of
 checks (``HintRead``, queued by the limiter beside the token's revocation check and the rate
-limits, ``app/api/rate_limits.py``); the writes come after the commit, a round trip of their own.
+limits, ``app/api/rate_limits.py``); the writes come after the commit, a round trip of their own
+(shared with the jobs the commit queues, ``Followups.run`` in ``app/background/dispatch.py``).
 """
 
 from __future__ import annotations
@@ -84,6 +85,17 @@ class SeatHints:
     def mark_booked(self, show_id: int, seat_ids: Sequence[str]) -> None:
         self._write(show_id, {seat: time.time() + BOOKED_HINT_SECONDS for seat in seat_ids}, only_extend=False)
 
+    @staticmethod
+    def queue_booked(pipe: Any, show_id: int, seat_ids: Sequence[str]) -> None:
+        """``mark_booked``'s commands, added to ``pipe`` for its owner to send with the rest."""
+        _queue_write(pipe, show_id, {seat: time.time() + BOOKED_HINT_SECONDS for seat in seat_ids}, only_extend=False)
+
+    @staticmethod
+    def queue_clear(pipe: Any, show_id: int, seat_ids: Sequence[str]) -> None:
+        """``clear``'s command, added to ``pipe`` for its owner to send with the rest."""
+        if seat_ids:
+            pipe.zrem(_key(show_id), *seat_ids)
+
     def mark_seen_taken(self, show_id: int, seat_ids: Sequence[str], now: float | None = None) -> None:
         until = (time.time() if now is None else now) + SEEN_TAKEN_SECONDS
         self._write(show_id, {seat: until for seat in seat_ids}, only_extend=True)
@@ -99,13 +111,17 @@ class SeatHints:
     def _write(self, show_id: int, scores: dict[str, float], only_extend: bool) -> None:
         if not scores:
             return
-        key = _key(show_id)
         try:
             pipe = self._client.pipeline(transaction=False)
-            pipe.zadd(key, scores, gt=only_extend)
-            # Drop entries that have lapsed so the set stays the size of what is taken.
-            pipe.zremrangebyscore(key, "-inf", time.time())
-            pipe.expire(key, KEY_TTL_SECONDS)
+            _queue_write(pipe, show_id, scores, only_extend)
             pipe.execute()
         except redis.RedisError as exc:
             log.warning("could not update seat hints for show %s: %s", show_id, exc)
+
+
+def _queue_write(pipe: Any, show_id: int, scores: dict[str, float], only_extend: bool) -> None:
+    key = _key(show_id)
+    pipe.zadd(key, scores, gt=only_extend)
+    # Drop entries that have lapsed so the set stays the size of what is taken.
+    pipe.zremrangebyscore(key, "-inf", time.time())
+    pipe.expire(key, KEY_TTL_SECONDS)

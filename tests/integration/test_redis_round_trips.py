@@ -75,6 +75,8 @@ def test_a_payment_intent_and_a_confirm_check_in_one_round_trip(client, gateway,
     assert response.status_code == 201, response.get_json()
     print("\nconfirm:", trace.summary())
     assert trace.round_trips_before_sql() == 1, trace.summary()
+    # After the commit: the confirmation email's job queued and the seats hinted booked, together.
+    assert trace.round_trips == 2, trace.summary()
 
 
 def test_a_seat_map_and_the_sites_hold_form(client, make):
