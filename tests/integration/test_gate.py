@@ -21,16 +21,6 @@ from tests.conftest import GATE_KEYS, settings_for_tests
 from tests.support.db import fetch
 
 
-@pytest.fixture(scope="module")
-def gate_app(app):
-    return create_gate_app(app.extensions["seatline.settings"])
-
-
-@pytest.fixture
-def gate(gate_app):
-    return gate_app.test_client()
-
-
 def event_with_show(make, **kwargs):
     show = make.show(**kwargs)
     event_id = fetch(make.app, "SELECT event_id FROM shows WHERE id = :s", s=show.show_id)[0].event_id

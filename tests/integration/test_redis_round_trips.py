@@ -9,16 +9,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from queue_gate import create_gate_app
 from tests.support.db import fetch
 from tests.support.redis_trips import traced
-
-
-@pytest.fixture(scope="module")
-def gate_app(app):
-    return create_gate_app(app.extensions["seatline.settings"])
 
 
 def _hold(client, show_id, seats, fan):

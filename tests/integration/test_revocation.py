@@ -10,17 +10,11 @@ import pytest
 
 from app import create_app
 from app.extensions import db
-from queue_gate import create_gate_app
 from tests.conftest import settings_for_tests
 from tests.support.contract import ContractClient
 from tests.support.db import fetch
 
 PASSWORD = "correct horse"
-
-
-@pytest.fixture(scope="module")
-def gate_app(app):
-    return create_gate_app(app.extensions["seatline.settings"])
 
 
 @pytest.fixture(scope="module")

@@ -12,28 +12,16 @@ from html import unescape
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy.engine import make_url
 
 from app import admission, create_app
 from app.response_cache import STALE_WARNING
-from queue_gate import create_gate_app
 from tests.conftest import settings_for_tests
 from tests.integration.test_degraded_mode import app_through
 from tests.integration.test_gate import admitted_token
 from tests.integration.test_site import token_of
 from tests.support.faults import TcpProxy
 from tests.support.polling import wait_for
-
-
-@pytest.fixture(scope="module")
-def gate_app(app):
-    return create_gate_app(app.extensions["seatline.settings"])
-
-
-@pytest.fixture
-def gate(gate_app):
-    return gate_app.test_client()
 
 
 def signed_in_as(app, name: str, email: str):
