@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.e2e.conftest import SCREENSHOTS
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -140,11 +141,14 @@ def test_two_seats_of_a_2000_seat_hall_held_through_the_drawn_map(live_server, b
     page.click("button[type=submit] >> text=Hold seats")
     page.wait_for_url(re.compile(rf"{re.escape(live_server)}/holds/"))
     assert "T25, T26" in page.text_content("main")
-    statuses = {
-        s["seatId"]: s["status"]
-        for s in requests.get(f"{live_server}/api/v1/shows/{show.show_id}/seatmap").json()["seats"]
-    }
-    assert (statuses["T25"], statuses["T26"], statuses["T27"]) == ("HELD", "HELD", "AVAILABLE")
+
+    def states():
+        seats = requests.get(f"{live_server}/api/v1/shows/{show.show_id}/seatmap").json()["seats"]
+        statuses = {s["seatId"]: s["status"] for s in seats}
+        return statuses["T25"], statuses["T26"], statuses["T27"]
+
+    # The seat map is a shared copy renewed once a second (at most 2 s stale): it shows the hold soon.
+    assert wait_for(lambda: states() == ("HELD", "HELD", "AVAILABLE"), timeout=5)
 
 
 def test_the_hall_page_is_a_few_kilobytes_and_the_map_comes_as_shared_json(live_server, browser, make):
