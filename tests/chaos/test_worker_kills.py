@@ -48,7 +48,9 @@ def kill_running(sc, job_ids: set[str], timeout: float = 30, also=lambda: True, 
 def test_worker_killed_in_the_middle_of_each_kind_of_job(scenario):
     sc = scenario
     # The sale going on meanwhile: big enough (and a per-fan limit high enough) to last past the kills.
-    sc.start(hold_ttl=6, sweeper_interval=2, workers=2, env={"MAX_HELD_SEATS_PER_USER_SHOW": "60"})
+    # Three workers: while two are held up by the slow gateway below, the third keeps up with the
+    # sale's own webhooks, so the payments queue (where the settle job waits) is reached in time.
+    sc.start(hold_ttl=6, sweeper_interval=2, workers=3, env={"MAX_HELD_SEATS_PER_USER_SHOW": "60"})
     show = sc.make.show(rows=30, per_row=30)
     victims_show = sc.make.show(rows=1, per_row=10)
     sale = sc.sale(show, [sc.make.fan() for _ in range(20)], seconds=180)  # closed after the last kill

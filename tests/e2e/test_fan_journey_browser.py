@@ -91,7 +91,10 @@ def test_countdown_runs_out_and_the_seats_come_back_at_phone_width(short_hold_se
     page.click("text=Hold seats")
     page.wait_for_selector("text=the hold has ended", timeout=10_000)
     page.click("text=Back to the seat map")
-    page.wait_for_function("!document.querySelector('input[value=A3]').disabled", timeout=10_000)
+    # The map is drawn in the page from the shared seat map copy, so the box may not exist yet and
+    # may first show the seat held; a locator waits for both (a wait_for_function predicate would
+    # fail at once on the missing box).
+    page.locator("input[value=A3]:not([disabled])").wait_for(timeout=10_000)
     assert re.search("available", page.get_attribute("input[value=A3]", "aria-label"))
     statuses = {
         s["seatId"]: s["status"] for s in requests.get(f"{base}/api/v1/shows/{show.show_id}/seatmap").json()["seats"]
