@@ -536,7 +536,19 @@ def gate_runs(data: dict, env: dict[str, str], seconds: int, bare: Result) -> li
             seconds,
             script=GATE_LUA % {"tokens": data["tokens"], "tickets": tickets, "mode": "status", "event": event},
         )
-        out += [(join, bare), (status, bare)]
+        # The same polls from 1,000 of those fans, each asking many times as a fan does over a wait:
+        # after a fan's first poll to a process, its polls are answered from that process's copy
+        # (app/waiting_room/room.py, _StatusCopy). Above, nearly every poll is a ticket's first to
+        # its process (6,000-odd tickets, 4 processes, a poll each at random).
+        repeat_tickets = ROOT / ".run" / "bench-tickets-repeat.txt"
+        repeat_tickets.write_text("\n".join(tickets.read_text().splitlines()[:1000]))
+        repeat = wrk(
+            "gate status (1,000 waiting fans polling again)",
+            gate,
+            seconds,
+            script=GATE_LUA % {"tokens": data["tokens"], "tickets": repeat_tickets, "mode": "status", "event": event},
+        )
+        out += [(join, bare), (status, bare), (repeat, bare)]
     return out
 
 

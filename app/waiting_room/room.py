@@ -19,7 +19,8 @@ without a position given twice or the cap exceeded (one caller rebuilds, under a
 only if the queue is still missing once it holds it). Later writes change the ``meta`` hash
 only while it is there (``UPDATE_META``), so a lost queue is rebuilt whole, never read from a
 hash with some of its fields. Status checks read four Redis keys in one script and never
-touch Postgres.
+touch Postgres; most of a waiting fan's polls are answered from the process's own copy of what
+that script last read (``_StatusCopy``), without Redis.
 
 Abandonment is detected by time: an admitted fan has ``show_up_seconds`` to collect the
 admission token, then counts against the cap until the token's session ends.
@@ -29,7 +30,9 @@ from __future__ import annotations
 
 import math
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -129,6 +132,54 @@ def _scripts(client: redis.Redis) -> tuple[Any, ...]:
     return scripts
 
 
+# A queue's figures a status answer is computed from: state, serving, batch, interval, opens_at,
+# next_admit_at, and the recent batches (``admits``).
+Figures = tuple[str, int, int, float, float, float, list[bytes]]
+
+
+class _StatusCopy:
+    """Per process: what a waiting fan's status poll needs, so that most polls take no Redis round
+    trip (ARCHITECTURE.md "The waiting room's status polls"). A ticket's owner and place never
+    change once it has a place; a queue's figures are copied from the last poll that read Redis and
+    trusted for ``STATUS_COPY_SECONDS``, and dropped at once when this process changes them. A poll
+    that may be an admission (the copy puts the place among the served ones, or a batch is due)
+    always reads Redis, so the copy only ever delays, by at most that long, the figures a still
+    waiting fan sees."""
+
+    def __init__(self, max_tickets: int) -> None:
+        self.max_tickets = max_tickets
+        self._lock = threading.Lock()
+        self._tickets: OrderedDict[tuple[int, str, str], tuple[int, int]] = OrderedDict()
+        self._figures: dict[tuple[int, str], tuple[float, Figures]] = {}
+
+    def waiting(self, where: tuple[int, str], ticket: str, fresh_for: float) -> tuple[int, int, Figures] | None:
+        with self._lock:
+            placed = self._tickets.get((*where, ticket))
+            copied = self._figures.get(where)
+            if placed is None or copied is None or time.monotonic() - copied[0] > fresh_for:
+                return None
+            self._tickets.move_to_end((*where, ticket))
+        return placed[0], placed[1], copied[1]
+
+    def remember(self, where: tuple[int, str], ticket: str, user_id: int, position: int, figures: Figures) -> None:
+        with self._lock:
+            self._figures[where] = (time.monotonic(), figures)
+            self._tickets[(*where, ticket)] = (user_id, position)
+            self._tickets.move_to_end((*where, ticket))
+            while len(self._tickets) > self.max_tickets:
+                self._tickets.popitem(last=False)
+
+    def forget(self, where: tuple[int, str]) -> None:
+        with self._lock:
+            self._figures.pop(where, None)
+
+
+# How long a copied queue's figures answer polls, and how many tickets a process remembers (about
+# 100 bytes each). 0 seconds: every poll reads Redis.
+STATUS_COPY_SECONDS = 1.0
+_status_copy = _StatusCopy(max_tickets=200_000)
+
+
 class QueueNotFound(Exception):
     pass
 
@@ -165,6 +216,7 @@ class WaitingRoom:
         self.prefix = f"gate:{event_id}:"
         self.show_up_seconds = show_up_seconds
         self._join, self._begin_draw, self._status, self._update_meta = _scripts(client)
+        self._where = (id(client), self.prefix)  # this queue's entries in the status copy
 
     def key(self, name: str) -> str:
         return self.prefix + name
@@ -174,6 +226,7 @@ class WaitingRoom:
         with ``client`` a pipeline, queued on it."""
         args = [x for change in changes for x in change]
         self._update_meta(keys=[self.key("meta")], args=args, client=client)
+        _status_copy.forget(self._where)
 
     # ------------------------------------------------------------ set-up and controls
 
@@ -257,8 +310,14 @@ class WaitingRoom:
         return Place(ticket, position, "WAITING", result[0] == "NEW")
 
     def status(self, ticket: str, now: float | None = None) -> dict[str, Any] | None:
-        """O(1) in Redis, one command (``STATUS``). Returns None for an unknown ticket."""
+        """A waiting fan's place, from the process's copy when it is fresh (``_StatusCopy``), else
+        O(1) in Redis, one command (``STATUS``). Returns None for an unknown ticket."""
         now = time.time() if now is None else now
+        copied = _status_copy.waiting(self._where, ticket, STATUS_COPY_SECONDS) if STATUS_COPY_SECONDS > 0 else None
+        if copied is not None:
+            body = self._answer(copied[0], copied[1], copied[2], None, None, None, now)
+            if body["state"] == "WAITING" and not body["admissionDue"]:
+                return body
         found = self._status(
             keys=[self.key(f"t:{ticket}"), self.key("meta"), self.key("active"), self.key("admits")], args=[ticket]
         )
@@ -269,15 +328,35 @@ class WaitingRoom:
         )
         if state is None:
             return None
-        serving = int(serving or 0)
-        position = int(pos) if pos is not None else None
-        user_id = int(user)
-        due = (state in (b"OPEN", b"DRAINING") and now >= float(next_admit_at or 0)) or (
-            state == b"PREQUEUE" and now >= float(opens_at or 0)
+        figures: Figures = (
+            state.decode(),
+            int(serving or 0),
+            int(batch or 1),
+            float(interval or 1),
+            float(opens_at or 0),
+            float(next_admit_at or 0),
+            admits,
         )
+        position = int(pos) if pos is not None else None
+        if position is not None:
+            _status_copy.remember(self._where, ticket, int(user), position, figures)
+        return self._answer(int(user), position, figures, claimed_at, token, active_until, now)
+
+    def _answer(
+        self,
+        user_id: int,
+        position: int | None,
+        figures: Figures,
+        claimed_at: bytes | None,
+        token: bytes | None,
+        active_until: bytes | None,
+        now: float,
+    ) -> dict[str, Any]:
+        state, serving, batch, interval, opens_at, next_admit_at, admits = figures
+        due = (state in ("OPEN", "DRAINING") and now >= next_admit_at) or (state == "PREQUEUE" and now >= opens_at)
         body: dict[str, Any] = {
             "userId": user_id,
-            "queueState": state.decode(),
+            "queueState": state,
             "position": position,
             "admissionDue": due,
         }
@@ -300,14 +379,7 @@ class WaitingRoom:
             state="WAITING",
             aheadOfYou=ahead,
             estimatedWaitSeconds=self._estimate(
-                position,
-                serving,
-                int(batch or 1),
-                float(interval or 1),
-                admits,
-                now,
-                float(opens_at or 0),
-                float(next_admit_at or 0),
+                position, serving, batch, interval, admits, now, opens_at, next_admit_at
             ),
         )
         return body
@@ -583,6 +655,7 @@ class WaitingRoom:
             },
         )
         pipe.execute()
+        _status_copy.forget(self._where)
 
     def _lock(self, name: str) -> bool:
         return bool(self.r.set(self.key(f"lock:{name}"), b"1", nx=True, px=5000))
