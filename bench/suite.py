@@ -702,7 +702,7 @@ def prepare_confirm_sql(data: dict, count: int) -> None:
             FROM show_seats ss JOIN shows s ON s.id = ss.show_id
             WHERE s.venue_id = %(club)s AND ss.status = 'AVAILABLE' LIMIT %(n)s
         ), made AS (
-            SELECT show_id, seat_id, k, gen_random_uuid() AS hold_id, 'pi_bench_' || k AS pi FROM seats
+            SELECT show_id, seat_id, k, hold_id, 'pi_bench_' || hold_id AS pi FROM (SELECT *, gen_random_uuid() AS hold_id FROM seats) s
         ), h AS (
             INSERT INTO holds (id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at,
                                payment_started_at, payment_intent_id)
