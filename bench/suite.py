@@ -603,44 +603,57 @@ request = function()
 end
 """
 
-CONFIRM_SQL = """
-\\set n :client_id * 100000 + :tx
+# pgbench's names for the parameters of a confirm's statements (simple protocol: pgbench puts each
+# variable's text in place, so text values are quoted here). ``:n`` picks this transaction's paid hold
+# from ``bench_confirm``; the lookup and the hold's row lock read the rest into ``:h_*`` variables, as
+# the app reads them; the booking id is a random UUID, as the app's is.
+CONFIRM_PARAMS = {
+    "id": "CAST((SELECT hold_id FROM bench_confirm WHERE n = :n) AS uuid)",
+    "pi": "':payment_intent_id'",
+    "hold_id": "CAST(':h_id' AS uuid)",
+    "show_id": ":h_show_id",
+    "user_id": ":h_user_id",
+    "seat_ids": "CAST(':h_seat_ids' AS text[])",
+    "amount": ":h_amount",
+    "currency": "':h_currency'",
+    "actor_user_id": ":h_user_id",
+    "actor_kind": "'fan'",
+    "kind": "'booking_confirmed'",
+    "event_key": "CAST(:booking AS text)",
+    "context": "CAST(jsonb_build_object('show_id', :h_show_id, 'booking', CAST(:booking AS text)) AS text)",
+}
+BOOKING_ID = (
+    "CAST(lpad(to_hex(CAST(:bid_hi AS bigint)), 16, '0') || lpad(to_hex(CAST(:bid_lo AS bigint)), 16, '0') AS uuid)"
+)
+
+
+def confirm_sql_script() -> str:
+    """pgbench's script for a confirm after payment: exactly the statements the app runs for one
+    (``saga.confirm``: the lookup on its own, then in one transaction the hold's row lock,
+    ``queries.record_success``, ``seat_state.book_hold`` and the confirmation message's outbox row),
+    taken from the app's own text so it cannot drift from them."""
+    from app.booking import queries, saga
+    from app.inventory import seat_state
+    from app.notifications import outbox
+
+    def statement(text: str, **extra: str) -> str:
+        return pgbench_statement(text, {**CONFIRM_PARAMS, **extra})
+
+    lookup = statement(saga.CONFIRM_LOOKUP)
+    lock = statement(queries.LOCK_HOLD, id=CONFIRM_PARAMS["id"])
+    paid = statement(queries.RECORD_SUCCESS)
+    book = statement(seat_state.BOOK_HOLD, id=":booking")
+    message = statement(outbox.QUEUE_MESSAGE)
+    return f"""\\set n :client_id * 100000 + :tx
 \\set tx :tx + 1
+\\set bid_hi random(0, 4611686018427387903)
+\\set bid_lo random(0, 4611686018427387903)
+{lookup} \\gset
 BEGIN;
-SELECT h.id FROM bench_confirm b JOIN holds h ON h.id = b.hold_id WHERE b.n = :n FOR UPDATE OF h;
-UPDATE payments SET status = 'SUCCEEDED', updated_at = now()
- WHERE hold_id = (SELECT hold_id FROM bench_confirm WHERE n = :n) AND status NOT IN ('SUCCEEDED', 'CANCELED');
-SELECT b.id FROM bookings b JOIN holds h ON h.payment_intent_id = b.payment_intent_id
- WHERE h.id = (SELECT hold_id FROM bench_confirm WHERE n = :n);
-SELECT r.id FROM refunds r JOIN holds h ON h.payment_intent_id = r.payment_intent_id
- WHERE h.id = (SELECT hold_id FROM bench_confirm WHERE n = :n);
-SELECT s.status = 'CANCELLED' FROM shows s JOIN holds h ON h.show_id = s.id
- WHERE h.id = (SELECT hold_id FROM bench_confirm WHERE n = :n);
-SAVEPOINT booking;
-WITH b AS (
-  INSERT INTO bookings (id, hold_id, show_id, user_id, payment_intent_id, seat_ids, amount, currency)
-  SELECT gen_random_uuid(), id, show_id, user_id, payment_intent_id, seat_ids, amount, currency FROM holds
-   WHERE id = (SELECT hold_id FROM bench_confirm WHERE n = :n)
-  RETURNING id, hold_id, show_id, user_id, payment_intent_id, seat_ids, amount, currency
-)
-INSERT INTO audit_log (actor_user_id, actor_kind, action, subject_type, subject_id, show_id, details)
-SELECT b.user_id, 'fan', 'booking.confirmed', 'booking', CAST(b.id AS text), b.show_id,
-       jsonb_build_object('holdId', b.hold_id, 'userId', b.user_id, 'paymentIntentId', b.payment_intent_id,
-                          'seatIds', b.seat_ids, 'amount', b.amount, 'currency', b.currency)
-FROM b;
-WITH mine AS (SELECT hold_id FROM bench_confirm WHERE n = :n), candidates AS (
-  SELECT ss.show_id, ss.seat_id FROM show_seats ss JOIN holds h ON h.show_id = ss.show_id AND ss.seat_id = ANY(h.seat_ids)
-  WHERE h.id = (SELECT hold_id FROM mine) AND ss.hold_id = h.id AND ss.status = 'HELD'
-  ORDER BY ss.seat_id FOR UPDATE OF ss
-)
-UPDATE show_seats ss SET status = 'BOOKED', hold_id = NULL, hold_expires_at = NULL,
-       booking_id = (SELECT id FROM bookings WHERE hold_id = (SELECT hold_id FROM mine))
-FROM candidates c WHERE ss.show_id = c.show_id AND ss.seat_id = c.seat_id;
-RELEASE SAVEPOINT booking;
-UPDATE holds SET status = 'CONFIRMED' WHERE id = (SELECT hold_id FROM bench_confirm WHERE n = :n);
-INSERT INTO notifications (dedupe_key, user_id, kind, channel, recipient, subject, body)
-SELECT 'booking_confirmed:' || b.id || ':email', b.user_id, 'booking_confirmed', 'email', u.email, 'Your tickets', 'b'
-FROM bookings b JOIN users u ON u.id = b.user_id WHERE b.hold_id = (SELECT hold_id FROM bench_confirm WHERE n = :n);
+{lock} \\gset h_
+{paid};
+{book.replace(":booking", BOOKING_ID)};
+{message.replace(":booking", BOOKING_ID)};
 COMMIT;
 """
 
@@ -687,7 +700,7 @@ def confirm_runs(data: dict, env: dict[str, str], seconds: int) -> tuple[Result,
         )
     booked = sql("SELECT count(*) FROM bookings WHERE show_id = %s", (show,))[0][0]
     prepare_confirm_sql(data, 16 * 2000)
-    sql_run = pgbench("confirm SQL: pgbench", CONFIRM_SQL, min(seconds, 5), clients=16, tx=0)
+    sql_run = pgbench("confirm SQL: pgbench", confirm_sql_script(), min(seconds, 5), clients=16, tx=0)
     return app_run, sql_run, {"bookings_made_over_http": booked, "paid_holds_prepared": count}
 
 
@@ -701,7 +714,7 @@ def prepare_confirm_sql(data: dict, count: int) -> None:
             FROM show_seats ss JOIN shows s ON s.id = ss.show_id
             WHERE s.venue_id = %(club)s AND ss.status = 'AVAILABLE' LIMIT %(n)s
         ), made AS (
-            SELECT show_id, seat_id, k, gen_random_uuid() AS hold_id, 'pi_bench_' || k AS pi FROM seats
+            SELECT show_id, seat_id, k, hold_id, 'pi_bench_' || hold_id AS pi FROM (SELECT *, gen_random_uuid() AS hold_id FROM seats) s
         ), h AS (
             INSERT INTO holds (id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at,
                                payment_started_at, payment_intent_id)

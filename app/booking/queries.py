@@ -18,9 +18,12 @@ HOLD_COLUMNS = """
 """
 
 
+LOCK_HOLD = f"SELECT {HOLD_COLUMNS} FROM holds WHERE id = :id FOR UPDATE"
+
+
 def lock_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> Row[Any] | None:
     """Every step that settles a hold takes this lock first, so settlers queue up instead of racing."""
-    return uow.execute(f"SELECT {HOLD_COLUMNS} FROM holds WHERE id = :id FOR UPDATE", {"id": hold_id}).first()
+    return uow.execute(LOCK_HOLD, {"id": hold_id}).first()
 
 
 def protect_seats_while_paying(uow: UnitOfWork, hold_id: uuid.UUID, show_id: int) -> int:
@@ -76,22 +79,22 @@ def show_cancelled(uow: UnitOfWork, show_id: int) -> bool:
     return uow.execute("SELECT status = 'CANCELLED' FROM shows WHERE id = :id", {"id": show_id}).scalar_one()
 
 
+RECORD_SUCCESS = """
+    WITH paid AS (
+        UPDATE payments SET status = 'SUCCEEDED', updated_at = now()
+        WHERE payment_intent_id = :pi AND status NOT IN ('SUCCEEDED', 'CANCELED')
+    )
+    SELECT (SELECT id FROM bookings WHERE payment_intent_id = :pi) AS booking_id,
+           EXISTS (SELECT 1 FROM refunds WHERE payment_intent_id = :pi) AS refunded,
+           (SELECT status = 'CANCELLED' FROM shows WHERE id = :show_id) AS show_cancelled
+"""
+
+
 def record_success(uow: UnitOfWork, intent_id: str, show_id: int) -> Row[Any]:
     """Marks the payment SUCCEEDED and, in the same statement, reads what decides what it becomes:
     the intent's booking (``booking_id``, if it was booked already), whether it has a refund
     (``refunded``), and whether the show was cancelled (``show_cancelled``). Run under the hold's lock."""
-    return uow.execute(
-        """
-        WITH paid AS (
-            UPDATE payments SET status = 'SUCCEEDED', updated_at = now()
-            WHERE payment_intent_id = :pi AND status NOT IN ('SUCCEEDED', 'CANCELED')
-        )
-        SELECT (SELECT id FROM bookings WHERE payment_intent_id = :pi) AS booking_id,
-               EXISTS (SELECT 1 FROM refunds WHERE payment_intent_id = :pi) AS refunded,
-               (SELECT status = 'CANCELLED' FROM shows WHERE id = :show_id) AS show_cancelled
-        """,
-        {"pi": intent_id, "show_id": show_id},
-    ).one()
+    return uow.execute(RECORD_SUCCESS, {"pi": intent_id, "show_id": show_id}).one()
 
 
 def end_hold(uow: UnitOfWork, hold_id: uuid.UUID, status: str, who: AuditActor, reason: str) -> None:

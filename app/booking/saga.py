@@ -164,16 +164,18 @@ def confirm_free(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> Settlemen
     return Settlement("BOOKED", booking_id=booking_id, created=True)
 
 
+# A confirm's first statement, outside its transaction (the benchmark builds its pgbench script of a
+# confirm from this text and the statements ``settle_intent`` runs: bench/suite.py ``confirm_sql_script``).
+CONFIRM_LOOKUP = """
+    SELECT h.user_id, h.payment_intent_id, b.id AS booking_id
+    FROM holds h LEFT JOIN bookings b ON b.payment_intent_id = h.payment_intent_id
+    WHERE h.id = :id
+"""
+
+
 def confirm(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID, intent_id: str) -> Settlement:
     """Settles the hold's intent; the caller then calls ``raise_unless_booked``."""
-    found = uow.read_alone(
-        """
-        SELECT h.user_id, h.payment_intent_id, b.id AS booking_id
-        FROM holds h LEFT JOIN bookings b ON b.payment_intent_id = h.payment_intent_id
-        WHERE h.id = :id
-        """,
-        {"id": hold_id},
-    )
+    found = uow.read_alone(CONFIRM_LOOKUP, {"id": hold_id})
     hold = found[0] if found else None
     if hold is None or hold.user_id != user_id:
         raise HoldNotFound(f"hold {hold_id} does not exist")

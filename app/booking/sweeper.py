@@ -19,10 +19,11 @@ def release_expired_holds(uow: UnitOfWork, batch: int = 1000) -> int:
     return ended
 
 
-def free_orphaned_seats(uow: UnitOfWork, batch: int = 5000) -> int:
-    """Frees seats still marked HELD by a hold that has ended (it lapsed and lost only some seats),
-    and commits (their hints are cleared after). Returns how many."""
-    rows = seat_state.free_orphaned_seats(uow, batch)
+def free_orphaned_seats(uow: UnitOfWork, ended_within_seconds: int, batch: int = 5000) -> int:
+    """Frees seats still marked HELD by a hold that ended in the last ``ended_within_seconds`` (it
+    lapsed and lost only some seats), and commits (their hints are cleared after). Returns how many.
+    The sweep gives it a window of several of its intervals, so a late sweep still finds them."""
+    rows = seat_state.free_orphaned_seats(uow, batch, ended_within_seconds)
     uow.after_commit(Followups(freed_seats=_by_show(rows)).run)
     uow.commit()
     return len(rows)

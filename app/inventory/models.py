@@ -39,7 +39,9 @@ class ShowSeat(db.Model):
         CheckConstraint("(status = 'HELD') = (hold_id IS NOT NULL)", name="hold_iff_held"),
         CheckConstraint("(status = 'HELD') = (hold_expires_at IS NOT NULL)", name="expiry_iff_held"),
         CheckConstraint("(status = 'BOOKED') = (booking_id IS NOT NULL)", name="booking_iff_booked"),
-        Index("ix_show_seats_hold_id", "hold_id", postgresql_where=text("hold_id IS NOT NULL")),
+        # No index on hold_id (nor on status or hold_expires_at): a hold's seat update changes those
+        # columns and stays HOT only while none is indexed and its page has room: the table's
+        # fillfactor is 90 (migration 0013_hot_seat_updates).
         Index("ix_show_seats_booking_id", "booking_id", postgresql_where=text("booking_id IS NOT NULL")),
     )
 
@@ -68,6 +70,8 @@ class Hold(db.Model):
             postgresql_where=text("status = 'ACTIVE' AND payment_started_at IS NULL"),
         ),
         Index("ix_holds_show_created", "show_id", "created_at"),
+        # The sweep of seats left behind by holds that ended (seat_state.free_orphaned_seats).
+        Index("ix_holds_ended", "ended_at", postgresql_where=text("ended_at IS NOT NULL")),
         # Only paying holds have an intent: the holds without one write no entry here.
         Index(
             "ix_holds_payment_intent_id",

@@ -17,6 +17,19 @@ from app.unit_of_work import UnitOfWork
 KINDS = ("booking_confirmed", "booking_cancelled", "payment_refunded", "show_cancelled")
 
 
+QUEUE_MESSAGE = """
+    INSERT INTO notifications (dedupe_key, user_id, kind, channel, recipient, context, organisation_id)
+    SELECT :kind || ':' || :event_key || ':' || ch.channel, u.id, :kind, ch.channel, ch.recipient,
+           CAST(:context AS jsonb),
+           (SELECT e.organisation_id FROM shows s JOIN events e ON e.id = s.event_id
+            WHERE s.id = CAST(:show_id AS bigint))
+    FROM users u CROSS JOIN LATERAL (VALUES (1, 'email', u.email), (2, 'sms', NULLIF(u.phone, ''))) AS ch(n, channel, recipient)
+    WHERE u.id = :user_id AND ch.recipient IS NOT NULL
+    ORDER BY ch.n
+    ON CONFLICT (dedupe_key) DO NOTHING RETURNING id
+"""
+
+
 def queue_message(
     uow: UnitOfWork,
     user_id: int,
@@ -35,17 +48,7 @@ def queue_message(
     assert kind in KINDS
     stored = {**context, "booking": str(booking)} if booking is not None else context
     rows = uow.execute(
-        """
-        INSERT INTO notifications (dedupe_key, user_id, kind, channel, recipient, context, organisation_id)
-        SELECT :kind || ':' || :event_key || ':' || ch.channel, u.id, :kind, ch.channel, ch.recipient,
-               CAST(:context AS jsonb),
-               (SELECT e.organisation_id FROM shows s JOIN events e ON e.id = s.event_id
-                WHERE s.id = CAST(:show_id AS bigint))
-        FROM users u CROSS JOIN LATERAL (VALUES (1, 'email', u.email), (2, 'sms', NULLIF(u.phone, ''))) AS ch(n, channel, recipient)
-        WHERE u.id = :user_id AND ch.recipient IS NOT NULL
-        ORDER BY ch.n
-        ON CONFLICT (dedupe_key) DO NOTHING RETURNING id
-        """,
+        QUEUE_MESSAGE,
         {
             "kind": kind,
             "event_key": event_key,
