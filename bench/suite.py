@@ -556,8 +556,10 @@ def gate_runs(data: dict, env: dict[str, str], seconds: int, bare: Result) -> li
 
 
 def edge_runs(data: dict, env: dict[str, str], web: str, seconds: int) -> list[tuple[Result, Result]]:
-    """The catalog and the gate counter through nginx, each against nginx serving a static file of the
-    same size (what nginx does at best on this machine)."""
+    """The catalog and the gate counter through nginx, each against nginx serving static files of the
+    same size (what nginx does at best on this machine), asked the same way: the listing's many URLs
+    and its baseline's as many files through the same wrk script, the counter's one URL and one file
+    without one."""
     import requests
 
     event = sql("SELECT event_id FROM gate_queues LIMIT 1")[0][0]
@@ -571,9 +573,19 @@ def edge_runs(data: dict, env: dict[str, str], web: str, seconds: int) -> list[t
         }
         for name, size in sizes.items():
             (static / f"{name}.json").write_bytes(b"x" * size)
+        # The listing's baseline is asked the way the listing is: as many files as it has URLs, one
+        # picked at random for each request by the same wrk script, so wrk does the same work for both.
+        (static / "listing").mkdir()
+        static_paths = []
+        for i in range(len(paths)):
+            (static / "listing" / f"{i}.json").write_bytes(b"x" * sizes["listing"])
+            static_paths.append(f"/static/listing/{i}.json")
         listing = wrk("shows by city and date, through the edge", front, seconds, script=get_script(paths))
         listing_static = wrk(
-            f"nginx static file of the same size ({sizes['listing']} B)", f"{front}/static/listing.json", seconds
+            f"nginx static files of the same size ({sizes['listing']} B, {len(paths)} rotated like the listing)",
+            front,
+            seconds,
+            script=get_script(static_paths),
         )
         counter = wrk("gate counter, through the edge", f"{front}/gate/v1/queues/{event}/counter", seconds)
         counter_static = wrk(

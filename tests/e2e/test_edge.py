@@ -157,6 +157,55 @@ def test_a_catalog_response_is_shared_until_its_second_ends_then_renewed_in_the_
     assert edge.reached(edge.web_log, query) == 4
 
 
+# What the edge itself owns in an answer: the connection's own headers, nginx's Server, and the
+# X-Accel-Expires it keeps to itself.
+EDGE_OWN = {"connection", "keep-alive", "server", "x-accel-expires", "transfer-encoding"}
+
+
+def test_an_answer_from_the_cache_carries_every_header_the_app_sent(edge, make):
+    # Security headers, the cache headers, Vary and the rest: a hit (served from a stored copy, by the
+    # front server or the cache server) sends what the app sent, with the same values.
+    show = make.show()
+    path = f"/api/v1/shows/{show.show_id}"
+    next_second()
+    own = requests.get(edge.web + path).headers
+    first, hit = requests.get(edge.url + path), requests.get(edge.url + path)
+    assert [first.headers["X-Cache-Status"], hit.headers["X-Cache-Status"]] == ["MISS", "HIT"]
+    expected = {k.lower(): v for k, v in own.items() if k.lower() not in EDGE_OWN | {"date"}}
+    for answer in (first, hit):
+        got = {k.lower(): v for k, v in answer.headers.items()}
+        assert {k: got.get(k) for k in expected} == expected
+        assert "x-accel-expires" not in got and "date" in got
+    assert {"content-security-policy", "x-content-type-options", "cache-control"} <= expected.keys()
+
+
+def test_a_renewed_copy_is_read_afresh_not_through_a_descriptor_kept_for_the_old_one(edge, app, make):
+    # nginx keeps cache files open between requests (open_file_cache). A renewal replaces the file of
+    # the same key: the hits after it must send the new content, within the 2 s bound.
+    show = make.show(title="Before the renewal")
+    path = f"/api/v1/shows/{show.show_id}"
+    next_second()
+    assert requests.get(edge.url + path).json()["title"] == "Before the renewal"
+    assert requests.get(edge.url + path).headers["X-Cache-Status"] == "HIT"
+    run_sql(
+        app,
+        "UPDATE events SET title = 'After the renewal' WHERE id = (SELECT event_id FROM shows WHERE id = :s)",
+        s=show.show_id,
+    )
+    changed = time.monotonic()
+    seen: list[tuple[str, str]] = []
+    while time.monotonic() - changed < SLACK + 2:
+        answer = requests.get(edge.url + path)
+        seen.append((answer.json()["title"], answer.headers["X-Cache-Status"]))
+        if seen[-1] == ("After the renewal", "HIT"):
+            break
+        time.sleep(0.02)
+    assert seen[-1] == ("After the renewal", "HIT"), seen
+    # Once the new copy has been served, no hit goes back to the old one.
+    later = [requests.get(edge.url + path).json()["title"] for _ in range(20)]
+    assert set(later) == {"After the renewal"}
+
+
 def test_a_burst_of_identical_misses_reaches_the_app_once(edge, make):
     show = make.show(rows=10, per_row=20)
     query = asked(f"/api/v1/shows/{show.show_id}/seatmap")
@@ -351,6 +400,10 @@ def test_the_gate_counter_is_shared_for_at_most_a_second(edge, app, make):
     first, second = requests.get(url), requests.get(url)
     assert [first.headers["X-Cache-Status"], second.headers["X-Cache-Status"]] == ["MISS", "HIT"]
     assert second.headers["Cache-Control"] == "public, max-age=1"
+    # The hit carries every header the gate's own answer (the miss) did, with the same values.
+    own = {k.lower(): v for k, v in first.headers.items() if k.lower() not in EDGE_OWN | {"date", "x-cache-status"}}
+    assert {k: second.headers.get(k) for k in own} == own
+    assert "content-security-policy" in own
     assert edge.reached(edge.gate_log, query) == 1
     next_second()
     assert requests.get(url).headers["X-Cache-Status"] == "MISS"
