@@ -123,7 +123,11 @@ function setup(thread)
   table.insert(threads, thread)
   if scenario_setup then scenario_setup(thread) end
 end
-function init(args) ok, created, conflict, client_error, server_error = 0, 0, 0, 0, 0 end
+local scenario_init = init  -- and its own init (e.g. seeding each thread's random numbers differently)
+function init(args)
+  ok, created, conflict, client_error, server_error = 0, 0, 0, 0, 0
+  if scenario_init then scenario_init(args) end
+end
 function response(status, headers, body)
   if status == 201 then created = created + 1 end
   if status < 300 then ok = ok + 1 elseif status == 409 then conflict = conflict + 1
