@@ -30,6 +30,7 @@ from app.audit.cli import audit_log_command
 from app.booking.routes import bp as booking_bp
 from app.catalog.routes import bp as catalog_bp
 from app.config import Settings
+from app.db_pool import check_connections_on_checkout
 from app.demo.cli import seed_demo_command
 from app.extensions import csrf, db, migrate, redis_store
 from app.inventory.routes import bp as inventory_bp
@@ -93,7 +94,8 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
             "pool_size": settings.db_pool_size,
             "max_overflow": settings.db_max_overflow,
             "pool_timeout": settings.db_pool_timeout_seconds,
-            "pool_pre_ping": settings.db_pool_pre_ping,
+            # Not SQLAlchemy's ping (a round trip per checkout): the pool's own check, below.
+            "pool_pre_ping": False,
             # Bounded waits: a stuck statement or lock fails instead of piling up requests.
             "connect_args": {
                 "connect_timeout": 3,
@@ -131,6 +133,9 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
         settings.gate_jwks_max_stale_seconds,
     )
     db.init_app(app)
+    if settings.db_pool_pre_ping:
+        with app.app_context():
+            check_connections_on_checkout(db.engine, settings.db_pool_ping_idle_seconds)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     app.register_blueprint(ops_bp)
     register_error_handlers(app)
