@@ -47,6 +47,7 @@ from app.site.checkout import bp as site_checkout_bp
 from app.site.routes import bp as site_bp
 
 ROOT = Path(__file__).resolve().parent.parent
+API_PREFIX = "/api/"
 
 
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
@@ -68,6 +69,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     for blueprint in api_blueprints:
         csrf.exempt(blueprint)
+    # The JSON API reads no session (bearer tokens only; its limits ask the token, app/api/rate_limits.py):
+    # its requests neither open one (a new session id per request, or a Redis read for a browser's
+    # cookie on a seat map) nor save one.
+    app.session_interface.stateless_prefixes = (API_PREFIX,)  # type: ignore[attr-defined]
     # The background processes' and the gate's commands are added by wsgi.py, which builds on this app.
     for command in (seed_demo_command, audit_log_command, dead_letters_command):
         app.cli.add_command(command)

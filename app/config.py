@@ -62,7 +62,7 @@ class Settings:
     # Check each connection as it leaves the pool, so a restarted Postgres (or a connection the server
     # ended) costs no failed request: its state and whether its socket has anything to read, without a
     # round trip (app/db_pool.py); one idle in the pool for DB_POOL_PING_IDLE_SECONDS or more is also
-    # pinged (SELECT 1). 0 pings on every checkout; DB_POOL_PRE_PING=false checks nothing.
+    # pinged (a round trip). 0 pings on every checkout; DB_POOL_PRE_PING=false checks nothing.
     db_pool_pre_ping: bool = True
     db_pool_ping_idle_seconds: float = 30.0
     # psycopg prepares a statement after it has run this many times on a connection; -1 never prepares.
