@@ -15,7 +15,8 @@ looks at the connection as psycopg knows it (closed, broken, not idle in a trans
 socket (``poll`` with no wait): a system call, no round trip. A connection that fails it is thrown
 away and the pool hands out another one instead, checked the same way, or a new one; the request
 never sees it (SQLAlchemy's "pessimistic disconnect handling": ``DisconnectionError`` from a
-``checkout`` event).
+``checkout`` event). A false alarm (something else waiting on a healthy connection) would cost a
+new connection, never a failed request.
 
 What the socket cannot show is a server that vanished without closing anything (a host that lost
 power, a middlebox that dropped the connection silently). A connection that sat unused for
