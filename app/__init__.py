@@ -30,6 +30,7 @@ from app.audit.cli import audit_log_command
 from app.booking.routes import bp as booking_bp
 from app.catalog.routes import bp as catalog_bp
 from app.config import Settings
+from app.db_pool import check_connections_on_checkout
 from app.demo.cli import seed_demo_command
 from app.extensions import csrf, db, migrate, redis_store
 from app.inventory.routes import bp as inventory_bp
@@ -46,6 +47,7 @@ from app.site.checkout import bp as site_checkout_bp
 from app.site.routes import bp as site_bp
 
 ROOT = Path(__file__).resolve().parent.parent
+API_PREFIX = "/api/"
 
 
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
@@ -67,6 +69,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     for blueprint in api_blueprints:
         csrf.exempt(blueprint)
+    # The JSON API reads no session (bearer tokens only; its limits ask the token, app/api/rate_limits.py):
+    # its requests neither open one (a new session id per request, or a Redis read for a browser's
+    # cookie on a seat map) nor save one.
+    app.session_interface.stateless_prefixes = (API_PREFIX,)  # type: ignore[attr-defined]
     # The background processes' and the gate's commands are added by wsgi.py, which builds on this app.
     for command in (seed_demo_command, audit_log_command, dead_letters_command):
         app.cli.add_command(command)
@@ -93,7 +99,8 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
             "pool_size": settings.db_pool_size,
             "max_overflow": settings.db_max_overflow,
             "pool_timeout": settings.db_pool_timeout_seconds,
-            "pool_pre_ping": settings.db_pool_pre_ping,
+            # Not SQLAlchemy's ping (a round trip per checkout): the pool's own check, below.
+            "pool_pre_ping": False,
             # Bounded waits: a stuck statement or lock fails instead of piling up requests.
             "connect_args": {
                 "connect_timeout": 3,
@@ -131,6 +138,9 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
         settings.gate_jwks_max_stale_seconds,
     )
     db.init_app(app)
+    if settings.db_pool_pre_ping:
+        with app.app_context():
+            check_connections_on_checkout(db.engine, settings.db_pool_ping_idle_seconds)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     app.register_blueprint(ops_bp)
     register_error_handlers(app)

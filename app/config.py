@@ -59,8 +59,12 @@ class Settings:
     db_max_overflow: int = 10
     db_pool_timeout_seconds: float = 2.0
     db_statement_timeout_ms: int = 5000
-    # Check each connection as it leaves the pool (one round trip), so a restarted Postgres costs no failed request.
+    # Check each connection as it leaves the pool, so a restarted Postgres (or a connection the server
+    # ended) costs no failed request: its state and whether its socket has anything to read, without a
+    # round trip (app/db_pool.py); one idle in the pool for DB_POOL_PING_IDLE_SECONDS or more is also
+    # pinged (a round trip). 0 pings on every checkout; DB_POOL_PRE_PING=false checks nothing.
     db_pool_pre_ping: bool = True
+    db_pool_ping_idle_seconds: float = 30.0
     # psycopg prepares a statement after it has run this many times on a connection; -1 never prepares.
     db_prepare_threshold: int = 5
     # Redis is a hint: never wait long for it.
@@ -202,6 +206,8 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
+        if self.db_pool_ping_idle_seconds < 0:
+            raise ConfigError("DB_POOL_PING_IDLE_SECONDS must be 0 or more")
         if self.trusted_proxy_hops < 0:
             raise ConfigError("TRUSTED_PROXY_HOPS must be 0 or more")
         for field in dataclasses.fields(self):

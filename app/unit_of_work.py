@@ -15,19 +15,21 @@ parameters and the rows they return (SQLAlchemy ``Row`` objects) are the same, a
 errors: psycopg's are raised as SQLAlchemy's (``OperationalError``, ``DataError``, ...), so the
 breaker and the error handlers see what they always did; a connection that broke is dropped from
 the pool, as SQLAlchemy does.
+
+SQL outside a unit of work (one statement on its own, in autocommit) goes through ``execute_alone``
+alone, on a connection of the same pool used the same way. Every connection the pool hands out,
+to the Session or to these, has been checked without a round trip (app/db_pool.py).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, cast
 
 import psycopg
-from flask import current_app
-from sqlalchemy import CursorResult, Engine, Row, TextClause, create_engine, text
+from sqlalchemy import CursorResult, Engine, Row, TextClause, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.exc import DBAPIError
@@ -51,13 +53,10 @@ class UnitOfWork:
         return cast("CursorResult[Any]", self.session.execute(_statement(sql), params or {}))
 
     def read_alone(self, sql: str, params: Params | None = None) -> list[Row[Any]]:
-        """One read made on its own, outside any transaction: on a connection of its own from the
-        pool, in autocommit, so without the BEGIN and ROLLBACK round trips a transaction costs. For
-        a check made before the unit of work's real work; it neither sees nor touches what the unit
-        of work has open."""
-        with db.engine.connect() as connection:
-            read = connection.execution_options(isolation_level="AUTOCOMMIT")
-            return list(read.execute(_statement(sql), params or {}))
+        """One read made on its own, outside any transaction (``execute_alone``): without the BEGIN and
+        ROLLBACK round trips a transaction costs. For a check made before the unit of work's real
+        work; it neither sees nor touches what the unit of work has open."""
+        return execute_alone(sql, params)
 
     def after_commit(self, callback: Callable[[], object]) -> None:
         """Calls ``callback`` once the transaction now open has committed; never if it rolls back."""
@@ -78,12 +77,18 @@ class UnitOfWork:
 class DirectUnitOfWork(UnitOfWork):
     """A unit of work on one pooled connection, through psycopg (``direct_unit_of_work``)."""
 
-    def __init__(self, connection: PoolProxiedConnection, dialect: Dialect) -> None:
+    def __init__(self, connection: PoolProxiedConnection, dialect: Dialect, autocommit: bool = False) -> None:
         self._committed = False
         self._after_commit = []
         self._pooled = connection
         self._conn: psycopg.Connection[Any] = connection.driver_connection  # type: ignore[assignment]
         self._dialect = dialect
+        if autocommit:  # each statement its own transaction (execute_alone); no round trip to set
+            try:
+                self._conn.autocommit = True
+            except psycopg.Error as exc:
+                connection.close()
+                raise self._translated(exc, "SET autocommit", None) from exc
 
     def execute(self, sql: str, params: Params | None = None) -> CursorResult[Any]:
         """The statement's rows as a SQLAlchemy result (``first``, ``one``, ``all``, ``scalar``, ...,
@@ -133,6 +138,10 @@ class DirectUnitOfWork(UnitOfWork):
                 self._after_commit.clear()
                 if not self._conn.closed:
                     self._conn.rollback()
+            if self._conn.autocommit and not self._conn.closed:
+                self._conn.autocommit = False  # as the pool's other users expect it
+        except psycopg.Error:
+            self._pooled.invalidate()  # whatever it is now, it is not handed out again
         finally:
             self._pooled.close()  # back to the pool, which resets it (no round trip when idle)
 
@@ -177,70 +186,47 @@ def unit_of_work() -> Iterator[UnitOfWork]:
             uow.rollback()
 
 
-def execute_alone(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+def execute_alone(sql: str, params: Params | None = None) -> list[Row[Any]]:
     """One statement that is a transaction of its own, in autocommit: one round trip to Postgres,
-    where a unit of work makes four (the pool's ping, BEGIN, the statement, COMMIT or ROLLBACK), and
-    the driver's cursor straight away, without the Session's and the Core's layers, which cost as
-    much CPU as the round trip (bench/RESULTS.md, "The waiting room's gate"). Its rows, if any.
+    where a unit of work makes three (BEGIN, the statement, COMMIT or ROLLBACK), on a connection of
+    the app's pool used through psycopg, without the Session's and the Core's layers, which cost as
+    much CPU as the round trip (bench/RESULTS.md, "The waiting room's gate"). Its rows (``Row``s, as
+    a unit of work's), if any. The one way the app runs SQL outside a unit of work.
 
     For the hottest single statements that must not wait for, or be undone with, anything else (a
-    waiting-room join's record, a revocation record's read), and only for statements that can run
-    twice with the effect of once: a connection is not pinged when it leaves the pool, so one that
-    the server closed while it sat there (a restart, a failover) fails the statement, which is then
-    run once more on a new connection. ``:name`` parameters as elsewhere. A failure is raised as
-    SQLAlchemy's (``OperationalError`` and the rest), answered as every other."""
-    engine = _alone_engine()
-    statement = _driver_statement(sql, engine.dialect)
+    waiting-room join's record, a revocation record's read, a check made before a unit of work's
+    real work), and only for statements that can run twice with the effect of once: a connection
+    the server closed is not handed out (app/db_pool.py), but one it closes between that check and
+    the statement fails the statement, which is then run once more on a new connection. ``:name``
+    parameters as elsewhere. A failure is raised as SQLAlchemy's (``OperationalError`` and the
+    rest), answered as every other."""
+    engine = db.engine
     for attempt in (1, 2):
+        uow = DirectUnitOfWork(_checked_out(engine), engine.dialect, autocommit=True)
         try:
-            fairy = engine.raw_connection()
-        except psycopg.Error as exc:  # no connection to be had
-            raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
-        conn = cast("psycopg.Connection[Any]", fairy.driver_connection)
-        try:
-            cursor = conn.execute(statement, params)
-            return cursor.fetchall() if cursor.description is not None else []
-        except psycopg.Error as exc:
-            if not conn.broken or attempt == 2:
-                if conn.broken:
-                    fairy.invalidate()
-                raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
-            # The server closed it while it was in the pool, and so the others it had: all are replaced.
-            fairy.invalidate()
-            engine.dispose()
+            return list(uow.execute(sql, params))
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or attempt == 2:
+                raise
         finally:
-            fairy.close()
+            uow.close()
     raise AssertionError("unreachable")
 
 
-_alone_engines: dict[str, Engine] = {}
-_alone_lock = threading.Lock()
-
-
-def _alone_engine() -> Engine:
-    """execute_alone's connections: a pool of their own (the app's database and settings), in
-    autocommit, handed out without the ping that the app's pool makes on every checkout."""
-    url = db.engine.url
-    key = url.render_as_string(hide_password=False)
-    engine = _alone_engines.get(key)
-    if engine is None:
-        with _alone_lock:
-            engine = _alone_engines.get(key)
-            if engine is None:
-                options = {**current_app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
-                engine = _alone_engines[key] = create_engine(url, isolation_level="AUTOCOMMIT", **options)
-    return engine
+def _checked_out(engine: Engine) -> PoolProxiedConnection:
+    """A connection of the engine's pool, checked out as the Session would (the pool's check on
+    checkout, its timeout, its events); the driver's error raised as SQLAlchemy's."""
+    try:
+        return engine.raw_connection()
+    except psycopg.Error as exc:  # no connection to be had
+        raise DBAPIError.instance(None, None, exc, psycopg.Error, dialect=engine.dialect) from exc
 
 
 @contextmanager
 def direct_unit_of_work() -> Iterator[UnitOfWork]:
     """A unit of work on a connection of the engine's pool, used through psycopg (module docstring)."""
     engine = db.engine
-    try:
-        pooled = engine.raw_connection()  # checked out as the Session would: pre-ping, timeout, events
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(None, None, exc, psycopg.Error, dialect=engine.dialect) from exc
-    uow = DirectUnitOfWork(pooled, engine.dialect)
+    uow = DirectUnitOfWork(_checked_out(engine), engine.dialect)
     try:
         yield uow
     finally:

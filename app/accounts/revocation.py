@@ -32,9 +32,7 @@ from typing import Any
 
 import redis
 from flask import Flask, current_app, g
-from sqlalchemy import text
 
-from app.extensions import db
 from app.unit_of_work import UnitOfWork, execute_alone
 
 log = logging.getLogger(__name__)
@@ -200,32 +198,29 @@ class Revocations:
         record = self._from_database(user_id)
         if record is None or self.publish(user_id, record):
             return
-        with db.engine.begin() as conn:
-            conn.execute(
-                text("""
-                INSERT INTO revocation_copies_pending (user_id) SELECT id FROM users WHERE id = :u
-                ON CONFLICT (user_id) DO UPDATE SET since = now()
-            """),
-                {"u": user_id},
-            )
+        execute_alone(
+            """
+            INSERT INTO revocation_copies_pending (user_id) SELECT id FROM users WHERE id = :u
+            ON CONFLICT (user_id) DO UPDATE SET since = now()
+            """,
+            {"u": user_id},
+        )
 
     def copy_pending(self, limit: int = 500) -> int:
         """Copies the revocations that could not be copied when they were made; how many it copied."""
-        with db.engine.connect() as conn:
-            pending = conn.execute(
-                text("SELECT user_id, since FROM revocation_copies_pending ORDER BY since LIMIT :n"), {"n": limit}
-            ).all()
+        pending = execute_alone(
+            "SELECT user_id, since FROM revocation_copies_pending ORDER BY since LIMIT :n", {"n": limit}
+        )
         copied = 0
         for user_id, since in pending:
             record = self._from_database(user_id)
             if record is not None and not self.publish(user_id, record):
                 break  # Redis is still out of reach: next time
-            with db.engine.begin() as conn:
-                # Not if another change failed to be copied meanwhile (it moved ``since``).
-                conn.execute(
-                    text("DELETE FROM revocation_copies_pending WHERE user_id = :u AND since = :since"),
-                    {"u": user_id, "since": since},
-                )
+            # Not if another change failed to be copied meanwhile (it moved ``since``).
+            execute_alone(
+                "DELETE FROM revocation_copies_pending WHERE user_id = :u AND since = :since",
+                {"u": user_id, "since": since},
+            )
             copied += 1
         return copied
 

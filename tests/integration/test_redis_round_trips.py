@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from app.api.http import SESSION_COOKIE
 from tests.support.db import fetch
 from tests.support.redis_trips import traced
 
@@ -118,3 +119,16 @@ def test_the_gates_join_and_a_waiting_fans_status(gate_app, make):
     assert polled.status_code == 200 and polled.get_json()["state"] == "WAITING", polled.get_json()
     print("\ngate status:", trace.summary())
     assert trace.round_trips == 1 and trace.steps[0][0] == "redis", trace.summary()
+
+
+def test_the_api_opens_no_session_for_a_browsers_cookie(client, make):
+    """A signed-in browser's cookie comes along with its API calls (a seat map, a hold from a
+    script): the API reads bearer tokens only, so no session is looked up in Redis or sent back."""
+    show, fan = make.show(rows=2, per_row=5), make.fan()
+    assert _hold(client, show.show_id, ["A1"], fan).status_code == 201
+    client.set_cookie(SESSION_COOKIE, "a" * 32)
+    with traced() as trace:
+        response = _hold(client, show.show_id, ["A2"], fan)
+    assert response.status_code == 201, response.get_json()
+    assert trace.round_trips_before_sql() == 1 and trace.round_trips == 2, trace.summary()
+    assert "Set-Cookie" not in response.headers

@@ -1,0 +1,80 @@
+"""Connections leave the pool alive, without a round trip to find out.
+
+A connection that the server closed while it sat in the pool (PostgreSQL restarted, an idle
+connection ended by a timeout, ``pg_terminate_backend``) must not fail a fan's request. SQLAlchemy's
+``pool_pre_ping`` makes sure of that with a ``SELECT 1`` before every checkout: a round trip to
+PostgreSQL per request, the largest single cost left in a hold once its SQL was tuned
+(bench/RESULTS.md, "The pool's check without a round trip").
+
+A server that ends a connection tells the client: it sends an error message (``57P01``,
+"terminating connection due to administrator command", or an idle timeout's) and closes the socket,
+and the client's kernel has both waiting at once. A connection idle in the pool has nothing else to
+receive (every answer was read before it went back, and Seatline listens to no notifications), so
+**an idle connection whose socket is readable has been closed by the server**. The check on checkout
+looks at the connection as psycopg knows it (closed, broken, not idle in a transaction) and at its
+socket (``poll`` with no wait): a system call, no round trip. A connection that fails it is thrown
+away and the pool hands out another one instead, checked the same way, or a new one; the request
+never sees it (SQLAlchemy's "pessimistic disconnect handling": ``DisconnectionError`` from a
+``checkout`` event). A false alarm (something else waiting on a healthy connection) would cost a
+new connection, never a failed request.
+
+What the socket cannot show is a server that vanished without closing anything (a host that lost
+power, a middlebox that dropped the connection silently). A connection that sat unused for
+``DB_POOL_PING_IDLE_SECONDS`` or more is therefore still pinged as before; under load connections
+go back and forth far more often than that and are never pinged. A ping that fails, too, only
+replaces the connection. Settings: ``DB_POOL_PRE_PING`` off leaves every check out,
+``DB_POOL_PING_IDLE_SECONDS=0`` pings on every checkout (SQLAlchemy's pre-ping).
+"""
+
+from __future__ import annotations
+
+import select
+import time
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import DisconnectionError
+
+# When the connection last went back to the pool (its pool entry's ``info``, which SQLAlchemy clears
+# when the connection is replaced: a connection without it has just been made).
+_CHECKED_IN_AT = "seatline_checked_in_at"
+_READABLE = select.POLLIN | select.POLLPRI  # POLLHUP and POLLERR are always reported
+
+
+def closed_by_server(conn: psycopg.Connection[Any]) -> bool:
+    """Whether an idle connection is no longer usable, found without a round trip: psycopg knows it
+    is closed or broken, it is not idle (a transaction left open, or its state unknown), or its socket
+    has something to read (the server's goodbye, or the end of the stream)."""
+    if conn.closed or conn.broken:
+        return True
+    pgconn = conn.pgconn
+    if pgconn.transaction_status != TransactionStatus.IDLE:
+        return True
+    poller = select.poll()
+    poller.register(pgconn.socket, _READABLE)
+    return bool(poller.poll(0))
+
+
+def check_connections_on_checkout(engine: Engine, ping_after_idle_seconds: float) -> None:
+    """Every connection ``engine``'s pool hands out is checked first (module docstring)."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None:  # None: it was thrown away instead
+            record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        checked_in_at = record.info.get(_CHECKED_IN_AT)
+        if checked_in_at is None:
+            return  # made for this checkout
+        if closed_by_server(dbapi_connection):
+            raise DisconnectionError("the server closed this pooled connection")
+        if time.monotonic() - checked_in_at >= ping_after_idle_seconds:
+            try:
+                dialect.do_ping(dbapi_connection)
+            except psycopg.Error as exc:
+                raise DisconnectionError(f"a pooled connection idle for a while did not answer: {exc}") from exc
