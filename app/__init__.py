@@ -30,7 +30,7 @@ from app.audit.cli import audit_log_command
 from app.booking.routes import bp as booking_bp
 from app.catalog.routes import bp as catalog_bp
 from app.config import Settings
-from app.db_pool import check_connections_on_checkout
+from app.db_pool import check_connections_on_checkout, keep_prepared_statements
 from app.demo.cli import seed_demo_command
 from app.extensions import csrf, db, migrate, redis_store
 from app.inventory.routes import bp as inventory_bp
@@ -138,8 +138,9 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
         settings.gate_jwks_max_stale_seconds,
     )
     db.init_app(app)
-    if settings.db_pool_pre_ping:
-        with app.app_context():
+    with app.app_context():
+        keep_prepared_statements(db.engine)
+        if settings.db_pool_pre_ping:
             check_connections_on_checkout(db.engine, settings.db_pool_ping_idle_seconds)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     app.register_blueprint(ops_bp)

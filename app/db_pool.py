@@ -78,3 +78,40 @@ def check_connections_on_checkout(engine: Engine, ping_after_idle_seconds: float
                 dialect.do_ping(dbapi_connection)
             except psycopg.Error as exc:
                 raise DisconnectionError(f"a pooled connection idle for a while did not answer: {exc}") from exc
+
+
+class KeepsPreparedStatements(psycopg.Connection[Any]):
+    """psycopg's connection, except that rolling back keeps the statements prepared on it.
+
+    psycopg forgets every prepared statement when a transaction is rolled back and sends
+    ``DEALLOCATE ALL`` with the next statement, in case the transaction had dropped or recreated
+    something the statements name. Here that happened on nearly every request: a request that only
+    reads ends its transaction with a rollback (the pool's reset), and so does a hold refused with a
+    409. Statements were then seldom run often enough on one connection to be prepared, the hold's
+    statement was planned afresh on most calls (planning it costs more than running it:
+    bench/RESULTS.md "Hold SQL: where the time went"), and a rollback cost a second round trip.
+    Nothing run on these connections changes the schema but migrations, which run before the app
+    serves (``flask db upgrade``), and PostgreSQL itself replans a prepared statement whose tables
+    have changed. ``tests/integration/test_prepared_statements.py`` checks both behaviours."""
+
+    def _rollback_gen(self) -> Any:
+        # psycopg's own (psycopg/_connection_base.py), without clearing the prepared statements.
+        if self._num_transactions:
+            raise psycopg.ProgrammingError("Explicit rollback() forbidden within a Transaction context.")
+        if self._tpc:
+            raise psycopg.ProgrammingError("rollback() cannot be used during a two-phase transaction")
+        if self._pipeline:
+            yield from self._pipeline._sync_gen()
+        if self.pgconn.transaction_status == TransactionStatus.IDLE:
+            return
+        yield from self._exec_command(b"ROLLBACK")
+        if self._pipeline:
+            yield from self._pipeline._sync_gen()
+
+
+def keep_prepared_statements(engine: Engine) -> None:
+    """``engine``'s new connections are :class:`KeepsPreparedStatements`, made with the same arguments."""
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, record: Any, cargs: Any, cparams: Any) -> Any:
+        return KeepsPreparedStatements.connect(*cargs, **cparams)
