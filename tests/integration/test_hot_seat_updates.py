@@ -48,19 +48,29 @@ def test_taking_protecting_and_freeing_a_holds_seats_are_hot_updates(app, make):
         uow.commit()
 
 
-def test_the_sweepers_expiry_frees_seats_with_hot_updates(app, make):
+def lapsed_hold(app, make, seats: list[str], holds_set: str, lapsed_ago: str):
+    """A hold of ``seats`` on a new show, then aged: ``holds_set`` (an UPDATE's SET list) on its row,
+    and its seats' hold lapsed ``lapsed_ago`` (an interval). Returns (show, hold id)."""
     show, fan = make.show(), make.fan()
     hold_id = uuid.uuid4()
     with app.app_context(), unit_of_work() as uow:
-        seat_state.hold_free_seats(uow, hold_id, fan.user_id, show.show_id, ["C4", "C5"], 300, 8)
+        seat_state.hold_free_seats(uow, hold_id, fan.user_id, show.show_id, seats, 300, 8)
         uow.commit()
+    run_sql(app, f"UPDATE holds SET {holds_set} WHERE id = :h", h=hold_id)
     run_sql(
-        app,
-        "UPDATE holds SET created_at = now() - interval '1 hour', expires_at = now() - interval '1 second'"
-        " WHERE id = :h",
-        h=hold_id,
+        app, f"UPDATE show_seats SET hold_expires_at = now() - interval '{lapsed_ago}' WHERE hold_id = :h", h=hold_id
     )
-    run_sql(app, "UPDATE show_seats SET hold_expires_at = now() - interval '1 second' WHERE hold_id = :h", h=hold_id)
+    return show, hold_id
+
+
+def test_the_sweepers_expiry_frees_seats_with_hot_updates(app, make):
+    show, hold_id = lapsed_hold(
+        app,
+        make,
+        ["C4", "C5"],
+        "created_at = now() - interval '1 hour', expires_at = now() - interval '1 second'",
+        "1 second",
+    )
     with app.app_context(), unit_of_work() as uow:
         start = seat_updates(uow)
         ended, freed = seat_state.expire_lapsed_holds(uow, 1000)
@@ -92,19 +102,15 @@ def test_a_holds_seats_are_found_by_primary_key_through_its_seat_list(app, make)
 
 
 def test_the_orphan_sweep_reads_only_recently_ended_holds(app, client, make):
-    show, fan = make.show(), make.fan()
-    hold_id = uuid.uuid4()
-    with app.app_context(), unit_of_work() as uow:
-        seat_state.hold_free_seats(uow, hold_id, fan.user_id, show.show_id, ["D1", "D2"], 300, 8)
-        uow.commit()
     # It lapsed and ended long ago, keeping its seats (as a hold that lost only some seats does).
-    run_sql(
+    show, hold_id = lapsed_hold(
         app,
-        "UPDATE holds SET created_at = now() - interval '3 hours', expires_at = now() - interval '2 hours',"
-        " status = 'EXPIRED', ended_at = '-infinity' WHERE id = :h",
-        h=hold_id,
+        make,
+        ["D1", "D2"],
+        "created_at = now() - interval '3 hours', expires_at = now() - interval '2 hours',"
+        " status = 'EXPIRED', ended_at = '-infinity'",
+        "2 hours",
     )
-    run_sql(app, "UPDATE show_seats SET hold_expires_at = now() - interval '2 hours' WHERE hold_id = :h", h=hold_id)
     with app.app_context(), unit_of_work() as uow:
         assert sweeper.free_orphaned_seats(uow, ended_within_seconds=300) == 0
     run_sql(app, "UPDATE holds SET ended_at = now() - interval '1 minute' WHERE id = :h", h=hold_id)
