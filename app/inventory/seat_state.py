@@ -393,18 +393,14 @@ def release_unpaid_holds(uow: UnitOfWork, show_id: int) -> list[str]:
         WITH ended AS (
             UPDATE holds SET status = 'RELEASED', ended_at = now()
             WHERE show_id = :s AND status = 'ACTIVE' AND payment_started_at IS NULL
-            RETURNING id, user_id, seat_ids
+            RETURNING id, show_id, user_id, seat_ids
         ), audit AS (
             INSERT INTO audit_log {audit.COLUMNS}
             SELECT CAST(NULL AS bigint), 'system', 'hold.released', 'hold', CAST(ended.id AS text), CAST(:s AS bigint),
                    jsonb_build_object('seatIds', ended.seat_ids, 'userId', ended.user_id, 'reason', 'SHOW_CANCELLED')
             FROM ended
-        ), held AS (
-            SELECT ss.show_id, ss.seat_id FROM ended e
-            JOIN show_seats ss ON ss.show_id = :s AND ss.seat_id = ANY(e.seat_ids) AND ss.hold_id = e.id
-            WHERE ss.status = 'HELD'
-            ORDER BY ss.seat_id FOR UPDATE OF ss
-        )
+        ), theirs AS ({seats_held_by("ended")}
+        ), held AS ({lock_seats_held_by("theirs")})
         {_FREE_HELD}
         """,
         {"s": show_id},
