@@ -29,6 +29,13 @@ export GATE_PUBLIC_URL=${GATE_PUBLIC_URL:-http://${EDGE_BIND}}
 # web, browse and gate are reached through the edge, which appends the client's address to
 # X-Forwarded-For: the rate limits per client IP count that address (one trusted proxy hop).
 export TRUSTED_PROXY_HOPS=${TRUSTED_PROXY_HOPS:-1}
+# Each process kind's Prometheus metrics, on internal addresses the edge does not route (README
+# "Watching a sale"): every gunicorn worker's figures added up in one scrape.
+export WEB_METRICS_BIND=${WEB_METRICS_BIND:-127.0.0.1:9200}
+export GATE_METRICS_BIND=${GATE_METRICS_BIND:-127.0.0.1:9201}
+export BROWSE_METRICS_BIND=${BROWSE_METRICS_BIND:-127.0.0.1:9202}
+export WORKER_METRICS_BIND=${WORKER_METRICS_BIND:-127.0.0.1:9203}
+export SCHEDULER_METRICS_BIND=${SCHEDULER_METRICS_BIND:-127.0.0.1:9204}
 export FLASK_APP=wsgi
 export PATH="$PWD/.venv/bin:$PATH"
 
@@ -55,6 +62,7 @@ cat <<TXT
   Manager:  manager@example.com / seatline-demo  (dashboard: http://${EDGE_BIND}/manage)
   Admin:    admin@example.com / seatline-demo  (sees every organisation)
   Payments: the gateway simulator at http://${GATEWAY_BIND}/ (test cards pm_card_visa, pm_card_chargeDeclined)
+  Metrics:  web http://${WEB_METRICS_BIND}/metrics, browse http://${BROWSE_METRICS_BIND}/metrics, gate http://${GATE_METRICS_BIND}/metrics, worker http://${WORKER_METRICS_BIND}/metrics, scheduler http://${SCHEDULER_METRICS_BIND}/metrics
   Email:    every message lands in .run/mailbox/new/ (one file per message)
   Ctrl-C stops every process.
 
