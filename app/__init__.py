@@ -37,7 +37,7 @@ from app.inventory.routes import bp as inventory_bp
 from app.manage.api import bp as manage_api_bp
 from app.manage.pages import bp as manage_pages_bp, raise_upload_limits
 from app.notifications.cli import dead_letters_command
-from app.ops import abandoned
+from app.ops import abandoned, observe
 from app.ops.routes import bp as ops_bp
 from app.payments.gateway import PaymentGateway
 from app.payments.routes import bp as payments_bp
@@ -83,9 +83,13 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | None = None) -> Flask:
-    """What every Seatline process shares: configuration, Postgres, Redis, the gateway, errors, health."""
+def create_base_app(
+    import_name: str, config: Settings | Mapping[str, Any] | None = None, service: str = "web"
+) -> Flask:
+    """What every Seatline process shares: configuration, Postgres, Redis, the gateway, errors, health,
+    request ids and metrics (``service`` names the process kind unless SERVICE_NAME does)."""
     settings = config if isinstance(config, Settings) else Settings.from_env(**dict(config or {}))
+    service = settings.service_name or service
 
     app = Flask(import_name, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "app" / "static"))
     if settings.trusted_proxy_hops:
@@ -120,7 +124,7 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
         SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
-    _configure_logging(settings)
+    _configure_logging(settings, service)
 
     app.json = OrjsonProvider(app)
     redis_store.init_app(app, settings)
@@ -145,13 +149,15 @@ def create_base_app(import_name: str, config: Settings | Mapping[str, Any] | Non
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     app.register_blueprint(ops_bp)
     register_error_handlers(app)
-    abandoned.init_app(app)  # first of the hooks before a request: a dropped one costs nothing more
+    abandoned.init_app(app)  # a dropped request costs nothing more than its id and its count (below)
+    observe.init_app(app, service)  # the first hook before a request, the last after it
+    app.add_template_global(observe.current_request_id, "current_request_id")  # error pages quote it
     static_files.init_app(app)
     security.init_app(app, settings)
     response_cache.init_app(app)
     return app
 
 
-def _configure_logging(settings: Settings) -> None:
+def _configure_logging(settings: Settings, service: str) -> None:
     level = logging.INFO if settings.env != "test" else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    observe.configure_logging(level, settings.log_format, service)

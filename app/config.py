@@ -33,6 +33,14 @@ class ConfigError(RuntimeError):
 @dataclass(frozen=True)
 class Settings:
     env: str = "production"
+    # Logs: "text" (one line per record) or "json" (one JSON object per line), app/ops/observe.py.
+    log_format: str = "text"
+    # Which process kind this is (web, browse, gate, worker, scheduler): the ``service`` label of the
+    # request metrics and a field of every log line. Empty: the app's own kind (web, or gate).
+    service_name: str = ""
+    # Where ``flask worker`` and ``flask scheduler`` serve their metrics (host:port; empty: nowhere).
+    # gunicorn's processes read the same variable in gunicorn.conf.py. app/ops/listener.py.
+    metrics_bind: str = ""
     database_url: str = "postgresql+psycopg://seatline:seatline@127.0.0.1:5432/seatline"
     redis_url: str = "redis://127.0.0.1:6379/0"
     secret_key: str = DEV_SECRET
@@ -180,6 +188,8 @@ class Settings:
     def validate(self) -> None:
         if self.env not in {"development", "test", "production"}:
             raise ConfigError(f"ENV must be development, test or production, not {self.env!r}")
+        if self.log_format not in {"text", "json"}:
+            raise ConfigError(f"LOG_FORMAT must be text or json, not {self.log_format!r}")
         if self.is_production:
             missing = [
                 name

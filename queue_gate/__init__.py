@@ -23,7 +23,7 @@ from queue_gate.routes import bp
 
 
 def create_gate_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
-    app = create_base_app(__name__, config)
+    app = create_base_app(__name__, config, service="gate")
     settings = app.extensions["seatline.settings"]
     raw = settings.gate_signing_keys
     if not raw and settings.gate_signing_keys_file:

@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from app.accounts.revocation import revocations
 from app.accounts.tokens import AuthenticatedUser, TokenError, verify_token
 from app.errors import AuthRequired, DomainError, Forbidden, InvalidToken, ValidationFailed
+from app.ops.observe import request_id_for_body
 
 log = logging.getLogger(__name__)
 Model = TypeVar("Model", bound=pydantic.BaseModel)
@@ -298,6 +299,8 @@ def _busy_page(retry_after: int = 2) -> Response:
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any
 ) -> Response:
+    if status >= 500:  # names the request in the operators' logs (app/ops/observe.py)
+        details = {**details, **request_id_for_body()}
     body = orjson.dumps({"error": {"code": code, "message": message, **details}})
     return json_bytes_response(body, status=status, headers=headers)
 
@@ -316,7 +319,10 @@ def register_error_handlers(app: Flask) -> None:
                 mimetype="text/html",
             )
         headers = {"Retry-After": str(exc.details.get("retryAfter", 2))} if exc.status in (429, 503) else None
-        return json_bytes_response(orjson.dumps(exc.to_body()), status=exc.status, headers=headers)
+        body = exc.to_body()
+        if exc.status >= 500:
+            body["error"].update(request_id_for_body())
+        return json_bytes_response(orjson.dumps(body), status=exc.status, headers=headers)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

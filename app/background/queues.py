@@ -16,6 +16,8 @@ import redis
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
+from app.ops.observe import current_request_id
+
 log = logging.getLogger(__name__)
 
 WEBHOOKS = "webhooks"
@@ -26,6 +28,7 @@ NOTIFICATIONS = "notifications"
 ALL_QUEUES = (WEBHOOKS, PAYMENTS, HOLDS, NOTIFICATIONS)
 
 JOB_TIMEOUT = 60
+REQUEST_ID_META = "request_id"
 FAILURE_TTL = 7 * 24 * 3600
 RETRY = Retry(max=5, interval=[2, 5, 15, 30, 60])
 
@@ -50,6 +53,9 @@ def enqueue(
     it: the caller sends them, with whatever else it carries, in one round trip (``Followups.run``)."""
     q = queue(queue_name, connection)
     options: dict[str, Any] = {"job_id": job_id, "failure_ttl": FAILURE_TTL, "retry": RETRY, "job_timeout": JOB_TIMEOUT}
+    request_id = current_request_id()
+    if request_id is not None:  # the job's log lines name the request that queued it (workers/cli.py)
+        options["meta"] = {REQUEST_ID_META: request_id}
     if pipeline is not None:
         options["pipeline"] = pipeline
     try:
