@@ -19,6 +19,9 @@ export BROWSE_BACKUP=""
 export GATE_JOINS_IN_FLIGHT=${GATE_JOINS_IN_FLIGHT:-64}
 export STATIC_ROOT=${STATIC_ROOT:-$PWD/app/static}
 export EDGE_DIR=${EDGE_DIR:-$PWD/.run/nginx/${EDGE_BIND##*:}}
+# nginx's access_log argument: "off" (the default), or a file and format, e.g.
+# "access.log seatline buffer=32k flush=1s" (relative to EDGE_DIR), each line with the request id.
+export EDGE_ACCESS_LOG=${EDGE_ACCESS_LOG:-off}
 case "$EDGE_DIR" in /*) ;; *) EDGE_DIR=$PWD/$EDGE_DIR ;; esac
 # The catalog cache's own server listens on a unix socket in EDGE_DIR (the template says why).
 socket=$EDGE_DIR/browse-cache.sock
@@ -26,7 +29,7 @@ socket=$EDGE_DIR/browse-cache.sock
 
 mkdir -p "$EDGE_DIR/tmp"
 rm -f "$socket"  # left by an nginx that did not stop cleanly
-envsubst '${EDGE_BIND} ${WEB_BIND} ${BROWSE_BIND} ${BROWSE_BACKUP} ${GATE_BIND} ${GATE_JOINS_IN_FLIGHT} ${STATIC_ROOT} ${EDGE_DIR}' \
+envsubst '${EDGE_BIND} ${WEB_BIND} ${BROWSE_BIND} ${BROWSE_BACKUP} ${GATE_BIND} ${GATE_JOINS_IN_FLIGHT} ${STATIC_ROOT} ${EDGE_DIR} ${EDGE_ACCESS_LOG}' \
   <deploy/nginx/seatline.conf.template >"$EDGE_DIR/nginx.conf"
 
 # As root nginx would run its workers as www-data, which may not be able to read this checkout:

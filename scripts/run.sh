@@ -36,6 +36,8 @@ export GATE_METRICS_BIND=${GATE_METRICS_BIND:-127.0.0.1:9201}
 export BROWSE_METRICS_BIND=${BROWSE_METRICS_BIND:-127.0.0.1:9202}
 export WORKER_METRICS_BIND=${WORKER_METRICS_BIND:-127.0.0.1:9203}
 export SCHEDULER_METRICS_BIND=${SCHEDULER_METRICS_BIND:-127.0.0.1:9204}
+# The edge logs every request with its id (app/ops/observe.py follows it through the processes).
+export EDGE_ACCESS_LOG=${EDGE_ACCESS_LOG:-access.log seatline buffer=32k flush=1s}
 export FLASK_APP=wsgi
 export PATH="$PWD/.venv/bin:$PATH"
 

@@ -711,3 +711,33 @@ def test_joins_beyond_what_the_gate_works_on_at_once_are_turned_away_at_the_edge
                 os.kill(pid, signal.SIGCONT)
             edge.terminate()
             edge.wait(20)
+
+
+def test_every_answer_names_its_request_and_the_app_logs_the_same_id(edge, make):
+    show = make.show()
+    hex_id = re.compile(r"[0-9a-f]{32}")
+    seen = set()
+    for path in (
+        f"/api/v1/shows/{show.show_id}/seatmap",  # the catalog cache (its copy's id is replaced)
+        f"/api/v1/shows/{show.show_id}/seatmap",
+        "/api/v1/openapi.json",  # straight through to web
+        "/static/js/seatmap.js",  # nginx alone
+        "/metrics",  # the edge's own 404
+        "/api/v1/shows/999999999",  # the app's 404
+    ):
+        answer = requests.get(edge.url + path)
+        request_id = answer.headers.get("X-Request-Id", "")
+        assert hex_id.fullmatch(request_id), (path, answer.headers)
+        seen.add(request_id)
+    assert len(seen) == 6, "a new id for every request, cached copies included"
+
+    # A sane id the client sends is passed through to the app, answered back and logged there.
+    mine = f"client-{uuid.uuid4().hex}"
+    answer = requests.get(f"{edge.url}/api/v1/shows/999999999", headers={"X-Request-Id": mine})
+    assert answer.status_code == 404 and answer.headers["X-Request-Id"] == mine
+    assert edge.reached(edge.web_log, f"id={mine}") == 1
+    # Anything else is replaced: a log line cannot be forged or flooded through it.
+    for bad in ("short", "x" * 200, "two words here", "new\\nline-injected"):
+        answer = requests.get(f"{edge.url}/api/v1/shows/999999999", headers={"X-Request-Id": bad})
+        assert hex_id.fullmatch(answer.headers["X-Request-Id"]), bad
+        assert edge.reached(edge.web_log, f"id={answer.headers['X-Request-Id']}") == 1
