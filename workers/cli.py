@@ -19,6 +19,8 @@ from rq.serializers import JSONSerializer
 from rq_scheduler import Scheduler
 
 from app.background import queues
+from app.ops import listener, metrics, observe
+from app.ops.state import StateCollector
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +57,26 @@ class SeatlineWorker(SimpleWorker):
     """Jobs run in this process, reusing one app and its connection pool: forking a work horse per job
     would build the app and open new database connections every time (the gate's admission tick runs
     every second). Remembers whether it was asked to stop, so that a stop can be told from RQ giving up
-    on a lost Redis connection."""
+    on a lost Redis connection. Each job runs under the id of the request that queued it (its log
+    lines carry it) and is timed and counted by job and outcome (app/ops/metrics.py)."""
 
     stopping = False
+
+    def perform_job(self, job: Job, queue) -> bool:
+        token = observe.bind(job.meta.get(queues.REQUEST_ID_META))
+        started = time.perf_counter()
+        succeeded = False
+        try:
+            succeeded = super().perform_job(job, queue) is not False  # RQ answers False when it raised
+            return succeeded
+        finally:
+            name = (job.func_name or "unknown").rsplit(".", 1)[-1]
+            metrics.JOB_DURATION.labels(name, "succeeded" if succeeded else "failed").observe(
+                time.perf_counter() - started
+            )
+            if not succeeded:
+                metrics.JOB_FAILURES.labels(name).inc()
+            observe.unbind(token)
 
     def request_stop(self, signum, frame):
         self.stopping = True
@@ -75,6 +94,8 @@ def worker_command(burst: bool) -> None:
     worker then starts again once Redis answers, until it is asked to stop."""
     connection = _worker_connection()
     worker: SeatlineWorker | None = None
+    listener.prepare_directory()
+    listener.serve(current_app.extensions["seatline.settings"].metrics_bind)
 
     def stopping() -> bool:
         return worker is not None and worker.stopping
@@ -187,8 +208,14 @@ class PeriodicScheduler(Scheduler):
 @click.command("scheduler")
 @with_appcontext
 def scheduler_command() -> None:
-    """Run rq-scheduler with the periodic sweeper (hold expiry safety net and reconciliation)."""
+    """Run rq-scheduler with the periodic sweeper (hold expiry safety net and reconciliation).
+
+    Its metrics listener also reads, at each scrape, the figures about state (queue depths, waiting
+    rooms, notifications and payments outstanding; app/ops/state.py): one scheduler, so one copy."""
     connection = _worker_connection()
+    listener.prepare_directory()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    listener.serve(app.extensions["seatline.settings"].metrics_bind, [StateCollector(app)])
     interval = current_app.extensions["seatline.settings"].sweeper_interval_seconds
     periodic = (
         (SWEEP_JOB_ID, "workers.jobs.sweep", interval),

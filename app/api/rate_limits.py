@@ -264,8 +264,9 @@ class RateLimits:
         )
         self.fallback_active = Gauge(
             "seatline_rate_limit_fallback_active",
-            "1 while this process counts rate limits in memory (store unreachable)",
+            "1 while this process (in multiprocess mode: any live one of its kind) counts rate limits in memory",
             registry=metrics,
+            multiprocess_mode="livemax",
         )
         self.slowdown = LoginSlowdown(app, settings, submitted_email, _failed_login)
         self.limited_total = Counter(

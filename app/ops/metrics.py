@@ -49,6 +49,11 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_DIR_ENV) or None
 
 
+# The metrics below write to files there as soon as they are created (at import): it must exist.
+if multiprocess_dir():
+    os.makedirs(multiprocess_dir(), exist_ok=True)  # type: ignore[arg-type]
+
+
 def exposition(app: Flask) -> bytes:
     """What a scrape of this process kind reads: every process's figures added up in multiprocess
     mode, else this process's own (module-level and the app's)."""

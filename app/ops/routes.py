@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import redis
 from flask import Blueprint, Response, abort, current_app, request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import redis_store
-from app.ops.metrics import registry
+from app.ops.metrics import exposition
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("ops", __name__)
@@ -56,8 +56,7 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
-    """This process's figures in Prometheus' text format."""
+    """This process kind's figures in Prometheus' text format: all its processes' added up in
+    multiprocess mode (the same as its metrics listener, app/ops/listener.py), else this process's."""
     _internal_only()
-    return Response(
-        generate_latest(registry(current_app)), content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"}
-    )
+    return Response(exposition(current_app), content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
