@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,14 +72,49 @@ def sql(statement: str, params: tuple | dict | None = None) -> list[tuple]:
         return cur.fetchall() if cur.description else []
 
 
+@contextmanager
 def gunicorn(
-    module: str, env: dict[str, str], health: str = "/healthz", **settings: str
-) -> AbstractContextManager[str]:
-    """Serves ``module`` with the project's gunicorn settings (overridable) on a free port, once every
-    worker has finished booting (nothing is measured before)."""
-    return serve.gunicorn(
-        module, free_port(), {**env, **settings}, health=health, output=subprocess.DEVNULL, settle=1.5
-    )
+    module: str, env: dict[str, str], health: str = "/healthz", tree: Path | None = None, **settings: str | None
+) -> Iterator[str]:
+    """Serves ``module`` with the project's gunicorn settings (overridable; a setting of None is left
+    out of the environment) on a free port, once every worker has finished booting (nothing is
+    measured before). As the Procfile runs it: its metrics in a multiprocess directory of its own,
+    served on an internal address. ``tree``: serve the app from that checkout instead (a "before" run,
+    :func:`checkout_of`)."""
+    metrics = Path(tempfile.mkdtemp(prefix="seatline-bench-metrics-"))
+    merged: dict[str, str | None] = {
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+        "METRICS_BIND": f"127.0.0.1:{free_port()}",
+        **env,
+        **settings,
+    }
+    options = ("--chdir", str(tree)) if tree is not None else ()
+    try:
+        with serve.gunicorn(
+            module,
+            free_port(),
+            {k: v for k, v in merged.items() if v is not None},
+            health=health,
+            output=subprocess.DEVNULL,
+            settle=1.5,
+            options=options,
+        ) as base:
+            yield base
+    finally:
+        shutil.rmtree(metrics, ignore_errors=True)
+
+
+@contextmanager
+def checkout_of(ref: str) -> Iterator[Path]:
+    """A throwaway checkout of ``ref`` (a commit of this repository), for a scenario measured on the
+    code before a change in the same run as after it. Same database schema expected."""
+    work = Path(tempfile.mkdtemp(prefix="seatline-bench-before-"))
+    subprocess.run(["git", "worktree", "add", "--detach", str(work), ref], cwd=ROOT, check=True, capture_output=True)
+    try:
+        yield work
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(work)], cwd=ROOT, check=False, capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @contextmanager

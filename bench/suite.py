@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import re
 import statistics
 import sys
@@ -428,17 +429,37 @@ CHOICES = {
     "psycopg never prepares statements": {"DB_PREPARE_THRESHOLD": "-1"},
     "psycopg prepares at once": {"DB_PREPARE_THRESHOLD": "0"},
     "pool of 2 (+2) connections per process": {"DB_POOL_SIZE": "2", "DB_MAX_OVERFLOW": "2"},
+    # What the metrics cost: each process keeps its figures in its own memory (no files, no listener).
+    "metrics in process memory, not multiprocess files": {"PROMETHEUS_MULTIPROC_DIR": None, "METRICS_BIND": None},
 }
+# BENCH_BEFORE=<commit>: the hot-show hold scenario also runs on that commit's code, beside the
+# default's, in the same run (a before/after of a change; the schema must be the same).
+BEFORE_REF_ENV = "BENCH_BEFORE"
 
 
 def choice_runs(data: dict, env: dict[str, str], seconds: int) -> list[Result]:
     """The hot-show hold scenario under each server configuration worth trying."""
     out = []
     for name, settings in CHOICES.items():
-        with gunicorn("wsgi:app", {**env, **settings}) as web:
+        with gunicorn("wsgi:app", env, **settings) as web:
             out.append(
                 wrk(
                     f"holds, hot show: {name}",
+                    web,
+                    seconds,
+                    connections=16,
+                    script=hold_lua(data, data["hot"], 1, HOT_SEATS, "S"),
+                )
+            )
+    before = os.environ.get(BEFORE_REF_ENV)
+    if before:
+        with (
+            harness.checkout_of(before) as tree,
+            gunicorn("wsgi:app", env, tree=tree, PROMETHEUS_MULTIPROC_DIR=None, METRICS_BIND=None) as web,
+        ):
+            out.append(
+                wrk(
+                    f"holds, hot show: the code of {before[:12]} (before)",
                     web,
                     seconds,
                     connections=16,

@@ -27,11 +27,18 @@ def start_gunicorn(
 
 @contextmanager
 def gunicorn(
-    module: str, port: int, env: Mapping[str, str], health: str = "/readyz", output: Output = None, settle: float = 0.0
+    module: str,
+    port: int,
+    env: Mapping[str, str],
+    health: str = "/readyz",
+    output: Output = None,
+    settle: float = 0.0,
+    options: tuple[str, ...] = (),
 ) -> Iterator[str]:
-    """Serves ``module`` with the project's gunicorn settings on ``port`` until the block ends; yields
-    its URL once ``health`` answers 200 (and ``settle`` seconds more, for every worker to finish booting)."""
-    proc = start_gunicorn(module, port, env, output=output)
+    """Serves ``module`` with the project's gunicorn settings (and ``options``) on ``port`` until the
+    block ends; yields its URL once ``health`` answers 200 (and ``settle`` seconds more, for every
+    worker to finish booting)."""
+    proc = start_gunicorn(module, port, env, *options, output=output)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base + health, proc)
