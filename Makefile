@@ -4,16 +4,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast lint chaos services browser nginx clean bench flash-sale
+.PHONY: run test test-fast lint chaos services browser nginx prometheus clean bench flash-sale
 
+# `make run MONITOR=1` also starts Prometheus against every process (README "Watching a sale").
 run: $(VENV)/.runtime
 	@scripts/run.sh
 
-test: $(VENV)/.dev lint services browser nginx
+test: $(VENV)/.dev lint services browser nginx prometheus
 	@scripts/test.sh
 
 # The fast tier: everything but the suites marked slow.
-test-fast: $(VENV)/.dev lint services
+test-fast: $(VENV)/.dev lint services prometheus
 	@scripts/test.sh -m "not slow"
 
 # Lint and format (ruff) and types (mypy), all configured in pyproject.toml; any finding fails the run.
@@ -40,6 +41,11 @@ browser:
 # The edge's nginx (the e2e tier runs it in front of the test servers).
 nginx:
 	@scripts/services.sh --nginx
+
+# Prometheus and promtool: the tests check the alert rules and the scrape config with promtool, and
+# `make run MONITOR=1` runs Prometheus (its system service stays off).
+prometheus:
+	@scripts/services.sh --prometheus
 
 $(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \

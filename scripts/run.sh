@@ -38,6 +38,10 @@ export WORKER_METRICS_BIND=${WORKER_METRICS_BIND:-127.0.0.1:9203}
 export SCHEDULER_METRICS_BIND=${SCHEDULER_METRICS_BIND:-127.0.0.1:9204}
 # The edge logs every request with its id (app/ops/observe.py follows it through the processes).
 export EDGE_ACCESS_LOG=${EDGE_ACCESS_LOG:-access.log seatline buffer=32k flush=1s}
+# `make run MONITOR=1`: Prometheus too (the Procfile's `monitor`, scripts/monitor.sh), scraping those
+# addresses, with its UI on PROMETHEUS_BIND and its data in .run/prometheus (README "Watching a sale").
+export MONITOR=${MONITOR:-0}
+export PROMETHEUS_BIND=${PROMETHEUS_BIND:-127.0.0.1:9090}
 export FLASK_APP=wsgi
 export PATH="$PWD/.venv/bin:$PATH"
 
@@ -48,6 +52,10 @@ rm -f "$SERVICES_RECORD"
 trap 'scripts/services.sh --stop-recorded "$SERVICES_RECORD"' EXIT
 scripts/services.sh seatline
 scripts/services.sh --nginx
+[ "$MONITOR" != 1 ] || scripts/services.sh --prometheus
+# Every process of the Procfile, but `monitor` only when asked for.
+processes=()
+[ "$MONITOR" = 1 ] || mapfile -t processes < <(sed -n 's/^\([A-Za-z0-9_-]*\):.*/\1/p' Procfile | grep -vx monitor)
 
 flask db upgrade
 flask seed-demo
@@ -65,8 +73,15 @@ cat <<TXT
   Admin:    admin@example.com / seatline-demo  (sees every organisation)
   Payments: the gateway simulator at http://${GATEWAY_BIND}/ (test cards pm_card_visa, pm_card_chargeDeclined)
   Metrics:  web http://${WEB_METRICS_BIND}/metrics, browse http://${BROWSE_METRICS_BIND}/metrics, gate http://${GATE_METRICS_BIND}/metrics, worker http://${WORKER_METRICS_BIND}/metrics, scheduler http://${SCHEDULER_METRICS_BIND}/metrics
+TXT
+if [ "$MONITOR" = 1 ]; then
+  echo "  Prometheus: http://${PROMETHEUS_BIND}/  (its Alerts page, Status > Targets; a Grafana dashboard: deploy/grafana/seatline-sale.json)"
+else
+  echo "  Monitor:  \`make run MONITOR=1\` also starts Prometheus on http://${PROMETHEUS_BIND}/ (README \"Watching a sale\")"
+fi
+cat <<TXT
   Email:    every message lands in .run/mailbox/new/ (one file per message)
   Ctrl-C stops every process.
 
 TXT
-honcho start -f Procfile || true
+honcho start -f Procfile "${processes[@]}" || true

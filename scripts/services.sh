@@ -3,6 +3,8 @@
 # role and databases exist. Safe to run any number of times; starts only what is
 # not already listening. Usage: scripts/services.sh [database ...]
 # `scripts/services.sh --nginx` only installs nginx for the edge (scripts/edge.sh runs it);
+# `--prometheus` only installs Prometheus and promtool (scripts/monitor.sh runs it, `make test` checks
+# the alert rules with promtool);
 # `--install PACKAGE...` installs Debian packages (the benchmarks' wrk and pgbench).
 # With SERVICES_RECORD=FILE, each service it starts is noted in FILE so that the
 # caller can stop exactly those again (see stop_recorded_services below).
@@ -89,13 +91,12 @@ ensure_databases() {
   done
 }
 
-# nginx runs as Seatline's own foreground process (scripts/edge.sh), never as the system's
-# service: Debian would start that on port 80 as the package is installed (policy-rc.d's
-# 101 forbids it) and at every boot (disabled here).
-ensure_nginx() {
-  command -v envsubst >/dev/null || apt_install gettext-base
-  if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then return; fi
-  say "installing nginx from Debian's packages (its system service stays off)"
+# Installs Debian packages whose system service Seatline never uses: it runs nginx and Prometheus
+# as its own foreground processes. Debian would start the service as the package is installed
+# (policy-rc.d's 101 forbids it) and at every boot (disabled here). Usage: SERVICE PACKAGE...
+apt_install_service_off() {
+  local service=$1
+  shift
   (
     policy=/usr/sbin/policy-rc.d
     if [ ! -e "$policy" ]; then
@@ -103,13 +104,35 @@ ensure_nginx() {
       printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
       as_root chmod 755 "$policy"
     fi
-    apt_install nginx
+    apt_install "$@"
   )
   if [ -d /run/systemd/system ]; then
-    as_root systemctl disable --now nginx >/dev/null 2>&1 || true
+    as_root systemctl disable --now "$service" >/dev/null 2>&1 || true
   else
-    as_root update-rc.d nginx disable >/dev/null 2>&1 || true
-    as_root /usr/sbin/nginx -s quit >/dev/null 2>&1 || true
+    as_root update-rc.d "$service" disable >/dev/null 2>&1 || true
+  fi
+}
+
+# nginx runs as Seatline's own foreground process (scripts/edge.sh), never as the system's
+# service, which would listen on port 80.
+ensure_nginx() {
+  command -v envsubst >/dev/null || apt_install gettext-base
+  if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then return; fi
+  say "installing nginx from Debian's packages (its system service stays off)"
+  apt_install_service_off nginx nginx
+  [ -d /run/systemd/system ] || as_root /usr/sbin/nginx -s quit >/dev/null 2>&1 || true
+}
+
+# Prometheus runs as Seatline's own foreground process (scripts/monitor.sh, `make run MONITOR=1`),
+# never as the system's service, which would listen on 9090 and scrape nothing of Seatline's.
+# Without its Recommends: prometheus-node-exporter would be one more system service.
+ensure_prometheus() {
+  command -v envsubst >/dev/null || apt_install gettext-base
+  if command -v prometheus >/dev/null && command -v promtool >/dev/null; then return; fi
+  say "installing Prometheus from Debian's packages (its system service stays off)"
+  apt_install_service_off prometheus --no-install-recommends prometheus
+  if [ ! -d /run/systemd/system ] && [ -x /etc/init.d/prometheus ]; then
+    as_root /etc/init.d/prometheus stop >/dev/null 2>&1 || true
   fi
 }
 
@@ -138,6 +161,10 @@ if [ "${1:-}" = "--install" ]; then  # benchmark tools: scripts/services.sh --in
 fi
 if [ "${1:-}" = "--nginx" ]; then
   ensure_nginx
+  exit 0
+fi
+if [ "${1:-}" = "--prometheus" ]; then
+  ensure_prometheus
   exit 0
 fi
 

@@ -130,9 +130,12 @@ DB_POOL_WAITING = Gauge(
 # ------------------------------------------------------------------------------------------ jobs
 
 JOB_DURATION = Histogram(
-    "seatline_job_duration_seconds", "Background jobs run, by job and outcome", ["job", "outcome"], buckets=JOB_BUCKETS
-)  # outcome: succeeded, failed
-JOB_FAILURES = Counter("seatline_job_failures", "Background jobs that raised, by job", ["job"])
+    "seatline_job_duration_seconds",
+    "Background jobs run, by task (the job's function) and outcome",
+    ["task", "outcome"],
+    buckets=JOB_BUCKETS,
+)  # outcome: succeeded, failed. Not "job": Prometheus' own label for the scraped target.
+JOB_FAILURES = Counter("seatline_job_failures", "Background jobs that raised, by task", ["task"])
 
 # --------------------------------------------------------------------------------- waiting rooms
 

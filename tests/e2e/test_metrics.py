@@ -152,15 +152,15 @@ def test_jobs_carry_the_request_id_and_are_timed_by_outcome(app, stack_env, tmp_
         deadline = 200
         samples = scrape(bind)
         while deadline and not (
-            value(samples, "seatline_job_duration_seconds_count", job="sweep", outcome="succeeded")
-            and value(samples, "seatline_job_failures_total", job="no_such_job")
+            value(samples, "seatline_job_duration_seconds_count", task="sweep", outcome="succeeded")
+            and value(samples, "seatline_job_failures_total", task="no_such_job")
         ):
             deadline -= 1
             time.sleep(0.1)
             samples = scrape(bind)
-        assert value(samples, "seatline_job_duration_seconds_count", job="sweep", outcome="succeeded") == 1
-        assert value(samples, "seatline_job_duration_seconds_count", job="no_such_job", outcome="failed") == 1
-        assert value(samples, "seatline_job_failures_total", job="no_such_job") == 1
+        assert value(samples, "seatline_job_duration_seconds_count", task="sweep", outcome="succeeded") == 1
+        assert value(samples, "seatline_job_duration_seconds_count", task="no_such_job", outcome="failed") == 1
+        assert value(samples, "seatline_job_failures_total", task="no_such_job") == 1
         log = (logs / f"{name}.log").read_text()
         failure = [line for line in log.splitlines() if "no_such_job" in line and "[req-jobs-0001]" in line]
         assert failure, log[-3000:]
