@@ -10,6 +10,7 @@ from sqlalchemy import Row
 from app.audit import log as audit
 from app.audit.log import AuditActor
 from app.inventory import seat_state
+from app.ops.metrics import HOLDS_EXPIRED, HOLDS_RELEASED, REFUNDS
 from app.unit_of_work import UnitOfWork
 
 HOLD_COLUMNS = """
@@ -98,10 +99,11 @@ def record_success(uow: UnitOfWork, intent_id: str, show_id: int) -> Row[Any]:
 
 
 def end_hold(uow: UnitOfWork, hold_id: uuid.UUID, status: str, who: AuditActor, reason: str) -> None:
-    """An ACTIVE hold becomes EXPIRED or RELEASED, with its ``hold.expired`` or ``hold.released`` audit row."""
+    """An ACTIVE hold becomes EXPIRED or RELEASED, with its ``hold.expired`` or ``hold.released`` audit row,
+    counted (``HOLDS_EXPIRED``, ``HOLDS_RELEASED``) once the transaction commits."""
     if status not in ("EXPIRED", "RELEASED"):
         raise ValueError(f"a hold ends EXPIRED or RELEASED, not {status}")
-    uow.execute(
+    audited = uow.execute(
         f"""
         WITH ended AS (
             UPDATE holds SET status = :status, ended_at = now()
@@ -116,6 +118,8 @@ def end_hold(uow: UnitOfWork, hold_id: uuid.UUID, status: str, who: AuditActor, 
         """,
         {"status": status, "id": hold_id, "action": f"hold.{status.lower()}", "reason": reason, **who.params},
     )
+    if audited.rowcount:  # one audit row per hold that ended here: none if it had ended before
+        uow.after_commit((HOLDS_EXPIRED if status == "EXPIRED" else HOLDS_RELEASED).inc)
 
 
 def set_payment_status(uow: UnitOfWork, intent_id: str, status: str) -> None:
@@ -139,8 +143,9 @@ def insert_refund(
     top_up: bool = False,
 ) -> uuid.UUID | None:
     """Creates the payment's one refund (or, ``top_up``, its one top-up after a show cancellation), with its
-    ``payment.refunded`` audit row; None if it already has one (and then no row)."""
-    return uow.execute(
+    ``payment.refunded`` audit row, counted (``REFUNDS`` ``requested``) once the transaction commits;
+    None if it already has one (and then no row)."""
+    refund_id: uuid.UUID | None = uow.execute(
         f"""
         WITH r AS (
             INSERT INTO refunds (id, payment_intent_id, booking_id, amount, reason, top_up)
@@ -168,6 +173,9 @@ def insert_refund(
             **who.params,
         },
     ).scalar()
+    if refund_id is not None:
+        uow.after_commit(REFUNDS.labels("requested").inc)
+    return refund_id
 
 
 # A booking's refunds as one: their total and one status (PENDING while any is, then FAILED if any

@@ -11,6 +11,7 @@ from sqlalchemy import Row
 
 from app.audit import log as audit
 from app.inventory import seat_state
+from app.ops.metrics import HOLDS_EXPIRED, HOLDS_RELEASED
 from app.unit_of_work import UnitOfWork
 
 # The first statement of a hold, whole (the benchmark builds its pgbench script from this text).
@@ -72,7 +73,8 @@ def release_hold(uow: UnitOfWork, hold_id: uuid.UUID, user_id: int) -> list[str]
 
     A lapsed hold may still have seats nobody took over: releasing it frees those too. The hold's
     end (RELEASED, or EXPIRED if its time had run out) is audited once, when it happens: releasing
-    a hold that had already ended writes no row.
+    a hold that had already ended writes no row; the end is counted (``HOLDS_RELEASED`` or
+    ``HOLDS_EXPIRED``) once the transaction commits.
     """
     ended = uow.execute(
         f"""
@@ -93,10 +95,12 @@ def release_hold(uow: UnitOfWork, hold_id: uuid.UUID, user_id: int) -> list[str]
                    'hold', CAST(e.id AS text), e.show_id, jsonb_build_object('seatIds', e.seat_ids)
             FROM ended e
         )
-        SELECT show_id FROM target
+        SELECT t.show_id, (SELECT status FROM ended) AS ended_as FROM target t
         """,
         {"hold_id": hold_id, "user_id": user_id},
     ).first()
     if ended is None:
         return None
+    if ended.ended_as is not None:
+        uow.after_commit((HOLDS_EXPIRED if ended.ended_as == "EXPIRED" else HOLDS_RELEASED).inc)
     return seat_state.free_hold_seats(uow, hold_id, ended.show_id)

@@ -12,7 +12,9 @@ queue behind each other instead of deadlocking. A seat whose hold has lapsed is 
 
 Statements that change holds in the same breath as seats (a new hold taking its seats, the box
 office taking seats over from lapsed holds, the sweeper expiring holds, a cancelled show releasing
-its unpaid holds) are here whole, so that each stays one statement and one round trip.
+its unpaid holds) are here whole, so that each stays one statement and one round trip. The holds
+such a statement ends are counted (``HOLDS_EXPIRED``, ``HOLDS_RELEASED`` in ``app/ops/metrics.py``)
+on the unit of work, once it commits: from a figure the statement returns, no statement of its own.
 ``tests/unit/test_seat_state_writer.py`` fails if any other module writes ``show_seats``.
 """
 
@@ -21,11 +23,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Row
 
 from app.audit import log as audit
+from app.ops.metrics import HOLDS_EXPIRED, HOLDS_RELEASED
 from app.unit_of_work import UnitOfWork
 
 
@@ -185,7 +189,8 @@ HOLD_FREE_SEATS = f"""
            h.created_at, h.expires_at, h.amount, h.currency,
            CASE WHEN (SELECT count(*) FROM free_now) = cardinality(CAST(:seat_ids AS text[]))
                 THEN ARRAY(SELECT seat_id FROM candidates) ELSE ARRAY(SELECT seat_id FROM free_now) END AS free,
-           h.expires_at IS NOT NULL AS complete
+           h.expires_at IS NOT NULL AS complete,
+           (SELECT count(*) FROM lapsed) AS lapsed
     FROM mine LEFT JOIN h ON true
 """
 
@@ -212,7 +217,8 @@ def hold_free_seats(
     so the holds table keeps agreeing with the seats.
 
     The audit rows are written here too: ``hold.created`` with the hold, and ``hold.expired`` for
-    each lapsed hold that lost seats.
+    each lapsed hold that lost seats. Those holds are counted as expired once the caller commits
+    (``lapsed``: the rows the statement's own ``lapsed`` step returned, counted in the same statement).
     """
     row = uow.execute(
         HOLD_FREE_SEATS,
@@ -225,6 +231,8 @@ def hold_free_seats(
             "max_seats": max_seats,
         },
     ).one()
+    if row.lapsed:
+        uow.after_commit(partial(HOLDS_EXPIRED.inc, row.lapsed))
     return HoldAttempt(row.allowed, row if row.complete else None, row.held, list(row.free))
 
 
@@ -361,6 +369,8 @@ EXPIRE_LAPSED_HOLDS = f"""
 def expire_lapsed_holds(uow: UnitOfWork, batch: int) -> tuple[int, list[tuple[int, str]]]:
     """Runs :data:`EXPIRE_LAPSED_HOLDS`; returns how many holds ended and the (show, seat) pairs freed."""
     row = uow.execute(EXPIRE_LAPSED_HOLDS, {"batch": batch}).one()
+    if row.ended:
+        uow.after_commit(partial(HOLDS_EXPIRED.inc, row.ended))
     return row.ended, list(zip(row.show_ids, row.seat_ids))
 
 
@@ -388,7 +398,7 @@ def free_orphaned_seats(uow: UnitOfWork, batch: int, ended_within_seconds: int) 
 def release_unpaid_holds(uow: UnitOfWork, show_id: int) -> list[str]:
     """A cancelled show's holds with no payment started end RELEASED (audited) and free their seats,
     in one statement; returns the seats freed. Paying holds are settled through the gateway."""
-    rows = uow.execute(
+    row = uow.execute(
         f"""
         WITH ended AS (
             UPDATE holds SET status = 'RELEASED', ended_at = now()
@@ -400,12 +410,16 @@ def release_unpaid_holds(uow: UnitOfWork, show_id: int) -> list[str]:
                    jsonb_build_object('seatIds', ended.seat_ids, 'userId', ended.user_id, 'reason', 'SHOW_CANCELLED')
             FROM ended
         ), theirs AS ({seats_held_by("ended")}
-        ), held AS ({lock_seats_held_by("theirs")})
-        {_FREE_HELD}
+        ), held AS ({lock_seats_held_by("theirs")}
+        ), freed AS ({_FREE_HELD})
+        SELECT (SELECT count(*) FROM ended) AS ended,
+               (SELECT coalesce(array_agg(seat_id), '{{}}') FROM freed) AS seat_ids
         """,
         {"s": show_id},
-    )
-    return [r.seat_id for r in rows]
+    ).one()
+    if row.ended:
+        uow.after_commit(partial(HOLDS_RELEASED.inc, row.ended))
+    return list(row.seat_ids)
 
 
 # ---------------------------------------------------------------- bookings free seats
@@ -434,8 +448,8 @@ def free_booking_seats(uow: UnitOfWork, show_id: int, booking_ids: Sequence[uuid
 def block_free_seats(uow: UnitOfWork, show_id: int, seat_ids: Sequence[str], kind: str) -> set[str]:
     """Takes those of ``seat_ids`` that are free (or already blocked) out of sale as ``kind``, with
     the same row locks in seat order as holds, so it never races a fan's hold into a double sale.
-    Lapsed holds that lose seats end EXPIRED, audited. Returns the seats blocked: the caller rolls
-    back unless it got all it asked for."""
+    Lapsed holds that lose seats end EXPIRED, audited, and counted once the caller commits. Returns
+    the seats blocked: the caller rolls back unless it got all it asked for."""
     rows = uow.execute(
         f"""
         WITH candidates AS (
@@ -459,10 +473,12 @@ def block_free_seats(uow: UnitOfWork, show_id: int, seat_ids: Sequence[str], kin
                                       'seatsTakenBy', 'box office')
             FROM lapsed l
         )
-        SELECT seat_id FROM taken
+        SELECT seat_id, (SELECT count(*) FROM lapsed) AS lapsed FROM taken
         """,
         {"show": show_id, "ids": list(seat_ids), "kind": kind},
-    )
+    ).all()
+    if rows and rows[0].lapsed:
+        uow.after_commit(partial(HOLDS_EXPIRED.inc, rows[0].lapsed))
     return {r.seat_id for r in rows}
 
 

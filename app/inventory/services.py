@@ -14,6 +14,7 @@ from sqlalchemy import Row
 from app.admission import AdmissionRefused
 from app.errors import (
     AdmissionRequired,
+    DomainError,
     HoldNotActive,
     HoldNotFound,
     InvalidToken,
@@ -25,7 +26,13 @@ from app.errors import (
 )
 from app.inventory import queries, schemas, seat_state
 from app.inventory.hints import SeatHints
+from app.ops.metrics import HOLDS_CREATED, HOLDS_REJECTED, SEAT_HINTS
 from app.unit_of_work import UnitOfWork
+
+# What a hold was asked as (``HOLDS_CREATED``'s ``kind``): seats the fan picked, or the site's
+# "best available", which picks them and holds them the same way.
+PICKED_SEATS = "seats"
+BEST_AVAILABLE = "best"
 
 
 @dataclass(frozen=True)
@@ -119,9 +126,30 @@ def hold_seats(
     show_id: int,
     seat_ids: list[str],
     admission: AdmissionCheck,
+    kind: str = PICKED_SEATS,
 ) -> HoldView:
     """Holds all of ``seat_ids`` for the user, or none of them. Two statements: the first takes the
-    user's lock on the show and reads its admission rule, the second does the rest."""
+    user's lock on the show and reads its admission rule, the second does the rest.
+
+    Counted in ``app/ops/metrics.py``: a hold made (``HOLDS_CREATED`` by ``kind``) once its
+    transaction has committed; a refusal (``HOLDS_REJECTED``) by the error code it is answered with."""
+    try:
+        return _hold_seats(uow, hints, limits, user_id, show_id, seat_ids, admission, kind)
+    except DomainError as exc:
+        HOLDS_REJECTED.labels(exc.code).inc()
+        raise
+
+
+def _hold_seats(
+    uow: UnitOfWork,
+    hints: SeatHints,
+    limits: HoldLimits,
+    user_id: int,
+    show_id: int,
+    seat_ids: list[str],
+    admission: AdmissionCheck,
+    kind: str,
+) -> HoldView:
     rule = queries.lock_user_show(uow, user_id, show_id)
     if rule is not None and not rule.user_exists:
         raise InvalidToken("this token's account no longer exists; sign in again")
@@ -129,6 +157,8 @@ def hold_seats(
     validate_seat_request(seat_ids, limits)
 
     doomed = hints.likely_taken(show_id, seat_ids)
+    # hit: refused here, before Postgres; miss: Postgres decides (also when Redis did not answer).
+    SEAT_HINTS.labels("hit" if doomed else "miss").inc()
     if doomed:
         uow.rollback()
         raise SeatsUnavailable("some of those seats are already taken", seatIds=doomed)
@@ -162,6 +192,7 @@ def hold_seats(
         raise SeatsUnavailable("some of those seats are already taken", seatIds=unavailable)
 
     uow.after_commit(partial(hints.mark_taken, show_id, seat_ids, hold.expires_at.timestamp()))
+    uow.after_commit(HOLDS_CREATED.labels(kind).inc)
     uow.commit()
     return HoldView(
         hold_id=hold_id,

@@ -32,6 +32,7 @@ from app.inventory import seatmap, services as inventory
 from app.inventory.best_available import find_best
 from app.inventory.hints import HintRead, SeatHints
 from app.money import request_locale
+from app.ops.metrics import HOLDS_REJECTED
 from app.rate_limit_rules import GATEWAY_CALLS, HOLDS, prefetched, rate_limited
 from app.site import shared_pages
 from app.unit_of_work import unit_of_work
@@ -288,8 +289,9 @@ def _hint_read(show_id: int, seats: list[str]) -> HintRead | None:
     return HintRead(show_id, tuple(seats)) if 0 < len(seats) <= 100 else None
 
 
-def _hold(show_id: int, user_id: int, seats: list[str]):
-    """Holds the seats for the signed-in fan: (hold id, None), or (None, the page telling why not)."""
+def _hold(show_id: int, user_id: int, seats: list[str], kind: str = inventory.PICKED_SEATS):
+    """Holds the seats for the signed-in fan: (hold id, None), or (None, the page telling why not).
+    ``kind``: how the seats were chosen, as the hold is counted (``HOLDS_CREATED``)."""
     try:
         with unit_of_work() as uow:
             hold = inventory.hold_seats(
@@ -302,6 +304,7 @@ def _hold(show_id: int, user_id: int, seats: list[str]):
                 inventory.AdmissionCheck(
                     current_app.extensions["seatline.admission"], request.cookies.get(admission.COOKIE)
                 ),
+                kind,
             )
         return hold.hold_id, None
     except AdmissionRequired:
@@ -336,8 +339,10 @@ def hold_best_available(show_id: int, user_id: int):
             seats = orjson.loads(seatmap.render_full(uow, show_id))["seats"]
         best = find_best(seats, count, tier)
         if best is None:
+            # Refused as a hold of taken seats would be (409), so counted alike.
+            HOLDS_REJECTED.labels(SeatsUnavailable.code).inc()
             return render_show_page(show_id, f"There are no {count} seats together in {tier} any more.", None, 409)
-        hold_id, failure = _hold(show_id, user_id, best)
+        hold_id, failure = _hold(show_id, user_id, best, inventory.BEST_AVAILABLE)
         if hold_id is not None:
             return redirect(url_for("site.hold_page", hold_id=hold_id), code=303)
         if failure[1] != 409:
