@@ -39,11 +39,12 @@ def process_webhook_event(event_id: str) -> None:
 
 
 def settle_payment_intent(intent_id: str) -> str:
+    """Queued by the sweeper alone, for a payment left open (``stale_open_payments``): a reconciliation."""
     app = job_app()
     with app.app_context():
         gateway = _gateway(app)
         with unit_of_work() as uow:
-            settlement = saga.settle_intent(uow, gateway, gateway.retrieve_intent(intent_id))
+            settlement = saga.settle_intent(uow, gateway, gateway.retrieve_intent(intent_id), path=saga.RECONCILE)
         return settlement.outcome
 
 

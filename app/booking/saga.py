@@ -15,12 +15,17 @@
 Side effects outside Postgres (jobs, hints) are registered as ``Followups`` on the unit of
 work, which runs them once the transaction commits; anything they carry is also recorded in
 Postgres, so a lost job is found again by the sweeper.
+
+What each call ended in is counted here (``app/ops/metrics.py``): payment intent requests
+(``PAYMENT_INTENTS``), confirm calls (``CONFIRMS``) and bookings made, by the path that settled them
+(``BOOKINGS_CONFIRMED``: one of ``PATHS``), each once its transaction has committed.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -31,6 +36,7 @@ from app.background.dispatch import Followups, schedule_hold_expiry
 from app.booking import queries
 from app.errors import (
     Degraded,
+    DomainError,
     HoldExpired,
     HoldNotFound,
     PaymentNotCompleted,
@@ -41,10 +47,26 @@ from app.errors import (
 )
 from app.inventory import seat_state
 from app.notifications.outbox import message_money, queue_message
+from app.ops.metrics import BOOKINGS_CONFIRMED, CONFIRMS, PAYMENT_INTENTS
 from app.payments.gateway import ChargeRefused, GatewayUnavailable, Intent, PaymentGateway
 from app.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+# How a payment came to be settled (``settle_intent``'s ``path``, ``BOOKINGS_CONFIRMED``'s label): the
+# fan's confirm call, the gateway's webhook, the sweeper's reconciliation of a payment left open, the
+# job that ends a hold at its expiry, the fan releasing a paying hold, a show's cancellation. A hold
+# that costs nothing is booked by the confirm call without a payment: ``FREE``.
+CONFIRM, WEBHOOK, RECONCILE, EXPIRY, RELEASE, SHOW_CANCELLATION = (
+    "confirm",
+    "webhook",
+    "reconcile",
+    "expiry",
+    "release",
+    "show_cancellation",
+)
+FREE = "free"
+PATHS = (CONFIRM, WEBHOOK, RECONCILE, EXPIRY, RELEASE, SHOW_CANCELLATION, FREE)
 
 
 @dataclass(frozen=True)
@@ -70,14 +92,35 @@ def _intent_metadata(hold: Any) -> dict[str, str]:
 
 def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID) -> Intent:
     """The hold's one intent, created if need be. The call that starts the payment also queues, once
-    the intent is recorded, the job that ends the hold at its expiry (rule 5)."""
+    the intent is recorded, the job that ends the hold at its expiry (rule 5).
+
+    Counted (``PAYMENT_INTENTS``): ``created`` (recorded now), ``reused`` (the hold had its intent),
+    ``refused`` (the gateway will not take the payment: ``PAYMENT_REFUSED``), ``gateway_error`` (the
+    gateway did not answer: ``DEGRADED``), ``not_payable`` (no such hold of the fan's, a hold no longer
+    active, or one that costs nothing)."""
+    try:
+        intent, outcome = _start_payment(uow, gateway, user_id, hold_id)
+    except PaymentRefused:
+        PAYMENT_INTENTS.labels("refused").inc()
+        raise
+    except Degraded:
+        PAYMENT_INTENTS.labels("gateway_error").inc()
+        raise
+    except DomainError:
+        PAYMENT_INTENTS.labels("not_payable").inc()
+        raise
+    PAYMENT_INTENTS.labels(outcome).inc()
+    return intent
+
+
+def _start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID) -> tuple[Intent, str]:
     hold = queries.lock_hold(uow, hold_id)
     if hold is None or hold.user_id != user_id:
         raise HoldNotFound(f"hold {hold_id} does not exist")
     if hold.payment_intent_id is not None:
         uow.rollback()
         # Only an answer (the same intent again): a copy fetched in the last few seconds will do.
-        return _gateway(lambda: gateway.recent_intent(hold.payment_intent_id))
+        return _gateway(lambda: gateway.recent_intent(hold.payment_intent_id)), "reused"
     if hold.status != "ACTIVE" or (not hold.live and hold.payment_started_at is None):
         raise HoldExpired("this hold has run out; hold the seats again", status=hold.status)
     if hold.amount == 0:
@@ -115,7 +158,7 @@ def start_payment(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_i
     if starting:  # from now on only the gateway can say whether it was paid: a job asks it at the expiry
         uow.after_commit(partial(schedule_hold_expiry, str(hold.id), hold.expires_at))
     uow.commit()
-    return intent
+    return intent, "created"
 
 
 def _gateway(call):
@@ -134,7 +177,11 @@ def _gateway(call):
 
 def confirm_free(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> Settlement:
     """Books a hold that costs nothing (free seats): no payment, no gateway. Idempotent: a repeat
-    finds the booking."""
+    finds the booking. Counted as a confirm call (``CONFIRMS``) and a booking by the ``FREE`` path."""
+    return _counted_confirm(lambda: _confirm_free(uow, user_id, hold_id))
+
+
+def _confirm_free(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> Settlement:
     hold = queries.lock_hold(uow, hold_id)
     if hold is None or hold.user_id != user_id:
         raise HoldNotFound(f"hold {hold_id} does not exist")
@@ -160,6 +207,7 @@ def confirm_free(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> Settlemen
         uow, hold.user_id, "booking_confirmed", str(booking_id), {"show_id": hold.show_id}, booking=booking_id
     )
     uow.after_commit(followups.run)
+    uow.after_commit(BOOKINGS_CONFIRMED.labels(FREE).inc)
     uow.commit()
     return Settlement("BOOKED", booking_id=booking_id, created=True)
 
@@ -174,7 +222,32 @@ CONFIRM_LOOKUP = """
 
 
 def confirm(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID, intent_id: str) -> Settlement:
-    """Settles the hold's intent; the caller then calls ``raise_unless_booked``."""
+    """Settles the hold's intent; the caller then calls ``raise_unless_booked``. Counted (``CONFIRMS``)
+    by what the fan is told (``_counted_confirm``)."""
+    return _counted_confirm(lambda: _confirm(uow, gateway, user_id, hold_id, intent_id))
+
+
+def _counted_confirm(call: Callable[[], Settlement]) -> Settlement:
+    """Runs a confirm call and counts its outcome: ``confirmed`` (booked now), ``already_confirmed``
+    (booked before), ``not_paid`` (``PAYMENT_NOT_COMPLETED``), ``refunded`` (paid too late: ``HOLD_EXPIRED``
+    with a refund), ``gateway_error`` (``DEGRADED``) or ``refused`` (any other error answered)."""
+    try:
+        settlement = call()
+    except Degraded:
+        CONFIRMS.labels("gateway_error").inc()
+        raise
+    except DomainError:
+        CONFIRMS.labels("refused").inc()
+        raise
+    if settlement.outcome == "BOOKED":
+        outcome = "confirmed" if settlement.created else "already_confirmed"
+    else:
+        outcome = "refunded" if settlement.outcome == "REFUNDED" else "not_paid"
+    CONFIRMS.labels(outcome).inc()
+    return settlement
+
+
+def _confirm(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID, intent_id: str) -> Settlement:
     found = uow.read_alone(CONFIRM_LOOKUP, {"id": hold_id})
     hold = found[0] if found else None
     if hold is None or hold.user_id != user_id:
@@ -188,7 +261,7 @@ def confirm(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uui
         return Settlement("BOOKED", booking_id=hold.booking_id, created=False)
     intent = _gateway(lambda: gateway.retrieve_intent(intent_id))
     # The intent is this hold's (checked above, and a hold's intent never changes once recorded).
-    return settle_intent(uow, gateway, intent, audit.fan(user_id), hold_id=hold_id)
+    return settle_intent(uow, gateway, intent, audit.fan(user_id), hold_id=hold_id, path=CONFIRM)
 
 
 def raise_unless_booked(settlement: Settlement) -> None:
@@ -213,12 +286,15 @@ def settle_intent(
     intent: Intent,
     who: AuditActor = audit.SYSTEM,
     hold_id: uuid.UUID | None = None,
+    *,
+    path: str,
 ) -> Settlement:
     """Brings Postgres in line with the gateway's view of one intent. Idempotent.
 
     ``who`` asked: the fan's confirm call, the gateway's webhook, or the system (reconciliation,
     expiry, a show's cancellation); the audit rows of whatever this changes name them. ``hold_id``:
-    the intent's hold, if the caller knows it already (else it is looked up)."""
+    the intent's hold, if the caller knows it already (else it is looked up). ``path``: which of
+    ``PATHS`` this is, the label a booking made here is counted under (``BOOKINGS_CONFIRMED``)."""
     hold_id = hold_id if hold_id is not None else _hold_of(uow, intent)
     if hold_id is None:
         log.error("intent %s names no hold of ours; leaving it alone", intent.id)
@@ -232,7 +308,7 @@ def settle_intent(
         queries.record_intent(uow, hold, intent.id)
 
     if intent.succeeded:
-        settlement = _settle_success(uow, hold, intent, who)
+        settlement = _settle_success(uow, hold, intent, who, path)
     elif intent.status == "canceled":
         settlement = _settle_cancellation(uow, hold, intent, who)
     else:
@@ -253,7 +329,7 @@ def _hold_of(uow: UnitOfWork, intent: Intent) -> uuid.UUID | None:
         return None
 
 
-def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditActor) -> Settlement:
+def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditActor, path: str) -> Settlement:
     paid = queries.record_success(uow, intent.id, hold.show_id)
     if paid.booking_id is not None:
         return Settlement("BOOKED", booking_id=paid.booking_id)
@@ -281,6 +357,7 @@ def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditActor)
         uow, hold.user_id, "booking_confirmed", str(booking_id), {"show_id": hold.show_id}, booking=booking_id
     )
     uow.after_commit(followups.run)
+    uow.after_commit(BOOKINGS_CONFIRMED.labels(path).inc)
     return Settlement("BOOKED", booking_id=booking_id, created=True)
 
 
@@ -345,7 +422,7 @@ def expire_hold(uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID) ->
         return end_unpayable_hold(uow, hold_id, audit.SYSTEM)
     if not intent.succeeded and intent.status != "canceled":
         intent = gateway.cancel_intent(intent.id)
-    return settle_intent(uow, gateway, intent, audit.SYSTEM)
+    return settle_intent(uow, gateway, intent, audit.SYSTEM, path=EXPIRY)
 
 
 def release_paying_hold(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, hold_id: uuid.UUID) -> Settlement:
@@ -355,14 +432,15 @@ def release_paying_hold(uow: UnitOfWork, gateway: PaymentGateway, user_id: int, 
     uow.rollback()
     if hold is None or hold.user_id != user_id:
         raise HoldNotFound(f"hold {hold_id} does not exist")
-    return _gateway(lambda: end_paying_hold(uow, gateway, hold_id, audit.fan(user_id)))
+    return _gateway(lambda: end_paying_hold(uow, gateway, hold_id, audit.fan(user_id), path=RELEASE))
 
 
 def end_paying_hold(
-    uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID, who: AuditActor = audit.SYSTEM
+    uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID, who: AuditActor = audit.SYSTEM, *, path: str
 ) -> Settlement:
-    """Cancels the hold's intent at the gateway unless it already succeeded, then settles on the answer.
-    Raises GatewayUnavailable if the gateway does not answer (the caller retries)."""
+    """Cancels the hold's intent at the gateway unless it already succeeded, then settles on the answer
+    (``path``: ``settle_intent``'s). Raises GatewayUnavailable if the gateway does not answer (the caller
+    retries)."""
     hold = queries.lock_hold(uow, hold_id)
     uow.rollback()  # never hold a row lock across a gateway call
     if hold is None:
@@ -373,7 +451,7 @@ def end_paying_hold(
         return end_unpayable_hold(uow, hold_id, who)
     if not intent.succeeded and intent.status != "canceled":
         intent = gateway.cancel_intent(intent.id)
-    return settle_intent(uow, gateway, intent, who)
+    return settle_intent(uow, gateway, intent, who, path=path)
 
 
 def end_unpayable_hold(uow: UnitOfWork, hold_id: uuid.UUID, who: AuditActor = audit.SYSTEM) -> Settlement:

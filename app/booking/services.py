@@ -13,6 +13,7 @@ from app.booking.refund_policy import refund_for
 from app.errors import BookingNotFound, CancellationNotAllowed
 from app.inventory import seat_state
 from app.notifications.outbox import booking_context, queue_message
+from app.ops.metrics import BOOKINGS_CANCELLED
 from app.unit_of_work import UnitOfWork
 
 BOOKING_SELECT = f"""
@@ -113,6 +114,7 @@ def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> dict
             uow, user_id, "booking_cancelled", str(booking_id), {**context, "refund_minor": refund}
         )
         uow.after_commit(followups.run)
+        uow.after_commit(BOOKINGS_CANCELLED.labels("fan").inc)
         uow.commit()
     booking = get_booking(uow, user_id, booking_id)
     return {"bookingId": booking["bookingId"], "status": booking["status"], "refundAmount": booking["refundAmount"]}

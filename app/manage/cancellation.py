@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from functools import partial
 from typing import Any
 
 import redis
@@ -26,12 +27,13 @@ from app.audit import log as audit
 from app.background import queues
 from app.background.dispatch import Followups
 from app.booking import queries as booking_queries
-from app.booking.saga import end_paying_hold
+from app.booking.saga import SHOW_CANCELLATION, end_paying_hold
 from app.errors import DomainError
 from app.inventory import seat_state
 from app.manage import access, dashboard, waiting_rooms
 from app.manage.access import Actor
 from app.notifications.outbox import booking_context, queue_message
+from app.ops.metrics import BOOKINGS_CANCELLED
 from app.payments.gateway import GatewayUnavailable, PaymentGateway
 from app.unit_of_work import UnitOfWork
 
@@ -155,7 +157,7 @@ def _cancel_bookings(uow: UnitOfWork, show_id: int, reason: str | None) -> int:
     if not batch:
         return 0
     ids = [b.id for b in batch]
-    uow.execute(
+    cancelled = uow.execute(
         f"""
         WITH cancelled AS (
             UPDATE bookings SET status = 'CANCELLED', cancelled_at = now(), refund_amount = amount
@@ -171,6 +173,7 @@ def _cancel_bookings(uow: UnitOfWork, show_id: int, reason: str | None) -> int:
         """,
         {"ids": ids},
     )
+    uow.after_commit(partial(BOOKINGS_CANCELLED.labels("show").inc, cancelled.rowcount))  # one audit row each
     followups = Followups(freed_seats={show_id: seat_state.free_booking_seats(uow, show_id, ids)})
     for b in batch:
         if b.amount > 0:
@@ -261,7 +264,7 @@ def work(uow: UnitOfWork, gateway: PaymentGateway, show_id: int, max_batches: in
     for hold_id in _paying_holds(uow, show_id):
         uow.rollback()
         try:
-            end_paying_hold(uow, gateway, hold_id, audit.SYSTEM)
+            end_paying_hold(uow, gateway, hold_id, audit.SYSTEM, path=SHOW_CANCELLATION)
         except GatewayUnavailable as exc:
             log.warning("show %s: hold %s waits for the gateway: %s", show_id, hold_id, exc)
             unreachable = exc

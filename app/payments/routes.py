@@ -21,6 +21,7 @@ from app.contract import (
     operation,
 )
 from app.errors import HoldNotFound, ValidationFailed
+from app.ops.metrics import WEBHOOK_EVENTS
 from app.payments import services
 from app.payments.gateway import InvalidWebhook
 from app.payments.schemas import GatewayEvent, PaymentIntent, WebhookReceipt
@@ -149,8 +150,11 @@ def gateway_webhook():
     try:
         event = gateway.parse_webhook(request.get_data(cache=False), request.headers.get("Stripe-Signature"))
     except InvalidWebhook:
+        # Its type is whatever an unverified body claims: not a label worth keeping.
+        WEBHOOK_EVENTS.labels("unknown", "bad_signature").inc()
         return error_response(400, "INVALID_SIGNATURE", "the webhook signature does not verify")
     if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+        WEBHOOK_EVENTS.labels("unknown", "invalid").inc()
         raise ValidationFailed("a webhook must be an event with an id and a type")
     with unit_of_work() as uow:
         new = services.record_webhook_event(uow, event)

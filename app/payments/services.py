@@ -1,4 +1,12 @@
-"""Gateway events and refunds."""
+"""Gateway events and refunds.
+
+Counted here (``app/ops/metrics.py``), each once its transaction has committed: every webhook
+delivery stored (``WEBHOOK_EVENTS`` ``received``) or found stored before (``duplicate``), every stored
+event acted on (``processed``: a payment intent's event, settled, or a refund's, recorded), passed
+over (``ignored``: a type Seatline does not act on) or whose processing raised (``failed``, retried by
+its job and the sweeper); and every refund the gateway made (``REFUNDS`` ``succeeded``) or refused
+(``failed``). A delivery refused before it is stored is counted where it is refused
+(``app/payments/routes.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +19,8 @@ import orjson
 
 from app.audit import log as audit
 from app.background import dispatch
-from app.booking.saga import settle_intent
+from app.booking.saga import WEBHOOK, settle_intent
+from app.ops.metrics import REFUNDS, WEBHOOK_EVENTS
 from app.payments.gateway import GatewayRejected, PaymentGateway
 from app.unit_of_work import UnitOfWork
 
@@ -31,6 +40,7 @@ def record_webhook_event(uow: UnitOfWork, event: dict[str, Any]) -> bool:
     if new is not None:
         # Acknowledged at once; a worker does the work (if Redis is down, the sweeper re-queues it).
         uow.after_commit(partial(dispatch.queue_webhook_event, event["id"]))
+    uow.after_commit(WEBHOOK_EVENTS.labels(event["type"], "received" if new is not None else "duplicate").inc)
     uow.commit()
     return new is not None
 
@@ -44,16 +54,33 @@ def process_webhook_event(uow: UnitOfWork, gateway: PaymentGateway, event_id: st
     uow.rollback()
     if event is None or event.processed_at is not None:
         return
+    try:
+        acted = _act_on(uow, gateway, event)
+        marked = uow.execute(
+            "UPDATE webhook_events SET processed_at = now() WHERE event_id = :id AND processed_at IS NULL",
+            {"id": event_id},
+        )
+        if marked.rowcount:  # a second job running the same event concurrently counts it once
+            uow.after_commit(WEBHOOK_EVENTS.labels(event.type, "processed" if acted else "ignored").inc)
+        uow.commit()
+    except Exception:
+        WEBHOOK_EVENTS.labels(event.type, "failed").inc()
+        raise
+
+
+def _act_on(uow: UnitOfWork, gateway: PaymentGateway, event: Any) -> bool:
+    """Does what a stored event asks; False for an event Seatline does not act on."""
     obj = event.payload["data"]["object"]
     if event.type.startswith("payment_intent."):
-        settle_intent(uow, gateway, gateway.retrieve_intent(obj["id"]), audit.GATEWAY)
-    elif event.type == "charge.refunded" and obj.get("payment_intent"):
+        settle_intent(uow, gateway, gateway.retrieve_intent(obj["id"]), audit.GATEWAY, path=WEBHOOK)
+        return True
+    if event.type == "charge.refunded" and obj.get("payment_intent"):
         uow.execute(
             "UPDATE payments SET refunded_amount = :r, updated_at = now() WHERE payment_intent_id = :pi",
             {"r": int(obj.get("amount_refunded") or 0), "pi": obj["payment_intent"]},
         )
-    uow.execute("UPDATE webhook_events SET processed_at = now() WHERE event_id = :id", {"id": event_id})
-    uow.commit()
+        return True
+    return False
 
 
 def execute_refund(uow: UnitOfWork, gateway: PaymentGateway, refund_id: uuid.UUID) -> None:
@@ -71,7 +98,7 @@ def execute_refund(uow: UnitOfWork, gateway: PaymentGateway, refund_id: uuid.UUI
         done = gateway.refund(refund.payment_intent_id, refund.amount, idempotency_key=f"seatline-refund-{refund.id}")
     except GatewayRejected as exc:
         log.error("gateway refused refund %s: %s", refund_id, exc)
-        uow.execute(
+        failed = uow.execute(
             f"""
             WITH r AS (
                 UPDATE refunds SET status = 'FAILED' WHERE id = :id AND status = 'PENDING'
@@ -85,9 +112,11 @@ def execute_refund(uow: UnitOfWork, gateway: PaymentGateway, refund_id: uuid.UUI
             """,
             {"id": refund_id, "error": str(exc)[:500]},
         )
+        if failed.rowcount:
+            uow.after_commit(REFUNDS.labels("failed").inc)
         uow.commit()
         return
-    uow.execute(
+    succeeded = uow.execute(
         f"""
         WITH r AS (
             UPDATE refunds SET status = 'SUCCEEDED', gateway_refund_id = :gid, completed_at = now()
@@ -102,6 +131,8 @@ def execute_refund(uow: UnitOfWork, gateway: PaymentGateway, refund_id: uuid.UUI
         """,
         {"gid": done.id, "id": refund_id},
     )
+    if succeeded.rowcount:  # the refund's one change to SUCCEEDED, however many jobs ran it
+        uow.after_commit(REFUNDS.labels("succeeded").inc)
     uow.execute(
         "UPDATE payments SET refunded_amount = refunded_amount + :a, updated_at = now() WHERE payment_intent_id = :pi "
         "AND refunded_amount + :a <= amount",
