@@ -17,6 +17,8 @@ views afterwards, so they are checked first and a refused request never counts f
 
 The gateway has a breaker of its own, inside ``PaymentGateway`` (app/payments/gateway.py).
 Breakers are per process: each gunicorn worker finds out for itself, after a handful of failures.
+Every breaker publishes its state (``BREAKER_STATE``, 0 from its creation) and counts the times it
+opened (``BREAKER_TRIPS``), by its name (``postgres``, ``gateway``): ``app/ops/metrics.py``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
 
 from app.config import Settings
 from app.errors import Degraded
+from app.ops.metrics import BREAKER_STATE, BREAKER_TRIPS
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +67,32 @@ class _Log(pybreaker.CircuitBreakerListener):
         log.warning("circuit %s: %s -> %s", cb.name, getattr(old_state, "name", old_state), new_state.name)
 
 
+# BREAKER_STATE's values, the worst highest (the gauge is the worst of a kind's processes).
+STATE_VALUES = {pybreaker.STATE_CLOSED: 0, pybreaker.STATE_HALF_OPEN: 1, pybreaker.STATE_OPEN: 2}
+
+
+class _Metrics(pybreaker.CircuitBreakerListener):
+    """The breaker's state as a gauge, and each time it opens (from closed or half-open) as a trip."""
+
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
+        BREAKER_STATE.labels(cb.name).set(STATE_VALUES.get(new_state.name, 0))
+        if new_state.name == pybreaker.STATE_OPEN and getattr(old_state, "name", None) != pybreaker.STATE_OPEN:
+            BREAKER_TRIPS.labels(cb.name).inc()
+
+
 def breaker(name: str, settings: Settings, counts: Callable[[BaseException], bool]) -> pybreaker.CircuitBreaker:
-    """A breaker that counts only the failures ``counts`` accepts; any other exception passes through."""
-    return pybreaker.CircuitBreaker(
+    """A breaker that counts only the failures ``counts`` accepts; any other exception passes through.
+    It starts closed, and its gauge says so."""
+    cb = pybreaker.CircuitBreaker(
         name=name,
         fail_max=settings.breaker_fail_max,
         reset_timeout=settings.breaker_reset_seconds,
         exclude=[lambda exc: not counts(exc)],
-        listeners=[_Log()],
+        listeners=[_Log(), _Metrics()],
         throw_new_error_on_trip=False,
     )
+    BREAKER_STATE.labels(name).set(STATE_VALUES[cb.current_state])
+    return cb
 
 
 def retry_after(cb: pybreaker.CircuitBreaker) -> int:

@@ -15,6 +15,11 @@ real: an empty listing is not, and errors are never stored at all). When Postgre
 catalog and seat maps are answered from it (ARCHITECTURE.md rule 6: browsing survives booking trouble),
 marked with a ``Warning: 110`` header; a seat map's own ``asOf`` says how old it is. Holds are
 still decided by Postgres alone, so a stale map can only make a seat look free that is not.
+
+Every look-up is counted once (``RESPONSE_CACHE`` in ``app/ops/metrics.py``), under the family of its
+key (``cache_name``: ``catalog``, ``seatmap``, ``page``) and by what answered it: ``hit`` (a stored
+copy, also one a peer finished while this request waited), ``miss`` (built here), ``stale`` (the last
+good copy, Postgres unreachable) or ``unavailable`` (Redis did not answer: built directly).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from flask import Flask, Response, g, has_request_context
 
 from app.api.http import json_bytes_response
 from app.circuit import database_unreachable
+from app.ops.metrics import RESPONSE_CACHE
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +79,12 @@ def shared_headers(built_at: float, seconds: int) -> dict[str, str]:
     }
 
 
+def cache_name(key: str) -> str:
+    """The family a key belongs to, its first part (``seatmap:12:full`` -> ``seatmap``): the
+    ``cache`` label, a handful of values whatever the keys."""
+    return key.split(":", 1)[0]
+
+
 def cached_bytes(
     client: redis.Redis,
     key: str,
@@ -83,11 +95,13 @@ def cached_bytes(
     """``(built_at, body)``: the stored copy of ``key``, or ``build()``'s, stored until the end of the
     second ``seconds - 1`` after this one; and as the last good copy if ``keep_last_good()`` says so
     (asked after ``build()``)."""
+    name = cache_name(key)
     try:
         deadline = time.monotonic() + WAIT_FOR_PEER_SECONDS
         while True:
             hit = client.get(key)
             if hit is not None:
+                RESPONSE_CACHE.labels(name, "hit").inc()
                 return _unpack(hit)
             # Whoever takes the lock rebuilds; the rest wait for its copy. A copy finished just as its
             # second ended is gone at once: the lock is free again and the next to look rebuilds.
@@ -96,6 +110,7 @@ def cached_bytes(
             time.sleep(POLL_SECONDS)
     except redis.RedisError as exc:
         log.warning("response cache unavailable, building %s directly: %s", key, exc)
+        RESPONSE_CACHE.labels(name, "unavailable").inc()
         return time.time(), build()
 
     try:
@@ -109,8 +124,11 @@ def cached_bytes(
                 log.warning("database unreachable; serving the last good copy of %s: %s", key, exc)
                 if has_request_context():
                     g.served_stale = True
+                RESPONSE_CACHE.labels(name, "stale").inc()
                 return _unpack(stale)
+        RESPONSE_CACHE.labels(name, "miss").inc()
         raise
+    RESPONSE_CACHE.labels(name, "miss").inc()
     try:
         pipe = client.pipeline(transaction=False)
         # Gone when its last second ends, by Redis's clock (this machine's, as nginx's).

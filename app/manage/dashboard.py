@@ -4,7 +4,8 @@ Everything comes from indexed aggregates: seat counts by status from the
 (show_id, status) index, activity from the (show_id, created_at) indexes over the
 last hour only, the waiting room from its Redis counters. The result is shared
 through Redis for ``CACHE_SECONDS``, so any number of open dashboards cost the
-database one set of queries per show every two seconds.
+database one set of queries per show every two seconds. Each read is counted like the shared
+responses' (``RESPONSE_CACHE`` with ``cache="dashboard"``: ``hit``, ``miss``, ``unavailable``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from flask import current_app
 from app.inventory import seat_state
 from app.manage import access
 from app.manage.access import Actor
+from app.ops.metrics import RESPONSE_CACHE
 from app.unit_of_work import UnitOfWork
 from app.waiting_room.room import QueueNotFound, WaitingRoom
 
@@ -35,9 +37,11 @@ def figures(uow: UnitOfWork, actor: Actor, show_id: int, client: redis.Redis | N
         try:
             cached = client.get(_key(show_id))
             if cached:
+                RESPONSE_CACHE.labels("dashboard", "hit").inc()
                 return orjson.loads(cached)
         except redis.RedisError:
             client = None
+    RESPONSE_CACHE.labels("dashboard", "miss" if client is not None else "unavailable").inc()
     result = _compute(uow, show, client)
     if client is not None:
         try:
