@@ -24,11 +24,21 @@ power, a middlebox that dropped the connection silently). A connection that sat 
 go back and forth far more often than that and are never pinged. A ping that fails, too, only
 replaces the connection. Settings: ``DB_POOL_PRE_PING`` off leaves every check out,
 ``DB_POOL_PING_IDLE_SECONDS=0`` pings on every checkout (SQLAlchemy's pre-ping).
+
+The pool publishes how many of its connections are checked out (``DB_POOL_IN_USE``) and how many
+threads are waiting for one (``DB_POOL_WAITING``, ``app/ops/metrics.py``), counted by the pool class
+itself (``CountingQueuePool``, every app's engine's: ``app/extensions.py``), not by pool events: a
+``checkout`` event runs again for the same checkout when a listener (the check above) refuses the
+connection, and no event marks the start of a wait. A thread waits in one place only: in the pool's
+queue of idle connections, when it is empty and no new connection may be made (``pool_size`` plus
+``max_overflow`` are out); ``_WaitCountingQueue`` counts the threads blocked there, under the
+queue's own lock, from the moment they find it empty until they get a connection or time out.
 """
 
 from __future__ import annotations
 
 import select
+import threading
 import time
 from typing import Any
 
@@ -36,6 +46,10 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
+from sqlalchemy.util import queue as sqla_queue
+
+from app.ops.metrics import DB_POOL_IN_USE, DB_POOL_WAITING
 
 # When the connection last went back to the pool (its pool entry's ``info``, which SQLAlchemy clears
 # when the connection is replaced: a connection without it has just been made).
@@ -115,3 +129,53 @@ def keep_prepared_statements(engine: Engine) -> None:
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, record: Any, cargs: Any, cparams: Any) -> Any:
         return KeepsPreparedStatements.connect(*cargs, **cparams)
+
+
+class _WaitCountingQueue(sqla_queue.Queue[ConnectionPoolEntry]):
+    """The pool's queue of idle connections, counting in ``DB_POOL_WAITING`` the threads blocked in it.
+
+    ``QueuePool`` asks it to block only once no new connection may be made; a thread that finds it
+    empty then is counted until ``get`` returns or raises ``Empty`` at the pool's timeout. The check
+    and the wait happen under the queue's own lock (a re-entrant lock, which the wait releases), so a
+    thread that finds a connection at once is never counted and one that waits always is."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> ConnectionPoolEntry:
+        if not block:
+            return super().get(block, timeout)
+        with self.mutex:
+            if not self._empty():
+                return super().get(block, timeout)
+            DB_POOL_WAITING.inc()
+            try:
+                return super().get(block, timeout)
+            finally:
+                DB_POOL_WAITING.dec()
+
+
+_getting = threading.local()
+
+
+class CountingQueuePool(QueuePool):
+    """SQLAlchemy's ``QueuePool``, publishing its connections in use and the threads waiting for one.
+
+    A connection is in use from the pool's handing it out (``_do_get``, once per checkout) until it is
+    handed back (``_do_return_conn``, once per return, also for a connection invalidated or detached
+    on its way). ``QueuePool._do_get`` calls itself again when it loses a race for a new connection's
+    place: only the outermost call counts. A pool recreated after ``dispose`` is of the same class."""
+
+    _queue_class = _WaitCountingQueue
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        if getattr(_getting, "active", False):
+            return super()._do_get()
+        _getting.active = True
+        try:
+            record = super()._do_get()
+        finally:
+            _getting.active = False
+        DB_POOL_IN_USE.inc()
+        return record
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        DB_POOL_IN_USE.dec()
+        super()._do_return_conn(record)

@@ -12,13 +12,16 @@ from redis.retry import Retry
 from sqlalchemy.orm import DeclarativeBase
 
 from app.config import Settings
+from app.db_pool import CountingQueuePool
 
 
 class Base(DeclarativeBase):
     pass
 
 
-db = SQLAlchemy(model_class=Base)
+# Every app's engine pools its connections with CountingQueuePool (app/db_pool.py: its gauges); the
+# app's own engine options (pool size, timeouts: app/__init__.py) apply on top of this default.
+db = SQLAlchemy(model_class=Base, engine_options={"poolclass": CountingQueuePool})
 migrate = Migrate()
 csrf = CSRFProtect()
 
