@@ -24,6 +24,10 @@ that script last read (``_StatusCopy``), without Redis.
 
 Abandonment is detected by time: an admitted fan has ``show_up_seconds`` to collect the
 admission token, then counts against the cap until the token's session ends.
+
+Places taken (``WAITING_ROOM_JOINS``) and fans admitted (``WAITING_ROOM_ADMITTED``) are counted
+once Postgres has them (``app/ops/metrics.py``); a room's length and its admitted fans still counted
+are read at scrape time (``queue_live_figures``, ``app/ops/state.py``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from typing import Any
 
 import redis
 
+from app.ops.metrics import WAITING_ROOM_ADMITTED, WAITING_ROOM_JOINS
 from app.unit_of_work import UnitOfWork, execute_alone
 
 STATES = ("PREQUEUE", "DRAWING", "OPEN", "PAUSED", "DRAINING", "CLOSED")
@@ -180,6 +185,11 @@ STATUS_COPY_SECONDS = 1.0
 _status_copy = _StatusCopy(max_tickets=200_000)
 
 
+def key_prefix(event_id: int) -> str:
+    """The Redis keys of an event's room start with this (the module's docstring names them)."""
+    return f"gate:{event_id}:"
+
+
 class QueueNotFound(Exception):
     pass
 
@@ -213,7 +223,7 @@ class WaitingRoom:
     def __init__(self, client: redis.Redis, event_id: int, show_up_seconds: int) -> None:
         self.r = client
         self.event_id = event_id
-        self.prefix = f"gate:{event_id}:"
+        self.prefix = key_prefix(event_id)
         self.show_up_seconds = show_up_seconds
         self._join, self._begin_draw, self._status, self._update_meta = _scripts(client)
         self._where = (id(client), self.prefix)  # this queue's entries in the status copy
@@ -307,6 +317,8 @@ class WaitingRoom:
             """,
             {"e": self.event_id, "u": user_id, "t": ticket, "pre": position is None, "pos": position},
         )
+        if result[0] == "NEW":
+            WAITING_ROOM_JOINS.labels(str(self.event_id)).inc()
         return Place(ticket, position, "WAITING", result[0] == "NEW")
 
     def status(self, ticket: str, now: float | None = None) -> dict[str, Any] | None:
@@ -473,6 +485,8 @@ class WaitingRoom:
             )
             uow.commit()
             real = {t: now + self.show_up_seconds for t in tickets if t != PLACEHOLDER}
+            # Places whose ticket Redis lost (``~``) admit nobody: only the fans are counted.
+            WAITING_ROOM_ADMITTED.labels(str(self.event_id)).inc(len(real))
             pipe = self.r.pipeline(transaction=True)
             if real:
                 pipe.zadd(self.key("active"), real)
@@ -662,3 +676,27 @@ class WaitingRoom:
 
     def _unlock(self, name: str) -> None:
         self.r.delete(self.key(f"lock:{name}"))
+
+
+# ------------------------------------------------------------ figures read at scrape time
+
+
+def queue_live_figures(pipe: Any, event_id: int, now: float) -> None:
+    """Queues on ``pipe`` the reads of a room's live figures, four commands: how far it has served,
+    the queue's and the pre-queue's lengths, and the admitted fans still counting against its cap.
+    ``live_figures`` makes them into figures; ``WaitingRoom.figures`` computes the same ones."""
+    prefix = key_prefix(event_id)
+    pipe.hget(prefix + "meta", "serving")
+    pipe.llen(prefix + "order")
+    pipe.llen(prefix + "pre")
+    pipe.zcount(prefix + "active", now, "+inf")
+
+
+LIVE_FIGURE_REPLIES = 4
+
+
+def live_figures(replies: list[Any]) -> tuple[int, int]:
+    """``(waiting, active)`` from the replies to ``queue_live_figures``'s commands: fans with a place
+    (or a pre-queue ticket) not yet admitted, and admitted fans still counted against the cap."""
+    serving, length, pre, active = replies
+    return int(length or 0) + int(pre or 0) - int(serving or 0), int(active or 0)
