@@ -75,35 +75,74 @@ HTTP_REQUEST_DURATION = Histogram(
 )
 
 # ------------------------------------------------------------------------------------ seats, holds
+#
+# Each counted where its rule decides it, once the transaction that makes it true has committed
+# (registered with ``uow.after_commit``): a hold rolled back was never created, a hold's end that
+# rolled back never happened. Every hold created ends once: expired, released or confirmed (a booking).
 
-HOLDS_CREATED = Counter("seatline_holds_created", "Holds created", ["kind"])  # kind: seats, best
+# kind: seats (the fan's own seats: the API and the show page), best (the site's best available).
+# app/inventory/services.py (hold_seats).
+HOLDS_CREATED = Counter("seatline_holds_created", "Holds created", ["kind"])
+# reason: the error code answered by the hold's rules (app/inventory/services.py hold_seats):
+# SEATS_UNAVAILABLE (also best available finding no seats together), SEAT_LIMIT_EXCEEDED, SALE_CLOSED,
+# SHOW_NOT_FOUND, ADMISSION_REQUIRED, VALIDATION_FAILED, INVALID_TOKEN. Refusals before the rules run
+# (authentication, the body, rate limits, the breaker) show in the request histogram's status, in
+# seatline_rate_limited_total and in BREAKER_STATE.
 HOLDS_REJECTED = Counter("seatline_holds_rejected", "Hold requests refused, by the error code answered", ["reason"])
-HOLDS_EXPIRED = Counter("seatline_holds_expired", "Holds that lapsed unpaid and gave their seats back")
-HOLDS_RELEASED = Counter("seatline_holds_released", "Holds released by their fan (or a show's cancellation)")
+# Holds that ended EXPIRED: by the sweeper, the expiry job, a fan releasing a hold already lapsed, a
+# hold or the box office taking over a lapsed hold's seats, a payment that came after its hold had
+# lapsed (refunded). app/inventory/seat_state.py, app/inventory/queries.py, app/booking/queries.py (end_hold).
+HOLDS_EXPIRED = Counter("seatline_holds_expired", "Holds that lapsed (ended EXPIRED) and gave their seats back")
+# Holds that ended RELEASED: by their fan (a paying one once the gateway cancelled its payment), by a
+# show's cancellation, or because the gateway refused to create their payment. Same modules.
+HOLDS_RELEASED = Counter("seatline_holds_released", "Holds released by their fan or by a show's cancellation")
+# result: hit (refused early: the seats are taken), miss (went on to Postgres, also when Redis did
+# not answer). app/inventory/services.py.
 SEAT_HINTS = Counter(
     "seatline_seat_hints", "Hold attempts checked against the seat hints first, by what the hint said", ["result"]
-)  # result: hit (refused early: the seats are taken), miss (went on to Postgres)
+)
 
 # ----------------------------------------------------------------------------- payments, bookings
+#
+# app/booking/saga.py, app/booking/services.py, app/booking/queries.py, app/payments/services.py,
+# app/manage/cancellation.py; what a transaction made true, once it has committed.
 
-PAYMENT_INTENTS = Counter(
-    "seatline_payment_intents", "Payment intent requests, by outcome", ["outcome"]
-)  # outcome: created, reused, refused, gateway_error
+# outcome: created (recorded now), reused (the hold's intent again), refused (PAYMENT_REFUSED: the
+# gateway will not take it), gateway_error (DEGRADED: it did not answer), not_payable (HOLD_NOT_FOUND,
+# HOLD_EXPIRED, PAYMENT_NOT_NEEDED). The API's and the checkout page's alike (saga.start_payment).
+PAYMENT_INTENTS = Counter("seatline_payment_intents", "Payment intent requests, by outcome", ["outcome"])
+# outcome: confirmed (booked now), already_confirmed (booked before), not_paid (PAYMENT_NOT_COMPLETED),
+# refunded (HOLD_EXPIRED with a refund: paid too late), gateway_error (DEGRADED), refused (any other
+# error). Paid and free holds, the API's and the checkout page's alike (saga.confirm, saga.confirm_free).
 CONFIRMS = Counter("seatline_confirms", "Confirm requests, by outcome", ["outcome"])
-# outcome: confirmed, already_confirmed, pending, refused, gateway_error
+# path: confirm (the fan's confirm call), free (a hold costing nothing, confirmed without a payment),
+# webhook (the gateway's event), reconcile (the sweeper's look at a payment left open), expiry (the job
+# ending a paying hold found it paid), release (a fan releasing a paying hold found it paid);
+# show_cancellation settles too but never books (saga.PATHS). The box office books nothing.
 BOOKINGS_CONFIRMED = Counter("seatline_bookings_confirmed", "Bookings confirmed (tickets issued)", ["path"])
-# path: confirm (the fan's request), webhook, reconcile (the sweeper), box_office
-BOOKINGS_CANCELLED = Counter("seatline_bookings_cancelled", "Bookings cancelled, by who", ["by"])  # fan, show
-REFUNDS = Counter("seatline_refunds", "Refunds that reached a state", ["state"])  # requested, succeeded, failed
+# by: fan (under the refund policy), show (the show's cancellation)
+BOOKINGS_CANCELLED = Counter("seatline_bookings_cancelled", "Bookings cancelled, by who", ["by"])
+# state: requested (a refund row written: a fan's cancellation, a show's, a top-up, a payment that could
+# not be booked), succeeded (the gateway refunded it), failed (the gateway refused it)
+REFUNDS = Counter("seatline_refunds", "Refunds that reached a state", ["state"])
+# type: the event's type (e.g. payment_intent.succeeded), unknown for a delivery refused unread.
+# outcome, per delivery: received (stored), duplicate (stored before), bad_signature (400
+# INVALID_SIGNATURE), invalid (no id or type); per stored event's processing: processed (acted on),
+# ignored (a type Seatline does not act on), failed (raised; its job is retried).
 WEBHOOK_EVENTS = Counter(
     "seatline_webhook_events", "Gateway webhook deliveries, by event type and outcome", ["type", "outcome"]
-)  # outcome: processed, duplicate, ignored, bad_signature, failed
+)
 
 # ---------------------------------------------------------------------- caches, breakers, limits
 
+# cache: the key's family, catalog, seatmap, page (app/response_cache.py), or dashboard (the manager's
+# sale figures, app/manage/dashboard.py). result: hit, miss (built here), stale (the last good copy:
+# Postgres unreachable), unavailable (Redis did not answer: built directly).
 RESPONSE_CACHE = Counter(
     "seatline_response_cache", "Shared-response cache lookups, by cache and result", ["cache", "result"]
-)  # result: hit, miss, stale
+)
+# breaker: postgres (the booking path, app/circuit.py), gateway (app/payments/gateway.py); the state is
+# set (0 when the breaker is created) and a trip counted by a listener on the breaker (app/circuit.py).
 BREAKER_STATE = Gauge(
     "seatline_breaker_state",
     "Circuit breaker state, worst of this kind's processes: 0 closed, 1 half-open, 2 open",
@@ -115,6 +154,9 @@ BREAKER_TRIPS = Counter("seatline_breaker_trips", "Times a circuit breaker opene
 # (app/api/rate_limits.py) in its app's registry.
 
 # ----------------------------------------------------------------------------------- PostgreSQL
+#
+# Counted by the pool class of every app's engine (app/db_pool.py CountingQueuePool): a connection is
+# in use from checkout to checkin; a thread waits while it is blocked on the pool's empty queue.
 
 DB_POOL_IN_USE = Gauge(
     "seatline_db_pool_connections_in_use",
@@ -138,6 +180,9 @@ JOB_DURATION = Histogram(
 JOB_FAILURES = Counter("seatline_job_failures", "Background jobs that raised, by task", ["task"])
 
 # --------------------------------------------------------------------------------- waiting rooms
+#
+# event: the event's id. A join once its place is recorded in Postgres, admissions once committed
+# (app/waiting_room/room.py); a room's length and active fans are state figures (app.ops.state).
 
 WAITING_ROOM_JOINS = Counter("seatline_waiting_room_joins", "Places taken in a waiting room", ["event"])
 WAITING_ROOM_ADMITTED = Counter("seatline_waiting_room_admitted", "Fans admitted from a waiting room", ["event"])
