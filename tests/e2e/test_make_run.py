@@ -15,6 +15,7 @@ import psycopg
 import pytest
 import redis
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from devstack.processes import ROOT, free_port, wait_until_up
@@ -41,12 +42,23 @@ def redis_db(rds) -> int:  # noqa: F811
     return rds.connection_pool.connection_kwargs["db"]
 
 
+KINDS = ("web", "browse", "gate", "worker", "scheduler")
+
+
 def start_run_script(
-    database_url: str, port: int, edge_port: int, edge_dir: Path, redis_port: int, redis_db: int, browse_port: int
+    database_url: str,
+    port: int,
+    edge_port: int,
+    edge_dir: Path,
+    redis_port: int,
+    redis_db: int,
+    browse_port: int,
+    metrics: dict[str, str],
 ) -> tuple[subprocess.Popen, list[str], str, str]:
     gateway = f"127.0.0.1:{free_port()}"
     gate = f"127.0.0.1:{free_port()}"
     env = {
+        **{f"{kind.upper()}_METRICS_BIND": bind for kind, bind in metrics.items()},
         # No ENV of the caller's: scripts/run.sh says development itself (without it, production's rules).
         **{k: v for k, v in os.environ.items() if k != "ENV"},
         "DATABASE_URL": database_url,
@@ -84,6 +96,16 @@ def stop_with_ctrl_c(proc: subprocess.Popen, *ports: int) -> None:
             requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
 
 
+def scrape(bind: str) -> dict[tuple[str, frozenset], float]:
+    answer = requests.get(f"http://{bind}/metrics", timeout=5)
+    assert answer.status_code == 200, bind
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
 def redis_answers(port: int) -> bool:
     try:
         return redis.Redis(port=port, socket_connect_timeout=0.5, retry=None).ping()
@@ -96,8 +118,9 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redi
     for redis_port in (6379, free_port()):
         port, edge_port, browse_port = free_port(), free_port(), free_port()
         started_redis = not redis_answers(redis_port)
+        metrics = {kind: f"127.0.0.1:{free_port()}" for kind in KINDS}
         proc, output, gateway, gate = start_run_script(
-            empty_database, port, edge_port, tmp_path / f"nginx-{edge_port}", redis_port, redis_db, browse_port
+            empty_database, port, edge_port, tmp_path / f"nginx-{edge_port}", redis_port, redis_db, browse_port, metrics
         )
         # Everything below goes through the edge, the URL the script says to open.
         base = f"http://127.0.0.1:{edge_port}"
@@ -178,6 +201,53 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redi
             assert admitted.status_code == 201, admitted.text
             requests.delete(f"{base}/api/v1/holds/{admitted.json()['holdId']}", headers=auth)
             assert redis_answers(redis_port)
+
+            # What the operator sees: the addresses the script printed, each kind's figures there.
+            assert any(
+                line.strip().startswith("Metrics:")
+                and all(f"http://{bind}/metrics" in line for bind in metrics.values())
+                for line in output
+            ), output
+            web = scrape(metrics["web"])
+            hold_route = {"service": "web", "method": "POST", "route": "/api/v1/shows/<show_id>/holds"}
+            assert (
+                web.get(
+                    ("seatline_http_request_duration_seconds_count", frozenset({**hold_route, "status": "201"}.items()))
+                )
+                == 2
+            )
+            assert (
+                web.get(
+                    ("seatline_http_request_duration_seconds_count", frozenset({**hold_route, "status": "403"}.items()))
+                )
+                == 1
+            )
+            assert any(
+                name == "seatline_http_request_duration_seconds_count" and ("service", "browse") in labels
+                for name, labels in scrape(metrics["browse"])
+            )
+            assert any(
+                name == "seatline_http_request_duration_seconds_count"
+                and ("route", "/gate/v1/queues/<event_id>/join") in labels
+                for name, labels in scrape(metrics["gate"])
+            )
+            # The webhook and the confirmation email were jobs.
+            jobs = {
+                dict(labels).get("task")
+                for name, labels in scrape(metrics["worker"])
+                if name == "seatline_job_duration_seconds_count"
+            }
+            assert len(jobs - {None}) >= 2, jobs
+            state = scrape(metrics["scheduler"])
+            assert {dict(labels)["queue"] for name, labels in state if name == "seatline_rq_queue_depth"} == {
+                "webhooks",
+                "payments",
+                "holds",
+                "notifications",
+            }
+            # The edge logged the request ids the app answered with.
+            access_log = (tmp_path / f"nginx-{edge_port}" / "access.log").read_text()
+            assert f"id={held.headers['X-Request-Id']}" in access_log
         finally:
             stop_with_ctrl_c(proc, port, edge_port, browse_port)
         assert redis_answers(redis_port) != started_redis, "Ctrl-C must stop the Redis this run started, and only it"

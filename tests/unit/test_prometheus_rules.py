@@ -21,6 +21,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from app import create_app
 from app.ops.metrics import registry
+from app.ops.state import STATE_METRICS  # figures about state, read at scrape time: names as exposed
 from queue_gate import create_gate_app
 from tests.conftest import settings_for_tests
 
@@ -28,22 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus"
 RULE_FILES = (RULES / "recording.yml", RULES / "alerts.yml")
 DASHBOARD = ROOT / "deploy" / "grafana" / "seatline-sale.json"
-
-try:
-    # Figures about state, read at scrape time by the scheduler's listener: names only, as exposed.
-    from app.ops.state import STATE_METRICS
-except ImportError:  # until app/ops/state.py names them itself
-    STATE_METRICS = (
-        "seatline_rq_queue_depth",
-        "seatline_rq_failed_jobs",
-        "seatline_waiting_room_waiting",
-        "seatline_waiting_room_active",
-        "seatline_waiting_room_admission_rate",
-        "seatline_notifications_pending",
-        "seatline_notifications_dead_lettered",
-        "seatline_payments_unsettled_oldest_age_seconds",
-        "seatline_refunds_failed",
-    )
 
 SEATLINE_NAME = re.compile(r"(?<![\w:])seatline_\w+(?![\w:])")
 RECORDED_NAME = re.compile(r"(?<![\w:])[a-z_]+:[a-z0-9_]+:[a-z0-9_]+(?![\w:])")
