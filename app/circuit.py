@@ -64,7 +64,9 @@ def database_unreachable(exc: BaseException) -> bool:
 
 class _Log(pybreaker.CircuitBreakerListener):
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
-        log.warning("circuit %s: %s -> %s", cb.name, getattr(old_state, "name", old_state), new_state.name)
+        before = getattr(old_state, "name", old_state)
+        if before is not None and before != new_state.name:  # not the breaker's creation
+            log.warning("circuit %s: %s -> %s", cb.name, before, new_state.name)
 
 
 # BREAKER_STATE's values, the worst highest (the gauge is the worst of a kind's processes).

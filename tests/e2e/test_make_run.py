@@ -246,8 +246,14 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redi
                 "notifications",
             }
             # The edge logged the request ids the app answered with.
-            access_log = (tmp_path / f"nginx-{edge_port}" / "access.log").read_text()
-            assert f"id={held.headers['X-Request-Id']}" in access_log
+            access_log = tmp_path / f"nginx-{edge_port}" / "access.log"
+            deadline = time.monotonic() + 10  # nginx writes its buffer out within a second
+            while f"id={held.headers['X-Request-Id']}" not in access_log.read_text():
+                assert time.monotonic() < deadline, (
+                    sorted(p.name for p in access_log.parent.iterdir()),
+                    access_log.read_text()[-2000:],
+                )
+                time.sleep(0.5)
         finally:
             stop_with_ctrl_c(proc, port, edge_port, browse_port)
         assert redis_answers(redis_port) != started_redis, "Ctrl-C must stop the Redis this run started, and only it"
