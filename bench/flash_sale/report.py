@@ -106,6 +106,15 @@ def report(
         f"fans at nice {LOADGEN_NICE} (they yield to the servers), browsing clients at normal priority",
     )
     row(
+        "metrics",
+        'each process\'s listener (README "Watching a sale"); '
+        + (
+            f"Prometheus on http://{params.prometheus_bind}/ scraping them (--monitor)"
+            if params.monitor
+            else "no Prometheus (--monitor starts one)"
+        ),
+    )
+    row(
         "fans poll the waiting room",
         f"no more often than every {params.min_poll:g} s (an experiment)"
         if params.min_poll
@@ -415,7 +424,8 @@ def write_results(
 - processes, all on this one machine with the load generator: web ({params.web_workers or 2 * os.cpu_count()}
   gunicorn workers x {params.web_threads} threads), {"browse (2 x 4, catalog, seat maps and their pages, as the Procfile), " if params.edge else ""}gate ({2 * os.cpu_count()} x 4, gunicorn.conf.py),
   {"the nginx edge in front of them (scripts/edge.sh)" if params.edge else "no edge (clients go straight to gunicorn)"},
-  {params.workers} `flask worker`, `flask scheduler`, the gateway simulator, an SMTP sink
+  {params.workers} `flask worker`, `flask scheduler`, the gateway simulator, an SMTP sink; each of Seatline's
+  processes with its metrics listener (README "Watching a sale"){", Prometheus scraping them" if params.monitor else ""}
 
 ![the sale over time]({chart_name})
 
