@@ -250,6 +250,10 @@ def report(
     w("")
     out.extend(waits_section(sim))
     w("")
+    w("Metrics: one scrape of each process's listener after the drain, against the database and the clients")
+    for name, value in facts["metrics"]:
+        w(f"  {name:<42}{value}")
+    w("")
     w("Checks")
     for name, ok, detail in checks:
         w(f"  [{'PASS' if ok else 'FAIL'}] {name}: {detail}")
@@ -440,7 +444,9 @@ only happens when that many requests are already in flight. The fans' event-loop
 the load generator itself delayed what it measured. `status` answers come from
 the waiting room's own polling policy (`queue_gate.pages.poll_delay`). A 409 on `hold` is a seat taken
 by someone else (the fan picks others); a 402 on `confirm` means the gateway's answer had not been
-settled yet and is retried; a 402 on `gateway-confirm` is the declined card.
+settled yet and is retried; a 402 on `gateway-confirm` is the declined card. "Metrics" is what
+the processes' own listeners counted, read once after the drain, beside the rows the sale wrote and
+the answers the fans got: each event is counted once its transaction commits, so they are equal.
 """
     path.write_text(body)
     return path
