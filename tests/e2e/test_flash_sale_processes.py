@@ -7,10 +7,9 @@ gunicorn (web, browse, gate), nginx, workers, scheduler, gateway simulator and S
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from devstack.processes import free_port
 from devstack.stack import Stack
 from queue_gate.keys import jwks, load_keys, new_key_entry
 from tests.support.db import redis_client
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -56,16 +56,6 @@ def flash_stack(app, tmp_path) -> Iterator[tuple[Stack, Ports, dict[str, str]]]:
         raise
     finally:
         stack.stop()
-
-
-def eventually(read: Callable[[], Any], done: Callable[[Any], bool], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        assert time.monotonic() < deadline, f"{what}; last seen: {value}"
-        time.sleep(0.5)
 
 
 def environ(pid: int) -> dict[str, str]:
@@ -102,7 +92,7 @@ def test_every_process_of_the_sale_can_be_watched(app, flash_stack, tmp_path):
         scrapes, _ = scrape_all(ports, ["worker-1", "worker-2"])
         return sum(total(s, EXPIRIES, task="expire_hold", outcome="succeeded") for s in scrapes.values())
 
-    eventually(expiries_counted, lambda n: n >= JOBS, "the workers never counted the jobs")
+    wait_for(lambda: expiries_counted() >= JOBS, timeout=60, interval=0.5)  # the workers counted the jobs
     scrapes, failed = scrape_all(ports, list(ports.metrics))
     assert failed == {}
     # Each worker counts only the jobs it ran: added up, every job once (sharing a directory, each
@@ -143,7 +133,7 @@ def test_every_process_of_the_sale_can_be_watched(app, flash_stack, tmp_path):
 
     expected = {(f"seatline-{kind(name)}", ports.metrics_bind(name), "up") for name in ports.metrics}
     expected.add(("prometheus", bind, "up"))
-    eventually(targets, lambda seen: seen == expected, "Prometheus never had every listener up")
+    wait_for(lambda: targets() == expected, timeout=60, interval=0.5)  # every listener up in Prometheus
     expiries = api("query", query=f'sum({EXPIRIES}{{task="expire_hold"}})')["result"]
     assert expiries[0]["value"][1] == str(JOBS)
     assert stack.procs["prometheus"].poll() is None
