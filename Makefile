@@ -43,7 +43,7 @@ nginx:
 	@scripts/services.sh --nginx
 
 # Prometheus and promtool: the tests check the alert rules and the scrape config with promtool, and
-# `make run MONITOR=1` runs Prometheus (its system service stays off).
+# `make run MONITOR=1` and `make flash-sale MONITOR=1` run Prometheus (its system service stays off).
 prometheus:
 	@scripts/services.sh --prometheus
 
@@ -78,5 +78,7 @@ bench: $(VENV)/.dev services nginx
 
 # 20,000 fans, a waiting room and a 2,000-seat show, end to end on this machine; checks the
 # invariants, then writes bench/FLASH_SALE.md and bench/flash_sale.png. ARGS="--fans 2000 --seats 200" for a quick one.
+# `make flash-sale MONITOR=1` also runs Prometheus on the sale's processes (README "Watching a sale").
 flash-sale: $(VENV)/.dev services nginx
+	@[ "$(MONITOR)" != 1 ] || scripts/services.sh --prometheus
 	@$(BIN)/python -m bench.flash_sale $(ARGS)

@@ -3,6 +3,7 @@ starts one starts it from here."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from devstack.processes import BIN, ROOT
@@ -57,4 +58,26 @@ def edge_env(
         env["BROWSE_BIND"] = browse
     if static_root is not None:
         env["STATIC_ROOT"] = str(static_root)
+    return env
+
+
+def metrics_env(kind: str, bind: str, directory: Path) -> dict[str, str]:
+    """What a process reads to publish its metrics as the Procfile has it (README "Watching a sale"):
+    its kind (web, browse, gate, worker, scheduler), the address of its listener, and the
+    multiprocess directory its processes write their figures to (its own: a listener adds up every
+    file there)."""
+    return {"SERVICE_NAME": kind, "METRICS_BIND": bind, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+
+
+def monitor() -> list[str]:
+    """Prometheus (`scripts/monitor.sh`), configured by :func:`monitor_env`."""
+    return [str(ROOT / "scripts" / "monitor.sh")]
+
+
+def monitor_env(targets: Mapping[str, Sequence[str]], bind: str, directory: Path) -> dict[str, str]:
+    """What `scripts/monitor.sh` reads: the metrics addresses of each process kind (``{"web":
+    ["127.0.0.1:9210"], "worker": [one per process], …}``), where Prometheus listens, and the
+    directory for its rendered config and data."""
+    env = {f"{kind.upper()}_METRICS_BIND": ",".join(binds) for kind, binds in targets.items()}
+    env.update(PROMETHEUS_BIND=bind, PROMETHEUS_DIR=str(directory))
     return env

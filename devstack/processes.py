@@ -29,6 +29,12 @@ def free_port() -> int:
             return port
 
 
+def listening(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts connections on ``host``:``port`` now."""
+    with socket.socket() as s:
+        return s.connect_ex((host, port)) == 0
+
+
 def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60, name: str = "server") -> None:
     """Waits until ``url`` answers 200; fails at once if ``proc`` exits first."""
     deadline = time.monotonic() + timeout
@@ -51,9 +57,8 @@ def wait_port(port: int, proc: subprocess.Popen, name: str, timeout: float = 30)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{name} exited with {proc.returncode} while starting")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        if listening(port):
+            return
         time.sleep(0.1)
     raise RuntimeError(f"{name} did not listen on {port} within {timeout:.0f} s")
 

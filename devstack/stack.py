@@ -73,6 +73,10 @@ class Stack:
         """The nginx edge; ``env`` from `commands.edge_env`."""
         return self.start("edge", commands.edge(), env)
 
+    def start_monitor(self, env: dict[str, str]) -> subprocess.Popen:
+        """Prometheus, as `make run MONITOR=1`'s ``monitor``; ``env`` from `commands.monitor_env`."""
+        return self.start("prometheus", commands.monitor(), env)
+
     # -- faults
 
     def kill(self, name: str) -> None:

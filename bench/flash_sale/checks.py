@@ -1,5 +1,6 @@
 """After the sale: waiting until the workers have drained, then the checks (money and seat invariants,
-every seat booked once, no 5xx, no transport error, the pre-queue, browsing latency flat)."""
+every seat booked once, no 5xx, no transport error, the pre-queue, browsing latency flat, the metrics
+against the database and the fans: `bench.flash_sale.metrics`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import psycopg
 import requests
 
 from bench.flash_sale.fans import Simulation
+from bench.flash_sale.metrics import cross_check
 from bench.flash_sale.params import DB, PG
 from bench.flash_sale.processes import Ports
 from bench.flash_sale.report import browse_flatness, browse_windows, ms, pct
@@ -162,6 +164,9 @@ def check(app, ports: Ports, sale: Sale, sim: Simulation, drained: bool, left: d
             "; ".join(repr(e)[:200] for e in sim.fan_errors[:3]) or "none",
         ),
     ]
+    running = [name for name in ports.metrics if sim.stack is None or name in sim.stack.procs]
+    facts["metrics"], metric_checks = cross_check(ports, running, sim.rec.statuses)
+    checks.extend(metric_checks)
     return checks, facts
 
 

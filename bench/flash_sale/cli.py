@@ -10,6 +10,7 @@ import json
 import os
 import resource
 import secrets
+import shutil
 import signal
 import sys
 import time
@@ -19,12 +20,21 @@ from bench.flash_sale.browsing import Browsing
 from bench.flash_sale.chart import chart
 from bench.flash_sale.checks import check, drain
 from bench.flash_sale.fans import Simulation
-from bench.flash_sale.params import DB, LOADGEN_NICE, REDIS_DB, parse_args
-from bench.flash_sale.processes import Ports, cpu_snapshot, machine_busy, stack_env, start_stack
+from bench.flash_sale.params import DB, LOADGEN_NICE, PROMETHEUS_DIR, REDIS_DB, parse_args
+from bench.flash_sale.processes import (
+    WATCH,
+    Ports,
+    cpu_snapshot,
+    machine_busy,
+    metrics_ports,
+    stack_env,
+    start_monitor,
+    start_stack,
+)
 from bench.flash_sale.recording import Recorder
 from bench.flash_sale.report import machine, report, write_results
 from bench.flash_sale.sale import build_sale, create_database, make_app
-from devstack.processes import ROOT
+from devstack.processes import ROOT, listening
 from devstack.stack import Stack
 
 
@@ -32,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     params = parse_args(argv)
     started = datetime.now().astimezone()
     command = (
-        "make flash-sale"
+        "make flash-sale" + (" MONITOR=1" if params.monitor else "")
         if argv is None and not sys.argv[1:]
         else "python -m bench.flash_sale " + " ".join(argv if argv is not None else sys.argv[1:])
     )
@@ -52,7 +62,22 @@ def main(argv: list[str] | None = None) -> int:
     from queue_gate.keys import jwks, load_keys, new_key_entry
 
     signing_keys = json.dumps([new_key_entry()])
-    ports = Ports() if params.edge else Ports(edge=None)
+    listeners = metrics_ports(params.workers, params.metrics_port)
+    ports = Ports(metrics=listeners) if params.edge else Ports(edge=None, metrics=listeners)
+    taken = [f"{name} {ports.metrics_bind(name)}" for name, port in ports.metrics.items() if listening(port)]
+    prometheus_host, _, prometheus_port = params.prometheus_bind.rpartition(":")
+    if params.monitor and listening(int(prometheus_port), prometheus_host):
+        taken.append(f"Prometheus {params.prometheus_bind} (PROMETHEUS_BIND=127.0.0.1:9091 for another)")
+    if params.monitor and not shutil.which("prometheus"):
+        print("==> no prometheus: `scripts/services.sh --prometheus` installs it", file=sys.stderr)
+        return 2
+    if taken:
+        print(
+            "==> something already listens where this run's would: " + ", ".join(taken) + " (another flash sale? "
+            "--metrics-port moves the metrics listeners)",
+            file=sys.stderr,
+        )
+        return 2
     env = stack_env(params, ports, secrets.token_urlsafe(48), json.dumps(jwks(load_keys(signing_keys))))
     os.environ.update({k: v for k, v in env.items() if k in ("DATABASE_URL", "REDIS_URL")})
     try:
@@ -79,6 +104,23 @@ def main(argv: list[str] | None = None) -> int:
             f"{params.workers} workers, scheduler"
         )
         start_stack(stack, params, ports, env, signing_keys)
+        print(
+            "==> metrics: "
+            + ", ".join(
+                f"{name} http://{ports.metrics_bind(name)}/metrics" for name in ports.metrics if name in stack.procs
+            )
+        )
+        if params.monitor:
+            start_monitor(stack, ports, env, params.prometheus_bind, PROMETHEUS_DIR)
+            print(
+                f"==> Prometheus: http://{params.prometheus_bind}/ (Graph; Status > Targets), its data in "
+                f"{PROMETHEUS_DIR.relative_to(ROOT)}; for instance"
+            )
+            for what, query in WATCH:
+                print(f"      {what:<18}{query}")
+            print('    (more in README "Watching a sale")')
+        else:
+            print('==> `make flash-sale MONITOR=1` also runs Prometheus on them (README "Watching a sale")')
         rec = Recorder()
         sim = Simulation(params, ports, sale, rec)
         browsing = Browsing(params, ports, sale, rec.t0)
@@ -134,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
             md = write_results(params, text, machine(), started, ok, png.name, command)
             print(f"\n==> wrote {md.relative_to(ROOT) if md.is_relative_to(ROOT) else md} and {png.name}")
         print("==> " + ("every check passed" if ok else "SOME CHECKS FAILED") + f" (process logs: {logdir})")
+        if params.monitor:
+            print(
+                f"==> Prometheus stops with the rest; `PROMETHEUS_DIR={PROMETHEUS_DIR.relative_to(ROOT)} "
+                "scripts/monitor.sh` serves this sale's figures again"
+            )
         return 0 if ok else 1
     except KeyboardInterrupt:
         print("\n==> interrupted; stopping every process", file=sys.stderr)

@@ -24,6 +24,13 @@ CITY_TZ = "Europe/London"
 DB_POOL_SIZE, DB_MAX_OVERFLOW = 4, 2
 LOADGEN_NICE = 5  # the simulated fans' process priority (os.nice); see main()
 
+# The first of the metrics listeners' ports (README "Watching a sale"): fixed, beside `make run`'s
+# 9200-9204, so that the README can name them and a Prometheus keeps the same targets from one sale
+# to the next (its data outlives a run); `--metrics-port` moves the whole block.
+METRICS_PORT = 9210
+# `--monitor` (`make flash-sale MONITOR=1`): Prometheus' config and data, apart from `make run`'s.
+PROMETHEUS_DIR = ROOT / ".run" / "prometheus-flash"
+
 
 @dataclass
 class Params:
@@ -46,6 +53,9 @@ class Params:
     seed: int | None = None
     out_dir: Path = ROOT / "bench"
     write: bool = True
+    metrics_port: int = METRICS_PORT
+    monitor: bool = False
+    prometheus_bind: str = "127.0.0.1:9090"
 
     def derive(self) -> None:
         self.batch = self.batch or max(10, self.seats // 20)
@@ -92,6 +102,20 @@ def parse_args(argv: list[str] | None = None) -> Params:
     p.add_argument("--seed", type=int, default=None, help="random seed for the fans' choices")
     p.add_argument("--out-dir", type=Path, default=ROOT / "bench", help="where FLASH_SALE.md and flash_sale.png go")
     p.add_argument("--no-write", action="store_true", help="print only; leave the results file and chart alone")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=METRICS_PORT,
+        help=f"the processes' metrics listeners take this port and the next ones (default {METRICS_PORT}: web, "
+        "gate, browse, scheduler, then each worker)",
+    )
+    p.add_argument(
+        "--monitor",
+        action="store_true",
+        default=os.environ.get("MONITOR") == "1",
+        help="also run Prometheus on the listeners, on PROMETHEUS_BIND (default 127.0.0.1:9090); "
+        "`make flash-sale MONITOR=1` sets it",
+    )
     a = p.parse_args(argv)
     if not 1 <= a.seats <= 2000:
         p.error("--seats must be between 1 and 2000 (the concert hall)")
@@ -117,6 +141,9 @@ def parse_args(argv: list[str] | None = None) -> Params:
         a.seed,
         a.out_dir,
         not a.no_write,
+        a.metrics_port,
+        a.monitor,
+        os.environ.get("PROMETHEUS_BIND") or "127.0.0.1:9090",
     )
     params.derive()
     web = (params.web_workers or 2 * (os.cpu_count() or 1)) * (params.web_threads + DB_MAX_OVERFLOW)

@@ -1,5 +1,6 @@
 """The processes of one run, started with `devstack` (as the Procfile runs them): their ports, their
-environment, starting them and waiting until they are ready, and the CPU each one uses."""
+environment, starting them and waiting until they are ready, Prometheus watching them (``--monitor``),
+and the CPU each one uses."""
 
 from __future__ import annotations
 
@@ -12,10 +13,25 @@ from pathlib import Path
 
 import redis
 
-from bench.flash_sale.params import DB_MAX_OVERFLOW, DB_POOL_SIZE, DB_URL, REDIS_URL, Params
+from bench.flash_sale.params import DB_MAX_OVERFLOW, DB_POOL_SIZE, DB_URL, METRICS_PORT, REDIS_URL, Params
 from devstack import commands
 from devstack.processes import BIN, ROOT, free_port, process_stats, wait_port, wait_until_up
 from devstack.stack import Stack
+
+
+def metrics_ports(workers: int, base: int = METRICS_PORT) -> dict[str, int]:
+    """Each process's metrics listener port, by the process's name in the run: web, gate, browse and
+    the scheduler from ``base`` on, then worker-1, worker-2, …. Every `flask worker` process has a
+    listener of its own (and a multiprocess directory of its own: a listener adds up every file in
+    its directory, so two workers sharing one would each report both's figures)."""
+    names = ["web", "gate", "browse", "scheduler", *(f"worker-{n}" for n in range(1, workers + 1))]
+    return {name: base + offset for offset, name in enumerate(names)}
+
+
+def kind(name: str) -> str:
+    """The process kind (SERVICE_NAME, the Prometheus job's suffix) of a process of the run: worker-2
+    is a worker."""
+    return name.split("-", 1)[0]
 
 
 @dataclass
@@ -26,6 +42,7 @@ class Ports:
     gateway: int = field(default_factory=free_port)
     smtp: int = field(default_factory=free_port)
     edge: int | None = field(default_factory=free_port)  # None: clients go straight to gunicorn
+    metrics: dict[str, int] = field(default_factory=dict)  # each process's listener, by name: metrics_ports()
 
     @property
     def front_web(self) -> str:
@@ -48,9 +65,37 @@ class Ports:
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.gateway}"
 
+    def metrics_bind(self, name: str) -> str:
+        return f"127.0.0.1:{self.metrics[name]}"
+
+    def metrics_targets(self) -> dict[str, list[str]]:
+        """Each process kind's listener addresses (the workers', one per process)."""
+        targets: dict[str, list[str]] = defaultdict(list)
+        for name in self.metrics:
+            targets[kind(name)].append(self.metrics_bind(name))
+        return dict(targets)
+
+
+def metrics_dir(stack: Stack) -> Path:
+    """Where the run's processes write their figures: a directory per process under it."""
+    return stack.logdir / "metrics"
+
+
+def with_metrics(env: dict[str, str], ports: Ports, name: str, stack: Stack) -> dict[str, str]:
+    """``env`` for the run's process ``name``, with its metrics as the Procfile has them: its kind, its
+    listener's address, its own multiprocess directory."""
+    return {**env, **commands.metrics_env(kind(name), ports.metrics_bind(name), metrics_dir(stack) / name)}
+
 
 def stack_env(params: Params, ports: Ports, secret: str, jwks: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "GATE_", "SIM_", "WEB_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FLASK_", "GATE_", "SIM_", "WEB_"))
+        # Each process gets its own (with_metrics); none leaks from a `make run` shell, nor reaches the
+        # gateway simulator, which reads gunicorn.conf.py too.
+        and k not in ("METRICS_BIND", "PROMETHEUS_MULTIPROC_DIR", "SERVICE_NAME")
+    }
     env.update(
         {
             "ENV": "test",  # like the e2e stack: the same code paths, WARNING-level logs
@@ -93,6 +138,9 @@ def stack_env(params: Params, ports: Ports, secret: str, jwks: str) -> dict[str,
 def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str], signing_keys: str) -> None:
     for log in ("web-access.log", "browse-access.log"):  # gunicorn appends; each run reads its own
         (stack.logdir / log).unlink(missing_ok=True)
+    # An earlier run's figures go: a listener only clears the files of pids no longer running, and a
+    # pid of that run may be some other process's by now.
+    shutil.rmtree(metrics_dir(stack), ignore_errors=True)
     smtp = stack.start_smtp(ports.smtp, env)
     sim_env = {
         **env,
@@ -102,7 +150,7 @@ def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str],
     }
     gateway = stack.start_gateway(ports.gateway, 8, sim_env)
     web_env = {
-        **env,
+        **with_metrics(env, ports, "web", stack),
         "WEB_THREADS": str(params.web_threads),
         "DB_POOL_SIZE": str(max(DB_POOL_SIZE, params.web_threads)),
     }
@@ -134,10 +182,13 @@ def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str],
             str(stack.logdir / "browse-access.log"),
             "--access-logformat",
             '%(t)s "%(r)s" %(s)s %(L)s',
-            env=env,
+            env=with_metrics(env, ports, "browse", stack),
         )
     gate = stack.start_gunicorn(
-        "gate", "queue_gate.wsgi:app", ports.gate, env={**env, "GATE_SIGNING_KEYS": signing_keys}
+        "gate",
+        "queue_gate.wsgi:app",
+        ports.gate,
+        env={**with_metrics(env, ports, "gate", stack), "GATE_SIGNING_KEYS": signing_keys},
     )
     edge = None
     if ports.edge:
@@ -156,9 +207,10 @@ def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str],
                 ),
             }
         )
-    for _ in range(params.workers):
-        stack.start_worker(env)  # worker-1, worker-2, …
-    scheduler = stack.start_scheduler(env)
+    for n in range(1, params.workers + 1):
+        name = f"worker-{n}"
+        stack.start(name, commands.flask("worker"), with_metrics(env, ports, name, stack))
+    scheduler = stack.start_scheduler(with_metrics(env, ports, "scheduler", stack))
     wait_port(ports.smtp, smtp, "smtp sink")
     wait_until_up(f"{ports.gateway_url}/_sim/health", gateway, name="gateway simulator")
     wait_until_up(f"{ports.web_url}/readyz", web, name="web")
@@ -167,7 +219,12 @@ def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str],
     wait_until_up(f"{ports.gate_url}/readyz", gate, name="gate")
     if edge:
         wait_until_up(f"{ports.front_web}/api/v1/cities", edge, name="edge (nginx)")
-    r = redis.Redis.from_url(REDIS_URL)
+    for name in ports.metrics:
+        if name in stack.procs:  # no browse without the edge
+            wait_until_up(
+                f"http://{ports.metrics_bind(name)}/metrics", stack.procs[name], name=f"{name}'s metrics listener"
+            )
+    r = redis.Redis.from_url(env["REDIS_URL"])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         stack.check_alive()
@@ -178,6 +235,28 @@ def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str],
     else:
         raise RuntimeError(f"workers or the scheduler did not come up (see {stack.logdir})")
     del scheduler
+
+
+# What `--monitor` prints at the start, to paste into Prometheus' Graph page: queries of README
+# "Watching a sale", which has the others.
+WATCH = (
+    ("holds per second", "sum by (kind) (rate(seatline_holds_created_total[1m]))"),
+    ("bookings so far", "sum(seatline_bookings_confirmed_total)"),
+    ("waiting room", "seatline_waiting_room_waiting"),
+    ("queue depth", "seatline_rq_queue_depth"),
+    (
+        "hold p99",
+        "histogram_quantile(0.99, sum by (le) (rate(seatline_http_request_duration_seconds_bucket"
+        '{method="POST", route="/api/v1/shows/<show_id>/holds"}[1m])))',
+    ),
+)
+
+
+def start_monitor(stack: Stack, ports: Ports, env: dict[str, str], bind: str, directory: Path) -> None:
+    """Prometheus (`scripts/monitor.sh`, as `make run MONITOR=1`) scraping every listener of the run,
+    on ``bind``, keeping its config and data in ``directory``; stopped with the others."""
+    proc = stack.start_monitor({**env, **commands.monitor_env(ports.metrics_targets(), bind, directory)})
+    wait_until_up(f"http://{bind}/-/ready", proc, name="prometheus")
 
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")

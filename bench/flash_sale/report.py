@@ -106,6 +106,15 @@ def report(
         f"fans at nice {LOADGEN_NICE} (they yield to the servers), browsing clients at normal priority",
     )
     row(
+        "metrics",
+        'each process\'s listener (README "Watching a sale"); '
+        + (
+            f"Prometheus on http://{params.prometheus_bind}/ scraping them (--monitor)"
+            if params.monitor
+            else "no Prometheus (--monitor starts one)"
+        ),
+    )
+    row(
         "fans poll the waiting room",
         f"no more often than every {params.min_poll:g} s (an experiment)"
         if params.min_poll
@@ -240,6 +249,10 @@ def report(
     )
     w("")
     out.extend(waits_section(sim))
+    w("")
+    w("Metrics: one scrape of each process's listener after the drain, against the database and the clients")
+    for name, value in facts["metrics"]:
+        w(f"  {name:<42}{value}")
     w("")
     w("Checks")
     for name, ok, detail in checks:
@@ -415,7 +428,8 @@ def write_results(
 - processes, all on this one machine with the load generator: web ({params.web_workers or 2 * os.cpu_count()}
   gunicorn workers x {params.web_threads} threads), {"browse (2 x 4, catalog, seat maps and their pages, as the Procfile), " if params.edge else ""}gate ({2 * os.cpu_count()} x 4, gunicorn.conf.py),
   {"the nginx edge in front of them (scripts/edge.sh)" if params.edge else "no edge (clients go straight to gunicorn)"},
-  {params.workers} `flask worker`, `flask scheduler`, the gateway simulator, an SMTP sink
+  {params.workers} `flask worker`, `flask scheduler`, the gateway simulator, an SMTP sink; each of Seatline's
+  processes with its metrics listener (README "Watching a sale"){", Prometheus scraping them" if params.monitor else ""}
 
 ![the sale over time]({chart_name})
 
@@ -430,7 +444,9 @@ only happens when that many requests are already in flight. The fans' event-loop
 the load generator itself delayed what it measured. `status` answers come from
 the waiting room's own polling policy (`queue_gate.pages.poll_delay`). A 409 on `hold` is a seat taken
 by someone else (the fan picks others); a 402 on `confirm` means the gateway's answer had not been
-settled yet and is retried; a 402 on `gateway-confirm` is the declined card.
+settled yet and is retried; a 402 on `gateway-confirm` is the declined card. "Metrics" is what
+the processes' own listeners counted, read once after the drain, beside the rows the sale wrote and
+the answers the fans got: each event is counted once its transaction commits, so they are equal.
 """
     path.write_text(body)
     return path
