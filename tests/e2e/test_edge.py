@@ -157,9 +157,9 @@ def test_a_catalog_response_is_shared_until_its_second_ends_then_renewed_in_the_
     assert edge.reached(edge.web_log, query) == 4
 
 
-# What the edge itself owns in an answer: the connection's own headers, nginx's Server, and the
-# X-Accel-Expires it keeps to itself.
-EDGE_OWN = {"connection", "keep-alive", "server", "x-accel-expires", "transfer-encoding"}
+# What the edge itself owns in an answer: the connection's own headers, nginx's Server, the
+# X-Accel-Expires it keeps to itself, and the request's id (each request's own, never a stored copy's).
+EDGE_OWN = {"connection", "keep-alive", "server", "x-accel-expires", "transfer-encoding", "x-request-id"}
 
 
 def test_an_answer_from_the_cache_carries_every_header_the_app_sent(edge, make):
