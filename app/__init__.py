@@ -32,7 +32,7 @@ from app.catalog.routes import bp as catalog_bp
 from app.config import Settings
 from app.db_pool import check_connections_on_checkout, keep_prepared_statements
 from app.demo.cli import seed_demo_command
-from app.extensions import csrf, db, migrate, redis_store
+from app.extensions import csrf, db, migrate, redis_roles, redis_store
 from app.inventory.routes import bp as inventory_bp
 from app.manage.api import bp as manage_api_bp
 from app.manage.pages import bp as manage_pages_bp, raise_upload_limits
@@ -129,7 +129,7 @@ def create_base_app(
     app.json = OrjsonProvider(app)
     redis_store.init_app(app, settings)
     revocation.init_app(app)
-    app.session_interface = SharedResponsesCarryNoSession(app, app.extensions["seatline.redis"])
+    app.session_interface = SharedResponsesCarryNoSession(app, redis_roles(app).limits)
     app.config["PUBLIC_URL"] = settings.public_url
     app.extensions["seatline.settings"] = settings
     app.extensions["seatline.passwords"] = Passwords(settings.password_time_cost, settings.password_memory_cost_kib)

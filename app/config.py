@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from limits import parse_many
 
@@ -30,6 +31,31 @@ class ConfigError(RuntimeError):
     """The environment does not describe a runnable configuration."""
 
 
+# Redis by role (``Settings.redis_url_for``, app/extensions.py), and those that may be a Redis Cluster.
+REDIS_ROLES = ("room", "limits", "cache", "queues")
+CLUSTER_ROLES = ("room", "limits", "cache")
+CLUSTER_SCHEME = "redis+cluster://"
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEME)
+
+
+def parse_cluster_url(url: str) -> tuple[list[tuple[str, int]], str | None, str | None]:
+    """``redis+cluster://[user:password@]host:port[,host:port...]``: the seed nodes (any of the cluster's
+    nodes; the client learns the rest), and the credentials if any."""
+    rest = url.removeprefix(CLUSTER_SCHEME).rstrip("/")
+    credentials, _, hosts = rest.rpartition("@")
+    username, _, password = credentials.partition(":") if credentials else ("", "", "")
+    nodes: list[tuple[str, int]] = []
+    for part in hosts.split(","):
+        host, _, port = part.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"{url!r}: a cluster URL lists host:port seed nodes joined by commas")
+        nodes.append((host, int(port)))
+    return nodes, unquote(username) or None, unquote(password) or None
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "production"
@@ -43,6 +69,14 @@ class Settings:
     metrics_bind: str = ""
     database_url: str = "postgresql+psycopg://seatline:seatline@127.0.0.1:5432/seatline"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Redis by role (ARCHITECTURE.md "Redis by role"); each empty one is REDIS_URL. The waiting room;
+    # the per-request checks (rate limits, login slowdown, seat hints, token revocations, site
+    # sessions: read in one round trip, so they share a server); the response cache and dashboards;
+    # RQ's queues. All but the queues may name a Redis Cluster: redis+cluster://host:port,host:port.
+    redis_room_url: str = ""
+    redis_limits_url: str = ""
+    redis_cache_url: str = ""
+    redis_queue_url: str = ""
     secret_key: str = DEV_SECRET
     # Bearer tokens for fans and managers.
     auth_token_ttl_seconds: int = 12 * 3600
@@ -160,6 +194,11 @@ class Settings:
     # 0 trusts no header: the client's address is the TCP peer's.
     trusted_proxy_hops: int = 0
 
+    def redis_url_for(self, role: str) -> str:
+        """The URL of a Redis role (``REDIS_ROLES``): its own setting, else REDIS_URL."""
+        own = {"room": self.redis_room_url, "limits": self.redis_limits_url, "cache": self.redis_cache_url}
+        return (self.redis_queue_url if role == "queues" else own[role]) or self.redis_url
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
@@ -220,6 +259,16 @@ class Settings:
             raise ConfigError("DB_POOL_PING_IDLE_SECONDS must be 0 or more")
         if self.trusted_proxy_hops < 0:
             raise ConfigError("TRUSTED_PROXY_HOPS must be 0 or more")
+        for role in REDIS_ROLES:
+            url = self.redis_url_for(role)
+            if is_cluster_url(url):
+                if role not in CLUSTER_ROLES:
+                    raise ConfigError(f"RQ's queues need a plain Redis, not a cluster: {url!r}")
+                parse_cluster_url(url)
+        if is_cluster_url(self.redis_url) and not self.redis_queue_url:
+            raise ConfigError("REDIS_URL names a Redis Cluster: REDIS_QUEUE_URL must name a plain Redis for RQ")
+        if is_cluster_url(self.rate_limit_storage_url):
+            parse_cluster_url(self.rate_limit_storage_url)
         for field in dataclasses.fields(self):
             if field.name.startswith("rate_limit_") and field.type == "str" and field.name != "rate_limit_storage_url":
                 value = getattr(self, field.name)

@@ -96,6 +96,7 @@ def cached_bytes(
     second ``seconds - 1`` after this one; and as the last good copy if ``keep_last_good()`` says so
     (asked after ``build()``)."""
     name = cache_name(key)
+    key = stored_key(key)
     try:
         deadline = time.monotonic() + WAIT_FOR_PEER_SECONDS
         while True:
@@ -142,6 +143,13 @@ def cached_bytes(
     except redis.RedisError as exc:
         log.warning("could not store %s in the response cache: %s", key, exc)
     return built_at, body
+
+
+def stored_key(key: str) -> str:
+    """The Redis key of ``key``'s copy: the key is its own hash tag, so that its copy, its lock and its
+    last good copy share a slot of a Redis Cluster (COPY and the pipeline touch them together,
+    ARCHITECTURE.md "Redis by role"); they are ``{key}``, ``{key}:rebuild`` and ``{key}:last``."""
+    return "{" + key + "}"
 
 
 def _unpack(stored: bytes) -> tuple[float, bytes]:

@@ -82,7 +82,7 @@ def main() -> None:
                     if query is None
                     else f"/api/v1/shows/{venue.show_id}/seatmap{query}"
                 )
-                redis_store.client.delete(*redis_store.client.keys(f"seatmap:{venue.show_id}:*") or ["none"])
+                redis_store.cache.delete(*redis_store.cache.keys(f"{{seatmap:{venue.show_id}:*") or ["none"])
                 client.get(path)  # fill the cache
 
                 def warm() -> int:
@@ -139,7 +139,7 @@ def pages(app) -> None:
             with app.app_context():
 
                 def cold(client=client, path=path) -> None:
-                    redis_store.client.delete(*redis_store.client.keys("page:show:*") or ["none"])
+                    redis_store.cache.delete(*redis_store.cache.keys("{page:show:*") or ["none"])
                     client.get(path)
 
                 cold_ms = _cpu_ms(cold, RUNS)

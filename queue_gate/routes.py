@@ -22,7 +22,7 @@ bp = Blueprint("gate_api", __name__, url_prefix="/gate/v1")
 
 
 def _room(event_id: int) -> WaitingRoom:
-    return WaitingRoom(redis_store.client, event_id, current_app.extensions["seatline.settings"].gate_show_up_seconds)
+    return WaitingRoom(redis_store.room, event_id, current_app.extensions["seatline.settings"].gate_show_up_seconds)
 
 
 def _event_id(raw: str) -> int:
@@ -103,21 +103,21 @@ def open_queue(event_id: str):
         who = _manager(uow)
         access.event(uow, who, eid)  # whose event it is comes before the body, as it always has here
         settings = parse_body(OpenQueueRequest).settings()
-        return waiting_rooms.control(uow, redis_store.client, who, eid, "open", settings), 200
+        return waiting_rooms.control(uow, redis_store.roles, who, eid, "open", settings), 200
 
 
 @bp.get("/queues/<event_id>/stats")
 def stats(event_id: str):
     eid = _event_id(event_id)
     with unit_of_work() as uow:
-        figures = waiting_rooms.control(uow, redis_store.client, _manager(uow), eid, "figures")
+        figures = waiting_rooms.control(uow, redis_store.roles, _manager(uow), eid, "figures")
     return figures, 200, {"Cache-Control": "no-store"}
 
 
 def _control(event_id: str, action: str):
     eid = _event_id(event_id)
     with unit_of_work() as uow:
-        return waiting_rooms.control(uow, redis_store.client, _manager(uow), eid, action), 200
+        return waiting_rooms.control(uow, redis_store.roles, _manager(uow), eid, action), 200
 
 
 @bp.post("/queues/<event_id>/pause")

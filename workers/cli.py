@@ -50,7 +50,7 @@ class JsonJob(Job):
 
 def _worker_connection() -> redis.Redis:
     # Workers block on Redis for new jobs: no short socket timeout here.
-    return redis.Redis.from_url(current_app.extensions["seatline.settings"].redis_url)
+    return redis.Redis.from_url(current_app.extensions["seatline.settings"].redis_url_for("queues"))
 
 
 class SeatlineWorker(SimpleWorker):

@@ -14,6 +14,7 @@ from app import create_app
 from app.accounts.revocation import revocations
 from app.background import queues
 from app.booking import saga, sweeper
+from app.extensions import redis_roles
 from app.manage import cancellation
 from app.notifications.delivery import channels_for, send_notification as deliver
 from app.payments import services as payments
@@ -70,7 +71,7 @@ def cancel_show(show_id: int) -> bool:
         with unit_of_work() as uow:
             finished = cancellation.work(uow, _gateway(app), int(show_id))
         if not finished:
-            queues.enqueue(app.extensions["seatline.redis"], queues.PAYMENTS, "workers.jobs.cancel_show", int(show_id))
+            queues.enqueue(redis_roles(app).queues, queues.PAYMENTS, "workers.jobs.cancel_show", int(show_id))
         return finished
 
 
@@ -86,7 +87,7 @@ def sweep() -> dict[str, int]:
     app = job_app()
     with app.app_context():
         settings = app.extensions["seatline.settings"]
-        client = app.extensions["seatline.redis"]
+        client = redis_roles(app).queues
         counts = {"holds_expired": 0}
         with unit_of_work() as uow:
             while True:  # a batch per transaction, its seats' hints cleared after each commit
@@ -139,7 +140,7 @@ def gate_tick() -> int:
             )
             uow.rollback()
             for event_id in events:
-                room = WaitingRoom(app.extensions["seatline.redis"], event_id, settings.gate_show_up_seconds)
+                room = WaitingRoom(redis_roles(app).room, event_id, settings.gate_show_up_seconds)
                 try:
                     admitted += room.admit_due(uow)
                 except QueueNotFound:

@@ -33,6 +33,7 @@ from typing import Any
 import redis
 from flask import Flask, current_app, g
 
+from app.extensions import redis_roles
 from app.unit_of_work import UnitOfWork, execute_alone
 
 log = logging.getLogger(__name__)
@@ -226,7 +227,7 @@ class Revocations:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION] = Revocations(app.extensions["seatline.redis"])
+    app.extensions[EXTENSION] = Revocations(redis_roles(app).limits)
 
 
 def revocations() -> Revocations:

@@ -29,6 +29,7 @@ from flask import Flask, Response, after_this_request, current_app, request
 from prometheus_client import Counter
 
 from app.config import Settings
+from app.extensions import redis_roles
 from app.ops.metrics import registry
 
 log = logging.getLogger(__name__)
@@ -115,4 +116,4 @@ class LoginSlowdown:
 
 
 def _redis() -> redis.Redis:
-    return current_app.extensions["seatline.redis"]
+    return redis_roles(current_app).limits

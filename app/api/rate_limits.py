@@ -60,15 +60,14 @@ from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from prometheus_client import Counter, Gauge
-from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
-from redis.retry import Retry
 
 from app.accounts.revocation import revocations
 from app.api.http import _wants_page, bearer_token_user, error_response
 from app.api.login_slowdown import LoginSlowdown
 from app.config import Settings
 from app.errors import DomainError
+from app.extensions import connect, is_cluster, redis_roles
 from app.ops.metrics import registry
 from app.rate_limit_rules import Key, Limits, Read, Rule, limits_of, remember_read
 
@@ -76,7 +75,8 @@ log = logging.getLogger(__name__)
 
 EXTENSION = "seatline.rate_limits"
 KEY_PREFIX = "seatline"
-# Keys as Flask-Limiter named them, so counts carry over: LIMITER:LIMITER/seatline/<key>/<scope>/<item>.
+# Keys as Flask-Limiter named them, with whom they count as a hash tag in front:
+# LIMITER:{<key>}:LIMITER/seatline/<key>/<scope>/<item>.
 STORAGE_PREFIX = "LIMITER:"
 
 # KEYS: one list of timestamps per limit item, in the order they are checked. ARGV[1]: now; then
@@ -219,7 +219,9 @@ class _Item:
 
     @property
     def storage_key(self) -> str:
-        return STORAGE_PREFIX + self.item.key_for(KEY_PREFIX, self.key, self.rule.scope)
+        # Whom it counts is the key's hash tag: a Redis Cluster keeps that fan's (or address's) counts
+        # in one slot, where one script counts them together (``_queue_count``).
+        return f"{STORAGE_PREFIX}{{{self.key}}}:" + self.item.key_for(KEY_PREFIX, self.key, self.rule.scope)
 
     @property
     def counted_now(self) -> bool:
@@ -231,23 +233,14 @@ class RateLimits:
 
     def __init__(self, app: Flask, settings: Settings) -> None:
         self.settings = settings
-        self.storage_url = settings.rate_limit_storage_url or settings.redis_url
-        app_redis: redis.Redis = app.extensions["seatline.redis"]
-        # The limits share the app's client (and so its round trip) unless they have a store of their own.
-        self.shared = self.storage_url == settings.redis_url
-        timeout = settings.redis_socket_timeout_seconds
-        self.redis = (
-            app_redis
-            if self.shared
-            else redis.Redis.from_url(
-                self.storage_url,
-                # Like the app's own Redis client: short timeouts and one quick retry, never a stall.
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                health_check_interval=30,
-                retry=Retry(NoBackoff(), 1),
-            )
-        )
+        checks_url = settings.redis_url_for("limits")
+        self.storage_url = settings.rate_limit_storage_url or checks_url
+        # The limits share the client of the request's other checks (the revocation copy, the seat
+        # hints: the limits role) and so their round trip, unless they have a store of their own.
+        self.shared = self.storage_url == checks_url
+        # Like the app's own Redis clients: short timeouts and one quick retry, never a stall.
+        self.redis: Any = redis_roles(app).limits if self.shared else connect(self.storage_url, settings)
+        self.cluster = is_cluster(self.redis)
         self._count = self.redis.register_script(_COUNT)  # its sha; run with EVALSHA in the pipeline
         self.memory = MovingWindowRateLimiter(MemoryStorage())
         self._items: dict[str, tuple[list[RateLimitItem], list[RateLimitItem]]] = {}  # setting: (items, in memory)
@@ -325,17 +318,18 @@ class RateLimits:
             revocations().queue(pipe, user_id, jti)
         if read is not None:
             read.queue(pipe)
+        counts = 0
         if counted_in_redis and self.shared:
-            self._queue_count(pipe, items)
+            counts = self._queue_count(pipe, items)
         replies: list[Any] | None = self._run(pipe) if len(pipe) else []
         count_reply: Any = None
         if counted_in_redis and not self.shared:
             own = self.redis.pipeline(transaction=False)
             self._queue_count(own, items)
             own_replies = self._run(own)
-            count_reply = own_replies[0] if own_replies is not None else None
+            count_reply = self._merge_counts(items, own_replies) if own_replies is not None else None
         elif counted_in_redis:
-            count_reply = replies[-1] if replies is not None else None
+            count_reply = self._merge_counts(items, replies[-counts:]) if replies is not None else None
         if check_token:
             revocations().prefetched(user_id, jti, replies[0] if replies is not None else None)
         if read is not None:
@@ -374,11 +368,39 @@ class RateLimits:
             items.extend(_Item(rule, item, key) for item in (fallback if in_memory else normal))
         return sorted(items, key=lambda i: i.item.GRANULARITY.seconds)
 
-    def _queue_count(self, pipe: Any, items: list[_Item], only_count: bool = False) -> None:
-        args: list[Any] = [time.time()]
-        for i in items:
-            args += [i.item.amount, i.item.get_expiry(), 1 if (only_count or i.counted_now) else 0]
-        pipe.evalsha(self._count.sha, len(items), *[i.storage_key for i in items], *args)
+    def _queue_count(self, pipe: Any, items: list[_Item], only_count: bool = False) -> int:
+        """Queues the count of ``items`` on ``pipe``; how many commands that took (one on a plain Redis).
+
+        On a Redis Cluster a script only touches the keys of one hash slot: each key's items (its
+        periods, the key a hash tag) are counted by a script of their own, and a request is refused
+        by the first item, in the order above, that has no room. There an item over its limit does
+        not stop the next key's items from being counted (README "Configuration")."""
+        now = time.time()
+        groups = [items] if not self.cluster else list(_by_key(items).values())
+        for group in groups:
+            args: list[Any] = [now]
+            for i in group:
+                args += [i.item.amount, i.item.get_expiry(), 1 if (only_count or i.counted_now) else 0]
+            keys = [i.storage_key for i in group]
+            if self.cluster:
+                pipe.eval(_COUNT, len(keys), *keys, *args)  # a cluster's pipelines refuse EVALSHA
+            else:
+                pipe.evalsha(self._count.sha, len(keys), *keys, *args)
+        return len(groups)
+
+    def _merge_counts(self, items: list[_Item], replies: list[Any]) -> Any:
+        """One reply like the script's from the replies of ``_queue_count``'s commands: 0 if every
+        item had room, else ``[index, oldest]`` of the first (in ``items``' order) that had none, or
+        the first failure (an exception) if any."""
+        if not self.cluster:
+            return replies[0]
+        refused: list[tuple[int, Any]] = []
+        for group, reply in zip(_by_key(items).values(), replies, strict=True):
+            if reply is None or isinstance(reply, Exception):
+                return reply
+            if reply != 0:
+                refused.append((items.index(group[int(reply[0]) - 1]) + 1, reply[1]))
+        return [*min(refused, key=lambda r: r[0])] if refused else 0
 
     def _run(self, pipe: Any) -> list[Any] | None:
         """The pipeline's replies (a failed command's as its exception), or None if Redis did not answer."""
@@ -449,6 +471,18 @@ class RateLimits:
                 log.warning(
                     "rate limit store %s answers again: rate limits are shared again", _redacted(self.storage_url)
                 )
+
+
+def _by_key(items: list[_Item]) -> dict[str, list[_Item]]:
+    """``items`` grouped by the hash slot of their storage key (whom and what they count), in order."""
+    groups: dict[str, list[_Item]] = {}
+    for i in items:
+        groups.setdefault(_hash_tag(i.storage_key), []).append(i)
+    return groups
+
+
+def _hash_tag(key: str) -> str:
+    return key[key.index("{") + 1 : key.index("}")]
 
 
 def _fallback_value(value: str, divisor: int) -> str:

@@ -38,10 +38,13 @@ class Followups:
         return self
 
     def run(self) -> None:
-        """Queues the jobs and updates the seat hints, all in one round trip (one MULTI ... EXEC)."""
-        client = redis_store.client
+        """Queues the jobs and updates the seat hints, all in one round trip (one MULTI ... EXEC) when
+        the queues and the hints share a Redis (ARCHITECTURE.md "Redis by role"), else one each."""
+        client = redis_store.queues
         pipe = client.pipeline()
         pipe.multi()  # RQ puts a job's commands in a transaction; the hints ride along in it
+        hints = redis_store.limits
+        hints_pipe = pipe if hints is client else hints.pipeline(transaction=False)
         for notification_id in self.notifications:
             queues.enqueue(
                 client,
@@ -61,17 +64,18 @@ class Followups:
                 pipeline=pipe,
             )
         for show_id, seats in self.booked_seats.items():
-            SeatHints.queue_booked(pipe, show_id, seats)
+            SeatHints.queue_booked(hints_pipe, show_id, seats)
         for show_id, seats in self.freed_seats.items():
-            SeatHints.queue_clear(pipe, show_id, seats)
-        if not len(pipe):
-            return
-        try:
-            pipe.execute()
-        except redis.RedisError as exc:
-            # Jobs and hints alike are only hints of what Postgres holds: the sweeper re-queues the
-            # jobs, and a missing or stale hint only sends a request to Postgres.
-            log.warning("could not queue jobs or update seat hints after a commit: %s", exc)
+            SeatHints.queue_clear(hints_pipe, show_id, seats)
+        for each in (pipe, hints_pipe) if hints_pipe is not pipe else (pipe,):
+            if not len(each):
+                continue
+            try:
+                each.execute()
+            except redis.RedisError as exc:
+                # Jobs and hints alike are only hints of what Postgres holds: the sweeper re-queues the
+                # jobs, and a missing or stale hint only sends a request to Postgres.
+                log.warning("could not queue jobs or update seat hints after a commit: %s", exc)
 
 
 def schedule_hold_expiry(hold_id: str, expires_at: datetime) -> None:
@@ -80,7 +84,7 @@ def schedule_hold_expiry(hold_id: str, expires_at: datetime) -> None:
     the moment it lapses, and the sweeper tidies its rows. The sweeper also catches any job lost here.
     It runs a second late so that a clock a little ahead of the database's does not find the hold live."""
     queues.enqueue(
-        redis_store.client,
+        redis_store.queues,
         queues.HOLDS,
         "workers.jobs.expire_hold",
         hold_id,
@@ -92,7 +96,7 @@ def schedule_hold_expiry(hold_id: str, expires_at: datetime) -> None:
 def queue_webhook_event(event_id: str) -> None:
     """The job that acts on a stored gateway event; if it is lost, the sweeper finds the unprocessed event."""
     queues.enqueue(
-        redis_store.client,
+        redis_store.queues,
         queues.WEBHOOKS,
         "workers.jobs.process_webhook_event",
         event_id,

@@ -44,7 +44,7 @@ def _shared(key: str, build, worth_keeping=lambda body: True) -> Response:
         kept[0] = worth_keeping(body)
         return orjson.dumps(body)
 
-    return shared_response(redis_store.client, key, CATALOG_CACHE_SECONDS, render, keep_last_good=lambda: kept[0])
+    return shared_response(redis_store.cache, key, CATALOG_CACHE_SECONDS, render, keep_last_good=lambda: kept[0])
 
 
 def _parse_date(raw: str) -> date:

@@ -33,8 +33,9 @@ KEY_TTL_SECONDS = 7 * 24 * 3600
 BOOKED_HINT_SECONDS = 600.0
 
 
-def _key(show_id: int) -> str:
-    return f"seat-hints:{show_id}"
+def key(show_id: int) -> str:
+    """A show's hints; the show is its hash tag (ARCHITECTURE.md "Redis by role")."""
+    return f"seat-hints:{{{show_id}}}"
 
 
 @dataclass
@@ -47,7 +48,7 @@ class HintRead:
     scores: list[Any] | None = None  # None once answered: Redis did not answer
 
     def queue(self, pipe: Any) -> None:
-        pipe.zmscore(_key(self.show_id), list(self.seat_ids))
+        pipe.zmscore(key(self.show_id), list(self.seat_ids))
 
     def take(self, replies: list[Any] | None) -> None:
         self.answered = True
@@ -73,7 +74,7 @@ class SeatHints:
             scores = read.scores
         else:
             try:
-                scores = self._client.zmscore(_key(show_id), list(seat_ids))
+                scores = self._client.zmscore(key(show_id), list(seat_ids))
             except redis.RedisError as exc:
                 log.warning("seat hints unavailable, asking Postgres: %s", exc)
                 return []
@@ -94,7 +95,7 @@ class SeatHints:
     def queue_clear(pipe: Any, show_id: int, seat_ids: Sequence[str]) -> None:
         """``clear``'s command, added to ``pipe`` for its owner to send with the rest."""
         if seat_ids:
-            pipe.zrem(_key(show_id), *seat_ids)
+            pipe.zrem(key(show_id), *seat_ids)
 
     def mark_seen_taken(self, show_id: int, seat_ids: Sequence[str], now: float | None = None) -> None:
         until = (time.time() if now is None else now) + SEEN_TAKEN_SECONDS
@@ -104,7 +105,7 @@ class SeatHints:
         if not seat_ids:
             return
         try:
-            self._client.zrem(_key(show_id), *seat_ids)
+            self._client.zrem(key(show_id), *seat_ids)
         except redis.RedisError as exc:
             log.warning("could not clear seat hints for show %s: %s", show_id, exc)
 
@@ -120,8 +121,8 @@ class SeatHints:
 
 
 def _queue_write(pipe: Any, show_id: int, scores: dict[str, float], only_extend: bool) -> None:
-    key = _key(show_id)
-    pipe.zadd(key, scores, gt=only_extend)
+    name = key(show_id)
+    pipe.zadd(name, scores, gt=only_extend)
     # Drop entries that have lapsed so the set stays the size of what is taken.
-    pipe.zremrangebyscore(key, "-inf", time.time())
-    pipe.expire(key, KEY_TTL_SECONDS)
+    pipe.zremrangebyscore(name, "-inf", time.time())
+    pipe.expire(name, KEY_TTL_SECONDS)

@@ -92,7 +92,7 @@ def _seatmap_response(show_id: int, key: str, render) -> object:
         with unit_of_work() as uow:
             return render(uow)
 
-    return shared_response(redis_store.client, key, config.seatmap_cache_seconds, build)
+    return shared_response(redis_store.cache, key, config.seatmap_cache_seconds, build)
 
 
 @bp.get("/shows/<show_id>/seatmap")
@@ -348,7 +348,7 @@ def create_hold(show_id: str):
         token = request.headers.get(admission.HEADER) or request.cookies.get(admission.COOKIE)
         hold = services.hold_seats(
             uow,
-            SeatHints(redis_store.client, prefetched()),
+            SeatHints(redis_store.limits, prefetched()),
             services.HoldLimits.from_settings(settings()),
             user.id,
             sid,
@@ -431,6 +431,6 @@ def release_hold(hold_id: str):
     hid = parse_uuid(hold_id, HoldNotFound, "hold")
     with unit_of_work() as uow:
         hold = release.release_hold(
-            uow, current_app.extensions["seatline.gateway"], SeatHints(redis_store.client), user.id, hid
+            uow, current_app.extensions["seatline.gateway"], SeatHints(redis_store.limits), user.id, hid
         )
     return reply(hold.body())

@@ -750,7 +750,7 @@ def create_show():
     data = parse_body(ShowRequest).show_input()
     with unit_of_work() as uow:
         who = actor()
-        show_id = shows.create_show(uow, who, data, redis_store.client)
+        show_id = shows.create_show(uow, who, data, redis_store.roles)
         return shows.get_show(uow, who, show_id), 201
 
 
@@ -824,7 +824,7 @@ def update_show(show_id: str):
         raise ValidationFailed("nothing to change")
     with unit_of_work() as uow:
         who = actor()
-        shows.update_show(uow, who, sid, changes, redis_store.client)
+        shows.update_show(uow, who, sid, changes, redis_store.roles)
         return shows.get_show(uow, who, sid)
 
 
@@ -855,7 +855,7 @@ def show_dashboard(show_id: str):
     """
     sid = _show_id(show_id)
     with unit_of_work() as uow:
-        figures = dashboard.figures(uow, actor(), sid, redis_store.client)
+        figures = dashboard.figures(uow, actor(), sid, redis_store.roles)
     return figures, 200, {"Cache-Control": "no-store"}
 
 
@@ -932,7 +932,7 @@ def block_seats(show_id: str):
     sid = _show_id(show_id)
     body = parse_body(BlockSeatsRequest)
     with unit_of_work() as uow:
-        seats = box_office.block_seats(uow, redis_store.client, actor(), sid, body.seatIds, body.kind)
+        seats = box_office.block_seats(uow, redis_store.roles, actor(), sid, body.seatIds, body.kind)
     return {"showId": str(sid), "seatIds": seats, "status": "BLOCKED", "kind": body.kind}
 
 
@@ -971,7 +971,7 @@ def unblock_seats(show_id: str):
     sid = _show_id(show_id)
     body = parse_body(UnblockSeatsRequest)
     with unit_of_work() as uow:
-        seats = box_office.unblock_seats(uow, redis_store.client, actor(), sid, body.seatIds)
+        seats = box_office.unblock_seats(uow, redis_store.roles, actor(), sid, body.seatIds)
     return {"showId": str(sid), "seatIds": seats, "status": "AVAILABLE"}
 
 
@@ -1026,7 +1026,7 @@ def cancel_show(show_id: str):
     raw = request.get_data(cache=True)
     reason = parse_body(CancelRequest).reason if raw.strip() else ""
     with unit_of_work() as uow:
-        progress, newly = cancellation.start(uow, redis_store.client, actor(), sid, reason)
+        progress, newly = cancellation.start(uow, redis_store.roles, actor(), sid, reason)
     return progress, 202 if newly else 200
 
 
@@ -1135,7 +1135,7 @@ def queue_figures(event_id: str):
     """
     eid = _event_id(event_id)
     with unit_of_work() as uow:
-        figures = waiting_rooms.control(uow, redis_store.client, actor(), eid, "figures")
+        figures = waiting_rooms.control(uow, redis_store.roles, actor(), eid, "figures")
     return figures, 200, {"Cache-Control": "no-store"}
 
 
@@ -1182,7 +1182,7 @@ def open_queue(event_id: str):
     eid = _event_id(event_id)
     settings = parse_body(QueueRequest).settings()
     with unit_of_work() as uow:
-        return waiting_rooms.control(uow, redis_store.client, actor(), eid, "open", settings)
+        return waiting_rooms.control(uow, redis_store.roles, actor(), eid, "open", settings)
 
 
 @bp.post("/events/<event_id>/queue/<action>")
@@ -1220,4 +1220,4 @@ def control_queue(event_id: str, action: str):
     if action not in waiting_rooms.ACTIONS:
         raise NotFound(f"a waiting room has no action {action[:20]!r}: pause, resume, drain or close")
     with unit_of_work() as uow:
-        return waiting_rooms.control(uow, redis_store.client, actor(), eid, action)
+        return waiting_rooms.control(uow, redis_store.roles, actor(), eid, action)

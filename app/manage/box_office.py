@@ -15,12 +15,11 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import redis
-
 from app.audit import log as audit
 from app.background.dispatch import Followups
 from app.booking.queries import REFUND_SUMMARY_JOIN
 from app.errors import SeatsUnavailable, ShowCancelled, ValidationFailed
+from app.extensions import RedisRoles
 from app.inventory import seat_state
 from app.inventory.seatmap import SectionNotFound
 from app.manage import access, dashboard
@@ -126,7 +125,7 @@ def _check_seat_ids(uow: UnitOfWork, show_id: int, seat_ids: Sequence[str]) -> l
 
 
 def block_seats(
-    uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int, seat_ids: Sequence[str], kind: str
+    uow: UnitOfWork, roles: RedisRoles, actor: Actor, show_id: int, seat_ids: Sequence[str], kind: str
 ) -> list[str]:
     """Takes free seats out of sale, all or nothing; 409 names the seats someone holds or booked."""
     show = access.show(uow, actor, show_id)
@@ -149,13 +148,11 @@ def block_seats(
     )
     uow.after_commit(Followups(booked_seats={show_id: list(wanted)}).run)
     uow.commit()
-    dashboard.forget(client, show_id)
+    dashboard.forget(roles, show_id)
     return wanted
 
 
-def unblock_seats(
-    uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int, seat_ids: Sequence[str]
-) -> list[str]:
+def unblock_seats(uow: UnitOfWork, roles: RedisRoles, actor: Actor, show_id: int, seat_ids: Sequence[str]) -> list[str]:
     """Puts seats back on sale; seats that were not out of sale, and seats the venue's layout never
     sells (change the layout for those), are left as they are."""
     show = access.show(uow, actor, show_id)
@@ -175,7 +172,7 @@ def unblock_seats(
         )
     uow.after_commit(Followups(freed_seats={show_id: sorted(freed)}).run)
     uow.commit()
-    dashboard.forget(client, show_id)
+    dashboard.forget(roles, show_id)
     return sorted(freed)
 
 

@@ -29,6 +29,7 @@ from app.background.dispatch import Followups
 from app.booking import queries as booking_queries
 from app.booking.saga import SHOW_CANCELLATION, end_paying_hold
 from app.errors import DomainError
+from app.extensions import RedisRoles
 from app.inventory import seat_state
 from app.manage import access, dashboard, waiting_rooms
 from app.manage.access import Actor
@@ -65,21 +66,23 @@ def cancel_show(uow: UnitOfWork, actor: Actor, show_id: int, reason: str) -> boo
     return True
 
 
-def start(uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int, reason: str) -> tuple[dict[str, Any], bool]:
+def start(uow: UnitOfWork, roles: RedisRoles, actor: Actor, show_id: int, reason: str) -> tuple[dict[str, Any], bool]:
     """What the manager API and the dashboard's "Cancel show" do: cancels the show, queues the job
     that refunds everyone, closes the waiting room nobody can use any more. Returns the progress
     and whether this call cancelled the show."""
     newly = cancel_show(uow, actor, show_id, reason)
     progress_now = progress(uow, show_id)
     if newly or not progress_now["done"]:
-        queues.enqueue(client, queues.PAYMENTS, "workers.jobs.cancel_show", show_id, job_id=f"cancel-show-{show_id}")
+        queues.enqueue(
+            roles.queues, queues.PAYMENTS, "workers.jobs.cancel_show", show_id, job_id=f"cancel-show-{show_id}"
+        )
     if newly:
-        _close_waiting_room_if_unused(uow, client, actor, show_id)
-    dashboard.forget(client, show_id)
+        _close_waiting_room_if_unused(uow, roles, actor, show_id)
+    dashboard.forget(roles, show_id)
     return progress_now, newly
 
 
-def _close_waiting_room_if_unused(uow: UnitOfWork, client: redis.Redis, actor: Actor, show_id: int) -> None:
+def _close_waiting_room_if_unused(uow: UnitOfWork, roles: RedisRoles, actor: Actor, show_id: int) -> None:
     """Fans still queueing for the event's only protected show would queue for nothing: close the room."""
     event_id = uow.execute(
         """
@@ -92,7 +95,7 @@ def _close_waiting_room_if_unused(uow: UnitOfWork, client: redis.Redis, actor: A
     if event_id is None:
         return
     try:
-        waiting_rooms.control(uow, client, actor, event_id, "close")
+        waiting_rooms.control(uow, roles, actor, event_id, "close")
     except (DomainError, redis.RedisError) as exc:
         log.warning("could not close the waiting room of event %s: %s", event_id, exc)
 

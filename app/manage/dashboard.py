@@ -16,6 +16,7 @@ import orjson
 import redis
 from flask import current_app
 
+from app.extensions import RedisRoles
 from app.inventory import seat_state
 from app.manage import access
 from app.manage.access import Actor
@@ -31,8 +32,9 @@ def _key(show_id: int) -> str:
     return f"manage:dashboard:{show_id}"
 
 
-def figures(uow: UnitOfWork, actor: Actor, show_id: int, client: redis.Redis | None) -> dict[str, Any]:
+def figures(uow: UnitOfWork, actor: Actor, show_id: int, roles: RedisRoles | None) -> dict[str, Any]:
     show = access.show(uow, actor, show_id)  # the check comes before any cached figure is shown
+    client = roles.cache if roles is not None else None
     if client is not None:
         try:
             cached = client.get(_key(show_id))
@@ -42,7 +44,7 @@ def figures(uow: UnitOfWork, actor: Actor, show_id: int, client: redis.Redis | N
         except redis.RedisError:
             client = None
     RESPONSE_CACHE.labels("dashboard", "miss" if client is not None else "unavailable").inc()
-    result = _compute(uow, show, client)
+    result = _compute(uow, show, roles if client is not None else None)
     if client is not None:
         try:
             client.set(_key(show_id), orjson.dumps(result), ex=CACHE_SECONDS)
@@ -51,26 +53,26 @@ def figures(uow: UnitOfWork, actor: Actor, show_id: int, client: redis.Redis | N
     return result
 
 
-def forget(client: redis.Redis, show_id: int) -> None:
+def forget(roles: RedisRoles, show_id: int) -> None:
     """After a change a manager made to the show: the next read computes the figures afresh."""
     try:
-        client.delete(_key(show_id))
+        roles.cache.delete(_key(show_id))
     except redis.RedisError:
         pass
 
 
-def forget_event(uow: UnitOfWork, client: redis.Redis, event_id: int) -> None:
+def forget_event(uow: UnitOfWork, roles: RedisRoles, event_id: int) -> None:
     """``forget`` for every show of the event (its waiting room is shared by all of them)."""
     show_ids = list(uow.execute("SELECT id FROM shows WHERE event_id = :e", {"e": event_id}).scalars())
     if not show_ids:
         return
     try:
-        client.delete(*(_key(s) for s in show_ids))
+        roles.cache.delete(*(_key(s) for s in show_ids))
     except redis.RedisError:
         pass
 
 
-def _compute(uow: UnitOfWork, show: Any, client: redis.Redis | None) -> dict[str, Any]:
+def _compute(uow: UnitOfWork, show: Any, roles: RedisRoles | None) -> dict[str, Any]:
     show_id = show.id
     counts = {
         r.status: r.n
@@ -146,15 +148,15 @@ def _compute(uow: UnitOfWork, show: Any, client: redis.Redis | None) -> dict[str
             {"minute": r.minute.isoformat(), "holds": r.holds, "bookings": r.bookings, "seatsBooked": r.seats}
             for r in series
         ],
-        "waitingRoom": _waiting_room(uow, show, client),
+        "waitingRoom": _waiting_room(uow, show, roles),
     }
     return result
 
 
-def _waiting_room(uow: UnitOfWork, show: Any, client: redis.Redis | None) -> dict[str, Any] | None:
-    if not show.queue_required or client is None:
+def _waiting_room(uow: UnitOfWork, show: Any, roles: RedisRoles | None) -> dict[str, Any] | None:
+    if not show.queue_required or roles is None:
         return None
-    room = WaitingRoom(client, show.event_id, current_app.extensions["seatline.settings"].gate_show_up_seconds)
+    room = WaitingRoom(roles.room, show.event_id, current_app.extensions["seatline.settings"].gate_show_up_seconds)
     try:
         room.ensure_loaded(uow)
         f = room.figures()

@@ -445,7 +445,7 @@ def new_show():
         try:
             data = _form(request_models.ShowRequest, _show_form_data(request.form, with_ids=True)).show_input()
             with unit_of_work() as uow:
-                show_id = shows.create_show(uow, actor(), data, redis_store.client)
+                show_id = shows.create_show(uow, actor(), data, redis_store.roles)
             flash("Show scheduled.")
             return redirect(url_for("manage.show", show_id=show_id), code=303)
         except DomainError as exc:
@@ -479,7 +479,7 @@ def _live_sale(show_id: str) -> dict[str, Any]:
     sid = _id(show_id, ShowNotFound, "show")
     with unit_of_work() as uow:
         detail = shows.get_show(uow, actor(), sid)
-        figures = dashboard.figures(uow, actor(), sid, redis_store.client)
+        figures = dashboard.figures(uow, actor(), sid, redis_store.roles)
         progress = cancellation.progress(uow, sid) if detail["status"] == "CANCELLED" else None
     return {
         "show": detail,
@@ -516,7 +516,7 @@ def edit_show(show_id: str):
             form = _show_form_data(request.form, False, currency)
             changes = request_models.show_changes(_form(request_models.ShowChangeRequest, form))
             with unit_of_work() as uow:
-                shows.update_show(uow, actor(), sid, changes, redis_store.client)
+                shows.update_show(uow, actor(), sid, changes, redis_store.roles)
             flash("Show updated.")
             return redirect(url_for("manage.show", show_id=sid), code=303)
         except DomainError as exc:
@@ -550,7 +550,7 @@ def queue_action(show_id: str, action: str):
         event_id = int(shows.get_show(uow, actor(), sid)["eventId"])
     try:
         with unit_of_work() as uow:
-            waiting_rooms.control(uow, redis_store.client, actor(), event_id, action)
+            waiting_rooms.control(uow, redis_store.roles, actor(), event_id, action)
         flash(f"Waiting room: {action} done.")
     except DomainError as exc:
         flash(_errors(exc)[0])
@@ -566,7 +566,7 @@ def cancel(show_id: str):
         return redirect(url_for("manage.show", show_id=sid), code=303)
     with unit_of_work() as uow:
         reason = request.form.get("reason", "").strip()[:500]
-        _, newly = cancellation.start(uow, redis_store.client, actor(), sid, reason)
+        _, newly = cancellation.start(uow, redis_store.roles, actor(), sid, reason)
     flash("Show cancelled. Every booking is being refunded in full." if newly else "This show was already cancelled.")
     return redirect(url_for("manage.show", show_id=sid), code=303)
 
@@ -609,10 +609,10 @@ def change_seats(show_id: str):
     try:
         with unit_of_work() as uow:
             if action in ("KILL", "HOUSE"):
-                done = box_office.block_seats(uow, redis_store.client, actor(), sid, seat_ids, action)
+                done = box_office.block_seats(uow, redis_store.roles, actor(), sid, seat_ids, action)
                 flash(f"Taken out of sale ({'kill' if action == 'KILL' else 'house'}): {' '.join(done)}")
             elif action == "release":
-                done = box_office.unblock_seats(uow, redis_store.client, actor(), sid, seat_ids)
+                done = box_office.unblock_seats(uow, redis_store.roles, actor(), sid, seat_ids)
                 flash(f"Back on sale: {' '.join(done) or 'none of those seats were out of sale'}")
             else:
                 raise ValidationFailed("choose what to do with the seats")

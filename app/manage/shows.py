@@ -18,7 +18,7 @@ from app.audit import log as audit
 from app.catalog import scheduling
 from app.catalog.services import sale_status
 from app.errors import EventExists, ShowCancelled, ShowExists, ValidationFailed
-from app.extensions import settings
+from app.extensions import RedisRoles, settings
 from app.manage import access, dashboard, queries
 from app.manage.access import Actor
 from app.unit_of_work import UnitOfWork
@@ -159,7 +159,7 @@ def check_prices(currency: str, prices: dict[str, int]) -> None:
         raise ValidationFailed("the payment gateway could not charge these prices", fields=problems)
 
 
-def create_show(uow: UnitOfWork, actor: Actor, data: ShowInput, redis_client: Any = None) -> int:
+def create_show(uow: UnitOfWork, actor: Actor, data: ShowInput, roles: RedisRoles) -> int:
     event = access.event(uow, actor, data.event_id)
     venue = access.venue(uow, actor, data.venue_id)
     if event.organisation_id != venue.organisation_id:
@@ -215,7 +215,7 @@ def create_show(uow: UnitOfWork, actor: Actor, data: ShowInput, redis_client: An
         },
     )
     if data.queue is not None:
-        _open_queue(uow, event.id, data.queue, opens, redis_client)  # commits the show with the room's settings
+        _open_queue(uow, event.id, data.queue, opens, roles)  # commits the show with the room's settings
     uow.commit()
     return show_id
 
@@ -227,9 +227,9 @@ def _queue_detail(queue: Any) -> Any:
     return queue  # None, or QueueSettings (a dataclass: stored as an object)
 
 
-def _open_queue(uow: UnitOfWork, event_id: int, queue: QueueSettings, opens: datetime, redis_client: Any) -> None:
+def _open_queue(uow: UnitOfWork, event_id: int, queue: QueueSettings, opens: datetime, roles: RedisRoles) -> None:
     show_up = current_app.extensions["seatline.settings"].gate_show_up_seconds
-    room = WaitingRoom(redis_client, event_id, show_up)
+    room = WaitingRoom(roles.room, event_id, show_up)
     try:
         room.open(uow, replace(queue, sale_opens_at=opens))
     except redis.RedisError:
@@ -237,9 +237,7 @@ def _open_queue(uow: UnitOfWork, event_id: int, queue: QueueSettings, opens: dat
         log.warning("waiting room of event %s saved, but Redis is unavailable; the gate will load it", event_id)
 
 
-def update_show(
-    uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, Any], redis_client: redis.Redis
-) -> None:
+def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, Any], roles: RedisRoles) -> None:
     """Changes start time, sale window, prices, refund policy or waiting room of a scheduled show:
     the manager API's ``PATCH /shows/{id}`` and the dashboard's show form alike.
 
@@ -317,13 +315,13 @@ def update_show(
         # Opening the room commits the show's changes with its settings.
         if isinstance(queue, QueueSettings) or (queue is KEEP_QUEUE and not has_room):
             _open_queue(
-                uow, show.event_id, queue if isinstance(queue, QueueSettings) else QueueSettings(), opens, redis_client
+                uow, show.event_id, queue if isinstance(queue, QueueSettings) else QueueSettings(), opens, roles
             )
     uow.commit()
     if "queue" in changes:
-        dashboard.forget_event(uow, redis_client, show.event_id)
+        dashboard.forget_event(uow, roles, show.event_id)
     else:
-        dashboard.forget(redis_client, show.id)
+        dashboard.forget(roles, show.id)
 
 
 def list_shows(uow: UnitOfWork, actor: Actor) -> list[dict[str, Any]]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
-
-from app.extensions import settings as app_settings
+from app.extensions import RedisRoles, settings as app_settings
 from app.manage import access, dashboard
 from app.manage.access import Actor
 from app.unit_of_work import UnitOfWork
@@ -19,14 +17,14 @@ ACTIONS = tuple(room_control.STATES)  # pause, resume, drain, close
 
 
 def control(
-    uow: UnitOfWork, client: redis.Redis, who: Actor, event_id: int, action: str, settings: Settings | None = None
+    uow: UnitOfWork, roles: RedisRoles, who: Actor, event_id: int, action: str, settings: Settings | None = None
 ) -> dict[str, Any]:
     """Runs ``action`` (``figures``, ``open`` with ``settings``, or one of ``ACTIONS``) on the waiting
     room of an event ``who`` manages (another organisation's event answers 404 like one that does
     not exist) and returns the room's figures. After a change the dashboards of the event's shows
     are read afresh."""
     access.event(uow, who, event_id)
-    figures = room_control.control_queue(uow, client, app_settings(), event_id, action, settings)
+    figures = room_control.control_queue(uow, roles.room, app_settings(), event_id, action, settings)
     if action != "figures":
-        dashboard.forget_event(uow, client, event_id)
+        dashboard.forget_event(uow, roles, event_id)
     return figures

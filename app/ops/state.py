@@ -40,6 +40,7 @@ from prometheus_client.registry import Collector
 from rq.registry import FailedJobRegistry
 
 from app.background import queues
+from app.extensions import redis_roles
 from app.unit_of_work import execute_alone
 from app.waiting_room.room import LIVE_FIGURE_REPLIES, live_figures, queue_live_figures
 
@@ -110,7 +111,10 @@ class StateCollector(Collector):
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.redis: redis.Redis = app.extensions["seatline.redis"]
+        roles = redis_roles(app)
+        # RQ's queues and the waiting rooms: one pipeline when they share a Redis, else one each.
+        self.redis: redis.Redis = roles.queues
+        self.rooms: Any = roles.room
         # The Redis keys RQ keeps each queue and its failed jobs under (only their names: no round trip).
         self._rq_keys: list[tuple[str, str, str]] = []
         for name in queues.ALL_QUEUES:
@@ -171,9 +175,12 @@ class StateCollector(Collector):
                 # RQ scores a failed job with when it expires, or -1 for never (``FailedJobRegistry.add``).
                 pipe.zcount(failed_key, now, "+inf")
                 pipe.zcount(failed_key, "-inf", "(0")
+            room_pipe = pipe if self.rooms is self.redis else self.rooms.pipeline(transaction=False)
             for event_id in rooms:
-                queue_live_figures(pipe, event_id, now)
+                queue_live_figures(room_pipe, event_id, now)
             replies = pipe.execute()
+            if room_pipe is not pipe:
+                replies += room_pipe.execute() if rooms else []
         except Exception as exc:  # RedisError above all; nothing may fail the scrape
             self._failed("redis", exc)
             return None

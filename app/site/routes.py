@@ -296,7 +296,7 @@ def _hold(show_id: int, user_id: int, seats: list[str], kind: str = inventory.PI
         with unit_of_work() as uow:
             hold = inventory.hold_seats(
                 uow,
-                SeatHints(redis_store.client, prefetched()),
+                SeatHints(redis_store.limits, prefetched()),
                 inventory.HoldLimits.from_settings(settings()),
                 user_id,
                 show_id,
@@ -380,7 +380,7 @@ def release_from_page(hold_id: uuid.UUID, user_id: int):
     try:
         with unit_of_work() as uow:
             hold = release.release_hold(
-                uow, current_app.extensions["seatline.gateway"], SeatHints(redis_store.client), user_id, hold_id
+                uow, current_app.extensions["seatline.gateway"], SeatHints(redis_store.limits), user_id, hold_id
             )
     except HoldNotFound:
         abort(404)

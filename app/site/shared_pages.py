@@ -75,7 +75,7 @@ def shared_body(
 ) -> tuple[float, bytes]:
     """``(built_at, body)``: the body everyone shares, the stored copy of ``key`` or ``build()``'s
     (see the module)."""
-    return cached_bytes(redis_store.client, key, seconds, build, keep_last_good)
+    return cached_bytes(redis_store.cache, key, seconds, build, keep_last_good)
 
 
 def personalise(body: str, parts: dict[str, str]) -> Markup:

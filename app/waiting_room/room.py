@@ -1,6 +1,6 @@
 """The waiting room: Redis runs it, Postgres remembers it.
 
-Per event, under ``gate:{event}:``:
+Per event, under ``gate:{<event id>}:`` (the braces make the event the keys' hash tag):
 - ``meta``   hash: state, batch, interval, cap, session, opens_at, serving (admitted up to
              this position), next_admit_at, admitted_total, abandoned_total;
 - ``users``  hash: user id -> ticket (one place per user);
@@ -43,6 +43,7 @@ from typing import Any
 
 import redis
 
+from app.extensions import run_script
 from app.ops.metrics import WAITING_ROOM_ADMITTED, WAITING_ROOM_JOINS
 from app.unit_of_work import UnitOfWork, execute_alone
 
@@ -186,8 +187,10 @@ _status_copy = _StatusCopy(max_tickets=200_000)
 
 
 def key_prefix(event_id: int) -> str:
-    """The Redis keys of an event's room start with this (the module's docstring names them)."""
-    return f"gate:{event_id}:"
+    """The Redis keys of an event's room start with this (the module's docstring names them): the
+    event is their hash tag, so that on a Redis Cluster they share one slot and the room's scripts
+    and transactions may touch them together (ARCHITECTURE.md "Redis by role")."""
+    return f"gate:{{{event_id}}}:"
 
 
 class QueueNotFound(Exception):
@@ -235,7 +238,7 @@ class WaitingRoom:
         """``("set" | "incr", field, value)`` changes to the meta hash, if it is there (``UPDATE_META``);
         with ``client`` a pipeline, queued on it."""
         args = [x for change in changes for x in change]
-        self._update_meta(keys=[self.key("meta")], args=args, client=client)
+        run_script(self._update_meta, [self.key("meta")], args, pipe=client)
         _status_copy.forget(self._where)
 
     # ------------------------------------------------------------ set-up and controls

@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from app.booking.invariants import money_invariant_violations
+from app.extensions import redis_roles
 from app.unit_of_work import unit_of_work
 from tests.support.db import fetch
 from tests.support.polling import wait_for
@@ -26,7 +27,7 @@ def sweep_until(app, predicate, timeout=30.0):
     def swept():
         if predicate():
             return True
-        queues.enqueue(app.extensions["seatline.redis"], queues.HOLDS, "workers.jobs.sweep")
+        queues.enqueue(redis_roles(app).queues, queues.HOLDS, "workers.jobs.sweep")
         return False
 
     return wait_for(swept, timeout=timeout, interval=1.0)

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from app.booking.invariants import money_invariant_violations
+from app.extensions import redis_roles
 from app.unit_of_work import unit_of_work
 from tests.support.booking import book
 from tests.support.db import fetch
@@ -40,7 +41,7 @@ def sweep_until(app, predicate, timeout=60.0, every=2.0, describe=lambda: None):
         if value:
             return value
         if time.monotonic() >= next_sweep:
-            queues.enqueue(app.extensions["seatline.redis"], queues.HOLDS, "workers.jobs.sweep")
+            queues.enqueue(redis_roles(app).queues, queues.HOLDS, "workers.jobs.sweep")
             next_sweep = time.monotonic() + every
         time.sleep(0.25)
     raise AssertionError(f"not finished after {timeout} s of sweeping: {describe()}")
@@ -53,7 +54,7 @@ def jobs_that_raised(app) -> list[str]:
 
     from app.background import queues
 
-    connection = app.extensions["seatline.redis"]
+    connection = redis_roles(app).queues
     raised = []
     for name in queues.ALL_QUEUES:
         q = queues.queue(name, connection)

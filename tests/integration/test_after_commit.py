@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.background.dispatch import Followups
 from app.extensions import db
+from app.inventory.hints import key as hint_key
 from app.unit_of_work import UnitOfWork, unit_of_work
 from tests.integration.test_payments import confirm, hold, start_payment
 from tests.support.db import fetch
@@ -136,7 +137,7 @@ def test_paying_booking_and_cancelling_queue_their_jobs_and_hints_after_commit(a
     booking_id = confirm(client, fan, held["holdId"], intent).get_json()["bookingId"]
     confirmed = fetch(app, "SELECT id FROM notifications WHERE kind = 'booking_confirmed'")[0].id
     assert jobs(rds, f"notification-{confirmed}") == {f"notification-{confirmed}": True}
-    assert rds.zscore(f"seat-hints:{show.show_id}", "A1") is not None  # booked: hinted taken
+    assert rds.zscore(hint_key(show.show_id), "A1") is not None  # booked: hinted taken
 
     assert client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=fan.headers).status_code == 200
     cancelled = fetch(app, "SELECT id FROM notifications WHERE kind = 'booking_cancelled'")[0].id
@@ -145,7 +146,7 @@ def test_paying_booking_and_cancelling_queue_their_jobs_and_hints_after_commit(a
         f"notification-{cancelled}": True,
         f"refund-{refund}": True,
     }
-    assert rds.zscore(f"seat-hints:{show.show_id}", "A1") is None  # freed: the hint is gone
+    assert rds.zscore(hint_key(show.show_id), "A1") is None  # freed: the hint is gone
 
 
 def test_a_refused_cancellation_queues_nothing(app, client, make, rds):

@@ -9,6 +9,8 @@ from rq_scheduler import Scheduler
 
 import workers.jobs
 from app.background import queues
+from app.extensions import redis_roles
+from app.inventory.hints import key as hint_key
 from tests.integration.test_payments import confirm, hold, start_payment
 from tests.support.db import fetch, run_jobs, run_sql
 from tests.support.polling import wait_for
@@ -30,7 +32,7 @@ def test_sweeper_expires_lapsed_holds_in_sets_and_skips_paying_ones(app, client,
     assert statuses[holds[0]["holdId"]] == "ACTIVE" and list(statuses.values()).count("EXPIRED") == 5
     held = fetch(app, "SELECT seat_id FROM show_seats WHERE status = 'HELD' ORDER BY seat_id")
     assert [r.seat_id for r in held] == ["A1", "B1"]  # the paying hold's seats stay protected
-    assert rds.zscore(f"seat-hints:{show.show_id}", "A2") is None  # freed seats' hints are gone
+    assert rds.zscore(hint_key(show.show_id), "A2") is None  # freed seats' hints are gone
     assert counts["expire_hold"] == 1  # the paying hold is handed to the gateway-aware job
     run_jobs(app)
     assert gateway.intents()[0]["status"] == "canceled"
@@ -46,7 +48,7 @@ def test_sweeper_frees_seats_left_behind_by_a_partly_taken_over_hold(app, client
         h=old,
     )
     run_sql(app, "UPDATE show_seats SET hold_expires_at = now() - interval '1 second' WHERE hold_id = :h", h=old)
-    app.extensions["seatline.redis"].delete(f"seat-hints:{show.show_id}")
+    redis_roles(app).limits.delete(hint_key(show.show_id))
     hold(client, rival, show.show_id, ["C1"])  # takes one seat over and marks the old hold EXPIRED
     workers.jobs.sweep()
     seats = dict(
@@ -64,7 +66,7 @@ def test_periodic_jobs_from_rq_scheduler_run_on_json_workers(app, make, client):
     run_sql(app, "UPDATE show_seats SET hold_expires_at = now() - interval '1 second' WHERE hold_id IS NOT NULL")
     import redis
 
-    connection = redis.Redis.from_url(app.extensions["seatline.settings"].redis_url)
+    connection = redis.Redis.from_url(app.extensions["seatline.settings"].redis_url_for("queues"))
     scheduler = Scheduler(queue_name=queues.HOLDS, connection=connection, job_class=JsonJob)
     scheduler.schedule(scheduled_time=datetime.now(UTC), func="workers.jobs.sweep", interval=30, repeat=None)
     scheduler.enqueue_jobs()

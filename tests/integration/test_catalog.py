@@ -155,12 +155,12 @@ def test_dates_outside_the_booking_horizon_are_refused_and_cache_nothing(client,
         "far-past": (today - timedelta(days=3)).isoformat(),
         "far-future": (today + timedelta(days=733)).isoformat(),
     }.get(date_text, date_text)
-    before = set(rds.keys("catalog:*"))
+    before = set(rds.keys("{catalog:*"))
     response = client.get(f"/api/v1/cities/{show.city_id}/shows", query_string={"date": date_text})
     assert response.status_code == 400, response.get_data()
     error = response.get_json()["error"]
     assert error["code"] == "VALIDATION_FAILED" and "730 days" in error["message"]
-    assert set(rds.keys("catalog:*")) == before, "no copy, no last good copy, no lock"
+    assert set(rds.keys("{catalog:*")) == before, "no copy, no last good copy, no lock"
     # The same on the site's home page: no error, nothing on that day.
     page = client.get("/", query_string={"city": str(show.city_id), "date": date_text})
     assert page.status_code == 200 and "No shows on this day" in page.get_data(as_text=True)
@@ -183,9 +183,9 @@ def test_a_last_good_copy_is_kept_only_of_a_day_with_shows(client, make, rds):
             client.get(f"/api/v1/cities/{show.city_id}/shows", query_string={"date": day.isoformat()}).status_code
             == 200
         )
-    assert rds.exists(f"catalog:shows:{show.city_id}:{busy}:last")
-    assert not rds.exists(f"catalog:shows:{show.city_id}:{empty}:last"), "an empty day is not kept for an hour"
+    assert rds.exists(f"{{catalog:shows:{show.city_id}:{busy}}}:last")
+    assert not rds.exists(f"{{catalog:shows:{show.city_id}:{empty}}}:last"), "an empty day is not kept for an hour"
     # Errors are never stored, as copies or last good copies.
     assert client.get("/api/v1/cities/999999/shows", query_string={"date": busy.isoformat()}).status_code == 404
     assert client.get(f"/api/v1/shows/{show.show_id}/seatmap", query_string={"section": "Nowhere"}).status_code == 404
-    assert rds.keys("catalog:shows:999999:*") == [] and rds.keys(f"seatmap:{show.show_id}:section:*") == []
+    assert rds.keys("{catalog:shows:999999:*") == [] and rds.keys(f"{{seatmap:{show.show_id}:section:*") == []

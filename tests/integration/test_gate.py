@@ -14,8 +14,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from app import admission
+from app.extensions import redis_roles
 from app.unit_of_work import unit_of_work
-from app.waiting_room.room import WaitingRoom
+from app.waiting_room.room import WaitingRoom, key_prefix
 from queue_gate import create_gate_app
 from tests.conftest import GATE_KEYS, settings_for_tests
 from tests.support.db import fetch
@@ -49,7 +50,7 @@ def status(gate, event_id, ticket):
 def admit(gate_app, event_id, now=None):
     with gate_app.app_context(), unit_of_work() as uow:
         return WaitingRoom(
-            gate_app.extensions["seatline.redis"],
+            redis_roles(gate_app).room,
             event_id,
             gate_app.extensions["seatline.settings"].gate_show_up_seconds,
         ).admit_due(uow, now=now)
@@ -359,7 +360,7 @@ def test_estimate_does_not_creep_up_while_the_queue_stands_still(gate_app, gate,
         admit(gate_app, event_id, now=now + 5 * i)
     gate.post(f"/gate/v1/queues/{event_id}/pause", headers=manager.headers)
     room = WaitingRoom(
-        gate_app.extensions["seatline.redis"], event_id, gate_app.extensions["seatline.settings"].gate_show_up_seconds
+        redis_roles(gate_app).room, event_id, gate_app.extensions["seatline.settings"].gate_show_up_seconds
     )
     estimates = [room.status(tickets[-1], now=now + 10 + t)["estimatedWaitSeconds"] for t in (1, 30, 300, 3000)]
     assert estimates == sorted(estimates, reverse=True) or len(set(estimates)) == 1, estimates
@@ -427,9 +428,9 @@ def test_a_meta_hash_left_partial_by_a_lost_queue_is_rebuilt_not_read_as_the_que
     open_queue(gate, make.fan(role="manager"), event_id, batchSize=2, admissionIntervalSeconds=1, maxActive=2)
     tickets = [join(gate, make.fan(), event_id)["ticket"] for _ in range(3)]
     rds.flushdb()
-    rds.hset(f"gate:{event_id}:meta", mapping={"state": "OPEN", "next_admit_at": 0})
+    rds.hset(key_prefix(event_id) + "meta", mapping={"state": "OPEN", "next_admit_at": 0})
     assert [status(gate, event_id, t)["position"] for t in tickets] == [1, 2, 3]
-    meta = rds.hgetall(f"gate:{event_id}:meta")
+    meta = rds.hgetall(key_prefix(event_id) + "meta")
     assert meta[b"cap"] == b"2" and meta[b"batch"] == b"2"
     assert [status(gate, event_id, t)["state"] for t in tickets] == ["ADMITTED", "ADMITTED", "WAITING"]
 
@@ -438,14 +439,14 @@ def test_an_admission_under_way_when_the_queue_is_lost_leaves_no_partial_meta(ga
     _, event_id = event_with_show(make)
     open_queue(gate, make.fan(role="manager"), event_id, batchSize=2, admissionIntervalSeconds=1, maxActive=2)
     tickets = [join(gate, make.fan(), event_id)["ticket"] for _ in range(3)]
-    room = WaitingRoom(gate_app.extensions["seatline.redis"], event_id, 120)
+    room = WaitingRoom(redis_roles(gate_app).room, event_id, 120)
     with gate_app.app_context(), unit_of_work() as uow:
         room.ensure_loaded(uow)
         meta = room._meta()  # what the admission read before Redis lost the queue
         rds.flushdb()
         room._admit(uow, meta, time.time())
     # Its writes to the meta hash (admitted count, next batch time) found no hash and made none.
-    assert not rds.exists(f"gate:{event_id}:meta")
+    assert not rds.exists(key_prefix(event_id) + "meta")
     # The queue is rebuilt from Postgres, the two admissions recorded there included.
     assert [status(gate, event_id, t)["state"] for t in tickets] == ["ADMITTED", "ADMITTED", "WAITING"]
 

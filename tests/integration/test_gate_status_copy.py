@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import time
 
+from app.extensions import redis_roles
 from app.waiting_room import room as room_module
-from app.waiting_room.room import WaitingRoom
+from app.waiting_room.room import WaitingRoom, key_prefix
 from tests.integration.test_gate import admit, event_with_show, join, open_queue, status
 from tests.support.redis_trips import traced
 
@@ -64,7 +65,7 @@ def test_a_change_made_elsewhere_shows_once_the_copy_is_older_than_its_limit(gat
     event_id, _, tickets = _waiting_queue(gate, make)
     assert status(gate, event_id, tickets[3])["aheadOfYou"] == 2
     # Another process admits two more (in Redis; this process has not heard of it).
-    rds.hset(f"gate:{event_id}:meta", "serving", 3)
+    rds.hset(key_prefix(event_id) + "meta", "serving", 3)
     assert status(gate, event_id, tickets[3])["aheadOfYou"] == 2  # the copy, still young enough
     time.sleep(0.3)
     with traced() as trace:
@@ -81,7 +82,7 @@ def test_a_place_the_copy_counts_as_served_or_a_due_batch_reads_redis(gate_app, 
     assert served.round_trips >= 1
     assert status(gate, event_id, tickets[1])["state"] == "WAITING"
     with gate_app.app_context():
-        room = WaitingRoom(gate_app.extensions["seatline.redis"], event_id, 120)
+        room = WaitingRoom(redis_roles(gate_app).room, event_id, 120)
         with traced() as due:  # once the next batch is due, the answer says so from Redis's figures
             body = room.status(tickets[1], now=time.time() + 7200)
     assert due.round_trips == 1 and body["admissionDue"] and body["state"] == "WAITING"

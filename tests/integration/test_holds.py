@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from app.inventory.hints import key as hint_key
 from tests.support.db import fetch, run_sql
 
 
@@ -64,10 +65,10 @@ def test_postgres_decides_when_redis_has_no_hint(app, client, make, rds):
 def test_a_redis_hint_can_only_reject(app, client, make, rds):
     """A stale 'taken' hint costs a fast 409; a missing hint never grants: Postgres still decides."""
     show, fan = make.show(), make.fan()
-    rds.zadd(f"seat-hints:{show.show_id}", {"D1": 9e12})
+    rds.zadd(hint_key(show.show_id), {"D1": 9e12})
     assert hold(client, fan, show.show_id, ["D1"]).status_code == 409
     assert seat_rows(app, show.show_id)["D1"] == ("AVAILABLE", None)
-    rds.delete(f"seat-hints:{show.show_id}")
+    rds.delete(hint_key(show.show_id))
     assert hold(client, fan, show.show_id, ["D1"]).status_code == 201
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from app.booking.invariants import money_invariant_violations
+from app.inventory.hints import key as hint_key
 from app.unit_of_work import unit_of_work
 from tests.support.db import fetch, run_jobs, run_sql
 from tests.support.polling import wait_for
@@ -200,7 +201,7 @@ def test_payment_after_seats_were_taken_is_refunded_and_the_fan_told(app, client
         "WHERE id = :h",
         h=held["holdId"],
     )
-    rds.delete(f"seat-hints:{show.show_id}")
+    rds.delete(hint_key(show.show_id))
     assert (
         client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["C8"]}, headers=rival.headers).status_code
         == 201

@@ -1,6 +1,6 @@
 import time
 
-from app.inventory.hints import SeatHints
+from app.inventory.hints import SeatHints, key as hint_key
 
 
 def test_hints_expire_with_the_hold(rds):
@@ -17,8 +17,8 @@ def test_a_seen_taken_hint_never_shortens_a_known_hold(rds):
     now = time.time()
     hints.mark_taken(1, ["A1"], until=now + 300)
     hints.mark_seen_taken(1, ["A1", "B1"], now=now)
-    assert rds.zscore("seat-hints:1", "A1") == now + 300
-    assert rds.zscore("seat-hints:1", "B1") <= now + 6
+    assert rds.zscore(hint_key(1), "A1") == now + 300
+    assert rds.zscore(hint_key(1), "B1") <= now + 6
 
 
 def test_clearing_and_redis_outage(rds):

@@ -48,7 +48,7 @@ def test_two_fans_share_the_body_and_never_see_each_others_personal_parts(app, m
         (f"/shows/{show.show_id}", {}),
     ):
         pages = {name: c.get(path, query_string=query) for name, c in (("Ada", ada), ("Bob", bob), ("", anonymous))}
-        assert rds.keys("page:*"), "the body is kept in the shared cache"
+        assert rds.keys("{page:*"), "the body is kept in the shared cache"
         html = {name: page.get_data(as_text=True) for name, page in pages.items()}
         assert all(page.status_code == 200 for page in pages.values())
         assert pages["Ada"].headers["Cache-Control"] == pages["Bob"].headers["Cache-Control"] == "private, no-cache"

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from app.booking.invariants import money_invariant_violations
+from app.inventory.hints import key as hint_key
 from app.unit_of_work import unit_of_work
 from tests.support.db import fetch, run_jobs, run_sql
 from tests.support.polling import wait_for
@@ -106,7 +107,7 @@ def test_a_refused_payment_answers_422_and_the_seats_lapse_with_the_hold(app, cl
         "WHERE hold_id = :h AND hold_expires_at <> 'infinity'",
         h=held["holdId"],
     )
-    rds.delete(f"seat-hints:{show.show_id}")
+    rds.delete(hint_key(show.show_id))
     taken = client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": seats}, headers=rival.headers)
     assert taken.status_code == 201, taken.get_json()
 

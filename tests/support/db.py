@@ -22,7 +22,7 @@ from app import create_app
 from app.accounts.tokens import issue_token
 from app.catalog import scheduling
 from app.catalog.layout import SeatSpec
-from app.extensions import db
+from app.extensions import db, redis_roles
 from app.unit_of_work import unit_of_work
 from devstack.gateway import Simulator, start_simulator
 from devstack.mail import MailSink
@@ -116,7 +116,7 @@ def run_jobs(app: Flask) -> None:
 
     from app.background import queues
 
-    connection = redis.Redis.from_url(app.extensions["seatline.settings"].redis_url)
+    connection = redis.Redis.from_url(app.extensions["seatline.settings"].redis_url_for("queues"))
     worker = SimpleWorker(
         [queues.queue(name, connection) for name in queues.ALL_QUEUES], connection=connection, serializer=JSONSerializer
     )
@@ -127,7 +127,8 @@ def run_jobs(app: Flask) -> None:
 def clean_state(app: Flask) -> Iterator[None]:
     with app.app_context():
         _truncate_all()
-    redis_client(app).flushdb()
+    for store in redis_roles(app).distinct.values():
+        store.flushdb()
     # Each test starts with closed circuit breakers: one that provokes gateway or database failures
     # must not make the next one fail fast.
     for cb in (app.extensions["seatline.gateway"].breaker, *app.extensions.get("seatline.breakers", {}).values()):
@@ -153,7 +154,8 @@ def _truncate_all(attempts: int = 5) -> None:
 
 
 def redis_client(app: Flask) -> redis.Redis:
-    return app.extensions["seatline.redis"]
+    """The app's Redis: the tests give every role REDIS_URL, so this is each role's client."""
+    return redis_roles(app).queues
 
 
 @pytest.fixture
