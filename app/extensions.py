@@ -91,7 +91,7 @@ def run_script(script: Any, keys: list[Any], args: list[Any], pipe: Any = None) 
     if pipe is None:
         return script(keys=keys, args=args)
     if is_cluster(pipe):
-        return pipe.eval(script.script, len(keys), *keys, *args)
+        return pipe.execute_command("EVAL", script.script, len(keys), *keys, *args)
     return script(keys=keys, args=args, client=pipe)
 
 

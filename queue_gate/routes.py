@@ -61,6 +61,11 @@ def status(event_id: str):
             _guard(lambda: room.admit_due(uow))
         info = room.status(ticket)
     if info is None:
+        # Redis may have lost the ticket in a failover while Postgres has it (WaitingRoom.recover_ticket).
+        with unit_of_work() as uow:
+            if _guard(lambda: room.recover_ticket(uow, ticket)):
+                info = room.status(ticket)
+    if info is None:
         raise TicketNotFound("no such ticket in this waiting room")
     body = {k: info[k] for k in ("state", "position", "aheadOfYou", "estimatedWaitSeconds")}
     if info["state"] == "ADMITTED":

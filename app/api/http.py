@@ -110,16 +110,20 @@ class SharedResponsesCarryNoSession(RedisSessionInterface):
     # poll costs no session lookup in Redis and gets no cookie.
     stateless_prefixes: tuple[str, ...] = ()
 
-    def __init__(self, app: Flask, client: redis.Redis) -> None:
+    def __init__(self, app: Flask, client: Any) -> None:
         super().__init__(
             app,
-            client=client,
+            # Flask-Session takes only a plain Redis here (else it makes one for localhost); a cluster's
+            # client (the limits role may be one, ARCHITECTURE.md "Redis by role") is set just below,
+            # and this stand-in never connects.
+            client=client if isinstance(client, redis.Redis) else redis.Redis(),
             key_prefix="seatline:session:",
             use_signer=False,
             permanent=True,
             sid_length=32,
             serialization_format="msgpack",
         )
+        self.client = client  # GET, SET and DEL of one key each: any client serves
 
     def _empty(self) -> Any:
         return self.session_class(sid=self._generate_sid(self.sid_length), permanent=self.permanent)

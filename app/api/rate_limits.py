@@ -383,7 +383,7 @@ class RateLimits:
                 args += [i.item.amount, i.item.get_expiry(), 1 if (only_count or i.counted_now) else 0]
             keys = [i.storage_key for i in group]
             if self.cluster:
-                pipe.eval(_COUNT, len(keys), *keys, *args)  # a cluster's pipelines refuse EVALSHA
+                pipe.execute_command("EVAL", _COUNT, len(keys), *keys, *args)  # a cluster's pipelines refuse EVALSHA
             else:
                 pipe.evalsha(self._count.sha, len(keys), *keys, *args)
         return len(groups)

@@ -47,6 +47,8 @@ from app.extensions import run_script
 from app.ops.metrics import WAITING_ROOM_ADMITTED, WAITING_ROOM_JOINS
 from app.unit_of_work import UnitOfWork, execute_alone
 
+# How many times a join asks Redis for a place that Postgres can record (``WaitingRoom._record``).
+RECORD_ATTEMPTS = 3
 STATES = ("PREQUEUE", "DRAWING", "OPEN", "PAUSED", "DRAINING", "CLOSED")
 PLACEHOLDER = "~"
 
@@ -295,34 +297,79 @@ class WaitingRoom:
                 for x in self._join(keys=keys, args=[user_id, ticket, time.time(), self.key("t:")])
             ]
 
-        result = take_a_place()
-        if result[0] == "NOQUEUE":
-            # Redis lost the queue (or never had it): rebuild it from Postgres, then try again.
-            self.ensure_loaded(uow)
+        for _attempt in range(RECORD_ATTEMPTS):
             result = take_a_place()
-        if result[0] == "NOQUEUE":
-            raise QueueNotFound(self.event_id)
-        if result[0] == "CLOSED":
-            raise QueueClosed(self.event_id)
-        ticket, position = result[1], int(result[2]) if result[2] else None
+            if result[0] == "NOQUEUE":
+                # Redis lost the queue (or never had it): rebuild it from Postgres, then try again.
+                self.ensure_loaded(uow)
+                result = take_a_place()
+            if result[0] == "NOQUEUE":
+                raise QueueNotFound(self.event_id)
+            if result[0] == "CLOSED":
+                raise QueueClosed(self.event_id)
+            ticket, position = result[1], int(result[2]) if result[2] else None
+            if self._record(user_id, ticket, position):
+                break
+            # Redis answered with less than Postgres holds: a failover promoted a replica that had not
+            # yet received the last joins (README "Configuration", ARCHITECTURE.md "Redis by role"),
+            # so it gave a place Postgres has given already, or a new ticket to a fan who has one.
+            # Nothing was recorded or answered: the room is rebuilt from Postgres and the fan asks again.
+            self.resync(uow)
+        else:
+            raise redis.RedisError(f"waiting room {self.event_id} is being rebuilt from Postgres")
+        if result[0] == "NEW":
+            WAITING_ROOM_JOINS.labels(str(self.event_id)).inc()
+        return Place(ticket, position, "WAITING", result[0] == "NEW")
+
+    def _record(self, user_id: int, ticket: str, position: int | None) -> bool:
+        """Records a place Redis gave before it is answered; False if Postgres holds another one for the
+        fan, or has given this position to someone else (Redis is behind Postgres)."""
         # Recorded before it is answered: a Redis flush must not give this place to anyone else. The
         # commit does not wait for the disk (it is visible to every reader at once, so a rebuild after a
         # Redis flush finds it); only a Postgres crash in the same instant could lose the last joins,
         # which then live on in Redis. Joining is the waiting room's busiest write: one statement, a
         # transaction of its own (autocommit: one round trip, no BEGIN or COMMIT), which also sets
         # synchronous_commit for that transaction (set_config(..., true) is SET LOCAL).
-        execute_alone(
+        # The statement also says which ticket the fan already had, if any (the outer SELECT does not see
+        # the row the INSERT adds): the place stands if it was added, or was the fan's already.
+        row = execute_alone(
             """
-            INSERT INTO gate_tickets (event_id, user_id, ticket, prequeue, position)
-            SELECT CAST(:e AS bigint), CAST(:u AS bigint), CAST(:t AS text), CAST(:pre AS boolean), CAST(:pos AS integer)
-            FROM (SELECT set_config('synchronous_commit', 'off', true)) AS local_setting
-            ON CONFLICT (event_id, user_id) DO NOTHING
+            WITH added AS (
+                INSERT INTO gate_tickets (event_id, user_id, ticket, prequeue, position)
+                SELECT CAST(:e AS bigint), CAST(:u AS bigint), CAST(:t AS text), CAST(:pre AS boolean),
+                       CAST(:pos AS integer)
+                FROM (SELECT set_config('synchronous_commit', 'off', true)) AS local_setting
+                ON CONFLICT DO NOTHING
+                RETURNING ticket
+            )
+            SELECT (SELECT ticket FROM added) AS added,
+                   (SELECT ticket FROM gate_tickets WHERE event_id = :e AND user_id = :u) AS kept
             """,
             {"e": self.event_id, "u": user_id, "t": ticket, "pre": position is None, "pos": position},
-        )
-        if result[0] == "NEW":
-            WAITING_ROOM_JOINS.labels(str(self.event_id)).inc()
-        return Place(ticket, position, "WAITING", result[0] == "NEW")
+        )[0]
+        return row.added is not None or row.kept == ticket
+
+    def resync(self, uow: UnitOfWork) -> None:
+        """Rebuilds the room from Postgres although Redis has one: Redis lost some of its last writes
+        (a failover) and would otherwise give out places, or admit fans, Postgres has already."""
+        if self._lock("rebuild"):
+            try:
+                self.r.delete(self.key("meta"))  # what ``_loaded`` reads: joins meanwhile wait or rebuild
+            finally:
+                self._unlock("rebuild")
+        self.ensure_loaded(uow)
+
+    def recover_ticket(self, uow: UnitOfWork, ticket: str) -> bool:
+        """For a ticket Redis does not know: whether Postgres has it (then the room is rebuilt, and
+        the ticket's place is back). Asked only for unknown tickets, never on a waiting fan's polls."""
+        found = uow.execute(
+            "SELECT 1 FROM gate_tickets WHERE event_id = :e AND ticket = :t", {"e": self.event_id, "t": ticket}
+        ).first()
+        uow.rollback()
+        if found is None:
+            return False
+        self.resync(uow)
+        return True
 
     def status(self, ticket: str, now: float | None = None) -> dict[str, Any] | None:
         """A waiting fan's place, from the process's copy when it is fresh (``_StatusCopy``), else
@@ -472,13 +519,19 @@ class WaitingRoom:
         k = max(0, min(batch, cap_room, waiting))
         if k:
             tickets = [t.decode() for t in self.r.lrange(self.key("order"), serving, serving + k - 1)]
-            uow.execute(
+            moved = uow.execute(
                 """
                 UPDATE gate_queues SET serving_up_to = :upto, updated_at = now()
                 WHERE event_id = :e AND serving_up_to = :serving
                 """,
                 {"upto": serving + k, "e": self.event_id, "serving": serving},
-            )
+            ).rowcount
+            if moved != 1:
+                # Postgres has served further than Redis knows (a failover lost the last admission):
+                # nobody is admitted on Redis's word; the room is rebuilt from Postgres first.
+                uow.rollback()
+                self.resync(uow)
+                return 0
             uow.execute(
                 """
                 UPDATE gate_tickets SET admitted_at = to_timestamp(:now)

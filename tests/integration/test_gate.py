@@ -475,3 +475,27 @@ def test_joins_right_after_redis_lost_the_queue_get_unique_places(gate_app, gate
         r.position for r in fetch(gate_app, "SELECT position FROM gate_tickets WHERE event_id = :e", e=event_id)
     ]
     assert sorted(positions) == list(range(1, len(fans) + 2))
+
+
+def test_joins_redis_lost_in_a_failover_keep_their_places_and_no_place_is_given_twice(gate_app, gate, make, rds):
+    """A replica promoted before it received the last joins (ARCHITECTURE.md "Redis by role") answers as
+    if they never happened: the room is rebuilt from Postgres before anyone is answered from it."""
+    _, event_id = event_with_show(make)
+    open_queue(gate, make.fan(role="manager"), event_id)
+    fans = [make.fan() for _ in range(4)]
+    tickets = [join(gate, fan, event_id)["ticket"] for fan in fans[:3]]
+    prefix = key_prefix(event_id)
+    # What the replica never received: the last two joins.
+    for lost in (1, 2):
+        rds.hdel(prefix + "users", fans[lost].user_id)
+        rds.delete(prefix + f"t:{tickets[lost]}")
+    rds.ltrim(prefix + "order", 0, 0)
+    assert status(gate, event_id, tickets[1])["position"] == 2  # its place is back, from Postgres
+    rds.hdel(prefix + "users", fans[2].user_id)
+    rds.ltrim(prefix + "order", 0, 1)
+    newcomer = join(gate, fans[3], event_id)
+    assert newcomer["position"] == 4  # not 3: that place is the third fan's
+    again = join(gate, fans[2], event_id)
+    assert again["ticket"] == tickets[2] and again["position"] == 3
+    rows = fetch(make.app, "SELECT position FROM gate_tickets WHERE event_id = :e ORDER BY position", e=event_id)
+    assert [r.position for r in rows] == [1, 2, 3, 4]
