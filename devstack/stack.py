@@ -63,8 +63,8 @@ class Stack:
         self.start(name, commands.flask("worker"), env)
         return name
 
-    def start_scheduler(self, env: dict[str, str] | None = None) -> subprocess.Popen:
-        return self.start("scheduler", commands.flask("scheduler"), env)
+    def start_scheduler(self, env: dict[str, str] | None = None, name: str = "scheduler") -> subprocess.Popen:
+        return self.start(name, commands.flask("scheduler"), env)
 
     def start_smtp(self, port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
         return self.start("smtp", commands.smtp_sink(f"127.0.0.1:{port}"), env)

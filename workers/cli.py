@@ -33,6 +33,8 @@ REVOCATION_COPIES_SECONDS = 5
 # after Redis went away) and cleans its registries; RQ's default is every 10 minutes.
 WORKER_MAINTENANCE_SECONDS = 30
 REDIS_RETRY_SECONDS = 1.0
+# The job meta field naming the scheduler that enqueued a periodic job (PeriodicScheduler).
+ENQUEUED_BY = "enqueued_by"
 
 
 class JsonJob(Job):
@@ -139,18 +141,89 @@ def _wait_for_redis(connection: redis.Redis, stopping=lambda: False) -> None:
             time.sleep(REDIS_RETRY_SECONDS)
 
 
+# The scheduler lock: held by the one scheduler that enqueues (its own name in it), renewed on each
+# pass; another takes over once it lapses, at most this long after its holder was lost.
+SCHEDULER_LOCK_SECONDS = 10
+# Renews the lock only if this scheduler still holds it; takes it if nobody does. 1 if held after.
+_HOLD_LOCK = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+_RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 class PeriodicScheduler(Scheduler):
-    """rq-scheduler running Seatline's periodic jobs, through Redis restarts and flushes.
+    """rq-scheduler running Seatline's periodic jobs, through Redis restarts and flushes, as one copy
+    however many schedulers run (README, the table of processes).
 
     The schedule lives in Redis: after Redis restarts empty or is flushed, the periodic jobs (the
     sweeper, the gate's admission tick) would never run again. So before each pass the scheduler puts
     back any that are missing. A lost connection ends rq-scheduler's loop: ``run_forever`` waits for
-    Redis and carries on instead."""
+    Redis and carries on instead.
+
+    One copy: rq-scheduler takes ``rq:scheduler_lock`` for each pass and drops it after, so several
+    schedulers take turns, and one whose pass outlived the lock deletes the next holder's lock. Here
+    the lock holds this scheduler's name and is kept (renewed each pass, ``_HOLD_LOCK``) for as long
+    as the scheduler lives, released only by its holder (``_RELEASE_LOCK``) when it stops; the others
+    stand by and take over once it lapses (``SCHEDULER_LOCK_SECONDS`` after a holder is lost).
+    Each job it enqueues names it (``ENQUEUED_BY``)."""
 
     def __init__(self, periodic: tuple[tuple[str, str, int], ...], **kwargs) -> None:
         super().__init__(**kwargs)
         self.periodic = periodic
         self.redis_lost = False
+        self.leading = False
+        self._hold = self.connection.register_script(_HOLD_LOCK)
+        self._release = self.connection.register_script(_RELEASE_LOCK)
+
+    def acquire_lock(self) -> bool:
+        self._lock_acquired = bool(self._hold(keys=[self.scheduler_lock_key], args=[self.key, SCHEDULER_LOCK_SECONDS]))
+        return self._lock_acquired
+
+    def remove_lock(self) -> None:
+        """Kept between passes (rq-scheduler drops it after each): released by ``release_lock``."""
+
+    def release_lock(self) -> None:
+        if self._lock_acquired:
+            self._release(keys=[self.scheduler_lock_key], args=[self.key])
+            self._lock_acquired = False
+
+    def enqueue_job(self, job: Job) -> None:
+        job.meta[ENQUEUED_BY] = self.key  # saved with the job as it is queued
+        super().enqueue_job(job)
+
+    def run(self, burst: bool = False) -> None:
+        """rq-scheduler's loop, with the lock kept while this scheduler leads (``acquire_lock``)."""
+        self.register_birth()
+        self._install_signal_handlers()
+        try:
+            while True:
+                started = time.time()
+                self.heartbeat()
+                if self.acquire_lock():
+                    if not self.leading:
+                        log.info("%s holds the scheduler lock: it enqueues the periodic jobs", self.key)
+                        self.leading = True
+                        self.schedule_periodic(replace=True)  # this run's intervals replace earlier ones
+                    self.enqueue_jobs()
+                elif self.leading:
+                    log.warning("%s lost the scheduler lock: standing by", self.key)
+                    self.leading = False
+                if burst:
+                    return
+                time.sleep(max(0.0, self._interval - (time.time() - started)))
+        finally:
+            with suppress(redis.RedisError):
+                self.register_death()
 
     def schedule_periodic(self, replace: bool = False) -> None:
         for job_id, func, every in self.periodic:
@@ -186,8 +259,8 @@ class PeriodicScheduler(Scheduler):
         def stop(signum, frame):
             self.log.info("Shutting down RQ scheduler...")
             with suppress(redis.RedisError):
+                self.release_lock()
                 self.register_death()
-                self.remove_lock()
             raise SystemExit()
 
         signal.signal(signal.SIGINT, stop)
@@ -225,11 +298,6 @@ def scheduler_command() -> None:
     scheduler = PeriodicScheduler(
         periodic, queue_name=queues.HOLDS, connection=connection, job_class=JsonJob, interval=1
     )
-    while True:
-        _wait_for_redis(connection)
-        try:
-            scheduler.schedule_periodic(replace=True)  # this run's intervals replace any earlier ones
-            break
-        except (redis.ConnectionError, redis.TimeoutError):
-            continue
+    _wait_for_redis(connection)
+    # The periodic jobs are scheduled (again, with this run's intervals) once it holds the lock.
     scheduler.run_forever()
