@@ -51,7 +51,7 @@ def parse_cluster_url(url: str) -> tuple[list[tuple[str, int]], str | None, str 
     for part in hosts.split(","):
         host, _, port = part.strip().rpartition(":")
         if not host or not port.isdigit():
-            raise ConfigError(f"{url!r}: a cluster URL lists host:port seed nodes joined by commas")
+            raise ConfigError(f"{part!r}: a cluster URL lists host:port seed nodes joined by commas")
         nodes.append((host, int(port)))
     return nodes, unquote(username) or None, unquote(password) or None
 
@@ -263,10 +263,11 @@ class Settings:
             url = self.redis_url_for(role)
             if is_cluster_url(url):
                 if role not in CLUSTER_ROLES:
-                    raise ConfigError(f"RQ's queues need a plain Redis, not a cluster: {url!r}")
+                    raise ConfigError(
+                        "RQ's queues need a plain Redis, not a cluster: set REDIS_QUEUE_URL "
+                        "(it defaults to REDIS_URL) to a redis:// URL"
+                    )
                 parse_cluster_url(url)
-        if is_cluster_url(self.redis_url) and not self.redis_queue_url:
-            raise ConfigError("REDIS_URL names a Redis Cluster: REDIS_QUEUE_URL must name a plain Redis for RQ")
         if is_cluster_url(self.rate_limit_storage_url):
             parse_cluster_url(self.rate_limit_storage_url)
         for field in dataclasses.fields(self):

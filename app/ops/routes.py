@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.extensions import redis_store
+from app.extensions import is_cluster, redis_store
 from app.ops.metrics import exposition
 from app.unit_of_work import unit_of_work
 
@@ -45,7 +45,8 @@ def readyz():
     checks["redis"] = "ok"
     for client in redis_store.roles.distinct.values():
         try:
-            client.ping()
+            # A cluster answers while each of its slots has a master (its replicas may be away).
+            client.ping(target_nodes=client.PRIMARIES) if is_cluster(client) else client.ping()
         except redis.RedisError as exc:
             checks["redis"] = f"unavailable: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())

@@ -23,6 +23,7 @@ from app.waiting_room.room import WaitingRoom, key_prefix
 from devstack.redis_cluster import RedisCluster
 from queue_gate import create_gate_app
 from tests.integration.test_gate import event_with_show, hold_with, join, open_queue, run_sql_queue_required, status
+from tests.integration.test_state_metrics import figure, scrape
 from tests.support.contract import ContractClient
 from tests.support.db import fetch
 from tests.support.polling import wait_for
@@ -42,15 +43,13 @@ def cluster(tmp_path_factory) -> Iterator[RedisCluster]:
 
 @pytest.fixture(scope="module")
 def apps(app, cluster) -> Iterator[tuple[Flask, Flask]]:
-    """The web app and the gate with the waiting room, the checks and the cache on the cluster, small
-    join and hold limits; the queues stay on the tests' plain Redis (REDIS_URL)."""
+    """The web app and the gate with the waiting room, the checks and the cache on the cluster, a small
+    hold limit; the queues stay on the tests' plain Redis (REDIS_URL)."""
     settings = dataclasses.replace(
         app.extensions["seatline.settings"],
         redis_room_url=cluster.url,
         redis_limits_url=cluster.url,
         redis_cache_url=cluster.url,
-        rate_limit_joins="3/minute",
-        rate_limit_joins_per_ip="100000/minute",
         rate_limit_holds="2/minute",
     )
     web, gate = create_app(settings), create_gate_app(settings)
@@ -73,11 +72,13 @@ def admit(gate_app: Flask, event_id: int) -> int:
         return WaitingRoom(redis_roles(gate_app).room, event_id, 120).admit_due(uow)
 
 
-def test_every_role_but_the_queues_is_a_cluster_client(apps):
+def test_every_role_but_the_queues_is_a_cluster_client_and_all_are_ready(apps):
     for application in apps:
         roles = redis_roles(application)
         assert isinstance(roles.room, redis.RedisCluster) and roles.room is roles.limits is roles.cache
         assert isinstance(roles.queues, redis.Redis) and not isinstance(roles.queues, redis.RedisCluster)
+    ready = apps[0].test_client().get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["checks"]["redis"] == "ok"
 
 
 def test_the_waiting_room_joins_answers_and_admits_on_a_cluster(apps, make, rds):
@@ -100,25 +101,31 @@ def test_the_waiting_room_joins_answers_and_admits_on_a_cluster(apps, make, rds)
     assert room.exists(key_prefix(event_id) + "meta") and not rds.keys("gate:*")
     slots = {room.keyslot(k) for k in room.keys(f"gate:{{{event_id}}}:*", target_nodes=redis.RedisCluster.ALL_NODES)}
     assert len(slots) == 1
+    # The state figures read the rooms from the cluster and the queues from the plain Redis.
+    scraped = scrape(web)
+    assert figure(scraped, "seatline_waiting_room_waiting", event=str(event_id)) == 1
+    assert figure(scraped, "seatline_waiting_room_active", event=str(event_id)) == 2
+    assert figure(scraped, "seatline_rq_queue_depth", queue="holds") is not None
     client = web.test_client()
     assert hold_with(client, fans[2], show.show_id).status_code == 403  # not admitted: no token, no hold
     assert hold_with(client, fans[0], show.show_id, first["admissionToken"]).status_code == 201
 
 
 def test_the_rate_limits_count_on_a_cluster(apps, make, rds):
-    web, gate_app = apps
-    gate = gate_app.test_client()
-    _, event_id = event_with_show(make)
-    open_queue(gate, make.fan(role="manager"), event_id)
+    web, _ = apps
+    client = web.test_client()
+    show = make.show(rows=1, per_row=5)
     fan, other = make.fan(), make.fan()
-    answers = [gate.post(f"/gate/v1/queues/{event_id}/join", headers=fan.headers).status_code for _ in range(4)]
-    assert answers == [201, 200, 200, 429]  # the fan's three joins a minute, counted on the cluster
-    assert gate.post(f"/gate/v1/queues/{event_id}/join", headers=other.headers).status_code == 201
-    limits = redis_roles(gate_app).limits
-    counted = limits.keys("LIMITER:*", target_nodes=redis.RedisCluster.ALL_NODES)
-    assert counted and not rds.keys("LIMITER:*")
-    assert not redis_roles(gate_app).limits.get("nothing")  # the client answers: not an outage fallback
-    assert not gate_app.extensions["seatline.rate_limits"].in_outage
+    answers = [
+        client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": [seat]}, headers=fan.headers).status_code
+        for seat in ("A1", "A2", "A3")
+    ]
+    assert answers == [201, 201, 429]  # the fan's two holds a minute, counted on the cluster
+    held = client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A3"]}, headers=other.headers)
+    assert held.status_code == 201  # the limit is the fan's: another fan at the same address holds
+    limits = redis_roles(web).limits
+    assert limits.keys("LIMITER:*", target_nodes=redis.RedisCluster.ALL_NODES) and not rds.keys("LIMITER:*")
+    assert not web.extensions["seatline.rate_limits"].in_outage  # counted in Redis, not in memory
 
 
 def test_seat_hints_on_a_cluster_turn_a_doomed_hold_away_and_follow_commits(apps, make):

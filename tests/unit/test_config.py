@@ -1,6 +1,6 @@
 import pytest
 
-from app.config import DEV_SECRET, ConfigError, Settings
+from app.config import DEV_SECRET, ConfigError, Settings, parse_cluster_url
 
 DEVELOPMENT = {"ENV": "development"}
 
@@ -68,3 +68,22 @@ def test_the_per_fan_seat_cap_reads_its_new_name_and_still_its_old_one():
     assert Settings.from_env(both).max_held_seats_per_user_show == 4
     with pytest.raises(ConfigError):
         Settings.from_env({**DEVELOPMENT, "MAX_SEATS_PER_USER_SHOW": "0"})
+
+
+def test_each_redis_role_defaults_to_redis_url_and_only_the_queues_refuse_a_cluster():
+    plain = Settings(env="test", redis_url="redis://127.0.0.1:6379/3", redis_cache_url="redis://10.0.0.9:6379/0")
+    assert [plain.redis_url_for(r) for r in ("room", "limits", "cache", "queues")] == [
+        "redis://127.0.0.1:6379/3",
+        "redis://127.0.0.1:6379/3",
+        "redis://10.0.0.9:6379/0",
+        "redis://127.0.0.1:6379/3",
+    ]
+    cluster = "redis+cluster://u:p%40ss@10.0.0.1:7000,10.0.0.2:7001"
+    assert parse_cluster_url(cluster) == ([("10.0.0.1", 7000), ("10.0.0.2", 7001)], "u", "p@ss")
+    Settings(env="test", redis_room_url=cluster, redis_limits_url=cluster, redis_cache_url=cluster).validate()
+    with pytest.raises(ConfigError, match="plain Redis"):
+        Settings(env="test", redis_queue_url=cluster).validate()
+    with pytest.raises(ConfigError, match="REDIS_QUEUE_URL"):
+        Settings(env="test", redis_url=cluster).validate()
+    with pytest.raises(ConfigError, match="host:port"):
+        Settings(env="test", redis_room_url="redis+cluster://10.0.0.1").validate()
