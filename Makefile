@@ -74,7 +74,7 @@ clean:
 
 # Every scenario of bench/suite.py against its baseline in the same run; writes bench/RESULTS.md.
 # wrk and pgbench drive the load (installed here if missing). ARGS="--seconds 5 --only holds" for a part.
-bench: $(VENV)/.dev services nginx
+bench: $(VENV)/.dev services nginx pgbouncer
 	@command -v wrk >/dev/null || { echo "==> installing wrk"; scripts/services.sh --install wrk; }
 	@pgbench --version >/dev/null 2>&1 || { echo "==> installing pgbench"; scripts/services.sh --install postgresql-15; }
 	@$(BIN)/python -m bench.suite $(ARGS)
