@@ -30,7 +30,7 @@ from app.audit.cli import audit_log_command
 from app.booking.routes import bp as booking_bp
 from app.catalog.routes import bp as catalog_bp
 from app.config import Settings
-from app.db_pool import check_connections_on_checkout, keep_prepared_statements
+from app.db_pool import check_connections_on_checkout, keep_prepared_statements, warn_of_other_timeouts
 from app.demo.cli import seed_demo_command
 from app.extensions import csrf, db, migrate, redis_store
 from app.inventory.routes import bp as inventory_bp
@@ -138,7 +138,9 @@ def create_base_app(
     )
     db.init_app(app)
     with app.app_context():
-        if not settings.db_behind_pgbouncer:  # nothing is prepared behind it: nothing to keep
+        if settings.db_behind_pgbouncer:
+            warn_of_other_timeouts(db.engine, settings.db_statement_timeout_ms, settings.db_lock_timeout_ms)
+        else:  # behind PgBouncer nothing is prepared: nothing to keep
             keep_prepared_statements(db.engine)
         if settings.db_pool_pre_ping:
             check_connections_on_checkout(db.engine, settings.db_pool_ping_idle_seconds)

@@ -4,6 +4,8 @@ timeouts still bound every statement; nothing is prepared; migrations go straigh
 
 from __future__ import annotations
 
+import logging
+
 import psycopg
 import pytest
 from flask_migrate import upgrade
@@ -92,6 +94,21 @@ def test_the_lock_timeout_still_applies_through_pgbouncer(short_timeouts, app):
             uow.execute("SELECT count(*) FROM cities")
         assert _sqlstate(raised.value) == "55P03"  # lock_not_available: lock timeout
         holder.rollback()
+
+
+def test_an_app_expecting_other_timeouts_than_pgbouncers_says_so(short_timeouts, caplog):
+    url = short_timeouts.extensions["seatline.settings"].database_url
+    told_otherwise = create_app(settings_for_tests(database_url=url, db_behind_pgbouncer=True))  # 5000 and 3000 ms
+    with caplog.at_level(logging.WARNING, logger="app.db_pool"):
+        with short_timeouts.app_context():
+            db.engine.dispose()  # a new connection: checked against the same timeouts, quietly
+            execute_alone("SELECT 1")
+        assert not [r for r in caplog.records if "PgBouncer" in r.getMessage()]
+        with told_otherwise.app_context():
+            execute_alone("SELECT 1")
+            db.engine.dispose()
+    (warning,) = [r.getMessage() for r in caplog.records if "PgBouncer" in r.getMessage()]
+    assert "statement_timeout=200ms" in warning and "5000 ms" in warning
 
 
 def test_pgbouncer_refuses_the_options_a_direct_connection_sends(pgbouncer):
