@@ -67,6 +67,15 @@ class Settings:
     db_max_overflow: int = 10
     db_pool_timeout_seconds: float = 2.0
     db_statement_timeout_ms: int = 5000
+    db_lock_timeout_ms: int = 3000
+    # The app reaches PostgreSQL through PgBouncer in transaction mode (README "PgBouncer",
+    # ARCHITECTURE.md "Behind PgBouncer"): nothing is prepared (DB_PREPARE_THRESHOLD is not used) and
+    # no startup ``options`` are sent, so the two timeouts above come from PgBouncer's
+    # ``connect_query`` (scripts/pgbouncer.sh renders them from the same variables).
+    db_behind_pgbouncer: bool = False
+    # Where migrations reach the primary directly when DATABASE_URL is PgBouncer's (migrations/env.py):
+    # not through it, and not under the app's statement timeout. Empty: DATABASE_URL.
+    database_direct_url: str = ""
     # Check each connection as it leaves the pool, so a restarted Postgres (or a connection the server
     # ended) costs no failed request: its state and whether its socket has anything to read, without a
     # round trip (app/db_pool.py); one idle in the pool for DB_POOL_PING_IDLE_SECONDS or more is also
@@ -216,6 +225,8 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
+        if self.db_statement_timeout_ms < 0 or self.db_lock_timeout_ms < 0:
+            raise ConfigError("DB_STATEMENT_TIMEOUT_MS and DB_LOCK_TIMEOUT_MS must be 0 (none) or more")
         if self.db_pool_ping_idle_seconds < 0:
             raise ConfigError("DB_POOL_PING_IDLE_SECONDS must be 0 or more")
         if self.trusted_proxy_hops < 0:

@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 
 from devstack import commands, serve
+from devstack.pgbouncer import PgBouncer
 from devstack.processes import ROOT, free_port
 
 # Overridable so that two people can benchmark side by side on one server (figures then share the cores).
@@ -102,6 +103,17 @@ def gunicorn(
             yield base
     finally:
         shutil.rmtree(metrics, ignore_errors=True)
+
+
+@contextmanager
+def through_pgbouncer(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """A private PgBouncer in transaction mode in front of ``env``'s database (devstack/pgbouncer.py):
+    the settings that send the app through it (README "PgBouncer")."""
+    bouncer = PgBouncer(env["DATABASE_URL"])
+    try:
+        yield {"DATABASE_URL": bouncer.url, "DB_BEHIND_PGBOUNCER": "true"}
+    finally:
+        bouncer.stop()
 
 
 @contextmanager

@@ -451,6 +451,17 @@ def choice_runs(data: dict, env: dict[str, str], seconds: int) -> list[Result]:
                     script=hold_lua(data, data["hot"], 1, HOT_SEATS, "S"),
                 )
             )
+    # The same app through PgBouncer in transaction mode: nothing prepared, one more hop per statement.
+    with harness.through_pgbouncer(env) as through, gunicorn("wsgi:app", env, **through) as web:
+        out.append(
+            wrk(
+                "holds, hot show: through PgBouncer (transaction mode)",
+                web,
+                seconds,
+                connections=16,
+                script=hold_lua(data, data["hot"], 1, HOT_SEATS, "S"),
+            )
+        )
     before = os.environ.get(BEFORE_REF_ENV)
     if before:
         # Before, after, before, after: rows of the same code vary by a fifth within a run on this
