@@ -52,7 +52,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -106,14 +106,14 @@ class ReplicaRouter:
         self._checked_at = started = time.monotonic()
         try:
             position = execute_alone_on(primary, _PRIMARY_POSITION)[0].lsn
-        except DBAPIError:
+        except SQLAlchemyError:
             return  # the primary's trouble is answered elsewhere; the replica's freshness only ages
         self._positions.append((started, position))
         while self._positions and self._positions[0][0] < started - self.max_lag - self.check_seconds:
             self._positions.popleft()
         try:
             row = execute_alone_on(self.engine, _REPLICA_POSITION)[0]
-        except DBAPIError as exc:
+        except SQLAlchemyError as exc:  # the driver's errors, and no connection free in time
             if self._fresh_as_of is not None:
                 log.warning("read replica unreachable; browsing reads the primary: %s", exc)
             self._fresh_as_of = None
@@ -176,7 +176,7 @@ def browsing_read(work: Callable[[UnitOfWork], T]) -> T:
             session = Session(bind=replica.engine)
             try:
                 result = work(UnitOfWork(session))
-            except DBAPIError as exc:
+            except SQLAlchemyError as exc:  # the replica failed it (or had no connection free): the primary answers
                 replica.failed(exc)
             else:
                 dates = _data_as_of.get()
