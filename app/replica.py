@@ -36,7 +36,11 @@ replica's freshness, earlier than now by at most the bound. Redis keeps the copy
 the second of that date, and the edge serves it at most one second more, so what a fan sees is
 under 2 s old counted from the data, replica or not (README, "The edge and a CDN"). With a lag
 bound above 1 s a copy would be expired as soon as built; at 1 s (the default) a lagging
-replica costs copies a shorter life, never a staler answer.
+replica costs copies a shorter life, never a staler answer. Freshness is proven as of the last
+check, so even a replica that keeps up dates its copies up to REPLICA_LAG_CHECK_SECONDS early:
+a copy whose date falls in the second before it was built is not shared in Redis (it is kept as
+the last good copy) and the edge renews it at once, in the background. A seat map's ``asOf``
+stays when it was rendered (the replica's ``now()``), as the contract says.
 """
 
 from __future__ import annotations
