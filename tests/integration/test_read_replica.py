@@ -87,6 +87,15 @@ def test_browsing_reads_come_from_the_replica(replica_app, standby, make):
     assert any("FROM show_prices" in q for q in detail), detail
     page = _statements_on_replica(standby, replica_app, lambda: client.get(f"/shows/{show.show_id}"))
     assert any("string_agg" in q for q in page), page  # the show page's shared body
+    manager = make.fan(role="manager")
+    wait_for(lambda: _on_replica(standby, replica_app, f"SELECT 1 FROM users WHERE id = {manager.user_id}"))
+
+    def dashboard() -> None:
+        response = client.get(f"/api/v1/manage/shows/{show.show_id}/dashboard", headers=manager.headers)
+        assert response.status_code == 200, response.get_json()
+
+    figures = _statements_on_replica(standby, replica_app, dashboard)
+    assert any("FROM bookings" in q for q in figures), figures  # the dashboard's figures
 
 
 def test_a_hold_shows_within_the_bound_while_replay_is_paused(replica_app, standby, make):
