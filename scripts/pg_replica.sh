@@ -17,6 +17,11 @@
 # one line, "host replication all 127.0.0.1/32 trust", to the primary's hba_file and reloads its
 # configuration (no restart; existing connections are untouched). wal_level=replica and
 # max_wal_senders > 0 are needed too (Debian's defaults); the script says so if they are missing.
+#
+# No replication slot: a slot left behind by a replica that was removed without `stop` would keep
+# the primary's WAL forever. A replica that falls further behind than the primary keeps WAL for
+# (wal_keep_size) stops replaying; browsing then reads the primary (its lag only grows) until the
+# replica is stopped and started again.
 set -euo pipefail
 
 PRIMARY_HOST=${PRIMARY_HOST:-127.0.0.1}
