@@ -14,6 +14,7 @@ from app import (
     circuit,
     models,  # noqa: F401  (every table registered for Alembic)
     money,
+    replica,
     response_cache,
     security,
     static_files,
@@ -144,6 +145,7 @@ def create_base_app(
             keep_prepared_statements(db.engine)
         if settings.db_pool_pre_ping:
             check_connections_on_checkout(db.engine, settings.db_pool_ping_idle_seconds)
+    replica.init_app(app, settings, app.config["SQLALCHEMY_ENGINE_OPTIONS"])  # DATABASE_REPLICA_URL's, if set
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     app.register_blueprint(ops_bp)
     register_error_handlers(app)

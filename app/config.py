@@ -42,6 +42,12 @@ class Settings:
     # gunicorn's processes read the same variable in gunicorn.conf.py. app/ops/listener.py.
     metrics_bind: str = ""
     database_url: str = "postgresql+psycopg://seatline:seatline@127.0.0.1:5432/seatline"
+    # A streaming replica of DATABASE_URL's server for browsing (catalog, seat maps, the site's shared
+    # pages, dashboards), used while it is at most REPLICA_MAX_LAG_SECONDS behind, measured at most every
+    # REPLICA_LAG_CHECK_SECONDS per process (app/replica.py; README, "Read replicas"). Empty: no replica.
+    database_replica_url: str = ""
+    replica_max_lag_seconds: float = 1.0
+    replica_lag_check_seconds: float = 0.5
     redis_url: str = "redis://127.0.0.1:6379/0"
     secret_key: str = DEV_SECRET
     # Bearer tokens for fans and managers.
@@ -229,6 +235,8 @@ class Settings:
             raise ConfigError("DB_STATEMENT_TIMEOUT_MS and DB_LOCK_TIMEOUT_MS must be 0 (none) or more")
         if self.db_pool_ping_idle_seconds < 0:
             raise ConfigError("DB_POOL_PING_IDLE_SECONDS must be 0 or more")
+        if not 0 < self.replica_lag_check_seconds < self.replica_max_lag_seconds:
+            raise ConfigError("REPLICA_LAG_CHECK_SECONDS must be above 0 and below REPLICA_MAX_LAG_SECONDS")
         if self.trusted_proxy_hops < 0:
             raise ConfigError("TRUSTED_PROXY_HOPS must be 0 or more")
         for field in dataclasses.fields(self):
