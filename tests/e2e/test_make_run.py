@@ -253,7 +253,7 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redi
             admitted_here = [gate_figures, everywhere[1]]
             assert (
                 sum(total(s, "seatline_waiting_room_admitted_total", event=str(tour["eventId"])) for s in admitted_here)
-                == 1
+                == new_places
             )
             # The webhook and the confirmation email were jobs.
             jobs = {
