@@ -4,17 +4,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast lint chaos services browser nginx prometheus clean bench flash-sale
+.PHONY: run test test-fast lint chaos services browser nginx prometheus pgbouncer clean bench flash-sale
 
 # `make run MONITOR=1` also starts Prometheus against every process (README "Watching a sale").
 run: $(VENV)/.runtime
 	@scripts/run.sh
 
-test: $(VENV)/.dev lint services browser nginx prometheus
+test: $(VENV)/.dev lint services browser nginx prometheus pgbouncer
 	@scripts/test.sh
 
 # The fast tier: everything but the suites marked slow.
-test-fast: $(VENV)/.dev lint services prometheus
+test-fast: $(VENV)/.dev lint services prometheus pgbouncer
 	@scripts/test.sh -m "not slow"
 
 # Lint and format (ruff) and types (mypy), all configured in pyproject.toml; any finding fails the run.
@@ -41,6 +41,10 @@ browser:
 # The edge's nginx (the e2e tier runs it in front of the test servers).
 nginx:
 	@scripts/services.sh --nginx
+
+# PgBouncer: tests/pgbouncer runs the app through a private one in transaction mode (scripts/pgbouncer.sh).
+pgbouncer:
+	@scripts/services.sh --pgbouncer
 
 # Prometheus and promtool: the tests check the alert rules and the scrape config with promtool, and
 # `make run MONITOR=1` and `make flash-sale MONITOR=1` run Prometheus (its system service stays off).
@@ -70,7 +74,7 @@ clean:
 
 # Every scenario of bench/suite.py against its baseline in the same run; writes bench/RESULTS.md.
 # wrk and pgbench drive the load (installed here if missing). ARGS="--seconds 5 --only holds" for a part.
-bench: $(VENV)/.dev services nginx
+bench: $(VENV)/.dev services nginx pgbouncer
 	@command -v wrk >/dev/null || { echo "==> installing wrk"; scripts/services.sh --install wrk; }
 	@pgbench --version >/dev/null 2>&1 || { echo "==> installing pgbench"; scripts/services.sh --install postgresql-15; }
 	@$(BIN)/python -m bench.suite $(ARGS)

@@ -14,6 +14,7 @@ from app import (
     circuit,
     models,  # noqa: F401  (every table registered for Alembic)
     money,
+    replica,
     response_cache,
     security,
     static_files,
@@ -30,7 +31,7 @@ from app.audit.cli import audit_log_command
 from app.booking.routes import bp as booking_bp
 from app.catalog.routes import bp as catalog_bp
 from app.config import Settings
-from app.db_pool import check_connections_on_checkout, keep_prepared_statements
+from app.db_pool import check_connections_on_checkout, keep_prepared_statements, warn_of_other_timeouts
 from app.demo.cli import seed_demo_command
 from app.extensions import csrf, db, migrate, redis_roles, redis_store
 from app.inventory.routes import bp as inventory_bp
@@ -105,12 +106,7 @@ def create_base_app(
             "pool_timeout": settings.db_pool_timeout_seconds,
             # Not SQLAlchemy's ping (a round trip per checkout): the pool's own check, below.
             "pool_pre_ping": False,
-            # Bounded waits: a stuck statement or lock fails instead of piling up requests.
-            "connect_args": {
-                "connect_timeout": 3,
-                "prepare_threshold": None if settings.db_prepare_threshold < 0 else settings.db_prepare_threshold,
-                "options": f"-c statement_timeout={settings.db_statement_timeout_ms} -c lock_timeout=3000",
-            },
+            "connect_args": _connect_args(settings),
         },
         MAX_CONTENT_LENGTH=64 * 1024,
         JSON_SORT_KEYS=False,
@@ -143,9 +139,13 @@ def create_base_app(
     )
     db.init_app(app)
     with app.app_context():
-        keep_prepared_statements(db.engine)
+        if settings.db_behind_pgbouncer:
+            warn_of_other_timeouts(db.engine, settings.db_statement_timeout_ms, settings.db_lock_timeout_ms)
+        else:  # behind PgBouncer nothing is prepared: nothing to keep
+            keep_prepared_statements(db.engine)
         if settings.db_pool_pre_ping:
             check_connections_on_checkout(db.engine, settings.db_pool_ping_idle_seconds)
+    replica.init_app(app, settings, app.config["SQLALCHEMY_ENGINE_OPTIONS"])  # DATABASE_REPLICA_URL's, if set
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     app.register_blueprint(ops_bp)
     register_error_handlers(app)
@@ -156,6 +156,23 @@ def create_base_app(
     security.init_app(app, settings)
     response_cache.init_app(app)
     return app
+
+
+def _connect_args(settings: Settings) -> dict[str, Any]:
+    """psycopg's connection arguments. Bounded waits: a stuck statement or lock fails instead of piling
+    up requests. Directly to PostgreSQL the timeouts travel as the startup ``options`` and statements
+    run often on a connection are prepared; through PgBouncer in transaction mode neither works
+    (ARCHITECTURE.md, "Behind PgBouncer"): consecutive transactions of one client connection run on
+    different server connections, which know nothing of its prepared statements, and PgBouncer
+    refuses the ``options`` parameter. There the timeouts are set by PgBouncer's ``connect_query``
+    on every server connection it opens (scripts/pgbouncer.sh) and nothing is prepared."""
+    if settings.db_behind_pgbouncer:
+        return {"connect_timeout": 3, "prepare_threshold": None}
+    return {
+        "connect_timeout": 3,
+        "prepare_threshold": None if settings.db_prepare_threshold < 0 else settings.db_prepare_threshold,
+        "options": f"-c statement_timeout={settings.db_statement_timeout_ms} -c lock_timeout={settings.db_lock_timeout_ms}",
+    }
 
 
 def _configure_logging(settings: Settings, service: str) -> None:

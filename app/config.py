@@ -68,6 +68,12 @@ class Settings:
     # gunicorn's processes read the same variable in gunicorn.conf.py. app/ops/listener.py.
     metrics_bind: str = ""
     database_url: str = "postgresql+psycopg://seatline:seatline@127.0.0.1:5432/seatline"
+    # A streaming replica of DATABASE_URL's server for browsing (catalog, seat maps, the site's shared
+    # pages, dashboards), used while it is at most REPLICA_MAX_LAG_SECONDS behind, measured at most every
+    # REPLICA_LAG_CHECK_SECONDS per process (app/replica.py; README, "Read replicas"). Empty: no replica.
+    database_replica_url: str = ""
+    replica_max_lag_seconds: float = 1.0
+    replica_lag_check_seconds: float = 0.5
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Redis by role (ARCHITECTURE.md "Redis by role"); each empty one is REDIS_URL. The waiting room;
     # the per-request checks (rate limits, login slowdown, seat hints, token revocations, site
@@ -101,6 +107,15 @@ class Settings:
     db_max_overflow: int = 10
     db_pool_timeout_seconds: float = 2.0
     db_statement_timeout_ms: int = 5000
+    db_lock_timeout_ms: int = 3000
+    # The app reaches PostgreSQL through PgBouncer in transaction mode (README "PgBouncer",
+    # ARCHITECTURE.md "Behind PgBouncer"): nothing is prepared (DB_PREPARE_THRESHOLD is not used) and
+    # no startup ``options`` are sent, so the two timeouts above come from PgBouncer's
+    # ``connect_query`` (scripts/pgbouncer.sh renders them from the same variables).
+    db_behind_pgbouncer: bool = False
+    # Where migrations reach the primary directly when DATABASE_URL is PgBouncer's (migrations/env.py):
+    # not through it, and not under the app's statement timeout. Empty: DATABASE_URL.
+    database_direct_url: str = ""
     # Check each connection as it leaves the pool, so a restarted Postgres (or a connection the server
     # ended) costs no failed request: its state and whether its socket has anything to read, without a
     # round trip (app/db_pool.py); one idle in the pool for DB_POOL_PING_IDLE_SECONDS or more is also
@@ -255,8 +270,12 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
+        if self.db_statement_timeout_ms < 0 or self.db_lock_timeout_ms < 0:
+            raise ConfigError("DB_STATEMENT_TIMEOUT_MS and DB_LOCK_TIMEOUT_MS must be 0 (none) or more")
         if self.db_pool_ping_idle_seconds < 0:
             raise ConfigError("DB_POOL_PING_IDLE_SECONDS must be 0 or more")
+        if not 0 < self.replica_lag_check_seconds < self.replica_max_lag_seconds:
+            raise ConfigError("REPLICA_LAG_CHECK_SECONDS must be above 0 and below REPLICA_MAX_LAG_SECONDS")
         if self.trusted_proxy_hops < 0:
             raise ConfigError("TRUSTED_PROXY_HOPS must be 0 or more")
         for role in REDIS_ROLES:

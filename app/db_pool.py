@@ -37,6 +37,7 @@ queue's own lock, from the moment they find it empty until they get a connection
 
 from __future__ import annotations
 
+import logging
 import select
 import threading
 import time
@@ -50,6 +51,8 @@ from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from sqlalchemy.util import queue as sqla_queue
 
 from app.ops.metrics import DB_POOL_IN_USE, DB_POOL_WAITING
+
+log = logging.getLogger(__name__)
 
 # When the connection last went back to the pool (its pool entry's ``info``, which SQLAlchemy clears
 # when the connection is replaced: a connection without it has just been made).
@@ -92,6 +95,33 @@ def check_connections_on_checkout(engine: Engine, ping_after_idle_seconds: float
                 dialect.do_ping(dbapi_connection)
             except psycopg.Error as exc:
                 raise DisconnectionError(f"a pooled connection idle for a while did not answer: {exc}") from exc
+
+
+def warn_of_other_timeouts(engine: Engine, statement_timeout_ms: int, lock_timeout_ms: int) -> None:
+    """Behind PgBouncer the timeouts are PgBouncer's to set (its ``connect_query``, ARCHITECTURE.md
+    "Behind PgBouncer"), not the app's: each new connection reads the ones its server connection
+    has, and a warning names any that differ from the app's settings (a PgBouncer configured for
+    other values, or none, lets statements and lock waits run longer than the app expects). One
+    round trip per connection the pool makes, none per checkout."""
+
+    @event.listens_for(engine, "connect")
+    def _check(dbapi_connection: Any, record: Any) -> None:
+        row = dbapi_connection.execute(
+            "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'),"
+            " (SELECT setting FROM pg_settings WHERE name = 'statement_timeout')::int,"
+            " (SELECT setting FROM pg_settings WHERE name = 'lock_timeout')::int"
+        ).fetchone()
+        dbapi_connection.rollback()
+        if (row[2], row[3]) != (statement_timeout_ms, lock_timeout_ms):
+            log.warning(
+                "behind PgBouncer the server connection has statement_timeout=%s and lock_timeout=%s, not"
+                " the %d ms and %d ms of DB_STATEMENT_TIMEOUT_MS and DB_LOCK_TIMEOUT_MS: set them in"
+                " PgBouncer's connect_query (scripts/pgbouncer.sh)",
+                row[0],
+                row[1],
+                statement_timeout_ms,
+                lock_timeout_ms,
+            )
 
 
 class KeepsPreparedStatements(psycopg.Connection[Any]):

@@ -10,6 +10,9 @@ may be kept (``shared_response``): the edge keeps it fresh until the same second
 serve it for one second more while it fetches the next copy in the background (README, "The edge
 and a CDN"). A copy is therefore never more than ``seconds + 1`` old when a client gets it.
 
+A copy's moment is that of its data: a copy built from a read replica is dated as of the replica's
+proven freshness (``app/replica.py``), so the bound above counts from the data, replica or not.
+
 Every rebuild of real content also keeps a "last good" copy for an hour (the caller says what is
 real: an empty listing is not, and errors are never stored at all). When Postgres cannot be reached, the
 catalog and seat maps are answered from it (ARCHITECTURE.md rule 6: browsing survives booking trouble),
@@ -36,6 +39,7 @@ from flask import Flask, Response, g, has_request_context
 from app.api.http import json_bytes_response
 from app.circuit import database_unreachable
 from app.ops.metrics import RESPONSE_CACHE
+from app.replica import data_dated
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +116,10 @@ def cached_bytes(
     except redis.RedisError as exc:
         log.warning("response cache unavailable, building %s directly: %s", key, exc)
         RESPONSE_CACHE.labels(name, "unavailable").inc()
-        return time.time(), build()
+        return _built(build)
 
     try:
-        built_at = time.time()
-        body = build()
+        built_at, body = _built(build)
     except BaseException as exc:
         _forget_lock(client, key)
         if database_unreachable(exc):
@@ -133,11 +136,16 @@ def cached_bytes(
     try:
         pipe = client.pipeline(transaction=False)
         # Gone when its last second ends, by Redis's clock (this machine's, as nginx's).
-        pipe.set(key, _BUILT_AT.pack(built_at) + body, pxat=(math.floor(built_at) + seconds) * 1000)
-        if keep_last_good():
-            # The last good copy is copied inside Redis: a stadium's 9 MB map crosses the wire once.
-            pipe.copy(key, f"{key}:last", replace=True)
-            pipe.expire(f"{key}:last", LAST_GOOD_SECONDS)
+        expires_ms = (math.floor(built_at) + seconds) * 1000
+        if expires_ms > time.time() * 1000:
+            pipe.set(key, _BUILT_AT.pack(built_at) + body, pxat=expires_ms)
+            if keep_last_good():
+                # The last good copy is copied inside Redis: a stadium's 9 MB map crosses the wire once.
+                pipe.copy(key, f"{key}:last", replace=True)
+                pipe.expire(f"{key}:last", LAST_GOOD_SECONDS)
+        elif keep_last_good():
+            # Data from a second already over (a replica's): too old to share, still the last good.
+            pipe.set(f"{key}:last", _BUILT_AT.pack(built_at) + body, ex=LAST_GOOD_SECONDS)
         pipe.delete(f"{key}:rebuild")
         pipe.execute()
     except redis.RedisError as exc:
@@ -150,6 +158,15 @@ def stored_key(key: str) -> str:
     last good copy share a slot of a Redis Cluster (COPY and the pipeline touch them together,
     ARCHITECTURE.md "Redis by role"); they are ``{key}``, ``{key}:rebuild`` and ``{key}:last``."""
     return "{" + key + "}"
+
+
+def _built(build: Callable[[], bytes]) -> tuple[float, bytes]:
+    """``(built_at, body)``, dated by its data: a read from a replica is as of the replica's
+    freshness, earlier than now (app/replica.py)."""
+    with data_dated() as dates:
+        built_at = time.time()
+        body = build()
+    return min([built_at, *dates]), body
 
 
 def _unpack(stored: bytes) -> tuple[float, bytes]:

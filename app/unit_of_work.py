@@ -200,7 +200,11 @@ def execute_alone(sql: str, params: Params | None = None) -> list[Row[Any]]:
     the statement fails the statement, which is then run once more on a new connection. ``:name``
     parameters as elsewhere. A failure is raised as SQLAlchemy's (``OperationalError`` and the
     rest), answered as every other."""
-    engine = db.engine
+    return execute_alone_on(db.engine, sql, params)
+
+
+def execute_alone_on(engine: Engine, sql: str, params: Params | None = None) -> list[Row[Any]]:
+    """``execute_alone`` on another engine's pool (a read replica's, app/replica.py)."""
     for attempt in (1, 2):
         uow = DirectUnitOfWork(_checked_out(engine), engine.dialect, autocommit=True)
         try:

@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 
 from devstack import commands, serve
+from devstack.pgbouncer import PgBouncer
 from devstack.processes import ROOT, free_port
 
 # Overridable so that two people can benchmark side by side on one server (figures then share the cores).
@@ -28,6 +29,15 @@ DB_URL = f"postgresql+psycopg://seatline:seatline@127.0.0.1:{PG_PORT}/{DB}"
 PG = f"host=127.0.0.1 port={PG_PORT} user=seatline password=seatline dbname={DB}"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 SECRET = "bench-secret-key-0123456789-0123456789-0123"
+
+
+def use(db: str, redis_url: str) -> None:
+    """Points every helper here at another database and Redis database, for a benchmark of its own
+    that must not drop or flush what `make bench` (or someone else's run) is using."""
+    global DB, DB_URL, PG, REDIS_URL
+    DB, REDIS_URL = db, redis_url
+    DB_URL = f"postgresql+psycopg://seatline:seatline@127.0.0.1:{PG_PORT}/{DB}"
+    PG = f"host=127.0.0.1 port={PG_PORT} user=seatline password=seatline dbname={DB}"
 
 
 # The load generators run on this machine: every request comes from 127.0.0.1, so the per-IP rate
@@ -55,14 +65,16 @@ def base_env(**extra: str) -> dict[str, str]:
     }
 
 
-def fresh_database(env: dict[str, str]) -> None:
+def fresh_database(env: dict[str, str], demo: bool = True) -> None:
+    """The bench database made again, migrated, with the demo data (``flask seed-demo``) if ``demo``."""
     with psycopg.connect(
         f"host=127.0.0.1 port={PG_PORT} user=seatline password=seatline dbname=postgres", autocommit=True
     ) as c:
         c.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         c.execute(f"CREATE DATABASE {DB}")
     subprocess.run(commands.flask("db", "upgrade"), cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run(commands.flask("seed-demo"), cwd=ROOT, env=env, check=True, capture_output=True)
+    if demo:
+        subprocess.run(commands.flask("seed-demo"), cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run(["redis-cli", "-n", REDIS_URL.rsplit("/", 1)[1], "flushdb"], check=True, capture_output=True)
 
 
@@ -102,6 +114,17 @@ def gunicorn(
             yield base
     finally:
         shutil.rmtree(metrics, ignore_errors=True)
+
+
+@contextmanager
+def through_pgbouncer(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """A private PgBouncer in transaction mode in front of ``env``'s database (devstack/pgbouncer.py):
+    the settings that send the app through it (README "PgBouncer")."""
+    bouncer = PgBouncer(env["DATABASE_URL"])
+    try:
+        yield {"DATABASE_URL": bouncer.url, "DB_BEHIND_PGBOUNCER": "true"}
+    finally:
+        bouncer.stop()
 
 
 @contextmanager
@@ -206,10 +229,17 @@ def wrk(
 
 
 def pgbench(
-    name: str, script: str, seconds: int = 10, clients: int = 16, protocol: str = "simple", **variables: object
+    name: str,
+    script: str,
+    seconds: int = 10,
+    clients: int = 16,
+    protocol: str = "simple",
+    pg_options: str = "",
+    **variables: object,
 ) -> Result:
     """Runs ``script`` (pgbench's language) against the bench database with the query ``protocol``
-    (simple, extended or prepared: `pgbench -M`); latency percentiles from its log."""
+    (simple, extended or prepared: `pgbench -M`); latency percentiles from its log. ``pg_options``:
+    settings for its sessions (PGOPTIONS, e.g. ``-c search_path=...``)."""
     work = Path(tempfile.mkdtemp())
     (work / "script.sql").write_text(script)
     args = [
@@ -234,7 +264,8 @@ def pgbench(
     for key, value in variables.items():
         args += ["-D", f"{key}={value}"]
     before = os.times()
-    out = subprocess.run([*args, DB], capture_output=True, text=True, env={**os.environ, "PGPASSWORD": "seatline"})
+    env = {**os.environ, "PGPASSWORD": "seatline", **({"PGOPTIONS": pg_options} if pg_options else {})}
+    out = subprocess.run([*args, DB], capture_output=True, text=True, env=env)
     after = os.times()
     if out.returncode != 0 and "tps" not in out.stdout:
         raise RuntimeError(f"pgbench failed: {out.stderr[-2000:]}")

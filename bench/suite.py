@@ -43,9 +43,10 @@ HOLD_CAP = 8  # seats one user may hold and have booked per show: the app's defa
 # ---------------------------------------------------------------- data
 
 
-def prepare(env: dict[str, str]) -> dict[str, object]:
-    """The demo data plus a 2,000-seat hot show, 1,000 small shows, and 20,000 fans with tokens."""
-    harness.fresh_database(env)
+def prepare(env: dict[str, str], demo: bool = True) -> dict[str, object]:
+    """The demo data (unless ``demo`` is False) plus a 2,000-seat hot show, 1,000 small shows, and
+    20,000 fans with tokens."""
+    harness.fresh_database(env, demo=demo)
     sys.path.insert(0, str(ROOT))
     from app import create_app
     from app.accounts.tokens import issue_token
@@ -225,14 +226,15 @@ def pgbench_statement(statement: str, params: dict[str, str]) -> str:
     return "\n".join(line for line in text.strip().splitlines() if line.strip())
 
 
-def hold_sql_script() -> str:
+def hold_sql_script(hold_statement: str | None = None) -> str:
     """pgbench's script for a hold: exactly the statements ``inventory.services.hold_seats`` runs,
     taken from the app's own text (``queries.LOCK_USER_SHOW``, ``seat_state.HOLD_FREE_SEATS``), so it
-    cannot drift from them; committed when every seat was taken, rolled back otherwise, as the app does."""
+    cannot drift from them; committed when every seat was taken, rolled back otherwise, as the app does.
+    ``hold_statement``: another text in the hold statement's place (``bench.partitioned``'s variant)."""
     from app.inventory import queries, seat_state
 
     lock = pgbench_statement(queries.LOCK_USER_SHOW, PGBENCH_HOLD_PARAMS)
-    hold = pgbench_statement(seat_state.HOLD_FREE_SEATS, PGBENCH_HOLD_PARAMS)
+    hold = pgbench_statement(hold_statement or seat_state.HOLD_FREE_SEATS, PGBENCH_HOLD_PARAMS)
     return f"""\\set u random(:u_first, :u_last)
 \\set show random(:show_first, :show_last)
 \\set seat random(1, :seats - 1)
@@ -451,6 +453,17 @@ def choice_runs(data: dict, env: dict[str, str], seconds: int) -> list[Result]:
                     script=hold_lua(data, data["hot"], 1, HOT_SEATS, "S"),
                 )
             )
+    # The same app through PgBouncer in transaction mode: nothing prepared, one more hop per statement.
+    with harness.through_pgbouncer(env) as through, gunicorn("wsgi:app", env, **through) as web:
+        out.append(
+            wrk(
+                "holds, hot show: through PgBouncer (transaction mode)",
+                web,
+                seconds,
+                connections=16,
+                script=hold_lua(data, data["hot"], 1, HOT_SEATS, "S"),
+            )
+        )
     before = os.environ.get(BEFORE_REF_ENV)
     if before:
         # Before, after, before, after: rows of the same code vary by a fifth within a run on this

@@ -3,6 +3,8 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -16,12 +18,17 @@ logger = logging.getLogger("alembic.env")
 
 
 def get_engine():
-    try:
-        # this works with Flask-SQLAlchemy<3 and Alchemical
-        return current_app.extensions["migrate"].db.engine
-    except (TypeError, AttributeError):
-        # this works with Flask-SQLAlchemy>=3
-        return current_app.extensions["migrate"].db.engine
+    """The app's engine, or behind PgBouncer one straight to the primary (DATABASE_DIRECT_URL):
+    migrations never run through PgBouncer, whose server connections carry the app's statement and
+    lock timeouts (ARCHITECTURE.md, "Behind PgBouncer")."""
+    settings = current_app.extensions["seatline.settings"]
+    if settings.db_behind_pgbouncer:
+        if not settings.database_direct_url:
+            raise RuntimeError(
+                "DB_BEHIND_PGBOUNCER is set: migrations need DATABASE_DIRECT_URL, the primary's own address"
+            )
+        return create_engine(settings.database_direct_url, poolclass=NullPool)
+    return current_app.extensions["migrate"].db.engine
 
 
 def get_engine_url():

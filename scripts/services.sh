@@ -5,6 +5,7 @@
 # `scripts/services.sh --nginx` only installs nginx for the edge (scripts/edge.sh runs it);
 # `--prometheus` only installs Prometheus and promtool (scripts/monitor.sh runs it, `make test` checks
 # the alert rules with promtool);
+# `--pgbouncer` only installs PgBouncer (scripts/pgbouncer.sh runs it, in front of PostgreSQL);
 # `--install PACKAGE...` installs Debian packages (the benchmarks' wrk and pgbench).
 # With SERVICES_RECORD=FILE, each service it starts is noted in FILE so that the
 # caller can stop exactly those again (see stop_recorded_services below).
@@ -136,6 +137,18 @@ ensure_prometheus() {
   fi
 }
 
+# PgBouncer runs as Seatline's own foreground process (scripts/pgbouncer.sh), never as the system's
+# service, which would listen on 6432 with Debian's configuration.
+ensure_pgbouncer() {
+  command -v envsubst >/dev/null || apt_install gettext-base
+  if command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ]; then return; fi
+  say "installing PgBouncer from Debian's packages (its system service stays off)"
+  apt_install_service_off pgbouncer pgbouncer
+  if [ ! -d /run/systemd/system ] && [ -x /etc/init.d/pgbouncer ]; then
+    as_root /etc/init.d/pgbouncer stop >/dev/null 2>&1 || true
+  fi
+}
+
 # Stops what an earlier run noted in FILE, then forgets it.
 stop_recorded_services() {
   local file=$1 kind arg
@@ -165,6 +178,10 @@ if [ "${1:-}" = "--nginx" ]; then
 fi
 if [ "${1:-}" = "--prometheus" ]; then
   ensure_prometheus
+  exit 0
+fi
+if [ "${1:-}" = "--pgbouncer" ]; then
+  ensure_pgbouncer
   exit 0
 fi
 

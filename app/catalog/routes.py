@@ -21,8 +21,8 @@ from app.contract import (
 )
 from app.errors import CityNotFound, ShowNotFound, ValidationFailed
 from app.extensions import redis_store, settings
+from app.replica import browsing_read
 from app.response_cache import shared_response
-from app.unit_of_work import unit_of_work
 
 bp = Blueprint("catalog_api", __name__, url_prefix="/api/v1")
 
@@ -39,8 +39,7 @@ def _shared(key: str, build, worth_keeping=lambda body: True) -> Response:
     kept = [True]
 
     def render() -> bytes:
-        with unit_of_work() as uow:
-            body = build(uow)
+        body = browsing_read(build)  # the replica while it is fresh enough (app/replica.py)
         kept[0] = worth_keeping(body)
         return orjson.dumps(body)
 
@@ -91,8 +90,7 @@ def _listed_date(raw: str) -> date:
 )
 def cities():
     """Errors: `500 INTERNAL_ERROR`; `503 DEGRADED`."""
-    with unit_of_work() as uow:
-        body = {"cities": services.list_cities(uow)}
+    body = {"cities": browsing_read(services.list_cities)}
     return body, 200, {"Cache-Control": "public, max-age=60"}
 
 
@@ -134,11 +132,7 @@ def shows_by_date(city_id: str):
     """
     cid = parse_id(city_id, CityNotFound, "city")
     raw_date = request.args.get("date")
-    if raw_date is None:
-        with unit_of_work() as uow:
-            day = services.city_today(uow, cid)
-    else:
-        day = _listed_date(raw_date)
+    day = browsing_read(lambda uow: services.city_today(uow, cid)) if raw_date is None else _listed_date(raw_date)
     # A day without shows is answered (and shared for its second) but not kept as a last good copy.
     return _shared(
         f"catalog:shows:{cid}:{day.isoformat()}",

@@ -36,6 +36,7 @@ from app.inventory import seatmap, services
 from app.inventory.hints import HintRead, SeatHints
 from app.inventory.schemas import CompactSeatMap, Hold, SeatMap, SeatMapSections, SectionSeatMap
 from app.rate_limit_rules import GATEWAY_CALLS, HOLDS, prefetched, rate_limited
+from app.replica import browsing_read
 from app.response_cache import shared_response
 from app.unit_of_work import direct_unit_of_work, unit_of_work
 
@@ -89,8 +90,8 @@ def _seatmap_response(show_id: int, key: str, render) -> object:
     config = settings()
 
     def build() -> bytes:
-        with unit_of_work() as uow:
-            return render(uow)
+        # The replica while it is fresh enough; the copy is dated by its data (app/replica.py).
+        return browsing_read(render)
 
     return shared_response(redis_store.cache, key, config.seatmap_cache_seconds, build)
 

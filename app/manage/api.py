@@ -82,6 +82,7 @@ from app.manage.schemas import (
     VenueLayout,
     WaitingRoomFigures,
 )
+from app.replica import browsing_read
 from app.unit_of_work import unit_of_work
 from app.waiting_room.control import QueueRequest
 
@@ -854,8 +855,8 @@ def show_dashboard(show_id: str):
     decimal number); `500 INTERNAL_ERROR`; `503 DEGRADED`.
     """
     sid = _show_id(show_id)
-    with unit_of_work() as uow:
-        figures = dashboard.figures(uow, actor(), sid, redis_store.roles)
+    # The replica while it is fresh enough (app/replica.py).
+    figures = browsing_read(lambda uow: dashboard.figures(uow, actor(), sid, redis_store.roles))
     return figures, 200, {"Cache-Control": "no-store"}
 
 

@@ -21,7 +21,7 @@ from app.inventory import seat_state
 from app.manage import access
 from app.manage.access import Actor
 from app.ops.metrics import RESPONSE_CACHE
-from app.unit_of_work import UnitOfWork
+from app.unit_of_work import UnitOfWork, unit_of_work
 from app.waiting_room.room import QueueNotFound, WaitingRoom
 
 CACHE_SECONDS = 2
@@ -158,7 +158,9 @@ def _waiting_room(uow: UnitOfWork, show: Any, roles: RedisRoles | None) -> dict[
         return None
     room = WaitingRoom(roles.room, show.event_id, current_app.extensions["seatline.settings"].gate_show_up_seconds)
     try:
-        room.ensure_loaded(uow)
+        # Rebuilding the queue in Redis writes what it reads: from the primary, never a replica.
+        with unit_of_work() as primary:
+            room.ensure_loaded(primary)
         f = room.figures()
     except (QueueNotFound, redis.RedisError):
         return None

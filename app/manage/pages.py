@@ -41,6 +41,7 @@ from app.manage import (
     waiting_rooms,
 )
 from app.manage.access import Actor
+from app.replica import browsing_read
 from app.unit_of_work import UnitOfWork, unit_of_work
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -477,10 +478,14 @@ def new_show():
 
 def _live_sale(show_id: str) -> dict[str, Any]:
     sid = _id(show_id, ShowNotFound, "show")
-    with unit_of_work() as uow:
+
+    def read(uow: UnitOfWork) -> tuple[dict[str, Any], dict[str, Any], Any]:
         detail = shows.get_show(uow, actor(), sid)
         figures = dashboard.figures(uow, actor(), sid, redis_store.roles)
         progress = cancellation.progress(uow, sid) if detail["status"] == "CANCELLED" else None
+        return detail, figures, progress
+
+    detail, figures, progress = browsing_read(read)  # the replica while fresh enough (app/replica.py)
     return {
         "show": detail,
         "figures": figures,

@@ -4,7 +4,7 @@ How they are collected (README "Watching a sale", ARCHITECTURE.md "Metrics"):
 
 - Each process kind (web, browse, gate, worker, scheduler) runs with its own
   ``PROMETHEUS_MULTIPROC_DIR``: prometheus_client's multiprocess mode, where every process (every
-  gunicorn worker, every RQ work horse) writes its figures to files there, and one scrape adds them
+  gunicorn worker) writes its figures to files there, and one scrape adds them
   up. ``app.ops.listener`` serves that scrape on the kind's internal metrics address (``METRICS_BIND``),
   from the gunicorn master or the worker's and scheduler's main process, never through the edge.
 - Without that variable (tests, ``flask shell``) the figures live in this process and ``GET /metrics``

@@ -34,6 +34,7 @@ from app.inventory.hints import HintRead, SeatHints
 from app.money import request_locale
 from app.ops.metrics import HOLDS_REJECTED
 from app.rate_limit_rules import GATEWAY_CALLS, HOLDS, prefetched, rate_limited
+from app.replica import browsing_read
 from app.site import shared_pages
 from app.unit_of_work import unit_of_work
 
@@ -49,8 +50,7 @@ def home():
     canonical = [False]
 
     def build() -> bytes:
-        with unit_of_work() as uow:
-            context = _home_context(uow, city_arg, date_arg)
+        context = browsing_read(lambda uow: _home_context(uow, city_arg, date_arg))
         # Only a page someone can link to is kept as a last good copy, not one of made-up arguments.
         canonical[0] = city_arg in (None, context["city_id"]) and date_arg in ("", context["listing"]["date"])
         return render_template("site/_shows.html" if fragment else "site/_home_body.html", **context).encode()
@@ -170,21 +170,30 @@ def render_show_page(
     section = request.values.get("section")
     known_section = [False]
     seconds = settings().seatmap_cache_seconds
+    for_this_fan = bool(selected or asked or message is not None)
+
+    def read(uow) -> tuple[dict, list[dict], list[dict], bool, dict[str, str]]:
+        try:
+            show = catalog.show_detail(uow, show_id, settings().max_seats_per_hold)
+        except ShowNotFound:
+            abort(404)
+        sections = orjson.loads(seatmap.render_sections(uow, show_id))["sections"]
+        seats: list[dict] = []
+        known_section[0] = bool(section and section in {s["section"] for s in sections})
+        if known_section[0]:
+            seats = orjson.loads(seatmap.render_full(uow, show_id, section))["seats"]
+        # Listed in the HTML: one section's seats. Drawn by the script: the whole show's, up to the limit.
+        drawn = not known_section[0] and show["venue"]["seatCount"] <= FULL_MAP_LIMIT
+        states = seatmap.statuses_of(uow, show_id, asked[:100]) if drawn and asked else {}
+        return show, sections, seats, drawn, states
 
     def build() -> bytes:
-        with unit_of_work() as uow:
-            try:
-                show = catalog.show_detail(uow, show_id, settings().max_seats_per_hold)
-            except ShowNotFound:
-                abort(404)
-            sections = orjson.loads(seatmap.render_sections(uow, show_id))["sections"]
-            seats: list[dict] = []
-            if section and section in {s["section"] for s in sections}:
-                seats = orjson.loads(seatmap.render_full(uow, show_id, section))["seats"]
-                known_section[0] = True
-            # Listed in the HTML: one section's seats. Drawn by the script: the whole show's, up to the limit.
-            drawn = not known_section[0] and show["venue"]["seatCount"] <= FULL_MAP_LIMIT
-            states = seatmap.statuses_of(uow, show_id, asked[:100]) if drawn and asked else {}
+        if for_this_fan:
+            # The states of the seats this fan was just refused are read now, on the primary.
+            with unit_of_work() as uow:
+                show, sections, seats, drawn, states = read(uow)
+        else:  # the shared body: the replica while it is fresh enough (app/replica.py)
+            show, sections, seats, drawn, states = browsing_read(read)
         tiers = (
             {(s["tier"], s["price"]) for s in seats} if seats else {(t["tier"], t["price"]) for t in show["priceTiers"]}
         )
@@ -209,7 +218,7 @@ def render_show_page(
         # The show's detail first (one line of JSON: it has no raw newline), for this request's own parts.
         return orjson.dumps(show) + b"\n" + body.encode()
 
-    if selected or asked or message is not None:
+    if for_this_fan:
         # After a failed request the fan is told which seats were taken: the map they see with it
         # must show them taken, not the shared copy of a moment ago.
         built_at, stored = time.time(), build()

@@ -115,7 +115,7 @@ def redis_answers(port: int) -> bool:
 
 def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redis_db, tmp_path):
     # The second run finds no Redis on its port: it must start one, and stop it again on Ctrl-C.
-    for redis_port in (6379, free_port()):
+    for run, redis_port in enumerate((6379, free_port())):
         port, edge_port, browse_port = free_port(), free_port(), free_port()
         started_redis = not redis_answers(redis_port)
         metrics = {kind: f"127.0.0.1:{free_port()}" for kind in KINDS}
@@ -126,7 +126,10 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redi
         base = f"http://127.0.0.1:{edge_port}"
         try:
             # Readiness is asked of the process itself: the edge does not route /readyz.
-            wait_until_up(f"http://127.0.0.1:{port}/readyz", proc, timeout=120)
+            try:
+                wait_until_up(f"http://127.0.0.1:{port}/readyz", proc, timeout=120)
+            except RuntimeError as exc:
+                raise AssertionError("".join(output)[-4000:]) from exc
             wait_until_up(f"{base}/healthz", proc, timeout=30)
             # Browsing has its own processes (the Procfile's `browse`), which the edge sends it to.
             wait_until_up(f"http://127.0.0.1:{browse_port}/readyz", proc)
@@ -230,6 +233,27 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redi
                 name == "seatline_http_request_duration_seconds_count"
                 and ("route", "/gate/v1/queues/<event_id>/join") in labels
                 for name, labels in scrape(metrics["gate"])
+            )
+
+            # What happened, counted where it happened: two holds of picked seats, one refused for want of
+            # admission, one booking (by the confirm's webhook or the saga), one place taken and admitted.
+            def total(samples: dict, name: str, **labels: str) -> float:
+                return sum(v for (n, ls), v in samples.items() if n == name and set(labels.items()) <= ls)
+
+            assert total(web, "seatline_holds_created_total", kind="seats") == 2
+            assert total(web, "seatline_holds_rejected_total", reason="ADMISSION_REQUIRED") == 1
+            assert total(web, "seatline_holds_released_total") == 1
+            everywhere = [web, scrape(metrics["worker"])]
+            assert sum(total(s, "seatline_bookings_confirmed_total") for s in everywhere) == 1
+            gate_figures = scrape(metrics["gate"])
+            # The second run finds the fan's place of the first (kept in Postgres): no new place, no new admission.
+            new_places = 1 if run == 0 else 0
+            assert total(gate_figures, "seatline_waiting_room_joins_total", event=str(tour["eventId"])) == new_places
+            # Admitted by the gate itself when there was room at once, or by the admission tick (a job).
+            admitted_here = [gate_figures, everywhere[1]]
+            assert (
+                sum(total(s, "seatline_waiting_room_admitted_total", event=str(tour["eventId"])) for s in admitted_here)
+                == new_places
             )
             # The webhook and the confirmation email were jobs.
             jobs = {

@@ -8,6 +8,7 @@ the JSON body must match its schema and documented headers must be present.
 from __future__ import annotations
 
 import re
+import threading
 from functools import cache
 from typing import Any
 
@@ -25,9 +26,19 @@ BASE = "urn:seatline:openapi"
 PREFIX = "/api/v1"
 
 
-@cache
+_building = threading.Lock()
+
+
 def spec() -> dict[str, Any]:
-    """The document the app serves, built from its views' declarations (as JSON would read it)."""
+    """The document the app serves, built from its views' declarations (as JSON would read it). Built
+    once, under a lock: a race test's clients may all ask for it first at the same moment, and building
+    apps side by side in threads is not safe (werkzeug compiles each URL rule with ``ast.parse``)."""
+    with _building:
+        return _spec()
+
+
+@cache
+def _spec() -> dict[str, Any]:
     return orjson.loads(orjson.dumps(build_document(create_app(Settings(env="test")))))
 
 

@@ -51,6 +51,12 @@ def _reset_schema(database_url: str) -> None:
 
 @pytest.fixture(scope="session")
 def app(smtp_sink) -> Iterator[Flask]:
+    yield from migrated_app(smtp_sink)
+
+
+def migrated_app(smtp_sink, **overrides) -> Iterator[Flask]:
+    """The app under test on a freshly migrated test database (``overrides``: its settings'); the
+    schema is dropped and made again at DATABASE_DIRECT_URL if given (the primary's own address)."""
     _, smtp_port = smtp_sink
     simulator_port = free_port()  # the simulator starts there only for tests that ask for it
     settings = settings_for_tests(
@@ -58,8 +64,9 @@ def app(smtp_sink) -> Iterator[Flask]:
         webhook_secret=WEBHOOK_SECRET,
         smtp_port=smtp_port,
         gateway_timeout_seconds=2.0,
+        **overrides,
     )
-    _reset_schema(settings.database_url)
+    _reset_schema(settings.database_direct_url or settings.database_url)
     application = create_app(settings)
     application.test_client_class = ContractClient
     application.config["PROPAGATE_EXCEPTIONS"] = os.environ.get("SEATLINE_TEST_RAISE") == "1"

@@ -27,7 +27,17 @@ def test_values_come_from_the_environment_with_types():
     assert settings.db_pool_timeout_seconds == 0.5
 
 
-@pytest.mark.parametrize("env", [{"HOLD_TTL_SECONDS": "soon"}, {"HOLD_TTL_SECONDS": "0"}, {"ENV": "staging"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"HOLD_TTL_SECONDS": "soon"},
+        {"HOLD_TTL_SECONDS": "0"},
+        {"ENV": "staging"},
+        # A replica checked no more often than its bound would be proven fresh only for an instant.
+        {"REPLICA_LAG_CHECK_SECONDS": "1", "REPLICA_MAX_LAG_SECONDS": "1"},
+        {"REPLICA_LAG_CHECK_SECONDS": "0"},
+    ],
+)
 def test_bad_values_fail_fast(env):
     with pytest.raises(ConfigError):
         Settings.from_env({**DEVELOPMENT, **env})
