@@ -442,28 +442,17 @@ BEFORE_REF_ENV = "BENCH_BEFORE"
 def choice_runs(data: dict, env: dict[str, str], seconds: int) -> list[Result]:
     """The hot-show hold scenario under each server configuration worth trying."""
     out = []
+
+    def holds(name: str, web: str) -> None:
+        script = hold_lua(data, data["hot"], 1, HOT_SEATS, "S")
+        out.append(wrk(f"holds, hot show: {name}", web, seconds, connections=16, script=script))
+
     for name, settings in CHOICES.items():
         with gunicorn("wsgi:app", env, **settings) as web:
-            out.append(
-                wrk(
-                    f"holds, hot show: {name}",
-                    web,
-                    seconds,
-                    connections=16,
-                    script=hold_lua(data, data["hot"], 1, HOT_SEATS, "S"),
-                )
-            )
+            holds(name, web)
     # The same app through PgBouncer in transaction mode: nothing prepared, one more hop per statement.
     with harness.through_pgbouncer(env) as through, gunicorn("wsgi:app", env, **through) as web:
-        out.append(
-            wrk(
-                "holds, hot show: through PgBouncer (transaction mode)",
-                web,
-                seconds,
-                connections=16,
-                script=hold_lua(data, data["hot"], 1, HOT_SEATS, "S"),
-            )
-        )
+        holds("through PgBouncer (transaction mode)", web)
     before = os.environ.get(BEFORE_REF_ENV)
     if before:
         # Before, after, before, after: rows of the same code vary by a fifth within a run on this
@@ -471,25 +460,9 @@ def choice_runs(data: dict, env: dict[str, str], seconds: int) -> list[Result]:
         with harness.checkout_of(before) as tree:
             for turn in (1, 2):
                 with gunicorn("wsgi:app", env, tree=tree, PROMETHEUS_MULTIPROC_DIR=None, METRICS_BIND=None) as web:
-                    out.append(
-                        wrk(
-                            f"holds, hot show: the code of {before[:12]} (before, {turn})",
-                            web,
-                            seconds,
-                            connections=16,
-                            script=hold_lua(data, data["hot"], 1, HOT_SEATS, "S"),
-                        )
-                    )
+                    holds(f"the code of {before[:12]} (before, {turn})", web)
                 with gunicorn("wsgi:app", env) as web:
-                    out.append(
-                        wrk(
-                            f"holds, hot show: this code (after, {turn})",
-                            web,
-                            seconds,
-                            connections=16,
-                            script=hold_lua(data, data["hot"], 1, HOT_SEATS, "S"),
-                        )
-                    )
+                    holds(f"this code (after, {turn})", web)
     return out
 
 

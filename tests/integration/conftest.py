@@ -15,6 +15,7 @@ from tests.support.db import (  # noqa: F401  (fixtures)
     smtp_sink,
     web_server,
 )
+from tests.support.faults import database_proxy  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(autouse=True)

@@ -8,22 +8,11 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
-from sqlalchemy.engine import make_url
-
 from app import create_app
 from app.response_cache import STALE_WARNING
 from tests.conftest import settings_for_tests
 from tests.support.db import fetch
-from tests.support.faults import TcpProxy, hang_up_listener
-
-
-@pytest.fixture
-def database_proxy(app):
-    url = make_url(app.extensions["seatline.settings"].database_url)
-    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
-    yield proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    proxy.close()
+from tests.support.faults import hang_up_listener
 
 
 def app_through(database_url: str, **overrides):

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy.engine import make_url
 
 import workers.jobs
 from app import create_app
@@ -22,7 +20,6 @@ from tests.integration.test_gate import admit, event_with_show, join, open_queue
 from tests.integration.test_gateway_failures import WEBHOOK, event, signed
 from tests.integration.test_site import signed_in, token_of
 from tests.support.db import fetch, run_jobs
-from tests.support.faults import TcpProxy
 from tests.support.polling import wait_for
 from tests.support.pool import kill_pooled_connections
 
@@ -308,14 +305,6 @@ def test_seat_map_lookups_are_counted_as_misses_then_hits(client, make):
         assert client.get(url).status_code == 200
         asked += 1
     assert d.since() == {"hit": 1, "miss": asked - 1}
-
-
-@pytest.fixture
-def database_proxy(app):
-    url = make_url(app.extensions["seatline.settings"].database_url)
-    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
-    yield proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    proxy.close()
 
 
 def test_the_postgres_breaker_publishes_its_state_and_counts_its_trip(make, database_proxy):

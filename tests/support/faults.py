@@ -8,6 +8,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
+from sqlalchemy.engine import make_url
+
 from devstack.processes import free_port
 
 
@@ -90,3 +93,13 @@ def hang_up_listener() -> Iterator[TcpProxy]:
         yield proxy
     finally:
         proxy.close()
+
+
+@pytest.fixture
+def database_proxy(app):
+    """A TCP proxy in front of the test database, and the database URL that goes through it: cutting
+    the proxy is Postgres going away for the app built on that URL."""
+    url = make_url(app.extensions["seatline.settings"].database_url)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    yield proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    proxy.close()
