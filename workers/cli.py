@@ -284,11 +284,11 @@ def scheduler_command() -> None:
     """Run rq-scheduler with the periodic sweeper (hold expiry safety net and reconciliation).
 
     Its metrics listener also reads, at each scrape, the figures about state (queue depths, waiting
-    rooms, notifications and payments outstanding; app/ops/state.py): one scheduler, so one copy."""
+    rooms, notifications and payments outstanding; app/ops/state.py), while it holds the scheduler
+    lock: of several schedulers, the one that enqueues reports them, so they are counted once."""
     connection = _worker_connection()
     listener.prepare_directory()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    listener.serve(app.extensions["seatline.settings"].metrics_bind, [StateCollector(app)])
     interval = current_app.extensions["seatline.settings"].sweeper_interval_seconds
     periodic = (
         (SWEEP_JOB_ID, "workers.jobs.sweep", interval),
@@ -297,6 +297,9 @@ def scheduler_command() -> None:
     )
     scheduler = PeriodicScheduler(
         periodic, queue_name=queues.HOLDS, connection=connection, job_class=JsonJob, interval=1
+    )
+    listener.serve(
+        app.extensions["seatline.settings"].metrics_bind, [StateCollector(app, reporting=lambda: scheduler.leading)]
     )
     _wait_for_redis(connection)
     # The periodic jobs are scheduled (again, with this run's intervals) once it holds the lock.

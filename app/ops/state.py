@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
@@ -109,8 +109,11 @@ STATE_SQL = """
 class StateCollector(Collector):
     """The state figures of the app's Postgres and Redis, read at each ``collect()`` (module docstring)."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, reporting: Callable[[], bool] = lambda: True) -> None:
+        """``reporting()`` says whether this process reports them now: a scheduler only while it holds
+        the scheduler lock (workers/cli.py), so that of several schedulers one reports, once."""
         self.app = app
+        self.reporting = reporting
         roles = redis_roles(app)
         # RQ's queues and the waiting rooms: one pipeline when they share a Redis, else one each.
         self.redis: redis.Redis = roles.queues
@@ -129,6 +132,8 @@ class StateCollector(Collector):
             yield GaugeMetricFamily(name, _HELP[name], labels=_LABELS.get(name))
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        if not self.reporting():
+            return
         families = {name: GaugeMetricFamily(name, _HELP[name], labels=_LABELS.get(name)) for name in STATE_METRICS}
         rooms: list[tuple[int, float]] = []
         database = self._read_database()

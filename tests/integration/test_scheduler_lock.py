@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
+from devstack.processes import free_port
 from devstack.stack import Stack
 from tests.support.polling import wait_for
 from workers.cli import ENQUEUED_BY, GATE_TICK_JOB_ID, SCHEDULER_LOCK_SECONDS, PeriodicScheduler
@@ -35,6 +37,18 @@ def enqueued_by(rds, seconds: float) -> tuple[set[str], int]:
     return seen, len(times)
 
 
+def reports_state(bind: str) -> bool:
+    """Whether the scheduler listening on ``bind`` reports the state figures (app/ops/state.py)."""
+    return "\nseatline_rq_queue_depth{" in wait_for(lambda: _scrape(bind), timeout=30)
+
+
+def _scrape(bind: str) -> str | None:
+    try:
+        return requests.get(f"http://{bind}/metrics", timeout=5).text
+    except requests.ConnectionError:  # not listening yet
+        return None
+
+
 def holder_of(stack: Stack, key: str) -> str:
     logs = {name: (stack.logdir / f"{name}.log").read_text(errors="replace") for name in stack.procs}
     return next(name for name, text in logs.items() if f"{key} holds the scheduler lock" in text)
@@ -43,9 +57,10 @@ def holder_of(stack: Stack, key: str) -> str:
 def test_two_schedulers_enqueue_the_periodic_jobs_as_one_and_the_other_takes_over(app, rds, tmp_path: Path):
     # ENV=development: its INFO lines (which scheduler holds the lock) are logged, a test run's are not.
     stack = Stack(tmp_path, {**os.environ, "FLASK_APP": "wsgi", "ENV": "development"}, grace=10)
+    metrics = {name: f"127.0.0.1:{free_port()}" for name in ("scheduler-1", "scheduler-2")}
     try:
         for name in ("scheduler-1", "scheduler-2"):
-            stack.start_scheduler(name=name)
+            stack.start_scheduler(name=name, env={"METRICS_BIND": metrics[name]})
         first = wait_for(lambda: rds.get(LOCK), timeout=60).decode()
         wait_for(lambda: rds.hget(TICK, "meta"), timeout=30)
         seen, enqueues = enqueued_by(rds, 5)
@@ -53,6 +68,8 @@ def test_two_schedulers_enqueue_the_periodic_jobs_as_one_and_the_other_takes_ove
         assert rds.get(LOCK).decode() == first  # kept from pass to pass, not taken in turns
         leader = holder_of(stack, first)
         (standby,) = set(stack.procs) - {leader}
+        # The state figures come from the holder alone: of two schedulers, one copy.
+        assert reports_state(metrics[leader]) and not reports_state(metrics[standby])
 
         stack.kill(leader)  # SIGKILL: its lock is never released, it lapses
         assert 0 < rds.ttl(LOCK) <= SCHEDULER_LOCK_SECONDS
@@ -67,5 +84,6 @@ def test_two_schedulers_enqueue_the_periodic_jobs_as_one_and_the_other_takes_ove
         assert second != first and holder_of(stack, second) == standby
         seen, enqueues = enqueued_by(rds, 3)
         assert seen == {second} and enqueues >= 2, (seen, enqueues)
+        assert reports_state(metrics[standby])  # the new holder reports them now
     finally:
         stack.stop()
