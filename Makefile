@@ -4,11 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast lint chaos services browser nginx prometheus pgbouncer clean bench flash-sale
+.PHONY: run run-cluster test test-fast lint chaos services browser nginx prometheus pgbouncer clean bench flash-sale
 
 # `make run MONITOR=1` also starts Prometheus against every process (README "Watching a sale").
 run: $(VENV)/.runtime
 	@scripts/run.sh
+
+# The same system as a cluster on this machine: a PostgreSQL replica, PgBouncer, a six-node Redis Cluster,
+# two of each server and worker behind the edge (README "Running as a cluster"). MONITOR=1 as for run.
+run-cluster: $(VENV)/.runtime
+	@scripts/run_cluster.sh
 
 test: $(VENV)/.dev lint services browser nginx prometheus pgbouncer
 	@scripts/test.sh

@@ -4,7 +4,9 @@ end (README, "Read replicas")."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -65,23 +67,39 @@ class Replica:
     def resume_replay(self) -> None:
         self.sql("SELECT pg_wal_replay_resume()")
 
+    def kill(self) -> None:
+        """SIGKILL to the server's postmaster, as a crashed machine would go; its backends notice and
+        exit. ``stop()`` still removes the copy."""
+        try:
+            pid = int((self.directory / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            pass  # gone already
+
     def stop(self) -> None:
         """Stops the server and removes its copy (again: nothing left to do)."""
         subprocess.run([str(SCRIPT), "stop", str(self.directory)], check=True, capture_output=True)
 
 
+def start_replica(port: int, parent: str = "/tmp") -> Replica:
+    """A replica copied and started now on ``port``, its copy in a new directory under ``parent``
+    (which the postgres OS user, which the server runs as, must reach); ``stop()`` ends it."""
+    directory = Path(tempfile.mkdtemp(prefix="seatline-replica-", dir=parent))
+    directory.rmdir()  # the script makes it, owned by postgres
+    node = Replica(port, directory)
+    started = subprocess.run(
+        [str(SCRIPT), "start", str(directory), str(port)], capture_output=True, text=True, timeout=300
+    )
+    if started.returncode != 0:
+        node.stop()
+        raise RuntimeError(f"the replica did not start:\n{started.stderr}")
+    return node
+
+
 @contextmanager
 def replica() -> Iterator[Replica]:
-    # Under /tmp: the postgres OS user, which the server runs as, must reach it.
-    directory = Path(tempfile.mkdtemp(prefix="seatline-replica-", dir="/tmp"))
-    directory.rmdir()  # the script makes it, owned by postgres
-    node = Replica(free_port(), directory)
+    node = start_replica(free_port())
     try:
-        started = subprocess.run(
-            [str(SCRIPT), "start", str(directory), str(node.port)], capture_output=True, text=True, timeout=300
-        )
-        if started.returncode != 0:
-            raise RuntimeError(f"the replica did not start:\n{started.stderr}")
         yield node
     finally:
         node.stop()

@@ -19,10 +19,15 @@ class PgBouncer:
     the statement and lock timeouts given set on each of its server connections."""
 
     def __init__(
-        self, database_url: str, statement_timeout_ms: int = 5000, lock_timeout_ms: int = 3000, pool_size: int = 20
+        self,
+        database_url: str,
+        statement_timeout_ms: int = 5000,
+        lock_timeout_ms: int = 3000,
+        pool_size: int = 20,
+        port: int | None = None,
     ) -> None:
         self.direct = make_url(database_url)
-        self.port = free_port()
+        self.port = port or free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="seatline-pgbouncer-"))
         self.log = self.directory / "pgbouncer.log"
         env = {

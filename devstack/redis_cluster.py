@@ -21,11 +21,14 @@ DEFAULT_NODE_TIMEOUT_MS = 1000
 
 
 class RedisCluster:
-    def __init__(self, workdir: Path, node_timeout_ms: int = DEFAULT_NODE_TIMEOUT_MS) -> None:
+    def __init__(
+        self, workdir: Path, node_timeout_ms: int = DEFAULT_NODE_TIMEOUT_MS, ports: list[int] | None = None
+    ) -> None:
+        """``ports``: the six nodes' ports (each also uses its port + 10000); free ones if not given."""
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.node_timeout_ms = node_timeout_ms
-        self.ports: list[int] = []
+        self.ports: list[int] = list(ports or [])
         self.procs: dict[int, subprocess.Popen] = {}
 
     @property

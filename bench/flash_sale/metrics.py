@@ -7,8 +7,8 @@ Exact by construction, so checks:
 - the servers' request histogram against the fans' answers, for the requests only the fans send
   (hold, release, payment intent, confirm) and that the edge passes on without answering any itself.
 
-Not exact, so a line only: 5xx answers (the edge answers 502 or 504 itself for a request a server
-never counted)."""
+Not exact, so a line only: 5xx answers (the edge answers 503 DEGRADED itself for a request no server
+answered, which none counted)."""
 
 from __future__ import annotations
 
