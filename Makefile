@@ -88,6 +88,9 @@ bench: $(VENV)/.dev services nginx pgbouncer
 # 20,000 fans, a waiting room and a 2,000-seat show, end to end on this machine; checks the
 # invariants, then writes bench/FLASH_SALE.md and bench/flash_sale.png. ARGS="--fans 2000 --seats 200" for a quick one.
 # `make flash-sale MONITOR=1` also runs Prometheus on the sale's processes (README "Watching a sale").
+# `make flash-sale CLUSTER=1` runs it on `make run-cluster`'s stack and kills one of each kind of process,
+# a Redis Cluster master and the PostgreSQL replica mid-sale; it writes bench/FLASH_SALE_CLUSTER.md.
 flash-sale: $(VENV)/.dev services nginx
 	@[ "$(MONITOR)" != 1 ] || scripts/services.sh --prometheus
+	@[ "$(CLUSTER)" != 1 ] || scripts/services.sh --pgbouncer
 	@$(BIN)/python -m bench.flash_sale $(ARGS)

@@ -13,6 +13,7 @@ import secrets
 import shutil
 import signal
 import sys
+import threading
 import time
 from datetime import datetime
 
@@ -20,20 +21,24 @@ from bench.flash_sale.browsing import Browsing
 from bench.flash_sale.chart import chart
 from bench.flash_sale.checks import check, drain
 from bench.flash_sale.fans import Simulation
+from bench.flash_sale.faults import PLAN, Faults
 from bench.flash_sale.params import DB, LOADGEN_NICE, PROMETHEUS_DIR, REDIS_DB, parse_args
 from bench.flash_sale.processes import (
     WATCH,
     Ports,
+    cluster_ports,
     cpu_snapshot,
     machine_busy,
     metrics_ports,
     stack_env,
+    start_cluster_stack,
     start_monitor,
     start_stack,
 )
 from bench.flash_sale.recording import Recorder
 from bench.flash_sale.report import machine, report, write_results
 from bench.flash_sale.sale import build_sale, create_database, make_app
+from devstack.cluster import Cluster
 from devstack.processes import ROOT, listening
 from devstack.stack import Stack
 
@@ -42,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     params = parse_args(argv)
     started = datetime.now().astimezone()
     command = (
-        "make flash-sale" + (" MONITOR=1" if params.monitor else "")
+        "make flash-sale" + (" MONITOR=1" if params.monitor else "") + (" CLUSTER=1" if params.cluster else "")
         if argv is None and not sys.argv[1:]
         else "python -m bench.flash_sale " + " ".join(argv if argv is not None else sys.argv[1:])
     )
@@ -62,8 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     from queue_gate.keys import jwks, load_keys, new_key_entry
 
     signing_keys = json.dumps([new_key_entry()])
-    listeners = metrics_ports(params.workers, params.metrics_port)
-    ports = Ports(metrics=listeners) if params.edge else Ports(edge=None, metrics=listeners)
+    layout = None
+    if params.cluster:
+        layout, ports = cluster_ports(params)
+    else:
+        listeners = metrics_ports(params.workers, params.metrics_port)
+        ports = Ports(metrics=listeners) if params.edge else Ports(edge=None, metrics=listeners)
     taken = [f"{name} {ports.metrics_bind(name)}" for name, port in ports.metrics.items() if listening(port)]
     prometheus_host, _, prometheus_port = params.prometheus_bind.rpartition(":")
     if params.monitor and listening(int(prometheus_port), prometheus_host):
@@ -79,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     env = stack_env(params, ports, secrets.token_urlsafe(48), json.dumps(jwks(load_keys(signing_keys))))
+    cluster = Cluster(layout, stack, env["DATABASE_URL"], logdir / "cluster") if layout else None
+    if cluster:
+        atexit.register(cluster.stop)
     os.environ.update({k: v for k, v in env.items() if k in ("DATABASE_URL", "REDIS_URL")})
     try:
         busy0, t0 = machine_busy()[0], time.monotonic()
@@ -91,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(f"==> database {DB}, Redis db {REDIS_DB}; logs in {logdir}")
         create_database(env)
+        if cluster:
+            print("==> the cluster's data tier: a PostgreSQL replica, two PgBouncers, a Redis Cluster, RQ's Redis")
+            env.update(cluster.start_data())
+            # Any gate answers the keys: asked through the edge.
+            env["GATE_JWKS_URL"] = f"{ports.front_gate}/gate/v1/jwks.json"
+            params.queue_url, params.room_url = env["REDIS_QUEUE_URL"], env["REDIS_ROOM_URL"]
         app = make_app(env)
         t = time.monotonic()
         sale = build_sale(app, params)
@@ -103,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
             f"==> starting web :{ports.web}, gate :{ports.gate}, gateway :{ports.gateway}, smtp :{ports.smtp}, "
             f"{params.workers} workers, scheduler"
         )
-        start_stack(stack, params, ports, env, signing_keys)
+        if cluster:
+            start_cluster_stack(cluster, params, ports, env, signing_keys)
+        else:
+            start_stack(stack, params, ports, env, signing_keys)
         print(
             "==> metrics: "
             + ", ".join(
@@ -139,11 +160,15 @@ def main(argv: list[str] | None = None) -> int:
         os.nice(LOADGEN_NICE)
         sim.loadgen_pids = {"loadgen fans": os.getpid(), "loadgen browsers": browsing.proc.pid}
         cpu0, wall0 = cpu_snapshot(stack, sim.loadgen_pids), time.monotonic()
+        faults, stop_faults = (Faults(sim, cluster, sale.event_id) if cluster else None), threading.Event()
+        if faults:
+            faults.start(stop_faults)
         try:
             asyncio.run(sim.run())
             cpu1, wall = cpu_snapshot(stack, sim.loadgen_pids), time.monotonic() - wall0
             sim.browse_lag = browsing.finish(rec)["lag"]
         finally:
+            stop_faults.set()
             browsing.kill()
             gc.enable()
         labels = {
@@ -159,15 +184,25 @@ def main(argv: list[str] | None = None) -> int:
         cpu["whole machine"] = machine_cpu
         print("==> letting the workers drain")
         drained, left = drain(ports, stack)
-        checks, facts = check(app, ports, sale, sim, drained, left)
+        checks, facts = check(app, ports, sale, sim, drained, left, cluster=params.cluster)
+        if faults:
+            checks.append(
+                (
+                    "every fault was made mid-sale",
+                    len(faults.done) == len(PLAN) and not faults.errors,
+                    "; ".join(faults.errors) or f"{len(faults.done)} of {len(PLAN)}",
+                )
+            )
         text = report(params, sim, checks, facts, cpu, wall, sale)
+        if faults:
+            text += "\n\n" + "\n".join(faults.section())
         text = f"Machine busy before the run: {idle_check:.0f} % of one core (other work)\n\n" + text
         ok = all(passed for _, passed, _ in checks)
         print()
         print(text)
         if params.write:
             params.out_dir.mkdir(parents=True, exist_ok=True)
-            png = params.out_dir / "flash_sale.png"
+            png = params.out_dir / ("flash_sale_cluster.png" if params.cluster else "flash_sale.png")
             chart(
                 sim,
                 png,
@@ -186,4 +221,6 @@ def main(argv: list[str] | None = None) -> int:
         print("\n==> interrupted; stopping every process", file=sys.stderr)
         return 130
     finally:
+        if cluster:
+            cluster.stop()
         stack.stop()

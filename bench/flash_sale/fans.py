@@ -21,7 +21,7 @@ import orjson
 import psycopg
 import redis
 
-from bench.flash_sale.params import CITY_TZ, DB, PG, REDIS_URL, Params
+from bench.flash_sale.params import CITY_TZ, DB, PG, Params, redis_client
 from bench.flash_sale.processes import Ports, cpu_snapshot
 from bench.flash_sale.recording import Client, Recorder, Transport, retry_after
 from bench.flash_sale.sale import Sale, open_waiting_room
@@ -396,8 +396,8 @@ class Simulation:
 
     def sampler(self, stop: threading.Event) -> None:
         """Once a second: the show's seats from Postgres, the waiting room from Redis, CPU from /proc."""
-        r = redis.Redis.from_url(REDIS_URL)
-        meta = f"gate:{self.sale.event_id}:"
+        r = redis_client(self.p.room_url)
+        meta = f"gate:{{{self.sale.event_id}}}:"  # the room's keys, hash-tagged by event (app/waiting_room/room.py)
         with psycopg.connect(f"{PG} dbname={DB}", autocommit=True) as c:
             while not stop.is_set():
                 t = self.rec.now()
@@ -412,8 +412,12 @@ class Simulation:
                     """,
                     (self.sale.show_id,),
                 ).fetchone()
-                admitted, serving = r.hmget(meta + "meta", "admitted_total", "serving")
-                active = r.zcount(meta + "active", time.time(), "+inf")
+                try:
+                    admitted, serving = r.hmget(meta + "meta", "admitted_total", "serving")
+                    active = r.zcount(meta + "active", time.time(), "+inf")
+                except redis.RedisError:  # the room's master failing over (--cluster): the last figures stand
+                    last = self.timeline[-1] if self.timeline else {}
+                    admitted, serving, active = last.get("admitted"), last.get("serving"), last.get("active", 0)
                 self.timeline.append(
                     {
                         "t": t,

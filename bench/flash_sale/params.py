@@ -8,6 +8,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
+from redis.cluster import ClusterNode, RedisCluster
+
 import bench.flash_sale
 from devstack.processes import ROOT
 
@@ -30,6 +33,15 @@ LOADGEN_NICE = 5  # the simulated fans' process priority (os.nice); see main()
 METRICS_PORT = 9210
 # `--monitor` (`make flash-sale MONITOR=1`): Prometheus' config and data, apart from `make run`'s.
 PROMETHEUS_DIR = ROOT / ".run" / "prometheus-flash"
+
+
+def redis_client(url: str) -> redis.Redis | RedisCluster:
+    """A client for one of the run's Redis URLs: a plain one, or a Redis Cluster's
+    (``redis+cluster://host:port,host:port``, as the app's settings take it)."""
+    if not url.startswith("redis+cluster://"):
+        return redis.Redis.from_url(url)
+    seeds = [seed.rpartition(":") for seed in url.removeprefix("redis+cluster://").split(",")]
+    return RedisCluster(startup_nodes=[ClusterNode(host, int(port)) for host, _, port in seeds])
 
 
 @dataclass
@@ -56,6 +68,13 @@ class Params:
     metrics_port: int = METRICS_PORT
     monitor: bool = False
     prometheus_bind: str = "127.0.0.1:9090"
+    # `--cluster` (`make flash-sale CLUSTER=1`): the sale against the stack of `make run-cluster`, with
+    # faults mid-sale (bench/flash_sale/faults.py).
+    cluster: bool = False
+    # Where the run's RQ queues and waiting rooms live: the run's Redis database, or, with --cluster,
+    # the cluster's RQ Redis and Redis Cluster (set once they are up).
+    queue_url: str = REDIS_URL
+    room_url: str = REDIS_URL
 
     def derive(self) -> None:
         self.batch = self.batch or max(10, self.seats // 20)
@@ -116,6 +135,14 @@ def parse_args(argv: list[str] | None = None) -> Params:
         help="also run Prometheus on the listeners, on PROMETHEUS_BIND (default 127.0.0.1:9090); "
         "`make flash-sale MONITOR=1` sets it",
     )
+    p.add_argument(
+        "--cluster",
+        action="store_true",
+        default=os.environ.get("CLUSTER") == "1",
+        help="run the sale against the cluster of `make run-cluster` (a PostgreSQL replica, PgBouncer, a Redis "
+        "Cluster, two of each server and worker) and kill one web, gate and worker, a Redis Cluster master "
+        "and the PostgreSQL replica mid-sale; `make flash-sale CLUSTER=1` sets it",
+    )
     a = p.parse_args(argv)
     if not 1 <= a.seats <= 2000:
         p.error("--seats must be between 1 and 2000 (the concert hall)")
@@ -144,7 +171,10 @@ def parse_args(argv: list[str] | None = None) -> Params:
         a.metrics_port,
         a.monitor,
         os.environ.get("PROMETHEUS_BIND") or "127.0.0.1:9090",
+        a.cluster,
     )
+    if params.cluster and not params.edge:
+        p.error("--cluster needs the edge, which balances between the copies: leave out --no-edge")
     params.derive()
     web = (params.web_workers or 2 * (os.cpu_count() or 1)) * (params.web_threads + DB_MAX_OVERFLOW)
     gate = 2 * (os.cpu_count() or 1) * (DB_POOL_SIZE + DB_MAX_OVERFLOW) + 2 * (

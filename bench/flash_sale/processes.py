@@ -15,6 +15,7 @@ import redis
 
 from bench.flash_sale.params import DB_MAX_OVERFLOW, DB_POOL_SIZE, DB_URL, METRICS_PORT, REDIS_URL, Params
 from devstack import commands
+from devstack.cluster import Cluster, Layout
 from devstack.processes import BIN, ROOT, free_port, process_stats, wait_port, wait_until_up
 from devstack.stack import Stack
 
@@ -224,7 +225,7 @@ def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str],
             wait_until_up(
                 f"http://{ports.metrics_bind(name)}/metrics", stack.procs[name], name=f"{name}'s metrics listener"
             )
-    r = redis.Redis.from_url(env["REDIS_URL"])
+    r = redis.Redis.from_url(params.queue_url)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         stack.check_alive()
@@ -235,6 +236,66 @@ def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str],
     else:
         raise RuntimeError(f"workers or the scheduler did not come up (see {stack.logdir})")
     del scheduler
+
+
+def cluster_ports(params: Params) -> tuple[Layout, Ports]:
+    """``--cluster``: the cluster's addresses (free ports; the metrics listeners from --metrics-port on),
+    and the same as `Ports` for the clients, which reach everything through the edge. Where the run
+    names one server of a kind (web, gate, browse: the connection sampler), it is the first copy."""
+    layout = Layout.free(copies=2, workers=params.workers, metrics_base=params.metrics_port)
+    ports = Ports(
+        web=layout.servers["web"][0],
+        browse=layout.servers["browse"][0],
+        gate=layout.servers["gate"][0],
+        gateway=layout.gateway,
+        smtp=layout.smtp,
+        edge=layout.edge,
+        metrics=dict(layout.metrics),
+    )
+    return layout, ports
+
+
+def start_cluster_stack(cluster: Cluster, params: Params, ports: Ports, env: dict[str, str], signing_keys: str) -> None:
+    """As `start_stack`, on the cluster: the same number of gunicorn workers in all as the single
+    stack, split between the copies (web and gate 2 x cores / 2 each, browse 1 each), so that the two
+    runs share the machine's cores alike."""
+    stack = cluster.stack
+    for log in ("web-access.log", "browse-access.log"):
+        (stack.logdir / log).unlink(missing_ok=True)
+    per_copy = str(max(1, params.web_workers or 2 * (os.cpu_count() or 1)) // 2 or 1)
+    access = ("--access-logformat", '%(t)s "%(r)s" %(s)s %(L)s')
+    cluster.start_processes(
+        env,
+        stack.logdir / "nginx",
+        {
+            # Through the edge: either web copy takes the gateway's webhooks.
+            "SIM_WEBHOOK_URL": f"{ports.front_web}/api/v1/payments/webhook",
+            "SIM_WEBHOOK_SECRET": env["WEBHOOK_SECRET"],
+            "SIM_LOG_LEVEL": "WARNING",
+        },
+        smtp=commands.smtp_sink(f"127.0.0.1:{ports.smtp}"),
+        server_options={
+            # Both copies append to one log (lines are written whole): waits.py reads it as one.
+            "web": ("--access-logfile", str(stack.logdir / "web-access.log"), *access),
+            "browse": ("--workers", "1", "--access-logfile", str(stack.logdir / "browse-access.log"), *access),
+        },
+        server_env={
+            "web": {
+                "WEB_WORKERS": per_copy,
+                "WEB_THREADS": str(params.web_threads),
+                "DB_POOL_SIZE": str(max(DB_POOL_SIZE, params.web_threads)),
+            },
+            "gate": {"WEB_WORKERS": per_copy, "GATE_SIGNING_KEYS": signing_keys},
+        },
+    )
+    r = redis.Redis.from_url(params.queue_url)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        if len(r.smembers("rq:workers")) >= params.workers and r.exists("rq:job:seatline-gate-tick"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"workers or the scheduler did not come up (see {stack.logdir})")
 
 
 # What `--monitor` prints at the start, to paste into Prometheus' Graph page: queries of README

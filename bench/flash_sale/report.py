@@ -406,11 +406,25 @@ def browse_flatness(sim: Simulation) -> dict[str, float]:
     return {"baseline": baseline, "worst": worst, "ratio": worst / baseline if base and sale else float("nan")}
 
 
+# --cluster: what differs from the single stack (devstack/cluster.py, README "Running as a cluster").
+CLUSTER_SETUP = """- **on the cluster** (`--cluster`, as `make run-cluster` runs it): the same number of gunicorn workers
+  in all, split between two copies each of web, gate and browse behind the edge; PostgreSQL reached
+  through PgBouncer (transaction mode), browsing reads from a streaming replica behind its own
+  PgBouncer; the waiting room, rate limits and response cache on a six-node Redis Cluster (three
+  masters, a replica each); RQ on a Redis of its own with a replica. Mid-sale one web, one gate and
+  one worker, the Redis Cluster master holding the event's waiting room and the PostgreSQL replica
+  are SIGKILLed, one after another ("Faults" below): a 503 DEGRADED is then an allowed answer, any
+  other 5xx is not, and the killed processes' metrics go with them, so the metrics are reported but
+  not set against the database
+"""
+
+
 def write_results(
     params: Params, text: str, info: dict[str, str], started: datetime, ok: bool, chart_name: str, command: str
 ) -> Path:
-    path = params.out_dir / "FLASH_SALE.md"
-    body = f"""# Flash-sale simulation: latest run
+    path = params.out_dir / ("FLASH_SALE_CLUSTER.md" if params.cluster else "FLASH_SALE.md")
+    setup = CLUSTER_SETUP if params.cluster else ""
+    body = f"""# Flash-sale simulation{" on the cluster" if params.cluster else ""}: latest run
 
 `{command}` ({"every check passed" if ok else "SOME CHECKS FAILED"})
 
@@ -430,7 +444,7 @@ def write_results(
   {"the nginx edge in front of them (scripts/edge.sh)" if params.edge else "no edge (clients go straight to gunicorn)"},
   {params.workers} `flask worker`, `flask scheduler`, the gateway simulator, an SMTP sink; each of Seatline's
   processes with its metrics listener (README "Watching a sale"){", Prometheus scraping them" if params.monitor else ""}
-
+{setup}
 ![the sale over time]({chart_name})
 
 ```text
