@@ -78,24 +78,40 @@ class Layout:
 
     @classmethod
     def free(cls, copies: int = 2, workers: int = 2, metrics_base: int | None = None) -> Layout:
-        """Free ports throughout (tests, the flash sale); the metrics listeners from ``metrics_base`` on
-        if given."""
+        """Free ports throughout, no two alike (tests, the flash sale); the metrics listeners from
+        ``metrics_base`` on if given."""
+        handed: set[int] = set()
+
+        def port() -> int:
+            # free_port() may hand out a port again once it has been released: never twice here.
+            while (found := free_port()) in handed:
+                pass
+            handed.add(found)
+            return found
+
+        def node_port() -> int:
+            # A Redis Cluster node also listens on its port + 10000 (the cluster bus).
+            while (found := port()) > 55535 or listening(found + 10000) or found + 10000 in handed:
+                pass
+            handed.add(found + 10000)
+            return found
+
         layout = cls(
-            edge=free_port(),
-            servers={kind: [free_port() for _ in range(copies)] for kind in KINDS},
+            edge=port(),
+            servers={kind: [port() for _ in range(copies)] for kind in KINDS},
             workers=workers,
-            gateway=free_port(),
-            smtp=free_port(),
-            pg_replica=free_port(),
-            pgbouncer=free_port(),
-            pgbouncer_replica=free_port(),
-            redis_queue=free_port(),
-            redis_queue_replica=free_port(),
-            redis_cluster=[],
+            gateway=port(),
+            smtp=port(),
+            pg_replica=port(),
+            pgbouncer=port(),
+            pgbouncer_replica=port(),
+            redis_queue=port(),
+            redis_queue_replica=port(),
+            redis_cluster=[node_port() for _ in range(6)],
         )
         names = layout.names()
         if metrics_base is None:
-            layout.metrics = {name: free_port() for name in names}
+            layout.metrics = {name: port() for name in names}
         else:
             layout.metrics = dict(zip(names, range(metrics_base, metrics_base + len(names)), strict=True))
         return layout

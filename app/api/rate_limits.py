@@ -228,6 +228,27 @@ class _Item:
         return not self.rule.failures_only
 
 
+class _ClusterRound:
+    """A request's checks as queued for a Redis Cluster (``RateLimits._run_on_cluster`` runs them): the
+    commands the checks queue (``HMGET``, ``ZMSCORE``, the counting script's ``EVAL``), kept in
+    order. redis-py's cluster pipeline keeps its commands out of reach and routes scripts slowly."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[Any, ...]] = []
+
+    def __len__(self) -> int:
+        return len(self.commands)
+
+    def execute_command(self, *args: Any) -> None:
+        self.commands.append(args)
+
+    def hmget(self, name: str, *keys: Any) -> None:
+        self.execute_command("HMGET", name, *keys)
+
+    def zmscore(self, key: str, members: list[Any]) -> None:
+        self.execute_command("ZMSCORE", key, *members)
+
+
 class RateLimits:
     """One app's limiter, with its limits read from Settings and its fallback state."""
 
@@ -312,7 +333,7 @@ class RateLimits:
         in_memory = self.in_outage and not self.shared and time.monotonic() < self._next_probe
         items = self._request_items(limits, in_memory)
         counted_in_redis = bool(items) and not in_memory
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = self._round()
         user_id, jti, check_token = who if who is not None else (0, None, False)
         if check_token:
             revocations().queue(pipe, user_id, jti)
@@ -324,7 +345,7 @@ class RateLimits:
         replies: list[Any] | None = self._run(pipe) if len(pipe) else []
         count_reply: Any = None
         if counted_in_redis and not self.shared:
-            own = self.redis.pipeline(transaction=False)
+            own = self._round()
             self._queue_count(own, items)
             own_replies = self._run(own)
             count_reply = self._merge_counts(items, own_replies) if own_replies is not None else None
@@ -383,7 +404,8 @@ class RateLimits:
                 args += [i.item.amount, i.item.get_expiry(), 1 if (only_count or i.counted_now) else 0]
             keys = [i.storage_key for i in group]
             if self.cluster:
-                pipe.execute_command("EVAL", _COUNT, len(keys), *keys, *args)  # a cluster's pipelines refuse EVALSHA
+                # Sent with EVALSHA on its own (_run_on_cluster): a cluster's pipelines refuse EVALSHA.
+                pipe.execute_command("EVAL", _COUNT, len(keys), *keys, *args)
             else:
                 pipe.evalsha(self._count.sha, len(keys), *keys, *args)
         return len(groups)
@@ -402,10 +424,16 @@ class RateLimits:
                 refused.append((items.index(group[int(reply[0]) - 1]) + 1, reply[1]))
         return [*min(refused, key=lambda r: r[0])] if refused else 0
 
+    def _round(self) -> Any:
+        """Where a request's checks are queued: a pipeline, or on a Redis Cluster a `_ClusterRound`."""
+        return _ClusterRound() if self.cluster else self.redis.pipeline(transaction=False)
+
     def _run(self, pipe: Any) -> list[Any] | None:
         """The pipeline's replies (a failed command's as its exception), or None if Redis did not answer."""
-        commands = list(pipe.command_stack)
         try:
+            if isinstance(pipe, _ClusterRound):
+                return self._run_on_cluster(pipe.commands)
+            commands = list(pipe.command_stack)
             replies = pipe.execute(raise_on_error=False)
             if any(isinstance(r, NoScriptError) for r in replies):
                 # The server lost its scripts (restarted, or SCRIPT FLUSH): load ours, ask once more.
@@ -417,6 +445,33 @@ class RateLimits:
         except redis.RedisError as exc:
             log.debug("rate limit and revocation checks: Redis did not answer: %s", exc)
             return None
+
+    def _run_on_cluster(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """A round's commands, the same replies as a pipeline's ``execute(raise_on_error=False)``. The
+        counting scripts go one by one, straight to their key's node: redis-py's cluster pipeline asks
+        the server for the keys of every EVAL it routes (COMMAND GETKEYS, a round trip of its own
+        each), which made a join's limits cost more round trips than they count; a script called on
+        its own is routed by its keys without asking. The other commands (the revocation copy, the
+        reads) go in one pipeline, a round trip per node."""
+        replies: list[Any] = [None] * len(commands)
+        keyed = self.redis.pipeline(transaction=False)
+        positions = []
+        for index, command in enumerate(commands):
+            if command[0] != "EVAL":
+                keyed.execute_command(*command)
+                positions.append(index)
+                continue
+            try:
+                try:
+                    replies[index] = self.redis.execute_command("EVALSHA", self._count.sha, *command[2:])
+                except NoScriptError:  # that node lost its scripts (restarted, or a new master): send it whole
+                    replies[index] = self.redis.execute_command(*command)
+            except redis.ResponseError as exc:
+                replies[index] = exc
+        if positions:
+            for index, reply in zip(positions, keyed.execute(raise_on_error=False), strict=True):
+                replies[index] = reply
+        return replies
 
     def _count_in_memory(self, items: list[_Item], only_count: bool = False) -> None:
         for i in items:
@@ -437,7 +492,7 @@ class RateLimits:
             if in_memory:
                 self._count_in_memory(items, only_count=True)
             else:
-                pipe = self.redis.pipeline(transaction=False)
+                pipe = self._round()
                 self._queue_count(pipe, items, only_count=True)
                 if self._run(pipe) is None:
                     self._note_outage(True)

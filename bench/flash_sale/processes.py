@@ -225,7 +225,7 @@ def start_stack(stack: Stack, params: Params, ports: Ports, env: dict[str, str],
             wait_until_up(
                 f"http://{ports.metrics_bind(name)}/metrics", stack.procs[name], name=f"{name}'s metrics listener"
             )
-    r = redis.Redis.from_url(params.queue_url)
+    r = redis.Redis.from_url(env["REDIS_URL"])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         stack.check_alive()
@@ -288,7 +288,7 @@ def start_cluster_stack(cluster: Cluster, params: Params, ports: Ports, env: dic
             "gate": {"WEB_WORKERS": per_copy, "GATE_SIGNING_KEYS": signing_keys},
         },
     )
-    r = redis.Redis.from_url(params.queue_url)
+    r = redis.Redis.from_url(env["REDIS_QUEUE_URL"])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         stack.check_alive()
