@@ -186,7 +186,7 @@ def test_the_cluster_serves_the_demo_survives_a_lost_web_and_gate_and_stops_on_c
             )
             assert status.status_code == 200, status.text
         assert status is not None and status.json()["state"] in ("WAITING", "ADMITTED")
-        assert degraded <= 1  # at most the one request in flight to web-1's connection when it died
+        assert degraded <= 2  # a request in flight on a connection to web-1 when it died, per nginx worker
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(90)
