@@ -212,20 +212,7 @@ class Cluster:
         directory.mkdir(parents=True)
         with open(directory / "redis.log", "ab") as log:
             proc = subprocess.Popen(
-                [
-                    "redis-server",
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(directory),
-                    *options,
-                ],
+                commands.redis_server(port, directory, *options),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -43,6 +43,25 @@ def smtp_sink(bind: str) -> list[str]:
     return [str(BIN / "python"), "-m", "aiosmtpd", "-n", "-l", bind, "-c", "aiosmtpd.handlers.Sink"]
 
 
+def redis_server(port: int, directory: Path, *options: str) -> list[str]:
+    """A Redis server on 127.0.0.1:``port`` that keeps nothing on disk, its working files in
+    ``directory`` (``options``: more settings, ``--replicaof host port``, ``--cluster-enabled yes``)."""
+    return [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(directory),
+        *options,
+    ]
+
+
 def edge() -> list[str]:
     """The nginx edge (`scripts/edge.sh`), configured by :func:`edge_env`."""
     return [str(ROOT / "scripts" / "edge.sh")]

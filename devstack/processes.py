@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -61,6 +62,24 @@ def wait_port(port: int, proc: subprocess.Popen, name: str, timeout: float = 30)
             return
         time.sleep(0.1)
     raise RuntimeError(f"{name} did not listen on {port} within {timeout:.0f} s")
+
+
+def start_script(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, list[str]]:
+    """A script as a terminal would run it (`make run`'s, `make run-cluster`'s): in a process group of
+    its own, so that a SIGINT to the group is Ctrl-C; its output gathered line by line as it comes, in
+    the list returned."""
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()  # type: ignore[arg-type]
+    return proc, lines
 
 
 def terminate(proc: subprocess.Popen, timeout: float) -> None:

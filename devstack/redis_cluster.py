@@ -14,6 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from devstack import commands
 from devstack.processes import free_port, listening, stop_process_groups, tail
 
 NODES = 6
@@ -76,29 +77,20 @@ class RedisCluster:
         node_dir.mkdir(exist_ok=True)
         with open(self._log(port), "ab") as log:  # the child keeps its own copy
             self.procs[port] = subprocess.Popen(
-                [
-                    "redis-server",
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
+                commands.redis_server(
+                    port,
+                    node_dir,
                     "--cluster-enabled",
                     "yes",
                     "--cluster-config-file",
                     str(node_dir / "nodes.conf"),
                     "--cluster-node-timeout",
                     str(self.node_timeout_ms),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
                     # A replica copies its master at once (not after the default 5 s), so the cluster can
                     # fail over as soon as it is up: a replica that never synced cannot take over.
                     "--repl-diskless-sync-delay",
                     "0",
-                    "--dir",
-                    str(node_dir),
-                ],
+                ),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

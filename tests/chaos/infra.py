@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 import redis
 
+from devstack import commands
 from devstack.mail import MailSink
 from devstack.processes import free_port, tail
 
@@ -54,19 +55,7 @@ class PrivateRedis:
     def start(self) -> None:
         with open(self.dir / "redis.log", "ab") as log:  # the child keeps its own copy
             self.proc = subprocess.Popen(
-                [
-                    "redis-server",
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(self.dir),
-                ],
+                commands.redis_server(self.port, self.dir),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

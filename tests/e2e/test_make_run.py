@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
-from devstack.processes import ROOT, free_port, wait_until_up
+from devstack.processes import ROOT, free_port, start_script, wait_until_up
 
 pytestmark = pytest.mark.slow
 MAILBOX = ROOT / ".run" / "mailbox" / "new"
@@ -74,17 +73,7 @@ def start_run_script(
         "GATE_BIND": gate,
         "SMTP_PORT": str(free_port()),
     }
-    proc = subprocess.Popen(
-        ["bash", "scripts/run.sh"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()  # type: ignore[arg-type]
+    proc, lines = start_script(["bash", "scripts/run.sh"], env)
     return proc, lines, f"http://{gateway}", f"http://{gate}"
 
 
@@ -160,13 +149,7 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redi
             # Pay at the simulator; the webhook, the worker and the SMTP sink do the rest.
             auth = {"Authorization": f"Bearer {token}"}
             mails_before = len(list(MAILBOX.glob("*")))
-            intent = requests.post(f"{base}/api/v1/holds/{held.json()['holdId']}/payment-intents", headers=auth).json()
-            paid = requests.post(
-                f"{gateway}/v1/payment_intents/{intent['paymentIntentId']}/confirm",
-                data={"payment_method": "pm_card_visa"},
-                auth=("sk_test_demo", ""),
-            )
-            assert paid.json()["status"] == "succeeded"
+            pay_for(base, gateway, held.json()["holdId"], auth)
             deadline = time.monotonic() + 30
             while len(list(MAILBOX.glob("*"))) == mails_before:
                 assert time.monotonic() < deadline, "no confirmation email reached the mailbox"
@@ -282,6 +265,17 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redi
             stop_with_ctrl_c(proc, port, edge_port, browse_port)
         assert redis_answers(redis_port) != started_redis, "Ctrl-C must stop the Redis this run started, and only it"
     assert redis_answers(6379)
+
+
+def pay_for(base: str, gateway: str, hold_id: str, auth: dict[str, str]) -> None:
+    """The fan's payment intent for the hold, paid with the simulator's good test card."""
+    intent = requests.post(f"{base}/api/v1/holds/{hold_id}/payment-intents", headers=auth).json()
+    paid = requests.post(
+        f"{gateway}/v1/payment_intents/{intent['paymentIntentId']}/confirm",
+        data={"payment_method": "pm_card_visa"},
+        auth=("sk_test_demo", ""),
+    )
+    assert paid.json()["status"] == "succeeded"
 
 
 def _local_date(base: str, show_id: int) -> str:

@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,8 +20,8 @@ import requests
 from redis.cluster import ClusterNode, RedisCluster
 from sqlalchemy.engine import make_url
 
-from devstack.processes import ROOT, listening
-from tests.e2e.test_make_run import _local_date
+from devstack.processes import ROOT, listening, start_script
+from tests.e2e.test_make_run import _local_date, pay_for
 
 pytestmark = pytest.mark.slow
 MAILBOX = ROOT / ".run" / "mailbox" / "new"
@@ -64,17 +63,7 @@ def test_the_cluster_serves_the_demo_survives_a_lost_web_and_gate_and_stops_on_c
         "CLUSTER_DIR": str(tmp_path / "cluster"),
         "WEB_ACCESS_LOG": "",
     }
-    proc = subprocess.Popen(
-        ["bash", "scripts/run_cluster.sh"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
-    threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True).start()  # type: ignore[arg-type]
+    proc, output = start_script(["bash", "scripts/run_cluster.sh"], env)
     listened: list[int] = []
     try:
         wait_for(output, "Ctrl-C stops every process", proc, timeout=240)
@@ -118,13 +107,7 @@ def test_the_cluster_serves_the_demo_survives_a_lost_web_and_gate_and_stops_on_c
         held = requests.post(f"{base}/api/v1/shows/{on_sale['showId']}/holds", json={"seatIds": seats}, headers=auth)
         assert held.status_code == 201, held.text
         mails_before = len(list(MAILBOX.glob("*")))
-        intent = requests.post(f"{base}/api/v1/holds/{held.json()['holdId']}/payment-intents", headers=auth).json()
-        paid = requests.post(
-            f"{gateway}/v1/payment_intents/{intent['paymentIntentId']}/confirm",
-            data={"payment_method": "pm_card_visa"},
-            auth=("sk_test_demo", ""),
-        )
-        assert paid.json()["status"] == "succeeded"
+        pay_for(base, gateway, held.json()["holdId"], auth)
         deadline = time.monotonic() + 30
         while not any(
             b["seatIds"] == seats for b in requests.get(f"{base}/api/v1/bookings", headers=auth).json()["bookings"]
