@@ -27,6 +27,9 @@ DEV_WEBHOOK_SECRET = "whsec_dev_secret"
 ENV_ALIASES = {"max_held_seats_per_user_show": ("MAX_SEATS_PER_USER_SHOW",)}
 
 
+SMTP_SECURITY = ("none", "starttls", "tls")
+
+
 class ConfigError(RuntimeError):
     """The environment does not describe a runnable configuration."""
 
@@ -152,6 +155,14 @@ class Settings:
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_timeout_seconds: float = 10.0
+    # How the connection to the mail server is protected (README "Configuration"): "none" (the local
+    # sink), "starttls" (plain, then STARTTLS: usually port 587) or "tls" (TLS from the first byte:
+    # usually 465). The server's certificate is verified against the system's CAs, or SMTP_CA_FILE's.
+    # With SMTP_USERNAME the worker logs in (AUTH) once the connection is protected.
+    smtp_security: str = "none"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_ca_file: str = ""
     mail_from: str = "Seatline <tickets@seatline.example>"
     sms_backend: str = "outbox"
     public_url: str = "http://127.0.0.1:8000"
@@ -240,6 +251,10 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        if self.smtp_security not in SMTP_SECURITY:
+            raise ConfigError(f"SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}, not {self.smtp_security!r}")
+        if self.smtp_username and self.smtp_security == "none":
+            raise ConfigError("SMTP_USERNAME needs SMTP_SECURITY starttls or tls: a password never goes out in clear")
         if self.env not in {"development", "test", "production"}:
             raise ConfigError(f"ENV must be development, test or production, not {self.env!r}")
         if self.log_format not in {"text", "json"}:

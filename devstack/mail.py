@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from email import message_from_bytes
 from email.message import Message
+from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from devstack.processes import free_port
 
@@ -42,13 +45,50 @@ class MailSink:
 
 
 class MailServer:
-    """``sink`` served on a free port of 127.0.0.1 from now until ``stop()``."""
+    """``sink`` served on a free port of 127.0.0.1 from now until ``stop()``. Like a provider's server
+    if asked: ``security`` "starttls" (STARTTLS offered and required before anything else) or "tls"
+    (TLS from the first byte), with ``certificate`` (certificate and key files); with ``logins``
+    (username: password), AUTH is required, and only over TLS."""
 
-    def __init__(self, sink: MailSink) -> None:
+    def __init__(
+        self,
+        sink: MailSink,
+        security: str = "none",
+        certificate: tuple[str, str] | None = None,
+        logins: dict[str, str] | None = None,
+    ) -> None:
         self.sink = sink
+        self.security = security
         self.port = free_port()
-        self._controller = Controller(sink, hostname="127.0.0.1", port=self.port)
+        self.refused_logins = 0
+        options: dict[str, Any] = {}
+        if security != "none":
+            assert certificate is not None, "TLS needs a certificate"
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*certificate)
+            if security == "starttls":
+                options.update(tls_context=context, require_starttls=True)
+            else:
+                options.update(ssl_context=context)
+        if logins is not None:
+            # auth_require_tls refuses AUTH until STARTTLS; with TLS from the first byte every command
+            # is protected already (and aiosmtpd would never offer AUTH there).
+            options.update(
+                authenticator=self._authenticator(logins), auth_required=True, auth_require_tls=security != "tls"
+            )
+        self._controller = Controller(sink, hostname="127.0.0.1", port=self.port, **options)
         self._controller.start()
+
+    def _authenticator(self, logins: dict[str, str]) -> Any:
+        def check(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+            username = auth_data.login.decode() if isinstance(auth_data, LoginPassword) else None
+            password = auth_data.password.decode() if isinstance(auth_data, LoginPassword) else None
+            if username is not None and logins.get(username) == password:
+                return AuthResult(success=True)
+            self.refused_logins += 1
+            return AuthResult(success=False, handled=False)
+
+        return check
 
     def stop(self) -> None:
         self._controller.stop()

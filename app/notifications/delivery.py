@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import ssl
 import uuid
 from email.message import EmailMessage
 from typing import Protocol
@@ -42,9 +43,18 @@ class EmailChannel:
         message["Message-ID"] = f"<notification-{notification_id}@seatline.example>"
         message["X-Seatline-Notification"] = str(notification_id)
         message.set_content(body)
-        with smtplib.SMTP(
-            self._settings.smtp_host, self._settings.smtp_port, timeout=self._settings.smtp_timeout_seconds
-        ) as smtp:
+        settings = self._settings
+        tls = ssl.create_default_context(cafile=settings.smtp_ca_file or None)
+        smtp = (
+            smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds, context=tls)
+            if settings.smtp_security == "tls"
+            else smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds)
+        )
+        with smtp:
+            if settings.smtp_security == "starttls":
+                smtp.starttls(context=tls)  # refused (SMTPNotSupportedError) if the server cannot: never in clear
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password)
             smtp.send_message(message)
 
 
@@ -81,8 +91,17 @@ def channels_for(settings: Settings) -> dict[str, Channel]:
     return {"email": EmailChannel(settings), "sms": SmsChannel(OutboxSmsProvider())}
 
 
-# The server was not reached or went away: no fault of the message's.
-UNREACHABLE = (ConnectionError, TimeoutError, smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected)
+# The server was not reached or went away, or the connection to it could not be set up as configured
+# (its certificate not trusted, STARTTLS not offered, the login refused): no fault of the message's.
+UNREACHABLE = (
+    ConnectionError,
+    TimeoutError,
+    ssl.SSLError,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPServerDisconnected,
+    smtplib.SMTPNotSupportedError,
+    smtplib.SMTPAuthenticationError,
+)
 
 
 def send_notification(
