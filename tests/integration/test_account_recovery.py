@@ -1,5 +1,5 @@
 """Account recovery and the caller's own account: password resets, email verification, GET and
-PATCH /me (README "Accounts")."""
+PATCH /me, and waiting rooms that admit only verified fans (README "Accounts")."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from tests.integration.test_gate import event_with_show, open_queue
 from tests.support.db import fetch, run_jobs, run_sql
 from tests.support.polling import wait_for
 
@@ -321,3 +322,29 @@ def test_patch_me_changes_only_what_it_names(client):
     assert (r.get_json()["phone"], r.get_json()["locale"], r.get_json()["name"]) == (None, None, "Partridge")
     assert client.patch(ME, json={}, headers=account["headers"]).get_json() == r.get_json()
     assert client.patch(ME, json={"name": "X"}).status_code == 401
+
+
+# ------------------------------------------------------------------------------ the waiting room
+
+
+def test_a_room_that_asks_for_verified_emails_refuses_unverified_fans(app, gate, make, rds):
+    _, event_id = event_with_show(make)
+    manager = make.fan(role="manager")
+    figures = open_queue(gate, manager, event_id, verifiedEmailRequired=True)
+    assert figures["verifiedEmailRequired"] is True
+    fan = make.fan()
+    refused = gate.post(f"/gate/v1/queues/{event_id}/join", headers=fan.headers)
+    assert refused.status_code == 403 and error_code(refused) == "EMAIL_NOT_VERIFIED"
+    assert fetch(app, "SELECT count(*) AS n FROM gate_tickets")[0].n == 0
+    # Redis losing the room does not lose the setting: the rebuilt room still asks.
+    rds.flushdb()
+    assert gate.post(f"/gate/v1/queues/{event_id}/join", headers=fan.headers).status_code == 403
+    run_sql(app, "UPDATE users SET email_verified_at = now() WHERE id = :u", u=fan.user_id)
+    assert gate.post(f"/gate/v1/queues/{event_id}/join", headers=fan.headers).status_code == 201
+
+
+def test_rooms_admit_unverified_fans_by_default(gate, make):
+    _, event_id = event_with_show(make)
+    figures = open_queue(gate, make.fan(role="manager"), event_id)
+    assert figures["verifiedEmailRequired"] is False
+    assert gate.post(f"/gate/v1/queues/{event_id}/join", headers=make.fan().headers).status_code == 201
