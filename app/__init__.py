@@ -21,7 +21,7 @@ from app import (
 )
 from app.accounts import revocation
 from app.accounts.passwords import Passwords
-from app.accounts.routes import bp as accounts_bp
+from app.accounts.routes import bp as accounts_bp, me_bp
 from app.accounts.signed_in import signed_in_user
 from app.admission import AdmissionVerifier
 from app.api import rate_limits
@@ -54,7 +54,7 @@ API_PREFIX = "/api/"
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """The web app: JSON API, pages, webhook receiver."""
     app = create_base_app(__name__, config)
-    api_blueprints = (accounts_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, manage_api_bp, docs_bp)
+    api_blueprints = (accounts_bp, me_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, manage_api_bp, docs_bp)
     pages = (site_bp, site_auth_bp, site_account_bp, site_checkout_bp, manage_pages_bp)
     for blueprint in (*api_blueprints, *pages):
         app.register_blueprint(blueprint)

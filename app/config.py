@@ -23,6 +23,9 @@ DEV_GATEWAY_KEY = "sk_test_seatline_dev"
 DEV_WEBHOOK_SECRET = "whsec_dev_secret"
 
 
+# The languages a fan may choose (PATCH /api/v1/me's ``locale``).
+SUPPORTED_LOCALES = ("en", "hi")
+
 # Settings also read from another environment variable, which wins over the field's own name.
 ENV_ALIASES = {"max_held_seats_per_user_show": ("MAX_SEATS_PER_USER_SHOW",)}
 
@@ -89,6 +92,10 @@ class Settings:
     secret_key: str = DEV_SECRET
     # Bearer tokens for fans and managers.
     auth_token_ttl_seconds: int = 12 * 3600
+    # Single-use links emailed to a fan (app/accounts/recovery.py): a password reset's, and the one
+    # registration sends to verify the email address.
+    password_reset_ttl_seconds: int = 1800
+    email_verification_ttl_seconds: int = 48 * 3600
     # Holds and limits.
     hold_ttl_seconds: int = 300
     max_seats_per_hold: int = 8
@@ -208,6 +215,12 @@ class Settings:
     login_slowdown_max_seconds: float = 1.0
     login_slowdown_concurrency: int = 2
     rate_limit_signups_per_ip: str = "20/minute;200/hour"
+    # Password-reset requests, per submitted email (however many addresses ask: each one sends the
+    # owner an email) and per client IP.
+    rate_limit_password_resets: str = "3/minute;10/hour"
+    rate_limit_password_resets_per_ip: str = "20/minute;200/hour"
+    # Verification emails a signed-in fan asks to be sent again.
+    rate_limit_verification_resends: str = "3/minute;10/hour"
     # Confirming a payment, releasing a hold (its payment may need cancelling) and paying on the
     # checkout page each ask the payment gateway.
     rate_limit_gateway_calls: str = "60/minute;600/hour"
@@ -278,6 +291,8 @@ class Settings:
             "max_seats_per_hold",
             "max_held_seats_per_user_show",
             "auth_token_ttl_seconds",
+            "password_reset_ttl_seconds",
+            "email_verification_ttl_seconds",
             "rate_limit_fallback_divisor",
             "booking_horizon_days",
             "notification_max_attempts",

@@ -217,6 +217,8 @@ ERROR_SHAPES: dict[str, ErrorShape] = {
     "HoldNotFoundError": ErrorShape(("HOLD_NOT_FOUND",)),
     "MethodNotAllowedError": ErrorShape(("METHOD_NOT_ALLOWED",)),
     "EmailTakenError": ErrorShape(("EMAIL_TAKEN",)),
+    "ResetTokenInvalidError": ErrorShape(("RESET_TOKEN_INVALID",)),
+    "TokenInvalidError": ErrorShape(("TOKEN_INVALID",)),
     "SeatsUnavailableError": ErrorShape(("SEATS_UNAVAILABLE",), ("seatIds",), {"seatIds": {"minItems": 1}}),
     "HoldNotActiveError": ErrorShape(("HOLD_NOT_ACTIVE",), ("status",)),
     "HoldExpiredError": ErrorShape(("HOLD_EXPIRED",), (), {"refund": {"const": True}}),

@@ -42,6 +42,20 @@ class InvalidCredentials(DomainError):
     status = 401
 
 
+class ResetTokenInvalid(DomainError):
+    """A password-reset link's token that is used, expired, unknown or malformed."""
+
+    code = "RESET_TOKEN_INVALID"
+    status = 400
+
+
+class TokenInvalid(DomainError):
+    """An email-verification link's token that is used, expired, unknown or malformed."""
+
+    code = "TOKEN_INVALID"
+    status = 400
+
+
 class Forbidden(DomainError):
     code = "FORBIDDEN"
     status = 403
@@ -164,6 +178,11 @@ class TicketNotFound(NotFound):
 class QueueIsClosed(DomainError):
     code = "QUEUE_CLOSED"
     status = 409
+
+
+class EmailNotVerified(DomainError):
+    code = "EMAIL_NOT_VERIFIED"
+    status = 403
 
 
 class InvalidQueueTransition(DomainError):

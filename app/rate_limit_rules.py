@@ -39,6 +39,7 @@ class Key(enum.Enum):
     FAN = "fan"  # the authenticated user; nobody signed in: not counted (the per-IP limit still is)
     CLIENT_IP = "client-ip"
     EMAIL_FROM_IP = "email-from-ip"  # the email a login names, together with the client's address
+    EMAIL = "email"  # the email a request names, from wherever it comes (password resets)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,12 @@ LOGINS = (
     Rule("rate_limit_logins_per_ip", "logins-ip", Key.CLIENT_IP),
 )
 SIGNUPS = (Rule("rate_limit_signups_per_ip", "signups-ip", Key.CLIENT_IP),)
+VERIFICATION_RESENDS = (Rule("rate_limit_verification_resends", "verification-resends", Key.FAN),)
+# Each password-reset request may email the owner: counted per email (no inbox is flooded) and per IP.
+PASSWORD_RESETS = (
+    Rule("rate_limit_password_resets", "password-resets", Key.EMAIL),
+    Rule("rate_limit_password_resets_per_ip", "password-resets-ip", Key.CLIENT_IP),
+)
 # Calls that ask the payment gateway each time (confirming, releasing a hold whose payment started,
 # paying on the checkout page): a loop of them would use up the gateway's own limit for everyone.
 GATEWAY_CALLS = (

@@ -15,7 +15,7 @@ from app.catalog import queries as catalog_queries
 from app.errors import InvalidCredentials
 from app.rate_limit_rules import GATE_JOIN_FORM, rate_limited
 from app.unit_of_work import unit_of_work
-from app.waiting_room.room import QueueClosed, QueueNotFound
+from app.waiting_room.room import QueueClosed, QueueNotFound, UnverifiedEmail
 from queue_gate.routes import _admission, _room
 
 bp = Blueprint("gate_pages", __name__, url_prefix="/gate/queues")
@@ -114,6 +114,7 @@ def join_page(event_id: int) -> ResponseReturnValue:
     if event is None:
         abort(404)
     context = {"title": event.title, "prequeue": event.state == "PREQUEUE", "error": None, "email": None}
+    status = None
     if request.method == "POST":
         context["email"] = request.form.get("email", "")[:254]
         try:
@@ -131,7 +132,16 @@ def join_page(event_id: int) -> ResponseReturnValue:
             context["error"] = "That email and password don't match an account."
         except QueueClosed:
             context["error"] = "This waiting room is closed."
-    response = make_response(render_template("gate/join.html", **context), 200 if context["error"] is None else 422)
+        except UnverifiedEmail:
+            # 403, not 422: the password was right, so this is no failed login (app/api/rate_limits.py).
+            status = 403
+            context["error"] = (
+                "This sale is open only to fans who have confirmed their email address: "
+                "use the link we emailed you when you signed up."
+            )
+    response = make_response(
+        render_template("gate/join.html", **context), status or (200 if context["error"] is None else 422)
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -2,7 +2,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Identity, Index, Integer, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -26,6 +38,10 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(String(16), server_default="fan")
     # For SMS notifications; optional.
     phone: Mapped[str | None] = mapped_column(Text)
+    # E.164 since PATCH /api/v1/me (migration 0015); one of app.config.SUPPORTED_LOCALES, or none.
+    locale: Mapped[str | None] = mapped_column(Text)
+    # When the fan followed the link registration emails (app/accounts/recovery.py); None until then.
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Managers act for one organisation; fans and admins belong to none.
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -34,6 +50,25 @@ class User(db.Model):
     auth_epoch: Mapped[int] = mapped_column(Integer, server_default="0")
     auth_kept_jti: Mapped[str | None] = mapped_column(Text)
     auth_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class AccountToken(db.Model):
+    """A single-use link's token (password reset, email verification): only its SHA-256 is kept."""
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('password_reset', 'email_verification')", name="purpose_known"),
+        CheckConstraint("octet_length(token_hash) = 32", name="token_hash_sha256"),
+        Index("ix_account_tokens_user", "user_id", "purpose"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class RevokedToken(db.Model):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts import revocation
+from app.accounts import recovery, revocation
 from app.accounts.passwords import Passwords
 from app.errors import EmailTaken, InvalidCredentials
 from app.text import single_line
@@ -29,7 +29,10 @@ def register(
     name: str,
     role: str = "fan",
     organisation_id: int | None = None,
+    verification_ttl_seconds: int | None = None,
 ) -> Account:
+    """A new account; with ``verification_ttl_seconds``, the email asking to verify the address is
+    written in the same transaction (app/accounts/recovery.py). Commits."""
     email, name = email.lower(), single_line(name)
     password_hash = passwords.hash(password)
     try:
@@ -46,6 +49,8 @@ def register(
         raise EmailTaken("that email address cannot be registered") from exc
     if row is None:
         raise EmailTaken("an account with that email address already exists")
+    if verification_ttl_seconds is not None:
+        recovery.queue_email_verification(uow, row.id, verification_ttl_seconds)
     uow.commit()
     return Account(user_id=row.id, role=role)
 

@@ -35,7 +35,7 @@ REF = "#/components/schemas/{model}"
 INTRO = Path(__file__).with_name("openapi.md")
 
 TAGS = [
-    ("accounts", "Registering and signing in."),
+    ("accounts", "Registering, signing in and out, recovering an account, and the caller's own details."),
     ("catalog", "Cities, shows and show details. No authentication; cacheable."),
     (
         "seat maps",

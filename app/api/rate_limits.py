@@ -190,7 +190,12 @@ def _failed_login(response: Response) -> bool:
 
 
 # Whom each rule counts (app/rate_limit_rules.py names them).
-KEYS: dict[Key, Callable[[], str | None]] = {Key.FAN: fan, Key.CLIENT_IP: client_ip, Key.EMAIL_FROM_IP: email_from_ip}
+KEYS: dict[Key, Callable[[], str | None]] = {
+    Key.FAN: fan,
+    Key.CLIENT_IP: client_ip,
+    Key.EMAIL_FROM_IP: email_from_ip,
+    Key.EMAIL: submitted_email,
+}
 
 WHAT = {
     "holds": "seat holds",
@@ -203,6 +208,9 @@ WHAT = {
     "logins-ip": "logins from your network",
     "signups-ip": "sign-ups from your network",
     "password-changes": "wrong current passwords",
+    "password-resets": "password-reset requests for this email",
+    "password-resets-ip": "password-reset requests from your network",
+    "verification-resends": "verification emails",
     "gateway-calls": "payment confirmations and releases",
     "gateway-calls-ip": "payment confirmations and releases from your network",
 }

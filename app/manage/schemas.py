@@ -308,6 +308,9 @@ class WaitingRoomFigures(ResponseBody):
     admissionIntervalSeconds: float = Field(gt=0, description="Seconds between batches.")
     maxActive: int = Field(ge=1, description="The most admitted fans shopping at once.")
     sessionSeconds: int = Field(ge=1, description="How long an admission lasts.")
+    verifiedEmailRequired: bool = Field(
+        description="Fans whose email address is not verified are refused at joining (403 `EMAIL_NOT_VERIFIED`)."
+    )
     saleOpensAt: datetime = Field(description="When the room starts admitting (UTC).")
     queueLength: int = Field(ge=0, description="Places given so far, pre-queue included.")
     waiting: int = Field(description="Places not admitted yet (`queueLength - servingUpTo`).")

@@ -18,8 +18,10 @@ import uuid
 from email.message import EmailMessage
 from typing import Protocol
 
+import orjson
+
 from app.config import Settings
-from app.notifications.outbox import render
+from app.notifications.outbox import kept, render
 from app.text import single_line
 from app.unit_of_work import UnitOfWork
 
@@ -125,9 +127,17 @@ def send_notification(
         subject, body = row.subject, row.body
         if body is None:  # rendered here, off the request that wrote it; kept with the row once sent
             subject, body = render(uow, row.kind, row.channel, row.context, row.user_id)
+            # Without a single-use link's token, for an account message (outbox.kept).
+            context, kept_body = kept(row.kind, row.context, body)
             uow.execute(
-                "UPDATE notifications SET subject = :subject, body = :body WHERE id = :id",
-                {"id": row.id, "subject": subject, "body": body},
+                "UPDATE notifications SET subject = :subject, body = :body, "
+                "context = COALESCE(CAST(:context AS jsonb), context) WHERE id = :id",
+                {
+                    "id": row.id,
+                    "subject": subject,
+                    "body": kept_body,
+                    "context": orjson.dumps(context).decode() if context is not row.context else None,
+                },
             )
         channels[row.channel].send(uow, row.id, row.recipient, subject, body)
     except Exception as exc:

@@ -8,13 +8,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from flask import render_template
+from flask import current_app, render_template
 
 from app.money import DEFAULT_LOCALE, format_money
 from app.text import single_line
 from app.unit_of_work import UnitOfWork
 
 KINDS = ("booking_confirmed", "booking_cancelled", "payment_refunded", "show_cancelled")
+# Messages carrying a single-use link (app/accounts/recovery.py): email only, and once sent the row
+# keeps neither the link's token nor the text that showed it (``kept``).
+ACCOUNT_KINDS = ("password_reset", "email_verification")
+# Where each account message's link points, under PUBLIC_URL. The site's pages for these come later
+# (README "Accounts"); the API behind them (POST /api/v1/auth/password-reset/confirm and
+# /api/v1/auth/verify-email) takes the token as it is.
+ACCOUNT_LINKS = {"password_reset": "/account/reset", "email_verification": "/account/verify"}
+LINK_REMOVED = "(the link is not kept once sent)"
 
 
 QUEUE_MESSAGE = """
@@ -60,10 +68,39 @@ def queue_message(
     return [row.id for row in rows]
 
 
+# An account message (``ACCOUNT_KINDS``) for each token a data-modifying CTE named ``token``
+# (``token_id``, ``user_id``) just wrote in the same statement: to the user's email alone, with the
+# raw token in its context until it is sent (``kept``).
+QUEUE_ACCOUNT_MESSAGE = """
+    INSERT INTO notifications (dedupe_key, user_id, kind, channel, recipient, context)
+    SELECT :kind || ':' || CAST(t.token_id AS text) || ':' || 'email', u.id, :kind, 'email', u.email, CAST(:context AS jsonb)
+    FROM token t JOIN users u ON u.id = t.user_id
+    ON CONFLICT (dedupe_key) DO NOTHING RETURNING id
+"""
+
+
+def account_context(kind: str, token: str, valid_minutes: int) -> str:
+    """The JSON context of an account message: the token its link carries and how long it is valid."""
+    assert kind in ACCOUNT_KINDS
+    return orjson.dumps({"token": token, "valid_minutes": valid_minutes}).decode()
+
+
+def kept(kind: str, context: dict[str, Any] | None, body: str) -> tuple[dict[str, Any] | None, str]:
+    """What a sent message's row keeps: an account message's single-use token leaves both its context
+    and its text (whoever reads the notifications table later must not be able to use the link)."""
+    if kind not in ACCOUNT_KINDS or not context or "token" not in context:
+        return context, body
+    token = str(context["token"])
+    return {k: v for k, v in context.items() if k != "token"}, body.replace(token, LINK_REMOVED)
+
+
 def render(uow: UnitOfWork, kind: str, channel: str, context: dict[str, Any], user_id: int) -> tuple[str, str]:
     """``(subject, body)`` of a stored message, rendered by the job that sends it; the fan's name is
     read now, and a booking's details when the row names one (``queue_message``)."""
     name = uow.execute("SELECT name FROM users WHERE id = :id", {"id": user_id}).scalar_one()
+    if kind in ACCOUNT_KINDS:
+        public_url = current_app.extensions["seatline.settings"].public_url.rstrip("/")
+        context = {**context, "link": f"{public_url}{ACCOUNT_LINKS[kind]}?token={context.get('token', '')}"}
     if "booking" in context:
         context = {**booking_context(uow, context["booking"]), **context}
     context = {**context, "name": name}

@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Email, Length
 
 from app.accounts import services
 from app.errors import EmailTaken, InvalidCredentials
+from app.extensions import settings
 from app.rate_limit_rules import LOGINS, SIGNUPS, rate_limited
 from app.site.redirects import same_origin_path
 from app.text import single_line
@@ -86,6 +87,7 @@ def signup():
                     form.email.data,
                     form.password.data,
                     form.name.data.strip(),
+                    verification_ttl_seconds=settings().email_verification_ttl_seconds,
                 )
             _sign_in(account, form.name.data.strip())
             return redirect(_next_url(), code=303)

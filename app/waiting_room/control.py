@@ -16,9 +16,16 @@ import redis
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.config import Settings as AppSettings
-from app.errors import InvalidQueueTransition, QueueIsClosed, QueueMissing
+from app.errors import EmailNotVerified, InvalidQueueTransition, QueueIsClosed, QueueMissing
 from app.unit_of_work import UnitOfWork
-from app.waiting_room.room import InvalidTransition, QueueClosed, QueueNotFound, Settings, WaitingRoom
+from app.waiting_room.room import (
+    InvalidTransition,
+    QueueClosed,
+    QueueNotFound,
+    Settings,
+    UnverifiedEmail,
+    WaitingRoom,
+)
 
 T = TypeVar("T")
 STATES = {"pause": "PAUSED", "resume": "OPEN", "drain": "DRAINING", "close": "CLOSED"}
@@ -40,10 +47,18 @@ class QueueRequest(BaseModel):
     """The most admitted fans shopping at once."""
     sessionSeconds: Annotated[int, Field(ge=30, le=86_400)] = 600
     """How long an admission lasts."""
+    verifiedEmailRequired: bool = False
+    """Only fans who have verified their email address may join (others get 403 `EMAIL_NOT_VERIFIED`)."""
 
     def settings(self) -> Settings:
         """The room's settings; the sale's opening comes from the event's protected shows."""
-        return Settings(self.batchSize, self.admissionIntervalSeconds, self.maxActive, self.sessionSeconds)
+        return Settings(
+            self.batchSize,
+            self.admissionIntervalSeconds,
+            self.maxActive,
+            self.sessionSeconds,
+            verified_email_required=self.verifiedEmailRequired,
+        )
 
 
 class OpenQueueRequest(QueueRequest):
@@ -64,6 +79,8 @@ def guard(call: Callable[[], T]) -> T:
         raise QueueMissing(f"event {exc.args[0]} has no waiting room") from exc
     except QueueClosed as exc:
         raise QueueIsClosed("this waiting room is closed") from exc
+    except UnverifiedEmail as exc:
+        raise EmailNotVerified("this waiting room admits only fans who have verified their email address") from exc
     except InvalidTransition as exc:
         current, wanted = exc.args
         raise InvalidQueueTransition(f"a {current} waiting room cannot become {wanted}", state=current) from exc

@@ -19,6 +19,8 @@ class GateQueue(db.Model):
     admission_interval_seconds: Mapped[float] = mapped_column(Float, server_default="10")
     max_active: Mapped[int] = mapped_column(Integer, server_default="5000")
     session_seconds: Mapped[int] = mapped_column(Integer, server_default="600")
+    # Fans whose email is not verified are refused at the door (403 EMAIL_NOT_VERIFIED; migration 0015).
+    verified_email_required: Mapped[bool] = mapped_column(Boolean, server_default="false")
     sale_opens_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     serving_up_to: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

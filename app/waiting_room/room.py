@@ -207,6 +207,10 @@ class QueueClosed(Exception):
     pass
 
 
+class UnverifiedEmail(Exception):
+    """The room's settings ask for a verified email address, and the fan has not verified theirs."""
+
+
 @dataclass(frozen=True)
 class Place:
     ticket: str
@@ -222,6 +226,7 @@ class Settings:
     max_active: int = 5000
     session_seconds: int = 600
     sale_opens_at: datetime | None = None
+    verified_email_required: bool = False
 
 
 class WaitingRoom:
@@ -251,12 +256,12 @@ class WaitingRoom:
         uow.execute(
             """
             INSERT INTO gate_queues (event_id, state, batch_size, admission_interval_seconds, max_active,
-                                     session_seconds, sale_opens_at)
-            VALUES (:e, :state, :batch, :interval, :cap, :session, :opens)
+                                     session_seconds, sale_opens_at, verified_email_required)
+            VALUES (:e, :state, :batch, :interval, :cap, :session, :opens, :verified)
             ON CONFLICT (event_id) DO UPDATE SET batch_size = EXCLUDED.batch_size,
                 admission_interval_seconds = EXCLUDED.admission_interval_seconds, max_active = EXCLUDED.max_active,
                 session_seconds = EXCLUDED.session_seconds, sale_opens_at = EXCLUDED.sale_opens_at,
-                updated_at = now()
+                verified_email_required = EXCLUDED.verified_email_required, updated_at = now()
             """,
             {
                 "e": self.event_id,
@@ -266,6 +271,7 @@ class WaitingRoom:
                 "cap": settings.max_active,
                 "session": settings.session_seconds,
                 "opens": opens_at,
+                "verified": settings.verified_email_required,
             },
         )
         uow.commit()
@@ -287,9 +293,21 @@ class WaitingRoom:
 
     # ------------------------------------------------------------ fans
 
+    def _check_email(self, uow: UnitOfWork, user_id: int) -> None:
+        """Refuses an unverified fan when the room asks for verified email addresses (its ``verified``
+        setting, in the meta hash like the others; absent in a room loaded before it existed: not
+        asked). PostgreSQL is asked only then."""
+        if self.r.hget(self.key("meta"), "verified") not in (b"1", "1"):
+            return
+        verified = uow.execute("SELECT email_verified_at IS NOT NULL FROM users WHERE id = :u", {"u": user_id}).scalar()
+        uow.rollback()
+        if not verified:
+            raise UnverifiedEmail(self.event_id)
+
     def join(self, uow: UnitOfWork, user_id: int) -> Place:
         ticket = f"tk_{secrets.token_urlsafe(18)}"
         keys = [self.key("meta"), self.key("users"), self.key("pre"), self.key("order")]
+        self._check_email(uow, user_id)
 
         def take_a_place() -> list[Any]:
             return [
@@ -300,8 +318,10 @@ class WaitingRoom:
         for _attempt in range(RECORD_ATTEMPTS):
             result = take_a_place()
             if result[0] == "NOQUEUE":
-                # Redis lost the queue (or never had it): rebuild it from Postgres, then try again.
+                # Redis lost the queue (or never had it): rebuild it from Postgres, then try again
+                # (its settings, the email check's too, are known only now).
                 self.ensure_loaded(uow)
+                self._check_email(uow, user_id)
                 result = take_a_place()
             if result[0] == "NOQUEUE":
                 raise QueueNotFound(self.event_id)
@@ -597,6 +617,7 @@ class WaitingRoom:
             "admissionIntervalSeconds": float(meta["interval"]),
             "maxActive": int(meta["cap"]),
             "sessionSeconds": int(meta["session"]),
+            "verifiedEmailRequired": meta.get("verified") == "1",
             "saleOpensAt": datetime.fromtimestamp(float(meta["opens_at"]), UTC).isoformat(),
             "queueLength": counter["queueLength"],
             "waiting": counter["queueLength"] - counter["servingUpTo"],
@@ -643,7 +664,7 @@ class WaitingRoom:
         row = uow.execute(
             """
             SELECT state, batch_size, admission_interval_seconds, max_active, session_seconds,
-                   extract(epoch FROM sale_opens_at) AS opens_at, serving_up_to
+                   extract(epoch FROM sale_opens_at) AS opens_at, serving_up_to, verified_email_required
             FROM gate_queues WHERE event_id = :e
             """,
             {"e": self.event_id},
@@ -657,6 +678,7 @@ class WaitingRoom:
             "cap": row.max_active,
             "session": row.session_seconds,
             "opens_at": float(row.opens_at),
+            "verified": int(row.verified_email_required),
         }
         if not self._lock("rebuild"):
             # Another caller is rebuilding it: wait for that (a rebuild reads every ticket of the queue).

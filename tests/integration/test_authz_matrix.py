@@ -196,6 +196,9 @@ OWN_ACCOUNT_CALLS: list[Call] = [
     ("POST", "/api/v1/auth/logout", {}),
     ("POST", "/api/v1/auth/logout-all", {}),
     ("POST", "/api/v1/auth/password", {"json": {"currentPassword": "x", "newPassword": "a new password"}}),
+    ("POST", "/api/v1/auth/verify-email/resend", {}),
+    ("GET", "/api/v1/me", {}),
+    ("PATCH", "/api/v1/me", {"json": {"name": "Someone Else", "phone": "+442079460958"}}),
 ]
 
 

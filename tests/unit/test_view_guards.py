@@ -20,8 +20,10 @@ from app.rate_limit_rules import (
     JOINS,
     LOGINS,
     PASSWORD_CHANGES,
+    PASSWORD_RESETS,
     PAYMENT_INTENTS,
     SIGNUPS,
+    VERIFICATION_RESENDS,
     Limits,
     limits_of,
     rate_limited,
@@ -44,6 +46,8 @@ WEB_LIMITS = {
     "site_checkout.checkout": Limits(GATEWAY_CALLS, POST),
     "site.release_from_page": Limits(GATEWAY_CALLS, POST),
     "accounts_api.change_password": Limits(PASSWORD_CHANGES, POST),
+    "accounts_api.password_reset": Limits(PASSWORD_RESETS, POST),
+    "accounts_api.resend_verification": Limits(VERIFICATION_RESENDS, POST),
     "site_account.change_password": Limits(PASSWORD_CHANGES, POST),
 }
 GATE_LIMITS = {
