@@ -67,6 +67,18 @@ def settings_for(app, port: int, **smtp: str) -> Settings:
     return dataclasses.replace(app.extensions["seatline.settings"], smtp_host="127.0.0.1", smtp_port=port, **smtp)
 
 
+def logging_in(app, server: MailServer, password: str = LOGINS["seatline"], ca_file: str = "") -> Settings:
+    """The settings of a worker that reaches ``server`` as it asks (STARTTLS or TLS) and logs in."""
+    return settings_for(
+        app,
+        server.port,
+        smtp_security=server.security,
+        smtp_username="seatline",
+        smtp_password=password,
+        smtp_ca_file=ca_file,
+    )
+
+
 def send(app, settings: Settings, to: str = "fan@example.com") -> None:
     with app.app_context(), unit_of_work() as uow:
         EmailChannel(settings).send(uow, 41, to, "Your tickets", "Row B, seats 1 and 2.")
@@ -74,15 +86,7 @@ def send(app, settings: Settings, to: str = "fan@example.com") -> None:
 
 @pytest.mark.parametrize("server", ["starttls", "tls"], indirect=True)
 def test_a_message_goes_over_tls_after_a_login(app, server, certificate):
-    settings = settings_for(
-        app,
-        server.port,
-        smtp_security=server.security,
-        smtp_username="seatline",
-        smtp_password=LOGINS["seatline"],
-        smtp_ca_file=certificate[0],
-    )
-    send(app, settings)
+    send(app, logging_in(app, server, ca_file=certificate[0]))
     [message] = server.sink.to("fan@example.com")
     assert message["Subject"] == "Your tickets" and message["Message-ID"] == "<notification-41@seatline.example>"
     assert server.refused_logins == 0
@@ -90,16 +94,8 @@ def test_a_message_goes_over_tls_after_a_login(app, server, certificate):
 
 @pytest.mark.parametrize("server", ["starttls"], indirect=True)
 def test_a_refused_login_sends_nothing_and_is_not_the_messages_fault(app, server, certificate):
-    settings = settings_for(
-        app,
-        server.port,
-        smtp_security="starttls",
-        smtp_username="seatline",
-        smtp_password="not the password",
-        smtp_ca_file=certificate[0],
-    )
     with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
-        send(app, settings)
+        send(app, logging_in(app, server, password="not the password", ca_file=certificate[0]))
     assert isinstance(refused.value, UNREACHABLE)
     assert server.refused_logins >= 1 and server.sink.messages == []
 
@@ -107,15 +103,8 @@ def test_a_refused_login_sends_nothing_and_is_not_the_messages_fault(app, server
 @pytest.mark.parametrize("server", ["starttls", "tls"], indirect=True)
 def test_a_certificate_that_is_not_trusted_ends_the_connection_before_anything_is_sent(app, server):
     # No SMTP_CA_FILE: the system's CAs do not know this server's certificate.
-    settings = settings_for(
-        app,
-        server.port,
-        smtp_security=server.security,
-        smtp_username="seatline",
-        smtp_password=LOGINS["seatline"],
-    )
     with pytest.raises(ssl.SSLCertVerificationError) as untrusted:
-        send(app, settings)
+        send(app, logging_in(app, server))
     assert isinstance(untrusted.value, UNREACHABLE)
     assert server.sink.messages == [] and server.refused_logins == 0
 
