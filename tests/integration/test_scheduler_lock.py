@@ -30,8 +30,11 @@ def enqueued_by(rds, seconds: float) -> tuple[set[str], int]:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         meta, at = rds.hmget(TICK, "meta", "enqueued_at")
-        if meta and at:
-            seen.add(json.loads(meta)[ENQUEUED_BY])
+        # Between a takeover's re-scheduling of the periodic jobs (which writes the job afresh) and the
+        # job's next enqueue, it names nobody yet: only an enqueued job says who enqueued it.
+        by = json.loads(meta).get(ENQUEUED_BY) if meta else None
+        if by and at:
+            seen.add(by)
             times.add(at)
         time.sleep(0.05)
     return seen, len(times)
