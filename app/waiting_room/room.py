@@ -54,9 +54,10 @@ PLACEHOLDER = "~"
 
 JOIN = """
 local meta, users, pre, order = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local user, ticket, now, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local user, ticket, now, prefix, email_checked = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local state = redis.call('HGET', meta, 'state')
 if not state then return {'NOQUEUE'} end
+if email_checked ~= '1' and redis.call('HGET', meta, 'verified') == '1' then return {'CHECK_EMAIL'} end
 local existing = redis.call('HGET', users, user)
 if existing then
   return {'EXISTING', existing, redis.call('HGET', prefix .. existing, 'pos') or ''}
@@ -294,11 +295,10 @@ class WaitingRoom:
     # ------------------------------------------------------------ fans
 
     def _check_email(self, uow: UnitOfWork, user_id: int) -> None:
-        """Refuses an unverified fan when the room asks for verified email addresses (its ``verified``
-        setting, in the meta hash like the others; absent in a room loaded before it existed: not
-        asked). PostgreSQL is asked only then."""
-        if self.r.hget(self.key("meta"), "verified") not in (b"1", "1"):
-            return
+        """Refuses an unverified fan. Asked only when the join script answers ``CHECK_EMAIL``: the room
+        asks for verified email addresses (its ``verified`` setting, in the meta hash like the others;
+        absent in a room loaded before it existed: not asked), so a room without the setting costs a
+        join nothing more."""
         verified = uow.execute("SELECT email_verified_at IS NOT NULL FROM users WHERE id = :u", {"u": user_id}).scalar()
         uow.rollback()
         if not verified:
@@ -307,21 +307,22 @@ class WaitingRoom:
     def join(self, uow: UnitOfWork, user_id: int) -> Place:
         ticket = f"tk_{secrets.token_urlsafe(18)}"
         keys = [self.key("meta"), self.key("users"), self.key("pre"), self.key("order")]
-        self._check_email(uow, user_id)
+        email_checked = False
 
         def take_a_place() -> list[Any]:
-            return [
-                x.decode() if isinstance(x, bytes) else x
-                for x in self._join(keys=keys, args=[user_id, ticket, time.time(), self.key("t:")])
-            ]
+            args = [user_id, ticket, time.time(), self.key("t:"), 1 if email_checked else 0]
+            return [x.decode() if isinstance(x, bytes) else x for x in self._join(keys=keys, args=args)]
 
         for _attempt in range(RECORD_ATTEMPTS):
             result = take_a_place()
             if result[0] == "NOQUEUE":
-                # Redis lost the queue (or never had it): rebuild it from Postgres, then try again
-                # (its settings, the email check's too, are known only now).
+                # Redis lost the queue (or never had it): rebuild it from Postgres, then try again.
                 self.ensure_loaded(uow)
+                result = take_a_place()
+            if result[0] == "CHECK_EMAIL":
+                # The room asks for a verified address (the script took no place): raises if it is not.
                 self._check_email(uow, user_id)
+                email_checked = True
                 result = take_a_place()
             if result[0] == "NOQUEUE":
                 raise QueueNotFound(self.event_id)

@@ -336,6 +336,7 @@ def test_a_room_that_asks_for_verified_emails_refuses_unverified_fans(app, gate,
     refused = gate.post(f"/gate/v1/queues/{event_id}/join", headers=fan.headers)
     assert refused.status_code == 403 and error_code(refused) == "EMAIL_NOT_VERIFIED"
     assert fetch(app, "SELECT count(*) AS n FROM gate_tickets")[0].n == 0
+    assert rds.hget(f"gate:{{{event_id}}}:users", fan.user_id) is None  # the join script took no place either
     # Redis losing the room does not lose the setting: the rebuilt room still asks.
     rds.flushdb()
     assert gate.post(f"/gate/v1/queues/{event_id}/join", headers=fan.headers).status_code == 403
