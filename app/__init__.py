@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import (
     circuit,
+    i18n,
     models,  # noqa: F401  (every table registered for Alembic)
     money,
     replica,
@@ -58,6 +59,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     pages = (site_bp, site_auth_bp, site_account_bp, site_checkout_bp, manage_pages_bp)
     for blueprint in (*api_blueprints, *pages):
         app.register_blueprint(blueprint)
+    i18n.init_app(app, str(ROOT / "translations"))  # `_` in every template; app/i18n.py
     app.add_template_filter(money.format_money, "money")  # every page shows money through it
     app.add_template_filter(money.to_major, "major")  # an amount in major units, for form fields
     app.add_template_filter(money.exponent, "currency_exponent")
