@@ -1,5 +1,5 @@
 """The site's account-recovery pages: asking for a password-reset link, the page that link opens,
-and the page the email-verification link opens (README "The site's account pages").
+and the page the email-verification link opens (README "Account pages").
 
 The emailed links are ``{PUBLIC_URL}/account/reset?token=…`` and ``/account/verify?token=…``
 (app/notifications/outbox.py). The first answer to such a link moves the token into the session

@@ -1,6 +1,6 @@
 """The site's account-recovery pages and the account page's profile form: forgotten passwords,
-the pages the emailed links open, verification links, name/phone/language (README "The site's
-account pages"). Email goes through the real worker and SMTP sink."""
+the pages the emailed links open, verification links, name/phone/language (README "Account
+pages"). Email goes through the real worker and SMTP sink."""
 
 from __future__ import annotations
 
