@@ -5,6 +5,7 @@ pages"). Email goes through the real worker and SMTP sink."""
 from __future__ import annotations
 
 import re
+import threading
 
 from tests.integration.test_account_recovery import PASSWORD, link_token, password_hash, register
 from tests.support.db import fetch, run_jobs
@@ -256,3 +257,32 @@ def test_bad_profile_input_is_shown_at_the_field_and_changes_nothing(app, client
     assert client.post("/account/profile", data={"name": "X", "phone": "", "locale": "en"}).status_code in (400, 422)
     [row] = fetch(app, "SELECT name, phone, locale FROM users WHERE email = 'bad@example.com'")
     assert (row.name, row.phone, row.locale) == ("Bad", None, None)
+
+
+def test_of_many_browsers_racing_with_one_reset_link_exactly_one_sets_the_password(app, client, mail):
+    register(client, "race@example.com")
+    client.post("/api/v1/auth/password-reset", json={"email": "race@example.com"})
+    token = link_token(app, mail, "race@example.com", RESET_LINK)
+    browsers = []
+    for n in range(12):
+        browser = app.test_client()
+        browser.get(f"/account/reset?token={token}")
+        browsers.append((browser, token_of(browser.get("/account/reset")), f"passphrase number {n:02d}"))
+    barrier = threading.Barrier(len(browsers))
+    answers: dict[str, int] = {}
+
+    def submit(browser, csrf: str, password: str) -> None:
+        barrier.wait()
+        r = browser.post(
+            "/account/reset", data={"csrf_token": csrf, "new_password": password, "confirm_password": password}
+        )
+        answers[password] = r.status_code
+
+    threads = [threading.Thread(target=submit, args=b) for b in browsers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    [winner] = [password for password, status in answers.items() if status == 303]
+    assert sorted(answers.values()) == [303] + [400] * (len(browsers) - 1)
+    assert site_login(app.test_client(), "race@example.com", winner).status_code == 303
