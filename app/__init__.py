@@ -46,6 +46,7 @@ from app.payments.routes import bp as payments_bp
 from app.site.account import bp as site_account_bp
 from app.site.auth import bp as site_auth_bp
 from app.site.checkout import bp as site_checkout_bp
+from app.site.recovery import bp as site_recovery_bp
 from app.site.routes import bp as site_bp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +57,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """The web app: JSON API, pages, webhook receiver."""
     app = create_base_app(__name__, config)
     api_blueprints = (accounts_bp, me_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, manage_api_bp, docs_bp)
-    pages = (site_bp, site_auth_bp, site_account_bp, site_checkout_bp, manage_pages_bp)
+    pages = (site_bp, site_auth_bp, site_account_bp, site_recovery_bp, site_checkout_bp, manage_pages_bp)
     for blueprint in (*api_blueprints, *pages):
         app.register_blueprint(blueprint)
     i18n.init_app(app, str(ROOT / "translations"))  # `_` in every template; app/i18n.py

@@ -31,6 +31,7 @@ ENV_ALIASES = {"max_held_seats_per_user_show": ("MAX_SEATS_PER_USER_SHOW",)}
 
 
 SMTP_SECURITY = ("none", "starttls", "tls")
+SMS_BACKENDS = ("outbox", "twilio")
 
 
 class ConfigError(RuntimeError):
@@ -171,7 +172,16 @@ class Settings:
     smtp_password: str = ""
     smtp_ca_file: str = ""
     mail_from: str = "Seatline <tickets@seatline.example>"
+    # Where SMS go (README "SMS"): "outbox" records them in the sms_outbox table (development, tests),
+    # "twilio" sends them through Twilio's REST API at TWILIO_API_URL (a local stand-in in the tests,
+    # devstack/sms.py) as TWILIO_ACCOUNT_SID, from TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID.
     sms_backend: str = "outbox"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_api_url: str = "https://api.twilio.com"
+    twilio_timeout_seconds: float = 10.0
     public_url: str = "http://127.0.0.1:8000"
     # Queue gate. The gate signs admission tokens with GATE_SIGNING_KEYS (JSON list of
     # {"kid", "private_pem"}, newest first) or the file GATE_SIGNING_KEYS_FILE; the web app
@@ -268,6 +278,23 @@ class Settings:
             raise ConfigError(f"SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}, not {self.smtp_security!r}")
         if self.smtp_username and self.smtp_security == "none":
             raise ConfigError("SMTP_USERNAME needs SMTP_SECURITY starttls or tls: a password never goes out in clear")
+        if self.sms_backend not in SMS_BACKENDS:
+            raise ConfigError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}, not {self.sms_backend!r}")
+        if self.sms_backend == "twilio":
+            missing_twilio = [
+                name
+                for name, value in (
+                    ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
+                    ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+                    (
+                        "TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID",
+                        self.twilio_from or self.twilio_messaging_service_sid,
+                    ),
+                )
+                if not value
+            ]
+            if missing_twilio:
+                raise ConfigError(f"SMS_BACKEND=twilio needs {', '.join(missing_twilio)}")
         if self.env not in {"development", "test", "production"}:
             raise ConfigError(f"ENV must be development, test or production, not {self.env!r}")
         if self.log_format not in {"text", "json"}:

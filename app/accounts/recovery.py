@@ -97,6 +97,21 @@ def consume(uow: UnitOfWork, token: str, purpose: str) -> int | None:
     ).scalar()
 
 
+def usable(uow: UnitOfWork, token: str, purpose: str) -> bool:
+    """Whether ``consume`` would take the token now (the site checks before showing its form); spends nothing."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        return False
+    return bool(
+        uow.execute(
+            """
+            SELECT 1 FROM account_tokens
+            WHERE token_hash = :h AND purpose = :p AND used_at IS NULL AND expires_at > now()
+            """,
+            {"h": token_hash(token), "p": purpose},
+        ).scalar()
+    )
+
+
 def reset_password(uow: UnitOfWork, passwords: Passwords, token: str, new_password: str) -> int:
     """Sets the password of the token's user and revokes every token and session of that user (as
     logging out everywhere does); the token is spent. Commits; returns the user's id."""

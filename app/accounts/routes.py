@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
-import phonenumbers
 from flask import Blueprint, current_app
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints
 
@@ -100,32 +98,11 @@ class VerifyEmailRequest(BaseModel):
     """The `token` of the link the verification email carried."""
 
 
-# What a phone number may be written with; the library alone would pass stray letters (extensions).
-PHONE_CHARACTERS = re.compile(r"\+[0-9][0-9 ().-]*")
-
-
-def _e164(value: str | None) -> str | None:
-    """A phone number in international format (a leading `+`, spaces and dashes allowed), as E.164."""
-    if value is None:
-        return None
-    if not PHONE_CHARACTERS.fullmatch(value):
-        raise ValueError(
-            "a phone number is + and the country code, then digits (spaces, dashes, dots, brackets allowed)"
-        )
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError("not a phone number in international format (start with + and the country code)") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 class MeUpdateRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", use_attribute_docstrings=True)
     name: Name | None = None
     """Display name. Surrounding whitespace is trimmed; 1 to 100 characters remain. Cannot be null."""
-    phone: Annotated[str | None, StringConstraints(min_length=1, max_length=32), AfterValidator(_e164)] = None
+    phone: Annotated[str | None, StringConstraints(min_length=1, max_length=32), AfterValidator(profile.e164)] = None
     """A phone number in international format (`+91 98765 43210`, `+44 20 7946 0958`), checked against the
     numbering plan of its country and stored in E.164 (`+919876543210`); SMS messages go to it. Null removes it."""
     locale: Literal[SUPPORTED_LOCALES] | None = None  # type: ignore[valid-type]

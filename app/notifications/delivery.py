@@ -5,8 +5,14 @@ request that wrote it only recorded the event. The rendered subject and body are
 
 A message that fails counts an attempt and keeps its last error; after ``NOTIFICATION_MAX_ATTEMPTS``
 it is DEAD: never re-queued, logged, and listed by ``flask notifications --dead`` (README "What
-happens when…"). Failing to reach the mail server at all is not the message's fault: it is
-logged and retried without counting, so an outage does not kill every message.
+happens when…"). Failing to reach the mail server or the SMS provider at all is not the message's
+fault: it is logged and retried without counting, so an outage does not kill every message. A
+failure that no retry can mend (the provider says the number is not a phone it can text) makes the
+message DEAD at once.
+
+An SMS goes to the phone number on the fan's profile when it is sent (``users.phone``, which
+PATCH /api/v1/me and the account page set): a number removed since the message was queued gets
+nothing, and the row is DROPPED.
 """
 
 from __future__ import annotations
@@ -16,9 +22,13 @@ import smtplib
 import ssl
 import uuid
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client as TwilioClient
 
 from app.config import Settings
 from app.notifications.outbox import kept, render
@@ -79,6 +89,74 @@ class OutboxSmsProvider:
         return message_id
 
 
+class SmsProviderUnavailable(ConnectionError):
+    """The provider did not take the message for a reason of its own (it is down, slow, refused our
+    credentials or is throttling us): retried like an outage, not counted against the message."""
+
+
+class PermanentDeliveryFailure(Exception):
+    """The provider refused the message for good (the number cannot receive it): no retry will help."""
+
+
+# Twilio error codes (its "more_info" pages) meaning that this number will never take this message:
+# 21211 not a valid 'To' number, 21214 not reachable, 21217 not a valid number, 21408 a region we
+# may not send to, 21610 the recipient replied STOP, 21612 / 21614 a number that cannot take SMS.
+TWILIO_PERMANENT_CODES = frozenset({21211, 21214, 21217, 21408, 21610, 21612, 21614})
+# Statuses that say nothing about the message: our credentials or account (401, 403), throttling (429).
+TWILIO_OUTAGE_STATUSES = frozenset({401, 403, 429})
+
+
+class ApiUrlHttpClient(TwilioHttpClient):
+    """Twilio's own HTTP client, with its API's address swapped for ``api_url`` (TWILIO_API_URL): the
+    ``twilio`` package names https://api.twilio.com in each resource, and its ``Client`` takes the
+    HTTP client to use (``http_client=``), so this is where a local stand-in is put in its place."""
+
+    TWILIO_API = "https://api.twilio.com"
+
+    def __init__(self, api_url: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self._api_url = api_url.rstrip("/")
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if url.startswith(self.TWILIO_API) and self._api_url != self.TWILIO_API:
+            url = self._api_url + url[len(self.TWILIO_API) :]
+        return super().request(method, url, *args, **kwargs)
+
+
+class TwilioSmsProvider:
+    """Sends through Twilio's Messages API (``twilio`` package), from TWILIO_FROM or through the
+    messaging service TWILIO_MESSAGING_SERVICE_SID; returns the message's SID. A crash between
+    Twilio taking a message and the row being marked SENT sends it again on the retry: Twilio's
+    Messages API has no idempotency key, and a second text beats a lost one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._from = settings.twilio_from
+        self._service = settings.twilio_messaging_service_sid
+        self._client = TwilioClient(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            http_client=ApiUrlHttpClient(settings.twilio_api_url, settings.twilio_timeout_seconds),
+        )
+
+    def send_sms(self, uow: UnitOfWork, to_number: str, body: str, reference: str) -> str:
+        sender: dict[str, str] = (
+            {"messaging_service_sid": self._service} if self._service and not self._from else {"from_": self._from}
+        )
+        try:
+            message = self._client.messages.create(to=to_number, body=body, **sender)
+        except TwilioRestException as exc:
+            detail = f"Twilio {exc.status} error {exc.code}: {exc.msg}"
+            if exc.code in TWILIO_PERMANENT_CODES:
+                raise PermanentDeliveryFailure(detail) from exc
+            if exc.status >= 500 or exc.status in TWILIO_OUTAGE_STATUSES:
+                raise SmsProviderUnavailable(detail) from exc
+            raise
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise SmsProviderUnavailable(f"Twilio not reached: {type(exc).__name__}") from exc
+        log.info("%s sent through Twilio as %s", reference, message.sid)
+        return str(message.sid)
+
+
 class SmsChannel:
     def __init__(self, provider: SmsProvider) -> None:
         self._provider = provider
@@ -87,10 +165,16 @@ class SmsChannel:
         self._provider.send_sms(uow, recipient, body, reference=f"notification-{notification_id}")
 
 
+def sms_provider(settings: Settings) -> SmsProvider:
+    if settings.sms_backend == "twilio":
+        return TwilioSmsProvider(settings)
+    if settings.sms_backend == "outbox":
+        return OutboxSmsProvider()
+    raise ValueError(f"unknown SMS_BACKEND {settings.sms_backend!r}")
+
+
 def channels_for(settings: Settings) -> dict[str, Channel]:
-    if settings.sms_backend != "outbox":
-        raise ValueError(f"unknown SMS_BACKEND {settings.sms_backend!r}")
-    return {"email": EmailChannel(settings), "sms": SmsChannel(OutboxSmsProvider())}
+    return {"email": EmailChannel(settings), "sms": SmsChannel(sms_provider(settings))}
 
 
 # The server was not reached or went away, or the connection to it could not be set up as configured
@@ -103,6 +187,7 @@ UNREACHABLE = (
     smtplib.SMTPServerDisconnected,
     smtplib.SMTPNotSupportedError,
     smtplib.SMTPAuthenticationError,
+    SmsProviderUnavailable,
 )
 
 
@@ -114,13 +199,22 @@ def send_notification(
     and raised again, so that the job is retried, unless the message is now DEAD."""
     row = uow.execute(
         """
-        SELECT id, user_id, kind, channel, recipient, subject, body, context FROM notifications
-        WHERE id = :id AND status = 'PENDING' FOR UPDATE SKIP LOCKED
+        SELECT n.id, n.user_id, n.kind, n.channel, n.subject, n.body, n.context,
+               CASE WHEN n.channel = 'sms' THEN NULLIF(u.phone, '') ELSE n.recipient END AS recipient
+        FROM notifications n JOIN users u ON u.id = n.user_id
+        WHERE n.id = :id AND n.status = 'PENDING' FOR UPDATE OF n SKIP LOCKED
         """,
         {"id": notification_id},
     ).first()
     if row is None:
         uow.rollback()
+        return False
+    if row.recipient is None:  # an SMS whose fan has removed their phone number since
+        uow.execute(
+            "UPDATE notifications SET status = 'DROPPED', last_error = 'no phone number on the profile' WHERE id = :id",
+            {"id": row.id},
+        )
+        uow.commit()
         return False
     uow.execute("UPDATE notifications SET attempts = attempts + 1 WHERE id = :id", {"id": row.id})
     try:
@@ -142,11 +236,19 @@ def send_notification(
         channels[row.channel].send(uow, row.id, row.recipient, subject, body)
     except Exception as exc:
         uow.rollback()
-        if _record_failure(uow, row.id, exc, counts=not isinstance(exc, UNREACHABLE), max_attempts=max_attempts):
+        permanent = isinstance(exc, PermanentDeliveryFailure)
+        if _record_failure(
+            uow,
+            row.id,
+            exc,
+            counts=not isinstance(exc, UNREACHABLE),
+            max_attempts=1 if permanent else max_attempts,
+        ):
             return False
         raise
     uow.execute(
-        "UPDATE notifications SET status = 'SENT', sent_at = now(), last_error = NULL WHERE id = :id", {"id": row.id}
+        "UPDATE notifications SET status = 'SENT', sent_at = now(), last_error = NULL, recipient = :to WHERE id = :id",
+        {"id": row.id, "to": row.recipient},
     )
     uow.commit()
     return True

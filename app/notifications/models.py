@@ -25,7 +25,8 @@ class Notification(db.Model):
     subject: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str | None] = mapped_column(Text)
     context: Mapped[dict | None] = mapped_column(JSONB)
-    # PENDING, SENT, FAILED (old rows) or DEAD: given up after MAX_ATTEMPTS, with its last error.
+    # PENDING, SENT, FAILED (old rows), DEAD: given up after MAX_ATTEMPTS (or at once for a failure no retry
+    # mends), with its last error; or DROPPED: an SMS whose fan had no phone number any more when it was sent.
     status: Mapped[str] = mapped_column(String(16), server_default="PENDING")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -18,8 +18,8 @@ KINDS = ("booking_confirmed", "booking_cancelled", "payment_refunded", "show_can
 # Messages carrying a single-use link (app/accounts/recovery.py): email only, and once sent the row
 # keeps neither the link's token nor the text that showed it (``kept``).
 ACCOUNT_KINDS = ("password_reset", "email_verification")
-# Where each account message's link points, under PUBLIC_URL. The site's pages for these come later
-# (README "Accounts"); the API behind them (POST /api/v1/auth/password-reset/confirm and
+# Where each account message's link points, under PUBLIC_URL: the site's pages (app/site/recovery.py,
+# README "Account pages"); the API behind them (POST /api/v1/auth/password-reset/confirm and
 # /api/v1/auth/verify-email) takes the token as it is.
 ACCOUNT_LINKS = {"password_reset": "/account/reset", "email_verification": "/account/verify"}
 LINK_REMOVED = "(the link is not kept once sent)"

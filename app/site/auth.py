@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length
@@ -10,6 +11,7 @@ from wtforms.validators import DataRequired, Email, Length
 from app.accounts import services
 from app.errors import EmailTaken, InvalidCredentials
 from app.extensions import settings
+from app.i18n import SESSION_LOCALE, SUPPORTED_LOCALES
 from app.rate_limit_rules import LOGINS, SIGNUPS, rate_limited
 from app.site.redirects import same_origin_path
 from app.text import single_line
@@ -19,8 +21,8 @@ bp = Blueprint("site_auth", __name__)
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
+    email = EmailField(lazy_gettext("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired(), Length(max=128)])
 
 
 class SignupForm(FlaskForm):
@@ -34,7 +36,7 @@ class SignupForm(FlaskForm):
     password = PasswordField("Password (8 characters or more)", validators=[DataRequired(), Length(min=8, max=128)])
 
 
-def _sign_in(account: services.Account, name: str | None = None) -> None:
+def _sign_in(account: services.Account, name: str | None = None, locale: str | None = None) -> None:
     session.clear()
     session.permanent = True
     session["user_id"] = account.user_id
@@ -42,6 +44,8 @@ def _sign_in(account: services.Account, name: str | None = None) -> None:
     session["ep"] = account.auth_epoch  # "log out everywhere" and a password change end it
     if name:
         session["name"] = name
+    if locale in SUPPORTED_LOCALES:
+        session[SESSION_LOCALE] = locale  # pages speak the profile's language from now on (app/i18n.py)
     # A new session id on every sign-in (no fixation); the old session is deleted.
     current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]  # app/api/http.py's sessions
 
@@ -64,13 +68,15 @@ def login():
                 account = services.authenticate(
                     uow, current_app.extensions["seatline.passwords"], form.email.data, form.password.data
                 )
-                name = uow.execute("SELECT name FROM users WHERE id = :id", {"id": account.user_id}).scalar()
-            _sign_in(account, name)
+                who = uow.execute("SELECT name, locale FROM users WHERE id = :id", {"id": account.user_id}).one()
+            _sign_in(account, who.name, who.locale)
             return redirect(_next_url(account.role), code=303)
         except InvalidCredentials:
-            error = "That email and password don't match an account."
+            error = gettext("That email and password don't match an account.")
     status = 200 if request.method == "GET" else (422 if error or form.errors else 200)
-    return render_template("site/login.html", form=form, error=error), status
+    # After a password reset (app/site/recovery.py): every session ended, log in with the new password.
+    was_reset = request.args.get("reset") == "done"
+    return render_template("site/login.html", form=form, error=error, was_reset=was_reset), status
 
 
 @bp.route("/signup", methods=["GET", "POST"])

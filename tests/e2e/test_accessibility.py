@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
+from app.accounts import recovery
+from app.unit_of_work import unit_of_work
 from devstack.processes import ROOT
 
 pytestmark = pytest.mark.slow
@@ -63,3 +65,86 @@ def test_the_checker_does_find_violations(browser):
     page = browser.new_page()
     page.set_content('<html lang="en"><title>x</title><main><img src="x.png"><button></button></main></html>')
     assert {v["id"] for v in violations(page)} >= {"image-alt", "button-name"}
+
+
+def test_account_recovery_and_profile_pages_have_no_serious_accessibility_violations(live_server, browser, app):
+    email = "recover@example.com"
+    requests.post(
+        f"{live_server}/api/v1/auth/register", json={"email": email, "password": "correct horse", "name": "Rec"}
+    )
+    page = browser.new_page()
+    referers: list[str | None] = []
+    page.on("request", lambda r: referers.append(r.headers.get("referer")) if "/static/" in r.url else None)
+    found = {}
+
+    page.goto(f"{live_server}/login")
+    assert referers and all(r == f"{live_server}/login" for r in referers)  # other pages do name themselves
+    page.click("text=Forgot your password?")
+    page.wait_for_url(f"{live_server}/forgot-password")
+    found["forgot password"] = violations(page)
+    page.fill("#email", "not an email")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-testid=error-summary]")
+    assert page.get_attribute("#email", "aria-describedby") == "email-error"
+    found["forgot password, errors"] = violations(page)
+    page.fill("#email", email)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-testid=reset-sent]")
+    found["forgot password, sent"] = violations(page)
+
+    with app.app_context(), unit_of_work() as uow:
+        reset = recovery.request_password_reset(uow, email, 1800).token
+        verify = recovery.queue_email_verification(uow, fetch_user_id(uow, email), 3600).token
+        uow.commit()
+    referers.clear()
+    page.goto(f"{live_server}/account/reset?token={reset}")
+    assert page.url == f"{live_server}/account/reset"  # the token left the address bar
+    assert referers and not any(referers)  # and no request from the page names it
+    found["reset"] = violations(page)
+    page.fill("#new_password", "a new passphrase")
+    page.fill("#confirm_password", "not the same")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-testid=error-summary]")
+    found["reset, errors"] = violations(page)
+    page.fill("#new_password", "a new passphrase")
+    page.fill("#confirm_password", "a new passphrase")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-testid=reset-done]")
+    found["login after reset"] = violations(page)
+    page.goto(f"{live_server}/account/reset?token={reset}")
+    page.wait_for_selector("[data-testid=reset-invalid]")
+    found["reset, used link"] = violations(page)
+
+    page.goto(f"{live_server}/account/verify?token={verify}")
+    assert page.url == f"{live_server}/account/verify"
+    page.wait_for_selector("[data-testid=verify-result]")
+    found["verified"] = violations(page)
+    page.goto(f"{live_server}/account/verify?token={verify}")
+    found["verify, used link"] = violations(page)
+
+    with app.app_context(), unit_of_work() as uow:
+        uow.execute("UPDATE users SET email_verified_at = NULL WHERE email = :e", {"e": email})
+        uow.commit()
+    page.goto(f"{live_server}/login?next=/account")
+    page.fill("#email", email)
+    page.fill("#password", "a new passphrase")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server}/account")
+    page.wait_for_selector("[data-testid=unverified-banner]")
+    found["account, unverified"] = violations(page)
+    page.fill("#phone", "12345")
+    page.focus("#phone")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-testid=error-summary]")
+    assert "phone-error" in page.get_attribute("#phone", "aria-describedby")
+    found["account, profile errors"] = violations(page)
+    page.fill("#phone", "+91 98765 43210")
+    page.select_option("#locale", "hi")
+    page.click("text=Save my details")
+    page.wait_for_selector("[data-testid=account-message]")
+    found["account, saved"] = violations(page)
+    assert {p: v for p, v in found.items() if v} == {}
+
+
+def fetch_user_id(uow, email: str) -> int:
+    return uow.execute("SELECT id FROM users WHERE email = :e", {"e": email}).scalar_one()

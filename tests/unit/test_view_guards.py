@@ -49,6 +49,8 @@ WEB_LIMITS = {
     "accounts_api.password_reset": Limits(PASSWORD_RESETS, POST),
     "accounts_api.resend_verification": Limits(VERIFICATION_RESENDS, POST),
     "site_account.change_password": Limits(PASSWORD_CHANGES, POST),
+    "site_recovery.forgot_password": Limits(PASSWORD_RESETS, POST),
+    "site_account.resend_verification": Limits(VERIFICATION_RESENDS, POST),
 }
 GATE_LIMITS = {
     "gate_api.join": Limits(JOINS, POST),
