@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -28,6 +27,7 @@ from app.api.http import parse_id
 from app.catalog import services as catalog
 from app.errors import DomainError, EventNotFound, ShowNotFound, ValidationFailed, VenueNotFound
 from app.extensions import redis_store
+from app.i18n import format_show_time
 from app.manage import (
     access,
     box_office,
@@ -630,4 +630,5 @@ def change_seats(show_id: str):
 
 @bp.app_template_filter("local_time")
 def local_time(value: str) -> str:
-    return datetime.fromisoformat(value).strftime("%a %d %b %Y, %H:%M")
+    """A show's time as the API gives it (ISO, the venue's offset), worded for the page's language (README "Languages")."""
+    return format_show_time(value)

@@ -26,15 +26,19 @@ LANGUAGES = [locale for locale in SUPPORTED_LOCALES if locale != DEFAULT_LOCALE]
 DEVANAGARI = re.compile("[\u0900-\u097f]")
 
 
-def _marked() -> dict[str | tuple[str, ...], set[str]]:
-    """Each marked string (a tuple for singular and plural) and the files it is marked in."""
+Marked = tuple[str | tuple[str, ...], str | None]
+
+
+def _marked() -> dict[Marked, set[str]]:
+    """Each marked string (a tuple for singular and plural) with its context (``pgettext``), and the
+    files it is marked in."""
     with open(ROOT / "babel.cfg") as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
-    found: dict[str | tuple[str, ...], set[str]] = {}
-    for filename, _line, message, _comments, _context in extract_from_dir(
+    found: dict[Marked, set[str]] = {}
+    for filename, _line, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=KEYWORDS
     ):
-        found.setdefault(message, set()).add(filename)
+        found.setdefault((message, context), set()).add(filename)
     return found
 
 
@@ -45,6 +49,10 @@ def marked():
     return found
 
 
+def _key(message: str | tuple[str, ...]) -> str:
+    return message[0] if isinstance(message, tuple) else message
+
+
 def _catalog(path: Path, locale: str | None = None):
     with open(path, "rb") as po:
         return read_po(po, locale=locale)
@@ -52,7 +60,7 @@ def _catalog(path: Path, locale: str | None = None):
 
 def test_the_template_catalogue_holds_every_marked_string(marked):
     template = _catalog(TRANSLATIONS / "messages.pot")
-    missing = {m: files for m, files in marked.items() if template.get(m[0] if isinstance(m, tuple) else m) is None}
+    missing = {m: files for m, files in marked.items() if template.get(_key(m[0]), context=m[1]) is None}
     assert missing == {}, 'run `make translations` (README "Languages")'
 
 
@@ -60,9 +68,9 @@ def test_the_template_catalogue_holds_every_marked_string(marked):
 def test_every_marked_string_is_translated(marked, locale):
     catalog = _catalog(TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po", locale)
     problems = {}
-    for message, files in marked.items():
-        key = message[0] if isinstance(message, tuple) else message
-        entry = catalog.get(key)
+    for (message, context), files in marked.items():
+        key = _key(message)
+        entry = catalog.get(key, context=context)
         if entry is None:
             problems[key] = f"missing (marked in {', '.join(sorted(files))}): run `make translations`"
         elif entry.fuzzy:
