@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 
 from tests.integration.test_gate import event_with_show, open_queue
-from tests.support.db import run_jobs, run_sql
+from tests.support.db import fetch, run_jobs, run_sql
 
 HINDI = {"Accept-Language": "hi-IN,hi;q=0.9,en;q=0.5"}
 LAKH = 10_000_000  # ₹1,00,000.00 in paise: a lakh of rupees
@@ -100,7 +100,7 @@ def test_an_email_to_a_hindi_speaking_fan_arrives_in_hindi(app, client, make, ga
     starts = evening(days=9)
     show = make.show(rows=1, per_row=4, prices={"gold": LAKH, "silver": LAKH}, starts_at=starts)
     signed_in(client, "priya@example.com")
-    run_sql(app, "UPDATE users SET locale = 'hi' WHERE email = 'priya@example.com'")
+    run_sql(app, "UPDATE users SET locale = 'hi', phone = '+919876543210' WHERE email = 'priya@example.com'")
     checkout = client.get(f"{hold_page(client, show)}/checkout")
     paid = client.post(checkout.request.path, data={"csrf_token": token_of(checkout), "card": "4242 4242 4242 4242"})
     assert paid.status_code == 303
@@ -112,6 +112,9 @@ def test_an_email_to_a_hindi_speaking_fan_arrives_in_hindi(app, client, make, ga
     month, weekday = hindi_date_words(starts)
     assert f"{weekday}, {starts.day} {month} {starts.year}, 6:30 pm IST" in body
     assert "You're going" not in body
+    # The SMS too (the development SMS backend keeps it in sms_outbox).
+    [sms] = fetch(app, "SELECT body FROM sms_outbox WHERE to_number = '+919876543210'")
+    assert sms.body.startswith("Seatline: ") and "बुक हो गया" in sms.body and "IST" in sms.body
 
 
 def test_an_email_to_a_fan_without_a_language_is_in_english(app, client, make, gateway, mail):
@@ -135,3 +138,13 @@ def test_the_waiting_room_speaks_hindi(gate, make):
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "कतार में शामिल हों" in html and "पासवर्ड" in html
     assert "Join the queue" in gate.get(f"/gate/queues/{event_id}").get_data(as_text=True)
+
+
+def test_the_manager_pages_speak_hindi_too(client, make):
+    manager = make.fan(role="manager")
+    with client.session_transaction() as session:
+        session["user_id"], session["role"] = manager.user_id, "manager"
+    make.show(rows=1, per_row=2)
+    hindi = client.get("/manage", headers=HINDI).get_data(as_text=True)
+    assert "मैनेजर डैशबोर्ड" in hindi and "नया वेन्यू" in hindi and "शुरुआत (वेन्यू का समय)" in hindi
+    assert "New venue" in client.get("/manage").get_data(as_text=True)
