@@ -3,23 +3,25 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Each language's compiled catalogue (.mo, not committed), built from its .po with the runtime (README "Languages").
+COMPILED := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: run run-cluster test test-fast lint chaos services browser nginx prometheus pgbouncer clean bench flash-sale
+.PHONY: run run-cluster test test-fast lint chaos services browser nginx prometheus pgbouncer clean bench flash-sale translations
 
 # `make run MONITOR=1` also starts Prometheus against every process (README "Watching a sale").
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime $(COMPILED)
 	@scripts/run.sh
 
 # The same system as a cluster on this machine: a PostgreSQL replica, PgBouncer, a six-node Redis Cluster,
 # two of each server and worker behind the edge (README "Running as a cluster"). MONITOR=1 as for run.
-run-cluster: $(VENV)/.runtime
+run-cluster: $(VENV)/.runtime $(COMPILED)
 	@scripts/run_cluster.sh
 
-test: $(VENV)/.dev lint services browser nginx prometheus pgbouncer
+test: $(VENV)/.dev $(COMPILED) lint services browser nginx prometheus pgbouncer
 	@scripts/test.sh
 
 # The fast tier: everything but the suites marked slow.
-test-fast: $(VENV)/.dev lint services prometheus pgbouncer
+test-fast: $(VENV)/.dev $(COMPILED) lint services prometheus pgbouncer
 	@scripts/test.sh -m "not slow"
 
 # Lint and format (ruff) and types (mypy), all configured in pyproject.toml; any finding fails the run.
@@ -34,7 +36,7 @@ lint: $(VENV)/.dev
 # Fault injection (tests/chaos, marked chaos; `make test` leaves it out): Redis killed and flushed,
 # PostgreSQL restarted, workers SIGKILLed mid-job, the scheduler paused, the gateway misbehaving, each
 # during a sale against real processes on a private PostgreSQL cluster and Redis server.
-chaos: $(VENV)/.dev services nginx
+chaos: $(VENV)/.dev $(COMPILED) services nginx
 	@scripts/test.sh -m chaos tests/chaos
 
 services:
@@ -69,6 +71,18 @@ $(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
 	@$(BIN)/pip install -q -r requirements.txt
 	@touch $@
 
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po | $(VENV)/.runtime
+	@$(BIN)/pybabel compile -d translations -l $*
+
+# After marking strings for translation: extract them (babel.cfg) into translations/messages.pot, merge
+# them into every language's .po (new ones empty, for a translator to fill), and compile. The
+# translation test (tests/unit/test_translations.py) fails until every string has its translation.
+translations: $(VENV)/.runtime
+	@$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 --add-location=file --sort-output \
+	  --project=Seatline --copyright-holder=Seatline -o translations/messages.pot .
+	@$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
+	@$(BIN)/pybabel compile -d translations --statistics
+
 $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	@echo "==> installing Python requirements (with test tools)"
 	@$(BIN)/pip install -q -r requirements-dev.txt
@@ -79,7 +93,7 @@ clean:
 
 # Every scenario of bench/suite.py against its baseline in the same run; writes bench/RESULTS.md.
 # wrk and pgbench drive the load (installed here if missing). ARGS="--seconds 5 --only holds" for a part.
-bench: $(VENV)/.dev services nginx pgbouncer
+bench: $(VENV)/.dev $(COMPILED) services nginx pgbouncer
 	@command -v wrk >/dev/null || { echo "==> installing wrk"; scripts/services.sh --install wrk; }
 	@pgbench --version >/dev/null 2>&1 || { echo "==> installing pgbench"; scripts/services.sh --install postgresql-15; }
 	@$(BIN)/python -m bench.suite $(ARGS)
@@ -90,7 +104,7 @@ bench: $(VENV)/.dev services nginx pgbouncer
 # `make flash-sale MONITOR=1` also runs Prometheus on the sale's processes (README "Watching a sale").
 # `make flash-sale CLUSTER=1` runs it on `make run-cluster`'s stack and kills one of each kind of process,
 # a Redis Cluster master and the PostgreSQL replica mid-sale; it writes bench/FLASH_SALE_CLUSTER.md.
-flash-sale: $(VENV)/.dev services nginx
+flash-sale: $(VENV)/.dev $(COMPILED) services nginx
 	@[ "$(MONITOR)" != 1 ] || scripts/services.sh --prometheus
 	@[ "$(CLUSTER)" != 1 ] || scripts/services.sh --pgbouncer
 	@$(BIN)/python -m bench.flash_sale $(ARGS)

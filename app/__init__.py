@@ -60,7 +60,6 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     pages = (site_bp, site_auth_bp, site_account_bp, site_recovery_bp, site_checkout_bp, manage_pages_bp)
     for blueprint in (*api_blueprints, *pages):
         app.register_blueprint(blueprint)
-    i18n.init_app(app, str(ROOT / "translations"))  # `_` in every template; app/i18n.py
     app.add_template_filter(money.format_money, "money")  # every page shows money through it
     app.add_template_filter(money.to_major, "major")  # an amount in major units, for form fields
     app.add_template_filter(money.exponent, "currency_exponent")
@@ -151,6 +150,7 @@ def create_base_app(
     replica.init_app(app, settings, app.config["SQLALCHEMY_ENGINE_OPTIONS"])  # DATABASE_REPLICA_URL's, if set
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     app.register_blueprint(ops_bp)
+    i18n.init_app(app, str(ROOT / "translations"))  # `_` in every template, the gate's and emails' too; app/i18n.py
     register_error_handlers(app)
     abandoned.init_app(app)  # a dropped request costs nothing more than its id and its count (below)
     observe.init_app(app, service)  # the first hook before a request, the last after it

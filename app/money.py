@@ -25,6 +25,8 @@ from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, get_currency_precision
 from flask import has_request_context, request
 
+from app import i18n
+
 DEFAULT_LOCALE = "en"
 # The gateway's largest charge, in minor units, for every currency below (Stripe: eight digits).
 GATEWAY_MAX_MINOR = 99_999_999
@@ -108,8 +110,9 @@ def to_major(minor: int, code: str) -> Decimal:
 
 
 def format_money(minor: int | None, code: str, locale: str | None = None) -> str:
-    """``¥3,000``, ``₹300.00``, ``£12.50`` (for ``en``): how every page, email and message shows money.
-    Without a locale: the request's (Accept-Language) inside a request, else ``DEFAULT_LOCALE``."""
+    """``¥3,000``, ``₹300.00``, ``£12.50`` (for ``en``), ``₹1,00,000.00`` (``hi``): how every page,
+    email and message shows money, with the currency's own number of decimals. Without a locale: the
+    request's (``request_locale``) inside a request, else ``DEFAULT_LOCALE``."""
     if minor is None:
         return "—"
     return _formatted(minor, code.upper(), locale or request_locale())
@@ -123,8 +126,13 @@ def _formatted(minor: int, code: str, locale: str) -> str:
 
 
 def request_locale() -> str:
-    """The first locale of the request's Accept-Language that Babel knows; ``en`` outside a request.
-    Worked out once per request."""
+    """The locale money is shown in for this request; ``en`` outside a request. Worked out once per request.
+
+    It follows the page's language (app/i18n.py): a page in a language the fan chose in their profile
+    or the site translates into (Hindi) shows money in it, refined by the browser's region for that
+    language (``en-IN``: Indian grouping). An English page the fan did not choose is also what a
+    browser gets whose languages the site does not speak: its money follows the browser's first
+    locale Babel knows (``de-DE``: ``12,50 €``)."""
     if not has_request_context():
         return DEFAULT_LOCALE
     found = request.environ.get("seatline.locale")
@@ -134,14 +142,18 @@ def request_locale() -> str:
 
 
 def _negotiated_locale() -> str:
+    chosen = i18n.chosen_locale()
+    page = chosen or i18n.select_locale()
     for tag, _quality in request.accept_languages:
         if tag == "*" or len(tag) > 35:
             continue
         try:
-            return str(Locale.parse(tag, sep="-"))
+            found = Locale.parse(tag, sep="-")
         except (ValueError, TypeError, UnknownLocaleError):
             continue
-    return DEFAULT_LOCALE
+        if (chosen is None and page == DEFAULT_LOCALE) or found.language == page:
+            return str(found)
+    return page
 
 
 def price_problems(code: str, prices: Mapping[str, Any], max_seats_per_hold: int) -> list[dict[str, str]]:

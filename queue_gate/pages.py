@@ -8,6 +8,7 @@ import time
 import redis
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext, ngettext
 
 from app import admission
 from app.accounts.services import authenticate
@@ -57,9 +58,13 @@ def poll_delay(state: str, estimated_wait: int | None, degraded: bool, drawn: bo
 
 def _wait_text(seconds: int | None) -> str:
     if not seconds:
-        return "moments"
+        return gettext("moments")
     minutes = round(seconds / 60)
-    return f"{seconds} seconds" if seconds < 90 else f"{minutes} minutes"
+    return (
+        ngettext("%(num)d second", "%(num)d seconds", seconds)
+        if seconds < 90
+        else ngettext("%(num)d minute", "%(num)d minutes", minutes)
+    )
 
 
 @bp.get("/<int:event_id>/wait")
@@ -129,13 +134,13 @@ def join_page(event_id: int) -> ResponseReturnValue:
                 place = _room(event_id).join(uow, account.user_id)
             return redirect(url_for("gate_pages.waiting_room", event_id=event_id, ticket=place.ticket), code=303)
         except InvalidCredentials:
-            context["error"] = "That email and password don't match an account."
+            context["error"] = gettext("That email and password don't match an account.")
         except QueueClosed:
-            context["error"] = "This waiting room is closed."
+            context["error"] = gettext("This waiting room is closed.")
         except UnverifiedEmail:
             # 403, not 422: the password was right, so this is no failed login (app/api/rate_limits.py).
             status = 403
-            context["error"] = (
+            context["error"] = gettext(
                 "This sale is open only to fans who have confirmed their email address: "
                 "use the link we emailed you when you signed up."
             )

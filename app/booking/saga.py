@@ -384,6 +384,8 @@ def _refund_instead(uow: UnitOfWork, hold: Any, intent: Intent, reason: str, who
                 "seats": ", ".join(hold.seat_ids),
                 "reason": reason,
                 "amount": message_money(intent.amount_received, intent.currency),
+                "amount_minor": intent.amount_received,  # worded for the fan's language (outbox.localised)
+                "currency": intent.currency,
             },
         )
     uow.after_commit(followups.run)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -20,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import money
@@ -28,6 +28,7 @@ from app.api.http import parse_id
 from app.catalog import services as catalog
 from app.errors import DomainError, EventNotFound, ShowNotFound, ValidationFailed, VenueNotFound
 from app.extensions import redis_store
+from app.i18n import format_show_time
 from app.manage import (
     access,
     box_office,
@@ -138,7 +139,7 @@ def new_venue():
                     body.address,
                     int(body.organisationId) if body.organisationId else None,
                 )
-            flash("Venue created. Now build its seat layout.")
+            flash(gettext("Venue created. Now build its seat layout."))
             return redirect(url_for("manage.venue", venue_id=venue_id), code=303)
         except DomainError as exc:
             errors = _errors(exc)
@@ -173,8 +174,13 @@ def _venue_change(venue_id: str, change) -> ResponseReturnValue:
         with unit_of_work() as uow:
             result = change(uow, vid)
         flash(
-            f"Layout saved: {result['seats']} seats ({result['added']} added, {result['removed']} removed, "
-            f"{result['changed']} changed)."
+            gettext(
+                "Layout saved: %(seats)s seats (%(added)s added, %(removed)s removed, %(changed)s changed).",
+                seats=result["seats"],
+                added=result["added"],
+                removed=result["removed"],
+                changed=result["changed"],
+            )
         )
         return redirect(url_for("manage.venue", venue_id=vid), code=303)
     except DomainError as exc:
@@ -332,7 +338,7 @@ def new_event():
                     body.durationMinutes,
                     int(body.organisationId) if body.organisationId else None,
                 )
-            flash(f"Event “{body.title}” created. Schedule its shows next.")
+            flash(gettext("Event “%(title)s” created. Schedule its shows next.", title=body.title))
             return redirect(url_for("manage.new_show"), code=303)
         except DomainError as exc:
             errors = _errors(exc)
@@ -355,7 +361,7 @@ def edit_event(event_id: str):
             changes = _form(request_models.EventChangeRequest, data).changes()
             with unit_of_work() as uow:
                 shows.update_event(uow, actor(), eid, changes)
-            flash("Event updated.")
+            flash(gettext("Event updated."))
             return redirect(url_for("manage.overview"), code=303)
         except DomainError as exc:
             if exc.status == 404:
@@ -447,7 +453,7 @@ def new_show():
             data = _form(request_models.ShowRequest, _show_form_data(request.form, with_ids=True)).show_input()
             with unit_of_work() as uow:
                 show_id = shows.create_show(uow, actor(), data, redis_store.roles)
-            flash("Show scheduled.")
+            flash(gettext("Show scheduled."))
             return redirect(url_for("manage.show", show_id=show_id), code=303)
         except DomainError as exc:
             if exc.status == 404 and not isinstance(exc, (EventNotFound, VenueNotFound)):
@@ -522,7 +528,7 @@ def edit_show(show_id: str):
             changes = request_models.show_changes(_form(request_models.ShowChangeRequest, form))
             with unit_of_work() as uow:
                 shows.update_show(uow, actor(), sid, changes, redis_store.roles)
-            flash("Show updated.")
+            flash(gettext("Show updated."))
             return redirect(url_for("manage.show", show_id=sid), code=303)
         except DomainError as exc:
             if exc.status == 404:
@@ -556,7 +562,7 @@ def queue_action(show_id: str, action: str):
     try:
         with unit_of_work() as uow:
             waiting_rooms.control(uow, redis_store.roles, actor(), event_id, action)
-        flash(f"Waiting room: {action} done.")
+        flash(gettext("Waiting room: %(action)s done.", action=action))
     except DomainError as exc:
         flash(_errors(exc)[0])
     return redirect(url_for("manage.show", show_id=sid), code=303)
@@ -567,12 +573,16 @@ def queue_action(show_id: str, action: str):
 def cancel(show_id: str):
     sid = _id(show_id, ShowNotFound, "show")
     if request.form.get("confirm") != "CANCEL":
-        flash("The show was not cancelled: type CANCEL to confirm.")
+        flash(gettext("The show was not cancelled: type CANCEL to confirm."))
         return redirect(url_for("manage.show", show_id=sid), code=303)
     with unit_of_work() as uow:
         reason = request.form.get("reason", "").strip()[:500]
         _, newly = cancellation.start(uow, redis_store.roles, actor(), sid, reason)
-    flash("Show cancelled. Every booking is being refunded in full." if newly else "This show was already cancelled.")
+    flash(
+        gettext("Show cancelled. Every booking is being refunded in full.")
+        if newly
+        else gettext("This show was already cancelled.")
+    )
     return redirect(url_for("manage.show", show_id=sid), code=303)
 
 
@@ -615,10 +625,18 @@ def change_seats(show_id: str):
         with unit_of_work() as uow:
             if action in ("KILL", "HOUSE"):
                 done = box_office.block_seats(uow, redis_store.roles, actor(), sid, seat_ids, action)
-                flash(f"Taken out of sale ({'kill' if action == 'KILL' else 'house'}): {' '.join(done)}")
+                flash(
+                    gettext("Taken out of sale (kill): %(seats)s", seats=" ".join(done))
+                    if action == "KILL"
+                    else gettext("Taken out of sale (house): %(seats)s", seats=" ".join(done))
+                )
             elif action == "release":
                 done = box_office.unblock_seats(uow, redis_store.roles, actor(), sid, seat_ids)
-                flash(f"Back on sale: {' '.join(done) or 'none of those seats were out of sale'}")
+                flash(
+                    gettext("Back on sale: %(seats)s", seats=" ".join(done))
+                    if done
+                    else gettext("Back on sale: none of those seats were out of sale")
+                )
             else:
                 raise ValidationFailed("choose what to do with the seats")
     except DomainError as exc:
@@ -630,4 +648,5 @@ def change_seats(show_id: str):
 
 @bp.app_template_filter("local_time")
 def local_time(value: str) -> str:
-    return datetime.fromisoformat(value).strftime("%a %d %b %Y, %H:%M")
+    """A show's time as the API gives it (ISO, the venue's offset), worded for the page's language (README "Languages")."""
+    return format_show_time(value)

@@ -4,12 +4,15 @@ deliver them (``app/notifications/delivery.py``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
 from flask import current_app, render_template
+from flask_babel import force_locale
 
+from app.i18n import format_show_time, message_locale
 from app.money import DEFAULT_LOCALE, format_money
 from app.text import single_line
 from app.unit_of_work import UnitOfWork
@@ -95,15 +98,24 @@ def kept(kind: str, context: dict[str, Any] | None, body: str) -> tuple[dict[str
 
 
 def render(uow: UnitOfWork, kind: str, channel: str, context: dict[str, Any], user_id: int) -> tuple[str, str]:
-    """``(subject, body)`` of a stored message, rendered by the job that sends it; the fan's name is
-    read now, and a booking's details when the row names one (``queue_message``)."""
-    name = uow.execute("SELECT name FROM users WHERE id = :id", {"id": user_id}).scalar_one()
+    """``(subject, body)`` of a stored message, rendered by the job that sends it; the fan's name and
+    language are read now, and a booking's details when the row names one (``queue_message``). It is
+    written in the fan's language (``users.locale``, English if unset: README "Languages"), its dates
+    and times in the show's time zone and money for that language (``localised``)."""
+    user = uow.execute("SELECT name, locale FROM users WHERE id = :id", {"id": user_id}).one()
+    with force_locale(message_locale(user.locale)):
+        return _render(uow, kind, channel, context, user.name, message_locale(user.locale))
+
+
+def _render(
+    uow: UnitOfWork, kind: str, channel: str, context: dict[str, Any], name: str, locale: str
+) -> tuple[str, str]:
     if kind in ACCOUNT_KINDS:
         public_url = current_app.extensions["seatline.settings"].public_url.rstrip("/")
         context = {**context, "link": f"{public_url}{ACCOUNT_LINKS[kind]}?token={context.get('token', '')}"}
     if "booking" in context:
         context = {**booking_context(uow, context["booking"]), **context}
-    context = {**context, "name": name}
+    context = {**localised(context, locale), "name": name}
     # A subject is one header line: no title or name may break it (app/text.py).
     subject = single_line(render_template(f"notifications/{kind}.subject.txt", **context))
     if channel == "sms":
@@ -134,10 +146,31 @@ def booking_context(uow: UnitOfWork, booking_id: Any) -> dict[str, Any]:
         "amount": message_money(row.amount, row.currency),
         "amount_minor": row.amount,
         "refund": message_money(row.refund_amount, row.currency),
+        # What ``localised`` words again for the recipient's language when the message is rendered.
+        "starts_at": starts.isoformat(),
+        "timezone": row.timezone,
+        "currency": row.currency,
+        "refund_amount_minor": row.refund_amount,
     }
 
 
+def localised(context: dict[str, Any], locale: str) -> dict[str, Any]:
+    """The context's show time and amounts worded for ``locale``: the time in the show's zone (its
+    abbreviation after it, ``IST``), money by Babel for the currency. A row stored before the raw
+    values were kept has only the English words, and keeps them."""
+    words: dict[str, Any] = {}
+    if context.get("starts_at") and context.get("timezone"):
+        starts = datetime.fromisoformat(context["starts_at"]).astimezone(ZoneInfo(context["timezone"]))
+        words["starts"] = f"{format_show_time(starts, context['timezone'], locale)} {starts.strftime('%Z')}"
+    if context.get("currency"):
+        for shown, minor in (("amount", "amount_minor"), ("refund", "refund_amount_minor")):
+            if isinstance(context.get(minor), int):
+                words[shown] = format_money(context[minor], context["currency"], locale)
+    return {**context, **words}
+
+
 def message_money(minor: int, currency: str) -> str:
-    """Money in an email or SMS. Fans have no locale of their own yet, and a message must read the
-    same whichever request or job wrote it, so every message uses the default locale."""
+    """Money in a stored message context, in the default locale: a message must read the same whichever
+    request or job wrote it. The context also keeps the minor units and currency, and ``localised``
+    words them again for the recipient when the message is rendered."""
     return format_money(minor, currency, DEFAULT_LOCALE)

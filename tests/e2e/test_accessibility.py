@@ -148,3 +148,34 @@ def test_account_recovery_and_profile_pages_have_no_serious_accessibility_violat
 
 def fetch_user_id(uow, email: str) -> int:
     return uow.execute("SELECT id FROM users WHERE email = :e", {"e": email}).scalar_one()
+
+
+def test_pages_in_hindi_have_no_serious_accessibility_violations(live_server, browser, make):
+    """A fan whose browser asks for Hindi (README "Languages"): the pages read in Hindi and stay clean."""
+    show = make.show(rows=2, per_row=4, title="Hindi Evening", prices={"gold": 10_000_000, "silver": 10_000_000})
+    requests.post(
+        f"{live_server}/api/v1/auth/register",
+        json={"email": "hindi-a11y@example.com", "password": "correct horse", "name": "Meera"},
+    )
+    context = browser.new_context(locale="hi-IN", extra_http_headers={"Accept-Language": "hi-IN,hi;q=0.9"})
+    page = context.new_page()
+    found = {}
+    page.goto(f"{live_server}/login?next=/shows/{show.show_id}")
+    assert page.locator("h1").inner_text() == "लॉग इन करें"
+    found["login"] = violations(page)
+    page.fill("#email", "hindi-a11y@example.com")
+    page.fill("#password", "correct horse")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server}/shows/{show.show_id}")
+    page.check("input[value=A2]")
+    page.locator("#seat-form button[type=submit]").first.click()
+    page.wait_for_selector("[data-testid=countdown]")
+    assert page.get_by_role("button", name="ये सीटें छोड़ें").is_visible()
+    assert "₹1,00,000.00" in page.locator("main").inner_text()
+    found["hold page"] = violations(page)
+    page.goto(f"{live_server}/bookings")
+    assert page.locator("h1").inner_text() == "मेरी बुकिंग"
+    found["my bookings"] = violations(page)
+    page.goto(f"{live_server}/no-such-page")
+    found["error page"] = violations(page)
+    assert {p: v for p, v in found.items() if v} == {}

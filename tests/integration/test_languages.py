@@ -1,0 +1,150 @@
+"""The fans' language (README "Languages"): pages in the profile's language, then the browser's,
+then English; Hindi pages with Hindi dates and Indian-grouped money; emails in the recipient's
+language, delivered over SMTP to the test sink."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from email.header import decode_header, make_header
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+
+from tests.integration.test_gate import event_with_show, open_queue
+from tests.support.db import fetch, run_jobs, run_sql
+
+HINDI = {"Accept-Language": "hi-IN,hi;q=0.9,en;q=0.5"}
+LAKH = 10_000_000  # ₹1,00,000.00 in paise: a lakh of rupees
+KOLKATA = ZoneInfo("Asia/Kolkata")
+
+
+def token_of(response) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', response.get_data(as_text=True)).group(1)
+
+
+def signed_in(client, email: str, headers: dict[str, str] | None = None):
+    client.post("/api/v1/auth/register", json={"email": email, "password": "correct horse", "name": "Asha"})
+    login = client.get("/login", headers=headers or {})
+    client.post("/login", data={"csrf_token": token_of(login), "email": email, "password": "correct horse"})
+    return client
+
+
+def hold_page(client, show, seat: str = "A1", headers: dict[str, str] | None = None) -> str:
+    page = client.get(f"/shows/{show.show_id}", headers=headers or {})
+    held = client.post(f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": [seat]})
+    assert held.status_code == 303, held.get_data(as_text=True)
+    return held.headers["Location"]
+
+
+def subject_of(message) -> str:
+    return str(make_header(decode_header(message["Subject"])))
+
+
+def evening(days: int = 5) -> datetime:
+    return (datetime.now(KOLKATA) + timedelta(days=days)).replace(hour=18, minute=30, second=0, microsecond=0)
+
+
+def hindi_date_words(when: datetime) -> tuple[str, str]:
+    """The month and weekday as Babel's Hindi locale abbreviates them (CLDR), for the show's day."""
+    hi = Locale.parse("hi")
+    return hi.months["format"]["abbreviated"][when.month], hi.days["format"]["abbreviated"][when.weekday()]
+
+
+def test_a_hindi_browser_gets_hindi_text_and_money_with_indian_grouping(client, make):
+    show = make.show(rows=1, per_row=4, prices={"gold": LAKH, "silver": LAKH})
+    signed_in(client, "hindi@example.com")
+    location = hold_page(client, show)
+    hindi = client.get(location, headers=HINDI).get_data(as_text=True)
+    assert "आपकी सीटें" in hindi and "ये सीटें छोड़ें" in hindi and "कुल:" in hindi
+    assert "₹1,00,000.00" in hindi and "Release these seats" not in hindi
+    english = client.get(location).get_data(as_text=True)  # no Accept-Language: English
+    assert "Release these seats" in english and "₹100,000.00" in english and "आपकी" not in english
+    # Error pages too, and an unknown language falls back to English.
+    assert "शो की सूची पर वापस जाएँ" in client.get("/no-such-page", headers=HINDI).get_data(as_text=True)
+    assert "Back to the shows" in client.get("/no-such-page", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+
+
+def test_bookings_show_the_shows_local_date_and_time_in_the_fans_language(client, make):
+    starts = evening()
+    show = make.show(rows=1, per_row=4, prices={"gold": 0, "silver": 0}, starts_at=starts)
+    signed_in(client, "dates@example.com")
+    checkout = client.get(f"{hold_page(client, show)}/checkout")
+    assert client.post(checkout.request.path, data={"csrf_token": token_of(checkout)}).status_code == 303
+    month, weekday = hindi_date_words(starts)
+    hindi = client.get("/bookings", headers=HINDI).get_data(as_text=True)
+    assert "मेरी बुकिंग" in hindi and "आने वाली" in hindi and "कन्फ़र्म" in hindi
+    assert f"{weekday}, {starts.day} {month} {starts.year}, 6:30 pm" in hindi  # the show's time in Kolkata
+    english = client.get("/bookings").get_data(as_text=True)
+    assert f"{starts.strftime('%a, %b')} {starts.day}, {starts.year}, 6:30\u202fPM" in english
+
+
+def test_the_signed_in_fans_chosen_language_beats_the_browsers(client, make):
+    show = make.show(rows=1, per_row=4, prices={"gold": LAKH, "silver": LAKH})
+    signed_in(client, "chooser@example.com")
+    location = hold_page(client, show)
+    with client.session_transaction() as session:
+        session["locale"] = "hi"  # what signing in sets from the profile
+    page = client.get(location, headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(as_text=True)
+    assert "ये सीटें छोड़ें" in page and "₹1,00,000.00" in page
+    with client.session_transaction() as session:
+        session["locale"] = "en"
+    page = client.get(location, headers=HINDI).get_data(as_text=True)
+    assert "Release these seats" in page and "₹1,00,000.00" not in page
+    with client.session_transaction() as session:
+        session["locale"] = "xx"  # not a language the site speaks: the browser's is used
+    assert "ये सीटें छोड़ें" in client.get(location, headers=HINDI).get_data(as_text=True)
+
+
+def test_an_email_to_a_hindi_speaking_fan_arrives_in_hindi(app, client, make, gateway, mail):
+    starts = evening(days=9)
+    show = make.show(rows=1, per_row=4, prices={"gold": LAKH, "silver": LAKH}, starts_at=starts)
+    signed_in(client, "priya@example.com")
+    run_sql(app, "UPDATE users SET locale = 'hi', phone = '+919876543210' WHERE email = 'priya@example.com'")
+    checkout = client.get(f"{hold_page(client, show)}/checkout")
+    paid = client.post(checkout.request.path, data={"csrf_token": token_of(checkout), "card": "4242 4242 4242 4242"})
+    assert paid.status_code == 303
+    run_jobs(app)
+    [message] = [m for m in mail.to("priya@example.com") if "Seatline" not in subject_of(m)]
+    body = message.get_payload(decode=True).decode()
+    assert subject_of(message).endswith("के लिए आपके टिकट")
+    assert "नमस्ते Asha," in body and "कब:" in body and "भुगतान:    ₹1,00,000.00" in body
+    month, weekday = hindi_date_words(starts)
+    assert f"{weekday}, {starts.day} {month} {starts.year}, 6:30 pm IST" in body
+    assert "You're going" not in body
+    # The SMS too (the development SMS backend keeps it in sms_outbox).
+    [sms] = fetch(app, "SELECT body FROM sms_outbox WHERE to_number = '+919876543210'")
+    assert sms.body.startswith("Seatline: ") and "बुक हो गया" in sms.body and "IST" in sms.body
+
+
+def test_an_email_to_a_fan_without_a_language_is_in_english(app, client, make, gateway, mail):
+    starts = evening(days=9)
+    show = make.show(rows=1, per_row=4, prices={"gold": LAKH, "silver": LAKH}, starts_at=starts)
+    signed_in(client, "ravi@example.com", headers=HINDI)  # the browser's language is not the email's
+    checkout = client.get(f"{hold_page(client, show)}/checkout")
+    client.post(checkout.request.path, data={"csrf_token": token_of(checkout), "card": "4242 4242 4242 4242"})
+    run_jobs(app)
+    [message] = [m for m in mail.to("ravi@example.com") if subject_of(m).startswith("Your tickets")]
+    body = message.get_payload(decode=True).decode()
+    assert "You're going to" in body and "Paid:    ₹100,000.00" in body
+    assert f"{starts.strftime('%a, %b')} {starts.day}, {starts.year}, 6:30\u202fPM IST" in body
+
+
+def test_the_waiting_room_speaks_hindi(gate, make):
+    manager = make.fan(role="manager")
+    _show, event_id = event_with_show(make)
+    open_queue(gate, manager, event_id)
+    page = gate.get(f"/gate/queues/{event_id}", headers=HINDI)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "कतार में शामिल हों" in html and "पासवर्ड" in html
+    assert "Join the queue" in gate.get(f"/gate/queues/{event_id}").get_data(as_text=True)
+
+
+def test_the_manager_pages_speak_hindi_too(client, make):
+    manager = make.fan(role="manager")
+    with client.session_transaction() as session:
+        session["user_id"], session["role"] = manager.user_id, "manager"
+    make.show(rows=1, per_row=2)
+    hindi = client.get("/manage", headers=HINDI).get_data(as_text=True)
+    assert "मैनेजर डैशबोर्ड" in hindi and "नया वेन्यू" in hindi and "शुरुआत (वेन्यू का समय)" in hindi
+    assert "New venue" in client.get("/manage").get_data(as_text=True)
