@@ -206,6 +206,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     stopped at interpreter exit, or by ``app.extensions["gateway_simulator"].deliverer.shutdown()``.
     """
     from .api import make_api_blueprint, make_control_blueprint, register_error_handlers
+    from .checkout import make_hosted_blueprint
 
     _setup_logging()
     sim = Simulator(SimConfig.load(config))
@@ -213,6 +214,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[EXTENSION] = sim
     app.register_blueprint(make_api_blueprint(sim))
     app.register_blueprint(make_control_blueprint(sim))
+    app.register_blueprint(make_hosted_blueprint(sim))
     register_error_handlers(app)
     production = os.environ.get("ENV", "").strip().lower() == "production"
 

@@ -445,6 +445,7 @@ class Simulator:
         self.intents: dict[str, dict[str, Any]] = {}
         self.charges: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
+        self.sessions: dict[str, dict[str, Any]] = {}  # checkout session id -> record (see checkout.py)
         self.events: dict[str, dict[str, Any]] = {}  # event id -> record (see webhooks.py)
         self.idempotency: dict[tuple[str, str], dict[str, Any]] = {}
         self.faults: list[dict[str, Any]] = []
