@@ -30,7 +30,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response, redirect, request
+from flask import Blueprint, Response, request
 
 from .core import (
     StripeError,
@@ -279,7 +279,7 @@ _expiry_lock = threading.Lock()
 def ensure_expiry_thread(sim: Simulator) -> None:
     """One daemon thread per serving process expires sessions on time (even if nobody asks about them)."""
     with _expiry_lock:
-        thread, pid = getattr(sim, "expiry_thread", None), getattr(sim, "expiry_pid", None)
+        thread, pid = sim.expiry_thread, sim.expiry_pid
         if thread is not None and thread.is_alive() and pid == os.getpid():
             return
 
@@ -399,6 +399,10 @@ label{display:block;margin:.8rem 0 .2rem}input{font-size:1.1rem;padding:.4rem;wi
 button{font-size:1.1rem;padding:.5rem 1rem;margin:.8rem .5rem 0 0}.error{color:#8a1010;font-weight:bold}
 .muted{color:#555;font-size:.9rem}
 """
+
+
+def redirect(location: str, code: int = 303) -> Response:
+    return Response("", status=code, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 def _page(title: str, body: str, status: int = 200) -> Response:

@@ -438,6 +438,8 @@ class Simulator:
         from .webhooks import Deliverer  # local import: webhooks imports this module
 
         self.deliverer = Deliverer(self)
+        self.expiry_thread: threading.Thread | None = None  # checkout.py's session expiry, per process
+        self.expiry_pid: int | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
