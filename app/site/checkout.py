@@ -76,7 +76,7 @@ def checkout(hold_id: uuid.UUID, user_id: int):
 
 
 @bp.get("/holds/<uuid:hold_id>/checkout/return")
-@rate_limited(GATEWAY_CALLS)
+@rate_limited(GATEWAY_CALLS, methods=["get"])  # each visit asks the gateway once
 @behind_breaker
 @login_required
 def checkout_return(hold_id: uuid.UUID, user_id: int):
