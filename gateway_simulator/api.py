@@ -283,6 +283,17 @@ def make_control_blueprint(sim: Simulator) -> Blueprint:
             rows = [dict(r["session"]) for r in sim.sessions.values()]
         return _json({"object": "list", "data": rows, "count": len(rows)})
 
+    @bp.post("/checkout/sessions/<cs_id>/lapse")
+    def lapse_session(cs_id: str):
+        """Makes an open session due now: the expiry thread expires it (as it would at expires_at)."""
+        with sim.lock:
+            rec = sim.sessions.get(cs_id)
+            if rec is None:
+                return bad(f"no checkout session {cs_id}", 404)
+            rec["session"]["expires_at"] = min(rec["session"]["expires_at"], int(time.time()))
+            sim.cond.notify_all()
+            return _json(dict(rec["session"]))
+
     @bp.get("/refunds")
     def refunds():
         rows = sim.sim_refunds()
