@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.test_accessibility import violations
 from tests.support.db import fetch
 from tests.support.polling import wait_for
 
@@ -37,6 +38,7 @@ def test_pay_with_4242_and_land_on_the_booking(live_server, live_gateway, worker
     live_gateway.reset()
     page = browser.new_page()
     to_the_payment_page(page, live_server, live_gateway, make, "hosted1@example.com", "A1")
+    assert violations(page) == []  # the simulator's page, as keyboard- and screen-reader-friendly as ours
     page.fill("#cardnumber", "4242 4242 4242 4242")
     page.click("button >> text=Pay")
     page.wait_for_selector("[data-testid=tickets]")
