@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from app.booking import queries
+from app.booking import queries, saga
 from app.errors import Degraded, HoldExpired, HoldNotFound, PaymentInProgress, PaymentNotNeeded, PaymentRefused
 from app.payments.gateway import ChargeRefused, GatewayUnavailable, PaymentGateway
 from app.unit_of_work import UnitOfWork
@@ -124,6 +124,20 @@ def open_session(
 def _metadata(hold: Any) -> dict[str, str]:
     # The same metadata as an API intent's (``saga._intent_metadata``): ``saga._hold_of`` reads hold_id.
     return {"hold_id": str(hold.id), "user_id": str(hold.user_id), "show_id": str(hold.show_id)}
+
+
+def close_session(uow: UnitOfWork, gateway: PaymentGateway, session_id: str) -> str:
+    """The sweeper's step for a session whose hold has ended: closes it at the gateway, so the hosted
+    page takes no payment for seats the fan no longer holds. If it was paid meanwhile (and its
+    webhooks were lost), the payment is settled here like any other: booked if the seats are free,
+    refunded otherwise. Returns the session's status. Raises GatewayUnavailable (the next sweep
+    tries again)."""
+    session = gateway.expire_checkout_session(session_id)
+    if session.status == "complete" and session.payment_intent:
+        saga.settle_intent(uow, gateway, gateway.retrieve_intent(session.payment_intent), path=saga.RECONCILE)
+    record_session_status(uow, session_id, session.status)
+    uow.commit()
+    return session.status
 
 
 def record_session_status(uow: UnitOfWork, session_id: str, status: str) -> None:

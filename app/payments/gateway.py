@@ -243,6 +243,14 @@ class PaymentGateway:
     def retrieve_checkout_session(self, session_id: str) -> CheckoutSession:
         return _session(self._guarded(lambda: self._client.v1.checkout.sessions.retrieve(session_id)))
 
+    def expire_checkout_session(self, session_id: str) -> CheckoutSession:
+        """Closes an open session so nobody can pay on it any more; a session that is no longer open
+        (paid, or expired already) is returned as it is."""
+        try:
+            return _session(self._guarded(lambda: self._client.v1.checkout.sessions.expire(session_id)))
+        except GatewayRejected:
+            return self.retrieve_checkout_session(session_id)
+
     def parse_webhook(self, payload: bytes, signature: str | None) -> dict[str, Any]:
         """Verifies Stripe's signature scheme (with its 5-minute replay window) and returns the event."""
         try:

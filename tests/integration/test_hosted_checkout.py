@@ -230,3 +230,44 @@ def quick_app(app):
     quick = create_app(settings.__class__(**{**settings.__dict__, "hold_ttl_seconds": 1}))
     quick.test_client_class = app.test_client_class
     return quick
+
+
+def test_the_sweep_closes_the_session_of_a_lapsed_hold(app, client, quick_app, make, gateway):
+    import workers.jobs
+
+    show, fan = make.show(), make.fan()
+    held = hold(quick_app.test_client(), fan, show.show_id, ["E2"])
+    session = open_session(quick_app.test_client(), fan, held["holdId"]).get_json()
+    assert workers.jobs.sweep()["close_checkout_session"] == 0  # the hold is still active
+    time.sleep(1.1)
+    workers.jobs.sweep()  # the hold expires
+    assert workers.jobs.sweep()["close_checkout_session"] == 1
+    run_jobs(app)
+    assert sim_sessions(gateway)[0]["status"] == "expired"
+    assert fetch(app, "SELECT status FROM checkout_sessions")[0].status == "expired"
+    late = pay(session["checkoutUrl"], "4242 4242 4242 4242")
+    assert late.status_code == 410 and "expired" in late.text  # nothing to pay for any more
+    assert [i for i in gateway.intents() if i["status"] == "succeeded"] == []
+    assert workers.jobs.sweep()["close_checkout_session"] == 0
+
+
+def test_the_sweep_settles_a_late_payment_whose_webhooks_were_lost(app, client, quick_app, make, gateway):
+    import workers.jobs
+
+    show, fan, rival = make.show(), make.fan(), make.fan()
+    held = hold(quick_app.test_client(), fan, show.show_id, ["E3"])
+    session = open_session(quick_app.test_client(), fan, held["holdId"]).get_json()
+    time.sleep(1.1)
+    workers.jobs.sweep()  # the hold expires before the fan pays
+    taken = client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["E3"]}, headers=rival.headers)
+    assert taken.status_code == 201
+    gateway.fault(kind="webhook_drop")
+    assert pay(session["checkoutUrl"], "4242 4242 4242 4242").status_code == 303
+    assert workers.jobs.sweep()["close_checkout_session"] == 1
+    run_jobs(app)
+    assert fetch(app, "SELECT id FROM bookings") == []
+    assert [(r.reason, r.status) for r in fetch(app, "SELECT reason, status FROM refunds")] == [
+        ("HOLD_LAPSED", "SUCCEEDED")
+    ]
+    assert fetch(app, "SELECT status FROM checkout_sessions")[0].status == "complete"
+    assert_money_invariants(app, gateway)
