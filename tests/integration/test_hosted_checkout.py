@@ -179,6 +179,11 @@ def test_the_return_page_books_even_when_the_webhooks_are_lost(app, client, make
     assert landed.headers["Location"].endswith(f"/bookings/{booking_id}")
     status = client.get(f"/holds/{held['holdId']}/checkout/status")
     assert status.headers["HX-Redirect"].endswith(f"/bookings/{booking_id}")
+    stranger = app.test_client()
+    site_fan(stranger, "stranger@example.com")
+    for path in (back[back.index("/holds/") :], f"/holds/{held['holdId']}/checkout/status"):
+        assert stranger.get(path).status_code == 404  # another fan's hold reads as missing
+    assert client.get("/holds/00000000-0000-0000-0000-000000000000/checkout/status").status_code == 404
     assert_money_invariants(app, gateway)
 
 
