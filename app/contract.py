@@ -234,6 +234,7 @@ ERROR_SHAPES: dict[str, ErrorShape] = {
         },
     ),
     "PaymentNotNeededError": ErrorShape(("PAYMENT_NOT_NEEDED",)),
+    "PaymentInProgressError": ErrorShape(("PAYMENT_IN_PROGRESS",)),
     "PaymentNotCompletedError": ErrorShape(("PAYMENT_NOT_COMPLETED",), ("paymentStatus",)),
     "InvalidSignatureError": ErrorShape(("INVALID_SIGNATURE",)),
     "BookingNotFoundError": ErrorShape(("BOOKING_NOT_FOUND",)),
@@ -533,6 +534,18 @@ HOLD_EXPIRED = Failure(
         "again."
     ),
     name="HoldExpired",
+    example={
+        "error": {"code": "HOLD_EXPIRED", "message": "this hold has run out; hold the seats again", "status": "EXPIRED"}
+    },
+)
+CHECKOUT_NOT_POSSIBLE = Failure(
+    ("HOLD_EXPIRED", "PAYMENT_IN_PROGRESS"),
+    (
+        "`HOLD_EXPIRED`: the hold is no longer active (released, lapsed, or booked already); `status` is the "
+        "hold's status. `PAYMENT_IN_PROGRESS`: the hold's payment was started with "
+        "`POST /holds/{holdId}/payment-intents`; pay that intent, or release the hold and hold the seats again."
+    ),
+    name="CheckoutNotPossible",
     example={
         "error": {"code": "HOLD_EXPIRED", "message": "this hold has run out; hold the seats again", "status": "EXPIRED"}
     },

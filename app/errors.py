@@ -146,6 +146,13 @@ class HoldExpired(DomainError):
     status = 409
 
 
+class PaymentInProgress(DomainError):
+    """The hold's payment was started another way (a payment intent): it is not also sent to the hosted page."""
+
+    code = "PAYMENT_IN_PROGRESS"
+    status = 409
+
+
 class BookingNotFound(NotFound):
     code = "BOOKING_NOT_FOUND"
 

@@ -66,6 +66,16 @@ that starts with ``sk_test_`` is accepted, anything else is a 401):
   (400 ``amount_too_large``; 400 ``charge_already_refunded`` when nothing is left).
   Creates ``re_...`` with status ``succeeded``; the charge's ``amount_refunded`` and
   ``refunded`` follow; event ``charge.refunded`` (``data.object`` is the charge).
+- ``POST /v1/checkout/sessions`` -- Stripe Checkout (``mode=payment``, ``line_items[n][price_data]
+  [currency|unit_amount|product_data]`` and ``[quantity]``, ``success_url`` with the
+  ``{CHECKOUT_SESSION_ID}`` placeholder, ``cancel_url``, ``client_reference_id``, ``metadata``,
+  ``expires_at`` 30 minutes to 24 hours ahead, ``payment_intent_data[metadata]``...);
+  ``GET /v1/checkout/sessions/{id}`` (``expand[]=payment_intent``), ``POST
+  /v1/checkout/sessions/{id}/expire``. The session's ``url`` is the hosted page ``/c/pay/{id}``
+  on the simulator (test cards 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined,
+  4000 0025 0000 3155 asks for 3-D Secure on ``/c/3ds/{id}``); paying sends
+  ``payment_intent.succeeded`` and ``checkout.session.completed`` and redirects to ``success_url``;
+  an expired session sends ``checkout.session.expired``. See ``checkout.py``.
 - ``GET /v1/refunds/{id}``, ``GET /v1/refunds?payment_intent=pi_...``,
   ``GET /v1/charges/{id}``, ``GET /v1/events/{id}``.
 - Errors: ``{"error": {"type", "code", "message", "param"?}}`` with 400
@@ -113,6 +123,8 @@ when ``ENV=production``: anyone else gets a plain 404, as if it did not exist.
   ``payment_intent.payment_failed``); ``/processing`` -- put it in ``processing``
   (a payment in flight). 400 ``payment_intent_unexpected_state`` on succeeded/canceled.
 - ``GET  /_sim/refunds`` -> ``{"data": [refund, ...]}``.
+- ``GET  /_sim/checkout/sessions`` -> ``{"data": [session, ...]}``; ``POST
+  /_sim/checkout/sessions/{id}/lapse`` makes an open session due now (the expiry thread expires it).
 - ``GET  /_sim/events[?type=...&object_id=...]`` -> ``{"data": [{"id", "type", "created",
   "object_id", "status": pending|delivered|failed|held|dropped|no_endpoint, "faults",
   "attempt_count", "delivered_count", "deliveries": [{"n", "status", "attempts": [{"attempt",
@@ -206,6 +218,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     stopped at interpreter exit, or by ``app.extensions["gateway_simulator"].deliverer.shutdown()``.
     """
     from .api import make_api_blueprint, make_control_blueprint, register_error_handlers
+    from .checkout import make_hosted_blueprint
 
     _setup_logging()
     sim = Simulator(SimConfig.load(config))
@@ -213,6 +226,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[EXTENSION] = sim
     app.register_blueprint(make_api_blueprint(sim))
     app.register_blueprint(make_control_blueprint(sim))
+    app.register_blueprint(make_hosted_blueprint(sim))
     register_error_handlers(app)
     production = os.environ.get("ENV", "").strip().lower() == "production"
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 
+from . import checkout
 from .core import Simulator, StripeError, new_id, parse_params
 
 log = logging.getLogger("gateway_simulator")
@@ -162,6 +163,19 @@ def make_api_blueprint(sim: Simulator) -> Blueprint:
     def cancel_payment_intent(pi_id: str):
         return run(lambda p, c: sim.cancel_payment_intent(pi_id, p, c))
 
+    @bp.post("/v1/checkout/sessions")
+    def create_checkout_session():
+        base_url = request.host_url
+        return run(lambda p, c: checkout.create_session(sim, p, c, base_url))
+
+    @bp.get("/v1/checkout/sessions/<cs_id>")
+    def retrieve_checkout_session(cs_id: str):
+        return run(lambda p, c: checkout.retrieve_session(sim, cs_id, p, c))
+
+    @bp.post("/v1/checkout/sessions/<cs_id>/expire")
+    def expire_checkout_session(cs_id: str):
+        return run(lambda p, c: checkout.expire_session(sim, cs_id, p, c))
+
     @bp.post("/v1/refunds")
     def create_refund():
         return run(sim.create_refund)
@@ -262,6 +276,23 @@ def make_control_blueprint(sim: Simulator) -> Blueprint:
     @bp.post("/payment_intents/<pi_id>/processing")
     def processing(pi_id: str):
         return settle(pi_id, "processing")
+
+    @bp.get("/checkout/sessions")
+    def sessions():
+        with sim.lock:
+            rows = [dict(r["session"]) for r in sim.sessions.values()]
+        return _json({"object": "list", "data": rows, "count": len(rows)})
+
+    @bp.post("/checkout/sessions/<cs_id>/lapse")
+    def lapse_session(cs_id: str):
+        """Makes an open session due now: the expiry thread expires it (as it would at expires_at)."""
+        with sim.lock:
+            rec = sim.sessions.get(cs_id)
+            if rec is None:
+                return bad(f"no checkout session {cs_id}", 404)
+            rec["session"]["expires_at"] = min(rec["session"]["expires_at"], int(time.time()))
+            sim.cond.notify_all()
+            return _json(dict(rec["session"]))
 
     @bp.get("/refunds")
     def refunds():

@@ -438,6 +438,8 @@ class Simulator:
         from .webhooks import Deliverer  # local import: webhooks imports this module
 
         self.deliverer = Deliverer(self)
+        self.expiry_thread: threading.Thread | None = None  # checkout.py's session expiry, per process
+        self.expiry_pid: int | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -445,6 +447,7 @@ class Simulator:
         self.intents: dict[str, dict[str, Any]] = {}
         self.charges: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
+        self.sessions: dict[str, dict[str, Any]] = {}  # checkout session id -> record (see checkout.py)
         self.events: dict[str, dict[str, Any]] = {}  # event id -> record (see webhooks.py)
         self.idempotency: dict[tuple[str, str], dict[str, Any]] = {}
         self.faults: list[dict[str, Any]] = []

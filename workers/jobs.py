@@ -13,7 +13,7 @@ from flask import Flask
 from app import create_app
 from app.accounts.revocation import revocations
 from app.background import queues
-from app.booking import saga, sweeper
+from app.booking import checkout, saga, sweeper
 from app.extensions import redis_roles
 from app.manage import cancellation
 from app.notifications.delivery import channels_for, send_notification as deliver
@@ -47,6 +47,13 @@ def settle_payment_intent(intent_id: str) -> str:
         with unit_of_work() as uow:
             settlement = saga.settle_intent(uow, gateway, gateway.retrieve_intent(intent_id), path=saga.RECONCILE)
         return settlement.outcome
+
+
+def close_checkout_session(session_id: str) -> str:
+    """Queued by the sweeper for a hosted-checkout session whose hold has ended (README "Hosted checkout")."""
+    app = job_app()
+    with app.app_context(), unit_of_work() as uow:
+        return checkout.close_session(uow, _gateway(app), session_id)
 
 
 def expire_hold(hold_id: str) -> str | None:
@@ -100,6 +107,7 @@ def sweep() -> dict[str, int]:
             work: dict[str, list[Any]] = {
                 "expire_hold": [str(h) for h in sweeper.lapsed_paying_holds(uow)],
                 "settle_payment_intent": sweeper.stale_open_payments(uow, settings.reconcile_after_seconds),
+                "close_checkout_session": sweeper.open_sessions_of_ended_holds(uow),
                 "process_webhook_event": sweeper.unprocessed_events(uow, retry_after),
                 "execute_refund": [str(r) for r in sweeper.pending_refunds(uow, retry_after)],
                 "send_notification": sweeper.pending_notifications(
@@ -110,6 +118,7 @@ def sweep() -> dict[str, int]:
         queue_of = {
             "expire_hold": queues.HOLDS,
             "settle_payment_intent": queues.PAYMENTS,
+            "close_checkout_session": queues.PAYMENTS,
             "process_webhook_event": queues.WEBHOOKS,
             "execute_refund": queues.PAYMENTS,
             "send_notification": queues.NOTIFICATIONS,

@@ -56,8 +56,12 @@ def booking_for_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> uuid.UUID | None:
 
 
 def record_intent(uow: UnitOfWork, hold: Row[Any], intent_id: str) -> None:
+    """The intent's payment row, and the hold's intent id if its payment was started through the API
+    (``start_payment``). An intent made by the gateway's hosted page (README "Hosted checkout") has
+    only its payment row: the hold's seats were never protected for it, and the hold lapses on time."""
     uow.execute(
-        "UPDATE holds SET payment_intent_id = :pi WHERE id = :id AND payment_intent_id IS NULL",
+        "UPDATE holds SET payment_intent_id = :pi "
+        "WHERE id = :id AND payment_intent_id IS NULL AND payment_started_at IS NOT NULL",
         {"pi": intent_id, "id": hold.id},
     )
     uow.execute(

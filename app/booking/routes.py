@@ -6,12 +6,13 @@ from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from app.api.http import current_user, parse_body, parse_uuid, reply
-from app.booking import saga, services
-from app.booking.schemas import Booking, BookingList, CancelResponse, ConfirmResponse
+from app.booking import checkout, saga, services
+from app.booking.schemas import Booking, BookingList, CancelResponse, CheckoutSessionCreated, ConfirmResponse
 from app.circuit import behind_breaker
 from app.contract import (
     BOOKING_NOT_FOUND,
     CANCELLATION_NOT_ALLOWED,
+    CHECKOUT_NOT_POSSIBLE,
     DEGRADED,
     GATEWAY_DEGRADED,
     HOLD_EXPIRED_OR_REFUNDED,
@@ -21,6 +22,7 @@ from app.contract import (
     NO_STORE,
     PAYLOAD_TOO_LARGE,
     PAYMENT_NOT_COMPLETED,
+    PAYMENT_REFUSED,
     RATE_LIMITED,
     UNAUTHORIZED,
     VALIDATION_FAILED,
@@ -28,7 +30,7 @@ from app.contract import (
     operation,
 )
 from app.errors import BookingNotFound, HoldNotFound
-from app.rate_limit_rules import GATEWAY_CALLS, rate_limited
+from app.rate_limit_rules import GATEWAY_CALLS, PAYMENT_INTENTS, rate_limited
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("booking_api", __name__, url_prefix="/api/v1")
@@ -131,6 +133,75 @@ def confirm(hold_id: str):
     saga.raise_unless_booked(settlement)
     booked = ConfirmResponse(bookingId=settlement.booking_id)  # type: ignore[arg-type]  # set: raise_unless_booked
     return reply(booked, 201 if settlement.created else 200)
+
+
+@bp.post("/holds/<hold_id>/checkout-session")
+@operation(
+    "createCheckoutSession",
+    "Pay for a hold on the payment gateway's hosted page",
+    tags=("payments",),
+    answers={
+        201: Answer(
+            "The hold's open Checkout Session (the same one on every call while it is open). Never cached.",
+            model=CheckoutSessionCreated,
+            example={
+                "sessionId": "cs_test_a1b2c3d4e5f6",
+                "checkoutUrl": "https://checkout.stripe.com/c/pay/cs_test_a1b2c3d4e5f6",
+            },
+            headers={"Cache-Control": NO_STORE},
+        )
+    },
+    failures={
+        401: UNAUTHORIZED,
+        404: HOLD_NOT_FOUND,
+        409: CHECKOUT_NOT_POSSIBLE,
+        422: PAYMENT_REFUSED,
+        429: RATE_LIMITED,
+        500: INTERNAL_ERROR,
+        503: GATEWAY_DEGRADED,
+    },
+)
+@rate_limited(PAYMENT_INTENTS)
+@behind_breaker
+def create_checkout_session(hold_id: str):
+    """Creates a Checkout Session at the payment gateway (Stripe Checkout) for the hold's `amount`
+    and `currency`, and returns the address of the gateway's own payment page: the fan types the
+    card there, so no card number ever reaches Seatline. No request body is needed.
+
+    After paying, the gateway sends the fan back to `/holds/{holdId}/checkout/return`, which shows
+    the booking once the payment has landed; the gateway's `checkout.session.completed` and
+    `payment_intent.succeeded` webhooks book the hold through the same steps as
+    `POST /holds/{holdId}/confirm` (also if the fan never comes back), and a cancelled
+    payment leads back to the site's checkout page.
+
+    A hold has **one** open session: calling this again returns the same one (`201`, also when
+    many calls race). The session lasts as long as the hold, but at least 30 minutes (the
+    gateway's shortest): starting it does not keep the seats past the hold's `expiresAt`. A
+    payment made on the page after the hold lapsed still books the seats if nobody else took
+    them; otherwise it is refunded in full.
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `404 HOLD_NOT_FOUND` (no such hold, a hold of
+    another user, or a `holdId` that is not a UUID); `409 HOLD_EXPIRED` (the hold is not active:
+    released, lapsed or booked; `status`); `409 PAYMENT_IN_PROGRESS` (the hold's payment was
+    started with `POST /holds/{holdId}/payment-intents`); `422 PAYMENT_NOT_NEEDED` (the hold is
+    free: confirm it without a payment); `422 PAYMENT_REFUSED` (the gateway will not take this
+    amount or currency); `429 RATE_LIMITED`; `500 INTERNAL_ERROR`; `503 DEGRADED` (the database is
+    busy or the gateway did not answer; call again after `Retry-After` seconds).
+    """
+    user = current_user()
+    hid = parse_uuid(hold_id, HoldNotFound, "hold")
+    public_url = current_app.extensions["seatline.settings"].public_url.rstrip("/")
+    with unit_of_work() as uow:
+        session = checkout.open_session(
+            uow,
+            current_app.extensions["seatline.gateway"],
+            user.id,
+            hid,
+            success_url=f"{public_url}/holds/{hid}/checkout/return?session_id={{CHECKOUT_SESSION_ID}}",
+            cancel_url=f"{public_url}/holds/{hid}/checkout",
+        )
+    body = CheckoutSessionCreated(sessionId=session.session_id, checkoutUrl=session.url)
+    return reply(body, 201, {"Cache-Control": "no-store"})
 
 
 @bp.get("/bookings")

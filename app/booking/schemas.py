@@ -25,6 +25,17 @@ class ConfirmResponse(ResponseBody):
     bookingId: UUID = Field(description="The booking; see `GET /bookings/{bookingId}`.")
 
 
+class CheckoutSessionCreated(ResponseBody):
+    sessionId: str = Field(min_length=1, description="The gateway's Checkout Session id (`cs_…`).")
+    checkoutUrl: str = Field(
+        min_length=1,
+        description=(
+            "The gateway's hosted payment page: send the fan there. After paying, the gateway sends the fan "
+            "back to Seatline's page for the hold, which shows the booking once the payment has landed."
+        ),
+    )
+
+
 class BookingRefund(ResponseBody):
     amount: int = Field(ge=1, description="The refund, in minor units of `currency`.")
     status: RefundStatus

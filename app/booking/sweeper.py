@@ -111,3 +111,18 @@ def pending_notifications(
             {"age": older_than_seconds, "limit": limit, "per_org": per_organisation},
         ).scalars()
     )
+
+
+def open_sessions_of_ended_holds(uow: UnitOfWork, limit: int = 500) -> list[str]:
+    """Checkout Sessions still open at the gateway for holds that have ended (lapsed or released):
+    each is closed there (``checkout.close_session``), README "Hosted checkout"."""
+    return list(
+        uow.execute(
+            """
+            SELECT cs.session_id FROM checkout_sessions cs JOIN holds h ON h.id = cs.hold_id
+            WHERE cs.status = 'open' AND cs.session_id IS NOT NULL AND h.status IN ('EXPIRED', 'RELEASED')
+            ORDER BY cs.created_at LIMIT :limit
+            """,
+            {"limit": limit},
+        ).scalars()
+    )

@@ -78,6 +78,31 @@ class GatewayRefund:
     amount: int
 
 
+@dataclass(frozen=True)
+class CheckoutSession:
+    """A Checkout Session: the gateway's hosted payment page for one hold (README "Hosted checkout")."""
+
+    id: str
+    status: str  # open | complete | expired
+    url: str | None  # the hosted page while the session is open
+    payment_intent: str | None  # the intent the page made, once the fan tried a card
+    expires_at: int
+    metadata: dict[str, str]
+
+
+def _session(stripe_object: Any) -> CheckoutSession:
+    obj = stripe_object.to_dict()
+    pi = obj.get("payment_intent")
+    return CheckoutSession(
+        id=obj["id"],
+        status=obj["status"],
+        url=obj.get("url"),
+        payment_intent=pi["id"] if isinstance(pi, dict) else pi,
+        expires_at=int(obj["expires_at"]),
+        metadata=dict(obj.get("metadata") or {}),
+    )
+
+
 def _intent(stripe_object: Any) -> Intent:
     obj = stripe_object.to_dict()
     return Intent(
@@ -165,6 +190,66 @@ class PaymentGateway:
             )
         )
         return GatewayRefund(id=refund.id, status=refund.status, amount=int(refund.amount))
+
+    def create_checkout_session(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        description: str,
+        metadata: dict[str, str],
+        success_url: str,
+        cancel_url: str,
+        expires_at: int,
+        idempotency_key: str,
+    ) -> CheckoutSession:
+        """A hosted payment page for ``amount``; the intent it makes carries ``metadata`` too, so the
+        saga finds the hold from the intent alone. Raises ChargeRefused like ``create_intent``."""
+
+        def create() -> Any:
+            try:
+                return self._client.v1.checkout.sessions.create(
+                    params={
+                        "mode": "payment",
+                        "line_items": [
+                            {
+                                "price_data": {
+                                    "currency": currency.lower(),
+                                    "unit_amount": amount,
+                                    "product_data": {"name": description},
+                                },
+                                "quantity": 1,
+                            }
+                        ],
+                        "success_url": success_url,
+                        "cancel_url": cancel_url,
+                        "client_reference_id": metadata.get("hold_id", ""),
+                        "metadata": metadata,
+                        "payment_intent_data": {"metadata": metadata},
+                        "expires_at": expires_at,
+                    },
+                    options={"idempotency_key": idempotency_key},
+                )
+            except stripe.IdempotencyError:
+                raise
+            except stripe.InvalidRequestError as exc:
+                if exc.param and ("amount" in exc.param or "currency" in exc.param):
+                    param = "currency" if "currency" in exc.param else "amount"
+                    raise ChargeRefused(exc.user_message or str(exc), exc.code, param) from exc
+                raise
+
+        return _session(self._guarded(create))
+
+    def retrieve_checkout_session(self, session_id: str) -> CheckoutSession:
+        return _session(self._guarded(lambda: self._client.v1.checkout.sessions.retrieve(session_id)))
+
+    def expire_checkout_session(self, session_id: str) -> CheckoutSession:
+        """Closes an open session so nobody can pay on it any more; a session that is no longer open
+        (paid, or expired already) is returned as it is."""
+        try:
+            return _session(self._guarded(lambda: self._client.v1.checkout.sessions.expire(session_id)))
+        except GatewayRejected:
+            return self.retrieve_checkout_session(session_id)
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> dict[str, Any]:
         """Verifies Stripe's signature scheme (with its 5-minute replay window) and returns the event."""

@@ -131,7 +131,8 @@ def create_payment_intent(hold_id: str):
 def gateway_webhook():
     """**For the payment gateway only.** The body is a Stripe event object (JSON), e.g.
     `payment_intent.succeeded`, `payment_intent.payment_failed`,
-    `payment_intent.canceled` or `charge.refunded`. It is authenticated by Stripe's
+    `payment_intent.canceled`, `charge.refunded`, or `checkout.session.completed` /
+    `checkout.session.expired` for a hold paid on the gateway's hosted page. It is authenticated by Stripe's
     signature scheme, not by a bearer token: the `Stripe-Signature` header carries a
     timestamp `t` and one or more `v1` signatures, each the hex HMAC-SHA256 of
     `"{t}.{raw body}"` under the webhook signing secret; it must match and `t` must be

@@ -32,7 +32,12 @@ class PaymentIntent(ResponseBody):
 
 
 class GatewayEventData(BaseModel):
-    object: dict = Field(description="The payment intent (or, for `charge.refunded`, the charge) the event is about.")
+    object: dict = Field(
+        description=(
+            "The payment intent (for `charge.refunded` the charge, for `checkout.session.*` the Checkout "
+            "Session) the event is about."
+        )
+    )
 
 
 class GatewayEvent(BaseModel):
@@ -46,6 +51,8 @@ class GatewayEvent(BaseModel):
             "payment_intent.payment_failed",
             "payment_intent.canceled",
             "charge.refunded",
+            "checkout.session.completed",
+            "checkout.session.expired",
         ]
     )
     data: GatewayEventData

@@ -19,6 +19,7 @@ import orjson
 
 from app.audit import log as audit
 from app.background import dispatch
+from app.booking.checkout import record_session_status
 from app.booking.saga import WEBHOOK, settle_intent
 from app.ops.metrics import REFUNDS, WEBHOOK_EVENTS
 from app.payments.gateway import GatewayRejected, PaymentGateway
@@ -73,6 +74,18 @@ def _act_on(uow: UnitOfWork, gateway: PaymentGateway, event: Any) -> bool:
     obj = event.payload["data"]["object"]
     if event.type.startswith("payment_intent."):
         settle_intent(uow, gateway, gateway.retrieve_intent(obj["id"]), audit.GATEWAY, path=WEBHOOK)
+        return True
+    if event.type == "checkout.session.completed":
+        # Paid on the hosted page (README "Hosted checkout"): its intent settles like any other.
+        record_session_status(uow, obj["id"], "complete")
+        intent_id = obj.get("payment_intent")
+        if isinstance(intent_id, dict):
+            intent_id = intent_id.get("id")
+        if intent_id:
+            settle_intent(uow, gateway, gateway.retrieve_intent(intent_id), audit.GATEWAY, path=WEBHOOK)
+        return True
+    if event.type == "checkout.session.expired":
+        record_session_status(uow, obj["id"], "expired")
         return True
     if event.type == "charge.refunded" and obj.get("payment_intent"):
         uow.execute(

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime
 
 import segno
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from app.accounts.signed_in import login_required
-from app.booking import saga, services as bookings
+from app.audit import log as audit
+from app.booking import checkout as hosted, saga, services as bookings
 from app.circuit import behind_breaker
 from app.errors import BookingNotFound, CancellationNotAllowed, DomainError, HoldNotFound
 from app.inventory import services as inventory
@@ -20,70 +21,117 @@ from app.unit_of_work import unit_of_work
 
 bp = Blueprint("site_checkout", __name__)
 
-# The gateway's test cards, as Stripe documents them: the form stands in for Stripe Elements.
-TEST_CARDS = {"4242424242424242": "pm_card_visa", "4000000000000002": "pm_card_chargeDeclined"}
-
 
 @bp.route("/holds/<uuid:hold_id>/checkout", methods=["GET", "POST"])
 @rate_limited(GATEWAY_CALLS)
 @behind_breaker
 @login_required
 def checkout(hold_id: uuid.UUID, user_id: int):
-    """GET shows the card form and changes nothing (no intent, no protected seats: looking at a page,
-    or a browser prefetching it, must not start a payment). POST pays: it starts the payment (seats
-    protected, one intent per hold), pays it with the card and settles on the gateway's answer."""
+    """GET shows what is being paid for and changes nothing (no session at the gateway: looking at a
+    page, or a browser prefetching it, must not start a payment). POST sends the fan to the gateway's
+    hosted payment page (README "Hosted checkout"): the card number is typed there, never here."""
     try:
         with unit_of_work() as uow:
             hold = inventory.get_hold(uow, user_id, hold_id).to_json()
     except HoldNotFound:
         abort(404)
     if hold["status"] == "CONFIRMED":
-        return _checkout_page(hold, "These seats are paid for: your tickets are in My bookings.", 409, payable=False)
+        return _checkout_page(
+            hold, gettext("These seats are paid for: your tickets are in My bookings."), 409, payable=False
+        )
     if hold["status"] != "ACTIVE":
-        return _checkout_page(hold, f"This hold is {hold['status'].lower()}: hold the seats again.", 409, payable=False)
+        return _checkout_page(
+            hold,
+            gettext("This hold is %(status)s: hold the seats again.", status=hold["status"].lower()),
+            409,
+            payable=False,
+        )
     if hold["amount"] == 0:
         return _free_checkout(user_id, hold)
     if request.method == "GET":
         return _checkout_page(hold, None, 200)
-
-    card = re.sub(r"\D", "", request.form.get("card", ""))
-    method = TEST_CARDS.get(card)
-    if method is None:  # refused before anything reaches the gateway
-        return _checkout_page(
-            hold,
-            "That card number was not accepted. Use a test card: 4242 4242 4242 4242 pays, "
-            "4000 0000 0000 0002 is declined.",
-            402,
-        )
-    gateway = current_app.extensions["seatline.gateway"]
+    public_url = current_app.extensions["seatline.settings"].public_url.rstrip("/")
     try:
         with unit_of_work() as uow:
-            intent = saga.start_payment(uow, gateway, user_id, hold_id)
-        gateway.confirm_intent(intent.id, method)
-        with unit_of_work() as uow:
-            settlement = saga.confirm(uow, gateway, user_id, hold_id, intent.id)
-        saga.raise_unless_booked(settlement)
+            session = hosted.open_session(
+                uow,
+                current_app.extensions["seatline.gateway"],
+                user_id,
+                hold_id,
+                success_url=f"{public_url}/holds/{hold_id}/checkout/return?session_id={{CHECKOUT_SESSION_ID}}",
+                cancel_url=f"{public_url}/holds/{hold_id}/checkout",
+            )
     except HoldNotFound:
         abort(404)
-    except GatewayRejected:
-        return _checkout_page(hold, "Your card was declined. Your seats are still held: try another card.", 402)
-    except GatewayUnavailable as exc:
-        return _checkout_page(
-            hold,
-            "The payment service is busy or not answering. Your seats are still held: try again in a moment.",
-            503,
-            retry_after=getattr(exc, "retry_after", 5),
-        )
     except DomainError as exc:
         retry_after = exc.details.get("retryAfter") if exc.status in (429, 503) else None
         return _checkout_page(
             hold,
             exc.message[:1].upper() + exc.message[1:] + ".",
             exc.status,
-            payable=exc.status in (402, 429, 503),
+            payable=exc.status in (429, 503),
             retry_after=retry_after,
         )
-    return redirect(url_for("site_checkout.booking_page", booking_id=settlement.booking_id), code=303)
+    return redirect(session.url, code=303)
+
+
+@bp.get("/holds/<uuid:hold_id>/checkout/return")
+@rate_limited(GATEWAY_CALLS, methods=["get"])  # each visit asks the gateway once
+@behind_breaker
+@login_required
+def checkout_return(hold_id: uuid.UUID, user_id: int):
+    """Where the gateway sends the fan after paying. The webhooks book the hold by themselves (also
+    if the fan never comes back); this page asks the gateway once too, through the same saga, so a
+    late webhook does not keep the fan waiting, then shows the booking or waits for it."""
+    with unit_of_work() as uow:
+        found = hosted.session_of_hold(uow, user_id, hold_id)
+    if found is None:
+        abort(404)
+    if found.booking_id is None and found.session_id and request.args.get("session_id") == found.session_id:
+        gateway = current_app.extensions["seatline.gateway"]
+        try:
+            session = gateway.retrieve_checkout_session(found.session_id)
+            if session.payment_intent:
+                intent = gateway.retrieve_intent(session.payment_intent)
+                if intent.succeeded:
+                    with unit_of_work() as uow:
+                        saga.settle_intent(uow, gateway, intent, audit.fan(user_id), path=saga.CONFIRM)
+        except (GatewayUnavailable, GatewayRejected):
+            pass  # the webhook settles it; the page waits for that
+        with unit_of_work() as uow:
+            found = hosted.session_of_hold(uow, user_id, hold_id)
+    if found.booking_id is not None:
+        return redirect(url_for("site_checkout.booking_page", booking_id=found.booking_id), code=303)
+    return _finishing(hold_id, found, full_page=True)
+
+
+@bp.get("/holds/<uuid:hold_id>/checkout/status")
+@login_required
+def checkout_status(hold_id: uuid.UUID, user_id: int):
+    """The waiting page's fragment, polled with htmx: Postgres only, never the gateway."""
+    with unit_of_work() as uow:
+        found = hosted.session_of_hold(uow, user_id, hold_id)
+    if found is None:
+        abort(404)
+    if found.booking_id is not None:
+        target = url_for("site_checkout.booking_page", booking_id=found.booking_id)
+        return "", 200, {"HX-Redirect": target, "Cache-Control": "no-store"}
+    return _finishing(hold_id, found, full_page=False)
+
+
+def _finishing(hold_id: uuid.UUID, found, *, full_page: bool):
+    if found.refunded:
+        state = "refunded"
+    elif found.status != "ACTIVE" or found.session_status == "expired":
+        state = "ended"
+    else:
+        state = "waiting"
+    template = "site/checkout_return.html" if full_page else "site/_checkout_status.html"
+    return (
+        render_template(template, hold_id=hold_id, state=state, hold_status=found.status),
+        200,
+        {"Cache-Control": "no-store"},
+    )
 
 
 def _checkout_page(hold: dict, error: str | None, status: int, *, payable: bool = True, retry_after: int | None = None):
@@ -94,7 +142,7 @@ def _checkout_page(hold: dict, error: str | None, status: int, *, payable: bool 
 
 
 def _free_checkout(user_id: int, hold: dict):
-    """Free seats: "Get tickets" books them without a payment (no card form, no gateway)."""
+    """Free seats: "Get tickets" books them without a payment (no payment page, no gateway)."""
     if request.method == "GET":
         return _checkout_page(hold, None, 200)
     try:

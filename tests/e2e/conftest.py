@@ -54,7 +54,10 @@ def gunicorn(module: str, port: int, env: dict[str, str]) -> AbstractContextMana
 
 @pytest.fixture(scope="session")
 def live_server(app, stack_env) -> Iterator[str]:  # noqa: F811
-    with gunicorn("wsgi:app", free_port(), {**stack_env, "WEB_WORKERS": "4", "WEB_THREADS": "16"}) as base:
+    port = free_port()
+    # PUBLIC_URL is the site's own address: the gateway's hosted page sends the fan back to it.
+    env = {**stack_env, "WEB_WORKERS": "4", "WEB_THREADS": "16", "PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    with gunicorn("wsgi:app", port, env) as base:
         yield base
 
 

@@ -54,6 +54,11 @@ def test_main_pages_have_no_serious_accessibility_violations(live_server, browse
     page.click("text=Hold seats")
     page.wait_for_selector("[data-testid=countdown]")
     found["hold page"] = violations(page)
+    hold_url = page.url
+    page.click("[data-testid=pay]")
+    found["checkout"] = violations(page)
+    page.goto(f"{hold_url}/checkout/return?session_id=cs_test_none")
+    found["finishing your booking"] = violations(page)
     page.goto(f"{live_server}/bookings")
     found["my bookings"] = violations(page)
     page.goto(f"{live_server}/account")

@@ -112,8 +112,9 @@ def test_build_schedule_watch_and_cancel(app, live_server, live_gateway, worker,
     fan.click("text=Hold seats")
     wait_for(lambda: desk.text_content("[data-testid=held]") == "2", timeout=15)
     fan.click("[data-testid=pay]")
-    fan.fill("#card", "4242 4242 4242 4242")
-    fan.click("button >> text=Pay £")
+    fan.click("[data-testid=hosted-pay]")  # the gateway's page (README "Hosted checkout")
+    fan.fill("#cardnumber", "4242 4242 4242 4242")
+    fan.click("button >> text=Pay")
     fan.wait_for_selector("[data-testid=tickets]")
     wait_for(lambda: desk.text_content("[data-testid=booked]") == "2", timeout=15)
     assert desk.text_content("[data-testid=revenue]") == "£60.00"

@@ -182,6 +182,7 @@ def fan_calls(w: FanWorld) -> list[Call]:
         ("DELETE", f"/api/v1/holds/{w.paying_hold_id}", {}),
         ("POST", f"/api/v1/holds/{w.hold_id}/payment-intents", {}),
         ("POST", f"/api/v1/holds/{w.paying_hold_id}/payment-intents", {}),
+        ("POST", f"/api/v1/holds/{w.hold_id}/checkout-session", {}),
         ("POST", f"/api/v1/holds/{w.paying_hold_id}/confirm", {"json": {"paymentIntentId": w.paying_intent_id}}),
         ("POST", f"/api/v1/holds/{w.booked_hold_id}/confirm", {"json": {"paymentIntentId": w.booked_intent_id}}),
         ("GET", "/api/v1/bookings", {}),

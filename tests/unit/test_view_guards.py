@@ -44,6 +44,8 @@ WEB_LIMITS = {
     "booking_api.confirm": Limits(GATEWAY_CALLS, POST),
     "inventory_api.release_hold": Limits(GATEWAY_CALLS, ("DELETE",)),
     "site_checkout.checkout": Limits(GATEWAY_CALLS, POST),
+    "booking_api.create_checkout_session": Limits(PAYMENT_INTENTS, POST),
+    "site_checkout.checkout_return": Limits(GATEWAY_CALLS, ("GET",)),
     "site.release_from_page": Limits(GATEWAY_CALLS, POST),
     "accounts_api.change_password": Limits(PASSWORD_CHANGES, POST),
     "accounts_api.password_reset": Limits(PASSWORD_RESETS, POST),
@@ -68,6 +70,8 @@ WEB_BOOKING_PATH = {
     "site.hold_best_available",
     "site.release_from_page",
     "site_checkout.checkout",
+    "site_checkout.checkout_return",
+    "booking_api.create_checkout_session",
     "site_checkout.cancel_from_page",
 }
 
