@@ -4,13 +4,13 @@ An SMS goes to the phone on the fan's profile at the time it is sent (app/notifi
 with none there, nothing is sent and the row says so, apart from DEAD (which means it kept failing).
 
 Revision ID: 0020_dropped_sms
-Revises: 0015_account_recovery
+Revises: 0019_checkout_sessions
 """
 
 from alembic import op
 
 revision = "0020_dropped_sms"
-down_revision = "0015_account_recovery"
+down_revision = "0019_checkout_sessions"
 branch_labels = None
 depends_on = None
 
