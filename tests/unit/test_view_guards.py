@@ -23,6 +23,7 @@ from app.rate_limit_rules import (
     PASSWORD_RESETS,
     PAYMENT_INTENTS,
     SIGNUPS,
+    TRANSFERS,
     VERIFICATION_RESENDS,
     Limits,
     limits_of,
@@ -49,6 +50,8 @@ WEB_LIMITS = {
     "accounts_api.password_reset": Limits(PASSWORD_RESETS, POST),
     "accounts_api.resend_verification": Limits(VERIFICATION_RESENDS, POST),
     "site_account.change_password": Limits(PASSWORD_CHANGES, POST),
+    "booking_api.transfer_booking": Limits(TRANSFERS, POST),
+    "site_checkout.transfer_from_page": Limits(TRANSFERS, POST),
 }
 GATE_LIMITS = {
     "gate_api.join": Limits(JOINS, POST),
@@ -67,6 +70,8 @@ WEB_BOOKING_PATH = {
     "site.release_from_page",
     "site_checkout.checkout",
     "site_checkout.cancel_from_page",
+    "booking_api.transfer_booking",
+    "site_checkout.transfer_from_page",
 }
 
 
