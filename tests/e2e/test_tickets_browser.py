@@ -53,10 +53,11 @@ def test_download_the_pdf_then_transfer_the_tickets(live_server, browser, make):
         [c] for c in codes
     ]
 
-    # The form asks for the confirmation box before anything is sent.
+    # Without the confirmation box ticked, the server refuses and shows the form again.
     page.fill("#email", "friend@example.com")
     page.click("text=Transfer tickets")
-    assert page.url == f"{live_server}/bookings/{booking_id}"
+    page.wait_for_url(f"{live_server}/bookings/{booking_id}/transfer")
+    assert page.locator("[data-testid=transfer-form] [role=alert]").count() == 1
     assert requests.get(f"{live_server}/api/v1/bookings/{booking_id}", headers=owner).status_code == 200
     page.check("#confirm")
     page.click("text=Transfer tickets")
