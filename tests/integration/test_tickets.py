@@ -22,6 +22,7 @@ from app.unit_of_work import unit_of_work
 from devstack.mail import text_body
 from tests.support.booking import book
 from tests.support.db import fetch, run_jobs, run_sql
+from tests.support.polling import wait_for
 from tests.support.snapshot import differences, snapshot
 
 TRANSFER = "/api/v1/bookings/{}/transfer"
@@ -444,3 +445,27 @@ def test_the_outbox_row_keeps_no_attachment(app, client, make, gateway, mail):
     assert sent.status == "SENT" and set(sent.context) == {"show_id", "booking"} and "%PDF" not in sent.body
     assert set(attachments(mail.to(email_of(app, fan))[0])) == {"application/pdf", "text/calendar"}
     assert row.context["booking"] == booking_id
+
+
+def test_the_manager_sets_the_transfer_cut_off_and_fans_see_it(app, client, make, gateway):
+    show = make.show(starts_in=timedelta(minutes=45))
+    manager, fan, friend = make.fan("manager"), make.fan(), make.fan()
+    booking_id = book(client, gateway, fan, show.show_id, ["B9"])
+    assert client.get(f"/api/v1/shows/{show.show_id}").get_json()["transferCutoffMinutes"] == 60
+    to_friend = {"email": email_of(app, friend)}
+    assert client.post(TRANSFER.format(booking_id), json=to_friend, headers=fan.headers).status_code == 422
+
+    for bad in (-1, 10081, "30", 1.5):
+        r = client.patch(
+            f"/api/v1/manage/shows/{show.show_id}", json={"transferCutoffMinutes": bad}, headers=manager.headers
+        )
+        assert r.status_code == 400 and r.get_json()["error"]["code"] == "VALIDATION_FAILED", (bad, r.get_json())
+    r = client.patch(
+        f"/api/v1/manage/shows/{show.show_id}", json={"transferCutoffMinutes": 30}, headers=manager.headers
+    )
+    assert r.status_code == 200, r.get_json()
+    managed = client.get(f"/api/v1/manage/shows/{show.show_id}", headers=manager.headers).get_json()
+    assert managed["transferCutoffMinutes"] == 30
+    # The public show detail is shared through the response cache: it shows the change once renewed.
+    wait_for(lambda: client.get(f"/api/v1/shows/{show.show_id}").get_json()["transferCutoffMinutes"] == 30)
+    assert client.post(TRANSFER.format(booking_id), json=to_friend, headers=fan.headers).status_code == 200
