@@ -18,25 +18,33 @@ PRODID = "-//Seatline//Tickets//EN"
 UID_DOMAIN = "seatline.example"
 
 
-# A Unicode font where the system has one (Debian's fonts-dejavu-core), for titles, names and
-# currency signs beyond Latin-1; otherwise the PDF's built-in Helvetica, which writes Latin-1 only.
-UNICODE_FONTS = (
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
-)
+# The PDF's built-in Helvetica writes Latin-1 only, and costs nothing to embed. A booking whose text
+# goes beyond it (a title in Devanagari, a venue's name) is written in a Unicode font where the system
+# has one (Debian's fonts-dejavu-core): embedding it costs several times the rest of the PDF, so only
+# then. Without one, such characters show as '?'.
+UNICODE_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _TicketPdf(FPDF):
-    def __init__(self) -> None:
+    def __init__(self, unicode: bool) -> None:
         super().__init__(format=(148, 210))  # A5, in millimetres
-        regular, bold = UNICODE_FONTS
-        self.unicode = regular.exists() and bold.exists()
+        self.unicode = unicode and UNICODE_FONT.exists()
         if self.unicode:
-            self.add_font("Text", "", str(regular))
-            self.add_font("Text", "B", str(bold))
+            self.add_font("Text", "", str(UNICODE_FONT))
 
     def text_font(self, size: float, style: str = "") -> None:
-        self.set_font("Text" if self.unicode else "Helvetica", style, size)
+        if self.unicode:
+            self.set_font("Text", "", size)  # one face: a bold one would be a second font to embed
+        else:
+            self.set_font("Helvetica", style, size)
 
     def write_line(self, height: float, text: str) -> None:
         if not self.unicode:  # anything beyond Latin-1 shows as '?' rather than failing
@@ -52,7 +60,10 @@ def qr_png(code: str) -> bytes:
 
 
 def tickets_pdf(booking: PrintedBooking) -> bytes:
-    pdf = _TicketPdf()
+    texts = [booking.title, booking.venue, booking.city] + [
+        f"{t.seat_id}{t.section}{t.row}{t.price}" for t in booking.tickets
+    ]
+    pdf = _TicketPdf(unicode=not all(_latin1(t) for t in texts))
     pdf.set_title(f"Tickets: {booking.title}")
     pdf.set_creator("Seatline")
     pdf.set_auto_page_break(False)

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.errors import BookingNotFound
-from app.money import DEFAULT_LOCALE, format_money
+from app.money import to_major
 from app.tickets import codes, keys
 from app.unit_of_work import UnitOfWork
 
@@ -103,8 +103,8 @@ def printed_booking(
     uow: UnitOfWork, secret: str, booking_id: uuid.UUID | str, owner_id: int | None = None
 ) -> PrintedBooking | None:
     """The booking as printed, or None if there is no such booking (or, with ``owner_id``, it is not
-    that user's). A cancelled booking has no tickets. Prices are written in the default locale, like
-    the emails the PDF goes with (app/notifications/outbox.py ``message_money``)."""
+    that user's). A cancelled booking has no tickets. A price is written as its amount and currency code
+    (``500.00 INR``): plain Latin-1, which the PDF's built-in font writes (app/tickets/documents.py)."""
     b = uow.execute(PRINTED, {"id": booking_id}).first()
     if b is None or (owner_id is not None and b.user_id != owner_id):
         return None
@@ -121,7 +121,7 @@ def printed_booking(
                 seat.section,
                 seat.row,
                 seat.number,
-                format_money(seat.price or 0, b.currency, DEFAULT_LOCALE),
+                f"{to_major(seat.price or 0, b.currency)} {b.currency}",
                 ticket["code"],
             )
         )
