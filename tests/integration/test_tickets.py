@@ -13,6 +13,7 @@ from email.message import Message
 from zoneinfo import ZoneInfo
 
 import pytest
+import segno
 import zxingcpp
 from icalendar import Calendar
 from pypdf import PdfReader
@@ -469,3 +470,73 @@ def test_the_manager_sets_the_transfer_cut_off_and_fans_see_it(app, client, make
     # The public show detail is shared through the response cache: it shows the change once renewed.
     wait_for(lambda: client.get(f"/api/v1/shows/{show.show_id}").get_json()["transferCutoffMinutes"] == 30)
     assert client.post(TRANSFER.format(booking_id), json=to_friend, headers=fan.headers).status_code == 200
+
+
+def site_fan(app, email: str):
+    """A test client signed in on the site as a new fan, and that fan's API headers."""
+    c = app.test_client()
+    token = c.post("/api/v1/auth/register", json={"email": email, "password": "correct horse", "name": "Fan"})
+    login = c.get("/login")
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login.get_data(as_text=True)).group(1)
+    c.post("/login", data={"csrf_token": csrf, "email": email, "password": "correct horse"})
+    return c, {"Authorization": f"Bearer {token.get_json()['token']}"}
+
+
+def test_the_booking_page_shows_each_code_and_serves_the_pdf_and_ics_to_its_owner_only(app, make, gateway):
+    show = make.show(title="Site Soirée")
+    owner, headers = site_fan(app, "site-owner@example.com")
+    stranger, _ = site_fan(app, "site-stranger@example.com")
+    hold = owner.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A7"]}, headers=headers).get_json()
+    intent = owner.post(f"/api/v1/holds/{hold['holdId']}/payment-intents", headers=headers).get_json()
+    gateway.succeed(intent["paymentIntentId"])
+    booking_id = owner.post(
+        f"/api/v1/holds/{hold['holdId']}/confirm", json={"paymentIntentId": intent["paymentIntentId"]}, headers=headers
+    ).get_json()["bookingId"]
+    [ticket] = owner.get(f"/api/v1/bookings/{booking_id}", headers=headers).get_json()["tickets"]
+
+    page = owner.get(f"/bookings/{booking_id}").get_data(as_text=True)
+    assert "tickets.pdf" in page and "event.ics" in page and 'name="email"' in page
+    # The page's QR code is the ticket's code (segno draws the same matrix into the SVG).
+    assert segno.make(ticket["code"], error="m").svg_inline(scale=3).split(">", 1)[1][:200] in page
+
+    pdf = owner.get(f"/bookings/{booking_id}/tickets.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert qr_texts(pdf.data) == [[ticket["code"]]]
+    ics = owner.get(f"/bookings/{booking_id}/event.ics")
+    assert ics.status_code == 200 and ics.mimetype == "text/calendar"
+    [event] = Calendar.from_ical(ics.data).walk("VEVENT")
+    assert str(event["SUMMARY"]) == "Site Soirée" and str(event["UID"]) == f"booking-{booking_id}@seatline.example"
+    assert owner.get(f"/bookings/{booking_id}/event.ics").data.count(b"UID:") == 1
+
+    for path in ("", "/tickets.pdf", "/event.ics"):
+        assert stranger.get(f"/bookings/{booking_id}{path}").status_code == 404
+    assert app.test_client().get(f"/bookings/{booking_id}/tickets.pdf").status_code in (302, 303)
+
+
+def test_the_transfer_form_refuses_bad_input_and_changes_nothing(app, make, gateway):
+    show = make.show()
+    owner, headers = site_fan(app, "form-owner@example.com")
+    site_fan(app, "form-friend@example.com")
+    hold = owner.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A8"]}, headers=headers).get_json()
+    intent = owner.post(f"/api/v1/holds/{hold['holdId']}/payment-intents", headers=headers).get_json()
+    gateway.succeed(intent["paymentIntentId"])
+    booking_id = owner.post(
+        f"/api/v1/holds/{hold['holdId']}/confirm", json={"paymentIntentId": intent["paymentIntentId"]}, headers=headers
+    ).get_json()["bookingId"]
+    page = owner.get(f"/bookings/{booking_id}").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    before = snapshot(app)
+    url = f"/bookings/{booking_id}/transfer"
+    assert owner.post(url, data={"email": "form-friend@example.com", "confirm": "y"}).status_code == 400  # no CSRF
+    for form in (
+        {"email": "form-friend@example.com"},  # not confirmed
+        {"email": "not an email", "confirm": "y"},
+        {"confirm": "y"},
+    ):
+        assert owner.post(url, data={"csrf_token": csrf, **form}).status_code == 400, form
+    refused = owner.post(url, data={"csrf_token": csrf, "email": "nobody@example.com", "confirm": "y"})
+    assert refused.status_code == 422 and "No Seatline account" in refused.get_data(as_text=True)
+    assert differences(before, snapshot(app)) == []
+    done = owner.post(url, data={"csrf_token": csrf, "email": "FORM-friend@example.com", "confirm": "y"})
+    assert done.status_code == 303 and done.headers["Location"].endswith("/bookings?transferred=1")
+    assert owner.get(f"/bookings/{booking_id}").status_code == 404
