@@ -540,3 +540,27 @@ def test_the_transfer_form_refuses_bad_input_and_changes_nothing(app, make, gate
     done = owner.post(url, data={"csrf_token": csrf, "email": "FORM-friend@example.com", "confirm": "y"})
     assert done.status_code == 303 and done.headers["Location"].endswith("/bookings?transferred=1")
     assert owner.get(f"/bookings/{booking_id}").status_code == 404
+
+
+def test_readers_racing_to_make_an_organisation_s_first_key_all_sign_with_the_same_one(app, client, make, gateway):
+    show = make.show()
+    fan = make.fan()
+    booking_id = book(client, gateway, fan, show.show_id, ["B8"])
+    assert fetch(app, "SELECT count(*) AS n FROM ticket_keys")[0].n == 0
+    start = threading.Barrier(12)
+    seen: list[str] = []
+
+    def read():
+        c = app.test_client()
+        start.wait()
+        r = c.get(f"/api/v1/bookings/{booking_id}", headers=fan.headers)
+        seen.append(r.get_json()["tickets"][0]["code"])
+
+    threads = [threading.Thread(target=read) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    [key] = fetch(app, "SELECT kid FROM ticket_keys")
+    verify = public_key_for(app, show.show_id)
+    assert len(seen) == 12 and {codes.verify(code, verify).kid for code in seen} == {key.kid}
