@@ -1,7 +1,9 @@
 """Delivering queued notifications: email over SMTP, SMS through a provider adapter.
 
 A message is rendered here, by the job, from the context its row keeps (``outbox.render``): the
-request that wrote it only recorded the event. The rendered subject and body are kept with the row.
+request that wrote it only recorded the event. The rendered subject and body are kept with the row;
+a booking email's attachments (its tickets' PDF and calendar entry, ``outbox.attachments``) are not:
+they are built again at every attempt, so a retry follows the same rules as the first try.
 
 A message that fails counts an attempt and keeps its last error; after ``NOTIFICATION_MAX_ATTEMPTS``
 it is DEAD: never re-queued, logged, and listed by ``flask notifications --dead`` (README "What
