@@ -21,6 +21,7 @@ from limits import parse_many
 DEV_SECRET = "dev-only-secret-change-me-in-production-0123456789"
 DEV_GATEWAY_KEY = "sk_test_seatline_dev"
 DEV_WEBHOOK_SECRET = "whsec_dev_secret"
+DEV_TICKET_KEYS_SECRET = "dev-only-ticket-keys-secret-change-me-0123456789"
 
 
 # The languages a fan may choose (PATCH /api/v1/me's ``locale``).
@@ -198,6 +199,10 @@ class Settings:
     gate_jwks_min_refetch_seconds: float = 10.0
     gate_jwks_max_stale_seconds: float = 900.0
     gate_public_url: str = "http://127.0.0.1:8001"
+    # Ticket codes are signed with each organisation's Ed25519 key, kept in the database with its
+    # private half sealed (AES-GCM) under a key derived from this secret (app/tickets/keys.py). Changing
+    # it makes the stored keys unusable: keep it like SECRET_KEY, and for as long as tickets are valid.
+    ticket_keys_secret: str = DEV_TICKET_KEYS_SECRET
     # How long an admitted fan has to come and collect the admission token; above the longest a
     # waiting page waits between two asks (queue_gate.pages.POLL_MAX_SECONDS, 108 s).
     gate_show_up_seconds: int = 120
@@ -234,6 +239,9 @@ class Settings:
     # Confirming a payment, releasing a hold (its payment may need cancelling) and paying on the
     # checkout page each ask the payment gateway.
     rate_limit_gateway_calls: str = "60/minute;600/hour"
+    # Booking transfers (each emails two people): per fan, and per client IP.
+    rate_limit_transfers: str = "10/minute;30/hour"
+    rate_limit_transfers_per_ip: str = "60/minute;600/hour"
     rate_limit_gateway_calls_per_ip: str = "600/minute;6000/hour"
     # While the limit store is unreachable each process counts on its own (in memory), allowing
     # this fraction of every limit (at least 1 per period): several processes then add up to
@@ -306,6 +314,7 @@ class Settings:
                     ("SECRET_KEY", self.secret_key, DEV_SECRET),
                     ("GATEWAY_API_KEY", self.gateway_api_key, DEV_GATEWAY_KEY),
                     ("WEBHOOK_SECRET", self.webhook_secret, DEV_WEBHOOK_SECRET),
+                    ("TICKET_KEYS_SECRET", self.ticket_keys_secret, DEV_TICKET_KEYS_SECRET),
                 )
                 if not value or value == dev_value
             ]

@@ -239,6 +239,18 @@ ERROR_SHAPES: dict[str, ErrorShape] = {
     "InvalidSignatureError": ErrorShape(("INVALID_SIGNATURE",)),
     "BookingNotFoundError": ErrorShape(("BOOKING_NOT_FOUND",)),
     "CancellationNotAllowedError": ErrorShape(("CANCELLATION_NOT_ALLOWED",)),
+    "TransferNotAllowedError": ErrorShape(
+        ("TRANSFER_NOT_ALLOWED",),
+        ("reason",),
+        {
+            "reason": {
+                "type": "string",
+                "enum": ["BOOKING_CANCELLED", "SHOW_CANCELLED", "SHOW_STARTED", "TRANSFER_CUTOFF", "SAME_ACCOUNT"],
+            },
+            "cutoffMinutes": {"type": "integer", "minimum": 0, "description": "`TRANSFER_CUTOFF`: the show's cut-off."},
+        },
+    ),
+    "RecipientNotFoundError": ErrorShape(("RECIPIENT_NOT_FOUND",)),
     "SaleClosedError": ErrorShape(("SALE_CLOSED",), ("saleStatus",)),
     "SeatLimitExceededError": ErrorShape(("SEAT_LIMIT_EXCEEDED",), ("limit", "held")),
     "PayloadTooLargeError": ErrorShape(("PAYLOAD_TOO_LARGE",)),
@@ -617,6 +629,16 @@ CANCELLATION_NOT_ALLOWED = Failure(
         "this close to the start, or the show has started). Nothing changed."
     ),
     name="CancellationNotAllowed",
+)
+TRANSFER_REFUSED = Failure(
+    ("TRANSFER_NOT_ALLOWED", "RECIPIENT_NOT_FOUND"),
+    (
+        "`TRANSFER_NOT_ALLOWED`: the booking cannot be transferred now; `reason` is `BOOKING_CANCELLED`, "
+        "`SHOW_CANCELLED`, `SHOW_STARTED`, `TRANSFER_CUTOFF` (the show starts within its transfer cut-off, "
+        "`cutoffMinutes`, 60 by default) or `SAME_ACCOUNT` (the email is the caller's own). "
+        "`RECIPIENT_NOT_FOUND`: no account has that email address (the recipient signs up first). Nothing changed."
+    ),
+    name="TransferRefused",
 )
 HOLD_REFUSED = Failure(
     ("SALE_CLOSED", "SEAT_LIMIT_EXCEEDED"),

@@ -162,6 +162,20 @@ class CancellationNotAllowed(DomainError):
     status = 422
 
 
+class TransferNotAllowed(DomainError):
+    """The booking cannot be transferred now; ``reason`` says why (README "Tickets and transfer")."""
+
+    code = "TRANSFER_NOT_ALLOWED"
+    status = 422
+
+
+class RecipientNotFound(DomainError):
+    """A transfer to an email address no account has: the booking exists, the recipient does not."""
+
+    code = "RECIPIENT_NOT_FOUND"
+    status = 422
+
+
 class AdmissionRequired(DomainError):
     code = "ADMISSION_REQUIRED"
     status = 403

@@ -6,6 +6,7 @@ from app.booking.models import Booking, Payment, Refund, WebhookEvent
 from app.catalog.models import City, Event, Show, ShowPrice, Venue, VenueSeat
 from app.inventory.models import Hold, ShowSeat
 from app.notifications.models import Notification, SmsMessage
+from app.tickets.models import RevokedTicket, TicketKey
 from app.waiting_room.models import GateQueue, GateTicket
 
 __all__ = [
@@ -21,11 +22,13 @@ __all__ = [
     "Payment",
     "Refund",
     "RevocationCopyPending",
+    "RevokedTicket",
     "RevokedToken",
     "Show",
     "ShowPrice",
     "ShowSeat",
     "SmsMessage",
+    "TicketKey",
     "User",
     "Venue",
     "VenueSeat",

@@ -73,6 +73,11 @@ GATEWAY_CALLS = (
     Rule("rate_limit_gateway_calls", "gateway-calls", Key.FAN),
     Rule("rate_limit_gateway_calls_per_ip", "gateway-calls-ip", Key.CLIENT_IP),
 )
+# Transferring a booking emails two people, whoever asks: counted per fan and per IP, on the API and the site.
+TRANSFERS = (
+    Rule("rate_limit_transfers", "transfers", Key.FAN),
+    Rule("rate_limit_transfers_per_ip", "transfers-ip", Key.CLIENT_IP),
+)
 # Changing a password checks the current one: guesses count per fan, like failed logins.
 PASSWORD_CHANGES = (Rule("rate_limit_logins", "password-changes", Key.FAN, failures_only=True), LOGINS[1])
 # The gate's join form signs the fan in and takes a place in one go: a login and a join.

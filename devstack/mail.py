@@ -14,6 +14,17 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from devstack.processes import free_port
 
 
+def text_body(message: Message) -> str:
+    """A message's text, whether it is the whole message or the first text/plain part of one with
+    attachments (a booking's confirmation carries its tickets and calendar entry)."""
+    for part in message.walk():
+        if part.get_content_type() == "text/plain" and not part.get_filename():
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            return payload.decode(part.get_content_charset() or "utf-8")
+    return ""
+
+
 class MailSink:
     """An aiosmtpd handler that keeps every message; like a real server, it refuses (550) every
     recipient at REFUSED_DOMAIN, so a message to one can never be sent."""

@@ -28,6 +28,7 @@ PER_IP_LIMITS = {
         "rate_limit_signups_per_ip",
         "rate_limit_password_resets_per_ip",
         "rate_limit_gateway_calls_per_ip",
+        "rate_limit_transfers_per_ip",
     )
 }
 

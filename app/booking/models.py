@@ -31,6 +31,7 @@ class Booking(db.Model):
         CheckConstraint("cardinality(seat_ids) >= 1", name="has_seats"),
         CheckConstraint("amount >= 0 AND refund_amount BETWEEN 0 AND amount", name="amounts_sane"),
         CheckConstraint("payment_intent_id IS NOT NULL OR amount = 0", name="paid_unless_free"),
+        CheckConstraint("ticket_version >= 1", name="ticket_version_positive"),
         Index("ix_bookings_show_created", "show_id", "created_at"),
     )
 
@@ -47,6 +48,8 @@ class Booking(db.Model):
     refund_amount: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The version every ticket code of the booking names; a transfer bumps it (app/tickets/codes.py).
+    ticket_version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
 class Payment(db.Model):

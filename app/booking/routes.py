@@ -2,13 +2,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from flask import Blueprint, current_app, request
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from flask import Blueprint, Response, current_app, request
+from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
 
 from app.api.http import current_user, parse_body, parse_uuid, reply
-from app.booking import checkout, saga, services
-from app.booking.schemas import Booking, BookingList, CancelResponse, CheckoutSessionCreated, ConfirmResponse
+from app.booking import checkout, saga, services, transfer
+from app.booking.schemas import (
+    Booking,
+    BookingList,
+    CancelResponse,
+    CheckoutSessionCreated,
+    ConfirmResponse,
+    TransferResponse,
+)
 from app.circuit import behind_breaker
+from app.config import Settings
 from app.contract import (
     BOOKING_NOT_FOUND,
     CANCELLATION_NOT_ALLOWED,
@@ -24,13 +32,15 @@ from app.contract import (
     PAYMENT_NOT_COMPLETED,
     PAYMENT_REFUSED,
     RATE_LIMITED,
+    TRANSFER_REFUSED,
     UNAUTHORIZED,
     VALIDATION_FAILED,
     Answer,
     operation,
 )
 from app.errors import BookingNotFound, HoldNotFound
-from app.rate_limit_rules import GATEWAY_CALLS, PAYMENT_INTENTS, rate_limited
+from app.rate_limit_rules import GATEWAY_CALLS, PAYMENT_INTENTS, TRANSFERS, rate_limited
+from app.tickets import documents, services as tickets
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("booking_api", __name__, url_prefix="/api/v1")
@@ -302,3 +312,123 @@ def cancel_booking(booking_id: str):
     with unit_of_work() as uow:
         body = services.cancel_booking(uow, user.id, parse_uuid(booking_id, BookingNotFound, "booking"))
     return body, 200
+
+
+class TransferRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", use_attribute_docstrings=True)
+    email: Annotated[EmailStr, StringConstraints(max_length=254)]
+    """The email address of the Seatline account that gets the booking (any case)."""
+
+
+@bp.post("/bookings/<booking_id>/transfer")
+@operation(
+    "transferBooking",
+    "Give one of the caller's bookings to another fan",
+    tags=("bookings",),
+    body=TransferRequest,
+    body_examples={"friend": {"value": {"email": "friend@example.com"}}},
+    answers={
+        200: Answer(
+            "The booking now belongs to the recipient, with new ticket codes; both fans are emailed.",
+            model=TransferResponse,
+            example={
+                "bookingId": "0b5e8a36-3c8f-4d0a-9a53-1f9f0a7c2d11",
+                "recipientEmail": "friend@example.com",
+                "ticketVersion": 2,
+            },
+        )
+    },
+    failures={
+        400: VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        404: BOOKING_NOT_FOUND,
+        413: PAYLOAD_TOO_LARGE,
+        422: TRANSFER_REFUSED,
+        429: RATE_LIMITED,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
+@rate_limited(TRANSFERS)
+@behind_breaker
+def transfer_booking(booking_id: str):
+    """Moves the whole booking (every seat) to the account with `email`: from then on it is
+    listed under that fan's `GET /bookings` and no longer under the caller's. Its ticket
+    codes are replaced: the booking's ticket version goes up by one, every code of the old
+    version is revoked (a scanner turns it away) and `tickets` lists the new ones. The
+    recipient is emailed the tickets (PDF) and a calendar entry; the caller is emailed that
+    the tickets are gone. A refund, if the new owner later cancels, goes back to the card
+    that paid.
+
+    Allowed while the booking is `CONFIRMED`, the show is not cancelled and it starts more
+    than the show's transfer cut-off from now (60 minutes unless the show says otherwise).
+    One booking's transfers and cancellations take turns: of several at once the first
+    decides and the rest find a booking that is no longer the caller's (`404`) or is
+    cancelled (`422`).
+
+    Errors: `400 VALIDATION_FAILED` (bad body: `email` missing or not an email address);
+    `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `404 BOOKING_NOT_FOUND` (no such booking, a
+    booking of another user — including one the caller has just transferred —, or a
+    `bookingId` that is not a UUID); `413 PAYLOAD_TOO_LARGE`; `422 TRANSFER_NOT_ALLOWED`
+    (`reason`: `BOOKING_CANCELLED`, `SHOW_CANCELLED`, `SHOW_STARTED`, `TRANSFER_CUTOFF` with
+    `cutoffMinutes`, `SAME_ACCOUNT`) or `RECIPIENT_NOT_FOUND` (no account has that email:
+    the recipient signs up first); `429 RATE_LIMITED`; `500 INTERNAL_ERROR`;
+    `503 DEGRADED`. Nothing changes on any error.
+    """
+    user = current_user()
+    bid = parse_uuid(booking_id, BookingNotFound, "booking")
+    body = parse_body(TransferRequest)
+    with unit_of_work() as uow:
+        moved = transfer.transfer_booking(uow, user.id, bid, body.email)
+    return reply(TransferResponse(**moved))
+
+
+PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary", "description": "A PDF file."}}}
+
+
+@bp.get("/bookings/<booking_id>/tickets.pdf")
+@operation(
+    "getBookingTicketsPdf",
+    "The booking's tickets as a PDF, one page per seat",
+    tags=("bookings",),
+    answers={
+        200: Answer(
+            "The PDF (`Content-Disposition: attachment`). Never cached.",
+            content=PDF,
+            headers={"Cache-Control": NO_STORE},
+        )
+    },
+    failures={401: UNAUTHORIZED, 404: BOOKING_NOT_FOUND, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
+def booking_tickets_pdf(booking_id: str):
+    """One page per seat: the event's title, the venue, the date and time in the show's
+    timezone, the seat (section, row, number), its price, the booking reference and the
+    ticket's QR code, whose text is the ticket's `code` (see `GET /bookings/{bookingId}`).
+    A cancelled booking has no tickets: `404 BOOKING_NOT_FOUND`.
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `404 BOOKING_NOT_FOUND` (no such booking,
+    another user's, a cancelled one, or a `bookingId` that is not a UUID);
+    `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
+    user = current_user()
+    bid = parse_uuid(booking_id, BookingNotFound, "booking")
+    with unit_of_work() as uow:
+        printed = tickets.owned_printed_booking(uow, settings().ticket_keys_secret, user.id, bid)
+    if not printed.tickets:
+        raise BookingNotFound(f"booking {bid} has no tickets: it is cancelled")
+    return pdf_response(documents.tickets_pdf(printed), printed.booking_id)
+
+
+def pdf_response(pdf: bytes, booking_id: str) -> Response:
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="tickets-{booking_id}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def settings() -> Settings:
+    return current_app.extensions["seatline.settings"]

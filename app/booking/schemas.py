@@ -41,6 +41,17 @@ class BookingRefund(ResponseBody):
     status: RefundStatus
 
 
+class Ticket(ResponseBody):
+    seatId: str = Field(description="The seat this ticket is for.")
+    code: str = Field(
+        description=(
+            "Exactly the text of the ticket's QR code: the booking, show, seat and ticket version, signed by "
+            "Seatline with the show's organisation's Ed25519 key (base32, upper-case letters and digits; README "
+            '"Tickets and transfer"). A transfer replaces every code of the booking; the old ones are revoked.'
+        )
+    )
+
+
 class Booking(ResponseBody):
     bookingId: UUID
     holdId: UUID = Field(description="The hold the booking was paid from.")
@@ -66,6 +77,12 @@ class Booking(ResponseBody):
     )
     createdAt: datetime = Field(description="When the booking was made.")
     cancelledAt: datetime | None = Field(description="When the booking was cancelled; null while `CONFIRMED`.")
+    tickets: list[Ticket] = Field(
+        description=(
+            "One ticket per seat, in the order of `seatIds`, while the booking is `CONFIRMED`; none once it is "
+            "cancelled (its codes are revoked)."
+        )
+    )
 
 
 class BookingList(ResponseBody):
@@ -81,3 +98,9 @@ class CancelResponse(ResponseBody):
             "fee takes it all)."
         )
     )
+
+
+class TransferResponse(ResponseBody):
+    bookingId: UUID
+    recipientEmail: str = Field(description="The account the booking now belongs to.")
+    ticketVersion: int = Field(ge=2, description="The version the new ticket codes name; every older code is revoked.")

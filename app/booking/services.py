@@ -6,6 +6,8 @@ import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
+
 from app.audit import log as audit
 from app.background.dispatch import Followups
 from app.booking import queries
@@ -14,12 +16,13 @@ from app.errors import BookingNotFound, CancellationNotAllowed
 from app.inventory import seat_state
 from app.notifications.outbox import booking_context, queue_message
 from app.ops.metrics import BOOKINGS_CANCELLED
+from app.tickets import services as tickets
 from app.unit_of_work import UnitOfWork
 
 BOOKING_SELECT = f"""
     SELECT b.id, b.hold_id, b.show_id, b.seat_ids, b.amount, b.currency, b.status, b.refund_amount,
-           b.payment_intent_id, b.created_at, b.cancelled_at, b.user_id,
-           e.title, s.starts_at, v.name AS venue_name, c.timezone,
+           b.payment_intent_id, b.created_at, b.cancelled_at, b.user_id, b.ticket_version,
+           e.organisation_id, e.title, s.starts_at, v.name AS venue_name, c.timezone,
            r.status AS refund_status, r.amount AS refund_total
     FROM bookings b
     JOIN shows s ON s.id = b.show_id JOIN events e ON e.id = s.event_id
@@ -28,7 +31,11 @@ BOOKING_SELECT = f"""
 """
 
 
-def _view(row: Any) -> dict[str, Any]:
+def ticket_signer(uow: UnitOfWork) -> tickets.TicketSigner:
+    return tickets.TicketSigner(uow, current_app.extensions["seatline.settings"].ticket_keys_secret)
+
+
+def _view(row: Any, signer: tickets.TicketSigner) -> dict[str, Any]:
     return {
         "bookingId": str(row.id),
         "holdId": str(row.hold_id),
@@ -45,19 +52,21 @@ def _view(row: Any) -> dict[str, Any]:
         "refund": None if row.refund_status is None else {"amount": row.refund_total, "status": row.refund_status},
         "createdAt": row.created_at.isoformat(),
         "cancelledAt": row.cancelled_at.isoformat() if row.cancelled_at else None,
+        "tickets": signer.tickets(row),
     }
 
 
 def list_bookings(uow: UnitOfWork, user_id: int) -> list[dict[str, Any]]:
     rows = uow.execute(f"{BOOKING_SELECT} WHERE b.user_id = :u ORDER BY s.starts_at, b.created_at", {"u": user_id})
-    return [_view(r) for r in rows]
+    signer = ticket_signer(uow)
+    return [_view(r, signer) for r in rows]
 
 
 def get_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> dict[str, Any]:
     row = uow.execute(f"{BOOKING_SELECT} WHERE b.id = :id", {"id": booking_id}).first()
     if row is None or row.user_id != user_id:
         raise BookingNotFound(f"booking {booking_id} does not exist")
-    return _view(row)
+    return _view(row, ticket_signer(uow))
 
 
 def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> dict[str, Any]:
@@ -87,6 +96,7 @@ def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> dict
             "UPDATE bookings SET status = 'CANCELLED', cancelled_at = now(), refund_amount = :r WHERE id = :id",
             {"r": refund, "id": booking_id},
         )
+        tickets.revoke(uow, [booking_id], "CANCELLED")
         freed = seat_state.free_booking_seats(uow, row.show_id, [booking_id])
         followups = Followups(freed_seats={row.show_id: freed})
         who = audit.fan(user_id)

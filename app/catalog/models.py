@@ -99,6 +99,7 @@ class Show(db.Model):
         CheckConstraint("sale_closes_at <= starts_at + interval '1 day'", name="sale_closes_near_start"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
         CheckConstraint("(status = 'CANCELLED') = (cancelled_at IS NOT NULL)", name="cancelled_iff_cancelled_at"),
+        CheckConstraint("transfer_cutoff_minutes >= 0", name="transfer_cutoff_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -114,6 +115,8 @@ class Show(db.Model):
     refund_policy: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # No ticket transfer this close to the start (README "Tickets and transfer").
+    transfer_cutoff_minutes: Mapped[int] = mapped_column(Integer, server_default="60")
 
 
 class ShowPrice(db.Model):

@@ -47,7 +47,7 @@ def get_show(uow: UnitOfWork, show_id: int) -> Row[Any] | None:
                s.venue_id, v.name AS venue_name, v.kind AS venue_kind, v.address,
                c.id AS city_id, c.name AS city_name, c.timezone,
                s.starts_at, s.sale_opens_at, s.sale_closes_at, s.status, s.queue_required,
-               s.currency, s.refund_policy, now() AS db_now,
+               s.currency, s.refund_policy, s.transfer_cutoff_minutes, now() AS db_now,
                (SELECT count(*) FROM venue_seats vs WHERE vs.venue_id = s.venue_id) AS seat_count
         FROM shows s
         JOIN events e ON e.id = s.event_id

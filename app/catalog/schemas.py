@@ -103,4 +103,11 @@ class ShowDetail(ResponseBody):
     currency: Currency
     priceTiers: list[PriceTier] = Field(description="Every price tier of the show, dearest first.")
     refundPolicy: ShowRefundPolicy
+    transferCutoffMinutes: int = Field(
+        ge=0,
+        description=(
+            "Tickets can be transferred (`POST /bookings/{bookingId}/transfer`) until this many minutes before "
+            "the start."
+        ),
+    )
     maxSeatsPerHold: int = Field(ge=1, description="The most seats one hold may list.")

@@ -114,5 +114,6 @@ def show_detail(uow: UnitOfWork, show_id: int, max_seats_per_hold: int) -> dict[
             {"tier": p.tier, "price": p.price, "currency": show.currency} for p in queries.show_prices(uow, show_id)
         ],
         "refundPolicy": show.refund_policy,
+        "transferCutoffMinutes": show.transfer_cutoff_minutes,
         "maxSeatsPerHold": max_seats_per_hold,
     }

@@ -36,6 +36,7 @@ from app.manage.access import Actor
 from app.notifications.outbox import booking_context, queue_message
 from app.ops.metrics import BOOKINGS_CANCELLED
 from app.payments.gateway import GatewayUnavailable, PaymentGateway
+from app.tickets import services as tickets
 from app.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ def _cancel_bookings(uow: UnitOfWork, show_id: int, reason: str | None) -> int:
         {"ids": ids},
     )
     uow.after_commit(partial(BOOKINGS_CANCELLED.labels("show").inc, cancelled.rowcount))  # one audit row each
+    tickets.revoke(uow, ids, "CANCELLED")
     followups = Followups(freed_seats={show_id: seat_state.free_booking_seats(uow, show_id, ids)})
     for b in batch:
         if b.amount > 0:

@@ -212,7 +212,14 @@ def venue_tiers(uow: UnitOfWork, venue_id: int) -> list[str]:
 
 
 def update_show(uow: UnitOfWork, show_id: int, changes: dict[str, Any]) -> None:
-    columns = {"starts_at", "sale_opens_at", "sale_closes_at", "queue_required", "refund_policy"}
+    columns = {
+        "starts_at",
+        "sale_opens_at",
+        "sale_closes_at",
+        "queue_required",
+        "refund_policy",
+        "transfer_cutoff_minutes",
+    }
     assert set(changes) <= columns
     if not changes:
         return

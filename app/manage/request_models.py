@@ -294,6 +294,10 @@ class ShowChangeRequest(Strict):
     """New prices of the tiers named; other tiers keep theirs."""
     refundPolicy: RefundPolicy | None = None
     """Replaces the refund policy."""
+    transferCutoffMinutes: Annotated[int, Field(ge=0, le=10080)] | None = None
+    """How many minutes before the start fans can no longer transfer their tickets (60 for a new show; 0 allows
+    transfers until the start). See `POST /bookings/{bookingId}/transfer`.
+    """
     queue: QueueRequest | None = None
     """Sell the show through the event's waiting room, opened (or re-set) with these settings. Takes precedence
     over `queueRequired`.
@@ -319,6 +323,8 @@ def show_changes(body: ShowChangeRequest) -> dict[str, Any]:
         changes["prices"] = dict(body.prices)
     if body.refundPolicy is not None:
         changes["refund_policy"] = body.refundPolicy.model_dump()
+    if body.transferCutoffMinutes is not None:
+        changes["transfer_cutoff_minutes"] = body.transferCutoffMinutes
     if body.queue is not None:
         changes["queue"] = body.queue.settings()
     elif body.queueRequired is not None:

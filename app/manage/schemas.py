@@ -144,6 +144,9 @@ class ManagedShow(ManagedShowSummary):
     timezone: str = Field(description="The venue city's IANA time zone.")
     prices: dict[str, Money] = Field(description="Price per tier, in minor units of `currency`, dearest first.")
     refundPolicy: ShowRefundPolicy
+    transferCutoffMinutes: int = Field(
+        ge=0, description="Fans can no longer transfer tickets this many minutes before the start (60 by default)."
+    )
     cancelledAt: datetime | None = Field(
         description="When the show was cancelled (database zone); null while `SCHEDULED`."
     )

@@ -269,6 +269,8 @@ def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, 
         row["sale_closes_at"] = closes
     if "refund_policy" in changes:
         row["refund_policy"] = orjson.dumps(changes["refund_policy"]).decode()
+    if "transfer_cutoff_minutes" in changes:
+        row["transfer_cutoff_minutes"] = changes["transfer_cutoff_minutes"]
     if "prices" in changes:
         tiers = set(queries.venue_tiers(uow, show.venue_id))
         prices = changes["prices"]
@@ -295,6 +297,7 @@ def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, 
         "sale_opens_at": show.sale_opens_at,
         "sale_closes_at": show.sale_closes_at,
         "refund_policy": show.refund_policy,
+        "transfer_cutoff_minutes": show.transfer_cutoff_minutes,
         "queue": {"queueRequired": show.queue_required},
     }
     audit.record(
@@ -370,6 +373,7 @@ def get_show(uow: UnitOfWork, actor: Actor, show_id: int) -> dict[str, Any]:
         "timezone": show.timezone,
         "prices": prices,
         "refundPolicy": show.refund_policy,
+        "transferCutoffMinutes": show.transfer_cutoff_minutes,
         "cancelledAt": show.cancelled_at.isoformat() if show.cancelled_at else None,
         "cancelReason": show.cancel_reason,
         "queue": None

@@ -1,7 +1,9 @@
 """Delivering queued notifications: email over SMTP, SMS through a provider adapter.
 
 A message is rendered here, by the job, from the context its row keeps (``outbox.render``): the
-request that wrote it only recorded the event. The rendered subject and body are kept with the row.
+request that wrote it only recorded the event. The rendered subject and body are kept with the row;
+a booking email's attachments (its tickets' PDF and calendar entry, ``outbox.attachments``) are not:
+they are built again at every attempt, so a retry follows the same rules as the first try.
 
 A message that fails counts an attempt and keeps its last error; after ``NOTIFICATION_MAX_ATTEMPTS``
 it is DEAD: never re-queued, logged, and listed by ``flask notifications --dead`` (README "What
@@ -21,6 +23,7 @@ import logging
 import smtplib
 import ssl
 import uuid
+from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import Any, Protocol
 
@@ -31,7 +34,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioClient
 
 from app.config import Settings
-from app.notifications.outbox import kept, render
+from app.notifications.outbox import Attachment, attachments, kept, render
 from app.text import single_line
 from app.unit_of_work import UnitOfWork
 
@@ -39,14 +42,30 @@ log = logging.getLogger(__name__)
 
 
 class Channel(Protocol):
-    def send(self, uow: UnitOfWork, notification_id: int, recipient: str, subject: str, body: str) -> None: ...
+    def send(
+        self,
+        uow: UnitOfWork,
+        notification_id: int,
+        recipient: str,
+        subject: str,
+        body: str,
+        attached: Sequence[Attachment] = (),
+    ) -> None: ...
 
 
 class EmailChannel:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
-    def send(self, uow: UnitOfWork, notification_id: int, recipient: str, subject: str, body: str) -> None:
+    def send(
+        self,
+        uow: UnitOfWork,
+        notification_id: int,
+        recipient: str,
+        subject: str,
+        body: str,
+        attached: Sequence[Attachment] = (),
+    ) -> None:
         message = EmailMessage()
         message["From"] = self._settings.mail_from
         message["To"] = recipient
@@ -55,6 +74,8 @@ class EmailChannel:
         message["Message-ID"] = f"<notification-{notification_id}@seatline.example>"
         message["X-Seatline-Notification"] = str(notification_id)
         message.set_content(body)
+        for a in attached:
+            message.add_attachment(a.content, maintype=a.maintype, subtype=a.subtype, filename=a.filename)
         settings = self._settings
         tls = ssl.create_default_context(cafile=settings.smtp_ca_file or None)
         smtp = (
@@ -161,7 +182,15 @@ class SmsChannel:
     def __init__(self, provider: SmsProvider) -> None:
         self._provider = provider
 
-    def send(self, uow: UnitOfWork, notification_id: int, recipient: str, subject: str, body: str) -> None:
+    def send(
+        self,
+        uow: UnitOfWork,
+        notification_id: int,
+        recipient: str,
+        subject: str,
+        body: str,
+        attached: Sequence[Attachment] = (),
+    ) -> None:
         self._provider.send_sms(uow, recipient, body, reference=f"notification-{notification_id}")
 
 
@@ -233,7 +262,9 @@ def send_notification(
                     "context": orjson.dumps(context).decode() if context is not row.context else None,
                 },
             )
-        channels[row.channel].send(uow, row.id, row.recipient, subject, body)
+        # A booking email's PDF and calendar entry, built now and for every attempt (outbox.attachments).
+        attached = attachments(uow, row.kind, row.context, row.user_id) if row.channel == "email" else []
+        channels[row.channel].send(uow, row.id, row.recipient, subject, body, attached)
     except Exception as exc:
         uow.rollback()
         permanent = isinstance(exc, PermanentDeliveryFailure)

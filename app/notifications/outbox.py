@@ -4,6 +4,7 @@ deliver them (``app/notifications/delivery.py``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,9 +16,21 @@ from flask_babel import force_locale
 from app.i18n import format_show_time, message_locale
 from app.money import DEFAULT_LOCALE, format_money
 from app.text import single_line
+from app.tickets import documents
+from app.tickets.services import printed_booking
 from app.unit_of_work import UnitOfWork
 
-KINDS = ("booking_confirmed", "booking_cancelled", "payment_refunded", "show_cancelled")
+KINDS = (
+    "booking_confirmed",
+    "booking_cancelled",
+    "payment_refunded",
+    "show_cancelled",
+    "ticket_transfer_received",
+    "ticket_transfer_sent",
+)
+# Emails that carry the booking's tickets (PDF) and calendar entry (ICS), built when the email is
+# sent (``attachments``), never stored with the row.
+WITH_TICKETS = ("booking_confirmed", "ticket_transfer_received")
 # Messages carrying a single-use link (app/accounts/recovery.py): email only, and once sent the row
 # keeps neither the link's token nor the text that showed it (``kept``).
 ACCOUNT_KINDS = ("password_reset", "email_verification")
@@ -174,3 +187,28 @@ def message_money(minor: int, currency: str) -> str:
     request or job wrote it. The context also keeps the minor units and currency, and ``localised``
     words them again for the recipient when the message is rendered."""
     return format_money(minor, currency, DEFAULT_LOCALE)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    maintype: str
+    subtype: str
+    content: bytes
+
+
+def attachments(uow: UnitOfWork, kind: str, context: dict[str, Any] | None, user_id: int) -> list[Attachment]:
+    """A booking email's tickets and calendar entry, built now from the database: each attempt at
+    sending builds them again (the row keeps none), with the codes as they are now. Only while the
+    booking is still the recipient's and confirmed: a booking transferred or cancelled before its
+    confirmation went out sends no codes to whoever no longer holds it."""
+    if kind not in WITH_TICKETS or not context or "booking" not in context:
+        return []
+    secret = current_app.extensions["seatline.settings"].ticket_keys_secret
+    booking = printed_booking(uow, secret, context["booking"], owner_id=user_id)
+    if booking is None or not booking.tickets:
+        return []
+    return [
+        Attachment(f"tickets-{booking.booking_id}.pdf", "application", "pdf", documents.tickets_pdf(booking)),
+        Attachment(f"event-{booking.booking_id}.ics", "text", "calendar", documents.event_ics(booking)),
+    ]

@@ -6,17 +6,28 @@ import uuid
 from datetime import UTC, datetime
 
 import segno
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField
+from wtforms.validators import DataRequired, Email, Length
 
 from app.accounts.signed_in import login_required
 from app.audit import log as audit
-from app.booking import checkout as hosted, saga, services as bookings
+from app.booking import checkout as hosted, saga, services as bookings, transfer
 from app.circuit import behind_breaker
-from app.errors import BookingNotFound, CancellationNotAllowed, DomainError, HoldNotFound
+from app.errors import (
+    BookingNotFound,
+    CancellationNotAllowed,
+    DomainError,
+    HoldNotFound,
+    RecipientNotFound,
+    TransferNotAllowed,
+)
 from app.inventory import services as inventory
 from app.payments.gateway import GatewayRejected, GatewayUnavailable
-from app.rate_limit_rules import GATEWAY_CALLS, rate_limited
+from app.rate_limit_rules import GATEWAY_CALLS, TRANSFERS, rate_limited
+from app.tickets import documents, services as tickets
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("site_checkout", __name__)
@@ -154,8 +165,20 @@ def _free_checkout(user_id: int, hold: dict):
     return redirect(url_for("site_checkout.booking_page", booking_id=settlement.booking_id), code=303)
 
 
-def _qr(booking_id: str, seat: str) -> str:
-    return segno.make(f"seatline:{booking_id}:{seat}", error="m").svg_inline(scale=3, title=f"Ticket for seat {seat}")
+def _qr(code: str, seat: str) -> str:
+    """A ticket's QR code, as the PDF prints it (app/tickets/documents.py): the ticket's signed code."""
+    return segno.make(code, error="m").svg_inline(scale=3, title=gettext("Ticket for seat %(seat)s", seat=seat))
+
+
+class TransferForm(FlaskForm):
+    email = EmailField(
+        lazy_gettext("Email address of the Seatline account to give the tickets to"),
+        validators=[DataRequired(), Email(), Length(max=254)],
+    )
+    confirm = BooleanField(
+        lazy_gettext("I understand that my ticket codes stop working and the booking is no longer mine"),
+        validators=[DataRequired()],
+    )
 
 
 @bp.get("/bookings")
@@ -166,19 +189,107 @@ def my_bookings(user_id: int):
     now = datetime.now(UTC)
     upcoming = [b for b in mine if datetime.fromisoformat(b["startTime"]) >= now]
     past = [b for b in mine if datetime.fromisoformat(b["startTime"]) < now]
-    return render_template("site/bookings.html", upcoming=upcoming, past=past)
+    transferred = request.args.get("transferred") == "1"
+    return render_template("site/bookings.html", upcoming=upcoming, past=past, transferred=transferred)
 
 
 @bp.get("/bookings/<uuid:booking_id>")
 @login_required
 def booking_page(booking_id: uuid.UUID, user_id: int):
+    return _booking_page(booking_id, user_id, TransferForm(formdata=None))
+
+
+def _booking_page(
+    booking_id: uuid.UUID, user_id: int, form: TransferForm, status: int = 200, transfer_error: str | None = None
+):
     try:
         with unit_of_work() as uow:
             booking, refund = bookings.refund_quote(uow, user_id, booking_id)
     except BookingNotFound:
         abort(404)
-    tickets = [(seat, _qr(booking["bookingId"], seat)) for seat in booking["seatIds"]]
-    return render_template("site/booking.html", booking=booking, tickets=tickets, refund=refund)
+    qrs = [(t["seatId"], _qr(t["code"], t["seatId"])) for t in booking["tickets"]]
+    page = render_template(
+        "site/booking.html",
+        booking=booking,
+        tickets=qrs,
+        refund=refund,
+        transfer_form=form,
+        transfer_error=transfer_error,
+    )
+    return page, status, {"Cache-Control": "no-store"}
+
+
+@bp.post("/bookings/<uuid:booking_id>/transfer")
+@rate_limited(TRANSFERS)
+@behind_breaker
+@login_required(refuse=401)
+def transfer_from_page(booking_id: uuid.UUID, user_id: int):
+    """The API's transfer (``POST /api/v1/bookings/{id}/transfer``) as a form: done, the fan goes to
+    their bookings (this one is no longer among them); refused, the booking page says why."""
+    form = TransferForm()
+    if not form.validate_on_submit():
+        return _booking_page(booking_id, user_id, form, 400)
+    try:
+        with unit_of_work() as uow:
+            transfer.transfer_booking(uow, user_id, booking_id, form.email.data or "")
+    except BookingNotFound:
+        abort(404)
+    except RecipientNotFound:
+        message = gettext("No Seatline account has that email address. Ask them to sign up, then try again.")
+        return _booking_page(booking_id, user_id, form, 422, message)
+    except TransferNotAllowed as exc:
+        return _booking_page(booking_id, user_id, form, 422, _transfer_refusal(exc.details.get("reason")))
+    return redirect(url_for("site_checkout.my_bookings", transferred=1), code=303)
+
+
+def _transfer_refusal(reason: str | None) -> str:
+    return {
+        "BOOKING_CANCELLED": gettext("This booking is cancelled: there is nothing to transfer."),
+        "SHOW_CANCELLED": gettext("The show is cancelled: its tickets cannot be transferred."),
+        "SHOW_STARTED": gettext("The show has started: its tickets can no longer be transferred."),
+        "TRANSFER_CUTOFF": gettext("The show starts soon: its tickets can no longer be transferred."),
+        "SAME_ACCOUNT": gettext("That is your own email address: the tickets are yours already."),
+    }.get(reason or "", gettext("These tickets cannot be transferred."))
+
+
+def _printed(booking_id: uuid.UUID, user_id: int) -> tickets.PrintedBooking:
+    secret = current_app.extensions["seatline.settings"].ticket_keys_secret
+    try:
+        with unit_of_work() as uow:
+            printed = tickets.owned_printed_booking(uow, secret, user_id, booking_id)
+    except BookingNotFound:
+        abort(404)
+    if not printed.tickets:  # cancelled: no tickets, no event to go to
+        abort(404)
+    return printed
+
+
+@bp.get("/bookings/<uuid:booking_id>/tickets.pdf")
+@login_required
+def tickets_pdf(booking_id: uuid.UUID, user_id: int):
+    printed = _printed(booking_id, user_id)
+    return Response(
+        documents.tickets_pdf(printed),
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="tickets-{printed.booking_id}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.get("/bookings/<uuid:booking_id>/event.ics")
+@login_required
+def event_ics(booking_id: uuid.UUID, user_id: int):
+    printed = _printed(booking_id, user_id)
+    return Response(
+        documents.event_ics(printed),
+        mimetype="text/calendar",
+        headers={
+            "Content-Disposition": f'attachment; filename="event-{printed.booking_id}.ics"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @bp.post("/bookings/<uuid:booking_id>/cancel")

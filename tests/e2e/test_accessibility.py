@@ -63,6 +63,16 @@ def test_main_pages_have_no_serious_accessibility_violations(live_server, browse
     found["my bookings"] = violations(page)
     page.goto(f"{live_server}/account")
     found["account"] = violations(page)
+    # A booking's page: its tickets' QR codes, the downloads and the Transfer form.
+    free = make.show(rows=1, per_row=4, title="Accessible Free Night", prices={"gold": 0, "silver": 0})
+    token = requests.post(
+        f"{live_server}/api/v1/auth/token", json={"email": "a11y@example.com", "password": "correct horse"}
+    ).json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    hold = requests.post(f"{live_server}/api/v1/shows/{free.show_id}/holds", json={"seatIds": ["A1"]}, headers=headers)
+    booking = requests.post(f"{live_server}/api/v1/holds/{hold.json()['holdId']}/confirm", headers=headers).json()
+    page.goto(f"{live_server}/bookings/{booking['bookingId']}")
+    found["booking"] = violations(page)
     assert {p: v for p, v in found.items() if v} == {}
 
 

@@ -188,6 +188,8 @@ def fan_calls(w: FanWorld) -> list[Call]:
         ("GET", "/api/v1/bookings", {}),
         ("GET", f"/api/v1/bookings/{w.booking_id}", {}),
         ("POST", f"/api/v1/bookings/{w.booking_id}/cancel", {}),
+        ("POST", f"/api/v1/bookings/{w.booking_id}/transfer", {"json": {"email": "someone@example.com"}}),
+        ("GET", f"/api/v1/bookings/{w.booking_id}/tickets.pdf", {}),
     ]
 
 

@@ -11,6 +11,7 @@ import workers.jobs
 from app.background import queues
 from app.extensions import redis_roles
 from app.inventory.hints import key as hint_key
+from devstack.mail import text_body
 from tests.integration.test_payments import confirm, hold, start_payment
 from tests.support.db import fetch, run_jobs, run_sql
 from tests.support.polling import wait_for
@@ -114,7 +115,7 @@ def test_confirm_records_the_message_and_the_job_renders_it(app, client, make, g
         assert workers.jobs.send_notification(row.id) is True
     email = fetch(app, "SELECT email FROM users WHERE id = :u", u=fan.user_id)[0].email
     [message] = wait_for(lambda: mail.to(email))
-    text = message.get_payload(decode=True).decode()
+    text = text_body(message)
     assert "Hello Grace" in text and "E1, E2" in text and booking_id in text
     sent = fetch(app, "SELECT channel, subject, body FROM notifications ORDER BY channel")
     assert sent[0].subject == message["Subject"] and "Hello Grace" in sent[0].body and booking_id in sent[0].body

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from devstack.mail import text_body
 from tests.support.db import fetch, run_jobs
 from tests.support.polling import wait_for
 
@@ -178,7 +179,7 @@ def test_a_yen_show_is_charged_in_yen_and_shown_in_yen_everywhere(app, client, m
 
     run_jobs(app)
     email = fetch(app, "SELECT email FROM users WHERE id = :u", u=fan.user_id)[0].email
-    message = wait_for(lambda: mail.to(email))[0].get_payload(decode=True).decode()
+    message = text_body(wait_for(lambda: mail.to(email))[0])
     assert "¥3,000" in message and "30.00" not in message
 
     manager = make.fan(role="manager")

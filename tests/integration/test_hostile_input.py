@@ -37,6 +37,7 @@ HTML_INJECTION = [
 ]
 NASTY = SQL_INJECTION + HTML_INJECTION
 # Text that cannot be stored at all: PostgreSQL text has no NUL, and a lone surrogate is not UTF-8.
+NO_BOOKING = "0b5e8a36-3c8f-4d0a-9a53-1f9f0a7c2d11"
 UNSTORABLE = ['"Ada\\u0000Lovelace"', '"\\ud800"', '"Ada\\udfff"']
 
 
@@ -89,6 +90,8 @@ def json_operations(app, s: Scene) -> list[tuple[str, str, dict[str, str]]]:
         ("PATCH", "/api/v1/me", fan),
         ("POST", f"/api/v1/shows/{s.show_id}/holds", fan),
         ("POST", f"/api/v1/holds/{s.hold_id}/confirm", fan),
+        # Bodies are read before the booking is looked up: no booking is needed to try them.
+        ("POST", f"/api/v1/bookings/{NO_BOOKING}/transfer", fan),
         ("POST", "/api/v1/manage/venues", mgr),
         ("POST", "/api/v1/manage/events", mgr),
         ("POST", "/api/v1/manage/shows", mgr),

@@ -11,6 +11,7 @@ import pytest
 from app.booking.invariants import money_invariant_violations
 from app.inventory.hints import key as hint_key
 from app.unit_of_work import unit_of_work
+from devstack.mail import text_body
 from tests.support.db import fetch, run_jobs, run_sql
 from tests.support.polling import wait_for
 
@@ -66,7 +67,7 @@ def test_pay_confirm_book_and_email(app, client, make, gateway, mail):
     run_jobs(app)
     assert len(fetch(app, "SELECT id FROM bookings")) == 1
     email = wait_for(lambda: mail.to(fetch(app, "SELECT email FROM users WHERE id = :u", u=fan.user_id)[0].email))
-    assert len(email) == 1 and "A1, B1" in email[0].get_payload()
+    assert len(email) == 1 and "A1, B1" in text_body(email[0])
     assert_money_invariants(app, gateway)
 
     bookings = client.get("/api/v1/bookings", headers=fan.headers).get_json()["bookings"]

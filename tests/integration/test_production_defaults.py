@@ -15,12 +15,17 @@ REAL_SECRETS = {
     "SECRET_KEY": "a-real-production-secret-" + "x" * 32,
     "GATEWAY_API_KEY": "sk_live_not_the_dev_one",
     "WEBHOOK_SECRET": "whsec_live_not_the_dev_one",
+    "TICKET_KEYS_SECRET": "a-real-ticket-keys-secret-" + "t" * 32,
 }
 
 
 def flask(app, *args: str, **env: str) -> subprocess.CompletedProcess:
     settings = app.extensions["seatline.settings"]
-    base = {k: v for k, v in os.environ.items() if k not in ("ENV", "SECRET_KEY", "GATEWAY_API_KEY", "WEBHOOK_SECRET")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ENV", "SECRET_KEY", "GATEWAY_API_KEY", "WEBHOOK_SECRET", "TICKET_KEYS_SECRET")
+    }
     return subprocess.run(
         [str(FLASK), *args],
         cwd=ROOT,

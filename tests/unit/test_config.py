@@ -57,6 +57,7 @@ PRODUCTION = {
     "SECRET_KEY": "x" * 40,
     "GATEWAY_API_KEY": "sk_live_abc",
     "WEBHOOK_SECRET": "whsec_live",
+    "TICKET_KEYS_SECRET": "t" * 40,
 }
 
 
@@ -64,7 +65,7 @@ def test_production_starts_with_its_secrets():
     assert Settings.from_env(PRODUCTION).is_production
 
 
-@pytest.mark.parametrize("missing", ["GATEWAY_API_KEY", "WEBHOOK_SECRET"])
+@pytest.mark.parametrize("missing", ["GATEWAY_API_KEY", "WEBHOOK_SECRET", "TICKET_KEYS_SECRET"])
 def test_production_needs_the_gateway_secrets(missing):
     with pytest.raises(ConfigError, match=missing):
         Settings.from_env({k: v for k, v in PRODUCTION.items() if k != missing})

@@ -23,6 +23,7 @@ from app.rate_limit_rules import (
     PASSWORD_RESETS,
     PAYMENT_INTENTS,
     SIGNUPS,
+    TRANSFERS,
     VERIFICATION_RESENDS,
     Limits,
     limits_of,
@@ -53,6 +54,8 @@ WEB_LIMITS = {
     "site_account.change_password": Limits(PASSWORD_CHANGES, POST),
     "site_recovery.forgot_password": Limits(PASSWORD_RESETS, POST),
     "site_account.resend_verification": Limits(VERIFICATION_RESENDS, POST),
+    "booking_api.transfer_booking": Limits(TRANSFERS, POST),
+    "site_checkout.transfer_from_page": Limits(TRANSFERS, POST),
 }
 GATE_LIMITS = {
     "gate_api.join": Limits(JOINS, POST),
@@ -73,6 +76,8 @@ WEB_BOOKING_PATH = {
     "site_checkout.checkout_return",
     "booking_api.create_checkout_session",
     "site_checkout.cancel_from_page",
+    "booking_api.transfer_booking",
+    "site_checkout.transfer_from_page",
 }
 
 

@@ -1,0 +1,113 @@
+"""A booking's printable tickets (PDF, one page per seat with its QR code) and its calendar entry
+(iCalendar, RFC 5545). Built on demand from the database, never stored: for a download, and by the
+job that sends the confirmation email (app/notifications/delivery.py)."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import segno
+from fpdf import FPDF
+from icalendar import Calendar, Event
+
+from app.tickets.services import PrintedBooking
+
+PRODID = "-//Seatline//Tickets//EN"
+UID_DOMAIN = "seatline.example"
+
+
+# The PDF's built-in Helvetica writes Latin-1 only, and costs nothing to embed. A booking whose text
+# goes beyond it (a title in Devanagari, a venue's name) is written in a Unicode font where the system
+# has one (Debian's fonts-dejavu-core): embedding it costs several times the rest of the PDF, so only
+# then. Without one, such characters show as '?'.
+UNICODE_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _TicketPdf(FPDF):
+    def __init__(self, unicode: bool) -> None:
+        super().__init__(format=(148, 210))  # A5, in millimetres
+        self.unicode = unicode and UNICODE_FONT.exists()
+        if self.unicode:
+            self.add_font("Text", "", str(UNICODE_FONT))
+
+    def text_font(self, size: float, style: str = "") -> None:
+        if self.unicode:
+            self.set_font("Text", "", size)  # one face: a bold one would be a second font to embed
+        else:
+            self.set_font("Helvetica", style, size)
+
+    def write_line(self, height: float, text: str) -> None:
+        if not self.unicode:  # anything beyond Latin-1 shows as '?' rather than failing
+            text = text.encode("latin-1", "replace").decode("latin-1")
+        self.multi_cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
+
+
+def qr_png(code: str) -> bytes:
+    """The ticket's QR code as a PNG: the code's text, error correction M, a 4-module quiet zone."""
+    out = io.BytesIO()
+    segno.make(code, error="m").save(out, kind="png", scale=6, border=4)
+    return out.getvalue()
+
+
+def tickets_pdf(booking: PrintedBooking) -> bytes:
+    texts = [booking.title, booking.venue, booking.city] + [
+        f"{t.seat_id}{t.section}{t.row}{t.price}" for t in booking.tickets
+    ]
+    pdf = _TicketPdf(unicode=not all(_latin1(t) for t in texts))
+    pdf.set_title(f"Tickets: {booking.title}")
+    pdf.set_creator("Seatline")
+    pdf.set_auto_page_break(False)
+    when = booking.starts_at.strftime("%a %d %b %Y, %H:%M %Z")
+    for ticket in booking.tickets:
+        pdf.add_page()
+        pdf.text_font(18, "B")
+        pdf.write_line(9, booking.title)
+        pdf.text_font(11)
+        for line in (
+            f"{booking.venue}, {booking.city}",
+            when,
+            f"Seat {ticket.seat_id}: section {ticket.section}, row {ticket.row}, number {ticket.number}",
+            f"Price: {ticket.price}",
+            f"Booking reference: {booking.booking_id}",
+        ):
+            pdf.write_line(6, line)
+        pdf.ln(4)
+        size = 80
+        pdf.image(io.BytesIO(qr_png(ticket.code)), x=(pdf.w - size) / 2, w=size, h=size)
+        pdf.text_font(8)
+        pdf.set_y(-22)
+        pdf.write_line(4, "Show this code at the door. A transferred or cancelled ticket's code no longer admits.")
+    return bytes(pdf.output())
+
+
+def event_ics(booking: PrintedBooking, now: datetime | None = None) -> bytes:
+    """One VEVENT whose UID is the booking's, so that a calendar updates the same entry when the
+    booking's file is imported again; its SEQUENCE is the ticket version (a transfer is a new edition)."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", f"booking-{booking.booking_id}@{UID_DOMAIN}")
+    event.add("dtstamp", now or datetime.now(UTC))
+    event.add("dtstart", booking.starts_at.astimezone(UTC))
+    if booking.ends_at is not None:
+        event.add("dtend", booking.ends_at.astimezone(UTC))
+    event.add("summary", booking.title)
+    event.add("location", f"{booking.venue}, {booking.city}")
+    seats = ", ".join(t.seat_id for t in booking.tickets)
+    event.add("description", f"Booking {booking.booking_id}" + (f", seats {seats}" if seats else ""))
+    event.add("sequence", booking.ticket_version - 1)
+    event.add("status", "CONFIRMED" if booking.status == "CONFIRMED" else "CANCELLED")
+    calendar.add_component(event)
+    return calendar.to_ical()

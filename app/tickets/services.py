@@ -1,0 +1,147 @@
+"""A booking's tickets: one per seat, each with a signed code (app/tickets/codes.py) naming the
+booking's ``ticket_version``; revoking the codes a transfer replaces or a cancellation ends; what a
+printed ticket shows (app/tickets/documents.py)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from app.errors import BookingNotFound
+from app.money import to_major
+from app.tickets import codes, keys
+from app.unit_of_work import UnitOfWork
+
+
+class TicketSigner:
+    """Signs the codes of one request or job: each organisation's key is read (and unsealed) once."""
+
+    def __init__(self, uow: UnitOfWork, secret: str) -> None:
+        self._uow = uow
+        self._secret = secret
+        self._keys: dict[int, keys.SigningKey] = {}
+
+    def code(self, organisation_id: int, booking_id: uuid.UUID, show_id: int, seat_id: str, version: int) -> str:
+        key = self._keys.get(organisation_id)
+        if key is None:
+            key = self._keys[organisation_id] = keys.signing_key(self._uow, self._secret, organisation_id)
+        return codes.sign(codes.Ticket(key.kid, booking_id, show_id, seat_id, version), key.private_key)
+
+    def tickets(self, booking: Any) -> list[dict[str, str]]:
+        """``[{seatId, code}]`` of a booking row (``id``, ``show_id``, ``seat_ids``, ``status``,
+        ``ticket_version``, ``organisation_id``): none once it is cancelled (its codes are revoked)."""
+        if booking.status != "CONFIRMED":
+            return []
+        return [
+            {
+                "seatId": seat,
+                "code": self.code(booking.organisation_id, booking.id, booking.show_id, seat, booking.ticket_version),
+            }
+            for seat in booking.seat_ids
+        ]
+
+
+REVOKE = """
+    INSERT INTO revoked_tickets (booking_id, seat_id, version, show_id, reason)
+    SELECT b.id, seat, b.ticket_version, b.show_id, :reason FROM bookings b CROSS JOIN LATERAL unnest(b.seat_ids) AS seat
+    WHERE b.id = ANY(:ids)
+    ON CONFLICT DO NOTHING
+"""
+
+
+def revoke(uow: UnitOfWork, booking_ids: Iterable[uuid.UUID], reason: str) -> None:
+    """Records the bookings' current codes as revoked (``TRANSFERRED`` or ``CANCELLED``). Run in the
+    transaction that transfers or cancels, under the booking's row lock, before a transfer bumps
+    ``ticket_version``."""
+    uow.execute(REVOKE, {"ids": list(booking_ids), "reason": reason})
+
+
+@dataclass(frozen=True)
+class PrintedTicket:
+    seat_id: str
+    section: str
+    row: str
+    number: int
+    price: str
+    code: str
+
+
+@dataclass(frozen=True)
+class PrintedBooking:
+    """What a booking's PDF and calendar entry show."""
+
+    booking_id: str
+    status: str
+    title: str
+    venue: str
+    city: str
+    starts_at: datetime  # in the show's timezone
+    ends_at: datetime | None
+    ticket_version: int
+    tickets: list[PrintedTicket]
+
+
+PRINTED = """
+    SELECT b.id, b.user_id, b.show_id, b.seat_ids, b.status, b.ticket_version, b.currency, e.organisation_id,
+           e.title, e.duration_minutes, s.starts_at, v.name AS venue, c.name AS city, c.timezone, s.venue_id
+    FROM bookings b JOIN shows s ON s.id = b.show_id JOIN events e ON e.id = s.event_id
+    JOIN venues v ON v.id = s.venue_id JOIN cities c ON c.id = v.city_id
+    WHERE b.id = :id
+"""
+SEATS = """
+    SELECT vs.seat_id, vs.section, vs.row, vs.number, sp.price
+    FROM venue_seats vs LEFT JOIN show_prices sp ON sp.show_id = :show AND sp.tier = vs.tier
+    WHERE vs.venue_id = :venue AND vs.seat_id = ANY(:seats)
+"""
+
+
+def printed_booking(
+    uow: UnitOfWork, secret: str, booking_id: uuid.UUID | str, owner_id: int | None = None
+) -> PrintedBooking | None:
+    """The booking as printed, or None if there is no such booking (or, with ``owner_id``, it is not
+    that user's). A cancelled booking has no tickets. A price is written as its amount and currency code
+    (``500.00 INR``): plain Latin-1, which the PDF's built-in font writes (app/tickets/documents.py)."""
+    b = uow.execute(PRINTED, {"id": booking_id}).first()
+    if b is None or (owner_id is not None and b.user_id != owner_id):
+        return None
+    seats = {
+        s.seat_id: s for s in uow.execute(SEATS, {"show": b.show_id, "venue": b.venue_id, "seats": list(b.seat_ids)})
+    }
+    signer = TicketSigner(uow, secret)
+    printed = []
+    for ticket in signer.tickets(b):
+        seat = seats[ticket["seatId"]]
+        printed.append(
+            PrintedTicket(
+                seat.seat_id,
+                seat.section,
+                seat.row,
+                seat.number,
+                f"{to_major(seat.price or 0, b.currency)} {b.currency}",
+                ticket["code"],
+            )
+        )
+    starts = b.starts_at.astimezone(ZoneInfo(b.timezone))
+    return PrintedBooking(
+        booking_id=str(b.id),
+        status=b.status,
+        title=b.title,
+        venue=b.venue,
+        city=b.city,
+        starts_at=starts,
+        ends_at=starts + timedelta(minutes=b.duration_minutes) if b.duration_minutes else None,
+        ticket_version=b.ticket_version,
+        tickets=printed,
+    )
+
+
+def owned_printed_booking(uow: UnitOfWork, secret: str, user_id: int, booking_id: uuid.UUID) -> PrintedBooking:
+    """The caller's booking as printed; ``BookingNotFound`` for anyone else's, as the API answers."""
+    printed = printed_booking(uow, secret, booking_id, owner_id=user_id)
+    if printed is None:
+        raise BookingNotFound(f"booking {booking_id} does not exist")
+    return printed
