@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import requests
 from babel import Locale
 
+from devstack.mail import text_body
 from tests.integration.test_gate import event_with_show, open_queue
 from tests.support.db import fetch, run_jobs, run_sql
 
@@ -119,7 +120,7 @@ def test_an_email_to_a_hindi_speaking_fan_arrives_in_hindi(app, client, make, ga
     paid_on_the_hosted_page(client, hold_page(client, show))
     run_jobs(app)
     [message] = [m for m in mail.to("priya@example.com") if "Seatline" not in subject_of(m)]
-    body = message.get_payload(decode=True).decode()
+    body = text_body(message)
     assert subject_of(message).endswith("के लिए आपके टिकट")
     assert "नमस्ते Asha," in body and "कब:" in body and "भुगतान:    ₹1,00,000.00" in body
     month, weekday = hindi_date_words(starts)
@@ -137,7 +138,7 @@ def test_an_email_to_a_fan_without_a_language_is_in_english(app, client, make, g
     paid_on_the_hosted_page(client, hold_page(client, show))
     run_jobs(app)
     [message] = [m for m in mail.to("ravi@example.com") if subject_of(m).startswith("Your tickets")]
-    body = message.get_payload(decode=True).decode()
+    body = text_body(message)
     assert "You're going to" in body and "Paid:    ₹100,000.00" in body
     assert f"{starts.strftime('%a, %b')} {starts.day}, {starts.year}, 6:30\u202fPM IST" in body
 
