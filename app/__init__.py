@@ -47,6 +47,7 @@ from app.site.account import bp as site_account_bp
 from app.site.auth import bp as site_auth_bp
 from app.site.checkout import bp as site_checkout_bp
 from app.site.routes import bp as site_bp
+from app.waitlist.routes import bp as waitlist_bp
 
 ROOT = Path(__file__).resolve().parent.parent
 API_PREFIX = "/api/"
@@ -55,7 +56,17 @@ API_PREFIX = "/api/"
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """The web app: JSON API, pages, webhook receiver."""
     app = create_base_app(__name__, config)
-    api_blueprints = (accounts_bp, me_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, manage_api_bp, docs_bp)
+    api_blueprints = (
+        accounts_bp,
+        me_bp,
+        catalog_bp,
+        inventory_bp,
+        payments_bp,
+        booking_bp,
+        waitlist_bp,
+        manage_api_bp,
+        docs_bp,
+    )
     pages = (site_bp, site_auth_bp, site_account_bp, site_checkout_bp, manage_pages_bp)
     for blueprint in (*api_blueprints, *pages):
         app.register_blueprint(blueprint)

@@ -7,6 +7,7 @@ from app.catalog.models import City, Event, Show, ShowPrice, Venue, VenueSeat
 from app.inventory.models import Hold, ShowSeat
 from app.notifications.models import Notification, SmsMessage
 from app.waiting_room.models import GateQueue, GateTicket
+from app.waitlist.models import WaitlistEntry
 
 __all__ = [
     "AuditLogEntry",
@@ -29,5 +30,6 @@ __all__ = [
     "User",
     "Venue",
     "VenueSeat",
+    "WaitlistEntry",
     "WebhookEvent",
 ]

@@ -14,7 +14,7 @@ from app.money import DEFAULT_LOCALE, format_money
 from app.text import single_line
 from app.unit_of_work import UnitOfWork
 
-KINDS = ("booking_confirmed", "booking_cancelled", "payment_refunded", "show_cancelled")
+KINDS = ("booking_confirmed", "booking_cancelled", "payment_refunded", "show_cancelled", "waitlist_offer")
 # Messages carrying a single-use link (app/accounts/recovery.py): email only, and once sent the row
 # keeps neither the link's token nor the text that showed it (``kept``).
 ACCOUNT_KINDS = ("password_reset", "email_verification")
