@@ -62,6 +62,8 @@ WEB_BOOKING_PATH = {
     "payments_api.gateway_webhook",
     "booking_api.confirm",
     "booking_api.cancel_booking",
+    "waitlist_api.join_waitlist",
+    "waitlist_api.leave_waitlist",
     "site.hold_from_page",
     "site.hold_best_available",
     "site.release_from_page",
