@@ -47,6 +47,7 @@ from app.site.account import bp as site_account_bp
 from app.site.auth import bp as site_auth_bp
 from app.site.checkout import bp as site_checkout_bp
 from app.site.routes import bp as site_bp
+from app.waitlist.pages import bp as waitlist_pages_bp
 from app.waitlist.routes import bp as waitlist_bp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +68,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         manage_api_bp,
         docs_bp,
     )
-    pages = (site_bp, site_auth_bp, site_account_bp, site_checkout_bp, manage_pages_bp)
+    pages = (site_bp, site_auth_bp, site_account_bp, site_checkout_bp, waitlist_pages_bp, manage_pages_bp)
     for blueprint in (*api_blueprints, *pages):
         app.register_blueprint(blueprint)
     i18n.init_app(app, str(ROOT / "translations"))  # `_` in every template; app/i18n.py
