@@ -110,8 +110,11 @@ def leave(uow: UnitOfWork, entry_id: uuid.UUID, user_id: int) -> Row[Any] | None
     return uow.execute(
         """
         WITH mine AS (
-            SELECT id, show_id, hold_id FROM waitlist_entries
-            WHERE id = :id AND user_id = :user AND status IN ('WAITING', 'OFFERED') FOR UPDATE
+            SELECT w.id, w.show_id, w.hold_id FROM waitlist_entries w
+            WHERE w.id = :id AND w.user_id = :user AND w.status IN ('WAITING', 'OFFERED')
+              -- a paid offer is CLAIMED (the offer job records it): there is nothing left to leave
+              AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.id = w.hold_id AND h.status = 'CONFIRMED')
+            FOR UPDATE OF w
         )
         UPDATE waitlist_entries w SET status = 'LEFT', ended_at = now(), hold_id = NULL
         FROM mine WHERE w.id = mine.id
@@ -198,5 +201,18 @@ def shows_with_lines(
         uow.execute(
             f"SELECT DISTINCT show_id FROM waitlist_entries WHERE status = ANY(:statuses) {only}",
             {"ids": list(show_ids or ()), "statuses": list(statuses)},
+        ).scalars()
+    )
+
+
+def shows_to_sweep(uow: UnitOfWork) -> list[int]:
+    """Shows on sale with a WAITING entry, and any show with an open offer (to settle it)."""
+    return list(
+        uow.execute(
+            """
+            SELECT DISTINCT w.show_id FROM waitlist_entries w JOIN shows s ON s.id = w.show_id
+            WHERE w.status = 'OFFERED'
+               OR (w.status = 'WAITING' AND s.status = 'SCHEDULED' AND now() < s.sale_closes_at)
+            """
         ).scalars()
     )

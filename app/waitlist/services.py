@@ -252,5 +252,6 @@ def _offer_context(
 
 
 def shows_to_sweep(uow: UnitOfWork) -> list[int]:
-    """Every show with a WAITING or OFFERED entry: the periodic sweep runs the offer job for each."""
-    return queries.shows_with_lines(uow)
+    """The shows whose line the periodic sweep runs the offer job for: those on sale with a WAITING
+    entry, and any with an open offer to settle."""
+    return queries.shows_to_sweep(uow)

@@ -89,6 +89,7 @@ def json_operations(app, s: Scene) -> list[tuple[str, str, dict[str, str]]]:
         ("PATCH", "/api/v1/me", fan),
         ("POST", f"/api/v1/shows/{s.show_id}/holds", fan),
         ("POST", f"/api/v1/holds/{s.hold_id}/confirm", fan),
+        ("POST", f"/api/v1/shows/{s.show_id}/waitlist", fan),
         ("POST", "/api/v1/manage/venues", mgr),
         ("POST", "/api/v1/manage/events", mgr),
         ("POST", "/api/v1/manage/shows", mgr),

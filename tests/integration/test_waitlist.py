@@ -259,6 +259,9 @@ def test_a_claimed_offer_is_a_booking_and_a_cancelled_booking_goes_to_the_line(a
     assert r.status_code == 201
     booking_id = r.get_json()["bookingId"]
     assert entries(client, fan)[0]["status"] == "CLAIMED"
+    paid_entry = entries(client, fan)[0]["waitlistId"]
+    assert client.delete(f"/api/v1/waitlist/{paid_entry}", headers=fan.headers).status_code == 204
+    assert entries(client, fan)[0]["status"] == "CLAIMED"  # a paid offer is not left behind
     assert join(client, next_fan, show.show_id, quantity=3).status_code == 201
     # The booking is cancelled: its seat, with two more released, makes the next fan's three.
     assert client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=fan.headers).status_code == 200
