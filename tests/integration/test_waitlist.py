@@ -304,3 +304,20 @@ def test_leaving_with_an_open_offer_releases_it_to_the_next_fan(app, client, mak
     assert client.get(f"/api/v1/holds/{hold_id}", headers=first.headers).get_json()["status"] == "RELEASED"
     run_jobs(app)
     assert entries(client, second)[0]["offer"]["seatIds"] == ["A3"]
+
+
+def test_seats_the_box_office_puts_back_go_to_the_line(app, client, make):
+    show, manager, fan, line_fan = make.show(rows=1, per_row=2), make.fan(role="manager"), make.fan(), make.fan()
+    r = client.post(
+        f"/api/v1/manage/shows/{show.show_id}/seats/block", json={"seatIds": ["A1"]}, headers=manager.headers
+    )
+    assert r.status_code == 200, r.get_json()
+    assert hold(client, fan, show.show_id, ["A2"]).status_code == 201
+    assert join(client, line_fan, show.show_id, quantity=1).status_code == 201
+    r = client.post(
+        f"/api/v1/manage/shows/{show.show_id}/seats/unblock", json={"seatIds": ["A1"]}, headers=manager.headers
+    )
+    assert r.status_code == 200, r.get_json()
+    assert hold(client, make.fan(), show.show_id, ["A1"]).status_code == 409  # the line's, before any job
+    run_jobs(app)
+    assert entries(client, line_fan)[0]["offer"]["seatIds"] == ["A1"]
