@@ -175,6 +175,14 @@ def free_seats(uow: UnitOfWork, show_id: int) -> Sequence[Row[Any]]:
     ).all()
 
 
+def end_offer(uow: UnitOfWork, entry_id: uuid.UUID, status: str) -> None:
+    """Records an OFFERED entry's end as read from its hold (``ENTRY_VIEW``): CLAIMED or MISSED."""
+    uow.execute(
+        "UPDATE waitlist_entries SET status = :status, ended_at = now() WHERE id = :id AND status = 'OFFERED'",
+        {"id": entry_id, "status": status},
+    )
+
+
 def mark_offered(uow: UnitOfWork, entry_id: uuid.UUID, hold_id: uuid.UUID) -> None:
     uow.execute(
         "UPDATE waitlist_entries SET status = 'OFFERED', hold_id = :hold, offered_at = now() WHERE id = :id",

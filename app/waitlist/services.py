@@ -76,9 +76,11 @@ def join(uow: UnitOfWork, user_id: int, show_id: int, quantity: int, tier: str |
         raise SaleClosed("the sale for this show has ended", saleStatus="CLOSED")
     queries.lock_user_line(uow, user_id, show_id)
     existing = queries.active_entry(uow, user_id, show_id)
-    if existing is not None:
+    if existing is not None and existing.status in ("WAITING", "OFFERED"):
         uow.rollback()
         return Joined(existing, False)
+    if existing is not None:  # an offer paid or lapsed that the offer job has not recorded yet
+        queries.end_offer(uow, existing.id, existing.status)
     available = queries.free_to_public(uow, show_id, tier)
     if available:
         uow.rollback()
