@@ -64,6 +64,8 @@ WEB_BOOKING_PATH = {
     "booking_api.cancel_booking",
     "waitlist_api.join_waitlist",
     "waitlist_api.leave_waitlist",
+    "waitlist_pages.join_from_page",
+    "waitlist_pages.leave_from_page",
     "site.hold_from_page",
     "site.hold_best_available",
     "site.release_from_page",
