@@ -48,6 +48,8 @@ from app.site.auth import bp as site_auth_bp
 from app.site.checkout import bp as site_checkout_bp
 from app.site.recovery import bp as site_recovery_bp
 from app.site.routes import bp as site_bp
+from app.waitlist.pages import bp as waitlist_pages_bp
+from app.waitlist.routes import bp as waitlist_bp
 
 ROOT = Path(__file__).resolve().parent.parent
 API_PREFIX = "/api/"
@@ -56,8 +58,26 @@ API_PREFIX = "/api/"
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """The web app: JSON API, pages, webhook receiver."""
     app = create_base_app(__name__, config)
-    api_blueprints = (accounts_bp, me_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, manage_api_bp, docs_bp)
-    pages = (site_bp, site_auth_bp, site_account_bp, site_recovery_bp, site_checkout_bp, manage_pages_bp)
+    api_blueprints = (
+        accounts_bp,
+        me_bp,
+        catalog_bp,
+        inventory_bp,
+        payments_bp,
+        booking_bp,
+        waitlist_bp,
+        manage_api_bp,
+        docs_bp,
+    )
+    pages = (
+        site_bp,
+        site_auth_bp,
+        site_account_bp,
+        site_recovery_bp,
+        site_checkout_bp,
+        waitlist_pages_bp,
+        manage_pages_bp,
+    )
     for blueprint in (*api_blueprints, *pages):
         app.register_blueprint(blueprint)
     app.add_template_filter(money.format_money, "money")  # every page shows money through it

@@ -100,6 +100,8 @@ class Settings:
     email_verification_ttl_seconds: int = 48 * 3600
     # Holds and limits.
     hold_ttl_seconds: int = 300
+    # How long a waiting-list offer's hold lasts before the seats pass to the next fan in line.
+    waitlist_offer_seconds: int = 900
     max_seats_per_hold: int = 8
     # Seats one fan may have for one show, held and booked together (anti-scalping). Read from
     # MAX_SEATS_PER_USER_SHOW, or from its old name MAX_HELD_SEATS_PER_USER_SHOW (see ENV_ALIASES).
@@ -324,6 +326,7 @@ class Settings:
                 raise ConfigError("SECRET_KEY must be at least 32 characters in production")
         for name in (
             "hold_ttl_seconds",
+            "waitlist_offer_seconds",
             "max_seats_per_hold",
             "max_held_seats_per_user_show",
             "auth_token_ttl_seconds",

@@ -132,6 +132,10 @@ class ErrorDetail(BaseModel):
     held: int | None = Field(
         None, description=("`SEAT_LIMIT_EXCEEDED`: seats of the show the user holds or has booked already.")
     )
+    available: int | None = Field(
+        None, description="`WAITLIST_NOT_NEEDED`: seats of the kind asked for that can be held now."
+    )
+    unknownTier: str | None = Field(None, description="`VALIDATION_FAILED`: a `tier` the show does not have.")
     saleStatus: Literal["NOT_OPEN", "CLOSED", "CANCELLED"] | None = Field(
         None, description="`SALE_CLOSED`: why the show is not on sale."
     )
@@ -271,6 +275,10 @@ ERROR_SHAPES: dict[str, ErrorShape] = {
     "ShowCancelledError": ErrorShape(("SHOW_CANCELLED",)),
     "QueueClosedError": ErrorShape(("QUEUE_CLOSED",)),
     "InvalidQueueStateError": ErrorShape(("INVALID_QUEUE_STATE",), ("state",)),
+    "WaitlistNotNeededError": ErrorShape(
+        ("WAITLIST_NOT_NEEDED",), ("available",), {"available": {"type": "integer", "minimum": 1}}
+    ),
+    "WaitlistNotFoundError": ErrorShape(("WAITLIST_NOT_FOUND",)),
 }
 
 
@@ -396,6 +404,13 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
         "description": (
             "A booking id (a UUID, as returned by `POST /holds/{holdId}/confirm`). Anything else is `404 "
             "BOOKING_NOT_FOUND`."
+        ),
+    },
+    "waitlistId": {
+        **{"schema": {"type": "string"}, "example": "5d1e0c5c-7a37-4c4e-a0cf-1f3f8e9b2b64"},
+        "description": (
+            "A waiting-list entry id (a UUID, as returned by `POST /shows/{showId}/waitlist`). Anything else is "
+            "`404 WAITLIST_NOT_FOUND`."
         ),
     },
     "venueId": {
@@ -648,6 +663,20 @@ HOLD_REFUSED = Failure(
         "seats of the show, held and booked together (`held`: the seats they hold or have booked already)."
     ),
     name="HoldRefused",
+)
+WAITLIST_NOT_NEEDED = Failure(
+    ("WAITLIST_NOT_NEEDED",),
+    (
+        "`WAITLIST_NOT_NEEDED`: seats of the kind asked for (the `tier`, or any tier) can be held now; "
+        "`available` says how many. Hold them instead."
+    ),
+    name="WaitlistNotNeeded",
+    example={"error": {"code": "WAITLIST_NOT_NEEDED", "message": "seats of this kind are on sale", "available": 3}},
+)
+WAITLIST_NOT_FOUND = Failure(
+    ("WAITLIST_NOT_FOUND",),
+    "`WAITLIST_NOT_FOUND`: the caller has no waiting-list entry with that id (another fan's reads the same).",
+    name="WaitlistNotFound",
 )
 PAYLOAD_TOO_LARGE = Failure(
     ("PAYLOAD_TOO_LARGE",),

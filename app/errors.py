@@ -241,3 +241,12 @@ class VenueExists(DomainError):
 class ShowCancelled(DomainError):
     code = "SHOW_CANCELLED"
     status = 409
+
+
+class WaitlistNotNeeded(DomainError):
+    code = "WAITLIST_NOT_NEEDED"
+    status = 409
+
+
+class WaitlistEntryNotFound(NotFound):
+    code = "WAITLIST_NOT_FOUND"

@@ -8,6 +8,7 @@ from app.inventory.models import Hold, ShowSeat
 from app.notifications.models import Notification, SmsMessage
 from app.tickets.models import RevokedTicket, TicketKey
 from app.waiting_room.models import GateQueue, GateTicket
+from app.waitlist.models import WaitlistEntry
 
 __all__ = [
     "AuditLogEntry",
@@ -32,5 +33,6 @@ __all__ = [
     "User",
     "Venue",
     "VenueSeat",
+    "WaitlistEntry",
     "WebhookEvent",
 ]

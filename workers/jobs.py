@@ -20,6 +20,7 @@ from app.notifications.delivery import channels_for, send_notification as delive
 from app.payments import services as payments
 from app.unit_of_work import unit_of_work
 from app.waiting_room.room import QueueNotFound, WaitingRoom
+from app.waitlist import services as waitlist
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,15 @@ def send_notification(notification_id: int) -> bool:
         return deliver(uow, channels_for(settings), notification_id, settings.notification_max_attempts)
 
 
+def offer_waitlist_seats(show_id: int) -> int:
+    """The show's waiting line gets the seats that came back (README "Waiting list"): queued after a
+    commit that returned seats of a show with a line, at each offer's end, and by the sweep."""
+    app = job_app()
+    with app.app_context(), unit_of_work() as uow:
+        settings = app.extensions["seatline.settings"]
+        return waitlist.make_offers(uow, int(show_id), settings.waitlist_offer_seconds, settings.public_url)
+
+
 def sweep() -> dict[str, int]:
     """Periodic safety net: expire lapsed holds in batches and re-queue anything left behind."""
     app = job_app()
@@ -114,6 +124,7 @@ def sweep() -> dict[str, int]:
                     uow, retry_after, per_organisation=settings.notification_sweep_per_organisation
                 ),
                 "cancel_show": cancellation.unfinished(uow),
+                "offer_waitlist_seats": waitlist.shows_to_sweep(uow),
             }
         queue_of = {
             "expire_hold": queues.HOLDS,
@@ -123,6 +134,7 @@ def sweep() -> dict[str, int]:
             "execute_refund": queues.PAYMENTS,
             "send_notification": queues.NOTIFICATIONS,
             "cancel_show": queues.PAYMENTS,
+            "offer_waitlist_seats": queues.HOLDS,
         }
         for func, ids in work.items():
             for item in ids:

@@ -65,6 +65,13 @@ development), and the gateway's signed webhook.
     ),
     ("bookings", "The caller's bookings, and cancelling them under the show's refund policy. Bearer token required."),
     (
+        "waiting list",
+        """A sold-out show's waiting list: joining its line, the caller's places and offers, leaving.
+Seats that come back are kept for the line and offered, in line order, as holds of the fans'
+(paid like any hold). Bearer token required.
+""",
+    ),
+    (
         "manage",
         """The manager API: venues and their seat layouts, events, shows and their sale, the box
 office, cancelling shows and controlling waiting rooms. Bearer token of a manager or an

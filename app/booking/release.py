@@ -16,6 +16,7 @@ from app.inventory import services as inventory
 from app.inventory.hints import SeatHints
 from app.payments.gateway import PaymentGateway
 from app.unit_of_work import UnitOfWork
+from app.waitlist import services as waitlist
 
 
 def release_hold(
@@ -26,11 +27,16 @@ def release_hold(
     its payment (which may yet succeed), ``HoldNotFound`` for another fan's or no hold, and
     ``Degraded`` when the gateway does not answer (the hold and its seats are kept)."""
     try:
-        return inventory.release_hold(uow, hints, user_id, hold_id)
+        released: inventory.HoldView | None = inventory.release_hold(uow, hints, user_id, hold_id)
     except inventory.PaymentInFlight:
-        pass
+        released = None
     except HoldNotActive as exc:  # confirmed already
         raise HoldPaidFor(exc.message, queries.booking_for_hold(uow, hold_id), **exc.details) from None
+    if released is not None:
+        # Its seats came back in the transaction just committed: a waiting line, if any, gets them.
+        waitlist.seats_returned(uow, [released.show_id])
+        uow.commit()
+        return released
     saga.release_paying_hold(uow, gateway, user_id, hold_id)
     hold = inventory.get_hold(uow, user_id, hold_id)
     if hold.status == "CONFIRMED":

@@ -50,6 +50,7 @@ from app.notifications.outbox import message_money, queue_message
 from app.ops.metrics import BOOKINGS_CONFIRMED, CONFIRMS, PAYMENT_INTENTS
 from app.payments.gateway import ChargeRefused, GatewayUnavailable, Intent, PaymentGateway
 from app.unit_of_work import UnitOfWork
+from app.waitlist import services as waitlist
 
 log = logging.getLogger(__name__)
 
@@ -364,6 +365,7 @@ def _settle_success(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditActor,
 def _refund_instead(uow: UnitOfWork, hold: Any, intent: Intent, reason: str, who: AuditActor) -> Settlement:
     """The money came but the seats cannot be had: release what the hold still has and refund in full."""
     freed = seat_state.free_hold_seats(uow, hold.id, hold.show_id)
+    waitlist.seats_returned(uow, [hold.show_id])
     if hold.status == "ACTIVE":
         queries.end_hold(uow, hold.id, "EXPIRED", who, reason)
     followups = Followups(freed_seats={hold.show_id: freed})
@@ -397,6 +399,7 @@ def _settle_cancellation(uow: UnitOfWork, hold: Any, intent: Intent, who: AuditA
     queries.set_payment_status(uow, intent.id, "CANCELED")
     if hold.status == "ACTIVE" and hold.payment_intent_id == intent.id:
         freed = seat_state.free_hold_seats(uow, hold.id, hold.show_id)
+        waitlist.seats_returned(uow, [hold.show_id])
         queries.end_hold(uow, hold.id, "EXPIRED" if not hold.live else "RELEASED", who, "PAYMENT_CANCELED")
         uow.after_commit(Followups(freed_seats={hold.show_id: freed}).run)
     return Settlement("CANCELED", payment_status="canceled")
@@ -413,6 +416,7 @@ def expire_hold(uow: UnitOfWork, gateway: PaymentGateway, hold_id: uuid.UUID) ->
         return None
     if hold.payment_started_at is None:
         freed = seat_state.free_hold_seats(uow, hold.id, hold.show_id)
+        waitlist.seats_returned(uow, [hold.show_id])
         queries.end_hold(uow, hold.id, "EXPIRED", audit.SYSTEM, "LAPSED")
         uow.after_commit(Followups(freed_seats={hold.show_id: freed}).run)
         uow.commit()
@@ -464,6 +468,7 @@ def end_unpayable_hold(uow: UnitOfWork, hold_id: uuid.UUID, who: AuditActor = au
         uow.rollback()
         return Settlement("PENDING")
     freed = seat_state.free_hold_seats(uow, hold.id, hold.show_id)
+    waitlist.seats_returned(uow, [hold.show_id])
     queries.end_hold(uow, hold.id, "RELEASED" if hold.live else "EXPIRED", who, "PAYMENT_REFUSED")
     uow.after_commit(Followups(freed_seats={hold.show_id: freed}).run)
     uow.commit()

@@ -18,6 +18,7 @@ from app.notifications.outbox import booking_context, queue_message
 from app.ops.metrics import BOOKINGS_CANCELLED
 from app.tickets import services as tickets
 from app.unit_of_work import UnitOfWork
+from app.waitlist import services as waitlist
 
 BOOKING_SELECT = f"""
     SELECT b.id, b.hold_id, b.show_id, b.seat_ids, b.amount, b.currency, b.status, b.refund_amount,
@@ -98,6 +99,7 @@ def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> dict
         )
         tickets.revoke(uow, [booking_id], "CANCELLED")
         freed = seat_state.free_booking_seats(uow, row.show_id, [booking_id])
+        waitlist.seats_returned(uow, [row.show_id])
         followups = Followups(freed_seats={row.show_id: freed})
         who = audit.fan(user_id)
         audit.record(

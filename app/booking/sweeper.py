@@ -7,6 +7,7 @@ import uuid
 from app.background.dispatch import Followups
 from app.inventory import seat_state
 from app.unit_of_work import UnitOfWork
+from app.waitlist import services as waitlist
 
 
 def release_expired_holds(uow: UnitOfWork, batch: int = 1000) -> int:
@@ -14,6 +15,7 @@ def release_expired_holds(uow: UnitOfWork, batch: int = 1000) -> int:
     in one statement, with one ``hold.expired`` audit row per hold, and commits (the seats' hints are
     cleared after). Returns how many holds ended."""
     ended, freed = seat_state.expire_lapsed_holds(uow, batch)
+    waitlist.seats_returned(uow, [show_id for show_id, _ in freed])
     uow.after_commit(Followups(freed_seats=_by_show(freed)).run)
     uow.commit()
     return ended
@@ -24,6 +26,7 @@ def free_orphaned_seats(uow: UnitOfWork, ended_within_seconds: int, batch: int =
     lapsed and lost only some seats), and commits (their hints are cleared after). Returns how many.
     The sweep gives it a window of several of its intervals, so a late sweep still finds them."""
     rows = seat_state.free_orphaned_seats(uow, batch, ended_within_seconds)
+    waitlist.seats_returned(uow, [row.show_id for row in rows])
     uow.after_commit(Followups(freed_seats=_by_show(rows)).run)
     uow.commit()
     return len(rows)

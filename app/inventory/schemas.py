@@ -11,7 +11,13 @@ from pydantic import ConfigDict, Field
 from app.contract import AsOf, Currency, HoldStatus, Money, NumericId, ResponseBody
 
 SeatStatus = Annotated[
-    Literal["AVAILABLE", "HELD", "BOOKED"], Field(description="A held seat whose hold has expired reads `AVAILABLE`.")
+    Literal["AVAILABLE", "HELD", "BOOKED"],
+    Field(
+        description=(
+            "A held seat whose hold has expired reads `AVAILABLE`; a free seat kept for the show's waiting list "
+            '(README "Waiting list") reads `HELD`.'
+        )
+    ),
 ]
 
 

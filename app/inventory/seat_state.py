@@ -48,6 +48,25 @@ def seat_is_free(seat: str = "") -> str:
 
 SEAT_IS_FREE = seat_is_free()
 
+
+def seat_kept_for_line(seat: str, show: str) -> str:
+    """SQL: the free seat is the waiting line's (ARCHITECTURE.md rule 8): a WAITING entry of its show
+    wants its tier (or any tier). ``seat``: the seats table's alias or name; ``show``: the show's id as
+    an expression that does not depend on the row (a parameter), so that the first test, whether the
+    show has a line at all, is evaluated once per statement: without a line, one probe of the partial
+    index ``ix_waitlist_line`` and nothing per seat."""
+    return f"""(EXISTS (SELECT 1 FROM waitlist_entries WHERE show_id = {show} AND status = 'WAITING')
+        AND EXISTS (SELECT 1 FROM waitlist_entries w
+                    WHERE w.show_id = {seat}.show_id AND w.status = 'WAITING'
+                      AND (w.tier IS NULL OR w.tier = (SELECT vs.tier FROM venue_seats vs
+                                                       WHERE vs.venue_id = {seat}.venue_id
+                                                         AND vs.seat_id = {seat}.seat_id))))"""
+
+
+# SQL: a seat of the show ``:show_id`` that the public may take (alias ``show_seats``, unaliased):
+# free, and not kept for the show's waiting line.
+SEAT_IS_FREE_TO_PUBLIC = f"({SEAT_IS_FREE} AND NOT {seat_kept_for_line('show_seats', 'CAST(:show_id AS bigint)')})"
+
 # SQL: the hold (``holds``, unaliased) has not ended: ACTIVE, said the only way the statuses' check
 # allows without naming ACTIVE. The statements that expire the holds whose lapsed seats they take
 # over find those holds by id; a ``status = 'ACTIVE'`` there would also match the partial indexes
@@ -142,11 +161,11 @@ HOLD_FREE_SEATS = f"""
           AND mine.held + cardinality(CAST(:seat_ids AS text[])) <= :max_seats
     ), free_now AS (
         SELECT seat_id FROM show_seats
-        WHERE show_id = :show_id AND seat_id = ANY(:seat_ids) AND {SEAT_IS_FREE}
+        WHERE show_id = :show_id AND seat_id = ANY(:seat_ids) AND {SEAT_IS_FREE_TO_PUBLIC}
     ), candidates AS (
         SELECT show_id, seat_id, hold_id AS lapsed_hold_id
         FROM show_seats
-        WHERE show_id = :show_id AND seat_id = ANY(:seat_ids) AND {SEAT_IS_FREE}
+        WHERE show_id = :show_id AND seat_id = ANY(:seat_ids) AND {SEAT_IS_FREE_TO_PUBLIC}
           AND EXISTS (SELECT 1 FROM sale)
           AND (SELECT count(*) FROM free_now) = cardinality(CAST(:seat_ids AS text[]))
         ORDER BY seat_id
@@ -205,7 +224,8 @@ def hold_free_seats(
     max_seats: int,
 ) -> HoldAttempt:
     """One statement: creates the hold, priced from the show's tiers, only while the show is on
-    sale, the user stays within ``max_seats`` for it and every one of ``seat_ids`` is free, and
+    sale, the user stays within ``max_seats`` for it and every one of ``seat_ids`` is free to the
+    public (free, and not kept for the show's waiting line: :data:`SEAT_IS_FREE_TO_PUBLIC`), and
     marks those seats HELD by it. Otherwise it changes nothing, and says which seats were free.
 
     The cap counts the seats the user holds (live holds, and paying holds whatever their expiry:
@@ -234,6 +254,73 @@ def hold_free_seats(
     if row.lapsed:
         uow.after_commit(partial(HOLDS_EXPIRED.inc, row.lapsed))
     return HoldAttempt(row.allowed, row if row.complete else None, row.held, list(row.free))
+
+
+# A waiting-list offer, whole: see :func:`offer_seats`. Like the hold statement, but for a fan the
+# line chose: seats kept for the line are taken too (they are the line's to give), and neither the
+# sale window nor the fan's cap is looked at (the caller checked the sale; the fan asked for at most
+# 8 seats when joining).
+OFFER_SEATS = f"""
+    WITH candidates AS (
+        SELECT show_id, seat_id, hold_id AS lapsed_hold_id
+        FROM show_seats
+        WHERE show_id = :show_id AND seat_id = ANY(:seat_ids) AND {SEAT_IS_FREE}
+        ORDER BY seat_id
+        FOR UPDATE
+    ), h AS (
+        INSERT INTO holds (id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at)
+        SELECT :hold_id, s.id, :user_id, :seat_ids,
+               (SELECT coalesce(sum(p.price), 0)
+                  FROM venue_seats vs JOIN show_prices p ON p.show_id = s.id AND p.tier = vs.tier
+                 WHERE vs.venue_id = s.venue_id AND vs.seat_id = ANY(:seat_ids)),
+               s.currency, now(), now() + make_interval(secs => :ttl)
+        FROM shows s
+        WHERE s.id = :show_id AND (SELECT count(*) FROM candidates) = cardinality(CAST(:seat_ids AS text[]))
+        RETURNING created_at, expires_at, amount, currency
+    ), taken AS (
+        UPDATE show_seats ss
+        SET status = 'HELD', hold_id = :hold_id, hold_expires_at = h.expires_at
+        FROM candidates c, h
+        WHERE ss.show_id = c.show_id AND ss.seat_id = c.seat_id
+        RETURNING ss.seat_id, c.lapsed_hold_id
+    ), lapsed AS (
+        UPDATE holds SET status = 'EXPIRED', ended_at = now()
+        WHERE id = ANY(ARRAY(SELECT lapsed_hold_id FROM taken WHERE lapsed_hold_id IS NOT NULL))
+          AND {HOLD_NOT_ENDED} AND expires_at <= now()
+        RETURNING id, show_id, user_id, seat_ids
+    ), audit AS (
+        INSERT INTO audit_log {audit.COLUMNS}
+        SELECT CAST(NULL AS bigint), 'system', 'hold.created', 'hold', CAST(:hold_id AS text),
+               CAST(:show_id AS bigint),
+               jsonb_build_object('seatIds', CAST(:seat_ids AS text[]), 'amount', h.amount, 'userId', :user_id,
+                                  'currency', h.currency, 'expiresAt', h.expires_at, 'waitlistOffer', true)
+        FROM h
+        UNION ALL
+        SELECT CAST(NULL AS bigint), 'system', 'hold.expired', 'hold', CAST(l.id AS text), l.show_id,
+               jsonb_build_object('seatIds', l.seat_ids, 'userId', l.user_id, 'reason', 'LAPSED',
+                                  'seatsTakenBy', CAST(:hold_id AS text))
+        FROM lapsed l
+    )
+    SELECT h.created_at, h.expires_at, h.amount, h.currency, (SELECT count(*) FROM lapsed) AS lapsed
+    FROM (SELECT 1) one LEFT JOIN h ON true
+"""
+
+
+def offer_seats(
+    uow: UnitOfWork, hold_id: uuid.UUID, user_id: int, show_id: int, seat_ids: list[str], ttl_seconds: int
+) -> Row[Any] | None:
+    """One statement: the hold ``hold_id`` of ``user_id`` on every one of ``seat_ids`` (free seats,
+    those kept for the waiting line included), expiring in ``ttl_seconds``, audited; or nothing, if
+    any seat is not free. Returns the hold (created_at, expires_at, amount, currency) or None. The
+    seats are locked in seat order like every hold's, so the offer and a fan's hold never both get a
+    seat (rule 1)."""
+    row = uow.execute(
+        OFFER_SEATS,
+        {"hold_id": hold_id, "user_id": user_id, "show_id": show_id, "seat_ids": seat_ids, "ttl": ttl_seconds},
+    ).one()
+    if row.lapsed:
+        uow.after_commit(partial(HOLDS_EXPIRED.inc, row.lapsed))
+    return row if row.expires_at is not None else None
 
 
 def protect_while_paying(uow: UnitOfWork, hold_id: uuid.UUID, show_id: int) -> int:

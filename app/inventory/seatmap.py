@@ -26,14 +26,19 @@ from typing import Any
 import orjson
 
 from app.errors import NotFound, ShowNotFound
-from app.inventory.seat_state import SEAT_IS_FREE
+from app.inventory.seat_state import SEAT_IS_FREE, seat_kept_for_line
 from app.unit_of_work import UnitOfWork
 
 STATUS_CODES = {"AVAILABLE": "A", "HELD": "H", "BOOKED": "B"}
 _STATUS_TAIL = {code: orjson.dumps(status) + b"}" for status, code in STATUS_CODES.items()}
 # One letter per seat: a free seat (AVAILABLE, or HELD by a hold that has lapsed) reads A. A seat the box
 # office took out of sale reads B: fans see it as not for sale, within the contract's three states.
-EFFECTIVE_CODE = f"CASE WHEN {SEAT_IS_FREE} THEN 'A' WHEN status = 'HELD' THEN 'H' ELSE 'B' END"
+# A free seat kept for the show's waiting line (ARCHITECTURE.md rule 8) reads H: it is not for sale to
+# the public. The statement names its show as ``:id``.
+EFFECTIVE_CODE = (
+    f"CASE WHEN {SEAT_IS_FREE} AND NOT {seat_kept_for_line('show_seats', 'CAST(:id AS bigint)')} THEN 'A' "
+    f"WHEN {SEAT_IS_FREE} OR status = 'HELD' THEN 'H' ELSE 'B' END"
+)
 LAYOUT_CACHE_SIZE = 16
 
 

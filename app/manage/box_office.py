@@ -27,6 +27,7 @@ from app.manage.access import Actor
 from app.money import to_major
 from app.spreadsheet import safe_cell
 from app.unit_of_work import UnitOfWork
+from app.waitlist import services as waitlist
 
 BLOCK_KINDS = ("KILL", "HOUSE")
 BLOCK_ACTIONS = {"KILL": "seats.killed", "HOUSE": "seats.house_held"}
@@ -160,6 +161,8 @@ def unblock_seats(uow: UnitOfWork, roles: RedisRoles, actor: Actor, show_id: int
         raise ShowCancelled("this show is cancelled")
     wanted = _check_seat_ids(uow, show_id, seat_ids)
     freed = seat_state.unblock(uow, show_id, wanted)
+    if freed:
+        waitlist.seats_returned(uow, [show_id])
     if freed:
         audit.record(
             uow,

@@ -27,6 +27,7 @@ KINDS = (
     "show_cancelled",
     "ticket_transfer_received",
     "ticket_transfer_sent",
+    "waitlist_offer",
 )
 # Emails that carry the booking's tickets (PDF) and calendar entry (ICS), built when the email is
 # sent (``attachments``), never stored with the row.

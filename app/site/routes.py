@@ -214,6 +214,7 @@ def render_show_page(
             personal=shared_pages.PERSONAL,
             hold_button=shared_pages.HOLD_BUTTON,
             best_button=shared_pages.BEST_BUTTON,
+            waitlist_form=shared_pages.WAITLIST_FORM,
         )
         # The show's detail first (one line of JSON: it has no raw newline), for this request's own parts.
         return orjson.dumps(show) + b"\n" + body.encode()
@@ -250,6 +251,7 @@ def render_show_page(
             shared_pages.PERSONAL: "",
             shared_pages.HOLD_BUTTON: _submit("Hold seats", "Sign in to choose seats", sign_in),
             shared_pages.BEST_BUTTON: _submit("Find and hold", "Sign in to find and hold seats", sign_in),
+            shared_pages.WAITLIST_FORM: render_template("site/_waitlist_form.html", show=show, sign_in=sign_in),
         }
     else:
         personal = render_template(
@@ -263,6 +265,7 @@ def render_show_page(
             shared_pages.PERSONAL: personal,
             shared_pages.HOLD_BUTTON: _submit("Hold seats"),
             shared_pages.BEST_BUTTON: _submit("Find and hold"),
+            shared_pages.WAITLIST_FORM: render_template("site/_waitlist_form.html", show=show, sign_in=None),
         }
     page = render_template(
         "site/show.html",

@@ -73,6 +73,19 @@ def test_main_pages_have_no_serious_accessibility_violations(live_server, browse
     booking = requests.post(f"{live_server}/api/v1/holds/{hold.json()['holdId']}/confirm", headers=headers).json()
     page.goto(f"{live_server}/bookings/{booking['bookingId']}")
     found["booking"] = violations(page)
+    sold = make.show(rows=1, per_row=1, title="Sold Out Evening")
+    held = requests.post(
+        f"{live_server}/api/v1/shows/{sold.show_id}/holds", json={"seatIds": ["A1"]}, headers=make.fan().headers
+    )
+    assert held.status_code == 201
+    page.goto(f"{live_server}/shows/{sold.show_id}")
+    page.wait_for_selector("[data-testid=waitlist-form]")
+    found["sold-out show page"] = violations(page)
+    page.click("button >> text=Join the waiting list")
+    page.wait_for_selector("[data-testid=waitlist-result]")
+    found["joined the waiting list"] = violations(page)
+    page.goto(f"{live_server}/waitlist")
+    found["my waiting lists"] = violations(page)
     assert {p: v for p, v in found.items() if v} == {}
 
 

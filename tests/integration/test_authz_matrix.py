@@ -246,6 +246,38 @@ def test_own_account_operations_refuse_bad_credentials(app, client, fan_world):
     assert client.get("/api/v1/bookings", headers=w.owner.headers).status_code == 200  # nothing was revoked
 
 
+def waitlist_calls(show_id: int, entry_id: str) -> list[Call]:
+    """The waiting list's operations: joining names a show anyone may queue for; the list is the
+    caller's own; leaving names the owner's entry."""
+    return [
+        ("POST", f"/api/v1/shows/{show_id}/waitlist", {"json": {"quantity": 1}}),
+        ("GET", "/api/v1/waitlist", {}),
+        ("DELETE", f"/api/v1/waitlist/{entry_id}", {}),
+    ]
+
+
+def test_waitlist_operations_refuse_bad_credentials_and_other_users(app, client, make):
+    show, owner, stranger = make.show(rows=1, per_row=1), make.fan(), make.fan()
+    manager, admin = make.fan(role="manager"), make.fan(role="admin")
+    sold = client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1"]}, headers=stranger.headers)
+    assert sold.status_code == 201
+    joined = client.post(f"/api/v1/shows/{show.show_id}/waitlist", json={"quantity": 1}, headers=owner.headers)
+    assert joined.status_code == 201
+    entry_id = joined.get_json()["waitlistId"]
+    calls = waitlist_calls(show.show_id, entry_id)
+    checks = Checks()
+    before = fetch(app, "SELECT id, user_id, status FROM waitlist_entries ORDER BY id")
+    for case, (headers, code) in bad_credentials(owner, stranger, "fan").items():
+        for method, path, kwargs in calls:
+            checks.refused(client.open(path, method=method, headers=headers, **kwargs), 401, code, (case, method, path))
+    for name, other in (("another fan", stranger), ("a manager", manager), ("an admin", admin)):
+        mine = client.get("/api/v1/waitlist", headers=other.headers)
+        assert mine.status_code == 200 and mine.get_json() == {"entries": []}, name  # only their own: none
+        gone = client.delete(f"/api/v1/waitlist/{entry_id}", headers=other.headers)
+        checks.refused(gone, 404, "WAITLIST_NOT_FOUND", (name, "DELETE", entry_id))
+    assert fetch(app, "SELECT id, user_id, status FROM waitlist_entries ORDER BY id") == before
+
+
 def intent_status(gateway, intent_id: str) -> str:
     return gateway.intent(intent_id)["status"]
 
@@ -363,6 +395,7 @@ def test_the_matrix_covers_every_authenticated_operation():
     fans = FanWorld(*(Fan(1, "t"),) * 4, 1, uuid0, uuid0, "pi_x", uuid0, "pi_y", uuid0, uuid0)
     managers = World(*(Fan(1, "t"),) * 4, "1", "1", "1")
     calls = fan_calls(fans) + OWN_ACCOUNT_CALLS + [(m, p, k) for m, p, k, _ in api_calls(managers)]
+    calls += waitlist_calls(1, uuid0)
     calls += [("POST", path, {}) for path, _ in CREATES] + [("POST", "/api/v1/manage/shows", {})]
     missing = secured_operations() - covered(calls)
     assert not missing, f"authenticated operations without a row in the matrix: {sorted(missing)}"

@@ -92,6 +92,7 @@ def json_operations(app, s: Scene) -> list[tuple[str, str, dict[str, str]]]:
         ("POST", f"/api/v1/holds/{s.hold_id}/confirm", fan),
         # Bodies are read before the booking is looked up: no booking is needed to try them.
         ("POST", f"/api/v1/bookings/{NO_BOOKING}/transfer", fan),
+        ("POST", f"/api/v1/shows/{s.show_id}/waitlist", fan),
         ("POST", "/api/v1/manage/venues", mgr),
         ("POST", "/api/v1/manage/events", mgr),
         ("POST", "/api/v1/manage/shows", mgr),

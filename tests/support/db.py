@@ -36,7 +36,7 @@ from tests.support.services import (
 )
 
 TABLES = (
-    "audit_log, gate_tickets, gate_queues, sms_outbox, notifications, refunds, checkout_sessions, webhook_events, payments, bookings, show_seats, holds, show_prices, shows, "
+    "waitlist_entries, audit_log, gate_tickets, gate_queues, sms_outbox, notifications, refunds, checkout_sessions, webhook_events, payments, bookings, show_seats, holds, show_prices, shows, "
     "events, venue_seats, venues, cities, users, organisations"
 )
 
