@@ -35,6 +35,7 @@ from app.config import Settings
 from app.db_pool import check_connections_on_checkout, keep_prepared_statements, warn_of_other_timeouts
 from app.demo.cli import seed_demo_command
 from app.extensions import csrf, db, migrate, redis_roles, redis_store
+from app.images import routes as media
 from app.inventory.routes import bp as inventory_bp
 from app.manage.api import bp as manage_api_bp
 from app.manage.pages import bp as manage_pages_bp, raise_upload_limits
@@ -56,10 +57,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """The web app: JSON API, pages, webhook receiver."""
     app = create_base_app(__name__, config)
     api_blueprints = (accounts_bp, me_bp, catalog_bp, inventory_bp, payments_bp, booking_bp, manage_api_bp, docs_bp)
-    pages = (site_bp, site_auth_bp, site_account_bp, site_checkout_bp, manage_pages_bp)
+    pages = (site_bp, site_auth_bp, site_account_bp, site_checkout_bp, manage_pages_bp, media.bp)
     for blueprint in (*api_blueprints, *pages):
         app.register_blueprint(blueprint)
     i18n.init_app(app, str(ROOT / "translations"))  # `_` in every template; app/i18n.py
+    media.init_app(app, app.extensions["seatline.settings"])  # where posters are kept: app/images/
     app.add_template_filter(money.format_money, "money")  # every page shows money through it
     app.add_template_filter(money.to_major, "major")  # an amount in major units, for form fields
     app.add_template_filter(money.exponent, "currency_exponent")

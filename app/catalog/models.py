@@ -86,6 +86,8 @@ class Event(db.Model):
     category: Mapped[str] = mapped_column(String(32))
     description: Mapped[str] = mapped_column(Text, server_default="")
     duration_minutes: Mapped[int] = mapped_column(Integer)
+    # The content hash naming the poster's stored renditions (app/images/), None without one.
+    poster: Mapped[str | None] = mapped_column(Text)
 
 
 class Show(db.Model):

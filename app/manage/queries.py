@@ -241,3 +241,7 @@ def dead_letters(uow: UnitOfWork, actor: Actor, limit: int = 20) -> Sequence[Row
         """,
         {**actor.scope, "limit": limit},
     ).all()
+
+
+def event_poster(uow: UnitOfWork, event_id: int) -> str | None:
+    return uow.execute("SELECT poster FROM events WHERE id = :id", {"id": event_id}).scalar()
