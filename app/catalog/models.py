@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     String,
     Text,
@@ -101,6 +102,8 @@ class Show(db.Model):
         CheckConstraint("sale_closes_at <= starts_at + interval '1 day'", name="sale_closes_near_start"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
         CheckConstraint("(status = 'CANCELLED') = (cancelled_at IS NOT NULL)", name="cancelled_iff_cancelled_at"),
+        # The home page's listing: a city's venues' shows in a window of days (migration 0018).
+        Index("ix_shows_venue_starts", "venue_id", "starts_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

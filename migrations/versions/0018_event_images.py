@@ -5,6 +5,10 @@ and ``-hero.webp``, app/images/); empty when the event has none. The name change
 poster does, so every copy of a rendition (the browser's, the edge's, a CDN's) can be kept for a
 year: README, "Event images".
 
+``shows (venue_id, starts_at)``: the home page's listing reads a city's shows in a window of days
+(app/catalog/queries.py, ``browse_shows``): a city's few venues, then each venue's shows in the
+window from this index, in time order (README, "Search and filters").
+
 Revision ID: 0018_event_images
 Revises: 0015_account_recovery
 """
@@ -20,7 +24,9 @@ depends_on = None
 
 def upgrade():
     op.add_column("events", sa.Column("poster", sa.Text(), nullable=True))
+    op.create_index("ix_shows_venue_starts", "shows", ["venue_id", "starts_at"])
 
 
 def downgrade():
+    op.drop_index("ix_shows_venue_starts", table_name="shows")
     op.drop_column("events", "poster")
