@@ -139,3 +139,13 @@ def test_filtered_pages_are_shared_per_arguments(client, city, rds):
     b = client.get("/", query_string={"city": city, "q": "harbour"})
     assert a.headers["Cache-Control"] == "public, max-age=1, stale-while-revalidate=1"
     assert titles(a.get_data(as_text=True)) != titles(b.get_data(as_text=True))
+
+
+def test_a_show_not_on_sale_in_a_waiting_room_says_so_on_its_card(app, client, make):
+    name = f"Tagged City {datetime.now().timestamp()}"
+    show = make.show(city=name, starts_at=at(2), title="Tagged Gala", sale_opens_in=timedelta(days=1))
+    run_sql(app, "UPDATE shows SET queue_required = true WHERE id = :s", s=show.show_id)
+    html = page(client, city=str(show.city_id))
+    link = re.search(rf'<a href="/shows/{show.show_id}" aria-label="([^"]+)"', html).group(1)
+    assert link.startswith(at(2).strftime("%a %d %b 19:00") + " not open waiting room, Tagged Gala, Hall")
+    assert '<span class="tag">not open</span> <span class="tag">waiting room</span>' in html
