@@ -44,6 +44,7 @@ from app.ops import abandoned, observe
 from app.ops.routes import bp as ops_bp
 from app.payments.gateway import PaymentGateway
 from app.payments.routes import bp as payments_bp
+from app.site import browse
 from app.site.account import bp as site_account_bp
 from app.site.auth import bp as site_auth_bp
 from app.site.checkout import bp as site_checkout_bp
@@ -66,6 +67,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.add_template_filter(money.to_major, "major")  # an amount in major units, for form fields
     app.add_template_filter(money.exponent, "currency_exponent")
     app.add_template_global(money.request_locale, "money_locale")
+    app.add_template_global(browse.category_label, "category_label")  # the fixed categories' names
     app.add_template_global(signed_in_user, "signed_in_user")  # who the pages greet: app/accounts/signed_in.py
     # Forms and htmx requests carry a CSRF token; the JSON API authenticates with bearer tokens
     # (and the gateway with signatures), which a browser never sends on its own. The check reads

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 
 from app.catalog import queries, services as catalog
 from app.catalog.services import local_day_bounds, sale_status
@@ -29,6 +29,23 @@ MAX_RANGE_DAYS = 92
 MAX_SHOWS = 2000
 MAX_SEARCH = 80
 TIMES_PER_CARD = 4
+
+
+# How each of the fixed categories (app/manage/shows.py) is written on the pages.
+CATEGORY_LABELS = {
+    "concert": lazy_gettext("Concert"),
+    "movie": lazy_gettext("Film"),
+    "sport": lazy_gettext("Sport"),
+    "theatre": lazy_gettext("Theatre"),
+    "comedy": lazy_gettext("Comedy"),
+    "other": lazy_gettext("Other"),
+}
+
+
+def category_label(category: str) -> str:
+    """A category as the pages write it, in the visitor's language (pages: ``category_label``)."""
+    label = CATEGORY_LABELS.get(category)
+    return str(label) if label is not None else category
 
 
 @dataclass
