@@ -116,6 +116,9 @@ class ManagedEvent(ResponseBody):
     queueState: WaitingRoomState | None = Field(
         description="The state of the event's waiting room; null when it has none."
     )
+    posterUrl: str | None = Field(
+        description="Where the poster's card rendition is served (`POST /manage/events/{eventId}/poster`); null without one."
+    )
 
 
 class ManagedEventList(ResponseBody):

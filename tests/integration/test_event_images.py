@@ -64,6 +64,8 @@ def test_a_manager_uploads_a_poster_and_its_renditions_are_served(app, client, m
         f"/?q=Poster+Night&city={fetch(app, 'SELECT city_id FROM venues v JOIN shows s ON s.venue_id = v.id WHERE s.id = :s', s=show_id)[0][0]}"
     ).get_data(as_text=True)
     assert hero["url"] in client.get(f"/shows/{show_id}").get_data(as_text=True)
+    listed = client.get("/api/v1/manage/events", headers=manager.headers).get_json()["events"]
+    assert next(e for e in listed if e["eventId"] == event_id)["posterUrl"] == card["url"]
     assert client.get("/media/posters/../../etc/passwd").status_code == 404
     assert client.get("/media/posters/nothing-card.webp").status_code == 404
 
