@@ -35,6 +35,7 @@ from app.config import Settings
 from app.db_pool import check_connections_on_checkout, keep_prepared_statements, warn_of_other_timeouts
 from app.demo.cli import seed_demo_command
 from app.extensions import csrf, db, migrate, redis_roles, redis_store
+from app.images import routes as media
 from app.inventory.routes import bp as inventory_bp
 from app.manage.api import bp as manage_api_bp
 from app.manage.pages import bp as manage_pages_bp, raise_upload_limits
@@ -43,6 +44,7 @@ from app.ops import abandoned, observe
 from app.ops.routes import bp as ops_bp
 from app.payments.gateway import PaymentGateway
 from app.payments.routes import bp as payments_bp
+from app.site import browse
 from app.site.account import bp as site_account_bp
 from app.site.auth import bp as site_auth_bp
 from app.site.checkout import bp as site_checkout_bp
@@ -77,13 +79,16 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         site_checkout_bp,
         waitlist_pages_bp,
         manage_pages_bp,
+        media.bp,
     )
     for blueprint in (*api_blueprints, *pages):
         app.register_blueprint(blueprint)
+    media.init_app(app, app.extensions["seatline.settings"])  # where posters are kept: app/images/
     app.add_template_filter(money.format_money, "money")  # every page shows money through it
     app.add_template_filter(money.to_major, "major")  # an amount in major units, for form fields
     app.add_template_filter(money.exponent, "currency_exponent")
     app.add_template_global(money.request_locale, "money_locale")
+    app.add_template_global(browse.category_label, "category_label")  # the fixed categories' names
     app.add_template_global(signed_in_user, "signed_in_user")  # who the pages greet: app/accounts/signed_in.py
     # Forms and htmx requests carry a CSRF token; the JSON API authenticates with bearer tokens
     # (and the gateway with signatures), which a browser never sends on its own. The check reads

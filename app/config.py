@@ -113,6 +113,21 @@ class Settings:
     # The dates a listing answers for: from the day before today to this many days after it (any
     # other date is 400 VALIDATION_FAILED, so made-up dates cannot fill the cache with copies).
     booking_horizon_days: int = 730
+    # Event posters (app/images/, README "Event images"): where the renditions are kept, "local"
+    # (MEDIA_DIR, served at /media/ by the app) or "s3" (any S3-compatible store); MEDIA_PUBLIC_URL,
+    # when set, is the address pages link them at instead (the edge, a CDN, the bucket's own).
+    media_storage: str = "local"
+    media_dir: str = ".run/media"
+    media_public_url: str = ""
+    s3_endpoint_url: str = ""
+    s3_bucket: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_region: str = "us-east-1"
+    # An upload's limits: its size in bytes, and its pixels (a small file that decodes to a huge
+    # image, a decompression bomb, is refused before it is decoded).
+    poster_max_bytes: int = 10 * 1024 * 1024
+    poster_max_pixels: int = 40_000_000
     # Argon2id cost. Tests lower it; production keeps the library's defaults.
     password_time_cost: int = 3
     password_memory_cost_kib: int = 65536
@@ -307,6 +322,10 @@ class Settings:
                 raise ConfigError(f"SMS_BACKEND=twilio needs {', '.join(missing_twilio)}")
         if self.env not in {"development", "test", "production"}:
             raise ConfigError(f"ENV must be development, test or production, not {self.env!r}")
+        if self.media_storage not in {"local", "s3"}:
+            raise ConfigError(f"MEDIA_STORAGE must be local or s3, not {self.media_storage!r}")
+        if self.media_storage == "s3" and not self.s3_bucket:
+            raise ConfigError("MEDIA_STORAGE=s3 needs S3_BUCKET")
         if self.log_format not in {"text", "json"}:
             raise ConfigError(f"LOG_FORMAT must be text or json, not {self.log_format!r}")
         if self.is_production:
@@ -334,6 +353,8 @@ class Settings:
             "email_verification_ttl_seconds",
             "rate_limit_fallback_divisor",
             "booking_horizon_days",
+            "poster_max_bytes",
+            "poster_max_pixels",
             "notification_max_attempts",
             "notification_sweep_per_organisation",
         ):

@@ -825,6 +825,11 @@ LAYOUT_IN_USE = Failure(
         }
     },
 )
+POSTER_TOO_LARGE = Failure(
+    ("PAYLOAD_TOO_LARGE",),
+    "`PAYLOAD_TOO_LARGE`: the image is over 10 MiB (POSTER_MAX_BYTES).",
+    name="PosterTooLarge",
+)
 LAYOUT_TOO_LARGE = Failure(
     ("PAYLOAD_TOO_LARGE",),
     "`PAYLOAD_TOO_LARGE`: the request body is over 8 MiB (the limit for layouts).",

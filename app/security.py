@@ -3,6 +3,8 @@ else's scripts. Every process built on ``create_base_app`` (web, browse, gate) s
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response
 
 from app.config import Settings
@@ -26,10 +28,27 @@ CONTENT_SECURITY_POLICY = "; ".join(
 HSTS = "max-age=31536000; includeSubDomains"
 
 
+def media_origin(settings: Settings) -> str | None:
+    """The origin posters are served from when it is not this one (MEDIA_PUBLIC_URL, or the S3
+    endpoint's: app/images/storage.py), which pages must be allowed to load images from."""
+    url = settings.media_public_url or (settings.s3_endpoint_url if settings.media_storage == "s3" else "")
+    if not url.startswith(("https://", "http://")):
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(settings: Settings) -> str:
+    origin = media_origin(settings)
+    if origin is None:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", f"img-src 'self' data: {origin}")
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     # Worked out once: every answer gets these unless its view set one of them itself.
     defaults = [
-        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("Content-Security-Policy", content_security_policy(settings)),
         ("X-Content-Type-Options", "nosniff"),
         ("X-Frame-Options", "DENY"),  # frame-ancestors for browsers without CSP 2
         ("Referrer-Policy", "same-origin"),

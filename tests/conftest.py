@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 
 from app.config import Settings
 from queue_gate.keys import jwks, load_keys, new_key_entry
@@ -12,6 +13,10 @@ from queue_gate.keys import jwks, load_keys, new_key_entry
 # One signing key set per test session; the web app gets only its public half.
 GATE_KEYS = json.dumps([new_key_entry()])
 GATE_JWKS = json.dumps(jwks(load_keys(GATE_KEYS)))
+
+
+# Posters uploaded by a test run are kept in a directory of its own, not the repository's .run/media.
+MEDIA_DIR = tempfile.mkdtemp(prefix="seatline-media-")
 
 
 # Every client of a test run is 127.0.0.1, so the per-IP rate limits (meant for many fans behind
@@ -50,6 +55,7 @@ def settings_for_tests(**overrides) -> Settings:
         db_pool_timeout_seconds=10.0,
         gate_signing_keys=GATE_KEYS,
         gate_jwks=GATE_JWKS,
+        media_dir=MEDIA_DIR,
         **PER_IP_LIMITS,
     )
     base.update(overrides)

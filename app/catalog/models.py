@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     String,
     Text,
@@ -86,6 +87,8 @@ class Event(db.Model):
     category: Mapped[str] = mapped_column(String(32))
     description: Mapped[str] = mapped_column(Text, server_default="")
     duration_minutes: Mapped[int] = mapped_column(Integer)
+    # The content hash naming the poster's stored renditions (app/images/), None without one.
+    poster: Mapped[str | None] = mapped_column(Text)
 
 
 class Show(db.Model):
@@ -100,6 +103,8 @@ class Show(db.Model):
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
         CheckConstraint("(status = 'CANCELLED') = (cancelled_at IS NOT NULL)", name="cancelled_iff_cancelled_at"),
         CheckConstraint("transfer_cutoff_minutes >= 0", name="transfer_cutoff_not_negative"),
+        # The home page's listing: a city's venues' shows in a window of days (migration 0018).
+        Index("ix_shows_venue_starts", "venue_id", "starts_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -40,6 +40,60 @@ def shows_in_city_between(uow: UnitOfWork, city_id: int, start: datetime, end: d
     )
 
 
+def browse_shows(
+    uow: UnitOfWork,
+    city_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    search: str | None,
+    category: str | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """The home page's shows: a city's between two instants, optionally those whose event title or
+    venue name contains ``search`` (any case) and of one ``category``, first ``limit`` by start time.
+
+    The city's shows in the window come from the index on ``shows.starts_at`` (the window is at most
+    the listing horizon, and a city has few venues); the search and the category only filter those
+    rows (README, "Search and filters": the EXPLAIN on the demo data)."""
+    pattern = None
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return list(
+        uow.execute(
+            """
+            SELECT s.id, s.event_id, e.title, e.category, e.poster, s.venue_id, v.name AS venue_name,
+                   s.starts_at, s.status, s.queue_required, s.currency,
+                   s.sale_opens_at, s.sale_closes_at, now() AS db_now,
+                   p.price_from, p.price_to
+            FROM shows s
+            JOIN venues v ON v.id = s.venue_id
+            JOIN events e ON e.id = s.event_id
+            LEFT JOIN LATERAL (
+                SELECT min(price) AS price_from, max(price) AS price_to FROM show_prices WHERE show_id = s.id
+            ) p ON true
+            WHERE v.city_id = :city_id AND s.starts_at >= :start AND s.starts_at < :end
+              AND (CAST(:pattern AS text) IS NULL OR e.title ILIKE :pattern OR v.name ILIKE :pattern)
+              AND (CAST(:category AS text) IS NULL OR e.category = :category)
+            ORDER BY s.starts_at, e.title, s.id
+            LIMIT :limit
+            """,
+            {
+                "city_id": city_id,
+                "start": start,
+                "end": end,
+                "pattern": pattern,
+                "category": category,
+                "limit": limit,
+            },
+        )
+    )
+
+
+def event_poster(uow: UnitOfWork, event_id: int) -> str | None:
+    return uow.execute("SELECT poster FROM events WHERE id = :e", {"e": event_id}).scalar()
+
+
 def get_show(uow: UnitOfWork, show_id: int) -> Row[Any] | None:
     return uow.execute(
         """

@@ -4,7 +4,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.demo.seed import DEMO_ADMIN, DEMO_FAN, DEMO_MANAGER, DEMO_PASSWORD, seed_demo
+from app.demo.posters import add_posters
+from app.demo.seed import DEMO_ADMIN, DEMO_FAN, DEMO_MANAGER, DEMO_ORGANISATION, DEMO_PASSWORD, seed_demo
+from app.images.routes import storage
 from app.unit_of_work import unit_of_work
 
 
@@ -20,7 +22,11 @@ def seed_demo_command() -> None:
         )
     with unit_of_work() as uow:
         summary = seed_demo(uow, current_app.extensions["seatline.passwords"])
-    click.echo(f"demo data ready: {summary.cities} cities, {summary.venues} venues, {summary.shows} shows")
+        drawn = add_posters(uow, storage(), DEMO_ORGANISATION)  # README, "Event images"
+    click.echo(
+        f"demo data ready: {summary.cities} cities, {summary.venues} venues, {summary.shows} shows"
+        f" ({drawn} posters drawn)"
+    )
     click.echo(
         f"demo fan: {DEMO_FAN} / {DEMO_PASSWORD}   demo manager: {DEMO_MANAGER} / {DEMO_PASSWORD}"
         f"   demo admin: {DEMO_ADMIN} / {DEMO_PASSWORD}"

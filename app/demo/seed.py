@@ -71,6 +71,8 @@ def seed_demo(uow: UnitOfWork, passwords: Passwords, today_utc: date | None = No
     jazz = event("Midnight Jazz Orchestra", "concert", "Big-band standards until late.", 120)
     tour = event("Nova: The Starlight Tour", "concert", "The stadium tour of the year.", 180)
     derby = event("Harbor City FC vs Bay United", "sport", "The derby, under the lights.", 120)
+    laughs = event("Laugh Track Live", "comedy", "Five comics, one microphone, no safety net.", 90)
+    dream = event("A Midsummer Night's Dream", "theatre", "Shakespeare's comedy of lovers lost in the woods.", 150)
 
     shows = 0
     kolkata, london_tz, ny_tz = ZoneInfo("Asia/Kolkata"), ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
@@ -90,11 +92,24 @@ def seed_demo(uow: UnitOfWork, passwords: Passwords, today_utc: date | None = No
                 prices=CINEMA_PRICES,
             )
             shows += 1
-        if offset % 2 == 0:
+        if day.weekday() in (4, 5):  # Friday and Saturday nights
+            starts = _at(day, 23, 30, kolkata)
+            scheduling.schedule_show(
+                uow,
+                event_id=laughs,
+                venue_id=cinema,
+                starts_at=starts,
+                sale_opens_at=_sale_opens(starts),
+                sale_closes_at=starts,
+                currency="INR",
+                prices=CINEMA_PRICES,
+            )
+            shows += 1
+        if offset % 2 == 0 or offset % 3 == 1:
             starts = _at(day, 19, 30, london_tz)
             scheduling.schedule_show(
                 uow,
-                event_id=(strings, jazz)[(offset // 2) % 2],
+                event_id=(strings, jazz)[(offset // 2) % 2] if offset % 2 == 0 else dream,
                 venue_id=hall,
                 starts_at=starts,
                 sale_opens_at=_sale_opens(starts),

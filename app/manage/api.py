@@ -26,6 +26,7 @@ from app.contract import (
     MANAGER_ONLY,
     NO_STORE,
     PAYLOAD_TOO_LARGE,
+    POSTER_TOO_LARGE,
     QUEUE_ACTION_NOT_FOUND,
     SHOW_CANCELLED,
     SHOW_EXISTS,
@@ -47,8 +48,8 @@ from app.errors import (
     ValidationFailed,
     VenueNotFound,
 )
-from app.extensions import redis_store
-from app.manage import access, box_office, cancellation, dashboard, layouts, shows, venues, waiting_rooms
+from app.extensions import redis_store, settings
+from app.manage import access, box_office, cancellation, dashboard, layouts, posters, shows, venues, waiting_rooms
 from app.manage.access import Actor, load_actor
 from app.manage.request_models import (
     BlockRequest,
@@ -69,6 +70,7 @@ from app.manage.schemas import (
     BoxOfficeSeats,
     CancellationProgress,
     EventCreated,
+    EventPoster,
     LayoutChange,
     ManagedEvent,
     ManagedEventList,
@@ -671,6 +673,77 @@ def update_event(event_id: str):
         raise ValidationFailed("nothing to change")
     with unit_of_work() as uow:
         return shows.update_event(uow, actor(), eid, changes)
+
+
+# Room for a multipart body's boundaries and headers around the largest image allowed.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+@bp.post("/events/<event_id>/poster")
+@operation(
+    "setEventPoster",
+    "Upload an event's poster",
+    tags=("manage",),
+    body_content={
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "A JPEG, PNG or WebP image, at most 10 MiB and 40 million pixels.",
+                    }
+                },
+            }
+        }
+    },
+    answers={201: Answer("The poster was stored; the event's pages show it.", model=EventPoster)},
+    failures={
+        400: VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: Failure(
+            ("EVENT_NOT_FOUND",),
+            "`EVENT_NOT_FOUND`: no event has that id, or the caller's organisation does not own it.",
+        ),
+        413: POSTER_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
+def set_event_poster(event_id: str):
+    """Sets the poster of an event the caller's organisation owns (an admin: any event),
+    replacing any earlier one. The body is `multipart/form-data` with the image in the part
+    `file`. Its type is read from its bytes, not from its name or the part's Content-Type:
+    JPEG, PNG or WebP only. It is resized into a `card` (fits 640×640) and a `hero` (fits
+    1600×1600) rendition, WebP, turned upright by its EXIF orientation, with its metadata
+    (EXIF, GPS) stripped; the renditions are named by a hash of the upload, so each URL's
+    content never changes.
+
+    Checks, in order: authentication (401), the role (403), the event id (404 if it is not a
+    decimal number), the content type (400), the size (413), the event (404), the image
+    (400: not an image of those types, unreadable, or over 40 million pixels).
+
+    Errors: `400 VALIDATION_FAILED` (not multipart, no `file` part, not a JPEG/PNG/WebP
+    image, too many pixels; `fields` names `file`); `401 AUTH_REQUIRED` / `INVALID_TOKEN`;
+    `403 FORBIDDEN`; `404 EVENT_NOT_FOUND`; `413 PAYLOAD_TOO_LARGE` (over 10 MiB);
+    `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
+    eid = _event_id(event_id)
+    request.max_content_length = settings().poster_max_bytes + MULTIPART_OVERHEAD
+    if request.mimetype != "multipart/form-data":
+        raise ValidationFailed(
+            "send the image as multipart/form-data, in a part named file",
+            fields=[{"field": "file", "message": "missing"}],
+        )
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationFailed("send the image in a part named file", fields=[{"field": "file", "message": "missing"}])
+    raw = upload.read(settings().poster_max_bytes + 1)
+    with unit_of_work() as uow:
+        return posters.set_poster(uow, actor(), eid, raw), 201
 
 
 @bp.get("/shows")

@@ -27,7 +27,7 @@ from app.accounts.signed_in import login_required
 from app.api.http import parse_id
 from app.catalog import services as catalog
 from app.errors import DomainError, EventNotFound, ShowNotFound, ValidationFailed, VenueNotFound
-from app.extensions import redis_store
+from app.extensions import redis_store, settings
 from app.i18n import format_show_time
 from app.manage import (
     access,
@@ -35,6 +35,7 @@ from app.manage import (
     cancellation,
     dashboard,
     layouts,
+    posters,
     queries,
     request_models,
     shows,
@@ -218,13 +219,18 @@ def add_block(venue_id: str):
 # Forms are limited to MAX_CONTENT_LENGTH (64 KiB); these endpoints take more. The CSRF check
 # reads the form before any view runs, so the limit is raised by raise_upload_limits, which
 # app/__init__.py registers ahead of it.
-UPLOAD_LIMITS = {"manage.import_layout": (venues.IMPORT_LIMIT, "A layout file is at most 8 MiB.")}
+UPLOAD_LIMITS: dict[str, tuple[int | None, str]] = {
+    "manage.import_layout": (venues.IMPORT_LIMIT, "A layout file is at most 8 MiB."),
+    # The poster's own limit (POSTER_MAX_BYTES) and room for the form around it.
+    "manage.event_poster": (None, "A poster is at most 10 MiB."),
+}
+FORM_OVERHEAD = 64 * 1024
 
 
 def raise_upload_limits() -> None:
     limit = UPLOAD_LIMITS.get(request.endpoint or "")
     if limit is not None:
-        request.max_content_length = limit[0]
+        request.max_content_length = limit[0] if limit[0] is not None else settings().poster_max_bytes + FORM_OVERHEAD
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -352,9 +358,6 @@ def new_event():
 def edit_event(event_id: str):
     eid = _id(event_id, EventNotFound, "event")
     errors: list[str] = []
-    with unit_of_work() as uow:
-        access.event(uow, actor(), eid)
-        event = next(e for e in shows.list_events(uow, actor()) if e["eventId"] == str(eid))
     if request.method == "POST":
         data = {k: request.form.get(k, "") for k in ("title", "category", "description", "durationMinutes")}
         try:
@@ -367,12 +370,22 @@ def edit_event(event_id: str):
             if exc.status == 404:
                 raise
             errors = _errors(exc)
+    return _event_page(eid, errors, request.form if request.method == "POST" else None)
+
+
+def _event_page(eid: int, errors: list[str], form: Any = None, poster_errors: list[str] | None = None):
+    with unit_of_work() as uow:
+        access.event(uow, actor(), eid)
+        event = next(e for e in shows.list_events(uow, actor()) if e["eventId"] == str(eid))
+        poster = queries.event_poster(uow, eid)
     return render_template(
         "manage/event_new.html",
         categories=shows.EVENT_CATEGORIES,
         errors=errors,
-        form=request.form
-        if request.method == "POST"
+        poster_errors=poster_errors or [],
+        poster=poster,
+        form=form
+        if form is not None
         else {
             "title": event["title"],
             "category": event["category"],
@@ -380,7 +393,27 @@ def edit_event(event_id: str):
             "durationMinutes": event["durationMinutes"],
         },
         event=event,
-    ), 422 if errors else 200
+    ), 422 if errors or poster_errors else 200
+
+
+@bp.post("/events/<event_id>/poster")
+@manager_page
+def event_poster(event_id: str):
+    """The poster form on the event's page (the API's ``setEventPoster`` behind a form)."""
+    eid = _id(event_id, EventNotFound, "event")
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise ValidationFailed(gettext("choose an image file"))
+        with unit_of_work() as uow:
+            posters.set_poster(uow, actor(), eid, upload.read(settings().poster_max_bytes + 1))
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        page, status = _event_page(eid, [], poster_errors=_errors(exc))
+        return page, 413 if exc.status == 413 else status
+    flash(gettext("Poster saved."))
+    return redirect(url_for("manage.edit_event", event_id=eid), code=303)
 
 
 # ---------------------------------------------------------------- shows

@@ -142,7 +142,7 @@ def list_events(uow: UnitOfWork, actor: Actor) -> list[Row[Any]]:
         uow.execute(
             f"""
         SELECT e.id, e.title, e.category, e.description, e.duration_minutes, e.organisation_id,
-               q.state AS queue_state
+               e.poster, q.state AS queue_state
         FROM events e LEFT JOIN gate_queues q ON q.event_id = e.id
         WHERE {owned("e")} ORDER BY e.title
         """,
@@ -248,3 +248,7 @@ def dead_letters(uow: UnitOfWork, actor: Actor, limit: int = 20) -> Sequence[Row
         """,
         {**actor.scope, "limit": limit},
     ).all()
+
+
+def event_poster(uow: UnitOfWork, event_id: int) -> str | None:
+    return uow.execute("SELECT poster FROM events WHERE id = :id", {"id": event_id}).scalar()

@@ -87,6 +87,25 @@ class LayoutChange(ResponseBody):
     changed: int = Field(ge=0, description="Seats kept with something changed (place, tier or flags).")
 
 
+class PosterRendition(ResponseBody):
+    url: str = Field(
+        description="Where the rendition is served; its name carries its content's hash (cache it for a year)."
+    )
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    contentType: Literal["image/webp"]
+
+
+class EventPoster(ResponseBody):
+    """An event's poster as stored: a rendition per size, each fitting its box (aspect ratio kept)."""
+
+    eventId: NumericId
+    poster: str = Field(description="The content hash naming the renditions.")
+    images: dict[Literal["card", "hero"], PosterRendition] = Field(
+        description="`card`: fits 640×640, for the home page's cards; `hero`: fits 1600×1600, for the show page."
+    )
+
+
 class ManagedEvent(ResponseBody):
     eventId: NumericId
     title: str
@@ -96,6 +115,9 @@ class ManagedEvent(ResponseBody):
     organisationId: NumericId
     queueState: WaitingRoomState | None = Field(
         description="The state of the event's waiting room; null when it has none."
+    )
+    posterUrl: str | None = Field(
+        description="Where the poster's card rendition is served (`POST /manage/events/{eventId}/poster`); null without one."
     )
 
 

@@ -19,6 +19,7 @@ from app.catalog import scheduling
 from app.catalog.services import sale_status
 from app.errors import EventExists, ShowCancelled, ShowExists, ValidationFailed
 from app.extensions import RedisRoles, settings
+from app.images.routes import poster_url
 from app.manage import access, dashboard, queries
 from app.manage.access import Actor
 from app.unit_of_work import UnitOfWork
@@ -44,6 +45,7 @@ def list_events(uow: UnitOfWork, actor: Actor) -> list[dict[str, Any]]:
             "durationMinutes": r.duration_minutes,
             "organisationId": str(r.organisation_id),
             "queueState": r.queue_state,
+            "posterUrl": poster_url(r.poster, "card") or None,
         }
         for r in queries.list_events(uow, actor)
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import orjson
 from flask import (
@@ -17,13 +17,14 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from app import admission
 from app.accounts.signed_in import login_required
 from app.booking import release
-from app.catalog import services as catalog
+from app.catalog import queries as catalog_queries, services as catalog
 from app.catalog.routes import CATALOG_CACHE_SECONDS
 from app.circuit import behind_breaker
 from app.errors import AdmissionRequired, DomainError, HoldNotFound, HoldPaidFor, SeatsUnavailable, ShowNotFound
@@ -31,11 +32,12 @@ from app.extensions import redis_store, settings
 from app.inventory import seatmap, services as inventory
 from app.inventory.best_available import find_best
 from app.inventory.hints import HintRead, SeatHints
+from app.manage.shows import EVENT_CATEGORIES
 from app.money import request_locale
 from app.ops.metrics import HOLDS_REJECTED
 from app.rate_limit_rules import GATEWAY_CALLS, HOLDS, prefetched, rate_limited
 from app.replica import browsing_read
-from app.site import shared_pages
+from app.site import browse, shared_pages
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("site", __name__)
@@ -43,19 +45,20 @@ bp = Blueprint("site", __name__)
 
 @bp.get("/")
 def home():
-    """Shows in a city on a (city-local) date; htmx swaps only the results when the filters change.
-    The listing is the same for every fan: shared for its second (app/site/shared_pages.py)."""
+    """A city's events as cards, searched and filtered (app/site/browse.py); htmx swaps only the
+    results when the filters change. The listing is the same for every fan: shared for its second
+    (app/site/shared_pages.py)."""
     fragment = bool(request.headers.get("HX-Request"))
-    city_arg, date_arg = request.args.get("city"), request.args.get("date", "")
+    filters = browse.read_filters(request.args)
     canonical = [False]
 
     def build() -> bytes:
-        context = browsing_read(lambda uow: _home_context(uow, city_arg, date_arg))
+        context = browsing_read(lambda uow: _home_context(uow, filters))
         # Only a page someone can link to is kept as a last good copy, not one of made-up arguments.
-        canonical[0] = city_arg in (None, context["city_id"]) and date_arg in ("", context["listing"]["date"])
+        canonical[0] = filters.city in (None, context["city_id"]) and not context["errors"]
         return render_template("site/_shows.html" if fragment else "site/_home_body.html", **context).encode()
 
-    key = shared_pages.key_of("home", request_locale(), fragment, city_arg, date_arg)
+    key = shared_pages.key_of("home", request_locale(), fragment, *filters.key())
     built_at, body = shared_pages.shared_body(key, CATALOG_CACHE_SECONDS, build, keep_last_good=lambda: canonical[0])
     # An anonymous visitor's page is the same for all of them, shared at the edge (no CSRF token:
     # it would create a session); anyone else's carries their own layout.
@@ -68,27 +71,17 @@ def home():
     return html, 200, shared_pages.headers_for(anonymous, built_at, CATALOG_CACHE_SECONDS, vary="HX-Request")
 
 
-def _home_context(uow, city_arg: str | None, date_arg: str) -> dict:
+def _home_context(uow, filters: browse.Filters) -> dict:
+    filters = browse.Filters(**{**filters.__dict__, "errors": list(filters.errors)})  # each build its own
     cities = catalog.list_cities(uow)
+    base = {"cities": cities, "filters": filters, "categories": EVENT_CATEGORIES, "errors": filters.errors}
     if not cities:
-        return {"cities": [], "city_id": None, "listing": {"date": None, "shows": []}, "groups": []}
-    city_id = city_arg if city_arg is not None else cities[0]["cityId"]
-    if city_id not in {c["cityId"] for c in cities}:
-        city_id = cities[0]["cityId"]
-    try:
-        day = date.fromisoformat(date_arg) if date_arg else catalog.city_today(uow, int(city_id))
-    except ValueError:
-        day = catalog.city_today(uow, int(city_id))
-    if catalog.in_listing_window(day, settings().booking_horizon_days):
-        listing = catalog.shows_on_date(uow, int(city_id), day)
-    else:  # nothing is on sale that far away (and 9999-12-31 has no next day to end at)
-        timezone_name = next(c["timezone"] for c in cities if c["cityId"] == city_id)
-        listing = {"cityId": city_id, "date": day.isoformat(), "timezone": timezone_name, "shows": []}
-    groups: dict[str, dict] = {}
-    for show in listing["shows"]:
-        group = groups.setdefault(show["eventId"], {"title": show["title"], "category": show["category"], "shows": []})
-        group["shows"].append({**show, "time": datetime.fromisoformat(show["startTime"]).strftime("%H:%M")})
-    return {"cities": cities, "city_id": city_id, "listing": listing, "groups": list(groups.values())}
+        return {**base, "city_id": None, "city": None, "listing": None}
+    city = next((c for c in cities if c["cityId"] == filters.city), cities[0])
+    if filters.city is not None and city["cityId"] != filters.city:
+        filters.errors.append(gettext("There is no such city: showing %(city)s.", city=city["name"]))
+    listing = browse.listing(uow, filters, city, settings().booking_horizon_days)
+    return {**base, "city_id": city["cityId"], "city": city, "listing": listing}
 
 
 # Up to this many seats the show page's script draws the whole map from the seat-map JSON; above
@@ -171,12 +164,14 @@ def render_show_page(
     known_section = [False]
     seconds = settings().seatmap_cache_seconds
     for_this_fan = bool(selected or asked or message is not None)
+    poster: list[str | None] = [None]
 
     def read(uow) -> tuple[dict, list[dict], list[dict], bool, dict[str, str]]:
         try:
             show = catalog.show_detail(uow, show_id, settings().max_seats_per_hold)
         except ShowNotFound:
             abort(404)
+        poster[0] = catalog_queries.event_poster(uow, int(show["eventId"]))
         sections = orjson.loads(seatmap.render_sections(uow, show_id))["sections"]
         seats: list[dict] = []
         known_section[0] = bool(section and section in {s["section"] for s in sections})
@@ -200,6 +195,7 @@ def render_show_page(
         body = render_template(
             "site/_show_body.html",
             show=show,
+            poster=poster[0],
             sections=sections,
             section=section if known_section[0] else None,
             drawn=drawn,

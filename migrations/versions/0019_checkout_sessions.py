@@ -8,7 +8,7 @@ same request with the same key and get the same session. ``status`` follows the 
 ``checkout.session.*`` webhooks.
 
 Revision ID: 0019_checkout_sessions
-Revises: 0017_waitlist
+Revises: 0018_event_images
 """
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0019_checkout_sessions"
-down_revision = "0017_waitlist"
+down_revision = "0018_event_images"
 branch_labels = None
 depends_on = None
 

@@ -42,6 +42,7 @@ def stack_env(app, smtp_sink) -> dict[str, str]:  # noqa: F811
         "OUTBOX_RETRY_AFTER_SECONDS": "1",
         "GATE_SIGNING_KEYS": settings.gate_signing_keys,
         "GATE_JWKS": settings.gate_jwks,
+        "MEDIA_DIR": settings.media_dir,  # posters uploaded in a test run: its own directory
         **{name.upper(): value for name, value in PER_IP_LIMITS.items()},
     }
 

@@ -35,6 +35,8 @@ def test_main_pages_have_no_serious_accessibility_violations(live_server, browse
     found = {}
     for path in (
         "/",
+        "/?when=week&category=concert",
+        "/?q=nothing-matches&date=2030-02-31",  # the filters' error and an empty result
         "/login",
         "/signup",
         f"/shows/{show.show_id}",

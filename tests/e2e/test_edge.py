@@ -453,6 +453,27 @@ def test_the_cache_is_keyed_on_the_parameters_the_app_reads_and_only_those_reach
     assert edge.reached(edge.web_log, "d%61te") == 0
 
 
+def test_the_home_pages_search_and_filters_are_keyed_and_passed_on_and_nothing_else(edge, make):
+    """The home page's filters (app/site/browse.py) are parameters the app reads: each set its own
+    copy, passed on to the app (each as first sent); anything else added is the same page."""
+    make.show(city="Edge Search City", title="Edge Violet Night")
+    show = make.show(city="Edge Search City", title="Edge Harbour Day")
+    base = f"/?city={show.city_id}&category=concert&when=week"
+    next_second()
+    violet = requests.get(f"{edge.url}{base}&q=violet&page=1")
+    harbour = requests.get(f"{edge.url}{base}&q=harbour&page=1")
+    assert [violet.headers["X-Cache-Status"], harbour.headers["X-Cache-Status"]] == ["MISS", "MISS"]
+    assert "Edge Violet Night" in violet.text and "Edge Harbour Day" not in violet.text
+    assert "Edge Harbour Day" in harbour.text and "Edge Violet Night" not in harbour.text
+    again = requests.get(f"{edge.url}{base}&q=violet&page=1&{probe()}")
+    assert again.headers["X-Cache-Status"] == "HIT" and again.content == violet.content
+    # Passed on in the edge's own order (deploy/nginx/seatline.conf.template, $home_args).
+    assert edge.reached(edge.web_log, asked(f"/?city={show.city_id}&q=violet&category=concert&when=week&page=1")) == 1
+    assert edge.reached(edge.web_log, "probe=") == 0
+    ranged = requests.get(f"{edge.url}/?city={show.city_id}&from=2030-01-01&to=2029-01-01")
+    assert ranged.headers["X-Cache-Status"] == "MISS" and "The end date is before the start date" in ranged.text
+
+
 def test_operators_endpoints_are_not_served_at_the_public_origin(edge):
     host, port = edge.url.removeprefix("http://").split(":")
     before = [edge.reached(edge.web_log, name) for name in ("metrics", "readyz")]

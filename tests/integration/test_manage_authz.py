@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.booking import book
 from tests.support.db import fetch
+from tests.support.images import image_bytes
 
 STATE = """
     SELECT (SELECT count(*) FROM venues) AS venues, (SELECT count(*) FROM venue_seats) AS seats,
@@ -20,7 +21,8 @@ STATE = """
            (SELECT string_agg(status, ',' ORDER BY id) FROM shows) AS show_statuses,
            (SELECT string_agg(price::text, ',' ORDER BY show_id, tier) FROM show_prices) AS prices,
            (SELECT string_agg(state, ',') FROM gate_queues) AS queues,
-           (SELECT max(layout_version) FROM venues) AS layout
+           (SELECT max(layout_version) FROM venues) AS layout,
+           (SELECT string_agg(coalesce(poster, '-'), ',' ORDER BY id) FROM events) AS posters
 """
 SECRET_NAME = "Owner's Secret Hall"
 
@@ -53,6 +55,21 @@ def world(client, app, make, gateway):
     # The rival organisation has its own show, so its lists are not empty.
     make.show(rows=2, per_row=2, city="Rivaltown", organisation="Rival Venues", title="Rival Night")
     return World(owner, other, admin, fan, str(show.show_id), str(show.venue_id), str(event_id))
+
+
+def poster_upload() -> dict:
+    """A multipart body with a small PNG in its ``file`` part, as bytes: the same request kwargs can
+    be sent any number of times (a file object would be read empty after the first)."""
+    boundary = "seatline-poster-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + image_bytes("PNG", (64, 40))
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}
 
 
 def api_calls(w: World) -> list[tuple[str, str, dict, int]]:
@@ -101,6 +118,7 @@ def api_calls(w: World) -> list[tuple[str, str, dict, int]]:
         ("DELETE", f"/api/v1/manage/venues/{v}/layout/sections/Annex", {}, 409),
         ("GET", "/api/v1/manage/events", {}, 200),
         ("PATCH", f"/api/v1/manage/events/{e}", {"json": {"description": "Now with strings."}}, 200),
+        ("POST", f"/api/v1/manage/events/{e}/poster", poster_upload(), 201),
         ("GET", "/api/v1/manage/shows", {}, 200),
         ("GET", f"/api/v1/manage/shows/{s}", {}, 200),
         ("PATCH", f"/api/v1/manage/shows/{s}", {"json": {"prices": {"gold": 50001}}}, 200),
