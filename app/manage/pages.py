@@ -449,6 +449,8 @@ def _show_form_data(form: Any, with_ids: bool, currency: str | None = None) -> d
     data["refundPolicy"] = {"rules": rules, "feeMinor": _minor_units(fee, currency, "refundFee", problems)}
     if problems:
         raise ValidationFailed("some fields need another look", fields=problems)
+    if not with_ids and form.get("transferCutoffMinutes", "").strip():
+        data["transferCutoffMinutes"] = form.get("transferCutoffMinutes").strip()  # README "Tickets and transfer"
     if form.get("queueRequired"):
         data["queue"] = {
             k: form.get(k)

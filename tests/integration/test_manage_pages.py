@@ -128,6 +128,23 @@ def test_build_a_venue_schedule_a_show_and_watch_it(client, app, make, gateway):
     assert show.refund_policy == {"rules": [{"hoursBefore": 48, "refundPercent": 100}], "feeMinor": 100}
     assert fetch(app, "SELECT price FROM show_prices WHERE show_id = :s", s=int(show_id))[0].price == 1250
 
+    # Transfers close a number of minutes before the start (README "Tickets and transfer"); a bad
+    # number is named and changes nothing.
+    edit = client.get(f"{show_url}/edit")
+    assert 'name="transferCutoffMinutes"' in edit.get_data(as_text=True) and 'value="60"' in edit.get_data(as_text=True)
+    edited = {k: v for k, v in data.items() if k not in ("eventId", "venueId", "currency")}
+    for bad in ("-5", "soon", "20000"):
+        refused = client.post(
+            f"{show_url}/edit", data={**edited, "csrf_token": token_of(edit), "transferCutoffMinutes": bad}
+        )
+        assert refused.status_code == 422 and "transferCutoffMinutes" in refused.get_data(as_text=True)
+    cutoff = "SELECT transfer_cutoff_minutes AS m FROM shows WHERE id = :s"
+    assert fetch(app, cutoff, s=int(show_id))[0].m == 60
+    saved = client.post(
+        f"{show_url}/edit", data={**edited, "csrf_token": token_of(edit), "transferCutoffMinutes": "15"}
+    )
+    assert saved.status_code == 303 and fetch(app, cutoff, s=int(show_id))[0].m == 15
+
     fan = make.fan()
     book(client, gateway, fan, show_id, ["A2", "A3"])
     dashboard = client.get(show_url).get_data(as_text=True)
