@@ -95,6 +95,16 @@ def test_bookings_show_the_shows_local_date_and_time_in_the_fans_language(client
     assert f"{starts.strftime('%a, %b')} {starts.day}, {starts.year}, 6:30\u202fPM" in english
 
 
+def test_the_show_page_gives_the_shows_local_date_and_time_in_the_pages_language(client, make):
+    starts = evening()
+    show = make.show(rows=1, per_row=4, starts_at=starts)
+    month, weekday = hindi_date_words(starts)
+    hindi = client.get(f"/shows/{show.show_id}", headers=HINDI).get_data(as_text=True)
+    assert f"{weekday}, {starts.day} {month} {starts.year}, 6:30 pm" in hindi  # the show's time in Kolkata
+    english = client.get(f"/shows/{show.show_id}").get_data(as_text=True)
+    assert f"{starts.strftime('%a, %b')} {starts.day}, {starts.year}, 6:30\u202fPM" in english
+
+
 def test_the_signed_in_fans_chosen_language_beats_the_browsers(client, make):
     show = make.show(rows=1, per_row=4, prices={"gold": LAKH, "silver": LAKH})
     signed_in(client, "chooser@example.com")
