@@ -105,6 +105,22 @@ def test_the_show_page_gives_the_shows_local_date_and_time_in_the_pages_language
     assert f"{starts.strftime('%a, %b')} {starts.day}, {starts.year}, 6:30\u202fPM" in english
 
 
+def test_my_waiting_lists_give_the_shows_local_date_and_time_in_the_pages_language(client, make):
+    starts = evening()
+    show, buyer = make.show(rows=1, per_row=1, starts_at=starts), make.fan()
+    held = client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1"]}, headers=buyer.headers)
+    assert held.status_code == 201, held.get_json()
+    signed_in(client, "liner@example.com")
+    page = client.get(f"/shows/{show.show_id}")
+    joined = client.post(f"/shows/{show.show_id}/waitlist", data={"csrf_token": token_of(page), "quantity": "1"})
+    assert joined.status_code == 303, joined.get_data(as_text=True)
+    month, weekday = hindi_date_words(starts)
+    hindi = client.get("/waitlist", headers=HINDI).get_data(as_text=True)
+    assert f"{weekday}, {starts.day} {month} {starts.year}, 6:30 pm" in hindi  # the show's time in Kolkata
+    english = client.get("/waitlist").get_data(as_text=True)
+    assert f"{starts.strftime('%a, %b')} {starts.day}, {starts.year}, 6:30\u202fPM" in english
+
+
 def test_the_signed_in_fans_chosen_language_beats_the_browsers(client, make):
     show = make.show(rows=1, per_row=4, prices={"gold": LAKH, "silver": LAKH})
     signed_in(client, "chooser@example.com")
