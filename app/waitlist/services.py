@@ -250,6 +250,11 @@ def _offer_context(
         "starts": show.starts_at.astimezone(zone).strftime("%a %d %b %Y, %H:%M %Z"),
         "seats": ", ".join(seats),
         "amount": message_money(hold.amount, hold.currency),
+        # What the outbox words again in the fan's language when it sends (``outbox.localised``).
+        "starts_at": show.starts_at.astimezone(zone).isoformat(),
+        "timezone": show.timezone,
+        "amount_minor": hold.amount,
+        "currency": hold.currency,
         "expires": hold.expires_at.astimezone(zone).strftime("%H:%M %Z, %a %d %b"),
         "link": f"{public_url.rstrip('/')}/holds/{hold_id}",
     }

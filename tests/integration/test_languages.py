@@ -157,6 +157,29 @@ def test_an_email_to_a_hindi_speaking_fan_arrives_in_hindi(app, client, make, ga
     assert sms.body.startswith("Seatline: ") and "बुक हो गया" in sms.body and "IST" in sms.body
 
 
+def test_a_waiting_list_offer_to_a_hindi_speaking_fan_has_the_date_and_money_in_hindi(app, client, make, mail):
+    starts = evening(days=6)
+    show, buyer, fan = (
+        make.show(rows=1, per_row=1, prices={"gold": LAKH, "silver": LAKH}, starts_at=starts),
+        make.fan(),
+        make.fan(),
+    )
+    held = client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1"]}, headers=buyer.headers)
+    assert held.status_code == 201, held.get_json()
+    run_sql(app, f"UPDATE users SET locale = 'hi' WHERE id = {fan.user_id}")
+    joined = client.post(f"/api/v1/shows/{show.show_id}/waitlist", json={"quantity": 1}, headers=fan.headers)
+    assert joined.status_code == 201, joined.get_json()
+    assert client.delete(f"/api/v1/holds/{held.get_json()['holdId']}", headers=buyer.headers).status_code == 200
+    run_jobs(app)
+    email = fetch(app, "SELECT email FROM users WHERE id = :u", u=fan.user_id)[0].email
+    [message] = mail.to(email)
+    body = text_body(message)
+    assert subject_of(message).endswith("की सीटें आप खरीद सकते हैं")
+    month, weekday = hindi_date_words(starts)
+    assert f"{weekday}, {starts.day} {month} {starts.year}, 6:30 pm IST" in body
+    assert "₹1,00,000.00" in body
+
+
 def test_an_email_to_a_fan_without_a_language_is_in_english(app, client, make, gateway, mail):
     starts = evening(days=9)
     show = make.show(rows=1, per_row=4, prices={"gold": LAKH, "silver": LAKH}, starts_at=starts)
