@@ -29,6 +29,7 @@ from app.catalog.routes import CATALOG_CACHE_SECONDS
 from app.circuit import behind_breaker
 from app.errors import AdmissionRequired, DomainError, HoldNotFound, HoldPaidFor, SeatsUnavailable, ShowNotFound
 from app.extensions import redis_store, settings
+from app.i18n import format_show_time
 from app.inventory import seatmap, services as inventory
 from app.inventory.best_available import find_best
 from app.inventory.hints import HintRead, SeatHints
@@ -205,7 +206,7 @@ def render_show_page(
             # The script checks them once drawn (only on a page built for this fan, never a shared one).
             selected_list=sorted(selected or []) if drawn else [],
             states=states,
-            start_text=datetime.fromisoformat(show["startTime"]).strftime("%a %d %b %Y, %H:%M"),
+            start_text=format_show_time(show["startTime"]),  # in the page's language (README "Languages")
             csrf_field=shared_pages.CSRF_FIELD,
             personal=shared_pages.PERSONAL,
             hold_button=shared_pages.HOLD_BUTTON,

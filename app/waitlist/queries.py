@@ -26,9 +26,10 @@ ENTRY_VIEW = """
                 (SELECT count(*) FROM waitlist_entries a
                   WHERE a.show_id = w.show_id AND a.status = 'WAITING' AND a.seq <= w.seq) END AS position,
            h.expires_at AS offer_expires_at, h.seat_ids AS offer_seat_ids, h.amount AS offer_amount,
-           h.currency AS offer_currency, e.title, s.starts_at
+           h.currency AS offer_currency, e.title, s.starts_at, c.timezone
     FROM waitlist_entries w
     JOIN shows s ON s.id = w.show_id JOIN events e ON e.id = s.event_id
+    JOIN venues v ON v.id = s.venue_id JOIN cities c ON c.id = v.city_id
     LEFT JOIN holds h ON h.id = w.hold_id
 """
 

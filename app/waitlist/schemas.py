@@ -32,7 +32,7 @@ class WaitlistEntry(ResponseBody):
     waitlistId: UUID
     showId: NumericId
     title: str = Field(description="The event's title.")
-    startTime: datetime = Field(description="The show's start time.")
+    startTime: datetime = Field(description="The show's start time, with its city's local offset.")
     quantity: int = Field(ge=1, le=8)
     tier: str | None = Field(description="The price tier asked for; null: any tier.")
     status: EntryStatus = Field(

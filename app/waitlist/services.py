@@ -124,13 +124,15 @@ def leave(uow: UnitOfWork, hints: SeatHints, user_id: int, entry_id: uuid.UUID) 
 
 
 def entry_body(row: Row[Any]) -> dict[str, Any]:
-    """An entry as the API answers it (``schemas.WaitlistEntry``)."""
+    """An entry as the API answers it (``schemas.WaitlistEntry``); its times carry the show's city's
+    offset, as the catalog's do, so a page words them in the show's own time zone."""
+    zone = ZoneInfo(row.timezone)
     offer = None
     if row.status == "OFFERED":
         offer = {
             "holdId": row.hold_id,
             "seatIds": list(row.offer_seat_ids),
-            "expiresAt": row.offer_expires_at,
+            "expiresAt": row.offer_expires_at.astimezone(zone),
             "amount": row.offer_amount,
             "currency": row.offer_currency,
         }
@@ -138,7 +140,7 @@ def entry_body(row: Row[Any]) -> dict[str, Any]:
         "waitlistId": row.id,
         "showId": str(row.show_id),
         "title": row.title,
-        "startTime": row.starts_at,
+        "startTime": row.starts_at.astimezone(zone),
         "quantity": row.quantity,
         "tier": row.tier,
         "status": row.status,
@@ -248,6 +250,11 @@ def _offer_context(
         "starts": show.starts_at.astimezone(zone).strftime("%a %d %b %Y, %H:%M %Z"),
         "seats": ", ".join(seats),
         "amount": message_money(hold.amount, hold.currency),
+        # What the outbox words again in the fan's language when it sends (``outbox.localised``).
+        "starts_at": show.starts_at.astimezone(zone).isoformat(),
+        "timezone": show.timezone,
+        "amount_minor": hold.amount,
+        "currency": hold.currency,
         "expires": hold.expires_at.astimezone(zone).strftime("%H:%M %Z, %a %d %b"),
         "link": f"{public_url.rstrip('/')}/holds/{hold_id}",
     }

@@ -95,6 +95,32 @@ def test_bookings_show_the_shows_local_date_and_time_in_the_fans_language(client
     assert f"{starts.strftime('%a, %b')} {starts.day}, {starts.year}, 6:30\u202fPM" in english
 
 
+def test_the_show_page_gives_the_shows_local_date_and_time_in_the_pages_language(client, make):
+    starts = evening()
+    show = make.show(rows=1, per_row=4, starts_at=starts)
+    month, weekday = hindi_date_words(starts)
+    hindi = client.get(f"/shows/{show.show_id}", headers=HINDI).get_data(as_text=True)
+    assert f"{weekday}, {starts.day} {month} {starts.year}, 6:30 pm" in hindi  # the show's time in Kolkata
+    english = client.get(f"/shows/{show.show_id}").get_data(as_text=True)
+    assert f"{starts.strftime('%a, %b')} {starts.day}, {starts.year}, 6:30\u202fPM" in english
+
+
+def test_my_waiting_lists_give_the_shows_local_date_and_time_in_the_pages_language(client, make):
+    starts = evening()
+    show, buyer = make.show(rows=1, per_row=1, starts_at=starts), make.fan()
+    held = client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1"]}, headers=buyer.headers)
+    assert held.status_code == 201, held.get_json()
+    signed_in(client, "liner@example.com")
+    page = client.get(f"/shows/{show.show_id}")
+    joined = client.post(f"/shows/{show.show_id}/waitlist", data={"csrf_token": token_of(page), "quantity": "1"})
+    assert joined.status_code == 303, joined.get_data(as_text=True)
+    month, weekday = hindi_date_words(starts)
+    hindi = client.get("/waitlist", headers=HINDI).get_data(as_text=True)
+    assert f"{weekday}, {starts.day} {month} {starts.year}, 6:30 pm" in hindi  # the show's time in Kolkata
+    english = client.get("/waitlist").get_data(as_text=True)
+    assert f"{starts.strftime('%a, %b')} {starts.day}, {starts.year}, 6:30\u202fPM" in english
+
+
 def test_the_signed_in_fans_chosen_language_beats_the_browsers(client, make):
     show = make.show(rows=1, per_row=4, prices={"gold": LAKH, "silver": LAKH})
     signed_in(client, "chooser@example.com")
@@ -129,6 +155,29 @@ def test_an_email_to_a_hindi_speaking_fan_arrives_in_hindi(app, client, make, ga
     # The SMS too (the development SMS backend keeps it in sms_outbox).
     [sms] = fetch(app, "SELECT body FROM sms_outbox WHERE to_number = '+919876543210'")
     assert sms.body.startswith("Seatline: ") and "बुक हो गया" in sms.body and "IST" in sms.body
+
+
+def test_a_waiting_list_offer_to_a_hindi_speaking_fan_has_the_date_and_money_in_hindi(app, client, make, mail):
+    starts = evening(days=6)
+    show, buyer, fan = (
+        make.show(rows=1, per_row=1, prices={"gold": LAKH, "silver": LAKH}, starts_at=starts),
+        make.fan(),
+        make.fan(),
+    )
+    held = client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1"]}, headers=buyer.headers)
+    assert held.status_code == 201, held.get_json()
+    run_sql(app, f"UPDATE users SET locale = 'hi' WHERE id = {fan.user_id}")
+    joined = client.post(f"/api/v1/shows/{show.show_id}/waitlist", json={"quantity": 1}, headers=fan.headers)
+    assert joined.status_code == 201, joined.get_json()
+    assert client.delete(f"/api/v1/holds/{held.get_json()['holdId']}", headers=buyer.headers).status_code == 200
+    run_jobs(app)
+    email = fetch(app, "SELECT email FROM users WHERE id = :u", u=fan.user_id)[0].email
+    [message] = mail.to(email)
+    body = text_body(message)
+    assert subject_of(message).endswith("की सीटें आप खरीद सकते हैं")
+    month, weekday = hindi_date_words(starts)
+    assert f"{weekday}, {starts.day} {month} {starts.year}, 6:30 pm IST" in body
+    assert "₹1,00,000.00" in body
 
 
 def test_an_email_to_a_fan_without_a_language_is_in_english(app, client, make, gateway, mail):
