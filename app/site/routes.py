@@ -207,6 +207,7 @@ def render_show_page(
             selected_list=sorted(selected or []) if drawn else [],
             states=states,
             start_text=format_show_time(show["startTime"]),  # in the page's language (README "Languages")
+            sale_opens_text=format_show_time(show["saleOpensAt"]) if show.get("saleOpensAt") else "",
             csrf_field=shared_pages.CSRF_FIELD,
             personal=shared_pages.PERSONAL,
             hold_button=shared_pages.HOLD_BUTTON,
