@@ -247,8 +247,10 @@ def render_show_page(
         parts = {
             shared_pages.CSRF_FIELD: "",
             shared_pages.PERSONAL: "",
-            shared_pages.HOLD_BUTTON: _submit("Hold seats", "Sign in to choose seats", sign_in),
-            shared_pages.BEST_BUTTON: _submit("Find and hold", "Sign in to find and hold seats", sign_in),
+            shared_pages.HOLD_BUTTON: _submit(gettext("Hold seats"), gettext("Sign in to choose seats"), sign_in),
+            shared_pages.BEST_BUTTON: _submit(
+                gettext("Find and hold"), gettext("Sign in to find and hold seats"), sign_in
+            ),
             shared_pages.WAITLIST_FORM: render_template("site/_waitlist_form.html", show=show, sign_in=sign_in),
         }
     else:
@@ -256,13 +258,15 @@ def render_show_page(
             "site/_show_personal.html",
             message=message,
             admission=granted,
-            admission_until=datetime.fromtimestamp(granted.expires_at, UTC).strftime("%H:%M UTC") if granted else None,
+            admission_until=format_show_time(datetime.fromtimestamp(granted.expires_at, UTC), show["venue"]["timezone"])
+            if granted
+            else None,
         )
         parts = {
             shared_pages.CSRF_FIELD: Markup('<input type="hidden" name="csrf_token" value="%s">') % generate_csrf(),
             shared_pages.PERSONAL: personal,
-            shared_pages.HOLD_BUTTON: _submit("Hold seats"),
-            shared_pages.BEST_BUTTON: _submit("Find and hold"),
+            shared_pages.HOLD_BUTTON: _submit(gettext("Hold seats")),
+            shared_pages.BEST_BUTTON: _submit(gettext("Find and hold")),
             shared_pages.WAITLIST_FORM: render_template("site/_waitlist_form.html", show=show, sign_in=None),
         }
     page = render_template(

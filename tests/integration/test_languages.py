@@ -103,6 +103,10 @@ def test_the_show_page_gives_the_shows_local_date_and_time_in_the_pages_language
     assert f"{weekday}, {starts.day} {month} {starts.year}, 6:30 pm" in hindi  # the show's time in Kolkata
     english = client.get(f"/shows/{show.show_id}").get_data(as_text=True)
     assert f"{starts.strftime('%a, %b')} {starts.day}, {starts.year}, 6:30\u202fPM" in english
+    # The page around the date too: the seat map's headings, the seats' names, the nav; each page's
+    # language is its own copy in the shared cache (the key names the locale).
+    assert "अपनी सीटें चुनें" in hindi and "सीटें चुनने के लिए साइन इन करें" in hindi and "लॉग इन" in hindi
+    assert "Pick your seats" not in hindi and "Pick your seats" in english and "Sign in to choose seats" in english
 
 
 def test_my_waiting_lists_give_the_shows_local_date_and_time_in_the_pages_language(client, make):
