@@ -243,6 +243,8 @@ PAGE_WHAT = {
     "gateway-calls-ip": lazy_gettext(
         "Too many payment confirmations and releases from your network. Try again in %(seconds)s seconds."
     ),
+    "transfers": lazy_gettext("Too many ticket transfers. Try again in %(seconds)s seconds."),
+    "transfers-ip": lazy_gettext("Too many ticket transfers from your network. Try again in %(seconds)s seconds."),
 }
 
 

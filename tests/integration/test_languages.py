@@ -305,3 +305,22 @@ def test_the_tickets_pdf_is_in_the_fans_language(app, client, make, mail):
     assert booking_id in emailed and "Seat" not in emailed
     [event] = Calendar.from_ical(attachments(confirmation)["text/calendar"]).walk("VEVENT")
     assert str(event["DESCRIPTION"]) == f"बुकिंग {booking_id}, सीटें A3"
+
+
+def test_the_rate_limited_and_error_pages_say_why_in_hindi(app, client, make):
+    free = make.show(rows=1, per_row=4, prices={"gold": 0, "silver": 0})
+    signed_in(client, "limits-hi@example.com")
+    booking_path = free_booking(client, free)
+    page = client.get(booking_path, headers=HINDI)
+    to_myself = {"csrf_token": token_of(page), "email": "limits-hi@example.com", "confirm": "y"}
+    answers = [client.post(f"{booking_path}/transfer", data=to_myself, headers=HINDI) for _ in range(11)]
+    refused = answers[-1].get_data(as_text=True)
+    assert [a.status_code for a in answers] == [422] * 10 + [429]
+    assert "यह आपका अपना ईमेल पता है" in answers[0].get_data(as_text=True)
+    assert "टिकट ट्रांसफ़र की बहुत ज़्यादा कोशिशें हुईं।" in refused and "Too many" not in refused
+    # The error page's words for its status.
+    missing = client.get("/shows/999999", headers=HINDI)
+    assert missing.status_code == 404 and "हमें यह पेज नहीं मिला।" in missing.get_data(as_text=True)
+    assert fetch(app, "SELECT u.email FROM bookings b JOIN users u ON u.id = b.user_id")[0].email == (
+        "limits-hi@example.com"
+    )
