@@ -6,22 +6,22 @@ BIN := $(VENV)/bin
 # Each language's compiled catalogue (.mo, not committed), built from its .po with the runtime (README "Languages").
 COMPILED := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: run run-cluster test test-fast lint chaos services browser nginx prometheus pgbouncer clean bench flash-sale translations
+.PHONY: run run-cluster test test-fast lint chaos services browser nginx prometheus pgbouncer fonts clean bench flash-sale translations
 
 # `make run MONITOR=1` also starts Prometheus against every process (README "Watching a sale").
-run: $(VENV)/.runtime $(COMPILED)
+run: $(VENV)/.runtime $(COMPILED) fonts
 	@scripts/run.sh
 
 # The same system as a cluster on this machine: a PostgreSQL replica, PgBouncer, a six-node Redis Cluster,
 # two of each server and worker behind the edge (README "Running as a cluster"). MONITOR=1 as for run.
-run-cluster: $(VENV)/.runtime $(COMPILED)
+run-cluster: $(VENV)/.runtime $(COMPILED) fonts
 	@scripts/run_cluster.sh
 
-test: $(VENV)/.dev $(COMPILED) lint services browser nginx prometheus pgbouncer
+test: $(VENV)/.dev $(COMPILED) lint services browser nginx prometheus pgbouncer fonts
 	@scripts/test.sh
 
 # The fast tier: everything but the suites marked slow.
-test-fast: $(VENV)/.dev $(COMPILED) lint services prometheus pgbouncer
+test-fast: $(VENV)/.dev $(COMPILED) lint services prometheus pgbouncer fonts
 	@scripts/test.sh -m "not slow"
 
 # Lint and format (ruff) and types (mypy), all configured in pyproject.toml; any finding fails the run.
@@ -44,6 +44,12 @@ services:
 
 browser:
 	@scripts/browser.sh
+
+# The fonts a ticket PDF is written in beyond Latin-1: DejaVu, and Lohit Devanagari for one in Hindi
+# (app/tickets/documents.py), from Debian's packages.
+fonts:
+	@[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || { echo "==> installing fonts-dejavu-core"; scripts/services.sh --install fonts-dejavu-core; }
+	@[ -f /usr/share/fonts/truetype/lohit-devanagari/Lohit-Devanagari.ttf ] || { echo "==> installing fonts-lohit-deva"; scripts/services.sh --install fonts-lohit-deva; }
 
 # The edge's nginx (the e2e tier runs it in front of the test servers).
 nginx:

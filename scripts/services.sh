@@ -167,7 +167,7 @@ if [ "${1:-}" = "--stop-recorded" ]; then
   stop_recorded_services "$2"
   exit 0
 fi
-if [ "${1:-}" = "--install" ]; then  # benchmark tools: scripts/services.sh --install wrk
+if [ "${1:-}" = "--install" ]; then  # Debian packages: benchmark tools (--install wrk), fonts (Makefile)
   shift
   apt_install "$@"
   exit 0

@@ -11,6 +11,7 @@ import pydantic
 import redis
 from flask import Flask, Response, current_app, g, render_template, request
 from flask.json.provider import JSONProvider
+from flask_babel import lazy_gettext
 from flask_session.redis import RedisSession, RedisSessionInterface
 from sqlalchemy.exc import DataError, OperationalError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -19,6 +20,7 @@ from app.accounts.revocation import revocations
 from app.accounts.tokens import AuthenticatedUser, TokenError, verify_token
 from app.errors import AuthRequired, DomainError, Forbidden, InvalidToken, ValidationFailed
 from app.ops.observe import request_id_for_body
+from app.page_messages import page_message
 
 log = logging.getLogger(__name__)
 Model = TypeVar("Model", bound=pydantic.BaseModel)
@@ -276,15 +278,16 @@ HTTP_CODES = {
 }
 
 
+# What a page says for each status (in the page's language; the JSON answers stay English).
 PAGE_MESSAGES = {
-    400: "Something in that request wasn't right. Going back and trying again usually helps.",
-    403: "You can't see this page.",
-    404: "We couldn't find that page.",
-    405: "That isn't something this page can do.",
-    409: "Someone else got there first.",
-    422: "That can't be done right now.",
-    429: "Too many requests — give it a moment and try again.",
-    503: "We're very busy right now. Please try again in a moment.",
+    400: lazy_gettext("Something in that request wasn't right. Going back and trying again usually helps."),
+    403: lazy_gettext("You can't see this page."),
+    404: lazy_gettext("We couldn't find that page."),
+    405: lazy_gettext("That isn't something this page can do."),
+    409: lazy_gettext("Someone else got there first."),
+    422: lazy_gettext("That can't be done right now."),
+    429: lazy_gettext("Too many requests — give it a moment and try again."),
+    503: lazy_gettext("We're very busy right now. Please try again in a moment."),
 }
 
 
@@ -316,9 +319,7 @@ def register_error_handlers(app: Flask) -> None:
             return _busy_page(int(exc.details.get("retryAfter", 2)))
         if _wants_page():
             return Response(
-                render_template(
-                    "site/error.html", status=exc.status, message=exc.message[:1].upper() + exc.message[1:] + "."
-                ),
+                render_template("site/error.html", status=exc.status, message=page_message(exc)),
                 status=exc.status,
                 mimetype="text/html",
             )
@@ -334,7 +335,9 @@ def register_error_handlers(app: Flask) -> None:
         if _wants_page():
             return Response(
                 render_template(
-                    "site/error.html", status=status, message=PAGE_MESSAGES.get(status, exc.description or exc.name)
+                    "site/error.html",
+                    status=status,
+                    message=str(PAGE_MESSAGES.get(status, exc.description or exc.name)),
                 ),
                 status=status,
                 mimetype="text/html",

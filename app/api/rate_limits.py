@@ -56,6 +56,7 @@ from typing import Any
 import orjson
 import redis
 from flask import Flask, Response, after_this_request, current_app, g, render_template, request, session
+from flask_babel import lazy_gettext
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -213,6 +214,37 @@ WHAT = {
     "verification-resends": "verification emails",
     "gateway-calls": "payment confirmations and releases",
     "gateway-calls-ip": "payment confirmations and releases from your network",
+}
+
+# The rate-limited page's sentence for each scope, in the page's language (``WHAT`` words the API's).
+PAGE_WHAT = {
+    "holds": lazy_gettext("Too many seat holds. Try again in %(seconds)s seconds."),
+    "holds-ip": lazy_gettext("Too many seat holds from your network. Try again in %(seconds)s seconds."),
+    "payment-intents": lazy_gettext("Too many payment attempts. Try again in %(seconds)s seconds."),
+    "payment-intents-ip": lazy_gettext(
+        "Too many payment attempts from your network. Try again in %(seconds)s seconds."
+    ),
+    "joins": lazy_gettext("Too many waiting-room joins. Try again in %(seconds)s seconds."),
+    "joins-ip": lazy_gettext("Too many waiting-room joins from your network. Try again in %(seconds)s seconds."),
+    "logins": lazy_gettext(
+        "Too many failed logins for this email from your network. Try again in %(seconds)s seconds."
+    ),
+    "logins-ip": lazy_gettext("Too many logins from your network. Try again in %(seconds)s seconds."),
+    "signups-ip": lazy_gettext("Too many sign-ups from your network. Try again in %(seconds)s seconds."),
+    "password-changes": lazy_gettext("Too many wrong current passwords. Try again in %(seconds)s seconds."),
+    "password-resets": lazy_gettext(
+        "Too many password-reset requests for this email. Try again in %(seconds)s seconds."
+    ),
+    "password-resets-ip": lazy_gettext(
+        "Too many password-reset requests from your network. Try again in %(seconds)s seconds."
+    ),
+    "verification-resends": lazy_gettext("Too many verification emails. Try again in %(seconds)s seconds."),
+    "gateway-calls": lazy_gettext("Too many payment confirmations and releases. Try again in %(seconds)s seconds."),
+    "gateway-calls-ip": lazy_gettext(
+        "Too many payment confirmations and releases from your network. Try again in %(seconds)s seconds."
+    ),
+    "transfers": lazy_gettext("Too many ticket transfers. Try again in %(seconds)s seconds."),
+    "transfers-ip": lazy_gettext("Too many ticket transfers from your network. Try again in %(seconds)s seconds."),
 }
 
 
@@ -569,7 +601,8 @@ def _rate_limited(exc: RateLimited) -> Response:
     if _wants_page():
         page = render_template(
             "site/rate_limited.html",
-            message=message[:1].upper() + message[1:] + ".",
+            message=str(PAGE_WHAT.get(exc.scope, lazy_gettext("Too many requests. Try again in %(seconds)s seconds.")))
+            % {"seconds": retry_after},
             retry_after=retry_after,
             back_url=_back_url(),
         )

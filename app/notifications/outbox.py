@@ -200,16 +200,19 @@ class Attachment:
 
 def attachments(uow: UnitOfWork, kind: str, context: dict[str, Any] | None, user_id: int) -> list[Attachment]:
     """A booking email's tickets and calendar entry, built now from the database: each attempt at
-    sending builds them again (the row keeps none), with the codes as they are now. Only while the
-    booking is still the recipient's and confirmed: a booking transferred or cancelled before its
-    confirmation went out sends no codes to whoever no longer holds it."""
+    sending builds them again (the row keeps none), with the codes as they are now, in the fan's
+    language. Only while the booking is still the recipient's and confirmed: a booking transferred
+    or cancelled before its confirmation went out sends no codes to whoever no longer holds it."""
     if kind not in WITH_TICKETS or not context or "booking" not in context:
         return []
     secret = current_app.extensions["seatline.settings"].ticket_keys_secret
     booking = printed_booking(uow, secret, context["booking"], owner_id=user_id)
     if booking is None or not booking.tickets:
         return []
-    return [
-        Attachment(f"tickets-{booking.booking_id}.pdf", "application", "pdf", documents.tickets_pdf(booking)),
-        Attachment(f"event-{booking.booking_id}.ics", "text", "calendar", documents.event_ics(booking)),
-    ]
+    # Labelled in the recipient's language, as the email they come with (``render``).
+    locale = uow.execute("SELECT locale FROM users WHERE id = :id", {"id": user_id}).scalar_one()
+    with force_locale(message_locale(locale)):
+        return [
+            Attachment(f"tickets-{booking.booking_id}.pdf", "application", "pdf", documents.tickets_pdf(booking)),
+            Attachment(f"event-{booking.booking_id}.ics", "text", "calendar", documents.event_ics(booking)),
+        ]

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, session, url_for
 from flask_babel import gettext, lazy_gettext, refresh
-from flask_wtf import FlaskForm
 from wtforms import Field, PasswordField, SelectField, StringField, ValidationError
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
@@ -18,6 +17,7 @@ from app.errors import InvalidCredentials
 from app.extensions import settings
 from app.i18n import SESSION_LOCALE, SUPPORTED_LOCALES
 from app.rate_limit_rules import PASSWORD_CHANGES, VERIFICATION_RESENDS, rate_limited
+from app.site.forms import SiteForm
 from app.text import single_line
 from app.unit_of_work import unit_of_work
 
@@ -28,14 +28,14 @@ LANGUAGES = {"en": "English", "hi": "हिन्दी"}
 assert set(LANGUAGES) == set(SUPPORTED_LOCALES)
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(SiteForm):
     current_password = PasswordField(lazy_gettext("Current password"), validators=[DataRequired(), Length(max=128)])
     new_password = PasswordField(
         lazy_gettext("New password (8 characters or more)"), validators=[DataRequired(), Length(min=8, max=128)]
     )
 
 
-def _phone_number(form: FlaskForm, field: Field) -> None:
+def _phone_number(form: SiteForm, field: Field) -> None:
     """Checked as PATCH /api/v1/me checks it (``profile.e164``); kept in E.164."""
     if not field.data:
         field.data = None
@@ -48,7 +48,7 @@ def _phone_number(form: FlaskForm, field: Field) -> None:
         ) from exc
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(SiteForm):
     # Control characters are taken out before the name is checked (app/text.py), as in the API.
     name = StringField(
         lazy_gettext("Your name"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext, lazy_gettext
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
@@ -13,6 +12,7 @@ from app.errors import EmailTaken, InvalidCredentials
 from app.extensions import settings
 from app.i18n import SESSION_LOCALE, SUPPORTED_LOCALES
 from app.rate_limit_rules import LOGINS, SIGNUPS, rate_limited
+from app.site.forms import SiteForm
 from app.site.redirects import same_origin_path
 from app.text import single_line
 from app.unit_of_work import unit_of_work
@@ -20,20 +20,22 @@ from app.unit_of_work import unit_of_work
 bp = Blueprint("site_auth", __name__)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(SiteForm):
     email = EmailField(lazy_gettext("Email"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(lazy_gettext("Password"), validators=[DataRequired(), Length(max=128)])
 
 
-class SignupForm(FlaskForm):
+class SignupForm(SiteForm):
     # Control characters are taken out before the name is checked (app/text.py).
     name = StringField(
-        "Your name",
+        lazy_gettext("Your name"),
         validators=[DataRequired(), Length(max=100)],
         filters=[lambda v: single_line(v) if isinstance(v, str) else v],
     )
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
-    password = PasswordField("Password (8 characters or more)", validators=[DataRequired(), Length(min=8, max=128)])
+    email = EmailField(lazy_gettext("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField(
+        lazy_gettext("Password (8 characters or more)"), validators=[DataRequired(), Length(min=8, max=128)]
+    )
 
 
 def _sign_in(account: services.Account, name: str | None = None, locale: str | None = None) -> None:
@@ -98,7 +100,7 @@ def signup():
             _sign_in(account, form.name.data.strip())
             return redirect(_next_url(), code=303)
         except EmailTaken:
-            error = "There is already an account with that email. Log in instead?"
+            error = gettext("There is already an account with that email. Log in instead?")
     status = 200 if request.method == "GET" else (422 if error or form.errors else 200)
     return render_template("site/signup.html", form=form, error=error), status
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import segno
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField
 from wtforms.validators import DataRequired, Email, Length
 
@@ -25,8 +24,10 @@ from app.errors import (
     TransferNotAllowed,
 )
 from app.inventory import services as inventory
+from app.page_messages import page_message
 from app.payments.gateway import GatewayRejected, GatewayUnavailable
 from app.rate_limit_rules import GATEWAY_CALLS, TRANSFERS, rate_limited
+from app.site.forms import SiteForm
 from app.tickets import documents, services as tickets
 from app.unit_of_work import unit_of_work
 
@@ -78,7 +79,7 @@ def checkout(hold_id: uuid.UUID, user_id: int):
         retry_after = exc.details.get("retryAfter") if exc.status in (429, 503) else None
         return _checkout_page(
             hold,
-            exc.message[:1].upper() + exc.message[1:] + ".",
+            page_message(exc),
             exc.status,
             payable=exc.status in (429, 503),
             retry_after=retry_after,
@@ -161,7 +162,7 @@ def _free_checkout(user_id: int, hold: dict):
             settlement = saga.confirm_free(uow, user_id, uuid.UUID(hold["holdId"]))
         saga.raise_unless_booked(settlement)
     except DomainError as exc:
-        return _checkout_page(hold, exc.message, exc.status, payable=False)
+        return _checkout_page(hold, page_message(exc), exc.status, payable=False)
     return redirect(url_for("site_checkout.booking_page", booking_id=settlement.booking_id), code=303)
 
 
@@ -170,7 +171,7 @@ def _qr(code: str, seat: str) -> str:
     return segno.make(code, error="m").svg_inline(scale=3, title=gettext("Ticket for seat %(seat)s", seat=seat))
 
 
-class TransferForm(FlaskForm):
+class TransferForm(SiteForm):
     email = EmailField(
         lazy_gettext("Email address of the Seatline account to give the tickets to"),
         validators=[DataRequired(), Email(), Length(max=254)],

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext, lazy_gettext
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
@@ -22,6 +21,7 @@ from app.accounts.signed_in import signed_in_user
 from app.errors import ResetTokenInvalid, TokenInvalid
 from app.extensions import settings
 from app.rate_limit_rules import PASSWORD_RESETS, rate_limited
+from app.site.forms import SiteForm
 from app.unit_of_work import unit_of_work
 
 bp = Blueprint("site_recovery", __name__)
@@ -32,11 +32,11 @@ VERIFY_TOKEN = "verify_token"
 MAX_TOKEN = 100
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(SiteForm):
     email = EmailField(lazy_gettext("Email"), validators=[DataRequired(), Email(), Length(max=254)])
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(SiteForm):
     new_password = PasswordField(
         lazy_gettext("New password (8 characters or more)"), validators=[DataRequired(), Length(min=8, max=128)]
     )

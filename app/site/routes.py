@@ -17,7 +17,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
@@ -36,6 +36,7 @@ from app.inventory.hints import HintRead, SeatHints
 from app.manage.shows import EVENT_CATEGORIES
 from app.money import request_locale
 from app.ops.metrics import HOLDS_REJECTED
+from app.page_messages import page_message
 from app.rate_limit_rules import GATEWAY_CALLS, HOLDS, prefetched, rate_limited
 from app.replica import browsing_read
 from app.site import browse, shared_pages
@@ -247,7 +248,8 @@ def render_show_page(
         parts = {
             shared_pages.CSRF_FIELD: "",
             shared_pages.PERSONAL: "",
-            shared_pages.HOLD_BUTTON: _submit(gettext("Hold seats"), gettext("Sign in to choose seats"), sign_in),
+            shared_pages.HOLD_BUTTON: _submit(gettext("Hold seats"), gettext("Sign in to choose seats"), sign_in)
+            + _seatmap_texts(),
             shared_pages.BEST_BUTTON: _submit(
                 gettext("Find and hold"), gettext("Sign in to find and hold seats"), sign_in
             ),
@@ -265,7 +267,7 @@ def render_show_page(
         parts = {
             shared_pages.CSRF_FIELD: Markup('<input type="hidden" name="csrf_token" value="%s">') % generate_csrf(),
             shared_pages.PERSONAL: personal,
-            shared_pages.HOLD_BUTTON: _submit(gettext("Hold seats")),
+            shared_pages.HOLD_BUTTON: _submit(gettext("Hold seats")) + _seatmap_texts(),
             shared_pages.BEST_BUTTON: _submit(gettext("Find and hold")),
             shared_pages.WAITLIST_FORM: render_template("site/_waitlist_form.html", show=show, sign_in=None),
         }
@@ -281,6 +283,11 @@ def render_show_page(
 def _submit(label: str, sign_in_label: str | None = None, sign_in_url: str | None = None) -> str:
     """A form's submit button; for a visitor who has to sign in first, a link there instead."""
     return str(get_template_attribute("site/_show_submit.html", "submit")(label, sign_in_label, sign_in_url))
+
+
+def _seatmap_texts() -> str:
+    """What the seat map's script writes, in the page's language (site/_show_submit.html)."""
+    return str(get_template_attribute("site/_show_submit.html", "seatmap_texts")())
 
 
 @bp.get("/shows/<int:show_id>")
@@ -323,14 +330,19 @@ def _hold(show_id: int, user_id: int, seats: list[str], kind: str = inventory.PI
         return hold.hold_id, None
     except AdmissionRequired:
         return None, render_show_page(
-            show_id, "Your admission to this sale has ended: join the queue again.", seats, 403, asked=seats
+            show_id, gettext("Your admission to this sale has ended: join the queue again."), seats, 403, asked=seats
         )
     except SeatsUnavailable as exc:
         taken = exc.details.get("seatIds", [])
-        message = f"Sorry, {', '.join(taken)} {'was' if len(taken) == 1 else 'were'} just taken. The rest of your selection is kept."
+        message = ngettext(
+            "Sorry, %(seats)s was just taken. The rest of your selection is kept.",
+            "Sorry, %(seats)s were just taken. The rest of your selection is kept.",
+            len(taken),
+            seats=", ".join(taken),
+        )
         return None, render_show_page(show_id, message, [s for s in seats if s not in taken], 409, asked=seats)
     except DomainError as exc:
-        message = exc.message[:1].upper() + exc.message[1:] + "."
+        message = page_message(exc)
         return None, render_show_page(show_id, message, seats, exc.status, asked=seats)
 
 
@@ -344,9 +356,11 @@ def hold_best_available(show_id: int, user_id: int):
     try:
         count = int(request.form.get("count", ""))
     except ValueError:
-        return render_show_page(show_id, "Choose how many seats you want.", None, 400)
+        return render_show_page(show_id, gettext("Choose how many seats you want."), None, 400)
     if not 1 <= count <= settings().max_seats_per_hold:
-        return render_show_page(show_id, f"You can hold 1 to {settings().max_seats_per_hold} seats at once.", None, 400)
+        return render_show_page(
+            show_id, gettext("You can hold 1 to %(most)s seats at once.", most=settings().max_seats_per_hold), None, 400
+        )
     failure = None
     for _ in range(3):  # someone may take the best seats between looking and holding
         with unit_of_work() as uow:
@@ -355,7 +369,12 @@ def hold_best_available(show_id: int, user_id: int):
         if best is None:
             # Refused as a hold of taken seats would be (409), so counted alike.
             HOLDS_REJECTED.labels(SeatsUnavailable.code).inc()
-            return render_show_page(show_id, f"There are no {count} seats together in {tier} any more.", None, 409)
+            return render_show_page(
+                show_id,
+                gettext("There are no %(count)s seats together in %(tier)s any more.", count=count, tier=tier),
+                None,
+                409,
+            )
         hold_id, failure = _hold(show_id, user_id, best, inventory.BEST_AVAILABLE)
         if hold_id is not None:
             return redirect(url_for("site.hold_page", hold_id=hold_id), code=303)
@@ -401,10 +420,10 @@ def release_from_page(hold_id: uuid.UUID, user_id: int):
     except HoldPaidFor as exc:
         if exc.booking_id is None:
             return _hold_page(
-                user_id, hold_id, "These seats are paid for: your tickets are in My bookings.", exc.status
+                user_id, hold_id, gettext("These seats are paid for: your tickets are in My bookings."), exc.status
             )
         return redirect(url_for("site_checkout.booking_page", booking_id=exc.booking_id), code=303)
     except DomainError as exc:
         retry_after = exc.details.get("retryAfter") if exc.status in (429, 503) else None
-        return _hold_page(user_id, hold_id, exc.message[:1].upper() + exc.message[1:] + ".", exc.status, retry_after)
+        return _hold_page(user_id, hold_id, page_message(exc), exc.status, retry_after)
     return redirect(url_for("site.show_page", show_id=hold.show_id), code=303)

@@ -9,9 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import segno
+from babel import Locale, dates
+from flask_babel import gettext
 from fpdf import FPDF
 from icalendar import Calendar, Event
 
+from app.i18n import current_locale
 from app.tickets.services import PrintedBooking
 
 PRODID = "-//Seatline//Tickets//EN"
@@ -23,6 +26,23 @@ UID_DOMAIN = "seatline.example"
 # has one (Debian's fonts-dejavu-core): embedding it costs several times the rest of the PDF, so only
 # then. Without one, such characters show as '?'.
 UNICODE_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+# DejaVu has no Devanagari: a ticket in Hindi (README "Languages") takes those letters from a
+# Devanagari font (Debian's fonts-lohit-deva, which `make run`/`make test` install; Noto's if the
+# system has that instead), its conjuncts and vowel signs put together by HarfBuzz (uharfbuzz,
+# fpdf2's text shaping). Only a PDF with Devanagari in it pays for either.
+DEVANAGARI_FONTS = (
+    Path("/usr/share/fonts/truetype/lohit-devanagari/Lohit-Devanagari.ttf"),
+    Path("/usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf"),
+)
+
+
+def _devanagari(text: str) -> bool:
+    return any("\u0900" <= c <= "\u097f" for c in text)
+
+
+def devanagari_font() -> Path | None:
+    """The Devanagari font a Hindi PDF is written with, if the system has one."""
+    return next((f for f in DEVANAGARI_FONTS if f.exists()), None)
 
 
 def _latin1(text: str) -> bool:
@@ -34,11 +54,16 @@ def _latin1(text: str) -> bool:
 
 
 class _TicketPdf(FPDF):
-    def __init__(self, unicode: bool) -> None:
+    def __init__(self, unicode: bool, devanagari: bool = False) -> None:
         super().__init__(format=(148, 210))  # A5, in millimetres
         self.unicode = unicode and UNICODE_FONT.exists()
         if self.unicode:
             self.add_font("Text", "", str(UNICODE_FONT))
+            deva = devanagari_font() if devanagari else None
+            if deva is not None:
+                self.add_font("Devanagari", "", str(deva))
+                self.set_fallback_fonts(["Devanagari"])
+                self.set_text_shaping(True)
 
     def text_font(self, size: float, style: str = "") -> None:
         if self.unicode:
@@ -60,33 +85,51 @@ def qr_png(code: str) -> bytes:
 
 
 def tickets_pdf(booking: PrintedBooking) -> bytes:
-    texts = [booking.title, booking.venue, booking.city] + [
-        f"{t.seat_id}{t.section}{t.row}{t.price}" for t in booking.tickets
+    """The booking's tickets, labelled in the current language: the request's for a download, the
+    owner's for the confirmation email (rendered under ``force_locale``, app/notifications/outbox.py)."""
+    # The day worded for the language (``Wed, Dec 9, 2026`` / ``बुध, 9 दिस॰ 2026``), the time on the
+    # 24-hour clock in the show's zone, with its abbreviation (``18:30 IST``).
+    day = dates.format_skeleton("yMMMEd", booking.starts_at, locale=Locale.parse(current_locale(), sep="-"))
+    when = f"{day}, {booking.starts_at.strftime('%H:%M %Z')}"
+    pages = [
+        (
+            ticket,
+            [
+                f"{booking.venue}, {booking.city}",
+                when,
+                gettext(
+                    "Seat %(seat)s: section %(section)s, row %(row)s, number %(number)s",
+                    seat=ticket.seat_id,
+                    section=ticket.section,
+                    row=ticket.row,
+                    number=ticket.number,
+                ),
+                gettext("Price: %(price)s", price=ticket.price),
+                gettext("Booking reference: %(reference)s", reference=booking.booking_id),
+            ],
+        )
+        for ticket in booking.tickets
     ]
-    pdf = _TicketPdf(unicode=not all(_latin1(t) for t in texts))
-    pdf.set_title(f"Tickets: {booking.title}")
+    title = gettext("Tickets: %(title)s", title=booking.title)
+    footer = gettext("Show this code at the door. A transferred or cancelled ticket's code no longer admits.")
+    texts = [booking.title, title, footer] + [line for _, lines in pages for line in lines]
+    pdf = _TicketPdf(unicode=not all(_latin1(t) for t in texts), devanagari=any(_devanagari(t) for t in texts))
+    pdf.set_title(title)
     pdf.set_creator("Seatline")
     pdf.set_auto_page_break(False)
-    when = booking.starts_at.strftime("%a %d %b %Y, %H:%M %Z")
-    for ticket in booking.tickets:
+    for ticket, lines in pages:
         pdf.add_page()
         pdf.text_font(18, "B")
         pdf.write_line(9, booking.title)
         pdf.text_font(11)
-        for line in (
-            f"{booking.venue}, {booking.city}",
-            when,
-            f"Seat {ticket.seat_id}: section {ticket.section}, row {ticket.row}, number {ticket.number}",
-            f"Price: {ticket.price}",
-            f"Booking reference: {booking.booking_id}",
-        ):
+        for line in lines:
             pdf.write_line(6, line)
         pdf.ln(4)
         size = 80
         pdf.image(io.BytesIO(qr_png(ticket.code)), x=(pdf.w - size) / 2, w=size, h=size)
         pdf.text_font(8)
         pdf.set_y(-22)
-        pdf.write_line(4, "Show this code at the door. A transferred or cancelled ticket's code no longer admits.")
+        pdf.write_line(4, footer)
     return bytes(pdf.output())
 
 
@@ -106,7 +149,12 @@ def event_ics(booking: PrintedBooking, now: datetime | None = None) -> bytes:
     event.add("summary", booking.title)
     event.add("location", f"{booking.venue}, {booking.city}")
     seats = ", ".join(t.seat_id for t in booking.tickets)
-    event.add("description", f"Booking {booking.booking_id}" + (f", seats {seats}" if seats else ""))
+    event.add(
+        "description",
+        gettext("Booking %(reference)s, seats %(seats)s", reference=booking.booking_id, seats=seats)
+        if seats
+        else gettext("Booking %(reference)s", reference=booking.booking_id),
+    )
     event.add("sequence", booking.ticket_version - 1)
     event.add("status", "CONFIRMED" if booking.status == "CONFIRMED" else "CANCELLED")
     calendar.add_component(event)

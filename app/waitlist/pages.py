@@ -13,6 +13,7 @@ from app.circuit import behind_breaker
 from app.errors import DomainError, WaitlistEntryNotFound
 from app.extensions import redis_store
 from app.inventory.hints import SeatHints
+from app.page_messages import page_message
 from app.unit_of_work import unit_of_work
 from app.waitlist import services
 
@@ -36,11 +37,7 @@ def join_from_page(show_id: int, user_id: int):
         with unit_of_work() as uow:
             joined = services.join(uow, user_id, show_id, int(quantity), tier)
     except DomainError as exc:
-        message = (
-            gettext("Seats of that kind are on sale: pick them on the map.")
-            if exc.code == "WAITLIST_NOT_NEEDED"
-            else exc.message
-        )
+        message = exc.message if exc.code == DomainError.code else page_message(exc)
         if _is_htmx():
             return render_template("site/_waitlist_joined.html", message=message), 200
         return render_template("site/waitlist.html", entries=[], message=message), exc.status

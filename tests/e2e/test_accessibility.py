@@ -193,6 +193,9 @@ def test_pages_in_hindi_have_no_serious_accessibility_violations(live_server, br
     page.goto(f"{live_server}/login?next=/shows/{show.show_id}")
     assert page.locator("h1").inner_text() == "लॉग इन करें"
     found["login"] = violations(page)
+    page.locator("form button[type=submit]").click()  # nothing filled in: the errors, in Hindi
+    page.wait_for_selector("text=यह फ़ील्ड भरना ज़रूरी है।")
+    found["login, errors"] = violations(page)
     page.fill("#email", "hindi-a11y@example.com")
     page.fill("#password", "correct horse")
     page.keyboard.press("Enter")
@@ -203,6 +206,11 @@ def test_pages_in_hindi_have_no_serious_accessibility_violations(live_server, br
     assert page.get_by_role("button", name="ये सीटें छोड़ें").is_visible()
     assert "₹1,00,000.00" in page.locator("main").inner_text()
     found["hold page"] = violations(page)
+    page.get_by_role("link", name="भुगतान करें").click()
+    assert page.locator("h1").inner_text() == "अपनी सीटों का भुगतान करें"
+    found["checkout"] = violations(page)
+    page.goto(f"{live_server}/waitlist")
+    found["my waiting lists"] = violations(page)
     page.goto(f"{live_server}/bookings")
     assert page.locator("h1").inner_text() == "मेरी बुकिंग"
     found["my bookings"] = violations(page)

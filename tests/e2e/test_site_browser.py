@@ -184,3 +184,23 @@ def test_without_javascript_a_section_lists_its_seats_and_holds_them(live_server
     page.click("button[type=submit] >> text=Hold seats")
     page.wait_for_url(re.compile(rf"{re.escape(live_server)}/holds/"))
     assert "B7, B8" in page.text_content("main")
+
+
+def test_the_seat_maps_script_speaks_the_pages_language(live_server, browser, make):
+    """A Hindi browser: the drawn seats' labels, a seat's new state and "just taken" are in Hindi."""
+    import requests
+
+    show, rival = make.show(rows=3, per_row=6, title="Hindi Matinee"), make.fan()
+    page = browser.new_context(locale="hi-IN").new_page()
+    sign_up_and_in(page, live_server, "hindi-map@example.com", f"/shows/{show.show_id}")
+    page.wait_for_selector("input[value=B2]")
+    assert page.get_attribute("input[value=B2]", "aria-label") == "Main, पंक्ति B, सीट 2, ₹250.00, उपलब्ध"
+    page.check("input[value=B2]")
+    page.check("input[value=B3]")
+    requests.post(f"{live_server}/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["B3"]}, headers=rival.headers)
+    page.wait_for_selector("[data-testid=message]", timeout=10_000)
+    assert page.text_content("[data-testid=message]") == (
+        "माफ़ कीजिए, B3 अभी-अभी किसी और ने ले ली। आपकी बाकी चुनी हुई सीटें बनी हुई हैं।"
+    )
+    assert page.get_attribute("input[value=B3]", "aria-label") == "Main, पंक्ति B, सीट 3, ₹250.00, होल्ड पर"
+    assert page.is_checked("input[value=B2]") and not page.is_checked("input[value=B3]")

@@ -4,6 +4,7 @@ language, delivered over SMTP to the test sink."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime, timedelta
 from email.header import decode_header, make_header
@@ -11,9 +12,13 @@ from zoneinfo import ZoneInfo
 
 import requests
 from babel import Locale
+from icalendar import Calendar
+from pypdf import PdfReader
 
 from devstack.mail import text_body
 from tests.integration.test_gate import event_with_show, open_queue
+from tests.integration.test_tickets import attachments
+from tests.integration.test_waitlist import sold_out
 from tests.support.db import fetch, run_jobs, run_sql
 
 HINDI = {"Accept-Language": "hi-IN,hi;q=0.9,en;q=0.5"}
@@ -214,3 +219,161 @@ def test_the_manager_pages_speak_hindi_too(client, make):
     hindi = client.get("/manage", headers=HINDI).get_data(as_text=True)
     assert "मैनेजर डैशबोर्ड" in hindi and "नया वेन्यू" in hindi and "शुरुआत (वेन्यू का समय)" in hindi
     assert "New venue" in client.get("/manage").get_data(as_text=True)
+
+
+def free_booking(client, show, seat: str = "A1") -> str:
+    """Books a free seat through the site's pages; the booking page's path."""
+    checkout = client.get(f"{hold_page(client, show, seat)}/checkout")
+    booked = client.post(checkout.request.path, data={"csrf_token": token_of(checkout)})
+    assert booked.status_code == 303, booked.get_data(as_text=True)
+    return booked.headers["Location"]
+
+
+def test_login_and_signup_say_what_is_wrong_in_hindi(app):
+    fan = app.test_client()
+    login = fan.get("/login", headers=HINDI)
+    refused = fan.post("/login", data={"csrf_token": token_of(login), "email": "", "password": ""}, headers=HINDI)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "यह फ़ील्ड भरना ज़रूरी है।" in html
+    assert "This field is required." not in html
+    signup = fan.get("/signup", headers=HINDI)
+    assert "पासवर्ड (8 या उससे ज़्यादा अक्षर)" in signup.get_data(as_text=True)
+    bad = {"csrf_token": token_of(signup), "name": "", "email": "not-an-email", "password": "short"}
+    refused = fan.post("/signup", data=bad, headers=HINDI)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "यह फ़ील्ड भरना ज़रूरी है।" in html and "ईमेल पता सही नहीं है।" in html
+    assert "इस फ़ील्ड में 8 से 128 अक्षर होने चाहिए।" in html
+    assert not re.search(r"This field is required|Invalid email address|between 8 and 128|Your name", html)
+    # The same form in English still says it in English; nobody was signed up.
+    english = fan.post("/signup", data=bad).get_data(as_text=True)
+    assert "This field is required." in english and "Invalid email address." in english
+    assert fetch(app, "SELECT count(*) AS n FROM users WHERE email = 'not-an-email'")[0].n == 0
+    taken = {**bad, "name": "Asha", "email": "taken@example.com", "password": "correct horse"}
+    app.test_client().post(
+        "/api/v1/auth/register", json={"email": "taken@example.com", "password": "correct horse", "name": "Asha"}
+    )
+    again = fan.post("/signup", data=taken, headers=HINDI).get_data(as_text=True)
+    assert "इस ईमेल से पहले से एक खाता है।" in again
+
+
+def test_checkout_booking_and_account_pages_are_in_hindi(app, client, make):
+    show = make.show(rows=1, per_row=4, prices={"gold": LAKH, "silver": LAKH})
+    signed_in(client, "checkout-hi@example.com")
+    checkout = client.get(f"{hold_page(client, show)}/checkout", headers=HINDI)
+    html = checkout.get_data(as_text=True)
+    assert checkout.status_code == 200 and "अपनी सीटों का भुगतान करें" in html and "चेकआउट" in html
+    assert "अपनी सीटों पर वापस जाएँ" in html and "₹1,00,000.00" in html
+    assert "Pay for your seats" not in html and "Back to your seats" not in html
+
+    free = make.show(rows=1, per_row=4, prices={"gold": 0, "silver": 0})
+    booking_path = free_booking(client, free)
+    page = client.get(booking_path, headers=HINDI)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "मुफ़्त टिकट" in html and "मेरी सारी बुकिंग" in html
+    assert "रद्द करें" in html and "You're going to" not in html and "All my bookings" not in html
+    assert "Free tickets" not in html and "Cancel" not in html
+    # The transfer form's own checks, in Hindi; nothing moves.
+    refused = client.post(
+        f"{booking_path}/transfer", data={"csrf_token": token_of(page), "email": ""}, headers=HINDI
+    ).get_data(as_text=True)
+    assert "यह फ़ील्ड भरना ज़रूरी है।" in refused and "This field is required." not in refused
+    owner = fetch(app, "SELECT u.email FROM bookings b JOIN users u ON u.id = b.user_id")[0].email
+    assert owner == "checkout-hi@example.com"
+
+    account = client.get("/account", headers=HINDI)
+    html = account.get_data(as_text=True)
+    assert account.status_code == 200 and "आपका नाम" in html and "Your name" not in html
+    short = {"csrf_token": token_of(account), "current_password": "correct horse", "new_password": "short"}
+    refused = client.post("/account/password", data=short, headers=HINDI).get_data(as_text=True)
+    assert "इस फ़ील्ड में 8 से 128 अक्षर होने चाहिए।" in refused and "characters long" not in refused
+    empty = {"csrf_token": token_of(account), "name": "", "phone": "", "locale": "hi"}
+    refused = client.post("/account/profile", data=empty, headers=HINDI).get_data(as_text=True)
+    assert "यह फ़ील्ड भरना ज़रूरी है।" in refused
+    assert fetch(app, "SELECT name FROM users WHERE email = 'checkout-hi@example.com'")[0].name == "Asha"
+
+
+def test_refusals_on_the_show_and_waiting_list_pages_are_in_hindi(app, client, make):
+    show = make.show(rows=1, per_row=4)
+    signed_in(client, "first-hi@example.com")
+    hold_page(client, show, "A2")
+    later = signed_in(app.test_client(), "second-hi@example.com")
+    page = later.get(f"/shows/{show.show_id}", headers=HINDI)
+    html = page.get_data(as_text=True)
+    # The seat map script's words come from the page, in its language.
+    assert 'data-held="होल्ड पर"' in html and "व्हीलचेयर के अनुकूल" in html and "सीटें होल्ड करें" in html
+    taken = later.post(
+        f"/shows/{show.show_id}/hold", data={"csrf_token": token_of(page), "seat": ["A2"]}, headers=HINDI
+    )
+    assert taken.status_code == 409 and "माफ़ कीजिए, A2 अभी-अभी किसी और ने ले ली।" in taken.get_data(as_text=True)
+
+    on_sale = later.post(
+        f"/shows/{show.show_id}/waitlist", data={"csrf_token": token_of(page), "quantity": "1"}, headers=HINDI
+    )
+    html = on_sale.get_data(as_text=True)
+    assert on_sale.status_code == 409 and "इस तरह की सीटें बिक्री पर हैं" in html and "on sale" not in html
+    full, _, _ = sold_out(make, client)
+    waiter = signed_in(app.test_client(), "waiter-hi@example.com")
+    page = waiter.get(f"/shows/{full.show_id}", headers=HINDI)
+    joined = waiter.post(
+        f"/shows/{full.show_id}/waitlist", data={"csrf_token": token_of(page), "quantity": "1"}, headers=HINDI
+    )
+    assert joined.status_code == 303
+    mine = waiter.get("/waitlist", headers=HINDI).get_data(as_text=True)
+    assert "कतार में आपका नंबर 1 है।" in mine and "यह प्रतीक्षा सूची छोड़ें" in mine
+    assert "Leave this waiting list" not in mine and "in line" not in mine
+    assert fetch(app, "SELECT count(*) AS n FROM waitlist_entries")[0].n == 1
+
+
+def pdf_text(pdf: bytes) -> str:
+    return PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+
+
+def devanagari(text: str) -> str:
+    """The Devanagari letters of ``text``, in order. HarfBuzz draws a conjunct or a vowel sign with the
+    font's glyph for the pair, and pypdf reads such glyphs back with a stray character after them;
+    what the page shows is the glyphs, so only the letters are compared."""
+    return re.sub("[^\u0900-\u097f]", "", text)
+
+
+def test_the_tickets_pdf_is_in_the_fans_language(app, client, make, mail):
+    free = make.show(rows=1, per_row=4, prices={"gold": 0, "silver": 0}, timezone_name="Asia/Kolkata")
+    signed_in(client, "pdf-hi@example.com")
+    booking_path = free_booking(client, free, "A3")
+    booking_id = booking_path.rsplit("/", 1)[1]
+    hindi = client.get(f"{booking_path}/tickets.pdf", headers=HINDI)
+    assert hindi.status_code == 200 and hindi.mimetype == "application/pdf"
+    text = pdf_text(hindi.data)
+    assert devanagari("सीट: सेक्शन, पंक्ति, नंबर, कीमत: बुकिंग संदर्भ:") in devanagari(text)
+    assert devanagari("प्रवेश द्वार पर यह कोड दिखाएँ।") in devanagari(text)
+    assert "A3" in text and booking_id in text and "IST" in text and "Seat" not in text
+    english = pdf_text(client.get(f"{booking_path}/tickets.pdf").data)
+    assert "Seat A3: section" in english and f"Booking reference: {booking_id}" in english and "सीट" not in english
+    # The confirmation email's copy follows the fan's profile, not the browser the booking came from.
+    run_sql(app, "UPDATE users SET locale = 'hi' WHERE email = 'pdf-hi@example.com'")
+    run_jobs(app)
+    [confirmation] = [m for m in mail.to("pdf-hi@example.com") if "application/pdf" in attachments(m)]
+    emailed = pdf_text(attachments(confirmation)["application/pdf"])
+    assert devanagari("सीट: सेक्शन, पंक्ति, नंबर, कीमत: बुकिंग संदर्भ:") in devanagari(emailed)
+    assert booking_id in emailed and "Seat" not in emailed
+    [event] = Calendar.from_ical(attachments(confirmation)["text/calendar"]).walk("VEVENT")
+    assert str(event["DESCRIPTION"]) == f"बुकिंग {booking_id}, सीटें A3"
+
+
+def test_the_rate_limited_and_error_pages_say_why_in_hindi(app, client, make):
+    free = make.show(rows=1, per_row=4, prices={"gold": 0, "silver": 0})
+    signed_in(client, "limits-hi@example.com")
+    booking_path = free_booking(client, free)
+    page = client.get(booking_path, headers=HINDI)
+    to_myself = {"csrf_token": token_of(page), "email": "limits-hi@example.com", "confirm": "y"}
+    answers = [client.post(f"{booking_path}/transfer", data=to_myself, headers=HINDI) for _ in range(11)]
+    refused = answers[-1].get_data(as_text=True)
+    assert [a.status_code for a in answers] == [422] * 10 + [429]
+    assert "यह आपका अपना ईमेल पता है" in answers[0].get_data(as_text=True)
+    assert "टिकट ट्रांसफ़र की बहुत ज़्यादा कोशिशें हुईं।" in refused and "Too many" not in refused
+    # The error page's words for its status.
+    missing = client.get("/shows/999999", headers=HINDI)
+    assert missing.status_code == 404 and "हमें यह पेज नहीं मिला।" in missing.get_data(as_text=True)
+    assert fetch(app, "SELECT u.email FROM bookings b JOIN users u ON u.id = b.user_id")[0].email == (
+        "limits-hi@example.com"
+    )

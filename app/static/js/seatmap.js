@@ -13,6 +13,24 @@
   const currency = form.dataset.currency;
   const max = Number(form.dataset.max);
   const statusNames = { A: "AVAILABLE", H: "HELD", B: "BOOKED" };
+  // What the script writes comes from the page, in its language (site/_show_submit.html,
+  // data-seatmap-texts); English when a page has none. "{name}" marks where a value goes.
+  const given = (document.querySelector("[data-seatmap-texts]") || { dataset: {} }).dataset;
+  const texts = {
+    seat: given.seat || "{section}, row {row}, seat {number}, {price}, {status}",
+    accessible: given.accessible || "wheelchair accessible",
+    AVAILABLE: given.available || "available",
+    HELD: given.held || "held",
+    BOOKED: given.booked || "booked",
+    takenOne: given.takenOne || "Sorry, {seats} was just taken. The rest of your selection is kept.",
+    takenMany: given.takenMany || "Sorry, {seats} were just taken. The rest of your selection is kept.",
+    failed: given.failed || "The seat map could not be loaded. Open a section above to list its seats, or reload the page.",
+  };
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+  }
+  // A seat's status as its label says it: the page's word, or the English of a label the server wrote.
+  const statusWords = new Set(["available", "held", "booked", texts.AVAILABLE, texts.HELD, texts.BOOKED]);
   // Prices are in minor units: 10^-exponent of the currency (2 for pence, 0 for yen, 3 for fils).
   const exponent = Number(form.dataset.exponent || 2);
   let money;
@@ -81,9 +99,10 @@
     box.dataset.price = String(seat.price);
     box.checked = !taken && selected.has(seat.seatId);
     box.disabled = taken;
-    box.setAttribute("aria-label", seat.section + ", row " + seat.row + ", seat " + seat.number + ", " +
-      money.format(seat.price / 10 ** exponent) + ", " + seat.status.toLowerCase() +
-      (seat.accessible ? ", wheelchair accessible" : ""));
+    box.setAttribute("aria-label", fill(texts.seat, {
+      section: seat.section, row: seat.row, number: seat.number,
+      price: money.format(seat.price / 10 ** exponent), status: texts[seat.status] || seat.status.toLowerCase(),
+    }) + (seat.accessible ? ", " + texts.accessible : ""));
     const number = document.createElement("span");
     number.setAttribute("aria-hidden", "true");
     number.textContent = String(seat.number);
@@ -129,7 +148,10 @@
     box.dataset.taken = taken ? "1" : "";
     box.closest("label").classList.toggle("taken", taken);
     box.disabled = taken; // a free seat may still be disabled by the cap: updateTotal, next, decides
-    box.setAttribute("aria-label", box.getAttribute("aria-label").replace(/, (available|held|booked)/, ", " + status.toLowerCase()));
+    const parts = box.getAttribute("aria-label").split(", ");
+    const at = parts.findIndex((part) => statusWords.has(part));
+    if (at >= 0) parts[at] = texts[status] || status.toLowerCase();
+    box.setAttribute("aria-label", parts.join(", "));
     return taken;
   }
 
@@ -149,7 +171,7 @@
         const wasChecked = box.checked;
         if (setStatus(box, status) && wasChecked) { box.checked = false; lost.push(id); }
       }
-      if (lost.length) tell("Sorry, " + lost.join(", ") + (lost.length === 1 ? " was" : " were") + " just taken. The rest of your selection is kept.");
+      if (lost.length) tell(fill(lost.length === 1 ? texts.takenOne : texts.takenMany, { seats: lost.join(", ") }));
       updateTotal();
     } catch (e) { /* the next refresh tries again */ }
   }
@@ -166,7 +188,7 @@
     draw().then(start, () => {
       map.removeAttribute("aria-busy");
       const note = form.querySelector("[data-testid=map-fallback]");
-      if (note) note.textContent = "The seat map could not be loaded. Open a section above to list its seats, or reload the page.";
+      if (note) note.textContent = texts.failed;
     });
   } else {
     start();
