@@ -21,7 +21,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from sqlalchemy.engine import make_url
 
 from devstack.processes import ROOT, listening, start_script
-from tests.e2e.test_make_run import _local_date, pay_for
+from tests.e2e.test_make_run import _tour_date, pay_for
 
 pytestmark = pytest.mark.slow
 MAILBOX = ROOT / ".run" / "mailbox" / "new"
@@ -132,7 +132,7 @@ def test_the_cluster_serves_the_demo_survives_a_lost_web_and_gate_and_stops_on_c
         tour = next(
             s
             for s in requests.get(
-                f"{base}/api/v1/cities/{cities['New York']['cityId']}/shows", params={"date": _local_date(base, 51)}
+                f"{base}/api/v1/cities/{cities['New York']['cityId']}/shows", params={"date": _tour_date()}
             ).json()["shows"]
             if s["queueRequired"]
         )
