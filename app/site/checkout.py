@@ -265,32 +265,27 @@ def _printed(booking_id: uuid.UUID, user_id: int) -> tickets.PrintedBooking:
     return printed
 
 
+def _download(content: bytes, mimetype: str, filename: str) -> Response:
+    """A file the fan's browser saves rather than shows; personal, so never kept by a cache."""
+    return Response(
+        content,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
 @bp.get("/bookings/<uuid:booking_id>/tickets.pdf")
 @login_required
 def tickets_pdf(booking_id: uuid.UUID, user_id: int):
     printed = _printed(booking_id, user_id)
-    return Response(
-        documents.tickets_pdf(printed),
-        mimetype="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="tickets-{printed.booking_id}.pdf"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return _download(documents.tickets_pdf(printed), "application/pdf", f"tickets-{printed.booking_id}.pdf")
 
 
 @bp.get("/bookings/<uuid:booking_id>/event.ics")
 @login_required
 def event_ics(booking_id: uuid.UUID, user_id: int):
     printed = _printed(booking_id, user_id)
-    return Response(
-        documents.event_ics(printed),
-        mimetype="text/calendar",
-        headers={
-            "Content-Disposition": f'attachment; filename="event-{printed.booking_id}.ics"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return _download(documents.event_ics(printed), "text/calendar", f"event-{printed.booking_id}.ics")
 
 
 @bp.post("/bookings/<uuid:booking_id>/cancel")
