@@ -28,7 +28,7 @@ def page_message(exc: DomainError) -> str:
         }.get(str(details.get("saleStatus")), gettext("Seats for this show are not on sale."))
     if code == "SEAT_LIMIT_EXCEEDED" and "limit" in details:
         return gettext(
-            "You can have at most %(limit)s seats for this show, held and booked together (you have %(held)s).",
+            "You can have at most %(limit)s seats for this show, held and booked together (you have %(held)s already).",
             limit=details["limit"],
             held=details.get("held", 0),
         )
