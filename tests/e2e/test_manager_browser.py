@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from app.accounts import services as accounts
 from app.booking.invariants import money_invariant_violations
@@ -90,7 +91,11 @@ def test_build_schedule_watch_and_cancel(app, live_server, live_gateway, worker,
     desk.click("button >> text=Create event")
     desk.wait_for_url(f"{live_server}/manage/shows/new")
     desk.select_option("select[name=eventId]", label="Northern Lights Quartet")
-    desk.select_option("select[name=venueId]", label="Corn Exchange, Leeds")
+    # Choosing the venue swaps in its price fields (htmx): wait for that answer, or the fields filled
+    # below may be the first venue's, replaced a moment later by empty ones.
+    with desk.expect_response(lambda r: "venueId=" in r.url and "/manage/shows/new" in r.url):
+        desk.select_option("select[name=venueId]", label="Corn Exchange, Leeds")
+    expect(desk.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)  # swapped and settled
     desk.wait_for_selector("input[name=price-standard]")
     day = datetime.now(ZoneInfo("Europe/London")).date() + timedelta(days=4)
     desk.fill("input[name=startTime]", f"{day}T20:00")
