@@ -1370,8 +1370,8 @@ def add_door_staff():
     """
     body = parse_body(DoorStaffRequest)
     with unit_of_work() as uow:
-        org = access.owning_organisation(uow, actor(), int(body.organisationId) if body.organisationId else None)
-        member, added = door_staff.add_door_staff(uow, actor(), body.email, org)
+        named = int(body.organisationId) if body.organisationId else None
+        member, added = door_staff.add_door_staff(uow, actor(), body.email, named)
     return member, 201 if added else 200
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from app.audit import log as audit
 from app.errors import DomainError, NotFound
-from app.manage.access import Actor, owned
+from app.manage.access import Actor, owned, owning_organisation
 from app.unit_of_work import UnitOfWork
 
 
@@ -37,14 +37,18 @@ def list_door_staff(uow: UnitOfWork, actor: Actor) -> list[dict[str, Any]]:
     return [_member(r) for r in rows]
 
 
-def add_door_staff(uow: UnitOfWork, actor: Actor, email: str, organisation_id: int) -> tuple[dict[str, Any], bool]:
-    """Makes the account with ``email`` door staff of ``organisation_id`` (the caller's, or the one an admin
-    named); commits. True if it was not door staff of that organisation already."""
+def add_door_staff(
+    uow: UnitOfWork, actor: Actor, email: str, named_organisation: int | None
+) -> tuple[dict[str, Any], bool]:
+    """Makes the account with ``email`` door staff of the caller's organisation (an admin's: the one
+    named); commits. True if it was not door staff of that organisation already. The account is looked
+    up first: an unknown email is ``ACCOUNT_NOT_FOUND`` for everyone allowed to ask."""
     row = uow.execute(
         "SELECT id, email, name, role, organisation_id FROM users WHERE email = :e FOR UPDATE", {"e": email.lower()}
     ).first()
     if row is None:
         raise AccountNotFound("no account has that email")
+    organisation_id = owning_organisation(uow, actor, named_organisation)
     if row.role == "door" and row.organisation_id == organisation_id:
         return _member(row), False
     if row.role != "fan":

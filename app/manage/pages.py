@@ -33,6 +33,7 @@ from app.manage import (
     access,
     box_office,
     cancellation,
+    checkin,
     dashboard,
     layouts,
     posters,
@@ -520,16 +521,18 @@ def new_show():
 def _live_sale(show_id: str) -> dict[str, Any]:
     sid = _id(show_id, ShowNotFound, "show")
 
-    def read(uow: UnitOfWork) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    def read(uow: UnitOfWork) -> tuple[dict[str, Any], dict[str, Any], Any, int]:
         detail = shows.get_show(uow, actor(), sid)
         figures = dashboard.figures(uow, actor(), sid, redis_store.roles)
         progress = cancellation.progress(uow, sid) if detail["status"] == "CANCELLED" else None
-        return detail, figures, progress
+        # Tickets checked in at the door (README "Door check-in"), counted afresh on every poll.
+        return detail, figures, progress, checkin.admitted_count(uow, sid)
 
-    detail, figures, progress = browsing_read(read)  # the replica while fresh enough (app/replica.py)
+    detail, figures, progress, admitted = browsing_read(read)  # the replica while fresh enough (app/replica.py)
     return {
         "show": detail,
         "figures": figures,
+        "admitted": admitted,
         "chart": dashboard.chart(figures["salesOverTime"]),
         "progress": progress,
     }

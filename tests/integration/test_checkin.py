@@ -13,6 +13,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from app.tickets import codes, keys
+from tests.integration.test_manage_authz import sign_in
 from tests.support.booking import book
 from tests.support.db import fetch, run_sql
 
@@ -455,3 +456,14 @@ def test_bad_batches_are_refused_whole(app, client, make, door_show, body):
     r = client.post(f"{checkins_url(show.show_id)}/batch", json=body, headers=make.fan(role="door").headers)
     assert r.status_code == 400 and r.get_json()["error"]["code"] == "VALIDATION_FAILED"
     assert stored(app) == (0, 0)
+
+
+def test_the_show_page_counts_the_admitted(app, client, make, door_show):
+    show, _, _, codes_by_seat = door_show
+    manager = make.fan(role="manager")
+    sign_in(client, manager)
+    page = client.get(f"/manage/shows/{show.show_id}").get_data(as_text=True)
+    assert "Admitted 0 of 2" in page
+    assert scan(client, make.fan(role="door"), show.show_id, codes_by_seat["B1"]).status_code == 201
+    fragment = client.get(f"/manage/shows/{show.show_id}/figures").get_data(as_text=True)
+    assert "Admitted 1 of 2" in fragment
