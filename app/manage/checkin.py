@@ -24,7 +24,7 @@ from app.tickets import codes, keys
 from app.unit_of_work import UnitOfWork
 
 ADMITTED = "ADMITTED"
-# How far an offline scanner's clock may run ahead of the server's: a later ``scannedAt`` counts as now.
+# How far an offline scanner's clock may run ahead of the server's: a ``scannedAt`` further ahead counts as now.
 CLOCK_SKEW = timedelta(minutes=5)
 
 
@@ -97,7 +97,8 @@ def _judge(
     scanned_at: datetime | None,
 ) -> ScanAnswer:
     """The answer to one scan whose nonce is new."""
-    at = show.db_now if scanned_at is None else min(scanned_at, show.db_now + CLOCK_SKEW)
+    # An offline scan counts at its own time, unless the scanner's clock is too far ahead: then now.
+    at = scanned_at if scanned_at is not None and scanned_at <= show.db_now + CLOCK_SKEW else show.db_now
     opens, closes = window(show)
     if show.status == "CANCELLED" or (opens is not None and at < opens) or at >= closes:
         return _refused(

@@ -398,8 +398,8 @@ class OfflineScan(CheckinRequest):
 
 
 class CheckinBatchRequest(Strict):
-    scans: Annotated[list[OfflineScan], Field(min_length=1, max_length=500)]
-    """Up to 500 offline scans."""
+    scans: Annotated[list[OfflineScan], Field(min_length=1, max_length=200)]
+    """1 to 200 offline scans (which fit the 64 KiB body limit)."""
 
 
 class CheckinWindowRequest(Strict):
