@@ -467,3 +467,27 @@ def test_the_show_page_counts_the_admitted(app, client, make, door_show):
     assert scan(client, make.fan(role="door"), show.show_id, codes_by_seat["B1"]).status_code == 201
     fragment = client.get(f"/manage/shows/{show.show_id}/figures").get_data(as_text=True)
     assert "Admitted 1 of 2" in fragment
+
+
+def test_managers_add_and_remove_door_staff_on_the_dashboard(app, client, make):
+    manager, staff = make.fan(role="manager"), make.fan()
+    email = email_of(app, staff)
+    csrf = sign_in(client, manager)
+    page = client.get("/manage").get_data(as_text=True)
+    assert "No door staff yet." in page
+    r = client.post("/manage/door-staff", data={"email": email, "csrf_token": csrf})
+    assert r.status_code == 303
+    page = client.get("/manage").get_data(as_text=True)
+    assert f"{email} is now door staff." in page and f"/manage/door-staff/{staff.user_id}/remove" in page
+    assert fetch(app, "SELECT role FROM users WHERE id = :u", u=staff.user_id)[0].role == "door"
+    # A bad email is refused with a message; without the CSRF token nothing happens.
+    client.post("/manage/door-staff", data={"email": "nobody@example.com", "csrf_token": csrf})
+    assert "No account has that email." in client.get("/manage").get_data(as_text=True)
+    assert client.post(f"/manage/door-staff/{staff.user_id}/remove").status_code == 400
+    assert fetch(app, "SELECT role FROM users WHERE id = :u", u=staff.user_id)[0].role == "door"
+    r = client.post(f"/manage/door-staff/{staff.user_id}/remove", data={"csrf_token": csrf})
+    assert r.status_code == 303
+    assert fetch(app, "SELECT role FROM users WHERE id = :u", u=staff.user_id)[0].role == "fan"
+    # A fan (and door staff) cannot use the pages.
+    sign_in(client, staff)
+    assert client.get("/manage").status_code == 403
