@@ -8,7 +8,6 @@ import requests
 from app.accounts import recovery
 from app.unit_of_work import unit_of_work
 from devstack.processes import ROOT
-from tests.e2e.test_manager_browser import log_in, manager_account
 
 pytestmark = pytest.mark.slow
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -225,6 +224,9 @@ def test_the_door_staff_section_and_admitted_count_have_no_serious_accessibility
 ):
     """README "Door check-in": the overview's door staff list and form, used with the keyboard, and the
     show page's admitted count."""
+    # Imported here: test_manager_browser imports this module's ``violations``.
+    from tests.e2e.test_manager_browser import log_in, manager_account
+
     show = make.show(rows=2, per_row=4, title="Door Evening")
     fan = make.fan()
     email = fetch_email(app, fan.user_id)
