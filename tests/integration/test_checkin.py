@@ -491,3 +491,40 @@ def test_managers_add_and_remove_door_staff_on_the_dashboard(app, client, make):
     # A fan (and door staff) cannot use the pages.
     sign_in(client, staff)
     assert client.get("/manage").status_code == 403
+
+
+def test_one_upload_with_a_ticket_scanned_at_two_gates_admits_the_earliest(app, client, make, door_show):
+    show, _, booking_id, codes_by_seat = door_show
+    door = make.fan(role="door")
+    now = datetime.now(UTC)
+    late = {
+        "ticket": codes_by_seat["B2"],
+        "gate": "West",
+        "nonce": nonce(),
+        "scannedAt": (now - timedelta(minutes=2)).isoformat(),
+    }
+    early = {
+        "ticket": codes_by_seat["B2"],
+        "gate": "East",
+        "nonce": nonce(),
+        "scannedAt": (now - timedelta(minutes=7)).isoformat(),
+    }
+    r = client.post(f"{checkins_url(show.show_id)}/batch", json={"scans": [late, early]}, headers=door.headers)
+    assert r.status_code == 200
+    body = r.get_json()
+    # Results come in the order sent; the earlier scan (sent second) is the one admitted.
+    assert [x["result"] for x in body["results"]] == ["ALREADY_CHECKED_IN", "ADMITTED"]
+    assert body["conflicts"] == [
+        {
+            "nonce": late["nonce"],
+            "bookingId": booking_id,
+            "seatId": "B2",
+            "gate": "West",
+            "admittedAt": body["results"][1]["body"]["at"],
+            "admittedGate": "East",
+        }
+    ]
+    assert body["admitted"] == 1
+    # Online, the ticket is now already checked in, at East.
+    again = scan(client, door, show.show_id, codes_by_seat["B2"])
+    assert again.status_code == 409 and again.get_json()["error"]["gate"] == "East"
