@@ -38,6 +38,7 @@ from app.extensions import csrf, db, migrate, redis_roles, redis_store
 from app.images import routes as media
 from app.inventory.routes import bp as inventory_bp
 from app.manage.api import bp as manage_api_bp
+from app.manage.checkin_api import bp as checkin_api_bp
 from app.manage.pages import bp as manage_pages_bp, raise_upload_limits
 from app.notifications.cli import dead_letters_command
 from app.ops import abandoned, observe
@@ -69,6 +70,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         booking_bp,
         waitlist_bp,
         manage_api_bp,
+        checkin_api_bp,
         docs_bp,
     )
     pages = (

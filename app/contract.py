@@ -279,6 +279,35 @@ ERROR_SHAPES: dict[str, ErrorShape] = {
         ("WAITLIST_NOT_NEEDED",), ("available",), {"available": {"type": "integer", "minimum": 1}}
     ),
     "WaitlistNotFoundError": ErrorShape(("WAITLIST_NOT_FOUND",)),
+    "AlreadyCheckedInError": ErrorShape(
+        ("ALREADY_CHECKED_IN",),
+        ("at", "gate", "bookingId", "seatId"),
+        {
+            "at": {"type": "string", "format": "date-time", "description": "When the admitting scan was made."},
+            "gate": {"type": "string", "description": "The gate of the admitting scan."},
+            "bookingId": {"type": "string", "format": "uuid"},
+            "seatId": {"type": "string"},
+        },
+    ),
+    "TicketRefusedError": ErrorShape(
+        ("TICKET_INVALID", "WRONG_SHOW", "TICKET_REVOKED"),
+        (),
+        {
+            "bookingId": {"type": "string", "format": "uuid", "description": "`TICKET_REVOKED`: the ticket's booking."},
+            "seatId": {"type": "string", "description": "`TICKET_REVOKED`: the ticket's seat."},
+            "ticketShowId": {"type": "string", "description": "`WRONG_SHOW`: the show the ticket is for."},
+        },
+    ),
+    "CheckinClosedError": ErrorShape(
+        ("CHECKIN_CLOSED",),
+        ("closesAt",),
+        {
+            "opensAt": {"type": ["string", "null"], "format": "date-time"},
+            "closesAt": {"type": "string", "format": "date-time"},
+        },
+    ),
+    "AccountNotFoundError": ErrorShape(("ACCOUNT_NOT_FOUND",)),
+    "AccountNotEligibleError": ErrorShape(("ACCOUNT_NOT_ELIGIBLE",)),
 }
 
 
@@ -411,6 +440,13 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
         "description": (
             "A waiting-list entry id (a UUID, as returned by `POST /shows/{showId}/waitlist`). Anything else is "
             "`404 WAITLIST_NOT_FOUND`."
+        ),
+    },
+    "userId": {
+        **{"schema": {"type": "string"}, "example": "12"},
+        "description": (
+            "A user id (decimal digits). Anything else, and an account that is not door staff of the caller's "
+            "organisation, is `404 ACCOUNT_NOT_FOUND`."
         ),
     },
     "venueId": {
@@ -857,6 +893,39 @@ SHOW_EXISTS_OR_CANCELLED = Failure(
         "already has a show at this venue at the new start time. Nothing changed."
     ),
     name="ShowExistsOrCancelled",
+)
+DOOR_STAFF_ONLY = Failure(
+    ("FORBIDDEN",),
+    (
+        "`FORBIDDEN`: the caller is not door staff, a manager or an admin. The role is read from the database on "
+        "every call, not from the token."
+    ),
+    name="DoorStaffOnly",
+    example={"error": {"code": "FORBIDDEN", "message": "only door staff can do this"}},
+)
+ALREADY_CHECKED_IN = Failure(
+    ("ALREADY_CHECKED_IN",),
+    "`ALREADY_CHECKED_IN`: the ticket was admitted before; `at` and `gate` say when and where. Nothing changed.",
+    name="AlreadyCheckedIn",
+)
+TICKET_REFUSED = Failure(
+    ("TICKET_INVALID", "WRONG_SHOW", "TICKET_REVOKED", "CHECKIN_CLOSED"),
+    (
+        "`TICKET_INVALID`: not a ticket code Seatline signed (malformed, tampered with, an unknown key); "
+        "`WRONG_SHOW`: a valid ticket for another show; `TICKET_REVOKED`: a code a transfer replaced, or of a "
+        "cancelled booking; `CHECKIN_CLOSED`: the scan falls outside the show's check-in window. Nothing is admitted."
+    ),
+    name="TicketRefused",
+)
+ACCOUNT_NOT_FOUND = Failure(
+    ("ACCOUNT_NOT_FOUND",),
+    "`ACCOUNT_NOT_FOUND`: no such account (or not door staff of the caller's organisation).",
+    name="AccountNotFound",
+)
+ACCOUNT_NOT_ELIGIBLE = Failure(
+    ("ACCOUNT_NOT_ELIGIBLE",),
+    "`ACCOUNT_NOT_ELIGIBLE`: only a fan's account can become door staff. Nothing changed.",
+    name="AccountNotEligible",
 )
 SHOW_CANCELLED = Failure(
     ("SHOW_CANCELLED",),

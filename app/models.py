@@ -6,7 +6,7 @@ from app.booking.models import Booking, Payment, Refund, WebhookEvent
 from app.catalog.models import City, Event, Show, ShowPrice, Venue, VenueSeat
 from app.inventory.models import Hold, ShowSeat
 from app.notifications.models import Notification, SmsMessage
-from app.tickets.models import RevokedTicket, TicketKey
+from app.tickets.models import CheckIn, CheckinNonce, RevokedTicket, TicketKey
 from app.waiting_room.models import GateQueue, GateTicket
 from app.waitlist.models import WaitlistEntry
 
@@ -23,6 +23,8 @@ __all__ = [
     "Payment",
     "Refund",
     "RevocationCopyPending",
+    "CheckIn",
+    "CheckinNonce",
     "RevokedTicket",
     "RevokedToken",
     "Show",

@@ -19,16 +19,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 
-ROLES = ("fan", "manager", "admin")
+ROLES = ("fan", "manager", "admin", "door")
 
 
 class User(db.Model):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('fan', 'manager', 'admin')", name="role_known"),
+        CheckConstraint("role IN ('fan', 'manager', 'admin', 'door')", name="role_known"),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
         CheckConstraint("length(name) BETWEEN 1 AND 100", name="name_length"),
-        CheckConstraint("(role = 'manager') = (organisation_id IS NOT NULL)", name="manager_has_organisation"),
+        CheckConstraint(
+            "(role IN ('manager', 'door')) = (organisation_id IS NOT NULL)", name="manager_has_organisation"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -42,7 +44,7 @@ class User(db.Model):
     locale: Mapped[str | None] = mapped_column(Text)
     # When the fan followed the link registration emails (app/accounts/recovery.py); None until then.
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Managers act for one organisation; fans and admins belong to none.
+    # Managers and door staff act for one organisation; fans and admins belong to none.
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # Revocation (app/accounts/revocation.py): tokens and sessions of an older epoch are dead, but

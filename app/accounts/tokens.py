@@ -20,6 +20,9 @@ from functools import lru_cache
 
 import jwt
 
+# The roles a token may name (app/accounts/models.py ``ROLES``; the database's role is what counts).
+ROLES = ("fan", "manager", "admin", "door")
+
 ALGORITHM = "HS256"
 AUDIENCE = "seatline-api"
 # Tolerate small clock differences between the processes that sign and verify.
@@ -93,7 +96,7 @@ def _signed_claims(secret: str, token: str) -> AuthenticatedUser:
             options={"require": ["sub", "exp", "iat", "aud", "jti", "ep"]},
         )
         sub, role, jti, epoch = claims["sub"], claims.get("role"), claims["jti"], claims["ep"]
-        if not isinstance(sub, str) or not sub.isdigit() or role not in ("fan", "manager", "admin"):
+        if not isinstance(sub, str) or not sub.isdigit() or role not in ROLES:
             raise TokenError("token claims are malformed")
         if not isinstance(jti, str) or not 1 <= len(jti) <= 64 or not isinstance(epoch, int) or isinstance(epoch, bool):
             raise TokenError("token claims are malformed")

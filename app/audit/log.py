@@ -20,7 +20,7 @@ from sqlalchemy import Row
 
 from app.unit_of_work import UnitOfWork
 
-ACTOR_KINDS = ("fan", "manager", "admin", "system", "gateway")
+ACTOR_KINDS = ("fan", "manager", "admin", "door", "system", "gateway")
 COLUMNS = "(actor_user_id, actor_kind, action, subject_type, subject_id, show_id, details)"
 ACTOR = "CAST(:actor_user_id AS bigint), CAST(:actor_kind AS text)"
 
@@ -51,7 +51,7 @@ def fan(user_id: int) -> AuditActor:
 
 def manager(actor: Any) -> AuditActor:
     """A manager or admin acting through the dashboard or the manager API (``app.manage.access.Actor``)."""
-    return AuditActor("admin" if actor.is_admin else "manager", actor.user_id)
+    return AuditActor("admin" if actor.is_admin else "door" if actor.role == "door" else "manager", actor.user_id)
 
 
 def to_json(details: Mapping[str, Any] | None) -> str:

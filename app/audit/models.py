@@ -15,7 +15,9 @@ class AuditLogEntry(db.Model):
 
     __tablename__ = "audit_log"
     __table_args__ = (
-        CheckConstraint("actor_kind IN ('fan', 'manager', 'admin', 'system', 'gateway')", name="actor_kind_known"),
+        CheckConstraint(
+            "actor_kind IN ('fan', 'manager', 'admin', 'door', 'system', 'gateway')", name="actor_kind_known"
+        ),
         CheckConstraint("actor_kind IN ('system', 'gateway') OR actor_user_id IS NOT NULL", name="people_are_named"),
         CheckConstraint("action ~ '^[a-z_]+\\.[a-z_]+$'", name="action_shape"),
         Index("ix_audit_log_subject", "subject_type", "subject_id"),

@@ -122,6 +122,9 @@ class Show(db.Model):
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     # No ticket transfer this close to the start (README "Tickets and transfer").
     transfer_cutoff_minutes: Mapped[int] = mapped_column(Integer, server_default="60")
+    # A narrower door check-in window than the default (README "Door check-in"); None: the default's bound.
+    checkin_opens_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    checkin_closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ShowPrice(db.Model):

@@ -16,6 +16,8 @@ from app.errors import EventNotFound, Forbidden, ShowNotFound, ValidationFailed,
 from app.unit_of_work import UnitOfWork
 
 MANAGING_ROLES = ("manager", "admin")
+# Who may check tickets in at a show's door (README "Door check-in"): door staff, for their organisation.
+CHECKIN_ROLES = (*MANAGING_ROLES, "door")
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,12 @@ def owned(alias: str) -> str:
     return f"(CAST(:actor_admin AS boolean) OR {alias}.organisation_id = :actor_org)"
 
 
-def load_actor(uow: UnitOfWork, user_id: int) -> Actor:
-    """The user as a manager, from the database (a role in an old token does not count)."""
+def load_actor(uow: UnitOfWork, user_id: int, roles: tuple[str, ...] = MANAGING_ROLES) -> Actor:
+    """The user as a manager (or, with ``CHECKIN_ROLES``, door staff), from the database (a role in an
+    old token does not count)."""
     row = uow.execute("SELECT id, role, organisation_id FROM users WHERE id = :id", {"id": user_id}).first()
-    if row is None or row.role not in MANAGING_ROLES:
-        raise Forbidden("only venue managers can do this")
+    if row is None or row.role not in roles:
+        raise Forbidden("only venue managers can do this" if roles == MANAGING_ROLES else "only door staff can do this")
     return Actor(row.id, row.role, row.organisation_id)
 
 

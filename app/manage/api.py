@@ -12,6 +12,8 @@ from flask import Blueprint, Response, g, request
 from app.api.http import current_user, parse_body, parse_id
 from app.catalog.layout import SeatSpec
 from app.contract import (
+    ACCOUNT_NOT_ELIGIBLE,
+    ACCOUNT_NOT_FOUND,
     BLOCK_REFUSED,
     CITY_NOT_FOUND,
     DEGRADED,
@@ -49,12 +51,26 @@ from app.errors import (
     VenueNotFound,
 )
 from app.extensions import redis_store, settings
-from app.manage import access, box_office, cancellation, dashboard, layouts, posters, shows, venues, waiting_rooms
+from app.manage import (
+    access,
+    box_office,
+    cancellation,
+    checkin,
+    dashboard,
+    door_staff,
+    layouts,
+    posters,
+    shows,
+    venues,
+    waiting_rooms,
+)
 from app.manage.access import Actor, load_actor
 from app.manage.request_models import (
     BlockRequest,
     BlockSeatsRequest,
     CancelRequest,
+    CheckinWindowRequest,
+    DoorStaffRequest,
     EventChangeRequest,
     EventRequest,
     LayoutRequest,
@@ -69,6 +85,9 @@ from app.manage.request_models import (
 from app.manage.schemas import (
     BoxOfficeSeats,
     CancellationProgress,
+    CheckinWindow,
+    DoorStaffList,
+    DoorStaffMember,
     EventCreated,
     EventPoster,
     LayoutChange,
@@ -1295,3 +1314,120 @@ def control_queue(event_id: str, action: str):
         raise NotFound(f"a waiting room has no action {action[:20]!r}: pause, resume, drain or close")
     with unit_of_work() as uow:
         return waiting_rooms.control(uow, redis_store.roles, actor(), eid, action)
+
+
+# ---------------------------------------------------------------- door staff and the check-in window (README "Door check-in")
+
+
+@bp.get("/door-staff")
+@operation(
+    "listDoorStaff",
+    "The door staff of the caller's organisation",
+    tags=("manage", "checkin"),
+    answers={200: Answer("The door staff (possibly none).", model=DoorStaffList)},
+    failures={401: UNAUTHORIZED, 403: MANAGER_ONLY, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
+def list_door_staff():
+    """The accounts with the role `door` of the caller's organisation (an admin: of every
+    organisation), by email. Door staff check tickets in at their organisation's shows and can use
+    nothing else of the manager API.
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
+    with unit_of_work() as uow:
+        return {"doorStaff": door_staff.list_door_staff(uow, actor())}
+
+
+@bp.post("/door-staff")
+@operation(
+    "addDoorStaff",
+    "Make a fan's account door staff of the organisation",
+    tags=("manage", "checkin"),
+    body=DoorStaffRequest,
+    answers={
+        201: Answer("The account is now door staff.", model=DoorStaffMember),
+        200: Answer("The account already was door staff of that organisation; nothing changed.", model=DoorStaffMember),
+    },
+    failures={
+        400: VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: ACCOUNT_NOT_FOUND,
+        409: ACCOUNT_NOT_ELIGIBLE,
+        413: PAYLOAD_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
+def add_door_staff():
+    """The account with that email (it signed up as a fan) gets the role `door` in the caller's
+    organisation; an admin names the organisation in `organisationId`. A manager's, an admin's or
+    another organisation's door staff account is `409 ACCOUNT_NOT_ELIGIBLE`.
+
+    Errors: `400 VALIDATION_FAILED` (bad body; an admin without `organisationId`, or an unknown one);
+    `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 ACCOUNT_NOT_FOUND`;
+    `409 ACCOUNT_NOT_ELIGIBLE`; `413 PAYLOAD_TOO_LARGE`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
+    body = parse_body(DoorStaffRequest)
+    with unit_of_work() as uow:
+        named = int(body.organisationId) if body.organisationId else None
+        member, added = door_staff.add_door_staff(uow, actor(), body.email, named)
+    return member, 201 if added else 200
+
+
+@bp.delete("/door-staff/<user_id>")
+@operation(
+    "removeDoorStaff",
+    "Remove door staff: the account becomes a fan's again",
+    tags=("manage", "checkin"),
+    answers={204: Answer("The account is a fan's again.")},
+    failures={401: UNAUTHORIZED, 403: MANAGER_ONLY, 404: ACCOUNT_NOT_FOUND, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
+def remove_door_staff(user_id: str):
+    """The account loses the role `door` at once (roles are read from the database on every call).
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 ACCOUNT_NOT_FOUND` (no
+    such account, not door staff, or another organisation's); `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
+    uid = parse_id(user_id, door_staff.AccountNotFound, "user")
+    with unit_of_work() as uow:
+        door_staff.remove_door_staff(uow, actor(), uid)
+    return "", 204
+
+
+@bp.put("/shows/<show_id>/checkin-window")
+@operation(
+    "setCheckinWindow",
+    "Narrow (or restore) when tickets can be checked in",
+    tags=("manage", "checkin"),
+    body=CheckinWindowRequest,
+    answers={200: Answer("The window now in force.", model=CheckinWindow)},
+    failures={
+        400: VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: SHOW_NOT_FOUND,
+        413: PAYLOAD_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
+def set_checkin_window(show_id: str):
+    """By default tickets can be checked in any time until the show ends (its start plus the
+    event's duration). `opensAt` and `closesAt` narrow that; null (or absent) restores the default
+    bound. Scans outside the window are `422 CHECKIN_CLOSED`.
+
+    Errors: `400 VALIDATION_FAILED` (bad times; `closesAt` not after `opensAt`); `401 AUTH_REQUIRED` /
+    `INVALID_TOKEN`; `403 FORBIDDEN`; `404 SHOW_NOT_FOUND`; `413 PAYLOAD_TOO_LARGE`;
+    `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
+    sid = _show_id(show_id)
+    with unit_of_work() as uow:
+        access.show(uow, actor(), sid)
+    body = parse_body(CheckinWindowRequest)
+    if body.opensAt and body.closesAt and body.closesAt <= body.opensAt:
+        raise ValidationFailed(
+            "the window closes before it opens", fields=[{"field": "closesAt", "message": "must be after opensAt"}]
+        )
+    with unit_of_work() as uow:
+        return checkin.set_window(uow, actor(), sid, body.opensAt, body.closesAt)

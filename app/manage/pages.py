@@ -33,7 +33,9 @@ from app.manage import (
     access,
     box_office,
     cancellation,
+    checkin,
     dashboard,
+    door_staff,
     layouts,
     posters,
     queries,
@@ -111,8 +113,37 @@ def overview():
                 "SELECT name FROM organisations WHERE id = :id", {"id": who.organisation_id}
             ).scalar(),
             "dead_letters": queries.dead_letters(uow, who),
+            # An admin adds door staff through the API, naming the organisation (README "Door check-in").
+            "door_staff": None if who.is_admin else door_staff.list_door_staff(uow, who),
         }
     return render_template("manage/overview.html", **context)
+
+
+@bp.post("/door-staff")
+@manager_page
+def add_door_staff():
+    try:
+        body = _form(request_models.DoorStaffRequest, {"email": request.form.get("email", "")})
+        with unit_of_work() as uow:
+            member, added = door_staff.add_door_staff(uow, actor(), body.email, None)
+        flash(
+            gettext("%(email)s is now door staff.", email=member["email"])
+            if added
+            else gettext("%(email)s already was door staff.", email=member["email"])
+        )
+    except DomainError as exc:
+        flash(_errors(exc)[0])
+    return redirect(url_for("manage.overview"), code=303)
+
+
+@bp.post("/door-staff/<member_id>/remove")
+@manager_page
+def remove_door_staff(member_id: str):
+    uid = _id(member_id, door_staff.AccountNotFound, "user")
+    with unit_of_work() as uow:
+        door_staff.remove_door_staff(uow, actor(), uid)
+    flash(gettext("Door staff removed."))
+    return redirect(url_for("manage.overview"), code=303)
 
 
 # ---------------------------------------------------------------- venues
@@ -520,16 +551,18 @@ def new_show():
 def _live_sale(show_id: str) -> dict[str, Any]:
     sid = _id(show_id, ShowNotFound, "show")
 
-    def read(uow: UnitOfWork) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    def read(uow: UnitOfWork) -> tuple[dict[str, Any], dict[str, Any], Any, int]:
         detail = shows.get_show(uow, actor(), sid)
         figures = dashboard.figures(uow, actor(), sid, redis_store.roles)
         progress = cancellation.progress(uow, sid) if detail["status"] == "CANCELLED" else None
-        return detail, figures, progress
+        # Tickets checked in at the door (README "Door check-in"), counted afresh on every poll.
+        return detail, figures, progress, checkin.admitted_count(uow, sid)
 
-    detail, figures, progress = browsing_read(read)  # the replica while fresh enough (app/replica.py)
+    detail, figures, progress, admitted = browsing_read(read)  # the replica while fresh enough (app/replica.py)
     return {
         "show": detail,
         "figures": figures,
+        "admitted": admitted,
         "chart": dashboard.chart(figures["salesOverTime"]),
         "progress": progress,
     }

@@ -354,3 +354,65 @@ class UnblockSeatsRequest(Strict):
 class CancelRequest(Strict):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
     """Shown to the fans in the cancellation message. Surrounding whitespace is trimmed."""
+
+
+# ---------------------------------------------------------------- door check-in (README "Door check-in")
+
+Gate = Annotated[
+    str,
+    BeforeValidator(lambda v: single_line(v) if isinstance(v, str) else v),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+]
+
+
+def _aware_time(v: Any) -> Any:
+    """An ISO 8601 date-time with a UTC offset, as text, read into a ``datetime``; other types are refused."""
+    if isinstance(v, str):
+        try:
+            parsed = datetime.fromisoformat(v.replace("Z", "+00:00")) if len(v) <= 40 else None
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None or not 2000 <= parsed.year <= 2100:
+            raise ValueError("must be an ISO 8601 date and time with a UTC offset, between the years 2000 and 2100")
+        return parsed
+    return v
+
+
+AwareTime = Annotated[datetime, BeforeValidator(_aware_time)]
+Nonce = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+TicketText = Annotated[str, StringConstraints(min_length=1, max_length=400)]
+
+
+class CheckinRequest(Strict):
+    ticket: TicketText
+    """The ticket's code: exactly the text of its QR code."""
+    gate: Gate
+    """The gate or door the scan was made at (1 to 40 characters)."""
+    nonce: Nonce
+    """The scan's own id, 8 to 64 letters, digits, `-` or `_`: the same nonce again is answered as the first time."""
+
+
+class OfflineScan(CheckinRequest):
+    scannedAt: AwareTime
+    """When the scanner read the code (ISO 8601 with an offset); a time ahead of the server's counts as now."""
+
+
+class CheckinBatchRequest(Strict):
+    scans: Annotated[list[OfflineScan], Field(min_length=1, max_length=200)]
+    """1 to 200 offline scans (which fit the 64 KiB body limit)."""
+
+
+class CheckinWindowRequest(Strict):
+    opensAt: AwareTime | None = None
+    """When check-in opens; null: any time before the show."""
+    closesAt: AwareTime | None = None
+    """When it closes; null: when the show ends (its start plus the event's duration)."""
+
+
+class DoorStaffRequest(Strict):
+    email: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    ]
+    """The email of the fan account that becomes door staff."""
+    organisationId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")] | None = None
+    """Admins only: the organisation the door staff work for (a manager's own otherwise)."""

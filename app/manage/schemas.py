@@ -345,3 +345,87 @@ class WaitingRoomFigures(ResponseBody):
     abandoned: int = Field(ge=0, description="Admitted fans who never came to collect their admission.")
     sessionsEnded: int = Field(ge=0, description="Admissions that were used and have run out.")
     admissionRatePerMinute: float = Field(ge=0, description="Fans admitted per minute")
+
+
+# ---------------------------------------------------------------- door check-in (README "Door check-in")
+
+
+class ReplacedScan(ResponseBody):
+    at: datetime = Field(description="When the later scan this one replaced was made.")
+    gate: str
+
+
+class CheckinAdmitted(ResponseBody):
+    result: Literal["ADMITTED"]
+    showId: NumericId
+    bookingId: UUID
+    seatId: str
+    version: int = Field(ge=1, description='The ticket code\'s version (README "Tickets and transfer").')
+    at: datetime = Field(description="When the ticket was scanned (for an offline scan, its `scannedAt`).")
+    gate: str
+    replaced: ReplacedScan | None = Field(
+        default=None, description="Offline uploads: the later scan of this ticket that this earlier one displaced."
+    )
+
+
+class ScanResult(ResponseBody):
+    nonce: str
+    status: int = Field(description="The status `POST /manage/shows/{showId}/checkins` answers for this scan.")
+    result: str = Field(description="`ADMITTED`, or the error code (e.g. `ALREADY_CHECKED_IN`, `TICKET_REVOKED`).")
+    body: dict[str, object] = Field(description="The body that scan alone would have been answered with.")
+
+
+class ScanConflict(ResponseBody):
+    nonce: str
+    bookingId: UUID
+    seatId: str
+    gate: str = Field(description="The gate of the refused scan.")
+    admittedAt: datetime = Field(description="When the admitting (earliest) scan was made.")
+    admittedGate: str
+
+
+class CheckinBatchResult(ResponseBody):
+    results: list[ScanResult] = Field(description="One per scan, in the order sent.")
+    conflicts: list[ScanConflict] = Field(description="Scans of a ticket another (earlier) scan admitted.")
+    admitted: int = Field(ge=0, description="Tickets of the show admitted so far, after this upload.")
+
+
+class BundleRevoked(ResponseBody):
+    bookingId: UUID
+    seatId: str
+    version: int
+
+
+class BundleCheckin(ResponseBody):
+    bookingId: UUID
+    seatId: str
+    version: int
+    gate: str
+    at: datetime
+
+
+class CheckinBundle(ResponseBody):
+    showId: NumericId
+    generatedAt: datetime = Field(description="The server's time when the bundle was made.")
+    checkinOpensAt: datetime | None = Field(description="None: any time before the show.")
+    checkinClosesAt: datetime
+    keys: dict[str, dict[str, str]] = Field(description="The organisation's public keys as JWKs (RFC 8037), by `kid`.")
+    revoked: list[BundleRevoked] = Field(description="Ticket codes that no longer admit (booking, seat, version).")
+    checkins: list[BundleCheckin] = Field(description="Tickets admitted so far.")
+
+
+class CheckinWindow(ResponseBody):
+    showId: NumericId
+    opensAt: datetime | None
+    closesAt: datetime
+
+
+class DoorStaffMember(ResponseBody):
+    userId: NumericId
+    email: str
+    name: str
+    organisationId: NumericId
+
+
+class DoorStaffList(ResponseBody):
+    doorStaff: list[DoorStaffMember] = Field(description="Ordered by email.")

@@ -95,6 +95,8 @@ HOLDS_REJECTED = Counter("seatline_holds_rejected", "Hold requests refused, by t
 HOLDS_EXPIRED = Counter("seatline_holds_expired", "Holds that lapsed (ended EXPIRED) and gave their seats back")
 # Holds that ended RELEASED: by their fan (a paying one once the gateway cancelled its payment), by a
 # show's cancellation, or because the gateway refused to create their payment. Same modules.
+# Door check-in scans by their answer: ADMITTED or the error code (app/manage/checkin_api.py).
+CHECKINS = Counter("seatline_checkins", "Ticket scans at shows' doors, by answer", ["result"])
 HOLDS_RELEASED = Counter("seatline_holds_released", "Holds released by their fan or by a show's cancellation")
 # result: hit (refused early: the seats are taken), miss (went on to Postgres, also when Redis did
 # not answer). app/inventory/services.py.

@@ -1,12 +1,27 @@
-"""Ticket signing keys and revoked ticket codes (migrations/versions/0016_tickets.py)."""
+"""Ticket signing keys and revoked ticket codes (migrations/versions/0016_tickets.py); door
+check-ins (migrations/versions/0021_door_checkin.py)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, LargeBinary, Text, func, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -47,3 +62,34 @@ class RevokedTicket(db.Model):
     show_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("shows.id"))
     reason: Mapped[str] = mapped_column(Text)
     revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CheckIn(db.Model):
+    """A seat of a booking admitted at a show's door: the key admits each ticket once (README "Door check-in")."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (Index("ix_checkins_show_at", "show_id", "at"),)
+
+    show_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("shows.id"), primary_key=True)
+    booking_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("bookings.id"), primary_key=True)
+    seat_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    gate: Mapped[str] = mapped_column(Text)
+    # When the ticket was scanned: now for a scan sent at once, the scanner's time for an offline one.
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    by_user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
+    nonce: Mapped[str] = mapped_column(Text)
+    offline: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
+class CheckinNonce(db.Model):
+    """The answer given to one scan, by its nonce, so that a retried upload gets the same answer."""
+
+    __tablename__ = "checkin_nonces"
+
+    show_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("shows.id"), primary_key=True)
+    nonce: Mapped[str] = mapped_column(Text, primary_key=True)
+    status: Mapped[int | None] = mapped_column(SmallInteger)
+    body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

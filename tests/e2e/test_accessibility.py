@@ -217,3 +217,36 @@ def test_pages_in_hindi_have_no_serious_accessibility_violations(live_server, br
     page.goto(f"{live_server}/no-such-page")
     found["error page"] = violations(page)
     assert {p: v for p, v in found.items() if v} == {}
+
+
+def test_the_door_staff_section_and_admitted_count_have_no_serious_accessibility_violations(
+    app, live_server, browser, make
+):
+    """README "Door check-in": the overview's door staff list and form, used with the keyboard, and the
+    show page's admitted count."""
+    # Imported here: test_manager_browser imports this module's ``violations``.
+    from tests.e2e.test_manager_browser import log_in, manager_account
+
+    show = make.show(rows=2, per_row=4, title="Door Evening")
+    fan = make.fan()
+    email = fetch_email(app, fan.user_id)
+    manager_account(app, "door-a11y@example.com")
+    page = browser.new_page()
+    log_in(page, live_server, "door-a11y@example.com", "/manage")
+    page.wait_for_selector("#door-staff-email")
+    page.focus("#door-staff-email")
+    page.keyboard.type(email)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-testid=door-staff]")
+    assert email in page.inner_text("[data-testid=door-staff]")
+    found = {"overview with door staff": violations(page)}
+    page.goto(f"{live_server}/manage/shows/{show.show_id}")
+    page.wait_for_selector("[data-testid=admitted]")
+    assert "Admitted 0 of 0" in page.inner_text("[data-testid=admitted]")
+    found["show page"] = violations(page)
+    assert {p: v for p, v in found.items() if v} == {}
+
+
+def fetch_email(app, user_id: int) -> str:
+    with app.app_context(), unit_of_work() as uow:
+        return uow.execute("SELECT email FROM users WHERE id = :u", {"u": user_id}).scalar_one()

@@ -105,6 +105,10 @@ def json_operations(app, s: Scene) -> list[tuple[str, str, dict[str, str]]]:
         ("PUT", f"/api/v1/manage/venues/{venue_id}/layout", mgr),
         ("POST", f"/api/v1/manage/venues/{venue_id}/layout/blocks", mgr),
         ("PATCH", f"/api/v1/manage/venues/{venue_id}/layout/seats", mgr),
+        ("POST", f"/api/v1/manage/shows/{s.show_id}/checkins", mgr),
+        ("POST", f"/api/v1/manage/shows/{s.show_id}/checkins/batch", mgr),
+        ("PUT", f"/api/v1/manage/shows/{s.show_id}/checkin-window", mgr),
+        ("POST", "/api/v1/manage/door-staff", mgr),
     ]
 
 

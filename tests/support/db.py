@@ -204,11 +204,12 @@ class Builder:
         self.app = app
 
     def fan(self, role: str = "fan", organisation: str | None = None) -> Fan:
-        """A user with a bearer token; a manager belongs to ``organisation`` (the builder's shows' by default)."""
+        """A user with a bearer token; a manager or door staff belongs to ``organisation`` (the builder's
+        shows' by default)."""
         with self.app.app_context(), unit_of_work() as uow:
             email = f"user{next(_emails)}@example.com"
             org = None
-            if role == "manager":
+            if role in ("manager", "door"):
                 org = scheduling.ensure_organisation(uow, organisation or TEST_ORGANISATION)
             user_id = uow.execute(
                 """
