@@ -25,6 +25,7 @@ KINDS = (
     "booking_cancelled",
     "payment_refunded",
     "show_cancelled",
+    "show_rescheduled",
     "ticket_transfer_received",
     "ticket_transfer_sent",
     "waitlist_offer",
@@ -173,9 +174,11 @@ def localised(context: dict[str, Any], locale: str) -> dict[str, Any]:
     abbreviation after it, ``IST``), money by Babel for the currency. A row stored before the raw
     values were kept has only the English words, and keeps them."""
     words: dict[str, Any] = {}
-    if context.get("starts_at") and context.get("timezone"):
-        starts = datetime.fromisoformat(context["starts_at"]).astimezone(ZoneInfo(context["timezone"]))
-        words["starts"] = f"{format_show_time(starts, context['timezone'], locale)} {starts.strftime('%Z')}"
+    # A reschedule's message also has the start before the move and the end of its refund window.
+    for shown, raw in (("starts", "starts_at"), ("old_starts", "old_starts_at"), ("refund_until", "refund_until_at")):
+        if context.get(raw) and context.get("timezone"):
+            when = datetime.fromisoformat(context[raw]).astimezone(ZoneInfo(context["timezone"]))
+            words[shown] = f"{format_show_time(when, context['timezone'], locale)} {when.strftime('%Z')}"
     if context.get("currency"):
         for shown, minor in (("amount", "amount_minor"), ("refund", "refund_amount_minor")):
             if isinstance(context.get(minor), int):
