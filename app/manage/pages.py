@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
@@ -37,6 +38,7 @@ from app.manage import (
     layouts,
     posters,
     queries,
+    reports,
     request_models,
     shows,
     venues,
@@ -113,6 +115,55 @@ def overview():
             "dead_letters": queries.dead_letters(uow, who),
         }
     return render_template("manage/overview.html", **context)
+
+
+# ---------------------------------------------------------------- sales reports
+
+
+@bp.get("/reports")
+@manager_page
+def sales_report():
+    """The sales report (README "Sales reports") for the dates the form asks for: a chart of sales per
+    day for each currency, tables per show and tier, and the same report as CSV. Bad dates say what is
+    wrong and show the default range."""
+    raw_from, raw_to = request.args.get("from"), request.args.get("to")
+    today = datetime.now(UTC).date()
+    status, problems = 200, []
+    try:
+        first, last = reports.date_range(raw_from, raw_to, today)
+    except ValidationFailed as exc:
+        status, problems = 400, [f["field"] for f in exc.details.get("fields", [])] or ["from"]
+        first, last = reports.date_range(None, None, today)
+    with unit_of_work() as uow:
+        report = reports.sales(uow, actor(), first, last)
+    return (
+        render_template(
+            "manage/reports.html",
+            report=report,
+            charts=reports.charts(report, first, last),
+            problems=problems,
+            raw_from=raw_from if problems else first.isoformat(),
+            raw_to=raw_to if problems else last.isoformat(),
+        ),
+        status,
+        {"Cache-Control": "no-store"},
+    )
+
+
+@bp.get("/reports/sales.csv")
+@manager_page
+def sales_report_csv():
+    first, last = reports.date_range(request.args.get("from"), request.args.get("to"), datetime.now(UTC).date())
+    with unit_of_work() as uow:
+        body = reports.sales_csv(uow, actor(), first, last)
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="sales-{first.isoformat()}-{last.isoformat()}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # ---------------------------------------------------------------- venues

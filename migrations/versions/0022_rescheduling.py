@@ -5,8 +5,9 @@ move); until ``full_refund_until`` a fan whose booking was made before the move 
 their money, whatever the refund policy says (README "Rescheduling a show"). ``reschedule_count`` names
 each move, so a move's email to a fan is written once (``notifications.dedupe_key``).
 
-``ix_refunds_created`` lets the sales report (README "Sales reports") find a date range's refunds without
-reading them all; bookings already have ``ix_bookings_show_created``.
+``ix_refunds_created`` and ``ix_bookings_created`` let the sales report (README "Sales reports") find a date
+range's refunds and bookings without reading them all (an admin's report spans every show; a manager's
+goes through their shows and ``ix_bookings_show_created``).
 
 Revision ID: 0022_rescheduling
 Revises: 0020_dropped_sms
@@ -32,9 +33,11 @@ def upgrade():
         "(rescheduled_at IS NULL) = (rescheduled_from IS NULL) AND (rescheduled_at IS NULL) = (full_refund_until IS NULL)",
     )
     op.create_index("ix_refunds_created", "refunds", ["created_at"])
+    op.create_index("ix_bookings_created", "bookings", ["created_at"])
 
 
 def downgrade():
+    op.drop_index("ix_bookings_created", table_name="bookings")
     op.drop_index("ix_refunds_created", table_name="refunds")
     op.drop_constraint("rescheduled_together", "shows", type_="check")
     for column in ("reschedule_count", "full_refund_until", "rescheduled_from", "rescheduled_at"):

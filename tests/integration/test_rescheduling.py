@@ -35,9 +35,7 @@ def later(hours: float) -> str:
 
 
 def moved(client, manager, show_id, start: str, **extra):
-    return client.patch(
-        f"/api/v1/manage/shows/{show_id}", json={"startTime": start, **extra}, headers=manager.headers
-    )
+    return client.patch(f"/api/v1/manage/shows/{show_id}", json={"startTime": start, **extra}, headers=manager.headers)
 
 
 def rescheduled_mail(mail, address: str) -> list:
@@ -94,7 +92,9 @@ def test_a_move_emails_every_fan_once_in_their_language(app, client, make, gatew
     assert rescheduled_mail(mail, email_of(app, cancelled)) == []  # cancelled before the move: not told
     assert show_rows(app, show.show_id).reschedule_count == 1
     assert len(notifications(app, show.show_id)) == 2
-    audit = fetch(app, "SELECT details FROM audit_log WHERE action = 'show.rescheduled' AND show_id = :s", s=show.show_id)
+    audit = fetch(
+        app, "SELECT details FROM audit_log WHERE action = 'show.rescheduled' AND show_id = :s", s=show.show_id
+    )
     assert len(audit) == 1 and audit[0].details["bookingsTold"] == 2
 
     detail = client.get(f"/api/v1/bookings/{b_en}", headers=english.headers).get_json()
