@@ -500,6 +500,8 @@ def _show_form_data(form: Any, with_ids: bool, currency: str | None = None) -> d
     data["refundPolicy"] = {"rules": rules, "feeMinor": _minor_units(fee, currency, "refundFee", problems)}
     if problems:
         raise ValidationFailed("some fields need another look", fields=problems)
+    if not with_ids and form.get("startTime") and form.get("rescheduleRefundDays", "").strip():
+        data["rescheduleRefundDays"] = form.get("rescheduleRefundDays").strip()  # README "Rescheduling a show"
     if not with_ids and form.get("transferCutoffMinutes", "").strip():
         data["transferCutoffMinutes"] = form.get("transferCutoffMinutes").strip()  # README "Tickets and transfer"
     if form.get("queueRequired"):
@@ -609,8 +611,13 @@ def edit_show(show_id: str):
     if request.method == "POST":
         try:
             with unit_of_work() as uow:
-                currency = shows.get_show(uow, actor(), sid)["currency"]
-            form = _show_form_data(request.form, False, currency)
+                current = shows.get_show(uow, actor(), sid)
+            form = _show_form_data(request.form, False, current["currency"])
+            # The form shows the start to the minute and sends it back with every change: only a start
+            # typed differently moves the show (README "Rescheduling a show").
+            if form.get("startTime") == current["startTime"][:16]:
+                form.pop("startTime")
+                form.pop("rescheduleRefundDays", None)
             changes = request_models.show_changes(_form(request_models.ShowChangeRequest, form))
             with unit_of_work() as uow:
                 shows.update_show(uow, actor(), sid, changes, redis_store.roles)

@@ -5,6 +5,7 @@ SMTP sink and gateway simulator; the race uses real threads."""
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
@@ -12,8 +13,10 @@ from email.header import decode_header, make_header
 import pytest
 
 from app.booking.invariants import money_invariant_violations
+from app.money import format_money
 from app.unit_of_work import unit_of_work
 from devstack.mail import text_body
+from tests.integration.test_manage_authz import sign_in
 from tests.support.booking import book
 from tests.support.db import fetch, run_jobs, run_sql
 
@@ -257,3 +260,33 @@ def test_a_cancel_racing_the_move_gets_one_refund_under_one_rule(app, client, ma
     run_jobs(app)
     with app.app_context(), unit_of_work() as uow:
         assert money_invariant_violations(uow, gateway.intents()) == {}
+
+
+def test_the_dashboard_form_moves_the_show_and_the_fans_page_says_so(app, client, make, gateway, mail):
+    manager = make.fan(role="manager")
+    show = make.show(starts_in=STARTS_IN)
+    fan = make.fan()
+    booking = book(client, gateway, fan, show.show_id, ["B1"])
+    run_jobs(app)
+    mail.clear()
+    token = sign_in(client, manager)
+    edit = client.get(f"/manage/shows/{show.show_id}/edit")
+    page = edit.get_data(as_text=True)
+    assert 'name="rescheduleRefundDays"' in page
+    current = re.search(r'name="startTime"[^>]*value="([^"]+)"', page).group(1)
+    same = {"csrf_token": token, "startTime": current, "refundFullHours": "48", "refundHalfHours": "24"}
+    # Saving the form with the start as it shows it (to the minute) moves nothing.
+    assert client.post(f"/manage/shows/{show.show_id}/edit", data=same).status_code == 303
+    assert show_rows(app, show.show_id).reschedule_count == 0
+    new_start = (datetime.fromisoformat(current) + timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M")
+    moved_form = {**same, "startTime": new_start, "rescheduleRefundDays": "7"}
+    r = client.post(f"/manage/shows/{show.show_id}/edit", data=moved_form)
+    assert r.status_code == 303, r.get_data(as_text=True)[:500]
+    assert show_rows(app, show.show_id).reschedule_count == 1
+    run_jobs(app)
+    assert len(rescheduled_mail(mail, email_of(app, fan))) == 1
+
+    sign_in(client, fan)
+    page = client.get(f"/bookings/{booking}").get_data(as_text=True)
+    assert 'data-testid="rescheduled"' in page and "full refund" in page
+    assert f'data-testid="refund-quote">{format_money(PRICE, "INR", "en")}' in page
