@@ -89,13 +89,13 @@ _REFUNDS = f"""
 _TIERS = f"""
     WITH booked AS (
         SELECT b.id, b.currency, b.amount, cardinality(b.seat_ids) AS seats,
-               (SELECT array_agg(DISTINCT vs.tier) FROM unnest(b.seat_ids) AS u(seat_id)
-                JOIN venue_seats vs ON vs.venue_id = s.venue_id AND vs.seat_id = u.seat_id) AS tiers
+               (SELECT CASE WHEN count(DISTINCT vs.tier) = 1 THEN min(vs.tier) END FROM unnest(b.seat_ids) AS u(seat_id)
+                JOIN venue_seats vs ON vs.venue_id = s.venue_id AND vs.seat_id = u.seat_id) AS tier
         FROM shows s JOIN venues v ON v.id = s.venue_id
         JOIN bookings b ON b.show_id = s.id AND b.created_at >= :start AND b.created_at < :end
         WHERE {owned("v")}
     )
-    SELECT CASE WHEN cardinality(tiers) = 1 THEN tiers[1] END AS tier, currency,
+    SELECT tier, currency,
            count(*) AS bookings, sum(seats) AS seats, sum(amount) AS sales
     FROM booked GROUP BY 1, 2 ORDER BY 2, 1 NULLS LAST
 """
