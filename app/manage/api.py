@@ -894,6 +894,15 @@ def update_show(show_id: str):
     `queueRequired: false` sells the show without the waiting room. A cancelled show
     cannot be changed.
 
+    A `startTime` that moves the show is a reschedule (README "Rescheduling a show"): in
+    the same transaction every fan with a confirmed booking is sent the new time (email,
+    and SMS with a phone on their profile, in their language), and for
+    `rescheduleRefundDays` days (default 14; until the new start if sooner; 0 for none)
+    cancelling a booking made before the move refunds it in full, whatever the refund
+    policy says (the booking shows `rescheduled`). Repeating the start the show already
+    has moves nothing and sends nothing; holds stay valid. `rescheduleRefundDays` without
+    `startTime` is `400 VALIDATION_FAILED`.
+
     Checks, in order: authentication (401), the role (403), the show id (404 if it is not a decimal number), the body (400,
     413), the show (404, 409), the times (400,
     409), the prices (400).

@@ -20,7 +20,7 @@ from typing import Any
 from app.audit import log as audit
 from app.background.dispatch import Followups
 from app.manage.access import Actor
-from app.notifications.outbox import queue_message
+from app.notifications.outbox import queue_for_bookings
 from app.unit_of_work import UnitOfWork
 
 DEFAULT_REFUND_DAYS = 14
@@ -46,9 +46,18 @@ def reschedule(uow: UnitOfWork, actor: Actor, show: Any, new_start: datetime, re
         """,
         {"before": show.starts_at, "until": until, "id": show.id},
     ).scalar_one()
-    bookings = uow.execute(
-        "SELECT id, user_id FROM bookings WHERE show_id = :s AND status = 'CONFIRMED' ORDER BY id", {"s": show.id}
-    ).all()
+    context = {
+        "show_id": show.id,
+        "timezone": show.timezone,
+        "old_starts_at": show.starts_at.isoformat(),
+        "starts_at": new_start.isoformat(),
+        "refund_until_at": until.isoformat(),
+        "refund_window": until > show.db_now,
+    }
+    told = queue_for_bookings(uow, "show_rescheduled", show.id, str(moved), context)
+    told_bookings = uow.execute(
+        "SELECT count(*) FROM bookings WHERE show_id = :s AND status = 'CONFIRMED'", {"s": show.id}
+    ).scalar_one()
     audit.record(
         uow,
         audit.manager(actor),
@@ -62,20 +71,8 @@ def reschedule(uow: UnitOfWork, actor: Actor, show: Any, new_start: datetime, re
             "fullRefundUntil": until,
             "refundDays": refund_days,
             "reschedule": moved,
-            "bookingsTold": len(bookings),
+            "bookingsTold": told_bookings,
+            "messagesWritten": len(told),
         },
     )
-    context = {
-        "show_id": show.id,
-        "timezone": show.timezone,
-        "old_starts_at": show.starts_at.isoformat(),
-        "starts_at": new_start.isoformat(),
-        "refund_until_at": until.isoformat(),
-        "refund_window": until > show.db_now,
-    }
-    followups = Followups()
-    for b in bookings:
-        followups.notifications += queue_message(
-            uow, b.user_id, "show_rescheduled", f"{b.id}:{moved}", context, booking=b.id
-        )
-    uow.after_commit(followups.run)
+    uow.after_commit(Followups(notifications=told).run)

@@ -86,6 +86,38 @@ def queue_message(
     return [row.id for row in rows]
 
 
+# One message per channel for each confirmed booking of a show, in one statement (``queue_for_bookings``).
+QUEUE_BOOKING_MESSAGES = """
+    INSERT INTO notifications (dedupe_key, user_id, kind, channel, recipient, context, organisation_id)
+    SELECT :kind || ':' || b.id || ':' || :event_suffix || ':' || ch.channel, u.id, :kind, ch.channel, ch.recipient,
+           CAST(:context AS jsonb) || jsonb_build_object('booking', CAST(b.id AS text)),
+           (SELECT e.organisation_id FROM shows s JOIN events e ON e.id = s.event_id WHERE s.id = :show_id)
+    FROM bookings b JOIN users u ON u.id = b.user_id
+    CROSS JOIN LATERAL (VALUES (1, 'email', u.email), (2, 'sms', NULLIF(u.phone, ''))) AS ch(n, channel, recipient)
+    WHERE b.show_id = :show_id AND b.status = 'CONFIRMED' AND ch.recipient IS NOT NULL
+    ORDER BY b.id, ch.n
+    ON CONFLICT (dedupe_key) DO NOTHING RETURNING id
+"""
+
+
+def queue_for_bookings(
+    uow: UnitOfWork, kind: str, show_id: int, event_suffix: str, context: dict[str, Any]
+) -> list[int]:
+    """``queue_message`` for every confirmed booking of the show at once (``booking`` set to each), with
+    the event key ``{booking id}:{event_suffix}``; returns the new rows' ids."""
+    assert kind in KINDS
+    rows = uow.execute(
+        QUEUE_BOOKING_MESSAGES,
+        {
+            "kind": kind,
+            "event_suffix": event_suffix,
+            "show_id": show_id,
+            "context": orjson.dumps({**context, "show_id": show_id}).decode(),
+        },
+    ).all()
+    return [row.id for row in rows]
+
+
 # An account message (``ACCOUNT_KINDS``) for each token a data-modifying CTE named ``token``
 # (``token_id``, ``user_id``) just wrote in the same statement: to the user's email alone, with the
 # raw token in its context until it is sent (``kept``).
