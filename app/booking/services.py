@@ -136,7 +136,8 @@ def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> dict
                 "refundAmount": refund,
                 "paymentIntentId": row.payment_intent_id,
                 "reason": reason,
-                "fullRefundAfterReschedule": rescheduled,
+                # Only when the show's move gave the full refund (README "Rescheduling a show").
+                **({"fullRefundAfterReschedule": True} if rescheduled else {}),
             },
         )
         if refund > 0:

@@ -285,15 +285,6 @@ def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, 
     if "queue" in changes:
         row["queue_required"] = changes["queue"] is not None
     queries.update_show(uow, show.id, row)
-    # A new start tells every fan with a booking and opens the full-refund window, in this transaction;
-    # the same start again moves nothing (README "Rescheduling a show").
-    rescheduling.reschedule(
-        uow,
-        actor,
-        show,
-        starts,
-        changes.get("reschedule_refund_days", rescheduling.DEFAULT_REFUND_DAYS),
-    )
     after = {
         **changes,
         **{
@@ -320,6 +311,15 @@ def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, 
         show.id,
         show_id=show.id,
         details={"changes": after, "before": {k: v for k, v in before.items() if k in after}},
+    )
+    # A new start tells every fan with a booking and opens the full-refund window, in this transaction;
+    # the same start again moves nothing (README "Rescheduling a show").
+    rescheduling.reschedule(
+        uow,
+        actor,
+        show,
+        starts,
+        changes.get("reschedule_refund_days", rescheduling.DEFAULT_REFUND_DAYS),
     )
     if "queue" in changes:
         queue = changes["queue"]

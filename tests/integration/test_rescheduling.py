@@ -130,6 +130,8 @@ def test_during_the_window_cancelling_refunds_everything(app, client, make, gate
     assert r.status_code == 200 and r.get_json()["refundAmount"] == PRICE, r.get_json()
     r = client.post(f"/api/v1/bookings/{b_after}/cancel", headers=after.headers)
     assert r.status_code == 200 and r.get_json()["refundAmount"] == PRICE // 2, r.get_json()
+    full = fetch(app, "SELECT subject_id FROM audit_log WHERE details ? 'fullRefundAfterReschedule'")
+    assert [r.subject_id for r in full] == [b_before]  # the audit log says why it was a full refund
     run_jobs(app)
     with app.app_context(), unit_of_work() as uow:
         assert money_invariant_violations(uow, gateway.intents()) == {}
