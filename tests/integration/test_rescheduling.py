@@ -68,13 +68,14 @@ def test_a_move_emails_every_fan_once_in_their_language(app, client, make, gatew
     manager = make.fan(role="manager")
     show = make.show(starts_in=STARTS_IN)
     english, hindi, cancelled = make.fan(), make.fan(), make.fan()
-    run_sql(app, "UPDATE users SET locale = 'hi' WHERE id = :id", id=hindi.user_id)
+    run_sql(app, "UPDATE users SET locale = 'hi', phone = '+919812345678' WHERE id = :id", id=hindi.user_id)
     b_en = book(client, gateway, english, show.show_id, ["B1"])
     b_hi = book(client, gateway, hindi, show.show_id, ["B2"])
     b_gone = book(client, gateway, cancelled, show.show_id, ["B3"])
     assert client.post(f"/api/v1/bookings/{b_gone}/cancel", headers=cancelled.headers).status_code == 200
     run_jobs(app)
     mail.clear()
+    run_sql(app, "DELETE FROM sms_outbox")  # the booking confirmations
 
     first = later(40)
     r = moved(client, manager, show.show_id, first)
@@ -92,6 +93,11 @@ def test_a_move_emails_every_fan_once_in_their_language(app, client, make, gatew
     hi_body = text_body(hi_mail)
     assert "नमस्ते" in hi_body and "नया समय:" in hi_body and b_hi in hi_body
     assert "New time" not in hi_body and "has a new time" not in subject_of(hi_mail)
+    # The SMS too, in Hindi (the development SMS backend keeps it in sms_outbox).
+    [sms] = fetch(
+        app, "SELECT body FROM sms_outbox WHERE to_number = '+919812345678' AND body LIKE '%' || :b || '%'", b=b_hi
+    )
+    assert "मान्य रहेगी" in sms.body and "stays valid" not in sms.body
     assert rescheduled_mail(mail, email_of(app, cancelled)) == []  # cancelled before the move: not told
     assert show_rows(app, show.show_id).reschedule_count == 1
     assert len(notifications(app, show.show_id)) == 2
