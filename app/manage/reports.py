@@ -150,6 +150,7 @@ def sales(uow: UnitOfWork, actor: Actor, first: date, last: date) -> dict[str, A
         {"date": k[0].isoformat(), "currency": k[1], **v}
         for k, v in ((t.pop("key"), t) for t in _summed(lines, lambda ln: (ln["day"], ln["currency"])))
     ]
+    days.sort(key=lambda d: (d["date"], d["currency"]))
     shows = []
     for t in _summed(lines, lambda ln: (ln["showId"], ln["currency"])):
         show_id, currency = t.pop("key")

@@ -298,3 +298,26 @@ def test_the_dashboard_form_moves_the_show_and_the_fans_page_says_so(app, client
     page = client.get(f"/bookings/{booking}").get_data(as_text=True)
     assert 'data-testid="rescheduled"' in page and "full refund" in page
     assert f'data-testid="refund-quote">{format_money(PRICE, "INR", "en")}' in page
+
+
+def test_the_same_move_sent_at_once_by_many_clients_moves_the_show_once(app, client, make, gateway):
+    manager = make.fan(role="manager")
+    show = make.show(starts_in=STARTS_IN)
+    fans = [make.fan() for _ in range(3)]
+    for n, f in enumerate(fans, 1):
+        book(client, gateway, f, show.show_id, [f"B{n}"])
+    when = later(40)
+    start = threading.Barrier(6)
+    results: list = []
+    threads = [
+        threading.Thread(target=manager_moves, args=(app, manager, show.show_id, when, results, start))
+        for _ in range(6)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+        assert not t.is_alive()
+    assert results == [200] * 6
+    assert show_rows(app, show.show_id).reschedule_count == 1
+    assert len(notifications(app, show.show_id)) == len(fans)
