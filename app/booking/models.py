@@ -33,6 +33,8 @@ class Booking(db.Model):
         CheckConstraint("payment_intent_id IS NOT NULL OR amount = 0", name="paid_unless_free"),
         CheckConstraint("ticket_version >= 1", name="ticket_version_positive"),
         Index("ix_bookings_show_created", "show_id", "created_at"),
+        # An admin's sales report: every show's bookings in a date range (migration 0022).
+        Index("ix_bookings_created", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -93,7 +95,11 @@ class Refund(db.Model):
     than was paid, and never returned twice."""
 
     __tablename__ = "refunds"
-    __table_args__ = (UniqueConstraint("payment_intent_id", "top_up", name="refunds_payment_intent_id_top_up_key"),)
+    __table_args__ = (
+        UniqueConstraint("payment_intent_id", "top_up", name="refunds_payment_intent_id_top_up_key"),
+        # The sales report's refunds in a date range (migration 0022).
+        Index("ix_refunds_created", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     payment_intent_id: Mapped[str] = mapped_column(ForeignKey("payments.payment_intent_id"))

@@ -52,6 +52,17 @@ class Ticket(ResponseBody):
     )
 
 
+class BookingRescheduled(ResponseBody):
+    from_: datetime = Field(alias="from", description="The show's start before the organiser moved it.")
+    to: datetime = Field(description="The start it was moved to (the show's start now).")
+    fullRefundUntil: datetime = Field(
+        description=(
+            "Until then, cancelling the booking refunds all of it, whatever the show's refund policy says "
+            '(README "Rescheduling a show").'
+        )
+    )
+
+
 class Booking(ResponseBody):
     bookingId: UUID
     holdId: UUID = Field(description="The hold the booking was paid from.")
@@ -82,6 +93,12 @@ class Booking(ResponseBody):
             "One ticket per seat, in the order of `seatIds`, while the booking is `CONFIRMED`; none once it is "
             "cancelled (its codes are revoked)."
         )
+    )
+    rescheduled: BookingRescheduled | None = Field(
+        description=(
+            "Set when the show's start last moved after this booking was made: from when, to when, and until "
+            "when cancelling refunds in full; null otherwise."
+        ),
     )
 
 

@@ -11,7 +11,7 @@ from flask import current_app
 from app.audit import log as audit
 from app.background.dispatch import Followups
 from app.booking import queries
-from app.booking.refund_policy import refund_for
+from app.booking.refund_policy import full_refund_applies, refund_for, refund_window
 from app.errors import BookingNotFound, CancellationNotAllowed
 from app.inventory import seat_state
 from app.notifications.outbox import booking_context, queue_message
@@ -24,6 +24,7 @@ BOOKING_SELECT = f"""
     SELECT b.id, b.hold_id, b.show_id, b.seat_ids, b.amount, b.currency, b.status, b.refund_amount,
            b.payment_intent_id, b.created_at, b.cancelled_at, b.user_id, b.ticket_version,
            e.organisation_id, e.title, s.starts_at, v.name AS venue_name, c.timezone,
+           s.rescheduled_at, s.rescheduled_from, s.full_refund_until,
            r.status AS refund_status, r.amount AS refund_total
     FROM bookings b
     JOIN shows s ON s.id = b.show_id JOIN events e ON e.id = s.event_id
@@ -54,7 +55,18 @@ def _view(row: Any, signer: tickets.TicketSigner) -> dict[str, Any]:
         "createdAt": row.created_at.isoformat(),
         "cancelledAt": row.cancelled_at.isoformat() if row.cancelled_at else None,
         "tickets": signer.tickets(row),
+        "rescheduled": _rescheduled(row),
     }
+
+
+def _rescheduled(row: Any) -> dict[str, str] | None:
+    """For a booking made before its show's start last moved: the start before and after the move, and
+    until when cancelling it refunds in full (README "Rescheduling a show"); None otherwise."""
+    window = refund_window(row)
+    if window is None:
+        return None
+    tz = ZoneInfo(row.timezone)
+    return {key: value.astimezone(tz).isoformat() for key, value in window.items()}
 
 
 def list_bookings(uow: UnitOfWork, user_id: int) -> list[dict[str, Any]]:
@@ -71,16 +83,20 @@ def get_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> dict[st
 
 
 def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> dict[str, Any]:
-    """Cancels the fan's booking under the show's refund policy; in full if the show is cancelled.
+    """Cancels the fan's booking under the show's refund policy; in full if the show is cancelled, or if its
+    start moved after the booking was made and the full-refund window is still open (README
+    "Rescheduling a show").
 
     The show's row is read under a share lock: a show cancellation (which locks it for update)
     commits either before, and then this refunds in full, or after, and then the cancellation
-    job tops this booking's refund up to the full amount (README "How money stays correct").
+    job tops this booking's refund up to the full amount (README "How money stays correct"). A
+    reschedule (which locks it for update too) likewise comes wholly before or wholly after.
     """
     row = uow.execute(
         """
-        SELECT b.id, b.user_id, b.show_id, b.status, b.amount, b.payment_intent_id, b.seat_ids,
-               s.starts_at, s.refund_policy, s.status AS show_status, now() AS db_now
+        SELECT b.id, b.user_id, b.show_id, b.status, b.amount, b.payment_intent_id, b.seat_ids, b.created_at,
+               s.starts_at, s.refund_policy, s.status AS show_status, s.rescheduled_at, s.rescheduled_from,
+               s.full_refund_until, now() AS db_now
         FROM bookings b JOIN shows s ON s.id = b.show_id WHERE b.id = :id FOR UPDATE OF b FOR SHARE OF s
         """,
         {"id": booking_id},
@@ -90,7 +106,12 @@ def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> dict
     if row.status == "CONFIRMED":
         show_cancelled = row.show_status == "CANCELLED"
         reason = "SHOW_CANCELLED" if show_cancelled else "CUSTOMER_CANCELLED"
-        refund = row.amount if show_cancelled else refund_for(row.refund_policy, row.amount, row.starts_at, row.db_now)
+        rescheduled = not show_cancelled and full_refund_applies(row)
+        refund = (
+            row.amount
+            if show_cancelled or rescheduled
+            else refund_for(row.refund_policy, row.amount, row.starts_at, row.db_now)
+        )
         if refund is None:
             raise CancellationNotAllowed("this booking can no longer be cancelled under the show's refund policy")
         uow.execute(
@@ -115,6 +136,8 @@ def cancel_booking(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> dict
                 "refundAmount": refund,
                 "paymentIntentId": row.payment_intent_id,
                 "reason": reason,
+                # Only when the show's move gave the full refund (README "Rescheduling a show").
+                **({"fullRefundAfterReschedule": True} if rescheduled else {}),
             },
         )
         if refund > 0:
@@ -136,11 +159,15 @@ def refund_quote(uow: UnitOfWork, user_id: int, booking_id: uuid.UUID) -> tuple[
     """The booking, and what cancelling it now would refund (None: the policy does not allow it)."""
     booking = get_booking(uow, user_id, booking_id)
     show = uow.execute(
-        "SELECT refund_policy, starts_at, status, now() AS db_now FROM shows WHERE id = :id",
-        {"id": int(booking["showId"])},
+        """
+        SELECT s.refund_policy, s.starts_at, s.status, s.rescheduled_at, s.rescheduled_from, s.full_refund_until,
+               b.created_at, now() AS db_now
+        FROM shows s JOIN bookings b ON b.show_id = s.id WHERE b.id = :b
+        """,
+        {"b": booking_id},
     ).one()
     if booking["status"] != "CONFIRMED":
         return booking, None
-    if show.status == "CANCELLED":
+    if show.status == "CANCELLED" or full_refund_applies(show):
         return booking, booking["amount"]
     return booking, refund_for(show.refund_policy, booking["amount"], show.starts_at, show.db_now)

@@ -103,6 +103,10 @@ class Show(db.Model):
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
         CheckConstraint("(status = 'CANCELLED') = (cancelled_at IS NOT NULL)", name="cancelled_iff_cancelled_at"),
         CheckConstraint("transfer_cutoff_minutes >= 0", name="transfer_cutoff_not_negative"),
+        CheckConstraint(
+            "(rescheduled_at IS NULL) = (rescheduled_from IS NULL) AND (rescheduled_at IS NULL) = (full_refund_until IS NULL)",
+            name="rescheduled_together",
+        ),
         # The home page's listing: a city's venues' shows in a window of days (migration 0018).
         Index("ix_shows_venue_starts", "venue_id", "starts_at"),
     )
@@ -125,6 +129,12 @@ class Show(db.Model):
     # A narrower door check-in window than the default (README "Door check-in"); None: the default's bound.
     checkin_opens_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     checkin_closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The start's last move (README "Rescheduling a show", migration 0022): when, from what, and until when
+    # fans who booked before it may cancel for a full refund; the count names each move's emails.
+    rescheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rescheduled_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    full_refund_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reschedule_count: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class ShowPrice(db.Model):

@@ -7,6 +7,8 @@ every read and write to the actor's organisation.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, Response, g, request
 
 from app.api.http import current_user, parse_body, parse_id
@@ -60,6 +62,7 @@ from app.manage import (
     door_staff,
     layouts,
     posters,
+    reports,
     shows,
     venues,
     waiting_rooms,
@@ -97,6 +100,7 @@ from app.manage.schemas import (
     ManagedShowList,
     ManagedVenueDetail,
     ManagedVenueList,
+    SalesReport,
     SeatsBlocked,
     SeatsUnblocked,
     ShowDashboard,
@@ -899,6 +903,15 @@ def update_show(show_id: str):
     `queueRequired: false` sells the show without the waiting room. A cancelled show
     cannot be changed.
 
+    A `startTime` that moves the show is a reschedule (README "Rescheduling a show"): in
+    the same transaction every fan with a confirmed booking is sent the new time (email,
+    and SMS with a phone on their profile, in their language), and for
+    `rescheduleRefundDays` days (default 14; until the new start if sooner; 0 for none)
+    cancelling a booking made before the move refunds it in full, whatever the refund
+    policy says (the booking shows `rescheduled`). Repeating the start the show already
+    has moves nothing and sends nothing; holds stay valid. `rescheduleRefundDays` without
+    `startTime` is `400 VALIDATION_FAILED`.
+
     Checks, in order: authentication (401), the role (403), the show id (404 if it is not a decimal number), the body (400,
     413), the show (404, 409), the times (400,
     409), the prices (400).
@@ -1196,6 +1209,108 @@ def export_bookings(show_id: str):
         body,
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="show-{sid}-bookings.csv"', "Cache-Control": "no-store"},
+    )
+
+
+# ---------------------------------------------------------------- sales reports
+
+REPORT_RANGE = (
+    {
+        "name": "from",
+        "in": "query",
+        "required": False,
+        "description": "The first day, `YYYY-MM-DD` (UTC), included. Defaults to 29 days before `to`.",
+        "schema": {"type": "string", "format": "date"},
+        "example": "2026-11-01",
+    },
+    {
+        "name": "to",
+        "in": "query",
+        "required": False,
+        "description": "The last day, `YYYY-MM-DD` (UTC), included; at most 366 days after `from`. Defaults to today.",
+        "schema": {"type": "string", "format": "date"},
+        "example": "2026-11-30",
+    },
+)
+
+
+def _report_range():
+    return reports.date_range(request.args.get("from"), request.args.get("to"), datetime.now(UTC).date())
+
+
+@bp.get("/reports/sales")
+@operation(
+    "getSalesReport",
+    "Sales and refunds of the caller's shows, per day, show and tier",
+    tags=("manage",),
+    parameters=REPORT_RANGE,
+    answers={200: Answer("The report. Never cached.", model=SalesReport, headers={"Cache-Control": NO_STORE})},
+    failures={400: VALIDATION_FAILED, 401: UNAUTHORIZED, 403: MANAGER_ONLY, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
+def sales_report():
+    """The bookings made and the refunds decided in the date range, at the shows of the
+    caller's organisation (an admin: every organisation's), totalled per currency, per day,
+    per show and per price tier. Money is in minor units of the `currency` beside it, and
+    amounts of different currencies are never added. Days are UTC calendar days. A booking
+    of seats of several tiers counts under `tier: null` (a booking keeps one amount for
+    all its seats). README "Sales reports".
+
+    Errors: `400 VALIDATION_FAILED` (a date that is not `YYYY-MM-DD`, `from` after `to`,
+    or more than 366 days, in `fields`); `401 AUTH_REQUIRED` / `INVALID_TOKEN`;
+    `403 FORBIDDEN`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
+    first, last = _report_range()
+    with unit_of_work() as uow:
+        return reports.sales(uow, actor(), first, last), 200, {"Cache-Control": "no-store"}
+
+
+@bp.get("/reports/sales.csv")
+@operation(
+    "getSalesReportCsv",
+    "The sales report as CSV, one line per day, show and currency",
+    tags=("manage",),
+    parameters=REPORT_RANGE,
+    answers={
+        200: Answer(
+            "The report file. Never cached.",
+            content={
+                "text/csv": {
+                    "schema": {"type": "string", "description": "The report, header line first."},
+                    "example": "date,show_id,title,venue,currency,bookings,seats,sales,refunds,refunded\r\n"
+                    "2026-11-28,2,Hamlet,Prithvi Theatre,INR,3,5,250000,1,50000\r\n",
+                }
+            },
+            headers={
+                "Cache-Control": NO_STORE,
+                "Content-Disposition": {
+                    "description": '`attachment; filename="sales-{from}-{to}.csv"`',
+                    "schema": {"type": "string"},
+                },
+            },
+        )
+    },
+    failures={400: VALIDATION_FAILED, 401: UNAUTHORIZED, 403: MANAGER_ONLY, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
+def sales_report_csv():
+    r"""The JSON report's lines as a spreadsheet: a header line
+    `date,show_id,title,venue,currency,bookings,seats,sales,refunds,refunded`, then one line
+    per UTC day, show and currency with bookings or refunds, by day then show. `sales`
+    and `refunded` are minor units of `currency`. A title or venue name that a spreadsheet
+    would run as a formula is prefixed with `'`. Lines end in `\r\n`; the file is sent as
+    an attachment named `sales-{from}-{to}.csv`.
+
+    Errors: as `GET /manage/reports/sales`.
+    """
+    first, last = _report_range()
+    with unit_of_work() as uow:
+        body = reports.sales_csv(uow, actor(), first, last)
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="sales-{first.isoformat()}-{last.isoformat()}.csv"',
+            "Cache-Control": "no-store",
+        },
     )
 
 

@@ -306,6 +306,11 @@ class ShowChangeRequest(Strict):
     """Without `queue`: true sells the show through the waiting room, opened (or re-set) with the default settings;
     false sells it without the waiting room (the room itself stays as it is).
     """
+    rescheduleRefundDays: Annotated[int, Field(ge=0, le=90)] | None = None
+    """With a `startTime` that moves the show: for how many days (14 if not given) fans who booked before the move
+    may cancel for a full refund, whatever the refund policy says; the window ends at the new start if that is
+    sooner, and 0 offers none. Ignored when the start does not move (README "Rescheduling a show").
+    """
 
     _bounded = field_validator("startTime", "saleOpensAt", "saleClosesAt")(ShowRequest._bounded.__func__)  # type: ignore[attr-defined]
 
@@ -325,6 +330,13 @@ def show_changes(body: ShowChangeRequest) -> dict[str, Any]:
         changes["refund_policy"] = body.refundPolicy.model_dump()
     if body.transferCutoffMinutes is not None:
         changes["transfer_cutoff_minutes"] = body.transferCutoffMinutes
+    if body.rescheduleRefundDays is not None:
+        if body.startTime is None:
+            raise ValidationFailed(
+                "rescheduleRefundDays goes with a new startTime",
+                fields=[{"field": "rescheduleRefundDays", "message": "only with startTime"}],
+            )
+        changes["reschedule_refund_days"] = body.rescheduleRefundDays
     if body.queue is not None:
         changes["queue"] = body.queue.settings()
     elif body.queueRequired is not None:

@@ -429,3 +429,50 @@ class DoorStaffMember(ResponseBody):
 
 class DoorStaffList(ResponseBody):
     doorStaff: list[DoorStaffMember] = Field(description="Ordered by email.")
+
+
+class SalesFigures(ResponseBody):
+    bookings: int = Field(ge=0, description="Bookings made (also those cancelled since).")
+    seats: int = Field(ge=0, description="Seats in those bookings.")
+    sales: Money = Field(description="What those bookings paid, in minor units of `currency`.")
+    refunds: int = Field(ge=0, description="Refunds decided (pending or paid; refused ones are not counted).")
+    refunded: Money = Field(description="Their amount, in minor units of `currency`.")
+
+
+class SalesTotal(SalesFigures):
+    currency: Currency
+
+
+class SalesDay(SalesFigures):
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="A UTC calendar day.")
+    currency: Currency
+
+
+class SalesShow(SalesFigures):
+    showId: NumericId
+    title: str
+    venueName: str
+    startTime: datetime = Field(description="The show's start, in the venue's time zone.")
+    currency: Currency
+
+
+class SalesTier(ResponseBody):
+    tier: str | None = Field(description="The price tier; null for bookings of seats of several tiers.")
+    currency: Currency
+    bookings: int = Field(ge=0)
+    seats: int = Field(ge=0)
+    sales: Money = Field(description="What those bookings paid, in minor units of `currency`.")
+
+
+class SalesReport(ResponseBody):
+    from_: str = Field(alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$", description="The first day (UTC), included.")
+    to: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="The last day (UTC), included.")
+    timezone: Literal["UTC"] = Field(description="The days are calendar days in this zone.")
+    totals: list[SalesTotal] = Field(
+        description="One per currency, by currency code; amounts are never added across currencies."
+    )
+    days: list[SalesDay] = Field(description="Days with bookings or refunds, per currency, oldest first.")
+    shows: list[SalesShow] = Field(
+        description="Shows with bookings or refunds in the range, per currency, by start time."
+    )
+    tiers: list[SalesTier] = Field(description="The range's bookings by price tier and currency.")

@@ -20,7 +20,7 @@ from app.catalog.services import sale_status
 from app.errors import EventExists, ShowCancelled, ShowExists, ValidationFailed
 from app.extensions import RedisRoles, settings
 from app.images.routes import poster_url
-from app.manage import access, dashboard, queries
+from app.manage import access, dashboard, queries, rescheduling
 from app.manage.access import Actor
 from app.unit_of_work import UnitOfWork
 from app.waiting_room.room import (
@@ -243,7 +243,8 @@ def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, 
     """Changes start time, sale window, prices, refund policy or waiting room of a scheduled show:
     the manager API's ``PATCH /shows/{id}`` and the dashboard's show form alike.
 
-    Holds and bookings already made keep the price they were made at. After commit the show's
+    Holds and bookings already made keep the price they were made at; a new start time is a reschedule
+    (``rescheduling.reschedule``): fans are told and may cancel for a full refund for a while. After commit the show's
     dashboard is read afresh (every show of the event's, when the waiting room changed).
     """
     show = access.show(uow, actor, show_id, lock=True)
@@ -261,10 +262,10 @@ def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, 
     )
     _check_window(starts, opens, closes, show.db_now if "starts_at" in changes else None)
     row: dict[str, Any] = {}
-    if "starts_at" in changes:
-        if starts != show.starts_at and queries.show_exists(uow, show.event_id, show.venue_id, starts):
+    if "starts_at" in changes and starts != show.starts_at:
+        if queries.show_exists(uow, show.event_id, show.venue_id, starts):
             raise ShowExists("this event already has a show at this venue at that time")
-        row["starts_at"] = starts
+        row["starts_at"] = starts  # with the sale window in one statement (the window's checks span both)
     if "sale_opens_at" in changes:
         row["sale_opens_at"] = opens
     if "sale_closes_at" in changes:
@@ -310,6 +311,15 @@ def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, 
         show.id,
         show_id=show.id,
         details={"changes": after, "before": {k: v for k, v in before.items() if k in after}},
+    )
+    # A new start tells every fan with a booking and opens the full-refund window, in this transaction;
+    # the same start again moves nothing (README "Rescheduling a show").
+    rescheduling.reschedule(
+        uow,
+        actor,
+        show,
+        starts,
+        changes.get("reschedule_refund_days", rescheduling.DEFAULT_REFUND_DAYS),
     )
     if "queue" in changes:
         queue = changes["queue"]

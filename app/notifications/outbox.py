@@ -25,6 +25,7 @@ KINDS = (
     "booking_cancelled",
     "payment_refunded",
     "show_cancelled",
+    "show_rescheduled",
     "ticket_transfer_received",
     "ticket_transfer_sent",
     "waitlist_offer",
@@ -80,6 +81,38 @@ def queue_message(
             "user_id": user_id,
             "context": orjson.dumps(stored).decode(),
             "show_id": context.get("show_id"),
+        },
+    ).all()
+    return [row.id for row in rows]
+
+
+# One message per channel for each confirmed booking of a show, in one statement (``queue_for_bookings``).
+QUEUE_BOOKING_MESSAGES = """
+    INSERT INTO notifications (dedupe_key, user_id, kind, channel, recipient, context, organisation_id)
+    SELECT :kind || ':' || b.id || ':' || :event_suffix || ':' || ch.channel, u.id, :kind, ch.channel, ch.recipient,
+           CAST(:context AS jsonb) || jsonb_build_object('booking', CAST(b.id AS text)),
+           (SELECT e.organisation_id FROM shows s JOIN events e ON e.id = s.event_id WHERE s.id = :show_id)
+    FROM bookings b JOIN users u ON u.id = b.user_id
+    CROSS JOIN LATERAL (VALUES (1, 'email', u.email), (2, 'sms', NULLIF(u.phone, ''))) AS ch(n, channel, recipient)
+    WHERE b.show_id = :show_id AND b.status = 'CONFIRMED' AND ch.recipient IS NOT NULL
+    ORDER BY b.id, ch.n
+    ON CONFLICT (dedupe_key) DO NOTHING RETURNING id
+"""
+
+
+def queue_for_bookings(
+    uow: UnitOfWork, kind: str, show_id: int, event_suffix: str, context: dict[str, Any]
+) -> list[int]:
+    """``queue_message`` for every confirmed booking of the show at once (``booking`` set to each), with
+    the event key ``{booking id}:{event_suffix}``; returns the new rows' ids."""
+    assert kind in KINDS
+    rows = uow.execute(
+        QUEUE_BOOKING_MESSAGES,
+        {
+            "kind": kind,
+            "event_suffix": event_suffix,
+            "show_id": show_id,
+            "context": orjson.dumps({**context, "show_id": show_id}).decode(),
         },
     ).all()
     return [row.id for row in rows]
@@ -173,9 +206,11 @@ def localised(context: dict[str, Any], locale: str) -> dict[str, Any]:
     abbreviation after it, ``IST``), money by Babel for the currency. A row stored before the raw
     values were kept has only the English words, and keeps them."""
     words: dict[str, Any] = {}
-    if context.get("starts_at") and context.get("timezone"):
-        starts = datetime.fromisoformat(context["starts_at"]).astimezone(ZoneInfo(context["timezone"]))
-        words["starts"] = f"{format_show_time(starts, context['timezone'], locale)} {starts.strftime('%Z')}"
+    # A reschedule's message also has the start before the move and the end of its refund window.
+    for shown, raw in (("starts", "starts_at"), ("old_starts", "old_starts_at"), ("refund_until", "refund_until_at")):
+        if context.get(raw) and context.get("timezone"):
+            when = datetime.fromisoformat(context[raw]).astimezone(ZoneInfo(context["timezone"]))
+            words[shown] = f"{format_show_time(when, context['timezone'], locale)} {when.strftime('%Z')}"
     if context.get("currency"):
         for shown, minor in (("amount", "amount_minor"), ("refund", "refund_amount_minor")):
             if isinstance(context.get(minor), int):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 import requests
 
 from app.accounts import recovery
 from app.unit_of_work import unit_of_work
 from devstack.processes import ROOT
+from tests.support.db import TEST_ORGANISATION
 
 pytestmark = pytest.mark.slow
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -250,3 +253,57 @@ def test_the_door_staff_section_and_admitted_count_have_no_serious_accessibility
 def fetch_email(app, user_id: int) -> str:
     with app.app_context(), unit_of_work() as uow:
         return uow.execute("SELECT email FROM users WHERE id = :u", {"u": user_id}).scalar_one()
+
+
+def test_the_sales_report_and_a_moved_booking_have_no_serious_accessibility_violations(live_server, browser, app, make):
+    """The manager's sales report (README "Sales reports"), with its date-range error, and a fan's booking
+    page after the show moved (README "Rescheduling a show")."""
+    show = make.show(rows=1, per_row=4, title="Accessible Moved Night", prices={"gold": 0, "silver": 0})
+    tokens = {}
+    for email in ("a11y-manager@example.com", "a11y-moved@example.com"):
+        requests.post(
+            f"{live_server}/api/v1/auth/register", json={"email": email, "password": "correct horse", "name": "A11y"}
+        )
+    with app.app_context(), unit_of_work() as uow:
+        uow.execute(
+            "UPDATE users SET role = 'manager', organisation_id = (SELECT id FROM organisations WHERE name = :o) "
+            "WHERE email = 'a11y-manager@example.com'",
+            {"o": TEST_ORGANISATION},
+        )
+        uow.commit()
+    for email in ("a11y-manager@example.com", "a11y-moved@example.com"):
+        tokens[email] = requests.post(
+            f"{live_server}/api/v1/auth/token", json={"email": email, "password": "correct horse"}
+        ).json()["token"]
+    fan = {"Authorization": f"Bearer {tokens['a11y-moved@example.com']}"}
+    hold = requests.post(f"{live_server}/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1"]}, headers=fan)
+    booking = requests.post(f"{live_server}/api/v1/holds/{hold.json()['holdId']}/confirm", headers=fan).json()
+    start = datetime.fromisoformat(requests.get(f"{live_server}/api/v1/shows/{show.show_id}").json()["startTime"])
+    moved = requests.patch(
+        f"{live_server}/api/v1/manage/shows/{show.show_id}",
+        json={"startTime": (start + timedelta(hours=2)).isoformat()},
+        headers={"Authorization": f"Bearer {tokens['a11y-manager@example.com']}"},
+    )
+    assert moved.status_code == 200, moved.text
+
+    found = {}
+    for email, paths in (
+        ("a11y-manager@example.com", ["/manage/reports", "/manage/reports?from=nope"]),
+        ("a11y-moved@example.com", [f"/bookings/{booking['bookingId']}"]),
+    ):
+        page = browser.new_page()
+        page.goto(f"{live_server}/login")
+        page.fill("#email", email)
+        page.fill("#password", "correct horse")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        for path in paths:
+            page.goto(f"{live_server}{path}")
+            assert "/login" not in page.url, path  # the page itself, signed in
+            found[path] = violations(page)
+        if email == "a11y-manager@example.com":
+            assert page.locator("[data-testid=range-problem]").count() == 1
+        if email == "a11y-moved@example.com":
+            assert page.locator("[data-testid=rescheduled]").count() == 1
+        page.close()
+    assert {p: v for p, v in found.items() if v} == {}

@@ -427,6 +427,7 @@ def test_manager_changes_are_recorded_and_refused_ones_are_not(app, client, make
     assert [r.action for r in rows(app, show_id=int(sid))] == [
         "show.created",
         "show.updated",
+        "show.rescheduled",  # the new start moved the show (README "Rescheduling a show")
         "hold.created",
         "seats.house_held",
         "seats.killed",

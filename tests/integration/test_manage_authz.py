@@ -128,6 +128,9 @@ def api_calls(w: World) -> list[tuple[str, str, dict, int]]:
         ("POST", f"/api/v1/manage/shows/{s}/seats/unblock", {"json": {"seatIds": ["B2"]}}, 200),
         ("GET", f"/api/v1/manage/shows/{s}/bookings.csv", {}, 200),
         ("GET", f"/api/v1/manage/shows/{s}/cancellation", {}, 200),
+        # Reports span the caller's organisation: a rival gets their own (empty) report.
+        ("GET", "/api/v1/manage/reports/sales", {}, 200),
+        ("GET", "/api/v1/manage/reports/sales.csv", {}, 200),
         ("PUT", f"/api/v1/manage/events/{e}/queue", {"json": {"batchSize": 10}}, 200),
         ("GET", f"/api/v1/manage/events/{e}/queue", {}, 200),
         ("POST", f"/api/v1/manage/events/{e}/queue/pause", {}, 200),
@@ -178,8 +181,10 @@ def test_anonymous_fans_and_other_organisations_are_refused_and_change_nothing(c
         assert fan.status_code == 403 and fan.get_json()["error"]["code"] == "FORBIDDEN", (method, path)
         rival = client.open(path, method=method, headers=world.other.headers, **kwargs)
         body = rival.get_data(as_text=True)
-        if method == "GET" and re.search(r"/manage/(venues|events|shows|door-staff)$", path.split("?")[0]):
-            assert rival.status_code == 200, (method, path)  # a list: only the rival's own things
+        if method == "GET" and re.search(
+            r"/manage/(venues|events|shows|door-staff|reports/sales|reports/sales\.csv)$", path.split("?")[0]
+        ):
+            assert rival.status_code == 200, (method, path)  # a list or report: only the rival's own things
         else:
             assert rival.status_code == 404, (method, path, rival.status_code, body[:200])
         assert SECRET_NAME not in body and "Test User" not in body, (method, path)
@@ -212,6 +217,8 @@ def test_an_admin_sees_and_changes_every_organisation(client, app, world):
         assert r.status_code == expected, (method, path, r.get_data(as_text=True)[:300])
     titles = {s["title"] for s in client.get("/api/v1/manage/shows", headers=world.admin.headers).get_json()["shows"]}
     assert "Rival Night" in titles
+    # The admin's sales report has every organisation's bookings; the owner's only their own.
+    assert SECRET_NAME in client.get("/api/v1/manage/reports/sales", headers=world.admin.headers).get_data(as_text=True)
     city = str(fetch(app, "SELECT id FROM cities ORDER BY id LIMIT 1")[0].id)
     # An admin creating something says which organisation owns it.
     r = client.post(
@@ -264,6 +271,8 @@ def page_calls(w: World) -> list[tuple[str, str, dict]]:
         ("GET", "/manage/venues/new", {}),
         ("GET", "/manage/events/new", {}),
         ("GET", "/manage/shows/new", {}),
+        ("GET", "/manage/reports", {}),
+        ("GET", "/manage/reports/sales.csv", {}),
         ("GET", f"/manage/venues/{v}", {}),
         ("GET", f"/manage/events/{w.event_id}/edit", {}),
         (
@@ -313,7 +322,7 @@ def test_pages_refuse_everyone_but_the_owner(client, app, world):
         for method, path, form in page_calls(world):
             token = sign_in(client, user)
             r = client.open(path, method=method, data={**form, "csrf_token": token})
-            names_nothing = path == "/manage" or path.endswith("/new")
+            names_nothing = path == "/manage" or path.endswith("/new") or path.startswith("/manage/reports")
             if names_nothing and user is world.other:
                 assert r.status_code == 200, path  # their own dashboard and forms
             else:
