@@ -157,7 +157,8 @@ def sales_report():
     """The sales report (README "Sales reports") for the dates the form asks for: a chart of sales per
     day for each currency, tables per show and tier, and the same report as CSV. Bad dates say what is
     wrong and show the default range."""
-    raw_from, raw_to = request.args.get("from"), request.args.get("to")
+    # The form sends its fields even when they are empty: an empty field asks for the default.
+    raw_from, raw_to = request.args.get("from") or None, request.args.get("to") or None
     today = datetime.now(UTC).date()
     status, problems = 200, []
     try:
@@ -184,7 +185,9 @@ def sales_report():
 @bp.get("/reports/sales.csv")
 @manager_page
 def sales_report_csv():
-    first, last = reports.date_range(request.args.get("from"), request.args.get("to"), datetime.now(UTC).date())
+    first, last = reports.date_range(
+        request.args.get("from") or None, request.args.get("to") or None, datetime.now(UTC).date()
+    )
     with unit_of_work() as uow:
         body = reports.sales_csv(uow, actor(), first, last)
     return Response(

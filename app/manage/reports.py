@@ -32,12 +32,12 @@ CSV_HEADER = ("date", "show_id", "title", "venue", "currency", "bookings", "seat
 
 def date_range(raw_from: str | None, raw_to: str | None, today: date) -> tuple[date, date]:
     """The report's first and last day from the query's ``from`` and ``to`` (``YYYY-MM-DD``, both optional:
-    the last DEFAULT_DAYS days up to today, UTC)."""
+    the last DEFAULT_DAYS days up to today, UTC; given but empty is refused)."""
     problems = []
     parsed: dict[str, date | None] = {}
     for field, raw in (("from", raw_from), ("to", raw_to)):
         parsed[field] = None
-        if raw in (None, ""):
+        if raw is None:  # an empty value is not a date: the page's form sends none for an empty field
             continue
         try:
             if len(raw) != 10:

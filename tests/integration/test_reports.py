@@ -125,6 +125,7 @@ def test_the_csv_parses_and_keeps_titles_from_running(client, sold):
     [
         {"from": "2026-13-01"},
         {"to": "yesterday"},
+        {"from": ""},  # given but empty: not a date
         {"from": "2026-1-1"},
         {"from": "2026-02-01", "to": "2026-01-01"},  # starts after it ends
         {"from": "2020-01-01", "to": "2026-01-01"},  # more than 366 days
