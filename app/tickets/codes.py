@@ -91,6 +91,10 @@ def read(code: str) -> tuple[Ticket, bytes, bytes]:
         raw = base64.b32decode(text + "=" * (-len(text) % 8))
     except (binascii.Error, ValueError) as exc:
         raise TicketCodeInvalid("not a ticket code") from exc
+    # The last character can carry unused bits that decoding ignores: only the one way Seatline writes
+    # the bytes is a code, so a ticket has exactly one code text per version.
+    if base64.b32encode(raw).decode().rstrip("=") != text:
+        raise TicketCodeInvalid("not a ticket code")
     if len(raw) < 1 + 4 + 16 + 1 + 1 + 1 + SIGNATURE_BYTES or raw[0] != FORMAT:
         raise TicketCodeInvalid("not a ticket code of a known format")
     payload, signature = raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
