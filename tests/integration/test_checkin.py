@@ -475,6 +475,8 @@ def test_managers_add_and_remove_door_staff_on_the_dashboard(app, client, make):
     csrf = sign_in(client, manager)
     page = client.get("/manage").get_data(as_text=True)
     assert "No door staff yet." in page
+    # The section is in the page's content, once, and not in its title.
+    assert "<title>Manager dashboard · Seatline</title>" in page and page.count('id="door-staff-heading"') == 1
     r = client.post("/manage/door-staff", data={"email": email, "csrf_token": csrf})
     assert r.status_code == 303
     page = client.get("/manage").get_data(as_text=True)
