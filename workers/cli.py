@@ -29,6 +29,9 @@ GATE_TICK_JOB_ID = "seatline-gate-tick"
 # Revocations that could not be copied to Redis when they were made (app/accounts/revocation.py).
 REVOCATION_COPIES_JOB_ID = "seatline-revocation-copies"
 REVOCATION_COPIES_SECONDS = 5
+# Scan answers kept past their use (app/manage/checkin.py forget_old_nonces).
+CHECKIN_NONCES_JOB_ID = "seatline-checkin-nonces"
+CHECKIN_NONCES_SECONDS = 3600
 # How often a worker checks that its delayed-job scheduler is alive (RQ restarts it when it is not, e.g.
 # after Redis went away) and cleans its registries; RQ's default is every 10 minutes.
 WORKER_MAINTENANCE_SECONDS = 30
@@ -294,6 +297,7 @@ def scheduler_command() -> None:
         (SWEEP_JOB_ID, "workers.jobs.sweep", interval),
         (GATE_TICK_JOB_ID, "workers.jobs.gate_tick", 1),
         (REVOCATION_COPIES_JOB_ID, "workers.jobs.copy_revocations", REVOCATION_COPIES_SECONDS),
+        (CHECKIN_NONCES_JOB_ID, "workers.jobs.forget_checkin_nonces", CHECKIN_NONCES_SECONDS),
     )
     scheduler = PeriodicScheduler(
         periodic, queue_name=queues.HOLDS, connection=connection, job_class=JsonJob, interval=1

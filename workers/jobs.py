@@ -15,7 +15,7 @@ from app.accounts.revocation import revocations
 from app.background import queues
 from app.booking import checkout, saga, sweeper
 from app.extensions import redis_roles
-from app.manage import cancellation
+from app.manage import cancellation, checkin
 from app.notifications.delivery import channels_for, send_notification as deliver
 from app.payments import services as payments
 from app.unit_of_work import unit_of_work
@@ -167,6 +167,16 @@ def gate_tick() -> int:
                 except QueueNotFound:
                     continue
         return admitted
+
+
+def forget_checkin_nonces() -> int:
+    """Hourly: forgets the scan answers of shows whose check-in closed long ago (README "Door check-in")."""
+    app = job_app()
+    with app.app_context(), unit_of_work() as uow:
+        forgotten = checkin.forget_old_nonces(uow)
+    if forgotten:
+        log.info("forgot %d check-in nonces", forgotten)
+    return forgotten
 
 
 def copy_revocations() -> int:

@@ -252,3 +252,35 @@ def set_window(
     uow.commit()
     opens, closes = window(show)
     return {"showId": str(show_id), "opensAt": iso(opens) if opens else None, "closesAt": iso(closes)}
+
+
+# A scan's answer is kept under its nonce while a scanner may still retry its upload: until 30 days after the
+# show's check-in closed (README "Door check-in"). After that the hourly job forgets them.
+NONCE_KEPT_FOR = timedelta(days=30)
+SHOWS_WITH_OLD_NONCES = """
+    SELECT s.id FROM shows s JOIN events e ON e.id = s.event_id
+    WHERE s.starts_at < now() - CAST(:kept AS interval)
+      AND coalesce(s.checkin_closes_at, s.starts_at + make_interval(mins => e.duration_minutes))
+          < now() - CAST(:kept AS interval)
+      AND EXISTS (SELECT 1 FROM checkin_nonces n WHERE n.show_id = s.id)
+    ORDER BY s.starts_at LIMIT :shows
+"""
+FORGET_NONCES = """
+    DELETE FROM checkin_nonces WHERE show_id = :show
+      AND nonce IN (SELECT nonce FROM checkin_nonces WHERE show_id = :show LIMIT :batch)
+"""
+
+
+def forget_old_nonces(uow: UnitOfWork, shows: int = 100, batch: int = 5000) -> int:
+    """Deletes the nonces of up to ``shows`` shows whose check-in closed more than ``NONCE_KEPT_FOR``
+    ago, ``batch`` rows a transaction (so no long lock on a big show's rows). Returns how many."""
+    kept = f"{int(NONCE_KEPT_FOR.total_seconds())} seconds"
+    forgotten = 0
+    for (show_id,) in uow.execute(SHOWS_WITH_OLD_NONCES, {"kept": kept, "shows": shows}).all():
+        while True:
+            deleted = uow.execute(FORGET_NONCES, {"show": show_id, "batch": batch}).rowcount
+            uow.commit()
+            forgotten += deleted
+            if deleted < batch:
+                break
+    return forgotten

@@ -12,6 +12,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from app.manage.checkin import NONCE_KEPT_FOR
 from app.tickets import codes, keys
 from tests.integration.test_manage_authz import sign_in
 from tests.support.booking import book
@@ -530,3 +531,56 @@ def test_one_upload_with_a_ticket_scanned_at_two_gates_admits_the_earliest(app, 
     # Online, the ticket is now already checked in, at East.
     again = scan(client, door, show.show_id, codes_by_seat["B2"])
     assert again.status_code == 409 and again.get_json()["error"]["gate"] == "East"
+
+
+# Scan answers kept under their nonces are forgotten once a show's check-in closed long ago, and only then.
+def nonces_of(app, show_id) -> int:
+    return fetch(app, "SELECT count(*) AS n FROM checkin_nonces WHERE show_id = :s", s=show_id)[0].n
+
+
+def ended_ago(app, show_id, hours: int) -> None:
+    """Moves the show (and its sale before it) so that it ended ``hours`` ago."""
+    run_sql(
+        app,
+        "UPDATE shows s SET starts_at = now() - make_interval(hours => :h, mins => e.duration_minutes),"
+        " sale_opens_at = now() - make_interval(hours => :h + 240), sale_closes_at = now() - make_interval(hours => :h + 48)"
+        " FROM events e WHERE e.id = s.event_id AND s.id = :s",
+        h=hours,
+        s=show_id,
+    )
+
+
+def test_the_hourly_job_forgets_only_the_nonces_of_shows_whose_check_in_closed_long_ago(
+    app, client, make, gateway, door_show
+):
+    from workers.jobs import forget_checkin_nonces
+
+    old, _, _, old_codes = door_show
+    recent = make.show(rows=2, per_row=4, title="Recent Night")
+    fan = make.fan()
+    recent_booking = book(client, gateway, fan, recent.show_id, ["A1"])
+    recent_code = client.get(f"/api/v1/bookings/{recent_booking}", headers=fan.headers).get_json()["tickets"][0]
+    door = make.fan(role="door")
+    answered = []
+    for code in old_codes.values():
+        first = nonce()
+        response = scan(client, door, old.show_id, code, n=first)
+        assert response.status_code == 201
+        answered.append((first, code, response.get_json()))
+    assert scan(client, door, recent.show_id, recent_code["code"]).status_code == 201
+
+    # Just inside the time kept: nothing is forgotten, and a retry still gets its first answer.
+    kept_hours = int(NONCE_KEPT_FOR.total_seconds() // 3600)
+    ended_ago(app, old.show_id, kept_hours - 1)
+    assert forget_checkin_nonces() == 0
+    first, code, body = answered[0]
+    retried = scan(client, door, old.show_id, code, n=first)
+    assert (retried.status_code, retried.get_json()) == (201, body)
+
+    # Past the time kept, the old show's nonces go; the recent show's stay.
+    ended_ago(app, old.show_id, kept_hours + 1)
+    assert forget_checkin_nonces() == len(old_codes)
+    assert nonces_of(app, old.show_id) == 0
+    assert nonces_of(app, recent.show_id) == 1
+    assert fetch(app, "SELECT count(*) AS n FROM checkins WHERE show_id = :s", s=old.show_id)[0].n == len(old_codes)
+    assert forget_checkin_nonces() == 0
