@@ -113,6 +113,7 @@ def sweep() -> dict[str, int]:
                 if ended == 0:
                     break
             sweeper.free_orphaned_seats(uow, ended_within_seconds=10 * settings.sweeper_interval_seconds)
+            counts["waitlist_entries_closed"] = waitlist.close_ended_lines(uow)
             retry_after = settings.outbox_retry_after_seconds
             work: dict[str, list[Any]] = {
                 "expire_hold": [str(h) for h in sweeper.lapsed_paying_holds(uow)],

@@ -29,6 +29,7 @@ KINDS = (
     "ticket_transfer_received",
     "ticket_transfer_sent",
     "waitlist_offer",
+    "waitlist_closed",
 )
 # Emails that carry the booking's tickets (PDF) and calendar entry (ICS), built when the email is
 # sent (``attachments``), never stored with the row.

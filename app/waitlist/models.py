@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 
-ENTRY_STATUSES = ("WAITING", "OFFERED", "CLAIMED", "MISSED", "LEFT")
+ENTRY_STATUSES = ("WAITING", "OFFERED", "CLAIMED", "MISSED", "LEFT", "CLOSED")
 
 
 class WaitlistEntry(db.Model):
@@ -18,9 +18,11 @@ class WaitlistEntry(db.Model):
     __tablename__ = "waitlist_entries"
     __table_args__ = (
         CheckConstraint("quantity BETWEEN 1 AND 8", name="quantity_in_range"),
-        CheckConstraint("status IN ('WAITING', 'OFFERED', 'CLAIMED', 'MISSED', 'LEFT')", name="status_known"),
+        CheckConstraint("status IN ('WAITING', 'OFFERED', 'CLAIMED', 'MISSED', 'LEFT', 'CLOSED')", name="status_known"),
         CheckConstraint("(status IN ('OFFERED', 'CLAIMED', 'MISSED')) = (hold_id IS NOT NULL)", name="offer_iff_hold"),
-        CheckConstraint("(status IN ('CLAIMED', 'MISSED', 'LEFT')) = (ended_at IS NOT NULL)", name="ended_iff_over"),
+        CheckConstraint(
+            "(status IN ('CLAIMED', 'MISSED', 'LEFT', 'CLOSED')) = (ended_at IS NOT NULL)", name="ended_iff_over"
+        ),
         Index(
             "ux_waitlist_one_active",
             "show_id",

@@ -51,7 +51,9 @@ def join_from_page(show_id: int, user_id: int):
 def my_waitlists(user_id: int):
     with unit_of_work() as uow:
         rows = services.entries(uow, user_id)
-    return render_template("site/waitlist.html", entries=[services.entry_body(r) for r in rows], message=None)
+    # A CLOSED entry's words say why its line closed: the show was cancelled, or its sale ended.
+    entries = [{**services.entry_body(r), "showCancelled": r.show_status == "CANCELLED"} for r in rows]
+    return render_template("site/waitlist.html", entries=entries, message=None)
 
 
 @bp.post("/waitlist/<uuid:entry_id>/leave")

@@ -26,7 +26,7 @@ ENTRY_VIEW = """
                 (SELECT count(*) FROM waitlist_entries a
                   WHERE a.show_id = w.show_id AND a.status = 'WAITING' AND a.seq <= w.seq) END AS position,
            h.expires_at AS offer_expires_at, h.seat_ids AS offer_seat_ids, h.amount AS offer_amount,
-           h.currency AS offer_currency, e.title, s.starts_at, c.timezone
+           h.currency AS offer_currency, e.title, s.starts_at, s.status AS show_status, c.timezone
     FROM waitlist_entries w
     JOIN shows s ON s.id = w.show_id JOIN events e ON e.id = s.event_id
     JOIN venues v ON v.id = s.venue_id JOIN cities c ON c.id = v.city_id
@@ -225,3 +225,24 @@ def shows_to_sweep(uow: UnitOfWork) -> list[int]:
             """
         ).scalars()
     )
+
+
+def close_ended_lines(uow: UnitOfWork, batch: int) -> Sequence[Row[Any]]:
+    """Ends CLOSED up to ``batch`` WAITING entries of shows cancelled or whose sale has ended, with what
+    the message to each fan needs. An entry being offered seats at the same time is locked by the offer
+    job; this statement then sees it OFFERED and leaves it (its hold ends as any other)."""
+    return uow.execute(
+        """
+        WITH ended AS (
+            SELECT w.id FROM waitlist_entries w JOIN shows s ON s.id = w.show_id
+            WHERE w.status = 'WAITING' AND (s.status = 'CANCELLED' OR s.sale_closes_at <= now())
+            ORDER BY w.show_id, w.seq LIMIT :batch FOR UPDATE OF w SKIP LOCKED
+        )
+        UPDATE waitlist_entries w SET status = 'CLOSED', ended_at = now()
+        FROM ended, shows s, events e, venues v, cities c
+        WHERE w.id = ended.id AND s.id = w.show_id AND e.id = s.event_id AND v.id = s.venue_id AND c.id = v.city_id
+        RETURNING w.id, w.user_id, w.show_id, s.status = 'CANCELLED' AS cancelled, e.title, v.name AS venue,
+                  s.starts_at, c.timezone
+        """,
+        {"batch": batch},
+    ).all()

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from app.contract import Currency, Money, NumericId, ResponseBody
 
-EntryStatus = Literal["WAITING", "OFFERED", "CLAIMED", "MISSED", "LEFT"]
+EntryStatus = Literal["WAITING", "OFFERED", "CLAIMED", "MISSED", "LEFT", "CLOSED"]
 
 
 class WaitlistJoined(ResponseBody):
@@ -38,7 +38,8 @@ class WaitlistEntry(ResponseBody):
     status: EntryStatus = Field(
         description=(
             "`WAITING` in line; `OFFERED`: seats are held for the fan (`offer`); `CLAIMED`: the offer was paid; "
-            "`MISSED`: the offer lapsed or was released unpaid (the fan may join again); `LEFT`: the fan left."
+            "`MISSED`: the offer lapsed or was released unpaid (the fan may join again); `LEFT`: the fan left; "
+            "`CLOSED`: the show was cancelled or its sale ended while the fan waited (the fan is emailed)."
         )
     )
     position: int | None = Field(ge=1, description="While `WAITING`: the place in line (1 is next).")

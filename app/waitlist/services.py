@@ -42,6 +42,8 @@ from app.unit_of_work import UnitOfWork
 from app.waitlist import queries
 
 OFFER_KIND = "waitlist_offer"
+# The message to a fan whose waiting list closed: the show was cancelled or its sale ended (``close_ended_lines``).
+CLOSED_KIND = "waitlist_closed"
 # How many entries one run of the offer job looks at, at most; the next run goes on.
 LINE_BATCH = 500
 OFFER_JOB = "workers.jobs.offer_waitlist_seats"
@@ -264,3 +266,36 @@ def shows_to_sweep(uow: UnitOfWork) -> list[int]:
     """The shows whose line the periodic sweep runs the offer job for: those on sale with a WAITING
     entry, and any with an open offer to settle."""
     return queries.shows_to_sweep(uow)
+
+
+def close_ended_lines(uow: UnitOfWork, batch: int = 1000) -> int:
+    """Closes the waiting lists nobody can be offered seats from any more (the show was cancelled or
+    its sale ended): each WAITING entry ends CLOSED and its fan is told, in the same transaction.
+    Commits; returns how many entries it closed. The periodic sweep runs it, so an entry that joined
+    just as its show was cancelled is closed by the next sweep (README "Waiting list")."""
+    closed = 0
+    while True:
+        rows = queries.close_ended_lines(uow, batch)
+        notifications: list[int] = []
+        for row in rows:
+            zone = ZoneInfo(row.timezone)
+            notifications += queue_message(
+                uow,
+                row.user_id,
+                CLOSED_KIND,
+                str(row.id),
+                {
+                    "show_id": row.show_id,
+                    "title": row.title,
+                    "venue": row.venue,
+                    "cancelled": row.cancelled,
+                    "starts": row.starts_at.astimezone(zone).strftime("%a %d %b %Y, %H:%M %Z"),
+                    "starts_at": row.starts_at.astimezone(zone).isoformat(),
+                    "timezone": row.timezone,
+                },
+            )
+        uow.after_commit(Followups(notifications=notifications).run)
+        uow.commit()
+        closed += len(rows)
+        if len(rows) < batch:
+            return closed

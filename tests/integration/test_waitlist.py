@@ -325,3 +325,42 @@ def test_seats_the_box_office_puts_back_go_to_the_line(app, client, make):
     assert hold(client, make.fan(), show.show_id, ["A1"]).status_code == 409  # the line's, before any job
     run_jobs(app)
     assert entries(client, line_fan)[0]["offer"]["seatIds"] == ["A1"]
+
+
+def test_a_cancelled_show_s_line_closes_and_each_fan_is_told(app, client, make, mail):
+    show, buyer, holds = sold_out(make, client)
+    first, second = make.fan(), make.fan()
+    for fan in (first, second):
+        assert join(client, fan, show.show_id, quantity=1).status_code == 201
+    manager = make.fan(role="manager")
+    r = client.post(f"/api/v1/manage/shows/{show.show_id}/cancel", json={"reason": "Storm."}, headers=manager.headers)
+    assert r.status_code in (200, 202), r.get_json()  # 202 while the refunds are under way
+
+    assert workers.jobs.sweep()["waitlist_entries_closed"] == 2
+    run_jobs(app)
+    for fan in (first, second):
+        [entry] = entries(client, fan)
+        assert entry["status"] == "CLOSED" and entry["position"] is None
+        email = fetch(app, "SELECT email FROM users WHERE id = :u", u=fan.user_id)[0].email
+        [message] = wait_for(lambda email=email: mail.to(email))
+        assert "is cancelled: your waiting list has closed" in message["Subject"]
+        assert "not been charged" in message.get_payload(decode=True).decode()
+    assert workers.jobs.sweep()["waitlist_entries_closed"] == 0  # once: a later sweep finds nothing
+    assert fetch(app, "SELECT count(*) AS n FROM notifications WHERE kind = 'waitlist_closed'")[0].n == 2
+
+
+def test_a_line_closes_when_the_sale_ends_and_only_then(app, client, make, mail):
+    show, buyer, holds = sold_out(make, client)
+    fan, other_show = make.fan(), sold_out(make, client)[0]
+    assert join(client, fan, show.show_id, quantity=2).status_code == 201
+    assert join(client, fan, other_show.show_id, quantity=1).status_code == 201
+    assert workers.jobs.sweep()["waitlist_entries_closed"] == 0  # both sales still open
+
+    run_sql(app, "UPDATE shows SET sale_closes_at = now() - interval '1 second' WHERE id = :s", s=show.show_id)
+    assert workers.jobs.sweep()["waitlist_entries_closed"] == 1
+    run_jobs(app)
+    by_show = {e["showId"]: e["status"] for e in entries(client, fan)}
+    assert by_show == {str(show.show_id): "CLOSED", str(other_show.show_id): "WAITING"}
+    email = fetch(app, "SELECT email FROM users WHERE id = :u", u=fan.user_id)[0].email
+    [message] = wait_for(lambda: mail.to(email))
+    assert "The sale for" in message["Subject"] and "has ended" in message["Subject"]

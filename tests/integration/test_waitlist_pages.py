@@ -46,3 +46,21 @@ def test_bad_page_joins_change_nothing(app, client, make):
     assert fan.post(f"/shows/{show.show_id}/waitlist", data={"quantity": "1"}).status_code == 400  # no CSRF token
     assert client.post(f"/waitlist/{'0' * 8}-0000-0000-0000-{'0' * 12}/leave").status_code in (400, 401)
     assert fetch(app, "SELECT count(*) AS n FROM waitlist_entries")[0].n == 0
+
+
+def test_my_waiting_lists_says_a_line_closed_with_its_show(app, client, make):
+    import workers.jobs
+
+    show, _, _ = sold_out(make, client)
+    fan = signed_in(app.test_client(), "closed-line@example.com")
+    page = fan.get(f"/shows/{show.show_id}")
+    assert (
+        fan.post(f"/shows/{show.show_id}/waitlist", data={"csrf_token": token_of(page), "quantity": "1"}).status_code
+        == 303
+    )
+    manager = make.fan(role="manager")
+    assert client.post(f"/api/v1/manage/shows/{show.show_id}/cancel", headers=manager.headers).status_code in (200, 202)
+    workers.jobs.sweep()
+    mine = fan.get("/waitlist").get_data(as_text=True)
+    assert "The show was cancelled, so this waiting list closed." in mine
+    assert "Leave this waiting list" not in mine and "in line" not in mine
