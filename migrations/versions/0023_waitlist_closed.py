@@ -1,13 +1,13 @@
 """A waiting list whose show was cancelled or whose sale ended is closed: its WAITING entries end CLOSED
 (README "Waiting list").
 
-Revision ID: 0026_waitlist_closed
+Revision ID: 0023_waitlist_closed
 Revises: 0022_rescheduling
 """
 
 from alembic import op
 
-revision = "0026_waitlist_closed"
+revision = "0023_waitlist_closed"
 down_revision = "0022_rescheduling"
 branch_labels = None
 depends_on = None
