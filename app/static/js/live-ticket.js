@@ -25,7 +25,9 @@
     document.querySelectorAll("script[src], link[rel=stylesheet], link[rel=manifest]").forEach(function (el) {
       urls.push(el.getAttribute("src") || el.getAttribute("href"));
     });
-    return caches.open(CACHE).then(function (cache) { return cache.addAll(urls); }).catch(function () {});
+    return caches.open(CACHE).then(function (cache) { return cache.addAll(urls); }).then(function () {
+      root.setAttribute("data-saved", "1");
+    }).catch(function () {});
   }
 
   function draw(nowMs) {
