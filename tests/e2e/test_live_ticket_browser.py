@@ -16,6 +16,7 @@ import zxingcpp
 from PIL import Image
 
 from app.tickets import rotating
+from tests.e2e.test_accessibility import violations
 from tests.e2e.test_tickets_browser import book_free, register
 
 pytestmark = pytest.mark.slow
@@ -97,6 +98,7 @@ def test_the_page_opens_offline_after_the_first_visit(live_server, browser, make
     page = context.new_page()
     sign_in(page, live_server, "offline-fan@example.com", booking_id)
     page.wait_for_selector("#live-ticket[data-saved]")
+    assert violations(page) == []
     assert page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     online, _ = shown(page, "A1")
 
