@@ -290,11 +290,18 @@ ERROR_SHAPES: dict[str, ErrorShape] = {
         },
     ),
     "TicketRefusedError": ErrorShape(
-        ("TICKET_INVALID", "WRONG_SHOW", "TICKET_REVOKED"),
+        ("TICKET_INVALID", "WRONG_SHOW", "TICKET_REVOKED", "TICKET_STATIC_NOT_ALLOWED", "TICKET_CODE_EXPIRED"),
         (),
         {
-            "bookingId": {"type": "string", "format": "uuid", "description": "`TICKET_REVOKED`: the ticket's booking."},
-            "seatId": {"type": "string", "description": "`TICKET_REVOKED`: the ticket's seat."},
+            "bookingId": {
+                "type": "string",
+                "format": "uuid",
+                "description": "`TICKET_REVOKED`, `TICKET_STATIC_NOT_ALLOWED`, `TICKET_CODE_EXPIRED`: the ticket's booking.",
+            },
+            "seatId": {
+                "type": "string",
+                "description": "`TICKET_REVOKED`, `TICKET_STATIC_NOT_ALLOWED`, `TICKET_CODE_EXPIRED`: the ticket's seat.",
+            },
             "ticketShowId": {"type": "string", "description": "`WRONG_SHOW`: the show the ticket is for."},
         },
     ),
@@ -909,11 +916,20 @@ ALREADY_CHECKED_IN = Failure(
     name="AlreadyCheckedIn",
 )
 TICKET_REFUSED = Failure(
-    ("TICKET_INVALID", "WRONG_SHOW", "TICKET_REVOKED", "CHECKIN_CLOSED"),
+    (
+        "TICKET_INVALID",
+        "WRONG_SHOW",
+        "TICKET_REVOKED",
+        "CHECKIN_CLOSED",
+        "TICKET_STATIC_NOT_ALLOWED",
+        "TICKET_CODE_EXPIRED",
+    ),
     (
         "`TICKET_INVALID`: not a ticket code Seatline signed (malformed, tampered with, an unknown key); "
         "`WRONG_SHOW`: a valid ticket for another show; `TICKET_REVOKED`: a code a transfer replaced, or of a "
-        "cancelled booking; `CHECKIN_CLOSED`: the scan falls outside the show's check-in window. Nothing is admitted."
+        "cancelled booking; `CHECKIN_CLOSED`: the scan falls outside the show's check-in window; "
+        "`TICKET_STATIC_NOT_ALLOWED`: a static (printed) code at a show that requires rotating codes; "
+        "`TICKET_CODE_EXPIRED`: a rotating code whose one-time value is stale (a screenshot) or wrong. Nothing is admitted."
     ),
     name="TicketRefused",
 )

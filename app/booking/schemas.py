@@ -50,6 +50,15 @@ class Ticket(ResponseBody):
             '"Tickets and transfer"). A transfer replaces every code of the booking; the old ones are revoked.'
         )
     )
+    rotating: bool = Field(
+        description=(
+            "The show requires rotating codes: the door admits the live ticket's code, which changes every 15 s, "
+            'and `code` alone only if the organiser allows printed tickets (README "Rotating codes").'
+        )
+    )
+    liveUrl: str | None = Field(
+        description="With `rotating`: the live ticket page (signed in on the site), which works offline once opened."
+    )
 
 
 class BookingRescheduled(ResponseBody):

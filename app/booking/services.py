@@ -24,7 +24,7 @@ BOOKING_SELECT = f"""
     SELECT b.id, b.hold_id, b.show_id, b.seat_ids, b.amount, b.currency, b.status, b.refund_amount,
            b.payment_intent_id, b.created_at, b.cancelled_at, b.user_id, b.ticket_version,
            e.organisation_id, e.title, s.starts_at, v.name AS venue_name, c.timezone,
-           s.rescheduled_at, s.rescheduled_from, s.full_refund_until,
+           s.rescheduled_at, s.rescheduled_from, s.full_refund_until, s.ticket_codes,
            r.status AS refund_status, r.amount AS refund_total
     FROM bookings b
     JOIN shows s ON s.id = b.show_id JOIN events e ON e.id = s.event_id
@@ -54,9 +54,17 @@ def _view(row: Any, signer: tickets.TicketSigner) -> dict[str, Any]:
         "refund": None if row.refund_status is None else {"amount": row.refund_total, "status": row.refund_status},
         "createdAt": row.created_at.isoformat(),
         "cancelledAt": row.cancelled_at.isoformat() if row.cancelled_at else None,
-        "tickets": signer.tickets(row),
+        "tickets": _tickets(row, signer),
         "rescheduled": _rescheduled(row),
     }
+
+
+def _tickets(row: Any, signer: tickets.TicketSigner) -> list[dict[str, Any]]:
+    """The signed codes; at a show with rotating codes each also says so and links the live ticket
+    page, whose QR code is the one the door admits (README "Rotating codes")."""
+    rotating = row.ticket_codes == "ROTATING"
+    live = f"/bookings/{row.id}/live" if rotating else None
+    return [{**t, "rotating": rotating, "liveUrl": live} for t in signer.tickets(row)]
 
 
 def _rescheduled(row: Any) -> dict[str, str] | None:

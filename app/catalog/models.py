@@ -12,6 +12,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -107,6 +108,8 @@ class Show(db.Model):
             "(rescheduled_at IS NULL) = (rescheduled_from IS NULL) AND (rescheduled_at IS NULL) = (full_refund_until IS NULL)",
             name="rescheduled_together",
         ),
+        CheckConstraint("ticket_codes IN ('STATIC', 'ROTATING')", name="ticket_codes_known"),
+        CheckConstraint("ticket_codes = 'STATIC' OR rotation_key_sealed IS NOT NULL", name="rotating_has_key"),
         # The home page's listing: a city's venues' shows in a window of days (migration 0018).
         Index("ix_shows_venue_starts", "venue_id", "starts_at"),
     )
@@ -129,6 +132,11 @@ class Show(db.Model):
     # A narrower door check-in window than the default (README "Door check-in"); None: the default's bound.
     checkin_opens_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     checkin_closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Rotating codes at the door (README "Rotating codes", migration 0024): the mode, whether printed (static)
+    # tickets still admit at a rotating show, and the show's rotation key, sealed (app/tickets/rotating.py).
+    ticket_codes: Mapped[str] = mapped_column(Text, server_default="STATIC")
+    static_codes_allowed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    rotation_key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The start's last move (README "Rescheduling a show", migration 0022): when, from what, and until when
     # fans who booked before it may cancel for a full refund; the count names each move's emails.
     rescheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

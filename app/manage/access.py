@@ -95,6 +95,7 @@ def show(uow: UnitOfWork, actor: Actor, show_id: int, *, lock: bool = False) -> 
         f"""
         SELECT s.id, s.event_id, s.venue_id, s.status, s.starts_at, s.sale_opens_at, s.sale_closes_at, s.currency,
                s.queue_required, s.refund_policy, s.transfer_cutoff_minutes, s.cancelled_at, s.cancel_reason, e.title,
+               s.ticket_codes, s.static_codes_allowed, s.rotation_key_sealed IS NOT NULL AS has_rotation_key,
                v.name AS venue_name, v.organisation_id, c.timezone, c.name AS city_name, now() AS db_now
         FROM shows s JOIN events e ON e.id = s.event_id JOIN venues v ON v.id = s.venue_id
         JOIN cities c ON c.id = v.city_id

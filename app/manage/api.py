@@ -912,6 +912,10 @@ def update_show(show_id: str):
     has moves nothing and sends nothing; holds stay valid. `rescheduleRefundDays` without
     `startTime` is `400 VALIDATION_FAILED`.
 
+    `ticketCodes: "ROTATING"` makes the door admit only the live ticket's rotating code (README
+    "Rotating codes"; a static code is then `422 TICKET_STATIC_NOT_ALLOWED` unless
+    `staticCodesAllowed`); the show's rotation key is made the first time and kept.
+
     Checks, in order: authentication (401), the role (403), the show id (404 if it is not a decimal number), the body (400,
     413), the show (404, 409), the times (400,
     409), the prices (400).

@@ -10,17 +10,19 @@ waits for the first to commit and answers with the status and body stored under 
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from flask import current_app
 from sqlalchemy import Row
 
 from app.audit import log as audit
 from app.manage import access
 from app.manage.access import Actor
-from app.tickets import codes, keys
+from app.tickets import codes, keys, rotating
 from app.unit_of_work import UnitOfWork
 
 ADMITTED = "ADMITTED"
@@ -50,9 +52,18 @@ def iso(at: datetime) -> str:
 
 SHOW = """
     SELECT s.id, s.starts_at, s.status, s.checkin_opens_at, s.checkin_closes_at, e.organisation_id AS ticket_org,
-           e.duration_minutes, now() AS db_now
+           e.duration_minutes, s.ticket_codes, s.static_codes_allowed, s.rotation_key_sealed, now() AS db_now
     FROM shows s JOIN events e ON e.id = s.event_id WHERE s.id = :id
 """
+ROTATING = "ROTATING"
+
+
+def show_key(show: Row[Any]) -> bytes | None:
+    """The show's rotation key (README "Rotating codes"), None if it never had rotating codes."""
+    if show.rotation_key_sealed is None:
+        return None
+    secret = current_app.extensions["seatline.settings"].ticket_keys_secret
+    return rotating.unseal(secret, show.id, bytes(show.rotation_key_sealed))
 
 
 def window(show: Row[Any]) -> tuple[datetime | None, datetime]:
@@ -109,12 +120,34 @@ def _judge(
             closesAt=iso(closes),
         )
     public = {k["kid"]: k for k in keys.public_keys(uow, show.ticket_org)}
+    static_code, one_time = rotating.split(ticket_text)
     try:
-        ticket = codes.verify(ticket_text, lambda kid: keys.public_key_from_jwk(public[kid]) if kid in public else None)
+        ticket = codes.verify(static_code, lambda kid: keys.public_key_from_jwk(public[kid]) if kid in public else None)
     except codes.TicketCodeInvalid as exc:
         return _refused(422, "TICKET_INVALID", f"not a valid ticket code: {exc}")
     if ticket.show_id != show.id:
         return _refused(422, "WRONG_SHOW", "the ticket is for another show", ticketShowId=str(ticket.show_id))
+    # A rotating show (README "Rotating codes"): a static code only if printed tickets are allowed, a
+    # rotating one only with the one-time value of the scan's moment. A static show ignores the value.
+    if show.ticket_codes == ROTATING and one_time is None and not show.static_codes_allowed:
+        return _refused(
+            422,
+            "TICKET_STATIC_NOT_ALLOWED",
+            "this show admits only the live ticket on the fan's phone, not a printed or copied code",
+            bookingId=str(ticket.booking_id),
+            seatId=ticket.seat_id,
+        )
+    if show.ticket_codes == ROTATING and one_time is not None:
+        key = show_key(show)
+        secret = rotating.ticket_secret(key, ticket.booking_id, ticket.seat_id, ticket.version) if key else b""
+        if not key or not rotating.totp_ok(secret, one_time, at.timestamp()):
+            return _refused(
+                422,
+                "TICKET_CODE_EXPIRED",
+                "the rotating code is stale or wrong (a screenshot, or the phone's clock): ask for the live ticket",
+                bookingId=str(ticket.booking_id),
+                seatId=ticket.seat_id,
+            )
     ids = {"b": ticket.booking_id, "seat": ticket.seat_id, "v": ticket.version, "show": show.id}
     booking = uow.execute(BOOKING, {"id": ticket.booking_id, "show": show.id}).first()
     if (
@@ -222,11 +255,29 @@ def bundle(uow: UnitOfWork, actor: Actor, show_id: int) -> dict[str, Any]:
         "checkinOpensAt": iso(opens) if opens else None,
         "checkinClosesAt": iso(closes),
         "keys": {k["kid"]: k for k in keys.public_keys(uow, show.ticket_org)},
+        "ticketCodes": show.ticket_codes,
+        "staticCodesAllowed": show.static_codes_allowed,
+        "rotation": _rotation(show),
         "revoked": [{"bookingId": str(r.booking_id), "seatId": r.seat_id, "version": r.version} for r in revoked],
         "checkins": [
             {"bookingId": str(r.booking_id), "seatId": r.seat_id, "version": r.version, "gate": r.gate, "at": iso(r.at)}
             for r in admitted
         ],
+    }
+
+
+def _rotation(show: Row[Any]) -> dict[str, Any] | None:
+    """What an offline scanner needs to check a rotating code: the show key and the clock rules."""
+    key = show_key(show) if show.ticket_codes == ROTATING else None
+    if key is None:
+        return None
+    return {
+        "key": base64.urlsafe_b64encode(key).decode().rstrip("="),
+        "stepSeconds": rotating.STEP_SECONDS,
+        "digits": rotating.DIGITS,
+        "previousSteps": rotating.PREVIOUS_STEPS,
+        "earlySeconds": rotating.EARLY_SECONDS,
+        "separator": rotating.SEPARATOR,
     }
 
 

@@ -82,11 +82,18 @@ def check_in(show_id: str):
 
     Checks, in order: authentication (401), the role (403), the show (404), the body (400), the
     nonce (an answered one is answered again), the window (`422 CHECKIN_CLOSED`), the code
-    (`422 TICKET_INVALID`, `WRONG_SHOW`, `TICKET_REVOKED`), an earlier admission (409).
+    (`422 TICKET_INVALID`, `WRONG_SHOW`, then at a show with rotating codes `TICKET_STATIC_NOT_ALLOWED`
+    or `TICKET_CODE_EXPIRED`, then `TICKET_REVOKED`), an earlier admission (409).
+
+    At a show with rotating codes (README "Rotating codes") `ticket` is the live ticket's text, the
+    static code, `:` and the 8-digit value of the moment, which admits during its own 15-second step
+    and the next (and 5 s before its step begins); a bare static code is `TICKET_STATIC_NOT_ALLOWED`
+    unless the show allows printed tickets.
 
     Errors: `400 VALIDATION_FAILED`; `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`;
     `404 SHOW_NOT_FOUND`; `409 ALREADY_CHECKED_IN`; `413 PAYLOAD_TOO_LARGE`;
-    `422 TICKET_INVALID` / `WRONG_SHOW` / `TICKET_REVOKED` / `CHECKIN_CLOSED`;
+    `422 TICKET_INVALID` / `WRONG_SHOW` / `TICKET_REVOKED` / `CHECKIN_CLOSED` /
+    `TICKET_STATIC_NOT_ALLOWED` / `TICKET_CODE_EXPIRED`;
     `500 INTERNAL_ERROR`; `503 DEGRADED`.
     """
     sid = _show_id(show_id)
@@ -171,7 +178,8 @@ def upload_batch(show_id: str):
 def checkin_bundle(show_id: str):
     """The show's organisation's public keys (JWKs by `kid`, retired ones too), the ticket codes
     revoked so far (booking, seat, version), the tickets admitted so far, the check-in window and
-    when the bundle was made. A scanner verifies codes with the keys alone, refuses revoked and
+    when the bundle was made; the show's code mode and, at a show with rotating codes, its rotation
+    key and clock rules (`rotation`; README "Rotating codes"). A scanner verifies codes with the keys alone, refuses revoked and
     admitted ones, and uploads what it scanned with `POST /manage/shows/{showId}/checkins/batch`.
 
     Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 SHOW_NOT_FOUND`;

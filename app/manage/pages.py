@@ -538,6 +538,9 @@ def _show_form_data(form: Any, with_ids: bool, currency: str | None = None) -> d
         data["rescheduleRefundDays"] = form.get("rescheduleRefundDays").strip()  # README "Rescheduling a show"
     if not with_ids and form.get("transferCutoffMinutes", "").strip():
         data["transferCutoffMinutes"] = form.get("transferCutoffMinutes").strip()  # README "Tickets and transfer"
+    if not with_ids and form.get("ticketCodes", "").strip():  # README "Rotating codes"
+        data["ticketCodes"] = form.get("ticketCodes").strip()
+        data["staticCodesAllowed"] = bool(form.get("staticCodesAllowed"))
     if form.get("queueRequired"):
         data["queue"] = {
             k: form.get(k)

@@ -219,6 +219,9 @@ def update_show(uow: UnitOfWork, show_id: int, changes: dict[str, Any]) -> None:
         "queue_required",
         "refund_policy",
         "transfer_cutoff_minutes",
+        "ticket_codes",
+        "static_codes_allowed",
+        "rotation_key_sealed",
     }
     assert set(changes) <= columns
     if not changes:

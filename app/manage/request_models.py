@@ -298,6 +298,14 @@ class ShowChangeRequest(Strict):
     """How many minutes before the start fans can no longer transfer their tickets (60 for a new show; 0 allows
     transfers until the start). See `POST /bookings/{bookingId}/transfer`.
     """
+    ticketCodes: Literal["STATIC", "ROTATING"] | None = None
+    """`ROTATING`: the door admits only the live ticket's code, which changes every 15 s, on the fan's phone
+    (README "Rotating codes"); `STATIC` (a new show's): the signed code alone, as printed or shown.
+    """
+    staticCodesAllowed: bool | None = None
+    """At a rotating show: whether printed (static) codes still admit (false for a new show); when false, the
+    tickets' PDF carries no code and says to show the live ticket.
+    """
     queue: QueueRequest | None = None
     """Sell the show through the event's waiting room, opened (or re-set) with these settings. Takes precedence
     over `queueRequired`.
@@ -330,6 +338,10 @@ def show_changes(body: ShowChangeRequest) -> dict[str, Any]:
         changes["refund_policy"] = body.refundPolicy.model_dump()
     if body.transferCutoffMinutes is not None:
         changes["transfer_cutoff_minutes"] = body.transferCutoffMinutes
+    if body.ticketCodes is not None:
+        changes["ticket_codes"] = body.ticketCodes
+    if body.staticCodesAllowed is not None:
+        changes["static_codes_allowed"] = body.staticCodesAllowed
     if body.rescheduleRefundDays is not None:
         if body.startTime is None:
             raise ValidationFailed(

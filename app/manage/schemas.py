@@ -169,6 +169,10 @@ class ManagedShow(ManagedShowSummary):
     transferCutoffMinutes: int = Field(
         ge=0, description="Fans can no longer transfer tickets this many minutes before the start (60 by default)."
     )
+    ticketCodes: Literal["STATIC", "ROTATING"] = Field(
+        description='`ROTATING`: the door admits the live ticket\'s rotating code only (README "Rotating codes").'
+    )
+    staticCodesAllowed: bool = Field(description="At a rotating show, whether printed (static) codes still admit.")
     cancelledAt: datetime | None = Field(
         description="When the show was cancelled (database zone); null while `SCHEDULED`."
     )
@@ -404,6 +408,19 @@ class BundleCheckin(ResponseBody):
     at: datetime
 
 
+class BundleRotation(ResponseBody):
+    """How to check a rotating code offline (README "Rotating codes")."""
+
+    key: str = Field(
+        description="The show's 32-byte rotation key, base64url without padding. Secret: door staff and managers only."
+    )
+    stepSeconds: int = Field(description="A one-time value's step (15).")
+    digits: int = Field(description="The one-time value's digits (8).")
+    previousSteps: int = Field(description="Steps before the scanner's own that still admit (1).")
+    earlySeconds: int = Field(description="The next step admits this many seconds before it begins (5).")
+    separator: str = Field(description="Between the static code and the one-time value (`:`).")
+
+
 class CheckinBundle(ResponseBody):
     showId: NumericId
     generatedAt: datetime = Field(description="The server's time when the bundle was made.")
@@ -412,6 +429,11 @@ class CheckinBundle(ResponseBody):
     keys: dict[str, dict[str, str]] = Field(description="The organisation's public keys as JWKs (RFC 8037), by `kid`.")
     revoked: list[BundleRevoked] = Field(description="Ticket codes that no longer admit (booking, seat, version).")
     checkins: list[BundleCheckin] = Field(description="Tickets admitted so far.")
+    ticketCodes: Literal["STATIC", "ROTATING"] = Field(
+        description='`ROTATING`: the door wants the live ticket\'s rotating code (README "Rotating codes").'
+    )
+    staticCodesAllowed: bool = Field(description="At a rotating show, whether a static (printed) code still admits.")
+    rotation: BundleRotation | None = Field(description="The rotation key and clock rules; null at a static show.")
 
 
 class CheckinWindow(ResponseBody):

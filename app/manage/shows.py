@@ -22,6 +22,7 @@ from app.extensions import RedisRoles, settings
 from app.images.routes import poster_url
 from app.manage import access, dashboard, queries, rescheduling
 from app.manage.access import Actor
+from app.tickets import rotating
 from app.unit_of_work import UnitOfWork
 from app.waiting_room.room import (
     Settings as QueueSettings,  # a waiting room's batch, interval, cap, session
@@ -274,6 +275,12 @@ def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, 
         row["refund_policy"] = orjson.dumps(changes["refund_policy"]).decode()
     if "transfer_cutoff_minutes" in changes:
         row["transfer_cutoff_minutes"] = changes["transfer_cutoff_minutes"]
+    for column in ("ticket_codes", "static_codes_allowed"):
+        if column in changes:
+            row[column] = changes[column]
+    if changes.get("ticket_codes") == "ROTATING" and not show.has_rotation_key:
+        # Made once, under the show's row lock, and kept (README "Rotating codes").
+        row["rotation_key_sealed"] = rotating.seal(settings().ticket_keys_secret, show.id, rotating.new_show_key())
     if "prices" in changes:
         tiers = set(queries.venue_tiers(uow, show.venue_id))
         prices = changes["prices"]
@@ -301,6 +308,8 @@ def update_show(uow: UnitOfWork, actor: Actor, show_id: int, changes: dict[str, 
         "sale_closes_at": show.sale_closes_at,
         "refund_policy": show.refund_policy,
         "transfer_cutoff_minutes": show.transfer_cutoff_minutes,
+        "ticket_codes": show.ticket_codes,
+        "static_codes_allowed": show.static_codes_allowed,
         "queue": {"queueRequired": show.queue_required},
     }
     audit.record(
@@ -386,6 +395,8 @@ def get_show(uow: UnitOfWork, actor: Actor, show_id: int) -> dict[str, Any]:
         "prices": prices,
         "refundPolicy": show.refund_policy,
         "transferCutoffMinutes": show.transfer_cutoff_minutes,
+        "ticketCodes": show.ticket_codes,
+        "staticCodesAllowed": show.static_codes_allowed,
         "cancelledAt": show.cancelled_at.isoformat() if show.cancelled_at else None,
         "cancelReason": show.cancel_reason,
         "queue": None

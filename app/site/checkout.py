@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+import orjson
 import segno
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
@@ -208,11 +211,17 @@ def _booking_page(
             booking, refund = bookings.refund_quote(uow, user_id, booking_id)
     except BookingNotFound:
         abort(404)
-    qrs = [(t["seatId"], _qr(t["code"], t["seatId"])) for t in booking["tickets"]]
+    rotating = any(t["rotating"] for t in booking["tickets"])
+    # At a show with rotating codes the live page shows the codes that admit; the static ones appear here
+    # and on paper only if the organiser allows printed tickets (README "Rotating codes").
+    printable = not rotating or tickets.static_codes_allowed(booking_id)
+    qrs = [(t["seatId"], _qr(t["code"], t["seatId"])) for t in booking["tickets"]] if not rotating else []
     page = render_template(
         "site/booking.html",
         booking=booking,
         tickets=qrs,
+        rotating=rotating,
+        printable=printable,
         refund=refund,
         transfer_form=form,
         transfer_error=transfer_error,
@@ -279,6 +288,67 @@ def _download(content: bytes, mimetype: str, filename: str) -> Response:
 def tickets_pdf(booking_id: uuid.UUID, user_id: int):
     printed = _printed(booking_id, user_id)
     return _download(documents.tickets_pdf(printed), "application/pdf", f"tickets-{printed.booking_id}.pdf")
+
+
+# ---------------------------------------------------------------- the live ticket (README "Rotating codes")
+
+LIVE_SCRIPT = Path(__file__).resolve().parent.parent / "static" / "js" / "live-sw.js"
+
+
+def _live_data(booking_id: uuid.UUID, user_id: int) -> dict[str, Any]:
+    secret = current_app.extensions["seatline.settings"].ticket_keys_secret
+    try:
+        with unit_of_work() as uow:
+            return tickets.live_tickets(uow, secret, user_id, booking_id)
+    except BookingNotFound:
+        abort(404)
+
+
+@bp.get("/bookings/<uuid:booking_id>/live")
+@login_required
+def live_ticket(booking_id: uuid.UUID, user_id: int):
+    """The phone's ticket: a QR code drawn in the browser from the data below, new every 15 s at a show
+    with rotating codes; installable, and opens offline once seen (its service worker keeps it)."""
+    live = _live_data(booking_id, user_id)
+    return render_template("site/live.html", live=live), 200, {"Cache-Control": "no-store"}
+
+
+@bp.get("/bookings/<uuid:booking_id>/live.json")
+@login_required(refuse=404)
+def live_ticket_data(booking_id: uuid.UUID, user_id: int):
+    """The live page's data: the fan's own tickets' codes and secrets; 404 for anyone else's booking, a
+    cancelled one or one transferred away, which the service worker takes as "forget this ticket"."""
+    return _live_data(booking_id, user_id), 200, {"Cache-Control": "no-store"}
+
+
+@bp.get("/bookings/<uuid:booking_id>/live.webmanifest")
+def live_ticket_manifest(booking_id: uuid.UUID):
+    """The web app manifest that makes the live ticket installable; nothing personal in it."""
+    manifest = {
+        "name": gettext("Seatline ticket"),
+        "short_name": gettext("Ticket"),
+        "start_url": url_for("site_checkout.live_ticket", booking_id=booking_id),
+        "scope": url_for("site_checkout.live_ticket", booking_id=booking_id).rsplit("/", 1)[0] + "/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#1d3557",
+        "icons": [
+            {
+                "src": url_for("static", filename=f"icons/ticket-{size}.png"),
+                "sizes": f"{size}x{size}",
+                "type": "image/png",
+            }
+            for size in (192, 512)
+        ],
+    }
+    return Response(orjson.dumps(manifest), mimetype="application/manifest+json", headers={"Cache-Control": "no-cache"})
+
+
+@bp.get("/bookings/<uuid:booking_id>/live-sw.js")
+def live_ticket_worker(booking_id: uuid.UUID):
+    """The live ticket's service worker, served under the booking's path so that its scope is that
+    booking's pages alone; the same script for every booking, nothing personal in it."""
+    return Response(LIVE_SCRIPT.read_bytes(), mimetype="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
 @bp.get("/bookings/<uuid:booking_id>/event.ics")

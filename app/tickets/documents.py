@@ -112,6 +112,12 @@ def tickets_pdf(booking: PrintedBooking) -> bytes:
     ]
     title = gettext("Tickets: %(title)s", title=booking.title)
     footer = gettext("Show this code at the door. A transferred or cancelled ticket's code no longer admits.")
+    phone_only = gettext(
+        "This show admits only the live ticket on your phone: open your booking on Seatline and show its code,"
+        " which changes every 15 seconds."
+    )
+    if booking.phone_only:  # README "Rotating codes": no static code on paper
+        footer = phone_only
     texts = [booking.title, title, footer] + [line for _, lines in pages for line in lines]
     pdf = _TicketPdf(unicode=not all(_latin1(t) for t in texts), devanagari=any(_devanagari(t) for t in texts))
     pdf.set_title(title)
@@ -126,7 +132,11 @@ def tickets_pdf(booking: PrintedBooking) -> bytes:
             pdf.write_line(6, line)
         pdf.ln(4)
         size = 80
-        pdf.image(io.BytesIO(qr_png(ticket.code)), x=(pdf.w - size) / 2, w=size, h=size)
+        if booking.phone_only:
+            pdf.text_font(14, "B")
+            pdf.write_line(8, phone_only)
+        else:
+            pdf.image(io.BytesIO(qr_png(ticket.code)), x=(pdf.w - size) / 2, w=size, h=size)
         pdf.text_font(8)
         pdf.set_y(-22)
         pdf.write_line(4, footer)

@@ -4,6 +4,7 @@ printed ticket shows (app/tickets/documents.py)."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from app.errors import BookingNotFound
 from app.money import to_major
-from app.tickets import codes, keys
-from app.unit_of_work import UnitOfWork
+from app.tickets import codes, keys, rotating
+from app.unit_of_work import UnitOfWork, unit_of_work
 
 
 class TicketSigner:
@@ -83,11 +84,14 @@ class PrintedBooking:
     ends_at: datetime | None
     ticket_version: int
     tickets: list[PrintedTicket]
+    # The show requires rotating codes and does not allow printed ones: the PDF carries no code
+    # (README "Rotating codes").
+    phone_only: bool = False
 
 
 PRINTED = """
     SELECT b.id, b.user_id, b.show_id, b.seat_ids, b.status, b.ticket_version, b.currency, e.organisation_id,
-           e.title, e.duration_minutes, s.starts_at, v.name AS venue, c.name AS city, c.timezone, s.venue_id
+           e.title, e.duration_minutes, s.starts_at, s.ticket_codes, s.static_codes_allowed, v.name AS venue, c.name AS city, c.timezone, s.venue_id
     FROM bookings b JOIN shows s ON s.id = b.show_id JOIN events e ON e.id = s.event_id
     JOIN venues v ON v.id = s.venue_id JOIN cities c ON c.id = v.city_id
     WHERE b.id = :id
@@ -136,6 +140,7 @@ def printed_booking(
         ends_at=starts + timedelta(minutes=b.duration_minutes) if b.duration_minutes else None,
         ticket_version=b.ticket_version,
         tickets=printed,
+        phone_only=b.ticket_codes == "ROTATING" and not b.static_codes_allowed,
     )
 
 
@@ -145,3 +150,60 @@ def owned_printed_booking(uow: UnitOfWork, secret: str, user_id: int, booking_id
     if printed is None:
         raise BookingNotFound(f"booking {booking_id} does not exist")
     return printed
+
+
+LIVE = """
+    SELECT b.id, b.user_id, b.show_id, b.seat_ids, b.status, b.ticket_version, e.organisation_id, e.title,
+           s.starts_at, s.ticket_codes, s.rotation_key_sealed, v.name AS venue, c.timezone,
+           extract(epoch FROM now()) * 1000 AS now_ms
+    FROM bookings b JOIN shows s ON s.id = b.show_id JOIN events e ON e.id = s.event_id
+    JOIN venues v ON v.id = s.venue_id JOIN cities c ON c.id = v.city_id
+    WHERE b.id = :id
+"""
+
+
+def static_codes_allowed(booking_id: uuid.UUID) -> bool:
+    """Whether the booking's show admits printed (static) codes although it requires rotating ones."""
+    with unit_of_work() as uow:
+        return bool(
+            uow.execute(
+                "SELECT s.static_codes_allowed FROM bookings b JOIN shows s ON s.id = b.show_id WHERE b.id = :id",
+                {"id": booking_id},
+            ).scalar()
+        )
+
+
+def live_tickets(uow: UnitOfWork, secret: str, user_id: int, booking_id: uuid.UUID) -> dict[str, Any]:
+    """What the fan's live ticket page shows (README "Rotating codes"): each ticket's signed code and, at
+    a show with rotating codes, its own secret (never the show's key), the server's time so the phone
+    follows its clock, and the clock rules. ``BookingNotFound`` for anyone else's or a cancelled booking."""
+    b = uow.execute(LIVE, {"id": booking_id}).first()
+    if b is None or b.user_id != user_id or b.status != "CONFIRMED":
+        raise BookingNotFound(f"booking {booking_id} does not exist")
+    is_rotating = b.ticket_codes == "ROTATING"
+    show_key = rotating.unseal(secret, b.show_id, bytes(b.rotation_key_sealed)) if is_rotating else None
+    signer = TicketSigner(uow, secret)
+    live = []
+    for ticket in signer.tickets(b):
+        seat = ticket["seatId"]
+        ticket_secret = (
+            base64.urlsafe_b64encode(rotating.ticket_secret(show_key, b.id, seat, b.ticket_version))
+            .decode()
+            .rstrip("=")
+            if show_key is not None
+            else None
+        )
+        live.append({"seatId": seat, "code": ticket["code"], "secret": ticket_secret})
+    return {
+        "bookingId": str(b.id),
+        "title": b.title,
+        "venueName": b.venue,
+        "startTime": b.starts_at.astimezone(ZoneInfo(b.timezone)).isoformat(),
+        "ticketVersion": b.ticket_version,
+        "rotating": is_rotating,
+        "serverTimeMs": int(b.now_ms),
+        "stepSeconds": rotating.STEP_SECONDS,
+        "digits": rotating.DIGITS,
+        "separator": rotating.SEPARATOR,
+        "tickets": live,
+    }

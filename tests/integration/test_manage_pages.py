@@ -145,6 +145,21 @@ def test_build_a_venue_schedule_a_show_and_watch_it(client, app, make, gateway):
     )
     assert saved.status_code == 303 and fetch(app, cutoff, s=int(show_id))[0].m == 15
 
+    # Rotating codes at the door (README "Rotating codes"): a mode that does not exist changes nothing.
+    assert 'name="ticketCodes"' in edit.get_data(as_text=True)
+    mode = (
+        "SELECT ticket_codes, static_codes_allowed, rotation_key_sealed IS NOT NULL AS keyed FROM shows WHERE id = :s"
+    )
+    refused = client.post(f"{show_url}/edit", data={**edited, "csrf_token": token_of(edit), "ticketCodes": "SPIN"})
+    assert refused.status_code == 422 and tuple(fetch(app, mode, s=int(show_id))[0]) == ("STATIC", False, False)
+    rotating = {**edited, "csrf_token": token_of(edit), "ticketCodes": "ROTATING", "staticCodesAllowed": "1"}
+    assert client.post(f"{show_url}/edit", data=rotating).status_code == 303
+    assert tuple(fetch(app, mode, s=int(show_id))[0]) == ("ROTATING", True, True)
+    again = client.get(f"{show_url}/edit").get_data(as_text=True)
+    assert re.search(r'value="ROTATING"\s+selected', again) and re.search(
+        r'name="staticCodesAllowed" value="1"\s+checked', again
+    )
+
     fan = make.fan()
     book(client, gateway, fan, show_id, ["A2", "A3"])
     dashboard = client.get(show_url).get_data(as_text=True)
