@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.accounts.signed_in import login_required
@@ -143,6 +144,13 @@ def _domain_error(exc: DomainError) -> Response:
 
 @scans_bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Response:
+    if isinstance(exc, CSRFError):  # the page tells the steward to sign in again
+        return error_response(
+            400,
+            "VALIDATION_FAILED",
+            "the page's CSRF token is missing or no longer valid",
+            fields=[{"field": "X-CSRFToken", "message": exc.description}],
+        )
     status = exc.code or 500
     return error_response(status, HTTP_CODES.get(status, "HTTP_ERROR"), exc.description or exc.name)
 

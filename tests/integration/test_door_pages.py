@@ -208,6 +208,9 @@ def test_who_may_use_the_json_routes(app, client, make, door_show):
     sign_in(client, make.fan(role="door"))
     r = client.post(scan_url(show.show_id), json=scan)
     assert r.status_code == 400 and r.get_json()["error"]["code"] == "VALIDATION_FAILED"
+    assert [f["field"] for f in r.get_json()["error"]["fields"]] == ["X-CSRFToken"]
+    r = client.post(scan_url(show.show_id), json=scan, headers={"X-CSRFToken": "not-the-token"})
+    assert r.status_code == 400 and r.get_json()["error"]["fields"][0]["field"] == "X-CSRFToken"
     assert stored(app) == (0, 0)
 
 

@@ -273,7 +273,7 @@
     if (!text || busy || (fromCamera && text === lastText)) return;
     const gate = localStorage.getItem(GATE);
     if (!gate) {
-      askGate();
+      if (!fromCamera) askGate(); // the gate's form is on screen already; the camera waits for it
       return;
     }
     busy = true;
@@ -289,7 +289,9 @@
             const body = await r.json();
             if (r.status === 201) return admitted(body, false);
             const err = body.error || {};
-            return showAnswer(false, reason(err.code, err));
+            // A page kept from an earlier session carries a stale CSRF token: sign in again.
+            const stale = (err.fields || []).some((f) => f.field === "X-CSRFToken");
+            return showAnswer(false, stale ? T.signIn : reason(err.code, err));
           }
         } catch (_) {
           // no answer: checked here instead
