@@ -193,7 +193,8 @@ def test_typed_codes_revoked_and_of_another_show(live_server, make, door_context
 def test_offline_scans_are_checked_on_the_phone_and_uploaded_later(live_server, make, door_context):
     show = free_show(make, "Offline Night")
     fan = register(live_server, "offline-fan@example.com")
-    codes = codes_of(live_server, fan, book_free(live_server, fan, show.show_id, ["A1", "A2"]))
+    booking_id = book_free(live_server, fan, show.show_id, ["A1", "A2"])
+    codes = codes_of(live_server, fan, booking_id)
     door_staff(live_server, make, "offline-door@example.com")
     page = open_scanner(door_context, live_server, "offline-door@example.com", show.show_id, "Side gate")
     page.wait_for_selector("[data-scanner][data-offline-ready=true]")
@@ -211,6 +212,15 @@ def test_offline_scans_are_checked_on_the_phone_and_uploaded_later(live_server, 
     enter(page, codes["A1"])
     page.wait_for_selector(f"{ANSWER}[data-result=refused]")
     assert "Already admitted at" in page.inner_text(ANSWER) and "Side gate" in page.inner_text(ANSWER)
+    next_ticket(page)
+    # A code that is not a static one goes to the rotating codes' verifier when a script provides it.
+    page.evaluate(
+        """bookingId => { window.SeatlineRotating = { verify: (text, bundle, nowMs) => text === "ROTATING-A1"
+            ? { ticket: { bookingId, showId: bundle.showId, seatId: "A1", version: 1 } } : null } }""",
+        booking_id,
+    )
+    enter(page, "rotating-a1")
+    page.wait_for_selector(f"{ANSWER}[data-result=refused] >> text=Side gate")
     next_ticket(page)
     # The signature is checked on the phone: a code with one character of it changed is no ticket.
     tampered = codes["A1"][:-10] + ("A" if codes["A1"][-10] != "A" else "B") + codes["A1"][-9:]

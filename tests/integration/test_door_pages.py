@@ -4,6 +4,7 @@ the gateway simulator, tickets from real bookings."""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from datetime import timedelta
@@ -247,3 +248,14 @@ def test_the_service_worker_is_served_for_the_door_pages(client):
     text = r.get_data(as_text=True)
     assert "/static/js/scanner.js?v=" in text and "/static/vendor/noble-ed25519-3.2.0.js?v=" in text
     assert r.headers["Cache-Control"] == "no-cache"
+
+
+def test_the_scanner_speaks_hindi(client, make, door_show):
+    show, _, _, _ = door_show
+    sign_in(client, make.fan(role="door"))
+    page = client.get(f"/door/shows/{show.show_id}", headers={"Accept-Language": "hi"}).get_data(as_text=True)
+    assert "टिकट जाँचें" in page and "आप किस गेट पर हैं?" in page
+    # The answers the script shows come in the page's language too.
+    words = re.search(r'<script type="application/json" id="door-text">(.*?)</script>', page, re.S).group(1)
+    assert json.loads(words)["wrongShow"] == "गलत शो"
+    assert json.loads(words)["alreadyAdmitted"] == "{time} पर {gate} पर पहले ही प्रवेश दिया जा चुका है"
