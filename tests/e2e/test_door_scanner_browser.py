@@ -16,6 +16,7 @@ import requests
 from PIL import Image
 
 from app.tickets.documents import qr_png
+from tests.e2e.conftest import SCREENSHOTS
 from tests.e2e.test_accessibility import violations
 from tests.e2e.test_tickets_browser import book_free, register
 
@@ -103,6 +104,7 @@ def open_scanner(context, base: str, email: str, show_id: int, gate: str):
     page.fill("#gate-input", gate)
     page.click("text=Save gate")
     page.wait_for_selector(f"[data-testid=gate-name]:has-text('{gate}')")
+    page.wait_for_selector("[data-gate-form]", state="hidden")  # asked once, then out of the way
     return page
 
 
@@ -147,6 +149,7 @@ def test_the_camera_reads_a_ticket_and_a_second_scan_is_already_admitted(live_se
     page = open_scanner(door_context, live_server, "camera-door@example.com", show.show_id, "North gate")
     page.wait_for_selector(f"{ANSWER}[data-result=admitted]")
     assert "Seat A3" in page.inner_text(ANSWER) and "ADMITTED" in page.inner_text(ANSWER).upper()
+    page.screenshot(path=str(SCREENSHOTS / "door-admitted.png"))
     admitted = bundle(live_server, make, show.show_id)["checkins"]
     assert [(c["seatId"], c["gate"]) for c in admitted] == [("A3", "North gate")]
 
@@ -154,6 +157,8 @@ def test_the_camera_reads_a_ticket_and_a_second_scan_is_already_admitted(live_se
     next_ticket(page)
     page.wait_for_selector(f"{ANSWER}[data-result=refused]")
     assert f"Already admitted at {local_clock(admitted[0]['at'])} at North gate" in page.inner_text(ANSWER)
+    assert "Seat A3" in page.inner_text(ANSWER)
+    page.screenshot(path=str(SCREENSHOTS / "door-already-admitted.png"))
     assert violations(page) == []
 
 
@@ -249,4 +254,5 @@ def test_offline_scans_are_checked_on_the_phone_and_uploaded_later(live_server, 
     conflicts = page.inner_text("[data-testid=conflicts]")
     assert "North gate admitted it at " + local_clock(north.json()["at"]) in conflicts
     assert "Admitted offline at" in conflicts
+    page.screenshot(path=str(SCREENSHOTS / "door-conflicts.png"), full_page=True)
     assert violations(page) == []

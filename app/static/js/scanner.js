@@ -182,7 +182,7 @@
     if (revoked) return { code: "TICKET_REVOKED" };
     const ticketKey = `${t.bookingId}|${t.seatId}`;
     const earlier = data.checkins.find((c) => same(c) && c.seatId === t.seatId) || admittedHere()[ticketKey];
-    if (earlier) return { code: "ALREADY_CHECKED_IN", details: { at: earlier.at, gate: earlier.gate } };
+    if (earlier) return { code: "ALREADY_CHECKED_IN", details: { at: earlier.at, gate: earlier.gate, seatId: t.seatId } };
     const here = admittedHere();
     here[ticketKey] = { at: scan.scannedAt, gate: scan.gate };
     save(key("admitted"), here);
@@ -291,7 +291,8 @@
             const err = body.error || {};
             // A page kept from an earlier session carries a stale CSRF token: sign in again.
             const stale = (err.fields || []).some((f) => f.field === "X-CSRFToken");
-            return showAnswer(false, stale ? T.signIn : reason(err.code, err));
+            const seat = err.seatId ? say(T.seat, { seat: err.seatId }) : "";
+            return showAnswer(false, stale ? T.signIn : reason(err.code, err), "", seat);
           }
         } catch (_) {
           // no answer: checked here instead
@@ -305,7 +306,9 @@
         seatId: read ? read.ticket.seatId : null,
       });
       if (result.admitted) return admitted(result.admitted, true);
-      showAnswer(false, result.refused || reason(result.code, result.details || {}), T.checkedOffline);
+      const details = result.details || {};
+      const seat = details.seatId ? say(T.seat, { seat: details.seatId }) : "";
+      showAnswer(false, result.refused || reason(result.code, details), T.checkedOffline, seat);
     } finally {
       busy = false;
       showStatus();
