@@ -4,6 +4,7 @@ the gateway simulator, tickets from real bookings."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import secrets
@@ -256,6 +257,6 @@ def test_the_scanner_speaks_hindi(client, make, door_show):
     page = client.get(f"/door/shows/{show.show_id}", headers={"Accept-Language": "hi"}).get_data(as_text=True)
     assert "टिकट जाँचें" in page and "आप किस गेट पर हैं?" in page
     # The answers the script shows come in the page's language too.
-    words = re.search(r'<script type="application/json" id="door-text">(.*?)</script>', page, re.S).group(1)
-    assert json.loads(words)["wrongShow"] == "गलत शो"
-    assert json.loads(words)["alreadyAdmitted"] == "{time} पर {gate} पर पहले ही प्रवेश दिया जा चुका है"
+    words = json.loads(html.unescape(re.search(r"data-text='([^']*)'", page).group(1)))
+    assert words["wrongShow"] == "गलत शो"
+    assert words["alreadyAdmitted"] == "{time} पर {gate} पर पहले ही प्रवेश दिया जा चुका है"

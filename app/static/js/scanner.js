@@ -11,7 +11,7 @@
 
   const root = document.querySelector("[data-scanner]");
   if (!root) return;
-  const T = JSON.parse(document.getElementById("door-text").textContent);
+  const T = JSON.parse(root.dataset.text);
   const showId = root.dataset.showId;
   const zone = root.dataset.timezone;
   const base = `/door/shows/${showId}`;
