@@ -39,6 +39,7 @@ from app.images import routes as media
 from app.inventory.routes import bp as inventory_bp
 from app.manage.api import bp as manage_api_bp
 from app.manage.checkin_api import bp as checkin_api_bp
+from app.manage.door import bp as door_pages_bp, scans_bp as door_scans_bp
 from app.manage.pages import bp as manage_pages_bp, raise_upload_limits
 from app.notifications.cli import dead_letters_command
 from app.ops import abandoned, observe
@@ -81,6 +82,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         site_checkout_bp,
         waitlist_pages_bp,
         manage_pages_bp,
+        door_pages_bp,
+        door_scans_bp,
         media.bp,
     )
     for blueprint in (*api_blueprints, *pages):

@@ -7,6 +7,8 @@ show, which must belong to the caller's organisation (404 otherwise; an admin se
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, g
 
 from app.api.http import current_user, parse_body, parse_id
@@ -99,11 +101,16 @@ def check_in(show_id: str):
     sid = _show_id(show_id)
     with unit_of_work() as uow:
         checkin.visible_show(uow, actor(), sid)
-    body = parse_body(CheckinRequest)
-    with unit_of_work() as uow:
-        answer = checkin.check_in(uow, actor(), sid, body.ticket, body.gate, body.nonce)
-    CHECKINS.labels(answer.result).inc()
+    answer = answer_scan(actor(), sid, parse_body(CheckinRequest))
     return answer.body, answer.status, {"Cache-Control": "no-store"}
+
+
+def answer_scan(who: Actor, sid: int, body: CheckinRequest) -> checkin.ScanAnswer:
+    """One scan, answered and counted: the API's and the scanner page's (app/manage/door.py)."""
+    with unit_of_work() as uow:
+        answer = checkin.check_in(uow, who, sid, body.ticket, body.gate, body.nonce)
+    CHECKINS.labels(answer.result).inc()
+    return answer
 
 
 @bp.post("/shows/<show_id>/checkins/batch")
@@ -139,12 +146,17 @@ def upload_batch(show_id: str):
     sid = _show_id(show_id)
     with unit_of_work() as uow:
         checkin.visible_show(uow, actor(), sid)
-    body = parse_body(CheckinBatchRequest)
+    return answer_batch(actor(), sid, parse_body(CheckinBatchRequest)), 200, {"Cache-Control": "no-store"}
+
+
+def answer_batch(who: Actor, sid: int, body: CheckinBatchRequest) -> dict[str, Any]:
+    """An offline scanner's upload, each scan answered at its ``scannedAt``, earliest first, and the
+    conflicts: the API's and the scanner page's (app/manage/door.py)."""
     answers: dict[int, checkin.ScanAnswer] = {}
     for i in sorted(range(len(body.scans)), key=lambda i: body.scans[i].scannedAt):
         scan = body.scans[i]
         with unit_of_work() as uow:
-            answers[i] = checkin.check_in(uow, actor(), sid, scan.ticket, scan.gate, scan.nonce, scan.scannedAt)
+            answers[i] = checkin.check_in(uow, who, sid, scan.ticket, scan.gate, scan.nonce, scan.scannedAt)
         CHECKINS.labels(answers[i].result).inc()
     results, conflicts = [], []
     for i, scan in enumerate(body.scans):
@@ -164,7 +176,7 @@ def upload_batch(show_id: str):
             )
     with unit_of_work() as uow:
         admitted = checkin.admitted_count(uow, sid)
-    return {"results": results, "conflicts": conflicts, "admitted": admitted}, 200, {"Cache-Control": "no-store"}
+    return {"results": results, "conflicts": conflicts, "admitted": admitted}
 
 
 @bp.get("/shows/<show_id>/checkin-bundle")

@@ -56,6 +56,8 @@ def _next_url(role: str = "fan") -> str:
     target = same_origin_path(request.args.get("next"))
     if target is not None:
         return target
+    if role == "door":
+        return url_for("door.home")  # door staff scan tickets: README "The scanner page"
     return url_for("manage.overview") if role in ("manager", "admin") else url_for("site.home")
 
 

@@ -287,6 +287,8 @@ def page_calls(w: World) -> list[tuple[str, str, dict]]:
         ("GET", f"/manage/shows/{s}/edit", {}),
         ("GET", f"/manage/shows/{s}/seats", {}),
         ("GET", f"/manage/shows/{s}/bookings.csv", {}),
+        ("GET", "/door", {}),
+        ("GET", f"/door/shows/{s}", {}),
         (
             "POST",
             f"/manage/venues/{v}/blocks",
@@ -322,7 +324,7 @@ def test_pages_refuse_everyone_but_the_owner(client, app, world):
         for method, path, form in page_calls(world):
             token = sign_in(client, user)
             r = client.open(path, method=method, data={**form, "csrf_token": token})
-            names_nothing = path == "/manage" or path.endswith("/new") or path.startswith("/manage/reports")
+            names_nothing = path in ("/manage", "/door") or path.endswith("/new") or path.startswith("/manage/reports")
             if names_nothing and user is world.other:
                 assert r.status_code == 200, path  # their own dashboard and forms
             else:
