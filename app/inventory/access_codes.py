@@ -36,6 +36,9 @@ class CodeGrant:
     code_id: int
     code: str
     presale_from: datetime | None
+    kind: str = "VOUCHER"
+    percent_off: int | None = None
+    amount_off: int | None = None
 
 
 class Priced(NamedTuple):
@@ -45,7 +48,7 @@ class Priced(NamedTuple):
 
 # The show's own code first: a show code and an event code may share a text.
 _FIND = """
-    SELECT c.id, c.code, c.kind, c.active, c.opens_at, c.closes_at, c.used, c.max_uses, now() AS db_now
+    SELECT c.id, c.code, c.kind, c.percent_off, c.amount_off, c.active, c.opens_at, c.closes_at, c.used, c.max_uses, now() AS db_now
     FROM shows s JOIN access_codes c ON (c.show_id = s.id OR c.event_id = s.event_id)
     WHERE s.id = :show_id AND lower(c.code) = lower(:code)
     ORDER BY c.show_id NULLS LAST
@@ -67,7 +70,7 @@ def find(uow: UnitOfWork, show_id: int, code: str) -> CodeGrant:
     if row.used >= row.max_uses:
         raise CodeExhausted("this code has no uses left")
     presale_from = (row.opens_at or ALWAYS) if row.kind == "PRESALE" else None
-    return CodeGrant(row.id, row.code, presale_from)
+    return CodeGrant(row.id, row.code, presale_from, row.kind, row.percent_off, row.amount_off)
 
 
 # Takes one use of the code, if one is left and the code still active, and prices the hold: a percent

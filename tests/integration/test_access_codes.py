@@ -5,6 +5,7 @@ hold, given back when the hold ends unbooked, kept by a booking), also under 50 
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -403,3 +404,98 @@ def test_fifty_fans_racing_for_ten_uses_get_exactly_ten_holds(app, make):
     held = fetch(app, "SELECT count(*) AS n FROM show_seats WHERE show_id = :s AND status = 'HELD'", s=show.show_id)
     assert held[0].n == USES
     code_uses_agree(app)
+
+
+# ---------------------------------------------------------------- the dashboard and the fans' pages
+
+
+def csrf_of(response) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', response.get_data(as_text=True)).group(1)
+
+
+def signed_in(client, user, role: str) -> None:
+    with client.session_transaction() as session:
+        session["user_id"], session["role"] = user.user_id, role
+
+
+def test_the_dashboard_creates_lists_and_deactivates_codes_with_and_without_htmx(app, client, make):
+    show, manager = make.show(currency="GBP"), make.fan(role="manager")
+    signed_in(client, manager, "manager")
+    page = client.get(f"/manage/shows/{show.show_id}")
+    assert page.status_code == 200 and "No codes yet." in page.get_data(as_text=True)
+    form = {
+        "csrf_token": csrf_of(page),
+        "code": "Staff5",
+        "scope": "event",
+        "kind": "VOUCHER",
+        "amountOff": "5.50",
+        "maxUses": "4",
+        "opensAt": "2026-01-01T09:00",
+        "closesAt": "",
+    }
+    # A plain form post comes back to the page.
+    r = client.post(f"/manage/shows/{show.show_id}/access-codes", data=form)
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"/manage/shows/{show.show_id}#access-codes")
+    (row,) = fetch(app, "SELECT code, show_id, event_id, amount_off, max_uses, opens_at FROM access_codes")
+    assert (row.code, row.show_id, row.event_id, row.amount_off, row.max_uses) == (
+        "Staff5",
+        None,
+        event_of(app, show),
+        550,
+        4,
+    )
+    assert row.opens_at.isoformat() == "2026-01-01T03:30:00+00:00"  # 09:00 at the venue (Asia/Kolkata)
+    # htmx gets the section back, with the refusal said and nothing stored.
+    hx = {"HX-Request": "true"}
+    r = client.post(
+        f"/manage/shows/{show.show_id}/access-codes", data=form | {"scope": "show", "maxUses": "0"}, headers=hx
+    )
+    assert r.status_code == 200 and 'id="access-codes"' in r.get_data(as_text=True)
+    assert "maxUses" in r.get_data(as_text=True)
+    r = client.post(f"/manage/shows/{show.show_id}/access-codes", data=form, headers=hx)
+    assert "already exists" in r.get_data(as_text=True)
+    assert fetch(app, "SELECT count(*) AS n FROM access_codes")[0].n == 1
+    r = client.post(
+        f"/manage/shows/{show.show_id}/access-codes",
+        data=form | {"code": "EARLY", "scope": "show", "kind": "PRESALE", "amountOff": "", "opensAt": ""},
+        headers=hx,
+    )
+    text = r.get_data(as_text=True)
+    assert "Code EARLY created." in text and "Staff5" in text and "£5.50 off" in text
+    code_id = fetch(app, "SELECT id FROM access_codes WHERE code = 'EARLY'")[0].id
+    r = client.post(
+        f"/manage/shows/{show.show_id}/access-codes/{code_id}/deactivate",
+        data={"csrf_token": csrf_of(page)},
+        headers=hx,
+    )
+    assert "Code EARLY deactivated." in r.get_data(as_text=True)
+    assert fetch(app, "SELECT active FROM access_codes WHERE id = :c", c=code_id)[0].active is False
+    # Another organisation's manager cannot see or change them.
+    rival = make.fan(role="manager", organisation="Rival Venues")
+    signed_in(client, rival, "manager")
+    assert client.get(f"/manage/shows/{show.show_id}").status_code == 404
+    r = client.post(f"/manage/shows/{show.show_id}/access-codes", data=form | {"code": "RIVAL1"})
+    assert r.status_code == 404
+    assert fetch(app, "SELECT count(*) AS n FROM access_codes")[0].n == 2
+
+
+def test_a_fan_checks_a_code_on_the_show_page_and_holds_with_it_without_a_script(app, client, api, make):
+    show, manager, fan = make.show(prices={"gold": 50000, "silver": 25000}), make.fan(role="manager"), make.fan()
+    create_code(api, manager, show, code="QUARTER", percentOff=25)
+    signed_in(client, fan, "fan")
+    page = client.get(f"/shows/{show.show_id}?section=Main")
+    assert 'name="accessCode"' in page.get_data(as_text=True)
+    check = client.get(f"/shows/{show.show_id}/access-code?accessCode=quarter")
+    assert check.status_code == 200 and "QUARTER: 25% off your seats." in check.get_data(as_text=True)
+    bad = client.get(f"/shows/{show.show_id}/access-code?accessCode=NOPE")
+    assert "That code cannot be used for this show now." in bad.get_data(as_text=True)
+    r = client.post(
+        f"/shows/{show.show_id}/hold", data={"csrf_token": csrf_of(page), "seat": ["B1", "B2"], "accessCode": "Quarter"}
+    )
+    assert r.status_code == 303, r.get_data(as_text=True)[:500]
+    hold_page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "₹375.00" in hold_page and "Code QUARTER took ₹125.00 off." in hold_page
+    r = client.post(
+        f"/shows/{show.show_id}/hold", data={"csrf_token": csrf_of(page), "seat": ["B3"], "accessCode": "NOPE"}
+    )
+    assert r.status_code == 422 and "That code cannot be used for this show now." in r.get_data(as_text=True)
