@@ -499,3 +499,18 @@ def test_a_fan_checks_a_code_on_the_show_page_and_holds_with_it_without_a_script
         f"/shows/{show.show_id}/hold", data={"csrf_token": csrf_of(page), "seat": ["B3"], "accessCode": "NOPE"}
     )
     assert r.status_code == 422 and "That code cannot be used for this show now." in r.get_data(as_text=True)
+
+
+def test_a_lapsed_hold_booked_after_all_takes_its_use_again(app, api, make):
+    """A hold that ended EXPIRED and is then booked (its payment came through and its seats were still
+    free, README "How money stays correct") holds a use again: the trigger follows every status change."""
+    show, manager, fan = make.show(), make.fan(role="manager"), make.fan()
+    code = create_code(api, manager, show, code="LATE", percentOff=10, maxUses=1)
+    held = hold(api, fan, show, ["A1"], code="LATE").get_json()
+    run_sql(app, "UPDATE holds SET status = 'EXPIRED', ended_at = now() WHERE id = :h", h=held["holdId"])
+    assert used(app, code) == 0
+    run_sql(app, "UPDATE holds SET status = 'CONFIRMED', ended_at = NULL WHERE id = :h", h=held["holdId"])
+    assert used(app, code) == 1
+    run_sql(app, "UPDATE holds SET amount = amount WHERE id = :h", h=held["holdId"])  # no status change: no change
+    assert used(app, code) == 1
+    code_uses_agree(app)
