@@ -315,6 +315,13 @@ ERROR_SHAPES: dict[str, ErrorShape] = {
     ),
     "AccountNotFoundError": ErrorShape(("ACCOUNT_NOT_FOUND",)),
     "AccountNotEligibleError": ErrorShape(("ACCOUNT_NOT_ELIGIBLE",)),
+    # README "Presale codes and vouchers"
+    "CodeInvalidError": ErrorShape(
+        ("CODE_INVALID",), ("reason",), {"reason": {"enum": ["UNKNOWN", "INACTIVE", "NOT_YET_VALID", "EXPIRED"]}}
+    ),
+    "CodeExhaustedError": ErrorShape(("CODE_EXHAUSTED",)),
+    "AccessCodeExistsError": ErrorShape(("ACCESS_CODE_EXISTS",), ("accessCode",)),
+    "AccessCodeNotFoundError": ErrorShape(("ACCESS_CODE_NOT_FOUND",)),
 }
 
 
@@ -447,6 +454,13 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
         "description": (
             "A waiting-list entry id (a UUID, as returned by `POST /shows/{showId}/waitlist`). Anything else is "
             "`404 WAITLIST_NOT_FOUND`."
+        ),
+    },
+    "codeId": {
+        **{"schema": {"type": "string"}, "example": "4"},
+        "description": (
+            "An access code's id (decimal digits, `accessCodeId`). Anything else, and another organisation's code, "
+            "is `404 ACCESS_CODE_NOT_FOUND`."
         ),
     },
     "userId": {
@@ -706,6 +720,17 @@ HOLD_REFUSED = Failure(
         "seats of the show, held and booked together (`held`: the seats they hold or have booked already)."
     ),
     name="HoldRefused",
+)
+HOLD_OR_CODE_REFUSED = Failure(
+    ("SALE_CLOSED", "SEAT_LIMIT_EXCEEDED", "CODE_INVALID", "CODE_EXHAUSTED"),
+    (
+        "`SALE_CLOSED`: the show is not on sale (`saleStatus` `NOT_OPEN` with `saleOpensAt`, `CLOSED` or "
+        "`CANCELLED`); `SEAT_LIMIT_EXCEEDED`: with this hold the caller would have more than `limit` "
+        "seats of the show, held and booked together (`held`: the seats they hold or have booked already); "
+        "`CODE_INVALID`: the `accessCode` is not one of the show's or its event's, is deactivated or outside "
+        "its window (`reason`); `CODE_EXHAUSTED`: the code has no uses left."
+    ),
+    name="HoldOrCodeRefused",
 )
 WAITLIST_NOT_NEEDED = Failure(
     ("WAITLIST_NOT_NEEDED",),

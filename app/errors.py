@@ -112,6 +112,20 @@ class SeatLimitExceeded(DomainError):
     status = 422
 
 
+class CodeInvalid(DomainError):
+    """An access code that cannot be used for this hold (README "Presale codes and vouchers")."""
+
+    code = "CODE_INVALID"
+    status = 422
+
+
+class CodeExhausted(DomainError):
+    """An access code with no uses left."""
+
+    code = "CODE_EXHAUSTED"
+    status = 422
+
+
 class PayloadTooLarge(DomainError):
     code = "PAYLOAD_TOO_LARGE"
     status = 413

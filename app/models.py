@@ -4,13 +4,14 @@ from app.accounts.models import Organisation, RevocationCopyPending, RevokedToke
 from app.audit.models import AuditLogEntry
 from app.booking.models import Booking, Payment, Refund, WebhookEvent
 from app.catalog.models import City, Event, Show, ShowPrice, Venue, VenueSeat
-from app.inventory.models import Hold, ShowSeat
+from app.inventory.models import AccessCode, Hold, ShowSeat
 from app.notifications.models import Notification, SmsMessage
 from app.tickets.models import CheckIn, CheckinNonce, RevokedTicket, TicketKey
 from app.waiting_room.models import GateQueue, GateTicket
 from app.waitlist.models import WaitlistEntry
 
 __all__ = [
+    "AccessCode",
     "AuditLogEntry",
     "Booking",
     "City",

@@ -37,6 +37,8 @@ def page_message(exc: DomainError) -> str:
     if code == "DEGRADED" and exc.message.startswith("the payment service"):
         return gettext("The payment service is not answering. Your seats stay held: try again in a moment.")
     known = {
+        "CODE_INVALID": gettext("That code cannot be used for this show now."),
+        "CODE_EXHAUSTED": gettext("That code has been used up."),
         "SEATS_UNAVAILABLE": gettext("Some of those seats are already taken."),
         "HOLD_EXPIRED": gettext("This hold has run out: hold the seats again."),
         "HOLD_NOT_ACTIVE": gettext("This hold is no longer active: hold the seats again."),

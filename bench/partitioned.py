@@ -168,6 +168,7 @@ EXPLAIN_PARAMS = {
     "seat_ids": "CAST($4 AS text[])",
     "ttl": "CAST($5 AS int)",
     "max_seats": "CAST($6 AS int)",
+    "presale_from": "CAST(NULL AS timestamptz)",
 }
 
 

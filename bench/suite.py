@@ -212,6 +212,7 @@ PGBENCH_HOLD_PARAMS = {
     " AS uuid)",
     "ttl": ":ttl",
     "max_seats": ":cap",
+    "presale_from": "CAST(NULL AS timestamptz)",
 }
 
 

@@ -82,6 +82,10 @@ class Booking(ResponseBody):
     seatIds: list[str] = Field(min_length=1, description="The booked seats, in the order they were held.")
     amount: Money = Field(description="What was paid, in minor units of `currency`.")
     currency: Currency
+    discount: Money = Field(
+        description="What the hold's presale code or voucher took off the seats' prices (README \"Presale codes and vouchers\")."
+    )
+    accessCode: str | None = Field(description="The code the booking's hold used; null if none.")
     status: BookingStatus
     paymentIntentId: str | None = Field(
         description="The payment intent that paid for the booking; null for a free booking (`amount` 0)."

@@ -24,10 +24,11 @@ BOOKING_SELECT = f"""
     SELECT b.id, b.hold_id, b.show_id, b.seat_ids, b.amount, b.currency, b.status, b.refund_amount,
            b.payment_intent_id, b.created_at, b.cancelled_at, b.user_id, b.ticket_version,
            e.organisation_id, e.title, s.starts_at, v.name AS venue_name, c.timezone,
-           s.rescheduled_at, s.rescheduled_from, s.full_refund_until, s.ticket_codes,
-           r.status AS refund_status, r.amount AS refund_total
+            s.rescheduled_at, s.rescheduled_from, s.full_refund_until, s.ticket_codes,
+            r.status AS refund_status, r.amount AS refund_total, bh.discount, ac.code AS access_code
     FROM bookings b
     JOIN shows s ON s.id = b.show_id JOIN events e ON e.id = s.event_id
+    JOIN holds bh ON bh.id = b.hold_id LEFT JOIN access_codes ac ON ac.id = bh.access_code_id
     JOIN venues v ON v.id = s.venue_id JOIN cities c ON c.id = v.city_id
     {queries.REFUND_SUMMARY_JOIN}
 """
@@ -48,6 +49,8 @@ def _view(row: Any, signer: tickets.TicketSigner) -> dict[str, Any]:
         "seatIds": list(row.seat_ids),
         "amount": row.amount,
         "currency": row.currency,
+        "discount": row.discount,
+        "accessCode": row.access_code,
         "status": row.status,
         "paymentIntentId": row.payment_intent_id,
         "refundAmount": row.refund_amount,

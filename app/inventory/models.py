@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -94,3 +95,47 @@ class Hold(db.Model):
     # Set when payment starts; while set and unsettled the hold's seats cannot lapse (rule 4).
     payment_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     payment_intent_id: Mapped[str | None] = mapped_column(Text)
+    # The access code the hold used (README "Presale codes and vouchers"), and what it took off ``amount``.
+    access_code_id: Mapped[int | None] = mapped_column(ForeignKey("access_codes.id"))
+    discount: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class AccessCode(db.Model):
+    """A presale code or voucher of one show or of every show of an event (migration 0025_access_codes).
+    ``used`` counts the holds that hold a use (ARCHITECTURE.md "Access code uses")."""
+
+    __tablename__ = "access_codes"
+    __table_args__ = (
+        CheckConstraint("(show_id IS NULL) <> (event_id IS NULL)", name="show_or_event"),
+        CheckConstraint("kind IN ('PRESALE', 'VOUCHER')", name="kind_known"),
+        CheckConstraint("used >= 0", name="used_not_negative"),
+        Index(
+            "ix_access_codes_show_code",
+            "show_id",
+            text("lower(code)"),
+            unique=True,
+            postgresql_where=text("show_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_access_codes_event_code",
+            "event_id",
+            text("lower(code)"),
+            unique=True,
+            postgresql_where=text("event_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    show_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("shows.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("events.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    percent_off: Mapped[int | None] = mapped_column(Integer)
+    amount_off: Mapped[int | None] = mapped_column(Integer)
+    max_uses: Mapped[int] = mapped_column(Integer)
+    used: Mapped[int] = mapped_column(Integer, server_default="0")
+    opens_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

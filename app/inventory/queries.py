@@ -59,7 +59,8 @@ def get_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> Row[Any] | None:
     return uow.execute(
         """
         SELECT id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at, ended_at,
-               payment_intent_id, payment_started_at,
+               payment_intent_id, payment_started_at, discount,
+               (SELECT c.code FROM access_codes c WHERE c.id = holds.access_code_id) AS access_code,
                CASE WHEN status = 'ACTIVE' AND expires_at <= now() AND payment_started_at IS NULL THEN 'EXPIRED'
                     ELSE status END AS status
         FROM holds WHERE id = :id

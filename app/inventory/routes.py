@@ -15,7 +15,7 @@ from app.contract import (
     GATEWAY_DEGRADED,
     HOLD_NOT_ACTIVE,
     HOLD_NOT_FOUND,
-    HOLD_REFUSED,
+    HOLD_OR_CODE_REFUSED,
     INTERNAL_ERROR,
     NO_STORE,
     PAYLOAD_TOO_LARGE,
@@ -67,6 +67,14 @@ class HoldRequest(BaseModel):
         None,
         description=(
             "Optional. If present (and not null) it must be the authenticated user's id, else `403 FORBIDDEN`."
+        ),
+    )
+    accessCode: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        None,
+        description=(
+            "Optional. A presale code or voucher of the show or its event, matched case-insensitively: a presale "
+            "code lets its holders hold seats before the public sale opens; a voucher takes a percent or an amount "
+            "off `amount`. `422 CODE_INVALID` / `CODE_EXHAUSTED` if it cannot be used; nothing is held then."
         ),
     )
 
@@ -309,7 +317,7 @@ def seat_map_sections(show_id: str):
         404: SHOW_NOT_FOUND,
         409: SEATS_UNAVAILABLE,
         413: PAYLOAD_TOO_LARGE,
-        422: HOLD_REFUSED,
+        422: HOLD_OR_CODE_REFUSED,
         429: RATE_LIMITED,
         500: INTERNAL_ERROR,
         503: DEGRADED,
@@ -326,9 +334,14 @@ def create_hold(show_id: str):
 
     Checks, in order: the rate limits (429), authentication (401), the show id (404 if it is not a decimal
     number), the body (400), `userId` (403), the seat list (400 empty, too many,
-    duplicates), seats recently seen taken (409), the per-user cap (422), the sale
-    window (404 / 422), then the seats themselves (400 for seat ids the show does not
-    have, 409 for seats that are taken).
+    duplicates), the access code (422), seats recently seen taken (409), the per-user cap (422),
+    the sale window (404 / 422), then the seats themselves (400 for seat ids the show does not
+    have, 409 for seats that are taken), then the code's use (422 `CODE_EXHAUSTED`).
+
+    With `accessCode` (README "Presale codes and vouchers"): a presale code opens the sale to the
+    caller from the code's `opensAt`; a voucher's discount is taken off `amount` (shown in
+    `discount`), never below 0 (a hold of amount 0 is booked without a payment). Each hold takes one
+    of the code's uses, given back if the hold ends without a booking.
 
     Errors: `400 VALIDATION_FAILED` (bad body; empty list; more seats than the per-hold
     limit; duplicate seat ids, listed in `duplicateSeatIds`; seat ids the show does not have,
@@ -336,7 +349,9 @@ def create_hold(show_id: str):
     (`userId` is not the token's user); `404 SHOW_NOT_FOUND`; `409 SEATS_UNAVAILABLE` (with
     `seatIds`, the requested seats that are taken; nothing is held); `413 PAYLOAD_TOO_LARGE`;
     `422 SALE_CLOSED` (with `saleStatus` `NOT_OPEN` and `saleOpensAt`, `CLOSED`, or
-    `CANCELLED`); `422 SEAT_LIMIT_EXCEEDED` (with `limit` and `held`); `429 RATE_LIMITED`
+    `CANCELLED`); `422 SEAT_LIMIT_EXCEEDED` (with `limit` and `held`); `422 CODE_INVALID` (with
+    `reason`: `UNKNOWN`, `INACTIVE`, `NOT_YET_VALID` with `validFrom`, `EXPIRED`);
+    `422 CODE_EXHAUSTED`; `429 RATE_LIMITED`
     (too many holds by the caller or from the client's IP, counted before anything else
     is checked); `500 INTERNAL_ERROR`; `503 DEGRADED`.
     """
@@ -355,6 +370,7 @@ def create_hold(show_id: str):
             sid,
             body.seatIds,
             services.AdmissionCheck(current_app.extensions["seatline.admission"], token),
+            access_code=body.accessCode,
         )
     return reply(hold.body(), 201, {"Location": f"/api/v1/holds/{hold.hold_id}"})
 

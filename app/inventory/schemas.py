@@ -106,8 +106,17 @@ class Hold(ResponseBody):
     showId: NumericId
     status: HoldStatus
     seatIds: list[str] = Field(min_length=1, description="The held seats, in the order they were asked for.")
-    amount: Money = Field(description="The sum of the seats' prices, in minor units of `currency`.")
+    amount: Money = Field(
+        description=(
+            "What the hold costs, in minor units of `currency`: the sum of the seats' prices, less `discount`. "
+            "This is what is charged."
+        )
+    )
     currency: Currency
+    discount: Money = Field(
+        description="What the hold's `accessCode` took off the seats' prices (README \"Presale codes and vouchers\").",
+    )
+    accessCode: str | None = Field(description="The presale code or voucher the hold used, as the manager wrote it.")
     createdAt: datetime
     expiresAt: datetime = Field(description="When the hold lapses and its seats become available again.")
     paymentIntentId: str | None = Field(

@@ -157,7 +157,7 @@ HOLD_FREE_SEATS = f"""
     ), sale AS (
         SELECT s.id, s.venue_id, s.currency FROM shows s, mine
         WHERE s.id = :show_id AND s.status = 'SCHEDULED'
-          AND now() >= s.sale_opens_at AND now() < s.sale_closes_at
+          AND now() >= LEAST(s.sale_opens_at, CAST(:presale_from AS timestamptz)) AND now() < s.sale_closes_at
           AND mine.held + cardinality(CAST(:seat_ids AS text[])) <= :max_seats
     ), free_now AS (
         SELECT seat_id FROM show_seats
@@ -222,9 +222,11 @@ def hold_free_seats(
     seat_ids: list[str],
     ttl_seconds: int,
     max_seats: int,
+    presale_from: datetime | None = None,
 ) -> HoldAttempt:
     """One statement: creates the hold, priced from the show's tiers, only while the show is on
-    sale, the user stays within ``max_seats`` for it and every one of ``seat_ids`` is free to the
+    sale (from ``presale_from`` on, if earlier: a presale code's opening, README "Presale codes and
+    vouchers"), the user stays within ``max_seats`` for it and every one of ``seat_ids`` is free to the
     public (free, and not kept for the show's waiting line: :data:`SEAT_IS_FREE_TO_PUBLIC`), and
     marks those seats HELD by it. Otherwise it changes nothing, and says which seats were free.
 
@@ -249,6 +251,7 @@ def hold_free_seats(
             "seat_ids": seat_ids,
             "ttl": ttl_seconds,
             "max_seats": max_seats,
+            "presale_from": presale_from,
         },
     ).one()
     if row.lapsed:

@@ -24,7 +24,7 @@ from app.errors import (
     ShowNotFound,
     ValidationFailed,
 )
-from app.inventory import queries, schemas, seat_state
+from app.inventory import access_codes, queries, schemas, seat_state
 from app.inventory.hints import SeatHints
 from app.ops.metrics import HOLDS_CREATED, HOLDS_REJECTED, SEAT_HINTS
 from app.unit_of_work import UnitOfWork
@@ -80,6 +80,8 @@ class HoldView:
     expires_at: datetime
     payment_intent_id: str | None = None
     payment_started: bool = False
+    discount: int = 0
+    access_code: str | None = None
 
     def body(self) -> schemas.Hold:
         """The hold as the API answers it."""
@@ -93,6 +95,8 @@ class HoldView:
             createdAt=self.created_at,
             expiresAt=self.expires_at,
             paymentIntentId=self.payment_intent_id,
+            discount=self.discount,
+            accessCode=self.access_code,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -127,14 +131,16 @@ def hold_seats(
     seat_ids: list[str],
     admission: AdmissionCheck,
     kind: str = PICKED_SEATS,
+    access_code: str | None = None,
 ) -> HoldView:
     """Holds all of ``seat_ids`` for the user, or none of them. Two statements: the first takes the
     user's lock on the show and reads its admission rule, the second does the rest.
 
     Counted in ``app/ops/metrics.py``: a hold made (``HOLDS_CREATED`` by ``kind``) once its
-    transaction has committed; a refusal (``HOLDS_REJECTED``) by the error code it is answered with."""
+    transaction has committed; a refusal (``HOLDS_REJECTED``) by the error code it is answered with.
+    ``access_code``: a presale code or voucher the fan entered (app/inventory/access_codes.py)."""
     try:
-        return _hold_seats(uow, hints, limits, user_id, show_id, seat_ids, admission, kind)
+        return _hold_seats(uow, hints, limits, user_id, show_id, seat_ids, admission, kind, access_code)
     except DomainError as exc:
         HOLDS_REJECTED.labels(exc.code).inc()
         raise
@@ -149,12 +155,14 @@ def _hold_seats(
     seat_ids: list[str],
     admission: AdmissionCheck,
     kind: str,
+    access_code: str | None = None,
 ) -> HoldView:
     rule = queries.lock_user_show(uow, user_id, show_id)
     if rule is not None and not rule.user_exists:
         raise InvalidToken("this token's account no longer exists; sign in again")
     admission.require(rule, user_id)
     validate_seat_request(seat_ids, limits)
+    grant = access_codes.find(uow, show_id, access_code) if access_code is not None and rule is not None else None
 
     doomed = hints.likely_taken(show_id, seat_ids)
     # hit: refused here, before Postgres; miss: Postgres decides (also when Redis did not answer).
@@ -165,7 +173,14 @@ def _hold_seats(
 
     hold_id = uuid.uuid4()
     attempt = seat_state.hold_free_seats(
-        uow, hold_id, user_id, show_id, seat_ids, limits.ttl_seconds, limits.max_held_seats_per_user_show
+        uow,
+        hold_id,
+        user_id,
+        show_id,
+        seat_ids,
+        limits.ttl_seconds,
+        limits.max_held_seats_per_user_show,
+        grant.presale_from if grant else None,
     )
     if not attempt.allowed:
         uow.rollback()
@@ -191,6 +206,13 @@ def _hold_seats(
         hints.mark_seen_taken(show_id, unavailable)
         raise SeatsUnavailable("some of those seats are already taken", seatIds=unavailable)
 
+    amount, discount = hold.amount, 0
+    if grant is not None:
+        try:
+            amount, discount = access_codes.redeem(uow, grant, hold_id)
+        except DomainError:
+            uow.rollback()  # no use left: nothing is held
+            raise
     uow.after_commit(partial(hints.mark_taken, show_id, seat_ids, hold.expires_at.timestamp()))
     uow.after_commit(HOLDS_CREATED.labels(kind).inc)
     uow.commit()
@@ -200,10 +222,12 @@ def _hold_seats(
         user_id=user_id,
         status="ACTIVE",
         seat_ids=list(seat_ids),
-        amount=hold.amount,
+        amount=amount,
         currency=hold.currency,
         created_at=hold.created_at,
         expires_at=hold.expires_at,
+        discount=discount,
+        access_code=grant.code if grant else None,
     )
 
 
@@ -245,6 +269,8 @@ def get_hold(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> HoldView:
         expires_at=row.expires_at,
         payment_intent_id=row.payment_intent_id,
         payment_started=row.payment_started_at is not None,
+        discount=row.discount,
+        access_code=row.access_code,
     )
 
 

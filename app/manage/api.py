@@ -55,6 +55,7 @@ from app.errors import (
 from app.extensions import redis_store, settings
 from app.manage import (
     access,
+    access_codes,
     box_office,
     cancellation,
     checkin,
@@ -69,6 +70,8 @@ from app.manage import (
 )
 from app.manage.access import Actor, load_actor
 from app.manage.request_models import (
+    AccessCodeChangeRequest,
+    AccessCodeRequest,
     BlockRequest,
     BlockSeatsRequest,
     CancelRequest,
@@ -86,6 +89,8 @@ from app.manage.request_models import (
     show_changes,
 )
 from app.manage.schemas import (
+    AccessCode,
+    AccessCodeList,
     BoxOfficeSeats,
     CancellationProgress,
     CheckinWindow,
@@ -1550,3 +1555,210 @@ def set_checkin_window(show_id: str):
         )
     with unit_of_work() as uow:
         return checkin.set_window(uow, actor(), sid, body.opensAt, body.closesAt)
+
+
+# ---------------------------------------------------------------- presale codes and vouchers (README "Presale codes and vouchers")
+
+ACCESS_CODE_EXISTS = Failure(
+    ("ACCESS_CODE_EXISTS",),
+    "`ACCESS_CODE_EXISTS`: the show (or event) already has a code with that text, in any case. Nothing changed.",
+)
+ACCESS_CODE_NOT_FOUND = Failure(
+    ("ACCESS_CODE_NOT_FOUND",),
+    "`ACCESS_CODE_NOT_FOUND`: no code has that id, or it is of another organisation's show or event.",
+)
+EVENT_NOT_FOUND = Failure(
+    ("EVENT_NOT_FOUND",),
+    "`EVENT_NOT_FOUND`: no event has that id, or the caller's organisation does not own it.",
+)
+_CODE_EXAMPLES = {
+    "voucher": {"value": {"code": "FRIENDS10", "kind": "VOUCHER", "percentOff": 10, "maxUses": 100}},
+    "presale": {
+        "value": {"code": "FANCLUB", "kind": "PRESALE", "maxUses": 500, "opensAt": "2026-12-01T10:00:00+05:30"}
+    },
+}
+_CREATE_FAILURES = {
+    400: VALIDATION_FAILED,
+    401: UNAUTHORIZED,
+    403: MANAGER_ONLY,
+    409: ACCESS_CODE_EXISTS,
+    413: PAYLOAD_TOO_LARGE,
+    500: INTERNAL_ERROR,
+    503: DEGRADED,
+}
+
+
+def _create_code(show_id: int | None, event_id: int | None):
+    body = parse_body(AccessCodeRequest)
+    with unit_of_work() as uow:
+        return access_codes.create(
+            uow,
+            actor(),
+            show_id=show_id,
+            event_id=event_id,
+            code=body.code,
+            kind=body.kind,
+            percent_off=body.percentOff,
+            amount_off=body.amountOff,
+            max_uses=body.maxUses,
+            opens_at=body.opensAt,
+            closes_at=body.closesAt,
+            active=body.active,
+        ), 201
+
+
+@bp.post("/shows/<show_id>/access-codes")
+@operation(
+    "createShowAccessCode",
+    "Create a presale code or voucher for one show",
+    tags=("manage",),
+    body=AccessCodeRequest,
+    body_examples=_CODE_EXAMPLES,
+    answers={201: Answer("The code was created.", model=AccessCode)},
+    failures={**_CREATE_FAILURES, 404: SHOW_NOT_FOUND},
+)
+def create_show_access_code(show_id: str):
+    """A code fans enter when holding seats of this show (`accessCode` of `POST /shows/{showId}/holds`).
+    A `PRESALE` code lets its holders hold seats from its `opensAt` on, before the public sale opens
+    (until the sale closes), and may carry a discount; a `VOUCHER` takes `percentOff` or `amountOff`
+    off the hold's amount. Each hold takes one of `maxUses`, given back if the hold ends unbooked.
+
+    Checks, in order: authentication (401), the role (403), the show id and the show (404), the body
+    (400), the code's text (409).
+
+    Errors: `400 VALIDATION_FAILED` (bad body; both `percentOff` and `amountOff`; a voucher with
+    neither; `closesAt` not after `opensAt`); `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`;
+    `404 SHOW_NOT_FOUND` (also another organisation's show); `409 ACCESS_CODE_EXISTS`;
+    `413 PAYLOAD_TOO_LARGE`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
+    sid = _show_id(show_id)
+    with unit_of_work() as uow:
+        access.show(uow, actor(), sid)
+    return _create_code(sid, None)
+
+
+@bp.get("/shows/<show_id>/access-codes")
+@operation(
+    "listShowAccessCodes",
+    "The codes that work for a show: its own and its event's",
+    tags=("manage",),
+    answers={200: Answer("The codes, with their uses.", model=AccessCodeList, headers={"Cache-Control": NO_STORE})},
+    failures={401: UNAUTHORIZED, 403: MANAGER_ONLY, 404: SHOW_NOT_FOUND, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
+def list_show_access_codes(show_id: str):
+    """The show's own codes, then its event's, each with `used` (holds active or booked with it) and
+    `remaining`.
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 SHOW_NOT_FOUND`;
+    `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
+    sid = _show_id(show_id)
+    with unit_of_work() as uow:
+        codes = access_codes.list_for_show(uow, actor(), sid)
+    return {"accessCodes": codes}, 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/events/<event_id>/access-codes")
+@operation(
+    "createEventAccessCode",
+    "Create a presale code or voucher for every show of an event",
+    tags=("manage",),
+    body=AccessCodeRequest,
+    body_examples=_CODE_EXAMPLES,
+    answers={201: Answer("The code was created.", model=AccessCode)},
+    failures={**_CREATE_FAILURES, 404: EVENT_NOT_FOUND},
+)
+def create_event_access_code(event_id: str):
+    """As `POST /manage/shows/{showId}/access-codes`, for every show of the event, now and later; its
+    uses are shared by all of them. A show's own code of the same text wins over the event's.
+
+    Errors: `400 VALIDATION_FAILED`; `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`;
+    `404 EVENT_NOT_FOUND` (also another organisation's event); `409 ACCESS_CODE_EXISTS`;
+    `413 PAYLOAD_TOO_LARGE`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
+    eid = _event_id(event_id)
+    with unit_of_work() as uow:
+        access.event(uow, actor(), eid)
+    return _create_code(None, eid)
+
+
+@bp.get("/events/<event_id>/access-codes")
+@operation(
+    "listEventAccessCodes",
+    "An event's codes",
+    tags=("manage",),
+    answers={200: Answer("The codes, with their uses.", model=AccessCodeList, headers={"Cache-Control": NO_STORE})},
+    failures={401: UNAUTHORIZED, 403: MANAGER_ONLY, 404: EVENT_NOT_FOUND, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
+def list_event_access_codes(event_id: str):
+    """The event's codes (not its shows' own), by code.
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 EVENT_NOT_FOUND`;
+    `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
+    eid = _event_id(event_id)
+    with unit_of_work() as uow:
+        codes = access_codes.list_for_event(uow, actor(), eid)
+    return {"accessCodes": codes}, 200, {"Cache-Control": "no-store"}
+
+
+def _code_id(raw: str) -> int:
+    return parse_id(raw, access_codes.AccessCodeNotFound, "access code")
+
+
+@bp.patch("/access-codes/<code_id>")
+@operation(
+    "updateAccessCode",
+    "Change a code's use limit, window or whether it is active",
+    tags=("manage",),
+    body=AccessCodeChangeRequest,
+    body_examples={"moreUses": {"value": {"maxUses": 200}}, "reopen": {"value": {"active": True, "closesAt": None}}},
+    answers={200: Answer("The code as it is now.", model=AccessCode)},
+    failures={
+        400: VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: ACCESS_CODE_NOT_FOUND,
+        413: PAYLOAD_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
+def update_access_code(code_id: str):
+    """Changes the named fields; fields left out stay. The code's text, kind and discount do not
+    change (holds were priced with them): create another code instead. A `maxUses` below `used`
+    leaves the holds that use it be; the code just has no uses left.
+
+    Errors: `400 VALIDATION_FAILED` (bad body; nothing to change; `closesAt` not after `opensAt`);
+    `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 ACCESS_CODE_NOT_FOUND`;
+    `413 PAYLOAD_TOO_LARGE`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
+    cid = _code_id(code_id)
+    with unit_of_work() as uow:
+        access_codes.get(uow, actor(), cid)
+    changes = parse_body(AccessCodeChangeRequest).changes()
+    if not changes:
+        raise ValidationFailed("nothing to change")
+    with unit_of_work() as uow:
+        return access_codes.update(uow, actor(), cid, changes)
+
+
+@bp.delete("/access-codes/<code_id>")
+@operation(
+    "deactivateAccessCode",
+    "Deactivate a code",
+    tags=("manage",),
+    answers={200: Answer("The code, now inactive.", model=AccessCode, narrow={"active": {"const": False}})},
+    failures={401: UNAUTHORIZED, 403: MANAGER_ONLY, 404: ACCESS_CODE_NOT_FOUND, 500: INTERNAL_ERROR, 503: DEGRADED},
+)
+def deactivate_access_code(code_id: str):
+    """The code stops working at once (`422 CODE_INVALID` for holds naming it); holds that already
+    use it keep their price and their use. The code is kept, with its figures, and can be made
+    active again with `PATCH`. Deactivating it again changes nothing.
+
+    Errors: `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 ACCESS_CODE_NOT_FOUND`;
+    `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
+    cid = _code_id(code_id)
+    with unit_of_work() as uow:
+        return access_codes.update(uow, actor(), cid, {"active": False})

@@ -195,6 +195,9 @@ EXPORT_COLUMNS = (
     "refund_status",
     "currency",
     "payment_intent_id",
+    # README "Presale codes and vouchers": what the hold's code took off (``amount`` is after it), and the code.
+    "discount",
+    "access_code",
 )
 
 
@@ -205,8 +208,10 @@ def bookings_csv(uow: UnitOfWork, actor: Actor, show_id: int) -> str:
     rows = uow.execute(
         f"""
         SELECT b.id, b.status, b.created_at, b.cancelled_at, u.name, u.email, b.seat_ids, b.amount,
-               b.refund_amount, r.status AS refund_status, b.currency, b.payment_intent_id
+               b.refund_amount, r.status AS refund_status, b.currency, b.payment_intent_id,
+               h.discount, c.code AS access_code
         FROM bookings b JOIN users u ON u.id = b.user_id
+        JOIN holds h ON h.id = b.hold_id LEFT JOIN access_codes c ON c.id = h.access_code_id
         {REFUND_SUMMARY_JOIN}
         WHERE b.show_id = :show ORDER BY b.created_at, b.id
         """,
@@ -231,6 +236,8 @@ def bookings_csv(uow: UnitOfWork, actor: Actor, show_id: int) -> str:
                 r.refund_status or "",
                 r.currency,
                 r.payment_intent_id,
+                _money(r.discount, r.currency),
+                r.access_code or "",
             )
         )
     return out.getvalue()

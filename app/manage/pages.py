@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pydantic
 from flask import (
@@ -32,6 +33,7 @@ from app.extensions import redis_store, settings
 from app.i18n import format_show_time
 from app.manage import (
     access,
+    access_codes,
     box_office,
     cancellation,
     checkin,
@@ -630,7 +632,102 @@ def _live_sale(show_id: str) -> dict[str, Any]:
 @bp.get("/shows/<show_id>")
 @manager_page
 def show(show_id: str):
-    return render_template("manage/show.html", **_live_sale(show_id))
+    context = _live_sale(show_id)
+    with unit_of_work() as uow:
+        context.update(_codes_context(uow, int(context["show"]["showId"])))
+    return render_template("manage/show.html", **context)
+
+
+# ---------------------------------------------------------------- presale codes and vouchers (README "Presale codes and vouchers")
+
+
+def _codes_context(uow: UnitOfWork, show_id: int) -> dict[str, Any]:
+    """The show's codes and its event's, with times in the venue's zone, for ``manage/_access_codes.html``."""
+    show = access.show(uow, actor(), show_id)
+    tz = ZoneInfo(show.timezone)
+    codes = [
+        {**c, "opensAt": _venue_iso(c["opensAt"], tz), "closesAt": _venue_iso(c["closesAt"], tz)}
+        for c in access_codes.list_for_show(uow, actor(), show_id)
+    ]
+    return {"codes": codes, "code_show_id": show_id, "code_currency": show.currency}
+
+
+def _venue_iso(value: datetime | None, tz: ZoneInfo) -> str | None:
+    return value.astimezone(tz).isoformat() if value else None
+
+
+def _code_form(form: Any, currency: str, timezone: str) -> dict[str, Any]:
+    """The dashboard's code form as the API's request body: the amount typed in major units, the times
+    as the venue's wall-clock time."""
+    problems: list[dict[str, str]] = []
+    data: dict[str, Any] = {"code": form.get("code", "").strip(), "kind": form.get("kind", "")}
+    for field in ("percentOff", "maxUses"):
+        if form.get(field, "").strip():
+            data[field] = form.get(field).strip()
+    if form.get("amountOff", "").strip():
+        data["amountOff"] = _minor_units(form.get("amountOff").strip(), currency, "amountOff", problems)
+    for field in ("opensAt", "closesAt"):
+        raw = form.get(field, "").strip()
+        if raw:
+            try:
+                at = datetime.fromisoformat(raw)
+                data[field] = (at if at.tzinfo else at.replace(tzinfo=ZoneInfo(timezone))).isoformat()
+            except ValueError:
+                problems.append({"field": field, "message": "a date and time"})
+    if problems:
+        raise ValidationFailed("some fields need another look", fields=problems)
+    return data
+
+
+def _codes_answer(show_id: int, errors: list[str], message: str | None) -> ResponseReturnValue:
+    """htmx: the codes section again, with what happened; a plain form post: back to the show's page."""
+    if request.headers.get("HX-Request"):
+        with unit_of_work() as uow:
+            context = _codes_context(uow, show_id)
+        return render_template("manage/_access_codes.html", code_errors=errors, code_message=message, **context)
+    for line in errors or ([message] if message else []):
+        flash(line)
+    return redirect(url_for("manage.show", show_id=show_id, _anchor="access-codes"), code=303)
+
+
+@bp.post("/shows/<show_id>/access-codes")
+@manager_page
+def create_access_code(show_id: str):
+    sid = _id(show_id, ShowNotFound, "show")
+    with unit_of_work() as uow:
+        show = access.show(uow, actor(), sid)
+    try:
+        body = _form(request_models.AccessCodeRequest, _code_form(request.form, show.currency, show.timezone))
+        for_event = request.form.get("scope") == "event"
+        with unit_of_work() as uow:
+            created = access_codes.create(
+                uow,
+                actor(),
+                show_id=None if for_event else sid,
+                event_id=show.event_id if for_event else None,
+                code=body.code,
+                kind=body.kind,
+                percent_off=body.percentOff,
+                amount_off=body.amountOff,
+                max_uses=body.maxUses,
+                opens_at=body.opensAt,
+                closes_at=body.closesAt,
+                active=True,
+            )
+    except (ValidationFailed, access_codes.AccessCodeExists) as exc:
+        return _codes_answer(sid, _errors(exc), None)
+    return _codes_answer(sid, [], gettext("Code %(code)s created.", code=created["code"]))
+
+
+@bp.post("/shows/<show_id>/access-codes/<code_id>/deactivate")
+@manager_page
+def deactivate_access_code(show_id: str, code_id: str):
+    sid = _id(show_id, ShowNotFound, "show")
+    cid = _id(code_id, access_codes.AccessCodeNotFound, "access code")
+    with unit_of_work() as uow:
+        access.show(uow, actor(), sid)
+        code = access_codes.update(uow, actor(), cid, {"active": False})
+    return _codes_answer(sid, [], gettext("Code %(code)s deactivated.", code=code["code"]))
 
 
 @bp.get("/shows/<show_id>/figures")

@@ -440,3 +440,47 @@ class DoorStaffRequest(Strict):
     """The email of the fan account that becomes door staff."""
     organisationId: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}$")] | None = None
     """Admins only: the organisation the door staff work for (a manager's own otherwise)."""
+
+
+# ---------------------------------------------------------------- presale codes and vouchers (README "Presale codes and vouchers")
+
+CodeText = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{3,32}$")]
+
+
+class AccessCodeRequest(Strict):
+    code: CodeText
+    """3 to 32 letters, digits, `-` or `_`; fans may type it in any case. Unique (in any case) per show or event."""
+    kind: Literal["PRESALE", "VOUCHER"]
+    """`PRESALE`: its holders may hold seats from `opensAt` on, before the public sale opens (it may carry a
+    discount too); `VOUCHER`: a discount during the sale, `percentOff` or `amountOff`."""
+    percentOff: Annotated[int, Field(ge=1, le=100)] | None = None
+    """Percent taken off a hold's amount (1 to 100; 100 makes the hold free). Not with `amountOff`."""
+    amountOff: Annotated[int, Field(ge=1, le=100_000_000)] | None = None
+    """Amount taken off a hold's amount, in minor units of the show's currency; the amount never goes below 0."""
+    maxUses: Annotated[int, Field(ge=1, le=1_000_000)]
+    """How many holds may use the code at once or have been booked with it (1 to 1,000,000)."""
+    opensAt: AwareTime | None = None
+    """When the code starts to work (a presale code: when its holders may hold seats); null: at once."""
+    closesAt: AwareTime | None = None
+    """When it stops working; null: never (a hold still needs the sale to be open)."""
+    active: bool = True
+    """False: the code works for nobody until made active again."""
+
+
+class AccessCodeChangeRequest(Strict):
+    maxUses: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    """The new use limit; holds that already use the code keep their use."""
+    opensAt: AwareTime | None = None
+    """When the code starts to work; null: at once."""
+    closesAt: AwareTime | None = None
+    """When it stops working; null: never."""
+    active: bool | None = None
+    """False deactivates the code (as DELETE does), true makes it work again."""
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent; ``opensAt`` and ``closesAt`` may be sent as null, the others not."""
+        sent = {name: getattr(self, name) for name in self.model_fields_set}
+        for name in ("maxUses", "active"):
+            if name in sent and sent[name] is None:
+                raise ValidationFailed(f"{name} cannot be null", fields=[{"field": name, "message": "not null"}])
+        return sent

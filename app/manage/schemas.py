@@ -498,3 +498,31 @@ class SalesReport(ResponseBody):
         description="Shows with bookings or refunds in the range, per currency, by start time."
     )
     tiers: list[SalesTier] = Field(description="The range's bookings by price tier and currency.")
+
+
+class AccessCode(ResponseBody):
+    """A presale code or voucher (README "Presale codes and vouchers")."""
+
+    accessCodeId: NumericId
+    showId: NumericId | None = Field(description="The show it works for; null for an event's code.")
+    eventId: NumericId | None = Field(description="The event whose every show it works for; null for a show's code.")
+    code: str
+    kind: Literal["PRESALE", "VOUCHER"]
+    percentOff: int | None = Field(ge=1, le=100)
+    amountOff: int | None = Field(ge=1, description="In minor units of the show's currency.")
+    maxUses: int = Field(ge=1)
+    used: int = Field(
+        ge=0,
+        description="Uses taken: holds that use the code and are active or booked (an ended hold gives its use back).",
+    )
+    remaining: int = Field(ge=0, description="`maxUses - used`, at least 0.")
+    opensAt: datetime | None
+    closesAt: datetime | None
+    active: bool
+    createdAt: datetime
+
+
+class AccessCodeList(ResponseBody):
+    accessCodes: list[AccessCode] = Field(
+        description="By code; for a show, its own codes first, then its event's (which work for it too)."
+    )

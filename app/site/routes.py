@@ -12,6 +12,7 @@ from flask import (
     abort,
     current_app,
     get_template_attribute,
+    make_response,
     redirect,
     render_template,
     request,
@@ -30,7 +31,7 @@ from app.circuit import behind_breaker
 from app.errors import AdmissionRequired, DomainError, HoldNotFound, HoldPaidFor, SeatsUnavailable, ShowNotFound
 from app.extensions import redis_store, settings
 from app.i18n import format_show_time
-from app.inventory import seatmap, services as inventory
+from app.inventory import access_codes as inventory_codes, seatmap, services as inventory
 from app.inventory.best_available import find_best
 from app.inventory.hints import HintRead, SeatHints
 from app.manage.shows import EVENT_CATEGORIES
@@ -267,7 +268,7 @@ def render_show_page(
         parts = {
             shared_pages.CSRF_FIELD: Markup('<input type="hidden" name="csrf_token" value="%s">') % generate_csrf(),
             shared_pages.PERSONAL: personal,
-            shared_pages.HOLD_BUTTON: _submit(gettext("Hold seats")) + _seatmap_texts(),
+            shared_pages.HOLD_BUTTON: _access_code_field(show_id) + _submit(gettext("Hold seats")) + _seatmap_texts(),
             shared_pages.BEST_BUTTON: _submit(gettext("Find and hold")),
             shared_pages.WAITLIST_FORM: render_template("site/_waitlist_form.html", show=show, sign_in=None),
         }
@@ -283,6 +284,11 @@ def render_show_page(
 def _submit(label: str, sign_in_label: str | None = None, sign_in_url: str | None = None) -> str:
     """A form's submit button; for a visitor who has to sign in first, a link there instead."""
     return str(get_template_attribute("site/_show_submit.html", "submit")(label, sign_in_label, sign_in_url))
+
+
+def _access_code_field(show_id: int) -> str:
+    """The hold form's field for a presale code or voucher (README "Presale codes and vouchers")."""
+    return str(get_template_attribute("site/_show_submit.html", "access_code_field")(show_id))
 
 
 def _seatmap_texts() -> str:
@@ -301,8 +307,34 @@ def show_page(show_id: int):
 @login_required(back_to="site.show_page")
 def hold_from_page(show_id: int, user_id: int):
     seats = request.form.getlist("seat")
-    hold_id, failure = _hold(show_id, user_id, seats)
+    code = request.form.get("accessCode", "").strip() or None
+    hold_id, failure = _hold(show_id, user_id, seats, access_code=code)
     return failure or redirect(url_for("site.hold_page", hold_id=hold_id), code=303)
+
+
+@bp.get("/shows/<int:show_id>/access-code")
+@rate_limited(HOLDS, methods=("GET",))
+@login_required(refuse=403)
+def check_access_code(show_id: int, user_id: int):
+    """What the code in the hold form would do (htmx checks it as the fan leaves the field): the
+    discount or the early sale it gives, or why it cannot be used. Counted against the fan's hold
+    budget (``HOLDS``), as a hold with the code would be, so codes cannot be guessed faster here."""
+    code = request.args.get("accessCode", "").strip()
+    grant, problem = None, None
+    with unit_of_work() as uow:
+        show = catalog_queries.get_show(uow, show_id)
+        if show is None:
+            abort(404)
+        if code:
+            try:
+                grant = inventory_codes.find(uow, show_id, code)
+            except DomainError as exc:
+                problem = page_message(exc)
+    response = make_response(
+        render_template("site/_access_code_check.html", grant=grant, problem=problem, currency=show.currency)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _hint_read(show_id: int, seats: list[str]) -> HintRead | None:
@@ -310,9 +342,12 @@ def _hint_read(show_id: int, seats: list[str]) -> HintRead | None:
     return HintRead(show_id, tuple(seats)) if 0 < len(seats) <= 100 else None
 
 
-def _hold(show_id: int, user_id: int, seats: list[str], kind: str = inventory.PICKED_SEATS):
+def _hold(
+    show_id: int, user_id: int, seats: list[str], kind: str = inventory.PICKED_SEATS, access_code: str | None = None
+):
     """Holds the seats for the signed-in fan: (hold id, None), or (None, the page telling why not).
-    ``kind``: how the seats were chosen, as the hold is counted (``HOLDS_CREATED``)."""
+    ``kind``: how the seats were chosen, as the hold is counted (``HOLDS_CREATED``); ``access_code``:
+    the presale code or voucher the fan entered."""
     try:
         with unit_of_work() as uow:
             hold = inventory.hold_seats(
@@ -326,6 +361,7 @@ def _hold(show_id: int, user_id: int, seats: list[str], kind: str = inventory.PI
                     current_app.extensions["seatline.admission"], request.cookies.get(admission.COOKIE)
                 ),
                 kind,
+                access_code,
             )
         return hold.hold_id, None
     except AdmissionRequired:

@@ -121,12 +121,24 @@ def world(request, app, client, make) -> World:
         "holdId": hold.get_json()["holdId"],
         "section": "Main",
         "action": "pause",
+        "codeId": _access_code(client, manager, show.show_id),
     }
     if "bookingId" in request.node.callspec.params["label"]:
         ids["bookingId"] = book(client, request.getfixturevalue("gateway"), fan, show.show_id, ["B1"])
         # The gateway's own webhook for that payment reaches the app on its own: let it land first.
         wait_for(lambda: fetch(app, "SELECT 1 FROM webhook_events WHERE type = 'payment_intent.succeeded'"))
     return World(fan, manager, ids)
+
+
+def _access_code(client, manager: Fan, show_id: int) -> str:
+    """A voucher of the show, for the operations on one code (README "Presale codes and vouchers")."""
+    r = client.post(
+        f"/api/v1/manage/shows/{show_id}/access-codes",
+        json={"code": "FUZZ10", "kind": "VOUCHER", "percentOff": 10, "maxUses": 5},
+        headers=manager.headers,
+    )
+    assert r.status_code == 201, r.get_json()
+    return str(r.get_json()["accessCodeId"])
 
 
 def _authenticate(case, world: World) -> None:

@@ -68,6 +68,7 @@ def test_a_lapsed_hold_is_taken_over_through_the_primary_key_under_stale_statist
         "seat_ids": ["D5"],
         "ttl": 300,
         "max_seats": 8,
+        "presale_from": None,
     }
     with app.app_context(), unit_of_work() as uow:
         plan = uow.execute("EXPLAIN (FORMAT JSON) " + seat_state.HOLD_FREE_SEATS, params).scalar_one()
@@ -156,8 +157,20 @@ def test_the_hold_statements_generic_plan_reads_seats_and_holds_by_index(app, ma
         return f"${names.index(m.group(1)) + 1}"
 
     text = re.sub(r"(?<!:):(\w+)", number, seat_state.HOLD_FREE_SEATS)
-    types = {"hold_id": "uuid", "user_id": "bigint", "show_id": "bigint", "seat_ids": "text[]"}
-    args = {"hold_id": f"'{uuid.uuid4()}'", "user_id": "1", "show_id": str(show.show_id), "seat_ids": "'{A1,A2}'"}
+    types = {
+        "hold_id": "uuid",
+        "user_id": "bigint",
+        "show_id": "bigint",
+        "seat_ids": "text[]",
+        "presale_from": "timestamptz",
+    }
+    args = {
+        "hold_id": f"'{uuid.uuid4()}'",
+        "user_id": "1",
+        "show_id": str(show.show_id),
+        "seat_ids": "'{A1,A2}'",
+        "presale_from": "NULL",
+    }
     with app.app_context(), unit_of_work() as uow:
         uow.execute(f"PREPARE hold_plan({', '.join(types.get(n, 'int') for n in names)}) AS {text}")
         uow.execute("SET LOCAL plan_cache_mode = force_generic_plan")

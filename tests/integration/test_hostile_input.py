@@ -48,6 +48,7 @@ class Scene:
     show_id: int
     city_id: int
     hold_id: str
+    code_id: int
 
 
 @pytest.fixture
@@ -56,7 +57,13 @@ def scene(client, make) -> Scene:
     fan, manager = make.fan(), make.fan(role="manager")
     r = client.post(f"/api/v1/shows/{show.show_id}/holds", json={"seatIds": ["A1"]}, headers=fan.headers)
     assert r.status_code == 201
-    return Scene(fan, manager, show.show_id, show.city_id, r.get_json()["holdId"])
+    code = client.post(
+        f"/api/v1/manage/shows/{show.show_id}/access-codes",
+        json={"code": "HOSTILE", "kind": "VOUCHER", "percentOff": 5, "maxUses": 3},
+        headers=manager.headers,
+    )
+    assert code.status_code == 201
+    return Scene(fan, manager, show.show_id, show.city_id, r.get_json()["holdId"], int(code.get_json()["accessCodeId"]))
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:
@@ -109,6 +116,9 @@ def json_operations(app, s: Scene) -> list[tuple[str, str, dict[str, str]]]:
         ("POST", f"/api/v1/manage/shows/{s.show_id}/checkins/batch", mgr),
         ("PUT", f"/api/v1/manage/shows/{s.show_id}/checkin-window", mgr),
         ("POST", "/api/v1/manage/door-staff", mgr),
+        ("POST", f"/api/v1/manage/shows/{s.show_id}/access-codes", mgr),
+        ("POST", f"/api/v1/manage/events/{event_id}/access-codes", mgr),
+        ("PATCH", f"/api/v1/manage/access-codes/{s.code_id}", mgr),
     ]
 
 

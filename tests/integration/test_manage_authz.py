@@ -22,7 +22,9 @@ STATE = """
            (SELECT string_agg(price::text, ',' ORDER BY show_id, tier) FROM show_prices) AS prices,
            (SELECT string_agg(state, ',') FROM gate_queues) AS queues,
            (SELECT max(layout_version) FROM venues) AS layout,
-           (SELECT string_agg(coalesce(poster, '-'), ',' ORDER BY id) FROM events) AS posters
+           (SELECT string_agg(coalesce(poster, '-'), ',' ORDER BY id) FROM events) AS posters,
+           (SELECT string_agg(concat_ws(':', code, kind, max_uses, used, active, opens_at, closes_at), ',' ORDER BY id)
+              FROM access_codes) AS access_codes
 """
 SECRET_NAME = "Owner's Secret Hall"
 
@@ -36,6 +38,7 @@ class World:
     show_id: str
     venue_id: str
     event_id: str
+    code_id: str
 
 
 @pytest.fixture
@@ -54,7 +57,14 @@ def world(client, app, make, gateway):
     book(client, gateway, fan, show.show_id, ["A1"])
     # The rival organisation has its own show, so its lists are not empty.
     make.show(rows=2, per_row=2, city="Rivaltown", organisation="Rival Venues", title="Rival Night")
-    return World(owner, other, admin, fan, str(show.show_id), str(show.venue_id), str(event_id))
+    # A voucher of the show, for the calls that change a code (README "Presale codes and vouchers").
+    run_sql(
+        app,
+        "INSERT INTO access_codes (show_id, code, kind, percent_off, max_uses) VALUES (:s, 'OWNERS10', 'VOUCHER', 10, 5)",
+        s=show.show_id,
+    )
+    code_id = fetch(app, "SELECT id FROM access_codes WHERE code = 'OWNERS10'")[0].id
+    return World(owner, other, admin, fan, str(show.show_id), str(show.venue_id), str(event_id), str(code_id))
 
 
 def poster_upload() -> dict:
@@ -75,7 +85,7 @@ def poster_upload() -> dict:
 def api_calls(w: World) -> list[tuple[str, str, dict, int]]:
     """(method, path, request kwargs, the owner's success status). Order matters: later calls may
     depend on earlier ones having succeeded for the owner."""
-    v, s, e = w.venue_id, w.show_id, w.event_id
+    v, s, e, c = w.venue_id, w.show_id, w.event_id, w.code_id
     layout_csv = "section,row,number,tier\n" + "".join(
         f"Main,{r},{n},{'gold' if r == 'A' else 'silver'}\n" for r in "ABC" for n in range(1, 7)
     )
@@ -158,6 +168,23 @@ def api_calls(w: World) -> list[tuple[str, str, dict, int]]:
         ("GET", "/api/v1/manage/door-staff", {}, 200),
         ("POST", "/api/v1/manage/door-staff", {"json": {"email": "nobody@example.com"}}, 404),
         ("DELETE", "/api/v1/manage/door-staff/999999", {}, 404),
+        # Presale codes and vouchers (README "Presale codes and vouchers").
+        (
+            "POST",
+            f"/api/v1/manage/shows/{s}/access-codes",
+            {"json": {"code": "SHOWCODE", "kind": "VOUCHER", "percentOff": 10, "maxUses": 5}},
+            201,
+        ),
+        ("GET", f"/api/v1/manage/shows/{s}/access-codes", {}, 200),
+        (
+            "POST",
+            f"/api/v1/manage/events/{e}/access-codes",
+            {"json": {"code": "EVENTCODE", "kind": "PRESALE", "maxUses": 5}},
+            201,
+        ),
+        ("GET", f"/api/v1/manage/events/{e}/access-codes", {}, 200),
+        ("PATCH", f"/api/v1/manage/access-codes/{c}", {"json": {"maxUses": 6}}, 200),
+        ("DELETE", f"/api/v1/manage/access-codes/{c}", {}, 200),
         ("POST", f"/api/v1/manage/shows/{s}/cancel", {"json": {"reason": "x"}}, 202),
     ]
 

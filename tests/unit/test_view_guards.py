@@ -37,6 +37,7 @@ WEB_LIMITS = {
     "inventory_api.create_hold": Limits(HOLDS, POST),
     "site.hold_from_page": Limits(HOLDS, POST),
     "site.hold_best_available": Limits(HOLDS, POST),
+    "site.check_access_code": Limits(HOLDS, ("GET",)),
     "payments_api.create_payment_intent": Limits(PAYMENT_INTENTS, POST),
     "accounts_api.token": Limits(LOGINS, POST),
     "site_auth.login": Limits(LOGINS, POST),
