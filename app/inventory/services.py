@@ -33,6 +33,8 @@ from app.unit_of_work import UnitOfWork
 # "best available", which picks them and holds them the same way.
 PICKED_SEATS = "seats"
 BEST_AVAILABLE = "best"
+# A quantity of places of a standing section (README "General admission (standing)").
+STANDING = "standing"
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ class HoldView:
     expires_at: datetime
     payment_intent_id: str | None = None
     payment_started: bool = False
+    # A standing-room hold: its section and how many places (seat_ids lists the places).
+    ga_section: str | None = None
 
     def body(self) -> schemas.Hold:
         """The hold as the API answers it."""
@@ -93,6 +97,8 @@ class HoldView:
             createdAt=self.created_at,
             expiresAt=self.expires_at,
             paymentIntentId=self.payment_intent_id,
+            gaSection=self.ga_section,
+            quantity=len(self.seat_ids) if self.ga_section else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -207,6 +213,91 @@ def _hold_seats(
     )
 
 
+def hold_standing(
+    uow: UnitOfWork,
+    hints: SeatHints,
+    limits: HoldLimits,
+    user_id: int,
+    show_id: int,
+    section: str,
+    quantity: int,
+    admission: AdmissionCheck,
+) -> HoldView:
+    """Holds ``quantity`` places of the standing section ``section`` for the user, or none
+    (README "General admission (standing)"): the same checks, in the same order, as
+    :func:`hold_seats`, then one statement that picks free places and holds them. Fewer free
+    places than asked is ``SEATS_UNAVAILABLE`` with ``available``, the number free."""
+    try:
+        return _hold_standing(uow, hints, limits, user_id, show_id, section, quantity, admission)
+    except DomainError as exc:
+        HOLDS_REJECTED.labels(exc.code).inc()
+        raise
+
+
+def _hold_standing(
+    uow: UnitOfWork,
+    hints: SeatHints,
+    limits: HoldLimits,
+    user_id: int,
+    show_id: int,
+    section: str,
+    quantity: int,
+    admission: AdmissionCheck,
+) -> HoldView:
+    rule = queries.lock_user_show(uow, user_id, show_id)
+    if rule is not None and not rule.user_exists:
+        raise InvalidToken("this token's account no longer exists; sign in again")
+    admission.require(rule, user_id)
+    if not 1 <= quantity <= limits.max_seats_per_hold:
+        raise ValidationFailed(
+            f"quantity must be from 1 to {limits.max_seats_per_hold}",
+            fields=[{"field": "quantity", "message": f"not from 1 to {limits.max_seats_per_hold}"}],
+        )
+    hold_id = uuid.uuid4()
+    attempt = seat_state.hold_standing_places(
+        uow, hold_id, user_id, show_id, section, quantity, limits.ttl_seconds, limits.max_held_seats_per_user_show
+    )
+    if not attempt.allowed:
+        uow.rollback()
+        if rule is not None and attempt.already_has + quantity > limits.max_held_seats_per_user_show:
+            raise SeatLimitExceeded(
+                seat_limit_message(limits.max_held_seats_per_user_show, attempt.already_has),
+                limit=limits.max_held_seats_per_user_show,
+                held=attempt.already_has,
+            )
+        raise _why_not_on_sale(uow, show_id)
+    hold = attempt.hold
+    if hold is None:
+        uow.rollback()
+        if attempt.capacity == 0:
+            raise ValidationFailed(
+                "gaSection names no standing section of this show's venue",
+                fields=[{"field": "gaSection", "message": "unknown standing section"}],
+            )
+        raise SeatsUnavailable(
+            f"only {attempt.available} places are left in {section}",
+            seatIds=[],
+            gaSection=section,
+            available=attempt.available,
+        )
+    places = list(hold.seat_ids)
+    uow.after_commit(partial(hints.mark_taken, show_id, places, hold.expires_at.timestamp()))
+    uow.after_commit(HOLDS_CREATED.labels(STANDING).inc)
+    uow.commit()
+    return HoldView(
+        hold_id=hold_id,
+        show_id=show_id,
+        user_id=user_id,
+        status="ACTIVE",
+        seat_ids=places,
+        amount=hold.amount,
+        currency=hold.currency,
+        created_at=hold.created_at,
+        expires_at=hold.expires_at,
+        ga_section=section,
+    )
+
+
 def seat_limit_message(limit: int, has: int) -> str:
     """Why a hold is over the per-fan cap, which counts seats held and seats booked together."""
     already = "none yet" if has == 0 else f"{has} already"
@@ -245,6 +336,7 @@ def get_hold(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> HoldView:
         expires_at=row.expires_at,
         payment_intent_id=row.payment_intent_id,
         payment_started=row.payment_started_at is not None,
+        ga_section=row.ga_section,
     )
 
 

@@ -36,6 +36,12 @@ class LayoutSectionSummary(ResponseBody):
     accessible: int = Field(ge=0, description="Wheelchair spaces.")
     companion: int = Field(ge=0, description="Companion seats.")
     notForSale: int = Field(ge=0, description="Seats that are never sold (`sellable` false).")
+    standing: bool = Field(
+        description=(
+            'A standing section (README "General admission (standing)"): `seats` is its capacity, in numbered '
+            "admission places."
+        )
+    )
 
 
 class ManagedVenueDetail(ResponseBody):
@@ -71,6 +77,7 @@ class LayoutSeat(ResponseBody):
     accessible: bool
     companion: bool
     sellable: bool
+    standing: bool = Field(description="An admission place of a standing section.")
 
 
 class VenueLayout(ResponseBody):
