@@ -334,6 +334,13 @@ HOLD_STANDING_PLACES = f"""
     FROM mine LEFT JOIN h ON true
 """
 
+# The same, waiting for the places other transactions have locked instead of skipping them: the
+# second try of a hold that fell short only because places it skipped were locked by requests that
+# may yet fail (:func:`hold_standing_places`). Locks are taken in place order, as the first try's,
+# so two such tries never deadlock.
+HOLD_STANDING_PLACES_WAITING = HOLD_STANDING_PLACES.replace("FOR UPDATE OF ss SKIP LOCKED", "FOR UPDATE OF ss")
+assert HOLD_STANDING_PLACES_WAITING != HOLD_STANDING_PLACES
+
 
 class StandingAttempt:
     """What :func:`hold_standing_places` did: like :class:`HoldAttempt`, with the section's number
@@ -358,14 +365,18 @@ def hold_standing_places(
     quantity: int,
     ttl_seconds: int,
     max_seats: int,
+    *,
+    wait: bool = False,
 ) -> StandingAttempt:
     """One statement: holds ``quantity`` free places of the standing section ``section``, the first
     in place order that no other transaction has locked, on the same terms as
     :func:`hold_free_seats` (on sale, within the cap, free to the public, audited, lapsed holds
     that lose places marked EXPIRED); or, when fewer are free, changes nothing. Run after
-    ``inventory.queries.lock_user_show`` in the same transaction, as that one is."""
+    ``inventory.queries.lock_user_show`` in the same transaction, as that one is. ``wait``: wait
+    for places other transactions have locked instead of skipping them
+    (:data:`HOLD_STANDING_PLACES_WAITING`)."""
     row = uow.execute(
-        HOLD_STANDING_PLACES,
+        HOLD_STANDING_PLACES_WAITING if wait else HOLD_STANDING_PLACES,
         {
             "hold_id": hold_id,
             "user_id": user_id,

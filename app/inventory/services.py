@@ -257,6 +257,22 @@ def _hold_standing(
     attempt = seat_state.hold_standing_places(
         uow, hold_id, user_id, show_id, section, quantity, limits.ttl_seconds, limits.max_held_seats_per_user_show
     )
+    if attempt.allowed and attempt.hold is None and (attempt.available or 0) >= quantity:
+        # Short only of places other requests had locked, which may yet come back: once more, waiting
+        # for those locks instead of skipping them, so a refusal means the places are really gone.
+        uow.rollback()
+        queries.lock_user_show(uow, user_id, show_id)
+        attempt = seat_state.hold_standing_places(
+            uow,
+            hold_id,
+            user_id,
+            show_id,
+            section,
+            quantity,
+            limits.ttl_seconds,
+            limits.max_held_seats_per_user_show,
+            wait=True,
+        )
     if not attempt.allowed:
         uow.rollback()
         if rule is not None and attempt.already_has + quantity > limits.max_held_seats_per_user_show:
