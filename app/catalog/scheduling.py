@@ -83,7 +83,20 @@ def add_layout(
     columns = list(
         zip(
             *[
-                (s.seat_id, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion, s.sellable, o, s.standing)
+                (
+                    s.seat_id,
+                    s.section,
+                    s.row,
+                    s.number,
+                    s.x,
+                    s.y,
+                    s.tier,
+                    s.accessible,
+                    s.companion,
+                    s.sellable,
+                    o,
+                    s.standing,
+                )
                 for s, o in zip(seats, ordinals, strict=True)
             ]
         )

@@ -53,16 +53,17 @@ class HoldRequest(BaseModel):
     # At least one seat and no repeats, as the document says; services.validate_seat_request checks
     # both after userId (403 first) and names the repeats (duplicateSeatIds), so the model only states them.
     seatIds: Annotated[
-        list[SeatId] | None,
+        list[SeatId],
         Field(
             max_length=MAX_LISTED_SEATS,
             description=(
                 "The seats to hold, by `seatId` from the seat map: at least one, no repeats, and at most the show's "
-                "`maxSeatsPerHold` (8 by default). Lists longer than 100 are refused before anything else is checked."
+                "`maxSeatsPerHold` (8 by default). Lists longer than 100 are refused before anything else is checked. "
+                "Required unless the hold names `gaSection` and `quantity` instead."
             ),
             json_schema_extra={"minItems": 1, "uniqueItems": True},
         ),
-    ] = None
+    ] = []
     # A standing-room hold (README "General admission (standing)") names a section and a quantity
     # instead of seats; services.hold_standing checks the quantity against the per-hold limit.
     gaSection: Annotated[
@@ -99,7 +100,7 @@ def _standing_request(body: HoldRequest) -> tuple[str, int] | None:
     both, or only half of a standing request, is ``400 VALIDATION_FAILED``."""
     if body.gaSection is None and body.quantity is None:
         return None
-    if body.seatIds is not None or body.gaSection is None or body.quantity is None:
+    if "seatIds" in body.model_fields_set or body.gaSection is None or body.quantity is None:
         raise ValidationFailed(
             "name either seatIds, or gaSection with quantity",
             fields=[{"field": "gaSection", "message": "either seatIds, or gaSection with quantity"}],
@@ -401,7 +402,7 @@ def create_hold(show_id: str):
         if standing is not None:
             hold = services.hold_standing(uow, hints, limits, user.id, sid, *standing, check)
         else:
-            hold = services.hold_seats(uow, hints, limits, user.id, sid, body.seatIds or [], check)
+            hold = services.hold_seats(uow, hints, limits, user.id, sid, body.seatIds, check)
     return reply(hold.body(), 201, {"Location": f"/api/v1/holds/{hold.hold_id}"})
 
 

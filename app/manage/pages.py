@@ -339,6 +339,37 @@ def import_layout(venue_id: str):
     return _venue_change(venue_id, change)
 
 
+@bp.post("/venues/<venue_id>/standing")
+@manager_page
+def add_standing(venue_id: str):
+    """README "General admission (standing)": a standing section, as the API adds one."""
+    form = request.form
+    data = {
+        "section": form.get("section", ""),
+        "tier": form.get("tier", "").strip().lower(),
+        "capacity": form.get("capacity", ""),
+    }
+
+    def change(uow: UnitOfWork, vid: int):
+        body = _form(request_models.StandingSectionRequest, data)
+        return venues.add_standing(uow, actor(), vid, body.section, body.tier, body.capacity)
+
+    return _venue_change(venue_id, change)
+
+
+@bp.post("/venues/<venue_id>/standing/capacity")
+@manager_page
+def set_standing_capacity(venue_id: str):
+    section = request.form.get("section", "")
+    data = {"capacity": request.form.get("capacity", "")}
+
+    def change(uow: UnitOfWork, vid: int):
+        body = _form(request_models.StandingCapacityRequest, data)
+        return venues.set_standing_capacity(uow, actor(), vid, section, body.capacity)
+
+    return _venue_change(venue_id, change)
+
+
 @bp.post("/venues/<venue_id>/sections/delete")
 @manager_page
 def remove_section(venue_id: str):

@@ -227,6 +227,17 @@ class ShowDashboardWaitingRoom(ResponseBody):
     admissionRatePerMinute: float = Field(ge=0)
 
 
+class ShowDashboardStanding(ResponseBody):
+    """One standing section's places by state (`available + held + booked + blocked = capacity`)."""
+
+    section: str
+    capacity: int = Field(ge=1)
+    available: int = Field(ge=0)
+    held: int = Field(ge=0)
+    booked: int = Field(ge=0)
+    blocked: int = Field(ge=0)
+
+
 class ShowDashboard(ResponseBody):
     showId: NumericId
     status: ShowStatus
@@ -249,6 +260,12 @@ class ShowDashboard(ResponseBody):
         description=(
             "The waiting room's headline figures (see `GET /manage/events/{eventId}/queue`); null when "
             "the show is not sold through the waiting room, or its figures cannot be read right now."
+        )
+    )
+    standing: list[ShowDashboardStanding] = Field(
+        description=(
+            'Each standing section (README "General admission (standing)") in layout order, its places by state '
+            "(they count in `seats` too); empty for a venue without one."
         )
     )
 

@@ -387,7 +387,9 @@ def hold_standing_from_page(show_id: int, user_id: int):
         )
         return render_show_page(show_id, message, None, 409)
     except AdmissionRequired:
-        return render_show_page(show_id, gettext("Your admission to this sale has ended: join the queue again."), None, 403)
+        return render_show_page(
+            show_id, gettext("Your admission to this sale has ended: join the queue again."), None, 403
+        )
     except DomainError as exc:
         return render_show_page(show_id, page_message(exc), None, exc.status)
     return redirect(url_for("site.hold_page", hold_id=hold.hold_id), code=303)

@@ -9,6 +9,7 @@ import pytest
 import workers.jobs
 from app.inventory.invariants import seat_invariant_violations
 from app.unit_of_work import unit_of_work
+from tests.integration.test_manage_authz import sign_in
 from tests.support.db import fetch, run_sql
 
 FLOOR = "Floor"
@@ -146,19 +147,37 @@ def test_standing_holds_keep_the_sale_window_and_the_fans_cap(app, client, make)
 def test_places_kept_for_the_waiting_line_are_not_held_by_the_public(app, client, make):
     s = standing_show(client, make, capacity=2)
     # The show is sold out: everything held, and a fan waits in line for silver.
-    assert client.post(
-        f"/api/v1/shows/{s.show_id}/holds", json={"seatIds": ["A2", "A3", "A4"]}, headers=make.fan().headers
-    ).status_code == 201
-    assert client.post(f"/api/v1/shows/{s.show_id}/holds", json={"seatIds": ["A1"]}, headers=make.fan().headers).status_code == 201
+    assert (
+        client.post(
+            f"/api/v1/shows/{s.show_id}/holds", json={"seatIds": ["A2", "A3", "A4"]}, headers=make.fan().headers
+        ).status_code
+        == 201
+    )
+    assert (
+        client.post(
+            f"/api/v1/shows/{s.show_id}/holds", json={"seatIds": ["A1"]}, headers=make.fan().headers
+        ).status_code
+        == 201
+    )
     first = hold_places(client, make.fan(), s.show_id, 2)
     assert first.status_code == 201
     waiting = make.fan()
-    r = client.post(f"/api/v1/shows/{s.show_id}/waitlist", json={"quantity": 1, "tier": "silver"}, headers=waiting.headers)
+    r = client.post(
+        f"/api/v1/shows/{s.show_id}/waitlist", json={"quantity": 1, "tier": "silver"}, headers=waiting.headers
+    )
     assert r.status_code == 201, r.get_json()
     # The places come back while the line waits: they are the line's, not the public's.
     assert client.delete(f"/api/v1/holds/{first.get_json()['holdId']}", headers=make.fan().headers).status_code == 404
-    run_sql(app, "UPDATE holds SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour' WHERE id = :h", h=first.get_json()["holdId"])
-    run_sql(app, "UPDATE show_seats SET hold_expires_at = now() - interval '1 second' WHERE hold_id = :h", h=first.get_json()["holdId"])
+    run_sql(
+        app,
+        "UPDATE holds SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour' WHERE id = :h",
+        h=first.get_json()["holdId"],
+    )
+    run_sql(
+        app,
+        "UPDATE show_seats SET hold_expires_at = now() - interval '1 second' WHERE hold_id = :h",
+        h=first.get_json()["holdId"],
+    )
     r = hold_places(client, make.fan(), s.show_id, 1)
     assert r.status_code == 409 and r.get_json()["error"]["available"] == 0
 
@@ -188,10 +207,19 @@ def test_hold_pay_book_and_cancel_frees_the_places(app, client, make, gateway):
     assert len({t["code"] for t in booking["tickets"]}) == 2
     r = client.get(f"/api/v1/shows/{s.show_id}/seatmap/sections").get_json()["sections"]
     assert [x["available"] for x in r if x["section"] == FLOOR] == [3]
+    hold_places(client, make.fan(), s.show_id, 1)
+    manager = make.fan("manager")
+    figures = client.get(f"/api/v1/manage/shows/{s.show_id}/dashboard", headers=manager.headers).get_json()
+    assert figures["standing"] == [
+        {"section": FLOOR, "capacity": 5, "available": 2, "held": 1, "booked": 2, "blocked": 0}
+    ]
+    sign_in(client, manager)
+    page = client.get(f"/manage/shows/{s.show_id}").get_data(as_text=True)
+    assert "2 sold, 1 held, 2 available of 5" in page
     r = client.post(f"/api/v1/bookings/{booking['bookingId']}/cancel", headers=fan.headers)
     assert r.status_code == 200, r.get_json()
-    assert all(status == "AVAILABLE" for status, _ in states(app, s.show_id).values())
-    again = hold_places(client, make.fan(), s.show_id, 5)
+    assert sum(status == "AVAILABLE" for status, _ in states(app, s.show_id).values()) == 4
+    again = hold_places(client, make.fan(), s.show_id, 4)
     assert again.status_code == 201
     no_invariant_broken(app)
 
@@ -296,7 +324,9 @@ def test_a_fan_cannot_change_a_layout(client, make):
         headers=fan.headers,
     )
     assert r.status_code == 403
-    r = client.put(f"/api/v1/manage/venues/{s.venue_id}/layout/standing/{FLOOR}", json={"capacity": 5}, headers=fan.headers)
+    r = client.put(
+        f"/api/v1/manage/venues/{s.venue_id}/layout/standing/{FLOOR}", json={"capacity": 5}, headers=fan.headers
+    )
     assert r.status_code == 403
 
 

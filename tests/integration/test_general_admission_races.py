@@ -71,7 +71,12 @@ def test_fifty_fans_never_oversell_a_sixty_place_section(app, client, make, gate
             assert error["available"] < wanted[i]
         loser_ids = [fans[i].user_id for i, _ in losers]
         assert (
-            fetch(app, "SELECT count(*) AS n FROM holds WHERE show_id = :s AND user_id = ANY(:u)", s=show.show_id, u=loser_ids)[0].n
+            fetch(
+                app,
+                "SELECT count(*) AS n FROM holds WHERE show_id = :s AND user_id = ANY(:u)",
+                s=show.show_id,
+                u=loser_ids,
+            )[0].n
             == 0
         )
         # A refusal is fair: once the race is over, what is left is less than the smallest refused request.
