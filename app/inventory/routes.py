@@ -55,6 +55,7 @@ class HoldRequest(BaseModel):
     seatIds: Annotated[
         list[SeatId],
         Field(
+            default_factory=list,
             max_length=MAX_LISTED_SEATS,
             description=(
                 "The seats to hold, by `seatId` from the seat map: at least one, no repeats, and at most the show's "
@@ -63,7 +64,7 @@ class HoldRequest(BaseModel):
             ),
             json_schema_extra={"minItems": 1, "uniqueItems": True},
         ),
-    ] = []
+    ]
     # A standing-room hold (README "General admission (standing)") names a section and a quantity
     # instead of seats; services.hold_standing checks the quantity against the per-hold limit.
     gaSection: Annotated[

@@ -783,6 +783,12 @@ def change_seats(show_id: str):
     section = request.form.get("section") or None
     try:
         with unit_of_work() as uow:
+            if request.form.get("quantity") is not None:
+                # A number of places of a standing section (README "General admission (standing)").
+                quantity = _form(request_models.StandingCapacityRequest, {"capacity": request.form["quantity"]})
+                seat_ids = box_office.standing_places(
+                    uow, actor(), sid, section or "", quantity.capacity, blocked=action == "release"
+                )
             if action in ("KILL", "HOUSE"):
                 done = box_office.block_seats(uow, redis_store.roles, actor(), sid, seat_ids, action)
                 flash(

@@ -320,6 +320,12 @@ class BoxOfficeSeats(ResponseBody):
     sections: list[str] = Field(description="Every section of the show's venue, in layout order.")
     section: str = Field(description="The section shown (empty when the venue has no seats).")
     seats: list[BoxOfficeSeat] = Field(description="The section's seats, in layout order.")
+    standing: bool = Field(
+        description=(
+            'The section is standing room (README "General admission (standing)"): `seats` are its admission '
+            "places, blocked and unblocked by id like seats."
+        )
+    )
 
 
 class SeatsBlocked(ResponseBody):

@@ -345,3 +345,30 @@ def test_the_layout_exports_and_imports_its_standing_places(app, client, make):
     )
     assert r.status_code == 200 and r.get_json()["changed"] == 0, r.get_json()
     assert fetch(app, "SELECT count(*) AS n FROM venue_seats WHERE standing")[0].n == 3
+
+
+def test_the_box_office_blocks_and_releases_a_number_of_places(app, client, make):
+    s = standing_show(client, make, capacity=6)
+    hold_places(client, make.fan(), s.show_id, 2)  # places 1-2 held
+    manager = make.fan("manager")
+    csrf = sign_in(client, manager)
+    page = client.get(f"/manage/shows/{s.show_id}/seats?section={FLOOR}").get_data(as_text=True)
+    assert 'data-testid="box-office-standing"' in page
+    url = f"/manage/shows/{s.show_id}/seats"
+    form = {"csrf_token": csrf, "section": FLOOR, "action": "HOUSE"}
+    assert client.post(url, data={**form, "quantity": "3"}).status_code == 303
+    seats = states(app, s.show_id)
+    assert [p for p, (status, _) in seats.items() if status == "BLOCKED"] == ["FLOOR-0004", "FLOOR-0005", "FLOOR-0006"]
+    # One place is free: blocking two changes nothing.
+    before = states(app, s.show_id)
+    client.post(url, data={**form, "quantity": "2"})
+    assert states(app, s.show_id) == before
+    assert hold_places(client, make.fan(), s.show_id, 2).status_code == 409
+    client.post(url, data={**form, "action": "release", "quantity": "2"})
+    assert sum(status == "BLOCKED" for status, _ in states(app, s.show_id).values()) == 1
+    assert hold_places(client, make.fan(), s.show_id, 3).status_code == 201
+    for bad in ("0", "x", "5001"):
+        before = states(app, s.show_id)
+        client.post(url, data={**form, "quantity": bad})
+        assert states(app, s.show_id) == before
+    no_invariant_broken(app)
