@@ -414,7 +414,8 @@ def hold_best_available(show_id: int, user_id: int):
     for _ in range(3):  # someone may take the best seats between looking and holding
         with unit_of_work() as uow:
             seats = orjson.loads(seatmap.render_full(uow, show_id))["seats"]
-        best = find_best(seats, count, tier)
+        # Standing places are held by quantity, never as "seats together" (README "General admission (standing)").
+        best = find_best([s for s in seats if not s.get("standing")], count, tier)
         if best is None:
             # Refused as a hold of taken seats would be (409), so counted alike.
             HOLDS_REJECTED.labels(SeatsUnavailable.code).inc()

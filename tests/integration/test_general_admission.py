@@ -4,13 +4,15 @@ the section's capacity changes only as far as unsold, unheld places allow."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 import workers.jobs
 from app.inventory.invariants import seat_invariant_violations
 from app.unit_of_work import unit_of_work
 from tests.integration.test_manage_authz import sign_in
-from tests.support.db import fetch, run_sql
+from tests.support.db import fetch, run_jobs, run_sql
 
 FLOOR = "Floor"
 
@@ -194,11 +196,22 @@ def _pay(client, gateway, fan, hold_id):
     return booking.get_json()
 
 
-def test_hold_pay_book_and_cancel_frees_the_places(app, client, make, gateway):
+def test_hold_pay_book_and_cancel_frees_the_places(app, client, make, gateway, mail):
+    from pypdf import PdfReader
+
+    from devstack.mail import text_body
+    from tests.integration.test_tickets import attachments, email_of
+
     s = standing_show(client, make, capacity=5)
     fan = make.fan()
     hold = hold_places(client, fan, s.show_id, 2).get_json()
     booking = _pay(client, gateway, fan, hold["holdId"])
+    # The confirmation names the places by their section, and so do the printed tickets.
+    run_jobs(app)
+    [confirmed] = mail.to(email_of(app, fan))
+    assert "Standing, Floor × 2" in text_body(confirmed)
+    pdf = PdfReader(io.BytesIO(attachments(confirmed)["application/pdf"]))
+    assert "Standing, Floor (admission FLOOR-0001)" in "".join(page.extract_text() for page in pdf.pages)
     assert sorted(booking["seatIds"]) == sorted(hold["seatIds"]) and booking["amount"] == 2 * 25000
     booked = {k for k, (status, _) in states(app, s.show_id).items() if status == "BOOKED"}
     assert booked == set(hold["seatIds"])
@@ -372,3 +385,32 @@ def test_the_box_office_blocks_and_releases_a_number_of_places(app, client, make
         client.post(url, data={**form, "quantity": bad})
         assert states(app, s.show_id) == before
     no_invariant_broken(app)
+
+
+def test_the_show_page_offers_standing_places_by_quantity_without_a_script(app, client, make, gateway, mail):
+    from tests.integration.test_site import signed_in, token_of
+
+    s = standing_show(client, make, capacity=3)
+    anonymous = client.get(f"/shows/{s.show_id}").get_data(as_text=True)
+    assert "Standing — Floor: 3 left" in anonymous and "Sign in to hold standing places" in anonymous
+    signed_in(client)
+    page = client.get(f"/shows/{s.show_id}")
+    assert "FLOOR-0001" not in page.get_data(as_text=True)  # one block, not a list of places
+    r = client.post(
+        f"/shows/{s.show_id}/standing", data={"csrf_token": token_of(page), "section": FLOOR, "quantity": "2"}
+    )
+    assert r.status_code == 303, r.get_data(as_text=True)[:300]
+    hold_page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "Standing, Floor × 2" in hold_page
+    # Two more than are left: told on the show page, nothing held.
+    before = _unchanged(app, s.show_id)
+    r = client.post(
+        f"/shows/{s.show_id}/standing", data={"csrf_token": token_of(page), "section": FLOOR, "quantity": "2"}
+    )
+    assert r.status_code == 409 and "only 1 place is left in Floor" in r.get_data(as_text=True)
+    for bad in ("0", "x", "9"):
+        r = client.post(
+            f"/shows/{s.show_id}/standing", data={"csrf_token": token_of(page), "section": FLOOR, "quantity": bad}
+        )
+        assert r.status_code == 400
+    assert _unchanged(app, s.show_id) == before
