@@ -545,13 +545,13 @@ def add_standing_section(venue_id: str):
         return venues.add_standing(uow, actor(), vid, body.section, body.tier, body.capacity), 201
 
 
-@bp.put("/venues/<venue_id>/layout/standing/<path:section>")
+@bp.put("/venues/<venue_id>/layout/standing")
 @operation(
     "setStandingCapacity",
     "Change a standing section's capacity",
     tags=("manage",),
     body=StandingCapacityRequest,
-    body_examples={"bigger": {"value": {"capacity": 600}}},
+    body_examples={"bigger": {"value": {"section": "Floor", "capacity": 600}}},
     answers={200: Answer("The capacity was changed.", model=LayoutChange)},
     failures={
         400: LAYOUT_VALIDATION_FAILED,
@@ -564,8 +564,9 @@ def add_standing_section(venue_id: str):
         503: DEGRADED,
     },
 )
-def set_standing_capacity(venue_id: str, section: str):
-    """Growing adds places at the section's end; they join every scheduled show at once.
+def set_standing_capacity(venue_id: str):
+    """Sets the capacity of the standing section `section`. Growing adds places at the
+    section's end; they join every scheduled show at once.
     Shrinking removes places, the highest-numbered first, that no show has sold, holds or
     keeps for the house; when fewer such places exist than the change needs, nothing
     changes and the answer is `409 LAYOUT_IN_USE` with `capacity` (the current one) and
@@ -578,7 +579,7 @@ def set_standing_capacity(venue_id: str, section: str):
     vid = _venue_id(venue_id)
     body = parse_body(StandingCapacityRequest)
     with unit_of_work() as uow:
-        return venues.set_standing_capacity(uow, actor(), vid, section, body.capacity)
+        return venues.set_standing_capacity(uow, actor(), vid, body.section, body.capacity)
 
 
 @bp.delete("/venues/<venue_id>/layout/sections/<path:section>")

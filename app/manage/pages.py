@@ -360,12 +360,11 @@ def add_standing(venue_id: str):
 @bp.post("/venues/<venue_id>/standing/capacity")
 @manager_page
 def set_standing_capacity(venue_id: str):
-    section = request.form.get("section", "")
-    data = {"capacity": request.form.get("capacity", "")}
+    data = {"section": request.form.get("section", ""), "capacity": request.form.get("capacity", "")}
 
     def change(uow: UnitOfWork, vid: int):
         body = _form(request_models.StandingCapacityRequest, data)
-        return venues.set_standing_capacity(uow, actor(), vid, section, body.capacity)
+        return venues.set_standing_capacity(uow, actor(), vid, body.section, body.capacity)
 
     return _venue_change(venue_id, change)
 
@@ -785,7 +784,10 @@ def change_seats(show_id: str):
         with unit_of_work() as uow:
             if request.form.get("quantity") is not None:
                 # A number of places of a standing section (README "General admission (standing)").
-                quantity = _form(request_models.StandingCapacityRequest, {"capacity": request.form["quantity"]})
+                quantity = _form(
+                    request_models.StandingCapacityRequest,
+                    {"section": section or "", "capacity": request.form["quantity"]},
+                )
                 seat_ids = box_office.standing_places(
                     uow, actor(), sid, section or "", quantity.capacity, blocked=action == "release"
                 )

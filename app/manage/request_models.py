@@ -122,6 +122,8 @@ class StandingSectionRequest(Strict):
 
 
 class StandingCapacityRequest(Strict):
+    section: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    """The standing section's name, exactly as in the layout."""
     capacity: Annotated[int, Field(ge=1, le=layouts.MAX_STANDING_PLACES)]
     """The section's new capacity. Shrinking removes only places no show has sold, holds or keeps for the house."""
 

@@ -266,9 +266,9 @@ def test_capacity_grows_and_shrinks_only_by_unsold_unheld_places(app, client, ma
     s = make.show(rows=1, per_row=4)
     manager = make.fan("manager")
     add_floor(client, manager, s.venue_id, 4)
-    url = f"/api/v1/manage/venues/{s.venue_id}/layout/standing/{FLOOR}"
+    url = f"/api/v1/manage/venues/{s.venue_id}/layout/standing"
     version = client.get(f"/api/v1/manage/venues/{s.venue_id}", headers=manager.headers).get_json()["layoutVersion"]
-    r = client.put(url, json={"capacity": 6}, headers=manager.headers)
+    r = client.put(url, json={"section": FLOOR, "capacity": 6}, headers=manager.headers)
     assert r.status_code == 200 and r.get_json()["added"] == 2, r.get_json()
     venue = client.get(f"/api/v1/manage/venues/{s.venue_id}", headers=manager.headers).get_json()
     assert venue["layoutVersion"] != version
@@ -280,16 +280,16 @@ def test_capacity_grows_and_shrinks_only_by_unsold_unheld_places(app, client, ma
     hold_places(client, make.fan(), s.show_id, 1)  # place 4 held
     before = states(app, s.show_id)
     # 4 places are sold or held: the capacity can go down to 4, not to 3.
-    r = client.put(url, json={"capacity": 3}, headers=manager.headers)
+    r = client.put(url, json={"section": FLOOR, "capacity": 3}, headers=manager.headers)
     assert r.status_code == 409, r.get_json()
     error = r.get_json()["error"]
     assert error["code"] == "LAYOUT_IN_USE" and error["lowestCapacity"] == 4 and error["capacity"] == 6
     assert states(app, s.show_id) == before
-    r = client.put(url, json={"capacity": 4}, headers=manager.headers)
+    r = client.put(url, json={"section": FLOOR, "capacity": 4}, headers=manager.headers)
     assert r.status_code == 200 and r.get_json()["removed"] == 2, r.get_json()
     assert set(states(app, s.show_id)) == {f"FLOOR-{n:04d}" for n in range(1, 5)}
     assert hold_places(client, make.fan(), s.show_id, 1).status_code == 409
-    r = client.put(url, json={"capacity": 7}, headers=manager.headers)
+    r = client.put(url, json={"section": FLOOR, "capacity": 7}, headers=manager.headers)
     assert r.status_code == 200 and r.get_json()["added"] == 3
     assert hold_places(client, make.fan(), s.show_id, 3).get_json()["seatIds"] == [
         "FLOOR-0005",
@@ -310,10 +310,11 @@ def test_capacity_grows_and_shrinks_only_by_unsold_unheld_places(app, client, ma
         ("standing", {"section": "Pit", "tier": "Bad Tier", "capacity": 5}, 400),
         ("standing", {"section": "Pit", "tier": "silver"}, 400),
         ("standing", {"section": "Pit", "tier": "silver", "capacity": 5, "extra": 1}, 400),
-        (f"standing/{FLOOR}", {"capacity": 0}, 400),
-        (f"standing/{FLOOR}", {"capacity": "5"}, 400),
-        ("standing/Main", {"capacity": 5}, 400),  # a seated section
-        ("standing/Nowhere", {"capacity": 5}, 400),
+        ("PUT", {"section": FLOOR, "capacity": 0}, 400),
+        ("PUT", {"section": FLOOR, "capacity": "5"}, 400),
+        ("PUT", {"capacity": 5}, 400),
+        ("PUT", {"section": "Main", "capacity": 5}, 400),  # a seated section
+        ("PUT", {"section": "Nowhere", "capacity": 5}, 400),
     ],
 )
 def test_bad_layout_changes_are_refused_and_change_nothing(app, client, make, path, body, status):
@@ -322,7 +323,7 @@ def test_bad_layout_changes_are_refused_and_change_nothing(app, client, make, pa
     add_floor(client, manager, s.venue_id, 3)
     before = fetch(app, "SELECT seat_id, standing FROM venue_seats ORDER BY seat_id"), states(app, s.show_id)
     send = client.post if path == "standing" else client.put
-    r = send(f"/api/v1/manage/venues/{s.venue_id}/layout/{path}", json=body, headers=manager.headers)
+    r = send(f"/api/v1/manage/venues/{s.venue_id}/layout/standing", json=body, headers=manager.headers)
     assert r.status_code == status, r.get_json()
     assert r.get_json()["error"]["code"] == "VALIDATION_FAILED"
     assert (fetch(app, "SELECT seat_id, standing FROM venue_seats ORDER BY seat_id"), states(app, s.show_id)) == before
@@ -338,7 +339,9 @@ def test_a_fan_cannot_change_a_layout(client, make):
     )
     assert r.status_code == 403
     r = client.put(
-        f"/api/v1/manage/venues/{s.venue_id}/layout/standing/{FLOOR}", json={"capacity": 5}, headers=fan.headers
+        f"/api/v1/manage/venues/{s.venue_id}/layout/standing",
+        json={"section": FLOOR, "capacity": 5},
+        headers=fan.headers,
     )
     assert r.status_code == 403
 

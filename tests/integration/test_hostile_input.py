@@ -105,7 +105,7 @@ def json_operations(app, s: Scene) -> list[tuple[str, str, dict[str, str]]]:
         ("PUT", f"/api/v1/manage/venues/{venue_id}/layout", mgr),
         ("POST", f"/api/v1/manage/venues/{venue_id}/layout/blocks", mgr),
         ("POST", f"/api/v1/manage/venues/{venue_id}/layout/standing", mgr),
-        ("PUT", f"/api/v1/manage/venues/{venue_id}/layout/standing/Floor", mgr),
+        ("PUT", f"/api/v1/manage/venues/{venue_id}/layout/standing", mgr),
         ("PATCH", f"/api/v1/manage/venues/{venue_id}/layout/seats", mgr),
         ("POST", f"/api/v1/manage/shows/{s.show_id}/checkins", mgr),
         ("POST", f"/api/v1/manage/shows/{s.show_id}/checkins/batch", mgr),
@@ -406,7 +406,7 @@ def test_absurd_numbers_in_bodies_are_400_and_store_nothing(app, client, scene):
             b'{"section": "Pit", "tier": "gold", "capacity": NUMBER}',
             (),
         ),
-        (f"/api/v1/manage/venues/{venue_id}/layout/standing/Floor", "PUT", b'{"capacity": NUMBER}', ()),
+        (f"/api/v1/manage/venues/{venue_id}/layout/standing", "PUT", b'{"section": "Floor", "capacity": NUMBER}', ()),
         (f"/api/v1/holds/{scene.hold_id}/confirm", "POST", b'{"paymentIntentId": NUMBER}', ()),
     ]
     before = snapshot(app)
