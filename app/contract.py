@@ -119,8 +119,9 @@ class ErrorDetail(BaseModel):
     seatIds: list[str] | None = Field(
         None,
         description=(
-            "`SEATS_UNAVAILABLE`: the requested seats that are taken. `VALIDATION_FAILED` of a manager call: seat ids "
-            "the venue or show does not have (up to 20)."
+            "`SEATS_UNAVAILABLE`: the requested seats that are taken (empty for a standing-room hold, which names no "
+            "seats: see `available`). `VALIDATION_FAILED` of a manager call: seat ids the venue or show does not "
+            "have (up to 20)."
         ),
     )
     duplicateSeatIds: list[str] | None = Field(None, description="`VALIDATION_FAILED`: seat ids listed more than once.")
@@ -133,7 +134,14 @@ class ErrorDetail(BaseModel):
         None, description=("`SEAT_LIMIT_EXCEEDED`: seats of the show the user holds or has booked already.")
     )
     available: int | None = Field(
-        None, description="`WAITLIST_NOT_NEEDED`: seats of the kind asked for that can be held now."
+        None,
+        description=(
+            "`WAITLIST_NOT_NEEDED`: seats of the kind asked for that can be held now. `SEATS_UNAVAILABLE` of a "
+            "standing-room hold: the places of the section that are free now (fewer than asked for)."
+        ),
+    )
+    gaSection: str | None = Field(
+        None, description="`SEATS_UNAVAILABLE` of a standing-room hold: the standing section asked for."
     )
     unknownTier: str | None = Field(None, description="`VALIDATION_FAILED`: a `tier` the show does not have.")
     saleStatus: Literal["NOT_OPEN", "CLOSED", "CANCELLED"] | None = Field(
@@ -223,7 +231,8 @@ ERROR_SHAPES: dict[str, ErrorShape] = {
     "EmailTakenError": ErrorShape(("EMAIL_TAKEN",)),
     "ResetTokenInvalidError": ErrorShape(("RESET_TOKEN_INVALID",)),
     "TokenInvalidError": ErrorShape(("TOKEN_INVALID",)),
-    "SeatsUnavailableError": ErrorShape(("SEATS_UNAVAILABLE",), ("seatIds",), {"seatIds": {"minItems": 1}}),
+    # seatIds is empty only for a standing-room hold, which named no seats (README "General admission (standing)").
+    "SeatsUnavailableError": ErrorShape(("SEATS_UNAVAILABLE",), ("seatIds",)),
     "HoldNotActiveError": ErrorShape(("HOLD_NOT_ACTIVE",), ("status",)),
     "HoldExpiredError": ErrorShape(("HOLD_EXPIRED",), (), {"refund": {"const": True}}),
     "PaymentRefusedError": ErrorShape(
@@ -598,7 +607,8 @@ SEATS_UNAVAILABLE = Failure(
     ("SEATS_UNAVAILABLE",),
     (
         "`SEATS_UNAVAILABLE`: some of the requested seats are held or booked; `seatIds` lists them. Nothing "
-        "was held: ask again without them."
+        "was held: ask again without them. For a standing-room hold (`gaSection`), fewer places are free than "
+        "`quantity`: `available` says how many are, `seatIds` is empty."
     ),
     name="SeatsUnavailable",
     example={

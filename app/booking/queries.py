@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row
@@ -11,6 +12,7 @@ from app.audit import log as audit
 from app.audit.log import AuditActor
 from app.inventory import seat_state
 from app.ops.metrics import HOLDS_EXPIRED, HOLDS_RELEASED, REFUNDS
+from app.standing import standing_places_sql
 from app.unit_of_work import UnitOfWork
 
 HOLD_COLUMNS = """
@@ -192,3 +194,16 @@ REFUND_SUMMARY_JOIN = """
         FROM refunds WHERE payment_intent_id = b.payment_intent_id HAVING count(*) > 0
     ) r ON true
 """
+
+
+def standing_places(uow: UnitOfWork, booking_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    """For each of the bookings, its standing places and their sections (README "General admission
+    (standing)"), by booking id; a booking of seats only maps to an empty object."""
+    rows = uow.execute(
+        f"""
+        SELECT CAST(b.id AS text) AS id, {standing_places_sql("b.show_id", "b.seat_ids")} AS standing
+        FROM bookings b WHERE b.id = ANY(CAST(:ids AS uuid[]))
+        """,
+        {"ids": list(booking_ids)},
+    )
+    return {r.id: r.standing for r in rows}

@@ -17,3 +17,5 @@ class SeatSpec:
     accessible: bool
     companion: bool = False
     sellable: bool = True
+    # A place of a standing section (README "General admission (standing)"): sold by quantity.
+    standing: bool = False

@@ -58,6 +58,7 @@ class VenueSeat(db.Model):
         UniqueConstraint("venue_id", "section", "row", "number"),
         CheckConstraint("number > 0", name="number_positive"),
         CheckConstraint("length(seat_id) BETWEEN 1 AND 32", name="seat_id_length"),
+        Index("ix_venue_seats_standing", "venue_id", "section", "ordinal", postgresql_where=text("standing")),
     )
 
     venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id", ondelete="CASCADE"), primary_key=True)
@@ -74,6 +75,9 @@ class VenueSeat(db.Model):
     companion: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     # False for seats that are never sold (camera platforms, restricted view): BLOCKED in every show.
     sellable: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # A numbered admission place of a standing section, sold by quantity (README "General admission
+    # (standing)"); otherwise an ordinary seat.
+    standing: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     # Display and iteration order of the layout (compact seat maps rely on it).
     ordinal: Mapped[int] = mapped_column(Integer)
 

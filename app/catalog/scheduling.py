@@ -77,12 +77,26 @@ def add_layout(
         "companion",
         "sellable",
         "ordinals",
+        "standing",
     )
     ordinals = ordinals if ordinals is not None else range(len(seats))
     columns = list(
         zip(
             *[
-                (s.seat_id, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion, s.sellable, o)
+                (
+                    s.seat_id,
+                    s.section,
+                    s.row,
+                    s.number,
+                    s.x,
+                    s.y,
+                    s.tier,
+                    s.accessible,
+                    s.companion,
+                    s.sellable,
+                    o,
+                    s.standing,
+                )
                 for s, o in zip(seats, ordinals, strict=True)
             ]
         )
@@ -90,13 +104,13 @@ def add_layout(
     uow.execute(
         """
         INSERT INTO venue_seats (venue_id, seat_id, section, row, number, x, y, tier, accessible, companion, sellable,
-                                 ordinal)
-        SELECT :venue_id, seat_id, section, row, number, x, y, tier, accessible, companion, sellable, ordinal
+                                 ordinal, standing)
+        SELECT :venue_id, seat_id, section, row, number, x, y, tier, accessible, companion, sellable, ordinal, standing
         FROM unnest(CAST(:seat_ids AS text[]), CAST(:sections AS text[]), CAST(:rows AS text[]),
                     CAST(:numbers AS int[]), CAST(:xs AS int[]), CAST(:ys AS int[]), CAST(:tiers AS text[]),
                     CAST(:accessible AS boolean[]), CAST(:companion AS boolean[]), CAST(:sellable AS boolean[]),
-                    CAST(:ordinals AS int[]))
-             AS t(seat_id, section, row, number, x, y, tier, accessible, companion, sellable, ordinal)
+                    CAST(:ordinals AS int[]), CAST(:standing AS boolean[]))
+             AS t(seat_id, section, row, number, x, y, tier, accessible, companion, sellable, ordinal, standing)
         """,
         dict(zip(names, (list(c) for c in columns)), venue_id=venue_id),
     )

@@ -60,10 +60,15 @@ def get_hold(uow: UnitOfWork, hold_id: uuid.UUID) -> Row[Any] | None:
         """
         SELECT id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at, ended_at,
                payment_intent_id, payment_started_at, discount,
-               (SELECT c.code FROM access_codes c WHERE c.id = holds.access_code_id) AS access_code,
+               (SELECT c.code FROM access_codes c WHERE c.id = h.access_code_id) AS access_code,
                CASE WHEN status = 'ACTIVE' AND expires_at <= now() AND payment_started_at IS NULL THEN 'EXPIRED'
-                    ELSE status END AS status
-        FROM holds WHERE id = :id
+                    ELSE status END AS status,
+               -- A standing-room hold (README "General admission (standing)"): every place of one standing section.
+               (SELECT CASE WHEN count(*) = cardinality(h.seat_ids) AND bool_and(vs.standing)
+                                 AND count(DISTINCT vs.section) = 1 THEN min(vs.section) END
+                  FROM shows s JOIN venue_seats vs ON vs.venue_id = s.venue_id
+                 WHERE s.id = h.show_id AND vs.seat_id = ANY(h.seat_ids)) AS ga_section
+        FROM holds h WHERE id = :id
         """,
         {"id": hold_id},
     ).first()

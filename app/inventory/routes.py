@@ -55,14 +55,39 @@ class HoldRequest(BaseModel):
     seatIds: Annotated[
         list[SeatId],
         Field(
+            default_factory=list,
             max_length=MAX_LISTED_SEATS,
             description=(
                 "The seats to hold, by `seatId` from the seat map: at least one, no repeats, and at most the show's "
-                "`maxSeatsPerHold` (8 by default). Lists longer than 100 are refused before anything else is checked."
+                "`maxSeatsPerHold` (8 by default). Lists longer than 100 are refused before anything else is checked. "
+                "Required unless the hold names `gaSection` and `quantity` instead."
             ),
             json_schema_extra={"minItems": 1, "uniqueItems": True},
         ),
     ]
+    # A standing-room hold (README "General admission (standing)") names a section and a quantity
+    # instead of seats; services.hold_standing checks the quantity against the per-hold limit.
+    gaSection: Annotated[
+        str | None,
+        StringConstraints(min_length=1, max_length=40),
+        Field(
+            description=(
+                "Instead of `seatIds`: the standing section to hold places in (a section whose `standing` is true "
+                "on the seat map), with `quantity`."
+            )
+        ),
+    ] = None
+    quantity: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            le=MAX_LISTED_SEATS,
+            description=(
+                "With `gaSection`: how many places to hold, from 1 to the show's `maxSeatsPerHold`. The places are "
+                "picked for the fan and listed in the answer's `seatIds`."
+            ),
+        ),
+    ] = None
     userId: str | None = Field(
         None,
         description=(
@@ -77,6 +102,19 @@ class HoldRequest(BaseModel):
             "off `amount`. `422 CODE_INVALID` / `CODE_EXHAUSTED` if it cannot be used; nothing is held then."
         ),
     )
+
+
+def _standing_request(body: HoldRequest) -> tuple[str, int] | None:
+    """(section, quantity) for a standing-room hold, None for a hold of seats; a body that names
+    both, or only half of a standing request, is ``400 VALIDATION_FAILED``."""
+    if body.gaSection is None and body.quantity is None:
+        return None
+    if "seatIds" in body.model_fields_set or body.gaSection is None or body.quantity is None:
+        raise ValidationFailed(
+            "name either seatIds, or gaSection with quantity",
+            fields=[{"field": "gaSection", "message": "either seatIds, or gaSection with quantity"}],
+        )
+    return body.gaSection, body.quantity
 
 
 def _hold_hint_read(show_id: str) -> HintRead | None:
@@ -290,7 +328,10 @@ def seat_map_sections(show_id: str):
     "Hold seats of a show, all or nothing",
     tags=("holds",),
     body=HoldRequest,
-    body_examples={"twoSeats": {"value": {"seatIds": ["C5", "C6"]}}},
+    body_examples={
+        "twoSeats": {"value": {"seatIds": ["C5", "C6"]}},
+        "standing": {"value": {"gaSection": "Floor", "quantity": 2}},
+    },
     answers={
         201: Answer(
             "The seats are held for the caller until `expiresAt`.",
@@ -354,24 +395,34 @@ def create_hold(show_id: str):
     `422 CODE_EXHAUSTED`; `429 RATE_LIMITED`
     (too many holds by the caller or from the client's IP, counted before anything else
     is checked); `500 INTERNAL_ERROR`; `503 DEGRADED`.
+
+    **Standing room** (README "General admission (standing)"): instead of `seatIds`, name
+    `gaSection` and `quantity` (from 1 to `maxSeatsPerHold`); the first free places of the
+    section are held, all or none, and listed in `seatIds`; the answer adds `gaSection` and
+    `quantity`. Both `seatIds` and `gaSection`, or only one of `gaSection` and `quantity`, or
+    a section the venue has no standing section of that name is `400 VALIDATION_FAILED`;
+    fewer free places than asked is `409 SEATS_UNAVAILABLE` with `available`, the number
+    free, and nothing is held. The per-fan cap counts places like seats.
     """
     user = current_user()
     sid = parse_id(show_id, ShowNotFound, "show")
     body = parse_body(HoldRequest)
     check_body_user(user, body.userId)
+    standing = _standing_request(body)
     # Its two statements through psycopg directly: the Session's layers cost more CPU than they do.
     with direct_unit_of_work() as uow:
         token = request.headers.get(admission.HEADER) or request.cookies.get(admission.COOKIE)
-        hold = services.hold_seats(
-            uow,
-            SeatHints(redis_store.limits, prefetched()),
-            services.HoldLimits.from_settings(settings()),
-            user.id,
-            sid,
-            body.seatIds,
-            services.AdmissionCheck(current_app.extensions["seatline.admission"], token),
-            access_code=body.accessCode,
-        )
+        hints = SeatHints(redis_store.limits, prefetched())
+        limits = services.HoldLimits.from_settings(settings())
+        check = services.AdmissionCheck(current_app.extensions["seatline.admission"], token)
+        if standing is not None:
+            hold = services.hold_standing(
+                uow, hints, limits, user.id, sid, *standing, check, access_code=body.accessCode
+            )
+        else:
+            hold = services.hold_seats(
+                uow, hints, limits, user.id, sid, body.seatIds, check, access_code=body.accessCode
+            )
     return reply(hold.body(), 201, {"Location": f"/api/v1/holds/{hold.hold_id}"})
 
 

@@ -33,6 +33,13 @@ class Seat(ResponseBody):
     accessible: bool = Field(description="Wheelchair-accessible seat.")
     x: int = Field(description="Column on the drawn map, in seat-width units (gaps are missing positions).")
     y: int = Field(description="Row on the drawn map, in seat-height units.")
+    standing: bool = Field(
+        False,
+        description=(
+            'Present, and true, only on an admission place of a standing section (README "General admission '
+            '(standing)"): hold such places by quantity, with `gaSection`.'
+        ),
+    )
     status: SeatStatus
 
 
@@ -91,6 +98,12 @@ class SectionSummary(ResponseBody):
     priceFrom: Money
     priceTo: Money
     bounds: SectionSummaryBounds = Field(description="The section's bounding box on the map, inclusive, in seat units.")
+    standing: bool = Field(
+        description=(
+            "A standing section: `seats` is its capacity and `available` the places left; hold them by quantity "
+            "(`gaSection`)."
+        )
+    )
 
 
 class SeatMapSections(ResponseBody):
@@ -126,3 +139,10 @@ class Hold(ResponseBody):
             "the gateway settles it."
         )
     )
+    gaSection: str | None = Field(
+        description=(
+            'Only for a standing-room hold (README "General admission (standing)"): the standing '
+            "section asked for, and `seatIds` lists the admission places picked; null for a hold of seats."
+        ),
+    )
+    quantity: int | None = Field(ge=1, description="With `gaSection`: how many places are held; null otherwise.")

@@ -259,6 +259,144 @@ def hold_free_seats(
     return HoldAttempt(row.allowed, row if row.complete else None, row.held, list(row.free))
 
 
+# A standing-room hold, whole (README "General admission (standing)"): see :func:`hold_standing_places`.
+# Like :data:`HOLD_FREE_SEATS`, but the statement picks the places: the first ``:quantity`` places
+# of the section, in place order, that are free to the public and that no other transaction has
+# locked (``SKIP LOCKED``: concurrent fans take different places instead of queueing behind each
+# other's locks; a place another transaction took meanwhile is re-checked once locked and drops
+# out). The hold is made only when that is ``:quantity`` places, and ends up as the same hold row
+# and the same HELD seats as a hold of picked seats, so everything after (expiry, payment, booking,
+# cancellation) is the seats' own.
+HOLD_STANDING_PLACES = f"""
+    WITH mine AS (
+        SELECT (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM holds
+                 WHERE user_id = :user_id AND show_id = :show_id AND status = 'ACTIVE'
+                   AND (expires_at > now() OR payment_started_at IS NOT NULL))
+             + (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM bookings
+                 WHERE user_id = :user_id AND show_id = :show_id AND status = 'CONFIRMED') AS held
+    ), sale AS (
+        SELECT s.id, s.venue_id, s.currency FROM shows s, mine
+        WHERE s.id = :show_id AND s.status = 'SCHEDULED'
+          AND now() >= LEAST(s.sale_opens_at, CAST(:presale_from AS timestamptz)) AND now() < s.sale_closes_at
+          AND mine.held + :quantity <= :max_seats
+    ), places AS (
+        SELECT vs.seat_id, vs.ordinal, vs.tier FROM shows s
+        JOIN venue_seats vs ON vs.venue_id = s.venue_id
+        WHERE s.id = :show_id AND vs.section = :section AND vs.standing
+    ), picked AS (
+        SELECT ss.show_id, ss.seat_id, ss.hold_id AS lapsed_hold_id, p.ordinal, p.tier
+        FROM places p JOIN show_seats ss ON ss.show_id = :show_id AND ss.seat_id = p.seat_id
+        WHERE EXISTS (SELECT 1 FROM sale) AND {seat_is_free("ss")}
+          AND NOT {seat_kept_for_line("ss", "CAST(:show_id AS bigint)")}
+        ORDER BY p.ordinal
+        LIMIT :quantity
+        FOR UPDATE OF ss SKIP LOCKED
+    ), h AS (
+        INSERT INTO holds (id, show_id, user_id, seat_ids, amount, currency, created_at, expires_at)
+        SELECT :hold_id, s.id, :user_id, ARRAY(SELECT seat_id FROM picked ORDER BY ordinal),
+               (SELECT coalesce(sum(p.price), 0) FROM picked JOIN show_prices p
+                  ON p.show_id = s.id AND p.tier = picked.tier),
+               s.currency, now(), now() + make_interval(secs => :ttl)
+        FROM sale s
+        WHERE (SELECT count(*) FROM picked) = :quantity
+        RETURNING seat_ids, created_at, expires_at, amount, currency
+    ), taken AS (
+        UPDATE show_seats ss
+        SET status = 'HELD', hold_id = :hold_id, hold_expires_at = h.expires_at
+        FROM picked c, h
+        WHERE ss.show_id = c.show_id AND ss.seat_id = c.seat_id
+        RETURNING ss.seat_id, c.lapsed_hold_id
+    ), lapsed AS (
+        UPDATE holds SET status = 'EXPIRED', ended_at = now()
+        WHERE id = ANY(ARRAY(SELECT lapsed_hold_id FROM taken WHERE lapsed_hold_id IS NOT NULL))
+          AND {HOLD_NOT_ENDED} AND expires_at <= now()
+        RETURNING id, show_id, user_id, seat_ids
+    ), audit AS (
+        INSERT INTO audit_log {audit.COLUMNS}
+        SELECT CAST(:user_id AS bigint), 'fan', 'hold.created', 'hold', CAST(:hold_id AS text),
+               CAST(:show_id AS bigint),
+               jsonb_build_object('seatIds', h.seat_ids, 'gaSection', CAST(:section AS text),
+                                  'quantity', CAST(:quantity AS int), 'amount', h.amount,
+                                  'currency', h.currency, 'expiresAt', h.expires_at)
+        FROM h
+        UNION ALL
+        SELECT CAST(NULL AS bigint), 'system', 'hold.expired', 'hold', CAST(l.id AS text), l.show_id,
+               jsonb_build_object('seatIds', l.seat_ids, 'userId', l.user_id, 'reason', 'LAPSED',
+                                  'seatsTakenBy', CAST(:hold_id AS text))
+        FROM lapsed l
+    )
+    SELECT mine.held, EXISTS (SELECT 1 FROM sale) AS allowed,
+           h.seat_ids, h.created_at, h.expires_at, h.amount, h.currency,
+           h.expires_at IS NOT NULL AS complete,
+           (SELECT count(*) FROM places) AS capacity,
+           CASE WHEN h.expires_at IS NULL THEN
+               (SELECT count(*) FROM places p JOIN show_seats ss ON ss.show_id = :show_id AND ss.seat_id = p.seat_id
+                 WHERE {seat_is_free("ss")} AND NOT {seat_kept_for_line("ss", "CAST(:show_id AS bigint)")})
+           END AS available,
+           (SELECT count(*) FROM lapsed) AS lapsed
+    FROM mine LEFT JOIN h ON true
+"""
+
+# The same, waiting for the places other transactions have locked instead of skipping them: the
+# second try of a hold that fell short only because places it skipped were locked by requests that
+# may yet fail (:func:`hold_standing_places`). Locks are taken in place order, as the first try's,
+# so two such tries never deadlock.
+HOLD_STANDING_PLACES_WAITING = HOLD_STANDING_PLACES.replace("FOR UPDATE OF ss SKIP LOCKED", "FOR UPDATE OF ss")
+assert HOLD_STANDING_PLACES_WAITING != HOLD_STANDING_PLACES
+
+
+class StandingAttempt:
+    """What :func:`hold_standing_places` did: like :class:`HoldAttempt`, with the section's number
+    of places in the show (``capacity``, 0: no such standing section) and, when no hold was made,
+    how many of them were free to the public (``available``)."""
+
+    __slots__ = ("allowed", "hold", "already_has", "capacity", "available")
+
+    def __init__(
+        self, allowed: bool, hold: Row[Any] | None, already_has: int, capacity: int, available: int | None
+    ) -> None:
+        self.allowed, self.hold, self.already_has = allowed, hold, already_has
+        self.capacity, self.available = capacity, available
+
+
+def hold_standing_places(
+    uow: UnitOfWork,
+    hold_id: uuid.UUID,
+    user_id: int,
+    show_id: int,
+    section: str,
+    quantity: int,
+    ttl_seconds: int,
+    max_seats: int,
+    presale_from: datetime | None = None,
+    *,
+    wait: bool = False,
+) -> StandingAttempt:
+    """One statement: holds ``quantity`` free places of the standing section ``section``, the first
+    in place order that no other transaction has locked, on the same terms as
+    :func:`hold_free_seats` (on sale, within the cap, free to the public, audited, lapsed holds
+    that lose places marked EXPIRED); or, when fewer are free, changes nothing. Run after
+    ``inventory.queries.lock_user_show`` in the same transaction, as that one is. ``wait``: wait
+    for places other transactions have locked instead of skipping them
+    (:data:`HOLD_STANDING_PLACES_WAITING`). ``presale_from``: as for :func:`hold_free_seats`."""
+    row = uow.execute(
+        HOLD_STANDING_PLACES_WAITING if wait else HOLD_STANDING_PLACES,
+        {
+            "hold_id": hold_id,
+            "user_id": user_id,
+            "show_id": show_id,
+            "section": section,
+            "quantity": quantity,
+            "ttl": ttl_seconds,
+            "max_seats": max_seats,
+            "presale_from": presale_from,
+        },
+    ).one()
+    if row.lapsed:
+        uow.after_commit(partial(HOLDS_EXPIRED.inc, row.lapsed))
+    return StandingAttempt(row.allowed, row if row.complete else None, row.held, row.capacity, row.available)
+
+
 # A waiting-list offer, whole: see :func:`offer_seats`. Like the hold statement, but for a fan the
 # line chose: seats kept for the line are taken too (they are the line's to give), and neither the
 # sale window nor the fan's cap is looked at (the caller checked the sale; the fan asked for at most
@@ -643,6 +781,26 @@ def follow_layout(uow: UnitOfWork, venue_id: int) -> None:
         """,
         {"v": venue_id},
     )
+
+
+def lock_removable_places(uow: UnitOfWork, venue_id: int, place_ids: Sequence[str], count: int) -> list[str]:
+    """Up to ``count`` of ``place_ids`` (standing places, README "General admission (standing)"),
+    taken in the order given, that no show at the venue has sold, holds or keeps for the house:
+    free (a lapsed hold's place is free) or a kill in every show. Their show rows are locked, in
+    seat order, so no hold can take them before the caller removes them in the same transaction
+    (:func:`remove_layout_seats`); a hold that picks places skips them (``SKIP LOCKED``)."""
+    if count <= 0:
+        return []
+    locked = uow.execute(
+        f"""
+        SELECT ss.seat_id, ({SEAT_IS_FREE} OR (status = 'BLOCKED' AND block_kind = 'KILL')) AS removable
+        FROM show_seats ss WHERE ss.venue_id = :v AND ss.seat_id = ANY(:ids)
+        ORDER BY ss.show_id, ss.seat_id FOR UPDATE
+        """,
+        {"v": venue_id, "ids": list(place_ids)},
+    ).all()
+    kept = {r.seat_id for r in locked if not r.removable}
+    return [p for p in place_ids if p not in kept][:count]
 
 
 def remove_layout_seats(uow: UnitOfWork, venue_id: int, seat_ids: Sequence[str]) -> None:

@@ -53,6 +53,8 @@ class SectionLayout:
     price_from: int
     price_to: int
     bounds: dict[str, int]
+    # A standing section (README "General admission (standing)"): its places are sold by quantity.
+    standing: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def _show_layout(uow: UnitOfWork, show_id: int) -> tuple[ShowLayout, str]:
 def _build_layout(uow: UnitOfWork, show_id: int, venue_id: int) -> ShowLayout:
     rows = uow.execute(
         """
-        SELECT vs.seat_id, vs.section, vs.row, vs.number, vs.tier, p.price, vs.accessible, vs.x, vs.y
+        SELECT vs.seat_id, vs.section, vs.row, vs.number, vs.tier, p.price, vs.accessible, vs.x, vs.y, vs.standing
         FROM venue_seats vs JOIN show_prices p ON p.show_id = :show_id AND p.tier = vs.tier
         WHERE vs.venue_id = :venue_id
         ORDER BY vs.ordinal
@@ -117,8 +119,9 @@ def _build_layout(uow: UnitOfWork, show_id: int, venue_id: int) -> ShowLayout:
         {"show_id": show_id, "venue_id": venue_id},
     ).all()
     seat_ids, fragments, by_section = [], [], {}  # type: list[str], list[bytes], dict[str, list[Any]]
-    for position, (seat_id, section, row, number, tier, price, accessible, x, y) in enumerate(rows):
-        seat = {
+    standing_sections = set()
+    for position, (seat_id, section, row, number, tier, price, accessible, x, y, standing) in enumerate(rows):
+        seat: dict[str, Any] = {
             "seatId": seat_id,
             "section": section,
             "row": row,
@@ -129,6 +132,9 @@ def _build_layout(uow: UnitOfWork, show_id: int, venue_id: int) -> ShowLayout:
             "x": x,
             "y": y,
         }
+        if standing:  # only standing places say so: a seated venue's map stays as it was
+            seat["standing"] = True
+            standing_sections.add(section)
         seat_ids.append(seat_id)
         fragments.append(orjson.dumps(seat)[:-1] + b',"status":')
         by_section.setdefault(section, []).append((position, price, x, y))
@@ -144,6 +150,7 @@ def _build_layout(uow: UnitOfWork, show_id: int, venue_id: int) -> ShowLayout:
                 "maxX": max(x for *_, x, _ in seats),
                 "maxY": max(y for *_, y in seats),
             },
+            standing=name in standing_sections,
         )
         for name, seats in by_section.items()
     }
@@ -225,6 +232,7 @@ def render_sections(uow: UnitOfWork, show_id: int) -> bytes:
                 "priceFrom": part.price_from,
                 "priceTo": part.price_to,
                 "bounds": part.bounds,
+                "standing": part.standing,
             }
         )
     return orjson.dumps({"showId": str(show_id), "asOf": as_of, "sections": sections})

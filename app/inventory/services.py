@@ -33,6 +33,8 @@ from app.unit_of_work import UnitOfWork
 # "best available", which picks them and holds them the same way.
 PICKED_SEATS = "seats"
 BEST_AVAILABLE = "best"
+# A quantity of places of a standing section (README "General admission (standing)").
+STANDING = "standing"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class HoldView:
     payment_started: bool = False
     discount: int = 0
     access_code: str | None = None
+    # A standing-room hold: its section and how many places (seat_ids lists the places).
+    ga_section: str | None = None
 
     def body(self) -> schemas.Hold:
         """The hold as the API answers it."""
@@ -97,6 +101,8 @@ class HoldView:
             paymentIntentId=self.payment_intent_id,
             discount=self.discount,
             accessCode=self.access_code,
+            gaSection=self.ga_section,
+            quantity=len(self.seat_ids) if self.ga_section else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -231,6 +237,129 @@ def _hold_seats(
     )
 
 
+def hold_standing(
+    uow: UnitOfWork,
+    hints: SeatHints,
+    limits: HoldLimits,
+    user_id: int,
+    show_id: int,
+    section: str,
+    quantity: int,
+    admission: AdmissionCheck,
+    access_code: str | None = None,
+) -> HoldView:
+    """Holds ``quantity`` places of the standing section ``section`` for the user, or none
+    (README "General admission (standing)"): the same checks, in the same order, as
+    :func:`hold_seats`, then one statement that picks free places and holds them. Fewer free
+    places than asked is ``SEATS_UNAVAILABLE`` with ``available``, the number free."""
+    try:
+        return _hold_standing(uow, hints, limits, user_id, show_id, section, quantity, admission, access_code)
+    except DomainError as exc:
+        HOLDS_REJECTED.labels(exc.code).inc()
+        raise
+
+
+def _hold_standing(
+    uow: UnitOfWork,
+    hints: SeatHints,
+    limits: HoldLimits,
+    user_id: int,
+    show_id: int,
+    section: str,
+    quantity: int,
+    admission: AdmissionCheck,
+    access_code: str | None = None,
+) -> HoldView:
+    rule = queries.lock_user_show(uow, user_id, show_id)
+    if rule is not None and not rule.user_exists:
+        raise InvalidToken("this token's account no longer exists; sign in again")
+    admission.require(rule, user_id)
+    if not 1 <= quantity <= limits.max_seats_per_hold:
+        raise ValidationFailed(
+            f"quantity must be from 1 to {limits.max_seats_per_hold}",
+            fields=[{"field": "quantity", "message": f"not from 1 to {limits.max_seats_per_hold}"}],
+        )
+    grant = access_codes.find(uow, show_id, access_code) if access_code is not None and rule is not None else None
+    presale_from = grant.presale_from if grant else None
+    hold_id = uuid.uuid4()
+    attempt = seat_state.hold_standing_places(
+        uow,
+        hold_id,
+        user_id,
+        show_id,
+        section,
+        quantity,
+        limits.ttl_seconds,
+        limits.max_held_seats_per_user_show,
+        presale_from,
+    )
+    if attempt.allowed and attempt.hold is None and (attempt.available or 0) >= quantity:
+        # Short only of places other requests had locked, which may yet come back: once more, waiting
+        # for those locks instead of skipping them, so a refusal means the places are really gone.
+        uow.rollback()
+        queries.lock_user_show(uow, user_id, show_id)
+        attempt = seat_state.hold_standing_places(
+            uow,
+            hold_id,
+            user_id,
+            show_id,
+            section,
+            quantity,
+            limits.ttl_seconds,
+            limits.max_held_seats_per_user_show,
+            presale_from,
+            wait=True,
+        )
+    if not attempt.allowed:
+        uow.rollback()
+        if rule is not None and attempt.already_has + quantity > limits.max_held_seats_per_user_show:
+            raise SeatLimitExceeded(
+                seat_limit_message(limits.max_held_seats_per_user_show, attempt.already_has),
+                limit=limits.max_held_seats_per_user_show,
+                held=attempt.already_has,
+            )
+        raise _why_not_on_sale(uow, show_id)
+    hold = attempt.hold
+    if hold is None:
+        uow.rollback()
+        if attempt.capacity == 0:
+            raise ValidationFailed(
+                "gaSection names no standing section of this show's venue",
+                fields=[{"field": "gaSection", "message": "unknown standing section"}],
+            )
+        raise SeatsUnavailable(
+            f"only {attempt.available} places are left in {section}",
+            seatIds=[],
+            gaSection=section,
+            available=attempt.available,
+        )
+    places = list(hold.seat_ids)
+    amount, discount = hold.amount, 0
+    if grant is not None:
+        try:
+            amount, discount = access_codes.redeem(uow, grant, hold_id)
+        except DomainError:
+            uow.rollback()  # no use left: nothing is held
+            raise
+    uow.after_commit(partial(hints.mark_taken, show_id, places, hold.expires_at.timestamp()))
+    uow.after_commit(HOLDS_CREATED.labels(STANDING).inc)
+    uow.commit()
+    return HoldView(
+        hold_id=hold_id,
+        show_id=show_id,
+        user_id=user_id,
+        status="ACTIVE",
+        seat_ids=places,
+        amount=amount,
+        currency=hold.currency,
+        created_at=hold.created_at,
+        expires_at=hold.expires_at,
+        discount=discount,
+        access_code=grant.code if grant else None,
+        ga_section=section,
+    )
+
+
 def seat_limit_message(limit: int, has: int) -> str:
     """Why a hold is over the per-fan cap, which counts seats held and seats booked together."""
     already = "none yet" if has == 0 else f"{has} already"
@@ -271,6 +400,7 @@ def get_hold(uow: UnitOfWork, user_id: int, hold_id: uuid.UUID) -> HoldView:
         payment_started=row.payment_started_at is not None,
         discount=row.discount,
         access_code=row.access_code,
+        ga_section=row.ga_section,
     )
 
 

@@ -83,6 +83,8 @@ from app.manage.request_models import (
     MarkSeatsRequest,
     ShowChangeRequest,
     ShowRequest,
+    StandingCapacityRequest,
+    StandingSectionRequest,
     UnblockSeatsRequest,
     VenueRequest,
     row_block,
@@ -369,7 +371,9 @@ def replace_layout(venue_id: str):
     request.max_content_length = venues.IMPORT_LIMIT
     body = parse_body(LayoutRequest)
     seats = [
-        SeatSpec(s.seatId, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion, s.sellable)
+        SeatSpec(
+            s.seatId, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion, s.sellable, s.standing
+        )
         for s in body.seats
     ]
     with unit_of_work() as uow:
@@ -506,6 +510,81 @@ def add_block(venue_id: str):
     block = row_block(parse_body(BlockRequest))
     with unit_of_work() as uow:
         return venues.add_block(uow, actor(), vid, block), 201
+
+
+@bp.post("/venues/<venue_id>/layout/standing")
+@operation(
+    "addStandingSection",
+    "Add a standing section (general admission) to the venue's layout",
+    tags=("manage",),
+    body=StandingSectionRequest,
+    body_examples={"floor": {"value": {"section": "Floor", "tier": "standing", "capacity": 500}}},
+    answers={201: Answer("The section was added.", model=LayoutChange)},
+    failures={
+        400: LAYOUT_VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: VENUE_NOT_FOUND,
+        409: LAYOUT_IN_USE,
+        413: PAYLOAD_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
+def add_standing_section(venue_id: str):
+    """A standing section of `capacity` numbered admission places (README "General admission
+    (standing)"), seat ids `FLOOR-0001`… (the name's letters and digits, upper case), drawn
+    below everything the venue has. Fans hold places of it by quantity (`gaSection`); its
+    places join every scheduled show at once. A tier new to the venue needs a price in every
+    scheduled show there first (`unpricedTiers`).
+
+    Errors: `400 VALIDATION_FAILED` (bad body; a section of that name exists; seat ids that
+    clash; tiers without prices, in `unpricedTiers`); `401 AUTH_REQUIRED` / `INVALID_TOKEN`;
+    `403 FORBIDDEN`; `404 VENUE_NOT_FOUND`; `409 LAYOUT_IN_USE` (only when another change to
+    the layout ran at the same time); `413 PAYLOAD_TOO_LARGE`; `500 INTERNAL_ERROR`;
+    `503 DEGRADED`.
+    """
+    vid = _venue_id(venue_id)
+    body = parse_body(StandingSectionRequest)
+    with unit_of_work() as uow:
+        return venues.add_standing(uow, actor(), vid, body.section, body.tier, body.capacity), 201
+
+
+@bp.put("/venues/<venue_id>/layout/standing")
+@operation(
+    "setStandingCapacity",
+    "Change a standing section's capacity",
+    tags=("manage",),
+    body=StandingCapacityRequest,
+    body_examples={"bigger": {"value": {"section": "Floor", "capacity": 600}}},
+    answers={200: Answer("The capacity was changed.", model=LayoutChange)},
+    failures={
+        400: LAYOUT_VALIDATION_FAILED,
+        401: UNAUTHORIZED,
+        403: MANAGER_ONLY,
+        404: VENUE_NOT_FOUND,
+        409: LAYOUT_IN_USE,
+        413: PAYLOAD_TOO_LARGE,
+        500: INTERNAL_ERROR,
+        503: DEGRADED,
+    },
+)
+def set_standing_capacity(venue_id: str):
+    """Sets the capacity of the standing section `section`. Growing adds places at the
+    section's end; they join every scheduled show at once.
+    Shrinking removes places, the highest-numbered first, that no show has sold, holds or
+    keeps for the house; when fewer such places exist than the change needs, nothing
+    changes and the answer is `409 LAYOUT_IN_USE` with `capacity` (the current one) and
+    `lowestCapacity` (the lowest it can go to now).
+
+    Errors: `400 VALIDATION_FAILED` (bad body; the venue has no standing section of that
+    name); `401 AUTH_REQUIRED` / `INVALID_TOKEN`; `403 FORBIDDEN`; `404 VENUE_NOT_FOUND`;
+    `409 LAYOUT_IN_USE`; `413 PAYLOAD_TOO_LARGE`; `500 INTERNAL_ERROR`; `503 DEGRADED`.
+    """
+    vid = _venue_id(venue_id)
+    body = parse_body(StandingCapacityRequest)
+    with unit_of_work() as uow:
+        return venues.set_standing_capacity(uow, actor(), vid, body.section, body.capacity)
 
 
 @bp.delete("/venues/<venue_id>/layout/sections/<path:section>")

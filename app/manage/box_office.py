@@ -55,7 +55,7 @@ def seat_states(uow: UnitOfWork, actor: Actor, show_id: int, section: str | None
         raise SectionNotFound(f"show {show_id} has no section {section[:40]!r}")
     rows = uow.execute(
         f"""
-        SELECT vs.seat_id, vs.row, vs.number, vs.x, vs.y, vs.tier, vs.accessible, vs.companion, p.price,
+        SELECT vs.seat_id, vs.row, vs.number, vs.x, vs.y, vs.tier, vs.accessible, vs.companion, p.price, vs.standing,
                CASE WHEN {seat_state.seat_is_free("ss")} THEN 'AVAILABLE' ELSE ss.status END AS status,
                ss.block_kind, h.id AS hold_id, h.expires_at AS hold_expires_at, h.payment_started_at,
                hu.id AS holder_id, hu.name AS holder_name, hu.email AS holder_email,
@@ -73,7 +73,9 @@ def seat_states(uow: UnitOfWork, actor: Actor, show_id: int, section: str | None
         {"show": show_id, "venue": show.venue_id, "section": section},
     )
     seats = []
+    standing = False
     for r in rows:
+        standing = standing or r.standing
         seat: dict[str, Any] = {
             "seatId": r.seat_id,
             "row": r.row,
@@ -105,7 +107,47 @@ def seat_states(uow: UnitOfWork, actor: Actor, show_id: int, section: str | None
                 "bookingId": str(r.booking_id),
             }
         seats.append(seat)
-    return {"showId": str(show_id), "status": show.status, "sections": names, "section": section, "seats": seats}
+    return {
+        "showId": str(show_id),
+        "status": show.status,
+        "sections": names,
+        "section": section,
+        "seats": seats,
+        "standing": standing,
+    }
+
+
+def standing_places(
+    uow: UnitOfWork, actor: Actor, show_id: int, section: str, quantity: int, *, blocked: bool
+) -> list[str]:
+    """``quantity`` places of the show's standing section ``section`` for the box office to block
+    (free ones, the last in place order first, so fans keep the front of the floor) or, with
+    ``blocked``, to put back on sale (out-of-sale ones, in place order): README "General admission
+    (standing)". The places are then blocked or unblocked as seats are, by id, with the same
+    locks, so a place a fan takes meanwhile makes the block a ``409`` that changes nothing."""
+    show = access.show(uow, actor, show_id)
+    if not 1 <= quantity <= MAX_SEATS_PER_CHANGE:
+        raise ValidationFailed(f"choose 1 to {MAX_SEATS_PER_CHANGE} places")
+    rows = uow.execute(
+        f"""
+        SELECT vs.seat_id, {seat_state.seat_is_free("ss")} AS free, ss.status = 'BLOCKED' AS blocked
+        FROM venue_seats vs
+        JOIN show_seats ss ON ss.show_id = :show AND ss.seat_id = vs.seat_id
+        WHERE vs.venue_id = :venue AND vs.section = :section AND vs.standing
+        ORDER BY vs.ordinal
+        """,
+        {"show": show_id, "venue": show.venue_id, "section": section},
+    ).all()
+    if not rows:
+        raise ValidationFailed(f"the show has no standing section {section[:40]!r}")
+    picked = [r.seat_id for r in rows if r.blocked] if blocked else [r.seat_id for r in reversed(rows) if r.free]
+    if len(picked) < quantity:
+        if blocked:
+            raise ValidationFailed(f"only {len(picked)} places of {section[:40]} are out of sale")
+        raise SeatsUnavailable(
+            f"only {len(picked)} places of {section[:40]} are free", seatIds=[], available=len(picked)
+        )
+    return picked[:quantity]
 
 
 def _check_seat_ids(uow: UnitOfWork, show_id: int, seat_ids: Sequence[str]) -> list[str]:

@@ -149,8 +149,38 @@ def _compute(uow: UnitOfWork, show: Any, roles: RedisRoles | None) -> dict[str, 
             for r in series
         ],
         "waitingRoom": _waiting_room(uow, show, roles),
+        "standing": _standing(uow, show_id),
     }
     return result
+
+
+def _standing(uow: UnitOfWork, show_id: int) -> list[dict[str, Any]]:
+    """Each standing section's places by state (README "General admission (standing)"), in layout
+    order; a lapsed hold's place counts as available, as in ``seats``."""
+    rows = uow.execute(
+        f"""
+        SELECT vs.section, count(*) AS capacity,
+               count(*) FILTER (WHERE {seat_state.seat_is_free("ss")}) AS available,
+               count(*) FILTER (WHERE ss.status = 'HELD' AND NOT {seat_state.seat_hold_lapsed("ss")}) AS held,
+               count(*) FILTER (WHERE ss.status = 'BOOKED') AS booked,
+               count(*) FILTER (WHERE ss.status = 'BLOCKED') AS blocked
+        FROM shows s JOIN venue_seats vs ON vs.venue_id = s.venue_id AND vs.standing
+        JOIN show_seats ss ON ss.show_id = s.id AND ss.seat_id = vs.seat_id
+        WHERE s.id = :s GROUP BY vs.section ORDER BY min(vs.ordinal)
+        """,
+        {"s": show_id},
+    )
+    return [
+        {
+            "section": r.section,
+            "capacity": r.capacity,
+            "available": r.available,
+            "held": r.held,
+            "booked": r.booked,
+            "blocked": r.blocked,
+        }
+        for r in rows
+    ]
 
 
 def _waiting_room(uow: UnitOfWork, show: Any, roles: RedisRoles | None) -> dict[str, Any] | None:

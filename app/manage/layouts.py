@@ -14,6 +14,8 @@ CSV format (a header line, then one seat per line; see ``docs/layout-example.csv
   they first appear, with a blank row between sections.
 - ``accessible``, ``companion`` and ``sellable`` take yes/no, true/false or 1/0; default
   no, no, yes. A seat with sellable = no exists on the map but is never sold.
+- ``standing`` (yes/no, default no) marks an admission place of a standing section (README
+  "General admission (standing)"); an exported layout has the column only when it has such places.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from app.spreadsheet import safe_cell, unsafe_cell
 MAX_SEATS = 100_000
 MAX_ERRORS = 50
 REQUIRED = ("section", "row", "number", "tier")
-OPTIONAL = ("seat_id", "x", "y", "accessible", "companion", "sellable")
+OPTIONAL = ("seat_id", "x", "y", "accessible", "companion", "sellable", "standing")
 SEAT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 LABEL = re.compile(r"^[^\x00-\x1f]{1,40}$")
 TIER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -124,7 +126,7 @@ def parse_csv(text: str) -> list[SeatSpec]:
         if number is None:
             problems.append(f"number must be a whole number from 1 to 9999, not {r['number'][:20]!r}")
         flags = {}
-        for name, default in (("accessible", False), ("companion", False), ("sellable", True)):
+        for name, default in (("accessible", False), ("companion", False), ("sellable", True), ("standing", False)):
             flags[name] = _flag(r.get(name, ""), default)
             if flags[name] is None:
                 problems.append(f"{name} must be yes or no, not {r[name][:20]!r}")
@@ -159,6 +161,7 @@ def parse_csv(text: str) -> list[SeatSpec]:
                 bool(flags["accessible"]),
                 bool(flags["companion"]),
                 bool(flags["sellable"]),
+                bool(flags["standing"]),
             )
         )
     lines = [line for line, _ in raw_rows]
@@ -212,9 +215,13 @@ def _duplicates(seats: Sequence[SeatSpec], lines: Sequence[int]) -> list[LineErr
 def to_csv(seats: Iterable[SeatSpec]) -> str:
     """The layout in the import format, so an exported layout imports back unchanged (a text cell that
     would start a spreadsheet formula gets a leading ``'``, which ``parse_csv`` takes off again)."""
+    seats = list(seats)
+    # The standing column only when the layout has standing places: other layouts export as before.
+    standing = any(s.standing for s in seats)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("section", "row", "number", "tier", "seat_id", "x", "y", "accessible", "companion", "sellable"))
+    header = ("section", "row", "number", "tier", "seat_id", "x", "y", "accessible", "companion", "sellable")
+    writer.writerow(header + (("standing",) if standing else ()))
     for s in seats:
         # Section and row names are free text: never a formula when the file is opened in a spreadsheet.
         writer.writerow(
@@ -229,6 +236,7 @@ def to_csv(seats: Iterable[SeatSpec]) -> str:
                 _yes(s.accessible),
                 _yes(s.companion),
                 _yes(s.sellable),
+                *((_yes(s.standing),) if standing else ()),
             )
         )
     return out.getvalue()
@@ -356,3 +364,47 @@ def build_block(block: RowBlock, top: int) -> list[SeatSpec]:
 def seat_list(raw: str) -> tuple[str, ...]:
     """Seat ids typed into a form: separated by spaces or commas."""
     return tuple(s for s in re.split(r"[\s,]+", raw.strip()) if s)
+
+
+# ---------------------------------------------------------------- standing sections
+
+# README "General admission (standing)": a standing section is this many numbered admission places at most.
+MAX_STANDING_PLACES = 10_000
+# Places of a standing section share this row label; their number is the place's.
+STANDING_ROW = "GA"
+# Places are drawn this many to a line of the map (the fan's page draws the section as one block).
+STANDING_WIDTH = 50
+
+
+def standing_prefix(section: str) -> str:
+    """The seat-id prefix of a standing section's places: its letters and digits, upper case (``FLOOR``)."""
+    return re.sub(r"[^A-Za-z0-9]", "", section).upper()[:20] or "GA"
+
+
+def build_standing(section: str, tier: str, first_number: int, count: int, top: int) -> list[SeatSpec]:
+    """``count`` places of a standing section numbered from ``first_number`` (ids ``FLOOR-0001``…),
+    drawn ``STANDING_WIDTH`` to a line from row ``top`` (where place 1 is)."""
+    problems = []
+    if not LABEL.match(section) or not section.strip():
+        problems.append("section must be 1 to 40 characters")
+    if not TIER.match(tier):
+        problems.append("tier must be 1 to 32 lower-case letters, digits, '-' or '_'")
+    if not 1 <= first_number + count - 1 <= MAX_STANDING_PLACES or count < 0:
+        problems.append(f"a standing section has from 1 to {MAX_STANDING_PLACES} places")
+    if problems:
+        raise LayoutRejected([LineError(0, p) for p in problems])
+    prefix = standing_prefix(section)
+    return [
+        SeatSpec(
+            f"{prefix}-{n:04d}",
+            section,
+            STANDING_ROW,
+            n,
+            (n - 1) % STANDING_WIDTH,
+            top + (n - 1) // STANDING_WIDTH,
+            tier,
+            False,
+            standing=True,
+        )
+        for n in range(first_number, first_number + count)
+    ]

@@ -341,6 +341,36 @@ def import_layout(venue_id: str):
     return _venue_change(venue_id, change)
 
 
+@bp.post("/venues/<venue_id>/standing")
+@manager_page
+def add_standing(venue_id: str):
+    """README "General admission (standing)": a standing section, as the API adds one."""
+    form = request.form
+    data = {
+        "section": form.get("section", ""),
+        "tier": form.get("tier", "").strip().lower(),
+        "capacity": form.get("capacity", ""),
+    }
+
+    def change(uow: UnitOfWork, vid: int):
+        body = _form(request_models.StandingSectionRequest, data)
+        return venues.add_standing(uow, actor(), vid, body.section, body.tier, body.capacity)
+
+    return _venue_change(venue_id, change)
+
+
+@bp.post("/venues/<venue_id>/standing/capacity")
+@manager_page
+def set_standing_capacity(venue_id: str):
+    data = {"section": request.form.get("section", ""), "capacity": request.form.get("capacity", "")}
+
+    def change(uow: UnitOfWork, vid: int):
+        body = _form(request_models.StandingCapacityRequest, data)
+        return venues.set_standing_capacity(uow, actor(), vid, body.section, body.capacity)
+
+    return _venue_change(venue_id, change)
+
+
 @bp.post("/venues/<venue_id>/sections/delete")
 @manager_page
 def remove_section(venue_id: str):
@@ -852,6 +882,15 @@ def change_seats(show_id: str):
     section = request.form.get("section") or None
     try:
         with unit_of_work() as uow:
+            if request.form.get("quantity") is not None:
+                # A number of places of a standing section (README "General admission (standing)").
+                quantity = _form(
+                    request_models.StandingCapacityRequest,
+                    {"section": section or "", "capacity": request.form["quantity"]},
+                )
+                seat_ids = box_office.standing_places(
+                    uow, actor(), sid, section or "", quantity.capacity, blocked=action == "release"
+                )
             if action in ("KILL", "HOUSE"):
                 done = box_office.block_seats(uow, redis_store.roles, actor(), sid, seat_ids, action)
                 flash(

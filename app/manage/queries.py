@@ -49,7 +49,7 @@ def insert_venue(uow: UnitOfWork, organisation_id: int, city_id: int, name: str,
 def layout(uow: UnitOfWork, venue_id: int) -> list[SeatSpec]:
     rows = uow.execute(
         """
-        SELECT seat_id, section, row, number, x, y, tier, accessible, companion, sellable
+        SELECT seat_id, section, row, number, x, y, tier, accessible, companion, sellable, standing
         FROM venue_seats WHERE venue_id = :v ORDER BY ordinal
         """,
         {"v": venue_id},
@@ -109,11 +109,25 @@ def update_seats(uow: UnitOfWork, venue_id: int, seats: Sequence[tuple[int, Seat
         "accessible",
         "companion",
         "sellable",
+        "standing",
     )
     columns = list(
         zip(
             *[
-                (o, s.seat_id, s.section, s.row, s.number, s.x, s.y, s.tier, s.accessible, s.companion, s.sellable)
+                (
+                    o,
+                    s.seat_id,
+                    s.section,
+                    s.row,
+                    s.number,
+                    s.x,
+                    s.y,
+                    s.tier,
+                    s.accessible,
+                    s.companion,
+                    s.sellable,
+                    s.standing,
+                )
                 for o, s in seats
             ]
         )
@@ -122,12 +136,13 @@ def update_seats(uow: UnitOfWork, venue_id: int, seats: Sequence[tuple[int, Seat
         """
         UPDATE venue_seats vs
         SET ordinal = t.ordinal, section = t.section, row = t.row, number = t.number, x = t.x, y = t.y,
-            tier = t.tier, accessible = t.accessible, companion = t.companion, sellable = t.sellable
+            tier = t.tier, accessible = t.accessible, companion = t.companion, sellable = t.sellable,
+            standing = t.standing
         FROM unnest(CAST(:ordinals AS int[]), CAST(:seat_ids AS text[]), CAST(:sections AS text[]),
                     CAST(:rows AS text[]), CAST(:numbers AS int[]), CAST(:xs AS int[]), CAST(:ys AS int[]),
                     CAST(:tiers AS text[]), CAST(:accessible AS boolean[]), CAST(:companion AS boolean[]),
-                    CAST(:sellable AS boolean[]))
-             AS t(ordinal, seat_id, section, row, number, x, y, tier, accessible, companion, sellable)
+                    CAST(:sellable AS boolean[]), CAST(:standing AS boolean[]))
+             AS t(ordinal, seat_id, section, row, number, x, y, tier, accessible, companion, sellable, standing)
         WHERE vs.venue_id = :v AND vs.seat_id = t.seat_id
         """,
         dict(zip(names, (list(c) for c in columns)), v=venue_id),

@@ -70,6 +70,8 @@ class SeatRequest(Strict):
     """Next to a wheelchair space, for the person coming along."""
     sellable: bool = True
     """False for a seat that is on the map but never sold (a camera platform, a restricted view)."""
+    standing: bool = False
+    """An admission place of a standing section, sold by quantity (README "General admission (standing)")."""
 
 
 class LayoutRequest(Strict):
@@ -104,6 +106,26 @@ class BlockRequest(Strict):
     """Seat ids of this block that are never sold (`sellable` false)."""
     seatIdPrefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{0,12}$")] = ""
     """Put before every seat id of the block (`U` gives `UA1`), to keep ids unique across sections."""
+
+
+class StandingSectionRequest(Strict):
+    section: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=layouts.LABEL.pattern),
+        Field(json_schema_extra={"pattern": r"\S"}),
+    ]
+    """The standing section's name, new to the venue (e.g. `Floor`). Surrounding whitespace is trimmed."""
+    tier: Tier
+    """The price tier of its places; lower-case letters, digits, `-` and `_`, up to 32."""
+    capacity: Annotated[int, Field(ge=1, le=layouts.MAX_STANDING_PLACES)]
+    """How many people it admits: that many numbered admission places."""
+
+
+class StandingCapacityRequest(Strict):
+    section: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    """The standing section's name, exactly as in the layout."""
+    capacity: Annotated[int, Field(ge=1, le=layouts.MAX_STANDING_PLACES)]
+    """The section's new capacity. Shrinking removes only places no show has sold, holds or keeps for the house."""
 
 
 def row_block(body: BlockRequest) -> RowBlock:

@@ -36,6 +36,12 @@ class LayoutSectionSummary(ResponseBody):
     accessible: int = Field(ge=0, description="Wheelchair spaces.")
     companion: int = Field(ge=0, description="Companion seats.")
     notForSale: int = Field(ge=0, description="Seats that are never sold (`sellable` false).")
+    standing: bool = Field(
+        description=(
+            'A standing section (README "General admission (standing)"): `seats` is its capacity, in numbered '
+            "admission places."
+        )
+    )
 
 
 class ManagedVenueDetail(ResponseBody):
@@ -71,6 +77,7 @@ class LayoutSeat(ResponseBody):
     accessible: bool
     companion: bool
     sellable: bool
+    standing: bool = Field(description="An admission place of a standing section.")
 
 
 class VenueLayout(ResponseBody):
@@ -224,6 +231,17 @@ class ShowDashboardWaitingRoom(ResponseBody):
     admissionRatePerMinute: float = Field(ge=0)
 
 
+class ShowDashboardStanding(ResponseBody):
+    """One standing section's places by state (`available + held + booked + blocked = capacity`)."""
+
+    section: str
+    capacity: int = Field(ge=1)
+    available: int = Field(ge=0)
+    held: int = Field(ge=0)
+    booked: int = Field(ge=0)
+    blocked: int = Field(ge=0)
+
+
 class ShowDashboard(ResponseBody):
     showId: NumericId
     status: ShowStatus
@@ -246,6 +264,12 @@ class ShowDashboard(ResponseBody):
         description=(
             "The waiting room's headline figures (see `GET /manage/events/{eventId}/queue`); null when "
             "the show is not sold through the waiting room, or its figures cannot be read right now."
+        )
+    )
+    standing: list[ShowDashboardStanding] = Field(
+        description=(
+            'Each standing section (README "General admission (standing)") in layout order, its places by state '
+            "(they count in `seats` too); empty for a venue without one."
         )
     )
 
@@ -300,6 +324,12 @@ class BoxOfficeSeats(ResponseBody):
     sections: list[str] = Field(description="Every section of the show's venue, in layout order.")
     section: str = Field(description="The section shown (empty when the venue has no seats).")
     seats: list[BoxOfficeSeat] = Field(description="The section's seats, in layout order.")
+    standing: bool = Field(
+        description=(
+            'The section is standing room (README "General admission (standing)"): `seats` are its admission '
+            "places, blocked and unblocked by id like seats."
+        )
+    )
 
 
 class SeatsBlocked(ResponseBody):

@@ -20,14 +20,16 @@ from app.catalog.layout import SeatSpec
 from app.catalog.scheduling import add_layout
 from app.errors import CityNotFound, LayoutInUse, PayloadTooLarge, ValidationFailed, VenueExists
 from app.inventory import seat_state
-from app.manage import access, queries
+from app.manage import access, layouts, queries
 from app.manage.access import Actor
 from app.manage.layouts import (
     MAX_SEATS,
+    MAX_STANDING_PLACES,
     LayoutRejected,
     LineError,
     RowBlock,
     build_block,
+    build_standing,
     outside_drawn_area,
     parse_csv,
 )
@@ -121,6 +123,7 @@ def summarise(seats: Sequence[SeatSpec]) -> list[dict[str, Any]]:
                 "accessible": 0,
                 "companion": 0,
                 "notForSale": 0,
+                "standing": s.standing,
             },
         )
         part["seats"] += 1
@@ -146,6 +149,7 @@ def seat_view(s: SeatSpec) -> dict[str, Any]:
         "accessible": s.accessible,
         "companion": s.companion,
         "sellable": s.sellable,
+        "standing": s.standing,
     }
 
 
@@ -292,6 +296,91 @@ def mark_seats(
         raise ValidationFailed("unknown seat ids", seatIds=unknown[:20])
     wanted = set(seat_ids)
     return apply_layout(uow, actor, venue_id, [replace(s, **changes) if s.seat_id in wanted else s for s in seats])
+
+
+@_refusing_bad_layouts
+def add_standing(
+    uow: UnitOfWork, actor: Actor, venue_id: int, section: str, tier: str, capacity: int
+) -> dict[str, int]:
+    """A standing section of ``capacity`` places, drawn below what the venue has (README "General
+    admission (standing)"). Its places join every scheduled show at once, like any new seats."""
+    seats = get_layout(uow, actor, venue_id, for_change=True)
+    if any(s.section == section for s in seats):
+        raise ValidationFailed(f"the venue already has a section named {section[:40]!r}")
+    if not 1 <= capacity <= MAX_STANDING_PLACES:
+        raise LayoutRejected([LineError(0, f"a standing section has from 1 to {MAX_STANDING_PLACES} places")])
+    top = max((s.y for s in seats), default=-2) + 2
+    places = build_standing(section, tier, 1, capacity, top)
+    _refuse_clashes(seats, places)
+    return apply_layout(uow, actor, venue_id, [*seats, *places])
+
+
+@_refusing_bad_layouts
+def set_standing_capacity(uow: UnitOfWork, actor: Actor, venue_id: int, section: str, capacity: int) -> dict[str, int]:
+    """Grows a standing section by new places at its end, or shrinks it by removing places that no
+    show has sold, holds or keeps for the house (the highest-numbered first); refuses with
+    ``LAYOUT_IN_USE`` when too few are. Either way the layout's version changes, as for any edit."""
+    seats = get_layout(uow, actor, venue_id, for_change=True)
+    places = [s for s in seats if s.section == section and s.standing]
+    if not places:
+        raise ValidationFailed(f"the venue has no standing section {section[:40]!r}")
+    if not 1 <= capacity <= MAX_STANDING_PLACES:
+        raise LayoutRejected([LineError(0, f"a standing section has from 1 to {MAX_STANDING_PLACES} places")])
+    if capacity > len(places):
+        first = max(p.number for p in places) + 1
+        if first + capacity - len(places) - 1 > MAX_STANDING_PLACES:
+            raise LayoutRejected([LineError(0, f"a standing section has from 1 to {MAX_STANDING_PLACES} places")])
+        top = places[0].y - (places[0].number - 1) // layouts.STANDING_WIDTH
+        added = build_standing(section, places[0].tier, first, capacity - len(places), top)
+        _refuse_clashes(seats, added)
+        return apply_layout(uow, actor, venue_id, [*seats, *added])
+    need = len(places) - capacity
+    if need == 0:
+        uow.rollback()
+        return {"seats": len(seats), "added": 0, "removed": 0, "changed": 0}
+    by_number = sorted(places, key=lambda p: p.number, reverse=True)
+    removable = seat_state.lock_removable_places(uow, venue_id, [p.seat_id for p in by_number], need)
+    if len(removable) < need:
+        free = len(removable)
+        raise LayoutInUse(
+            f"only {free} of the {len(places)} places of {section[:40]} are unsold and unheld in every show: "
+            f"its capacity can go down to {len(places) - free}, not {capacity}",
+            showIds=[str(i) for i in queries.seats_in_use(uow, venue_id)],
+            removedSeats=[],
+            changedSeats=[],
+            section=section,
+            capacity=len(places),
+            lowestCapacity=len(places) - free,
+        )
+    queries.remove_seats(uow, venue_id, removable)
+    audit.record(
+        uow,
+        audit.manager(actor),
+        "layout.changed",
+        "venue",
+        venue_id,
+        details={
+            "seats": len(seats) - need,
+            "added": 0,
+            "removed": need,
+            "changed": 0,
+            "addedSeats": [],
+            "removedSeats": removable[:AUDITED_SEAT_IDS],
+            "changedSeats": [],
+            "standingSection": section,
+            "capacity": capacity,
+        },
+    )
+    uow.commit()
+    return {"seats": len(seats) - need, "added": 0, "removed": need, "changed": 0}
+
+
+def _refuse_clashes(seats: Sequence[SeatSpec], added: Sequence[SeatSpec]) -> None:
+    clashes = sorted({s.seat_id for s in seats} & {s.seat_id for s in added})
+    if clashes:
+        raise LayoutRejected(
+            [LineError(0, f"seat ids already in the layout: {', '.join(clashes[:10])}; give the section another name")]
+        )
 
 
 def _rejected(exc: LayoutRejected) -> ValidationFailed:

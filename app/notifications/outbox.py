@@ -15,6 +15,7 @@ from flask_babel import force_locale
 
 from app.i18n import format_show_time, message_locale
 from app.money import DEFAULT_LOCALE, format_money
+from app.standing import seat_words, standing_places_sql
 from app.text import single_line
 from app.tickets import documents
 from app.tickets.services import printed_booking
@@ -173,9 +174,9 @@ def _render(
 
 def booking_context(uow: UnitOfWork, booking_id: Any) -> dict[str, Any]:
     row = uow.execute(
-        """
+        f"""
         SELECT b.id, b.show_id, b.seat_ids, b.amount, b.currency, b.refund_amount, b.user_id, e.title, s.starts_at,
-               v.name AS venue, c.timezone
+               v.name AS venue, c.timezone, {standing_places_sql("b.show_id", "b.seat_ids")} AS standing
         FROM bookings b JOIN shows s ON s.id = b.show_id JOIN events e ON e.id = s.event_id
         JOIN venues v ON v.id = s.venue_id JOIN cities c ON c.id = v.city_id
         WHERE b.id = :id
@@ -190,7 +191,10 @@ def booking_context(uow: UnitOfWork, booking_id: Any) -> dict[str, Any]:
         "title": row.title,
         "venue": row.venue,
         "starts": starts.strftime("%a %d %b %Y, %H:%M %Z"),
-        "seats": ", ".join(row.seat_ids),
+        "seats": seat_words(row.seat_ids, row.standing),
+        # What ``localised`` words the seats from again: standing places by their section.
+        "seat_ids": list(row.seat_ids),
+        "standing": row.standing,
         "amount": message_money(row.amount, row.currency),
         "amount_minor": row.amount,
         "refund": message_money(row.refund_amount, row.currency),
@@ -216,6 +220,8 @@ def localised(context: dict[str, Any], locale: str) -> dict[str, Any]:
         for shown, minor in (("amount", "amount_minor"), ("refund", "refund_amount_minor")):
             if isinstance(context.get(minor), int):
                 words[shown] = format_money(context[minor], context["currency"], locale)
+    if isinstance(context.get("seat_ids"), list) and isinstance(context.get("standing"), dict):
+        words["seats"] = seat_words(context["seat_ids"], context["standing"])
     return {**context, **words}
 
 

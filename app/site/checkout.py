@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Email, Length
 
 from app.accounts.signed_in import login_required
 from app.audit import log as audit
-from app.booking import checkout as hosted, saga, services as bookings, transfer
+from app.booking import checkout as hosted, queries as booking_queries, saga, services as bookings, transfer
 from app.circuit import behind_breaker
 from app.errors import (
     BookingNotFound,
@@ -31,6 +31,7 @@ from app.page_messages import page_message
 from app.payments.gateway import GatewayRejected, GatewayUnavailable
 from app.rate_limit_rules import GATEWAY_CALLS, TRANSFERS, rate_limited
 from app.site.forms import SiteForm
+from app.standing import seat_words
 from app.tickets import documents, services as tickets
 from app.unit_of_work import unit_of_work
 
@@ -190,6 +191,9 @@ class TransferForm(SiteForm):
 def my_bookings(user_id: int):
     with unit_of_work() as uow:
         mine = bookings.list_bookings(uow, user_id)
+        standing = booking_queries.standing_places(uow, [b["bookingId"] for b in mine])
+    for b in mine:  # standing places read as their section (README "General admission (standing)")
+        b["seatWords"] = seat_words(b["seatIds"], standing.get(b["bookingId"], {}))
     now = datetime.now(UTC)
     upcoming = [b for b in mine if datetime.fromisoformat(b["startTime"]) >= now]
     past = [b for b in mine if datetime.fromisoformat(b["startTime"]) < now]
@@ -209,13 +213,26 @@ def _booking_page(
     try:
         with unit_of_work() as uow:
             booking, refund = bookings.refund_quote(uow, user_id, booking_id)
+            standing = booking_queries.standing_places(uow, [booking["bookingId"]]).get(booking["bookingId"], {})
     except BookingNotFound:
         abort(404)
     rotating = any(t["rotating"] for t in booking["tickets"])
     # At a show with rotating codes the live page shows the codes that admit; the static ones appear here
     # and on paper only if the organiser allows printed tickets (README "Rotating codes").
     printable = not rotating or tickets.static_codes_allowed(booking_id)
-    qrs = [(t["seatId"], _qr(t["code"], t["seatId"])) for t in booking["tickets"]] if not rotating else []
+    qrs = (
+        [
+            (
+                gettext("Standing, %(section)s (admission %(seat)s)", section=standing[t["seatId"]], seat=t["seatId"])
+                if t["seatId"] in standing
+                else gettext("Seat %(seat)s", seat=t["seatId"]),
+                _qr(t["code"], t["seatId"]),
+            )
+            for t in booking["tickets"]
+        ]
+        if not rotating
+        else []
+    )
     page = render_template(
         "site/booking.html",
         booking=booking,

@@ -178,7 +178,8 @@ def render_show_page(
         sections = orjson.loads(seatmap.render_sections(uow, show_id))["sections"]
         seats: list[dict] = []
         known_section[0] = bool(section and section in {s["section"] for s in sections})
-        if known_section[0]:
+        # A standing section is one block with a quantity (README "General admission (standing)"), never a list of places.
+        if known_section[0] and not any(s["section"] == section and s["standing"] for s in sections):
             seats = orjson.loads(seatmap.render_full(uow, show_id, section))["seats"]
         # Listed in the HTML: one section's seats. Drawn by the script: the whole show's, up to the limit.
         drawn = not known_section[0] and show["venue"]["seatCount"] <= FULL_MAP_LIMIT
@@ -214,6 +215,7 @@ def render_show_page(
             personal=shared_pages.PERSONAL,
             hold_button=shared_pages.HOLD_BUTTON,
             best_button=shared_pages.BEST_BUTTON,
+            standing_button=shared_pages.STANDING_BUTTON,
             waitlist_form=shared_pages.WAITLIST_FORM,
         )
         # The show's detail first (one line of JSON: it has no raw newline), for this request's own parts.
@@ -254,6 +256,9 @@ def render_show_page(
             shared_pages.BEST_BUTTON: _submit(
                 gettext("Find and hold"), gettext("Sign in to find and hold seats"), sign_in
             ),
+            shared_pages.STANDING_BUTTON: _submit(
+                gettext("Hold places"), gettext("Sign in to hold standing places"), sign_in
+            ),
             shared_pages.WAITLIST_FORM: render_template("site/_waitlist_form.html", show=show, sign_in=sign_in),
         }
     else:
@@ -270,6 +275,7 @@ def render_show_page(
             shared_pages.PERSONAL: personal,
             shared_pages.HOLD_BUTTON: _access_code_field(show_id) + _submit(gettext("Hold seats")) + _seatmap_texts(),
             shared_pages.BEST_BUTTON: _submit(gettext("Find and hold")),
+            shared_pages.STANDING_BUTTON: _standing_code_field() + _submit(gettext("Hold places")),
             shared_pages.WAITLIST_FORM: render_template("site/_waitlist_form.html", show=show, sign_in=None),
         }
     page = render_template(
@@ -289,6 +295,11 @@ def _submit(label: str, sign_in_label: str | None = None, sign_in_url: str | Non
 def _access_code_field(show_id: int) -> str:
     """The hold form's field for a presale code or voucher (README "Presale codes and vouchers")."""
     return str(get_template_attribute("site/_show_submit.html", "access_code_field")(show_id))
+
+
+def _standing_code_field() -> str:
+    """A standing form's field for a presale code or voucher: sent with the hold of places."""
+    return str(get_template_attribute("site/_show_submit.html", "standing_code_field")())
 
 
 def _seatmap_texts() -> str:
@@ -382,6 +393,50 @@ def _hold(
         return None, render_show_page(show_id, message, seats, exc.status, asked=seats)
 
 
+@bp.post("/shows/<int:show_id>/standing")
+@rate_limited(HOLDS)
+@behind_breaker
+@login_required(back_to="site.show_page")
+def hold_standing_from_page(show_id: int, user_id: int):
+    """A quantity of places of a standing section (README "General admission (standing)"), held as
+    the API holds them; refusals are told on the show page with the API's status."""
+    section = request.form.get("section", "")[:40]
+    try:
+        quantity = int(request.form.get("quantity", ""))
+    except ValueError:
+        return render_show_page(show_id, gettext("Choose how many places you want."), None, 400)
+    try:
+        with unit_of_work() as uow:
+            hold = inventory.hold_standing(
+                uow,
+                SeatHints(redis_store.limits, prefetched()),
+                inventory.HoldLimits.from_settings(settings()),
+                user_id,
+                show_id,
+                section,
+                quantity,
+                inventory.AdmissionCheck(
+                    current_app.extensions["seatline.admission"], request.cookies.get(admission.COOKIE)
+                ),
+                access_code=request.form.get("accessCode", "").strip() or None,
+            )
+    except SeatsUnavailable as exc:
+        message = ngettext(
+            "Sorry, only %(num)s place is left in %(section)s.",
+            "Sorry, only %(num)s places are left in %(section)s.",
+            int(exc.details.get("available") or 0),
+            section=section,
+        )
+        return render_show_page(show_id, message, None, 409)
+    except AdmissionRequired:
+        return render_show_page(
+            show_id, gettext("Your admission to this sale has ended: join the queue again."), None, 403
+        )
+    except DomainError as exc:
+        return render_show_page(show_id, page_message(exc), None, exc.status)
+    return redirect(url_for("site.hold_page", hold_id=hold.hold_id), code=303)
+
+
 @bp.post("/shows/<int:show_id>/best")
 @rate_limited(HOLDS)
 @behind_breaker
@@ -401,7 +456,8 @@ def hold_best_available(show_id: int, user_id: int):
     for _ in range(3):  # someone may take the best seats between looking and holding
         with unit_of_work() as uow:
             seats = orjson.loads(seatmap.render_full(uow, show_id))["seats"]
-        best = find_best(seats, count, tier)
+        # Standing places are held by quantity, never as "seats together" (README "General admission (standing)").
+        best = find_best([s for s in seats if not s.get("standing")], count, tier)
         if best is None:
             # Refused as a hold of taken seats would be (409), so counted alike.
             HOLDS_REJECTED.labels(SeatsUnavailable.code).inc()

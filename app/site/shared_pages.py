@@ -39,6 +39,7 @@ PERSONAL = Markup("<!--seatline:personal-->")
 # The show page's submit buttons: a button for a visitor with a session, a link to sign in otherwise.
 HOLD_BUTTON = Markup("<!--seatline:hold-button-->")
 BEST_BUTTON = Markup("<!--seatline:best-button-->")
+STANDING_BUTTON = Markup("<!--seatline:standing-button-->")
 # A sold-out show's "Join the waiting list" form (a link to sign in for a visitor without a session).
 WAITLIST_FORM = Markup("<!--seatline:waitlist-form-->")
 # Every response that has a personal part: no shared cache (the edge, a CDN) may keep it.

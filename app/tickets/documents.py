@@ -97,7 +97,9 @@ def tickets_pdf(booking: PrintedBooking) -> bytes:
             [
                 f"{booking.venue}, {booking.city}",
                 when,
-                gettext(
+                gettext("Standing, %(section)s (admission %(seat)s)", section=ticket.section, seat=ticket.seat_id)
+                if ticket.standing
+                else gettext(
                     "Seat %(seat)s: section %(section)s, row %(row)s, number %(number)s",
                     seat=ticket.seat_id,
                     section=ticket.section,

@@ -69,6 +69,8 @@ class PrintedTicket:
     number: int
     price: str
     code: str
+    # A place of a standing section (README "General admission (standing)"): printed as the section, not a seat.
+    standing: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ PRINTED = """
     WHERE b.id = :id
 """
 SEATS = """
-    SELECT vs.seat_id, vs.section, vs.row, vs.number, sp.price
+    SELECT vs.seat_id, vs.section, vs.row, vs.number, sp.price, vs.standing
     FROM venue_seats vs LEFT JOIN show_prices sp ON sp.show_id = :show AND sp.tier = vs.tier
     WHERE vs.venue_id = :venue AND vs.seat_id = ANY(:seats)
 """
@@ -127,6 +129,7 @@ def printed_booking(
                 seat.number,
                 f"{to_major(seat.price or 0, b.currency)} {b.currency}",
                 ticket["code"],
+                seat.standing,
             )
         )
     starts = b.starts_at.astimezone(ZoneInfo(b.timezone))

@@ -111,6 +111,8 @@ def json_operations(app, s: Scene) -> list[tuple[str, str, dict[str, str]]]:
         ("PATCH", f"/api/v1/manage/events/{event_id}", mgr),
         ("PUT", f"/api/v1/manage/venues/{venue_id}/layout", mgr),
         ("POST", f"/api/v1/manage/venues/{venue_id}/layout/blocks", mgr),
+        ("POST", f"/api/v1/manage/venues/{venue_id}/layout/standing", mgr),
+        ("PUT", f"/api/v1/manage/venues/{venue_id}/layout/standing", mgr),
         ("PATCH", f"/api/v1/manage/venues/{venue_id}/layout/seats", mgr),
         ("POST", f"/api/v1/manage/shows/{s.show_id}/checkins", mgr),
         ("POST", f"/api/v1/manage/shows/{s.show_id}/checkins/batch", mgr),
@@ -408,6 +410,13 @@ def test_absurd_numbers_in_bodies_are_400_and_store_nothing(app, client, scene):
         (f"/api/v1/manage/events/{event_id}/queue", "PUT", b'{"maxActive": NUMBER}', ()),
         (f"/api/v1/manage/events/{event_id}/queue", "PUT", b'{"sessionSeconds": NUMBER}', ()),
         (f"/api/v1/shows/{scene.show_id}/holds", "POST", b'{"seatIds": [NUMBER]}', ()),
+        (
+            f"/api/v1/manage/venues/{venue_id}/layout/standing",
+            "POST",
+            b'{"section": "Pit", "tier": "gold", "capacity": NUMBER}',
+            (),
+        ),
+        (f"/api/v1/manage/venues/{venue_id}/layout/standing", "PUT", b'{"section": "Floor", "capacity": NUMBER}', ()),
         (f"/api/v1/holds/{scene.hold_id}/confirm", "POST", b'{"paymentIntentId": NUMBER}', ()),
     ]
     before = snapshot(app)
@@ -538,6 +547,13 @@ def test_text_postgres_cannot_store_is_400_everywhere(app, client, scene, raw):
         ("POST", "/api/v1/auth/token", {}, b'{"email": "a@example.com", "password": X}'),
         ("POST", f"/api/v1/shows/{scene.show_id}/holds", fan, b'{"seatIds": [X]}'),
         ("POST", f"/api/v1/shows/{scene.show_id}/holds", fan, b'{"seatIds": ["A2"], "userId": X}'),
+        ("POST", f"/api/v1/shows/{scene.show_id}/holds", fan, b'{"gaSection": X, "quantity": 1}'),
+        (
+            "POST",
+            f"/api/v1/manage/venues/{venue_id}/layout/standing",
+            mgr,
+            b'{"section": X, "tier": "gold", "capacity": 5}',
+        ),
         ("POST", f"/api/v1/holds/{scene.hold_id}/confirm", fan, b'{"paymentIntentId": X}'),
         ("POST", "/api/v1/manage/venues", mgr, b'{"cityId": "1", "name": X, "kind": "theatre"}'),
         ("POST", "/api/v1/manage/venues", mgr, b'{"cityId": "1", "name": "Hall", "kind": "theatre", "address": X}'),

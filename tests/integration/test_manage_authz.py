@@ -124,6 +124,13 @@ def api_calls(w: World) -> list[tuple[str, str, dict, int]]:
             201,
         ),
         ("PATCH", f"/api/v1/manage/venues/{v}/layout/seats", {"json": {"seatIds": ["AX-X1"], "accessible": True}}, 200),
+        (
+            "POST",
+            f"/api/v1/manage/venues/{v}/layout/standing",
+            {"json": {"section": "Pit", "tier": "silver", "capacity": 3}},
+            201,
+        ),
+        ("PUT", f"/api/v1/manage/venues/{v}/layout/standing", {"json": {"section": "Pit", "capacity": 4}}, 200),
         # Authorised, but a layout with bookings cannot lose seats.
         ("DELETE", f"/api/v1/manage/venues/{v}/layout/sections/Annex", {}, 409),
         ("GET", "/api/v1/manage/events", {}, 200),

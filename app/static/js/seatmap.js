@@ -113,7 +113,8 @@
   async function draw() {
     const response = await fetch(form.dataset.layout, { headers: { Accept: "application/json" } });
     if (!response.ok) throw new Error("seat map " + response.status);
-    const seats = (await response.json()).seats;
+    // A standing section's places are not drawn: the page offers them by quantity.
+    const seats = (await response.json()).seats.filter((s) => !s.standing);
     // Colours as the legend the page wrote lists the tiers.
     const tierIndex = new Map(Array.from(document.querySelectorAll(".legend [data-tier]"), (k, i) => [k.dataset.tier, i + 1]));
     const selected = new Set(JSON.parse(form.dataset.selected || "[]"));
