@@ -514,3 +514,35 @@ def test_a_lapsed_hold_booked_after_all_takes_its_use_again(app, api, make):
     run_sql(app, "UPDATE holds SET amount = amount WHERE id = :h", h=held["holdId"])  # no status change: no change
     assert used(app, code) == 1
     code_uses_agree(app)
+
+
+def test_standing_places_take_presale_codes_and_vouchers_as_seats_do(app, api, make):
+    """README "General admission (standing)": a hold of places by quantity takes a code like a hold of seats."""
+    from tests.integration.test_general_admission import add_floor
+
+    show, manager = make.show(rows=1, per_row=2, sale_opens_in=timedelta(days=1)), make.fan(role="manager")
+    add_floor(api, manager, show.venue_id, capacity=6, tier="silver")
+    code = create_code(api, manager, show, code="FLOORFIRST", kind="PRESALE", percentOff=20, maxUses=1)
+
+    def standing(fan, code=None):
+        body = {"gaSection": "Floor", "quantity": 2} | ({"accessCode": code} if code is not None else {})
+        return api.post(f"/api/v1/shows/{show.show_id}/holds", json=body, headers=fan.headers)
+
+    first, second, third = make.fan(), make.fan(), make.fan()
+    before = snapshot(app)
+    r = standing(first)
+    assert r.status_code == 422 and r.get_json()["error"]["saleStatus"] == "NOT_OPEN"
+    r = standing(first, "NOSUCHCODE")
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "CODE_INVALID"
+    assert differences(before, snapshot(app)) == []
+    r = standing(second, "floorfirst")
+    assert r.status_code == 201, r.get_json()
+    held = r.get_json()
+    assert held["gaSection"] == "Floor" and held["quantity"] == 2 and held["accessCode"] == "FLOORFIRST"
+    assert held["amount"] == 2 * 25000 - held["discount"] and held["discount"] == 2 * 25000 // 5
+    assert used(app, code) == 1
+    before = snapshot(app)
+    r = standing(third, "FLOORFIRST")  # its one use is taken
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "CODE_EXHAUSTED"
+    assert differences(before, snapshot(app)) == []
+    code_uses_agree(app)
