@@ -66,6 +66,7 @@ def banner(layout: Layout, cluster: Cluster, monitor: str | None) -> str:
         "  Demo fan: fan@example.com / seatline-demo",
         f"  Manager:  manager@example.com / seatline-demo  (dashboard: {edge}/manage)",
         "  Admin:    admin@example.com / seatline-demo  (sees every organisation)",
+        f"  Door:     door@example.com / seatline-demo  (scanner: {edge}/door; presale code DOCKFIRST for the club night)",
         f"  Payments: the gateway simulator at http://127.0.0.1:{layout.gateway}/ (test cards pm_card_visa, "
         "pm_card_chargeDeclined)",
         f"  PostgreSQL primary: {cluster.database_url.split('@')[-1]} (through PgBouncer 127.0.0.1:{layout.pgbouncer})",

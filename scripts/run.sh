@@ -71,6 +71,7 @@ cat <<TXT
   Demo fan: fan@example.com / seatline-demo
   Manager:  manager@example.com / seatline-demo  (dashboard: http://${EDGE_BIND}/manage)
   Admin:    admin@example.com / seatline-demo  (sees every organisation)
+  Door:     door@example.com / seatline-demo  (scanner: http://${EDGE_BIND}/door; presale code DOCKFIRST for the club night)
   Payments: the gateway simulator at http://${GATEWAY_BIND}/ (test cards pm_card_visa, pm_card_chargeDeclined)
   Metrics:  web http://${WEB_METRICS_BIND}/metrics, browse http://${BROWSE_METRICS_BIND}/metrics, gate http://${GATE_METRICS_BIND}/metrics, worker http://${WORKER_METRICS_BIND}/metrics, scheduler http://${SCHEDULER_METRICS_BIND}/metrics
 TXT

@@ -1,10 +1,11 @@
-"""Seat layouts for the demo venues: a cinema, a concert hall and a stadium."""
+"""Seat layouts for the demo venues: a cinema, a concert hall, a stadium and a club with standing room."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from app.catalog.layout import SeatSpec
+from app.manage.layouts import build_standing
 
 
 def cinema() -> list[SeatSpec]:
@@ -29,6 +30,18 @@ def cinema() -> list[SeatSpec]:
                 )
             )
     return seats
+
+
+def club() -> list[SeatSpec]:
+    """A standing floor of 300 places in front of the stage (README "General admission (standing)")
+    and a mezzanine of three rows of 12 seats behind it."""
+    floor = build_standing("Floor", "floor", 1, 300, 0)
+    mezzanine = [
+        SeatSpec(f"M{row}{number}", "Mezzanine", row, number, 19 + number, 8 + y, "mezzanine", accessible=False)
+        for y, row in enumerate("ABC")
+        for number in range(1, 13)
+    ]
+    return floor + mezzanine
 
 
 def concert_hall() -> list[SeatSpec]:

@@ -1,5 +1,6 @@
-"""Demo content: three cities in three time zones, a cinema, a concert hall and a stadium,
-with shows across the next 14 days. Safe to run any number of times."""
+"""Demo content: three cities in three time zones, a cinema, a concert hall, a stadium and a club
+with standing room, with shows across the next 14 days, door staff and a presale code. Safe to run
+any number of times."""
 
 from __future__ import annotations
 
@@ -18,12 +19,16 @@ DEMO_PASSWORD = "seatline-demo"
 DEMO_FAN = "fan@example.com"
 DEMO_MANAGER = "manager@example.com"
 DEMO_ADMIN = "admin@example.com"
+DEMO_DOOR = "door@example.com"
+# The club night's presale code (README "Presale codes and vouchers"): it opens the sale before the public.
+DEMO_PRESALE_CODE = "DOCKFIRST"
 DEMO_ORGANISATION = "Seatline Demo Venues"
 DAYS = 14
 
 CINEMA_PRICES = {"front": 20000, "standard": 30000, "premium": 50000}  # paise
 HALL_PRICES = {"premium": 8500, "standard": 5500, "value": 2500}  # pence
 STADIUM_PRICES = {"floor": 25000, "lower": 15000, "upper": 7500}  # cents
+CLUB_PRICES = {"floor": 120000, "mezzanine": 180000}  # paise
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ def seed_demo(uow: UnitOfWork, passwords: Passwords, today_utc: date | None = No
     _ensure_user(uow, passwords, DEMO_FAN, "Demo Fan", "fan")
     _ensure_user(uow, passwords, DEMO_MANAGER, "Demo Manager", "manager", org)
     _ensure_user(uow, passwords, DEMO_ADMIN, "Demo Admin", "admin")
+    _ensure_user(uow, passwords, DEMO_DOOR, "Demo Door", "door", org)
     # The demo fan gets SMS too (the development SMS backend records them in sms_outbox).
     uow.execute("UPDATE users SET phone = '+15555550100' WHERE email = :e AND phone IS NULL", {"e": DEMO_FAN})
 
@@ -73,6 +79,7 @@ def seed_demo(uow: UnitOfWork, passwords: Passwords, today_utc: date | None = No
     derby = event("Harbor City FC vs Bay United", "sport", "The derby, under the lights.", 120)
     laughs = event("Laugh Track Live", "comedy", "Five comics, one microphone, no safety net.", 90)
     dream = event("A Midsummer Night's Dream", "theatre", "Shakespeare's comedy of lovers lost in the woods.", 150)
+    dock = event("Dockside Sessions", "concert", "Live electronic music on a standing floor.", 240)
 
     shows = 0
     kolkata, london_tz, ny_tz = ZoneInfo("Asia/Kolkata"), ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
@@ -154,10 +161,35 @@ def seed_demo(uow: UnitOfWork, passwords: Passwords, today_utc: date | None = No
         """,
         {"show": tour_show},
     )
+    # A club night with a standing floor: its public sale opens in five days, but the presale code
+    # DOCKFIRST lets fans hold places now (README "Presale codes and vouchers", "General admission").
+    club = scheduling.ensure_venue(
+        uow, bengaluru, "The Loading Dock", "club", "7 Old Mill Lane, Bengaluru", layouts.club(), organisation_id=org
+    )
+    dock_start = _at(today_utc + timedelta(days=9), 22, 0, kolkata)
+    dock_show = scheduling.schedule_show(
+        uow,
+        event_id=dock,
+        venue_id=club,
+        starts_at=dock_start,
+        sale_opens_at=dock_start - timedelta(days=4),
+        sale_closes_at=dock_start,
+        currency="INR",
+        prices=CLUB_PRICES,
+    )
+    shows += 1
+    uow.execute(
+        """
+        INSERT INTO access_codes (show_id, code, kind, max_uses)
+        SELECT :show, :code, 'PRESALE', 200
+        WHERE NOT EXISTS (SELECT 1 FROM access_codes WHERE show_id = :show AND lower(code) = lower(:code))
+        """,
+        {"show": dock_show, "code": DEMO_PRESALE_CODE},
+    )
     # Fresh statistics after a bulk load, so seat-map queries get good plans from the start.
     uow.execute("ANALYZE venue_seats, show_seats, shows, show_prices")
     uow.commit()
-    return SeedSummary(cities=3, venues=3, shows=shows)
+    return SeedSummary(cities=3, venues=4, shows=shows)
 
 
 def _at(day: date, hour: int, minute: int, zone: ZoneInfo) -> datetime:

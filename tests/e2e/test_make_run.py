@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -261,6 +262,37 @@ def test_run_script_serves_the_demo_and_stops_cleanly_twice(empty_database, redi
                     access_log.read_text()[-2000:],
                 )
                 time.sleep(0.5)
+
+            # The club night (README "Try it"): before its public sale, only the presale code holds
+            # places of its standing floor, and the door account lands on its scanner's list.
+            dock = next(
+                s
+                for s in requests.get(
+                    f"{base}/api/v1/cities/{cities['Bengaluru']['cityId']}/shows", params={"date": _dock_date()}
+                ).json()["shows"]
+                if s["title"] == "Dockside Sessions"
+            )
+            standing = {"gaSection": "Floor", "quantity": 2}
+            early = requests.post(f"{base}/api/v1/shows/{dock['showId']}/holds", json=standing, headers=auth)
+            assert early.status_code == 422 and early.json()["error"]["code"] == "SALE_CLOSED", early.text
+            presale = requests.post(
+                f"{base}/api/v1/shows/{dock['showId']}/holds",
+                json={**standing, "accessCode": "DOCKFIRST"},
+                headers=auth,
+            )
+            assert presale.status_code == 201, presale.text
+            assert [p.startswith("FLOOR-") for p in presale.json()["seatIds"]] == [True, True]
+            requests.delete(f"{base}/api/v1/holds/{presale.json()['holdId']}", headers=auth)
+            door = requests.Session()
+            form = door.get(f"{base}/login").text
+            csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
+            assert csrf, form
+            signed_in = door.post(
+                f"{base}/login",
+                data={"email": "door@example.com", "password": "seatline-demo", "csrf_token": csrf.group(1)},
+            )
+            assert signed_in.url == f"{base}/door", signed_in.url
+            assert f"/door/shows/{dock['showId']}" in door.get(f"{base}/door").text
         finally:
             stop_with_ctrl_c(proc, port, edge_port, browse_port)
         assert redis_answers(redis_port) != started_redis, "Ctrl-C must stop the Redis this run started, and only it"
@@ -276,6 +308,11 @@ def pay_for(base: str, gateway: str, hold_id: str, auth: dict[str, str]) -> None
         auth=("sk_test_demo", ""),
     )
     assert paid.json()["status"] == "succeeded"
+
+
+def _dock_date() -> str:
+    """The demo's club night: nine days after the seeding's UTC date, at 22:00 in Bengaluru."""
+    return (datetime.now(ZoneInfo("UTC")).date() + timedelta(days=9)).isoformat()
 
 
 def _tour_date() -> str:
