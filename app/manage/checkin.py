@@ -249,6 +249,14 @@ def bundle(uow: UnitOfWork, actor: Actor, show_id: int) -> dict[str, Any]:
         "SELECT booking_id, seat_id, version, gate, at FROM checkins WHERE show_id = :s ORDER BY at, booking_id, seat_id",
         {"s": show_id},
     )
+    # The venue's standing sections, so a scanner names a place "Standing, Floor" (README "General admission").
+    standing = uow.execute(
+        """
+        SELECT DISTINCT vs.section, split_part(vs.seat_id, '-', 1) AS prefix FROM shows s
+        JOIN venue_seats vs ON vs.venue_id = s.venue_id AND vs.standing WHERE s.id = :s ORDER BY vs.section
+        """,
+        {"s": show_id},
+    )
     return {
         "showId": str(show_id),
         "generatedAt": iso(show.db_now),
@@ -263,6 +271,7 @@ def bundle(uow: UnitOfWork, actor: Actor, show_id: int) -> dict[str, Any]:
             {"bookingId": str(r.booking_id), "seatId": r.seat_id, "version": r.version, "gate": r.gate, "at": iso(r.at)}
             for r in admitted
         ],
+        "standing": [{"section": r.section, "prefix": r.prefix} for r in standing],
     }
 
 

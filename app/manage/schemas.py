@@ -451,6 +451,11 @@ class BundleRotation(ResponseBody):
     separator: str = Field(description="Between the static code and the one-time value (`:`).")
 
 
+class BundleStanding(ResponseBody):
+    section: str
+    prefix: str = Field(description="What the section's place ids start with, before the `-`.")
+
+
 class CheckinBundle(ResponseBody):
     showId: NumericId
     generatedAt: datetime = Field(description="The server's time when the bundle was made.")
@@ -464,6 +469,9 @@ class CheckinBundle(ResponseBody):
     )
     staticCodesAllowed: bool = Field(description="At a rotating show, whether a static (printed) code still admits.")
     rotation: BundleRotation | None = Field(description="The rotation key and clock rules; null at a static show.")
+    standing: list[BundleStanding] = Field(
+        description='The venue\'s standing sections: their places are `{prefix}-0001`… (README "General admission").'
+    )
 
 
 class CheckinWindow(ResponseBody):

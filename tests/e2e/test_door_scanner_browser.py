@@ -56,26 +56,23 @@ def camera_file(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def phone(camera_file) -> Iterator:
+def phone(playwright_driver, camera_file) -> Iterator:
     """Chromium with a fake camera that plays ``camera_file`` and grants it without asking."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={camera_file}",
-            ],
-        )
-        yield chromium
-        chromium.close()
+    chromium = playwright_driver.chromium.launch(
+        executable_path="/usr/bin/chromium",
+        headless=True,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera_file}",
+        ],
+    )
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture

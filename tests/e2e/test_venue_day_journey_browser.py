@@ -152,7 +152,7 @@ def test_a_presale_code_buys_standing_places_that_are_checked_in_online_and_offl
     # Online: the first place is admitted, and shown again it is refused with when and where.
     check_in_page(door, codes["FLOOR-0001"])
     door.wait_for_selector("[data-testid=answer][data-result=admitted]")
-    expect(door.locator("[data-testid=answer]")).to_contain_text("FLOOR-0001")
+    expect(door.locator("[data-testid=answer]")).to_contain_text("Standing, Floor (admission FLOOR-0001)")
     shot(door, "06a-admitted-online")
     door.click("[data-testid=answer] >> text=Next ticket")
     check_in_page(door, codes["FLOOR-0001"])
@@ -170,6 +170,7 @@ def test_a_presale_code_buys_standing_places_that_are_checked_in_online_and_offl
     door.wait_for_selector("[data-testid=connection]:has-text('Offline')")
     check_in_page(door, codes["FLOOR-0002"])
     door.wait_for_selector("[data-testid=answer][data-result=admitted]")
+    expect(door.locator("[data-testid=answer]")).to_contain_text("Standing, Floor (admission FLOOR-0002)")
     shot(door, "07a-admitted-offline")
     door.click("[data-testid=answer] >> text=Next ticket")
     assert "1 scan waiting" in door.inner_text("[data-testid=connection]")

@@ -140,6 +140,7 @@ def test_a_scan_through_the_page_s_route_answers_as_the_api(app, client, make, d
         "ticketCodes",
         "staticCodesAllowed",
         "rotation",
+        "standing",
     }
     logged = fetch(app, "SELECT actor_kind FROM audit_log WHERE action = 'ticket.checkin'")
     assert {r.actor_kind for r in logged} == {"door"} and len(logged) == 2

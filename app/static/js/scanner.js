@@ -56,6 +56,13 @@
     TICKET_CODE_EXPIRED: () => T.codeExpired,
     TICKET_STATIC_NOT_ALLOWED: () => T.staticNotAllowed,
   };
+  // A seat by its id; a place of a standing section (its id `{prefix}-0001`, the bundle's `standing`) by its section.
+  const placeName = (seatId) => {
+    const data = bundle();
+    const prefix = seatId.split("-")[0];
+    const section = ((data && data.standing) || []).find((s) => s.prefix === prefix && /^[^-]+-\d+$/.test(seatId));
+    return section ? say(T.standing, { section: section.section, seat: seatId }) : say(T.seat, { seat: seatId });
+  };
   const reason = (code, details) =>
     code === "ALREADY_CHECKED_IN"
       ? say(T.alreadyAdmitted, { time: clock(details.at), gate: details.gate })
@@ -304,7 +311,7 @@
             const err = body.error || {};
             // A page kept from an earlier session carries a stale CSRF token: sign in again.
             const stale = (err.fields || []).some((f) => f.field === "X-CSRFToken");
-            const seat = err.seatId ? say(T.seat, { seat: err.seatId }) : "";
+            const seat = err.seatId ? placeName(err.seatId) : "";
             return showAnswer(false, stale ? T.signIn : reason(err.code, err), "", seat);
           }
         } catch (_) {
@@ -312,7 +319,8 @@
         }
       }
       setReachable(false);
-      const read = readStatic(text);
+      // A rotating code's static part names the ticket (README "Rotating codes").
+      const read = readStatic(text.split(":")[0]);
       const result = await judgeOffline(text, {
         ...scan,
         ticketKey: read ? `${read.ticket.bookingId}|${read.ticket.seatId}` : null,
@@ -320,7 +328,7 @@
       });
       if (result.admitted) return admitted(result.admitted, true);
       const details = result.details || {};
-      const seat = details.seatId ? say(T.seat, { seat: details.seatId }) : "";
+      const seat = details.seatId ? placeName(details.seatId) : "";
       showAnswer(false, result.refused || reason(result.code, details), T.checkedOffline, seat);
     } finally {
       busy = false;
@@ -333,7 +341,7 @@
       true,
       T.admitted,
       offline ? T.checkedOffline : "",
-      say(T.seat, { seat: ticket.seatId }),
+      placeName(ticket.seatId),
       say(T.booking, { reference: ticket.bookingId }),
     );
     if (!offline) {
