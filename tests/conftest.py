@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -121,6 +124,50 @@ SHARED_GROUPS = {
     "tests/e2e/test_make_run.py": "make-run",
     "tests/e2e/test_make_run_cluster.py": "make-run",
 }
+
+
+# Suites that must have the machine to themselves: nothing of the other parallel test processes may
+# run meanwhile. The read replica copies the whole PostgreSQL server and must keep up with all of its
+# writes, the other process's too, within the lag bound the tests check.
+RUN_ALONE = {"tests/integration/test_read_replica.py"}
+
+
+def _run_lock() -> Path | None:
+    """The file the parallel processes of this run take turns on (None in a serial run)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run or int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1) < 2:
+        return None
+    return Path(tempfile.gettempdir()) / f"seatline-tests-{run}.lock"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_alone(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A module of RUN_ALONE holds the run's lock exclusively from its first fixture to its last."""
+    lock = _run_lock()
+    if lock is None or request.path.relative_to(request.config.rootpath).as_posix() not in RUN_ALONE:
+        yield
+        return
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(autouse=True)
+def _not_beside_one_alone(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every other test shares the lock for its own length: it waits while a RUN_ALONE module runs."""
+    lock = _run_lock()
+    if lock is None or request.path.relative_to(request.config.rootpath).as_posix() in RUN_ALONE:
+        yield
+        return
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.hookimpl(tryfirst=True)
