@@ -21,12 +21,28 @@ BIN = ROOT / ".venv" / "bin"
 RESERVED_PORTS = {5432, 6379, 8000, 8001, 8002, 8080, 12111, 1025}
 
 
+def _port_share() -> tuple[int, int]:
+    """(this process's index, how many) when the test suite runs in parallel processes (pytest-xdist
+    sets PYTEST_XDIST_WORKER=gwN and PYTEST_XDIST_WORKER_COUNT; the processes they start inherit
+    them); (0, 1) otherwise."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if worker.startswith("gw") and worker[2:].isdigit() and count.isdigit() and int(count) > 1:
+        return int(worker[2:]) % int(count), int(count)
+    return 0, 1
+
+
 def free_port() -> int:
+    """A port nothing listens on now. Parallel test processes each take only their own share of the
+    ports (README "Tests"), so two of them never pick the same one between one's choosing it and its
+    server's binding it. The share goes by ``port // 2``: Linux hands out odd ports alone to a bind
+    to port 0."""
+    index, count = _port_share()
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        if port not in RESERVED_PORTS:
+        if port not in RESERVED_PORTS and (port // 2) % count == index:
             return port
 
 

@@ -122,7 +122,10 @@ def test_get_hold_is_private_to_its_owner(client, make):
     assert client.delete(f"/api/v1/holds/{hold_id}", headers=other.headers).status_code == 404
 
 
-@pytest.mark.parametrize("hold_id", ["nope", "123", str(uuid.uuid4()), "00000000-0000-0000-0000-00000000000g"])
+@pytest.mark.parametrize(
+    "hold_id",
+    ["nope", "123", pytest.param(str(uuid.uuid4()), id="a-random-uuid"), "00000000-0000-0000-0000-00000000000g"],
+)
 def test_unknown_holds(client, make, hold_id):
     fan = make.fan()
     for method in (client.get, client.delete):

@@ -27,7 +27,7 @@ from app.unit_of_work import unit_of_work
 from devstack.gateway import Simulator, start_simulator
 from devstack.mail import MailSink
 from devstack.processes import free_port
-from tests.conftest import settings_for_tests
+from tests.conftest import ensure_database, settings_for_tests
 from tests.support.contract import ContractClient
 from tests.support.services import (
     WEBHOOK_SECRET,
@@ -66,6 +66,7 @@ def migrated_app(smtp_sink, **overrides) -> Iterator[Flask]:
         gateway_timeout_seconds=2.0,
         **overrides,
     )
+    ensure_database(settings.database_direct_url or settings.database_url)
     _reset_schema(settings.database_direct_url or settings.database_url)
     application = create_app(settings)
     application.test_client_class = ContractClient
