@@ -393,7 +393,7 @@ def test_the_matrix_covers_every_authenticated_operation():
     """An authenticated operation added to the document without a row in these matrices fails here."""
     uuid0 = "00000000-0000-0000-0000-000000000000"
     fans = FanWorld(*(Fan(1, "t"),) * 4, 1, uuid0, uuid0, "pi_x", uuid0, "pi_y", uuid0, uuid0)
-    managers = World(*(Fan(1, "t"),) * 4, "1", "1", "1")
+    managers = World(*(Fan(1, "t"),) * 4, "1", "1", "1", "1")
     calls = fan_calls(fans) + OWN_ACCOUNT_CALLS + [(m, p, k) for m, p, k, _ in api_calls(managers)]
     calls += waitlist_calls(1, uuid0)
     calls += [("POST", path, {}) for path, _ in CREATES] + [("POST", "/api/v1/manage/shows", {})]
