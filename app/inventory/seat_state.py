@@ -139,15 +139,13 @@ class HoldAttempt:
         self.allowed, self.hold, self.already_has, self.taken = allowed, hold, already_has, taken
 
 
-# The hold statement, whole (the benchmark builds its pgbench script from this text, and commits
-# when ``complete``, as the caller does): see :func:`hold_free_seats`.
-#
-# It writes only when it can hold every seat: ``free_now`` looks at the seats without locking
-# them, and only when all are free are they locked (``candidates``, in seat order; a seat another
-# transaction took meanwhile is re-checked after its lock and drops out) and the hold inserted, and
-# only if every seat is still free once locked. On a hot show most attempts find a seat taken and
-# end without a transaction id, a row lock, a dead hold row or a byte of WAL.
-HOLD_FREE_SEATS = f"""
+def _on_sale_within_the_cap(wanted: str) -> str:
+    """The first two parts of a fan's hold statement (seats or standing places), the one place their
+    rules live: ``mine``, the seats the fan holds (unlapsed or paying) and has booked for the show;
+    ``sale``, the show, only while it is on sale to the fan (from the earlier of the public opening
+    and ``:presale_from``, a presale code's, README "Presale codes and vouchers") and only if
+    ``wanted`` more seats keep the fan within ``:max_seats``."""
+    return f"""
     WITH mine AS (
         SELECT (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM holds
                  WHERE user_id = :user_id AND show_id = :show_id AND status = 'ACTIVE'
@@ -158,8 +156,19 @@ HOLD_FREE_SEATS = f"""
         SELECT s.id, s.venue_id, s.currency FROM shows s, mine
         WHERE s.id = :show_id AND s.status = 'SCHEDULED'
           AND now() >= LEAST(s.sale_opens_at, CAST(:presale_from AS timestamptz)) AND now() < s.sale_closes_at
-          AND mine.held + cardinality(CAST(:seat_ids AS text[])) <= :max_seats
-    ), free_now AS (
+          AND mine.held + {wanted} <= :max_seats
+    )"""
+
+
+# The hold statement, whole (the benchmark builds its pgbench script from this text, and commits
+# when ``complete``, as the caller does): see :func:`hold_free_seats`.
+#
+# It writes only when it can hold every seat: ``free_now`` looks at the seats without locking
+# them, and only when all are free are they locked (``candidates``, in seat order; a seat another
+# transaction took meanwhile is re-checked after its lock and drops out) and the hold inserted, and
+# only if every seat is still free once locked. On a hot show most attempts find a seat taken and
+# end without a transaction id, a row lock, a dead hold row or a byte of WAL.
+HOLD_FREE_SEATS = f"""{_on_sale_within_the_cap("cardinality(CAST(:seat_ids AS text[]))")}, free_now AS (
         SELECT seat_id FROM show_seats
         WHERE show_id = :show_id AND seat_id = ANY(:seat_ids) AND {SEAT_IS_FREE_TO_PUBLIC}
     ), candidates AS (
@@ -267,19 +276,7 @@ def hold_free_seats(
 # out). The hold is made only when that is ``:quantity`` places, and ends up as the same hold row
 # and the same HELD seats as a hold of picked seats, so everything after (expiry, payment, booking,
 # cancellation) is the seats' own.
-HOLD_STANDING_PLACES = f"""
-    WITH mine AS (
-        SELECT (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM holds
-                 WHERE user_id = :user_id AND show_id = :show_id AND status = 'ACTIVE'
-                   AND (expires_at > now() OR payment_started_at IS NOT NULL))
-             + (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM bookings
-                 WHERE user_id = :user_id AND show_id = :show_id AND status = 'CONFIRMED') AS held
-    ), sale AS (
-        SELECT s.id, s.venue_id, s.currency FROM shows s, mine
-        WHERE s.id = :show_id AND s.status = 'SCHEDULED'
-          AND now() >= LEAST(s.sale_opens_at, CAST(:presale_from AS timestamptz)) AND now() < s.sale_closes_at
-          AND mine.held + :quantity <= :max_seats
-    ), places AS (
+HOLD_STANDING_PLACES = f"""{_on_sale_within_the_cap(":quantity")}, places AS (
         SELECT vs.seat_id, vs.ordinal, vs.tier FROM shows s
         JOIN venue_seats vs ON vs.venue_id = s.venue_id
         WHERE s.id = :show_id AND vs.section = :section AND vs.standing
