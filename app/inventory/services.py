@@ -163,10 +163,7 @@ def _hold_seats(
     kind: str,
     access_code: str | None = None,
 ) -> HoldView:
-    rule = queries.lock_user_show(uow, user_id, show_id)
-    if rule is not None and not rule.user_exists:
-        raise InvalidToken("this token's account no longer exists; sign in again")
-    admission.require(rule, user_id)
+    rule = _fan_may_hold(uow, user_id, show_id, admission)
     validate_seat_request(seat_ids, limits)
     grant = access_codes.find(uow, show_id, access_code) if access_code is not None and rule is not None else None
 
@@ -189,14 +186,7 @@ def _hold_seats(
         grant.presale_from if grant else None,
     )
     if not attempt.allowed:
-        uow.rollback()
-        if rule is not None and attempt.already_has + len(seat_ids) > limits.max_held_seats_per_user_show:
-            raise SeatLimitExceeded(
-                seat_limit_message(limits.max_held_seats_per_user_show, attempt.already_has),
-                limit=limits.max_held_seats_per_user_show,
-                held=attempt.already_has,
-            )
-        raise _why_not_on_sale(uow, show_id)
+        raise _not_allowed(uow, rule, limits, attempt.already_has, len(seat_ids), show_id)
 
     hold, taken = attempt.hold, attempt.taken
     if hold is None:
@@ -212,13 +202,7 @@ def _hold_seats(
         hints.mark_seen_taken(show_id, unavailable)
         raise SeatsUnavailable("some of those seats are already taken", seatIds=unavailable)
 
-    amount, discount = hold.amount, 0
-    if grant is not None:
-        try:
-            amount, discount = access_codes.redeem(uow, grant, hold_id)
-        except DomainError:
-            uow.rollback()  # no use left: nothing is held
-            raise
+    amount, discount = _priced(uow, grant, hold_id, hold.amount)
     uow.after_commit(partial(hints.mark_taken, show_id, seat_ids, hold.expires_at.timestamp()))
     uow.after_commit(HOLDS_CREATED.labels(kind).inc)
     uow.commit()
@@ -270,10 +254,7 @@ def _hold_standing(
     admission: AdmissionCheck,
     access_code: str | None = None,
 ) -> HoldView:
-    rule = queries.lock_user_show(uow, user_id, show_id)
-    if rule is not None and not rule.user_exists:
-        raise InvalidToken("this token's account no longer exists; sign in again")
-    admission.require(rule, user_id)
+    rule = _fan_may_hold(uow, user_id, show_id, admission)
     if not 1 <= quantity <= limits.max_seats_per_hold:
         raise ValidationFailed(
             f"quantity must be from 1 to {limits.max_seats_per_hold}",
@@ -311,14 +292,7 @@ def _hold_standing(
             wait=True,
         )
     if not attempt.allowed:
-        uow.rollback()
-        if rule is not None and attempt.already_has + quantity > limits.max_held_seats_per_user_show:
-            raise SeatLimitExceeded(
-                seat_limit_message(limits.max_held_seats_per_user_show, attempt.already_has),
-                limit=limits.max_held_seats_per_user_show,
-                held=attempt.already_has,
-            )
-        raise _why_not_on_sale(uow, show_id)
+        raise _not_allowed(uow, rule, limits, attempt.already_has, quantity, show_id)
     hold = attempt.hold
     if hold is None:
         uow.rollback()
@@ -334,13 +308,7 @@ def _hold_standing(
             available=attempt.available,
         )
     places = list(hold.seat_ids)
-    amount, discount = hold.amount, 0
-    if grant is not None:
-        try:
-            amount, discount = access_codes.redeem(uow, grant, hold_id)
-        except DomainError:
-            uow.rollback()  # no use left: nothing is held
-            raise
+    amount, discount = _priced(uow, grant, hold_id, hold.amount)
     uow.after_commit(partial(hints.mark_taken, show_id, places, hold.expires_at.timestamp()))
     uow.after_commit(HOLDS_CREATED.labels(STANDING).inc)
     uow.commit()
@@ -358,6 +326,43 @@ def _hold_standing(
         access_code=grant.code if grant else None,
         ga_section=section,
     )
+
+
+def _fan_may_hold(uow: UnitOfWork, user_id: int, show_id: int, admission: AdmissionCheck) -> Row[Any] | None:
+    """The start of every fan's hold (seats or standing places): the fan's lock on the show, the
+    account still there, the waiting room's admission. The show's admission rule (None: no show)."""
+    rule = queries.lock_user_show(uow, user_id, show_id)
+    if rule is not None and not rule.user_exists:
+        raise InvalidToken("this token's account no longer exists; sign in again")
+    admission.require(rule, user_id)
+    return rule
+
+
+def _not_allowed(
+    uow: UnitOfWork, rule: Row[Any] | None, limits: HoldLimits, already_has: int, wanted: int, show_id: int
+) -> Exception:
+    """Why the hold statement held nothing before looking at seats (rolled back): over the fan's cap,
+    or the show is not on sale to the fan."""
+    uow.rollback()
+    if rule is not None and already_has + wanted > limits.max_held_seats_per_user_show:
+        return SeatLimitExceeded(
+            seat_limit_message(limits.max_held_seats_per_user_show, already_has),
+            limit=limits.max_held_seats_per_user_show,
+            held=already_has,
+        )
+    return _why_not_on_sale(uow, show_id)
+
+
+def _priced(uow: UnitOfWork, grant: access_codes.CodeGrant | None, hold_id: uuid.UUID, amount: int) -> tuple[int, int]:
+    """The new hold's amount and discount: a code's use taken (README "Presale codes and vouchers"),
+    or the amount as it is without one. No use left: rolled back, nothing is held."""
+    if grant is None:
+        return amount, 0
+    try:
+        return access_codes.redeem(uow, grant, hold_id)
+    except DomainError:
+        uow.rollback()
+        raise
 
 
 def seat_limit_message(limit: int, has: int) -> str:
