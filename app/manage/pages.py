@@ -192,14 +192,7 @@ def sales_report_csv():
     )
     with unit_of_work() as uow:
         body = reports.sales_csv(uow, actor(), first, last)
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="sales-{first.isoformat()}-{last.isoformat()}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return reports.sales_csv_download(body, first, last)
 
 
 # ---------------------------------------------------------------- venues

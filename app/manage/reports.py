@@ -20,6 +20,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import Response
+
 from app.errors import ValidationFailed
 from app.manage.access import Actor, owned
 from app.spreadsheet import safe_cell
@@ -242,3 +244,15 @@ def charts(
                 )
         out.append({"currency": currency, "width": width, "height": height, "bars": bars, "total": total["sales"]})
     return out
+
+
+def sales_csv_download(body: str, first: date, last: date) -> Response:
+    """The report's CSV as the API and the dashboard send it: an attachment named for its days, never cached."""
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="sales-{first.isoformat()}-{last.isoformat()}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
