@@ -173,8 +173,11 @@ def test_the_cluster_serves_the_demo_survives_a_lost_web_and_gate_and_stops_on_c
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(90)
-    # Everything it started has stopped: the edge, the servers, the Redis nodes, the replica.
-    time.sleep(1)
+    # Everything it started has stopped: the edge, the servers, the Redis nodes, the replica. A process
+    # that has exited can leave its listening socket for a moment on a loaded machine: wait for that.
+    deadline = time.monotonic() + 15
+    while any(listening(port) for port in listened) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert [port for port in listened if listening(port)] == []
     assert not list(Path("/tmp").glob("seatline-replica-*")) or all(
         str(replica_port) not in (p / "postgresql.conf").read_text(errors="replace")
